@@ -1,0 +1,87 @@
+//! The exporter's sources, each behind its cache, and what one scrape gathers from them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bouncers::BouncerSnapshot;
+use crate::cache::Cached;
+use crate::metrics::Scrape;
+use crate::settings::Settings;
+use crate::sources::lapi_db::{self, LapiDbSource};
+use crate::timefmt;
+
+pub struct Exporter {
+    lapis: Vec<Cached<BouncerSnapshot>>,
+    lapi_cache_seconds: f64,
+}
+
+impl Exporter {
+    pub fn new(settings: &Settings) -> Self {
+        let lapis = settings
+            .lapis
+            .iter()
+            .map(|l| {
+                let source = Arc::new(LapiDbSource::new(l.db.clone(), l.read_timeout / 2));
+                Cached::new(
+                    lapi_db::SOURCE,
+                    &l.name,
+                    l.cache_interval,
+                    l.read_timeout,
+                    move || {
+                        let source = source.clone();
+                        Box::pin(async move { source.read().await })
+                    },
+                )
+            })
+            .collect();
+        let lapi_cache_seconds = settings
+            .lapis
+            .iter()
+            .map(|l| l.cache_interval.as_secs_f64())
+            .fold(0.0, f64::max);
+        Exporter {
+            lapis,
+            lapi_cache_seconds,
+        }
+    }
+
+    /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
+    pub async fn scrape(&self, deadline: Duration) -> Scrape {
+        let mut lapis = Vec::with_capacity(self.lapis.len());
+        let reads = self.lapis.iter().map(|c| c.get(deadline));
+        for report in join_all(reads).await {
+            lapis.push(report);
+        }
+        Scrape {
+            now: timefmt::now(),
+            lapis,
+            lapi_cache_seconds: self.lapi_cache_seconds,
+        }
+    }
+}
+
+/// Awaits futures concurrently, in order (a tiny `join_all`, not worth a crate).
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|v| v.expect("every future completed"))
+        .collect()
+}

@@ -1,0 +1,18 @@
+//! crowdsec-bouncer-exporter: tells, within one scrape, that a CrowdSec bouncer stopped pulling decisions.
+//!
+//! Layout: [`sources`] read CrowdSec (one module each), [`cache`] coalesces their reads, [`exporter`] gathers a
+//! scrape, [`metrics`] encodes it, [`server`] serves it, [`cli`] wires flags into [`settings`].
+
+pub mod bouncers;
+pub mod cache;
+pub mod cli;
+pub mod crowdsec_config;
+pub mod duration;
+pub mod exporter;
+pub mod logging;
+pub mod metrics;
+pub mod secret;
+pub mod server;
+pub mod settings;
+pub mod sources;
+pub mod timefmt;

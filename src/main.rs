@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    crowdsec_bouncer_exporter::cli::run()
+}

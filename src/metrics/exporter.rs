@@ -1,0 +1,79 @@
+//! `crowdsec_exporter_*`: the exporter's own health, one set per source (node_exporter's collector idea).
+
+use prometheus_client::encoding::DescriptorEncoder;
+
+use super::{counters, gauges, Labels, Scrape};
+use crate::cache::SourceReport;
+
+/// The build's version and git revision (set by build.rs).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = env!("CSBE_GIT_REVISION");
+
+/// What every source report has in common, whatever its data.
+struct Health<'a> {
+    kind: &'static str,
+    name: &'a str,
+    up: bool,
+    duration: f64,
+    last_success: Option<f64>,
+    errors: Vec<(&'static str, u64)>,
+}
+
+fn health<T>(r: &SourceReport<T>) -> Health<'_> {
+    Health {
+        kind: r.kind,
+        name: &r.name,
+        up: r.up,
+        duration: r.last_duration_seconds,
+        last_success: r.last_success,
+        errors: r.errors.iter().map(|(k, v)| (*k, *v)).collect(),
+    }
+}
+
+fn key<'a>(h: &Health<'a>) -> Labels<'a> {
+    vec![("source", h.kind), ("name", h.name)]
+}
+
+pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    let sources: Vec<Health<'_>> = s.lapis.iter().map(|r| health(r)).collect();
+
+    gauges(
+        enc,
+        "crowdsec_exporter_source_up",
+        "1 if the source's last read succeeded, 0 if it failed (its last good data is still served; see crowdsec_exporter_source_errors_total for why).",
+        sources.iter().map(|h| (key(h), if h.up { 1.0 } else { 0.0 })),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_exporter_source_duration_seconds",
+        "Duration of the source's last read.",
+        sources.iter().map(|h| (key(h), h.duration)),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_exporter_source_last_success_timestamp_seconds",
+        "Unix time of the source's last successful read: the age of the data served.",
+        sources
+            .iter()
+            .filter_map(|h| h.last_success.map(|t| (key(h), t))),
+    )?;
+    counters(
+        enc,
+        "crowdsec_exporter_source_errors",
+        "Failed reads of the source since the exporter started, by reason.",
+        sources.iter().flat_map(|h| {
+            h.errors.iter().map(move |(reason, n)| {
+                let mut l = key(h);
+                l.push(("reason", reason));
+                (l, *n)
+            })
+        }),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_exporter_build_info",
+        "The exporter's version and git revision, value 1.",
+        [(vec![("version", VERSION), ("revision", REVISION)], 1.0)],
+    )?;
+    Ok(())
+}

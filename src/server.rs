@@ -1,0 +1,262 @@
+//! HTTP: landing page at `/`, metrics at the telemetry path, `/-/healthy`; graceful shutdown on SIGTERM/SIGINT.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::exporter::Exporter;
+use crate::metrics::{self, Format};
+use crate::settings::{Settings, WebSettings};
+
+/// A client must send its request headers within this time (slow-client guard).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request headers larger than this are refused.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Margin kept from Prometheus' scrape timeout for encoding and the network.
+const SCRAPE_MARGIN: Duration = Duration::from_millis(500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("invalid listen address {0:?}: expected host:port, :port or [ipv6]:port")]
+    Address(String),
+}
+
+struct State {
+    exporter: Exporter,
+    web: WebSettings,
+}
+
+/// Binds every listen address, then serves until SIGTERM or SIGINT.
+pub async fn serve(settings: Settings) -> Result<(), ServerError> {
+    let mut listeners = Vec::new();
+    for address in &settings.web.listen_addresses {
+        listeners.push(bind(address).await?);
+    }
+    serve_listeners(settings, listeners, shutdown_signal()).await
+}
+
+/// Serves on already bound listeners until `shutdown` completes (tests pass their own).
+pub async fn serve_listeners(
+    settings: Settings,
+    listeners: Vec<TcpListener>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let state = Arc::new(State {
+        exporter: Exporter::new(&settings),
+        web: settings.web.clone(),
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::net::TcpStream>(64);
+    let mut accepters = Vec::new();
+    for listener in listeners {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(address = %addr, path = %settings.web.telemetry_path, "listening");
+        }
+        let tx = tx.clone();
+        accepters.push(tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        if tx.send(stream).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Out of file descriptors and the like: wait, do not spin.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }));
+    }
+    drop(tx);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            stream = rx.recv() => {
+                let Some(stream) = stream else { break };
+                let state = state.clone();
+                let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .max_buf_size(MAX_HEADER_BYTES)
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    for a in accepters {
+        a.abort();
+    }
+    tracing::info!("shutting down");
+    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 5s; closing them");
+    }
+    Ok(())
+}
+
+/// Binds `host:port`, `:port` (every interface, IPv6 and IPv4 when possible) or `[v6]:port`.
+pub async fn bind(address: &str) -> Result<TcpListener, ServerError> {
+    let bind_err = |source| ServerError::Bind {
+        address: address.to_owned(),
+        source,
+    };
+    if let Some(port) = address.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| ServerError::Address(address.to_owned()))?;
+        return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+            Ok(l) => Ok(l),
+            Err(_) => TcpListener::bind(SocketAddr::from(([0u8; 4], port)))
+                .await
+                .map_err(bind_err),
+        };
+    }
+    if !address.contains(':') {
+        return Err(ServerError::Address(address.to_owned()));
+    }
+    TcpListener::bind(address).await.map_err(bind_err)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path();
+    let readable = matches!(*req.method(), Method::GET | Method::HEAD);
+    let response = if path == state.web.telemetry_path {
+        if readable {
+            metrics_response(&req, &state).await
+        } else {
+            method_not_allowed()
+        }
+    } else if path == "/" || path == "/-/healthy" || path == "/-/ready" {
+        if !readable {
+            method_not_allowed()
+        } else if path == "/" {
+            text(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                landing_page(&state.web.telemetry_path),
+            )
+        } else {
+            text(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                "OK\n".to_owned(),
+            )
+        }
+    } else {
+        text(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "404 page not found\n".to_owned(),
+        )
+    };
+    Ok(response)
+}
+
+async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(header("accept"));
+    let deadline = header("x-prometheus-scrape-timeout-seconds")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .map(|d| {
+            d.saturating_sub(SCRAPE_MARGIN)
+                .max(Duration::from_millis(100))
+        })
+        .unwrap_or(state.web.max_scrape_wait)
+        .min(state.web.max_scrape_wait);
+    let scrape = state.exporter.scrape(deadline).await;
+    text(
+        StatusCode::OK,
+        format.content_type(),
+        metrics::encode(scrape, format),
+    )
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn method_not_allowed() -> Response<Full<Bytes>> {
+    let mut r = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "text/plain; charset=utf-8",
+        "405 method not allowed\n".into(),
+    );
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    r
+}
+
+fn landing_page(telemetry_path: &str) -> String {
+    let path = html_escape(telemetry_path);
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>CrowdSec Bouncer Exporter</title></head>\n<body>\n\
+         <h1>CrowdSec Bouncer Exporter</h1>\n\
+         <p>When did each CrowdSec bouncer last pull decisions. Version {} (revision {}).</p>\n\
+         <ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li></ul>\n\
+         </body></html>\n",
+        crate::metrics::VERSION,
+        crate::metrics::REVISION
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,64 @@
+//! Settings, independent of where they come from (flags and env today; a YAML file can fill the same structs).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default port: above 10000, used by no exporter in Prometheus' port list nor by any CrowdSec component
+/// (LAPI 8080, metrics 6060, AppSec 7422).
+pub const DEFAULT_PORT: u16 = 10423;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub web: WebSettings,
+    pub lapis: Vec<LapiSettings>,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// `host:port`, `:port` (every interface) or `[v6]:port`.
+    pub listen_addresses: Vec<String>,
+    pub telemetry_path: String,
+    /// Upper bound of a scrape's wait when Prometheus does not send its timeout.
+    pub max_scrape_wait: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LapiSettings {
+    /// The `lapi` label.
+    pub name: String,
+    pub db: LapiDbLocation,
+    /// A reading serves scrapes for this long.
+    pub cache_interval: Duration,
+    /// One database read may take this long.
+    pub read_timeout: Duration,
+}
+
+/// Where a LAPI's database is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LapiDbLocation {
+    /// A SQLite file given explicitly.
+    Sqlite(PathBuf),
+    /// Whatever CrowdSec's config (plus `.local`) says, resolved when read.
+    FromCrowdsecConfig(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LogSettings {
+    pub level: LogLevel,
+    pub format: LogFormat,
+}

@@ -1,0 +1,253 @@
+//! Source `lapi_db`: the bouncers of one Local API, read straight from its database (read-only), because LAPI has
+//! no HTTP endpoint that lists bouncers. Columns are chosen by name, as CrowdSec only ever appends columns and
+//! upgraded databases keep old ones.
+
+pub mod sqlite;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use crate::bouncers::{interpret_last_pull, Bouncer, RawTime};
+use crate::cache::Reason;
+use crate::timefmt::UnixSeconds;
+
+pub const SOURCE: &str = "lapi_db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LapiDbError {
+    #[error("database file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error(
+        "permission denied reading {0}: the exporter needs read access to the file and its folder"
+    )]
+    Permission(PathBuf),
+    #[error("{0} is not a SQLite database")]
+    NotSqlite(PathBuf),
+    #[error("cannot open {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("database is locked: no read possible within the busy timeout")]
+    Locked,
+    #[error("database is corrupt: {0}")]
+    Corrupt(String),
+    #[error("no `bouncers` table: not a CrowdSec Local API database")]
+    NoBouncersTable,
+    #[error("query failed: {0}")]
+    Query(String),
+    #[error("a previous read is still running")]
+    Busy,
+}
+
+impl Reason for LapiDbError {
+    fn reason(&self) -> &'static str {
+        match self {
+            LapiDbError::MissingFile(_) => "missing_file",
+            LapiDbError::Permission(_) => "permission",
+            LapiDbError::NotSqlite(_) => "not_sqlite",
+            LapiDbError::Open { .. } => "open",
+            LapiDbError::Locked => "locked",
+            LapiDbError::Corrupt(_) => "corrupt",
+            LapiDbError::NoBouncersTable => "schema",
+            LapiDbError::Query(_) => "query",
+            LapiDbError::Busy => "timeout",
+        }
+    }
+}
+
+/// Columns of `bouncers` the exporter reads; `api_key` is deliberately not among them.
+pub const BOUNCER_COLUMNS: [&str; 11] = [
+    "name",
+    "ip_address",
+    "type",
+    "version",
+    "auth_type",
+    "revoked",
+    "last_pull",
+    "created_at",
+    "osname",
+    "osversion",
+    "auto_created",
+];
+
+/// What the `bouncers` table's columns say about the CrowdSec version that made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema {
+    pub columns: HashSet<String>,
+    /// `last_pull` may be NULL: CrowdSec >= 1.6, where `created_at` also stopped moving.
+    pub last_pull_nullable: bool,
+}
+
+impl Schema {
+    pub fn generation(&self) -> &'static str {
+        if self.columns.contains("osfamily") {
+            "1.7.1+"
+        } else if self.columns.contains("auto_created") {
+            "1.6.4+"
+        } else if self.columns.contains("osname") {
+            "1.6.3+"
+        } else if self.last_pull_nullable {
+            "1.6"
+        } else {
+            "1.4"
+        }
+    }
+
+    /// Registration time can be trusted only where CrowdSec stopped rewriting `created_at`.
+    pub fn registration_trustworthy(&self) -> bool {
+        self.last_pull_nullable || self.columns.contains("osname")
+    }
+
+    /// `SELECT` list in [`BOUNCER_COLUMNS`] order, `NULL` for columns this version lacks.
+    pub fn select_list(&self) -> String {
+        BOUNCER_COLUMNS
+            .iter()
+            .map(|c| {
+                if self.columns.contains(*c) {
+                    format!("\"{c}\"")
+                } else {
+                    "NULL".to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One row as read by an engine, in [`BOUNCER_COLUMNS`] order, before interpretation.
+#[derive(Debug, Default)]
+pub struct RawRow {
+    pub name: Option<String>,
+    pub ip_address: Option<String>,
+    pub bouncer_type: Option<String>,
+    pub version: Option<String>,
+    pub auth_type: Option<String>,
+    pub revoked: Option<bool>,
+    pub last_pull: Option<RawTime>,
+    pub created_at: Option<RawTime>,
+    pub osname: Option<String>,
+    pub osversion: Option<String>,
+    pub auto_created: Option<bool>,
+}
+
+fn bool_label(v: Option<bool>) -> String {
+    v.map(|b| b.to_string()).unwrap_or_default()
+}
+
+/// Turns engine rows into bouncers; `usage` maps bouncer names to their newest usage-metrics push.
+/// Returns the bouncers and how many rows had an unreadable value.
+pub fn interpret(
+    schema: &Schema,
+    rows: Vec<RawRow>,
+    usage: &HashMap<String, UnixSeconds>,
+) -> (Vec<Bouncer>, usize) {
+    let mut bad = 0;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let name = row.name.unwrap_or_default();
+        let bouncer_type = row.bouncer_type.unwrap_or_default();
+        let last_pull = interpret_last_pull(row.last_pull.unwrap_or(RawTime::Null), &bouncer_type);
+        let created = row.created_at.unwrap_or(RawTime::Null);
+        if matches!(row.last_pull, Some(RawTime::Unparseable))
+            || matches!(created, RawTime::Unparseable)
+        {
+            tracing::warn!(bouncer = %name, "unreadable timestamp in the bouncers table");
+            bad += 1;
+        }
+        let registered_at = match created {
+            RawTime::At(ts) if schema.registration_trustworthy() => Some(ts),
+            _ => None,
+        };
+        let os = match (
+            row.osname.unwrap_or_default(),
+            row.osversion.unwrap_or_default(),
+        ) {
+            (n, v) if n.is_empty() && v.is_empty() => String::new(),
+            (n, v) if v.is_empty() => n,
+            (n, v) => format!("{n}/{v}"),
+        };
+        out.push(Bouncer {
+            last_usage_metrics: usage.get(&name).copied(),
+            name,
+            ip_address: row.ip_address.unwrap_or_default(),
+            bouncer_type,
+            version: row.version.unwrap_or_default(),
+            auth_type: row.auth_type.unwrap_or_default(),
+            os,
+            auto_created: bool_label(row.auto_created),
+            revoked: bool_label(row.revoked),
+            last_pull,
+            registered_at,
+        });
+    }
+    (out, bad)
+}
+
+/// A LAPI's database, found once (explicitly, or through CrowdSec's config) and then read on demand.
+#[derive(Debug)]
+pub struct LapiDbSource {
+    location: crate::settings::LapiDbLocation,
+    busy_timeout: std::time::Duration,
+    resolved: std::sync::Mutex<Option<sqlite::SqliteDb>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Config(#[from] crate::crowdsec_config::ConfigError),
+    #[error("CrowdSec's database is {0}; this exporter reads SQLite only so far (give --lapi.db a SQLite file)")]
+    Unsupported(String),
+}
+
+impl Reason for ResolveError {
+    fn reason(&self) -> &'static str {
+        match self {
+            ResolveError::Config(_) => "config",
+            ResolveError::Unsupported(_) => "unsupported",
+        }
+    }
+}
+
+impl LapiDbSource {
+    pub fn new(
+        location: crate::settings::LapiDbLocation,
+        busy_timeout: std::time::Duration,
+    ) -> Self {
+        LapiDbSource {
+            location,
+            busy_timeout,
+            resolved: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Finds the database. Kept once found; a broken CrowdSec config is retried on the next read, so the
+    /// exporter recovers when CrowdSec gets installed or fixed after it started.
+    pub fn resolve(&self) -> Result<sqlite::SqliteDb, ResolveError> {
+        let mut slot = self
+            .resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(db) = slot.as_ref() {
+            return Ok(db.clone());
+        }
+        let path = match &self.location {
+            crate::settings::LapiDbLocation::Sqlite(p) => p.clone(),
+            crate::settings::LapiDbLocation::FromCrowdsecConfig(cfg) => {
+                let cfg = crate::crowdsec_config::load(cfg)?;
+                match cfg.db.sqlite_path() {
+                    Some(p) => p.to_owned(),
+                    None => return Err(ResolveError::Unsupported(cfg.db.db_type)),
+                }
+            }
+        };
+        tracing::info!(path = %path.display(), "reading the LAPI database");
+        let db = sqlite::SqliteDb::new(path, self.busy_timeout);
+        *slot = Some(db.clone());
+        Ok(db)
+    }
+
+    pub async fn read(
+        &self,
+    ) -> Result<crate::bouncers::BouncerSnapshot, crate::cache::SourceFailure> {
+        let db = self.resolve().map_err(|e| e.to_failure())?;
+        db.read().await.map_err(|e| e.to_failure())
+    }
+}

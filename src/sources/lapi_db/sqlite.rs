@@ -1,0 +1,264 @@
+//! CrowdSec's default database: a SQLite file, opened read-only.
+//!
+//! Read-only opening has one trap: a WAL database needs its `-wal`/`-shm` files. While CrowdSec runs they exist
+//! and SQLite (3.22+) reads them without write access. When they are absent and cannot be created (read-only
+//! mount, folder not writable), no writer is running and everything is checkpointed, so the file is opened with
+//! `immutable=1` instead, which needs neither.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use super::{interpret, LapiDbError, RawRow, Schema};
+use crate::bouncers::{BouncerSnapshot, RawTime};
+use crate::timefmt::{parse_timestamp, UnixSeconds};
+
+/// A CrowdSec SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteDb {
+    path: PathBuf,
+    busy_timeout: Duration,
+    /// Set while a read runs on a blocking thread: a hung file system must not pile up threads.
+    running: Arc<AtomicBool>,
+}
+
+impl SqliteDb {
+    pub fn new(path: impl Into<PathBuf>, busy_timeout: Duration) -> Self {
+        SqliteDb {
+            path: path.into(),
+            busy_timeout,
+            running: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads every bouncer off the async runtime.
+    pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
+        if self.running.swap(true, Ordering::SeqCst) {
+            return Err(LapiDbError::Busy);
+        }
+        let db = self.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let r = db.read_blocking();
+            db.running.store(false, Ordering::SeqCst);
+            r
+        })
+        .await;
+        result.unwrap_or_else(|e| {
+            self.running.store(false, Ordering::SeqCst);
+            Err(LapiDbError::Query(format!("reader thread failed: {e}")))
+        })
+    }
+
+    /// Reads every bouncer, on the calling thread.
+    pub fn read_blocking(&self) -> Result<BouncerSnapshot, LapiDbError> {
+        let conn = self.open()?;
+        let schema = bouncers_schema(&conn)
+            .map_err(|e| self.classify(e))?
+            .ok_or(LapiDbError::NoBouncersTable)?;
+        let usage = usage_metrics(&conn).map_err(|e| self.classify(e))?;
+        let rows = bouncer_rows(&conn, &schema).map_err(|e| self.classify(e))?;
+        let (bouncers, bad_rows) = interpret(&schema, rows, &usage);
+        Ok(BouncerSnapshot {
+            bouncers,
+            schema: schema.generation(),
+            bad_rows,
+        })
+    }
+
+    fn open(&self) -> Result<Connection, LapiDbError> {
+        match std::fs::metadata(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LapiDbError::MissingFile(self.path.clone()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(LapiDbError::Permission(self.path.clone()))
+            }
+            Err(e) => {
+                return Err(LapiDbError::Open {
+                    path: self.path.clone(),
+                    message: e.to_string(),
+                })
+            }
+            Ok(m) if !m.is_file() => return Err(LapiDbError::NotSqlite(self.path.clone())),
+            Ok(_) => {}
+        }
+        match self.open_with("mode=ro") {
+            Err(LapiDbError::Open { .. }) | Err(LapiDbError::Permission(_)) => {
+                tracing::debug!(path = %self.path.display(), "WAL files not usable read-only; opening immutable");
+                self.open_with("immutable=1")
+            }
+            other => other,
+        }
+    }
+
+    fn open_with(&self, params: &str) -> Result<Connection, LapiDbError> {
+        let uri = format!("file:{}?{params}", uri_path(&self.path));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(uri, flags).map_err(|e| self.classify(e))?;
+        conn.busy_timeout(self.busy_timeout)
+            .map_err(|e| self.classify(e))?;
+        // Opening is lazy: touch the schema now so WAL and format problems surface here.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(|e| self.classify(e))?;
+        Ok(conn)
+    }
+
+    fn classify(&self, e: rusqlite::Error) -> LapiDbError {
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+            _ => None,
+        };
+        match code {
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => LapiDbError::Locked,
+            Some(ErrorCode::NotADatabase) => LapiDbError::NotSqlite(self.path.clone()),
+            Some(ErrorCode::PermissionDenied) => LapiDbError::Permission(self.path.clone()),
+            Some(ErrorCode::DatabaseCorrupt) => LapiDbError::Corrupt(e.to_string()),
+            Some(ErrorCode::CannotOpen) | Some(ErrorCode::ReadOnly) => LapiDbError::Open {
+                path: self.path.clone(),
+                message: e.to_string(),
+            },
+            _ => LapiDbError::Query(e.to_string()),
+        }
+    }
+}
+
+/// Percent-encodes a path for a `file:` URI (SQLite decodes `%HH`; `?` and `#` would end the path).
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn bouncers_schema(conn: &Connection) -> rusqlite::Result<Option<Schema>> {
+    let mut stmt = conn.prepare("SELECT name, \"notnull\" FROM pragma_table_info('bouncers')")?;
+    let mut columns = HashSet::new();
+    let mut last_pull_nullable = false;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        if name == "last_pull" {
+            last_pull_nullable = row.get::<_, i64>(1)? == 0;
+        }
+        columns.insert(name);
+    }
+    Ok((!columns.is_empty()).then_some(Schema {
+        columns,
+        last_pull_nullable,
+    }))
+}
+
+/// Newest usage-metrics push per bouncer, when the `metrics` table (CrowdSec 1.6.3+) exists.
+fn usage_metrics(conn: &Connection) -> rusqlite::Result<HashMap<String, UnixSeconds>> {
+    let mut out = HashMap::new();
+    let cols: HashSet<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('metrics')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if !["generated_type", "generated_by", "received_at"]
+        .iter()
+        .all(|c| cols.contains(*c))
+    {
+        return Ok(out);
+    }
+    // CrowdSec writes one timestamp format per database, so MAX over the text is the newest.
+    let mut stmt = conn.prepare(
+        "SELECT generated_by, MAX(received_at) FROM metrics WHERE generated_type = 'RC' GROUP BY generated_by",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        if let (Some(name), RawTime::At(ts)) = (text(row.get_ref(0)?), time(row.get_ref(1)?)) {
+            out.insert(name, ts);
+        }
+    }
+    Ok(out)
+}
+
+fn bouncer_rows(conn: &Connection, schema: &Schema) -> rusqlite::Result<Vec<RawRow>> {
+    let sql = format!("SELECT {} FROM bouncers ORDER BY id", schema.select_list());
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(RawRow {
+            name: text(r.get_ref(0)?),
+            ip_address: text(r.get_ref(1)?),
+            bouncer_type: text(r.get_ref(2)?),
+            version: text(r.get_ref(3)?),
+            auth_type: text(r.get_ref(4)?),
+            revoked: boolean(r.get_ref(5)?),
+            last_pull: Some(time(r.get_ref(6)?)),
+            created_at: Some(time(r.get_ref(7)?)),
+            osname: text(r.get_ref(8)?),
+            osversion: text(r.get_ref(9)?),
+            auto_created: boolean(r.get_ref(10)?),
+        });
+    }
+    Ok(out)
+}
+
+fn text(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+    }
+}
+
+fn boolean(v: ValueRef<'_>) -> Option<bool> {
+    match v {
+        ValueRef::Integer(i) => Some(i != 0),
+        ValueRef::Real(f) => Some(f != 0.0),
+        ValueRef::Text(t) => match t {
+            b"1" | b"true" | b"TRUE" | b"t" => Some(true),
+            b"0" | b"false" | b"FALSE" | b"f" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn time(v: ValueRef<'_>) -> RawTime {
+    match v {
+        ValueRef::Null => RawTime::Null,
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .ok()
+            .and_then(parse_timestamp)
+            .map_or(RawTime::Unparseable, RawTime::At),
+        // Not what CrowdSec writes, but a Unix time is unambiguous.
+        ValueRef::Integer(i) => RawTime::At(i as f64),
+        ValueRef::Real(f) if f.is_finite() => RawTime::At(f),
+        _ => RawTime::Unparseable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_path_escapes_what_would_end_the_path() {
+        assert_eq!(
+            uri_path(Path::new("/var/lib/a b/c?d#e%.db")),
+            "/var/lib/a%20b/c%3Fd%23e%25.db"
+        );
+    }
+}

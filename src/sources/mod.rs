@@ -1,0 +1,4 @@
+//! One module per place the exporter reads from. Each source turns its own typed errors into a
+//! [`crate::cache::SourceFailure`] with a stable reason, and never panics on what it reads.
+
+pub mod lapi_db;
