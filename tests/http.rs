@@ -1,0 +1,330 @@
+//! The HTTP side, in process: landing page, formats, status codes, fresh series per scrape, a broken source.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::*;
+use crowdsec_bouncer_exporter::settings::{
+    LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, Settings, WebSettings,
+};
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.thread.take().unwrap().join().unwrap();
+    }
+}
+
+fn start(db: LapiDbLocation, cache: Duration) -> Running {
+    let settings = Settings {
+        web: WebSettings {
+            listen_addresses: vec![],
+            telemetry_path: "/metrics".into(),
+            max_scrape_wait: Duration::from_secs(5),
+        },
+        lapis: vec![LapiSettings {
+            name: "edge-1".into(),
+            db,
+            cache_interval: cache,
+            read_timeout: Duration::from_secs(2),
+        }],
+        log: LogSettings {
+            level: LogLevel::Warn,
+            format: LogFormat::Logfmt,
+        },
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = crowdsec_bouncer_exporter::server::bind("127.0.0.1:0")
+                .await
+                .unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            crowdsec_bouncer_exporter::server::serve_listeners(settings, vec![listener], async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    Running {
+        addr: addr_rx.recv().unwrap(),
+        stop: Some(tx),
+        thread: Some(thread),
+    }
+}
+
+fn seeded_db(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("crowdsec.db");
+    let conn = db_1_7(&path);
+    let sql = "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type) VALUES (?1, ?1, ?2, 'deadbeefhash', 0, '10.0.0.1', ?3, 'v1', ?4, 'api-key')";
+    conn.execute(
+        sql,
+        rusqlite::params![ts(0), "fw \"main\"", "crowdsec-firewall-bouncer", ts(60)],
+    )
+    .unwrap();
+    conn.execute(
+        sql,
+        rusqlite::params![ts(0), "never", None::<String>, None::<String>],
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn serves_landing_page_health_and_status_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(LapiDbLocation::Sqlite(seeded_db(&dir)), Duration::ZERO);
+    let (status, headers, body) = http(srv.addr, "GET", "/", &[]);
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].starts_with("text/html"));
+    assert!(body.contains("href=\"/metrics\""), "{body}");
+    assert_eq!(http(srv.addr, "GET", "/-/healthy", &[]).0, 200);
+    assert_eq!(http(srv.addr, "GET", "/nope", &[]).0, 404);
+    let (status, headers, _) = http(srv.addr, "POST", "/metrics", &[("Content-Length", "0")]);
+    assert_eq!(status, 405);
+    assert_eq!(headers["allow"], "GET, HEAD");
+    let (status, _, body) = http(srv.addr, "HEAD", "/metrics", &[]);
+    assert_eq!((status, body.as_str()), (200, ""));
+}
+
+#[test]
+fn classic_and_openmetrics_by_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(LapiDbLocation::Sqlite(seeded_db(&dir)), Duration::ZERO);
+    let (_, h, classic) = http(srv.addr, "GET", "/metrics", &[]);
+    assert_eq!(
+        h["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(!classic.contains("# EOF"));
+    assert!(classic.contains("# TYPE crowdsec_bouncer_last_pull_age_seconds gauge"));
+    let (_, h, om) = http(
+        srv.addr,
+        "GET",
+        "/metrics",
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )],
+    );
+    assert!(h["content-type"].starts_with("application/openmetrics-text"));
+    assert!(om.ends_with("# EOF\n"));
+    for body in [&classic, &om] {
+        let s = parse_samples(body);
+        let fw = [("lapi", "edge-1"), ("bouncer", "fw \"main\"")];
+        assert_eq!(
+            value(&s, "crowdsec_bouncer_last_pull_timestamp_seconds", &fw),
+            Some(BASE_TS + 60.0)
+        );
+        assert_eq!(value(&s, "crowdsec_bouncer_pulled", &fw), Some(1.0));
+        let age = value(&s, "crowdsec_bouncer_last_pull_age_seconds", &fw).unwrap();
+        assert!(age > 1e7, "age since 2024: {age}");
+        let never = [("lapi", "edge-1"), ("bouncer", "never")];
+        assert_eq!(value(&s, "crowdsec_bouncer_pulled", &never), Some(0.0));
+        assert_eq!(
+            value(&s, "crowdsec_bouncer_last_pull_timestamp_seconds", &never),
+            None
+        );
+        assert!(
+            value(&s, "crowdsec_bouncer_last_pull_age_seconds", &never).unwrap() > 1e7,
+            "since registration on 1.7"
+        );
+        assert_eq!(
+            value(
+                &s,
+                "crowdsec_bouncer_info",
+                &[
+                    ("bouncer", "fw \"main\""),
+                    ("bouncer_type", "crowdsec-firewall-bouncer"),
+                    ("bouncer_base", "fw \"main\""),
+                    ("auto_created", "false"),
+                    ("os", "")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&s, "crowdsec_bouncers", &[("lapi", "edge-1")]),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(
+                &s,
+                "crowdsec_exporter_source_up",
+                &[("source", "lapi_db"), ("name", "edge-1")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            s.iter()
+                .filter(|x| x.name == "crowdsec_exporter_build_info")
+                .count(),
+            1
+        );
+        assert!(
+            !body.contains("deadbeefhash"),
+            "the api_key hash never leaves the database"
+        );
+    }
+}
+
+#[test]
+fn a_deleted_bouncer_disappears_and_a_broken_database_keeps_the_server_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seeded_db(&dir);
+    let srv = start(LapiDbLocation::Sqlite(path.clone()), Duration::ZERO);
+    let s = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    assert!(value(&s, "crowdsec_bouncer_pulled", &[("bouncer", "never")]).is_some());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM bouncers WHERE name = 'never'", [])
+        .unwrap();
+    let s = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    assert!(
+        s.iter()
+            .all(|x| x.labels.get("bouncer").map(String::as_str) != Some("never")),
+        "deleted bouncer gone"
+    );
+    assert_eq!(
+        value(&s, "crowdsec_bouncers", &[("lapi", "edge-1")]),
+        Some(1.0)
+    );
+
+    // The database becomes garbage: the source is down with a reason, the last good data stays, the server serves.
+    std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+    let (status, _, body) = http(srv.addr, "GET", "/metrics", &[]);
+    assert_eq!(status, 200);
+    let s = parse_samples(&body);
+    assert_eq!(
+        value(&s, "crowdsec_exporter_source_up", &[("source", "lapi_db")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "crowdsec_exporter_source_errors_total",
+            &[
+                ("source", "lapi_db"),
+                ("name", "edge-1"),
+                ("reason", "not_sqlite")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert!(value(
+        &s,
+        "crowdsec_exporter_source_last_success_timestamp_seconds",
+        &[("source", "lapi_db")]
+    )
+    .is_some());
+    assert_eq!(
+        value(&s, "crowdsec_bouncer_pulled", &[("bouncer", "fw \"main\"")]),
+        Some(1.0),
+        "last good data kept"
+    );
+}
+
+#[test]
+fn missing_crowdsec_config_is_a_source_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(
+        LapiDbLocation::FromCrowdsecConfig(dir.path().join("config.yaml")),
+        Duration::ZERO,
+    );
+    let (status, _, body) = http(srv.addr, "GET", "/metrics", &[]);
+    assert_eq!(status, 200);
+    let s = parse_samples(&body);
+    assert_eq!(
+        value(&s, "crowdsec_exporter_source_up", &[("source", "lapi_db")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "crowdsec_exporter_source_errors_total",
+            &[("reason", "config")]
+        ),
+        Some(1.0)
+    );
+    // CrowdSec gets installed afterwards: the exporter finds it without a restart.
+    let db = seeded_db(&dir);
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        format!("db_config:\n  type: sqlite\n  db_path: {}\n", db.display()),
+    )
+    .unwrap();
+    let s = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    assert_eq!(
+        value(&s, "crowdsec_exporter_source_up", &[("source", "lapi_db")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&s, "crowdsec_bouncers", &[("lapi", "edge-1")]),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn concurrent_scrapes_within_the_cache_interval_share_one_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = seeded_db(&dir);
+    let srv = start(
+        LapiDbLocation::Sqlite(path.clone()),
+        Duration::from_secs(60),
+    );
+    let first = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    let d1 = value(
+        &first,
+        "crowdsec_exporter_source_last_success_timestamp_seconds",
+        &[("source", "lapi_db")],
+    );
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM bouncers", [])
+        .unwrap();
+    let addr = srv.addr;
+    let threads: Vec<_> = (0..16)
+        .map(|_| std::thread::spawn(move || http(addr, "GET", "/metrics", &[])))
+        .collect();
+    for t in threads {
+        let (status, _, body) = t.join().unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(
+            value(
+                &parse_samples(&body),
+                "crowdsec_bouncers",
+                &[("lapi", "edge-1")]
+            ),
+            Some(2.0)
+        );
+    }
+    let again = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    assert_eq!(
+        value(&again, "crowdsec_bouncers", &[("lapi", "edge-1")]),
+        Some(2.0),
+        "served from cache"
+    );
+    assert_eq!(
+        value(
+            &again,
+            "crowdsec_exporter_source_last_success_timestamp_seconds",
+            &[("source", "lapi_db")]
+        ),
+        d1
+    );
+}

@@ -1,0 +1,490 @@
+//! The SQLite source against databases built with each CrowdSec version's schema.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use crowdsec_bouncer_exporter::bouncers::{BouncerSnapshot, LastPull};
+use crowdsec_bouncer_exporter::cache::Reason;
+use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
+
+fn read(path: &std::path::Path) -> BouncerSnapshot {
+    SqliteDb::new(path, Duration::from_millis(200))
+        .read_blocking()
+        .unwrap()
+}
+
+fn reason(path: &std::path::Path) -> &'static str {
+    SqliteDb::new(path, Duration::from_millis(200))
+        .read_blocking()
+        .unwrap_err()
+        .reason()
+}
+
+fn find<'a>(
+    s: &'a BouncerSnapshot,
+    name: &str,
+) -> &'a crowdsec_bouncer_exporter::bouncers::Bouncer {
+    s.bouncers
+        .iter()
+        .find(|b| b.name == name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+const INSERT_146: &str = "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, until, last_pull, auth_type) VALUES (?1, ?1, ?2, 'secret-hash-0123', 0, ?3, ?4, ?5, ?1, ?6, ?7)";
+
+#[test]
+fn crowdsec_1_4_6_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_4_6(&path);
+    let rows: [(&str, &str, Option<&str>, Option<&str>, String, &str); 5] = [
+        (
+            "nginx",
+            "10.0.0.5",
+            Some("crowdsec-nginx-bouncer"),
+            Some("v1.0.5"),
+            ts(100),
+            "api-key",
+        ),
+        // Registered, never used: 1.4.6 puts the creation time in last_pull and leaves type NULL.
+        ("never", "", None, None, ts(0), "api-key"),
+        (
+            "tls-cn@127.0.0.1",
+            "127.0.0.1",
+            Some("crowdsec-firewall-bouncer"),
+            Some("v0.0.28"),
+            ts(50),
+            "tls",
+        ),
+        ("quo\"te\\back", "", Some("x"), Some("1"), ts(10), "api-key"),
+        (
+            "pare-feu-été-防火墙",
+            "::1",
+            Some("y"),
+            Some("2"),
+            ts(20),
+            "api-key",
+        ),
+    ];
+    for (name, ip, t, v, last_pull, auth) in &rows {
+        conn.execute(
+            INSERT_146,
+            rusqlite::params![ts(0), name, ip, t, v, last_pull, auth],
+        )
+        .unwrap();
+    }
+    let snap = read(&path);
+    assert_eq!(snap.schema, "1.4");
+    assert_eq!(snap.bouncers.len(), 5);
+    let nginx = find(&snap, "nginx");
+    assert_eq!(nginx.last_pull, LastPull::At(BASE_TS + 100.0));
+    assert_eq!(nginx.bouncer_type, "crowdsec-nginx-bouncer");
+    assert_eq!(nginx.version, "v1.0.5");
+    assert_eq!(nginx.ip_address, "10.0.0.5");
+    assert_eq!(
+        nginx.registered_at, None,
+        "1.4.6 rewrites created_at: not a registration time"
+    );
+    assert_eq!(
+        (
+            nginx.os.as_str(),
+            nginx.auto_created.as_str(),
+            nginx.revoked.as_str()
+        ),
+        ("", "", "false")
+    );
+    let never = find(&snap, "never");
+    assert_eq!(never.last_pull, LastPull::Never);
+    assert_eq!(
+        never.age_seconds(BASE_TS + 1e6),
+        None,
+        "no trustworthy registration time on 1.4.6"
+    );
+    let tls = find(&snap, "tls-cn@127.0.0.1");
+    assert_eq!((tls.auth_type.as_str(), tls.base_name()), ("tls", "tls-cn"));
+    assert!(
+        snap.bouncers.iter().all(|b| b.last_usage_metrics.is_none()),
+        "1.4.6 has no metrics table"
+    );
+    assert_eq!(
+        find(&snap, "quo\"te\\back").last_pull,
+        LastPull::At(BASE_TS + 10.0)
+    );
+    assert_eq!(find(&snap, "pare-feu-été-防火墙").ip_address, "::1");
+    assert_eq!(snap.bad_rows, 0);
+}
+
+const INSERT_17: &str = "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type, osname, osversion, auto_created) VALUES (?1, ?1, ?2, 'secret-hash-0123', 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+#[test]
+fn crowdsec_1_7_rows_with_usage_metrics_and_ip_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_7(&path);
+    let p = |c: &str, name: &str, lp: Option<String>, t: Option<&str>, auto: bool| {
+        conn.execute(
+            INSERT_17,
+            rusqlite::params![
+                c,
+                name,
+                "10.0.0.2",
+                t,
+                t.map(|_| "v0.0.31"),
+                lp,
+                "api-key",
+                "debian",
+                "12",
+                auto
+            ],
+        )
+        .unwrap();
+    };
+    p(
+        &ts(0),
+        "fw",
+        Some(ts(-90_000)),
+        Some("crowdsec-firewall-bouncer"),
+        false,
+    );
+    p(
+        &ts(10),
+        "fw@10.0.0.2",
+        Some(ts(500)),
+        Some("crowdsec-firewall-bouncer"),
+        true,
+    );
+    p(&ts(-3600), "fresh-never", None, None, false);
+    p(
+        &ts(0),
+        "nginx-live",
+        Some(ts(-200_000)),
+        Some("crowdsec-nginx-bouncer"),
+        false,
+    );
+    let m = "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES (?1, ?2, ?3, '{}')";
+    conn.execute(m, rusqlite::params!["RC", "nginx-live", ts(-900)])
+        .unwrap();
+    conn.execute(m, rusqlite::params!["RC", "nginx-live", ts(-60)])
+        .unwrap();
+    conn.execute(m, rusqlite::params!["RC", "nginx-live", ts(-1800)])
+        .unwrap();
+    conn.execute(m, rusqlite::params!["LP", "fw", ts(0)])
+        .unwrap();
+    let snap = read(&path);
+    assert_eq!(snap.schema, "1.7.1+");
+    let fw = find(&snap, "fw");
+    assert_eq!(fw.last_pull, LastPull::At(BASE_TS - 90_000.0));
+    assert_eq!(fw.os, "debian/12");
+    assert_eq!(fw.auto_created, "false");
+    assert_eq!(
+        fw.last_usage_metrics, None,
+        "LP (machine) metrics are not a bouncer's"
+    );
+    let dup = find(&snap, "fw@10.0.0.2");
+    assert_eq!((dup.base_name(), dup.auto_created.as_str()), ("fw", "true"));
+    let never = find(&snap, "fresh-never");
+    assert_eq!(never.last_pull, LastPull::Never);
+    assert_eq!(never.registered_at, Some(BASE_TS - 3600.0));
+    assert_eq!(
+        never.age_seconds(BASE_TS),
+        Some(3600.0),
+        "age since registration on 1.6+"
+    );
+    assert_eq!(
+        find(&snap, "nginx-live").last_usage_metrics,
+        Some(BASE_TS - 60.0),
+        "newest RC push"
+    );
+}
+
+#[test]
+fn upgraded_database_keeps_old_columns_and_tolerates_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_4_6(&path);
+    conn.execute(
+        INSERT_146,
+        rusqlite::params![
+            ts(0),
+            "old",
+            "",
+            "crowdsec-firewall-bouncer",
+            "v1",
+            ts(5),
+            "api-key"
+        ],
+    )
+    .unwrap();
+    conn.execute_batch(
+        "ALTER TABLE bouncers ADD COLUMN osname text NULL; ALTER TABLE bouncers ADD COLUMN osversion text NULL;
+         ALTER TABLE bouncers ADD COLUMN featureflags text NULL;
+         ALTER TABLE bouncers ADD COLUMN auto_created bool NOT NULL DEFAULT false;
+         ALTER TABLE bouncers ADD COLUMN some_future_column text NULL DEFAULT 'x';
+         CREATE TABLE metrics (id integer NOT NULL PRIMARY KEY AUTOINCREMENT, generated_type text NOT NULL, generated_by text NOT NULL, received_at datetime NOT NULL, pushed_at datetime NULL, payload text NOT NULL);",
+    )
+    .unwrap();
+    // A bouncer created after the upgrade: NULL last_pull is not possible (NOT NULL survives), creation time instead.
+    conn.execute(
+        INSERT_146,
+        rusqlite::params![
+            ts(7),
+            "new",
+            "",
+            None::<String>,
+            None::<String>,
+            ts(7),
+            "api-key"
+        ],
+    )
+    .unwrap();
+    let snap = read(&path);
+    assert_eq!(snap.schema, "1.6.4+");
+    let old = find(&snap, "old");
+    assert_eq!(old.last_pull, LastPull::At(BASE_TS + 5.0));
+    assert_eq!(old.auto_created, "false");
+    let new = find(&snap, "new");
+    assert_eq!(new.last_pull, LastPull::Never);
+    assert_eq!(new.age_seconds(BASE_TS + 100.0), Some(93.0));
+}
+
+#[test]
+fn a_bad_timestamp_spoils_one_row_not_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_7(&path);
+    conn.execute(
+        INSERT_17,
+        rusqlite::params![
+            ts(0),
+            "weird",
+            "",
+            "t",
+            "v",
+            "yesterday-ish",
+            "api-key",
+            None::<String>,
+            None::<String>,
+            false
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        INSERT_17,
+        rusqlite::params![
+            ts(0),
+            "ok",
+            "",
+            "t",
+            "v",
+            ts(1),
+            "api-key",
+            None::<String>,
+            None::<String>,
+            false
+        ],
+    )
+    .unwrap();
+    let snap = read(&path);
+    assert_eq!(snap.bad_rows, 1);
+    assert_eq!(find(&snap, "weird").last_pull, LastPull::Unreadable);
+    assert_eq!(find(&snap, "ok").last_pull, LastPull::At(BASE_TS + 1.0));
+}
+
+#[test]
+fn failures_have_clear_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(reason(&temp_path(&dir, "absent.db")), "missing_file");
+    let text = temp_path(&dir, "not.db");
+    std::fs::write(
+        &text,
+        "this is not a database, just text that is long enough to look like a header......",
+    )
+    .unwrap();
+    assert_eq!(reason(&text), "not_sqlite");
+    assert_eq!(reason(dir.path()), "not_sqlite", "a directory");
+    let empty_db = temp_path(&dir, "other.db");
+    rusqlite::Connection::open(&empty_db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x int)")
+        .unwrap();
+    assert_eq!(reason(&empty_db), "schema");
+    let err = SqliteDb::new(&text, Duration::from_millis(100))
+        .read_blocking()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a SQLite database"), "{err}");
+}
+
+#[test]
+fn a_locked_database_is_reported_after_the_busy_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_4_6(&path);
+    // Rollback journal (1.4.6's default): an exclusive writer blocks readers.
+    conn.execute_batch("BEGIN EXCLUSIVE; UPDATE bouncers SET name = name;")
+        .unwrap();
+    assert_eq!(reason(&path), "locked");
+    conn.execute_batch("COMMIT").unwrap();
+    assert_eq!(read(&path).bouncers.len(), 0);
+}
+
+#[test]
+fn wal_database_reads_the_wal_while_crowdsec_writes_and_after_it_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_7(&path);
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
+    conn.execute_batch("PRAGMA wal_autocheckpoint=0").unwrap();
+    conn.execute(
+        INSERT_17,
+        rusqlite::params![
+            ts(0),
+            "in-wal",
+            "",
+            "t",
+            "v",
+            ts(3),
+            "api-key",
+            None::<String>,
+            None::<String>,
+            false
+        ],
+    )
+    .unwrap();
+    assert!(std::path::Path::new(&format!("{}-wal", path.display())).exists());
+    // The row is only in the -wal file: a correct reader must see it.
+    assert_eq!(
+        find(&read(&path), "in-wal").last_pull,
+        LastPull::At(BASE_TS + 3.0)
+    );
+    drop(conn);
+    assert_eq!(
+        find(&read(&path), "in-wal").last_pull,
+        LastPull::At(BASE_TS + 3.0)
+    );
+}
+
+fn wal_db_with_one_row(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = db_1_7(path);
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
+    conn.execute_batch("PRAGMA wal_autocheckpoint=0").unwrap();
+    conn.execute(
+        INSERT_17,
+        rusqlite::params![
+            ts(0),
+            "b",
+            "",
+            "t",
+            "v",
+            ts(3),
+            "api-key",
+            None::<String>,
+            None::<String>,
+            false
+        ],
+    )
+    .unwrap();
+    conn
+}
+
+#[test]
+fn wal_database_whose_wal_file_cannot_be_created_is_read_immutable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    drop(wal_db_with_one_row(&path)); // checkpoints and removes -wal/-shm, as a stopped CrowdSec leaves it
+                                      // A directory where the -wal file would go: SQLite's read-only open fails, as on a read-only folder.
+    std::fs::create_dir(format!("{}-wal", path.display())).unwrap();
+    assert_eq!(
+        find(&read(&path), "b").last_pull,
+        LastPull::At(BASE_TS + 3.0)
+    );
+}
+
+/// Runs this test binary again, filtered to `test`, inside a user+mount namespace where `dir` is a read-only
+/// bind mount (tests run as root, so file modes alone would not stop SQLite from writing).
+fn in_read_only_mount(dir: &std::path::Path, test: &str, db: &std::path::Path) {
+    let exe = std::env::current_exe().unwrap();
+    let d = dir.display();
+    let status = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", &format!("mount --bind '{d}' '{d}' && mount -o remount,bind,ro '{d}' && exec \"$0\" --exact {test} --nocapture")])
+        .arg(exe)
+        .env("CSBE_RO_CHILD_DB", db)
+        .status()
+        .expect("unshare (util-linux) runs");
+    assert!(
+        status.success(),
+        "read in the read-only mount failed: {status}"
+    );
+}
+
+/// In the child: the mount must really be read-only, and the read must see the row.
+fn read_only_child() -> bool {
+    let Some(db) = std::env::var_os("CSBE_RO_CHILD_DB") else {
+        return false;
+    };
+    let db = std::path::PathBuf::from(db);
+    let probe = db.with_file_name("probe");
+    assert!(
+        std::fs::write(&probe, "x").is_err(),
+        "the mount is not read-only"
+    );
+    assert_eq!(find(&read(&db), "b").last_pull, LastPull::At(BASE_TS + 3.0));
+    true
+}
+
+#[test]
+fn wal_database_on_a_read_only_mount_while_crowdsec_runs() {
+    if read_only_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let writer = wal_db_with_one_row(&path); // CrowdSec running: -wal and -shm exist, the row is only in -wal
+    in_read_only_mount(
+        dir.path(),
+        "wal_database_on_a_read_only_mount_while_crowdsec_runs",
+        &path,
+    );
+    drop(writer);
+}
+
+#[test]
+fn wal_database_on_a_read_only_mount_after_crowdsec_stopped() {
+    if read_only_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    drop(wal_db_with_one_row(&path));
+    in_read_only_mount(
+        dir.path(),
+        "wal_database_on_a_read_only_mount_after_crowdsec_stopped",
+        &path,
+    );
+}
+
+#[test]
+fn the_reader_never_writes_to_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_4_6(&path);
+    conn.execute(
+        INSERT_146,
+        rusqlite::params![ts(0), "a", "", "t", "v", ts(1), "api-key"],
+    )
+    .unwrap();
+    drop(conn);
+    let before = std::fs::read(&path).unwrap();
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    read(&path);
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        modified
+    );
+    assert!(!std::path::Path::new(&format!("{}-journal", path.display())).exists());
+}
