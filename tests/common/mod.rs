@@ -1,6 +1,8 @@
 //! Shared test helpers: fixture databases with CrowdSec's schemas, and a parser for the exposition text.
 #![allow(dead_code)]
 
+pub mod real;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
