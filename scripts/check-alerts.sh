@@ -1,0 +1,460 @@
+#!/usr/bin/env bash
+# Check the alerting rules, their unit tests, the example Alertmanager config and the runbooks.
+#
+#   scripts/check-alerts.sh
+#
+# Runs, and exits non-zero if any of them fails:
+#   1. promtool check rules alerts/*.rules.yml
+#   2. promtool test rules alerts/tests/*.yml
+#   3. amtool check-config alerts/alertmanager.example.yml, plus routing checks (amtool config routes test)
+#   4. a lint of the rule files (python3, no dependency): names prefixed CrowdSec in CamelCase; every alert has
+#      `for:`, label severity (critical|warning|info), a static summary ending with '.', a templated description
+#      and runbook_url = <RUNBOOK_BASE>/<AlertName>.md whose file exists in docs/runbooks/; no threshold literal in
+#      an alert expression (thresholds live in group CrowdSecBouncerThresholds); every alert has a unit test that
+#      expects it to fire and one that expects it silent; docs/runbooks/README.md links every runbook and every
+#      runbook belongs to an alert. YAML is read with PyYAML when it is installed, else with a small built-in
+#      reader of the YAML subset these files use (both are compared when PyYAML is there).
+#
+# promtool/amtool: $PROMTOOL_BIN/$AMTOOL_BIN if set, else target/parts/env.sh (written by scripts/fetch-parts.sh,
+# which this script runs when env.sh is missing, unless CHECK_ALERTS_NO_FETCH=1), else promtool/amtool on PATH.
+set -uo pipefail
+
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_DIR"
+
+log() { echo "check-alerts: $*" >&2; }
+
+# ---- tools ------------------------------------------------------------------------------------------------------
+if [[ -z "${PROMTOOL_BIN:-}" || -z "${AMTOOL_BIN:-}" ]]; then
+  ENV_FILE="$REPO_DIR/target/parts/env.sh"
+  if [[ ! -f "$ENV_FILE" && "${CHECK_ALERTS_NO_FETCH:-0}" != 1 && -x "$REPO_DIR/scripts/fetch-parts.sh" ]] \
+     && ! { command -v promtool >/dev/null && command -v amtool >/dev/null; }; then
+    log "target/parts/env.sh missing: running scripts/fetch-parts.sh"
+    "$REPO_DIR/scripts/fetch-parts.sh" >/dev/null || { log "scripts/fetch-parts.sh failed"; exit 1; }
+  fi
+  if [[ -f "$ENV_FILE" ]]; then
+    # shellcheck disable=SC1090
+    source "$ENV_FILE"
+  fi
+fi
+PROMTOOL_BIN="${PROMTOOL_BIN:-$(command -v promtool || true)}"
+AMTOOL_BIN="${AMTOOL_BIN:-$(command -v amtool || true)}"
+[[ -n "$PROMTOOL_BIN" && -x "$PROMTOOL_BIN" ]] || { log "promtool not found (run scripts/fetch-parts.sh or set PROMTOOL_BIN)"; exit 1; }
+[[ -n "$AMTOOL_BIN" && -x "$AMTOOL_BIN" ]] || { log "amtool not found (run scripts/fetch-parts.sh or set AMTOOL_BIN)"; exit 1; }
+command -v python3 >/dev/null || { log "python3 not found"; exit 1; }
+if [[ -n "${PARTS_LD_LIBRARY_PATH:-}" ]]; then export LD_LIBRARY_PATH="$PARTS_LD_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+
+shopt -s nullglob
+RULE_FILES=(alerts/*.rules.yml)
+TEST_FILES=(alerts/tests/*.yml)
+AM_CONFIG=alerts/alertmanager.example.yml
+
+passed=0
+failed=0
+step() { # name cmd...
+  local name="$1"; shift
+  echo "== $name"
+  if "$@"; then
+    passed=$((passed + 1)); echo "-- ok: $name"
+  else
+    failed=$((failed + 1)); echo "-- FAILED: $name"
+  fi
+}
+
+need_files() { ((${#RULE_FILES[@]})) && ((${#TEST_FILES[@]})) && [[ -f "$AM_CONFIG" ]]; }
+if ! need_files; then
+  log "missing files: need alerts/*.rules.yml, alerts/tests/*.yml and $AM_CONFIG"
+  exit 1
+fi
+
+# ---- 1-3: Prometheus and Alertmanager's own tools ----------------------------------------------------------------
+step "promtool check rules" "$PROMTOOL_BIN" check rules "${RULE_FILES[@]}"
+step "promtool test rules" "$PROMTOOL_BIN" test rules "${TEST_FILES[@]}"
+step "amtool check-config" "$AMTOOL_BIN" check-config "$AM_CONFIG"
+
+routes() {
+  local rc=0 expect labels
+  while IFS='|' read -r expect labels; do
+    [[ -z "$expect" ]] && continue
+    # shellcheck disable=SC2086
+    if ! "$AMTOOL_BIN" config routes test --config.file="$AM_CONFIG" --verify.receivers="$expect" $labels >/dev/null 2>&1; then
+      echo "route: {$labels} does not reach $expect (got: $("$AMTOOL_BIN" config routes test --config.file="$AM_CONFIG" $labels 2>/dev/null))"
+      rc=1
+    fi
+  done <<'EOF'
+crowdsec-critical|alertname=CrowdSecBouncerOffline severity=critical lapi=local bouncer_base=nginx
+crowdsec-critical|alertname=CrowdSecExporterDown severity=critical job=crowdsec-bouncer-exporter
+crowdsec-warning|alertname=CrowdSecBouncerPullOverdue severity=warning lapi=local bouncer_base=nginx
+crowdsec-info|alertname=CrowdSecIntegrationNoBlocklist severity=info integration=draft
+default|alertname=SomethingElse severity=critical
+EOF
+  return $rc
+}
+step "alertmanager routing" routes
+
+# ---- 4: lint ------------------------------------------------------------------------------------------------------
+lint() {
+  python3 - "${RULE_FILES[@]}" -- "${TEST_FILES[@]}" <<'PYEOF'
+import json, os, re, sys
+
+RUNBOOK_BASE = "https://github.com/crowdsec-bouncer-exporter/crowdsec-bouncer-exporter/blob/main/docs/runbooks/"
+RUNBOOK_DIR = "docs/runbooks"
+NAME_RE = re.compile(r"^CrowdSec(?:[A-Z][a-z0-9]*)+$")
+SEVERITIES = {"critical", "warning", "info"}
+THRESHOLD_GROUP = "CrowdSecBouncerThresholds"
+
+# ---------- a small reader for the YAML subset these files use (block maps/lists, quoted and plain scalars,
+# ---------- | and > block scalars, flow [] and {}); used when PyYAML is missing, cross-checked when it is not.
+class MiniYamlError(Exception):
+    pass
+
+KEY_RE = re.compile(r"""^(?P<key>[A-Za-z0-9_.$/@-]+|'[^']*'|"[^"]*")[ \t]*:(?:[ \t]+|$)""")
+
+def _indent(s):
+    return len(s) - len(s.lstrip(" "))
+
+def _plain(s):
+    m = re.search(r"\s#", s)
+    if m:
+        s = s[: m.start()]
+    s = s.strip()
+    if s in ("", "~", "null"):
+        return None
+    if s in ("true", "false"):
+        return s == "true"
+    if re.fullmatch(r"[-+]?[0-9]+", s):
+        return int(s)
+    if re.fullmatch(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", s):
+        return float(s)
+    return s
+
+def _quoted(s, i):
+    q = s[i]
+    j = i + 1
+    out = []
+    while j < len(s):
+        c = s[j]
+        if q == "'" and c == "'":
+            if j + 1 < len(s) and s[j + 1] == "'":
+                out.append("'"); j += 2; continue
+            return "".join(out), j + 1
+        if q == '"' and c == "\\":
+            out.append(json.loads('"' + s[j:j + 2] + '"')); j += 2; continue
+        if q == '"' and c == '"':
+            return "".join(out), j + 1
+        out.append(c); j += 1
+    raise MiniYamlError("unterminated quoted scalar: " + s)
+
+def _flow(s, i):
+    while i < len(s) and s[i] == " ":
+        i += 1
+    c = s[i]
+    if c in "'\"":
+        return _quoted(s, i)
+    if c == "[":
+        out, i = [], i + 1
+        while True:
+            while s[i] == " ":
+                i += 1
+            if s[i] == "]":
+                return out, i + 1
+            v, i = _flow(s, i)
+            out.append(v)
+            while s[i] == " ":
+                i += 1
+            if s[i] == ",":
+                i += 1
+    if c == "{":
+        out, i = {}, i + 1
+        while True:
+            while s[i] == " ":
+                i += 1
+            if s[i] == "}":
+                return out, i + 1
+            if s[i] in "'\"":
+                k, i = _quoted(s, i)
+            else:
+                j = s.index(":", i)
+                k, i = s[i:j].strip(), j
+            i = s.index(":", i) + 1
+            v, i = _flow(s, i)
+            out[k] = v
+            while s[i] == " ":
+                i += 1
+            if s[i] == ",":
+                i += 1
+    j = i
+    while j < len(s) and s[j] not in ",]}":
+        j += 1
+    return _plain(s[i:j]), j
+
+def _scalar(s):
+    s = s.strip()
+    if s[:1] in ("[", "{", "'", '"'):
+        v, j = _flow(s, 0)
+        rest = s[j:].strip()
+        if rest and not rest.startswith("#"):
+            raise MiniYamlError("unexpected text after scalar: " + s)
+        return v
+    return _plain(s)
+
+class MiniYaml:
+    def __init__(self, text):
+        self.lines = text.split("\n")
+
+    def _next(self, i):
+        while i < len(self.lines):
+            t = self.lines[i].strip()
+            if t and not t.startswith("#") and t != "---":
+                return i
+            i += 1
+        return i
+
+    def parse(self):
+        i = self._next(0)
+        if i >= len(self.lines):
+            return None
+        v, i = self._node(i, _indent(self.lines[i]))
+        if self._next(i) < len(self.lines):
+            raise MiniYamlError("unparsed text at line %d" % (self._next(i) + 1))
+        return v
+
+    def _node(self, i, ind):
+        t = self.lines[i].strip()
+        if t == "-" or t.startswith("- "):
+            return self._seq(i, ind)
+        if KEY_RE.match(t):
+            return self._map(i, ind)
+        return _scalar(t), i + 1
+
+    def _seq(self, i, ind):
+        out = []
+        while True:
+            i = self._next(i)
+            if i >= len(self.lines):
+                return out, i
+            line = self.lines[i]
+            t = line.strip()
+            if _indent(line) != ind or not (t == "-" or t.startswith("- ")):
+                if _indent(line) > ind:
+                    raise MiniYamlError("bad indentation at line %d" % (i + 1))
+                return out, i
+            rest = t[1:]
+            if not rest.strip():
+                j = self._next(i + 1)
+                v, i = self._node(j, _indent(self.lines[j]))
+                out.append(v)
+                continue
+            col = ind + 1 + _indent(rest)
+            if KEY_RE.match(rest.strip()) or rest.strip().startswith("- "):
+                self.lines[i] = " " * col + rest.strip()
+                v, i = self._node(i, col)
+            else:
+                v, i = self._value(rest, i, ind)
+            out.append(v)
+
+    def _map(self, i, ind):
+        out = {}
+        while True:
+            i = self._next(i)
+            if i >= len(self.lines):
+                return out, i
+            line = self.lines[i]
+            if _indent(line) != ind or line.strip().startswith("- ") or line.strip() == "-":
+                if _indent(line) > ind:
+                    raise MiniYamlError("bad indentation at line %d" % (i + 1))
+                return out, i
+            t = line.strip()
+            m = KEY_RE.match(t)
+            if not m:
+                raise MiniYamlError("expected a key at line %d: %s" % (i + 1, t))
+            key = m.group("key")
+            if key[0] in "'\"":
+                key = _quoted(key, 0)[0]
+            v, i = self._value(t[m.end():], i, ind)
+            out[key] = v
+
+    def _value(self, rest, i, ind):
+        r = rest.strip()
+        if r == "" or r.startswith("#"):
+            j = self._next(i + 1)
+            if j < len(self.lines):
+                cl = self.lines[j]
+                ci = _indent(cl)
+                if ci > ind or (ci == ind and (cl.strip() == "-" or cl.strip().startswith("- "))):
+                    return self._node(j, ci)
+            return None, i + 1
+        m = re.fullmatch(r"([|>])([-+]?)(?:\s+#.*)?", r)
+        if m:
+            return self._block(i, ind, m.group(1), m.group(2))
+        return _scalar(r), i + 1
+
+    def _block(self, i, ind, style, chomp):
+        raw = []
+        j = i + 1
+        while j < len(self.lines):
+            l = self.lines[j]
+            if l.strip() and _indent(l) <= ind:
+                break
+            raw.append(l)
+            j += 1
+        while raw and not raw[-1].strip():
+            raw.pop()
+            j -= 1
+        body = [l for l in raw if l.strip()]
+        if not body:
+            return "", j
+        bi = _indent(body[0])
+        lines = [l[bi:] if l.strip() else "" for l in raw]
+        if style == "|":
+            text = "\n".join(lines)
+        else:
+            text, prev_blank = "", True
+            for l in lines:
+                if l == "":
+                    text += "\n"; prev_blank = True
+                elif l.startswith(" "):
+                    text += ("" if prev_blank else "\n") + l; prev_blank = True
+                else:
+                    text += ("" if prev_blank else " ") + l; prev_blank = False
+        if chomp == "-":
+            return text, j
+        return text + "\n", j
+
+def mini_load(text):
+    return MiniYaml(text).parse()
+
+try:
+    import yaml as _pyyaml
+except Exception:
+    _pyyaml = None
+if os.environ.get("CHECK_ALERTS_YAML") == "mini":
+    _pyyaml = None
+
+errors = []
+def err(msg):
+    errors.append(msg)
+
+def load(path):
+    text = open(path, encoding="utf-8").read()
+    try:
+        mine = mini_load(text)
+    except Exception as e:
+        mine = e
+    if _pyyaml is None:
+        if isinstance(mine, Exception):
+            err("%s: cannot read with the built-in YAML reader: %s" % (path, mine))
+            return None
+        return mine
+    ref = _pyyaml.safe_load(text)
+    if mine != ref:
+        err("%s: the built-in YAML reader disagrees with PyYAML (%s); keep the file in the simple subset"
+            % (path, mine if isinstance(mine, Exception) else "different result"))
+    return ref
+
+argv = sys.argv[1:]
+sep = argv.index("--")
+rule_files, test_files = argv[:sep], argv[sep + 1:]
+
+alerts = {}
+for rf in rule_files:
+    doc = load(rf) or {}
+    for g in doc.get("groups") or []:
+        gname = g.get("name", "")
+        if not NAME_RE.match(gname):
+            err("%s: group %r: name must be CrowdSec + CamelCase" % (rf, gname))
+        for r in g.get("rules") or []:
+            if "alert" not in r:
+                if gname != THRESHOLD_GROUP and str(r.get("expr", "")).strip().startswith("vector("):
+                    err("%s: record %s is a constant outside group %s" % (rf, r.get("record"), THRESHOLD_GROUP))
+                continue
+            name = r["alert"]
+            where = "%s: alert %s" % (rf, name)
+            if not NAME_RE.match(name):
+                err(where + ": name must be CrowdSec + CamelCase")
+            if name in alerts:
+                err(where + ": duplicate alert name")
+            alerts[name] = r
+            if gname == THRESHOLD_GROUP:
+                err(where + ": alerts do not belong in " + THRESHOLD_GROUP)
+            if not r.get("for"):
+                err(where + ": no `for:` duration")
+            labels = r.get("labels") or {}
+            ann = r.get("annotations") or {}
+            if labels.get("severity") not in SEVERITIES:
+                err(where + ": label severity must be one of critical|warning|info, got %r" % labels.get("severity"))
+            summary = ann.get("summary")
+            if not isinstance(summary, str) or not summary.strip():
+                err(where + ": annotation summary missing")
+            else:
+                if not summary.rstrip().endswith("."):
+                    err(where + ": summary must end with a period")
+                if "{{" in summary:
+                    err(where + ": summary must be static (no template)")
+            desc = ann.get("description")
+            if not isinstance(desc, str) or not desc.strip():
+                err(where + ": annotation description missing")
+            elif "{{" not in desc:
+                err(where + ": description must be templated")
+            url = ann.get("runbook_url")
+            if url != RUNBOOK_BASE + name + ".md":
+                err(where + ": runbook_url must be %s%s.md, got %r" % (RUNBOOK_BASE, name, url))
+            elif not os.path.isfile(os.path.join(RUNBOOK_DIR, name + ".md")):
+                err(where + ": runbook %s/%s.md does not exist" % (RUNBOOK_DIR, name))
+            expr = str(r.get("expr", ""))
+            if re.search(r"(?<![\w.:\"])\d{3,}(?![\w\"])|\b\d+[hd]\b", expr):
+                err(where + ": threshold literal in expr; use the records of group " + THRESHOLD_GROUP)
+
+if not alerts:
+    err("no alert found in " + ", ".join(rule_files))
+
+# every alert is tested firing and silent
+fires, silent = set(), set()
+for tf in test_files:
+    doc = load(tf) or {}
+    for t in doc.get("tests") or []:
+        for a in t.get("alert_rule_test") or []:
+            n = a.get("alertname")
+            if a.get("exp_alerts"):
+                fires.add(n)
+            else:
+                silent.add(n)
+for name in sorted(alerts):
+    if name not in fires:
+        err("alert %s: no unit test expects it to fire" % name)
+    if name not in silent:
+        err("alert %s: no unit test expects it to stay silent" % name)
+for n in sorted((fires | silent) - set(alerts)):
+    err("tests name unknown alert %s" % n)
+
+# runbooks: one per alert, all indexed
+readme = os.path.join(RUNBOOK_DIR, "README.md")
+index = open(readme, encoding="utf-8").read() if os.path.isfile(readme) else ""
+if not index:
+    err(readme + " missing")
+rows = {m.group(1): (m.group(2), m.group(3)) for m in
+        re.finditer(r"^\|\s*(CrowdSec\w+)\s*\|\s*(\w+)\s*\|\s*(\w+)\s*\|", index, re.M)}
+for name in sorted(alerts):
+    if "(%s.md)" % name not in index:
+        err("%s does not link %s.md" % (readme, name))
+    r = alerts[name]
+    want = ((r.get("labels") or {}).get("severity"), str(r.get("for")))
+    if rows.get(name) != want:
+        err("%s: row of %s says severity/for %s, the rule says %s" % (readme, name, rows.get(name), want))
+if os.path.isdir(RUNBOOK_DIR):
+    for f in sorted(os.listdir(RUNBOOK_DIR)):
+        if f.endswith(".md") and f != "README.md" and f[:-3] not in alerts:
+            err("runbook %s/%s matches no alert" % (RUNBOOK_DIR, f))
+
+for e in errors:
+    print("lint: " + e)
+print("lint: %d alerts, %d test files, YAML via %s: %s"
+      % (len(alerts), len(test_files), "PyYAML (cross-checked)" if _pyyaml else "built-in reader",
+         "%d problem(s)" % len(errors) if errors else "clean"))
+sys.exit(1 if errors else 0)
+PYEOF
+}
+step "lint rules, tests and runbooks" lint
+
+echo "check-alerts: $passed passed, $failed failed"
+((failed == 0))

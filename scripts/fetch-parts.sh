@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Fetch the real CrowdSec / Prometheus parts the integration tests run, from Debian's
+# own packages, WITHOUT installing them: `apt-get download` + `dpkg -x` into
+# target/parts/root. No maintainer script is run, no service is started, nothing is
+# written outside target/parts.
+#
+# Idempotent: a second run only checks that the binaries are there and prints them.
+# Output: the binaries' absolute paths on stdout, and target/parts/env.sh (shell vars).
+# Set PARTS_DIR to use another folder than <repo>/target/parts.
+set -euo pipefail
+
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PARTS_DIR="${PARTS_DIR:-$REPO_DIR/target/parts}"
+mkdir -p "$PARTS_DIR"
+PARTS_DIR="$(cd "$PARTS_DIR" && pwd)"
+DEBS_DIR="$PARTS_DIR/debs"
+ROOT_DIR="$PARTS_DIR/root"
+STAMP_DIR="$PARTS_DIR/.extracted"
+ENV_FILE="$PARTS_DIR/env.sh"
+
+PACKAGES=(crowdsec crowdsec-custom-bouncer prometheus prometheus-alertmanager)
+# shared library (as ldd names it) -> Debian package that ships it
+declare -A LIB_PACKAGE=( [libsqlite3.so.0]=libsqlite3-0 )
+
+log() { echo "fetch-parts: $*" >&2; }
+
+declare -A BIN=(
+  [CROWDSEC_BIN]="$ROOT_DIR/usr/bin/crowdsec"
+  [CSCLI_BIN]="$ROOT_DIR/usr/bin/cscli"
+  [CUSTOM_BOUNCER_BIN]="$ROOT_DIR/usr/bin/crowdsec-custom-bouncer"
+  [PROMETHEUS_BIN]="$ROOT_DIR/usr/bin/prometheus"
+  [PROMTOOL_BIN]="$ROOT_DIR/usr/bin/promtool"
+  [ALERTMANAGER_BIN]="$ROOT_DIR/usr/bin/prometheus-alertmanager"
+  [AMTOOL_BIN]="$ROOT_DIR/usr/bin/amtool"
+)
+BIN_ORDER=(CROWDSEC_BIN CSCLI_BIN CUSTOM_BOUNCER_BIN PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN AMTOOL_BIN)
+
+print_paths() {
+  local v
+  for v in "${BIN_ORDER[@]}"; do echo "${BIN[$v]}"; done
+}
+
+# ---- fast path: everything already there -------------------------------------------
+all_present() {
+  local v
+  [[ -f "$ENV_FILE" ]] || return 1
+  for v in "${BIN_ORDER[@]}"; do [[ -x "${BIN[$v]}" ]] || return 1; done
+  return 0
+}
+if all_present && [[ "${FETCH_PARTS_FORCE:-0}" != 1 ]]; then
+  print_paths
+  exit 0
+fi
+
+command -v apt-get >/dev/null || { log "apt-get not found: this script needs a Debian/Ubuntu machine"; exit 1; }
+command -v dpkg >/dev/null || { log "dpkg not found"; exit 1; }
+
+lists_empty() {
+  ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null
+}
+
+APT_OPTS=(-q)
+# As root, apt drops to user _apt to download and warns when _apt cannot write the
+# target folder; download as root instead (same files, no warning).
+if [[ "$(id -u)" == 0 ]]; then APT_OPTS+=(-o APT::Sandbox::User=root); fi
+
+UPDATED=0
+apt_download() { # pkg...
+  local out
+  if out="$(cd "$DEBS_DIR" && apt-get "${APT_OPTS[@]}" download "$@" 2>&1)"; then
+    return 0
+  fi
+  if [[ "$UPDATED" == 0 && "$(id -u)" == 0 ]] && lists_empty; then
+    log "package lists are empty: running apt-get update"
+    apt-get -q update >&2
+    UPDATED=1
+    (cd "$DEBS_DIR" && apt-get "${APT_OPTS[@]}" download "$@") >&2 && return 0
+  fi
+  echo "$out" >&2
+  log "apt-get download $* failed."
+  if lists_empty; then
+    log "the package lists are missing: run 'apt-get update' (as root) first, then run this again."
+  else
+    log "if the lists are old, run 'apt-get update' (as root) and run this again."
+  fi
+  exit 1
+}
+
+have_deb() { compgen -G "$DEBS_DIR/${1}_*.deb" >/dev/null; }
+
+fetch_and_extract() { # pkg...
+  local missing=() p deb
+  for p in "$@"; do have_deb "$p" || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    log "downloading ${missing[*]}"
+    apt_download "${missing[@]}"
+  fi
+  for p in "$@"; do
+    for deb in "$DEBS_DIR/${p}"_*.deb; do
+      local stamp="$STAMP_DIR/$(basename "$deb").done"
+      if [[ ! -f "$stamp" ]]; then
+        log "extracting $(basename "$deb")"
+        dpkg -x "$deb" "$ROOT_DIR"   # files only: no maintainer script runs
+        touch "$stamp"
+      fi
+    done
+  done
+}
+
+mkdir -p "$DEBS_DIR" "$ROOT_DIR" "$STAMP_DIR"
+fetch_and_extract "${PACKAGES[@]}"
+
+for v in "${BIN_ORDER[@]}"; do
+  [[ -x "${BIN[$v]}" ]] || { log "missing after extraction: ${BIN[$v]}"; exit 1; }
+done
+
+# ---- shared libraries the host lacks (crowdsec/cscli link libsqlite3.so.0) ------------
+LIB_DIR=""
+missing_libs() { # prints sonames ldd cannot resolve
+  local v
+  for v in "${BIN_ORDER[@]}"; do
+    LD_LIBRARY_PATH="${LIB_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ldd "${BIN[$v]}" 2>/dev/null \
+      | awk '/not found/ {print $1}'
+  done | sort -u
+}
+if command -v ldd >/dev/null; then
+  mapfile -t libs < <(missing_libs)
+  if ((${#libs[@]})); then
+    extra=()
+    for l in "${libs[@]}"; do
+      [[ -n "${LIB_PACKAGE[$l]:-}" ]] || { log "no known package for missing library $l"; exit 1; }
+      extra+=("${LIB_PACKAGE[$l]}")
+    done
+    fetch_and_extract "${extra[@]}"
+    LIB_DIR="$ROOT_DIR/usr/lib/x86_64-linux-gnu"
+    [[ -d "$LIB_DIR" ]] || LIB_DIR="$(dirname "$(find "$ROOT_DIR/usr/lib" -name "${libs[0]}" | head -n1)")"
+    mapfile -t still < <(missing_libs)
+    if ((${#still[@]})); then log "still missing: ${still[*]}"; exit 1; fi
+    log "host lacks ${libs[*]}: set LD_LIBRARY_PATH=\$PARTS_LD_LIBRARY_PATH when running the parts"
+  fi
+fi
+
+# ---- env.sh -------------------------------------------------------------------------
+version_of() { dpkg-deb -f "$(ls "$DEBS_DIR/${1}"_*.deb | head -n1)" Version; }
+AM_SHARE="$ROOT_DIR/usr/share"
+tmp="$ENV_FILE.tmp.$$"
+{
+  echo "# Written by scripts/fetch-parts.sh. Absolute paths to the extracted Debian parts."
+  echo "PARTS_DIR='$PARTS_DIR'"
+  echo "PARTS_ROOT='$ROOT_DIR'"
+  for v in "${BIN_ORDER[@]}"; do echo "$v='${BIN[$v]}'"; done
+  echo "# Debian's alertmanager 0.25 loads this compiled-in path and fails without it:"
+  echo "#   /usr/share/prometheus/alertmanager/default.tmpl"
+  echo "# The extracted copy is ALERTMANAGER_TEMPLATE; scripts/alertmanager-ns.sh runs"
+  echo "# alertmanager in a private mount namespace where ALERTMANAGER_SHARE_DIR is overlaid on /usr/share."
+  echo "ALERTMANAGER_TEMPLATE='$AM_SHARE/prometheus/alertmanager/default.tmpl'"
+  echo "ALERTMANAGER_SHARE_DIR='$AM_SHARE'"
+  echo "ALERTMANAGER_UI_PATH='$AM_SHARE/prometheus/alertmanager/ui/'"
+  echo "ALERTMANAGER_NS_WRAPPER='$REPO_DIR/scripts/alertmanager-ns.sh'"
+  echo "# Non-empty only when the host lacks a library the parts link (then export LD_LIBRARY_PATH=it)."
+  echo "PARTS_LD_LIBRARY_PATH='$LIB_DIR'"
+  echo "CROWDSEC_VERSION='$(version_of crowdsec)'"
+  echo "CUSTOM_BOUNCER_VERSION='$(version_of crowdsec-custom-bouncer)'"
+  echo "PROMETHEUS_VERSION='$(version_of prometheus)'"
+  echo "ALERTMANAGER_VERSION='$(version_of prometheus-alertmanager)'"
+  echo "export PARTS_DIR PARTS_ROOT ${BIN_ORDER[*]} ALERTMANAGER_TEMPLATE ALERTMANAGER_SHARE_DIR ALERTMANAGER_UI_PATH ALERTMANAGER_NS_WRAPPER PARTS_LD_LIBRARY_PATH"
+} > "$tmp"
+mv "$tmp" "$ENV_FILE"
+log "wrote $ENV_FILE"
+print_paths
