@@ -2,3 +2,4 @@
 //! [`crate::cache::SourceFailure`] with a stable reason, and never panics on what it reads.
 
 pub mod lapi_db;
+pub mod service_api;
