@@ -126,6 +126,7 @@ impl Cli {
                 level: self.log_level,
                 format: self.log_format,
             },
+            service_api: None,
         })
     }
 }

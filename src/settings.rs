@@ -12,6 +12,8 @@ pub struct Settings {
     pub web: WebSettings,
     pub lapis: Vec<LapiSettings>,
     pub log: LogSettings,
+    /// The Blocklist-as-a-Service source, enabled when a Service API key is given.
+    pub service_api: Option<ServiceApiSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +34,21 @@ pub struct LapiSettings {
     pub cache_interval: Duration,
     /// One database read may take this long.
     pub read_timeout: Duration,
+}
+
+/// Source `service_api`: the CrowdSec Service API's integrations list.
+#[derive(Debug, Clone)]
+pub struct ServiceApiSettings {
+    /// Base URL, checked by [`crate::sources::service_api::parse_base_url`], e.g. `https://admin.api.crowdsec.net/v1`.
+    pub url: reqwest::Url,
+    /// Sent as `x-api-key`; `Debug` prints `<redacted>`.
+    pub key: crate::secret::Secret,
+    /// Only integrations with any of these tags (none = all).
+    pub tags: Vec<String>,
+    /// A reading serves scrapes for this long (the API is rate-limited and its data coarse).
+    pub refresh_interval: Duration,
+    /// One read, all pages, may take this long.
+    pub timeout: Duration,
 }
 
 /// Where a LAPI's database is.

@@ -40,6 +40,7 @@ fn start(db: LapiDbLocation, cache: Duration) -> Running {
             level: LogLevel::Warn,
             format: LogFormat::Logfmt,
         },
+        service_api: None,
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
