@@ -8,11 +8,14 @@ use crate::cache::Cached;
 use crate::metrics::Scrape;
 use crate::settings::Settings;
 use crate::sources::lapi_db::{self, LapiDbSource};
+use crate::sources::service_api::{self, IntegrationSnapshot, ServiceApiSource};
 use crate::timefmt;
 
 pub struct Exporter {
     lapis: Vec<Cached<BouncerSnapshot>>,
     lapi_cache_seconds: f64,
+    service_api: Option<Cached<IntegrationSnapshot>>,
+    service_api_cache_seconds: f64,
 }
 
 impl Exporter {
@@ -39,25 +42,72 @@ impl Exporter {
             .iter()
             .map(|l| l.cache_interval.as_secs_f64())
             .fold(0.0, f64::max);
+        let service_api = settings.service_api.as_ref().map(service_api_cache);
         Exporter {
             lapis,
             lapi_cache_seconds,
+            service_api,
+            service_api_cache_seconds: settings
+                .service_api
+                .as_ref()
+                .map_or(0.0, |s| s.refresh_interval.as_secs_f64()),
         }
     }
 
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
     pub async fn scrape(&self, deadline: Duration) -> Scrape {
-        let mut lapis = Vec::with_capacity(self.lapis.len());
         let reads = self.lapis.iter().map(|c| c.get(deadline));
-        for report in join_all(reads).await {
-            lapis.push(report);
-        }
+        let service_api = async {
+            match &self.service_api {
+                Some(c) => Some(c.get(deadline).await),
+                None => None,
+            }
+        };
+        let (lapis, service_api) = tokio::join!(join_all(reads), service_api);
         Scrape {
             now: timefmt::now(),
             lapis,
             lapi_cache_seconds: self.lapi_cache_seconds,
+            service_api,
+            service_api_cache_seconds: self.service_api_cache_seconds,
         }
     }
+}
+
+/// The Service API source behind its cache: the refresh interval is the cache's minimum interval, the timeout bounds
+/// a whole read (every page).
+fn service_api_cache(s: &crate::settings::ServiceApiSettings) -> Cached<IntegrationSnapshot> {
+    let name = service_api::source_name(&s.url);
+    let source = ServiceApiSource::new(
+        s.url.clone(),
+        s.key.clone(),
+        s.tags.clone(),
+        s.refresh_interval,
+        s.timeout,
+    )
+    .map(Arc::new)
+    .map_err(|e| {
+        tracing::error!(source = service_api::SOURCE, error = %e, "Service API source cannot start");
+        crate::cache::SourceFailure {
+            reason: "http",
+            message: e,
+        }
+    });
+    Cached::new(
+        service_api::SOURCE,
+        &name,
+        s.refresh_interval,
+        s.timeout,
+        move || {
+            let source = source.clone();
+            Box::pin(async move {
+                match source {
+                    Ok(source) => source.read().await,
+                    Err(failure) => Err(failure),
+                }
+            })
+        },
+    )
 }
 
 /// Awaits futures concurrently, in order (a tiny `join_all`, not worth a crate).

@@ -35,7 +35,12 @@ fn key<'a>(h: &Health<'a>) -> Labels<'a> {
 }
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-    let sources: Vec<Health<'_>> = s.lapis.iter().map(|r| health(r)).collect();
+    let sources: Vec<Health<'_>> = s
+        .lapis
+        .iter()
+        .map(|r| health(r))
+        .chain(s.service_api.iter().map(|r| health(r)))
+        .collect();
 
     gauges(
         enc,

@@ -5,6 +5,7 @@
 mod bouncer;
 pub mod classic;
 mod exporter;
+mod integration;
 pub use exporter::{REVISION, VERSION};
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use prometheus_client::registry::Registry;
 
 use crate::bouncers::BouncerSnapshot;
 use crate::cache::SourceReport;
+use crate::sources::service_api::IntegrationSnapshot;
 use crate::timefmt::UnixSeconds;
 
 /// Everything one scrape encodes.
@@ -26,6 +28,10 @@ pub struct Scrape {
     pub lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
     /// How long LAPI readings are cached, said in HELP texts.
     pub lapi_cache_seconds: f64,
+    /// The Service API's report, when that source is enabled.
+    pub service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
+    /// Its refresh interval, said in HELP texts.
+    pub service_api_cache_seconds: f64,
 }
 
 /// Exposition formats, chosen by the scraper's `Accept` header.
@@ -84,6 +90,7 @@ pub fn encode(scrape: Scrape, format: Format) -> String {
 impl Collector for Scrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         bouncer::encode(self, &mut encoder)?;
+        integration::encode(self, &mut encoder)?;
         exporter::encode(self, &mut encoder)?;
         Ok(())
     }

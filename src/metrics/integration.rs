@@ -1,0 +1,80 @@
+//! `crowdsec_integration_*`: Blocklist-as-a-Service integrations and their last pull, from the Service API.
+
+use prometheus_client::encoding::DescriptorEncoder;
+
+use super::{gauges, Labels, Scrape};
+use crate::sources::service_api::Integration;
+
+fn key(i: &Integration) -> Labels<'_> {
+    vec![
+        ("integration_id", i.id.as_str()),
+        ("integration", i.name.as_str()),
+    ]
+}
+
+pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    // The last good snapshot is served even when the source is down (crowdsec_exporter_source_up says so).
+    let all: Vec<&Integration> = s
+        .service_api
+        .iter()
+        .filter_map(|r| r.data.as_ref())
+        .flat_map(|d| d.integrations.iter())
+        .collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    let cached = format!(
+        "Read from the CrowdSec Service API, cached for {}s (--service-api.refresh-interval).",
+        s.service_api_cache_seconds
+    );
+
+    gauges(
+        enc,
+        "crowdsec_integration_info",
+        &format!("A Blocklist-as-a-Service integration (firewall or remediation component), value 1. {cached}"),
+        all.iter().map(|i| {
+            let labels: Labels<'_> = vec![
+                ("integration_id", i.id.as_str()),
+                ("integration", i.name.as_str()),
+                ("entity_type", i.entity_type.as_str()),
+                ("output_format", i.output_format.as_str()),
+            ];
+            (labels, 1.0)
+        }),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_integration_last_pull_timestamp_seconds",
+        &format!("Unix time of the integration's last blocklist pull; absent when it never pulled. {cached}"),
+        all.iter()
+            .filter_map(|i| i.last_pull_timestamp().map(|ts| (key(i), ts))),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_integration_last_pull_age_seconds",
+        &format!("Seconds since the integration's last blocklist pull, at scrape time; since its creation when it never pulled. {cached}"),
+        all.iter()
+            .filter_map(|i| i.age_seconds(s.now).map(|age| (key(i), age))),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_integration_pulled",
+        &format!("1 if the integration ever pulled its blocklists, 0 if it never did. {cached}"),
+        all.iter().filter_map(|i| i.pulled().map(|v| (key(i), v))),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_integration_blocklist_items",
+        &format!("Items the integration gets from its blocklists (stats.count); 0 is the Console's \"Pulling Zero IPs\". {cached}"),
+        all.iter()
+            .filter_map(|i| i.blocklist_items.map(|n| (key(i), n))),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_integration_blocklists",
+        &format!("Number of blocklists the integration subscribes to. {cached}"),
+        all.iter()
+            .filter_map(|i| i.blocklists.map(|n| (key(i), n as f64))),
+    )?;
+    Ok(())
+}
