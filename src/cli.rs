@@ -6,9 +6,15 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::secret::Secret;
 use crate::settings::{
-    LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, Settings, WebSettings,
+    LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, ServiceApiSettings, Settings,
+    WebSettings,
 };
+use crate::sources::service_api;
+
+/// Environment variable holding the Service API key (there is deliberately no flag for the key itself).
+pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -73,6 +79,35 @@ pub struct Cli {
     #[arg(long = "web.max-scrape-wait", env = "CROWDSEC_EXPORTER_WEB_MAX_SCRAPE_WAIT", default_value = "10s", value_parser = crate::duration::parse)]
     pub max_scrape_wait: Duration,
 
+    /// File holding a CrowdSec Service API key (Console > Settings > Service API Keys, scope "Blocklists
+    /// Integrations: read"); enables the Blocklist-as-a-Service source. The key may instead come from the
+    /// environment variable CROWDSEC_SERVICE_API_KEY, never from a flag (it would show in `ps`).
+    #[arg(
+        long = "service-api.key-file",
+        env = "CROWDSEC_EXPORTER_SERVICE_API_KEY_FILE"
+    )]
+    pub service_api_key_file: Option<PathBuf>,
+
+    /// Base URL of the CrowdSec Service API.
+    #[arg(long = "service-api.url", env = "CROWDSEC_EXPORTER_SERVICE_API_URL", default_value = service_api::DEFAULT_URL)]
+    pub service_api_url: String,
+
+    /// Only integrations with this tag (repeatable; any of them matches).
+    #[arg(
+        long = "service-api.tag",
+        env = "CROWDSEC_EXPORTER_SERVICE_API_TAG",
+        value_delimiter = ','
+    )]
+    pub service_api_tags: Vec<String>,
+
+    /// How long one Service API reading serves scrapes (the API is rate-limited and its data coarse).
+    #[arg(long = "service-api.refresh-interval", env = "CROWDSEC_EXPORTER_SERVICE_API_REFRESH_INTERVAL", default_value = "5m", value_parser = crate::duration::parse)]
+    pub service_api_refresh_interval: Duration,
+
+    /// Longest one Service API read (every page) may take.
+    #[arg(long = "service-api.timeout", env = "CROWDSEC_EXPORTER_SERVICE_API_TIMEOUT", default_value = "30s", value_parser = crate::duration::parse)]
+    pub service_api_timeout: Duration,
+
     /// Log level.
     #[arg(
         long = "log.level",
@@ -94,6 +129,11 @@ pub struct Cli {
 
 impl Cli {
     pub fn settings(&self) -> Result<Settings, String> {
+        self.settings_with_key_env(std::env::var(SERVICE_API_KEY_ENV).ok())
+    }
+
+    /// [`Cli::settings`] with the value of CROWDSEC_SERVICE_API_KEY given (tests pass their own).
+    pub fn settings_with_key_env(&self, key_env: Option<String>) -> Result<Settings, String> {
         if !self.telemetry_path.starts_with('/') || self.telemetry_path == "/" {
             return Err(format!(
                 "--web.telemetry-path {:?} must start with / and not be /",
@@ -126,8 +166,69 @@ impl Cli {
                 level: self.log_level,
                 format: self.log_format,
             },
-            service_api: None,
+            service_api: self.service_api_settings(key_env)?,
         })
+    }
+
+    /// The `service_api` source, when a key is given. Messages name the file, never the key.
+    fn service_api_settings(
+        &self,
+        key_env: Option<String>,
+    ) -> Result<Option<ServiceApiSettings>, String> {
+        // An empty variable (`CROWDSEC_SERVICE_API_KEY=` in a unit or compose file) means "not set".
+        let key_env = key_env.filter(|k| !k.trim().is_empty());
+        let key = match (&self.service_api_key_file, key_env) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "give the Service API key either with --service-api.key-file or with {SERVICE_API_KEY_ENV}, not both"
+                ))
+            }
+            (None, None) => return Ok(None),
+            (None, Some(k)) => Secret::new(k.trim()),
+            (Some(path), None) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!(
+                        "cannot read --service-api.key-file {}: {}",
+                        path.display(),
+                        e.kind()
+                    )
+                })?;
+                let key = text.trim_end_matches(['\n', '\r']).trim();
+                if key.is_empty() {
+                    return Err(format!(
+                        "--service-api.key-file {} is empty",
+                        path.display()
+                    ));
+                }
+                Secret::new(key)
+            }
+        };
+        if reqwest::header::HeaderValue::from_str(key.expose()).is_err() {
+            return Err(
+                "the Service API key holds characters an HTTP header cannot carry (is it the right file?)"
+                    .to_owned(),
+            );
+        }
+        let url = service_api::parse_base_url(&self.service_api_url)?;
+        if self.service_api_refresh_interval < Duration::from_secs(1) {
+            return Err("--service-api.refresh-interval must be at least 1s".to_owned());
+        }
+        if self.service_api_timeout.is_zero() {
+            return Err("--service-api.timeout must be more than 0".to_owned());
+        }
+        let tags: Vec<String> = self
+            .service_api_tags
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        Ok(Some(ServiceApiSettings {
+            url,
+            key,
+            tags,
+            refresh_interval: self.service_api_refresh_interval,
+            timeout: self.service_api_timeout,
+        }))
     }
 }
 
@@ -204,5 +305,112 @@ mod tests {
                 .is_err()
         );
         assert!(Cli::try_parse_from(["x", "--lapi.cache-interval", "soon"]).is_err());
+    }
+
+    const KEY: &str = "sapi-TEST-key-0123456789";
+
+    fn with_key_file(content: Option<&[u8]>, extra: &[&str]) -> Result<Settings, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        if let Some(c) = content {
+            std::fs::write(&path, c).unwrap();
+        }
+        let mut args = vec![
+            "x".to_owned(),
+            "--service-api.key-file".to_owned(),
+            path.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Cli::try_parse_from(args)
+            .unwrap()
+            .settings_with_key_env(None)
+    }
+
+    #[test]
+    fn service_api_is_off_without_a_key_and_on_with_defaults() {
+        let cli = Cli::try_parse_from(["x"]).unwrap();
+        assert!(cli
+            .settings_with_key_env(None)
+            .unwrap()
+            .service_api
+            .is_none());
+        assert!(cli
+            .settings_with_key_env(Some(String::new()))
+            .unwrap()
+            .service_api
+            .is_none());
+        let s = cli
+            .settings_with_key_env(Some(KEY.to_owned()))
+            .unwrap()
+            .service_api
+            .unwrap();
+        assert_eq!(s.key.expose(), KEY);
+        assert_eq!(s.url.as_str(), "https://admin.api.crowdsec.net/v1");
+        assert_eq!(s.refresh_interval, Duration::from_secs(300));
+        assert_eq!(s.timeout, Duration::from_secs(30));
+        assert!(s.tags.is_empty());
+        assert!(!format!("{s:?}").contains(KEY));
+    }
+
+    #[test]
+    fn service_api_key_file_and_flags() {
+        let s = with_key_file(
+            Some(format!("{KEY}\n").as_bytes()),
+            &[
+                "--service-api.tag",
+                "prod",
+                "--service-api.tag",
+                "edge,dmz",
+                "--service-api.refresh-interval",
+                "10m",
+                "--service-api.timeout",
+                "5s",
+                "--service-api.url",
+                "http://127.0.0.1:9/v1/",
+            ],
+        )
+        .unwrap()
+        .service_api
+        .unwrap();
+        assert_eq!(s.key.expose(), KEY, "trailing newline trimmed");
+        assert_eq!(s.tags, ["prod", "edge", "dmz"]);
+        assert_eq!(s.refresh_interval, Duration::from_secs(600));
+        assert_eq!(s.timeout, Duration::from_secs(5));
+        assert_eq!(s.url.as_str(), "http://127.0.0.1:9/v1");
+        let crlf = with_key_file(Some(format!("{KEY}\r\n").as_bytes()), &[]).unwrap();
+        assert_eq!(crlf.service_api.unwrap().key.expose(), KEY);
+    }
+
+    #[test]
+    fn a_bad_key_or_url_refuses_to_start_without_printing_the_key() {
+        let errors = [
+            with_key_file(None, &[]).unwrap_err(),
+            with_key_file(Some(b"\n"), &[]).unwrap_err(),
+            with_key_file(Some(format!("{KEY}\x01x").as_bytes()), &[]).unwrap_err(),
+            with_key_file(
+                Some(KEY.as_bytes()),
+                &["--service-api.url", "http://admin.api.crowdsec.net/v1"],
+            )
+            .unwrap_err(),
+            with_key_file(
+                Some(KEY.as_bytes()),
+                &["--service-api.refresh-interval", "0s"],
+            )
+            .unwrap_err(),
+            Cli::try_parse_from(["x", "--service-api.key-file", "/nonexistent/key"])
+                .unwrap()
+                .settings_with_key_env(Some(KEY.to_owned()))
+                .unwrap_err(),
+        ];
+        assert!(errors[0].contains("cannot read"), "{}", errors[0]);
+        assert!(errors[1].contains("is empty"), "{}", errors[1]);
+        assert!(errors[5].contains("not both"), "{}", errors[5]);
+        for e in &errors {
+            assert!(!e.contains(KEY), "{e}");
+        }
+        assert!(
+            Cli::try_parse_from(["x", "--service-api.key", KEY]).is_err(),
+            "no flag takes the key itself"
+        );
     }
 }
