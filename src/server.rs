@@ -36,6 +36,7 @@ pub enum ServerError {
 
 struct State {
     exporter: Exporter,
+    renderer: metrics::Renderer,
     web: WebSettings,
 }
 
@@ -56,6 +57,7 @@ pub async fn serve_listeners(
 ) -> Result<(), ServerError> {
     let state = Arc::new(State {
         exporter: Exporter::new(&settings),
+        renderer: metrics::Renderer::default(),
         web: settings.web.clone(),
     });
     let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::net::TcpStream>(64);
@@ -218,7 +220,7 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Fu
     text(
         StatusCode::OK,
         format.content_type(),
-        metrics::encode(scrape, format),
+        state.renderer.encode(scrape, format),
     )
 }
 

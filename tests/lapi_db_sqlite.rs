@@ -488,3 +488,59 @@ fn the_reader_never_writes_to_the_database() {
     );
     assert!(!std::path::Path::new(&format!("{}-journal", path.display())).exists());
 }
+
+#[test]
+fn usage_metrics_are_read_incrementally_and_a_replaced_database_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_7(&path);
+    conn.execute(
+        INSERT_17,
+        rusqlite::params![
+            ts(0),
+            "live",
+            "",
+            "t",
+            "v",
+            ts(1),
+            "api-key",
+            None::<String>,
+            None::<String>,
+            false
+        ],
+    )
+    .unwrap();
+    let m = "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', ?1, ?2, '{}')";
+    conn.execute(m, rusqlite::params!["live", ts(100)]).unwrap();
+    let db = SqliteDb::new(&path, Duration::from_millis(200));
+    let usage = |db: &SqliteDb| find(&db.read_blocking().unwrap(), "live").last_usage_metrics;
+    assert_eq!(usage(&db), Some(BASE_TS + 100.0));
+    conn.execute(m, rusqlite::params!["live", ts(900)]).unwrap();
+    assert_eq!(usage(&db), Some(BASE_TS + 900.0), "a new push is seen");
+    // CrowdSec's 7-day flush deletes old rows; an out-of-order older row never moves the newest back.
+    conn.execute("DELETE FROM metrics", []).unwrap();
+    conn.execute(m, rusqlite::params!["live", ts(500)]).unwrap();
+    assert_eq!(usage(&db), Some(BASE_TS + 900.0));
+    // The database is replaced by an older copy (ids go back): start over from what it holds.
+    drop(conn);
+    std::fs::remove_file(&path).unwrap();
+    let conn = db_1_7(&path);
+    conn.execute(
+        INSERT_17,
+        rusqlite::params![
+            ts(0),
+            "live",
+            "",
+            "t",
+            "v",
+            ts(1),
+            "api-key",
+            None::<String>,
+            None::<String>,
+            false
+        ],
+    )
+    .unwrap();
+    conn.execute(m, rusqlite::params!["live", ts(42)]).unwrap();
+    assert_eq!(usage(&db), Some(BASE_TS + 42.0));
+}

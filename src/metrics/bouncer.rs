@@ -2,25 +2,35 @@
 
 use prometheus_client::encoding::DescriptorEncoder;
 
-use super::{gauges, Labels, Scrape};
-use crate::bouncers::{Bouncer, LastPull};
+use std::sync::Arc;
+
+use super::{gauges, Labels, Readings, Scrape};
+use crate::bouncers::{Bouncer, BouncerSnapshot, LastPull};
 
 fn key<'a>(lapi: &'a str, b: &'a Bouncer) -> Labels<'a> {
     vec![("lapi", lapi), ("bouncer", b.name.as_str())]
 }
 
-pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-    // (lapi, bouncer) of every LAPI with data: stale data is served too, flagged by crowdsec_exporter_source_up.
-    let all: Vec<(&str, &Bouncer)> = s
-        .lapis
+/// Every LAPI's bouncers, with their LAPI's name. Stale data is served too, flagged by
+/// crowdsec_exporter_source_up.
+fn all<'a>(lapis: &'a [(String, Arc<BouncerSnapshot>)]) -> Vec<(&'a str, &'a Bouncer)> {
+    lapis
         .iter()
-        .filter_map(|r| r.data.as_ref().map(|d| (r.name.as_str(), d)))
-        .flat_map(|(lapi, d)| d.bouncers.iter().map(move |b| (lapi, b)))
-        .collect();
-    let cached = format!(
-        "Read from the LAPI database, cached up to {}s.",
-        s.lapi_cache_seconds
-    );
+        .flat_map(|(lapi, d)| d.bouncers.iter().map(move |b| (lapi.as_str(), b)))
+        .collect()
+}
+
+fn cached(seconds: f64) -> String {
+    format!("Read from the LAPI database, cached up to {seconds}s.")
+}
+
+/// The families that change only with a new reading (encoded once per reading, see `Renderer`).
+pub(super) fn encode_readings(
+    r: &Readings,
+    enc: &mut DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    let all = all(&r.lapis);
+    let cached = cached(r.cache_seconds);
 
     gauges(
         enc,
@@ -53,12 +63,6 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
     )?;
     gauges(
         enc,
-        "crowdsec_bouncer_last_pull_age_seconds",
-        &format!("Seconds since the bouncer's last decisions pull, at scrape time; for a never-pulled bouncer, since its registration (CrowdSec 1.6+ only). {cached}"),
-        all.iter().filter_map(|(lapi, b)| b.age_seconds(s.now).map(|age| (key(lapi, b), age))),
-    )?;
-    gauges(
-        enc,
         "crowdsec_bouncer_pulled",
         &format!("1 if the bouncer ever pulled decisions, 0 if it never did. {cached}"),
         all.iter().filter_map(|(lapi, b)| match b.last_pull {
@@ -77,11 +81,26 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         enc,
         "crowdsec_bouncers",
         &format!("Number of bouncers registered in the LAPI. {cached}"),
-        s.lapis.iter().filter_map(|r| {
-            r.data
-                .as_ref()
-                .map(|d| (vec![("lapi", r.name.as_str())], d.bouncers.len() as f64))
-        }),
+        r.lapis
+            .iter()
+            .map(|(lapi, d)| (vec![("lapi", lapi.as_str())], d.bouncers.len() as f64)),
+    )?;
+    Ok(())
+}
+
+/// The families that depend on the scrape's time.
+pub(super) fn encode_ages(
+    s: &Scrape,
+    r: &Readings,
+    enc: &mut DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    let all = all(&r.lapis);
+    let cached = cached(r.cache_seconds);
+    gauges(
+        enc,
+        "crowdsec_bouncer_last_pull_age_seconds",
+        &format!("Seconds since the bouncer's last decisions pull, at scrape time; for a never-pulled bouncer, since its registration (CrowdSec 1.6+ only). {cached}"),
+        all.iter().filter_map(|(lapi, b)| b.age_seconds(s.now).map(|age| (key(lapi, b), age))),
     )?;
     Ok(())
 }

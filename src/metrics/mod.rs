@@ -72,26 +72,136 @@ impl Format {
     }
 }
 
-/// Encodes one scrape.
+/// Encodes one scrape without reuse (tests, one-shot commands).
 pub fn encode(scrape: Scrape, format: Format) -> String {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(scrape));
-    let mut out = String::new();
-    // Writing to a String cannot fail; a collector error would be a bug, reported in the body rather than a panic.
-    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
-        tracing::error!(error = %e, "encoding metrics failed");
+    Renderer::default().encode(scrape, format)
+}
+
+/// The LAPI readings of a scrape: what the families that change only with a new reading are encoded from.
+#[derive(Debug)]
+pub(crate) struct Readings {
+    lapis: Vec<(String, Arc<BouncerSnapshot>)>,
+    cache_seconds: f64,
+}
+
+impl Readings {
+    fn of(scrape: &Scrape) -> Readings {
+        Readings {
+            lapis: scrape
+                .lapis
+                .iter()
+                .filter_map(|r| r.data.clone().map(|d| (r.name.clone(), d)))
+                .collect(),
+            cache_seconds: scrape.lapi_cache_seconds,
+        }
     }
-    match format {
-        Format::OpenMetrics => out,
-        Format::Classic => classic::from_openmetrics(&out),
+
+    fn same_as(&self, other: &Readings) -> bool {
+        self.cache_seconds == other.cache_seconds
+            && self.lapis.len() == other.lapis.len()
+            && self
+                .lapis
+                .iter()
+                .zip(&other.lapis)
+                .all(|(a, b)| a.0 == b.0 && Arc::ptr_eq(&a.1, &b.1))
     }
 }
 
-impl Collector for Scrape {
+impl Collector for Readings {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        bouncer::encode(self, &mut encoder)?;
-        integration::encode(self, &mut encoder)?;
-        exporter::encode(self, &mut encoder)?;
+        bouncer::encode_readings(self, &mut encoder)
+    }
+}
+
+/// What a scrape encodes besides the readings' families: everything that depends on the scrape's time.
+#[derive(Debug)]
+struct Live {
+    scrape: Scrape,
+    readings: Readings,
+}
+
+impl Collector for Live {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        self.scrape.encode(&mut encoder, &self.readings)
+    }
+}
+
+/// Encodes scrapes. At 10,000 bouncers most of the exposition (info, timestamps) only changes with a new
+/// database reading, so its text is kept per reading and only time-dependent families are encoded per scrape.
+#[derive(Debug, Default)]
+pub struct Renderer {
+    readings: std::sync::Mutex<Option<RenderedReadings>>,
+}
+
+#[derive(Debug)]
+struct RenderedReadings {
+    readings: Readings,
+    openmetrics: Arc<str>,
+    classic: std::sync::OnceLock<Arc<str>>,
+}
+
+impl Renderer {
+    pub fn encode(&self, scrape: Scrape, format: Format) -> String {
+        let readings = Readings::of(&scrape);
+        let fixed = {
+            let mut slot = self
+                .readings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !slot.as_ref().is_some_and(|r| r.readings.same_as(&readings)) {
+                // Free the previous text first: at 10,000 bouncers it is megabytes.
+                let size_hint = slot.take().map_or(0, |r| r.openmetrics.len());
+                let text = encode_collector(Readings::of(&scrape), size_hint + size_hint / 16);
+                *slot = Some(RenderedReadings {
+                    readings: Readings::of(&scrape),
+                    openmetrics: text.into(),
+                    classic: std::sync::OnceLock::new(),
+                });
+            }
+            let r = slot.as_ref().expect("just filled");
+            match format {
+                Format::OpenMetrics => r.openmetrics.clone(),
+                Format::Classic => r
+                    .classic
+                    .get_or_init(|| classic::from_openmetrics(&r.openmetrics).into())
+                    .clone(),
+            }
+        };
+        let live = encode_collector(Live { scrape, readings }, 0);
+        let mut out = String::with_capacity(fixed.len() + live.len() + 8);
+        out.push_str(&fixed);
+        match format {
+            Format::OpenMetrics => {
+                out.push_str(&live);
+                out.push_str("# EOF\n");
+            }
+            Format::Classic => out.push_str(&classic::from_openmetrics(&live)),
+        }
+        out
+    }
+}
+
+fn encode_collector(collector: impl Collector, capacity: usize) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(collector));
+    let mut out = String::with_capacity(capacity);
+    // Writing to a String cannot fail; a collector error would be a bug, logged rather than a panic.
+    if let Err(e) = prometheus_client::encoding::text::encode_registry(&mut out, &registry) {
+        tracing::error!(error = %e, "encoding metrics failed");
+    }
+    out
+}
+
+impl Scrape {
+    fn encode(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        readings: &Readings,
+    ) -> Result<(), std::fmt::Error> {
+        let encoder = &mut *encoder;
+        bouncer::encode_ages(self, readings, encoder)?;
+        integration::encode(self, encoder)?;
+        exporter::encode(self, encoder)?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
@@ -25,6 +25,17 @@ pub struct SqliteDb {
     busy_timeout: Duration,
     /// Set while a read runs on a blocking thread: a hung file system must not pile up threads.
     running: Arc<AtomicBool>,
+    /// Newest usage-metrics push per bouncer, read incrementally (see [`UsageCursor`]).
+    usage: Arc<Mutex<UsageCursor>>,
+}
+
+/// The `metrics` table holds one row per bouncer every ~15 min for 7 days (millions of rows at 10,000
+/// bouncers): scanning it per scrape would take seconds. Its ids only grow (AUTOINCREMENT), so each read
+/// takes only the rows added since the last one and keeps the newest push per bouncer.
+#[derive(Debug, Default)]
+struct UsageCursor {
+    last_id: i64,
+    newest: HashMap<String, UnixSeconds>,
 }
 
 impl SqliteDb {
@@ -33,6 +44,7 @@ impl SqliteDb {
             path: path.into(),
             busy_timeout,
             running: Arc::new(AtomicBool::new(false)),
+            usage: Arc::new(Mutex::new(UsageCursor::default())),
         }
     }
 
@@ -64,9 +76,15 @@ impl SqliteDb {
         let schema = bouncers_schema(&conn)
             .map_err(|e| self.classify(e))?
             .ok_or(LapiDbError::NoBouncersTable)?;
-        let usage = usage_metrics(&conn).map_err(|e| self.classify(e))?;
         let rows = bouncer_rows(&conn, &schema).map_err(|e| self.classify(e))?;
-        let (bouncers, bad_rows) = interpret(&schema, rows, &usage);
+        let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        usage.advance(&conn).map_err(|e| self.classify(e))?;
+        // Forget deleted bouncers, so the map never outgrows the table.
+        if usage.newest.len() > rows.len() {
+            let names: HashSet<&str> = rows.iter().filter_map(|r| r.name.as_deref()).collect();
+            usage.newest.retain(|k, _| names.contains(k.as_str()));
+        }
+        let (bouncers, bad_rows) = interpret(&schema, rows, &usage.newest);
         Ok(BouncerSnapshot {
             bouncers,
             schema: schema.generation(),
@@ -165,30 +183,40 @@ fn bouncers_schema(conn: &Connection) -> rusqlite::Result<Option<Schema>> {
     }))
 }
 
-/// Newest usage-metrics push per bouncer, when the `metrics` table (CrowdSec 1.6.3+) exists.
-fn usage_metrics(conn: &Connection) -> rusqlite::Result<HashMap<String, UnixSeconds>> {
-    let mut out = HashMap::new();
-    let cols: HashSet<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('metrics')")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    if !["generated_type", "generated_by", "received_at"]
-        .iter()
-        .all(|c| cols.contains(*c))
-    {
-        return Ok(out);
-    }
-    // CrowdSec writes one timestamp format per database, so MAX over the text is the newest.
-    let mut stmt = conn.prepare(
-        "SELECT generated_by, MAX(received_at) FROM metrics WHERE generated_type = 'RC' GROUP BY generated_by",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        if let (Some(name), RawTime::At(ts)) = (text(row.get_ref(0)?), time(row.get_ref(1)?)) {
-            out.insert(name, ts);
+impl UsageCursor {
+    /// Takes the `metrics` rows added since the last call (all of them the first time), when the table
+    /// (CrowdSec 1.6.3+) exists.
+    fn advance(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let cols: HashSet<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('metrics')")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if !["id", "generated_type", "generated_by", "received_at"]
+            .iter()
+            .all(|c| cols.contains(*c))
+        {
+            *self = UsageCursor::default();
+            return Ok(());
         }
+        let high: i64 =
+            conn.query_row("SELECT coalesce(max(id), 0) FROM metrics", [], |r| r.get(0))?;
+        if high < self.last_id {
+            // A different or restored database: start over.
+            *self = UsageCursor::default();
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT generated_by, received_at FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC'",
+        )?;
+        let mut rows = stmt.query([self.last_id, high])?;
+        while let Some(row) = rows.next()? {
+            if let (Some(name), RawTime::At(ts)) = (text(row.get_ref(0)?), time(row.get_ref(1)?)) {
+                let newest = self.newest.entry(name).or_insert(ts);
+                *newest = newest.max(ts);
+            }
+        }
+        self.last_id = high;
+        Ok(())
     }
-    Ok(out)
 }
 
 fn bouncer_rows(conn: &Connection, schema: &Schema) -> rusqlite::Result<Vec<RawRow>> {
