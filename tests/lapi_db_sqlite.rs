@@ -34,12 +34,22 @@ fn find<'a>(
 
 const INSERT_146: &str = "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, until, last_pull, auth_type) VALUES (?1, ?1, ?2, 'secret-hash-0123', 0, ?3, ?4, ?5, ?1, ?6, ?7)";
 
+type Row146<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    String,
+    &'a str,
+);
+
 #[test]
 fn crowdsec_1_4_6_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir, "crowdsec.db");
     let conn = db_1_4_6(&path);
-    let rows: [(&str, &str, Option<&str>, Option<&str>, String, &str); 5] = [
+    // name, ip_address, type, version, last_pull, auth_type
+    let rows: [Row146; 5] = [
         (
             "nginx",
             "10.0.0.5",

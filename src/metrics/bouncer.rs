@@ -13,7 +13,7 @@ fn key<'a>(lapi: &'a str, b: &'a Bouncer) -> Labels<'a> {
 
 /// Every LAPI's bouncers, with their LAPI's name. Stale data is served too, flagged by
 /// crowdsec_exporter_source_up.
-fn all<'a>(lapis: &'a [(String, Arc<BouncerSnapshot>)]) -> Vec<(&'a str, &'a Bouncer)> {
+fn all(lapis: &[(String, Arc<BouncerSnapshot>)]) -> Vec<(&str, &Bouncer)> {
     lapis
         .iter()
         .flat_map(|(lapi, d)| d.bouncers.iter().map(move |b| (lapi.as_str(), b)))

@@ -43,7 +43,7 @@ pub fn ts(offset_secs: i64) -> String {
     .unwrap()
 }
 
-pub const BASE_TS: f64 = 1_704_164_645.123_456_789;
+pub const BASE_TS: f64 = 1_704_164_645.123_456_7; // 2024-01-02T03:04:05.123456789Z as the nearest f64
 
 /// One sample of an exposition: name, labels, value.
 #[derive(Debug, Clone, PartialEq)]

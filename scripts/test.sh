@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian/Ubuntu machine with the Rust toolchain and python3:
+#   scripts/test.sh
+# Fetches the real parts the tests run (CrowdSec 1.4.6 LAPI and cscli, crowdsec-custom-bouncer, Prometheus,
+# Alertmanager) from Debian's packages into target/parts without installing them, then checks formatting,
+# lints, the alert rules, the Service API fake against CrowdSec's official SDK, and runs every Rust test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*" >&2; }
+
+step "real parts (Debian packages, extracted under target/parts)"
+scripts/fetch-parts.sh >/dev/null
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "alert rules: promtool check/test rules, amtool check-config, lint"
+scripts/check-alerts.sh
+
+step "Service API fake against the official Python SDK"
+scripts/check-service-api-sdk.sh
+
+step "cargo test (unit, fixtures, HTTP, Service API fake, end-to-end with the real CrowdSec)"
+cargo test --all-targets
