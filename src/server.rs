@@ -5,8 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -166,10 +169,7 @@ async fn shutdown_signal() {
     }
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    state: Arc<State>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Chunks>, Infallible> {
     let path = req.uri().path();
     let readable = matches!(*req.method(), Method::GET | Method::HEAD);
     let response = if path == state.web.telemetry_path {
@@ -204,7 +204,7 @@ async fn handle(
     Ok(response)
 }
 
-async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Chunks> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let format = Format::negotiate(header("accept"));
     let deadline = header("x-prometheus-scrape-timeout-seconds")
@@ -217,22 +217,62 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Fu
         .unwrap_or(state.web.max_scrape_wait)
         .min(state.web.max_scrape_wait);
     let scrape = state.exporter.scrape(deadline).await;
-    text(
-        StatusCode::OK,
-        format.content_type(),
-        state.renderer.encode(scrape, format),
-    )
+    let exposition = state.renderer.render(scrape, format);
+    let chunks = [
+        Bytes::from_owner(SharedText(exposition.fixed)),
+        Bytes::from(exposition.live),
+    ];
+    let mut r = Response::new(Chunks(
+        chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+    ));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    r
 }
 
-fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+/// Lets a response body share the cached exposition text instead of copying it.
+struct SharedText(Arc<String>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// A response body made of a few ready chunks.
+pub struct Chunks(VecDeque<Bytes>);
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(|c| Ok(Frame::data(c))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
+    }
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Chunks> {
+    let mut r = Response::new(Chunks(VecDeque::from([Bytes::from(body)])));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
-fn method_not_allowed() -> Response<Full<Bytes>> {
+fn method_not_allowed() -> Response<Chunks> {
     let mut r = text(
         StatusCode::METHOD_NOT_ALLOWED,
         "text/plain; charset=utf-8",

@@ -136,12 +136,22 @@ pub struct Renderer {
 #[derive(Debug)]
 struct RenderedReadings {
     readings: Readings,
-    openmetrics: Arc<str>,
-    classic: std::sync::OnceLock<Arc<str>>,
+    openmetrics: Arc<String>,
+    classic: std::sync::OnceLock<Arc<String>>,
 }
 
 impl Renderer {
+    /// The scrape as one string (tests, benchmarks, one-shot commands).
     pub fn encode(&self, scrape: Scrape, format: Format) -> String {
+        let e = self.render(scrape, format);
+        let mut out = String::with_capacity(e.fixed.len() + e.live.len());
+        out.push_str(&e.fixed);
+        out.push_str(&e.live);
+        out
+    }
+
+    /// The scrape in two parts, so the (large) per-reading text is shared, not copied into every response.
+    pub fn render(&self, scrape: Scrape, format: Format) -> Exposition {
         let readings = Readings::of(&scrape);
         let fixed = {
             let mut slot = self
@@ -154,7 +164,7 @@ impl Renderer {
                 let text = encode_collector(Readings::of(&scrape), size_hint + size_hint / 16);
                 *slot = Some(RenderedReadings {
                     readings: Readings::of(&scrape),
-                    openmetrics: text.into(),
+                    openmetrics: Arc::new(text),
                     classic: std::sync::OnceLock::new(),
                 });
             }
@@ -163,22 +173,24 @@ impl Renderer {
                 Format::OpenMetrics => r.openmetrics.clone(),
                 Format::Classic => r
                     .classic
-                    .get_or_init(|| classic::from_openmetrics(&r.openmetrics).into())
+                    .get_or_init(|| Arc::new(classic::from_openmetrics(&r.openmetrics)))
                     .clone(),
             }
         };
-        let live = encode_collector(Live { scrape, readings }, 0);
-        let mut out = String::with_capacity(fixed.len() + live.len() + 8);
-        out.push_str(&fixed);
+        let mut live = encode_collector(Live { scrape, readings }, 0);
         match format {
-            Format::OpenMetrics => {
-                out.push_str(&live);
-                out.push_str("# EOF\n");
-            }
-            Format::Classic => out.push_str(&classic::from_openmetrics(&live)),
+            Format::OpenMetrics => live.push_str("# EOF\n"),
+            Format::Classic => live = classic::from_openmetrics(&live),
         }
-        out
+        Exposition { fixed, live }
     }
+}
+
+/// One scrape's exposition: the text kept per reading, followed by this scrape's own text.
+#[derive(Debug)]
+pub struct Exposition {
+    pub fixed: Arc<String>,
+    pub live: String,
 }
 
 fn encode_collector(collector: impl Collector, capacity: usize) -> String {
