@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
@@ -10,18 +9,7 @@ use crowdsec_bouncer_exporter::settings::{
     LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, Settings, WebSettings,
 };
 
-struct Running {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.thread.take().unwrap().join().unwrap();
-    }
-}
+type Running = InProcess;
 
 fn start(db: LapiDbLocation, cache: Duration) -> Running {
     let settings = Settings {
@@ -42,31 +30,7 @@ fn start(db: LapiDbLocation, cache: Duration) -> Running {
         },
         service_api: None,
     };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = crowdsec_bouncer_exporter::server::bind("127.0.0.1:0")
-                .await
-                .unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            crowdsec_bouncer_exporter::server::serve_listeners(settings, vec![listener], async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    Running {
-        addr: addr_rx.recv().unwrap(),
-        stop: Some(tx),
-        thread: Some(thread),
-    }
+    start_in_process(settings)
 }
 
 fn seeded_db(dir: &tempfile::TempDir) -> std::path::PathBuf {

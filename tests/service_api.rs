@@ -6,7 +6,6 @@ mod common;
 mod fake_service_api;
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -74,46 +73,11 @@ fn settings(base: &str, refresh: Duration, timeout: Duration, tags: &[&str]) -> 
     }
 }
 
-struct Running {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.thread.take().unwrap().join().unwrap();
-    }
-}
+type Running = InProcess;
 
 fn start(settings: Settings) -> Running {
     captured_logs();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = crowdsec_bouncer_exporter::server::bind("127.0.0.1:0")
-                .await
-                .unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            crowdsec_bouncer_exporter::server::serve_listeners(settings, vec![listener], async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    Running {
-        addr: addr_rx.recv().unwrap(),
-        stop: Some(tx),
-        thread: Some(thread),
-    }
+    start_in_process(settings)
 }
 
 /// An exporter reading `fake` on every scrape (refresh 0), with a 2 s read timeout.

@@ -186,3 +186,45 @@ fn dechunk(mut body: &str) -> String {
     }
     out
 }
+
+/// The exporter served in process on 127.0.0.1 (its own runtime on a thread), stopped when dropped.
+pub struct InProcess {
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.thread.take().unwrap().join().unwrap();
+    }
+}
+
+pub fn start_in_process(settings: crowdsec_bouncer_exporter::settings::Settings) -> InProcess {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = crowdsec_bouncer_exporter::server::bind("127.0.0.1:0")
+                .await
+                .unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            crowdsec_bouncer_exporter::server::serve_listeners(settings, vec![listener], async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    InProcess {
+        addr: addr_rx.recv().unwrap(),
+        stop: Some(tx),
+        thread: Some(thread),
+    }
+}
