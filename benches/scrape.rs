@@ -206,6 +206,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let idle_kb = status_kb(child.id(), "VmRSS:");
+    let cpu_before = cpu_seconds(&child.id().to_string());
     let mut http = Vec::new();
     for _ in 0..ROUNDS {
         let t = Instant::now();
@@ -214,17 +215,32 @@ fn main() {
         assert!(body.len() > size / 2, "short body");
     }
     let peak_kb = status_kb(child.id(), "VmHWM:");
+    let cpu_per_scrape = (cpu_seconds(&child.id().to_string()) - cpu_before) / ROUNDS as f64;
     let _ = child.kill();
     let _ = child.wait();
     println!(
-        "binary over HTTP, cold scrapes: median {:.1} ms",
-        ms(median(http))
+        "binary over HTTP, cold scrapes: median {:.1} ms wall, {:.1} ms CPU per scrape",
+        ms(median(http)),
+        cpu_per_scrape * 1000.0
     );
     println!(
         "binary RSS: {:.1} MB idle, {:.1} MB peak (VmHWM) after {ROUNDS} cold scrapes",
         idle_kb as f64 / 1024.0,
         peak_kb as f64 / 1024.0
     );
+}
+
+/// CPU time (user + system) of process `pid` in seconds: unlike wall time, not inflated by other load.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ is 100 on Linux
 }
 
 fn ms(d: Duration) -> f64 {

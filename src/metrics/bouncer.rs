@@ -4,11 +4,12 @@ use prometheus_client::encoding::DescriptorEncoder;
 
 use std::sync::Arc;
 
-use super::{gauges, Labels, Readings, Scrape};
+use super::{gauges, Readings, Scrape};
 use crate::bouncers::{Bouncer, BouncerSnapshot, LastPull};
 
-fn key<'a>(lapi: &'a str, b: &'a Bouncer) -> Labels<'a> {
-    vec![("lapi", lapi), ("bouncer", b.name.as_str())]
+// Fixed-size label sets: no allocation per sample (there are tens of thousands).
+fn key<'a>(lapi: &'a str, b: &'a Bouncer) -> [(&'static str, &'a str); 2] {
+    [("lapi", lapi), ("bouncer", b.name.as_str())]
 }
 
 /// Every LAPI's bouncers, with their LAPI's name. Stale data is served too, flagged by
@@ -37,8 +38,8 @@ pub(super) fn encode_readings(
         "crowdsec_bouncer_info",
         &format!("A bouncer (remediation component) registered in the LAPI, value 1; empty labels where the CrowdSec version has no such column. {cached}"),
         all.iter().map(|(lapi, b)| {
-            let labels: Labels<'_> = vec![
-                ("lapi", lapi),
+            let labels = [
+                ("lapi", *lapi),
                 ("bouncer", b.name.as_str()),
                 ("bouncer_base", b.base_name()),
                 ("bouncer_type", b.bouncer_type.as_str()),

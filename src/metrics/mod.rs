@@ -11,7 +11,7 @@ pub use exporter::{REVISION, VERSION};
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
@@ -78,7 +78,7 @@ pub fn encode(scrape: Scrape, format: Format) -> String {
 }
 
 /// The LAPI readings of a scrape: what the families that change only with a new reading are encoded from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Readings {
     lapis: Vec<(String, Arc<BouncerSnapshot>)>,
     cache_seconds: f64,
@@ -136,8 +136,9 @@ pub struct Renderer {
 #[derive(Debug)]
 struct RenderedReadings {
     readings: Readings,
-    openmetrics: Arc<String>,
-    classic: std::sync::OnceLock<Arc<String>>,
+    /// Valid in both formats: the per-reading families are all gauges without units, whose OpenMetrics and
+    /// classic texts are the same bytes (pinned by a test), so one copy serves every scraper.
+    text: Arc<String>,
 }
 
 impl Renderer {
@@ -160,22 +161,14 @@ impl Renderer {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if !slot.as_ref().is_some_and(|r| r.readings.same_as(&readings)) {
                 // Free the previous text first: at 10,000 bouncers it is megabytes.
-                let size_hint = slot.take().map_or(0, |r| r.openmetrics.len());
-                let text = encode_collector(Readings::of(&scrape), size_hint + size_hint / 16);
+                let size_hint = slot.take().map_or(0, |r| r.text.len());
+                let text = encode_collector(readings.clone(), size_hint + size_hint / 16);
                 *slot = Some(RenderedReadings {
-                    readings: Readings::of(&scrape),
-                    openmetrics: Arc::new(text),
-                    classic: std::sync::OnceLock::new(),
+                    readings: readings.clone(),
+                    text: Arc::new(text),
                 });
             }
-            let r = slot.as_ref().expect("just filled");
-            match format {
-                Format::OpenMetrics => r.openmetrics.clone(),
-                Format::Classic => r
-                    .classic
-                    .get_or_init(|| Arc::new(classic::from_openmetrics(&r.openmetrics)))
-                    .clone(),
-            }
+            slot.as_ref().expect("just filled").text.clone()
         };
         let mut live = encode_collector(Live { scrape, readings }, 0);
         match format {
@@ -221,32 +214,38 @@ impl Scrape {
 type Labels<'a> = Vec<(&'static str, &'a str)>;
 
 /// Writes a gauge family, or nothing when it has no sample.
-fn gauges<'a>(
+fn gauges<S: EncodeLabelSet>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    samples: impl IntoIterator<Item = (Labels<'a>, f64)>,
+    samples: impl IntoIterator<Item = (S, f64)>,
 ) -> Result<(), std::fmt::Error> {
-    let samples: Vec<_> = samples.into_iter().collect();
-    if samples.is_empty() {
+    let mut samples = samples.into_iter().peekable();
+    if samples.peek().is_none() {
         return Ok(());
     }
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, value) in samples {
-        family.encode_family(&labels)?.encode_gauge(&value)?;
+        let mut sample = family.encode_family(&labels)?;
+        // Whole numbers (info's 1, flags, counts, whole-second timestamps) take the much cheaper integer path.
+        if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
+            sample.encode_gauge(&(value as i64))?;
+        } else {
+            sample.encode_gauge(&value)?;
+        }
     }
     Ok(())
 }
 
 /// Writes a counter family (`name` without `_total`), or nothing when it has no sample.
-fn counters<'a>(
+fn counters<S: EncodeLabelSet>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    samples: impl IntoIterator<Item = (Labels<'a>, u64)>,
+    samples: impl IntoIterator<Item = (S, u64)>,
 ) -> Result<(), std::fmt::Error> {
-    let samples: Vec<_> = samples.into_iter().collect();
-    if samples.is_empty() {
+    let mut samples = samples.into_iter().peekable();
+    if samples.peek().is_none() {
         return Ok(());
     }
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
@@ -276,5 +275,35 @@ mod tests {
         );
         assert_eq!(Format::negotiate(Some("*/*")), Format::Classic);
         assert_eq!(Format::negotiate(None), Format::Classic);
+    }
+
+    #[test]
+    fn per_reading_text_is_the_same_in_both_formats() {
+        use crate::bouncers::{Bouncer, LastPull};
+        let b = |name: &str, last_pull| Bouncer {
+            name: name.into(),
+            ip_address: "10.0.0.1".into(),
+            bouncer_type: "crowdsec-firewall-bouncer".into(),
+            version: "v1".into(),
+            auth_type: "api-key".into(),
+            os: "debian/12".into(),
+            auto_created: "false".into(),
+            revoked: "false".into(),
+            last_pull,
+            registered_at: Some(1.0),
+            last_usage_metrics: Some(2.0),
+        };
+        let snapshot = BouncerSnapshot {
+            bouncers: vec![b("a\\\"x", LastPull::At(5.0)), b("never", LastPull::Never)],
+            schema: "1.7.1+",
+            bad_rows: 0,
+        };
+        let readings = Readings {
+            lapis: vec![("local".into(), Arc::new(snapshot))],
+            cache_seconds: 5.0,
+        };
+        let text = encode_collector(readings, 0);
+        assert!(text.contains("crowdsec_bouncer_info{"), "{text}");
+        assert_eq!(classic::from_openmetrics(&text), text);
     }
 }

@@ -142,43 +142,54 @@ pub fn interpret(
     let mut bad = 0;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let name = row.name.unwrap_or_default();
-        let bouncer_type = row.bouncer_type.unwrap_or_default();
-        let last_pull = interpret_last_pull(row.last_pull.unwrap_or(RawTime::Null), &bouncer_type);
-        let created = row.created_at.unwrap_or(RawTime::Null);
-        if matches!(row.last_pull, Some(RawTime::Unparseable))
-            || matches!(created, RawTime::Unparseable)
-        {
-            tracing::warn!(bouncer = %name, "unreadable timestamp in the bouncers table");
-            bad += 1;
-        }
-        let registered_at = match created {
-            RawTime::At(ts) if schema.registration_trustworthy() => Some(ts),
-            _ => None,
-        };
-        let os = match (
-            row.osname.unwrap_or_default(),
-            row.osversion.unwrap_or_default(),
-        ) {
-            (n, v) if n.is_empty() && v.is_empty() => String::new(),
-            (n, v) if v.is_empty() => n,
-            (n, v) => format!("{n}/{v}"),
-        };
-        out.push(Bouncer {
-            last_usage_metrics: usage.get(&name).copied(),
-            name,
-            ip_address: row.ip_address.unwrap_or_default(),
-            bouncer_type,
-            version: row.version.unwrap_or_default(),
-            auth_type: row.auth_type.unwrap_or_default(),
-            os,
-            auto_created: bool_label(row.auto_created),
-            revoked: bool_label(row.revoked),
-            last_pull,
-            registered_at,
-        });
+        let (bouncer, unreadable) = interpret_row(schema, row, usage);
+        bad += usize::from(unreadable);
+        out.push(bouncer);
     }
     (out, bad)
+}
+
+/// One row into a bouncer; `true` when a value could not be read.
+pub fn interpret_row(
+    schema: &Schema,
+    row: RawRow,
+    usage: &HashMap<String, UnixSeconds>,
+) -> (Bouncer, bool) {
+    let name = row.name.unwrap_or_default();
+    let bouncer_type = row.bouncer_type.unwrap_or_default();
+    let last_pull = interpret_last_pull(row.last_pull.unwrap_or(RawTime::Null), &bouncer_type);
+    let created = row.created_at.unwrap_or(RawTime::Null);
+    let unreadable = matches!(row.last_pull, Some(RawTime::Unparseable))
+        || matches!(created, RawTime::Unparseable);
+    if unreadable {
+        tracing::warn!(bouncer = %name, "unreadable timestamp in the bouncers table");
+    }
+    let registered_at = match created {
+        RawTime::At(ts) if schema.registration_trustworthy() => Some(ts),
+        _ => None,
+    };
+    let os = match (
+        row.osname.unwrap_or_default(),
+        row.osversion.unwrap_or_default(),
+    ) {
+        (n, v) if n.is_empty() && v.is_empty() => String::new(),
+        (n, v) if v.is_empty() => n,
+        (n, v) => format!("{n}/{v}"),
+    };
+    let bouncer = Bouncer {
+        last_usage_metrics: usage.get(&name).copied(),
+        name,
+        ip_address: row.ip_address.unwrap_or_default(),
+        bouncer_type,
+        version: row.version.unwrap_or_default(),
+        auth_type: row.auth_type.unwrap_or_default(),
+        os,
+        auto_created: bool_label(row.auto_created),
+        revoked: bool_label(row.revoked),
+        last_pull,
+        registered_at,
+    };
+    (bouncer, unreadable)
 }
 
 /// A LAPI's database, found once (explicitly, or through CrowdSec's config) and then read on demand.

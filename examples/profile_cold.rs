@@ -1,0 +1,44 @@
+//! Profiling aid (not shipped): cold scrapes of a database, for `valgrind --tool=callgrind`.
+use std::time::Duration;
+
+use crowdsec_bouncer_exporter::metrics::{Format, Renderer};
+use crowdsec_bouncer_exporter::settings::{
+    LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, Settings, WebSettings,
+};
+
+fn main() {
+    let db = std::env::args().nth(1).expect("usage: profile_cold DB");
+    let settings = Settings {
+        web: WebSettings {
+            listen_addresses: vec![],
+            telemetry_path: "/metrics".into(),
+            max_scrape_wait: Duration::from_secs(60),
+        },
+        lapis: vec![LapiSettings {
+            name: "p".into(),
+            db: LapiDbLocation::Sqlite(db.into()),
+            cache_interval: Duration::ZERO,
+            read_timeout: Duration::from_secs(60),
+        }],
+        log: LogSettings {
+            level: LogLevel::Error,
+            format: LogFormat::Logfmt,
+        },
+        service_api: None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let exporter = crowdsec_bouncer_exporter::exporter::Exporter::new(&settings);
+    let renderer = Renderer::default();
+    rt.block_on(async {
+        for _ in 0..5 {
+            let e = renderer.render(
+                exporter.scrape(Duration::from_secs(60)).await,
+                Format::OpenMetrics,
+            );
+            assert!(e.fixed.len() > 1000);
+        }
+    });
+}
