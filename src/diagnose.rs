@@ -207,12 +207,7 @@ fn ago(ts: UnixSeconds, now: UnixSeconds) -> String {
 /// Turns one scrape into the report.
 pub fn build(s: &Scrape) -> Report {
     let mut problems = Vec::new();
-    let files: Vec<FileReport> = s
-        .bouncer_config
-        .as_ref()
-        .and_then(|r| r.data.clone())
-        .map(|d| d.files.clone())
-        .unwrap_or_default();
+    let files: Vec<FileReport> = crate::sources::bouncer_config::checked_files(s);
     if let Some(r) = s.bouncer_config.as_ref().filter(|r| !r.up) {
         if let Some(e) = &r.last_error {
             problems.push(format!(

@@ -3,6 +3,7 @@
 //! database and a local `/health` endpoint that records every request it gets (none may carry a key).
 
 mod common;
+mod fake_service_api;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -398,4 +399,76 @@ fn discovery_skips_overlays_ids_and_folders() {
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["a.yaml", "b.conf", "c.yml", "notes.txt"]);
+}
+
+#[test]
+fn blocklist_integration_urls_are_checked_against_the_service_api() {
+    let key = "sapi-k3y-for-the-config-test";
+    let fake = fake_service_api::FakeServiceApi::start(
+        key,
+        vec![fake_service_api::integration(7, "edge", false)],
+    );
+    let known = format!("{:024x}", 7);
+    let root = tempfile::tempdir().unwrap();
+    let db = lapi_db(root.path());
+    let dir = root.path().join("bouncers");
+    std::fs::create_dir(&dir).unwrap();
+    let health = health_server();
+    for (file, id) in [
+        ("crowdsec-firewall-bouncer.yaml", known.as_str()),
+        ("crowdsec-custom-bouncer.yaml", "ffffffffffffffffffffffff"),
+    ] {
+        let path = dir.join(file);
+        std::fs::write(&path, format!("api_url: https://admin.api.crowdsec.net/v1/integrations/{id}\napi_key: integrationKey0123456789\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"))
+        .env("CROWDSEC_SERVICE_API_KEY", key)
+        .arg("--lapi.db")
+        .arg(&db)
+        .args(["--lapi.url", &format!("http://127.0.0.1:{}/", health.port)])
+        .args(["--service-api.url", &fake.base_url()])
+        .arg("--bouncers.config-dir")
+        .arg(&dir)
+        .args(["diagnose", "--output", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let check = |file: &str| {
+        let f = report["config_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(file))
+            .unwrap()
+            .clone();
+        let c = f["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "integration")
+            .cloned();
+        (f["valid"].clone(), c.map(|c| c["status"].clone()))
+    };
+    assert_eq!(
+        check("crowdsec-firewall-bouncer.yaml"),
+        (serde_json::json!(true), Some(serde_json::json!("pass"))),
+        "{report:#}"
+    );
+    assert_eq!(
+        check("crowdsec-custom-bouncer.yaml"),
+        (serde_json::json!(false), Some(serde_json::json!("fail"))),
+        "{report:#}"
+    );
+    assert_eq!(out.status.code(), Some(1), "an invalid file is critical");
+    assert!(
+        health
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.starts_with("GET /health ")),
+        "only the LAPI's /health is asked"
+    );
 }

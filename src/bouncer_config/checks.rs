@@ -26,6 +26,8 @@ pub enum Check {
     KeyRegistered,
     LapiReachable,
     Permissions,
+    /// A Blocklist-as-a-Service URL names an integration the Service API lists.
+    Integration,
 }
 
 impl Check {
@@ -40,6 +42,7 @@ impl Check {
             Check::KeyRegistered => "key_registered",
             Check::LapiReachable => "lapi_reachable",
             Check::Permissions => "permissions",
+            Check::Integration => "integration",
         }
     }
 }
@@ -83,6 +86,42 @@ impl FileReport {
 
     pub fn check(&self, check: Check) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.check == check)
+    }
+}
+
+/// The id in a Blocklist-as-a-Service URL, `https://admin.api.crowdsec.net/v1/integrations/<id>[/...]`.
+pub fn integration_id(api_url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(api_url.trim()).ok()?;
+    if url.host_str() != Some(SERVICE_API_HOST) {
+        return None;
+    }
+    let mut segments = url.path_segments()?;
+    segments.find(|s| *s == "integrations")?;
+    segments
+        .next()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
+impl FileReport {
+    /// Adds the `integration` check when the file points at a Blocklist-as-a-Service integration and the
+    /// Service API's list (`known_ids`) was read.
+    pub fn with_integrations(mut self, known_ids: Option<&[&str]>) -> FileReport {
+        let (Some(ids), Some(id)) = (known_ids, self.api_url.as_deref().and_then(integration_id))
+        else {
+            return self;
+        };
+        self.checks.push(if ids.contains(&id.as_str()) {
+            pass(Check::Integration, format!("integration {id} exists"))
+        } else {
+            fail(
+                Check::Integration,
+                format!("the Service API lists no integration {id}: it was deleted, or the URL belongs to another organization"),
+                "copy the endpoint URL again from the Console (Blocklists > Integrations) and restart the bouncer",
+            )
+        });
+        self.checks.sort_by_key(|c| c.check);
+        self
     }
 }
 
@@ -511,6 +550,35 @@ mod tests {
         assert!(key_hash(&Secret::new("abc"))
             .expose()
             .starts_with("ddaf35a193617aba"));
+    }
+
+    #[test]
+    fn integration_urls() {
+        let id = "0123456789abcdef01234567";
+        let url = format!("https://admin.api.crowdsec.net/v1/integrations/{id}/");
+        assert_eq!(integration_id(&url).as_deref(), Some(id));
+        assert_eq!(integration_id("http://127.0.0.1:8080/"), None);
+        let report = FileReport {
+            path: "/x.yaml".into(),
+            kind: Kind::Go,
+            api_url: Some(url),
+            bouncer: None,
+            lapi: None,
+            checks: vec![pass(Check::ApiUrl, "ok")],
+        };
+        assert!(report
+            .clone()
+            .with_integrations(None)
+            .check(Check::Integration)
+            .is_none());
+        let known = report.clone().with_integrations(Some(&[id]));
+        assert_eq!(
+            known.check(Check::Integration).unwrap().status,
+            Status::Pass
+        );
+        let gone = report.with_integrations(Some(&["ffffffffffffffffffffffff"]));
+        assert_eq!(gone.check(Check::Integration).unwrap().status, Status::Fail);
+        assert!(!gone.valid());
     }
 
     #[test]

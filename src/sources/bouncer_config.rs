@@ -140,6 +140,22 @@ impl BouncerConfigSource {
     }
 }
 
+/// The checked files of a scrape, with the `integration` check added from the same scrape's Service API list
+/// (it is only known there). Stale data is served too, flagged by crowdsec_exporter_source_up.
+pub fn checked_files(s: &crate::metrics::Scrape) -> Vec<FileReport> {
+    let Some(data) = s.bouncer_config.as_ref().and_then(|r| r.data.clone()) else {
+        return Vec::new();
+    };
+    let integrations = s.service_api.as_ref().and_then(|r| r.data.clone());
+    let ids: Option<Vec<&str>> = integrations
+        .as_ref()
+        .map(|d| d.integrations.iter().map(|i| i.id.as_str()).collect());
+    data.files
+        .iter()
+        .map(|f| f.clone().with_integrations(ids.as_deref()))
+        .collect()
+}
+
 /// The source behind its cache, when checks are on: its own read-only handle on each LAPI's database.
 pub fn cache(settings: &crate::settings::Settings) -> Option<crate::cache::Cached<ConfigSnapshot>> {
     let checks = settings.checks.as_ref()?;
