@@ -221,12 +221,9 @@ pub fn build(s: &Scrape) -> Report {
     for r in &s.lapis {
         any_source_up |= r.up;
         let health = s.lapi_health.iter().find(|h| h.name == r.name);
-        let (url, up, health_error) = match health {
-            Some(h) if h.up => {
-                let d = h.data.as_ref().expect("an up report has data");
-                (Some(d.url.clone()), Some(d.up), d.error.clone())
-            }
-            Some(h) => (None, None, h.last_error.as_ref().map(|e| e.message.clone())),
+        let (url, up, health_error) = match health.map(|h| (h, h.data.as_ref().filter(|_| h.up))) {
+            Some((_, Some(d))) => (Some(d.url.clone()), Some(d.up), d.error.clone()),
+            Some((h, None)) => (None, None, h.last_error.as_ref().map(|e| e.message.clone())),
             None => (None, None, None),
         };
         if up == Some(false) {
@@ -549,4 +546,36 @@ pub fn text(r: &Report, colour: bool) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_follow_the_console_thresholds() {
+        let now = 1_000_000.0;
+        assert_eq!(State::of(LastPull::At(now - 10.0), now), State::Ok);
+        assert_eq!(State::of(LastPull::At(now - 3600.0), now), State::Ok);
+        assert_eq!(State::of(LastPull::At(now - 3601.0), now), State::Late);
+        assert_eq!(State::of(LastPull::At(now - 86_399.0), now), State::Late);
+        assert_eq!(State::of(LastPull::At(now - 86_400.0), now), State::Offline);
+        assert_eq!(State::of(LastPull::Never, now), State::NeverPulled);
+        assert!(State::Offline.critical() && State::NeverPulled.critical());
+        assert!(!State::Late.critical());
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let report = Report {
+            status: Verdict::Ok,
+            generated_at: "2024-01-02T03:04:05Z".into(),
+            problems: vec![],
+            lapis: vec![],
+            integrations: None,
+            config_files: vec![],
+        };
+        assert!(!text(&report, false).contains('\x1b'));
+        assert!(text(&report, true).contains("\x1b[32mall fine\x1b[0m"));
+    }
 }
