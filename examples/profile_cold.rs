@@ -25,6 +25,7 @@ fn main() {
             format: LogFormat::Logfmt,
         },
         service_api: None,
+        checks: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
