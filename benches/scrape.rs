@@ -85,6 +85,7 @@ fn settings(db: &Path, cache: Duration) -> Settings {
             listen_addresses: vec![],
             telemetry_path: "/metrics".into(),
             max_scrape_wait: Duration::from_secs(10),
+            config_file: None,
         },
         lapis: vec![LapiSettings {
             name: "bench".into(),
