@@ -194,3 +194,63 @@ pub async fn accept(
         .ok()
         .flatten()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    fn settings(suites: &[&str], curves: &[&str]) -> TlsSettings {
+        TlsSettings {
+            cert: Pem::Inline(Secret::default()),
+            key: Pem::Inline(Secret::default()),
+            client_ca: None,
+            client_auth: ClientAuth::None,
+            min_version: TlsVersion::Tls12,
+            max_version: TlsVersion::Tls13,
+            cipher_suites: suites.iter().map(|s| s.to_string()).collect(),
+            prefer_server_cipher_suites: true,
+            curves: curves.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn cipher_suites_limit_tls12_in_the_given_order_and_keep_tls13() {
+        let p = provider(&settings(
+            &[
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            ],
+            &[],
+        ))
+        .unwrap();
+        let tls12: Vec<String> = p
+            .cipher_suites
+            .iter()
+            .filter(|c| c.tls13().is_none())
+            .map(|c| format!("{:?}", c.suite()))
+            .collect();
+        assert_eq!(
+            tls12,
+            [
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+            ]
+        );
+        assert!(p.cipher_suites.iter().any(|c| c.tls13().is_some()));
+        let e = provider(&settings(&["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"], &[])).unwrap_err();
+        assert!(e.to_string().contains("is not available"), "{e}");
+    }
+
+    #[test]
+    fn curve_preferences_select_and_order_the_groups() {
+        let p = provider(&settings(&[], &["secp384r1", "X25519"])).unwrap();
+        let names: Vec<String> = p
+            .kx_groups
+            .iter()
+            .map(|g| format!("{:?}", g.name()))
+            .collect();
+        assert_eq!(names, ["secp384r1", "X25519"]);
+        assert!(provider(&settings(&[], &["secp521r1"])).is_err());
+    }
+}
