@@ -67,6 +67,11 @@ fn reads_total(body: &str) -> Option<u64> {
 }
 
 fn main() {
+    // `cargo test --all-targets` (CI) runs bench targets without `--bench`: compile-checked, not run.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("load: run with `cargo bench --bench load`");
+        return;
+    }
     let clients = env_or("CSBE_LOAD_CLIENTS", 200) as usize;
     let seconds = env_or("CSBE_LOAD_SECONDS", 30);
     let dir = tempfile::tempdir().unwrap();

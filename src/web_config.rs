@@ -197,7 +197,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         Err(e) => {
             return Err(WebConfigError::Syntax {
                 path: path.to_owned(),
-                message: e.to_string(),
+                message: redact_strings(&e.to_string()),
             })
         }
     };
@@ -314,6 +314,35 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
 }
 
 type Problem = (&'static str, String);
+
+/// serde quotes a misplaced string value (`invalid type: string "...", expected a map`): it may be a hash or a
+/// key, so the value is cut from the message.
+fn redact_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("string \"") {
+        out.push_str(&rest[..i + "string ".len()]);
+        let quoted = &rest[i + "string \"".len()..];
+        let mut escaped = false;
+        let end = quoted.char_indices().find(|&(_, c)| {
+            let closing = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            closing
+        });
+        match end {
+            Some((j, _)) => {
+                out.push_str("(value not shown)");
+                rest = &quoted[j + 1..];
+            }
+            None => {
+                out.push_str("(value not shown)");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
 
 /// The TLS block, checked; `None` when it names no certificate nor client policy (the toolkit then serves HTTP).
 fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
@@ -630,6 +659,22 @@ mod tests {
         assert!(
             !format!("{c:?}").contains("$2y$"),
             "Debug must not print hashes"
+        );
+    }
+
+    #[test]
+    fn a_misplaced_string_value_is_not_echoed() {
+        let e = err("basic_auth_users: '$2y$10$abcdefghijklmnopqrstuv'\n");
+        assert!(
+            e.contains("basic_auth_users") || e.contains("expected a map"),
+            "{e}"
+        );
+        assert!(!e.contains("abcdefghij"), "{e}");
+        let e = err("tls_server_config: \"-----BEGIN PRIVATE KEY-----\\nMIIE\\\"x\"\n");
+        assert!(!e.contains("MIIE") && !e.contains("PRIVATE"), "{e}");
+        assert_eq!(
+            redact_strings("a string \"x\\\"y\", b"),
+            "a string (value not shown), b"
         );
     }
 
