@@ -69,7 +69,7 @@ pub async fn serve_listeners(
     listeners: Vec<TcpListener>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    // An invalid web config refuses to start, before anything listens to clients.
+    // An invalid web config refuses to start, before any connection is accepted.
     let web_config = Arc::new(match &settings.web.config_file {
         Some(path) => web_config::Live::load(path)?,
         None => web_config::Live::none(),
