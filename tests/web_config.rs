@@ -119,7 +119,7 @@ impl Setup {
             lapis: vec![LapiSettings {
                 name: "tls".into(),
                 db: LapiDbLocation::Sqlite(self.path("crowdsec.db")),
-                cache_interval: Duration::from_secs(1),
+                cache_interval: Duration::from_secs(60),
                 read_timeout: Duration::from_secs(2),
             }],
             log: LogSettings {
@@ -477,4 +477,54 @@ fn the_real_prometheus_scrapes_over_tls_with_basic_auth() {
         &[],
     );
     assert!(body.contains("fw-tls"), "{body}");
+}
+
+#[test]
+fn oversized_headers_are_refused_and_concurrent_scrapes_share_one_database_read() {
+    let s = Setup::new();
+    let srv = s.start(&s.web_config(""));
+    // 32 KiB of headers, over the 16 KiB limit: refused (431) or the connection closed, never served.
+    use std::io::{Read, Write};
+    let mut raw = std::net::TcpStream::connect(srv.addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let big = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(32 * 1024)
+    );
+    let _ = raw.write_all(big.as_bytes());
+    let mut answer = Vec::new();
+    let _ = raw.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
+
+    // 40 scrapes at once within one cache interval (60 s): one read between them.
+    let addr = srv.addr;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(40));
+    let scrapes: Vec<_> = (0..40)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                http(addr, "GET", "/metrics", &[])
+            })
+        })
+        .collect();
+    let mut reads = Vec::new();
+    for t in scrapes {
+        let (status, _, body) = t.join().unwrap();
+        assert_eq!(status, 200);
+        let samples = parse_samples(&body);
+        reads.push(
+            value(
+                &samples,
+                "crowdsec_exporter_source_reads_total",
+                &[("source", "lapi_db")],
+            )
+            .unwrap(),
+        );
+    }
+    assert!(reads.iter().all(|r| *r == 1.0), "{reads:?}");
 }
