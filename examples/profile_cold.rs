@@ -13,6 +13,7 @@ fn main() {
             listen_addresses: vec![],
             telemetry_path: "/metrics".into(),
             max_scrape_wait: Duration::from_secs(60),
+            config_file: None,
         },
         lapis: vec![LapiSettings {
             name: "p".into(),

@@ -56,6 +56,8 @@ pub struct SourceReport<T> {
     pub last_success: Option<UnixSeconds>,
     /// Errors since start, by reason.
     pub errors: BTreeMap<&'static str, u64>,
+    /// Reads finished since start, good or bad (one per cache interval at most, however many scrapes).
+    pub reads: u64,
 }
 
 impl<T> SourceReport<T> {
@@ -69,6 +71,7 @@ impl<T> SourceReport<T> {
             last_duration_seconds: 0.0,
             last_success: None,
             errors: BTreeMap::new(),
+            reads: 0,
         }
     }
 
@@ -82,6 +85,7 @@ impl<T> SourceReport<T> {
             last_duration_seconds: self.last_duration_seconds,
             last_success: self.last_success,
             errors: self.errors.clone(),
+            reads: self.reads,
         }
     }
 }
@@ -191,6 +195,7 @@ impl<T: Send + Sync + 'static> Cached<T> {
                     last_duration_seconds: duration,
                     last_success: Some(timefmt::now()),
                     errors,
+                    reads: prev.reads + 1,
                 },
                 Err(failure) => {
                     tracing::warn!(source = prev.kind, name = %prev.name, reason = failure.reason,
@@ -205,6 +210,7 @@ impl<T: Send + Sync + 'static> Cached<T> {
                         last_duration_seconds: duration,
                         last_success: prev.last_success,
                         errors,
+                        reads: prev.reads + 1,
                     }
                 }
             };
@@ -278,6 +284,7 @@ mod tests {
             1
         );
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.get(Duration::from_secs(5)).await.reads, 1);
     }
 
     #[tokio::test]

@@ -79,6 +79,11 @@ pub struct Cli {
     #[arg(long = "web.max-scrape-wait", env = "CROWDSEC_EXPORTER_WEB_MAX_SCRAPE_WAIT", default_value = "10s", value_parser = crate::duration::parse)]
     pub max_scrape_wait: Duration,
 
+    /// exporter-toolkit web configuration file: TLS (incl. client certificates), basic auth, response headers.
+    /// Re-read when it or a certificate changes. See README.md for the supported keys.
+    #[arg(long = "web.config.file", env = "CROWDSEC_EXPORTER_WEB_CONFIG_FILE")]
+    pub web_config_file: Option<PathBuf>,
+
     /// File holding a CrowdSec Service API key (Console > Settings > Service API Keys, scope "Blocklists
     /// Integrations: read"); enables the Blocklist-as-a-Service source. The key may instead come from the
     /// environment variable CROWDSEC_SERVICE_API_KEY, never from a flag (it would show in `ps`).
@@ -195,6 +200,7 @@ impl Cli {
                 listen_addresses: self.listen_addresses.clone(),
                 telemetry_path: self.telemetry_path.clone(),
                 max_scrape_wait: self.max_scrape_wait,
+                config_file: self.web_config_file.clone(),
             },
             lapis: vec![LapiSettings {
                 name: self.lapi_name.clone(),

@@ -18,3 +18,4 @@ pub mod server;
 pub mod settings;
 pub mod sources;
 pub mod timefmt;
+pub mod web_config;

@@ -18,6 +18,13 @@ use tokio::net::TcpListener;
 use crate::exporter::Exporter;
 use crate::metrics::{self, Format};
 use crate::settings::{Settings, WebSettings};
+use crate::web_config::{self, WebConfigError};
+
+mod edge;
+pub mod tls;
+
+/// How often the web config file and the certificates it names are checked for changes.
+const WEB_CONFIG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A client must send its request headers within this time (slow-client guard).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,12 +42,16 @@ pub enum ServerError {
     },
     #[error("invalid listen address {0:?}: expected host:port, :port or [ipv6]:port")]
     Address(String),
+    #[error("{0}")]
+    WebConfig(#[from] WebConfigError),
 }
 
 struct State {
     exporter: Exporter,
     renderer: metrics::Renderer,
     web: WebSettings,
+    web_config: Arc<web_config::Live>,
+    auth: edge::Auth,
 }
 
 /// Binds every listen address, then serves until SIGTERM or SIGINT.
@@ -58,10 +69,29 @@ pub async fn serve_listeners(
     listeners: Vec<TcpListener>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServerError> {
+    // An invalid web config refuses to start, before any connection is accepted.
+    let web_config = Arc::new(match &settings.web.config_file {
+        Some(path) => web_config::Live::load(path)?,
+        None => web_config::Live::none(),
+    });
+    let reloader = settings.web.config_file.is_some().then(|| {
+        let live = web_config.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(WEB_CONFIG_CHECK_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let live = live.clone();
+                let _ = tokio::task::spawn_blocking(move || live.reload_if_changed()).await;
+            }
+        })
+    });
     let state = Arc::new(State {
         exporter: Exporter::new(&settings),
         renderer: metrics::Renderer::default(),
         web: settings.web.clone(),
+        web_config,
+        auth: edge::Auth::default(),
     });
     let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::net::TcpStream>(64);
     let mut accepters = Vec::new();
@@ -94,17 +124,17 @@ pub async fn serve_listeners(
         tokio::select! {
             stream = rx.recv() => {
                 let Some(stream) = stream else { break };
+                let watcher = graceful.watcher();
+                let tls = state.web_config.current().tls.clone();
                 let state = state.clone();
-                let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .max_buf_size(MAX_HEADER_BYTES)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    match tls {
+                        None => serve_connection(TokioIo::new(stream), state, watcher).await,
+                        Some(tls) => {
+                            if let Some(s) = tls::accept(tls, stream, HEADER_READ_TIMEOUT).await {
+                                serve_connection(TokioIo::new(s), state, watcher).await;
+                            }
+                        }
                     }
                 });
             }
@@ -114,6 +144,9 @@ pub async fn serve_listeners(
     for a in accepters {
         a.abort();
     }
+    if let Some(r) = reloader {
+        r.abort();
+    }
     tracing::info!("shutting down");
     if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
         .await
@@ -122,6 +155,25 @@ pub async fn serve_listeners(
         tracing::warn!("connections still open after 5s; closing them");
     }
     Ok(())
+}
+
+/// HTTP/1.1 on one (plain or TLS) connection, with the slow-client and header size guards.
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    state: Arc<State>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| edge::guarded(req, state.clone()));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .serve_connection(io, service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 /// Binds `host:port`, `:port` (every interface, IPv6 and IPv4 when possible) or `[v6]:port`.

@@ -42,6 +42,8 @@ pub struct WebSettings {
     pub telemetry_path: String,
     /// Upper bound of a scrape's wait when Prometheus does not send its timeout.
     pub max_scrape_wait: Duration,
+    /// exporter-toolkit web config (TLS, basic auth, headers); `None`: plain HTTP, no authentication.
+    pub config_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

@@ -17,6 +17,7 @@ fn start(db: LapiDbLocation, cache: Duration) -> Running {
             listen_addresses: vec![],
             telemetry_path: "/metrics".into(),
             max_scrape_wait: Duration::from_secs(5),
+            config_file: None,
         },
         lapis: vec![LapiSettings {
             name: "edge-1".into(),

@@ -57,6 +57,7 @@ fn settings(base: &str, refresh: Duration, timeout: Duration, tags: &[&str]) -> 
             listen_addresses: vec![],
             telemetry_path: "/metrics".into(),
             max_scrape_wait: Duration::from_secs(10),
+            config_file: None,
         },
         lapis: vec![],
         log: LogSettings {

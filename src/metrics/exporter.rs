@@ -17,6 +17,7 @@ struct Health<'a> {
     duration: f64,
     last_success: Option<f64>,
     errors: Vec<(&'static str, u64)>,
+    reads: u64,
 }
 
 fn health<T>(r: &SourceReport<T>) -> Health<'_> {
@@ -27,6 +28,7 @@ fn health<T>(r: &SourceReport<T>) -> Health<'_> {
         duration: r.last_duration_seconds,
         last_success: r.last_success,
         errors: r.errors.iter().map(|(k, v)| (*k, *v)).collect(),
+        reads: r.reads,
     }
 }
 
@@ -75,6 +77,12 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
                 (l, *n)
             })
         }),
+    )?;
+    counters(
+        enc,
+        "crowdsec_exporter_source_reads",
+        "Reads of the source since the exporter started, good or bad; concurrent scrapes share one read, and a reading serves scrapes for the source's cache interval.",
+        sources.iter().map(|h| (key(h), h.reads)),
     )?;
     gauges(
         enc,

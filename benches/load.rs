@@ -1,0 +1,283 @@
+//! Load on loopback: 200 concurrent scrapers for 30 s against the exporter binary serving a 10,000-bouncer
+//! database over TLS with basic auth (the `--web.config.file` path). Prints figures; fails (exit 1) only on
+//! behaviour: a failed scrape, or database reads other than one per cache interval. Never run in CI.
+//! Run: `cargo bench --bench load`. Knobs: CSBE_LOAD_CLIENTS (200), CSBE_LOAD_SECONDS (30).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[path = "support/db.rs"]
+mod db;
+
+const BOUNCERS: usize = 10_000;
+const CACHE_INTERVAL: Duration = Duration::from_secs(5);
+const PASSWORD: &str = "load-test";
+/// Upper bound on requests whatever the machine (the test is bounded in count and in time).
+const MAX_REQUESTS: u64 = 5_000_000;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn vm_rss_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Server CA PEM; writes cert.pem, key.pem and web.yml (TLS + one bcrypt user) into `dir`.
+fn tls_files(dir: &Path) -> String {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".into()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    // Cost 10, as `htpasswd -nBC 10` makes: the auth cache must keep it off the scrape path.
+    let hash = bcrypt::hash(PASSWORD, 10).unwrap();
+    std::fs::write(
+        dir.join("web.yml"),
+        format!("tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\nbasic_auth_users:\n  prometheus: '{hash}'\n"),
+    )
+    .unwrap();
+    ca.pem()
+}
+
+fn reads_total(body: &str) -> Option<u64> {
+    body.lines()
+        .find(|l| l.starts_with("crowdsec_exporter_source_reads_total{") && l.contains("lapi_db"))?
+        .rsplit(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn main() {
+    // `cargo test --all-targets` (CI) runs bench targets without `--bench`: compile-checked, not run.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("load: run with `cargo bench --bench load`");
+        return;
+    }
+    let clients = env_or("CSBE_LOAD_CLIENTS", 200) as usize;
+    let seconds = env_or("CSBE_LOAD_SECONDS", 30);
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("crowdsec.db");
+    let t = Instant::now();
+    db::generate(&db_path, BOUNCERS);
+    println!(
+        "generated {BOUNCERS} bouncers in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let ca = tls_files(dir.path());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"))
+        .arg("--lapi.db")
+        .arg(&db_path)
+        .arg("--web.config.file")
+        .arg(dir.path().join("web.yml"))
+        .args([
+            "--lapi.cache-interval",
+            &format!("{}s", CACHE_INTERVAL.as_secs()),
+        ])
+        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+        .args(["--log.level", "warn"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "exporter did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}/metrics");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .pool_max_idle_per_host(clients)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+
+    // Warm up: the first read, the first bcrypt; reads are counted from here.
+    let first = rt.block_on(async {
+        let r = client
+            .get(&url)
+            .basic_auth("prometheus", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    });
+    let reads_before = reads_total(&first).expect("crowdsec_exporter_source_reads_total");
+    println!(
+        "exposition: {} KiB; {clients} clients for {seconds} s, cache interval {CACHE_INTERVAL:?}",
+        first.len() / 1024
+    );
+
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut rss = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(kb) = vm_rss_kb(pid) {
+                    rss.push(kb);
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            rss
+        })
+    };
+    let deadline = Duration::from_secs(seconds);
+    let began = Instant::now();
+    let latencies = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (client, url, ok, failed, bytes) = (
+                client.clone(),
+                url.clone(),
+                ok.clone(),
+                failed.clone(),
+                bytes.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while began.elapsed() < deadline
+                    && ok.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < MAX_REQUESTS
+                {
+                    let t = Instant::now();
+                    let r = client
+                        .get(&url)
+                        .basic_auth("prometheus", Some(PASSWORD))
+                        .send()
+                        .await;
+                    let body = match r {
+                        Ok(r) if r.status() == 200 => r.bytes().await.ok(),
+                        Ok(r) => {
+                            eprintln!("status {}", r.status());
+                            None
+                        }
+                        Err(e) => {
+                            eprintln!("error {e}");
+                            None
+                        }
+                    };
+                    match body {
+                        Some(b) => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                            bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+                            lat.push(t.elapsed());
+                        }
+                        None => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    let elapsed = began.elapsed();
+    let last = rt.block_on(async {
+        client
+            .get(&url)
+            .basic_auth("prometheus", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    stop.store(true, Ordering::Relaxed);
+    let rss = sampler.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let mut lat = latencies;
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "scrapes: {ok} ok, {failed} failed in {:.1} s = {:.0}/s, {:.0} MiB/s",
+        elapsed.as_secs_f64(),
+        ok as f64 / elapsed.as_secs_f64(),
+        bytes.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64() / 1048576.0
+    );
+    println!(
+        "latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+
+    // One read per cache interval: the load window plus the final scrape spans elapsed / interval intervals.
+    let reads = reads_total(&last).expect("reads_total") - reads_before;
+    let intervals = elapsed.as_secs_f64() / CACHE_INTERVAL.as_secs_f64();
+    let reads_ok = (reads as f64 - intervals).abs() <= 1.0;
+    println!("database reads during the load: {reads} for {intervals:.1} cache intervals");
+
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let third = (rss.len() / 3).max(1);
+    let early = rss.iter().take(third).max().copied().unwrap_or(0);
+    let late = rss.iter().rev().take(third).max().copied().unwrap_or(0);
+    println!(
+        "exporter VmRSS: min {:.1} MB, max {:.1} MB; max of the first third {:.1} MB, of the last third {:.1} MB ({} samples, 1/s)",
+        mb(rss.iter().min().copied().unwrap_or(0)),
+        mb(rss.iter().max().copied().unwrap_or(0)),
+        mb(early),
+        mb(late),
+        rss.len()
+    );
+    let mut fail = false;
+    if failed > 0 || ok == 0 {
+        println!("FAIL: {failed} scrapes failed");
+        fail = true;
+    }
+    if !reads_ok {
+        println!("FAIL: {reads} database reads, expected one per cache interval ({intervals:.1})");
+        fail = true;
+    }
+    if fail {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,729 @@
+//! `--web.config.file`: Prometheus exporter-toolkit's web configuration format (TLS, client certificates, basic
+//! auth with bcrypt hashes, response headers), so an operator's existing file works as is.
+//!
+//! The file is parsed strictly (unknown keys are errors with their line), then checked as a whole: the TLS files
+//! are read and a rustls configuration built, so a bad file is refused before the exporter listens. [`Live`] keeps
+//! the last good configuration and re-reads the file and the files it names when any of them changes (certificate
+//! rotation without restart); a bad reload is logged and the last good configuration stays.
+//!
+//! Keys the toolkit knows but this exporter cannot honour are refused with a message rather than silently ignored
+//! (they are security settings): `client_allowed_sans`, `client_auth_type` `RequestClientCert` and
+//! `RequireAnyClientCert` (they accept unverified certificates), cipher suites rustls lacks (CBC, RSA key exchange),
+//! TLS 1.0/1.1 as `max_version`, and `rate_limit` with a non-zero interval.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::SystemTime;
+
+use hyper::header::{HeaderName, HeaderValue};
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebConfigError {
+    #[error("web config file {path}: cannot read it: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// serde_yaml_ng's message, which names the key and the line (never a value: no secret).
+    #[error("web config file {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("web config file {path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: &'static str,
+        message: String,
+    },
+}
+
+/// The file as written; every key the toolkit documents, nothing else.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    tls_server_config: Option<RawTls>,
+    http_server_config: Option<RawHttp>,
+    basic_auth_users: Option<BTreeMap<String, SecretString>>,
+    rate_limit: Option<RawRateLimit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Option<String>,
+    key: Option<SecretString>,
+    client_ca: Option<String>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    client_ca_file: Option<PathBuf>,
+    client_auth_type: Option<String>,
+    client_allowed_sans: Option<Vec<String>>,
+    min_version: Option<String>,
+    max_version: Option<String>,
+    cipher_suites: Option<Vec<String>>,
+    prefer_server_cipher_suites: Option<bool>,
+    curve_preferences: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    /// Accepted for compatibility; the exporter speaks HTTP/1.1 (all Prometheus needs).
+    #[allow(dead_code)]
+    http2: Option<bool>,
+    headers: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    interval: Option<String>,
+    #[allow(dead_code)]
+    burst: Option<u64>,
+}
+
+/// A string read straight into a [`Secret`].
+#[derive(Debug)]
+struct SecretString(Secret);
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| SecretString(Secret::new(s)))
+    }
+}
+
+/// PEM text, from a file (re-read on reload) or inline in the config file.
+#[derive(Debug, Clone)]
+pub enum Pem {
+    File(PathBuf),
+    Inline(Secret),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `NoClientCert` (default).
+    None,
+    /// `VerifyClientCertIfGiven`.
+    VerifyIfGiven,
+    /// `RequireAndVerifyClientCert`.
+    Require,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+/// The checked TLS part of the file, ready for [`crate::server::tls::build`].
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert: Pem,
+    pub key: Pem,
+    pub client_ca: Option<Pem>,
+    pub client_auth: ClientAuth,
+    pub min_version: TlsVersion,
+    pub max_version: TlsVersion,
+    /// TLS 1.2 suites by rustls name (TLS 1.3 suites are not configurable, as in Go); empty = rustls' defaults.
+    pub cipher_suites: Vec<String>,
+    pub prefer_server_cipher_suites: bool,
+    /// Key exchange groups by rustls name, in preference order; empty = rustls' defaults.
+    pub curves: Vec<String>,
+}
+
+/// A checked, loaded configuration: what the server applies to each connection and request.
+pub struct WebConfig {
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// User name -> bcrypt hash. `None`: no authentication.
+    pub users: Option<BTreeMap<String, Secret>>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Files whose change triggers a reload (TLS files; the config file itself is watched by [`Live`]).
+    watched: Vec<PathBuf>,
+}
+
+impl WebConfig {
+    /// No file: plain HTTP, no authentication, no extra headers.
+    pub fn open() -> Self {
+        WebConfig {
+            tls: None,
+            users: None,
+            headers: Vec::new(),
+            watched: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("tls", &self.tls.is_some())
+            .field(
+                "users",
+                &self.users.as_ref().map(|u| u.keys().collect::<Vec<_>>()),
+            )
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+/// Headers the toolkit lets a file set, with the values it accepts (None = any).
+const HEADERS: &[(&str, Option<&[&str]>)] = &[
+    ("Content-Security-Policy", None),
+    ("X-Frame-Options", Some(&["deny", "sameorigin"])),
+    ("X-Content-Type-Options", Some(&["nosniff"])),
+    ("X-XSS-Protection", None),
+    ("Strict-Transport-Security", None),
+];
+
+/// Reads and checks the file, and builds everything it names (TLS files are read here).
+pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    // Deserialized directly (not as an Option) so that errors keep their line; an empty file is no settings.
+    let raw: RawFile = match serde_yaml_ng::from_str(&text) {
+        Ok(raw) => raw,
+        Err(_)
+            if matches!(
+                serde_yaml_ng::from_str(&text),
+                Ok(serde_yaml_ng::Value::Null)
+            ) =>
+        {
+            RawFile::default()
+        }
+        Err(e) => {
+            return Err(WebConfigError::Syntax {
+                path: path.to_owned(),
+                message: redact_strings(&e.to_string()),
+            })
+        }
+    };
+    let invalid = |key: &'static str, message: String| WebConfigError::Invalid {
+        path: path.to_owned(),
+        key,
+        message,
+    };
+    // Relative file names are relative to the config file, as in the toolkit.
+    let dir = path.parent().unwrap_or(Path::new("."));
+
+    if let Some(r) = &raw.rate_limit {
+        let interval = r.interval.as_deref().map(str::trim).unwrap_or("0");
+        let zero = crate::duration::parse(interval).map(|d| d.is_zero());
+        if zero != Ok(true) {
+            return Err(invalid(
+                "rate_limit",
+                "not supported by this exporter (only an interval of 0, i.e. disabled); rate-limit in a reverse proxy".into(),
+            ));
+        }
+    }
+
+    let mut headers = Vec::new();
+    for (name, value) in raw
+        .http_server_config
+        .as_ref()
+        .and_then(|h| h.headers.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let Some((canonical, allowed)) = HEADERS.iter().find(|(h, _)| h.eq_ignore_ascii_case(name))
+        else {
+            return Err(invalid(
+                "http_server_config.headers",
+                format!(
+                    "header {name:?} cannot be configured (allowed: {})",
+                    HEADERS.iter().map(|h| h.0).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        if value.is_empty() {
+            continue; // "Unset if blank."
+        }
+        if let Some(allowed) = allowed {
+            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
+                return Err(invalid(
+                    "http_server_config.headers",
+                    format!("{canonical}: {value:?} is not one of {allowed:?}"),
+                ));
+            }
+        }
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            invalid(
+                "http_server_config.headers",
+                format!("{canonical}: the value holds characters a header cannot carry"),
+            )
+        })?;
+        let name =
+            HeaderName::from_bytes(canonical.as_bytes()).expect("the allowed names are valid");
+        headers.push((name, value));
+    }
+
+    let users = match raw.basic_auth_users {
+        None => None,
+        Some(users) if users.is_empty() => None,
+        Some(users) => {
+            let mut out = BTreeMap::new();
+            for (user, hash) in users {
+                if user.contains(':') {
+                    return Err(invalid(
+                        "basic_auth_users",
+                        format!("user {user:?}: a basic auth user name cannot hold ':'"),
+                    ));
+                }
+                if hash.0.expose().parse::<bcrypt::HashParts>().is_err() {
+                    return Err(invalid(
+                        "basic_auth_users",
+                        format!("user {user:?}: the password is not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"),
+                    ));
+                }
+                out.insert(user, hash.0);
+            }
+            Some(out)
+        }
+    };
+
+    let (tls, watched) = match raw.tls_server_config.map(|t| tls_settings(t, dir)) {
+        None | Some(Ok(None)) => (None, Vec::new()),
+        Some(Err((key, message))) => return Err(invalid(key, message)),
+        Some(Ok(Some(settings))) => {
+            let config = crate::server::tls::build(&settings)
+                .map_err(|e| invalid("tls_server_config", e.to_string()))?;
+            let watched = [
+                Some(&settings.cert),
+                Some(&settings.key),
+                settings.client_ca.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| match p {
+                Pem::File(f) => Some(f.clone()),
+                Pem::Inline(_) => None,
+            })
+            .collect();
+            (Some(config), watched)
+        }
+    };
+    Ok(WebConfig {
+        tls,
+        users,
+        headers,
+        watched,
+    })
+}
+
+type Problem = (&'static str, String);
+
+/// serde quotes a misplaced string value (`invalid type: string "...", expected a map`): it may be a hash or a
+/// key, so the value is cut from the message.
+fn redact_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("string \"") {
+        out.push_str(&rest[..i + "string ".len()]);
+        let quoted = &rest[i + "string \"".len()..];
+        let mut escaped = false;
+        let end = quoted.char_indices().find(|&(_, c)| {
+            let closing = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            closing
+        });
+        match end {
+            Some((j, _)) => {
+                out.push_str("(value not shown)");
+                rest = &quoted[j + 1..];
+            }
+            None => {
+                out.push_str("(value not shown)");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The TLS block, checked; `None` when it names no certificate nor client policy (the toolkit then serves HTTP).
+fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
+    let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let nonempty_path =
+        |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| !p.as_os_str().is_empty());
+    let key_inline = t.key.as_ref().is_some_and(|k| !k.0.is_empty());
+    if !nonempty(&t.cert)
+        && !key_inline
+        && !nonempty_path(&t.cert_file)
+        && !nonempty_path(&t.key_file)
+        && !nonempty(&t.client_ca)
+        && !nonempty_path(&t.client_ca_file)
+        && !nonempty(&t.client_auth_type)
+    {
+        return Ok(None);
+    }
+    let file = |p: &PathBuf| Pem::File(dir.join(p));
+    let cert = match (nonempty(&t.cert), nonempty_path(&t.cert_file)) {
+        (true, true) => {
+            return Err((
+                "tls_server_config",
+                "give cert or cert_file, not both".into(),
+            ))
+        }
+        (true, false) => Pem::Inline(Secret::new(t.cert.clone().unwrap_or_default())),
+        (false, true) => file(t.cert_file.as_ref().expect("checked")),
+        (false, false) => return Err(("tls_server_config", "missing cert_file (or cert)".into())),
+    };
+    let key = match (key_inline, nonempty_path(&t.key_file)) {
+        (true, true) => return Err(("tls_server_config", "give key or key_file, not both".into())),
+        (true, false) => Pem::Inline(t.key.map(|k| k.0).unwrap_or_default()),
+        (false, true) => file(t.key_file.as_ref().expect("checked")),
+        (false, false) => return Err(("tls_server_config", "missing key_file (or key)".into())),
+    };
+    let client_ca = match (nonempty(&t.client_ca), nonempty_path(&t.client_ca_file)) {
+        (true, true) => {
+            return Err((
+                "tls_server_config",
+                "give client_ca or client_ca_file, not both".into(),
+            ))
+        }
+        (true, false) => Some(Pem::Inline(Secret::new(
+            t.client_ca.clone().unwrap_or_default(),
+        ))),
+        (false, true) => Some(file(t.client_ca_file.as_ref().expect("checked"))),
+        (false, false) => None,
+    };
+    let client_auth = match t.client_auth_type.as_deref().map(str::trim).unwrap_or("") {
+        "" | "NoClientCert" => ClientAuth::None,
+        "VerifyClientCertIfGiven" => ClientAuth::VerifyIfGiven,
+        "RequireAndVerifyClientCert" => ClientAuth::Require,
+        "RequestClientCert" | "RequireAnyClientCert" => {
+            return Err((
+                "tls_server_config.client_auth_type",
+                format!(
+                    "{:?} accepts certificates nobody verified and is not supported; use RequireAndVerifyClientCert with client_ca_file",
+                    t.client_auth_type.unwrap_or_default()
+                ),
+            ))
+        }
+        other => {
+            return Err((
+                "tls_server_config.client_auth_type",
+                format!("unknown value {other:?} (NoClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert)"),
+            ))
+        }
+    };
+    match (client_auth, client_ca.is_some()) {
+        (ClientAuth::None, true) => {
+            return Err((
+                "tls_server_config",
+                "client CAs are configured without a client_auth_type (RequireAndVerifyClientCert?)".into(),
+            ))
+        }
+        (ClientAuth::VerifyIfGiven | ClientAuth::Require, false) => {
+            return Err((
+                "tls_server_config",
+                "client_auth_type verifies client certificates: client_ca_file (or client_ca) is required".into(),
+            ))
+        }
+        _ => {}
+    }
+    if t.client_allowed_sans
+        .as_ref()
+        .is_some_and(|s| !s.is_empty())
+    {
+        return Err((
+            "tls_server_config.client_allowed_sans",
+            "not supported by this exporter; restrict clients with a dedicated client_ca_file"
+                .into(),
+        ));
+    }
+    let version = |key: &'static str, v: &Option<String>, default: TlsVersion| {
+        match v.as_deref().map(str::trim).unwrap_or("") {
+            "" => Ok(default),
+            // rustls speaks TLS 1.2 and 1.3 only: an older floor is raised to 1.2 (stricter, never weaker).
+            "TLS10" | "TLS11" if key.ends_with("min_version") => {
+                tracing::warn!(
+                    key,
+                    "TLS 1.0 and 1.1 are not offered; the minimum is TLS 1.2"
+                );
+                Ok(TlsVersion::Tls12)
+            }
+            "TLS12" => Ok(TlsVersion::Tls12),
+            "TLS13" => Ok(TlsVersion::Tls13),
+            other => Err((
+                key,
+                format!("unsupported TLS version {other:?} (TLS12, TLS13)"),
+            )),
+        }
+    };
+    let min_version = version(
+        "tls_server_config.min_version",
+        &t.min_version,
+        TlsVersion::Tls12,
+    )?;
+    let max_version = version(
+        "tls_server_config.max_version",
+        &t.max_version,
+        TlsVersion::Tls13,
+    )?;
+    if min_version > max_version {
+        return Err((
+            "tls_server_config",
+            "min_version is above max_version".into(),
+        ));
+    }
+    // Go names the ChaCha suites with and without the _SHA256 suffix; rustls with it.
+    let cipher_suites = t
+        .cipher_suites
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            let s = s.trim().to_owned();
+            if s.ends_with("_CHACHA20_POLY1305") {
+                s + "_SHA256"
+            } else {
+                s
+            }
+        })
+        .collect();
+    // Go's curve names to the TLS group names rustls uses.
+    let curves = t
+        .curve_preferences
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| match c.trim() {
+            "CurveP256" => "secp256r1".to_owned(),
+            "CurveP384" => "secp384r1".to_owned(),
+            "CurveP521" => "secp521r1".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect();
+    Ok(Some(TlsSettings {
+        cert,
+        key,
+        client_ca,
+        client_auth,
+        min_version,
+        max_version,
+        cipher_suites,
+        prefer_server_cipher_suites: t.prefer_server_cipher_suites.unwrap_or(true),
+        curves,
+    }))
+}
+
+/// What identifies a version of a file: modification time, size and inode (a rename or symlink swap changes it).
+type Stamp = Option<(SystemTime, u64, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let ino = 0;
+    Some((m.modified().ok()?, m.len(), ino))
+}
+
+/// The configuration in force, re-read when the file or a file it names changes.
+pub struct Live {
+    path: Option<PathBuf>,
+    current: RwLock<Arc<WebConfig>>,
+    /// Stamps of the last attempt (good or bad), so a bad file is reported once, not at every check.
+    attempted: Mutex<Vec<Stamp>>,
+}
+
+impl Live {
+    /// No `--web.config.file`: plain HTTP, no authentication; nothing to watch.
+    pub fn none() -> Self {
+        Live {
+            path: None,
+            current: RwLock::new(Arc::new(WebConfig::open())),
+            attempted: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Loads the file; an invalid file is an error (the exporter refuses to start).
+    pub fn load(path: &Path) -> Result<Self, WebConfigError> {
+        let before = stamps(path, &[]);
+        let config = load(path)?;
+        let stamps = stamps(path, &config.watched);
+        // If a file changed while being read, the next check reloads.
+        let attempted = if before.len() <= stamps.len() && before[..] == stamps[..before.len()] {
+            stamps
+        } else {
+            Vec::new()
+        };
+        Ok(Live {
+            path: Some(path.to_owned()),
+            current: RwLock::new(Arc::new(config)),
+            attempted: Mutex::new(attempted),
+        })
+    }
+
+    pub fn current(&self) -> Arc<WebConfig> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Re-reads the configuration if the file or any file it names changed since the last attempt.
+    /// Returns true when a new configuration is in force. A bad file is logged and the last good one stays.
+    pub fn reload_if_changed(&self) -> bool {
+        let Some(path) = &self.path else {
+            return false;
+        };
+        let watched = self.current().watched.clone();
+        let now = stamps(path, &watched);
+        let mut attempted = self
+            .attempted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *attempted == now {
+            return false;
+        }
+        match load(path) {
+            Ok(config) => {
+                *attempted = stamps(path, &config.watched);
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+                tracing::info!(file = %path.display(), "web config reloaded");
+                true
+            }
+            Err(e) => {
+                *attempted = now;
+                tracing::error!(error = %e, "web config reload failed; keeping the last good configuration");
+                false
+            }
+        }
+    }
+}
+
+fn stamps(path: &Path, watched: &[PathBuf]) -> Vec<Stamp> {
+    std::iter::once(path)
+        .chain(watched.iter().map(PathBuf::as_path))
+        .map(stamp)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let p = dir.path().join("web.yml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn err(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        load(&write(&dir, text)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn an_empty_file_means_plain_http_without_auth() {
+        let dir = tempfile::tempdir().unwrap();
+        for text in ["", "# nothing\n", "tls_server_config: {}\n"] {
+            let c = load(&write(&dir, text)).unwrap();
+            assert!(c.tls.is_none() && c.users.is_none() && c.headers.is_empty());
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let e =
+            err("basic_auth_users:\n  u: x\ntls_server_config:\n  cert_file: a\n  certfile: b\n");
+        assert!(e.contains("unknown field `certfile`"), "{e}");
+        assert!(e.contains("line 5"), "{e}");
+        let e = err("# web config\n\nbasic_auth_user:\n  u: x\n");
+        assert!(
+            e.contains("unknown field `basic_auth_user`") && e.contains("line 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn users_need_bcrypt_hashes_and_errors_never_print_them() {
+        let e = err("basic_auth_users:\n  alice: plaintext-hunter2\n");
+        assert!(
+            e.contains("not a bcrypt hash") && e.contains("alice"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let c = load(&write(
+            &dir,
+            &format!("basic_auth_users:\n  alice: '{hash}'\n"),
+        ))
+        .unwrap();
+        assert!(c.users.as_ref().unwrap().contains_key("alice"));
+        assert!(
+            !format!("{c:?}").contains("$2y$"),
+            "Debug must not print hashes"
+        );
+    }
+
+    #[test]
+    fn a_misplaced_string_value_is_not_echoed() {
+        let e = err("basic_auth_users: '$2y$10$abcdefghijklmnopqrstuv'\n");
+        assert!(
+            e.contains("basic_auth_users") || e.contains("expected a map"),
+            "{e}"
+        );
+        assert!(!e.contains("abcdefghij"), "{e}");
+        let e = err("tls_server_config: \"-----BEGIN PRIVATE KEY-----\\nMIIE\\\"x\"\n");
+        assert!(!e.contains("MIIE") && !e.contains("PRIVATE"), "{e}");
+        assert_eq!(
+            redact_strings("a string \"x\\\"y\", b"),
+            "a string (value not shown), b"
+        );
+    }
+
+    #[test]
+    fn headers_are_checked_like_the_toolkit() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load(&write(
+            &dir,
+            "http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n    Strict-Transport-Security: max-age=31536000\n    X-XSS-Protection: ''\n",
+        ))
+        .unwrap();
+        assert_eq!(c.headers.len(), 2);
+        assert!(
+            err("http_server_config:\n  headers:\n    X-Frame-Options: allow\n")
+                .contains("not one of")
+        );
+        assert!(err("http_server_config:\n  headers:\n    Set-Cookie: a\n")
+            .contains("cannot be configured"));
+    }
+
+    #[test]
+    fn unsupported_security_settings_are_refused_not_ignored() {
+        let tls = "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n";
+        for (extra, want) in [
+            ("  client_auth_type: RequireAnyClientCert\n", "not supported"),
+            ("  client_auth_type: Whatever\n", "unknown value"),
+            ("  client_auth_type: RequireAndVerifyClientCert\n", "client_ca_file (or client_ca) is required"),
+            ("  client_ca_file: ca.pem\n", "without a client_auth_type"),
+            ("  client_allowed_sans: [a]\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n", "client_allowed_sans"),
+            ("  max_version: TLS11\n", "unsupported TLS version"),
+            ("  min_version: TLS13\n  max_version: TLS12\n", "min_version is above"),
+        ] {
+            let e = err(&format!("{tls}{extra}"));
+            assert!(e.contains(want), "{extra}: {e}");
+        }
+        assert!(err("tls_server_config:\n  key_file: k.pem\n").contains("missing cert_file"));
+        assert!(err("rate_limit:\n  interval: 1s\n  burst: 3\n").contains("rate_limit"));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(&write(&dir, "rate_limit:\n  interval: 0s\n")).is_ok());
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_it() {
+        let e = load(Path::new("/nonexistent/web.yml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/web.yml") && e.contains("cannot read"),
+            "{e}"
+        );
+    }
+}
