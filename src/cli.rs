@@ -125,6 +125,12 @@ pub struct Cli {
         default_value = "logfmt"
     )]
     pub log_format: LogFormat,
+
+    /// Read the bouncers from this command's output instead of the database, e.g. `docker exec crowdsec cscli
+    /// bouncers list -o json` (split into words like a shell would, but run without one; default command:
+    /// `cscli bouncers list -o json`). It is killed when --lapi.timeout runs out.
+    #[arg(long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND)]
+    pub lapi_cscli_command: Option<String>,
 }
 
 impl Cli {
@@ -146,9 +152,16 @@ impl Cli {
         if self.lapi_timeout.is_zero() {
             return Err("--lapi.timeout must be more than 0".to_owned());
         }
-        let db = match &self.lapi_db {
-            Some(path) => LapiDbLocation::Sqlite(path.clone()),
-            None => LapiDbLocation::FromCrowdsecConfig(self.crowdsec_config.clone()),
+        let db = match (&self.lapi_db, &self.lapi_cscli_command) {
+            (Some(_), Some(_)) => {
+                return Err("give either --lapi.db or --lapi.cscli-command, not both".to_owned())
+            }
+            (None, Some(command)) => LapiDbLocation::Cscli(
+                crate::sources::cscli::split_command(command)
+                    .map_err(|e| format!("--lapi.cscli-command: {e}"))?,
+            ),
+            (Some(path), None) => LapiDbLocation::Sqlite(path.clone()),
+            (None, None) => LapiDbLocation::FromCrowdsecConfig(self.crowdsec_config.clone()),
         };
         Ok(Settings {
             web: WebSettings {
@@ -305,6 +318,40 @@ mod tests {
                 .is_err()
         );
         assert!(Cli::try_parse_from(["x", "--lapi.cache-interval", "soon"]).is_err());
+    }
+
+    #[test]
+    fn cscli_command_flag() {
+        let s = Cli::try_parse_from(["x", "--lapi.cscli-command"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert_eq!(
+            s.lapis[0].db,
+            LapiDbLocation::Cscli(
+                ["cscli", "bouncers", "list", "-o", "json"]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+        let s = Cli::try_parse_from([
+            "x",
+            "--lapi.cscli-command",
+            "docker exec 'crowd sec' cscli bouncers list -o json",
+        ])
+        .unwrap()
+        .settings()
+        .unwrap();
+        let LapiDbLocation::Cscli(argv) = &s.lapis[0].db else {
+            panic!("{:?}", s.lapis[0].db)
+        };
+        assert_eq!(argv[..3], ["docker", "exec", "crowd sec"]);
+        for bad in [
+            vec!["x", "--lapi.cscli-command", "a", "--lapi.db", "/x.db"],
+            vec!["x", "--lapi.cscli-command", "a 'b"],
+        ] {
+            assert!(Cli::try_parse_from(bad).unwrap().settings().is_err());
+        }
     }
 
     const KEY: &str = "sapi-TEST-key-0123456789";

@@ -58,6 +58,8 @@ pub enum LapiDbLocation {
     Sqlite(PathBuf),
     /// Whatever CrowdSec's config (plus `.local`) says, resolved when read.
     FromCrowdsecConfig(PathBuf),
+    /// No database access: the output of a `cscli bouncers list -o json` command (argv, run without a shell).
+    Cscli(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -237,6 +237,9 @@ impl LapiDbSource {
                     None => return Err(ResolveError::Unsupported(cfg.db.db_type)),
                 }
             }
+            crate::settings::LapiDbLocation::Cscli(_) => {
+                return Err(ResolveError::Unsupported("cscli".to_owned()))
+            }
         };
         tracing::info!(path = %path.display(), "reading the LAPI database");
         let db = sqlite::SqliteDb::new(path, self.busy_timeout);
