@@ -91,6 +91,7 @@ fn settings(db: &Path, cache: Duration) -> Settings {
             db: LapiDbLocation::Sqlite(db.to_owned()),
             cache_interval: cache,
             read_timeout: Duration::from_secs(10),
+            url: None,
         }],
         log: LogSettings {
             level: LogLevel::Error,

@@ -23,7 +23,7 @@ const LONG_VERSION: &str = concat!(
     ")"
 );
 
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "crowdsec-bouncer-exporter",
     version = LONG_VERSION,
@@ -131,6 +131,15 @@ pub struct Cli {
     /// `cscli bouncers list -o json`). It is killed when --lapi.timeout runs out.
     #[arg(long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND)]
     pub lapi_cscli_command: Option<String>,
+
+    /// YAML config file: several LAPIs, the Service API, web and log settings (see README). A key in the file wins
+    /// over its flag or environment variable.
+    #[arg(long = "config.file", env = "CROWDSEC_EXPORTER_CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Check the settings (flags and --config.file) and exit: 0 when valid, 1 with the error otherwise.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
 }
 
 impl Cli {
@@ -140,6 +149,9 @@ impl Cli {
 
     /// [`Cli::settings`] with the value of CROWDSEC_SERVICE_API_KEY given (tests pass their own).
     pub fn settings_with_key_env(&self, key_env: Option<String>) -> Result<Settings, String> {
+        if let Some(path) = &self.config_file {
+            return self.settings_from_file(path, key_env);
+        }
         if !self.telemetry_path.starts_with('/') || self.telemetry_path == "/" {
             return Err(format!(
                 "--web.telemetry-path {:?} must start with / and not be /",
@@ -174,6 +186,7 @@ impl Cli {
                 db,
                 cache_interval: self.lapi_cache_interval,
                 read_timeout: self.lapi_timeout,
+                url: None,
             }],
             log: LogSettings {
                 level: self.log_level,
@@ -181,6 +194,55 @@ impl Cli {
             },
             service_api: self.service_api_settings(key_env)?,
         })
+    }
+
+    /// Settings from `--config.file`: its keys over the flags' values, its `lapis` instead of the flags' LAPI.
+    fn settings_from_file(
+        &self,
+        path: &std::path::Path,
+        key_env: Option<String>,
+    ) -> Result<Settings, String> {
+        let file = crate::config_file::load(path).map_err(|e| e.to_string())?;
+        let mut merged = self.clone();
+        merged.config_file = None;
+        if let Some(web) = &file.web {
+            if let Some(v) = &web.listen_addresses {
+                merged.listen_addresses = v.clone();
+            }
+            if let Some(v) = &web.telemetry_path {
+                merged.telemetry_path = v.clone();
+            }
+            if let Some(v) = web.max_scrape_wait {
+                merged.max_scrape_wait = v;
+            }
+        }
+        if let Some(log) = &file.log {
+            merged.log_level = log.level.unwrap_or(merged.log_level);
+            merged.log_format = log.format.unwrap_or(merged.log_format);
+        }
+        if let Some(sa) = &file.service_api {
+            if sa.key_file.is_some() {
+                merged.service_api_key_file = sa.key_file.clone();
+            }
+            if let Some(v) = &sa.url {
+                merged.service_api_url = v.clone();
+            }
+            if let Some(v) = &sa.tags {
+                merged.service_api_tags = v.clone();
+            }
+            merged.service_api_refresh_interval = sa
+                .refresh_interval
+                .unwrap_or(merged.service_api_refresh_interval);
+            merged.service_api_timeout = sa.timeout.unwrap_or(merged.service_api_timeout);
+        }
+        let lapis = file
+            .lapi_settings(path, self.lapi_cache_interval, self.lapi_timeout)
+            .map_err(|e| e.to_string())?;
+        let mut settings = merged.settings_with_key_env(key_env)?;
+        if let Some(lapis) = lapis {
+            settings.lapis = lapis;
+        }
+        Ok(settings)
     }
 
     /// The `service_api` source, when a key is given. Messages name the file, never the key.
@@ -249,7 +311,20 @@ impl Cli {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let settings = match cli.settings() {
+        Ok(s) if cli.config_check => {
+            let names: Vec<&str> = s.lapis.iter().map(|l| l.name.as_str()).collect();
+            println!(
+                "crowdsec-bouncer-exporter: settings are valid; LAPIs: {}; Service API: {}",
+                names.join(", "),
+                if s.service_api.is_some() { "on" } else { "off" }
+            );
+            return ExitCode::SUCCESS;
+        }
         Ok(s) => s,
+        Err(e) if cli.config_check => {
+            eprintln!("crowdsec-bouncer-exporter: {e}");
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("crowdsec-bouncer-exporter: {e}");
             return ExitCode::from(2);

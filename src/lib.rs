@@ -6,6 +6,7 @@
 pub mod bouncers;
 pub mod cache;
 pub mod cli;
+pub mod config_file;
 pub mod crowdsec_config;
 pub mod duration;
 pub mod exporter;

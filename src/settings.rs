@@ -34,6 +34,8 @@ pub struct LapiSettings {
     pub cache_interval: Duration,
     /// One database read may take this long.
     pub read_timeout: Duration,
+    /// Where the LAPI serves (from the config file), when known.
+    pub url: Option<reqwest::Url>,
 }
 
 /// Source `service_api`: the CrowdSec Service API's integrations list.
@@ -62,13 +64,15 @@ pub enum LapiDbLocation {
     Cscli(Vec<String>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Logfmt,
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,
     Info,

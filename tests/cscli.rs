@@ -258,6 +258,7 @@ fn the_exporter_serves_a_cscli_lapi_with_source_cscli() {
             ),
             cache_interval: Duration::ZERO,
             read_timeout: Duration::from_secs(5),
+            url: None,
         }],
         log: LogSettings {
             level: LogLevel::Warn,

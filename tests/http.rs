@@ -23,6 +23,7 @@ fn start(db: LapiDbLocation, cache: Duration) -> Running {
             db,
             cache_interval: cache,
             read_timeout: Duration::from_secs(2),
+            url: None,
         }],
         log: LogSettings {
             level: LogLevel::Warn,
