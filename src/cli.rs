@@ -11,6 +11,7 @@ use crate::settings::{
     LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, ServiceApiSettings, Settings,
     WebSettings,
 };
+use crate::sources::lapi_db::target::ServerDb;
 use crate::sources::service_api;
 
 /// Environment variable holding the Service API key (there is deliberately no flag for the key itself).
@@ -140,7 +141,18 @@ pub struct Cli {
     /// Check the settings (flags and --config.file) and exit: 0 when valid, 1 with the error otherwise.
     #[arg(long = "config.check")]
     pub config_check: bool,
+
+    /// File holding the password of a `postgres://` or `mysql://` --lapi.db (instead of putting it in the URL);
+    /// the password may also come from the environment variable CROWDSEC_EXPORTER_LAPI_DB_PASSWORD.
+    #[arg(
+        long = "lapi.db-password-file",
+        env = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD_FILE"
+    )]
+    pub lapi_db_password_file: Option<PathBuf>,
 }
+
+/// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
+pub const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
 
 impl Cli {
     pub fn settings(&self) -> Result<Settings, String> {
@@ -172,7 +184,19 @@ impl Cli {
                 crate::sources::cscli::split_command(command)
                     .map_err(|e| format!("--lapi.cscli-command: {e}"))?,
             ),
-            (Some(path), None) => LapiDbLocation::Sqlite(path.clone()),
+            (Some(path), None) => match path.to_str() {
+                Some(url) if ServerDb::is_url(url) => LapiDbLocation::Server(
+                    ServerDb::from_url(url)
+                        .and_then(|t| {
+                            t.with_password(
+                                self.lapi_db_password_file.as_deref(),
+                                std::env::var(LAPI_DB_PASSWORD_ENV).ok(),
+                            )
+                        })
+                        .map_err(|e| format!("--lapi.db: {e}"))?,
+                ),
+                _ => LapiDbLocation::Sqlite(path.clone()),
+            },
             (None, None) => LapiDbLocation::FromCrowdsecConfig(self.crowdsec_config.clone()),
         };
         Ok(Settings {
@@ -421,11 +445,38 @@ mod tests {
             panic!("{:?}", s.lapis[0].db)
         };
         assert_eq!(argv[..3], ["docker", "exec", "crowd sec"]);
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret\n").unwrap();
+        let s = Cli::try_parse_from([
+            "x",
+            "--lapi.db",
+            "postgres://crowdsec@db:5433/cs",
+            "--lapi.db-password-file",
+            pw.to_str().unwrap(),
+        ])
+        .unwrap()
+        .settings()
+        .unwrap();
+        let LapiDbLocation::Server(t) = &s.lapis[0].db else {
+            panic!("{:?}", s.lapis[0].db)
+        };
+        assert_eq!(t.redacted(), "postgres://crowdsec@db:5433/cs");
+        assert_eq!(t.password.as_ref().unwrap().expose(), "s3cret");
         for bad in [
+            vec![
+                "x",
+                "--lapi.db",
+                "postgres://u:hunter2@db/cs",
+                "--lapi.db-password-file",
+                pw.to_str().unwrap(),
+            ],
+            vec!["x", "--lapi.db", "postgres://u:hunter2@db/"],
             vec!["x", "--lapi.cscli-command", "a", "--lapi.db", "/x.db"],
             vec!["x", "--lapi.cscli-command", "a 'b"],
         ] {
-            assert!(Cli::try_parse_from(bad).unwrap().settings().is_err());
+            let e = Cli::try_parse_from(bad).unwrap().settings().unwrap_err();
+            assert!(!e.contains("hunter2"), "{e}");
         }
     }
 

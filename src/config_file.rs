@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::settings::{LapiDbLocation, LapiSettings};
+use crate::sources::lapi_db::target::ServerDb;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
@@ -63,12 +64,16 @@ pub struct LapiSection {
     pub name: String,
     /// Where the LAPI serves, e.g. `http://127.0.0.1:8080/`.
     pub url: Option<String>,
-    /// The LAPI's SQLite database file.
-    pub db: Option<PathBuf>,
+    /// The LAPI's SQLite database file, or a `postgres://` / `mysql://` URL.
+    pub db: Option<String>,
     /// CrowdSec's config file, through which the database is found.
     pub crowdsec_config: Option<PathBuf>,
     /// A `cscli bouncers list -o json` command line (run without a shell).
     pub cscli_command: Option<String>,
+    /// The password of a `postgres://` or `mysql://` `db`, when not in the URL: a file, or the name of an
+    /// environment variable.
+    pub db_password_file: Option<PathBuf>,
+    pub db_password_env: Option<String>,
     #[serde(default, deserialize_with = "duration")]
     pub cache_interval: Option<Duration>,
     #[serde(default, deserialize_with = "duration")]
@@ -145,7 +150,20 @@ impl ConfigFile {
                 return Err(invalid(format!("{at}: the name is used twice")));
             }
             let db = match (&l.db, &l.crowdsec_config, &l.cscli_command) {
-                (Some(db), None, None) => LapiDbLocation::Sqlite(db.clone()),
+                (Some(db), None, None) if ServerDb::is_url(db) => LapiDbLocation::Server(
+                    ServerDb::from_url(db)
+                        .and_then(|t| {
+                            let env = match &l.db_password_env {
+                                Some(var) => Some(std::env::var(var).map_err(|_| {
+                                    format!("db_password_env: the variable {var} is not set")
+                                })?),
+                                None => None,
+                            };
+                            t.with_password(l.db_password_file.as_deref(), env)
+                        })
+                        .map_err(|e| invalid(format!("{at}: db: {e}")))?,
+                ),
+                (Some(db), None, None) => LapiDbLocation::Sqlite(db.into()),
                 (None, Some(cfg), None) => LapiDbLocation::FromCrowdsecConfig(cfg.clone()),
                 (None, None, Some(cmd)) => LapiDbLocation::Cscli(
                     crate::sources::cscli::split_command(cmd)

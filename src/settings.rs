@@ -62,6 +62,8 @@ pub enum LapiDbLocation {
     FromCrowdsecConfig(PathBuf),
     /// No database access: the output of a `cscli bouncers list -o json` command (argv, run without a shell).
     Cscli(Vec<String>),
+    /// A PostgreSQL or MySQL/MariaDB database (its password is a `Secret`).
+    Server(crate::sources::lapi_db::target::ServerDb),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
