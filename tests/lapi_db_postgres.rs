@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::real::ExporterProc;
-use common::servers::{block_on, Postgres};
+use common::servers::{assert_same_bouncers, block_on, Postgres};
 use common::*;
-use crowdsec_bouncer_exporter::bouncers::{Bouncer, BouncerSnapshot, LastPull};
+use crowdsec_bouncer_exporter::bouncers::{BouncerSnapshot, LastPull};
 use crowdsec_bouncer_exporter::cache::SourceFailure;
 use crowdsec_bouncer_exporter::settings::LapiDbLocation;
 use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
@@ -49,38 +49,6 @@ const ROWS_1_7: &[&str] = &[
     "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('LP', 'fw', '2024-01-02 04:00:00+00:00', '{}')",
 ];
 
-fn assert_same(sqlite: &BouncerSnapshot, other: &BouncerSnapshot) {
-    assert_eq!(sqlite.schema, other.schema);
-    assert_eq!(other.bad_rows, 0);
-    assert_eq!(sqlite.bouncers.len(), other.bouncers.len());
-    let close = |a: Option<f64>, b: Option<f64>, what: &str, name: &str| match (a, b) {
-        (Some(a), Some(b)) => assert!((a - b).abs() < 2e-6, "{name} {what}: {a} vs {b}"),
-        (a, b) => assert_eq!(a, b, "{name} {what}"),
-    };
-    for (s, o) in sqlite.bouncers.iter().zip(&other.bouncers) {
-        let strip = |b: &Bouncer| Bouncer {
-            last_pull: match b.last_pull {
-                LastPull::At(_) => LastPull::At(0.0),
-                x => x,
-            },
-            registered_at: None,
-            last_usage_metrics: None,
-            ..b.clone()
-        };
-        assert_eq!(strip(s), strip(o));
-        close(
-            s.last_pull_timestamp(),
-            o.last_pull_timestamp(),
-            "last_pull",
-            &s.name,
-        );
-        close(s.registered_at, o.registered_at, "registered_at", &s.name);
-        close(s.last_usage_metrics, o.last_usage_metrics, "usage", &s.name);
-        let now = 1_704_200_000.0;
-        close(s.age_seconds(now), o.age_seconds(now), "age", &s.name);
-    }
-}
-
 #[test]
 fn crowdsec_1_7_on_postgres_gives_the_same_bouncers_as_sqlite() {
     let pg = Postgres::start(ZONE);
@@ -105,7 +73,7 @@ fn crowdsec_1_7_on_postgres_gives_the_same_bouncers_as_sqlite() {
 
     let src = source(url_location(&pg, "crowdsec", ""));
     let from_pg = read(&src).unwrap();
-    assert_same(&from_sqlite, &from_pg);
+    assert_same_bouncers(&from_sqlite, &from_pg);
     assert_eq!(from_pg.schema, "1.7.1+");
     let nginx = from_pg.bouncers.iter().find(|b| b.name == "nginx").unwrap();
     assert_eq!(nginx.last_usage_metrics, Some(1_704_165_300.75));
@@ -136,7 +104,7 @@ fn crowdsec_1_7_on_postgres_gives_the_same_bouncers_as_sqlite() {
     )
     .unwrap();
     let via_config = read(&source(LapiDbLocation::FromCrowdsecConfig(cfg))).unwrap();
-    assert_same(&from_sqlite, &via_config);
+    assert_same_bouncers(&from_sqlite, &via_config);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! no HTTP endpoint that lists bouncers. Columns are chosen by name, as CrowdSec only ever appends columns and
 //! upgraded databases keep old ones.
 
+pub mod mysql;
 pub mod postgres;
 pub mod server;
 pub mod sqlite;
@@ -203,6 +204,7 @@ pub struct LapiDbSource {
 pub enum Resolved {
     Sqlite(sqlite::SqliteDb),
     Postgres(postgres::PostgresDb),
+    Mysql(mysql::MysqlDb),
 }
 
 impl Resolved {
@@ -210,6 +212,7 @@ impl Resolved {
         match self {
             Resolved::Sqlite(db) => db.read().await,
             Resolved::Postgres(db) => db.read().await,
+            Resolved::Mysql(db) => db.read().await,
         }
     }
 }
@@ -265,7 +268,10 @@ impl LapiDbSource {
                     t,
                     self.busy_timeout * 9 / 5,
                 ))),
-                target::Engine::Mysql => Err(ResolveError::Unsupported("mysql".to_owned())),
+                target::Engine::Mysql => Ok(Resolved::Mysql(mysql::MysqlDb::new(
+                    t,
+                    self.busy_timeout * 9 / 5,
+                ))),
             }
         };
         let path = match &self.location {

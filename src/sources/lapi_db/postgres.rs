@@ -51,6 +51,8 @@ impl TextConn for Conn<'_> {
         format!("extract(epoch from \"{column}\")")
     }
 
+    const NULLABILITY_IS_A_VERSION_SIGN: bool = true;
+
     async fn rows(&mut self, sql: &str) -> Result<Vec<TextRow>, LapiDbError> {
         let messages = self
             .0

@@ -16,8 +16,11 @@ pub type TextRow = Vec<Option<String>>;
 pub trait TextConn {
     /// Quotes an identifier.
     fn quote(column: &str) -> String;
-    /// SQL giving the Unix seconds of a time column (NULL stays NULL).
+    /// SQL giving a time column as Unix seconds or as a UTC timestamp text (NULL stays NULL).
     fn epoch(column: &str) -> String;
+    /// Whether a NOT NULL `last_pull` tells CrowdSec < 1.6. Not on MySQL, where ent makes every `timestamp`
+    /// column NULL-able; there the `until` column (1.4/1.5 only) tells it.
+    const NULLABILITY_IS_A_VERSION_SIGN: bool;
     /// The schema the tables are looked up in (`current_schema()`, `DATABASE()`).
     const CURRENT_SCHEMA: &'static str;
     fn rows(&mut self, sql: &str)
@@ -86,8 +89,13 @@ pub async fn read_snapshot<C: TextConn>(
     if cols.is_empty() {
         return Err(LapiDbError::NoBouncersTable);
     }
+    let nullable = cols.get("last_pull").copied().unwrap_or(false);
     let schema = Schema {
-        last_pull_nullable: cols.get("last_pull").copied().unwrap_or(false),
+        last_pull_nullable: if C::NULLABILITY_IS_A_VERSION_SIGN {
+            nullable
+        } else {
+            nullable && !cols.contains_key("until")
+        },
         columns: cols.keys().cloned().collect::<HashSet<_>>(),
     };
     let list = BOUNCER_COLUMNS
