@@ -163,6 +163,13 @@ impl ConfigFile {
                         })
                         .map_err(|e| invalid(format!("{at}: db: {e}")))?,
                 ),
+                (Some(_), None, None)
+                    if l.db_password_file.is_some() || l.db_password_env.is_some() =>
+                {
+                    return Err(invalid(format!(
+                        "{at}: db_password_file/db_password_env need a postgres:// or mysql:// `db`"
+                    )))
+                }
                 (Some(db), None, None) => LapiDbLocation::Sqlite(db.into()),
                 (None, Some(cfg), None) => LapiDbLocation::FromCrowdsecConfig(cfg.clone()),
                 (None, None, Some(cmd)) => LapiDbLocation::Cscli(
@@ -274,6 +281,8 @@ mod tests {
                 "lapis:\n  - name: a\n    db: /a\n    timeout: 0s\n",
                 "timeout",
             ),
+            ("lapis:\n  - name: a\n    db: /a\n    db_password_file: /p\n", "postgres://"),
+            ("lapis:\n  - name: a\n    db: postgres://u@h/d\n    db_password_env: CSBE_TEST_UNSET_VAR\n", "not set"),
         ] {
             let e = parse(Path::new("c.yaml"), text)
                 .unwrap()
