@@ -156,7 +156,7 @@ fn crowdsec_1_4_6_on_mariadb_and_connection_failures() {
         assert!(!err.message.contains("p@ss"), "{err}");
     }
 
-    // The session is read-only: the source's connection could not write even by mistake.
+    // A database without CrowdSec's tables.
     my.admin_sql(&[
         "CREATE DATABASE empty",
         "GRANT ALL PRIVILEGES ON empty.* TO 'crowdsec'@'127.0.0.1'",
