@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crowdsec_bouncer_exporter::metrics::{self, Format};
-use crowdsec_bouncer_exporter::settings::{
-    LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, Settings, WebSettings,
-};
+use crowdsec_bouncer_exporter::settings::{LapiDbLocation, LogLevel, Settings};
 
 const BOUNCERS: usize = 10_000;
 const ROUNDS: usize = 50;
@@ -26,25 +24,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn settings(db: &Path, cache: Duration) -> Settings {
-    Settings {
-        web: WebSettings {
-            listen_addresses: vec![],
-            telemetry_path: "/metrics".into(),
-            max_scrape_wait: Duration::from_secs(10),
-            config_file: None,
-        },
-        lapis: vec![LapiSettings {
-            name: "bench".into(),
-            db: LapiDbLocation::Sqlite(db.to_owned()),
-            cache_interval: cache,
-            read_timeout: Duration::from_secs(10),
-        }],
-        log: LogSettings {
-            level: LogLevel::Error,
-            format: LogFormat::Logfmt,
-        },
-        service_api: None,
-        checks: None,
+    {
+        let mut s = Settings::single_lapi("bench", LapiDbLocation::Sqlite(db.to_owned()));
+        s.lapis[0].cache_interval = cache;
+        s.lapis[0].read_timeout = Duration::from_secs(10);
+        s.log.level = LogLevel::Error;
+        s
     }
 }
 

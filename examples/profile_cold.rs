@@ -2,31 +2,16 @@
 use std::time::Duration;
 
 use crowdsec_bouncer_exporter::metrics::{Format, Renderer};
-use crowdsec_bouncer_exporter::settings::{
-    LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, Settings, WebSettings,
-};
+use crowdsec_bouncer_exporter::settings::{LapiDbLocation, LogLevel, Settings};
 
 fn main() {
     let db = std::env::args().nth(1).expect("usage: profile_cold DB");
-    let settings = Settings {
-        web: WebSettings {
-            listen_addresses: vec![],
-            telemetry_path: "/metrics".into(),
-            max_scrape_wait: Duration::from_secs(60),
-            config_file: None,
-        },
-        lapis: vec![LapiSettings {
-            name: "p".into(),
-            db: LapiDbLocation::Sqlite(db.into()),
-            cache_interval: Duration::ZERO,
-            read_timeout: Duration::from_secs(60),
-        }],
-        log: LogSettings {
-            level: LogLevel::Error,
-            format: LogFormat::Logfmt,
-        },
-        service_api: None,
-        checks: None,
+    let settings = {
+        let mut s = Settings::single_lapi("p", LapiDbLocation::Sqlite(db.into()));
+        s.web.max_scrape_wait = Duration::from_secs(60);
+        s.lapis[0].read_timeout = Duration::from_secs(60);
+        s.log.level = LogLevel::Error;
+        s
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

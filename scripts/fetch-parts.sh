@@ -18,9 +18,24 @@ ROOT_DIR="$PARTS_DIR/root"
 STAMP_DIR="$PARTS_DIR/.extracted"
 ENV_FILE="$PARTS_DIR/env.sh"
 
-PACKAGES=(crowdsec crowdsec-custom-bouncer prometheus prometheus-alertmanager)
-# shared library (as ldd names it) -> Debian package that ships it
-declare -A LIB_PACKAGE=( [libsqlite3.so.0]=libsqlite3-0 )
+PACKAGES=(crowdsec crowdsec-custom-bouncer prometheus prometheus-alertmanager
+          postgresql-15 mariadb-server-core mariadb-client-core)
+# shared library (as ldd names it) -> Debian package that ships it. PostgreSQL and MariaDB link more than a
+# minimal bookworm has; whatever ldd reports missing is fetched and extracted too (see PARTS_LD_LIBRARY_PATH).
+declare -A LIB_PACKAGE=( [libsqlite3.so.0]=libsqlite3-0
+  [libpq.so.5]=libpq5 [libxml2.so.2]=libxml2 [libicui18n.so.72]=libicu72 [libicuuc.so.72]=libicu72
+  [libicudata.so.72]=libicu72 [libldap-2.5.so.0]=libldap-2.5-0 [liblber-2.5.so.0]=libldap-2.5-0
+  [libsasl2.so.2]=libsasl2-2 [libgssapi_krb5.so.2]=libgssapi-krb5-2 [libkrb5.so.3]=libkrb5-3
+  [libk5crypto.so.3]=libk5crypto3 [libkrb5support.so.0]=libkrb5support0 [libkeyutils.so.1]=libkeyutils1
+  [libcom_err.so.2]=libcom-err2 [liblz4.so.1]=liblz4-1 [libzstd.so.1]=libzstd1 [libpam.so.0]=libpam0g
+  [libsystemd.so.0]=libsystemd0 [libssl.so.3]=libssl3 [libcrypto.so.3]=libssl3 [libcap.so.2]=libcap2
+  [libgcrypt.so.20]=libgcrypt20 [libgpg-error.so.0]=libgpg-error0 [liblzma.so.5]=liblzma5
+  [libgnutls.so.30]=libgnutls30 [libp11-kit.so.0]=libp11-kit0 [libidn2.so.0]=libidn2-0
+  [libunistring.so.2]=libunistring2 [libtasn1.so.6]=libtasn1-6 [libnettle.so.8]=libnettle8
+  [libhogweed.so.6]=libnettle8 [libgmp.so.10]=libgmp10 [libffi.so.8]=libffi8 [libstdc++.so.6]=libstdc++6
+  [libgcc_s.so.1]=libgcc-s1 [libcap-ng.so.0]=libcap-ng0 [libaudit.so.1]=libaudit1 [libpcre2-8.so.0]=libpcre2-8-0
+  [libcrypt.so.1]=libcrypt1 [libz.so.1]=zlib1g [liburing.so.2]=liburing2 [libaio.so.1]=libaio1
+  [libnuma.so.1]=libnuma1 [libresolv.so.2]=libc6 )
 
 log() { echo "fetch-parts: $*" >&2; }
 
@@ -32,8 +47,13 @@ declare -A BIN=(
   [PROMTOOL_BIN]="$ROOT_DIR/usr/bin/promtool"
   [ALERTMANAGER_BIN]="$ROOT_DIR/usr/bin/prometheus-alertmanager"
   [AMTOOL_BIN]="$ROOT_DIR/usr/bin/amtool"
+  [INITDB_BIN]="$ROOT_DIR/usr/lib/postgresql/15/bin/initdb"
+  [POSTGRES_BIN]="$ROOT_DIR/usr/lib/postgresql/15/bin/postgres"
+  [MARIADBD_BIN]="$ROOT_DIR/usr/sbin/mariadbd"
+  [MARIADB_BIN]="$ROOT_DIR/usr/bin/mariadb"
 )
-BIN_ORDER=(CROWDSEC_BIN CSCLI_BIN CUSTOM_BOUNCER_BIN PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN AMTOOL_BIN)
+BIN_ORDER=(CROWDSEC_BIN CSCLI_BIN CUSTOM_BOUNCER_BIN PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN AMTOOL_BIN
+           INITDB_BIN POSTGRES_BIN MARIADBD_BIN MARIADB_BIN)
 
 print_paths() {
   local v
@@ -124,19 +144,25 @@ missing_libs() { # prints sonames ldd cannot resolve
   done | sort -u
 }
 if command -v ldd >/dev/null; then
-  mapfile -t libs < <(missing_libs)
-  if ((${#libs[@]})); then
+  # A library found in one round can reveal its own missing dependencies: a few rounds.
+  all_libs=()
+  for round in 1 2 3 4 5; do
+    mapfile -t libs < <(missing_libs)
+    ((${#libs[@]})) || break
     extra=()
     for l in "${libs[@]}"; do
       [[ -n "${LIB_PACKAGE[$l]:-}" ]] || { log "no known package for missing library $l"; exit 1; }
       extra+=("${LIB_PACKAGE[$l]}")
     done
+    all_libs+=("${libs[@]}")
     fetch_and_extract "${extra[@]}"
     LIB_DIR="$ROOT_DIR/usr/lib/x86_64-linux-gnu"
     [[ -d "$LIB_DIR" ]] || LIB_DIR="$(dirname "$(find "$ROOT_DIR/usr/lib" -name "${libs[0]}" | head -n1)")"
-    mapfile -t still < <(missing_libs)
-    if ((${#still[@]})); then log "still missing: ${still[*]}"; exit 1; fi
-    log "host lacks ${libs[*]}: set LD_LIBRARY_PATH=\$PARTS_LD_LIBRARY_PATH when running the parts"
+  done
+  mapfile -t still < <(missing_libs)
+  if ((${#still[@]})); then log "still missing: ${still[*]}"; exit 1; fi
+  if ((${#all_libs[@]})); then
+    log "host lacks ${all_libs[*]}: set LD_LIBRARY_PATH=\$PARTS_LD_LIBRARY_PATH when running the parts"
   fi
 fi
 
@@ -163,6 +189,8 @@ tmp="$ENV_FILE.tmp.$$"
   echo "CUSTOM_BOUNCER_VERSION='$(version_of crowdsec-custom-bouncer)'"
   echo "PROMETHEUS_VERSION='$(version_of prometheus)'"
   echo "ALERTMANAGER_VERSION='$(version_of prometheus-alertmanager)'"
+  echo "POSTGRESQL_VERSION='$(version_of postgresql-15)'"
+  echo "MARIADB_VERSION='$(version_of mariadb-server-core)'"
   echo "export PARTS_DIR PARTS_ROOT ${BIN_ORDER[*]} ALERTMANAGER_TEMPLATE ALERTMANAGER_SHARE_DIR ALERTMANAGER_UI_PATH ALERTMANAGER_NS_WRAPPER PARTS_LD_LIBRARY_PATH"
 } > "$tmp"
 mv "$tmp" "$ENV_FILE"

@@ -11,6 +11,7 @@ use crate::settings::{
     LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, ServiceApiSettings, Settings,
     WebSettings,
 };
+use crate::sources::lapi_db::target::ServerDb;
 use crate::sources::service_api;
 
 /// Environment variable holding the Service API key (there is deliberately no flag for the key itself).
@@ -23,7 +24,7 @@ const LONG_VERSION: &str = concat!(
     ")"
 );
 
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "crowdsec-bouncer-exporter",
     version = LONG_VERSION,
@@ -131,6 +132,28 @@ pub struct Cli {
     )]
     pub log_format: LogFormat,
 
+    /// Read the bouncers from this command's output instead of the database, e.g. `docker exec crowdsec cscli
+    /// bouncers list -o json` (split into words like a shell would, but run without one; default command:
+    /// `cscli bouncers list -o json`). It is killed when --lapi.timeout runs out.
+    #[arg(long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND)]
+    pub lapi_cscli_command: Option<String>,
+
+    /// YAML config file: several LAPIs, the Service API, web and log settings (see README). A key in the file wins
+    /// over its flag or environment variable.
+    #[arg(long = "config.file", env = "CROWDSEC_EXPORTER_CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Check the settings (flags and --config.file) and exit: 0 when valid, 1 with the error otherwise.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
+    /// File holding the password of a `postgres://` or `mysql://` --lapi.db (instead of putting it in the URL);
+    /// the password may also come from the environment variable CROWDSEC_EXPORTER_LAPI_DB_PASSWORD.
+    #[arg(
+        long = "lapi.db-password-file",
+        env = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD_FILE"
+    )]
+    pub lapi_db_password_file: Option<PathBuf>,
     /// Folder of bouncer configuration files to check (repeatable; a missing folder is skipped).
     #[arg(
         long = "bouncers.config-dir",
@@ -161,7 +184,7 @@ pub struct Cli {
 }
 
 /// Without a subcommand the exporter serves metrics.
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Run every source and check once and say what is wrong and what to try; flags go before `diagnose`.
     /// Exit status: 0 all fine, 1 something critical, 2 the tool could not run.
@@ -172,6 +195,9 @@ pub enum Command {
     },
 }
 
+/// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
+pub const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
+
 impl Cli {
     pub fn settings(&self) -> Result<Settings, String> {
         self.settings_with_key_env(std::env::var(SERVICE_API_KEY_ENV).ok())
@@ -179,6 +205,9 @@ impl Cli {
 
     /// [`Cli::settings`] with the value of CROWDSEC_SERVICE_API_KEY given (tests pass their own).
     pub fn settings_with_key_env(&self, key_env: Option<String>) -> Result<Settings, String> {
+        if let Some(path) = &self.config_file {
+            return self.settings_from_file(path, key_env);
+        }
         if !self.telemetry_path.starts_with('/') || self.telemetry_path == "/" {
             return Err(format!(
                 "--web.telemetry-path {:?} must start with / and not be /",
@@ -191,9 +220,28 @@ impl Cli {
         if self.lapi_timeout.is_zero() {
             return Err("--lapi.timeout must be more than 0".to_owned());
         }
-        let db = match &self.lapi_db {
-            Some(path) => LapiDbLocation::Sqlite(path.clone()),
-            None => LapiDbLocation::FromCrowdsecConfig(self.crowdsec_config.clone()),
+        let db = match (&self.lapi_db, &self.lapi_cscli_command) {
+            (Some(_), Some(_)) => {
+                return Err("give either --lapi.db or --lapi.cscli-command, not both".to_owned())
+            }
+            (None, Some(command)) => LapiDbLocation::Cscli(
+                crate::sources::cscli::split_command(command)
+                    .map_err(|e| format!("--lapi.cscli-command: {e}"))?,
+            ),
+            (Some(path), None) => match path.to_str() {
+                Some(url) if ServerDb::is_url(url) => LapiDbLocation::Server(
+                    ServerDb::from_url(url)
+                        .and_then(|t| {
+                            t.with_password(
+                                self.lapi_db_password_file.as_deref(),
+                                std::env::var(LAPI_DB_PASSWORD_ENV).ok(),
+                            )
+                        })
+                        .map_err(|e| format!("--lapi.db: {e}"))?,
+                ),
+                _ => LapiDbLocation::Sqlite(path.clone()),
+            },
+            (None, None) => LapiDbLocation::FromCrowdsecConfig(self.crowdsec_config.clone()),
         };
         Ok(Settings {
             web: WebSettings {
@@ -207,6 +255,7 @@ impl Cli {
                 db,
                 cache_interval: self.lapi_cache_interval,
                 read_timeout: self.lapi_timeout,
+                url: None,
             }],
             log: LogSettings {
                 level: self.log_level,
@@ -242,6 +291,55 @@ impl Cli {
             interval: self.bouncers_check_interval,
             timeout: self.bouncers_check_interval.min(Duration::from_secs(5)),
         })
+    }
+
+    /// Settings from `--config.file`: its keys over the flags' values, its `lapis` instead of the flags' LAPI.
+    fn settings_from_file(
+        &self,
+        path: &std::path::Path,
+        key_env: Option<String>,
+    ) -> Result<Settings, String> {
+        let file = crate::config_file::load(path).map_err(|e| e.to_string())?;
+        let mut merged = self.clone();
+        merged.config_file = None;
+        if let Some(web) = &file.web {
+            if let Some(v) = &web.listen_addresses {
+                merged.listen_addresses = v.clone();
+            }
+            if let Some(v) = &web.telemetry_path {
+                merged.telemetry_path = v.clone();
+            }
+            if let Some(v) = web.max_scrape_wait {
+                merged.max_scrape_wait = v;
+            }
+        }
+        if let Some(log) = &file.log {
+            merged.log_level = log.level.unwrap_or(merged.log_level);
+            merged.log_format = log.format.unwrap_or(merged.log_format);
+        }
+        if let Some(sa) = &file.service_api {
+            if sa.key_file.is_some() {
+                merged.service_api_key_file = sa.key_file.clone();
+            }
+            if let Some(v) = &sa.url {
+                merged.service_api_url = v.clone();
+            }
+            if let Some(v) = &sa.tags {
+                merged.service_api_tags = v.clone();
+            }
+            merged.service_api_refresh_interval = sa
+                .refresh_interval
+                .unwrap_or(merged.service_api_refresh_interval);
+            merged.service_api_timeout = sa.timeout.unwrap_or(merged.service_api_timeout);
+        }
+        let lapis = file
+            .lapi_settings(path, self.lapi_cache_interval, self.lapi_timeout)
+            .map_err(|e| e.to_string())?;
+        let mut settings = merged.settings_with_key_env(key_env)?;
+        if let Some(lapis) = lapis {
+            settings.lapis = lapis;
+        }
+        Ok(settings)
     }
 
     /// The `service_api` source, when a key is given. Messages name the file, never the key.
@@ -310,7 +408,20 @@ impl Cli {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let settings = match cli.settings() {
+        Ok(s) if cli.config_check => {
+            let names: Vec<&str> = s.lapis.iter().map(|l| l.name.as_str()).collect();
+            println!(
+                "crowdsec-bouncer-exporter: settings are valid; LAPIs: {}; Service API: {}",
+                names.join(", "),
+                if s.service_api.is_some() { "on" } else { "off" }
+            );
+            return ExitCode::SUCCESS;
+        }
         Ok(s) => s,
+        Err(e) if cli.config_check => {
+            eprintln!("crowdsec-bouncer-exporter: {e}");
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("crowdsec-bouncer-exporter: {e}");
             return ExitCode::from(2);
@@ -382,6 +493,67 @@ mod tests {
                 .is_err()
         );
         assert!(Cli::try_parse_from(["x", "--lapi.cache-interval", "soon"]).is_err());
+    }
+
+    #[test]
+    fn cscli_command_flag() {
+        let s = Cli::try_parse_from(["x", "--lapi.cscli-command"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert_eq!(
+            s.lapis[0].db,
+            LapiDbLocation::Cscli(
+                ["cscli", "bouncers", "list", "-o", "json"]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+        let s = Cli::try_parse_from([
+            "x",
+            "--lapi.cscli-command",
+            "docker exec 'crowd sec' cscli bouncers list -o json",
+        ])
+        .unwrap()
+        .settings()
+        .unwrap();
+        let LapiDbLocation::Cscli(argv) = &s.lapis[0].db else {
+            panic!("{:?}", s.lapis[0].db)
+        };
+        assert_eq!(argv[..3], ["docker", "exec", "crowd sec"]);
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret\n").unwrap();
+        let s = Cli::try_parse_from([
+            "x",
+            "--lapi.db",
+            "postgres://crowdsec@db:5433/cs",
+            "--lapi.db-password-file",
+            pw.to_str().unwrap(),
+        ])
+        .unwrap()
+        .settings()
+        .unwrap();
+        let LapiDbLocation::Server(t) = &s.lapis[0].db else {
+            panic!("{:?}", s.lapis[0].db)
+        };
+        assert_eq!(t.redacted(), "postgres://crowdsec@db:5433/cs");
+        assert_eq!(t.password.as_ref().unwrap().expose(), "s3cret");
+        for bad in [
+            vec![
+                "x",
+                "--lapi.db",
+                "postgres://u:hunter2@db/cs",
+                "--lapi.db-password-file",
+                pw.to_str().unwrap(),
+            ],
+            vec!["x", "--lapi.db", "postgres://u:hunter2@db/"],
+            vec!["x", "--lapi.cscli-command", "a", "--lapi.db", "/x.db"],
+            vec!["x", "--lapi.cscli-command", "a 'b"],
+        ] {
+            let e = Cli::try_parse_from(bad).unwrap().settings().unwrap_err();
+            assert!(!e.contains("hunter2"), "{e}");
+        }
     }
 
     const KEY: &str = "sapi-TEST-key-0123456789";

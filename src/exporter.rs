@@ -7,6 +7,7 @@ use crate::bouncers::BouncerSnapshot;
 use crate::cache::Cached;
 use crate::metrics::Scrape;
 use crate::settings::Settings;
+use crate::sources::cscli::{self, CscliSource};
 use crate::sources::lapi_db::{self, LapiDbSource};
 use crate::sources::service_api::{self, IntegrationSnapshot, ServiceApiSource};
 use crate::timefmt;
@@ -26,6 +27,9 @@ impl Exporter {
             .lapis
             .iter()
             .map(|l| {
+                if let crate::settings::LapiDbLocation::Cscli(argv) = &l.db {
+                    return cscli_cache(l, argv);
+                }
                 let source = Arc::new(LapiDbSource::new(l.db.clone(), l.read_timeout / 2));
                 Cached::new(
                     lapi_db::SOURCE,
@@ -120,6 +124,22 @@ fn service_api_cache(s: &crate::settings::ServiceApiSettings) -> Cached<Integrat
                     Err(failure) => Err(failure),
                 }
             })
+        },
+    )
+}
+
+/// A LAPI read through cscli. The command gets 9/10 of the read timeout, so it is killed (and its failure
+/// reported as such) before the cache gives up on it.
+fn cscli_cache(l: &crate::settings::LapiSettings, argv: &[String]) -> Cached<BouncerSnapshot> {
+    let source = Arc::new(CscliSource::new(argv.to_vec(), l.read_timeout * 9 / 10));
+    Cached::new(
+        cscli::SOURCE,
+        &l.name,
+        l.cache_interval,
+        l.read_timeout,
+        move || {
+            let source = source.clone();
+            Box::pin(async move { source.read().await })
         },
     )
 }

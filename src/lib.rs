@@ -7,6 +7,7 @@ pub mod bouncer_config;
 pub mod bouncers;
 pub mod cache;
 pub mod cli;
+pub mod config_file;
 pub mod crowdsec_config;
 pub mod diagnose;
 pub mod duration;

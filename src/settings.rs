@@ -18,6 +18,34 @@ pub struct Settings {
     pub checks: Option<CheckSettings>,
 }
 
+impl Settings {
+    /// One LAPI read from `db`, read on every scrape (no cache), default web and log settings, no optional source:
+    /// the starting point of tests, benchmarks and one-shot tools, which then change what they need.
+    pub fn single_lapi(name: &str, db: LapiDbLocation) -> Settings {
+        Settings {
+            web: WebSettings {
+                listen_addresses: Vec::new(),
+                telemetry_path: "/metrics".to_owned(),
+                max_scrape_wait: Duration::from_secs(10),
+                config_file: None,
+            },
+            lapis: vec![LapiSettings {
+                name: name.to_owned(),
+                db,
+                cache_interval: Duration::ZERO,
+                read_timeout: Duration::from_secs(5),
+                url: None,
+            }],
+            log: LogSettings {
+                level: LogLevel::Warn,
+                format: LogFormat::Logfmt,
+            },
+            service_api: None,
+            checks: None,
+        }
+    }
+}
+
 /// Sources `bouncer_config` and `lapi_health`.
 #[derive(Debug, Clone)]
 pub struct CheckSettings {
@@ -55,6 +83,8 @@ pub struct LapiSettings {
     pub cache_interval: Duration,
     /// One database read may take this long.
     pub read_timeout: Duration,
+    /// Where the LAPI serves (from the config file), when known.
+    pub url: Option<reqwest::Url>,
 }
 
 /// Source `service_api`: the CrowdSec Service API's integrations list.
@@ -79,15 +109,21 @@ pub enum LapiDbLocation {
     Sqlite(PathBuf),
     /// Whatever CrowdSec's config (plus `.local`) says, resolved when read.
     FromCrowdsecConfig(PathBuf),
+    /// No database access: the output of a `cscli bouncers list -o json` command (argv, run without a shell).
+    Cscli(Vec<String>),
+    /// A PostgreSQL or MySQL/MariaDB database (its password is a `Secret`).
+    Server(crate::sources::lapi_db::target::ServerDb),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Logfmt,
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,
     Info,

@@ -5,32 +5,17 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use crowdsec_bouncer_exporter::settings::{
-    LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, Settings, WebSettings,
-};
+use crowdsec_bouncer_exporter::settings::{LapiDbLocation, Settings};
 
 type Running = InProcess;
 
 fn start(db: LapiDbLocation, cache: Duration) -> Running {
-    let settings = Settings {
-        web: WebSettings {
-            listen_addresses: vec![],
-            telemetry_path: "/metrics".into(),
-            max_scrape_wait: Duration::from_secs(5),
-            config_file: None,
-        },
-        lapis: vec![LapiSettings {
-            name: "edge-1".into(),
-            db,
-            cache_interval: cache,
-            read_timeout: Duration::from_secs(2),
-        }],
-        log: LogSettings {
-            level: LogLevel::Warn,
-            format: LogFormat::Logfmt,
-        },
-        service_api: None,
-        checks: None,
+    let settings = {
+        let mut s = Settings::single_lapi("edge-1", db);
+        s.web.max_scrape_wait = Duration::from_secs(5);
+        s.lapis[0].cache_interval = cache;
+        s.lapis[0].read_timeout = Duration::from_secs(2);
+        s
     };
     start_in_process(settings)
 }

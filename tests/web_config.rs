@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use common::real::{free_port, part, wait_until, ExporterProc, Proc};
 use common::*;
-use crowdsec_bouncer_exporter::settings::{
-    LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, Settings, WebSettings,
-};
+use crowdsec_bouncer_exporter::settings::{LapiDbLocation, Settings};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
@@ -109,25 +107,14 @@ impl Setup {
     }
 
     fn start(&self, web_config: &Path) -> InProcess {
-        start_in_process(Settings {
-            web: WebSettings {
-                listen_addresses: vec![],
-                telemetry_path: "/metrics".into(),
-                max_scrape_wait: Duration::from_secs(5),
-                config_file: Some(web_config.to_owned()),
-            },
-            lapis: vec![LapiSettings {
-                name: "tls".into(),
-                db: LapiDbLocation::Sqlite(self.path("crowdsec.db")),
-                cache_interval: Duration::from_secs(60),
-                read_timeout: Duration::from_secs(2),
-            }],
-            log: LogSettings {
-                level: LogLevel::Warn,
-                format: LogFormat::Logfmt,
-            },
-            service_api: None,
-            checks: None,
+        start_in_process({
+            let mut s =
+                Settings::single_lapi("tls", LapiDbLocation::Sqlite(self.path("crowdsec.db")));
+            s.web.max_scrape_wait = Duration::from_secs(5);
+            s.web.config_file = Some(web_config.to_owned());
+            s.lapis[0].cache_interval = Duration::from_secs(60);
+            s.lapis[0].read_timeout = Duration::from_secs(2);
+            s
         })
     }
 

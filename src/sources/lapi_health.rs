@@ -152,28 +152,43 @@ impl LapiHealthSource {
     }
 }
 
-/// The first LAPI's health source behind its cache, when checks are on (`--lapi.url` names one LAPI).
+/// A health source per LAPI whose URL is known, behind its cache, when checks are on. A LAPI's `url` (config
+/// file) comes first; the first LAPI falls back to `--lapi.url`, then to CrowdSec's `api.server.listen_uri`.
 pub fn caches(settings: &crate::settings::Settings) -> Vec<crate::cache::Cached<LapiHealth>> {
-    let (Some(checks), Some(lapi)) = (settings.checks.as_ref(), settings.lapis.first()) else {
+    let Some(checks) = settings.checks.as_ref() else {
         return Vec::new();
     };
-    let source = std::sync::Arc::new(LapiHealthSource::new(
-        checks.lapi_url.clone(),
-        checks.crowdsec_config.clone(),
-        checks.timeout,
-    ));
-    vec![crate::cache::Cached::new(
-        SOURCE,
-        &lapi.name,
-        checks
-            .interval
-            .min(lapi.cache_interval.max(Duration::from_secs(1))),
-        checks.timeout + Duration::from_secs(1),
-        move || {
-            let source = source.clone();
-            Box::pin(async move { source.read().await })
-        },
-    )]
+    let mut out = Vec::new();
+    for (i, lapi) in settings.lapis.iter().enumerate() {
+        let explicit = lapi.url.clone().or_else(|| {
+            if i == 0 {
+                checks.lapi_url.clone()
+            } else {
+                None
+            }
+        });
+        if explicit.is_none() && i > 0 {
+            continue;
+        }
+        let source = std::sync::Arc::new(LapiHealthSource::new(
+            explicit,
+            checks.crowdsec_config.clone(),
+            checks.timeout,
+        ));
+        out.push(crate::cache::Cached::new(
+            SOURCE,
+            &lapi.name,
+            checks
+                .interval
+                .min(lapi.cache_interval.max(Duration::from_secs(1))),
+            checks.timeout + Duration::from_secs(1),
+            move || {
+                let source = source.clone();
+                Box::pin(async move { source.read().await })
+            },
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! [`crate::cache::SourceFailure`] with a stable reason, and never panics on what it reads.
 
 pub mod bouncer_config;
+pub mod cscli;
 pub mod lapi_db;
 pub mod lapi_health;
 pub mod service_api;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod real;
+pub mod servers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,11 @@
 //! no HTTP endpoint that lists bouncers. Columns are chosen by name, as CrowdSec only ever appends columns and
 //! upgraded databases keep old ones.
 
+pub mod mysql;
+pub mod postgres;
+pub mod server;
 pub mod sqlite;
+pub mod target;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -35,6 +39,10 @@ pub enum LapiDbError {
     Query(String),
     #[error("a previous read is still running")]
     Busy,
+    #[error("cannot connect to {target}: {message}")]
+    Connect { target: String, message: String },
+    #[error("{0}")]
+    Timeout(String),
 }
 
 impl Reason for LapiDbError {
@@ -49,6 +57,8 @@ impl Reason for LapiDbError {
             LapiDbError::NoBouncersTable => "schema",
             LapiDbError::Query(_) => "query",
             LapiDbError::Busy => "timeout",
+            LapiDbError::Connect { .. } => "connect",
+            LapiDbError::Timeout(_) => "timeout",
         }
     }
 }
@@ -197,15 +207,63 @@ pub fn interpret_row(
 pub struct LapiDbSource {
     location: crate::settings::LapiDbLocation,
     busy_timeout: std::time::Duration,
-    resolved: std::sync::Mutex<Option<sqlite::SqliteDb>>,
+    resolved: std::sync::Mutex<Option<Resolved>>,
+}
+
+/// A found database, ready to read.
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    Sqlite(sqlite::SqliteDb),
+    Postgres(postgres::PostgresDb),
+    Mysql(mysql::MysqlDb),
+}
+
+impl Resolved {
+    pub async fn read(&self) -> Result<crate::bouncers::BouncerSnapshot, LapiDbError> {
+        match self {
+            Resolved::Sqlite(db) => db.read().await,
+            Resolved::Postgres(db) => db.read().await,
+            Resolved::Mysql(db) => db.read().await,
+        }
+    }
+
+    /// The bouncer registered with this key hash (configuration checks). SQLite only so far: the
+    /// PostgreSQL/MySQL clients are async while the checks run on a blocking thread.
+    pub fn bouncer_for_key_hash(
+        &self,
+        hash: &crate::secret::Secret,
+    ) -> Result<Option<String>, LapiDbError> {
+        match self {
+            Resolved::Sqlite(db) => db.bouncer_for_key_hash(hash),
+            Resolved::Postgres(_) | Resolved::Mysql(_) => Err(Self::no_lookup()),
+        }
+    }
+
+    /// Whether a bouncer of that name is registered (for the installers' `<config>.id` files). SQLite only so far.
+    pub fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
+        match self {
+            Resolved::Sqlite(db) => db.bouncer_registered(name),
+            Resolved::Postgres(_) | Resolved::Mysql(_) => Err(Self::no_lookup()),
+        }
+    }
+
+    fn no_lookup() -> LapiDbError {
+        LapiDbError::Query(
+            "key lookups are not implemented for PostgreSQL/MySQL databases yet".to_owned(),
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(transparent)]
     Config(#[from] crate::crowdsec_config::ConfigError),
-    #[error("CrowdSec's database is {0}; this exporter reads SQLite only so far (give --lapi.db a SQLite file)")]
+    #[error(
+        "the LAPI database is {0}, which this exporter cannot read (yet): use the cscli source"
+    )]
     Unsupported(String),
+    #[error("CrowdSec's config: {0}")]
+    Server(String),
 }
 
 impl Reason for ResolveError {
@@ -213,6 +271,7 @@ impl Reason for ResolveError {
         match self {
             ResolveError::Config(_) => "config",
             ResolveError::Unsupported(_) => "unsupported",
+            ResolveError::Server(_) => "config",
         }
     }
 }
@@ -231,7 +290,7 @@ impl LapiDbSource {
 
     /// Finds the database. Kept once found; a broken CrowdSec config is retried on the next read, so the
     /// exporter recovers when CrowdSec gets installed or fixed after it started.
-    pub fn resolve(&self) -> Result<sqlite::SqliteDb, ResolveError> {
+    pub fn resolve(&self) -> Result<Resolved, ResolveError> {
         let mut slot = self
             .resolved
             .lock()
@@ -239,18 +298,45 @@ impl LapiDbSource {
         if let Some(db) = slot.as_ref() {
             return Ok(db.clone());
         }
+        let server = |t: target::ServerDb| -> Result<Resolved, ResolveError> {
+            tracing::info!(database = %t.redacted(), "reading the LAPI database");
+            match t.engine {
+                target::Engine::Postgres => Ok(Resolved::Postgres(postgres::PostgresDb::new(
+                    t,
+                    self.busy_timeout * 9 / 5,
+                ))),
+                target::Engine::Mysql => Ok(Resolved::Mysql(mysql::MysqlDb::new(
+                    t,
+                    self.busy_timeout * 9 / 5,
+                ))),
+            }
+        };
         let path = match &self.location {
             crate::settings::LapiDbLocation::Sqlite(p) => p.clone(),
             crate::settings::LapiDbLocation::FromCrowdsecConfig(cfg) => {
                 let cfg = crate::crowdsec_config::load(cfg)?;
                 match cfg.db.sqlite_path() {
                     Some(p) => p.to_owned(),
-                    None => return Err(ResolveError::Unsupported(cfg.db.db_type)),
+                    None => {
+                        let t = target::ServerDb::from_crowdsec(&cfg.db)
+                            .map_err(ResolveError::Server)?;
+                        let db = server(t)?;
+                        *slot = Some(db.clone());
+                        return Ok(db);
+                    }
                 }
+            }
+            crate::settings::LapiDbLocation::Server(t) => {
+                let db = server(t.clone())?;
+                *slot = Some(db.clone());
+                return Ok(db);
+            }
+            crate::settings::LapiDbLocation::Cscli(_) => {
+                return Err(ResolveError::Unsupported("cscli".to_owned()))
             }
         };
         tracing::info!(path = %path.display(), "reading the LAPI database");
-        let db = sqlite::SqliteDb::new(path, self.busy_timeout);
+        let db = Resolved::Sqlite(sqlite::SqliteDb::new(path, self.busy_timeout));
         *slot = Some(db.clone());
         Ok(db)
     }

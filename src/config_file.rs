@@ -1,0 +1,309 @@
+//! The exporter's YAML config file (`--config.file`): what flags cannot say well, chiefly several LAPIs.
+//!
+//! Every key is optional and wins over its flag (or environment variable); a key the file does not set keeps the
+//! flag's value. `lapis`, when present, replaces the one LAPI the `--lapi.*` flags describe (their
+//! `--lapi.cache-interval` and `--lapi.timeout` still serve as the defaults of each entry). Unknown keys are
+//! errors, reported with their line and column, so a typo never silently falls back to a default.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::settings::{LapiDbLocation, LapiSettings};
+use crate::sources::lapi_db::target::ServerDb;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read config file {path}: {kind}")]
+    Read {
+        path: PathBuf,
+        kind: std::io::ErrorKind,
+    },
+    // serde_yaml_ng's messages name the key and its position (line, column).
+    #[error("config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub web: Option<WebSection>,
+    #[serde(default)]
+    pub log: Option<LogSection>,
+    #[serde(default)]
+    pub lapis: Option<Vec<LapiSection>>,
+    #[serde(default)]
+    pub service_api: Option<ServiceApiSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSection {
+    pub listen_addresses: Option<Vec<String>>,
+    pub telemetry_path: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub max_scrape_wait: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    pub level: Option<crate::settings::LogLevel>,
+    pub format: Option<crate::settings::LogFormat>,
+}
+
+/// One Local API. Exactly one of `db`, `crowdsec_config` and `cscli_command` says where its bouncers are.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LapiSection {
+    /// The `lapi` label.
+    pub name: String,
+    /// Where the LAPI serves, e.g. `http://127.0.0.1:8080/`.
+    pub url: Option<String>,
+    /// The LAPI's SQLite database file, or a `postgres://` / `mysql://` URL.
+    pub db: Option<String>,
+    /// CrowdSec's config file, through which the database is found.
+    pub crowdsec_config: Option<PathBuf>,
+    /// A `cscli bouncers list -o json` command line (run without a shell).
+    pub cscli_command: Option<String>,
+    /// The password of a `postgres://` or `mysql://` `db`, when not in the URL: a file, or the name of an
+    /// environment variable.
+    pub db_password_file: Option<PathBuf>,
+    pub db_password_env: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    pub cache_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceApiSection {
+    /// File holding the key (or CROWDSEC_SERVICE_API_KEY); never the key itself.
+    pub key_file: Option<PathBuf>,
+    pub url: Option<String>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "duration")]
+    pub refresh_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::duration::parse(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// Reads and checks the file's syntax and keys.
+pub fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError::Read {
+        path: path.to_owned(),
+        kind: e.kind(),
+    })?;
+    parse(path, &text)
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
+    if text.trim().is_empty() {
+        return Ok(ConfigFile::default());
+    }
+    serde_yaml_ng::from_str::<Option<ConfigFile>>(text)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| ConfigFileError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+impl ConfigFile {
+    /// The LAPIs the file lists, checked; `None` when it has no `lapis` key.
+    pub fn lapi_settings(
+        &self,
+        path: &Path,
+        default_cache_interval: Duration,
+        default_timeout: Duration,
+    ) -> Result<Option<Vec<LapiSettings>>, ConfigFileError> {
+        let Some(lapis) = &self.lapis else {
+            return Ok(None);
+        };
+        let invalid = |message: String| ConfigFileError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        if lapis.is_empty() {
+            return Err(invalid("`lapis` lists no LAPI".to_owned()));
+        }
+        let mut names = HashSet::new();
+        let mut out = Vec::with_capacity(lapis.len());
+        for (i, l) in lapis.iter().enumerate() {
+            let at = format!("lapis[{i}] ({:?})", l.name);
+            if l.name.trim().is_empty() {
+                return Err(invalid(format!("lapis[{i}]: `name` must not be empty")));
+            }
+            if !names.insert(l.name.as_str()) {
+                return Err(invalid(format!("{at}: the name is used twice")));
+            }
+            let db = match (&l.db, &l.crowdsec_config, &l.cscli_command) {
+                (Some(db), None, None) if ServerDb::is_url(db) => LapiDbLocation::Server(
+                    ServerDb::from_url(db)
+                        .and_then(|t| {
+                            let env = match &l.db_password_env {
+                                Some(var) => Some(std::env::var(var).map_err(|_| {
+                                    format!("db_password_env: the variable {var} is not set")
+                                })?),
+                                None => None,
+                            };
+                            t.with_password(l.db_password_file.as_deref(), env)
+                        })
+                        .map_err(|e| invalid(format!("{at}: db: {e}")))?,
+                ),
+                (Some(_), None, None)
+                    if l.db_password_file.is_some() || l.db_password_env.is_some() =>
+                {
+                    return Err(invalid(format!(
+                        "{at}: db_password_file/db_password_env need a postgres:// or mysql:// `db`"
+                    )))
+                }
+                (Some(db), None, None) => LapiDbLocation::Sqlite(db.into()),
+                (None, Some(cfg), None) => LapiDbLocation::FromCrowdsecConfig(cfg.clone()),
+                (None, None, Some(cmd)) => LapiDbLocation::Cscli(
+                    crate::sources::cscli::split_command(cmd)
+                        .map_err(|e| invalid(format!("{at}: cscli_command: {e}")))?,
+                ),
+                _ => {
+                    return Err(invalid(format!(
+                        "{at}: give exactly one of `db`, `crowdsec_config` and `cscli_command`"
+                    )))
+                }
+            };
+            let url = match &l.url {
+                None => None,
+                Some(u) => Some(lapi_url(u).map_err(|e| invalid(format!("{at}: url: {e}")))?),
+            };
+            let read_timeout = l.timeout.unwrap_or(default_timeout);
+            if read_timeout.is_zero() {
+                return Err(invalid(format!("{at}: timeout must be more than 0")));
+            }
+            out.push(LapiSettings {
+                name: l.name.clone(),
+                db,
+                cache_interval: l.cache_interval.unwrap_or(default_cache_interval),
+                read_timeout,
+                url,
+            });
+        }
+        Ok(Some(out))
+    }
+}
+
+/// A LAPI's URL: http or https, with a host; credentials in it are refused (they would be logged).
+pub fn lapi_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".to_owned());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not hold credentials".to_owned());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(Path::new("c.yaml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_their_line() {
+        let e = err("web:\n  telemetry_path: /m\nlapis:\n  - name: a\n    db: /a.db\n    cach_interval: 5s\n");
+        assert!(e.contains("cach_interval"), "{e}");
+        assert!(e.contains("line 6"), "{e}");
+        let e = err("web:\n  listen_addresses: [':1']\nlogs:\n  level: info\n");
+        assert!(e.contains("logs") && e.contains("line 3"), "{e}");
+        // A bad value is located at its entry.
+        let e = err("lapis:\n  - name: a\n    timeout: soon\n");
+        assert!(e.contains("lapis[0]") && e.contains("line 2"), "{e}");
+        let e = err("log:\n  level: loud\n");
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn lapis_are_checked() {
+        let ok = parse(
+            Path::new("c.yaml"),
+            "lapis:\n  - name: a\n    db: /a.db\n    url: http://127.0.0.1:8080/\n  - name: b\n    cscli_command: docker exec cs cscli bouncers list -o json\n    cache_interval: 1m\n    timeout: 2s\n  - name: c\n    crowdsec_config: /etc/crowdsec/config.yaml\n",
+        )
+        .unwrap()
+        .lapi_settings(Path::new("c.yaml"), Duration::from_secs(5), Duration::from_secs(7))
+        .unwrap()
+        .unwrap();
+        assert_eq!(ok.len(), 3);
+        assert_eq!(ok[0].db, LapiDbLocation::Sqlite("/a.db".into()));
+        assert_eq!(ok[0].cache_interval, Duration::from_secs(5));
+        assert_eq!(ok[0].read_timeout, Duration::from_secs(7));
+        assert_eq!(
+            ok[0].url.as_ref().unwrap().as_str(),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(ok[1].cache_interval, Duration::from_secs(60));
+        assert_eq!(ok[1].read_timeout, Duration::from_secs(2));
+        assert!(matches!(&ok[1].db, LapiDbLocation::Cscli(a) if a[0] == "docker"));
+        for (text, want) in [
+            ("lapis: []\n", "no LAPI"),
+            ("lapis:\n  - name: a\n", "exactly one"),
+            (
+                "lapis:\n  - name: a\n    db: /a\n    cscli_command: c\n",
+                "exactly one",
+            ),
+            (
+                "lapis:\n  - name: a\n    db: /a\n  - name: a\n    db: /b\n",
+                "twice",
+            ),
+            ("lapis:\n  - name: ''\n    db: /a\n", "empty"),
+            (
+                "lapis:\n  - name: a\n    db: /a\n    url: ftp://x/\n",
+                "url",
+            ),
+            (
+                "lapis:\n  - name: a\n    db: /a\n    url: http://u:hunter2@x/\n",
+                "credentials",
+            ),
+            (
+                "lapis:\n  - name: a\n    db: /a\n    timeout: 0s\n",
+                "timeout",
+            ),
+            ("lapis:\n  - name: a\n    db: /a\n    db_password_file: /p\n", "postgres://"),
+            ("lapis:\n  - name: a\n    db: postgres://u@h/d\n    db_password_env: CSBE_TEST_UNSET_VAR\n", "not set"),
+        ] {
+            let e = parse(Path::new("c.yaml"), text)
+                .unwrap()
+                .lapi_settings(
+                    Path::new("c.yaml"),
+                    Duration::from_secs(5),
+                    Duration::from_secs(5),
+                )
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{text}: {e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn empty_file_is_no_setting() {
+        assert!(parse(Path::new("c.yaml"), "").unwrap().lapis.is_none());
+        assert!(parse(Path::new("c.yaml"), "# nothing\n")
+            .unwrap()
+            .lapis
+            .is_none());
+    }
+}

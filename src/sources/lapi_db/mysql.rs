@@ -1,0 +1,168 @@
+//! A LAPI database on MySQL or MariaDB: one connection, opened lazily and reopened after any failure, in a
+//! read-only session.
+//!
+//! Times: CrowdSec's Go driver (default `loc=UTC`, no `time_zone` set) writes the UTC wall-clock, which the
+//! server takes as a wall-clock of the session time zone, i.e. the server's global zone. What CrowdSec meant is
+//! therefore the wall-clock text read back in that same zone, taken as UTC: `DATE_FORMAT(col, ...)` in a session
+//! left at the global zone. `UNIX_TIMESTAMP(col)` or a `+00:00` session would be off by the server's UTC offset
+//! on any server not running in UTC. Ages then equal those of the SQLite source for the same rows.
+//!
+//! TLS is not built in: `tls`/`sslmode` false, disable, prefer/preferred connect without it; anything else is
+//! refused with a clear error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder, Row, Value};
+use tokio::sync::Mutex;
+
+use super::server::{read_snapshot, TextConn, TextRow, UsageCursor};
+use super::target::ServerDb;
+use super::LapiDbError;
+use crate::bouncers::BouncerSnapshot;
+
+#[derive(Debug, Clone)]
+pub struct MysqlDb {
+    target: Arc<ServerDb>,
+    timeout: Duration,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    conn: Option<Conn>,
+    usage: UsageCursor,
+}
+
+// mysql_async's options print the password in Debug: never derive it over them.
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("connected", &self.conn.is_some())
+            .finish()
+    }
+}
+
+struct TextConnection<'a>(&'a mut Conn);
+
+impl TextConn for TextConnection<'_> {
+    const CURRENT_SCHEMA: &'static str = "DATABASE()";
+
+    fn quote(column: &str) -> String {
+        format!("`{column}`")
+    }
+
+    fn epoch(column: &str) -> String {
+        format!("DATE_FORMAT(`{column}`, '%Y-%m-%d %H:%i:%s.%f')")
+    }
+
+    const NULLABILITY_IS_A_VERSION_SIGN: bool = false;
+
+    async fn rows(&mut self, sql: &str) -> Result<Vec<TextRow>, LapiDbError> {
+        let rows: Vec<Row> = self
+            .0
+            .query(sql)
+            .await
+            .map_err(|e| LapiDbError::Query(e.to_string()))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.unwrap().into_iter().map(text).collect())
+            .collect())
+    }
+}
+
+/// The text protocol gives bytes; other variants only appear with prepared statements, handled anyway.
+fn text(v: Value) -> Option<String> {
+    match v {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::UInt(u) => Some(u.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Double(f) => Some(f.to_string()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_owned()),
+    }
+}
+
+impl MysqlDb {
+    /// `timeout` bounds connecting and each read.
+    pub fn new(target: ServerDb, timeout: Duration) -> Self {
+        MysqlDb {
+            target: Arc::new(target),
+            timeout,
+            state: Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
+        let mut state = self
+            .state
+            .clone()
+            .try_lock_owned()
+            .map_err(|_| LapiDbError::Busy)?;
+        let result = tokio::time::timeout(self.timeout, async {
+            // A kept connection may have been closed by the server (restart, wait_timeout): one retry on a
+            // fresh connection tells that apart from a real failure.
+            let reused = state.conn.is_some();
+            match self.attempt(&mut state).await {
+                Err(LapiDbError::Query(e)) if reused => {
+                    tracing::debug!(database = %self.target.redacted(), error = %e, "reconnecting");
+                    state.conn = None;
+                    self.attempt(&mut state).await
+                }
+                other => other,
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(LapiDbError::Timeout(format!(
+                "{} did not answer within {:?}",
+                self.target.redacted(),
+                self.timeout
+            )))
+        });
+        if result.is_err() {
+            // A fresh connection next time: this one may be broken or half-way through a query.
+            state.conn = None;
+        }
+        result
+    }
+
+    async fn attempt(&self, state: &mut State) -> Result<BouncerSnapshot, LapiDbError> {
+        if state.conn.is_none() {
+            state.conn = Some(self.connect().await?);
+        }
+        let State { conn, usage } = state;
+        let conn = conn.as_mut().expect("just connected");
+        read_snapshot(&mut TextConnection(conn), usage).await
+    }
+
+    async fn connect(&self) -> Result<Conn, LapiDbError> {
+        let t = &self.target;
+        let failed = |message: String| LapiDbError::Connect {
+            target: t.redacted(),
+            message,
+        };
+        match t.sslmode.as_deref() {
+            None | Some("disable" | "disabled" | "false" | "prefer" | "preferred") => {}
+            Some(other) => return Err(failed(format!(
+                "TLS mode {other} needs TLS, which this build does not have: use tls=false or preferred on a trusted network, or the cscli source"
+            ))),
+        }
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(t.host.clone())
+            .tcp_port(t.port)
+            .socket(t.socket.as_ref().map(|s| s.display().to_string()))
+            .prefer_socket(t.socket.is_some())
+            .user(Some(t.user.clone()))
+            .pass(t.password.as_ref().map(|p| p.expose().to_owned()))
+            .db_name(Some(t.db_name.clone()))
+            .stmt_cache_size(0)
+            // The session keeps the server's global time zone, as CrowdSec's own sessions do (see above).
+            .init(vec!["SET SESSION TRANSACTION READ ONLY"]);
+        let conn = Conn::new(opts).await.map_err(|e| failed(e.to_string()))?;
+        tracing::info!(database = %t.redacted(), "connected to the LAPI database");
+        Ok(conn)
+    }
+}

@@ -1,0 +1,172 @@
+//! A LAPI database on PostgreSQL: one connection, opened lazily and reopened after any failure, with
+//! `default_transaction_read_only` and a `statement_timeout`. `timestamptz` columns are read as
+//! `extract(epoch from ...)`, so the session time zone never matters.
+//!
+//! TLS is not built in: `sslmode` disable, allow and prefer connect without it; require and verify-* are
+//! refused with a clear error rather than silently sending the password in clear.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+use super::server::{read_snapshot, TextConn, TextRow, UsageCursor};
+use super::target::ServerDb;
+use super::LapiDbError;
+use crate::bouncers::BouncerSnapshot;
+
+#[derive(Debug, Clone)]
+pub struct PostgresDb {
+    target: Arc<ServerDb>,
+    timeout: Duration,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    client: Option<Client>,
+    usage: UsageCursor,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("connected", &self.client.is_some())
+            .finish()
+    }
+}
+
+struct Conn<'a>(&'a Client);
+
+impl TextConn for Conn<'_> {
+    const CURRENT_SCHEMA: &'static str = "current_schema()";
+
+    fn quote(column: &str) -> String {
+        format!("\"{column}\"")
+    }
+
+    fn epoch(column: &str) -> String {
+        format!("extract(epoch from \"{column}\")")
+    }
+
+    const NULLABILITY_IS_A_VERSION_SIGN: bool = true;
+
+    async fn rows(&mut self, sql: &str) -> Result<Vec<TextRow>, LapiDbError> {
+        let messages = self
+            .0
+            .simple_query(sql)
+            .await
+            .map_err(|e| LapiDbError::Query(message(&e)))?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+impl PostgresDb {
+    /// `timeout` bounds connecting and each read.
+    pub fn new(target: ServerDb, timeout: Duration) -> Self {
+        PostgresDb {
+            target: Arc::new(target),
+            timeout,
+            state: Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    pub fn target(&self) -> &ServerDb {
+        &self.target
+    }
+
+    pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
+        let mut state = self
+            .state
+            .clone()
+            .try_lock_owned()
+            .map_err(|_| LapiDbError::Busy)?;
+        let result = tokio::time::timeout(self.timeout, async {
+            if state.client.as_ref().is_none_or(Client::is_closed) {
+                state.client = Some(self.connect().await?);
+            }
+            let State { client, usage } = &mut *state;
+            let client = client.as_ref().expect("just connected");
+            read_snapshot(&mut Conn(client), usage).await
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(LapiDbError::Timeout(format!(
+                "{} did not answer within {:?}",
+                self.target.redacted(),
+                self.timeout
+            )))
+        });
+        if result.is_err() {
+            // A fresh connection next time: this one may be half-way through a query or broken.
+            state.client = None;
+        }
+        result
+    }
+
+    async fn connect(&self) -> Result<Client, LapiDbError> {
+        let t = &self.target;
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.user(&t.user)
+            .dbname(&t.db_name)
+            .application_name("crowdsec-bouncer-exporter")
+            .connect_timeout(self.timeout)
+            .options(format!(
+                "-c default_transaction_read_only=on -c statement_timeout={}",
+                self.timeout.as_millis().max(1)
+            ));
+        if let Some(p) = &t.password {
+            cfg.password(p.expose());
+        }
+        match &t.socket {
+            Some(dir) => cfg.host_path(dir),
+            None => cfg.host(&t.host),
+        };
+        cfg.port(t.port);
+        cfg.ssl_mode(match t.sslmode.as_deref() {
+            None | Some("disable") => SslMode::Disable,
+            Some("allow" | "prefer") => SslMode::Prefer,
+            Some(other) => {
+                return Err(LapiDbError::Connect {
+                    target: t.redacted(),
+                    message: format!(
+                        "sslmode {other} needs TLS, which this build does not have: use sslmode=disable or prefer on a trusted network, or the cscli source"
+                    ),
+                })
+            }
+        });
+        let (client, connection) = cfg.connect(NoTls).await.map_err(|e| LapiDbError::Connect {
+            target: t.redacted(),
+            message: message(&e),
+        })?;
+        let target = t.redacted();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(database = %target, error = %e, "PostgreSQL connection closed");
+            }
+        });
+        tracing::info!(database = %t.redacted(), "connected to the LAPI database");
+        Ok(client)
+    }
+}
+
+/// The server's own message when there is one (`db error` alone says nothing), else the error and its cause.
+fn message(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,206 @@
+//! What PostgreSQL and MySQL/MariaDB share: columns found through `information_schema`, rows read as text (one
+//! parser for both engines), times read as Unix seconds computed by the server (so neither the session time zone
+//! nor a date crate matters), and the incremental usage-metrics cursor.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+use super::{interpret, LapiDbError, RawRow, Schema, BOUNCER_COLUMNS};
+use crate::bouncers::{BouncerSnapshot, RawTime};
+use crate::timefmt::{parse_timestamp, UnixSeconds};
+
+/// One row of text values (`None` = SQL NULL).
+pub type TextRow = Vec<Option<String>>;
+
+/// A connection that runs a statement and returns its rows as text.
+pub trait TextConn {
+    /// Quotes an identifier.
+    fn quote(column: &str) -> String;
+    /// SQL giving a time column as Unix seconds or as a UTC timestamp text (NULL stays NULL).
+    fn epoch(column: &str) -> String;
+    /// Whether a NOT NULL `last_pull` tells CrowdSec < 1.6. Not on MySQL, where ent makes every `timestamp`
+    /// column NULL-able; there the `until` column (1.4/1.5 only) tells it.
+    const NULLABILITY_IS_A_VERSION_SIGN: bool;
+    /// The schema the tables are looked up in (`current_schema()`, `DATABASE()`).
+    const CURRENT_SCHEMA: &'static str;
+    fn rows(&mut self, sql: &str)
+        -> impl Future<Output = Result<Vec<TextRow>, LapiDbError>> + Send;
+}
+
+/// The newest usage-metrics push per bouncer, read incrementally by id (see the SQLite source for why).
+#[derive(Debug, Default)]
+pub struct UsageCursor {
+    last_id: i64,
+    newest: HashMap<String, UnixSeconds>,
+}
+
+async fn columns<C: TextConn>(
+    c: &mut C,
+    table: &str,
+) -> Result<HashMap<String, bool>, LapiDbError> {
+    let sql = format!(
+        "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_schema = {} AND table_name = '{table}'",
+        C::CURRENT_SCHEMA
+    );
+    Ok(c.rows(&sql)
+        .await?
+        .into_iter()
+        .filter_map(|mut r| {
+            let nullable = r
+                .get(1)
+                .cloned()
+                .flatten()
+                .is_some_and(|v| v.eq_ignore_ascii_case("YES"));
+            r.get_mut(0)?
+                .take()
+                .map(|n| (n.to_ascii_lowercase(), nullable))
+        })
+        .collect())
+}
+
+fn text(row: &mut TextRow, i: usize) -> Option<String> {
+    row.get_mut(i).and_then(Option::take)
+}
+
+fn boolean(v: Option<String>) -> Option<bool> {
+    match v?.as_str() {
+        "1" | "t" | "true" | "TRUE" => Some(true),
+        "0" | "f" | "false" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+fn time(v: Option<String>) -> RawTime {
+    match v {
+        None => RawTime::Null,
+        Some(t) => match t.trim().parse::<f64>() {
+            Ok(secs) if secs.is_finite() => RawTime::At(secs),
+            _ => parse_timestamp(&t).map_or(RawTime::Unparseable, RawTime::At),
+        },
+    }
+}
+
+/// Reads every bouncer and the usage metrics added since the last read.
+pub async fn read_snapshot<C: TextConn>(
+    c: &mut C,
+    usage: &mut UsageCursor,
+) -> Result<BouncerSnapshot, LapiDbError> {
+    let cols = columns(c, "bouncers").await?;
+    if cols.is_empty() {
+        return Err(LapiDbError::NoBouncersTable);
+    }
+    let nullable = cols.get("last_pull").copied().unwrap_or(false);
+    let schema = Schema {
+        last_pull_nullable: if C::NULLABILITY_IS_A_VERSION_SIGN {
+            nullable
+        } else {
+            nullable && !cols.contains_key("until")
+        },
+        columns: cols.keys().cloned().collect::<HashSet<_>>(),
+    };
+    let list = BOUNCER_COLUMNS
+        .iter()
+        .map(|col| match *col {
+            _ if !schema.columns.contains(*col) => "NULL".to_owned(),
+            "last_pull" | "created_at" => C::epoch(col),
+            _ => C::quote(col),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let order = if schema.columns.contains("id") {
+        format!(" ORDER BY {}", C::quote("id"))
+    } else {
+        String::new()
+    };
+    let sql = format!("SELECT {list} FROM {}{order}", C::quote("bouncers"));
+    let rows: Vec<RawRow> = c
+        .rows(&sql)
+        .await?
+        .into_iter()
+        .map(|mut r| RawRow {
+            name: text(&mut r, 0),
+            ip_address: text(&mut r, 1),
+            bouncer_type: text(&mut r, 2),
+            version: text(&mut r, 3),
+            auth_type: text(&mut r, 4),
+            revoked: boolean(text(&mut r, 5)),
+            last_pull: Some(time(text(&mut r, 6))),
+            created_at: Some(time(text(&mut r, 7))),
+            osname: text(&mut r, 8),
+            osversion: text(&mut r, 9),
+            auto_created: boolean(text(&mut r, 10)),
+        })
+        .collect();
+    advance(c, usage).await?;
+    if usage.newest.len() > rows.len() {
+        let names: HashSet<&str> = rows.iter().filter_map(|r| r.name.as_deref()).collect();
+        usage.newest.retain(|k, _| names.contains(k.as_str()));
+    }
+    let (bouncers, bad_rows) = interpret(&schema, rows, &usage.newest);
+    Ok(BouncerSnapshot {
+        bouncers,
+        schema: schema.generation(),
+        bad_rows,
+    })
+}
+
+async fn advance<C: TextConn>(c: &mut C, usage: &mut UsageCursor) -> Result<(), LapiDbError> {
+    let cols = columns(c, "metrics").await?;
+    if !["id", "generated_type", "generated_by", "received_at"]
+        .iter()
+        .all(|col| cols.contains_key(*col))
+    {
+        *usage = UsageCursor::default();
+        return Ok(());
+    }
+    let (metrics, id) = (C::quote("metrics"), C::quote("id"));
+    let high: i64 = c
+        .rows(&format!("SELECT coalesce(max({id}), 0) FROM {metrics}"))
+        .await?
+        .first_mut()
+        .and_then(|r| text(r, 0))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if high < usage.last_id {
+        *usage = UsageCursor::default();
+    }
+    // Both bounds are integers this code formatted: nothing from the database is spliced into the SQL.
+    let sql = format!(
+        "SELECT {}, {} FROM {metrics} WHERE {id} > {} AND {id} <= {high} AND {} = 'RC'",
+        C::quote("generated_by"),
+        C::epoch("received_at"),
+        usage.last_id,
+        C::quote("generated_type"),
+    );
+    for mut r in c.rows(&sql).await? {
+        if let (Some(name), RawTime::At(ts)) = (text(&mut r, 0), time(text(&mut r, 1))) {
+            let newest = usage.newest.entry(name).or_insert(ts);
+            *newest = newest.max(ts);
+        }
+    }
+    usage.last_id = high;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_values() {
+        assert_eq!(boolean(Some("t".into())), Some(true));
+        assert_eq!(boolean(Some("0".into())), Some(false));
+        assert_eq!(boolean(Some("maybe".into())), None);
+        assert_eq!(
+            time(Some("1704164645.123457".into())),
+            RawTime::At(1_704_164_645.123_457)
+        );
+        assert_eq!(
+            time(Some("1704164645".into())),
+            RawTime::At(1_704_164_645.0)
+        );
+        assert_eq!(time(None), RawTime::Null);
+        assert_eq!(time(Some("NaN".into())), RawTime::Unparseable);
+        assert_eq!(time(Some("soon".into())), RawTime::Unparseable);
+    }
+}

@@ -1,0 +1,232 @@
+//! Where a LAPI's PostgreSQL or MySQL/MariaDB database is: from a `postgres://` / `mysql://` URL or from
+//! CrowdSec's `db_config`. The password is a [`Secret`]; [`ServerDb::redacted`] is what messages show.
+
+use std::path::PathBuf;
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Mysql,
+}
+
+impl Engine {
+    pub fn default_port(self) -> u16 {
+        match self {
+            Engine::Postgres => 5432,
+            Engine::Mysql => 3306,
+        }
+    }
+
+    fn scheme(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Mysql => "mysql",
+        }
+    }
+}
+
+/// A database server and the database on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerDb {
+    pub engine: Engine,
+    pub host: String,
+    pub port: u16,
+    /// Unix socket (MySQL: the socket file; PostgreSQL: the folder holding it), used instead of host/port.
+    pub socket: Option<PathBuf>,
+    pub user: String,
+    pub password: Option<Secret>,
+    pub db_name: String,
+    /// PostgreSQL `sslmode` / MySQL `tls`: `disable`, `prefer`, `require`, `verify-ca`, `verify-full`...
+    pub sslmode: Option<String>,
+}
+
+impl ServerDb {
+    /// `scheme://user@host:port/db` (never the password), for logs and errors.
+    pub fn redacted(&self) -> String {
+        let at = match &self.socket {
+            Some(s) => format!("unix:{}", s.display()),
+            None => format!("{}:{}", self.host, self.port),
+        };
+        format!(
+            "{}://{}@{}/{}",
+            self.engine.scheme(),
+            self.user,
+            at,
+            self.db_name
+        )
+    }
+
+    /// Parses `postgres://` (or `postgresql://`) and `mysql://` URLs: `scheme://user[:password]@host[:port]/db
+    /// [?sslmode=...]`. Errors never repeat the URL (it may hold the password).
+    pub fn from_url(text: &str) -> Result<ServerDb, String> {
+        let url =
+            reqwest::Url::parse(text.trim()).map_err(|e| format!("not a database URL ({e})"))?;
+        let engine = match url.scheme() {
+            "postgres" | "postgresql" => Engine::Postgres,
+            "mysql" | "mariadb" => Engine::Mysql,
+            other => return Err(format!("unknown database URL scheme {other:?}")),
+        };
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("the database URL has no host")?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let db_name = percent_decode(url.path().trim_start_matches('/'))?;
+        if db_name.is_empty() {
+            return Err("the database URL names no database (…/crowdsec)".to_owned());
+        }
+        let user = percent_decode(url.username())?;
+        if user.is_empty() {
+            return Err("the database URL names no user".to_owned());
+        }
+        let password = match url.password() {
+            Some(p) => Some(Secret::new(percent_decode(p)?)),
+            None => None,
+        };
+        let mut sslmode = None;
+        let mut socket = None;
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "sslmode" | "tls" | "ssl-mode" => sslmode = Some(v.to_ascii_lowercase()),
+                "host" | "socket" if v.starts_with('/') => socket = Some(PathBuf::from(v.as_ref())),
+                other => return Err(format!("unknown database URL parameter {other:?}")),
+            }
+        }
+        Ok(ServerDb {
+            engine,
+            port: url.port().unwrap_or(engine.default_port()),
+            host,
+            socket,
+            user,
+            password,
+            db_name,
+            sslmode,
+        })
+    }
+
+    /// From CrowdSec's `db_config`, as CrowdSec connects: `db_path`, when set, is the unix socket.
+    pub fn from_crowdsec(db: &crate::crowdsec_config::DbConfig) -> Result<ServerDb, String> {
+        let engine = match db.db_type.as_str() {
+            "postgres" | "postgresql" | "pgx" => Engine::Postgres,
+            "mysql" => Engine::Mysql,
+            other => return Err(format!("db_config.type {other:?} is not a database server")),
+        };
+        Ok(ServerDb {
+            engine,
+            host: db
+                .host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "127.0.0.1".to_owned()),
+            port: db.port.unwrap_or(engine.default_port()),
+            socket: db.db_path.clone(),
+            user: db.user.clone().unwrap_or_default(),
+            password: db.password.clone(),
+            db_name: db.db_name.clone().unwrap_or_else(|| "crowdsec".to_owned()),
+            sslmode: db.sslmode.clone().map(|s| s.to_ascii_lowercase()),
+        })
+    }
+
+    /// Adds the password from a file (first line) or an environment variable's value, when one is given; more
+    /// than one source of the password is an error. Messages name the file, never the password.
+    pub fn with_password(
+        mut self,
+        file: Option<&std::path::Path>,
+        env_value: Option<String>,
+    ) -> Result<ServerDb, String> {
+        let env_value = env_value.filter(|v| !v.is_empty());
+        let given = [self.password.is_some(), file.is_some(), env_value.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if given > 1 {
+            return Err(
+                "the database password is given more than once (URL, password file, environment): give it once"
+                    .to_owned(),
+            );
+        }
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "cannot read the database password file {}: {}",
+                    path.display(),
+                    e.kind()
+                )
+            })?;
+            self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r'])));
+        }
+        if let Some(v) = env_value {
+            self.password = Some(Secret::new(v));
+        }
+        Ok(self)
+    }
+
+    /// Whether the URL-like text names a database server rather than a SQLite file.
+    pub fn is_url(text: &str) -> bool {
+        ["postgres://", "postgresql://", "mysql://", "mariadb://"]
+            .iter()
+            .any(|p| text.trim_start().starts_with(p))
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("bad %-escape in the database URL")?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the database URL is not UTF-8 once decoded".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_never_show_the_password() {
+        let t = ServerDb::from_url(
+            "postgres://crowdsec:p%40ss%2Fw0rd@db.example:6432/cs?sslmode=disable",
+        )
+        .unwrap();
+        assert_eq!(t.engine, Engine::Postgres);
+        assert_eq!((t.host.as_str(), t.port), ("db.example", 6432));
+        assert_eq!(t.user, "crowdsec");
+        assert_eq!(t.password.as_ref().unwrap().expose(), "p@ss/w0rd");
+        assert_eq!(t.db_name, "cs");
+        assert_eq!(t.sslmode.as_deref(), Some("disable"));
+        assert_eq!(t.redacted(), "postgres://crowdsec@db.example:6432/cs");
+        assert!(!format!("{t:?}").contains("p@ss"));
+        let m = ServerDb::from_url("mysql://u@[::1]/crowdsec").unwrap();
+        assert_eq!(
+            (m.engine, m.host.as_str(), m.port),
+            (Engine::Mysql, "::1", 3306)
+        );
+        assert!(m.password.is_none());
+        for bad in [
+            "postgres://u:hunter2@h/",
+            "postgres://:hunter2@h/db",
+            "ftp://u:hunter2@h/db",
+            "postgres://u:hunter2@h/db?password=x",
+            "postgres://u:hunter2%zz@h/db",
+        ] {
+            let e = ServerDb::from_url(bad).unwrap_err();
+            assert!(!e.contains("hunter2"), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Real database servers from Debian's packages (PostgreSQL 15, MariaDB 10.11), extracted by
+//! scripts/fetch-parts.sh and started here on 127.0.0.1, on a free port, in a temp folder. PostgreSQL refuses to
+//! run as root, so as root it runs as `nobody` (setpriv), owning its folder.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::real::{free_port, wait_until, Proc};
+use crowdsec_bouncer_exporter::bouncers::{Bouncer, BouncerSnapshot, LastPull};
+
+fn parts_root() -> PathBuf {
+    std::env::var_os("PARTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/parts"))
+}
+
+/// A binary under the extracted root (`usr/lib/postgresql/15/bin/postgres`); missing = failed test.
+pub fn part_at(rel: &str) -> PathBuf {
+    let p = parts_root().join("root").join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/fetch-parts.sh",
+        p.display()
+    );
+    p
+}
+
+/// `PARTS_LD_LIBRARY_PATH` from target/parts/env.sh: libraries the host lacked, extracted next to the parts.
+fn ld_library_path() -> String {
+    let env = std::fs::read_to_string(parts_root().join("env.sh")).unwrap_or_default();
+    env.lines()
+        .find_map(|l| l.strip_prefix("PARTS_LD_LIBRARY_PATH="))
+        .map(|v| v.trim_matches('\'').to_owned())
+        .unwrap_or_default()
+}
+
+fn is_root() -> bool {
+    // SAFETY-free way: `id -u` would spawn; the owner of /proc/self is our uid.
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        == 0
+}
+
+/// A command for a server part: as `nobody` when we are root, with the extracted libraries.
+fn server_command(bin: &Path, owner_dir: &Path) -> Command {
+    let mut cmd = if is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        for dir in bin.ancestors().skip(1) {
+            let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+            assert!(
+                mode & 0o001 != 0,
+                "the servers run as `nobody`, who cannot enter {} (mode {mode:o}): move the checkout or chmod o+x it",
+                dir.display()
+            );
+        }
+        std::os::unix::fs::chown(owner_dir, Some(65534), Some(65534)).unwrap();
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.env("LD_LIBRARY_PATH", ld_library_path())
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C");
+    cmd
+}
+
+pub const PG_ADMIN_PASSWORD: &str = "admin-Pg-passw0rd";
+
+/// A PostgreSQL 15 server: superuser `postgres` (password [`PG_ADMIN_PASSWORD`] over TCP).
+pub struct Postgres {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub proc: Proc,
+}
+
+impl Postgres {
+    /// initdb + postgres; the server's own time zone is `zone` (a POSIX spec, no tz files needed).
+    pub fn start(zone: &str) -> Postgres {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let pwfile = d.join("pw");
+        std::fs::write(&pwfile, PG_ADMIN_PASSWORD).unwrap();
+        if is_root() {
+            std::os::unix::fs::chown(&pwfile, Some(65534), Some(65534)).unwrap();
+        }
+        let out = server_command(&part_at("usr/lib/postgresql/15/bin/initdb"), d)
+            .arg("-D")
+            .arg(d.join("data"))
+            .args([
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let proc = Proc::spawn(
+            server_command(&part_at("usr/lib/postgresql/15/bin/postgres"), d)
+                .arg("-D")
+                .arg(d.join("data"))
+                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                .arg("-k")
+                .arg(d)
+                .args(["-c", "fsync=off", "-c"])
+                .arg(format!("timezone={zone}")),
+            d.join("postgres.log"),
+        );
+        let pg = Postgres { dir, port, proc };
+        wait_until(
+            "PostgreSQL to accept connections",
+            Duration::from_secs(30),
+            || block_on(pg.try_admin("postgres")).is_ok(),
+        );
+        pg
+    }
+
+    async fn try_admin(&self, db: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, conn) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("postgres")
+            .password(PG_ADMIN_PASSWORD)
+            .dbname(db)
+            .connect(tokio_postgres::NoTls)
+            .await?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    /// Runs SQL statements as the superuser in database `db`.
+    pub fn admin_sql(&self, db: &str, sql: &str) {
+        block_on(async {
+            let c = self.try_admin(db).await.unwrap();
+            c.batch_execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}: {sql}"));
+        });
+    }
+
+    /// Creates database `db` owned by a new login role `user` with `password`, with the tables of `schema_file`
+    /// (tests/fixtures/postgres/), created as that role, as CrowdSec would.
+    pub fn create_crowdsec_db(&self, db: &str, user: &str, password: &str, schema_file: &str) {
+        self.admin_sql(
+            "postgres",
+            &format!("CREATE ROLE {user} LOGIN PASSWORD '{password}'"),
+        );
+        self.admin_sql("postgres", &format!("CREATE DATABASE {db} OWNER {user}"));
+        let schema = std::fs::read_to_string(
+            Path::new(super::FIXTURES)
+                .join("postgres")
+                .join(schema_file),
+        )
+        .unwrap();
+        let sql: String = schema
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.admin_sql(db, &format!("SET ROLE {user};\n{sql}"));
+    }
+
+    pub fn url(&self, user: &str, password: &str, db: &str) -> String {
+        format!("postgres://{user}:{password}@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    /// Fast shutdown (SIGINT), so the server's own children exit with it.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.proc.child.id().to_string()])
+            .status();
+        let _ = self.proc.terminate(Duration::from_secs(5));
+    }
+}
+
+/// Runs a future on a small runtime of its own (tests are plain `#[test]`s).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// A MariaDB 10.11 server whose global time zone is `zone` (e.g. `+05:30`); `root` has no password over TCP.
+pub struct Mariadb {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub proc: Proc,
+}
+
+impl Mariadb {
+    pub fn start(zone: &str) -> Mariadb {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let root = parts_root().join("root");
+        // mariadb-install-db (a shell script around the server) failed once, unreproducibly, on a machine loaded
+        // by parallel builds: one retry on a fresh data folder, the first failure printed for the record.
+        let install = || {
+            let _ = std::fs::remove_dir_all(d.join("data"));
+            server_command(&part_at("usr/bin/mariadb-install-db"), d)
+                .arg("--no-defaults")
+                .arg(format!("--basedir={}", root.join("usr").display()))
+                .arg(format!("--datadir={}", d.join("data").display()))
+                .args([
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                    "--skip-name-resolve",
+                    // Native AIO can fail with EAGAIN when other servers on the machine hold the kernel's aio slots.
+                    "--innodb-use-native-aio=0",
+                ])
+                .output()
+                .unwrap()
+        };
+        let mut out = install();
+        if !out.status.success() {
+            eprintln!(
+                "mariadb-install-db failed, retrying once: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out = install();
+        }
+        assert!(
+            out.status.success(),
+            "mariadb-install-db: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let proc = Proc::spawn(
+            server_command(&part_at("usr/sbin/mariadbd"), d)
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", d.join("data").display()))
+                .arg(format!("--basedir={}", root.join("usr").display()))
+                .arg(format!(
+                    "--lc-messages-dir={}",
+                    root.join("usr/share/mariadb").display()
+                ))
+                .arg(format!("--socket={}", d.join("mysqld.sock").display()))
+                .arg(format!("--pid-file={}", d.join("mysqld.pid").display()))
+                .args([
+                    "--bind-address=127.0.0.1",
+                    "--skip-name-resolve",
+                    "--innodb-use-native-aio=0",
+                ])
+                .arg(format!("--port={port}"))
+                .arg(format!("--default-time-zone={zone}")),
+            d.join("mariadbd.log"),
+        );
+        let db = Mariadb { dir, port, proc };
+        wait_until(
+            "MariaDB to accept connections",
+            Duration::from_secs(30),
+            || block_on(db.try_admin()).is_ok(),
+        );
+        db
+    }
+
+    async fn try_admin(&self) -> Result<mysql_async::Conn, mysql_async::Error> {
+        mysql_async::Conn::new(
+            mysql_async::OptsBuilder::default()
+                .ip_or_hostname("127.0.0.1")
+                .tcp_port(self.port)
+                .prefer_socket(false)
+                .user(Some("root")),
+        )
+        .await
+    }
+
+    /// Runs SQL statements (`;`-separated, one per line or joined) as root, with `session` statements first.
+    pub fn admin_sql(&self, statements: &[&str]) {
+        use mysql_async::prelude::Queryable;
+        block_on(async {
+            let mut c = self.try_admin().await.unwrap();
+            for sql in statements {
+                c.query_drop(*sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}: {sql}"));
+            }
+            c.disconnect().await.unwrap();
+        });
+    }
+
+    /// Creates database `db` and user `user`@`127.0.0.1` with `password` (all rights on `db`), and the tables of
+    /// `schema_file` (tests/fixtures/mysql/).
+    pub fn create_crowdsec_db(&self, db: &str, user: &str, password: &str, schema_file: &str) {
+        let schema =
+            std::fs::read_to_string(Path::new(super::FIXTURES).join("mysql").join(schema_file))
+                .unwrap();
+        let mut statements = vec![
+            format!("CREATE DATABASE {db}"),
+            format!("CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'"),
+            format!("GRANT ALL PRIVILEGES ON {db}.* TO '{user}'@'127.0.0.1'"),
+            format!("USE {db}"),
+        ];
+        statements.extend(
+            schema
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+                .map(str::to_owned),
+        );
+        let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+        self.admin_sql(&refs);
+    }
+
+    pub fn url(&self, user: &str, password: &str, db: &str) -> String {
+        format!("mysql://{user}:{password}@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+/// The same bouncers from two sources: labels equal, times equal to the microsecond.
+pub fn assert_same_bouncers(sqlite: &BouncerSnapshot, other: &BouncerSnapshot) {
+    assert_eq!(sqlite.schema, other.schema);
+    assert_eq!(other.bad_rows, 0);
+    assert_eq!(sqlite.bouncers.len(), other.bouncers.len());
+    let close = |a: Option<f64>, b: Option<f64>, what: &str, name: &str| match (a, b) {
+        (Some(a), Some(b)) => assert!((a - b).abs() < 2e-6, "{name} {what}: {a} vs {b}"),
+        (a, b) => assert_eq!(a, b, "{name} {what}"),
+    };
+    for (s, o) in sqlite.bouncers.iter().zip(&other.bouncers) {
+        let strip = |b: &Bouncer| Bouncer {
+            last_pull: match b.last_pull {
+                LastPull::At(_) => LastPull::At(0.0),
+                x => x,
+            },
+            registered_at: None,
+            last_usage_metrics: None,
+            ..b.clone()
+        };
+        assert_eq!(strip(s), strip(o));
+        close(
+            s.last_pull_timestamp(),
+            o.last_pull_timestamp(),
+            "last_pull",
+            &s.name,
+        );
+        close(s.registered_at, o.registered_at, "registered_at", &s.name);
+        close(s.last_usage_metrics, o.last_usage_metrics, "usage", &s.name);
+        let now = 1_704_200_000.0;
+        close(s.age_seconds(now), o.age_seconds(now), "age", &s.name);
+    }
+}

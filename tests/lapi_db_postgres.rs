@@ -1,0 +1,239 @@
+//! The PostgreSQL source against a real PostgreSQL 15 (Debian's package), with CrowdSec 1.4.6 and 1.7.x tables,
+//! in a server whose time zone is not UTC: the same rows give the same bouncers as the SQLite source.
+
+mod common;
+
+use std::time::Duration;
+
+use common::real::ExporterProc;
+use common::servers::{assert_same_bouncers, block_on, Postgres};
+use common::*;
+use crowdsec_bouncer_exporter::bouncers::{BouncerSnapshot, LastPull};
+use crowdsec_bouncer_exporter::cache::SourceFailure;
+use crowdsec_bouncer_exporter::settings::LapiDbLocation;
+use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
+use crowdsec_bouncer_exporter::sources::lapi_db::target::ServerDb;
+use crowdsec_bouncer_exporter::sources::lapi_db::LapiDbSource;
+
+const PASSWORD: &str = "Cs-db-p@ss/word";
+const PASSWORD_IN_URL: &str = "Cs-db-p%40ss%2Fword";
+/// Not UTC, and not a whole hour: +05:30 (POSIX sign is inverted).
+const ZONE: &str = "XYZ-05:30";
+
+fn source(location: LapiDbLocation) -> LapiDbSource {
+    LapiDbSource::new(location, Duration::from_secs(3))
+}
+
+fn read(src: &LapiDbSource) -> Result<BouncerSnapshot, SourceFailure> {
+    block_on(src.read())
+}
+
+fn url_location(pg: &Postgres, db: &str, extra: &str) -> LapiDbLocation {
+    LapiDbLocation::Server(
+        ServerDb::from_url(&format!(
+            "{}{extra}",
+            pg.url("crowdsec", PASSWORD_IN_URL, db)
+        ))
+        .unwrap(),
+    )
+}
+
+/// The same statements run on SQLite and PostgreSQL (text times with an explicit +00:00 offset).
+const ROWS_1_7: &[&str] = &[
+    "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type, osname, osversion, auto_created) VALUES ('2024-01-01 10:00:00.25+00:00', '2024-01-02 03:04:05.123456+00:00', 'fw', 'hash-fw', false, '10.0.0.1', 'crowdsec-firewall-bouncer', 'v0.0.31', '2024-01-02 03:04:05.123456+00:00', 'api-key', 'debian', '12', false)",
+    "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type, osname, osversion, auto_created) VALUES ('2024-01-01 11:00:00+00:00', '2024-01-01 11:00:00+00:00', 'never', 'hash-never', false, '', NULL, NULL, NULL, 'api-key', NULL, NULL, false)",
+    "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type, osname, osversion, auto_created) VALUES ('2024-01-01 12:00:00+00:00', '2024-01-02 00:00:00+00:00', 'fw@10.0.0.9', 'hash-fw', false, '10.0.0.9', 'crowdsec-firewall-bouncer', 'v0.0.31', '2023-12-31 23:59:59.999999+00:00', 'api-key', 'debian', '', true)",
+    "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type, osname, osversion, auto_created) VALUES ('2024-01-01 12:00:00+00:00', '2024-01-02 00:00:00+00:00', 'nginx', 'hash-nginx', false, '10.0.0.2', 'crowdsec-nginx-bouncer', 'v1.0.8', '2024-01-01 12:00:01+00:00', 'api-key', 'ubuntu', '24.04', false)",
+    "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', 'nginx', '2024-01-02 03:00:00.5+00:00', '{}')",
+    "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', 'nginx', '2024-01-02 03:15:00.75+00:00', '{}')",
+    "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('LP', 'fw', '2024-01-02 04:00:00+00:00', '{}')",
+];
+
+#[test]
+fn crowdsec_1_7_on_postgres_gives_the_same_bouncers_as_sqlite() {
+    let pg = Postgres::start(ZONE);
+    pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
+    // Written through a session in yet another zone: timestamptz stores the instant.
+    pg.admin_sql(
+        "crowdsec",
+        &format!(
+            "SET TIME ZONE INTERVAL '-07:00' HOUR TO MINUTE; {};",
+            ROWS_1_7.join(";")
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_path = dir.path().join("crowdsec.db");
+    let conn = db_1_7(&sqlite_path);
+    for sql in ROWS_1_7 {
+        conn.execute(sql, []).unwrap();
+    }
+    let from_sqlite = SqliteDb::new(&sqlite_path, Duration::from_secs(2))
+        .read_blocking()
+        .unwrap();
+
+    let src = source(url_location(&pg, "crowdsec", ""));
+    let from_pg = read(&src).unwrap();
+    assert_same_bouncers(&from_sqlite, &from_pg);
+    assert_eq!(from_pg.schema, "1.7.1+");
+    let nginx = from_pg.bouncers.iter().find(|b| b.name == "nginx").unwrap();
+    assert_eq!(nginx.last_usage_metrics, Some(1_704_165_300.75));
+    assert_eq!(nginx.os, "ubuntu/24.04");
+    let never = from_pg.bouncers.iter().find(|b| b.name == "never").unwrap();
+    assert_eq!(never.last_pull, LastPull::Never);
+    assert_eq!(never.registered_at, Some(1_704_106_800.0));
+
+    // New usage metrics are picked up by the next read (incremental cursor).
+    let push = "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', 'nginx', '2024-01-02 05:00:00+00:00', '{}')";
+    pg.admin_sql("crowdsec", push);
+    conn.execute(push, []).unwrap();
+    let from_sqlite = SqliteDb::new(&sqlite_path, Duration::from_secs(2))
+        .read_blocking()
+        .unwrap();
+    let again = read(&src).unwrap();
+    let nginx = again.bouncers.iter().find(|b| b.name == "nginx").unwrap();
+    assert_eq!(nginx.last_usage_metrics, Some(1_704_171_600.0));
+
+    // Found through CrowdSec's config, password from it.
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "db_config:\n  type: pgx\n  host: 127.0.0.1\n  port: {}\n  user: crowdsec\n  password: \"{PASSWORD}\"\n  db_name: crowdsec\n  sslmode: disable\n",
+            pg.port
+        ),
+    )
+    .unwrap();
+    let via_config = read(&source(LapiDbLocation::FromCrowdsecConfig(cfg))).unwrap();
+    assert_same_bouncers(&from_sqlite, &via_config);
+}
+
+#[test]
+fn crowdsec_1_4_6_on_postgres_and_connection_failures() {
+    let pg = Postgres::start(ZONE);
+    pg.create_crowdsec_db("cs146", "crowdsec", PASSWORD, "schema-1.4.6.sql");
+    pg.admin_sql(
+        "cs146",
+        "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, until, last_pull, auth_type) VALUES \
+         ('2024-01-02 03:04:05+00:00', '2024-01-02 03:04:05+00:00', 'never', 'h1', false, '', NULL, NULL, '2024-01-02 03:04:05+00:00', '2024-01-02 03:04:05+00:00', 'api-key'), \
+         ('2024-01-02 03:04:05+00:00', '2024-01-02 03:04:05+00:00', 'custom', 'h2', false, '127.0.0.1', 'crowdsec-custom-bouncer', '-', '2024-01-02 03:04:05+00:00', '2024-01-02 04:00:00+00:00', 'api-key')",
+    );
+    let snap = read(&source(url_location(&pg, "cs146", ""))).unwrap();
+    assert_eq!(snap.schema, "1.4");
+    let never = snap.bouncers.iter().find(|b| b.name == "never").unwrap();
+    assert_eq!(
+        never.last_pull,
+        LastPull::Never,
+        "1.4.6: type empty = never pulled"
+    );
+    assert_eq!(never.registered_at, None);
+    let custom = snap.bouncers.iter().find(|b| b.name == "custom").unwrap();
+    assert_eq!(custom.last_pull, LastPull::At(1_704_168_000.0));
+
+    // Bad password, unknown database, TLS demanded, nothing listening: reason `connect`, never the password.
+    let wrong = LapiDbLocation::Server(
+        ServerDb::from_url(&pg.url("crowdsec", "hunter2-wrong", "cs146")).unwrap(),
+    );
+    let closed = LapiDbLocation::Server(
+        ServerDb::from_url(&format!(
+            "postgres://crowdsec:hunter2-wrong@127.0.0.1:{}/cs146",
+            common::real::free_port()
+        ))
+        .unwrap(),
+    );
+    for (location, want) in [
+        (wrong, "password authentication failed"),
+        (url_location(&pg, "nope", ""), "nope"),
+        (url_location(&pg, "cs146", "?sslmode=require"), "TLS"),
+        (closed, "connect"),
+    ] {
+        let err = read(&source(location)).unwrap_err();
+        assert_eq!(err.reason, "connect", "{err}");
+        assert!(err.message.contains(want), "{err}");
+        assert!(!err.message.contains("hunter2"), "{err}");
+        assert!(!err.message.contains("p@ss"), "{err}");
+    }
+
+    // A database without CrowdSec's tables.
+    pg.admin_sql("postgres", "CREATE DATABASE empty OWNER crowdsec");
+    let err = read(&source(url_location(&pg, "empty", ""))).unwrap_err();
+    assert_eq!(err.reason, "schema", "{err}");
+}
+
+#[test]
+fn one_exporter_two_lapis_sqlite_and_postgres() {
+    let mut pg = Postgres::start(ZONE);
+    pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
+    pg.admin_sql("crowdsec", &ROWS_1_7.join(";"));
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_path = dir.path().join("edge.db");
+    let conn = db_1_7(&sqlite_path);
+    conn.execute(ROWS_1_7[0], []).unwrap();
+    drop(conn);
+    let pw = dir.path().join("pg-password");
+    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
+    let file = dir.path().join("exporter.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "lapis:\n  - name: edge\n    db: {}\n    cache_interval: 0s\n  - name: central\n    db: postgres://crowdsec@127.0.0.1:{}/crowdsec\n    db_password_file: {}\n    cache_interval: 0s\n    timeout: 2s\n",
+            sqlite_path.display(),
+            pg.port,
+            pw.display()
+        ),
+    )
+    .unwrap();
+    let exporter = ExporterProc::start(&["--config.file", file.to_str().unwrap()], dir.path());
+    let samples = parse_samples(&exporter.metrics());
+    let pull = |s: &[Sample], lapi: &str, bouncer: &str| {
+        value(
+            s,
+            "crowdsec_bouncer_last_pull_timestamp_seconds",
+            &[("lapi", lapi), ("bouncer", bouncer)],
+        )
+    };
+    let up = |s: &[Sample], name: &str| {
+        value(
+            s,
+            "crowdsec_exporter_source_up",
+            &[("source", "lapi_db"), ("name", name)],
+        )
+    };
+    assert_eq!(up(&samples, "edge"), Some(1.0));
+    assert_eq!(up(&samples, "central"), Some(1.0));
+    let edge_fw = pull(&samples, "edge", "fw").unwrap();
+    assert!((pull(&samples, "central", "fw").unwrap() - edge_fw).abs() < 2e-6);
+    assert!(pull(&samples, "central", "nginx").is_some());
+    assert_eq!(pull(&samples, "edge", "nginx"), None);
+
+    // PostgreSQL goes away: central is down (its last data kept), edge is untouched.
+    pg.proc.kill();
+    let samples = parse_samples(&exporter.metrics());
+    assert_eq!(up(&samples, "central"), Some(0.0));
+    assert_eq!(up(&samples, "edge"), Some(1.0));
+    assert_eq!(pull(&samples, "edge", "fw"), Some(edge_fw));
+    assert!(
+        value(
+            &samples,
+            "crowdsec_exporter_source_errors_total",
+            &[
+                ("source", "lapi_db"),
+                ("name", "central"),
+                ("reason", "connect")
+            ]
+        )
+        .is_some()
+            || value(
+                &samples,
+                "crowdsec_exporter_source_errors_total",
+                &[
+                    ("source", "lapi_db"),
+                    ("name", "central"),
+                    ("reason", "query")
+                ]
+            )
+            .is_some(),
+        "{samples:?}"
+    );
+    let log = exporter.proc.log_text();
+    assert!(!log.contains(PASSWORD), "the password reached the log");
+}
