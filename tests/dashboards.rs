@@ -7,7 +7,6 @@
 //! in the exporters' output (or be a Prometheus target series, or a recording rule of alerts/).
 
 mod common;
-#[allow(dead_code)]
 mod fake_service_api;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -588,6 +587,37 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
         }
     }
     assert!(checked > 100, "only {checked} queries checked");
+
+    // README's "Example queries" run too.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = readme
+        .split("```promql\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("README has a promql block");
+    let examples: Vec<&str> = block
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert!(examples.len() >= 5);
+    for q in examples {
+        for name in metric_names(q) {
+            assert!(
+                served.contains(&name),
+                "README query uses {name}, not served"
+            );
+        }
+        instant(prom, q);
+    }
+    assert_eq!(
+        instant(
+            prom,
+            "crowdsec_bouncer_info and on (lapi, bouncer) crowdsec_bouncer_pulled == 0"
+        )
+        .len(),
+        1,
+        "the README's never-pulled query finds never-bouncer"
+    );
 
     let get = |dash: &str, panel: &str, ref_id: &str, set: &str| -> Vec<Value> {
         let key = (
