@@ -97,6 +97,7 @@ fn settings(db: &Path, cache: Duration) -> Settings {
             format: LogFormat::Logfmt,
         },
         service_api: None,
+        checks: None,
     }
 }
 

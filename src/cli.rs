@@ -125,6 +125,46 @@ pub struct Cli {
         default_value = "logfmt"
     )]
     pub log_format: LogFormat,
+
+    /// Folder of bouncer configuration files to check (repeatable; a missing folder is skipped).
+    #[arg(
+        long = "bouncers.config-dir",
+        env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_DIR",
+        value_delimiter = ',',
+        default_value = "/etc/crowdsec/bouncers"
+    )]
+    pub bouncers_config_dirs: Vec<PathBuf>,
+
+    /// A bouncer configuration file to check besides the folders' (repeatable).
+    #[arg(
+        long = "bouncers.config-file",
+        env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_FILE",
+        value_delimiter = ','
+    )]
+    pub bouncers_config_files: Vec<PathBuf>,
+
+    /// How often the bouncer configuration checks run at most (they read files and ask LAPI's /health).
+    #[arg(long = "bouncers.check-interval", env = "CROWDSEC_EXPORTER_BOUNCERS_CHECK_INTERVAL", default_value = "30s", value_parser = crate::duration::parse)]
+    pub bouncers_check_interval: Duration,
+
+    /// URL of the LAPI, for its /health; default: from api.server.listen_uri of CrowdSec's config.
+    #[arg(long = "lapi.url", env = "CROWDSEC_EXPORTER_LAPI_URL")]
+    pub lapi_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Without a subcommand the exporter serves metrics.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run every source and check once and say what is wrong and what to try; flags go before `diagnose`.
+    /// Exit status: 0 all fine, 1 something critical, 2 the tool could not run.
+    Diagnose {
+        /// `text` for people (colour on a terminal), `json` for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        output: crate::diagnose::Output,
+    },
 }
 
 impl Cli {
@@ -167,6 +207,34 @@ impl Cli {
                 format: self.log_format,
             },
             service_api: self.service_api_settings(key_env)?,
+            checks: Some(self.check_settings()?),
+        })
+    }
+
+    /// The `bouncer_config` and `lapi_health` sources.
+    fn check_settings(&self) -> Result<crate::settings::CheckSettings, String> {
+        let lapi_url = match &self.lapi_url {
+            None => None,
+            Some(text) => {
+                let url = reqwest::Url::parse(text.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                    .ok_or_else(|| {
+                        format!("--lapi.url {text:?} must be an http(s) URL such as http://127.0.0.1:8080/")
+                    })?;
+                Some(url)
+            }
+        };
+        if self.bouncers_check_interval < Duration::from_secs(1) {
+            return Err("--bouncers.check-interval must be at least 1s".to_owned());
+        }
+        Ok(crate::settings::CheckSettings {
+            config_dirs: self.bouncers_config_dirs.clone(),
+            config_files: self.bouncers_config_files.clone(),
+            lapi_url,
+            crowdsec_config: self.crowdsec_config.clone(),
+            interval: self.bouncers_check_interval,
+            timeout: self.bouncers_check_interval.min(Duration::from_secs(5)),
         })
     }
 
@@ -242,6 +310,9 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Diagnose { output }) = cli.command {
+        return crate::diagnose::run(settings, output);
+    }
     crate::logging::init(settings.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -16,6 +16,8 @@ pub struct Exporter {
     lapi_cache_seconds: f64,
     service_api: Option<Cached<IntegrationSnapshot>>,
     service_api_cache_seconds: f64,
+    bouncer_config: Option<Cached<crate::sources::bouncer_config::ConfigSnapshot>>,
+    lapi_health: Vec<Cached<crate::sources::lapi_health::LapiHealth>>,
 }
 
 impl Exporter {
@@ -51,6 +53,8 @@ impl Exporter {
                 .service_api
                 .as_ref()
                 .map_or(0.0, |s| s.refresh_interval.as_secs_f64()),
+            bouncer_config: crate::sources::bouncer_config::cache(settings),
+            lapi_health: crate::sources::lapi_health::caches(settings),
         }
     }
 
@@ -63,13 +67,23 @@ impl Exporter {
                 None => None,
             }
         };
-        let (lapis, service_api) = tokio::join!(join_all(reads), service_api);
+        let bouncer_config = async {
+            match &self.bouncer_config {
+                Some(c) => Some(c.get(deadline).await),
+                None => None,
+            }
+        };
+        let lapi_health = join_all(self.lapi_health.iter().map(|c| c.get(deadline)));
+        let (lapis, service_api, bouncer_config, lapi_health) =
+            tokio::join!(join_all(reads), service_api, bouncer_config, lapi_health);
         Scrape {
             now: timefmt::now(),
             lapis,
             lapi_cache_seconds: self.lapi_cache_seconds,
             service_api,
             service_api_cache_seconds: self.service_api_cache_seconds,
+            bouncer_config,
+            lapi_health,
         }
     }
 }

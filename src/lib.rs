@@ -3,10 +3,12 @@
 //! Layout: [`sources`] read CrowdSec (one module each), [`cache`] coalesces their reads, [`exporter`] gathers a
 //! scrape, [`metrics`] encodes it, [`server`] serves it, [`cli`] wires flags into [`settings`].
 
+pub mod bouncer_config;
 pub mod bouncers;
 pub mod cache;
 pub mod cli;
 pub mod crowdsec_config;
+pub mod diagnose;
 pub mod duration;
 pub mod exporter;
 pub mod logging;

@@ -14,6 +14,25 @@ pub struct Settings {
     pub log: LogSettings,
     /// The Blocklist-as-a-Service source, enabled when a Service API key is given.
     pub service_api: Option<ServiceApiSettings>,
+    /// Bouncer configuration checks and LAPI reachability (`None`: off).
+    pub checks: Option<CheckSettings>,
+}
+
+/// Sources `bouncer_config` and `lapi_health`.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    /// Folders holding bouncer configuration files.
+    pub config_dirs: Vec<PathBuf>,
+    /// Configuration files checked besides the folders' ones.
+    pub config_files: Vec<PathBuf>,
+    /// The LAPI's URL; `None`: CrowdSec's `api.server.listen_uri`.
+    pub lapi_url: Option<reqwest::Url>,
+    /// CrowdSec's config, where `listen_uri` is read.
+    pub crowdsec_config: PathBuf,
+    /// The checks run at most this often.
+    pub interval: Duration,
+    /// Bounds each `/health` request.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -29,6 +29,7 @@ fn start(db: LapiDbLocation, cache: Duration) -> Running {
             format: LogFormat::Logfmt,
         },
         service_api: None,
+        checks: None,
     };
     start_in_process(settings)
 }

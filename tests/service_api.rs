@@ -70,6 +70,7 @@ fn settings(base: &str, refresh: Duration, timeout: Duration, tags: &[&str]) -> 
             refresh_interval: refresh,
             timeout,
         }),
+        checks: None,
     }
 }
 

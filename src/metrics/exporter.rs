@@ -40,6 +40,8 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         .iter()
         .map(|r| health(r))
         .chain(s.service_api.iter().map(|r| health(r)))
+        .chain(s.bouncer_config.iter().map(|r| health(r)))
+        .chain(s.lapi_health.iter().map(|r| health(r)))
         .collect();
 
     gauges(

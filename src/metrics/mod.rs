@@ -4,8 +4,10 @@
 
 mod bouncer;
 pub mod classic;
+mod config;
 mod exporter;
 mod integration;
+mod lapi;
 pub use exporter::{REVISION, VERSION};
 
 use std::sync::Arc;
@@ -32,6 +34,10 @@ pub struct Scrape {
     pub service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
     /// Its refresh interval, said in HELP texts.
     pub service_api_cache_seconds: f64,
+    /// The bouncer configuration checks' report, when they are on.
+    pub bouncer_config: Option<Arc<SourceReport<crate::sources::bouncer_config::ConfigSnapshot>>>,
+    /// `/health` of each LAPI whose URL is known.
+    pub lapi_health: Vec<Arc<SourceReport<crate::sources::lapi_health::LapiHealth>>>,
 }
 
 /// Exposition formats, chosen by the scraper's `Accept` header.
@@ -213,6 +219,8 @@ impl Scrape {
         let encoder = &mut *encoder;
         bouncer::encode_ages(self, readings, encoder)?;
         integration::encode(self, encoder)?;
+        config::encode(self, encoder)?;
+        lapi::encode(self, encoder)?;
         exporter::encode(self, encoder)?;
         Ok(())
     }

@@ -92,6 +92,35 @@ impl SqliteDb {
         })
     }
 
+    /// The bouncer registered with this key hash (`auth_type = 'api-key'`), asked row by row in the database so
+    /// no hash is ever loaded. The hash is bound as a parameter and never logged nor put in an error.
+    pub fn bouncer_for_key_hash(
+        &self,
+        hash: &crate::secret::Secret,
+    ) -> Result<Option<String>, LapiDbError> {
+        use rusqlite::OptionalExtension;
+        let conn = self.open()?;
+        conn.query_row(
+            "SELECT name FROM bouncers WHERE api_key = ?1 AND auth_type = 'api-key' LIMIT 1",
+            [hash.expose()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| self.classify(e))
+    }
+
+    /// Whether a bouncer of that name is registered (for the installers' `<config>.id` files).
+    pub fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
+        let conn = self.open()?;
+        conn.query_row(
+            "SELECT count(*) FROM bouncers WHERE name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(|e| self.classify(e))
+    }
+
     fn open(&self) -> Result<Connection, LapiDbError> {
         match std::fs::metadata(&self.path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

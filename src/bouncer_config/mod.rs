@@ -1,0 +1,177 @@
+//! Bouncer configuration files: found in the bouncers' folder, read with a size cap, parsed the way each bouncer
+//! parses its own file ([`parse`]), then checked ([`checks`]). Nothing here sends a request: the checks that need
+//! the network or the LAPI database get their answers from the `bouncer_config` source.
+
+pub mod checks;
+pub mod parse;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::secret::Secret;
+
+/// A bouncer configuration is a few KB; anything past this is not one (and must not fill memory).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// How a bouncer reads its file: decides the parser, the keys and the pitfalls checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// firewall, custom, spoa...: YAML `api_url`/`api_key`, `.local` overlay, `$VAR` expansion.
+    Go,
+    /// cloudflare: YAML `crowdsec_lapi_url`/`crowdsec_lapi_key`.
+    Cloudflare,
+    /// cloudflare worker, blocklist mirror: YAML `crowdsec_config.lapi_url`/`lapi_key`.
+    CrowdsecConfig,
+    /// nginx, openresty: Lua `KEY=VALUE`.
+    Lua,
+    /// haproxy (legacy Lua): `KEY=VALUE`, the URL lives in haproxy.cfg.
+    LuaHaproxy,
+    /// apache: `CrowdsecURL`, `CrowdsecAPIKey` directives.
+    Apache,
+}
+
+impl Kind {
+    /// The kind from the file name; YAML files are refined by their keys once parsed.
+    pub fn from_path(path: &Path) -> Kind {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        if name.contains("cloudflare-worker") || name.contains("blocklist-mirror") {
+            Kind::CrowdsecConfig
+        } else if name.contains("cloudflare") && yaml {
+            Kind::Cloudflare
+        } else if yaml {
+            Kind::Go
+        } else if name.contains("apache") {
+            Kind::Apache
+        } else if name.contains("haproxy") {
+            Kind::LuaHaproxy
+        } else {
+            Kind::Lua
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Go => "Go bouncer (YAML)",
+            Kind::Cloudflare => "cloudflare bouncer (YAML)",
+            Kind::CrowdsecConfig => "cloudflare worker / blocklist mirror (YAML)",
+            Kind::Lua => "nginx/openresty bouncer (Lua KEY=VALUE)",
+            Kind::LuaHaproxy => "haproxy bouncer (Lua KEY=VALUE)",
+            Kind::Apache => "apache bouncer (directives)",
+        }
+    }
+
+    /// Names of the URL and key settings, as the operator has to write them.
+    pub fn url_key(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Go => ("api_url", "api_key"),
+            Kind::Cloudflare => ("crowdsec_lapi_url", "crowdsec_lapi_key"),
+            Kind::CrowdsecConfig => ("crowdsec_config.lapi_url", "crowdsec_config.lapi_key"),
+            Kind::Lua | Kind::LuaHaproxy => ("API_URL", "API_KEY"),
+            Kind::Apache => ("CrowdsecURL", "CrowdsecAPIKey"),
+        }
+    }
+
+    fn is_yaml(self) -> bool {
+        matches!(self, Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig)
+    }
+}
+
+/// What a bouncer would read from its file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    pub api_url: Option<String>,
+    pub api_key: Option<Secret>,
+    /// TLS client authentication instead of a key.
+    pub tls: Option<TlsFiles>,
+    /// Where the bouncer would silently stop reading (Lua: a line without `=`).
+    pub stopped_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsFiles {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub ca: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ReadError {
+    #[error("does not exist")]
+    Missing,
+    #[error("permission denied")]
+    Permission,
+    #[error("is a directory, not a file")]
+    Directory,
+    #[error("is not a regular file")]
+    NotFile,
+    #[error("is too large ({0} bytes; a bouncer config is a few KB, at most {MAX_FILE_BYTES} bytes are read)")]
+    TooLarge(u64),
+    #[error("cannot be read: {0}")]
+    Io(String),
+}
+
+/// Reads at most [`MAX_FILE_BYTES`] of `path`, following symlinks (a loop is an I/O error, not a hang).
+pub fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => ReadError::Missing,
+        std::io::ErrorKind::PermissionDenied => ReadError::Permission,
+        std::io::ErrorKind::IsADirectory => ReadError::Directory,
+        _ => ReadError::Io(e.to_string()),
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(ReadError::Directory);
+    }
+    if !meta.is_file() {
+        // A FIFO or device would block or never end.
+        return Err(ReadError::NotFile);
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge(meta.len()));
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut out = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(io)?;
+    if out.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge(out.len() as u64));
+    }
+    Ok(out)
+}
+
+/// `<file><suffix>`, e.g. the `.local` overlay or the `.id` file.
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Configuration files in `dirs` (missing folders are skipped) plus `files`, sorted, without duplicates.
+/// Overlays (`.local`), `.id` files, backups and package leftovers are not configurations of their own.
+pub fn discover(dirs: &[PathBuf], files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = files.to_vec();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let wanted = [".yaml", ".yml", ".conf"].iter().any(|e| name.ends_with(e))
+                && !name.starts_with('.');
+            // A real folder is skipped; a symlink is kept, so a broken or looping one is reported.
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if wanted && !is_dir {
+                out.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}

@@ -1,0 +1,198 @@
+//! Source `lapi_health`: does the Local API answer? `GET <lapi url>/health`, which needs no key (so it can never
+//! move a bouncer's last_pull) and answers `{"status":"up"}`. The URL is `--lapi.url`, else CrowdSec's own
+//! `api.server.listen_uri` (+ `.local`), read again on every check so a moved LAPI is followed.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+
+use crate::cache::SourceFailure;
+
+pub const SOURCE: &str = "lapi_health";
+
+/// One answer of `/health`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LapiHealth {
+    pub url: String,
+    pub up: bool,
+    pub duration_seconds: f64,
+    /// Why it is down, in operator words.
+    pub error: Option<String>,
+}
+
+/// A client for `/health`: no default headers, no redirects (nothing is sent that a redirect could carry, but a
+/// LAPI never redirects either), every call bounded by `timeout`.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!(
+            "crowdsec-bouncer-exporter/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// `<base>/health` whatever the base's trailing slash.
+pub fn health_url(base: &Url) -> Url {
+    let mut u = base.clone();
+    let path = format!("{}/health", base.path().trim_end_matches('/'));
+    u.set_path(&path);
+    u.set_query(None);
+    u.set_fragment(None);
+    u
+}
+
+/// Asks `/health` of the LAPI at `base`. Ok when it answers 200.
+pub async fn check(client: &reqwest::Client, base: &Url) -> Result<(), String> {
+    let url = health_url(base);
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!(
+            "answered HTTP {} to /health: is this a CrowdSec LAPI?",
+            r.status().as_u16()
+        )),
+        Err(e) if e.is_timeout() => Err("no answer in time (timeout)".to_owned()),
+        Err(e) if e.is_connect() => {
+            Err("cannot connect: nothing listens there, or a firewall drops it".to_owned())
+        }
+        Err(e) => Err(format!("request failed: {}", root_cause(&e))),
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// The URL a local client uses for `listen_uri` (`host:port`; an any-address means this host).
+pub fn url_from_listen_uri(listen: &str) -> Option<Url> {
+    let listen = listen.trim();
+    let hostport = listen
+        .strip_prefix("http://")
+        .or_else(|| listen.strip_prefix("https://"))
+        .unwrap_or(listen);
+    let hostport = if let Some(port) = hostport.strip_prefix("0.0.0.0:") {
+        format!("127.0.0.1:{port}")
+    } else if let Some(port) = hostport.strip_prefix("[::]:") {
+        format!("[::1]:{port}")
+    } else if let Some(port) = hostport.strip_prefix(':') {
+        format!("127.0.0.1:{port}")
+    } else {
+        hostport.to_owned()
+    };
+    let scheme = if listen.starts_with("https://") {
+        "https"
+    } else {
+        "http"
+    };
+    Url::parse(&format!("{scheme}://{hostport}/"))
+        .ok()
+        .filter(|u| u.host_str().is_some())
+}
+
+pub struct LapiHealthSource {
+    client: Result<reqwest::Client, String>,
+    explicit: Option<Url>,
+    crowdsec_config: PathBuf,
+}
+
+impl LapiHealthSource {
+    pub fn new(explicit: Option<Url>, crowdsec_config: PathBuf, timeout: Duration) -> Self {
+        LapiHealthSource {
+            client: client(timeout),
+            explicit,
+            crowdsec_config,
+        }
+    }
+
+    /// The LAPI's URL: `--lapi.url`, else CrowdSec's `api.server.listen_uri`.
+    pub fn url(&self) -> Result<Url, SourceFailure> {
+        if let Some(u) = &self.explicit {
+            return Ok(u.clone());
+        }
+        let cfg =
+            crate::crowdsec_config::load(&self.crowdsec_config).map_err(|e| SourceFailure {
+                reason: "config",
+                message: e.to_string(),
+            })?;
+        let listen = cfg.lapi_listen_uri.ok_or_else(|| SourceFailure {
+            reason: "config",
+            message: format!(
+                "{} has no api.server.listen_uri: give --lapi.url",
+                self.crowdsec_config.display()
+            ),
+        })?;
+        url_from_listen_uri(&listen).ok_or_else(|| SourceFailure {
+            reason: "config",
+            message: format!("api.server.listen_uri {listen:?} is not host:port"),
+        })
+    }
+
+    pub async fn read(&self) -> Result<LapiHealth, SourceFailure> {
+        let client = self.client.as_ref().map_err(|e| SourceFailure {
+            reason: "http",
+            message: e.clone(),
+        })?;
+        let url = self.url()?;
+        let started = Instant::now();
+        let answer = check(client, &url).await;
+        Ok(LapiHealth {
+            url: url.to_string(),
+            up: answer.is_ok(),
+            duration_seconds: started.elapsed().as_secs_f64(),
+            error: answer.err(),
+        })
+    }
+}
+
+/// The first LAPI's health source behind its cache, when checks are on (`--lapi.url` names one LAPI).
+pub fn caches(settings: &crate::settings::Settings) -> Vec<crate::cache::Cached<LapiHealth>> {
+    let (Some(checks), Some(lapi)) = (settings.checks.as_ref(), settings.lapis.first()) else {
+        return Vec::new();
+    };
+    let source = std::sync::Arc::new(LapiHealthSource::new(
+        checks.lapi_url.clone(),
+        checks.crowdsec_config.clone(),
+        checks.timeout,
+    ));
+    vec![crate::cache::Cached::new(
+        SOURCE,
+        &lapi.name,
+        checks
+            .interval
+            .min(lapi.cache_interval.max(Duration::from_secs(1))),
+        checks.timeout + Duration::from_secs(1),
+        move || {
+            let source = source.clone();
+            Box::pin(async move { source.read().await })
+        },
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_uri_to_url() {
+        let u = |s| url_from_listen_uri(s).map(|u| u.to_string());
+        assert_eq!(
+            u("127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080/")
+        );
+        assert_eq!(u("0.0.0.0:8080").as_deref(), Some("http://127.0.0.1:8080/"));
+        assert_eq!(u("[::]:8080").as_deref(), Some("http://[::1]:8080/"));
+        assert_eq!(u("").as_deref(), None);
+        let base = Url::parse("http://h:1/prefix/").unwrap();
+        assert_eq!(health_url(&base).as_str(), "http://h:1/prefix/health");
+        let base = Url::parse("http://h:1").unwrap();
+        assert_eq!(health_url(&base).as_str(), "http://h:1/health");
+    }
+}
