@@ -221,6 +221,27 @@ def state_column(name):
     )
 
 
+CONFIG_MAPPINGS = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"text": "invalid", "color": "red", "index": 0},
+            "1": {"text": "valid", "color": "green", "index": 1},
+        },
+    }
+]
+
+
+def config_column(name):
+    return by_name(
+        name,
+        {"id": "mappings", "value": CONFIG_MAPPINGS},
+        {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+        {"id": "links", "value": [{"title": "Runbook CrowdSecBouncerConfigInvalid",
+                                   "url": RUNBOOKS + "CrowdSecBouncerConfigInvalid.md", "targetBlank": True}]},
+    )
+
+
 def runbook_column(name):
     return by_name(
         name,
@@ -346,15 +367,19 @@ def overview():
                    "A", instant=True, table=True),
             target(f"max by ({KEY}) ({age()})", "B", instant=True, table=True),
             target(STATE, "C", instant=True, table=True),
+            target(f"min by (job, instance, bouncer) (crowdsec_bouncer_config_valid{{{F},bouncer=~\"$bouncer\",bouncer!=\"\"}})",
+                   "D", instant=True, table=True),
         ],
         "One row per registered bouncer. State follows the alert rules' thresholds; the age colours are their "
-        "defaults (orange from 1 h, red from 24 h). The bouncer name opens its detail dashboard; runbook opens the "
-        "runbook of its alert.",
+        "defaults (orange from 1 h, red from 24 h). Config: its configuration file passes the exporter's checks "
+        "(empty: no file found in --bouncers.config-dir). The bouncer name opens its detail dashboard; runbook "
+        "opens the runbook of its alert.",
         exclude=["Time", "Value #A", "job"],
-        rename={"Value #B": "Last pull age", "Value #C": "State", "bouncer_type": "type"},
+        rename={"Value #B": "Last pull age", "Value #C": "State", "Value #D": "Config", "bouncer_type": "type"},
         overrides=[
             coloured_age("Last pull age"),
             state_column("State"),
+            config_column("Config"),
             runbook_column("runbook"),
             by_name("bouncer", {"id": "links", "value": [{"title": "Bouncer detail", "url": DETAIL_URL}]}),
         ],
@@ -372,9 +397,34 @@ def overview():
         overrides=[threshold_line("late threshold", "orange"), threshold_line("offline threshold", "red")],
     )
 
-    b.row("Blocklist-as-a-Service integrations", 24)
+    b.row("LAPI and bouncer configuration files", 24)
+    stat(b, "LAPI health", (0, 25, 4, 8), f"max by (lapi) (crowdsec_lapi_up{{{FL}}})",
+         "The LAPI answers GET /health (asked by the exporter, no key sent). Down: no bouncer can pull.",
+         color=None, no_value="not checked", mappings=UP_MAPPINGS, legend="{{lapi}}")
+    timeseries(
+        b, "LAPI /health duration", (4, 25, 8, 8),
+        [target(f"max by (lapi) (crowdsec_lapi_health_duration_seconds{{{FL}}})", "A", legend="{{lapi}}")],
+        "Duration of the exporter's GET /health on each LAPI.",
+    )
     table(
-        b, "Integrations by last pull", (0, 25, 16, 8),
+        b, "Bouncer configuration files", (12, 25, 12, 8),
+        [
+            target(f"min by (job, instance, path, bouncer) (crowdsec_bouncer_config_valid{{{F},bouncer=~\"$bouncer\"}})",
+                   "A", instant=True, table=True),
+            target(f"sum by (job, instance, path) (1 - crowdsec_bouncer_config_check{{{F}}})", "B", instant=True,
+                   table=True),
+        ],
+        "Each file of --bouncers.config-dir with the exporter's checks (readable, parses, api_url, api_key, "
+        "key_registered, lapi_reachable, ...). bouncer: the registered bouncer its key belongs to (empty: none). "
+        "The failing checks are listed on the bouncer detail dashboard and by `crowdsec-bouncer-exporter diagnose`.",
+        exclude=["Time", "job"],
+        rename={"Value #A": "Config", "Value #B": "Failing checks"},
+        overrides=[config_column("Config")],
+    )
+
+    b.row("Blocklist-as-a-Service integrations", 33)
+    table(
+        b, "Integrations by last pull", (0, 34, 16, 8),
         [
             target(f"max by (job, instance, integration_id, integration, entity_type, output_format) "
                    f"(crowdsec_integration_info{{{F}}})", "A", instant=True, table=True),
@@ -401,39 +451,40 @@ def overview():
         ],
     )
     timeseries(
-        b, "Blocklist items", (16, 25, 8, 8),
+        b, "Blocklist items", (16, 34, 8, 8),
         [target(f"max by (integration) (crowdsec_integration_blocklist_items{{{F}}})", "A", legend="{{integration}}")],
         "Items each integration serves its devices.", unit="none",
     )
 
-    b.row("Exporter", 33)
-    stat(b, "Exporter up", (0, 34, 4, 6), f"up{{{F}}}", "Prometheus reaches the exporter (up).",
+    b.row("Exporter", 42)
+    stat(b, "Exporter up", (0, 43, 4, 6), f"up{{{F}}}", "Prometheus reaches the exporter (up).",
          color=None, no_value="no target", mappings=UP_MAPPINGS, legend="{{instance}}")
-    stat(b, "Sources", (4, 34, 8, 6), f"max by (instance, source, name) (crowdsec_exporter_source_up{{{F}}})",
+    stat(b, "Sources", (4, 43, 8, 6), f"max by (instance, source, name) (crowdsec_exporter_source_up{{{F}}})",
          "1 if the source's last read succeeded (lapi_db: the LAPI database, service_api: the Service API). On "
          "failure the last good data is still served.", color=None, no_value="no source", mappings=UP_MAPPINGS,
          legend="{{source}} {{name}}")
     timeseries(
-        b, "Source read duration", (12, 34, 12, 6),
+        b, "Source read duration", (12, 43, 12, 6),
         [target(f"max by (instance, source, name) (crowdsec_exporter_source_duration_seconds{{{F}}})", "A",
                 legend="{{source}} {{name}}")],
         "Duration of each source's last read.",
     )
     timeseries(
-        b, "Source errors", (0, 40, 12, 6),
+        b, "Source errors", (0, 49, 12, 6),
         [target(f"sum by (source, name, reason) (increase(crowdsec_exporter_source_errors_total{{{F}}}"
                 f"[$__rate_interval]))", "A", legend="{{source}} {{name}}: {{reason}}")],
         "Failed reads by reason (missing_file, permission, locked, unauthorized, timeout, ...).", unit="none",
     )
     timeseries(
-        b, "Scrape duration", (12, 40, 12, 6),
+        b, "Scrape duration", (12, 49, 12, 6),
         [target(f"scrape_duration_seconds{{{F}}}", "A", legend="{{instance}}")],
         "How long Prometheus' scrape of the exporter took.",
     )
     return dashboard(
         "crowdsec-bouncers",
         "CrowdSec bouncers",
-        "Every CrowdSec bouncer and Blocklist-as-a-Service integration: last pull, state, and the exporter's health "
+        "Every CrowdSec bouncer and Blocklist-as-a-Service integration: last pull, state, configuration files, LAPI "
+        "health and the exporter's health "
         "(crowdsec-bouncer-exporter).",
         b,
         links=[{"title": "Bouncer detail", "type": "link", "url": "/d/crowdsec-bouncer-detail/crowdsec-bouncer-detail",
@@ -491,10 +542,27 @@ def detail():
         "Age of its newest usage-metrics push; under the freshness threshold the offline alerts stay silent.",
         overrides=[threshold_line("freshness threshold", "orange")],
     )
+    table(
+        b, "Configuration checks", (0, 25, 16, 8),
+        [target(f"max by (path, check) (crowdsec_bouncer_config_check{{{F}}} and on (job, instance, path) "
+                f"crowdsec_bouncer_config_valid{{{F},bouncer=~\"$bouncer\"}})", "A", instant=True, table=True)],
+        "The checks of the configuration file whose key belongs to this bouncer (a warning counts as 0). "
+        "`crowdsec-bouncer-exporter diagnose` prints the fix for each failed one.",
+        exclude=["Time"], rename={"Value": "Result"},
+        overrides=[by_name("Result", {"id": "mappings", "value": [{"type": "value", "options": {
+            "0": {"text": "fail", "color": "red", "index": 0},
+            "1": {"text": "pass", "color": "green", "index": 1}}}]},
+            {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+            {"id": "links", "value": [{"title": "Runbook CrowdSecBouncerConfigInvalid",
+                                       "url": RUNBOOKS + "CrowdSecBouncerConfigInvalid.md", "targetBlank": True}]})],
+    )
+    stat(b, "LAPI health", (16, 25, 8, 8), f"max by (lapi) (crowdsec_lapi_up{{{FL}}})",
+         "Its LAPI answers GET /health.", color=None, no_value="not checked", mappings=UP_MAPPINGS,
+         legend="{{lapi}}")
     return dashboard(
         "crowdsec-bouncer-detail",
         "CrowdSec bouncer detail",
-        "One CrowdSec bouncer: state, pull history, registration rows and usage-metrics liveness "
+        "One CrowdSec bouncer: state, pull history, registration rows, usage-metrics liveness, configuration checks "
         "(crowdsec-bouncer-exporter).",
         b,
         single_bouncer=True,

@@ -10,6 +10,7 @@ mod common;
 mod fake_service_api;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -423,6 +424,31 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
     );
     std::fs::write(w.join("service-api.key"), SERVICE_KEY).unwrap();
     let key_file = w.join("service-api.key").display().to_string();
+    // Bouncer configuration files: the live bouncer's (valid) and one with an unregistered key (invalid).
+    let configs = w.join("bouncers");
+    std::fs::create_dir(&configs).unwrap();
+    for (file, key) in [
+        ("crowdsec-custom-bouncer.yaml", LIVE_KEY),
+        (
+            "crowdsec-firewall-bouncer.yaml",
+            "notRegisteredKey0123456789abcdefAB",
+        ),
+    ] {
+        let path = configs.join(file);
+        std::fs::write(
+            &path,
+            format!(
+                "api_url: \"{}\"\napi_key: \"{key}\"\nbin_path: /bin/true\nlog_mode: stdout\n",
+                lapi.url()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let configs_dir = configs.display().to_string();
+    let no_configs = w.join("no-bouncer-configs");
+    std::fs::create_dir(&no_configs).unwrap();
+    let no_configs = no_configs.display().to_string();
     let config = lapi.config.display().to_string();
     let real = ExporterProc::start(
         &[
@@ -430,6 +456,8 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
             &config,
             "--lapi.name",
             "e2e",
+            "--bouncers.config-dir",
+            &configs_dir,
             "--service-api.key-file",
             &key_file,
             "--service-api.url",
@@ -446,6 +474,8 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
             &db17,
             "--lapi.name",
             "fixture17",
+            "--bouncers.config-dir",
+            &no_configs,
             "--service-api.key-file",
             &key_file,
             "--service-api.url",
@@ -475,6 +505,8 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
             && has("crowdsec:early_warning_threshold_seconds")
             && has("crowdsec:bouncer_offline_threshold_seconds")
             && has("crowdsec:usage_metrics_freshness_seconds")
+            && instant(prom, "crowdsec_bouncer_config_valid").len() == 2
+            && has("crowdsec_lapi_up")
             // a range of a few points for the range queries
             && range(prom, "crowdsec_bouncer_info{lapi=\"e2e\"}")
                 .first()
@@ -717,6 +749,56 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
         get(OV, "Source errors", "A", "real LAPI").is_empty(),
         "the real LAPI's sources do not fail"
     );
+    // Config validity in the bouncers table, the files' table, LAPI health.
+    let config_of: BTreeMap<String, f64> = get(OV, "Bouncers", "D", "real LAPI")
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["bouncer"].as_str().unwrap().to_owned(),
+                value_of(s),
+            )
+        })
+        .collect();
+    assert_eq!(config_of, BTreeMap::from([("ok-bouncer".to_owned(), 1.0)]));
+    let files = get(OV, "Bouncer configuration files", "A", "real LAPI");
+    let valid_of = |file: &str| {
+        files
+            .iter()
+            .find(|s| s["metric"]["path"].as_str().unwrap().ends_with(file))
+            .map(|s| {
+                (
+                    s["metric"]["bouncer"].as_str().unwrap_or("").to_owned(),
+                    value_of(s),
+                )
+            })
+    };
+    assert_eq!(
+        valid_of("crowdsec-custom-bouncer.yaml"),
+        Some(("ok-bouncer".to_owned(), 1.0))
+    );
+    assert_eq!(
+        valid_of("crowdsec-firewall-bouncer.yaml"),
+        Some((String::new(), 0.0))
+    );
+    let failing = get(OV, "Bouncer configuration files", "B", "real LAPI");
+    let failing_of = |file: &str| {
+        failing
+            .iter()
+            .find(|s| s["metric"]["path"].as_str().unwrap().ends_with(file))
+            .map(value_of)
+    };
+    assert_eq!(failing_of("crowdsec-custom-bouncer.yaml"), Some(0.0));
+    assert!(failing_of("crowdsec-firewall-bouncer.yaml").unwrap() >= 1.0);
+    assert_eq!(single(OV, "LAPI health", "real LAPI"), 1.0);
+    let checks = get(DE, "Configuration checks", "A", "ok-bouncer");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["metric"]["check"] == "key_registered"),
+        "{checks:?}"
+    );
+    assert!(checks.iter().all(|c| value_of(c) == 1.0), "{checks:?}");
+    assert_eq!(single(DE, "LAPI health", "ok-bouncer"), 1.0);
     // The detail dashboard on one bouncer.
     assert_eq!(single(DE, "State", "ok-bouncer"), 0.0);
     assert!(single(DE, "Last pull", "ok-bouncer") < 60.0);

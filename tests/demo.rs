@@ -191,6 +191,18 @@ fn demo_serves_every_state_to_prometheus_and_ctrl_c_stops_everything() {
     assert!(
         value("crowdsec_bouncer_last_pull_age_seconds{bouncer=\"demo-offline-nginx\"}") > 86400.0
     );
+    // The configuration checks: the live bouncer's file is valid, the unfilled one is not; the LAPI answers.
+    wait_until(
+        "the config checks in prometheus",
+        Duration::from_secs(30),
+        || query(prom, "crowdsec_bouncer_config_valid").len() == 2,
+    );
+    assert_eq!(
+        value("crowdsec_bouncer_config_valid{bouncer=\"demo-custom-bouncer\"}"),
+        1.0
+    );
+    assert_eq!(value("crowdsec_bouncer_config_valid{bouncer=\"\"}"), 0.0);
+    assert_eq!(value("crowdsec_lapi_up{lapi=\"demo\"}"), 1.0);
     // The shipped rules are loaded.
     let (status, _, rules) = http(prom, "GET", "/api/v1/rules", &[]);
     assert_eq!(status, 200);

@@ -271,14 +271,36 @@ fn docker_compose_services_files_and_read_only_mounts() {
         .iter()
         .map(|v| v.as_str().unwrap().split(':').next().unwrap())
         .collect();
+    let mut mounted = BTreeSet::new();
     for m in exporter["volumes"].as_sequence().unwrap() {
         let m = m.as_str().unwrap();
         assert!(m.ends_with(":ro"), "exporter mount {m} is not read-only");
+        let src = m.split(':').next().unwrap();
         assert!(
-            crowdsec_volumes.contains(m.split(':').next().unwrap()),
+            crowdsec_volumes.contains(src) || src.starts_with("./docker/"),
             "{m}"
         );
+        mounted.insert(src);
     }
+    assert!(
+        crowdsec_volumes.iter().all(|v| mounted.contains(v)),
+        "{mounted:?}"
+    );
+    // It checks the bouncer's config file (the one the bouncer image uses) and asks the LAPI's /health by name.
+    let args: Vec<&str> = exporter["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        args.contains(&"--bouncers.config-dir=/etc/crowdsec-bouncers"),
+        "{args:?}"
+    );
+    assert!(
+        args.contains(&"--lapi.url=http://crowdsec:8080"),
+        "{args:?}"
+    );
     assert_eq!(exporter["read_only"], Value::Bool(true));
     assert_eq!(exporter["cap_drop"][0], "ALL");
 }

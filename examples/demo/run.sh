@@ -9,7 +9,8 @@
 #   * the exporter (cargo build --release, or DEMO_EXPORTER_BIN);
 #   * Prometheus (Debian's) scraping it as job crowdsec-bouncer-exporter, with alerts/crowdsec-bouncers.rules.yml.
 # Besides the live bouncer it registers three sample rows and backdates them in the database (late 2 h, offline
-# 26 h, never pulled) so every state shows; DEMO_SAMPLES=0 leaves them out.
+# 26 h, never pulled) so every state shows, and adds an unfilled firewall bouncer config (placeholder key) next to
+# the live bouncer's config for the configuration checks; DEMO_SAMPLES=0 leaves the samples out.
 # Prints where to look, then runs until Ctrl-C, which stops everything it started and deletes the temp folder.
 #
 # Environment: DEMO_EXIT_AFTER=N (non-interactive: stop after N seconds, exit 0 if everything stayed up),
@@ -106,6 +107,9 @@ cp "$REPO_DIR/tests/support/profiles.yaml" "$WORK/profiles.yaml"
 render lapi-config.yaml.tmpl "$WORK/config.yaml"
 render custom-bouncer.yaml.tmpl "$WORK/custom-bouncer.yaml"
 cscli bouncers add demo-custom-bouncer -k "$BOUNCER_KEY" >/dev/null
+# The folder of bouncer configuration files the exporter checks (--bouncers.config-dir).
+mkdir -p "$WORK/bouncers"
+install -m 0600 "$WORK/custom-bouncer.yaml" "$WORK/bouncers/crowdsec-custom-bouncer.yaml"
 if [[ "${DEMO_SAMPLES:-1}" == 1 ]]; then
   for name in demo-late-firewall demo-offline-nginx demo-never-started; do
     cscli bouncers add "$name" >/dev/null
@@ -121,6 +125,10 @@ for name, typ, ver, ago in [("demo-late-firewall", "crowdsec-firewall-bouncer", 
                (typ, ver, ago, name))
 db.commit()
 EOF
+  # A firewall bouncer config never filled in: the placeholder key fails the exporter's checks.
+  printf 'api_url: http://127.0.0.1:%s/\napi_key: <API_KEY>\nmode: nftables\n' "$LAPI_PORT" \
+    >"$WORK/bouncers/crowdsec-firewall-bouncer.yaml"
+  chmod 0600 "$WORK/bouncers/crowdsec-firewall-bouncer.yaml"
 fi
 
 start crowdsec env LD_LIBRARY_PATH="$PARTS_LIBS" "$CROWDSEC_BIN" -no-cs -c "$WORK/config.yaml"
@@ -132,7 +140,7 @@ BOUNCER_PID=$!
 
 # ---- exporter + Prometheus ------------------------------------------------------------------------------------------
 start exporter "$EXPORTER_BIN" --crowdsec.config "$WORK/config.yaml" --lapi.name demo \
-  --web.listen-address "127.0.0.1:$EXPORTER_PORT"
+  --bouncers.config-dir "$WORK/bouncers" --web.listen-address "127.0.0.1:$EXPORTER_PORT"
 EXPORTER_PID=$!
 wait_http "http://127.0.0.1:$EXPORTER_PORT/metrics" 15 || { alive_or_die exporter "$EXPORTER_PID"; die "exporter not up"; }
 
