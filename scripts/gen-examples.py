@@ -41,17 +41,36 @@ def pulled(f=FB, v=1):
     return f"(crowdsec_bouncer_pulled{{{f}}} == {v})"
 
 
-# Per bouncer row: 0 ok, 1 late, 2 offline, 3 never pulled; label `runbook` names the alert's runbook page.
+FRESH = "scalar(crowdsec:usage_metrics_freshness_seconds or vector(3600))"
+
+
+def branch(value, expr, runbook=""):
+    return f'label_replace({value} + 0 * {expr}, "runbook", "{runbook}", "", "")'
+
+
+# Per bouncer row, as the alerts judge it: 0 ok, 1 late, 2 offline, 3 never pulled, 4 alive through its usage
+# metrics (a live-mode bouncer on an idle site pulls only on traffic; the alerts stay silent for it). Label
+# `runbook` names the page of the alert the state leads to. The stat panels count this very expression.
+_OK = f"(({age()} < {EARLY}) and on ({KEY}) {pulled()})"
+_FRESH_USAGE = f"(time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{{{FB}}} <= {FRESH})"
+_FIREWALL = f'crowdsec_bouncer_info{{{FB},bouncer_type="crowdsec-firewall-bouncer"}}'
+_OFFLINE = f"(({age()} >= {OFFLINE}) and on ({KEY}) {pulled()} unless on ({KEY}) {_FRESH_USAGE})"
 STATE = (
     f"max by ({KEY}, runbook) (\n"
-    f"    label_replace(0 * ({age()} < {EARLY}) and on ({KEY}) {pulled()}, \"runbook\", \"\", \"\", \"\")\n"
-    f"  or label_replace(1 + 0 * (({age()} >= {EARLY}) < {OFFLINE}) and on ({KEY}) {pulled()},"
-    f" \"runbook\", \"CrowdSecBouncerPullOverdue\", \"\", \"\")\n"
-    f"  or label_replace(2 + 0 * ({age()} >= {OFFLINE}) and on ({KEY}) {pulled()},"
-    f" \"runbook\", \"CrowdSecBouncerOffline\", \"\", \"\")\n"
-    f"  or label_replace(3 + 0 * {pulled(v=0)}, \"runbook\", \"CrowdSecBouncerNeverPulled\", \"\", \"\")\n"
+    f"    {branch(0, _OK)}\n"
+    f"  or {branch(1, f'((({age()} >= {EARLY}) < {OFFLINE}) and on ({KEY}) {pulled()} unless on ({KEY}) {_FRESH_USAGE})', 'CrowdSecBouncerPullOverdue')}\n"
+    f"  or {branch(2, f'({_OFFLINE} unless on ({KEY}) {_FIREWALL})', 'CrowdSecBouncerOffline')}\n"
+    f"  or {branch(2, f'({_OFFLINE} and on ({KEY}) {_FIREWALL})', 'CrowdSecFirewallBouncerOffline')}\n"
+    f"  or {branch(3, f'({pulled(v=0)} unless on ({KEY}) {_FRESH_USAGE})', 'CrowdSecBouncerNeverPulled')}\n"
+    f"  or {branch(4, f'({_FRESH_USAGE} unless on ({KEY}) {_OK})')}\n"
     f")"
 )
+
+
+def state_count(*values):
+    return "count(" + " or ".join(f"({STATE}) == {v}" for v in values) + ")"
+
+
 STATE_MAPPINGS = [
     {
         "type": "value",
@@ -60,6 +79,7 @@ STATE_MAPPINGS = [
             "1": {"text": "late", "color": "orange", "index": 1},
             "2": {"text": "offline", "color": "red", "index": 2},
             "3": {"text": "never pulled", "color": "purple", "index": 3},
+            "4": {"text": "idle, alive", "color": "blue", "index": 4},
         },
     }
 ]
@@ -348,15 +368,17 @@ def overview():
     b.row("Bouncers (LAPI)", 0)
     stat(b, "Registered", (0, 1, 4, 4), f"count(crowdsec_bouncer_info{{{FB}}})",
          "Registered bouncer rows (as `cscli bouncers list`).", color="blue")
-    stat(b, "OK", (4, 1, 4, 4), f"count(({age()} < {EARLY}) and on ({KEY}) {pulled()})",
-         "Pulled within the early-warning threshold (crowdsec:early_warning_threshold_seconds, default 1 h).")
-    stat(b, "Late", (8, 1, 4, 4), f"count((({age()} >= {EARLY}) < {OFFLINE}) and on ({KEY}) {pulled()})",
+    stat(b, "OK", (4, 1, 4, 4), state_count(0, 4),
+         "Pulled within the early-warning threshold (crowdsec:early_warning_threshold_seconds, default 1 h), or "
+         "idle but alive: usage metrics fresher than crowdsec:usage_metrics_freshness_seconds (a live-mode bouncer "
+         "on a site without traffic pulls only on requests).")
+    stat(b, "Late", (8, 1, 4, 4), state_count(1),
          "Last pull older than the early-warning threshold (default 1 h), younger than the offline one (24 h).",
          color="orange")
-    stat(b, "Offline", (12, 1, 4, 4), f"count(({age()} >= {OFFLINE}) and on ({KEY}) {pulled()})",
+    stat(b, "Offline", (12, 1, 4, 4), state_count(2),
          "Last pull at or beyond crowdsec:bouncer_offline_threshold_seconds (default 24 h, the Console's 'offline').",
          color="red")
-    stat(b, "Never pulled", (16, 1, 4, 4), f"count({pulled(v=0)})",
+    stat(b, "Never pulled", (16, 1, 4, 4), state_count(3),
          "Registered but never pulled decisions.", color="purple")
     stat(b, "Integrations", (20, 1, 4, 4), f"count(crowdsec_integration_info{{{F}}})",
          "Blocklist-as-a-Service integrations (only with a Service API key).", color="blue")
@@ -494,7 +516,7 @@ def overview():
 
 def detail():
     b = Board()
-    stat(b, "State", (0, 0, 6, 5), STATE, "ok / late / offline / never pulled, with the alert rules' thresholds.",
+    stat(b, "State", (0, 0, 6, 5), STATE, "ok / late / offline / never pulled / idle but alive (fresh usage metrics), as the alert rules judge it.",
          color=None, no_value="unknown", mappings=STATE_MAPPINGS)
     stat(b, "Last pull", (6, 0, 6, 5), f"max({age()})",
          "Seconds since the last pull (since registration when it never pulled, CrowdSec 1.6+).", color=None,

@@ -390,7 +390,12 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
     // The real LAPI: one live custom bouncer and one row in each other state.
     let lapi = Lapi::start();
     lapi.add_bouncer("ok-bouncer", LIVE_KEY);
-    for name in ["late-bouncer", "offline-bouncer", "never-bouncer"] {
+    for name in [
+        "late-bouncer",
+        "offline-bouncer",
+        "offline-firewall",
+        "never-bouncer",
+    ] {
         lapi.add_bouncer(name, &format!("{name}-key-0123456789abcdef"));
     }
     let _live = lapi.custom_bouncer(LIVE_KEY);
@@ -414,6 +419,12 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
         "offline-bouncer",
         "crowdsec-nginx-bouncer",
         "-26 hours",
+    );
+    backdate(
+        &lapi,
+        "offline-firewall",
+        "crowdsec-firewall-bouncer",
+        "-30 hours",
     );
 
     let work = tempfile::tempdir().unwrap();
@@ -672,17 +683,19 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
     const DE: &str = "crowdsec-bouncer-detail.json";
     // State counts with the rules' thresholds: one bouncer in each state.
     for (panel, want) in [
-        ("Registered", 4.0),
+        ("Registered", 5.0),
         ("OK", 1.0),
         ("Late", 1.0),
-        ("Offline", 1.0),
+        ("Offline", 2.0),
         ("Never pulled", 1.0),
         ("Integrations", 3.0),
     ] {
         assert_eq!(single(OV, panel, "real LAPI"), want, "{panel}");
     }
-    assert_eq!(single(OV, "Registered", "all"), 5.0);
-    assert_eq!(single(OV, "Offline", "all"), 2.0, "nginx-live is 30 h old");
+    assert_eq!(single(OV, "Registered", "all"), 6.0);
+    // nginx-live (1.7) last pulled 30 h ago but sent usage metrics a minute ago: idle but alive, as for the alerts.
+    assert_eq!(single(OV, "Offline", "all"), 2.0);
+    assert_eq!(single(OV, "OK", "all"), 2.0);
     // The table's state column, with the runbook of each state's alert.
     let states: BTreeMap<String, (f64, String)> = get(OV, "Bouncers", "C", "real LAPI")
         .iter()
@@ -698,6 +711,7 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
         ("ok-bouncer", 0.0, ""),
         ("late-bouncer", 1.0, "CrowdSecBouncerPullOverdue"),
         ("offline-bouncer", 2.0, "CrowdSecBouncerOffline"),
+        ("offline-firewall", 2.0, "CrowdSecFirewallBouncerOffline"),
         ("never-bouncer", 3.0, "CrowdSecBouncerNeverPulled"),
     ]
     .into_iter()
@@ -712,10 +726,10 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
             );
         }
     }
-    assert_eq!(get(OV, "Bouncers", "A", "real LAPI").len(), 4);
+    assert_eq!(get(OV, "Bouncers", "A", "real LAPI").len(), 5);
     assert_eq!(
         get(OV, "Bouncers", "B", "real LAPI").len(),
-        3,
+        4,
         "1.4.6: no age for a never-pulled row"
     );
     assert_eq!(
@@ -808,5 +822,5 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
         "1.4.6 has no usage metrics"
     );
     assert!(single(DE, "Usage metrics", "nginx-live (1.7)") < 3600.0);
-    assert_eq!(single(DE, "State", "nginx-live (1.7)"), 2.0);
+    assert_eq!(single(DE, "State", "nginx-live (1.7)"), 4.0, "idle, alive");
 }
