@@ -24,5 +24,7 @@ scripts/check-alerts.sh
 step "Service API fake against the official Python SDK"
 scripts/check-service-api-sdk.sh
 
+step "examples and dashboards: generated copies, promtool/amtool configs, systemd unit"; scripts/check-examples.sh
+
 step "cargo test (unit, fixtures, HTTP, Service API fake, end-to-end with the real CrowdSec)"
 cargo test --all-targets
