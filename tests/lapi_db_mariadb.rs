@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::servers::{assert_same_bouncers, block_on, Mariadb};
+use common::servers::{assert_config_key_lookup, assert_same_bouncers, block_on, Mariadb};
 use common::*;
 use crowdsec_bouncer_exporter::bouncers::{BouncerSnapshot, LastPull};
 use crowdsec_bouncer_exporter::cache::SourceFailure;
@@ -163,4 +163,16 @@ fn crowdsec_1_4_6_on_mariadb_and_connection_failures() {
     ]);
     let err = read(&source(url_location(&my, "empty", ""))).unwrap_err();
     assert_eq!(err.reason, "schema", "{err}");
+}
+
+#[test]
+fn config_checks_look_keys_up_in_mariadb() {
+    let my = Mariadb::start(ZONE);
+    my.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
+    assert_config_key_lookup(&my.url("crowdsec", PASSWORD_IN_URL, "crowdsec"), |hash| {
+        my.admin_sql(&[
+            "USE crowdsec",
+            &format!("INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, auth_type, auto_created) VALUES (NOW(), NOW(), 'keyed', '{hash}', false, '', 'api-key', false)"),
+        ])
+    });
 }

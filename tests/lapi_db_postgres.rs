@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::real::ExporterProc;
-use common::servers::{assert_same_bouncers, block_on, Postgres};
+use common::servers::{assert_config_key_lookup, assert_same_bouncers, block_on, Postgres};
 use common::*;
 use crowdsec_bouncer_exporter::bouncers::{BouncerSnapshot, LastPull};
 use crowdsec_bouncer_exporter::cache::SourceFailure;
@@ -236,4 +236,16 @@ fn one_exporter_two_lapis_sqlite_and_postgres() {
     );
     let log = exporter.proc.log_text();
     assert!(!log.contains(PASSWORD), "the password reached the log");
+}
+
+#[test]
+fn config_checks_look_keys_up_in_postgres() {
+    let pg = Postgres::start(ZONE);
+    pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
+    assert_config_key_lookup(&pg.url("crowdsec", PASSWORD_IN_URL, "crowdsec"), |hash| {
+        pg.admin_sql(
+            "crowdsec",
+            &format!("INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, auth_type, auto_created) VALUES (now(), now(), 'keyed', '{hash}', false, '', 'api-key', false)"),
+        )
+    });
 }

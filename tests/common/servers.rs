@@ -361,3 +361,80 @@ pub fn assert_same_bouncers(sqlite: &BouncerSnapshot, other: &BouncerSnapshot) {
         close(s.age_seconds(now), o.age_seconds(now), "age", &s.name);
     }
 }
+
+/// Bouncer configuration checks against a server database, through the exporter binary: a Go bouncer's file
+/// whose key `register` put in the `bouncers` table (as the sha512 hex it is given) passes `key_registered`
+/// and is matched to bouncer `keyed`; the same file with another key fails it.
+pub fn assert_config_key_lookup(db_url: &str, register: impl FnOnce(&str)) {
+    use sha2::{Digest, Sha512};
+    const KEY: &str = "cfgKey-0123456789abcdefXYZ";
+    let hash: String = Sha512::digest(KEY.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    register(&hash);
+    let dir = tempfile::tempdir().unwrap();
+    let bouncers = dir.path().join("bouncers");
+    std::fs::create_dir(&bouncers).unwrap();
+    let file = |key: &str| {
+        format!("api_url: http://127.0.0.1:9/\napi_key: {key}\nupdate_frequency: 10s\n")
+    };
+    std::fs::write(bouncers.join("crowdsec-firewall-bouncer.yaml"), file(KEY)).unwrap();
+    std::fs::write(
+        bouncers.join("crowdsec-custom-bouncer.yaml"),
+        file("not-the-registered-key"),
+    )
+    .unwrap();
+    let args = [
+        "--lapi.db",
+        db_url,
+        "--bouncers.config-dir",
+        bouncers.to_str().unwrap(),
+        "--lapi.url",
+        "http://127.0.0.1:9/",
+    ];
+    let exporter = super::real::ExporterProc::start(&args, dir.path());
+    let samples = super::parse_samples(&exporter.metrics());
+    let check = |name: &str| {
+        let path = bouncers.join(name).display().to_string();
+        super::value(
+            &samples,
+            "crowdsec_bouncer_config_check",
+            &[("path", path.as_str()), ("check", "key_registered")],
+        )
+    };
+    assert_eq!(
+        check("crowdsec-firewall-bouncer.yaml"),
+        Some(1.0),
+        "registered key found; exporter log:\n{}\nmetrics:\n{}",
+        exporter.proc.log_text(),
+        samples
+            .iter()
+            .filter(|s| s.name.starts_with("crowdsec_bouncer_config")
+                || s.name.starts_with("crowdsec_exporter_source"))
+            .map(|s| format!("{} {:?} {}", s.name, s.labels, s.value))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(
+        check("crowdsec-custom-bouncer.yaml"),
+        Some(0.0),
+        "unknown key not found"
+    );
+    let fw = bouncers
+        .join("crowdsec-firewall-bouncer.yaml")
+        .display()
+        .to_string();
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.name == "crowdsec_bouncer_config_valid"
+                && s.labels.get("path") == Some(&fw)
+                && s.labels.get("bouncer").map(String::as_str) == Some("keyed")),
+        "the file is matched to its bouncer"
+    );
+    assert!(
+        !exporter.proc.log_text().contains(&hash),
+        "the key hash never reaches the logs"
+    );
+}

@@ -227,30 +227,31 @@ impl Resolved {
         }
     }
 
-    /// The bouncer registered with this key hash (configuration checks). SQLite only so far: the
-    /// PostgreSQL/MySQL clients are async while the checks run on a blocking thread.
+    /// The bouncer registered with this key hash (configuration checks). Call it from a blocking thread inside
+    /// the runtime (the checks run under `spawn_blocking`): the server engines' clients are async.
     pub fn bouncer_for_key_hash(
         &self,
         hash: &crate::secret::Secret,
     ) -> Result<Option<String>, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.bouncer_for_key_hash(hash),
-            Resolved::Postgres(_) | Resolved::Mysql(_) => Err(Self::no_lookup()),
+            Resolved::Postgres(db) => Self::runtime()?.block_on(db.bouncer_for_key_hash(hash)),
+            Resolved::Mysql(db) => Self::runtime()?.block_on(db.bouncer_for_key_hash(hash)),
         }
     }
 
-    /// Whether a bouncer of that name is registered (for the installers' `<config>.id` files). SQLite only so far.
+    /// Whether a bouncer of that name is registered (for the installers' `<config>.id` files); same threading.
     pub fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.bouncer_registered(name),
-            Resolved::Postgres(_) | Resolved::Mysql(_) => Err(Self::no_lookup()),
+            Resolved::Postgres(db) => Self::runtime()?.block_on(db.bouncer_registered(name)),
+            Resolved::Mysql(db) => Self::runtime()?.block_on(db.bouncer_registered(name)),
         }
     }
 
-    fn no_lookup() -> LapiDbError {
-        LapiDbError::Query(
-            "key lookups are not implemented for PostgreSQL/MySQL databases yet".to_owned(),
-        )
+    fn runtime() -> Result<tokio::runtime::Handle, LapiDbError> {
+        tokio::runtime::Handle::try_current()
+            .map_err(|_| LapiDbError::Query("key lookup outside the exporter's runtime".to_owned()))
     }
 }
 

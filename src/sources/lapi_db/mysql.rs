@@ -138,6 +138,59 @@ impl MysqlDb {
         read_snapshot(&mut TextConnection(conn), usage).await
     }
 
+    /// The bouncer registered with this key hash (configuration checks); a bound parameter, so the hash is in
+    /// no SQL text and no message.
+    pub async fn bouncer_for_key_hash(
+        &self,
+        hash: &crate::secret::Secret,
+    ) -> Result<Option<String>, LapiDbError> {
+        self.lookup(
+            "SELECT name FROM bouncers WHERE api_key = ? AND auth_type = 'api-key' LIMIT 1",
+            hash.expose(),
+        )
+        .await
+    }
+
+    pub async fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
+        Ok(self
+            .lookup("SELECT name FROM bouncers WHERE name = ? LIMIT 1", name)
+            .await?
+            .is_some())
+    }
+
+    /// One single-value lookup on the kept connection, waiting for a running read, bounded by the timeout.
+    async fn lookup(&self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
+        let timed_out = || {
+            LapiDbError::Timeout(format!(
+                "{} did not answer within {:?}",
+                self.target.redacted(),
+                self.timeout
+            ))
+        };
+        let mut state = tokio::time::timeout(self.timeout, self.state.clone().lock_owned())
+            .await
+            .map_err(|_| timed_out())?;
+        let result = tokio::time::timeout(self.timeout, async {
+            if state.conn.is_none() {
+                state.conn = Some(self.connect().await?);
+            }
+            let conn = state.conn.as_mut().expect("just connected");
+            let row: Option<Row> = conn
+                .exec_first(sql, (param,))
+                .await
+                .map_err(|e| LapiDbError::Query(e.to_string()))?;
+            row.and_then(|mut r| r.take_opt::<String, _>(0))
+                .transpose()
+                .map_err(|e| LapiDbError::Query(format!("unexpected value type: {e:?}")))
+        })
+        .await
+        .unwrap_or_else(|_| Err(timed_out()));
+        if result.is_err() {
+            state.conn = None;
+        }
+        result
+    }
+
     async fn connect(&self) -> Result<Conn, LapiDbError> {
         let t = &self.target;
         let failed = |message: String| LapiDbError::Connect {

@@ -114,6 +114,59 @@ impl PostgresDb {
         result
     }
 
+    /// The bouncer registered with this key hash (configuration checks); a bound parameter, so the hash is in
+    /// no SQL text and no message.
+    pub async fn bouncer_for_key_hash(
+        &self,
+        hash: &crate::secret::Secret,
+    ) -> Result<Option<String>, LapiDbError> {
+        self.lookup(
+            "SELECT name FROM bouncers WHERE api_key = $1 AND auth_type = 'api-key' LIMIT 1",
+            hash.expose(),
+        )
+        .await
+    }
+
+    pub async fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
+        Ok(self
+            .lookup("SELECT name FROM bouncers WHERE name = $1 LIMIT 1", name)
+            .await?
+            .is_some())
+    }
+
+    /// One single-value lookup on the kept connection, waiting for a running read, bounded by the timeout.
+    async fn lookup(&self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
+        let timed_out = || {
+            LapiDbError::Timeout(format!(
+                "{} did not answer within {:?}",
+                self.target.redacted(),
+                self.timeout
+            ))
+        };
+        let mut state = tokio::time::timeout(self.timeout, self.state.clone().lock_owned())
+            .await
+            .map_err(|_| timed_out())?;
+        let result = tokio::time::timeout(self.timeout, async {
+            if state.client.as_ref().is_none_or(Client::is_closed) {
+                state.client = Some(self.connect().await?);
+            }
+            let client = state.client.as_ref().expect("just connected");
+            let row = client
+                .query_opt(sql, &[&param])
+                .await
+                .map_err(|e| LapiDbError::Query(message(&e)))?;
+            row.map(|r| r.try_get::<_, String>(0))
+                .transpose()
+                .map_err(|e| LapiDbError::Query(message(&e)))
+        })
+        .await
+        .unwrap_or_else(|_| Err(timed_out()));
+        if result.is_err() {
+            state.client = None;
+        }
+        result
+    }
+
     async fn connect(&self) -> Result<Client, LapiDbError> {
         let t = &self.target;
         let mut cfg = tokio_postgres::Config::new();
