@@ -22,7 +22,7 @@ fn all(lapis: &[(String, Arc<BouncerSnapshot>)]) -> Vec<(&str, &Bouncer)> {
 }
 
 fn cached(seconds: f64) -> String {
-    format!("Read from the LAPI database, cached up to {seconds}s.")
+    format!("Read from the LAPI's database (or cscli), cached up to {seconds}s.")
 }
 
 /// The families that change only with a new reading (encoded once per reading, see `Renderer`).
