@@ -17,7 +17,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 use tokio::sync::Mutex;
 
-use super::server::{read_snapshot, TextConn, TextRow, UsageCursor};
+use super::server::{read_snapshot, with_session, Session, TextConn, TextRow, Turn};
 use super::target::ServerDb;
 use super::LapiDbError;
 use crate::bouncers::BouncerSnapshot;
@@ -29,20 +29,7 @@ pub struct MysqlDb {
     state: Arc<Mutex<State>>,
 }
 
-#[derive(Default)]
-struct State {
-    conn: Option<Conn>,
-    usage: UsageCursor,
-}
-
-// mysql_async's options print the password in Debug: never derive it over them.
-impl std::fmt::Debug for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State")
-            .field("connected", &self.conn.is_some())
-            .finish()
-    }
-}
+type State = Session<Conn>;
 
 struct TextConnection<'a>(&'a mut Conn);
 
@@ -96,37 +83,20 @@ impl MysqlDb {
     }
 
     pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
-        let mut state = self
-            .state
-            .clone()
-            .try_lock_owned()
-            .map_err(|_| LapiDbError::Busy)?;
-        let result = tokio::time::timeout(self.timeout, async {
+        with_session(&self.state, Turn::Now, self.timeout, &self.target, async |state| {
             // A kept connection may have been closed by the server (restart, wait_timeout): one retry on a
             // fresh connection tells that apart from a real failure.
             let reused = state.conn.is_some();
-            match self.attempt(&mut state).await {
+            match self.attempt(state).await {
                 Err(LapiDbError::Query(e)) if reused => {
                     tracing::debug!(database = %self.target.redacted(), error = %e, "reconnecting");
                     state.conn = None;
-                    self.attempt(&mut state).await
+                    self.attempt(state).await
                 }
                 other => other,
             }
         })
         .await
-        .unwrap_or_else(|_| {
-            Err(LapiDbError::Timeout(format!(
-                "{} did not answer within {:?}",
-                self.target.redacted(),
-                self.timeout
-            )))
-        });
-        if result.is_err() {
-            // A fresh connection next time: this one may be broken or half-way through a query.
-            state.conn = None;
-        }
-        result
     }
 
     async fn attempt(&self, state: &mut State) -> Result<BouncerSnapshot, LapiDbError> {
@@ -160,35 +130,26 @@ impl MysqlDb {
 
     /// One single-value lookup on the kept connection, waiting for a running read, bounded by the timeout.
     async fn lookup(&self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
-        let timed_out = || {
-            LapiDbError::Timeout(format!(
-                "{} did not answer within {:?}",
-                self.target.redacted(),
-                self.timeout
-            ))
-        };
-        let mut state = tokio::time::timeout(self.timeout, self.state.clone().lock_owned())
-            .await
-            .map_err(|_| timed_out())?;
-        let result = tokio::time::timeout(self.timeout, async {
-            if state.conn.is_none() {
-                state.conn = Some(self.connect().await?);
-            }
-            let conn = state.conn.as_mut().expect("just connected");
-            let row: Option<Row> = conn
-                .exec_first(sql, (param,))
-                .await
-                .map_err(|e| LapiDbError::Query(e.to_string()))?;
-            row.and_then(|mut r| r.take_opt::<String, _>(0))
-                .transpose()
-                .map_err(|e| LapiDbError::Query(format!("unexpected value type: {e:?}")))
-        })
+        with_session(
+            &self.state,
+            Turn::Wait,
+            self.timeout,
+            &self.target,
+            async |state| {
+                if state.conn.is_none() {
+                    state.conn = Some(self.connect().await?);
+                }
+                let conn = state.conn.as_mut().expect("just connected");
+                let row: Option<Row> = conn
+                    .exec_first(sql, (param,))
+                    .await
+                    .map_err(|e| LapiDbError::Query(e.to_string()))?;
+                row.and_then(|mut r| r.take_opt::<String, _>(0))
+                    .transpose()
+                    .map_err(|e| LapiDbError::Query(format!("unexpected value type: {e:?}")))
+            },
+        )
         .await
-        .unwrap_or_else(|_| Err(timed_out()));
-        if result.is_err() {
-            state.conn = None;
-        }
-        result
     }
 
     async fn connect(&self) -> Result<Conn, LapiDbError> {

@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::server::{read_snapshot, TextConn, TextRow, UsageCursor};
+use super::server::{read_snapshot, with_session, Session, TextConn, TextRow, Turn};
 use super::target::ServerDb;
 use super::LapiDbError;
 use crate::bouncers::BouncerSnapshot;
@@ -24,19 +24,7 @@ pub struct PostgresDb {
     state: Arc<Mutex<State>>,
 }
 
-#[derive(Default)]
-struct State {
-    client: Option<Client>,
-    usage: UsageCursor,
-}
-
-impl std::fmt::Debug for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State")
-            .field("connected", &self.client.is_some())
-            .finish()
-    }
-}
+type State = Session<Client>;
 
 struct Conn<'a>(&'a Client);
 
@@ -86,32 +74,17 @@ impl PostgresDb {
     }
 
     pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
-        let mut state = self
-            .state
-            .clone()
-            .try_lock_owned()
-            .map_err(|_| LapiDbError::Busy)?;
-        let result = tokio::time::timeout(self.timeout, async {
-            if state.client.as_ref().is_none_or(Client::is_closed) {
-                state.client = Some(self.connect().await?);
-            }
-            let State { client, usage } = &mut *state;
-            let client = client.as_ref().expect("just connected");
-            read_snapshot(&mut Conn(client), usage).await
-        })
+        with_session(
+            &self.state,
+            Turn::Now,
+            self.timeout,
+            &self.target,
+            async |state| {
+                let client = self.connected(&mut state.conn).await?;
+                read_snapshot(&mut Conn(client), &mut state.usage).await
+            },
+        )
         .await
-        .unwrap_or_else(|_| {
-            Err(LapiDbError::Timeout(format!(
-                "{} did not answer within {:?}",
-                self.target.redacted(),
-                self.timeout
-            )))
-        });
-        if result.is_err() {
-            // A fresh connection next time: this one may be half-way through a query or broken.
-            state.client = None;
-        }
-        result
     }
 
     /// The bouncer registered with this key hash (configuration checks); a bound parameter, so the hash is in
@@ -136,35 +109,31 @@ impl PostgresDb {
 
     /// One single-value lookup on the kept connection, waiting for a running read, bounded by the timeout.
     async fn lookup(&self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
-        let timed_out = || {
-            LapiDbError::Timeout(format!(
-                "{} did not answer within {:?}",
-                self.target.redacted(),
-                self.timeout
-            ))
-        };
-        let mut state = tokio::time::timeout(self.timeout, self.state.clone().lock_owned())
-            .await
-            .map_err(|_| timed_out())?;
-        let result = tokio::time::timeout(self.timeout, async {
-            if state.client.as_ref().is_none_or(Client::is_closed) {
-                state.client = Some(self.connect().await?);
-            }
-            let client = state.client.as_ref().expect("just connected");
-            let row = client
-                .query_opt(sql, &[&param])
-                .await
-                .map_err(|e| LapiDbError::Query(message(&e)))?;
-            row.map(|r| r.try_get::<_, String>(0))
-                .transpose()
-                .map_err(|e| LapiDbError::Query(message(&e)))
-        })
+        with_session(
+            &self.state,
+            Turn::Wait,
+            self.timeout,
+            &self.target,
+            async |state| {
+                let client = self.connected(&mut state.conn).await?;
+                let row = client
+                    .query_opt(sql, &[&param])
+                    .await
+                    .map_err(|e| LapiDbError::Query(message(&e)))?;
+                row.map(|r| r.try_get::<_, String>(0))
+                    .transpose()
+                    .map_err(|e| LapiDbError::Query(message(&e)))
+            },
+        )
         .await
-        .unwrap_or_else(|_| Err(timed_out()));
-        if result.is_err() {
-            state.client = None;
+    }
+
+    /// The kept client, (re)connecting when there is none or the server closed it.
+    async fn connected<'s>(&self, conn: &'s mut Option<Client>) -> Result<&'s Client, LapiDbError> {
+        if conn.as_ref().is_none_or(Client::is_closed) {
+            *conn = Some(self.connect().await?);
         }
-        result
+        Ok(conn.as_ref().expect("just connected"))
     }
 
     async fn connect(&self) -> Result<Client, LapiDbError> {

@@ -27,6 +27,72 @@ pub trait TextConn {
         -> impl Future<Output = Result<Vec<TextRow>, LapiDbError>> + Send;
 }
 
+/// A server engine's kept connection and usage cursor. Reads and key lookups take turns on it.
+pub struct Session<C> {
+    pub conn: Option<C>,
+    pub usage: UsageCursor,
+}
+
+impl<C> Default for Session<C> {
+    fn default() -> Self {
+        Session {
+            conn: None,
+            usage: UsageCursor::default(),
+        }
+    }
+}
+
+// Never the connection itself: some clients print their options, password included, in Debug.
+impl<C> std::fmt::Debug for Session<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("connected", &self.conn.is_some())
+            .finish()
+    }
+}
+
+/// How a call gets the session while another holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Fail at once with `Busy` (scrape reads: the cache already coalesces them).
+    Now,
+    /// Wait for it, within the timeout (key lookups of the configuration checks).
+    Wait,
+}
+
+/// Runs `work` on the session within `timeout`. A failure drops the connection: it may be broken or half-way
+/// through a query, so the next call starts on a fresh one.
+pub async fn with_session<C, T>(
+    session: &std::sync::Arc<tokio::sync::Mutex<Session<C>>>,
+    turn: Turn,
+    timeout: std::time::Duration,
+    target: &super::target::ServerDb,
+    work: impl AsyncFnOnce(&mut Session<C>) -> Result<T, LapiDbError>,
+) -> Result<T, LapiDbError> {
+    let timed_out = || {
+        LapiDbError::Timeout(format!(
+            "{} did not answer within {timeout:?}",
+            target.redacted()
+        ))
+    };
+    let mut guard = match turn {
+        Turn::Now => session
+            .clone()
+            .try_lock_owned()
+            .map_err(|_| LapiDbError::Busy)?,
+        Turn::Wait => tokio::time::timeout(timeout, session.clone().lock_owned())
+            .await
+            .map_err(|_| timed_out())?,
+    };
+    let result = tokio::time::timeout(timeout, work(&mut guard))
+        .await
+        .unwrap_or_else(|_| Err(timed_out()));
+    if result.is_err() {
+        guard.conn = None;
+    }
+    result
+}
+
 /// The newest usage-metrics push per bouncer, read incrementally by id (see the SQLite source for why).
 #[derive(Debug, Default)]
 pub struct UsageCursor {
