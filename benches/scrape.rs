@@ -44,6 +44,11 @@ fn status_kb(pid: u32, field: &str) -> u64 {
 }
 
 fn main() {
+    // `cargo test --all-targets` (CI) runs bench targets without `--bench`: compile-checked, not run.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("scrape: run with `cargo bench --bench scrape`");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let db: PathBuf = std::env::var_os("CSBE_BENCH_DB")
         .map(PathBuf::from)
