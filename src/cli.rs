@@ -406,6 +406,7 @@ impl Cli {
 
 /// Entry point of the binary. Exit 0 on a clean shutdown, 1 when the exporter cannot run, 2 on bad usage.
 pub fn run() -> ExitCode {
+    crate::allocator::limit_arenas();
     let cli = Cli::parse();
     let settings = match cli.settings() {
         Ok(s) if cli.config_check => {

@@ -3,6 +3,7 @@
 //! Layout: [`sources`] read CrowdSec (one module each), [`cache`] coalesces their reads, [`exporter`] gathers a
 //! scrape, [`metrics`] encodes it, [`server`] serves it, [`cli`] wires flags into [`settings`].
 
+pub mod allocator;
 pub mod bouncer_config;
 pub mod bouncers;
 pub mod cache;
