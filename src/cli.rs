@@ -263,6 +263,7 @@ impl Cli {
             },
             service_api: self.service_api_settings(key_env)?,
             checks: Some(self.check_settings()?),
+            thresholds: crate::settings::Thresholds::default(),
         })
     }
 
