@@ -138,7 +138,8 @@ pub struct Cli {
     #[arg(long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND)]
     pub lapi_cscli_command: Option<String>,
 
-    /// YAML config file: several LAPIs, the Service API, web and log settings (see README). A key in the file wins
+    /// YAML config file: several LAPIs, the Service API, web and log settings, bouncer checks, diagnose thresholds
+    /// (see README). A key in the file wins
     /// over its flag or environment variable.
     #[arg(long = "config.file", env = "CROWDSEC_EXPORTER_CONFIG_FILE")]
     pub config_file: Option<PathBuf>,
@@ -263,6 +264,7 @@ impl Cli {
             },
             service_api: self.service_api_settings(key_env)?,
             checks: Some(self.check_settings()?),
+            thresholds: crate::settings::Thresholds::default(),
         })
     }
 
@@ -332,6 +334,18 @@ impl Cli {
                 .unwrap_or(merged.service_api_refresh_interval);
             merged.service_api_timeout = sa.timeout.unwrap_or(merged.service_api_timeout);
         }
+        file.check_bouncers(path).map_err(|e| e.to_string())?;
+        if let Some(b) = &file.bouncers {
+            if let Some(v) = &b.config_dirs {
+                merged.bouncers_config_dirs = v.clone();
+            }
+            if let Some(v) = &b.config_files {
+                merged.bouncers_config_files = v.clone();
+            }
+            merged.bouncers_check_interval =
+                b.check_interval.unwrap_or(merged.bouncers_check_interval);
+        }
+        let thresholds = file.thresholds(path).map_err(|e| e.to_string())?;
         let lapis = file
             .lapi_settings(path, self.lapi_cache_interval, self.lapi_timeout)
             .map_err(|e| e.to_string())?;
@@ -339,6 +353,13 @@ impl Cli {
         if let Some(lapis) = lapis {
             settings.lapis = lapis;
         }
+        if let (Some(checks), Some(t)) = (
+            settings.checks.as_mut(),
+            file.bouncers.as_ref().and_then(|b| b.timeout),
+        ) {
+            checks.timeout = t;
+        }
+        settings.thresholds = thresholds;
         Ok(settings)
     }
 

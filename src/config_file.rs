@@ -1,4 +1,5 @@
-//! The exporter's YAML config file (`--config.file`): what flags cannot say well, chiefly several LAPIs.
+//! The exporter's YAML config file (`--config.file`): what flags cannot say well, chiefly several LAPIs, plus the
+//! configuration checks (`bouncers`) and `diagnose`'s `thresholds`.
 //!
 //! Every key is optional and wins over its flag (or environment variable); a key the file does not set keeps the
 //! flag's value. `lapis`, when present, replaces the one LAPI the `--lapi.*` flags describe (their
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::settings::{LapiDbLocation, LapiSettings};
+use crate::settings::{LapiDbLocation, LapiSettings, Thresholds};
 use crate::sources::lapi_db::target::ServerDb;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,12 @@ pub struct ConfigFile {
     pub lapis: Option<Vec<LapiSection>>,
     #[serde(default)]
     pub service_api: Option<ServiceApiSection>,
+    /// Bouncer configuration checks (`--bouncers.*`).
+    #[serde(default)]
+    pub bouncers: Option<BouncersSection>,
+    /// When `diagnose` calls a bouncer late or offline (no flag: the file only).
+    #[serde(default)]
+    pub thresholds: Option<ThresholdsSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +100,29 @@ pub struct ServiceApiSection {
     pub timeout: Option<Duration>,
 }
 
+/// The configuration checks; each key replaces its `--bouncers.*` flag (lists included, not merged).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BouncersSection {
+    pub config_dirs: Option<Vec<PathBuf>>,
+    pub config_files: Option<Vec<PathBuf>>,
+    #[serde(default, deserialize_with = "duration")]
+    pub check_interval: Option<Duration>,
+    /// Bounds each LAPI `/health` request; default: the check interval, at most 5 s.
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
+}
+
+/// `diagnose`'s states only; the alerts have their own thresholds (recording rules).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsSection {
+    #[serde(default, deserialize_with = "duration")]
+    pub late: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub offline: Option<Duration>,
+}
+
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let text = String::deserialize(d)?;
     crate::duration::parse(&text)
@@ -115,13 +145,58 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
     }
     serde_yaml_ng::from_str::<Option<ConfigFile>>(text)
         .map(Option::unwrap_or_default)
-        .map_err(|e| ConfigFileError::Invalid {
-            path: path.to_owned(),
-            message: e.to_string(),
+        .map_err(|e| {
+            let mut message = e.to_string();
+            // serde_yaml_ng leaves out a position at line 1, column 1 (a first top-level key): say it anyway.
+            if let Some(at) = e.location().filter(|_| !message.contains(" line ")) {
+                message.push_str(&format!(" at line {} column {}", at.line(), at.column()));
+            }
+            ConfigFileError::Invalid {
+                path: path.to_owned(),
+                message,
+            }
         })
 }
 
 impl ConfigFile {
+    /// `diagnose`'s thresholds: the file's, else the defaults (late after 1 h, offline after 24 h), checked.
+    pub fn thresholds(&self, path: &Path) -> Result<Thresholds, ConfigFileError> {
+        let mut t = Thresholds::default();
+        if let Some(section) = &self.thresholds {
+            t.late = section.late.unwrap_or(t.late);
+            t.offline = section.offline.unwrap_or(t.offline);
+        }
+        if t.late.is_zero() || t.offline <= t.late {
+            return Err(ConfigFileError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "thresholds: need 0 < late < offline (late {}, offline {})",
+                    crate::timefmt::human_duration(t.late.as_secs_f64()),
+                    crate::timefmt::human_duration(t.offline.as_secs_f64())
+                ),
+            });
+        }
+        Ok(t)
+    }
+
+    /// Checks the values of the `bouncers` section that flags would have checked.
+    pub fn check_bouncers(&self, path: &Path) -> Result<(), ConfigFileError> {
+        let Some(b) = &self.bouncers else {
+            return Ok(());
+        };
+        let invalid = |message: &str| ConfigFileError::Invalid {
+            path: path.to_owned(),
+            message: message.to_owned(),
+        };
+        if b.check_interval.is_some_and(|i| i < Duration::from_secs(1)) {
+            return Err(invalid("bouncers.check_interval must be at least 1s"));
+        }
+        if b.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(invalid("bouncers.timeout must be more than 0"));
+        }
+        Ok(())
+    }
+
     /// The LAPIs the file lists, checked; `None` when it has no `lapis` key.
     pub fn lapi_settings(
         &self,
@@ -234,6 +309,12 @@ mod tests {
         assert!(e.contains("lapis[0]") && e.contains("line 2"), "{e}");
         let e = err("log:\n  level: loud\n");
         assert!(e.contains("line 2"), "{e}");
+        let e = err("thresholds:\n  late: 1h\n  ofline: 1d\n");
+        assert!(e.contains("ofline") && e.contains("line 3"), "{e}");
+        let e = err("bouncers:\n  config_dir: [/x]\n");
+        assert!(e.contains("config_dir") && e.contains("line 2"), "{e}");
+        let e = err("checks:\n  config_dirs: [/x]\n");
+        assert!(e.contains("checks") && e.contains("line 1"), "{e}");
     }
 
     #[test]
@@ -296,6 +377,24 @@ mod tests {
             assert!(e.contains(want), "{text}: {e}");
             assert!(!e.contains("hunter2"), "{e}");
         }
+    }
+
+    #[test]
+    fn thresholds_default_and_are_checked() {
+        let t = |text: &str| {
+            parse(Path::new("c.yaml"), text)
+                .unwrap()
+                .thresholds(Path::new("c.yaml"))
+        };
+        assert_eq!(t("").unwrap(), Thresholds::default());
+        let got = t("thresholds:\n  late: 10m\n").unwrap();
+        assert_eq!(got.late, Duration::from_secs(600));
+        assert_eq!(got.offline, Duration::from_secs(86_400));
+        assert!(
+            t("thresholds:\n  offline: 30m\n").is_err(),
+            "below the default late"
+        );
+        assert!(t("thresholds:\n  late: 1h\n  offline: 1h\n").is_err());
     }
 
     #[test]

@@ -12,14 +12,9 @@ use crate::bouncer_config::checks::{FileReport, Status};
 use crate::bouncers::{Bouncer, LastPull};
 use crate::exporter::Exporter;
 use crate::metrics::Scrape;
-use crate::settings::{LogLevel, LogSettings, Settings};
+use crate::settings::{LogLevel, LogSettings, Settings, Thresholds};
 use crate::sources::service_api::model::Integration;
 use crate::timefmt::{self, human_duration, UnixSeconds};
-
-/// No pull for longer than this: late (the alerts' early warning).
-pub const LATE_SECONDS: f64 = 3600.0;
-/// No pull for this long: offline (the Console's threshold).
-pub const OFFLINE_SECONDS: f64 = 86_400.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -38,12 +33,13 @@ pub enum State {
 }
 
 impl State {
-    fn of(last_pull: LastPull, now: UnixSeconds) -> State {
+    /// Late after more than `t.late` without a pull, offline from `t.offline` on (settings, `thresholds`).
+    fn of(last_pull: LastPull, now: UnixSeconds, t: &Thresholds) -> State {
         match last_pull {
             LastPull::Never => State::NeverPulled,
             LastPull::Unreadable => State::Unknown,
-            LastPull::At(ts) if now - ts >= OFFLINE_SECONDS => State::Offline,
-            LastPull::At(ts) if now - ts > LATE_SECONDS => State::Late,
+            LastPull::At(ts) if now - ts >= t.offline.as_secs_f64() => State::Offline,
+            LastPull::At(ts) if now - ts > t.late.as_secs_f64() => State::Late,
             LastPull::At(_) => State::Ok,
         }
     }
@@ -158,7 +154,7 @@ pub fn run(settings: Settings, output: Output) -> ExitCode {
     };
     let deadline = deadline(&settings);
     let scrape = runtime.block_on(async { Exporter::new(&settings).scrape(deadline).await });
-    let report = build(&scrape);
+    let report = build_with(&scrape, &settings.thresholds);
     let mut out = std::io::stdout().lock();
     let written = match output {
         Output::Json => serde_json::to_writer_pretty(&mut out, &report)
@@ -204,8 +200,13 @@ fn ago(ts: UnixSeconds, now: UnixSeconds) -> String {
     format!("{} ago", human_duration(now - ts))
 }
 
-/// Turns one scrape into the report.
+/// Turns one scrape into the report, with the default thresholds.
 pub fn build(s: &Scrape) -> Report {
+    build_with(s, &Thresholds::default())
+}
+
+/// Turns one scrape into the report; `t` says when a bouncer or integration is late or offline.
+pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
     let mut problems = Vec::new();
     let files: Vec<FileReport> = crate::sources::bouncer_config::checked_files(s);
     if let Some(r) = s.bouncer_config.as_ref().filter(|r| !r.up) {
@@ -250,7 +251,7 @@ pub fn build(s: &Scrape) -> Report {
             .data
             .iter()
             .flat_map(|d| d.bouncers.iter())
-            .map(|b| bouncer_report(b, &r.name, &files, s.now))
+            .map(|b| bouncer_report(b, &r.name, &files, s.now, t))
             .collect::<Vec<_>>();
         for b in bouncers.iter().filter(|b| b.state.critical()) {
             problems.push(format!(
@@ -290,7 +291,7 @@ pub fn build(s: &Scrape) -> Report {
             .data
             .iter()
             .flat_map(|d| d.integrations.iter())
-            .map(|i| integration_report(i, s.now))
+            .map(|i| integration_report(i, s.now, t))
             .collect();
         for i in items.iter().filter(|i| i.state.critical()) {
             problems.push(format!(
@@ -343,8 +344,9 @@ fn bouncer_report(
     lapi: &str,
     files: &[FileReport],
     now: UnixSeconds,
+    t: &Thresholds,
 ) -> BouncerReport {
-    let state = State::of(b.last_pull, now);
+    let state = State::of(b.last_pull, now, t);
     let config_files: Vec<String> = files
         .iter()
         .filter(|f| {
@@ -380,8 +382,8 @@ fn bouncer_report(
     }
 }
 
-fn integration_report(i: &Integration, now: UnixSeconds) -> IntegrationReport {
-    let state = State::of(i.last_pull, now);
+fn integration_report(i: &Integration, now: UnixSeconds, t: &Thresholds) -> IntegrationReport {
+    let state = State::of(i.last_pull, now, t);
     let fix = match state {
         State::Ok | State::Unknown => None,
         _ => Some("the device stopped pulling this blocklist: check the endpoint and credentials configured on the device (Console > Blocklists > Integrations) and that it can reach admin.api.crowdsec.net".to_owned()),
@@ -555,14 +557,33 @@ mod tests {
     #[test]
     fn states_follow_the_console_thresholds() {
         let now = 1_000_000.0;
-        assert_eq!(State::of(LastPull::At(now - 10.0), now), State::Ok);
-        assert_eq!(State::of(LastPull::At(now - 3600.0), now), State::Ok);
-        assert_eq!(State::of(LastPull::At(now - 3601.0), now), State::Late);
-        assert_eq!(State::of(LastPull::At(now - 86_399.0), now), State::Late);
-        assert_eq!(State::of(LastPull::At(now - 86_400.0), now), State::Offline);
-        assert_eq!(State::of(LastPull::Never, now), State::NeverPulled);
+        let t = &Thresholds::default();
+        assert_eq!(State::of(LastPull::At(now - 10.0), now, t), State::Ok);
+        assert_eq!(State::of(LastPull::At(now - 3600.0), now, t), State::Ok);
+        assert_eq!(State::of(LastPull::At(now - 3601.0), now, t), State::Late);
+        assert_eq!(State::of(LastPull::At(now - 86_399.0), now, t), State::Late);
+        assert_eq!(
+            State::of(LastPull::At(now - 86_400.0), now, t),
+            State::Offline
+        );
+        assert_eq!(State::of(LastPull::Never, now, t), State::NeverPulled);
         assert!(State::Offline.critical() && State::NeverPulled.critical());
         assert!(!State::Late.critical());
+    }
+
+    #[test]
+    fn states_follow_configured_thresholds() {
+        let now = 1_000_000.0;
+        let t = &Thresholds {
+            late: Duration::from_secs(600),
+            offline: Duration::from_secs(1800),
+        };
+        assert_eq!(State::of(LastPull::At(now - 600.0), now, t), State::Ok);
+        assert_eq!(State::of(LastPull::At(now - 1200.0), now, t), State::Late);
+        assert_eq!(
+            State::of(LastPull::At(now - 1800.0), now, t),
+            State::Offline
+        );
     }
 
     #[test]

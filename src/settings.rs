@@ -16,6 +16,8 @@ pub struct Settings {
     pub service_api: Option<ServiceApiSettings>,
     /// Bouncer configuration checks and LAPI reachability (`None`: off).
     pub checks: Option<CheckSettings>,
+    /// The ages at which `diagnose` calls a bouncer or integration late or offline.
+    pub thresholds: Thresholds,
 }
 
 impl Settings {
@@ -42,6 +44,7 @@ impl Settings {
             },
             service_api: None,
             checks: None,
+            thresholds: Thresholds::default(),
         }
     }
 }
@@ -135,4 +138,23 @@ pub enum LogLevel {
 pub struct LogSettings {
     pub level: LogLevel,
     pub format: LogFormat,
+}
+
+/// The ages of the last pull at which `diagnose` calls a bouncer or integration late, then offline. The alerts
+/// keep their own thresholds (recording rules in alerts/crowdsec-bouncers.rules.yml).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// No pull for longer than this: late (the alerts' early warning).
+    pub late: Duration,
+    /// No pull for this long: offline (the Console's threshold).
+    pub offline: Duration,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            late: Duration::from_secs(3600),
+            offline: Duration::from_secs(86_400),
+        }
+    }
 }

@@ -4,11 +4,12 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use common::real::ExporterProc;
 use common::*;
 use crowdsec_bouncer_exporter::cli::Cli;
-use crowdsec_bouncer_exporter::settings::LapiDbLocation;
+use crowdsec_bouncer_exporter::settings::{LapiDbLocation, Thresholds};
 
 fn check(file: &Path) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"))
@@ -209,5 +210,266 @@ fn two_lapis_in_one_exporter_and_one_failing_leaves_the_other_alone() {
     assert!(
         pull(&samples, "container", "nginx-frontend").is_none(),
         "never pulled"
+    );
+}
+
+#[test]
+fn config_check_validates_the_bouncers_and_thresholds_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exporter.yaml");
+    std::fs::write(
+        &file,
+        "bouncers:\n  config_dirs: [/etc/crowdsec/bouncers]\n  check_interval: 1m\n  timeout: 3s\nthresholds:\n  late: 10m\n  offline: 2h\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = check(&file);
+    assert!(ok, "{stderr}");
+    for (text, want) in [
+        (
+            "lapis:\n  - name: a\n    db: /a.db\nbouncers:\n  config_dirs: [/x]\n  check_intervall: 5s\n",
+            ["check_intervall", "line 6"],
+        ),
+        (
+            "thresholds:\n  late: 10m\n  ofline: 1h\n",
+            ["ofline", "line 3"],
+        ),
+        ("checks:\n  config_dirs: [/x]\n", ["checks", "line 1"]),
+        ("thresholds:\n  late: soon\n", ["invalid duration", "line 2"]),
+        (
+            "thresholds:\n  late: 2d\n",
+            ["thresholds", "late < offline"],
+        ),
+        ("thresholds:\n  late: 0s\n", ["thresholds", "0 < late"]),
+        (
+            "bouncers:\n  check_interval: 0s\n",
+            ["bouncers.check_interval", "at least 1s"],
+        ),
+        ("bouncers:\n  timeout: 0s\n", ["bouncers.timeout", "more than 0"]),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let (ok, _, stderr) = check(&file);
+        assert!(!ok, "{text}");
+        for w in want {
+            assert!(stderr.contains(w), "{text}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn bouncers_section_replaces_the_check_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exporter.yaml");
+    std::fs::write(
+        &file,
+        "bouncers:\n  config_dirs: [/file/dir]\n  check_interval: 2m\n  timeout: 4s\n",
+    )
+    .unwrap();
+    let s = parse_cli(&[
+        "x",
+        "--config.file",
+        file.to_str().unwrap(),
+        "--bouncers.config-dir",
+        "/flag/dir",
+        "--bouncers.config-file",
+        "/flag/one.yaml",
+        "--bouncers.check-interval",
+        "7s",
+        "--lapi.url",
+        "http://127.0.0.1:8081/",
+    ])
+    .settings_with_key_env(None)
+    .unwrap();
+    let checks = s.checks.unwrap();
+    assert_eq!(
+        checks.config_dirs,
+        [Path::new("/file/dir")],
+        "the file wins"
+    );
+    assert_eq!(
+        checks.config_files,
+        [Path::new("/flag/one.yaml")],
+        "the flag stays where the file is silent"
+    );
+    assert_eq!(checks.interval.as_secs(), 120);
+    assert_eq!(checks.timeout.as_secs(), 4);
+    assert_eq!(checks.lapi_url.unwrap().as_str(), "http://127.0.0.1:8081/");
+    assert_eq!(s.thresholds, Thresholds::default());
+
+    // Without `timeout`, it follows the file's interval as it follows the flag's: the interval, at most 5 s.
+    std::fs::write(&file, "bouncers:\n  check_interval: 2s\n").unwrap();
+    let checks = parse_cli(&["x", "--config.file", file.to_str().unwrap()])
+        .settings_with_key_env(None)
+        .unwrap()
+        .checks
+        .unwrap();
+    assert_eq!(checks.timeout.as_secs(), 2);
+    assert_eq!(checks.config_dirs, [Path::new("/etc/crowdsec/bouncers")]);
+}
+
+/// A 1.7 database with bouncers that last pulled `minutes` ago each.
+fn db_pulled_minutes_ago(path: &Path, bouncers: &[(&str, i64)]) {
+    let conn = db_1_7(path);
+    for (name, minutes) in bouncers {
+        conn.execute(
+            "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type) VALUES (?1, ?1, ?2, 'hash', 0, '10.0.0.1', 'crowdsec-firewall-bouncer', 'v1', strftime('%Y-%m-%d %H:%M:%S', 'now', ?3) || '.123456789+00:00', 'api-key')",
+            rusqlite::params![ts(0), name, format!("-{minutes} minutes")],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn the_bouncers_section_drives_the_exporter_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("edge.db");
+    db_pulled_minutes_ago(&db, &[("fw", 1)]);
+    let (from_file, from_flag) = (dir.path().join("file-dir"), dir.path().join("flag-dir"));
+    for d in [&from_file, &from_flag] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::write(
+            d.join("crowdsec-firewall-bouncer.yaml"),
+            "api_url: http://127.0.0.1:1/\napi_key: not-a-registered-key-0123\n",
+        )
+        .unwrap();
+    }
+    let file = dir.path().join("exporter.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "lapis:\n  - name: edge\n    db: {}\n    url: http://127.0.0.1:1/\n    cache_interval: 0s\nbouncers:\n  config_dirs: [{}]\n  check_interval: 1s\n  timeout: 2s\n",
+            db.display(),
+            from_file.display()
+        ),
+    )
+    .unwrap();
+    let exporter = ExporterProc::start(
+        &[
+            "--config.file",
+            file.to_str().unwrap(),
+            "--bouncers.config-dir",
+            from_flag.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let samples = parse_samples(&exporter.metrics());
+    let valid = |dir: &Path| {
+        let path = dir.join("crowdsec-firewall-bouncer.yaml");
+        value(
+            &samples,
+            "crowdsec_bouncer_config_valid",
+            &[("path", path.to_str().unwrap())],
+        )
+    };
+    assert_eq!(valid(&from_file), Some(0.0), "the key is not registered");
+    assert_eq!(valid(&from_flag), None, "the file's config_dirs win");
+    assert_eq!(
+        value(
+            &samples,
+            "crowdsec_exporter_source_up",
+            &[("source", "bouncer_config")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&samples, "crowdsec_lapi_up", &[("lapi", "edge")]),
+        Some(0.0),
+        "the LAPI url of the file is asked"
+    );
+}
+
+fn diagnose_json(file: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"))
+        .arg("--config.file")
+        .arg(file)
+        .args(["diagnose", "--output", "json"])
+        .env_remove("CROWDSEC_SERVICE_API_KEY")
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn diagnose_uses_the_files_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("edge.db");
+    db_pulled_minutes_ago(&db, &[("recent", 5), ("twenty", 20), ("hour", 90)]);
+    let empty = dir.path().join("bouncers");
+    std::fs::create_dir(&empty).unwrap();
+    let file = dir.path().join("exporter.yaml");
+    let base = format!(
+        "lapis:\n  - name: edge\n    db: {}\nbouncers:\n  config_dirs: [{}]\n",
+        db.display(),
+        empty.display()
+    );
+    let states = |report: &serde_json::Value| -> Vec<(String, String)> {
+        report["lapis"][0]["bouncers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{report:#}"))
+            .iter()
+            .map(|b| {
+                (
+                    b["name"].as_str().unwrap().to_owned(),
+                    b["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let sorted = |mut v: Vec<(String, String)>| {
+        v.sort();
+        v
+    };
+    let want = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        sorted(
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        )
+    };
+
+    std::fs::write(&file, &base).unwrap();
+    assert_eq!(
+        sorted(states(&diagnose_json(&file))),
+        want(&[("hour", "late"), ("recent", "ok"), ("twenty", "ok")]),
+        "defaults: late after 1 h"
+    );
+
+    std::fs::write(&file, format!("{base}thresholds:\n  late: 10m\n")).unwrap();
+    assert_eq!(
+        sorted(states(&diagnose_json(&file))),
+        want(&[("hour", "late"), ("recent", "ok"), ("twenty", "late")])
+    );
+
+    std::fs::write(
+        &file,
+        format!("{base}thresholds:\n  late: 10m\n  offline: 1h\n"),
+    )
+    .unwrap();
+    let report = diagnose_json(&file);
+    assert_eq!(
+        sorted(states(&report)),
+        want(&[("hour", "offline"), ("recent", "ok"), ("twenty", "late")])
+    );
+    assert_eq!(report["status"], "critical", "{report:#}");
+}
+
+#[test]
+fn the_readme_example_is_a_valid_file() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("## Config file").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let yaml = &section[start..start + section[start..].find("```").unwrap()];
+    let path = Path::new("README.md");
+    let file = crowdsec_bouncer_exporter::config_file::parse(path, yaml).unwrap();
+    assert_eq!(file.thresholds(path).unwrap(), Thresholds::default());
+    file.check_bouncers(path).unwrap();
+    assert_eq!(
+        file.lapi_settings(path, Duration::ZERO, Duration::from_secs(5))
+            .unwrap()
+            .unwrap()
+            .len(),
+        2
     );
 }

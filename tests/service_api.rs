@@ -72,6 +72,7 @@ fn settings(base: &str, refresh: Duration, timeout: Duration, tags: &[&str]) -> 
             timeout,
         }),
         checks: None,
+        thresholds: Default::default(),
     }
 }
 
