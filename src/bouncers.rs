@@ -49,21 +49,41 @@ impl Bouncer {
     }
 
     pub fn last_pull_timestamp(&self) -> Option<UnixSeconds> {
-        match self.last_pull {
+        self.last_pull.timestamp()
+    }
+
+    /// Seconds since the last pull; for a never-pulled bouncer, since its registration when that is known.
+    pub fn age_seconds(&self, now: UnixSeconds) -> Option<f64> {
+        self.last_pull.age_seconds(now, self.registered_at)
+    }
+}
+
+impl LastPull {
+    pub fn timestamp(self) -> Option<UnixSeconds> {
+        match self {
             LastPull::At(ts) => Some(ts),
             _ => None,
         }
     }
 
-    /// Seconds since the last pull; for a never-pulled bouncer, since its registration when that is known.
-    pub fn age_seconds(&self, now: UnixSeconds) -> Option<f64> {
-        let since = match self.last_pull {
+    /// Seconds since the pull; when there never was one, since `start` (registration, creation) if known.
+    pub fn age_seconds(self, now: UnixSeconds, start: Option<UnixSeconds>) -> Option<f64> {
+        let since = match self {
             LastPull::At(ts) => ts,
-            LastPull::Never => self.registered_at?,
+            LastPull::Never => start?,
             LastPull::Unreadable => return None,
         };
         // A clock step on either host must not give a negative age.
         Some((now - since).max(0.0))
+    }
+
+    /// The `*_pulled` value: 1 if it ever pulled, 0 if never, `None` when the value could not be read.
+    pub fn pulled(self) -> Option<f64> {
+        match self {
+            LastPull::At(_) => Some(1.0),
+            LastPull::Never => Some(0.0),
+            LastPull::Unreadable => None,
+        }
     }
 }
 

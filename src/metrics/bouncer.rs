@@ -5,7 +5,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use std::sync::Arc;
 
 use super::{gauges, Readings, Scrape};
-use crate::bouncers::{Bouncer, BouncerSnapshot, LastPull};
+use crate::bouncers::{Bouncer, BouncerSnapshot};
 
 // Fixed-size label sets: no allocation per sample (there are tens of thousands).
 fn key<'a>(lapi: &'a str, b: &'a Bouncer) -> [(&'static str, &'a str); 2] {
@@ -66,11 +66,8 @@ pub(super) fn encode_readings(
         enc,
         "crowdsec_bouncer_pulled",
         &format!("1 if the bouncer ever pulled decisions, 0 if it never did. {cached}"),
-        all.iter().filter_map(|(lapi, b)| match b.last_pull {
-            LastPull::At(_) => Some((key(lapi, b), 1.0)),
-            LastPull::Never => Some((key(lapi, b), 0.0)),
-            LastPull::Unreadable => None,
-        }),
+        all.iter()
+            .filter_map(|(lapi, b)| b.last_pull.pulled().map(|v| (key(lapi, b), v))),
     )?;
     gauges(
         enc,

@@ -29,29 +29,17 @@ pub struct Integration {
 
 impl Integration {
     pub fn last_pull_timestamp(&self) -> Option<UnixSeconds> {
-        match self.last_pull {
-            LastPull::At(ts) => Some(ts),
-            _ => None,
-        }
+        self.last_pull.timestamp()
     }
 
     /// Seconds since the last pull; for a never-pulled integration, since its creation.
     pub fn age_seconds(&self, now: UnixSeconds) -> Option<f64> {
-        let since = match self.last_pull {
-            LastPull::At(ts) => ts,
-            LastPull::Never => self.created_at?,
-            LastPull::Unreadable => return None,
-        };
-        Some((now - since).max(0.0))
+        self.last_pull.age_seconds(now, self.created_at)
     }
 
     /// 1 if it ever pulled, 0 if never, `None` when its `last_pull` could not be read.
     pub fn pulled(&self) -> Option<f64> {
-        match self.last_pull {
-            LastPull::At(_) => Some(1.0),
-            LastPull::Never => Some(0.0),
-            LastPull::Unreadable => None,
-        }
+        self.last_pull.pulled()
     }
 }
 
