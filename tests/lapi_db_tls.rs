@@ -88,6 +88,18 @@ fn postgres_sslmodes_as_libpq_means_them() {
         "a server that forces TLS refuses a clear connection",
     );
 
+    // A unix socket has no TLS, as with libpq: sslmode is ignored there (pg_hba: `local ... trust`).
+    reads_fw(
+        read(url(
+            &format!("postgres://crowdsec@localhost:{}/crowdsec", pg.port),
+            &format!(
+                "host={}&sslmode=verify-full&sslrootcert={ca}",
+                pg.dir.path().display()
+            ),
+        )),
+        "unix socket, verify-full",
+    );
+
     // CrowdSec 1.7's keys in its config file.
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.yaml");

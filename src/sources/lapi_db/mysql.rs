@@ -80,7 +80,6 @@ fn ssl_opts(mode: TlsMode, files: &tls::TlsFiles) -> mysql_async::SslOpts {
             _ => None,
         })
         .with_danger_accept_invalid_certs(verify == Verify::Nothing)
-        .with_danger_skip_domain_validation(verify == Verify::Chain)
 }
 
 /// The text protocol gives bytes; other variants only appear with prepared statements, handled anyway.

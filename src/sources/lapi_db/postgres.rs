@@ -162,6 +162,8 @@ impl PostgresDb {
         };
         let mode = TlsMode::parse(t.sslmode.as_deref()).map_err(tls_failed)?;
         cfg.ssl_mode(match mode {
+            // libpq ignores sslmode on a unix socket; tokio-postgres would ask the server for TLS there.
+            _ if t.socket.is_some() => SslMode::Disable,
             TlsMode::Disable => SslMode::Disable,
             TlsMode::Prefer => SslMode::Prefer,
             _ => SslMode::Require,
