@@ -255,7 +255,11 @@ pub fn explain(message: &str) -> Option<&'static str> {
             "certificate expired",
             "the server's certificate has expired",
         ),
-        ("expired", "the server's certificate has expired"),
+        // rustls prints the variant without context as `Expired` (MySQL's "password has expired" is not TLS).
+        (
+            "certificate: expired",
+            "the server's certificate has expired",
+        ),
         ("not valid yet", "the server's certificate is not valid yet"),
         (
             "not valid for name",
@@ -340,5 +344,9 @@ mod tests {
         };
         let e = client_config(TlsMode::VerifyFull, &files).unwrap_err();
         assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+        assert_eq!(explain("Your password has expired"), None);
+        assert!(explain("invalid peer certificate: Expired")
+            .unwrap()
+            .contains("expired"));
     }
 }
