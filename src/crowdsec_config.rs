@@ -39,6 +39,10 @@ pub struct DbConfig {
     pub port: Option<u16>,
     pub sslmode: Option<String>,
     pub use_wal: Option<bool>,
+    /// CrowdSec 1.7: TLS to the database server.
+    pub ssl_ca_cert: Option<PathBuf>,
+    pub ssl_client_cert: Option<PathBuf>,
+    pub ssl_client_key: Option<PathBuf>,
 }
 
 impl DbConfig {
@@ -220,6 +224,15 @@ fn extract(path: &Path, root: &Value) -> Result<CrowdsecConfig, ConfigError> {
             port,
             sslmode: text("sslmode")?,
             use_wal,
+            ssl_ca_cert: text("ssl_ca_cert")?
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            ssl_client_cert: text("ssl_client_cert")?
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            ssl_client_key: text("ssl_client_key")?
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
         },
         lapi_listen_uri,
     })

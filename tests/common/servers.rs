@@ -83,6 +83,16 @@ pub struct Postgres {
 impl Postgres {
     /// initdb + postgres; the server's own time zone is `zone` (a POSIX spec, no tz files needed).
     pub fn start(zone: &str) -> Postgres {
+        Self::start_with(zone, None)
+    }
+
+    /// As [`Postgres::start`], with TLS on (certificate `server` of `pki`) and forced by pg_hba for every role
+    /// but the superuser: role `certuser` logs in by client certificate (`cert` auth), others by password.
+    pub fn start_tls(zone: &str, pki: &Pki) -> Postgres {
+        Self::start_with(zone, Some(pki))
+    }
+
+    fn start_with(zone: &str, pki: Option<&Pki>) -> Postgres {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let pwfile = d.join("pw");
@@ -112,9 +122,33 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut tls_args = Vec::new();
+        if let Some(pki) = pki {
+            let tls = d.join("tls");
+            std::fs::create_dir(&tls).unwrap();
+            pki.install_server_files(&tls, "server");
+            std::fs::write(
+                d.join("data/pg_hba.conf"),
+                "local all all trust\n\
+                 hostssl all certuser 127.0.0.1/32 cert\n\
+                 hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                 host all postgres 127.0.0.1/32 scram-sha-256\n",
+            )
+            .unwrap();
+            for (key, file) in [
+                ("ssl_cert_file", tls.join("server.pem")),
+                ("ssl_key_file", tls.join("server.key")),
+                ("ssl_ca_file", pki.path("ca.pem")),
+            ] {
+                tls_args.push("-c".to_owned());
+                tls_args.push(format!("{key}={}", file.display()));
+            }
+            tls_args.extend(["-c".to_owned(), "ssl=on".to_owned()]);
+        }
         let port = free_port();
         let proc = Proc::spawn(
             server_command(&part_at("usr/lib/postgresql/15/bin/postgres"), d)
+                .args(&tls_args)
                 .arg("-D")
                 .arg(d.join("data"))
                 .args(["-h", "127.0.0.1", "-p", &port.to_string()])
@@ -181,6 +215,107 @@ impl Postgres {
     pub fn url(&self, user: &str, password: &str, db: &str) -> String {
         format!("postgres://{user}:{password}@127.0.0.1:{}/{db}", self.port)
     }
+
+    /// Swaps in certificate `name` of `pki` (see [`Pki`]) and reloads the server (PostgreSQL rereads its TLS
+    /// files on reload).
+    pub fn use_server_cert(&self, pki: &Pki, name: &str) {
+        pki.install_server_files(&self.dir.path().join("tls"), name);
+        self.admin_sql("postgres", "SELECT pg_reload_conf()");
+        // The postmaster reloads asynchronously; new connections after this see the new files.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Test certificates, made by rcgen: `ca.pem` (the CA), `other-ca.pem` (a CA that signed nothing here);
+/// server certificates `server` (127.0.0.1, localhost), `mismatch` (db.example only), `expired` (127.0.0.1,
+/// expired in 2021), as `NAME.pem` + `NAME.key`; client certificate `client.pem` + `client.key` (CN `certuser`).
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair, KeyUsagePurpose,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let put = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        let ca = |cn: &str| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name.push(DnType::CommonName, cn);
+            p.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
+            CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
+        };
+        let issuer = ca("exporter test CA");
+        put("ca.pem", issuer.pem());
+        put("other-ca.pem", ca("some other CA").pem());
+        let leaf = |name: &str, cn: &str, sans: &[&str], usage, expired: bool| {
+            let mut p =
+                CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                    .unwrap();
+            p.distinguished_name.push(DnType::CommonName, cn);
+            p.extended_key_usages = vec![usage];
+            if expired {
+                p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            }
+            let key = KeyPair::generate().unwrap();
+            put(
+                &format!("{name}.pem"),
+                p.signed_by(&key, &issuer).unwrap().pem(),
+            );
+            put(&format!("{name}.key"), key.serialize_pem());
+        };
+        let server = ExtendedKeyUsagePurpose::ServerAuth;
+        leaf(
+            "server",
+            "db",
+            &["127.0.0.1", "localhost"],
+            server.clone(),
+            false,
+        );
+        leaf("mismatch", "db", &["db.example"], server.clone(), false);
+        leaf("expired", "db", &["127.0.0.1"], server, true);
+        leaf(
+            "client",
+            "certuser",
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            false,
+        );
+        // The servers run as `nobody` when we are root: they read the CA from here.
+        if is_root() {
+            std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+        }
+        Pki { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Copies `NAME.pem` / `NAME.key` to `server.pem` / `server.key` in `to`, owned by the server's user, the key
+    /// 0600 (PostgreSQL refuses a key others can read).
+    pub fn install_server_files(&self, to: &Path, name: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        for (from, file) in [
+            (format!("{name}.pem"), "server.pem"),
+            (format!("{name}.key"), "server.key"),
+        ] {
+            let dest = to.join(file);
+            std::fs::copy(self.path(&from), &dest).unwrap();
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if is_root() {
+                std::os::unix::fs::chown(&dest, Some(65534), Some(65534)).unwrap();
+                std::os::unix::fs::chown(to, Some(65534), Some(65534)).unwrap();
+            }
+        }
+    }
 }
 
 impl Drop for Postgres {
@@ -211,6 +346,16 @@ pub struct Mariadb {
 
 impl Mariadb {
     pub fn start(zone: &str) -> Mariadb {
+        Self::start_with(zone, None)
+    }
+
+    /// As [`Mariadb::start`], with TLS on (certificate `server` of `pki`, client certificates checked against
+    /// its CA); users demand it with `REQUIRE SSL` / `REQUIRE X509`.
+    pub fn start_tls(zone: &str, pki: &Pki) -> Mariadb {
+        Self::start_with(zone, Some(pki))
+    }
+
+    fn start_with(zone: &str, pki: Option<&Pki>) -> Mariadb {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let root = parts_root().join("root");
@@ -247,6 +392,17 @@ impl Mariadb {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut tls_args = Vec::new();
+        if let Some(pki) = pki {
+            let tls = d.join("tls");
+            std::fs::create_dir(&tls).unwrap();
+            pki.install_server_files(&tls, "server");
+            tls_args = vec![
+                format!("--ssl-cert={}", tls.join("server.pem").display()),
+                format!("--ssl-key={}", tls.join("server.key").display()),
+                format!("--ssl-ca={}", pki.path("ca.pem").display()),
+            ];
+        }
         let port = free_port();
         let proc = Proc::spawn(
             server_command(&part_at("usr/sbin/mariadbd"), d)
@@ -265,7 +421,8 @@ impl Mariadb {
                     "--innodb-use-native-aio=0",
                 ])
                 .arg(format!("--port={port}"))
-                .arg(format!("--default-time-zone={zone}")),
+                .arg(format!("--default-time-zone={zone}"))
+                .args(&tls_args),
             d.join("mariadbd.log"),
         );
         let db = Mariadb { dir, port, proc };
@@ -326,6 +483,12 @@ impl Mariadb {
 
     pub fn url(&self, user: &str, password: &str, db: &str) -> String {
         format!("mysql://{user}:{password}@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Swaps in certificate `name` of `pki` (see [`Pki`]): `FLUSH SSL` rereads the files.
+    pub fn use_server_cert(&self, pki: &Pki, name: &str) {
+        pki.install_server_files(&self.dir.path().join("tls"), name);
+        self.admin_sql(&["FLUSH SSL"]);
     }
 }
 

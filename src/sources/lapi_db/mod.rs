@@ -7,6 +7,7 @@ pub mod postgres;
 pub mod server;
 pub mod sqlite;
 pub mod target;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ pub enum LapiDbError {
     Connect { target: String, message: String },
     #[error("{0}")]
     Timeout(String),
+    /// TLS to a database server: bad settings or files, a failed handshake, a rejected certificate.
+    #[error("TLS to {target}: {message}")]
+    Tls { target: String, message: String },
 }
 
 impl Reason for LapiDbError {
@@ -59,6 +63,7 @@ impl Reason for LapiDbError {
             LapiDbError::Busy => "timeout",
             LapiDbError::Connect { .. } => "connect",
             LapiDbError::Timeout(_) => "timeout",
+            LapiDbError::Tls { .. } => "tls",
         }
     }
 }

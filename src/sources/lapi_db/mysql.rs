@@ -7,8 +7,9 @@
 //! left at the global zone. `UNIX_TIMESTAMP(col)` or a `+00:00` session would be off by the server's UTC offset
 //! on any server not running in UTC. Ages then equal those of the SQLite source for the same rows.
 //!
-//! TLS is not built in: `tls`/`sslmode` false, disable, prefer/preferred connect without it; anything else is
-//! refused with a clear error.
+//! TLS (rustls, through mysql_async) as the Go driver's `tls=false|preferred|skip-verify|true` or libpq-like
+//! `sslmode` names (see [`super::tls`]); `preferred` falls back to clear only when the server offers no TLS.
+//! Unlike PostgreSQL, a given CA always means the host name is checked too (see `ssl_opts`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tokio::sync::Mutex;
 
 use super::server::{read_snapshot, with_session, Session, TextConn, TextRow, Turn};
 use super::target::ServerDb;
+use super::tls::{self, TlsMode, Verify};
 use super::LapiDbError;
 use crate::bouncers::BouncerSnapshot;
 
@@ -57,6 +59,27 @@ impl TextConn for TextConnection<'_> {
             .map(|r| r.unwrap().into_iter().map(text).collect())
             .collect())
     }
+}
+
+/// mysql_async's TLS options for a mode other than `Disable`: only the given CA is trusted. Without one nothing is
+/// verified; the built-in roots stay then only because mysql_async cannot build its verifier from none.
+fn ssl_opts(mode: TlsMode, files: &tls::TlsFiles) -> mysql_async::SslOpts {
+    use mysql_async::{ClientIdentity, SslOpts};
+    let path = |p: &std::path::PathBuf| p.clone().into();
+    // mysql_async 0.37.1 cannot check the chain without the host name (its skip-domain test matches a rustls
+    // message that rustls 0.23 no longer prints): a chain check is a full check here, stricter, never laxer.
+    let verify = match mode.verify(files.ca.is_some()) {
+        Verify::Chain => Verify::ChainAndHost,
+        v => v,
+    };
+    SslOpts::default()
+        .with_disable_built_in_roots(files.ca.is_some())
+        .with_root_certs(files.ca.iter().map(path).collect())
+        .with_client_identity(match (&files.client_cert, &files.client_key) {
+            (Some(c), Some(k)) => Some(ClientIdentity::new(path(c), path(k))),
+            _ => None,
+        })
+        .with_danger_accept_invalid_certs(verify == Verify::Nothing)
 }
 
 /// The text protocol gives bytes; other variants only appear with prepared statements, handled anyway.
@@ -158,12 +181,12 @@ impl MysqlDb {
             target: t.redacted(),
             message,
         };
-        match t.sslmode.as_deref() {
-            None | Some("disable" | "disabled" | "false" | "prefer" | "preferred") => {}
-            Some(other) => return Err(failed(format!(
-                "TLS mode {other} needs TLS, which this build does not have: use tls=false or preferred on a trusted network, or the cscli source"
-            ))),
-        }
+        let tls_failed = |message: String| LapiDbError::Tls {
+            target: t.redacted(),
+            message,
+        };
+        let mode = TlsMode::parse(t.sslmode.as_deref()).map_err(tls_failed)?;
+        tls::check(mode, &t.tls_files).map_err(tls_failed)?;
         let opts = OptsBuilder::default()
             .ip_or_hostname(t.host.clone())
             .tcp_port(t.port)
@@ -175,7 +198,25 @@ impl MysqlDb {
             .stmt_cache_size(0)
             // The session keeps the server's global time zone, as CrowdSec's own sessions do (see above).
             .init(vec!["SET SESSION TRANSACTION READ ONLY"]);
-        let conn = Conn::new(opts).await.map_err(|e| failed(e.to_string()))?;
+        let ssl = (mode != TlsMode::Disable).then(|| ssl_opts(mode, &t.tls_files));
+        let conn = match Conn::new(opts.clone().ssl_opts(ssl)).await {
+            Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer))
+                if mode == TlsMode::Prefer =>
+            {
+                Conn::new(opts).await
+            }
+            other => other,
+        }
+        .map_err(|e| {
+            let text = e.to_string();
+            match tls::explain(&text) {
+                Some(why) if text.contains("not valid for name") && mode.verify(true) == Verify::Chain => {
+                    tls_failed(format!("{why} (on MySQL/MariaDB a CA means the host name is checked too, whatever the mode): {text}"))
+                }
+                Some(why) => tls_failed(format!("{why}: {text}")),
+                None => failed(text),
+            }
+        })?;
         tracing::info!(database = %t.redacted(), "connected to the LAPI database");
         Ok(conn)
     }

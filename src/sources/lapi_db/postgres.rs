@@ -2,18 +2,19 @@
 //! `default_transaction_read_only` and a `statement_timeout`. `timestamptz` columns are read as
 //! `extract(epoch from ...)`, so the session time zone never matters.
 //!
-//! TLS is not built in: `sslmode` disable, allow and prefer connect without it; require and verify-* are
-//! refused with a clear error rather than silently sending the password in clear.
+//! TLS (rustls) follows libpq's `sslmode` (see [`super::tls`]); `allow` is taken as `prefer`. Over a unix
+//! socket there is no TLS, as with libpq.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::server::{read_snapshot, with_session, Session, TextConn, TextRow, Turn};
 use super::target::ServerDb;
+use super::tls::{self, TlsMode};
 use super::LapiDbError;
 use crate::bouncers::BouncerSnapshot;
 
@@ -155,22 +156,40 @@ impl PostgresDb {
             None => cfg.host(&t.host),
         };
         cfg.port(t.port);
-        cfg.ssl_mode(match t.sslmode.as_deref() {
-            None | Some("disable") => SslMode::Disable,
-            Some("allow" | "prefer") => SslMode::Prefer,
-            Some(other) => {
-                return Err(LapiDbError::Connect {
-                    target: t.redacted(),
-                    message: format!(
-                        "sslmode {other} needs TLS, which this build does not have: use sslmode=disable or prefer on a trusted network, or the cscli source"
-                    ),
-                })
-            }
-        });
-        let (client, connection) = cfg.connect(NoTls).await.map_err(|e| LapiDbError::Connect {
+        let tls_failed = |message: String| LapiDbError::Tls {
             target: t.redacted(),
-            message: message(&e),
-        })?;
+            message,
+        };
+        let mode = TlsMode::parse(t.sslmode.as_deref()).map_err(tls_failed)?;
+        cfg.ssl_mode(match mode {
+            // libpq ignores sslmode on a unix socket; tokio-postgres would ask the server for TLS there.
+            _ if t.socket.is_some() => SslMode::Disable,
+            TlsMode::Disable => SslMode::Disable,
+            TlsMode::Prefer => SslMode::Prefer,
+            _ => SslMode::Require,
+        });
+        // With sslmode disable the connector is never used: a file-less one, so no file is read.
+        let config = match mode {
+            TlsMode::Disable => tls::client_config(TlsMode::Require, &Default::default()),
+            m => tls::client_config(m, &t.tls_files),
+        }
+        .map_err(tls_failed)?;
+        let (client, connection) = cfg
+            .connect(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+            .await
+            .map_err(|e| {
+                let text = message(&e);
+                // A server that only accepts TLS answers a clear connection with a pg_hba refusal.
+                match tls::explain(&text) {
+                    Some(why) if mode != TlsMode::Disable || text.contains("no encryption") => {
+                        tls_failed(format!("{why}: {text}"))
+                    }
+                    _ => LapiDbError::Connect {
+                        target: t.redacted(),
+                        message: text,
+                    },
+                }
+            })?;
         let target = t.redacted();
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -40,6 +40,8 @@ pub struct ServerDb {
     pub db_name: String,
     /// PostgreSQL `sslmode` / MySQL `tls`: `disable`, `prefer`, `require`, `verify-ca`, `verify-full`...
     pub sslmode: Option<String>,
+    /// CA, client certificate and key for TLS.
+    pub tls_files: super::tls::TlsFiles,
 }
 
 impl ServerDb {
@@ -89,10 +91,20 @@ impl ServerDb {
         };
         let mut sslmode = None;
         let mut socket = None;
+        let mut tls_files = super::tls::TlsFiles::default();
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
                 "sslmode" | "tls" | "ssl-mode" => sslmode = Some(v.to_ascii_lowercase()),
                 "host" | "socket" if v.starts_with('/') => socket = Some(PathBuf::from(v.as_ref())),
+                "sslrootcert" | "ssl-ca" | "ssl_ca_cert" => {
+                    tls_files.ca = Some(PathBuf::from(v.as_ref()))
+                }
+                "sslcert" | "ssl-cert" | "ssl_client_cert" => {
+                    tls_files.client_cert = Some(PathBuf::from(v.as_ref()))
+                }
+                "sslkey" | "ssl-key" | "ssl_client_key" => {
+                    tls_files.client_key = Some(PathBuf::from(v.as_ref()))
+                }
                 other => return Err(format!("unknown database URL parameter {other:?}")),
             }
         }
@@ -105,6 +117,7 @@ impl ServerDb {
             password,
             db_name,
             sslmode,
+            tls_files,
         })
     }
 
@@ -128,6 +141,11 @@ impl ServerDb {
             password: db.password.clone(),
             db_name: db.db_name.clone().unwrap_or_else(|| "crowdsec".to_owned()),
             sslmode: db.sslmode.clone().map(|s| s.to_ascii_lowercase()),
+            tls_files: super::tls::TlsFiles {
+                ca: db.ssl_ca_cert.clone(),
+                client_cert: db.ssl_client_cert.clone(),
+                client_key: db.ssl_client_key.clone(),
+            },
         })
     }
 
@@ -197,6 +215,7 @@ fn percent_decode(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn urls_parse_and_never_show_the_password() {
@@ -218,6 +237,20 @@ mod tests {
             (Engine::Mysql, "::1", 3306)
         );
         assert!(m.password.is_none());
+        let tls = ServerDb::from_url(
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem&sslcert=/c.pem&sslkey=/c.key",
+        )
+        .unwrap();
+        assert_eq!(tls.sslmode.as_deref(), Some("verify-full"));
+        assert_eq!(tls.tls_files.ca.as_deref(), Some(Path::new("/ca.pem")));
+        assert_eq!(
+            tls.tls_files.client_cert.as_deref(),
+            Some(Path::new("/c.pem"))
+        );
+        assert_eq!(
+            tls.tls_files.client_key.as_deref(),
+            Some(Path::new("/c.key"))
+        );
         for bad in [
             "postgres://u:hunter2@h/",
             "postgres://:hunter2@h/db",
