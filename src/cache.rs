@@ -186,20 +186,32 @@ impl<T: Send + Sync + 'static> Cached<T> {
             let prev = &inner.report;
             let mut errors = prev.errors.clone();
             let report = match result {
-                Ok(data) => SourceReport {
-                    kind: prev.kind,
-                    name: prev.name.clone(),
-                    data: Some(Arc::new(data)),
-                    up: true,
-                    last_error: None,
-                    last_duration_seconds: duration,
-                    last_success: Some(timefmt::now()),
-                    errors,
-                    reads: prev.reads + 1,
-                },
+                Ok(data) => {
+                    if let Some(was) = &prev.last_error {
+                        tracing::info!(source = prev.kind, name = %prev.name, after = %was, "source recovered");
+                    }
+                    SourceReport {
+                        kind: prev.kind,
+                        name: prev.name.clone(),
+                        data: Some(Arc::new(data)),
+                        up: true,
+                        last_error: None,
+                        last_duration_seconds: duration,
+                        last_success: Some(timefmt::now()),
+                        errors,
+                        reads: prev.reads + 1,
+                    }
+                }
                 Err(failure) => {
-                    tracing::warn!(source = prev.kind, name = %prev.name, reason = failure.reason,
-                        error = %failure.message, "source read failed");
+                    // A failure is news when it starts or changes; the same one again every cache interval would
+                    // only flood the log (the metrics count every one).
+                    if prev.last_error.as_ref() == Some(&failure) {
+                        tracing::debug!(source = prev.kind, name = %prev.name, reason = failure.reason,
+                            error = %failure.message, "source read failed again");
+                    } else {
+                        tracing::warn!(source = prev.kind, name = %prev.name, reason = failure.reason,
+                            error = %failure.message, "source read failed");
+                    }
                     *errors.entry(failure.reason).or_default() += 1;
                     SourceReport {
                         kind: prev.kind,
