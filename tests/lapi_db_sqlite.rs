@@ -264,38 +264,8 @@ fn a_bad_timestamp_spoils_one_row_not_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir, "crowdsec.db");
     let conn = db_1_7(&path);
-    conn.execute(
-        INSERT_17,
-        rusqlite::params![
-            ts(0),
-            "weird",
-            "",
-            "t",
-            "v",
-            "yesterday-ish",
-            "api-key",
-            None::<String>,
-            None::<String>,
-            false
-        ],
-    )
-    .unwrap();
-    conn.execute(
-        INSERT_17,
-        rusqlite::params![
-            ts(0),
-            "ok",
-            "",
-            "t",
-            "v",
-            ts(1),
-            "api-key",
-            None::<String>,
-            None::<String>,
-            false
-        ],
-    )
-    .unwrap();
+    insert_plain_17(&conn, "weird", "yesterday-ish");
+    insert_plain_17(&conn, "ok", ts(1));
     let snap = read(&path);
     assert_eq!(snap.bad_rows, 1);
     assert_eq!(find(&snap, "weird").last_pull, LastPull::Unreadable);
@@ -348,22 +318,7 @@ fn wal_database_reads_the_wal_while_crowdsec_writes_and_after_it_stops() {
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
         .unwrap();
     conn.execute_batch("PRAGMA wal_autocheckpoint=0").unwrap();
-    conn.execute(
-        INSERT_17,
-        rusqlite::params![
-            ts(0),
-            "in-wal",
-            "",
-            "t",
-            "v",
-            ts(3),
-            "api-key",
-            None::<String>,
-            None::<String>,
-            false
-        ],
-    )
-    .unwrap();
+    insert_plain_17(&conn, "in-wal", ts(3));
     assert!(std::path::Path::new(&format!("{}-wal", path.display())).exists());
     // The row is only in the -wal file: a correct reader must see it.
     assert_eq!(
@@ -377,20 +332,17 @@ fn wal_database_reads_the_wal_while_crowdsec_writes_and_after_it_stops() {
     );
 }
 
-fn wal_db_with_one_row(path: &std::path::Path) -> rusqlite::Connection {
-    let conn = db_1_7(path);
-    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-        .unwrap();
-    conn.execute_batch("PRAGMA wal_autocheckpoint=0").unwrap();
+/// A 1.7 row with only a name and a last pull (stored as given: a `ts(..)` text or any SQL value).
+fn insert_plain_17(conn: &rusqlite::Connection, name: &str, last_pull: impl rusqlite::ToSql) {
     conn.execute(
         INSERT_17,
         rusqlite::params![
             ts(0),
-            "b",
+            name,
             "",
             "t",
             "v",
-            ts(3),
+            last_pull,
             "api-key",
             None::<String>,
             None::<String>,
@@ -398,6 +350,14 @@ fn wal_db_with_one_row(path: &std::path::Path) -> rusqlite::Connection {
         ],
     )
     .unwrap();
+}
+
+fn wal_db_with_one_row(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = db_1_7(path);
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
+    conn.execute_batch("PRAGMA wal_autocheckpoint=0").unwrap();
+    insert_plain_17(&conn, "b", ts(3));
     conn
 }
 
@@ -504,22 +464,7 @@ fn usage_metrics_are_read_incrementally_and_a_replaced_database_starts_over() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir, "crowdsec.db");
     let conn = db_1_7(&path);
-    conn.execute(
-        INSERT_17,
-        rusqlite::params![
-            ts(0),
-            "live",
-            "",
-            "t",
-            "v",
-            ts(1),
-            "api-key",
-            None::<String>,
-            None::<String>,
-            false
-        ],
-    )
-    .unwrap();
+    insert_plain_17(&conn, "live", ts(1));
     let m = "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', ?1, ?2, '{}')";
     conn.execute(m, rusqlite::params!["live", ts(100)]).unwrap();
     let db = SqliteDb::new(&path, Duration::from_millis(200));
@@ -535,22 +480,7 @@ fn usage_metrics_are_read_incrementally_and_a_replaced_database_starts_over() {
     drop(conn);
     std::fs::remove_file(&path).unwrap();
     let conn = db_1_7(&path);
-    conn.execute(
-        INSERT_17,
-        rusqlite::params![
-            ts(0),
-            "live",
-            "",
-            "t",
-            "v",
-            ts(1),
-            "api-key",
-            None::<String>,
-            None::<String>,
-            false
-        ],
-    )
-    .unwrap();
+    insert_plain_17(&conn, "live", ts(1));
     conn.execute(m, rusqlite::params!["live", ts(42)]).unwrap();
     assert_eq!(usage(&db), Some(BASE_TS + 42.0));
 }
