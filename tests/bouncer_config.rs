@@ -567,3 +567,258 @@ fn blocklist_integration_urls_are_checked_against_the_service_api() {
         "only the LAPI's /health is asked"
     );
 }
+
+/// Issue 11 #11: every example a fix suggests must pass our own checks. Broken files of every kind collect the
+/// fix texts; each `http(s)://...` example in them is written back into a file of that kind and checked.
+#[test]
+fn every_suggested_fix_passes_our_own_checks() {
+    use crowdsec_bouncer_exporter::bouncer_config::checks::inspect;
+    let root = tempfile::tempdir().unwrap();
+    let env = |_: &str| None;
+    // (file name, file with the URL set to @URL@ and a key, broken variants)
+    let kinds: &[(&str, &str, &[&str])] = &[
+        (
+            "crowdsec-firewall-bouncer.yaml",
+            "api_url: @URL@\napi_key: k0123456789abcdef\n",
+            &[
+                "api_key: k0123456789abcdef\n",
+                "api_url: ftp://x/\napi_key: k0123456789abcdef\n",
+                "api_url: x:8080\napi_key: k0123456789abcdef\n",
+                "api_url: http://x//\napi_key: k0123456789abcdef\n",
+                "api_url: 'http://:1/'\napi_key: k0123456789abcdef\n",
+            ],
+        ),
+        (
+            "crowdsec-cloudflare-bouncer.yaml",
+            "crowdsec_lapi_url: @URL@\ncrowdsec_lapi_key: k0123456789abcdef\n",
+            &["crowdsec_lapi_key: k0123456789abcdef\n"],
+        ),
+        (
+            "crowdsec-blocklist-mirror.yaml",
+            "crowdsec_config:\n  lapi_url: @URL@\n  lapi_key: k0123456789abcdef\n",
+            &["crowdsec_config:\n  lapi_key: k0123456789abcdef\n"],
+        ),
+        (
+            "crowdsec-nginx-bouncer.conf",
+            "API_URL=@URL@\nAPI_KEY=k0123456789abcdef\n",
+            &[
+                "API_KEY=k0123456789abcdef\n",
+                "API_URL=ftp://x\nAPI_KEY=k0123456789abcdef\n",
+                "API_URL=\"http://x\"\nAPI_KEY=k0123456789abcdef\n",
+                "API_URL=${LAPI}\nAPI_KEY=k0123456789abcdef\n",
+                "API_URL=x:8080\nAPI_KEY=k0123456789abcdef\n",
+            ],
+        ),
+        (
+            "crowdsec-apache2-bouncer.conf",
+            "CrowdsecURL @URL@\nCrowdsecAPIKey k0123456789abcdef\n",
+            &[
+                "CrowdsecAPIKey k0123456789abcdef\n",
+                "CrowdsecURL http://x/\nCrowdsecAPIKey k0123456789abcdef\n",
+                "CrowdsecURL ftp://x\nCrowdsecAPIKey k0123456789abcdef\n",
+            ],
+        ),
+    ];
+    let mut tried = 0;
+    for (i, (name, good, broken)) in kinds.iter().enumerate() {
+        let dir = root.path().join(format!("k{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join(name);
+        let mut examples = Vec::new();
+        for text in *broken {
+            std::fs::write(&path, text).unwrap();
+            let r = inspect(&path, &env).finish();
+            let c = r.check(ApiUrl).unwrap_or_else(|| panic!("{name} {text:?}"));
+            assert_ne!(c.status, Pass, "{name} {text:?} is broken");
+            let fix = c.fix.clone().unwrap();
+            let found: Vec<String> = fix
+                .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '=')
+                .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+                .map(|w| w.trim_end_matches(['.', ')']).to_owned())
+                .collect();
+            examples.extend(found);
+        }
+        assert!(!examples.is_empty(), "{name}: the fixes give examples");
+        examples.sort();
+        examples.dedup();
+        for url in examples {
+            std::fs::write(&path, good.replace("@URL@", &url)).unwrap();
+            let r = inspect(&path, &env).finish();
+            let c = r.check(ApiUrl).unwrap();
+            assert_eq!(c.status, Pass, "{name}: our own example {url} fails: {c:?}");
+            assert!(!c.detail.contains("trailing"), "{name}: {url}: {c:?}");
+            tried += 1;
+        }
+    }
+    assert!(tried >= 5, "{tried}");
+}
+
+/// What the LAPI's rows add (link.rs): CN linkage of mTLS files (R2-09) and the version rule of a trailing `/`
+/// in a Lua API_URL (R2-10): lua-cs-bouncer strips it since 1.0.6 (crowdsec.lua `gsub("/+$","")`, tag v1.0.6
+/// b5856dc7), shipped by cs-nginx-bouncer v1.1.1 and cs-openresty-bouncer v1.1.0.
+#[test]
+fn registrations_link_tls_files_and_judge_trailing_slashes() {
+    use crowdsec_bouncer_exporter::bouncer_config::link::link;
+    let root = tempfile::tempdir().unwrap();
+    let db = root.path().join("crowdsec.db");
+    let conn = db_1_7(&db);
+    let rows: &[(&str, &str, &str, &str, &str, i64)] = &[
+        // name, key, auth, type, version, last pull offset
+        (
+            "nginx-old",
+            "keyOld0123456789abcdef",
+            "api-key",
+            "crowdsec-nginx-bouncer",
+            "v1.1.0",
+            0,
+        ),
+        (
+            "nginx-new",
+            "keyNew0123456789abcdef",
+            "api-key",
+            "crowdsec-nginx-bouncer",
+            "v1.1.3",
+            0,
+        ),
+        (
+            "resty-old",
+            "keyRestyOld0123456789",
+            "api-key",
+            "crowdsec-openresty-bouncer",
+            "v1.0.5",
+            0,
+        ),
+        (
+            "resty-new",
+            "keyRestyNew0123456789",
+            "api-key",
+            "crowdsec-openresty-bouncer",
+            "v1.1.0",
+            0,
+        ),
+        (
+            "edge-01.example.com@198.51.100.22",
+            "random1",
+            "tls",
+            "crowdsec-openresty-bouncer",
+            "v1.0.8",
+            -2_000_000,
+        ),
+        (
+            "edge-01.example.com@198.51.100.21",
+            "random2",
+            "tls",
+            "crowdsec-openresty-bouncer",
+            "v1.1.3",
+            0,
+        ),
+        // Same CN, keyed: never a TLS match.
+        (
+            "edge-01.example.com@198.51.100.23",
+            "random3",
+            "api-key",
+            "crowdsec-openresty-bouncer",
+            "v1.1.3",
+            100,
+        ),
+    ];
+    for (name, key, auth, typ, version, pulled) in rows {
+        conn.execute(
+            "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, auth_type, type, version, last_pull) VALUES (?1, ?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
+            rusqlite::params![ts(-3_000_000), name, key_hash(&Secret::new(*key)).expose(), auth, typ, version, ts(*pulled)],
+        )
+        .unwrap();
+    }
+    let (cert, key) = client_cert("edge-01.example.com", false);
+    std::fs::write(root.path().join("host.cert"), cert).unwrap();
+    std::fs::write(root.path().join("host.key"), key).unwrap();
+    let files: &[(&str, String, &str, Status)] = &[
+        ("nginx-old", "API_URL=http://127.0.0.1:1/\nAPI_KEY=keyOld0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Warn),
+        ("nginx-old //", "API_URL=http://127.0.0.1:1//\nAPI_KEY=keyOld0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Warn),
+        ("nginx-old no slash", "API_URL=http://127.0.0.1:1\nAPI_KEY=keyOld0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Pass),
+        ("nginx-new", "API_URL=http://127.0.0.1:1/\nAPI_KEY=keyNew0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Pass),
+        ("nginx-new //", "API_URL=http://127.0.0.1:1//\nAPI_KEY=keyNew0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Pass),
+        ("resty-old", "API_URL=http://127.0.0.1:1/\nAPI_KEY=keyRestyOld0123456789\n".into(), "crowdsec-openresty-bouncer.conf", Warn),
+        ("resty-new", "API_URL=http://127.0.0.1:1/\nAPI_KEY=keyRestyNew0123456789\n".into(), "crowdsec-openresty-bouncer.conf", Pass),
+        ("mtls", format!("ENABLED=true\nAPI_URL=http://127.0.0.1:1\nAPI_KEY=\nUSE_TLS_AUTH=true\nTLS_CLIENT_CERT={0}/host.cert\nTLS_CLIENT_KEY={0}/host.key\nMODE=stream\n", root.path().display()), "crowdsec-openresty-bouncer.conf", Pass),
+    ];
+    let mut paths = Vec::new();
+    for (i, (_, text, name, _)) in files.iter().enumerate() {
+        let dir = root.path().join(format!("f{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        paths.push(p);
+    }
+    let reports = check_all(vec![], paths.clone(), &db);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let snapshot = rt
+        .block_on(
+            LapiDbSource::new(LapiDbLocation::Sqlite(db.clone()), Duration::from_secs(1)).read(),
+        )
+        .unwrap();
+    for ((case, _, _, want), path) in files.iter().zip(&paths) {
+        let mut r = reports.iter().find(|r| &r.path == path).unwrap().clone();
+        link(&mut r, &[("t", &snapshot)]);
+        let url = r.check(ApiUrl).unwrap();
+        assert_eq!(url.status, *want, "{case}: {url:?}");
+        if *want == Warn {
+            assert!(url.detail.contains("//v1/decisions"), "{case}: {url:?}");
+        }
+        if *case == "mtls" {
+            assert_eq!(
+                r.bouncer.as_deref(),
+                Some("edge-01.example.com@198.51.100.21"),
+                "the newest tls row of the CN: {r:?}"
+            );
+            assert_eq!(r.lapi.as_deref(), Some("t"));
+            assert!(r.check(ApiKey).is_none() && r.check(KeyRegistered).is_none());
+            assert_eq!(r.check(TlsFiles).unwrap().status, Pass);
+            assert!(
+                r.checks
+                    .iter()
+                    .all(|c| c.status == Pass || c.check == LapiReachable),
+                "nothing but the (unreachable) test URL fails: {r:?}"
+            );
+        }
+    }
+}
+
+/// Issue 11 #9, at the source: a LAPI known only through cscli cannot compare keys; the file is linked by its
+/// `.id`, never judged valid, and says why.
+#[test]
+fn keys_are_not_judged_without_hashes() {
+    let root = tempfile::tempdir().unwrap();
+    let health = health_server();
+    let file = root.path().join("crowdsec-nginx-bouncer.conf");
+    std::fs::write(
+        &file,
+        format!(
+            "API_URL=http://127.0.0.1:{}\nAPI_KEY=unregistered0123456789\n",
+            health.port
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(
+        root.path().join("crowdsec-nginx-bouncer.conf.id"),
+        "nginx\n",
+    )
+    .unwrap();
+    let source = Arc::new(
+        BouncerConfigSource::new(vec![], vec![file], vec![], Duration::from_secs(1))
+            .with_cscli_lapis(vec!["local".to_owned()]),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt.block_on(source.read()).unwrap().files.remove(0);
+    assert!(r.valid(), "nothing failed: {r:?}");
+    assert_eq!(r.verdict(), None, "but nothing says the key works");
+    assert!(r.check(KeyRegistered).is_none());
+    let why = &r.skipped(KeyRegistered).unwrap().why;
+    assert!(
+        why.contains("cscli") && why.contains("no key hashes"),
+        "{why}"
+    );
+    assert_eq!(r.bouncer.as_deref(), Some("nginx"));
+}

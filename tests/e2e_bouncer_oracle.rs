@@ -241,9 +241,10 @@ fn the_real_bouncers_agree_with_the_exporter() {
             Differs::EnvExpansion => {
                 !pulled
                     && verdict == Some(true)
-                    && report.checks.iter().any(|c| {
-                        c.detail.contains("comes from the bouncer's environment")
-                    })
+                    && report
+                        .checks
+                        .iter()
+                        .any(|c| c.detail.contains("comes from the bouncer's environment"))
             }
         };
         if !agrees {
