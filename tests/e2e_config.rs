@@ -361,6 +361,14 @@ fn cscli_source_says_the_key_was_not_checked() {
         "no evidence, no verdict:\n{body}"
     );
     assert!(!body.contains("check=\"key_registered\""), "{body}");
+    assert_eq!(
+        metric(
+            &exporter,
+            "crowdsec_bouncer_config_enabled",
+            &[("path", &path)]
+        ),
+        Some(1.0)
+    );
     let (_, report) = json(&args);
     let f = &report["config_files"][0];
     let skipped = f["skipped"].as_array().expect("skipped checks listed");
