@@ -306,3 +306,81 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
     let (code, _) = diagnose(&["--lapi.url", "ftp://x"], "text");
     assert_eq!(code, 2, "bad flags");
 }
+
+/// Issue 11 #9: with the cscli source only, a key cannot be compared (cscli >= 1.6.1 prints no hashes; the
+/// cscli source keeps none of 1.4.x's). The file must not be called valid: its valid and key_registered series
+/// are absent and `diagnose --output json` carries the reason. Its other checks still run.
+#[test]
+fn cscli_source_says_the_key_was_not_checked() {
+    let lapi = Lapi::start();
+    lapi.add_bouncer("nginx", KEY);
+    let dir = lapi.dir.path().join("bouncers");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("crowdsec-nginx-bouncer.conf");
+    std::fs::write(
+        &file,
+        format!(
+            "API_URL={}\nAPI_KEY={WRONG}\n",
+            lapi.url().trim_end_matches('/')
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(dir.join("crowdsec-nginx-bouncer.conf.id"), "nginx\n").unwrap();
+    let path = file.display().to_string();
+    let command = format!(
+        "{} -c {} bouncers list -o json",
+        part("cscli").display(),
+        lapi.config.display()
+    );
+    let dir_s = dir.display().to_string();
+    let url = lapi.url();
+    let args = [
+        "--lapi.cscli-command",
+        &command,
+        "--lapi.name",
+        "c",
+        "--lapi.url",
+        &url,
+        "--bouncers.config-dir",
+        &dir_s,
+        "--bouncers.check-interval",
+        "1s",
+    ];
+    let exporter = ExporterProc::start(&args, lapi.dir.path());
+    wait_until("the api_key check", Duration::from_secs(15), || {
+        metric(
+            &exporter,
+            "crowdsec_bouncer_config_check",
+            &[("path", &path), ("check", "api_key")],
+        ) == Some(1.0)
+    });
+    let body = exporter.metrics();
+    assert!(
+        !body.contains("crowdsec_bouncer_config_valid{"),
+        "no evidence, no verdict:\n{body}"
+    );
+    assert!(!body.contains("check=\"key_registered\""), "{body}");
+    assert_eq!(
+        metric(
+            &exporter,
+            "crowdsec_bouncer_config_enabled",
+            &[("path", &path)]
+        ),
+        Some(1.0)
+    );
+    let (_, report) = json(&args);
+    let f = &report["config_files"][0];
+    let skipped = f["skipped"].as_array().expect("skipped checks listed");
+    let kr = skipped
+        .iter()
+        .find(|s| s["check"] == "key_registered")
+        .unwrap_or_else(|| panic!("{f}"));
+    let why = kr["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("not checked:") && why.contains("cscli") && why.contains(".id"),
+        "{why}"
+    );
+    assert_eq!(f["bouncer"], "nginx", "linked by its .id file, said so");
+    assert!(!report.to_string().contains(WRONG));
+}
