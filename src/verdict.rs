@@ -174,6 +174,8 @@ impl Serialize for Alert {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Firing {
     pub alert: Alert,
+    /// The rule's `severity` label.
+    pub severity: Severity,
     pub labels: BTreeMap<&'static str, String>,
 }
 
@@ -181,6 +183,7 @@ impl Firing {
     fn new(alert: Alert, labels: &[(&'static str, &str)]) -> Firing {
         Firing {
             alert,
+            severity: alert.severity(),
             labels: labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
         }
     }
