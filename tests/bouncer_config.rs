@@ -461,7 +461,11 @@ fn blocklist_integration_urls_are_checked_against_the_service_api() {
         (serde_json::json!(false), Some(serde_json::json!("fail"))),
         "{report:#}"
     );
-    assert_eq!(out.status.code(), Some(1), "an invalid file is critical");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "an invalid file is a warning (CrowdSecBouncerConfigInvalid): exit 3"
+    );
     assert!(
         health
             .requests
