@@ -48,21 +48,51 @@ def branch(value, expr, runbook=""):
     return f'label_replace({value} + 0 * {expr}, "runbook", "{runbook}", "", "")'
 
 
-# Per bouncer row, as the alerts judge it: 0 ok, 1 late, 2 offline, 3 never pulled, 4 alive through its usage
-# metrics (a live-mode bouncer on an idle site pulls only on traffic; the alerts stay silent for it). Label
-# `runbook` names the page of the alert the state leads to. The stat panels count this very expression.
-_OK = f"(({age()} < {EARLY}) and on ({KEY}) {pulled()})"
-_FRESH_USAGE = f"(time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{{{FB}}} <= {FRESH})"
-_FIREWALL = f'crowdsec_bouncer_info{{{FB},bouncer_type="crowdsec-firewall-bouncer"}}'
-_OFFLINE = f"(({age()} >= {OFFLINE}) and on ({KEY}) {pulled()} unless on ({KEY}) {_FRESH_USAGE})"
+GRACE = "scalar(crowdsec:never_pulled_grace_seconds or vector(86400))"
+BKEY = "job, instance, lapi, bouncer_base"
+
+# The state column: the verdict of src/verdict.rs (one judgement with the alert rules, README "How it reads"), in
+# PromQL, per registered row. A bouncer base (the rows of one bouncer: its name and its `<name>@<ip>` rows) is judged
+# on ALL its rows, whatever the $bouncer filter: its pull age is its freshest pulled row's, its usage metrics are
+# fresh when any row's are. Then each row shows:
+#   0 ok, 1 late, 2 offline, 4 alive by usage metrics: the verdict of its base (rows that pulled and are current);
+#   5 superseded: it pulled, longer ago than the early warning, and another row of its base pulled since;
+#   3 never pulled past the grace (CrowdSecBouncerNeverPulled fires for this row);
+#   6 never pulled, no alert: in grace, another row of its base pulls, or no registration time (CrowdSec 1.4).
+# Label `runbook` names the page of the alert the state leads to. Thresholds compare as in the rules (`>`, `<=`).
+# tests/differential.rs checks this expression against `diagnose` on every scenario of its catalogue.
+_INFO_ALL = f"max by ({KEY}, bouncer_base) (crowdsec_bouncer_info{{{FL}}})"
+_ROWS = f"max by ({KEY}, bouncer_base) (crowdsec_bouncer_info{{{FB}}})"
+_PULLED_AGE_ALL = f"(crowdsec_bouncer_last_pull_age_seconds{{{FL}}} unless on ({KEY}) (crowdsec_bouncer_pulled{{{FL}}} == 0))"
+_BASE_AGE = f"min by ({BKEY}) ({_PULLED_AGE_ALL} * on ({KEY}) group_left (bouncer_base) {_INFO_ALL})"
+_BASE_FRESH = (f"(min by ({BKEY}) ((time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{{{FL}}})"
+               f" * on ({KEY}) group_left (bouncer_base) {_INFO_ALL}) <= {FRESH})")
+_BASE_FIREWALL = f'max by ({BKEY}) (crowdsec_bouncer_info{{{FL},bouncer_type="crowdsec-firewall-bouncer"}})'
+_BASE_OK = f"({_BASE_AGE} <= {EARLY})"
+_BASE_OFFLINE = f"(({_BASE_AGE} > {OFFLINE}) unless on ({BKEY}) {_BASE_FRESH})"
+_BASE_STATE = (
+    f"(\n"
+    f"      {branch(0, _BASE_OK)}\n"
+    f"    or {branch(1, f'((({_BASE_AGE} > {EARLY}) <= {OFFLINE}) unless on ({BKEY}) {_BASE_FRESH})', 'CrowdSecBouncerPullOverdue')}\n"
+    f"    or {branch(2, f'({_BASE_OFFLINE} unless on ({BKEY}) {_BASE_FIREWALL})', 'CrowdSecBouncerOffline')}\n"
+    f"    or {branch(2, f'({_BASE_OFFLINE} and on ({BKEY}) {_BASE_FIREWALL})', 'CrowdSecFirewallBouncerOffline')}\n"
+    f"    or {branch(4, f'({_BASE_FRESH} unless on ({BKEY}) {_BASE_OK})')}\n"
+    f"  )"
+)
+_ROW_PULLED = f"({age()} unless on ({KEY}) {pulled(v=0)}) * on ({KEY}) group_left (bouncer_base) {_ROWS}"
+_ROW_FRESH = f"(time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{{{FB}}} <= {FRESH})"
+_SUPERSEDED = (f"((({_ROW_PULLED}) > {EARLY}) > on ({BKEY}) group_left () {_BASE_AGE}"
+               f" unless on ({KEY}) {_ROW_FRESH})")
+_NEVER = f"({pulled(v=0)} * on ({KEY}) group_left (bouncer_base) {_ROWS})"
+_PAST_GRACE = f"({age()} > {GRACE})"
+_NEVER_PAST = f"({_NEVER} and on ({KEY}) {_PAST_GRACE} unless on ({BKEY}) {_BASE_AGE})"
 STATE = (
     f"max by ({KEY}, runbook) (\n"
-    f"    {branch(0, _OK)}\n"
-    f"  or {branch(1, f'((({age()} >= {EARLY}) < {OFFLINE}) and on ({KEY}) {pulled()} unless on ({KEY}) {_FRESH_USAGE})', 'CrowdSecBouncerPullOverdue')}\n"
-    f"  or {branch(2, f'({_OFFLINE} unless on ({KEY}) {_FIREWALL})', 'CrowdSecBouncerOffline')}\n"
-    f"  or {branch(2, f'({_OFFLINE} and on ({KEY}) {_FIREWALL})', 'CrowdSecFirewallBouncerOffline')}\n"
-    f"  or {branch(3, f'({pulled(v=0)} unless on ({KEY}) {_FRESH_USAGE})', 'CrowdSecBouncerNeverPulled')}\n"
-    f"  or {branch(4, f'({_FRESH_USAGE} unless on ({KEY}) {_OK})')}\n"
+    f"    (0 * (({_ROW_PULLED}) unless on ({KEY}) {_SUPERSEDED}) + on ({BKEY}) group_left (runbook) {_BASE_STATE})\n"
+    f"  or {branch(5, _SUPERSEDED)}\n"
+    f"  or {branch(4, f'({_NEVER} and on ({BKEY}) {_BASE_FRESH})')}\n"
+    f"  or {branch(3, f'({_NEVER_PAST} unless on ({BKEY}) {_BASE_FRESH})', 'CrowdSecBouncerNeverPulled')}\n"
+    f"  or {branch(6, f'({_NEVER} unless on ({BKEY}) {_BASE_FRESH} unless on ({KEY}) {_NEVER_PAST})')}\n"
     f")"
 )
 
@@ -80,6 +110,8 @@ STATE_MAPPINGS = [
             "2": {"text": "offline", "color": "red", "index": 2},
             "3": {"text": "never pulled", "color": "purple", "index": 3},
             "4": {"text": "idle, alive", "color": "blue", "index": 4},
+            "5": {"text": "superseded", "color": "text", "index": 5},
+            "6": {"text": "never pulled, no alert", "color": "light-purple", "index": 6},
         },
     }
 ]
@@ -376,10 +408,12 @@ def overview():
          "Last pull older than the early-warning threshold (default 1 h), younger than the offline one (24 h).",
          color="orange")
     stat(b, "Offline", (12, 1, 4, 4), state_count(2),
-         "Last pull at or beyond crowdsec:bouncer_offline_threshold_seconds (default 24 h, the Console's 'offline').",
+         "Last pull beyond crowdsec:bouncer_offline_threshold_seconds (default 24 h, the Console's 'offline').",
          color="red")
-    stat(b, "Never pulled", (16, 1, 4, 4), state_count(3),
-         "Registered but never pulled decisions.", color="purple")
+    stat(b, "Never pulled", (16, 1, 4, 4), state_count(3, 6),
+         "Registered rows that never pulled decisions: past the grace (crowdsec:never_pulled_grace_seconds, default "
+         "24 h, an alert fires) or not (in grace, another row of the bouncer pulls, or CrowdSec 1.4 keeps no "
+         "registration time).", color="purple")
     stat(b, "Integrations", (20, 1, 4, 4), f"count(crowdsec_integration_info{{{F}}})",
          "Blocklist-as-a-Service integrations (only with a Service API key).", color="blue")
     table(
@@ -516,7 +550,7 @@ def overview():
 
 def detail():
     b = Board()
-    stat(b, "State", (0, 0, 6, 5), STATE, "ok / late / offline / never pulled / idle but alive (fresh usage metrics), as the alert rules judge it.",
+    stat(b, "State", (0, 0, 6, 5), STATE, "ok / late / offline / never pulled / idle but alive (fresh usage metrics) / superseded registration, as the alert rules judge it (README: How it reads).",
          color=None, no_value="unknown", mappings=STATE_MAPPINGS)
     stat(b, "Last pull", (6, 0, 6, 5), f"max({age()})",
          "Seconds since the last pull (since registration when it never pulled, CrowdSec 1.6+).", color=None,

@@ -20,4 +20,5 @@ pub mod server;
 pub mod settings;
 pub mod sources;
 pub mod timefmt;
+pub mod verdict;
 pub mod web_config;

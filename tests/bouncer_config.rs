@@ -556,7 +556,17 @@ fn blocklist_integration_urls_are_checked_against_the_service_api() {
         (serde_json::json!(false), Some(serde_json::json!("fail"))),
         "{report:#}"
     );
-    assert_eq!(out.status.code(), Some(1), "an invalid file is critical");
+    // The invalid file is a warning (CrowdSecBouncerConfigInvalid); the fake's integration last pulled in 2024,
+    // which is critical (integration offline): exit 1.
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "warning" && f["alert"] == "CrowdSecBouncerConfigInvalid"),
+        "{report:#}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
     assert!(
         health
             .requests

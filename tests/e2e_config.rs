@@ -180,7 +180,7 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
     assert_eq!(report["status"], "ok");
     let b = &report["lapis"][0]["bouncers"][0];
     assert_eq!(b["name"], "custom");
-    assert_eq!(b["state"], "ok");
+    assert_eq!(b["verdict"], "ok");
     assert_eq!(b["config_files"][0], path.as_str());
     assert!(
         b["last_pull_ago"].as_str().unwrap().ends_with(" ago"),
@@ -223,9 +223,10 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
         ),
         Some(1.0)
     );
+    // A warning (CrowdSecBouncerConfigInvalid), not critical while its bouncer pulls: exit 3.
     let (code, text) = diagnose(&args, "text");
-    assert_eq!(code, 1, "{text}");
-    assert!(text.contains("CRITICAL"), "{text}");
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("WARNING"), "{text}");
     assert!(
         text.contains(&format!(
             "  {path}: INVALID (Go bouncer (YAML)), bouncer: none matched"
@@ -242,8 +243,8 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
     );
     assert!(!text.contains(WRONG), "{text}");
     let (code, report) = json(&args);
-    assert_eq!(code, 1);
-    assert_eq!(report["status"], "critical");
+    assert_eq!(code, 3);
+    assert_eq!(report["status"], "warning");
     let f = &report["config_files"][0];
     assert_eq!(f["valid"], false);
     let kr = f["checks"]
