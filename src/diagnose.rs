@@ -178,7 +178,9 @@ pub struct IntegrationReport {
 
 #[derive(Debug, Serialize)]
 pub struct ConfigFile {
-    pub valid: bool,
+    /// As `crowdsec_bouncer_config_valid`: `true` no check failed, `false` one failed, `null` nothing failed but the
+    /// key could not be compared (see `skipped`): never called valid without that evidence.
+    pub valid: Option<bool>,
     #[serde(flatten)]
     pub file: FileReport,
 }
@@ -484,7 +486,7 @@ pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
         config_files: files
             .into_iter()
             .map(|file| ConfigFile {
-                valid: file.valid(),
+                valid: file.verdict(),
                 file,
             })
             .collect(),

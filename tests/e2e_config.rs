@@ -383,5 +383,19 @@ fn cscli_source_says_the_key_was_not_checked() {
         "{why}"
     );
     assert_eq!(f["bouncer"], "nginx", "linked by its .id file, said so");
+    assert!(
+        f["valid"].is_null(),
+        "issue 11 #9: never valid for an unchecked key: {f}"
+    );
     assert!(!report.to_string().contains(WRONG));
+    let (_, text) = diagnose(&args, "text");
+    let line = text
+        .lines()
+        .find(|l| l.contains("crowdsec-nginx-bouncer.conf:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        !line.contains("valid (") && line.contains("key could not be checked"),
+        "{line}"
+    );
+    assert!(text.contains("skip key_registered: not checked:"), "{text}");
 }

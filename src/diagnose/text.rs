@@ -311,10 +311,14 @@ pub fn text(r: &Report, colour: bool) -> String {
         o.push_str("    none found (see --bouncers.config-dir, --bouncers.config-file)\n");
     }
     for f in &r.config_files {
-        let verdict = if f.valid {
-            p.on("32", "valid")
-        } else {
-            p.on("1;31", "INVALID")
+        let verdict = match f.valid {
+            Some(false) => p.on("1;31", "INVALID"),
+            _ if !f.file.enabled => p.on(
+                "33",
+                "disabled (ENABLED=false in the file the bouncer reads)",
+            ),
+            Some(true) => p.on("32", "valid"),
+            None => p.on("33", "no check failed, but its key could not be checked"),
         };
         // "none matched" only when the key was compared (as the alert's description).
         let bouncer = match f.file.bouncer.as_deref() {
@@ -343,6 +347,12 @@ pub fn text(r: &Report, colour: bool) -> String {
             if let Some(fix) = &c.fix {
                 o.push_str(&format!("      try: {fix}\n"));
             }
+        }
+        for s in &f.file.skipped {
+            o.push_str(&format!("    skip {}: {}\n", s.check.name(), s.why));
+        }
+        for n in &f.file.notes {
+            o.push_str(&format!("    note: {n}\n"));
         }
     }
     o.push_str(&format!(
