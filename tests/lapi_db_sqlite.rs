@@ -484,3 +484,91 @@ fn usage_metrics_are_read_incrementally_and_a_replaced_database_starts_over() {
     conn.execute(m, rusqlite::params!["live", ts(42)]).unwrap();
     assert_eq!(usage(&db), Some(BASE_TS + 42.0));
 }
+
+/// Field case R2-01 from the database: chained `name@ip@ip` rows (LAPI 1.6.4-1.7.0) all group under `envoy`.
+#[test]
+fn chained_ip_suffixes_group_under_one_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_7(&path);
+    for name in [
+        "envoy",
+        "envoy@192.0.2.147",
+        "envoy@192.0.2.147@192.0.2.179",
+        "envoy@192.0.2.147@192.0.2.242",
+        "caddy@2001:db8::15",
+        "ops@example.com",
+        "@10.0.0.1",
+    ] {
+        insert_plain_17(&conn, name, ts(1));
+    }
+    let snap = read(&path);
+    for (name, base) in [
+        ("envoy", "envoy"),
+        ("envoy@192.0.2.147", "envoy"),
+        ("envoy@192.0.2.147@192.0.2.179", "envoy"),
+        ("envoy@192.0.2.147@192.0.2.242", "envoy"),
+        ("caddy@2001:db8::15", "caddy"),
+        ("ops@example.com", "ops@example.com"),
+        ("@10.0.0.1", "@10.0.0.1"),
+    ] {
+        assert_eq!(find(&snap, name).base_name(), base, "{name}");
+    }
+}
+
+/// Go's zero time, as old schemas and hand-made rows hold it: never pulled, unknown registration, not a pull
+/// at -62135596800 with `pulled 1`.
+#[test]
+fn go_zero_time_is_never_pulled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let zero = "0001-01-01 00:00:00+00:00";
+    let conn = db_1_7(&path);
+    conn.execute(
+        INSERT_17,
+        rusqlite::params![
+            zero,
+            "zero",
+            "192.0.2.5",
+            "crowdsec-firewall-bouncer",
+            "v0.0.31",
+            zero,
+            "api-key",
+            None::<String>,
+            None::<String>,
+            false
+        ],
+    )
+    .unwrap();
+    let snap = read(&path);
+    let b = find(&snap, "zero");
+    assert_eq!(b.last_pull, LastPull::Never);
+    assert_eq!(b.last_pull.pulled(), Some(0.0));
+    assert_eq!(b.registered_at, None, "a zero created_at is unknown");
+    assert_eq!(b.age_seconds(BASE_TS), None);
+    assert_eq!(snap.bad_rows, 0);
+    // The same through the exporter: no timestamp series, pulled 0.
+    let srv = start_in_process({
+        let mut s = crowdsec_bouncer_exporter::settings::Settings::single_lapi(
+            "local",
+            crowdsec_bouncer_exporter::settings::LapiDbLocation::Sqlite(path.clone()),
+        );
+        s.web.max_scrape_wait = Duration::from_secs(5);
+        s
+    });
+    let samples = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    let want = [("bouncer", "zero")];
+    assert_eq!(value(&samples, "crowdsec_bouncer_pulled", &want), Some(0.0));
+    assert_eq!(
+        value(
+            &samples,
+            "crowdsec_bouncer_last_pull_timestamp_seconds",
+            &want
+        ),
+        None
+    );
+    assert_eq!(
+        value(&samples, "crowdsec_bouncer_last_pull_age_seconds", &want),
+        None
+    );
+}

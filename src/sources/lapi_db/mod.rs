@@ -173,7 +173,8 @@ pub fn interpret_row(
     let name = row.name.unwrap_or_default();
     let bouncer_type = row.bouncer_type.unwrap_or_default();
     let last_pull = interpret_last_pull(row.last_pull.unwrap_or(RawTime::Null), &bouncer_type);
-    let created = row.created_at.unwrap_or(RawTime::Null);
+    // Go's zero time in created_at: registration unknown.
+    let created = row.created_at.unwrap_or(RawTime::Null).unset_if_go_zero();
     let unreadable = matches!(row.last_pull, Some(RawTime::Unparseable))
         || matches!(created, RawTime::Unparseable);
     if unreadable {
