@@ -2,6 +2,7 @@
 //! no HTTP endpoint that lists bouncers. Columns are chosen by name, as CrowdSec only ever appends columns and
 //! upgraded databases keep old ones.
 
+pub mod access;
 pub mod mysql;
 pub mod postgres;
 pub mod server;
@@ -22,10 +23,9 @@ pub const SOURCE: &str = "lapi_db";
 pub enum LapiDbError {
     #[error("database file {0} does not exist")]
     MissingFile(PathBuf),
-    #[error(
-        "permission denied reading {0}: the exporter needs read access to the file and its folder"
-    )]
-    Permission(PathBuf),
+    /// `hint` says who may read the file and how to let the exporter do so (see [`access::permission_hint`]).
+    #[error("permission denied reading {path}: {hint}")]
+    Permission { path: PathBuf, hint: String },
     #[error("{0} is not a SQLite database")]
     NotSqlite(PathBuf),
     #[error("cannot open {path}: {message}")]
@@ -53,7 +53,7 @@ impl Reason for LapiDbError {
     fn reason(&self) -> &'static str {
         match self {
             LapiDbError::MissingFile(_) => "missing_file",
-            LapiDbError::Permission(_) => "permission",
+            LapiDbError::Permission { .. } => "permission",
             LapiDbError::NotSqlite(_) => "not_sqlite",
             LapiDbError::Open { .. } => "open",
             LapiDbError::Locked => "locked",
