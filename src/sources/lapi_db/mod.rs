@@ -225,6 +225,15 @@ pub enum Resolved {
 }
 
 impl Resolved {
+    /// For logs: `SQLite /path` or the server's URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Resolved::Sqlite(db) => format!("SQLite {}", db.path().display()),
+            Resolved::Postgres(db) => db.target().redacted(),
+            Resolved::Mysql(db) => db.target().redacted(),
+        }
+    }
+
     pub async fn read(&self) -> Result<crate::bouncers::BouncerSnapshot, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.read().await,
@@ -306,7 +315,7 @@ impl LapiDbSource {
             return Ok(db.clone());
         }
         let server = |t: target::ServerDb| -> Result<Resolved, ResolveError> {
-            tracing::info!(database = %t.redacted(), "reading the LAPI database");
+            tracing::debug!(database = %t.redacted(), "reading the LAPI database");
             match t.engine {
                 target::Engine::Postgres => Ok(Resolved::Postgres(postgres::PostgresDb::new(
                     t,
@@ -342,7 +351,7 @@ impl LapiDbSource {
                 return Err(ResolveError::Unsupported("cscli".to_owned()))
             }
         };
-        tracing::info!(path = %path.display(), "reading the LAPI database");
+        tracing::debug!(path = %path.display(), "reading the LAPI database");
         let db = Resolved::Sqlite(sqlite::SqliteDb::new(path, self.busy_timeout));
         *slot = Some(db.clone());
         Ok(db)
