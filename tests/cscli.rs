@@ -374,3 +374,14 @@ fn go_zero_time_in_cscli_json_is_never_pulled() {
     assert_eq!(zero.age_seconds(1_784_980_800.0), None);
     assert_eq!(snap.bad_rows, 0);
 }
+
+/// The reader's cap holds: output past 64 MiB is refused (reason `parse`) and the command is killed, without
+/// buffering the rest; output that never ends does not either.
+#[test]
+fn output_past_the_cap_is_refused() {
+    let err = run_sh("head -c 70000000 /dev/zero", Duration::from_secs(20)).unwrap_err();
+    assert_eq!(err.reason, "parse", "{err}");
+    assert!(err.message.contains("printed more than"), "{err}");
+    let err = run_sh("cat /dev/zero", Duration::from_secs(20)).unwrap_err();
+    assert!(err.message.contains("printed more than"), "{err}");
+}
