@@ -295,8 +295,9 @@ fn catalogue() -> Vec<Scenario> {
             ("local/ops@example.com", "ok"),
             ("local/lab \"pi\"\\01", "ok"),
         ]),
-        // Issue 11 #1, smallest input: a chained name (LAPI 1.6.4-1.7.0). Its verdict follows `bouncer_base`
-        // (src/bouncers.rs, another part of the issue); here the rules, dashboards and diagnose must agree on it.
+        // Issue 11 #1, smallest input: a chained name (LAPI 1.6.4-1.7.0). `bouncer_base` strips every trailing
+        // `@<ip>` (LAPI's baseBouncerName since 1.7.1), so both rows are bouncer `envoy`, fresh via the chained row:
+        // no CrowdSecBouncerOffline (main paged critical here), the 5-day-old row is superseded.
         scenario(
             "#1 chained name@ip@ip",
             vec![lapi(
@@ -314,7 +315,11 @@ fn catalogue() -> Vec<Scenario> {
                     ),
                 ],
             )],
-        ),
+        )
+        .expect(&[
+            ("local/envoy", "ok"),
+            ("local/row@envoy@192.0.2.147", "superseded"),
+        ]),
         // R2-02 scrape A, then B after `cscli bouncers delete caddy-bouncer`.
         scenario(
             "R2-02 before deletion",
