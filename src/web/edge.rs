@@ -1,130 +1,126 @@
-//! What every request passes before the routes: the body limit, basic authentication, and the response headers
-//! of the web config.
+//! HTTP-edge hardening: what every connection and request passes before the routes. A bounded TLS handshake (and a
+//! 400 for plain HTTP on the TLS port), the slow-client and header size guards, the body limit, basic
+//! authentication, and the response headers of the web config.
 
-use std::collections::{BTreeMap, HashSet};
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::time::Duration;
 
-use aws_lc_rs::hmac;
-use base64::Engine;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, WWW_AUTHENTICATE,
+    HeaderName, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING,
 };
 use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::ServerConfig;
 
-use super::{text, Chunks, State};
-use crate::secret::Secret;
+use super::routes::{text, Chunks};
+use super::State;
 
+/// A client must complete its TLS handshake, and send its request headers, within this time (slow-client guard).
+pub(super) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request headers larger than this are refused.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Requests announcing a larger body are refused. The exporter never reads a body: this only makes the refusal
 /// explicit, the body is never buffered.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
-/// Verified credentials remembered at most (a bound, not a tuning knob: a few users scrape).
-const MAX_VERIFIED: usize = 1024;
-/// bcrypt runs on the blocking pool; this many at once, so a flood of bad passwords cannot take every core.
-const BCRYPT_AT_ONCE: usize = 2;
-const REALM: &str = "Basic realm=\"crowdsec-bouncer-exporter\", charset=\"UTF-8\"";
 
-/// Basic authentication with a cache of verified credentials, as exporter-toolkit does, so a scrape does not pay
-/// bcrypt each time. The cache holds HMAC tags under a key drawn at start and never written anywhere: neither
-/// passwords nor anything that helps guess them.
-pub struct Auth {
-    key: hmac::Key,
-    verified: Mutex<HashSet<[u8; 32]>>,
-    bcrypt_slots: tokio::sync::Semaphore,
-}
+/// Headers the toolkit lets a file set, with the values it accepts (None = any).
+const HEADERS: &[(&str, Option<&[&str]>)] = &[
+    ("Content-Security-Policy", None),
+    ("X-Frame-Options", Some(&["deny", "sameorigin"])),
+    ("X-Content-Type-Options", Some(&["nosniff"])),
+    ("X-XSS-Protection", None),
+    ("Strict-Transport-Security", None),
+];
 
-impl Default for Auth {
-    fn default() -> Self {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        Auth {
-            key: hmac::Key::generate(hmac::HMAC_SHA256, &rng).expect("the system RNG works"),
-            verified: Mutex::new(HashSet::new()),
-            bcrypt_slots: tokio::sync::Semaphore::new(BCRYPT_AT_ONCE),
-        }
-    }
-}
-
-impl Auth {
-    fn tag(&self, user: &str, password: &str, hash: &str) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        for part in [user, password, hash] {
-            ctx.update(&(part.len() as u64).to_le_bytes());
-            ctx.update(part.as_bytes());
-        }
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.sign().as_ref());
-        out
-    }
-
-    /// Whether the `Authorization` header names a user of `users` with the right password.
-    pub async fn authorized(
-        &self,
-        header: Option<&HeaderValue>,
-        users: &BTreeMap<String, Secret>,
-    ) -> bool {
-        let Some((user, password)) = header.and_then(parse_basic) else {
-            return false;
+/// `http_server_config.headers`, checked as the toolkit does: only the headers it lists, with the values it
+/// accepts; a blank value unsets the header. Names come out in their canonical spelling.
+///
+/// # Errors
+/// A message naming the header that cannot be configured or its value that is not accepted.
+pub(super) fn response_headers<'a>(
+    configured: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+    let mut headers = Vec::new();
+    for (name, value) in configured {
+        let Some((canonical, allowed)) = HEADERS.iter().find(|(h, _)| h.eq_ignore_ascii_case(name))
+        else {
+            return Err(format!(
+                "header {name:?} cannot be configured (allowed: {})",
+                HEADERS.iter().map(|h| h.0).collect::<Vec<_>>().join(", ")
+            ));
         };
-        let known = users.get(&user);
-        // An unknown user costs one bcrypt too (against some user's hash, whose result is ignored), so the time
-        // taken does not tell which users exist.
-        let Some(hash) = known.or_else(|| users.values().next()) else {
-            return false;
-        };
-        let hash = hash.clone();
-        let tag = self.tag(&user, password.expose(), hash.expose());
-        if known.is_some() && self.verified().contains(&tag) {
-            return true;
+        if value.is_empty() {
+            continue; // "Unset if blank."
         }
-        let Ok(_slot) = self.bcrypt_slots.acquire().await else {
-            return false;
-        };
-        let ok = tokio::task::spawn_blocking(move || {
-            bcrypt::verify(password.expose(), hash.expose()).unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
-        let ok = ok && known.is_some();
-        if ok {
-            let mut verified = self.verified();
-            if verified.len() >= MAX_VERIFIED {
-                verified.clear();
+        if let Some(allowed) = allowed {
+            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
+                return Err(format!("{canonical}: {value:?} is not one of {allowed:?}"));
             }
-            verified.insert(tag);
         }
-        ok
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            format!("{canonical}: the value holds characters a header cannot carry")
+        })?;
+        let name =
+            HeaderName::from_bytes(canonical.as_bytes()).expect("the allowed names are valid");
+        headers.push((name, value));
     }
-
-    fn verified(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
-        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+    Ok(headers)
 }
 
-/// `Basic base64(user:password)`.
-fn parse_basic(value: &HeaderValue) -> Option<(String, Secret)> {
-    let value = value.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.to_owned(), Secret::new(password)))
+/// What a plain-HTTP client gets on the TLS port (as Go's servers answer).
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// Handshakes within `timeout`. A client speaking plain HTTP gets a 400 and the connection is closed.
+pub(super) async fn accept(
+    config: Arc<ServerConfig>,
+    stream: TcpStream,
+    timeout: Duration,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let handshake = async {
+        let mut first = [0u8; 1];
+        // A TLS connection starts with a handshake record (0x16); an HTTP request with a letter.
+        if stream.peek(&mut first).await.ok()? == 1 && first[0].is_ascii_alphabetic() {
+            use tokio::io::AsyncWriteExt;
+            let mut stream = stream;
+            let _ = stream.write_all(PLAIN_HTTP_ANSWER).await;
+            let _ = stream.shutdown().await;
+            tracing::debug!("plain HTTP request on the TLS port");
+            return None;
+        }
+        match tokio_rustls::TlsAcceptor::from(config).accept(stream).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                None
+            }
+        }
+    };
+    tokio::time::timeout(timeout, handshake)
+        .await
+        .ok()
+        .flatten()
 }
 
-fn unauthorized() -> Response<Chunks> {
-    let mut r = text(
-        StatusCode::UNAUTHORIZED,
-        "text/plain; charset=utf-8",
-        "401 Unauthorized\n".into(),
-    );
-    r.headers_mut()
-        .insert(WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
-    r
+/// HTTP/1.1 on one (plain or TLS) connection, with the slow-client and header size guards.
+pub(super) async fn serve_connection<I>(
+    io: I,
+    state: Arc<State>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| guarded(req, state.clone()));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .serve_connection(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 fn body_too_large(req: &Request<Incoming>) -> Option<Response<Chunks>> {
@@ -166,9 +162,9 @@ pub(super) async fn guarded(
                 }
             };
             if allowed {
-                super::handle(req, state.clone()).await?
+                super::routes::handle(req, state.clone()).await?
             } else {
-                unauthorized()
+                super::auth::unauthorized()
             }
         }
     };
@@ -176,56 +172,4 @@ pub(super) async fn guarded(
         response.headers_mut().insert(name.clone(), value.clone());
     }
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn basic(user_password: &str) -> HeaderValue {
-        let e = base64::engine::general_purpose::STANDARD.encode(user_password);
-        HeaderValue::from_str(&format!("Basic {e}")).unwrap()
-    }
-
-    #[tokio::test]
-    async fn verifies_bcrypt_and_caches_only_successes() {
-        let users = BTreeMap::from([(
-            "alice".to_owned(),
-            Secret::new(bcrypt::hash("s3cret:x", 4).unwrap()),
-        )]);
-        let auth = Auth::default();
-        assert!(
-            auth.authorized(Some(&basic("alice:s3cret:x")), &users)
-                .await
-        );
-        assert_eq!(auth.verified().len(), 1);
-        assert!(
-            auth.authorized(Some(&basic("alice:s3cret:x")), &users)
-                .await
-        );
-        assert_eq!(auth.verified().len(), 1);
-        for bad in ["alice:wrong", "bob:s3cret:x", "alice", "", "alice:"] {
-            assert!(!auth.authorized(Some(&basic(bad)), &users).await, "{bad}");
-        }
-        assert!(!auth.authorized(None, &users).await);
-        assert!(
-            !auth
-                .authorized(Some(&HeaderValue::from_static("Bearer abc")), &users)
-                .await
-        );
-        assert_eq!(auth.verified().len(), 1, "failures are not cached");
-    }
-
-    #[test]
-    fn the_cache_key_depends_on_user_password_and_hash() {
-        let auth = Auth::default();
-        let t = auth.tag("a", "b", "h");
-        assert_ne!(
-            t,
-            auth.tag("a", "b", "h2"),
-            "a changed hash needs a new bcrypt"
-        );
-        assert_ne!(t, auth.tag("ab", "", "h"));
-        assert_ne!(t, Auth::default().tag("a", "b", "h"), "keyed per process");
-    }
 }

@@ -1,227 +1,27 @@
-//! HTTP: landing page at `/`, metrics at the telemetry path, `/-/healthy`; graceful shutdown on SIGTERM/SIGINT.
-
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+//! The routes, as the toolkit's exporters have them: the landing page at `/`, the metrics at the telemetry path,
+//! `/-/healthy` (and `/-/ready`), `404` for other paths and `405` (with `Allow`) for other methods than GET/HEAD.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 
-use crate::exporter::Exporter;
-use crate::metrics::{self, Format};
-use crate::settings::{Settings, WebSettings};
-use crate::web_config::{self, WebConfigError};
+use super::State;
+use crate::metrics::Format;
 
-mod edge;
-pub mod tls;
-
-/// How often the web config file and the certificates it names are checked for changes.
-const WEB_CONFIG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-
-/// A client must send its request headers within this time (slow-client guard).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Request headers larger than this are refused.
-const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Margin kept from Prometheus' scrape timeout for encoding and the network.
 const SCRAPE_MARGIN: Duration = Duration::from_millis(500);
 
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
-    #[error("invalid listen address {0:?}: expected host:port, :port or [ipv6]:port")]
-    Address(String),
-    #[error("{0}")]
-    WebConfig(#[from] WebConfigError),
-}
-
-struct State {
-    exporter: Exporter,
-    renderer: metrics::Renderer,
-    web: WebSettings,
-    web_config: Arc<web_config::Live>,
-    auth: edge::Auth,
-}
-
-/// Binds every listen address, then serves until SIGTERM or SIGINT.
-pub async fn serve(settings: Settings) -> Result<(), ServerError> {
-    let mut listeners = Vec::new();
-    for address in &settings.web.listen_addresses {
-        listeners.push(bind(address).await?);
-    }
-    serve_listeners(settings, listeners, shutdown_signal()).await
-}
-
-/// Serves on already bound listeners until `shutdown` completes (tests pass their own).
-pub async fn serve_listeners(
-    settings: Settings,
-    listeners: Vec<TcpListener>,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), ServerError> {
-    // An invalid web config refuses to start, before any connection is accepted.
-    let web_config = Arc::new(match &settings.web.config_file {
-        Some(path) => web_config::Live::load(path)?,
-        None => web_config::Live::none(),
-    });
-    let reloader = settings.web.config_file.is_some().then(|| {
-        let live = web_config.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(WEB_CONFIG_CHECK_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let live = live.clone();
-                let _ = tokio::task::spawn_blocking(move || live.reload_if_changed()).await;
-            }
-        })
-    });
-    let state = Arc::new(State {
-        exporter: Exporter::new(&settings),
-        renderer: metrics::Renderer::default(),
-        web: settings.web.clone(),
-        web_config,
-        auth: edge::Auth::default(),
-    });
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::net::TcpStream>(64);
-    let mut accepters = Vec::new();
-    for listener in listeners {
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(address = %addr, path = %settings.web.telemetry_path, "listening");
-        }
-        let tx = tx.clone();
-        accepters.push(tokio::spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        if tx.send(stream).await.is_err() {
-                            return;
-                        }
-                    }
-                    // Out of file descriptors and the like: wait, do not spin.
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            }
-        }));
-    }
-    drop(tx);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            stream = rx.recv() => {
-                let Some(stream) = stream else { break };
-                let watcher = graceful.watcher();
-                let tls = state.web_config.current().tls.clone();
-                let state = state.clone();
-                tokio::spawn(async move {
-                    match tls {
-                        None => serve_connection(TokioIo::new(stream), state, watcher).await,
-                        Some(tls) => {
-                            if let Some(s) = tls::accept(tls, stream, HEADER_READ_TIMEOUT).await {
-                                serve_connection(TokioIo::new(s), state, watcher).await;
-                            }
-                        }
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    for a in accepters {
-        a.abort();
-    }
-    if let Some(r) = reloader {
-        r.abort();
-    }
-    tracing::info!("shutting down");
-    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after 5s; closing them");
-    }
-    Ok(())
-}
-
-/// HTTP/1.1 on one (plain or TLS) connection, with the slow-client and header size guards.
-async fn serve_connection<I>(
-    io: TokioIo<I>,
+pub(super) async fn handle(
+    req: Request<Incoming>,
     state: Arc<State>,
-    watcher: hyper_util::server::graceful::Watcher,
-) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req| edge::guarded(req, state.clone()));
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES)
-        .serve_connection(io, service);
-    if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(error = %e, "connection ended with an error");
-    }
-}
-
-/// Binds `host:port`, `:port` (every interface, IPv6 and IPv4 when possible) or `[v6]:port`.
-pub async fn bind(address: &str) -> Result<TcpListener, ServerError> {
-    let bind_err = |source| ServerError::Bind {
-        address: address.to_owned(),
-        source,
-    };
-    if let Some(port) = address.strip_prefix(':') {
-        let port: u16 = port
-            .parse()
-            .map_err(|_| ServerError::Address(address.to_owned()))?;
-        return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
-            Ok(l) => Ok(l),
-            Err(_) => TcpListener::bind(SocketAddr::from(([0u8; 4], port)))
-                .await
-                .map_err(bind_err),
-        };
-    }
-    if !address.contains(':') {
-        return Err(ServerError::Address(address.to_owned()));
-    }
-    TcpListener::bind(address).await.map_err(bind_err)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
-async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Chunks>, Infallible> {
+) -> Result<Response<Chunks>, Infallible> {
     let path = req.uri().path();
     let readable = matches!(*req.method(), Method::GET | Method::HEAD);
     let response = if path == state.web.telemetry_path {
@@ -316,7 +116,11 @@ impl hyper::body::Body for Chunks {
     }
 }
 
-fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Chunks> {
+pub(super) fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Chunks> {
     let mut r = Response::new(Chunks(VecDeque::from([Bytes::from(body)])));
     *r.status_mut() = status;
     r.headers_mut()

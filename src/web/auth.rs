@@ -1,0 +1,196 @@
+//! Basic authentication (`basic_auth_users`): bcrypt hashes checked off the async workers, and a cache of verified
+//! credentials, as exporter-toolkit does, so a scrape does not pay bcrypt each time.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Response, StatusCode};
+
+use super::routes::{text, Chunks};
+use crate::secret::Secret;
+
+/// Verified credentials remembered at most (a bound, not a tuning knob: a few users scrape).
+const MAX_VERIFIED: usize = 1024;
+/// bcrypt runs on the blocking pool; this many at once, so a flood of bad passwords cannot take every core.
+const BCRYPT_AT_ONCE: usize = 2;
+const REALM: &str = "Basic realm=\"crowdsec-bouncer-exporter\", charset=\"UTF-8\"";
+
+/// The file's users, checked: names without `:` (basic auth splits on the first one), values that are bcrypt
+/// hashes. Returns user name -> hash.
+///
+/// # Errors
+/// A message naming the user (never the value, which is a hash).
+pub(super) fn check_users(
+    users: impl IntoIterator<Item = (String, Secret)>,
+) -> Result<BTreeMap<String, Secret>, String> {
+    let mut out = BTreeMap::new();
+    for (user, hash) in users {
+        if user.contains(':') {
+            return Err(format!(
+                "user {user:?}: a basic auth user name cannot hold ':'"
+            ));
+        }
+        if hash.expose().parse::<bcrypt::HashParts>().is_err() {
+            return Err(format!("user {user:?}: the password is not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"));
+        }
+        out.insert(user, hash);
+    }
+    Ok(out)
+}
+
+/// Basic authentication with a cache of verified credentials, as exporter-toolkit does, so a scrape does not pay
+/// bcrypt each time. The cache holds HMAC tags under a key drawn at start and never written anywhere: neither
+/// passwords nor anything that helps guess them.
+pub struct Auth {
+    key: hmac::Key,
+    verified: Mutex<HashSet<[u8; 32]>>,
+    bcrypt_slots: tokio::sync::Semaphore,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        Auth {
+            key: hmac::Key::generate(hmac::HMAC_SHA256, &rng).expect("the system RNG works"),
+            verified: Mutex::new(HashSet::new()),
+            bcrypt_slots: tokio::sync::Semaphore::new(BCRYPT_AT_ONCE),
+        }
+    }
+}
+
+impl Auth {
+    fn tag(&self, user: &str, password: &str, hash: &str) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        for part in [user, password, hash] {
+            ctx.update(&(part.len() as u64).to_le_bytes());
+            ctx.update(part.as_bytes());
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+
+    /// Whether the `Authorization` header names a user of `users` with the right password.
+    pub async fn authorized(
+        &self,
+        header: Option<&HeaderValue>,
+        users: &BTreeMap<String, Secret>,
+    ) -> bool {
+        let Some((user, password)) = header.and_then(parse_basic) else {
+            return false;
+        };
+        let known = users.get(&user);
+        // An unknown user costs one bcrypt too (against some user's hash, whose result is ignored), so the time
+        // taken does not tell which users exist.
+        let Some(hash) = known.or_else(|| users.values().next()) else {
+            return false;
+        };
+        let hash = hash.clone();
+        let tag = self.tag(&user, password.expose(), hash.expose());
+        if known.is_some() && self.verified().contains(&tag) {
+            return true;
+        }
+        let Ok(_slot) = self.bcrypt_slots.acquire().await else {
+            return false;
+        };
+        let ok = tokio::task::spawn_blocking(move || {
+            bcrypt::verify(password.expose(), hash.expose()).unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        let ok = ok && known.is_some();
+        if ok {
+            let mut verified = self.verified();
+            if verified.len() >= MAX_VERIFIED {
+                verified.clear();
+            }
+            verified.insert(tag);
+        }
+        ok
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `Basic base64(user:password)`.
+fn parse_basic(value: &HeaderValue) -> Option<(String, Secret)> {
+    let value = value.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), Secret::new(password)))
+}
+
+pub(super) fn unauthorized() -> Response<Chunks> {
+    let mut r = text(
+        StatusCode::UNAUTHORIZED,
+        "text/plain; charset=utf-8",
+        "401 Unauthorized\n".into(),
+    );
+    r.headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user_password: &str) -> HeaderValue {
+        let e = base64::engine::general_purpose::STANDARD.encode(user_password);
+        HeaderValue::from_str(&format!("Basic {e}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn verifies_bcrypt_and_caches_only_successes() {
+        let users = BTreeMap::from([(
+            "alice".to_owned(),
+            Secret::new(bcrypt::hash("s3cret:x", 4).unwrap()),
+        )]);
+        let auth = Auth::default();
+        assert!(
+            auth.authorized(Some(&basic("alice:s3cret:x")), &users)
+                .await
+        );
+        assert_eq!(auth.verified().len(), 1);
+        assert!(
+            auth.authorized(Some(&basic("alice:s3cret:x")), &users)
+                .await
+        );
+        assert_eq!(auth.verified().len(), 1);
+        for bad in ["alice:wrong", "bob:s3cret:x", "alice", "", "alice:"] {
+            assert!(!auth.authorized(Some(&basic(bad)), &users).await, "{bad}");
+        }
+        assert!(!auth.authorized(None, &users).await);
+        assert!(
+            !auth
+                .authorized(Some(&HeaderValue::from_static("Bearer abc")), &users)
+                .await
+        );
+        assert_eq!(auth.verified().len(), 1, "failures are not cached");
+    }
+
+    #[test]
+    fn the_cache_key_depends_on_user_password_and_hash() {
+        let auth = Auth::default();
+        let t = auth.tag("a", "b", "h");
+        assert_ne!(
+            t,
+            auth.tag("a", "b", "h2"),
+            "a changed hash needs a new bcrypt"
+        );
+        assert_ne!(t, auth.tag("ab", "", "h"));
+        assert_ne!(t, Auth::default().tag("a", "b", "h"), "keyed per process");
+    }
+}
