@@ -69,10 +69,11 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Ch
         .unwrap_or(state.web.max_scrape_wait)
         .min(state.web.max_scrape_wait);
     let scrape = state.exporter.scrape(deadline).await;
-    let exposition = state.renderer.render(scrape, format);
+    // Shared with the scrapes of the same second: the response holds references, not its own copy.
+    let exposition = state.renderer.shared(scrape, format).await;
     let chunks = [
         Bytes::from_owner(SharedText(exposition.fixed)),
-        Bytes::from(exposition.live),
+        Bytes::from_owner(SharedText(exposition.live)),
     ];
     let mut r = Response::new(Chunks(
         chunks.into_iter().filter(|c| !c.is_empty()).collect(),
