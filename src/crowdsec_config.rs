@@ -82,19 +82,36 @@ pub fn load(path: &Path) -> Result<CrowdsecConfig, ConfigError> {
 
 /// Reads and parses one file; `Ok(None)` when it does not exist.
 fn read_yaml(path: &Path) -> Result<Option<Value>, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::yaml::read_capped(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
+        Err(crate::yaml::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        Err(crate::yaml::ReadError::Io(source)) => {
             return Err(ConfigError::Read {
                 path: path.to_owned(),
                 source,
+            })
+        }
+        Err(e) => {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: e.to_string(),
             })
         }
     };
     let expanded = expand_env(&text, process_env);
     if expanded.trim().is_empty() {
         return Ok(Some(Value::Mapping(Mapping::new())));
+    }
+    if crate::yaml::too_deep(&expanded) {
+        return Err(ConfigError::Yaml {
+            path: path.to_owned(),
+            message: format!(
+                "collections nested deeper than {} levels",
+                crate::yaml::MAX_FLOW_DEPTH
+            ),
+        });
     }
     serde_yaml_ng::from_str(&expanded)
         .map(Some)

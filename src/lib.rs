@@ -22,3 +22,4 @@ pub mod sources;
 pub mod timefmt;
 pub mod verdict;
 pub mod web;
+pub mod yaml;

@@ -219,7 +219,10 @@ fn crowdsec_config_text(secret: String) -> impl Strategy<Value = String> {
         Just(format!("  password: [{secret}")),
         Just(format!("  password: {{a: {secret}}}")),
         Just(format!("  user: {secret}\n\tpassword: x")),
-        Just(format!("  password: &p {secret}\n  user: *p")),
+        // Anchors and aliases, without copying the password into a field that is not secret (a user whose name
+        // IS the password would be shown as a user name, rightly).
+        Just("  user: &u admin\n  password: *u".to_owned()),
+        Just(format!("  password: &p {secret}\n  db_name: x")),
         Just("  - x".to_owned()),
         Just("&a [*a]".to_owned()),
         "[ -~]{0,20}",

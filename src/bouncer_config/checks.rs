@@ -363,6 +363,7 @@ fn parse_fix(e: &ParseError) -> String {
         ParseError::Tab { .. } => "indent with spaces only, then restart the bouncer".into(),
         ParseError::Duplicate { .. } => "keep one line per key (put overrides in the `.local` file), then restart the bouncer".into(),
         ParseError::NotMapping(_) => "the file must hold `key: value` settings: restore it from the bouncer's example configuration".into(),
+        ParseError::TooDeep(_) => "this is not a bouncer configuration (collections nested over 128 levels): restore it from the bouncer's example configuration".into(),
         ParseError::Merge(_) => "give the setting the same shape in the `.local` file as in the main file (a value for a value, a list for a list, keys for a section), then restart the bouncer".into(),
     }
 }

@@ -45,6 +45,8 @@ pub enum ParseError {
     NotMapping(&'static str),
     #[error("the .local overlay cannot be merged: {0}; the bouncer refuses to start")]
     Merge(String),
+    #[error("{0}nests YAML collections deeper than 128 levels: the bouncer's YAML reader refuses the file")]
+    TooDeep(&'static str),
 }
 
 pub(super) const OVERLAY: &str = "the .local overlay ";
@@ -105,6 +107,10 @@ fn as_text(bytes: &[u8], which: &'static str) -> Result<String, ParseError> {
 fn yaml(text: &str, which: &'static str) -> Result<Value, ParseError> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
+    }
+    // Before the parser, whose time is quadratic in nesting (src/yaml.rs).
+    if crate::yaml::too_deep(text) {
+        return Err(ParseError::TooDeep(which));
     }
     serde_yaml_ng::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));

@@ -138,10 +138,22 @@ impl std::fmt::Debug for WebConfig {
 /// the line), [`WebConfigError::Invalid`] naming the key for a value this exporter refuses, or TLS files that do not
 /// make a working rustls configuration.
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
+    let text = crate::yaml::read_capped(path).map_err(|e| WebConfigError::Read {
         path: path.to_owned(),
-        source,
+        source: match e {
+            crate::yaml::ReadError::Io(source) => source,
+            other => std::io::Error::other(other.to_string()),
+        },
     })?;
+    if crate::yaml::too_deep(&text) {
+        return Err(WebConfigError::Syntax {
+            path: path.to_owned(),
+            message: format!(
+                "YAML collections nested deeper than {} levels",
+                crate::yaml::MAX_FLOW_DEPTH
+            ),
+        });
+    }
     // Deserialized directly (not as an Option) so that errors keep their line; an empty file is no settings.
     let raw: RawFile = match serde_yaml_ng::from_str(&text) {
         Ok(raw) => raw,

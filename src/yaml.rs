@@ -1,0 +1,99 @@
+//! Bounds on YAML read from outside (bouncer files, CrowdSec's config, the web config file).
+//!
+//! serde_yaml_ng's scanner (unsafe-libyaml) takes time quadratic in flow nesting (`[`, `{`): measured in a debug
+//! build, 128 KiB of `{a: ` took 35 s and 1 MiB of `[` 85 s (tests/properties_bouncer_files.rs). It refuses nesting
+//! past 128 levels anyway, so text nested deeper is refused before it reaches the parser: the same answer, in
+//! linear time. The scan is deliberately simple: quoted strings and comments are skipped; a bracket inside a plain
+//! scalar counts, which can only make a file with over 128 unclosed brackets in plain scalars be refused.
+
+use std::io::Read;
+use std::path::Path;
+
+/// serde_yaml_ng's own recursion limit.
+pub const MAX_FLOW_DEPTH: usize = 128;
+
+/// Largest configuration file read (bytes). Configuration files are a few KB; more is not one.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// `true` when `[`/`{` nest deeper than [`MAX_FLOW_DEPTH`] outside quotes and comments.
+pub fn too_deep(text: &str) -> bool {
+    let (mut depth, mut single, mut double, mut comment, mut escaped) =
+        (0usize, false, false, false, false);
+    let mut previous = '\n';
+    for c in text.chars() {
+        if comment {
+            comment = c != '\n';
+        } else if double {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => double = false,
+                _ => {}
+            }
+        } else if single {
+            single = c != '\'';
+        } else {
+            match c {
+                '#' if previous.is_whitespace() => comment = true,
+                '"' => double = true,
+                '\'' => single = true,
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return true;
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    false
+}
+
+/// Why [`read_capped`] gave no text.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("larger than {MAX_FILE_BYTES} bytes: not a configuration file")]
+    TooLarge,
+    #[error("not UTF-8 text")]
+    NotText,
+}
+
+/// The file's text, at most [`MAX_FILE_BYTES`] (a FIFO or a huge file must not hang or fill memory).
+///
+/// # Errors
+/// I/O errors as they are (the caller tells NotFound apart), [`ReadError::TooLarge`], [`ReadError::NotText`].
+pub fn read_capped(path: &Path) -> Result<String, ReadError> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    String::from_utf8(bytes).map_err(|_| ReadError::NotText)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_is_counted_outside_quotes_and_comments() {
+        let deep = |unit: &str, n: usize| unit.repeat(n);
+        assert!(!too_deep(&deep("[", MAX_FLOW_DEPTH)));
+        assert!(too_deep(&deep("[", MAX_FLOW_DEPTH + 1)));
+        assert!(too_deep(&deep("{a: ", MAX_FLOW_DEPTH + 1)));
+        assert!(!too_deep(&format!("k: \"{}\"\n", deep("[", 500))));
+        assert!(!too_deep(&format!("k: '{}'\n", deep("{", 500))));
+        assert!(!too_deep(&format!("k: v # {}\n", deep("[", 500))));
+        assert!(!too_deep(&format!("k: \"\\\"{}\"\n", deep("[", 500))));
+        assert!(!too_deep(&deep("[]", 10_000)), "siblings are not depth");
+        // `#` glued to a value is not a comment in YAML.
+        assert!(too_deep(&format!("k: a#{}\n", deep("[", 200))));
+    }
+}
