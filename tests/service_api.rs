@@ -56,7 +56,9 @@ fn settings(base: &str, refresh: Duration, timeout: Duration, tags: &[&str]) -> 
         web: WebSettings {
             listen_addresses: vec![],
             telemetry_path: "/metrics".into(),
-            max_scrape_wait: Duration::from_secs(10),
+            // The scrape waits for the whole read: a slow read on a loaded machine must end in its own verdict
+            // (timeout, page loop), not in a scrape that gave up first.
+            max_scrape_wait: timeout.max(Duration::from_secs(10)) + Duration::from_secs(5),
             config_file: None,
         },
         lapis: vec![],
