@@ -274,7 +274,10 @@ fn every_duration_is_parsed_and_bounded_naming_its_flag() {
         ("--service-api.timeout", "more than 0"),
     ] {
         let e = with_key_file(Some(KEY.as_bytes()), &[flag, "0s"]).unwrap_err();
-        assert!(e.starts_with(&format!("{flag}: ")) && e.contains(want), "{e}");
+        assert!(
+            e.starts_with(&format!("{flag}: ")) && e.contains(want),
+            "{e}"
+        );
     }
     assert!(with_key_file(
         Some(KEY.as_bytes()),
