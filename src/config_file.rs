@@ -498,4 +498,22 @@ mod tests {
             .lapis
             .is_none());
     }
+
+    #[test]
+    fn line_of_finds_a_key_below_its_section() {
+        let file = parse(
+            Path::new("c.yaml"),
+            "# top\nlog:\n  level: info\nweb:\n\n  # listen\n  listen_addresses: [':1']\n  telemetry_path: /m\nservice_api:\n  url: x\n",
+        )
+        .unwrap();
+        assert_eq!(file.line_of(&["web", "telemetry_path"]), Some(8));
+        assert_eq!(file.line_of(&["web", "listen_addresses"]), Some(7));
+        assert_eq!(file.line_of(&["service_api", "url"]), Some(10));
+        assert_eq!(file.line_of(&["web"]), Some(4));
+        // Not under its section: not found, rather than another section's line.
+        assert_eq!(file.line_of(&["log", "telemetry_path"]), None);
+        assert_eq!(file.line_of(&["web", "url"]), None);
+        let flow = parse(Path::new("c.yaml"), "web: {telemetry_path: /m}\n").unwrap();
+        assert_eq!(flow.line_of(&["web", "telemetry_path"]), None);
+    }
 }

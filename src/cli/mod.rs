@@ -67,12 +67,14 @@ pub struct Cli {
 #[command(next_help_heading = "LAPI")]
 pub struct LapiArgs {
     /// CrowdSec's config file; the LAPI database is found through it (and its `.local` overlay).
-    #[arg(id = "crowdsec.config", long = "crowdsec.config", env = "CROWDSEC_EXPORTER_CROWDSEC_CONFIG", default_value = defaults::DEFAULT_CROWDSEC_CONFIG, global = true)]
+    #[arg(id = "crowdsec.config",
+        value_name = "PATH", long = "crowdsec.config", env = "CROWDSEC_EXPORTER_CROWDSEC_CONFIG", default_value = defaults::DEFAULT_CROWDSEC_CONFIG, global = true)]
     pub crowdsec_config: PathBuf,
 
     /// SQLite database of the LAPI, or a `postgres://` / `mysql://` URL, overriding the one CrowdSec's config names.
     #[arg(
         id = "lapi.db",
+        value_name = "PATH|URL",
         long = "lapi.db",
         env = "CROWDSEC_EXPORTER_LAPI_DB",
         global = true
@@ -83,6 +85,7 @@ pub struct LapiArgs {
     /// the password may also come from the environment variable CROWDSEC_EXPORTER_LAPI_DB_PASSWORD.
     #[arg(
         id = "lapi.db-password-file",
+        value_name = "PATH",
         long = "lapi.db-password-file",
         env = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD_FILE",
         global = true
@@ -92,16 +95,19 @@ pub struct LapiArgs {
     /// Read the bouncers from this command's output instead of the database, e.g. `docker exec crowdsec cscli
     /// bouncers list -o json` (split into words like a shell would, but run without one; default command:
     /// `cscli bouncers list -o json`). It is killed when --lapi.timeout runs out.
-    #[arg(id = "lapi.cscli-command", long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND, global = true)]
+    #[arg(id = "lapi.cscli-command",
+        value_name = "COMMAND", long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND, global = true)]
     pub cscli_command: Option<String>,
 
     /// Name of this LAPI: the `lapi` label of every series.
-    #[arg(id = "lapi.name", long = "lapi.name", env = "CROWDSEC_EXPORTER_LAPI_NAME", default_value = defaults::DEFAULT_LAPI_NAME, global = true)]
+    #[arg(id = "lapi.name",
+        value_name = "NAME", long = "lapi.name", env = "CROWDSEC_EXPORTER_LAPI_NAME", default_value = defaults::DEFAULT_LAPI_NAME, global = true)]
     pub name: String,
 
     /// URL of the LAPI, for its /health; default: from api.server.listen_uri of CrowdSec's config.
     #[arg(
         id = "lapi.url",
+        value_name = "URL",
         long = "lapi.url",
         env = "CROWDSEC_EXPORTER_LAPI_URL",
         global = true
@@ -109,11 +115,13 @@ pub struct LapiArgs {
     pub url: Option<String>,
 
     /// How long one database reading serves scrapes (concurrent scrapes share one read).
-    #[arg(id = "lapi.cache-interval", long = "lapi.cache-interval", env = "CROWDSEC_EXPORTER_LAPI_CACHE_INTERVAL", default_value = defaults::DEFAULT_LAPI_CACHE_INTERVAL, global = true)]
+    #[arg(id = "lapi.cache-interval",
+        value_name = "DURATION", long = "lapi.cache-interval", env = "CROWDSEC_EXPORTER_LAPI_CACHE_INTERVAL", default_value = defaults::DEFAULT_LAPI_CACHE_INTERVAL, global = true)]
     pub cache_interval: String,
 
     /// Longest a database read may take; SQLite waits up to half of it for a lock.
-    #[arg(id = "lapi.timeout", long = "lapi.timeout", env = "CROWDSEC_EXPORTER_LAPI_TIMEOUT", default_value = defaults::DEFAULT_LAPI_TIMEOUT, global = true)]
+    #[arg(id = "lapi.timeout",
+        value_name = "DURATION", long = "lapi.timeout", env = "CROWDSEC_EXPORTER_LAPI_TIMEOUT", default_value = defaults::DEFAULT_LAPI_TIMEOUT, global = true)]
     pub timeout: String,
 }
 
@@ -122,21 +130,25 @@ pub struct LapiArgs {
 #[command(next_help_heading = "Web")]
 pub struct WebArgs {
     /// Address to listen on (repeatable): `:10423`, `127.0.0.1:10423`, `[::1]:10423`.
-    #[arg(id = "web.listen-address", long = "web.listen-address", env = "CROWDSEC_EXPORTER_WEB_LISTEN_ADDRESS", value_delimiter = ',', default_value = defaults::DEFAULT_LISTEN_ADDRESS, global = true)]
+    #[arg(id = "web.listen-address",
+        value_name = "ADDRESS", long = "web.listen-address", env = "CROWDSEC_EXPORTER_WEB_LISTEN_ADDRESS", value_delimiter = ',', default_value = defaults::DEFAULT_LISTEN_ADDRESS, global = true)]
     pub listen_addresses: Vec<String>,
 
     /// Path under which metrics are served.
-    #[arg(id = "web.telemetry-path", long = "web.telemetry-path", env = "CROWDSEC_EXPORTER_WEB_TELEMETRY_PATH", default_value = defaults::DEFAULT_TELEMETRY_PATH, global = true)]
+    #[arg(id = "web.telemetry-path",
+        value_name = "PATH", long = "web.telemetry-path", env = "CROWDSEC_EXPORTER_WEB_TELEMETRY_PATH", default_value = defaults::DEFAULT_TELEMETRY_PATH, global = true)]
     pub telemetry_path: String,
 
     /// Longest a scrape waits for its sources when Prometheus does not send X-Prometheus-Scrape-Timeout-Seconds.
-    #[arg(id = "web.max-scrape-wait", long = "web.max-scrape-wait", env = "CROWDSEC_EXPORTER_WEB_MAX_SCRAPE_WAIT", default_value = defaults::DEFAULT_MAX_SCRAPE_WAIT, global = true)]
+    #[arg(id = "web.max-scrape-wait",
+        value_name = "DURATION", long = "web.max-scrape-wait", env = "CROWDSEC_EXPORTER_WEB_MAX_SCRAPE_WAIT", default_value = defaults::DEFAULT_MAX_SCRAPE_WAIT, global = true)]
     pub max_scrape_wait: String,
 
     /// exporter-toolkit web configuration file: TLS (incl. client certificates), basic auth, response headers.
     /// Re-read when it or a certificate changes. See README.md for the supported keys.
     #[arg(
         id = "web.config.file",
+        value_name = "PATH",
         long = "web.config.file",
         env = "CROWDSEC_EXPORTER_WEB_CONFIG_FILE",
         global = true
@@ -149,11 +161,13 @@ pub struct WebArgs {
 #[command(next_help_heading = "Log")]
 pub struct LogArgs {
     /// Log level.
-    #[arg(id = "log.level", long = "log.level", env = "CROWDSEC_EXPORTER_LOG_LEVEL", value_enum, default_value = defaults::DEFAULT_LOG_LEVEL, global = true)]
+    #[arg(id = "log.level",
+        value_name = "LEVEL", long = "log.level", env = "CROWDSEC_EXPORTER_LOG_LEVEL", value_enum, default_value = defaults::DEFAULT_LOG_LEVEL, global = true)]
     pub level: LogLevel,
 
     /// Log format.
-    #[arg(id = "log.format", long = "log.format", env = "CROWDSEC_EXPORTER_LOG_FORMAT", value_enum, default_value = defaults::DEFAULT_LOG_FORMAT, global = true)]
+    #[arg(id = "log.format",
+        value_name = "FORMAT", long = "log.format", env = "CROWDSEC_EXPORTER_LOG_FORMAT", value_enum, default_value = defaults::DEFAULT_LOG_FORMAT, global = true)]
     pub format: LogFormat,
 }
 
@@ -166,6 +180,7 @@ pub struct ServiceApiArgs {
     /// environment variable CROWDSEC_SERVICE_API_KEY, never from a flag (it would show in `ps`).
     #[arg(
         id = "service-api.key-file",
+        value_name = "PATH",
         long = "service-api.key-file",
         env = "CROWDSEC_EXPORTER_SERVICE_API_KEY_FILE",
         global = true
@@ -173,12 +188,14 @@ pub struct ServiceApiArgs {
     pub key_file: Option<PathBuf>,
 
     /// Base URL of the CrowdSec Service API.
-    #[arg(id = "service-api.url", long = "service-api.url", env = "CROWDSEC_EXPORTER_SERVICE_API_URL", default_value = service_api::DEFAULT_URL, global = true)]
+    #[arg(id = "service-api.url",
+        value_name = "URL", long = "service-api.url", env = "CROWDSEC_EXPORTER_SERVICE_API_URL", default_value = service_api::DEFAULT_URL, global = true)]
     pub url: String,
 
     /// Only integrations with this tag (repeatable; any of them matches).
     #[arg(
         id = "service-api.tag",
+        value_name = "TAG",
         long = "service-api.tag",
         env = "CROWDSEC_EXPORTER_SERVICE_API_TAG",
         value_delimiter = ',',
@@ -187,11 +204,13 @@ pub struct ServiceApiArgs {
     pub tags: Vec<String>,
 
     /// How long one Service API reading serves scrapes (the API is rate-limited and its data coarse).
-    #[arg(id = "service-api.refresh-interval", long = "service-api.refresh-interval", env = "CROWDSEC_EXPORTER_SERVICE_API_REFRESH_INTERVAL", default_value = defaults::DEFAULT_SERVICE_API_REFRESH_INTERVAL, global = true)]
+    #[arg(id = "service-api.refresh-interval",
+        value_name = "DURATION", long = "service-api.refresh-interval", env = "CROWDSEC_EXPORTER_SERVICE_API_REFRESH_INTERVAL", default_value = defaults::DEFAULT_SERVICE_API_REFRESH_INTERVAL, global = true)]
     pub refresh_interval: String,
 
     /// Longest one Service API read (every page) may take.
-    #[arg(id = "service-api.timeout", long = "service-api.timeout", env = "CROWDSEC_EXPORTER_SERVICE_API_TIMEOUT", default_value = defaults::DEFAULT_SERVICE_API_TIMEOUT, global = true)]
+    #[arg(id = "service-api.timeout",
+        value_name = "DURATION", long = "service-api.timeout", env = "CROWDSEC_EXPORTER_SERVICE_API_TIMEOUT", default_value = defaults::DEFAULT_SERVICE_API_TIMEOUT, global = true)]
     pub timeout: String,
 }
 
@@ -200,12 +219,14 @@ pub struct ServiceApiArgs {
 #[command(next_help_heading = "Bouncer checks")]
 pub struct BouncersArgs {
     /// Folder of bouncer configuration files to check (repeatable; a missing folder is skipped).
-    #[arg(id = "bouncers.config-dir", long = "bouncers.config-dir", env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_DIR", value_delimiter = ',', default_value = defaults::DEFAULT_BOUNCERS_CONFIG_DIR, global = true)]
+    #[arg(id = "bouncers.config-dir",
+        value_name = "DIR", long = "bouncers.config-dir", env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_DIR", value_delimiter = ',', default_value = defaults::DEFAULT_BOUNCERS_CONFIG_DIR, global = true)]
     pub config_dirs: Vec<PathBuf>,
 
     /// A bouncer configuration file to check besides the folders' (repeatable).
     #[arg(
         id = "bouncers.config-file",
+        value_name = "PATH",
         long = "bouncers.config-file",
         env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_FILE",
         value_delimiter = ',',
@@ -214,7 +235,8 @@ pub struct BouncersArgs {
     pub config_files: Vec<PathBuf>,
 
     /// How often the bouncer configuration checks run at most (they read files and ask LAPI's /health).
-    #[arg(id = "bouncers.check-interval", long = "bouncers.check-interval", env = "CROWDSEC_EXPORTER_BOUNCERS_CHECK_INTERVAL", default_value = defaults::DEFAULT_BOUNCERS_CHECK_INTERVAL, global = true)]
+    #[arg(id = "bouncers.check-interval",
+        value_name = "DURATION", long = "bouncers.check-interval", env = "CROWDSEC_EXPORTER_BOUNCERS_CHECK_INTERVAL", default_value = defaults::DEFAULT_BOUNCERS_CHECK_INTERVAL, global = true)]
     pub check_interval: String,
 }
 
@@ -226,6 +248,7 @@ pub struct ConfigArgs {
     /// (see README). A key in the file wins over its flag or environment variable.
     #[arg(
         id = "config.file",
+        value_name = "PATH",
         long = "config.file",
         env = "CROWDSEC_EXPORTER_CONFIG_FILE",
         global = true
