@@ -31,6 +31,9 @@ pub enum ConfigFileError {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// The file's text, kept to find the line of a key whose value is refused after parsing ([`ConfigFile::line_of`]).
+    #[serde(skip)]
+    pub text: String,
     #[serde(default)]
     pub web: Option<WebSection>,
     #[serde(default)]
@@ -52,8 +55,8 @@ pub struct ConfigFile {
 pub struct WebSection {
     pub listen_addresses: Option<Vec<String>>,
     pub telemetry_path: Option<String>,
-    #[serde(default, deserialize_with = "duration")]
-    pub max_scrape_wait: Option<Duration>,
+    /// Raw text: parsed with `--web.max-scrape-wait`'s parser, so an error names this key and its line.
+    pub max_scrape_wait: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,10 +97,9 @@ pub struct ServiceApiSection {
     pub key_file: Option<PathBuf>,
     pub url: Option<String>,
     pub tags: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "duration")]
-    pub refresh_interval: Option<Duration>,
-    #[serde(default, deserialize_with = "duration")]
-    pub timeout: Option<Duration>,
+    /// Raw texts, parsed by the same functions as their flags' (errors name the key and its line).
+    pub refresh_interval: Option<String>,
+    pub timeout: Option<String>,
 }
 
 /// The configuration checks; each key replaces its `--bouncers.*` flag (lists included, not merged).
@@ -106,8 +108,8 @@ pub struct ServiceApiSection {
 pub struct BouncersSection {
     pub config_dirs: Option<Vec<PathBuf>>,
     pub config_files: Option<Vec<PathBuf>>,
-    #[serde(default, deserialize_with = "duration")]
-    pub check_interval: Option<Duration>,
+    /// Raw text, parsed by `--bouncers.check-interval`'s parser (errors name this key and its line).
+    pub check_interval: Option<String>,
     /// Bounds each LAPI `/health` request; default: the check interval, at most 5 s.
     #[serde(default, deserialize_with = "duration")]
     pub timeout: Option<Duration>,
@@ -154,7 +156,10 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
         return Ok(ConfigFile::default());
     }
     serde_yaml_ng::from_str::<Option<ConfigFile>>(text)
-        .map(Option::unwrap_or_default)
+        .map(|file| ConfigFile {
+            text: text.to_owned(),
+            ..file.unwrap_or_default()
+        })
         .map_err(|e| {
             let mut message = e.to_string();
             // serde_yaml_ng leaves out a position at line 1, column 1 (a first top-level key): say it anyway.
@@ -169,6 +174,40 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
 }
 
 impl ConfigFile {
+    /// The 1-based line of the key at `keys` (e.g. `["web", "telemetry_path"]`), for block-style YAML: each key is
+    /// looked for below its parent, more indented. `None` when not found (flow style, or not set).
+    pub fn line_of(&self, keys: &[&str]) -> Option<usize> {
+        let mut parent_indent: Option<usize> = None;
+        let mut found = None;
+        let mut lines = self.text.lines().enumerate();
+        for key in keys {
+            found = None;
+            for (n, line) in lines.by_ref() {
+                let body = line.trim_start();
+                if body.is_empty() || body.starts_with('#') {
+                    continue;
+                }
+                let indent = line.len() - body.len();
+                if parent_indent.is_some_and(|p| indent <= p) {
+                    return None;
+                }
+                if parent_indent.is_none() && indent > 0 {
+                    continue;
+                }
+                let is_key = body
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'));
+                if is_key {
+                    found = Some(n + 1);
+                    parent_indent = Some(indent);
+                    break;
+                }
+            }
+            found?;
+        }
+        found
+    }
+
     /// `diagnose`'s thresholds: the file's, else the rule file's defaults, checked (every one above zero, the early
     /// warning below the offline threshold).
     pub fn thresholds(&self, path: &Path) -> Result<Thresholds, ConfigFileError> {
@@ -217,9 +256,6 @@ impl ConfigFile {
             path: path.to_owned(),
             message: message.to_owned(),
         };
-        if b.check_interval.is_some_and(|i| i < Duration::from_secs(1)) {
-            return Err(invalid("bouncers.check_interval must be at least 1s"));
-        }
         if b.timeout.is_some_and(|t| t.is_zero()) {
             return Err(invalid("bouncers.timeout must be more than 0"));
         }
@@ -461,5 +497,23 @@ mod tests {
             .unwrap()
             .lapis
             .is_none());
+    }
+
+    #[test]
+    fn line_of_finds_a_key_below_its_section() {
+        let file = parse(
+            Path::new("c.yaml"),
+            "# top\nlog:\n  level: info\nweb:\n\n  # listen\n  listen_addresses: [':1']\n  telemetry_path: /m\nservice_api:\n  url: x\n",
+        )
+        .unwrap();
+        assert_eq!(file.line_of(&["web", "telemetry_path"]), Some(8));
+        assert_eq!(file.line_of(&["web", "listen_addresses"]), Some(7));
+        assert_eq!(file.line_of(&["service_api", "url"]), Some(10));
+        assert_eq!(file.line_of(&["web"]), Some(4));
+        // Not under its section: not found, rather than another section's line.
+        assert_eq!(file.line_of(&["log", "telemetry_path"]), None);
+        assert_eq!(file.line_of(&["web", "url"]), None);
+        let flow = parse(Path::new("c.yaml"), "web: {telemetry_path: /m}\n").unwrap();
+        assert_eq!(flow.line_of(&["web", "telemetry_path"]), None);
     }
 }

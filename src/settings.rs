@@ -3,9 +3,87 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Default port: above 10000, used by no exporter in Prometheus' port list nor by any CrowdSec component
-/// (LAPI 8080, metrics 6060, AppSec 7422).
-pub const DEFAULT_PORT: u16 = 10423;
+/// Default listen address, every interface. Port 10423: above 10000, used by no exporter in Prometheus' port list
+/// nor by any CrowdSec component (LAPI 8080, metrics 6060, AppSec 7422).
+pub const DEFAULT_LISTEN_ADDRESS: &str = ":10423";
+/// Defaults of the flags, as clap takes them (texts, parsed by the same function as a given value).
+pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
+pub const DEFAULT_MAX_SCRAPE_WAIT: &str = "10s";
+pub const DEFAULT_CROWDSEC_CONFIG: &str = "/etc/crowdsec/config.yaml";
+pub const DEFAULT_LAPI_NAME: &str = "local";
+pub const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
+pub const DEFAULT_LAPI_TIMEOUT: &str = "5s";
+pub const DEFAULT_SERVICE_API_REFRESH_INTERVAL: &str = "5m";
+pub const DEFAULT_SERVICE_API_TIMEOUT: &str = "30s";
+pub const DEFAULT_BOUNCERS_CONFIG_DIR: &str = "/etc/crowdsec/bouncers";
+pub const DEFAULT_BOUNCERS_CHECK_INTERVAL: &str = "30s";
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+pub const DEFAULT_LOG_FORMAT: &str = "logfmt";
+
+/// Where a setting's value came from, as a user would look for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A command-line flag (or its default), e.g. `--lapi.url`.
+    Flag(String),
+    /// The flag's environment variable, e.g. `CROWDSEC_EXPORTER_LAPI_URL`.
+    Env(String),
+    /// A key of the `--config.file` YAML file, e.g. `web.telemetry_path`, with its 1-based line when found.
+    File {
+        path: PathBuf,
+        line: Option<usize>,
+        key: String,
+    },
+    /// Several values together (e.g. "the Service API key"), said in the message.
+    Combined,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag(flag) => f.write_str(flag),
+            Origin::Env(var) => f.write_str(var),
+            Origin::File {
+                path,
+                line: Some(line),
+                key,
+            } => write!(f, "{}:{line} {key}", path.display()),
+            Origin::File {
+                path,
+                line: None,
+                key,
+            } => write!(f, "{} {key}", path.display()),
+            Origin::Combined => Ok(()),
+        }
+    }
+}
+
+/// A refused setting: its origin (`--flag`, `ENV_VAR` or `file:line key`) and why. Never holds a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub origin: Origin,
+    pub message: String,
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.origin {
+            Origin::Combined => f.write_str(&self.message),
+            origin => write!(f, "{origin}: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl SettingsError {
+    /// An error about several settings at once, each named in `message`.
+    pub fn combined(message: impl Into<String>) -> Self {
+        SettingsError {
+            origin: Origin::Combined,
+            message: message.into(),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -28,7 +106,7 @@ impl Settings {
         Settings {
             web: WebSettings {
                 listen_addresses: Vec::new(),
-                telemetry_path: "/metrics".to_owned(),
+                telemetry_path: DEFAULT_TELEMETRY_PATH.to_owned(),
                 max_scrape_wait: Duration::from_secs(10),
                 config_file: None,
             },

@@ -144,27 +144,60 @@ pub async fn serve_listeners(
     Ok(())
 }
 
+/// A listen address, parsed: `:port` (every interface) or `host:port` / `[v6]:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddress {
+    /// `:port`: IPv6 and IPv4 when possible.
+    Every(u16),
+    /// `host:port` or `[v6]:port`, resolved when bound.
+    Host(String),
+}
+
+/// Parses a listen address, as start-up binds it and `--config.check` checks it.
+///
+/// # Errors
+/// [`ServerError::Address`] when it is not `host:port`, `:port` or `[ipv6]:port` with a port in 0..=65535.
+pub fn parse_listen_address(address: &str) -> Result<ListenAddress, ServerError> {
+    let invalid = || ServerError::Address(address.to_owned());
+    if let Some(port) = address.strip_prefix(':') {
+        return port
+            .parse()
+            .map(ListenAddress::Every)
+            .map_err(|_| invalid());
+    }
+    if address.parse::<SocketAddr>().is_ok() {
+        return Ok(ListenAddress::Host(address.to_owned()));
+    }
+    // A name: `host:port`, the host without a colon (an IPv6 address must be bracketed, and was parsed above).
+    match address.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty()
+                && !host.contains([':', '[', ']'])
+                && port.parse::<u16>().is_ok() =>
+        {
+            Ok(ListenAddress::Host(address.to_owned()))
+        }
+        _ => Err(invalid()),
+    }
+}
+
 /// Binds `host:port`, `:port` (every interface, IPv6 and IPv4 when possible) or `[v6]:port`.
 pub async fn bind(address: &str) -> Result<TcpListener, ServerError> {
     let bind_err = |source| ServerError::Bind {
         address: address.to_owned(),
         source,
     };
-    if let Some(port) = address.strip_prefix(':') {
-        let port: u16 = port
-            .parse()
-            .map_err(|_| ServerError::Address(address.to_owned()))?;
-        return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
-            Ok(l) => Ok(l),
-            Err(_) => TcpListener::bind(SocketAddr::from(([0u8; 4], port)))
-                .await
-                .map_err(bind_err),
-        };
+    match parse_listen_address(address)? {
+        ListenAddress::Every(port) => {
+            match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+                Ok(l) => Ok(l),
+                Err(_) => TcpListener::bind(SocketAddr::from(([0u8; 4], port)))
+                    .await
+                    .map_err(bind_err),
+            }
+        }
+        ListenAddress::Host(address) => TcpListener::bind(address).await.map_err(bind_err),
     }
-    if !address.contains(':') {
-        return Err(ServerError::Address(address.to_owned()));
-    }
-    TcpListener::bind(address).await.map_err(bind_err)
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,400 @@
+//! Command line: flags (each also from an environment variable, some also from `--config.file`) into
+//! [`Settings`], then run.
+//!
+//! One settings path: clap collects texts per concern (the argument groups below, all `global`, so they may come
+//! before or after `diagnose`); [`resolve`] parses each value with one function whatever its origin (flag,
+//! environment variable or config-file key) and names that origin when it refuses it ([`SettingsError`]).
+//! `--config.check` runs start-up's own checks ([`check`]) and exits 1 on any failure.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+use crate::settings::{self as defaults, LogFormat, LogLevel, Origin, Settings, SettingsError};
+use crate::sources::service_api;
+
+mod resolve;
+#[cfg(test)]
+mod tests;
+
+/// Environment variable holding the Service API key (there is deliberately no flag for the key itself).
+pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
+
+/// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
+pub const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
+
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("CSBE_GIT_REVISION"),
+    ")"
+);
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "crowdsec-bouncer-exporter",
+    version = LONG_VERSION,
+    about = "Prometheus exporter: when did each CrowdSec bouncer last pull decisions, and why did it stop."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub lapi: LapiArgs,
+    #[command(flatten)]
+    pub web: WebArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub service_api: ServiceApiArgs,
+    #[command(flatten)]
+    pub bouncers: BouncersArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// Where each value given by an environment variable or a config-file key came from, by flag name (without
+    /// `--`); a flag absent here came from the command line or its default.
+    #[arg(skip)]
+    pub origins: BTreeMap<String, Origin>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The Local API(s): where the bouncers are read.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "LAPI")]
+pub struct LapiArgs {
+    /// CrowdSec's config file; the LAPI database is found through it (and its `.local` overlay).
+    #[arg(id = "crowdsec.config",
+        value_name = "PATH", long = "crowdsec.config", env = "CROWDSEC_EXPORTER_CROWDSEC_CONFIG", default_value = defaults::DEFAULT_CROWDSEC_CONFIG, global = true)]
+    pub crowdsec_config: PathBuf,
+
+    /// SQLite database of the LAPI, or a `postgres://` / `mysql://` URL, overriding the one CrowdSec's config names.
+    #[arg(
+        id = "lapi.db",
+        value_name = "PATH|URL",
+        long = "lapi.db",
+        env = "CROWDSEC_EXPORTER_LAPI_DB",
+        global = true
+    )]
+    pub db: Option<PathBuf>,
+
+    /// File holding the password of a `postgres://` or `mysql://` --lapi.db (instead of putting it in the URL);
+    /// the password may also come from the environment variable CROWDSEC_EXPORTER_LAPI_DB_PASSWORD.
+    #[arg(
+        id = "lapi.db-password-file",
+        value_name = "PATH",
+        long = "lapi.db-password-file",
+        env = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD_FILE",
+        global = true
+    )]
+    pub db_password_file: Option<PathBuf>,
+
+    /// Read the bouncers from this command's output instead of the database, e.g. `docker exec crowdsec cscli
+    /// bouncers list -o json` (split into words like a shell would, but run without one; default command:
+    /// `cscli bouncers list -o json`). It is killed when --lapi.timeout runs out.
+    #[arg(id = "lapi.cscli-command",
+        value_name = "COMMAND", long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND, global = true)]
+    pub cscli_command: Option<String>,
+
+    /// Name of this LAPI: the `lapi` label of every series.
+    #[arg(id = "lapi.name",
+        value_name = "NAME", long = "lapi.name", env = "CROWDSEC_EXPORTER_LAPI_NAME", default_value = defaults::DEFAULT_LAPI_NAME, global = true)]
+    pub name: String,
+
+    /// URL of the LAPI, for its /health; default: from api.server.listen_uri of CrowdSec's config.
+    #[arg(
+        id = "lapi.url",
+        value_name = "URL",
+        long = "lapi.url",
+        env = "CROWDSEC_EXPORTER_LAPI_URL",
+        global = true
+    )]
+    pub url: Option<String>,
+
+    /// How long one database reading serves scrapes (concurrent scrapes share one read).
+    #[arg(id = "lapi.cache-interval",
+        value_name = "DURATION", long = "lapi.cache-interval", env = "CROWDSEC_EXPORTER_LAPI_CACHE_INTERVAL", default_value = defaults::DEFAULT_LAPI_CACHE_INTERVAL, global = true)]
+    pub cache_interval: String,
+
+    /// Longest a database read may take; SQLite waits up to half of it for a lock.
+    #[arg(id = "lapi.timeout",
+        value_name = "DURATION", long = "lapi.timeout", env = "CROWDSEC_EXPORTER_LAPI_TIMEOUT", default_value = defaults::DEFAULT_LAPI_TIMEOUT, global = true)]
+    pub timeout: String,
+}
+
+/// HTTP: where and how metrics are served.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Web")]
+pub struct WebArgs {
+    /// Address to listen on (repeatable): `:10423`, `127.0.0.1:10423`, `[::1]:10423`.
+    #[arg(id = "web.listen-address",
+        value_name = "ADDRESS", long = "web.listen-address", env = "CROWDSEC_EXPORTER_WEB_LISTEN_ADDRESS", value_delimiter = ',', default_value = defaults::DEFAULT_LISTEN_ADDRESS, global = true)]
+    pub listen_addresses: Vec<String>,
+
+    /// Path under which metrics are served.
+    #[arg(id = "web.telemetry-path",
+        value_name = "PATH", long = "web.telemetry-path", env = "CROWDSEC_EXPORTER_WEB_TELEMETRY_PATH", default_value = defaults::DEFAULT_TELEMETRY_PATH, global = true)]
+    pub telemetry_path: String,
+
+    /// Longest a scrape waits for its sources when Prometheus does not send X-Prometheus-Scrape-Timeout-Seconds.
+    #[arg(id = "web.max-scrape-wait",
+        value_name = "DURATION", long = "web.max-scrape-wait", env = "CROWDSEC_EXPORTER_WEB_MAX_SCRAPE_WAIT", default_value = defaults::DEFAULT_MAX_SCRAPE_WAIT, global = true)]
+    pub max_scrape_wait: String,
+
+    /// exporter-toolkit web configuration file: TLS (incl. client certificates), basic auth, response headers.
+    /// Re-read when it or a certificate changes. See README.md for the supported keys.
+    #[arg(
+        id = "web.config.file",
+        value_name = "PATH",
+        long = "web.config.file",
+        env = "CROWDSEC_EXPORTER_WEB_CONFIG_FILE",
+        global = true
+    )]
+    pub config_file: Option<PathBuf>,
+}
+
+/// Logging.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Log")]
+pub struct LogArgs {
+    /// Log level.
+    #[arg(id = "log.level",
+        value_name = "LEVEL", long = "log.level", env = "CROWDSEC_EXPORTER_LOG_LEVEL", value_enum, default_value = defaults::DEFAULT_LOG_LEVEL, global = true)]
+    pub level: LogLevel,
+
+    /// Log format.
+    #[arg(id = "log.format",
+        value_name = "FORMAT", long = "log.format", env = "CROWDSEC_EXPORTER_LOG_FORMAT", value_enum, default_value = defaults::DEFAULT_LOG_FORMAT, global = true)]
+    pub format: LogFormat,
+}
+
+/// The CrowdSec Service API (Blocklist-as-a-Service integrations).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Service API")]
+pub struct ServiceApiArgs {
+    /// File holding a CrowdSec Service API key (Console > Settings > Service API Keys, scope "Blocklists
+    /// Integrations: read"); enables the Blocklist-as-a-Service source. The key may instead come from the
+    /// environment variable CROWDSEC_SERVICE_API_KEY, never from a flag (it would show in `ps`).
+    #[arg(
+        id = "service-api.key-file",
+        value_name = "PATH",
+        long = "service-api.key-file",
+        env = "CROWDSEC_EXPORTER_SERVICE_API_KEY_FILE",
+        global = true
+    )]
+    pub key_file: Option<PathBuf>,
+
+    /// Base URL of the CrowdSec Service API.
+    #[arg(id = "service-api.url",
+        value_name = "URL", long = "service-api.url", env = "CROWDSEC_EXPORTER_SERVICE_API_URL", default_value = service_api::DEFAULT_URL, global = true)]
+    pub url: String,
+
+    /// Only integrations with this tag (repeatable; any of them matches).
+    #[arg(
+        id = "service-api.tag",
+        value_name = "TAG",
+        long = "service-api.tag",
+        env = "CROWDSEC_EXPORTER_SERVICE_API_TAG",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub tags: Vec<String>,
+
+    /// How long one Service API reading serves scrapes (the API is rate-limited and its data coarse).
+    #[arg(id = "service-api.refresh-interval",
+        value_name = "DURATION", long = "service-api.refresh-interval", env = "CROWDSEC_EXPORTER_SERVICE_API_REFRESH_INTERVAL", default_value = defaults::DEFAULT_SERVICE_API_REFRESH_INTERVAL, global = true)]
+    pub refresh_interval: String,
+
+    /// Longest one Service API read (every page) may take.
+    #[arg(id = "service-api.timeout",
+        value_name = "DURATION", long = "service-api.timeout", env = "CROWDSEC_EXPORTER_SERVICE_API_TIMEOUT", default_value = defaults::DEFAULT_SERVICE_API_TIMEOUT, global = true)]
+    pub timeout: String,
+}
+
+/// Bouncer configuration checks (and the LAPI /health they ask).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Bouncer checks")]
+pub struct BouncersArgs {
+    /// Folder of bouncer configuration files to check (repeatable; a missing folder is skipped).
+    #[arg(id = "bouncers.config-dir",
+        value_name = "DIR", long = "bouncers.config-dir", env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_DIR", value_delimiter = ',', default_value = defaults::DEFAULT_BOUNCERS_CONFIG_DIR, global = true)]
+    pub config_dirs: Vec<PathBuf>,
+
+    /// A bouncer configuration file to check besides the folders' (repeatable).
+    #[arg(
+        id = "bouncers.config-file",
+        value_name = "PATH",
+        long = "bouncers.config-file",
+        env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_FILE",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub config_files: Vec<PathBuf>,
+
+    /// How often the bouncer configuration checks run at most (they read files and ask LAPI's /health).
+    #[arg(id = "bouncers.check-interval",
+        value_name = "DURATION", long = "bouncers.check-interval", env = "CROWDSEC_EXPORTER_BOUNCERS_CHECK_INTERVAL", default_value = defaults::DEFAULT_BOUNCERS_CHECK_INTERVAL, global = true)]
+    pub check_interval: String,
+}
+
+/// The YAML config file (which also holds `diagnose`'s thresholds, which have no flag).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Config file")]
+pub struct ConfigArgs {
+    /// YAML config file: several LAPIs, the Service API, web and log settings, bouncer checks, diagnose thresholds
+    /// (see README). A key in the file wins over its flag or environment variable.
+    #[arg(
+        id = "config.file",
+        value_name = "PATH",
+        long = "config.file",
+        env = "CROWDSEC_EXPORTER_CONFIG_FILE",
+        global = true
+    )]
+    pub file: Option<PathBuf>,
+
+    /// Run start-up's checks of every setting (flags, environment, --config.file, the web config file and its
+    /// certificates) and exit: 0 when valid, 1 with the error otherwise.
+    #[arg(id = "config.check", long = "config.check", global = true)]
+    pub check: bool,
+}
+
+/// Without a subcommand the exporter serves metrics.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Run every source and check once and say what is wrong and what to try; flags may come before or after
+    /// `diagnose`. Exit status: 0 all fine, 1 something critical, 2 the tool could not run.
+    Diagnose {
+        /// `text` for people (colour on a terminal), `json` for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        output: crate::diagnose::Output,
+    },
+}
+
+impl Cli {
+    /// Parses `args` (the program name first) and records which values came from environment variables.
+    ///
+    /// # Errors
+    /// clap's usage error (unknown flag, bad enumerated value, `--help`, `--version`).
+    pub fn try_parse_with_origins<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let command = Cli::command();
+        let matches = command.clone().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        for arg in command.get_arguments() {
+            let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+                continue;
+            };
+            if matches.value_source(arg.get_id().as_str())
+                == Some(clap::parser::ValueSource::EnvVariable)
+            {
+                cli.origins.insert(
+                    long.to_owned(),
+                    Origin::Env(env.to_string_lossy().into_owned()),
+                );
+            }
+        }
+        Ok(cli)
+    }
+
+    /// Where the value of `--<flag>` came from.
+    pub fn origin(&self, flag: &str) -> Origin {
+        self.origins
+            .get(flag)
+            .cloned()
+            .unwrap_or_else(|| Origin::Flag(format!("--{flag}")))
+    }
+
+    /// A refusal of the value of `--<flag>`, naming where that value came from.
+    pub(crate) fn refuse(&self, flag: &str, message: impl Into<String>) -> SettingsError {
+        SettingsError {
+            origin: self.origin(flag),
+            message: message.into(),
+        }
+    }
+}
+
+/// What start-up checks beyond [`Cli::settings`], before serving: every listen address parses, and the web config
+/// file reads, parses and its certificates load. The very functions start-up calls ([`crate::web::bind`] parses
+/// with [`crate::web::parse_listen_address`]; [`crate::web::reload::Live::load`] with [`crate::web::config::load`]).
+///
+/// # Errors
+/// The first refused value, naming its origin.
+pub fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError> {
+    for address in &settings.web.listen_addresses {
+        crate::web::parse_listen_address(address)
+            .map_err(|e| cli.refuse("web.listen-address", e.to_string()))?;
+    }
+    if let Some(path) = &settings.web.config_file {
+        crate::web::config::load(path).map_err(|e| cli.refuse("web.config.file", e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Entry point of the binary. Exit 0 on a clean shutdown, 1 when the exporter cannot run or `--config.check` finds
+/// an error, 2 on bad usage.
+pub fn run() -> ExitCode {
+    crate::allocator::limit_arenas();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let config_check = args.iter().any(|a| a == "--config.check");
+    let cli = match Cli::try_parse_with_origins(&args) {
+        Ok(cli) => cli,
+        // Under --config.check a refused value is a finding (exit 1), as every other one.
+        Err(e) if config_check && e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::FAILURE;
+        }
+        Err(e) => e.exit(),
+    };
+    let settings = match cli.settings() {
+        Ok(s) if cli.config.check => {
+            if let Err(e) = check(&cli, &s) {
+                eprintln!("crowdsec-bouncer-exporter: {e}");
+                return ExitCode::FAILURE;
+            }
+            let names: Vec<&str> = s.lapis.iter().map(|l| l.name.as_str()).collect();
+            println!(
+                "crowdsec-bouncer-exporter: settings are valid; LAPIs: {}; Service API: {}",
+                names.join(", "),
+                if s.service_api.is_some() { "on" } else { "off" }
+            );
+            return ExitCode::SUCCESS;
+        }
+        Ok(s) => s,
+        Err(e) if cli.config.check => {
+            eprintln!("crowdsec-bouncer-exporter: {e}");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("crowdsec-bouncer-exporter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(Command::Diagnose { output }) = cli.command {
+        return crate::diagnose::run(settings, output);
+    }
+    crate::logging::init(settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::web::serve(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "exporter stopped");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The real binary's settings path: `--config.check` refuses what start-up refuses (exit 1), each error names the
+//! origin of the refused value (`--flag`, `ENV_VAR`, `file:line key`), flags work after `diagnose`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::servers::Pki;
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter");
+
+/// Runs the binary with `args` and `env`, without any exporter variable inherited from the test's environment.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CROWDSEC_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(args).envs(env.iter().copied()).output().unwrap()
+}
+
+/// Exit code and stderr of `--config.check` with `args`, on a SQLite database that need not exist (the check does
+/// not open it).
+fn check(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut all = vec!["--config.check", "--lapi.db", "/nonexistent/crowdsec.db"];
+    all.extend_from_slice(args);
+    let out = run(&all, env);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn refused(args: &[&str], env: &[(&str, &str)], origin: &str, why: &str) -> String {
+    let (code, stderr) = check(args, env);
+    assert_eq!(code, Some(1), "{args:?} {env:?}: {stderr}");
+    assert!(
+        stderr.starts_with(&format!("crowdsec-bouncer-exporter: {origin}: ")),
+        "{args:?} {env:?}: the error names {origin}: {stderr}"
+    );
+    assert!(stderr.contains(why), "{args:?} {env:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn config_check_refuses_a_listen_address_start_up_cannot_bind() {
+    for bad in ["foo", ":http", "127.0.0.1", "host:70000"] {
+        refused(
+            &["--web.listen-address", bad],
+            &[],
+            "--web.listen-address",
+            "invalid listen address",
+        );
+    }
+    refused(
+        &[],
+        &[("CROWDSEC_EXPORTER_WEB_LISTEN_ADDRESS", "127.0.0.1:1,foo")],
+        "CROWDSEC_EXPORTER_WEB_LISTEN_ADDRESS",
+        "\"foo\"",
+    );
+    // And start-up refuses it too (bad settings: exit 2), with the same words.
+    let out = run(
+        &[
+            "--lapi.db",
+            "/nonexistent/crowdsec.db",
+            "--web.listen-address",
+            "foo",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--web.listen-address: invalid listen address \"foo\""));
+}
+
+#[test]
+fn config_check_loads_the_web_config_file_and_its_certificates() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    let missing = dir.path().join("missing.yml");
+    refused(
+        &["--web.config.file", missing.to_str().unwrap()],
+        &[],
+        "--web.config.file",
+        "missing.yml",
+    );
+    refused(
+        &[],
+        &[(
+            "CROWDSEC_EXPORTER_WEB_CONFIG_FILE",
+            missing.to_str().unwrap(),
+        )],
+        "CROWDSEC_EXPORTER_WEB_CONFIG_FILE",
+        "missing.yml",
+    );
+    let tls = |cert: &str, key: &str| {
+        std::fs::write(
+            &web,
+            format!(
+                "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+                pki.path(cert).display(),
+                pki.path(key).display()
+            ),
+        )
+        .unwrap();
+    };
+    // A key that is no key: the certificates are loaded, not only named.
+    tls("server.pem", "ca.pem");
+    refused(
+        &["--web.config.file", web.to_str().unwrap()],
+        &[],
+        "--web.config.file",
+        "web.yml",
+    );
+    std::fs::write(&web, "tls_server_config:\n  cert_file: a.pem\n  typo: 1\n").unwrap();
+    refused(
+        &["--web.config.file", web.to_str().unwrap()],
+        &[],
+        "--web.config.file",
+        "typo",
+    );
+
+    // A valid setup still passes, certificates and all.
+    tls("server.pem", "server.key");
+    let (code, stderr) = check(
+        &[
+            "--web.config.file",
+            web.to_str().unwrap(),
+            "--web.listen-address",
+            "127.0.0.1:10423,[::1]:10423,localhost:1,:2",
+            "--lapi.url",
+            "https://127.0.0.1:8080/",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn lapi_url_refuses_credentials_without_quoting_them() {
+    let e = refused(
+        &["--lapi.url", "http://admin:hunter2@127.0.0.1:8080/"],
+        &[],
+        "--lapi.url",
+        "must not hold credentials",
+    );
+    assert!(!e.contains("hunter2"), "{e}");
+    let e = refused(
+        &[],
+        &[(
+            "CROWDSEC_EXPORTER_LAPI_URL",
+            "http://admin:hunter2@127.0.0.1:8080/",
+        )],
+        "CROWDSEC_EXPORTER_LAPI_URL",
+        "must not hold credentials",
+    );
+    assert!(!e.contains("hunter2"), "{e}");
+    refused(
+        &["--lapi.url", "ftp://127.0.0.1/"],
+        &[],
+        "--lapi.url",
+        "http",
+    );
+}
+
+#[test]
+fn durations_are_refused_with_their_origin() {
+    refused(
+        &["--lapi.timeout", "soon"],
+        &[],
+        "--lapi.timeout",
+        "invalid duration",
+    );
+    refused(
+        &[],
+        &[("CROWDSEC_EXPORTER_LAPI_TIMEOUT", "0s")],
+        "CROWDSEC_EXPORTER_LAPI_TIMEOUT",
+        "more than 0",
+    );
+    refused(
+        &["--bouncers.check-interval", "100ms"],
+        &[],
+        "--bouncers.check-interval",
+        "at least 1s",
+    );
+    // A value clap itself refuses is a finding of --config.check too (exit 1, not the usage error's 2).
+    let (code, stderr) = check(&["--log.level", "loud"], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("--log.level"), "{stderr}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_config_file_key_is_named_with_its_file_and_line_not_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "exporter.yaml",
+        "# exporter\nweb:\n  listen_addresses: ['127.0.0.1:1']\n  telemetry_path: metrics\n",
+    );
+    refused(
+        &["--config.file", &file],
+        &[],
+        &format!("{file}:4 web.telemetry_path"),
+        "must start with /",
+    );
+    let file = write(
+        dir.path(),
+        "exporter.yaml",
+        "log:\n  level: info\nweb:\n  listen_addresses:\n    - foo\n",
+    );
+    refused(
+        &[
+            "--config.file",
+            &file,
+            "--web.listen-address",
+            "127.0.0.1:1",
+        ],
+        &[],
+        &format!("{file}:4 web.listen_addresses"),
+        "invalid listen address \"foo\"",
+    );
+    let file = write(
+        dir.path(),
+        "exporter.yaml",
+        "bouncers:\n  config_dirs: [/x]\n  check_interval: 10ms\n",
+    );
+    refused(
+        &["--config.file", &file],
+        &[],
+        &format!("{file}:3 bouncers.check_interval"),
+        "at least 1s",
+    );
+    let key = write(dir.path(), "sapi.key", "sapi-key-0123\n");
+    let file = write(
+        dir.path(),
+        "exporter.yaml",
+        &format!("service_api:\n  key_file: {key}\n  url: http://u:hunter2@127.0.0.1/v1\n"),
+    );
+    let e = refused(
+        &["--config.file", &file],
+        &[],
+        &format!("{file}:3 service_api.url"),
+        "must not hold credentials",
+    );
+    assert!(!e.contains("hunter2"), "{e}");
+    // The flag's own value, when the file does not set the key, is still named as the flag.
+    let file = write(dir.path(), "exporter.yaml", "log:\n  level: info\n");
+    refused(
+        &["--config.file", &file, "--web.telemetry-path", "m"],
+        &[],
+        "--web.telemetry-path",
+        "must start with /",
+    );
+}
+
+#[test]
+fn flags_work_before_and_after_diagnose() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("edge.db");
+    let conn = db_1_7(&db);
+    conn.execute(
+        "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type) VALUES (?1, ?1, 'fw', 'hash', 0, '10.0.0.1', 'crowdsec-firewall-bouncer', 'v1', ?2, 'api-key')",
+        rusqlite::params![ts(0), ts(60)],
+    )
+    .unwrap();
+    drop(conn);
+    let empty = dir.path().join("bouncers");
+    std::fs::create_dir(&empty).unwrap();
+    let flags = [
+        "--lapi.db",
+        db.to_str().unwrap(),
+        "--lapi.name",
+        "edge-after",
+        "--bouncers.config-dir",
+        empty.to_str().unwrap(),
+        "--crowdsec.config",
+        "/nonexistent/config.yaml",
+    ];
+    let report = |args: Vec<&str>| {
+        let out = run(&args, &[]);
+        assert_ne!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        // The only part that changes from one run to the next.
+        json.as_object_mut().unwrap().remove("generated_at");
+        json
+    };
+    let mut after = vec!["diagnose", "--output", "json"];
+    after.extend_from_slice(&flags);
+    let mut before = flags.to_vec();
+    before.extend_from_slice(&["diagnose", "--output", "json"]);
+    let (after, before) = (report(after), report(before));
+    assert!(
+        after.to_string().contains("edge-after"),
+        "the flags after diagnose are used: {after}"
+    );
+    assert_eq!(
+        after, before,
+        "the same flags give the same report wherever they stand"
+    );
+}
