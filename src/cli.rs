@@ -39,7 +39,8 @@ pub struct Cli {
     )]
     pub crowdsec_config: PathBuf,
 
-    /// SQLite database of the LAPI, overriding the one CrowdSec's config names.
+    /// The LAPI's database, overriding the one CrowdSec's config names: a SQLite file path, or a
+    /// `postgres://USER@HOST:PORT/DB` or `mysql://USER@HOST:PORT/DB` URL (password: --lapi.db-password-file).
     #[arg(long = "lapi.db", env = "CROWDSEC_EXPORTER_LAPI_DB")]
     pub lapi_db: Option<PathBuf>,
 
