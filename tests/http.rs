@@ -327,7 +327,9 @@ fn landing_page_shows_each_source_state_and_reason_as_the_metrics_do() {
     .unwrap();
     let page = http(srv.addr, "GET", "/", &[]).2;
     assert!(
-        page.contains("<tr><td>lapi_db</td><td>edge-1</td><td class=\"up\">up</td><td></td><td></td></tr>"),
+        page.contains(
+            "<tr><td>lapi_db</td><td>edge-1</td><td class=\"up\">up</td><td></td><td></td></tr>"
+        ),
         "{page}"
     );
 }
