@@ -1,4 +1,4 @@
-// The files generated from the mixin, written by scripts/gen-mixin.sh (jsonnet -S -m . mixin/build.jsonnet):
+// The files generated from the mixin, written by scripts/gen-mixin.sh (jsonnet -S -m, which ends each with a newline):
 //   alerts/crowdsec-bouncers.rules.yml   prometheusRules + prometheusAlerts, with the header below
 //   dashboards/<name>.json               grafanaDashboards
 // Overrides for a local build: jsonnet --tla-code config='{ bouncerOfflineThresholdSeconds: 43200 }' ...
@@ -37,8 +37,8 @@ function(config={})
       { groups: mixin.prometheusRules.groups + mixin.prometheusAlerts.groups },
       indent_array_in_object=true,
       quote_keys=false,
-    ) + '\n',
+    ),
   } + {
-    ['dashboards/' + name]: std.manifestJsonEx(mixin.grafanaDashboards[name], '  ') + '\n'
+    ['dashboards/' + name]: std.manifestJsonEx(mixin.grafanaDashboards[name], '  ')
     for name in std.objectFields(mixin.grafanaDashboards)
   }

@@ -33,6 +33,9 @@ cargo test --all-targets
 step "Prometheus 2.53 + Alertmanager 0.28 (trixie), 3.5 + 0.33 (sid): rules, rule tests, exposition, alert path"
 scripts/check-prometheus-matrix.sh
 
+step "monitoring mixin: alerts/ and dashboards/ generated from mixin/, thresholds move the alerts"
+scripts/check-mixin.sh
+
 step "Debian package: lintian, install/run/purge in a debootstrap bookworm root (release build)"
 scripts/check-deb.sh
 
