@@ -1,7 +1,8 @@
-//! Load on loopback: 200 concurrent scrapers for 30 s against the exporter binary serving a 10,000-bouncer
-//! database over TLS with basic auth (the `--web.config.file` path). Prints figures; fails (exit 1) only on
-//! behaviour: a failed scrape, or database reads other than one per cache interval. Never run in CI.
-//! Run: `cargo bench --bench load`. Knobs: CSBE_LOAD_CLIENTS (200), CSBE_LOAD_SECONDS (30).
+//! Load on loopback: 100 concurrent scrapers for 30 s against the exporter binary serving a 10,000-bouncer
+//! database over TLS with basic auth (the `--web.config.file` path). Prints scrapes/s, latency percentiles and the
+//! exporter's peak RSS (the kernel's high-water mark, VmHWM, so no sampling gap hides a peak); fails (exit 1) only
+//! on behaviour: a failed scrape, or database reads other than one per cache interval. Never run in CI.
+//! Run: `cargo bench --bench load`. Knobs: CSBE_LOAD_CLIENTS (100), CSBE_LOAD_SECONDS (30).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,10 +25,11 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn vm_rss_kb(pid: u32) -> Option<u64> {
+/// A `/proc/<pid>/status` field in kB: `VmRSS` (now) or `VmHWM` (peak since start).
+fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -72,7 +74,7 @@ fn main() {
         println!("load: run with `cargo bench --bench load`");
         return;
     }
-    let clients = env_or("CSBE_LOAD_CLIENTS", 200) as usize;
+    let clients = env_or("CSBE_LOAD_CLIENTS", 100) as usize;
     let seconds = env_or("CSBE_LOAD_SECONDS", 30);
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("crowdsec.db");
@@ -151,7 +153,7 @@ fn main() {
         std::thread::spawn(move || {
             let mut rss = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                if let Some(kb) = vm_rss_kb(pid) {
+                if let Some(kb) = status_kb(pid, "VmRSS") {
                     rss.push(kb);
                 }
                 std::thread::sleep(Duration::from_secs(1));
@@ -227,6 +229,7 @@ fn main() {
     });
     stop.store(true, Ordering::Relaxed);
     let rss = sampler.join().unwrap();
+    let peak = status_kb(pid, "VmHWM").unwrap_or(0);
     let _ = child.kill();
     let _ = child.wait();
 
@@ -268,6 +271,7 @@ fn main() {
         mb(late),
         rss.len()
     );
+    println!("exporter peak RSS (VmHWM): {:.1} MB", mb(peak));
     let mut fail = false;
     if failed > 0 || ok == 0 {
         println!("FAIL: {failed} scrapes failed");

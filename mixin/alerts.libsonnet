@@ -103,7 +103,8 @@
             },
           },
           // The Console's "Security Engine No Active RC": no row of the LAPI pulled (or, for a never-pulled row, was
-          // registered) within the offline threshold, and none sends fresh usage metrics.
+          // registered) within the offline threshold, and none sends fresh usage metrics. The value mixes both ages, so
+          // the description asks for the freshest pull and the newest never-pulled registration apart.
           {
             alert: "CrowdSecSecurityEngineNoActiveBouncer",
             expr: |||
@@ -119,7 +120,7 @@
             labels: { severity: "critical" },
             annotations: {
               summary: "No bouncer of a CrowdSec LAPI is active; its decisions are enforced nowhere.",
-              description: "Every bouncer registered on LAPI {{ $labels.lapi }} ({{ with printf \"max(crowdsec_bouncers{lapi=%q})\" $labels.lapi | query }}{{ . | first | value }}{{ else }}?{{ end }} in total) is inactive: the most recent pull by any of them was {{ $value | humanizeDuration }} ago.",
+              description: "Every bouncer registered on LAPI {{ $labels.lapi }} ({{ with printf \"max(crowdsec_bouncers{lapi=%q})\" $labels.lapi | query }}{{ . | first | value }}{{ else }}?{{ end }} in total) is inactive: {{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{lapi=%q} and on (lapi, bouncer) (crowdsec_bouncer_pulled{lapi=%q} == 1))\" $labels.lapi $labels.lapi | query }}the most recent pull by any of them was {{ . | first | value | humanizeDuration }} ago{{ else }}none of them has ever pulled decisions{{ end }}{{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{lapi=%q} and on (lapi, bouncer) (crowdsec_bouncer_pulled{lapi=%q} == 0))\" $labels.lapi $labels.lapi | query }}; the newest never-pulled one was registered {{ . | first | value | humanizeDuration }} ago{{ end }}.",
               runbook_url: c.runbookUrlBase + "CrowdSecSecurityEngineNoActiveBouncer.md",
             },
           },
@@ -253,6 +254,8 @@
       {
         name: "CrowdSecBouncerConfig",
         rules: [
+          // "No registered bouncer matches its key" only when the key was compared (check key_registered failed): an
+          // unreadable file, or a database the exporter cannot read, leaves the key unknown.
           {
             alert: "CrowdSecBouncerConfigInvalid",
             expr: "max by (path, bouncer) (crowdsec_bouncer_config_valid) == 0",
@@ -260,7 +263,7 @@
             labels: { severity: "warning" },
             annotations: {
               summary: "A CrowdSec bouncer configuration file fails the exporter's checks.",
-              description: "{{ $failed := \"\" }}{{ range printf \"crowdsec_bouncer_config_check{path=%q} == 0\" $labels.path | query | sortByLabel \"check\" }}{{ $failed = printf \"%s %s\" $failed .Labels.check }}{{ end }}Bouncer config {{ $labels.path }} ({{ if $labels.bouncer }}bouncer {{ $labels.bouncer }}{{ else }}no registered bouncer matches its key{{ end }}) fails the checks:{{ if $failed }}{{ $failed }}{{ else }} unknown{{ end }}. Last pull of its bouncer: {{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{bouncer=%q})\" $labels.bouncer | query }}{{ . | first | value | humanizeDuration }} ago{{ else }}unknown{{ end }}.",
+              description: "{{ $failed := \"\" }}{{ range printf \"crowdsec_bouncer_config_check{path=%q} == 0\" $labels.path | query | sortByLabel \"check\" }}{{ $failed = printf \"%s %s\" $failed .Labels.check }}{{ end }}Bouncer config {{ $labels.path }} ({{ if $labels.bouncer }}bouncer {{ $labels.bouncer }}{{ else }}{{ with printf \"crowdsec_bouncer_config_check{path=%q,check=%q} == 0\" $labels.path \"key_registered\" | query }}no registered bouncer matches its key{{ else }}no registered bouncer linked: its key was not compared{{ end }}{{ end }}) fails the checks:{{ if $failed }}{{ $failed }}{{ else }} unknown{{ end }}. Last pull of its bouncer: {{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{bouncer=%q})\" $labels.bouncer | query }}{{ . | first | value | humanizeDuration }} ago{{ else }}unknown{{ end }}.",
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerConfigInvalid.md",
             },
           },

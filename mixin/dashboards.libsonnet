@@ -24,20 +24,48 @@
   local pulled(f=FB, v=1) = '(crowdsec_bouncer_pulled{%s} == %d)' % [f, v],
   local branch(value, expr, runbook='') = 'label_replace(%s + 0 * %s, "runbook", "%s", "", "")' % [value, expr, runbook],
 
-  // Per bouncer row, as the alerts judge it: 0 ok, 1 late, 2 offline, 3 never pulled, 4 alive through its usage
-  // metrics. Label `runbook` names the page of the alert the state leads to. The stat panels count this expression.
-  local OK = '((%s < %s) and on (%s) %s)' % [age(), EARLY, KEY, pulled()],
-  local FRESH_USAGE = '(time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s} <= %s)' % [FB, FRESH],
-  local FIREWALL = 'crowdsec_bouncer_info{%s,bouncer_type="crowdsec-firewall-bouncer"}' % FB,
-  local OFFLINE_ROW = '((%s >= %s) and on (%s) %s unless on (%s) %s)' % [age(), OFFLINE, KEY, pulled(), KEY, FRESH_USAGE],
+  local GRACE = 'scalar(crowdsec:never_pulled_grace_seconds or vector(%d))' % c.neverPulledGraceSeconds,
+  local BKEY = 'job, instance, lapi, bouncer_base',
+
+  // The state column: the verdict of src/verdict.rs (one judgement with the alert rules, README "How it reads"), in
+  // PromQL, per registered row. A bouncer base (the rows of one bouncer: its name and its `<name>@<ip>` rows) is
+  // judged on ALL its rows, whatever the $bouncer filter: its pull age is its freshest pulled row's, its usage metrics
+  // are fresh when any row's are. Then each row shows:
+  //   0 ok, 1 late, 2 offline, 4 alive by usage metrics: the verdict of its base (rows that pulled and are current);
+  //   5 superseded: it pulled, longer ago than the early warning, and another row of its base pulled since;
+  //   3 never pulled past the grace (CrowdSecBouncerNeverPulled fires for this row);
+  //   6 never pulled, no alert: in grace, another row of its base pulls, or no registration time (CrowdSec 1.4).
+  // Label `runbook` names the page of the alert the state leads to. Thresholds compare as in the rules (`>`, `<=`).
+  // tests/differential.rs checks this expression against `diagnose` on every scenario of its catalogue.
+  local INFO_ALL = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FL],
+  local ROWS = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FB],
+  local PULLED_AGE_ALL = '(crowdsec_bouncer_last_pull_age_seconds{%s} unless on (%s) (crowdsec_bouncer_pulled{%s} == 0))' % [FL, KEY, FL],
+  local BASE_AGE = 'min by (%s) (%s * on (%s) group_left (bouncer_base) %s)' % [BKEY, PULLED_AGE_ALL, KEY, INFO_ALL],
+  local BASE_FRESH = '(min by (%s) ((time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s}) * on (%s) group_left (bouncer_base) %s) <= %s)' % [BKEY, FL, KEY, INFO_ALL, FRESH],
+  local BASE_FIREWALL = 'max by (%s) (crowdsec_bouncer_info{%s,bouncer_type="crowdsec-firewall-bouncer"})' % [BKEY, FL],
+  local BASE_OK = '(%s <= %s)' % [BASE_AGE, EARLY],
+  local BASE_OFFLINE = '((%s > %s) unless on (%s) %s)' % [BASE_AGE, OFFLINE, BKEY, BASE_FRESH],
+  local BASE_STATE =
+    '(\n'
+    + '      %s\n' % branch(0, BASE_OK)
+    + '    or %s\n' % branch(1, '(((%s > %s) <= %s) unless on (%s) %s)' % [BASE_AGE, EARLY, OFFLINE, BKEY, BASE_FRESH], 'CrowdSecBouncerPullOverdue')
+    + '    or %s\n' % branch(2, '(%s unless on (%s) %s)' % [BASE_OFFLINE, BKEY, BASE_FIREWALL], 'CrowdSecBouncerOffline')
+    + '    or %s\n' % branch(2, '(%s and on (%s) %s)' % [BASE_OFFLINE, BKEY, BASE_FIREWALL], 'CrowdSecFirewallBouncerOffline')
+    + '    or %s\n' % branch(4, '(%s unless on (%s) %s)' % [BASE_FRESH, BKEY, BASE_OK])
+    + '  )',
+  local ROW_PULLED = '(%s unless on (%s) %s) * on (%s) group_left (bouncer_base) %s' % [age(), KEY, pulled(v=0), KEY, ROWS],
+  local ROW_FRESH = '(time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s} <= %s)' % [FB, FRESH],
+  local SUPERSEDED = '(((%s) > %s) > on (%s) group_left () %s unless on (%s) %s)' % [ROW_PULLED, EARLY, BKEY, BASE_AGE, KEY, ROW_FRESH],
+  local NEVER = '(%s * on (%s) group_left (bouncer_base) %s)' % [pulled(v=0), KEY, ROWS],
+  local PAST_GRACE = '(%s > %s)' % [age(), GRACE],
+  local NEVER_PAST = '(%s and on (%s) %s unless on (%s) %s)' % [NEVER, KEY, PAST_GRACE, BKEY, BASE_AGE],
   local STATE =
     'max by (%s, runbook) (\n' % KEY
-    + '    %s\n' % branch(0, OK)
-    + '  or %s\n' % branch(1, '(((%s >= %s) < %s) and on (%s) %s unless on (%s) %s)' % [age(), EARLY, OFFLINE, KEY, pulled(), KEY, FRESH_USAGE], 'CrowdSecBouncerPullOverdue')
-    + '  or %s\n' % branch(2, '(%s unless on (%s) %s)' % [OFFLINE_ROW, KEY, FIREWALL], 'CrowdSecBouncerOffline')
-    + '  or %s\n' % branch(2, '(%s and on (%s) %s)' % [OFFLINE_ROW, KEY, FIREWALL], 'CrowdSecFirewallBouncerOffline')
-    + '  or %s\n' % branch(3, '(%s unless on (%s) %s)' % [pulled(v=0), KEY, FRESH_USAGE], 'CrowdSecBouncerNeverPulled')
-    + '  or %s\n' % branch(4, '(%s unless on (%s) %s)' % [FRESH_USAGE, KEY, OK])
+    + '    (0 * ((%s) unless on (%s) %s) + on (%s) group_left (runbook) %s)\n' % [ROW_PULLED, KEY, SUPERSEDED, BKEY, BASE_STATE]
+    + '  or %s\n' % branch(5, SUPERSEDED)
+    + '  or %s\n' % branch(4, '(%s and on (%s) %s)' % [NEVER, BKEY, BASE_FRESH])
+    + '  or %s\n' % branch(3, '(%s unless on (%s) %s)' % [NEVER_PAST, BKEY, BASE_FRESH], 'CrowdSecBouncerNeverPulled')
+    + '  or %s\n' % branch(6, '(%s unless on (%s) %s unless on (%s) %s)' % [NEVER, BKEY, BASE_FRESH, KEY, NEVER_PAST])
     + ')',
   local stateCount(values) = 'count(' + std.join(' or ', ['(%s) == %d' % [STATE, v] for v in values]) + ')',
 
@@ -48,7 +76,7 @@
       for i in std.range(0, std.length(pairs) - 1)
     },
   }],
-  local STATE_MAPPINGS = valueMap([['ok', 'green'], ['late', 'orange'], ['offline', 'red'], ['never pulled', 'purple'], ['idle, alive', 'blue']]),
+  local STATE_MAPPINGS = valueMap([['ok', 'green'], ['late', 'orange'], ['offline', 'red'], ['never pulled', 'purple'], ['idle, alive', 'blue'], ['superseded', 'text'], ['never pulled, no alert', 'light-purple']]),
   local UP_MAPPINGS = valueMap([['down', 'red'], ['up', 'green']]),
   local CONFIG_MAPPINGS = valueMap([['invalid', 'red'], ['valid', 'green']]),
   // Static colours of an age: the thresholds' defaults. The State column follows the rules themselves.
@@ -248,8 +276,9 @@
       stat('Late', [8, 1, 4, 4], stateCount([1]),
            'Last pull older than the early-warning threshold (default 1 h), younger than the offline one (24 h).', color='orange'),
       stat('Offline', [12, 1, 4, 4], stateCount([2]),
-           "Last pull at or beyond crowdsec:bouncer_offline_threshold_seconds (default 24 h, the Console's 'offline').", color='red'),
-      stat('Never pulled', [16, 1, 4, 4], stateCount([3]), 'Registered but never pulled decisions.', color='purple'),
+           "Last pull beyond crowdsec:bouncer_offline_threshold_seconds (default 24 h, the Console's 'offline').", color='red'),
+      stat('Never pulled', [16, 1, 4, 4], stateCount([3, 6]),
+           'Registered rows that never pulled decisions: past the grace (crowdsec:never_pulled_grace_seconds, default 24 h, an alert fires) or not (in grace, another row of the bouncer pulls, or CrowdSec 1.4 keeps no registration time).', color='purple'),
       stat('Integrations', [20, 1, 4, 4], 'count(crowdsec_integration_info{%s})' % F,
            'Blocklist-as-a-Service integrations (only with a Service API key).', color='blue'),
       table(
@@ -351,7 +380,7 @@
     'CrowdSec bouncer detail',
     'One CrowdSec bouncer: state, pull history, registration rows, usage-metrics liveness, configuration checks (crowdsec-bouncer-exporter).',
     [
-      stat('State', [0, 0, 6, 5], STATE, 'ok / late / offline / never pulled / idle but alive (fresh usage metrics), as the alert rules judge it.',
+      stat('State', [0, 0, 6, 5], STATE, 'ok / late / offline / never pulled / idle but alive (fresh usage metrics) / superseded registration, as the alert rules judge it (README: How it reads).',
            color=null, noValue='unknown', mappings=STATE_MAPPINGS),
       stat('Last pull', [6, 0, 6, 5], 'max(%s)' % age(),
            'Seconds since the last pull (since registration when it never pulled, CrowdSec 1.6+).', color=null, noValue='unknown', unit='s'),

@@ -22,7 +22,7 @@ ROOT_DIR="$PARTS_DIR/root"
 STAMP_DIR="$PARTS_DIR/.extracted"
 ENV_FILE="$PARTS_DIR/env.sh"
 
-PACKAGES=(crowdsec crowdsec-custom-bouncer prometheus prometheus-alertmanager
+PACKAGES=(crowdsec crowdsec-custom-bouncer crowdsec-firewall-bouncer prometheus prometheus-alertmanager
           postgresql-15 mariadb-server-core mariadb-client-core)
 # shared library (as ldd names it) -> Debian package that ships it. PostgreSQL and MariaDB link more than a
 # minimal bookworm has; whatever ldd reports missing is fetched and extracted too (see PARTS_LD_LIBRARY_PATH).
@@ -47,6 +47,7 @@ declare -A BIN=(
   [CROWDSEC_BIN]="$ROOT_DIR/usr/bin/crowdsec"
   [CSCLI_BIN]="$ROOT_DIR/usr/bin/cscli"
   [CUSTOM_BOUNCER_BIN]="$ROOT_DIR/usr/bin/crowdsec-custom-bouncer"
+  [FIREWALL_BOUNCER_BIN]="$ROOT_DIR/usr/bin/crowdsec-firewall-bouncer"
   [PROMETHEUS_BIN]="$ROOT_DIR/usr/bin/prometheus"
   [PROMTOOL_BIN]="$ROOT_DIR/usr/bin/promtool"
   [ALERTMANAGER_BIN]="$ROOT_DIR/usr/bin/prometheus-alertmanager"
@@ -56,7 +57,7 @@ declare -A BIN=(
   [MARIADBD_BIN]="$ROOT_DIR/usr/sbin/mariadbd"
   [MARIADB_BIN]="$ROOT_DIR/usr/bin/mariadb"
 )
-BIN_ORDER=(CROWDSEC_BIN CSCLI_BIN CUSTOM_BOUNCER_BIN PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN AMTOOL_BIN
+BIN_ORDER=(CROWDSEC_BIN CSCLI_BIN CUSTOM_BOUNCER_BIN FIREWALL_BOUNCER_BIN PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN AMTOOL_BIN
            INITDB_BIN POSTGRES_BIN MARIADBD_BIN MARIADB_BIN)
 if [[ "$PART_SET" == demo ]]; then
   PACKAGES=(crowdsec crowdsec-custom-bouncer prometheus)
@@ -198,6 +199,7 @@ tmp="$ENV_FILE.tmp.$$"
   echo "PARTS_LD_LIBRARY_PATH='$LIB_DIR'"
   echo "CROWDSEC_VERSION='$(version_of crowdsec)'"
   echo "CUSTOM_BOUNCER_VERSION='$(version_of crowdsec-custom-bouncer)'"
+  echo "FIREWALL_BOUNCER_VERSION='$(version_of crowdsec-firewall-bouncer)'"
   echo "PROMETHEUS_VERSION='$(version_of prometheus)'"
   echo "ALERTMANAGER_VERSION='$(version_of prometheus-alertmanager)'"
   echo "POSTGRESQL_VERSION='$(version_of postgresql-15)'"

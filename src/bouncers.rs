@@ -39,13 +39,10 @@ pub enum LastPull {
 }
 
 impl Bouncer {
-    /// The name without the `@<ip>` suffix CrowdSec adds to auto-created rows (TLS bouncers, or 1.6.4+ a known
-    /// key seen from a new IP), so that all rows of one bouncer can be grouped.
+    /// The name without the `@<ip>` suffixes CrowdSec adds to auto-created rows (TLS bouncers, or 1.6.4+ a known
+    /// key seen from a new IP), so that all rows of one bouncer can be grouped. See [`base_bouncer_name`].
     pub fn base_name(&self) -> &str {
-        match self.name.rsplit_once('@') {
-            Some((base, ip)) if !base.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => base,
-            _ => &self.name,
-        }
+        base_bouncer_name(&self.name)
     }
 
     pub fn last_pull_timestamp(&self) -> Option<UnixSeconds> {
@@ -55,6 +52,35 @@ impl Bouncer {
     /// Seconds since the last pull; for a never-pulled bouncer, since its registration when that is known.
     pub fn age_seconds(&self, now: UnixSeconds) -> Option<f64> {
         self.last_pull.age_seconds(now, self.registered_at)
+    }
+}
+
+/// A registered name without every trailing `@<IPv4 or IPv6>`: `envoy@192.0.2.147@192.0.2.242` -> `envoy`,
+/// `caddy@2001:db8::15` -> `caddy`, `ops@example.com` unchanged.
+///
+/// LAPI's own rule since 1.7.1 (`baseBouncerName`, crowdsecurity/crowdsec
+/// `pkg/apiserver/middlewares/v1/api_key.go`, PR #3911, read at commit a88b497b471e0f97c76997d177400502baf01903):
+/// repeatedly cut at the last `@` while the tail is an address Go's `netip.ParseAddr` accepts (IPv6 with a
+/// non-empty `%zone` included). LAPI 1.6.4-1.7.0 chained suffixes, so every one is stripped here too.
+/// One deliberate difference: where LAPI would strip down to an empty base (`@10.0.0.1`), the shortest
+/// non-empty prefix is kept, because an empty `bouncer_base` label would vanish in Prometheus.
+pub fn base_bouncer_name(name: &str) -> &str {
+    let mut base = name;
+    while let Some((head, tail)) = base.rsplit_once('@') {
+        if head.is_empty() || !is_go_netip_addr(tail) {
+            break;
+        }
+        base = head;
+    }
+    base
+}
+
+/// Whether Go's `netip.ParseAddr` accepts `s`: an IPv4 dotted quad (no leading zeros) or an IPv6 address,
+/// optionally with a non-empty zone (`fe80::1%eth0`). Rust's parsers agree on the address part.
+fn is_go_netip_addr(s: &str) -> bool {
+    match s.split_once('%') {
+        Some((addr, zone)) => !zone.is_empty() && addr.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => s.parse::<std::net::IpAddr>().is_ok(),
     }
 }
 
@@ -95,11 +121,23 @@ pub enum RawTime {
     Unparseable,
 }
 
+impl RawTime {
+    /// Go's zero time is how CrowdSec spells "unset" where a column cannot be NULL or a JSON dump prints a
+    /// NULL (see [`crate::timefmt::GO_ZERO_TIME`]): it is read as NULL, never as a pull in year 1.
+    pub fn unset_if_go_zero(self) -> RawTime {
+        match self {
+            RawTime::At(ts) if crate::timefmt::is_go_zero_time(ts) => RawTime::Null,
+            other => other,
+        }
+    }
+}
+
 /// Decides whether a bouncer ever pulled. CrowdSec >= 1.6 leaves `last_pull` NULL until the first pull; 1.4.x
 /// sets it to the creation time, so there a bouncer that never made any request (its `type` is still empty) has
 /// not pulled either. Rows of an upgraded 1.4 database keep that trait, so the `type` rule applies everywhere.
+/// Go's zero time is "unset", so never pulled.
 pub fn interpret_last_pull(last_pull: RawTime, bouncer_type: &str) -> LastPull {
-    match last_pull {
+    match last_pull.unset_if_go_zero() {
         RawTime::Null => LastPull::Never,
         RawTime::Unparseable => LastPull::Unreadable,
         RawTime::At(_) if bouncer_type.is_empty() => LastPull::Never,
@@ -138,13 +176,35 @@ mod tests {
     }
 
     #[test]
-    fn base_name_strips_only_an_ip_suffix() {
-        assert_eq!(bouncer("fw@10.0.0.1").base_name(), "fw");
-        assert_eq!(bouncer("fw@2001:db8::1").base_name(), "fw");
-        assert_eq!(bouncer("ops@example.com").base_name(), "ops@example.com");
-        assert_eq!(bouncer("@10.0.0.1").base_name(), "@10.0.0.1");
-        assert_eq!(bouncer("a@b@10.0.0.1").base_name(), "a@b");
-        assert_eq!(bouncer("plain").base_name(), "plain");
+    fn base_name_strips_every_trailing_ip_like_lapi() {
+        // Rows of field case R2-01 (LAPI 1.6.4-1.7.0 chained names) and LAPI's baseBouncerName rule.
+        for (name, base) in [
+            ("fw@10.0.0.1", "fw"),
+            ("fw@2001:db8::1", "fw"),
+            ("caddy@2001:db8::15", "caddy"),
+            ("envoy@192.0.2.147", "envoy"),
+            ("envoy@192.0.2.147@192.0.2.179", "envoy"),
+            ("envoy@192.0.2.147@192.0.2.242", "envoy"),
+            ("edge@fe80::1%eth0", "edge"),
+            ("edge@::ffff:192.0.2.1", "edge"),
+            ("ops@example.com", "ops@example.com"),
+            ("ops@example.com@192.0.2.9", "ops@example.com"),
+            ("a@b@10.0.0.1", "a@b"),
+            ("a@10.0.0.1@b", "a@10.0.0.1@b"),
+            // Go's netip refuses leading zeros, an empty zone, a zone on IPv4, and a port.
+            ("x@010.0.0.1", "x@010.0.0.1"),
+            ("x@fe80::1%", "x@fe80::1%"),
+            ("x@10.0.0.1%eth0", "x@10.0.0.1%eth0"),
+            ("x@10.0.0.1:80", "x@10.0.0.1:80"),
+            ("x@", "x@"),
+            // LAPI would strip to an empty base; an empty label would vanish, so the first segment stays.
+            ("@10.0.0.1", "@10.0.0.1"),
+            ("@10.0.0.1@10.0.0.2", "@10.0.0.1"),
+            ("plain", "plain"),
+            ("", ""),
+        ] {
+            assert_eq!(bouncer(name).base_name(), base, "{name:?}");
+        }
     }
 
     #[test]
@@ -165,6 +225,11 @@ mod tests {
         assert_eq!(
             interpret_last_pull(RawTime::Unparseable, "x"),
             LastPull::Unreadable
+        );
+        assert_eq!(
+            interpret_last_pull(RawTime::At(crate::timefmt::GO_ZERO_TIME), "x"),
+            LastPull::Never,
+            "Go's zero time is unset, not a pull at -62135596800"
         );
     }
 

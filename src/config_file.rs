@@ -113,14 +113,24 @@ pub struct BouncersSection {
     pub timeout: Option<Duration>,
 }
 
-/// `diagnose`'s states only; the alerts have their own thresholds (recording rules).
+/// `diagnose`'s thresholds, named as the rule file's recording rules (`crowdsec:<name>_seconds`), given as
+/// durations. The alerts and dashboards read the recording rules: set both alike.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdsSection {
+    /// `offline` is the name of releases before the verdicts issue.
+    #[serde(default, deserialize_with = "duration", alias = "offline")]
+    pub bouncer_offline_threshold: Option<Duration>,
+    /// `late` is the name of releases before the verdicts issue.
+    #[serde(default, deserialize_with = "duration", alias = "late")]
+    pub early_warning_threshold: Option<Duration>,
     #[serde(default, deserialize_with = "duration")]
-    pub late: Option<Duration>,
+    pub never_pulled_grace: Option<Duration>,
     #[serde(default, deserialize_with = "duration")]
-    pub offline: Option<Duration>,
+    pub usage_metrics_freshness: Option<Duration>,
+    /// Unset: follows `bouncer_offline_threshold`, as the recording rule does.
+    #[serde(default, deserialize_with = "duration")]
+    pub integration_offline_threshold: Option<Duration>,
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -159,22 +169,41 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
 }
 
 impl ConfigFile {
-    /// `diagnose`'s thresholds: the file's, else the defaults (late after 1 h, offline after 24 h), checked.
+    /// `diagnose`'s thresholds: the file's, else the rule file's defaults, checked (every one above zero, the early
+    /// warning below the offline threshold).
     pub fn thresholds(&self, path: &Path) -> Result<Thresholds, ConfigFileError> {
         let mut t = Thresholds::default();
         if let Some(section) = &self.thresholds {
-            t.late = section.late.unwrap_or(t.late);
-            t.offline = section.offline.unwrap_or(t.offline);
+            t.bouncer_offline = section
+                .bouncer_offline_threshold
+                .unwrap_or(t.bouncer_offline);
+            t.early_warning = section.early_warning_threshold.unwrap_or(t.early_warning);
+            t.never_pulled_grace = section.never_pulled_grace.unwrap_or(t.never_pulled_grace);
+            t.usage_metrics_freshness = section
+                .usage_metrics_freshness
+                .unwrap_or(t.usage_metrics_freshness);
+            t.integration_offline = section.integration_offline_threshold;
         }
-        if t.late.is_zero() || t.offline <= t.late {
-            return Err(ConfigFileError::Invalid {
-                path: path.to_owned(),
-                message: format!(
-                    "thresholds: need 0 < late < offline (late {}, offline {})",
-                    crate::timefmt::human_duration(t.late.as_secs_f64()),
-                    crate::timefmt::human_duration(t.offline.as_secs_f64())
-                ),
-            });
+        let invalid = |message: String| ConfigFileError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let human = |d: Duration| crate::timefmt::human_duration(d.as_secs_f64());
+        if t.early_warning.is_zero() || t.bouncer_offline <= t.early_warning {
+            return Err(invalid(format!(
+                "thresholds: need 0 < late < offline (early_warning_threshold {}, bouncer_offline_threshold {})",
+                human(t.early_warning),
+                human(t.bouncer_offline)
+            )));
+        }
+        for (name, d) in [
+            ("never_pulled_grace", Some(t.never_pulled_grace)),
+            ("usage_metrics_freshness", Some(t.usage_metrics_freshness)),
+            ("integration_offline_threshold", t.integration_offline),
+        ] {
+            if d.is_some_and(|d| d.is_zero()) {
+                return Err(invalid(format!("thresholds: {name} must be above 0")));
+            }
         }
         Ok(t)
     }
@@ -388,8 +417,36 @@ mod tests {
         };
         assert_eq!(t("").unwrap(), Thresholds::default());
         let got = t("thresholds:\n  late: 10m\n").unwrap();
-        assert_eq!(got.late, Duration::from_secs(600));
-        assert_eq!(got.offline, Duration::from_secs(86_400));
+        assert_eq!(got.early_warning, Duration::from_secs(600));
+        assert_eq!(got.bouncer_offline, Duration::from_secs(86_400));
+        // The recording rules' names; the integration threshold follows the bouncer one unless set.
+        let got = t("thresholds:\n  bouncer_offline_threshold: 12h\n  early_warning_threshold: 30m\n  never_pulled_grace: 2h\n  usage_metrics_freshness: 20m\n").unwrap();
+        assert_eq!(
+            (
+                got.bouncer_offline,
+                got.early_warning,
+                got.never_pulled_grace,
+                got.usage_metrics_freshness
+            ),
+            (
+                Duration::from_secs(43_200),
+                Duration::from_secs(1800),
+                Duration::from_secs(7200),
+                Duration::from_secs(1200)
+            )
+        );
+        assert_eq!(got.integration_offline(), Duration::from_secs(43_200));
+        let got = t("thresholds:\n  integration_offline_threshold: 48h\n").unwrap();
+        assert_eq!(got.integration_offline(), Duration::from_secs(172_800));
+        assert!(t("thresholds:\n  never_pulled_grace: 0s\n").is_err());
+        assert!(
+            parse(
+                Path::new("c.yaml"),
+                "thresholds:\n  late: 1h\n  early_warning_threshold: 1h\n"
+            )
+            .is_err(),
+            "a name and its old alias together are ambiguous"
+        );
         assert!(
             t("thresholds:\n  offline: 30m\n").is_err(),
             "below the default late"

@@ -72,7 +72,10 @@ pub fn load(path: &Path) -> Result<CrowdsecConfig, ConfigError> {
     let mut local = path.as_os_str().to_owned();
     local.push(".local");
     if let Some(overlay) = read_yaml(Path::new(&local))? {
-        merge(&mut merged, overlay);
+        merge(&mut merged, overlay).map_err(|message| ConfigError::Invalid {
+            path: PathBuf::from(&local),
+            message,
+        })?;
     }
     extract(path, &merged)
 }
@@ -89,7 +92,7 @@ fn read_yaml(path: &Path) -> Result<Option<Value>, ConfigError> {
             })
         }
     };
-    let expanded = expand_env(&text, |name| std::env::var(name).ok());
+    let expanded = expand_env(&text, process_env);
     if expanded.trim().is_empty() {
         return Ok(Some(Value::Mapping(Mapping::new())));
     }
@@ -112,55 +115,136 @@ fn yaml_error_location(e: &serde_yaml_ng::Error) -> String {
     }
 }
 
-/// Expands `${VAR}` and `$VAR` with the variables `lookup` knows; unknown ones are left as written, as CrowdSec
-/// (1.5+) does, so a literal `$` in a password survives.
+/// Expands `${VAR}` and `$VAR` with the variables `lookup` knows; unknown ones are left as written, so a literal
+/// `$` in a password survives. Same result as [`strict_expand`] (CrowdSec's own rule).
 pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 1..];
-        let (name, consumed) = if let Some(inner) = after.strip_prefix('{') {
-            match inner.find('}') {
-                Some(end) => (&inner[..end], end + 2),
-                None => ("", 0),
-            }
-        } else {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            (&after[..end], end)
-        };
-        let valid = !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        match valid.then(|| lookup(name)).flatten() {
-            Some(value) => out.push_str(&value),
-            None => out.push_str(&rest[pos..pos + 1 + consumed]),
-        }
-        rest = &after[consumed..];
-    }
-    out.push_str(rest);
-    out
+    strict_expand(text, lookup, |_| {})
 }
 
-/// Merges `overlay` into `base`: maps key by key, recursively; anything else is replaced.
-pub fn merge(base: &mut Value, overlay: Value) {
-    match (base, overlay) {
+/// Output past this many bytes, or after this many substitutions, is not expanded further: a variable whose
+/// value names itself (`V=a$V`) makes the Go original grow forever; here it stops.
+pub const MAX_EXPANDED_BYTES: usize = 1024 * 1024;
+pub const MAX_SUBSTITUTIONS: usize = 4096;
+
+/// A port of go-cs-lib `csstring.StrictExpand` (crowdsecurity/go-cs-lib csstring/expand.go, commit 257ca800),
+/// which CrowdSec and the Go bouncers apply to their configuration text:
+/// - `${NAME}` up to the first `}` (NAME may be anything, even empty); without a closing `}` nothing changes;
+/// - `$NAME` with NAME made of `[A-Za-z0-9_]` (a leading digit is allowed);
+/// - a variable `lookup` does not know is left as written (and reported to `undefined`); one defined as empty
+///   becomes empty;
+/// - scanning goes on inside a substituted value after its first byte, as the Go loop does.
+///
+/// Differences, both where the Go code fails: a `$` at the very end is kept (Go indexes past the end and
+/// panics), and expansion stops at [`MAX_EXPANDED_BYTES`] or [`MAX_SUBSTITUTIONS`].
+pub fn strict_expand(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    mut undefined: impl FnMut(&str),
+) -> String {
+    let mut s: Vec<u8> = text.as_bytes().to_vec();
+    let mut i = 0;
+    let mut substitutions = 0;
+    while i < s.len() && s.len() <= MAX_EXPANDED_BYTES && substitutions < MAX_SUBSTITUTIONS {
+        if s[i] == b'$' && i + 1 < s.len() {
+            // `$`, `{` and `}` are ASCII, so every cut below falls on a UTF-8 boundary.
+            let (name_range, replace_end) = if s[i + 1] == b'{' {
+                match s[i + 2..].iter().position(|&c| c == b'}') {
+                    Some(p) => ((i + 2)..(i + 2 + p), i + 2 + p + 1),
+                    None => (0..0, 0),
+                }
+            } else {
+                let mut j = i + 1;
+                while j < s.len() && (s[j].is_ascii_alphanumeric() || s[j] == b'_') {
+                    j += 1;
+                }
+                if j > i + 1 {
+                    ((i + 1)..j, j)
+                } else {
+                    (0..0, 0)
+                }
+            };
+            if replace_end > 0 {
+                let name = String::from_utf8_lossy(&s[name_range]).into_owned();
+                match lookup(&name) {
+                    Some(value) => {
+                        s.splice(i..replace_end, value.into_bytes());
+                        substitutions += 1;
+                    }
+                    None => undefined(&name),
+                }
+            }
+        }
+        i += 1;
+    }
+    String::from_utf8(s).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// An environment lookup safe for any name a file may hold: names the OS cannot have (empty, `=`, NUL) are
+/// undefined, as Go's `os.LookupEnv` says, instead of reaching `std::env::var`, which may panic on them.
+pub fn process_env(name: &str) -> Option<String> {
+    if name.is_empty() || name.contains(['=', '\0']) {
+        return None;
+    }
+    std::env::var(name).ok()
+}
+
+/// Merges an overlay document (`<file>.local`) over `base`, the way go-cs-lib `csyaml.Merge` does
+/// (crowdsecurity/go-cs-lib csyaml/merge.go, commit 257ca800; crowdsec 1.4's `pkg/yamlpatch` is the same rule):
+/// an overlay without content (empty, comments only) changes nothing; otherwise maps are merged key by key,
+/// recursively, sequences and scalars are replaced, and an explicit null (`key:` or `key: ~`) replaces too, so
+/// `api_key:` in the overlay clears the key. A mapping merged into a scalar or sequence (or the reverse) is an
+/// error, as in the strict mode both use; the message names the key, never a value.
+pub fn merge(base: &mut Value, overlay: Value) -> Result<(), String> {
+    if overlay.is_null() {
+        return Ok(());
+    }
+    merge_value(base, overlay, "")
+}
+
+fn merge_value(into: &mut Value, from: Value, at: &str) -> Result<(), String> {
+    let kind = |v: &Value| match v {
+        Value::Mapping(_) => "mapping",
+        Value::Sequence(_) => "sequence",
+        _ => "scalar",
+    };
+    match (into, from) {
+        (into @ Value::Null, from) => *into = from,
+        (into, Value::Null) => *into = Value::Null,
         (Value::Mapping(b), Value::Mapping(o)) => {
             for (k, v) in o {
+                let name = match &k {
+                    Value::String(s) => s.clone(),
+                    other => serde_yaml_ng::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                };
+                let path = if at.is_empty() {
+                    name
+                } else {
+                    format!("{at}.{name}")
+                };
                 match b.get_mut(&k) {
-                    Some(existing) => merge(existing, v),
+                    Some(existing) => merge_value(existing, v, &path)?,
                     None => {
                         b.insert(k, v);
                     }
                 }
             }
         }
-        // An empty overlay document leaves the base alone.
-        (_, Value::Null) => {}
-        (b, o) => *b = o,
+        (into, from) if kind(into) == kind(&from) && !matches!(from, Value::Mapping(_)) => {
+            *into = from
+        }
+        (into, from) => {
+            let at = if at.is_empty() { "the top level" } else { at };
+            return Err(format!(
+                "can't merge a {} into a {} at {at}",
+                kind(&from),
+                kind(into)
+            ));
+        }
     }
+    Ok(())
 }
 
 fn extract(path: &Path, root: &Value) -> Result<CrowdsecConfig, ConfigError> {
@@ -318,5 +402,58 @@ mod tests {
             load(&dir.path().join("missing.yaml")),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    /// go-cs-lib `csstring/expand.go` `StrictExpand` (crowdsecurity/go-cs-lib commit 257ca800), case by case.
+    #[test]
+    fn strict_expand_is_go_cs_lib_s() {
+        let env = |n: &str| match n {
+            "A" => Some("x".to_owned()),
+            "EMPTY" => Some(String::new()),
+            "1" => Some("one".to_owned()),
+            "CHAIN" => Some("<$A>".to_owned()),
+            "SELF" => Some("a$SELF".to_owned()),
+            _ => None,
+        };
+        for (input, want) in [
+            ("${A}", "x"),
+            ("$A", "x"),
+            ("$A.b", "x.b"),
+            ("${EMPTY}|$EMPTY", "|"),
+            ("${NOPE}$NOPE", "${NOPE}$NOPE"),
+            ("$1", "one"),
+            ("${", "${"),
+            ("${A", "${A"),
+            ("${}", "${}"),
+            ("$ $-", "$ $-"),
+            ("end$", "end$"),
+            // The Go loop goes on scanning inside a substituted value.
+            ("$CHAIN", "<x>"),
+            ("ünï $A", "ünï x"),
+        ] {
+            assert_eq!(strict_expand(input, env, |_| {}), want, "{input}");
+        }
+        let mut undefined = Vec::new();
+        strict_expand("${NOPE} $A $OTHER", env, |n| undefined.push(n.to_owned()));
+        assert_eq!(undefined, ["NOPE", "OTHER"]);
+        // Go grows `a$SELF` forever; here it stops.
+        assert!(strict_expand("$SELF", env, |_| {}).len() <= MAX_EXPANDED_BYTES + 16);
+    }
+
+    #[test]
+    fn overlay_merge_rules() {
+        let y = |s: &str| serde_yaml_ng::from_str::<Value>(s).unwrap();
+        let mut base = y("a: 1\nm:\n  x: 1\n  y: [1, 2]\n");
+        merge(&mut base, y("m:\n  y: [3]\n  z: 2\na:\n")).unwrap();
+        assert_eq!(base, y("a: ~\nm:\n  x: 1\n  y: [3]\n  z: 2\n"));
+        let mut base = y("a: 1\n");
+        merge(&mut base, Value::Null).unwrap();
+        assert_eq!(
+            base,
+            y("a: 1\n"),
+            "an overlay with no content changes nothing"
+        );
+        let err = merge(&mut y("m:\n  k: v\n"), y("m: [1]\n")).unwrap_err();
+        assert_eq!(err, "can't merge a sequence into a mapping at m");
     }
 }

@@ -1,6 +1,14 @@
-//! `crowdsec-bouncer-exporter diagnose`: every source and check once, then, per bouncer and integration, its
-//! state, its last pull, the configuration file behind it and what to try. Text for people (colour only on a
-//! terminal), JSON for scripts. Exit status: 0 all fine, 1 something critical, 2 the tool could not run.
+//! `crowdsec-bouncer-exporter diagnose`: every source and check once, then, per bouncer base (with its registered
+//! rows and the part each plays), per LAPI and per integration, the verdict of [`crate::verdict`] — the very
+//! judgement of the alert rules — its severity, the alert that fires for it, its last pull, the configuration file
+//! behind it and what to try. Text for people (colour only on a terminal, see [`text`]), JSON for scripts.
+//!
+//! Exit status, from the most severe finding (each finding carries the severity of the alert that fires for it):
+//! 0 nothing above info, 1 something an alert pages as critical, 3 warnings only, 2 the tool could not run (no
+//! source could be read, bad flags, output failed). Ages are judged at this instant: an alert fires once its `for:`
+//! (5 to 30 minutes) has passed too.
+
+mod text;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -8,13 +16,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bouncer_config::checks::{FileReport, Status};
-use crate::bouncers::{Bouncer, LastPull};
+use crate::bouncer_config::checks::{Check, FileReport, Status as CheckStatus};
+use crate::bouncers::Bouncer;
 use crate::exporter::Exporter;
 use crate::metrics::Scrape;
 use crate::settings::{LogLevel, LogSettings, Settings, Thresholds};
-use crate::sources::service_api::model::Integration;
-use crate::timefmt::{self, human_duration, UnixSeconds};
+use crate::timefmt::{self, human_duration};
+use crate::verdict::{
+    self, Alert, BaseJudgement, BaseVerdict, Firing, IntegrationJudgement, IntegrationVerdict,
+    LapiVerdict, Role, Severity,
+};
+
+pub use text::text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -22,61 +35,63 @@ pub enum Output {
     Json,
 }
 
+/// The whole report's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub enum Status {
+    /// Nothing above info.
     Ok,
-    Late,
-    Offline,
-    NeverPulled,
-    Unknown,
-}
-
-impl State {
-    /// Late after more than `t.late` without a pull, offline from `t.offline` on (settings, `thresholds`).
-    fn of(last_pull: LastPull, now: UnixSeconds, t: &Thresholds) -> State {
-        match last_pull {
-            LastPull::Never => State::NeverPulled,
-            LastPull::Unreadable => State::Unknown,
-            LastPull::At(ts) if now - ts >= t.offline.as_secs_f64() => State::Offline,
-            LastPull::At(ts) if now - ts > t.late.as_secs_f64() => State::Late,
-            LastPull::At(_) => State::Ok,
-        }
-    }
-
-    fn critical(self) -> bool {
-        matches!(self, State::Offline | State::NeverPulled)
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            State::Ok => "ok",
-            State::Late => "late",
-            State::Offline => "OFFLINE",
-            State::NeverPulled => "NEVER PULLED",
-            State::Unknown => "unknown",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Ok,
+    /// Warnings only (exit 3).
+    Warning,
+    /// Something critical (exit 1).
     Critical,
+    /// No source could be read (exit 2).
     Error,
+}
+
+impl Status {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Critical => 1,
+            Status::Error => 2,
+            Status::Warning => 3,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
 pub struct Report {
-    pub status: Verdict,
+    pub status: Status,
     pub generated_at: String,
-    /// Critical findings, one line each.
+    /// The thresholds judged with, in seconds (named as the recording rules).
+    pub thresholds: ThresholdsReport,
+    /// Every finding of severity warning or critical, one line each.
     pub problems: Vec<String>,
+    /// Every finding, with its severity and the alert that fires for it.
+    pub findings: Vec<Finding>,
     pub lapis: Vec<LapiReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrations: Option<IntegrationsReport>,
     pub config_files: Vec<ConfigFile>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ThresholdsReport {
+    pub bouncer_offline_threshold_seconds: f64,
+    pub early_warning_threshold_seconds: f64,
+    pub never_pulled_grace_seconds: f64,
+    pub usage_metrics_freshness_seconds: f64,
+    pub integration_offline_threshold_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// The alert of the rule file that fires for it, if any (by name: the configuration and source alerts are
+    /// not the verdict module's).
+    pub alert: Option<&'static str>,
+    pub text: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,21 +102,54 @@ pub struct LapiReport {
     /// `None` when the URL is unknown.
     pub up: Option<bool>,
     pub health_error: Option<String>,
-    pub bouncers: Vec<BouncerReport>,
+    /// `ok`, `no_active_bouncer`, `no_bouncer`; `None` when its bouncers could not be read.
+    pub verdict: Option<LapiVerdict>,
+    pub severity: Severity,
+    pub alert: Option<Alert>,
+    /// One entry per bouncer base (a registered name without its `@<ip>` suffixes).
+    pub bouncers: Vec<BaseReport>,
 }
 
+/// One bouncer: every row registered under its base name on one LAPI.
 #[derive(Debug, Serialize)]
-pub struct BouncerReport {
+pub struct BaseReport {
+    /// The base name (`bouncer_base`).
     pub name: String,
-    pub state: State,
+    pub verdict: BaseVerdict,
+    pub severity: Severity,
+    /// The most severe alert that fires for it (`null` when none would).
+    pub alert: Option<Alert>,
+    /// Every alert that fires for it, with its labels.
+    pub alerts: Vec<Firing>,
+    /// Its freshest pull.
     pub last_pull: Option<String>,
     pub last_pull_ago: Option<String>,
+    pub usage_metrics_ago: Option<String>,
+    /// Of its current row (the freshest).
     pub bouncer_type: String,
     pub version: String,
     pub ip_address: String,
+    pub rows: Vec<RowReport>,
     pub config_files: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RowReport {
+    pub name: String,
+    pub role: Role,
+    pub last_pull: Option<String>,
+    pub last_pull_ago: Option<String>,
+    /// For a never-pulled row: since its registration, when CrowdSec keeps it (1.6+).
+    pub registered_ago: Option<String>,
+    pub bouncer_type: String,
+    pub version: String,
+    pub ip_address: String,
+    pub auth_type: String,
+    pub alert: Option<Alert>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,17 +163,24 @@ pub struct IntegrationReport {
     pub id: String,
     pub name: String,
     pub entity_type: String,
-    pub state: State,
+    pub verdict: IntegrationVerdict,
+    pub severity: Severity,
+    pub alert: Option<Alert>,
+    pub alerts: Vec<Firing>,
     pub last_pull: Option<String>,
     pub last_pull_ago: Option<String>,
+    pub created_ago: Option<String>,
     pub blocklist_items: Option<f64>,
+    pub blocklists: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ConfigFile {
-    pub valid: bool,
+    /// As `crowdsec_bouncer_config_valid`: `true` no check failed, `false` one failed, `null` nothing failed but the
+    /// key could not be compared (see `skipped`): never called valid without that evidence.
+    pub valid: Option<bool>,
     #[serde(flatten)]
     pub file: FileReport,
 }
@@ -168,11 +223,7 @@ pub fn run(settings: Settings, output: Output) -> ExitCode {
     if written.is_err() {
         return ExitCode::from(2);
     }
-    match report.status {
-        Verdict::Ok => ExitCode::SUCCESS,
-        Verdict::Critical => ExitCode::from(1),
-        Verdict::Error => ExitCode::from(2),
-    }
+    ExitCode::from(report.status.exit_code())
 }
 
 /// Long enough for every source's own timeout.
@@ -196,8 +247,8 @@ fn deadline(s: &Settings) -> Duration {
     lapi.max(sapi).max(checks) + Duration::from_secs(1)
 }
 
-fn ago(ts: UnixSeconds, now: UnixSeconds) -> String {
-    format!("{} ago", human_duration(now - ts))
+fn ago(seconds: f64) -> String {
+    format!("{} ago", human_duration(seconds))
 }
 
 /// Turns one scrape into the report, with the default thresholds.
@@ -205,19 +256,33 @@ pub fn build(s: &Scrape) -> Report {
     build_with(s, &Thresholds::default())
 }
 
-/// Turns one scrape into the report; `t` says when a bouncer or integration is late or offline.
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn add(&mut self, severity: Severity, alert: Option<&'static str>, text: String) {
+        self.0.push(Finding {
+            severity,
+            alert,
+            text,
+        });
+    }
+}
+
+/// Turns one scrape into the report; `t` are the thresholds of the verdicts ([`crate::verdict`]).
 pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
-    let mut problems = Vec::new();
+    let mut findings = Findings(Vec::new());
     let files: Vec<FileReport> = crate::sources::bouncer_config::checked_files(s);
     if let Some(r) = s.bouncer_config.as_ref().filter(|r| !r.up) {
         if let Some(e) = &r.last_error {
-            problems.push(format!(
-                "the configuration checks could not run: {}",
-                e.message
-            ));
+            findings.add(
+                Severity::Warning,
+                Some("CrowdSecExporterSourceDown"),
+                format!("the configuration checks could not run: {}", e.message),
+            );
         }
     }
     let mut lapis = Vec::new();
+    let mut offline_bouncers: Vec<(String, String)> = Vec::new();
     let mut any_source_up = false;
     for r in &s.lapis {
         any_source_up |= r.up;
@@ -228,12 +293,16 @@ pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             None => (None, None, None),
         };
         if up == Some(false) {
-            problems.push(format!(
-                "LAPI {} does not answer at {}: {}",
-                r.name,
-                url.as_deref().unwrap_or("?"),
-                health_error.as_deref().unwrap_or("")
-            ));
+            findings.add(
+                Severity::Critical,
+                Some("CrowdSecLapiDown"),
+                format!(
+                    "LAPI {} does not answer at {}: {}",
+                    r.name,
+                    url.as_deref().unwrap_or("?"),
+                    health_error.as_deref().unwrap_or("")
+                ),
+            );
         }
         let database_error = (!r.up).then(|| {
             r.last_error
@@ -242,30 +311,64 @@ pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 .unwrap_or_default()
         });
         if let Some(e) = &database_error {
-            problems.push(format!(
-                "the database of LAPI {} cannot be read: {e}",
-                r.name
-            ));
+            findings.add(
+                Severity::Warning,
+                Some("CrowdSecExporterSourceDown"),
+                format!("the bouncers of LAPI {} cannot be read: {e}", r.name),
+            );
         }
-        let bouncers = r
+        let judged = r
             .data
-            .iter()
-            .flat_map(|d| d.bouncers.iter())
-            .map(|b| bouncer_report(b, &r.name, &files, s.now, t))
-            .collect::<Vec<_>>();
-        for b in bouncers.iter().filter(|b| b.state.critical()) {
-            problems.push(format!(
-                "bouncer {} on LAPI {}: {}",
-                b.name,
-                r.name,
-                b.state.label()
-            ));
-        }
-        if r.data.as_ref().is_some_and(|d| d.bouncers.is_empty()) {
-            problems.push(format!(
-                "no bouncer is registered on LAPI {}: nothing applies its decisions",
-                r.name
-            ));
+            .as_ref()
+            .map(|d| verdict::judge_lapi(&r.name, &d.bouncers, s.now, t));
+        let mut bouncers = Vec::new();
+        if let Some(j) = &judged {
+            for b in &j.bases {
+                if b.verdict == BaseVerdict::Offline {
+                    offline_bouncers.extend(
+                        b.rows
+                            .iter()
+                            .map(|row| (r.name.clone(), row.bouncer.name.clone())),
+                    );
+                }
+                let report = base_report(b, &files, t);
+                if let Some(finding) = base_finding(&report) {
+                    findings.0.push(finding);
+                }
+                for row in report.rows.iter().filter(|x| x.role == Role::Superseded) {
+                    findings.add(
+                        Severity::Info,
+                        None,
+                        format!(
+                            "bouncer {}: row {} is a superseded registration (last pull {})",
+                            report.name,
+                            row.name,
+                            row.last_pull_ago.as_deref().unwrap_or("?")
+                        ),
+                    );
+                }
+                bouncers.push(report);
+            }
+            match j.verdict {
+                LapiVerdict::Ok => {}
+                LapiVerdict::NoBouncer => findings.add(
+                    j.severity,
+                    j.alert.map(Alert::name),
+                    format!(
+                        "no bouncer is registered on LAPI {}: nothing applies its decisions",
+                        r.name
+                    ),
+                ),
+                LapiVerdict::NoActiveBouncer => findings.add(
+                    j.severity,
+                    j.alert.map(Alert::name),
+                    format!(
+                        "no bouncer of LAPI {} is active: {}",
+                        r.name,
+                        no_active_detail(j)
+                    ),
+                ),
+            }
         }
         lapis.push(LapiReport {
             name: r.name.clone(),
@@ -273,6 +376,9 @@ pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             url,
             up,
             health_error,
+            verdict: judged.as_ref().map(|j| j.verdict),
+            severity: judged.as_ref().map_or(Severity::None, |j| j.severity),
+            alert: judged.as_ref().and_then(|j| j.alert),
             bouncers,
         });
     }
@@ -285,21 +391,29 @@ pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 .unwrap_or_default()
         });
         if let Some(e) = &error {
-            problems.push(format!("the Service API cannot be read: {e}"));
+            findings.add(
+                Severity::Warning,
+                Some("CrowdSecExporterSourceDown"),
+                format!("the Service API cannot be read: {e}"),
+            );
         }
         let items: Vec<_> = r
             .data
             .iter()
             .flat_map(|d| d.integrations.iter())
-            .map(|i| integration_report(i, s.now, t))
+            .map(|i| integration_report(&verdict::judge_integration(i, s.now, t)))
             .collect();
-        for i in items.iter().filter(|i| i.state.critical()) {
-            problems.push(format!(
-                "integration {} ({}): {}",
-                i.name,
-                i.id,
-                i.state.label()
-            ));
+        for i in items.iter().filter(|i| i.severity > Severity::None) {
+            findings.add(
+                i.severity,
+                i.alert.map(Alert::name),
+                format!(
+                    "integration {} ({}): {}",
+                    i.name,
+                    i.id,
+                    text::integration_label(i.verdict)
+                ),
+            );
         }
         IntegrationsReport { error, items }
     });
@@ -307,296 +421,200 @@ pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
         let failed: Vec<&str> = f
             .checks
             .iter()
-            .filter(|c| c.status == Status::Fail)
+            .filter(|c| c.status == CheckStatus::Fail)
             .map(|c| c.check.name())
             .collect();
-        problems.push(format!(
-            "configuration {} is invalid: {}",
-            f.path.display(),
-            failed.join(", ")
-        ));
+        // As CrowdSecBouncerConfigInvalidAndOffline: its bouncer is offline by the offline rule.
+        let offline = f.bouncer.as_ref().is_some_and(|b| {
+            offline_bouncers
+                .iter()
+                .any(|(l, n)| n == b && f.lapi.as_deref().is_none_or(|fl| fl == l))
+        });
+        let (severity, alert, also) = if offline {
+            (
+                Severity::Critical,
+                "CrowdSecBouncerConfigInvalidAndOffline",
+                " and its bouncer is offline",
+            )
+        } else {
+            (Severity::Warning, "CrowdSecBouncerConfigInvalid", "")
+        };
+        findings.add(
+            severity,
+            Some(alert),
+            format!(
+                "configuration {} is invalid{also}: {}",
+                f.path.display(),
+                failed.join(", ")
+            ),
+        );
     }
+    let worst = findings
+        .0
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::None);
     let status = if !any_source_up {
-        Verdict::Error
-    } else if problems.is_empty() {
-        Verdict::Ok
+        Status::Error
     } else {
-        Verdict::Critical
+        match worst {
+            Severity::Critical => Status::Critical,
+            Severity::Warning => Status::Warning,
+            Severity::Info | Severity::None => Status::Ok,
+        }
     };
     Report {
         status,
         generated_at: timefmt::format_rfc3339(s.now),
-        problems,
+        thresholds: ThresholdsReport {
+            bouncer_offline_threshold_seconds: t.bouncer_offline.as_secs_f64(),
+            early_warning_threshold_seconds: t.early_warning.as_secs_f64(),
+            never_pulled_grace_seconds: t.never_pulled_grace.as_secs_f64(),
+            usage_metrics_freshness_seconds: t.usage_metrics_freshness.as_secs_f64(),
+            integration_offline_threshold_seconds: t.integration_offline().as_secs_f64(),
+        },
+        problems: findings
+            .0
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(|f| f.text.clone())
+            .collect(),
+        findings: findings.0,
         lapis,
         integrations,
         config_files: files
             .into_iter()
             .map(|file| ConfigFile {
-                valid: file.valid(),
+                valid: file.verdict(),
                 file,
             })
             .collect(),
     }
 }
 
-fn bouncer_report(
-    b: &Bouncer,
-    lapi: &str,
-    files: &[FileReport],
-    now: UnixSeconds,
-    t: &Thresholds,
-) -> BouncerReport {
-    let state = State::of(b.last_pull, now, t);
-    let config_files: Vec<String> = files
-        .iter()
-        .filter(|f| {
-            f.bouncer.as_deref() == Some(b.name.as_str())
-                && f.lapi.as_deref().is_none_or(|l| l == lapi)
-        })
-        .map(|f| f.path.display().to_string())
-        .collect();
-    let where_ = if config_files.is_empty() {
-        "no configuration file on this host holds its key, so it runs elsewhere or its file holds another key".to_owned()
+fn no_active_detail(j: &verdict::LapiJudgement) -> String {
+    let age = j.min_age_seconds.map_or("?".to_owned(), human_duration);
+    if j.any_pulled {
+        format!("the most recent pull (or registration of a never-pulled bouncer) was {age} ago")
     } else {
-        format!("see the checks of {}", config_files.join(", "))
-    };
-    let fix = match state {
-        State::Ok | State::Unknown => None,
-        State::Late | State::Offline => Some(format!(
-            "the bouncer stopped pulling: check that its service runs (`systemctl status <bouncer>`) and read its log; {where_}"
-        )),
-        State::NeverPulled => Some(format!(
-            "registered but never pulled: start the bouncer, and make sure its configuration holds the key of this registration; {where_}"
-        )),
-    };
-    BouncerReport {
-        name: b.name.clone(),
-        state,
-        last_pull: b.last_pull_timestamp().map(timefmt::format_rfc3339),
-        last_pull_ago: b.last_pull_timestamp().map(|ts| ago(ts, now)),
-        bouncer_type: b.bouncer_type.clone(),
-        version: b.version.clone(),
-        ip_address: b.ip_address.clone(),
-        config_files,
-        fix,
+        format!("none of its bouncers has ever pulled; the newest was registered {age} ago")
     }
 }
 
-fn integration_report(i: &Integration, now: UnixSeconds, t: &Thresholds) -> IntegrationReport {
-    let state = State::of(i.last_pull, now, t);
-    let fix = match state {
-        State::Ok | State::Unknown => None,
-        _ => Some("the device stopped pulling this blocklist: check the endpoint and credentials configured on the device (Console > Blocklists > Integrations) and that it can reach admin.api.crowdsec.net".to_owned()),
-    };
+fn base_finding(b: &BaseReport) -> Option<Finding> {
+    if b.severity == Severity::None {
+        return None;
+    }
+    let what = format!("bouncer {}: {}", b.name, text::base_label(b.verdict));
+    Some(Finding {
+        severity: b.severity,
+        alert: b.alert.map(Alert::name),
+        text: what,
+    })
+}
+
+fn config_files_of(b: &BaseJudgement, files: &[FileReport]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| {
+            f.bouncer
+                .as_deref()
+                .is_some_and(|n| b.rows.iter().any(|r| r.bouncer.name == n))
+                && f.lapi.as_deref().is_none_or(|l| l == b.lapi)
+        })
+        .map(|f| f.path.display().to_string())
+        .collect()
+}
+
+fn base_report(b: &BaseJudgement, files: &[FileReport], t: &Thresholds) -> BaseReport {
+    let current: Option<&Bouncer> = b
+        .rows
+        .iter()
+        .filter(|r| r.role == Role::Current)
+        .min_by(|x, y| {
+            x.age_seconds
+                .unwrap_or(f64::INFINITY)
+                .total_cmp(&y.age_seconds.unwrap_or(f64::INFINITY))
+        })
+        .or_else(|| b.rows.first())
+        .map(|r| r.bouncer);
+    let config_files = config_files_of(b, files);
+    let rows = b
+        .rows
+        .iter()
+        .map(|r| RowReport {
+            name: r.bouncer.name.clone(),
+            role: r.role,
+            last_pull: r.bouncer.last_pull_timestamp().map(timefmt::format_rfc3339),
+            last_pull_ago: r.bouncer.last_pull_timestamp().and(r.age_seconds).map(ago),
+            registered_ago: r
+                .bouncer
+                .last_pull_timestamp()
+                .is_none()
+                .then_some(r.age_seconds)
+                .flatten()
+                .map(ago),
+            bouncer_type: r.bouncer.bouncer_type.clone(),
+            version: r.bouncer.version.clone(),
+            ip_address: r.bouncer.ip_address.clone(),
+            auth_type: r.bouncer.auth_type.clone(),
+            alert: r.alert,
+            note: text::row_note(b, r),
+        })
+        .collect();
+    BaseReport {
+        name: b.base.to_owned(),
+        verdict: b.verdict,
+        severity: b.severity,
+        alert: b.alert,
+        alerts: b.firing.clone(),
+        last_pull: b
+            .pull_age_seconds
+            .and_then(|_| current.and_then(Bouncer::last_pull_timestamp))
+            .map(timefmt::format_rfc3339),
+        last_pull_ago: b.pull_age_seconds.map(ago),
+        usage_metrics_ago: b.usage_metrics_age_seconds.map(ago),
+        bouncer_type: current.map(|c| c.bouncer_type.clone()).unwrap_or_default(),
+        version: current.map(|c| c.version.clone()).unwrap_or_default(),
+        ip_address: current.map(|c| c.ip_address.clone()).unwrap_or_default(),
+        fix: text::base_fix(b, &config_files, t),
+        rows,
+        config_files,
+    }
+}
+
+fn integration_report(j: &IntegrationJudgement) -> IntegrationReport {
+    let i = j.integration;
+    let pulled = i.last_pull_timestamp().is_some();
     IntegrationReport {
         id: i.id.clone(),
         name: i.name.clone(),
         entity_type: i.entity_type.clone(),
-        state,
+        verdict: j.verdict,
+        severity: j.severity,
+        alert: j.alert,
+        alerts: j.firing.clone(),
         last_pull: i.last_pull_timestamp().map(timefmt::format_rfc3339),
-        last_pull_ago: i.last_pull_timestamp().map(|ts| ago(ts, now)),
+        last_pull_ago: j.age_seconds.filter(|_| pulled).map(ago),
+        created_ago: j.age_seconds.filter(|_| !pulled).map(ago),
         blocklist_items: i.blocklist_items,
-        fix,
+        blocklists: i.blocklists,
+        fix: text::integration_fix(j),
     }
 }
 
-struct Paint(bool);
-
-impl Paint {
-    fn on(&self, code: &str, text: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-
-    fn state(&self, s: State) -> String {
-        let code = match s {
-            State::Ok => "32",
-            State::Late | State::Unknown => "33",
-            State::Offline | State::NeverPulled => "1;31",
-        };
-        self.on(code, s.label())
-    }
-
-    fn status(&self, s: Status) -> String {
-        match s {
-            Status::Pass => self.on("32", "pass"),
-            Status::Warn => self.on("33", "WARN"),
-            Status::Fail => self.on("1;31", "FAIL"),
-        }
-    }
+/// Whether a bouncer-config file's key was compared with the registered keys (check `key_registered` ran): only
+/// then may "no registered bouncer matches its key" be said (as the alert's description does).
+pub fn key_compared(f: &FileReport) -> bool {
+    f.check(Check::KeyRegistered).is_some()
 }
 
-/// The report for people.
-pub fn text(r: &Report, colour: bool) -> String {
-    let p = Paint(colour);
-    let mut o = String::new();
-    let verdict = match r.status {
-        Verdict::Ok => p.on("32", "all fine"),
-        Verdict::Critical => p.on(
-            "1;31",
-            &format!("CRITICAL: {} problem(s)", r.problems.len()),
-        ),
-        Verdict::Error => p.on("1;31", "ERROR: no source could be read"),
-    };
-    o.push_str(&format!(
-        "CrowdSec bouncers at {}: {verdict}\n",
-        r.generated_at
-    ));
-    for problem in &r.problems {
-        o.push_str(&format!("  - {problem}\n"));
-    }
-    for l in &r.lapis {
-        o.push_str(&format!("\nLAPI {}", l.name));
-        match (l.up, &l.url) {
-            (Some(true), Some(u)) => o.push_str(&format!(" at {u}: {}\n", p.on("32", "up"))),
-            (Some(false), Some(u)) => o.push_str(&format!(
-                " at {u}: {} ({})\n    try: start CrowdSec (`systemctl status crowdsec`) and check api.server.listen_uri\n",
-                p.on("1;31", "DOWN"),
-                l.health_error.as_deref().unwrap_or("")
-            )),
-            _ => o.push_str(&format!(
-                ": reachability unknown ({})\n",
-                l.health_error.as_deref().unwrap_or("no URL; give --lapi.url")
-            )),
-        }
-        if let Some(e) = &l.database_error {
-            o.push_str(&format!("    database: {}\n", p.on("1;31", e)));
-        }
-        if l.bouncers.is_empty() && l.database_error.is_none() {
-            o.push_str("    no bouncer registered\n");
-        }
-        for b in &l.bouncers {
-            let last = match (&b.last_pull_ago, &b.last_pull) {
-                (Some(ago), Some(at)) => format!("last pull {ago} ({at})"),
-                _ => "never pulled".to_owned(),
-            };
-            o.push_str(&format!(
-                "  bouncer {}: {}, {last}",
-                b.name,
-                p.state(b.state)
-            ));
-            if !b.bouncer_type.is_empty() {
-                o.push_str(&format!(", {} {}", b.bouncer_type, b.version));
-            }
-            if !b.ip_address.is_empty() {
-                o.push_str(&format!(", from {}", b.ip_address));
-            }
-            o.push('\n');
-            for f in &b.config_files {
-                o.push_str(&format!("    config: {f}\n"));
-            }
-            if let Some(fix) = &b.fix {
-                o.push_str(&format!("    try: {fix}\n"));
-            }
-        }
-    }
-    if let Some(i) = &r.integrations {
-        o.push_str("\nBlocklist integrations (Service API)\n");
-        if let Some(e) = &i.error {
-            o.push_str(&format!("    {}\n", p.on("1;31", e)));
-        }
-        for it in &i.items {
-            let last = it
-                .last_pull_ago
-                .clone()
-                .map_or("never pulled".to_owned(), |a| format!("last pull {a}"));
-            o.push_str(&format!(
-                "  integration {} ({}): {}, {last}\n",
-                it.name,
-                it.id,
-                p.state(it.state)
-            ));
-            if it.blocklist_items == Some(0.0) {
-                o.push_str(
-                    "    warning: it pulls zero IPs: subscribe it to a blocklist in the Console\n",
-                );
-            }
-            if let Some(fix) = &it.fix {
-                o.push_str(&format!("    try: {fix}\n"));
-            }
-        }
-    }
-    o.push_str("\nBouncer configuration files\n");
-    if r.config_files.is_empty() {
-        o.push_str("    none found (see --bouncers.config-dir, --bouncers.config-file)\n");
-    }
-    for f in &r.config_files {
-        let verdict = if f.valid {
-            p.on("32", "valid")
-        } else {
-            p.on("1;31", "INVALID")
-        };
-        o.push_str(&format!(
-            "  {}: {verdict} ({}), bouncer: {}\n",
-            f.file.path.display(),
-            f.file.kind.describe(),
-            f.file.bouncer.as_deref().unwrap_or("none matched")
-        ));
-        for c in f.file.checks.iter().filter(|c| c.status != Status::Pass) {
-            o.push_str(&format!(
-                "    {} {}: {}\n",
-                p.status(c.status),
-                c.check.name(),
-                c.detail
-            ));
-            if let Some(fix) = &c.fix {
-                o.push_str(&format!("      try: {fix}\n"));
-            }
-        }
-    }
-    o
+/// Whether the comparison found no registered bouncer.
+pub fn key_unmatched(f: &FileReport) -> bool {
+    f.check(Check::KeyRegistered)
+        .is_some_and(|c| c.status != CheckStatus::Pass)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn states_follow_the_console_thresholds() {
-        let now = 1_000_000.0;
-        let t = &Thresholds::default();
-        assert_eq!(State::of(LastPull::At(now - 10.0), now, t), State::Ok);
-        assert_eq!(State::of(LastPull::At(now - 3600.0), now, t), State::Ok);
-        assert_eq!(State::of(LastPull::At(now - 3601.0), now, t), State::Late);
-        assert_eq!(State::of(LastPull::At(now - 86_399.0), now, t), State::Late);
-        assert_eq!(
-            State::of(LastPull::At(now - 86_400.0), now, t),
-            State::Offline
-        );
-        assert_eq!(State::of(LastPull::Never, now, t), State::NeverPulled);
-        assert!(State::Offline.critical() && State::NeverPulled.critical());
-        assert!(!State::Late.critical());
-    }
-
-    #[test]
-    fn states_follow_configured_thresholds() {
-        let now = 1_000_000.0;
-        let t = &Thresholds {
-            late: Duration::from_secs(600),
-            offline: Duration::from_secs(1800),
-        };
-        assert_eq!(State::of(LastPull::At(now - 600.0), now, t), State::Ok);
-        assert_eq!(State::of(LastPull::At(now - 1200.0), now, t), State::Late);
-        assert_eq!(
-            State::of(LastPull::At(now - 1800.0), now, t),
-            State::Offline
-        );
-    }
-
-    #[test]
-    fn colour_only_when_asked() {
-        let report = Report {
-            status: Verdict::Ok,
-            generated_at: "2024-01-02T03:04:05Z".into(),
-            problems: vec![],
-            lapis: vec![],
-            integrations: None,
-            config_files: vec![],
-        };
-        assert!(!text(&report, false).contains('\x1b'));
-        assert!(text(&report, true).contains("\x1b[32mall fine\x1b[0m"));
-    }
-}
+mod tests;

@@ -1,7 +1,7 @@
 //! crowdsec-bouncer-exporter: tells, within one scrape, that a CrowdSec bouncer stopped pulling decisions.
 //!
 //! Layout: [`sources`] read CrowdSec (one module each), [`cache`] coalesces their reads, [`exporter`] gathers a
-//! scrape, [`metrics`] encodes it, [`server`] serves it, [`cli`] wires flags into [`settings`].
+//! scrape, [`metrics`] encodes it, [`web`] serves it, [`cli`] wires flags into [`settings`].
 
 pub mod allocator;
 pub mod bouncer_config;
@@ -15,9 +15,10 @@ pub mod duration;
 pub mod exporter;
 pub mod logging;
 pub mod metrics;
+pub mod pem;
 pub mod secret;
-pub mod server;
 pub mod settings;
 pub mod sources;
 pub mod timefmt;
-pub mod web_config;
+pub mod verdict;
+pub mod web;

@@ -16,7 +16,8 @@ pub struct Settings {
     pub service_api: Option<ServiceApiSettings>,
     /// Bouncer configuration checks and LAPI reachability (`None`: off).
     pub checks: Option<CheckSettings>,
-    /// The ages at which `diagnose` calls a bouncer or integration late or offline.
+    /// The thresholds `diagnose` judges with: the rule file's defaults unless the config file's `thresholds` says
+    /// otherwise (the alerts read theirs from the recording rules).
     pub thresholds: Thresholds,
 }
 
@@ -140,21 +141,6 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
-/// The ages of the last pull at which `diagnose` calls a bouncer or integration late, then offline. The alerts
-/// keep their own thresholds (recording rules in alerts/crowdsec-bouncers.rules.yml).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Thresholds {
-    /// No pull for longer than this: late (the alerts' early warning).
-    pub late: Duration,
-    /// No pull for this long: offline (the Console's threshold).
-    pub offline: Duration,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            late: Duration::from_secs(3600),
-            offline: Duration::from_secs(86_400),
-        }
-    }
-}
+/// When a bouncer, a LAPI or an integration is late, offline, past its never-pulled grace: the rule file's
+/// thresholds, defined with the judgement itself.
+pub use crate::verdict::Thresholds;

@@ -9,6 +9,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Seconds since the Unix epoch, with the fraction CrowdSec stored (nanosecond digits are kept to f64 precision).
 pub type UnixSeconds = f64;
 
+/// Go's zero `time.Time`, `0001-01-01T00:00:00Z`, as Unix seconds. CrowdSec writes it where a time is unset: old
+/// schemas' `until`, rows written by hand or by old tools, `cscli bouncers list -o json` for a NULL column
+/// (field case R2-04). It is never a real instant.
+pub const GO_ZERO_TIME: UnixSeconds = -62_135_596_800.0;
+
+/// Whether `ts` is Go's zero time, whatever offset it was printed with (a zone shifts it by at most a day).
+pub fn is_go_zero_time(ts: UnixSeconds) -> bool {
+    (ts - GO_ZERO_TIME).abs() <= 86_400.0
+}
+
 /// Parses `YYYY-MM-DD[ T]HH:MM:SS[.fraction][Z|z|+HH:MM|-HH:MM|+HHMM|+HH]`; a timestamp without an offset is UTC.
 /// Returns `None` for anything else (never panics).
 pub fn parse_timestamp(text: &str) -> Option<UnixSeconds> {
@@ -225,6 +235,27 @@ mod tests {
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn go_zero_time_is_recognised_in_every_spelling() {
+        for text in [
+            "0001-01-01 00:00:00+00:00",
+            "0001-01-01T00:00:00Z",
+            "0001-01-01 00:00:00",
+            "0001-01-01T01:00:00+01:00",
+        ] {
+            let ts = parse_timestamp(text).unwrap();
+            assert_eq!(ts, GO_ZERO_TIME, "{text}");
+            assert!(is_go_zero_time(ts), "{text}");
+        }
+        assert!(is_go_zero_time(
+            parse_timestamp("0001-01-01T00:00:00+14:00").unwrap()
+        ));
+        assert!(!is_go_zero_time(0.0));
+        assert!(!is_go_zero_time(
+            parse_timestamp("2026-07-25T12:00:00Z").unwrap()
+        ));
     }
 
     #[test]

@@ -73,8 +73,10 @@ enum Extra {
     Dangling,
     /// The file is a symlink to a folder.
     ToDir,
-    /// TLS files: cert and key written next to it (`@DIR@` in the text).
+    /// TLS files: cert (CN `tls-fw`) and key written next to it (`@DIR@` in the text).
     TlsFiles,
+    /// The same, with a certificate that expired.
+    ExpiredTls,
 }
 
 struct Case {
@@ -86,6 +88,8 @@ struct Case {
     valid: bool,
     bouncer: &'static str,
     expect: &'static [(Check, Status)],
+    /// Words a non-passing check's detail must hold (issue 11's "right" column), or "".
+    says: &'static str,
 }
 
 use Check::*;
@@ -103,49 +107,72 @@ const GO_OK: &[(Check, Status)] = &[
 
 fn cases() -> Vec<Case> {
     vec![
-        Case { name: "go good", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\nupdate_frequency: 10s\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK },
-        Case { name: "go without trailing slash is fine (the bouncer adds it)", file: "crowdsec-custom-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@\napi_key: '@GOOD@'\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK },
-        Case { name: "go env var defined", file: "crowdsec-custom-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: ${CSBE_TEST_KEY}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK },
-        Case { name: "go env var undefined stays a placeholder", file: "crowdsec-custom-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: ${CSBE_TEST_UNSET}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)] },
-        Case { name: "go placeholder key", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: <API_KEY>\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (ApiKey, Fail), (LapiReachable, Pass)] },
-        Case { name: "go unknown key", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: notRegistered0123456789abcdef\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Pass), (KeyRegistered, Fail), (LapiReachable, Pass)] },
-        Case { name: "go missing url", file: "crowdsec-firewall-bouncer.yaml", text: b"api_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)] },
-        Case { name: "go ftp url", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: ftp://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail)] },
-        Case { name: "go url without host", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: 'http://:8080/'\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail)] },
-        Case { name: "go relative url", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: 127.0.0.1:8080\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail)] },
-        Case { name: "go LAPI not listening", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:1/\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Pass), (KeyRegistered, Pass), (LapiReachable, Fail)] },
-        Case { name: "go broken yaml", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: [http://x\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Readable, Pass), (Parses, Fail)] },
-        Case { name: "go not a mapping", file: "crowdsec-firewall-bouncer.yaml", text: b"- a\n- b\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)] },
-        Case { name: "binary file", file: "crowdsec-firewall-bouncer.yaml", text: b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe", extra: Extra::None, valid: false, bouncer: "", expect: &[(Readable, Pass), (Parses, Fail)] },
-        Case { name: "invalid utf-8", file: "crowdsec-nginx-bouncer.conf", text: b"API_URL=http://\xff\xfe\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)] },
-        Case { name: "empty file", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::None, valid: false, bouncer: "", expect: &[(Readable, Pass), (Parses, Fail)] },
-        Case { name: "empty lua file", file: "crowdsec-nginx-bouncer.conf", text: b"\n\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)] },
-        Case { name: "100 MB file", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::Huge, valid: false, bouncer: "", expect: &[(Readable, Fail)] },
-        Case { name: "symlink loop", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::SymlinkLoop, valid: false, bouncer: "", expect: &[(Readable, Fail)] },
-        Case { name: "dangling symlink", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::Dangling, valid: false, bouncer: "", expect: &[(Readable, Fail)] },
-        Case { name: "symlink to a folder", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::ToDir, valid: false, bouncer: "", expect: &[(Readable, Fail)] },
-        Case { name: "world-readable key is a warning, still valid", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::Mode(0o644), valid: true, bouncer: "fw", expect: &[(KeyRegistered, Pass), (Permissions, Warn)] },
-        Case { name: ".local fixes a placeholder", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: ${API_KEY}\n", extra: Extra::Local("api_key: @GOOD@\n"), valid: true, bouncer: "fw", expect: GO_OK },
-        Case { name: ".local breaks the url", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::Local("api_url: ftp://nowhere/\n"), valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)] },
-        Case { name: ".local with broken yaml", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::Local("api_key: [\n"), valid: false, bouncer: "", expect: &[(Parses, Fail)] },
-        Case { name: "go TLS files present, named by .id", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\ncert_path: @DIR@/bouncer.pem\nkey_path: @DIR@/bouncer-key.pem\n", extra: Extra::TlsFiles, valid: true, bouncer: TLS_BOUNCER, expect: &[(ApiUrl, Pass), (TlsFiles, Pass)] },
-        Case { name: "go TLS files missing", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\ncert_path: @DIR@/nope.pem\nkey_path: @DIR@/nope-key.pem\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(TlsFiles, Fail)] },
-        Case { name: ".id names a deleted bouncer", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\ncert_path: @DIR@/bouncer.pem\nkey_path: @DIR@/bouncer-key.pem\n", extra: Extra::Id("gone"), valid: false, bouncer: "", expect: &[(TlsFiles, Fail)] },
-        Case { name: "blocklist integration URL: no LAPI key check, no request", file: "crowdsec-custom-bouncer.yaml", text: b"api_url: https://admin.api.crowdsec.net/v1/integrations/0123456789abcdef01234567/\napi_key: someIntegrationKey123\n", extra: Extra::Mode(0o600), valid: true, bouncer: "", expect: &[(ApiUrl, Pass), (ApiKey, Pass), (Permissions, Pass)] },
-        Case { name: "cloudflare good", file: "crowdsec-cloudflare-bouncer.yaml", text: b"crowdsec_lapi_url: http://127.0.0.1:@PORT@/\ncrowdsec_lapi_key: @GOOD@\ncrowdsec_update_frequency: 10s\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK },
-        Case { name: "cloudflare missing key", file: "crowdsec-cloudflare-bouncer.yaml", text: b"crowdsec_lapi_url: http://127.0.0.1:@PORT@/\ncrowdsec_lapi_key: ''\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (ApiKey, Fail)] },
-        Case { name: "blocklist mirror good", file: "crowdsec-blocklist-mirror.yaml", text: b"crowdsec_config:\n  lapi_url: http://127.0.0.1:@PORT@/\n  lapi_key: @GOOD@\n  update_frequency: 10s\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK },
-        Case { name: "cloudflare worker placeholder", file: "crowdsec-cloudflare-worker-bouncer.yaml", text: b"crowdsec_config:\n  lapi_url: http://127.0.0.1:@PORT@/\n  lapi_key: ${API_KEY}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)] },
-        Case { name: "nginx good", file: "crowdsec-nginx-bouncer.conf", text: b"# comment\nAPI_URL=http://127.0.0.1:@PORT@\nAPI_KEY=@GOOD@\nMODE=stream\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK },
-        Case { name: "nginx line without = stops the bouncer's reading", file: "crowdsec-nginx-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@\nthis line breaks it\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail), (ApiUrl, Pass), (ApiKey, Fail)] },
-        Case { name: "nginx trailing slash warns", file: "crowdsec-nginx-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@/\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiUrl, Warn), (KeyRegistered, Pass)] },
-        Case { name: "openresty: no env expansion in Lua files", file: "crowdsec-openresty-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@\nAPI_KEY=${CSBE_TEST_KEY}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)] },
-        Case { name: "nginx missing url", file: "crowdsec-nginx-bouncer.conf", text: b"API_KEY=@GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)] },
-        Case { name: "haproxy: URL lives in haproxy.cfg", file: "crowdsec-haproxy-bouncer.conf", text: b"API_KEY=@GOOD@\nUPDATE_FREQUENCY=10\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiKey, Pass), (KeyRegistered, Pass)] },
-        Case { name: "apache good", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK },
-        Case { name: "apache trailing slash bites", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL \"http://127.0.0.1:@PORT@/\"\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)] },
-        Case { name: "apache placeholder", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\ncrowdsecapikey <API_KEY>\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)] },
-        Case { name: "apache missing url", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail)] },
+        Case { name: "go good", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\nupdate_frequency: 10s\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "go without trailing slash is fine (the bouncer adds it)", file: "crowdsec-custom-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@\napi_key: '@GOOD@'\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "go env var defined", file: "crowdsec-custom-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: ${CSBE_TEST_KEY}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        // Issue 11 #8: Go bouncers expand from their own environment; undefined for the exporter is not an error.
+        Case { name: "go env var undefined for the exporter", file: "crowdsec-custom-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: ${CSBE_TEST_UNSET}\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (LapiReachable, Pass)], says: "comes from the bouncer's environment" },
+        Case { name: "go url from an undefined variable", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: ${CSBE_TEST_UNSET_URL}\napi_key: @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiUrl, Warn), (KeyRegistered, Pass)], says: "comes from the bouncer's environment" },
+        Case { name: "go placeholder key", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: <API_KEY>\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (ApiKey, Fail), (LapiReachable, Pass)], says: "" },
+        Case { name: "go unknown key", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: notRegistered0123456789abcdef\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Pass), (KeyRegistered, Fail), (LapiReachable, Pass)], says: "" },
+        Case { name: "go missing url", file: "crowdsec-firewall-bouncer.yaml", text: b"api_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
+        Case { name: "go ftp url", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: ftp://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail)], says: "" },
+        Case { name: "go url without host", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: 'http://:8080/'\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail)], says: "" },
+        Case { name: "go relative url", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: 127.0.0.1:8080\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail)], says: "" },
+        Case { name: "go LAPI not listening", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:1/\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Pass), (KeyRegistered, Pass), (LapiReachable, Fail)], says: "" },
+        Case { name: "go broken yaml", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: [http://x\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Readable, Pass), (Parses, Fail)], says: "" },
+        Case { name: "go not a mapping", file: "crowdsec-firewall-bouncer.yaml", text: b"- a\n- b\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "" },
+        Case { name: "binary file", file: "crowdsec-firewall-bouncer.yaml", text: b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe", extra: Extra::None, valid: false, bouncer: "", expect: &[(Readable, Pass), (Parses, Fail)], says: "" },
+        Case { name: "invalid utf-8", file: "crowdsec-nginx-bouncer.conf", text: b"API_URL=http://\xff\xfe\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "" },
+        Case { name: "empty file", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::None, valid: false, bouncer: "", expect: &[(Readable, Pass), (Parses, Fail)], says: "" },
+        Case { name: "empty lua file", file: "crowdsec-nginx-bouncer.conf", text: b"\n\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "" },
+        Case { name: "100 MB file", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::Huge, valid: false, bouncer: "", expect: &[(Readable, Fail)], says: "" },
+        Case { name: "symlink loop", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::SymlinkLoop, valid: false, bouncer: "", expect: &[(Readable, Fail)], says: "" },
+        Case { name: "dangling symlink", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::Dangling, valid: false, bouncer: "", expect: &[(Readable, Fail)], says: "" },
+        Case { name: "symlink to a folder", file: "crowdsec-firewall-bouncer.yaml", text: b"", extra: Extra::ToDir, valid: false, bouncer: "", expect: &[(Readable, Fail)], says: "" },
+        Case { name: "world-readable key is a warning, still valid", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::Mode(0o644), valid: true, bouncer: "fw", expect: &[(KeyRegistered, Pass), (Permissions, Warn)], says: "" },
+        Case { name: ".local fixes a placeholder", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: ${API_KEY}\n", extra: Extra::Local("api_key: @GOOD@\n"), valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: ".local breaks the url", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::Local("api_url: ftp://nowhere/\n"), valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
+        Case { name: ".local with broken yaml", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::Local("api_key: [\n"), valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "" },
+        Case { name: "go TLS files present, named by .id", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\ncert_path: @DIR@/bouncer.pem\nkey_path: @DIR@/bouncer-key.pem\n", extra: Extra::TlsFiles, valid: true, bouncer: TLS_BOUNCER, expect: &[(ApiUrl, Pass), (TlsFiles, Pass)], says: "" },
+        Case { name: "go TLS files missing", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\ncert_path: @DIR@/nope.pem\nkey_path: @DIR@/nope-key.pem\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(TlsFiles, Fail)], says: "" },
+        Case { name: ".id names a deleted bouncer", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\ncert_path: @DIR@/bouncer.pem\nkey_path: @DIR@/bouncer-key.pem\n", extra: Extra::Id("gone"), valid: false, bouncer: "", expect: &[(TlsFiles, Fail)], says: "" },
+        Case { name: "blocklist integration URL: no LAPI key check, no request", file: "crowdsec-custom-bouncer.yaml", text: b"api_url: https://admin.api.crowdsec.net/v1/integrations/0123456789abcdef01234567/\napi_key: someIntegrationKey123\n", extra: Extra::Mode(0o600), valid: true, bouncer: "", expect: &[(ApiUrl, Pass), (ApiKey, Pass), (Permissions, Pass)], says: "" },
+        Case { name: "cloudflare good", file: "crowdsec-cloudflare-bouncer.yaml", text: b"crowdsec_lapi_url: http://127.0.0.1:@PORT@/\ncrowdsec_lapi_key: @GOOD@\ncrowdsec_update_frequency: 10s\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "cloudflare missing key", file: "crowdsec-cloudflare-bouncer.yaml", text: b"crowdsec_lapi_url: http://127.0.0.1:@PORT@/\ncrowdsec_lapi_key: ''\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (ApiKey, Fail)], says: "" },
+        Case { name: "blocklist mirror good", file: "crowdsec-blocklist-mirror.yaml", text: b"crowdsec_config:\n  lapi_url: http://127.0.0.1:@PORT@/\n  lapi_key: @GOOD@\n  update_frequency: 10s\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "cloudflare worker key from the environment", file: "crowdsec-cloudflare-worker-bouncer.yaml", text: b"crowdsec_config:\n  lapi_url: http://127.0.0.1:@PORT@/\n  lapi_key: ${CSBE_TEST_UNSET}\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn)], says: "comes from the bouncer's environment" },
+        Case { name: "cloudflare worker installer placeholder", file: "crowdsec-cloudflare-worker-bouncer.yaml", text: b"crowdsec_config:\n  lapi_url: http://127.0.0.1:@PORT@/\n  lapi_key: <API_KEY>\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "no key was generated at install time" },
+        Case { name: "nginx good", file: "crowdsec-nginx-bouncer.conf", text: b"# comment\nAPI_URL=http://127.0.0.1:@PORT@\nAPI_KEY=@GOOD@\nMODE=stream\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "nginx line without = stops the bouncer's reading", file: "crowdsec-nginx-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@\nthis line breaks it\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail), (ApiUrl, Pass), (ApiKey, Fail)], says: "line 2 has no `=`; the bouncer ignores everything after it" },
+        // Issue 11 #3: only a `#` in the first column is a comment.
+        Case { name: "nginx indented comment stops the reading", file: "crowdsec-nginx-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@\n  # c\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail), (ApiKey, Fail)], says: "line 2 has no `=`; the bouncer ignores everything after it" },
+        // Issue 11 #4: `.conf.local` overrides key by key (lua-cs-bouncer >= 1.0.7).
+        Case { name: "nginx .local supplies url and key", file: "crowdsec-nginx-bouncer.conf", text: b"API_URL=\nAPI_KEY=\n", extra: Extra::Local("API_URL=http://127.0.0.1:@PORT@\nAPI_KEY=@GOOD@\n"), valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        // Issue 11 #10: quotes and comment are sent with the key.
+        Case { name: "nginx quoted key with inline comment", file: "crowdsec-nginx-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@\nAPI_KEY=\"@GOOD@\"   # prod key\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "sends them literally" },
+        // R2-08 (a): the BOM hides ENABLED=false from the bouncer; CRLF is harmless.
+        Case { name: "nginx BOM and CRLF", file: "crowdsec-openresty-bouncer.conf", text: b"\xef\xbb\xbfENABLED=false\r\nAPI_URL=http://127.0.0.1:@PORT@\r\nAPI_KEY=@GOOD@\r\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        // R2-08 (d): Nginx Proxy Manager's default file is a disabled bouncer, not a broken one.
+        Case { name: "nginx disabled", file: "crowdsec-openresty-bouncer.conf", text: b"#Enables/Disables the Proxy (true|false)\nENABLED=false\n#URL to the crowdsec api\nAPI_URL=\n#APIKEY to the crowdsec api\nAPI_KEY=\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(Readable, Pass), (Parses, Pass)], says: "" },
+        // R2-09: mTLS, no key needed.
+        Case { name: "openresty mTLS with an empty key", file: "crowdsec-openresty-bouncer.conf", text: b"ENABLED=true\nAPI_URL=http://127.0.0.1:@PORT@\nAPI_KEY=\nUSE_TLS_AUTH=true\nTLS_CLIENT_CERT=@DIR@/bouncer.pem\nTLS_CLIENT_KEY=@DIR@/bouncer-key.pem\n", extra: Extra::TlsFiles, valid: true, bouncer: TLS_BOUNCER, expect: &[(TlsFiles, Pass), (ApiUrl, Pass)], says: "" },
+        Case { name: "go expired client certificate", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\ncert_path: @DIR@/bouncer.pem\nkey_path: @DIR@/bouncer-key.pem\n", extra: Extra::ExpiredTls, valid: false, bouncer: TLS_BOUNCER, expect: &[(TlsFiles, Fail)], says: "expired" },
+        // Issue 11 #2: an explicit null or empty api_key in `.local` clears the key.
+        Case { name: "go .local clears the key (null)", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::Local("api_key:\n"), valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "refuses to start" },
+        Case { name: "go .local clears the key (empty)", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::Local("api_key: \"\"\n"), valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "refuses to start" },
+        Case { name: "go .local of another shape", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\n", extra: Extra::Local("api_key:\n  - a\n"), valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "can't merge a sequence into a scalar at api_key" },
+        Case { name: "go duplicate key", file: "crowdsec-firewall-bouncer.yaml", text: b"api_url: http://127.0.0.1:@PORT@/\napi_key: @GOOD@\napi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "duplicate key" },
+        Case { name: "go tab indentation", file: "crowdsec-blocklist-mirror.yaml", text: b"crowdsec_config:\n\tlapi_url: http://127.0.0.1:@PORT@/\n\tlapi_key: @GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "TAB at line 2" },
+        // R2-10: without an old version on the linked row, a trailing slash is no finding (see link tests).
+        Case { name: "nginx trailing slash, version unknown", file: "crowdsec-nginx-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@//\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiUrl, Pass), (KeyRegistered, Pass), (LapiReachable, Pass)], says: "" },
+        Case { name: "openresty: no env expansion in Lua files", file: "crowdsec-openresty-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@\nAPI_KEY=${CSBE_TEST_KEY}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "" },
+        Case { name: "nginx missing url", file: "crowdsec-nginx-bouncer.conf", text: b"API_KEY=@GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
+        Case { name: "haproxy: URL lives in haproxy.cfg", file: "crowdsec-haproxy-bouncer.conf", text: b"API_KEY=@GOOD@\nUPDATE_FREQUENCY=10\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
+        Case { name: "apache good", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "apache trailing slash bites", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL \"http://127.0.0.1:@PORT@/\"\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
+        Case { name: "apache placeholder", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\ncrowdsecapikey <API_KEY>\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "" },
+        Case { name: "apache missing url", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail)], says: "" },
     ]
 }
 
@@ -196,9 +223,10 @@ fn write_case(dir: &Path, case: &Case, port: u16) -> PathBuf {
         Extra::Mode(m) => {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m)).unwrap()
         }
-        Extra::TlsFiles => {
-            std::fs::write(dir.join("bouncer.pem"), "cert").unwrap();
-            std::fs::write(dir.join("bouncer-key.pem"), "key").unwrap();
+        Extra::TlsFiles | Extra::ExpiredTls => {
+            let (cert, key) = client_cert(TLS_BOUNCER, matches!(case.extra, Extra::ExpiredTls));
+            std::fs::write(dir.join("bouncer.pem"), cert).unwrap();
+            std::fs::write(dir.join("bouncer-key.pem"), key).unwrap();
             std::fs::write(
                 dir.join(format!("{}.id", case.file)),
                 format!("{TLS_BOUNCER}\n"),
@@ -208,6 +236,25 @@ fn write_case(dir: &Path, case: &Case, port: u16) -> PathBuf {
         _ => {}
     }
     path
+}
+
+/// A self-signed client certificate with subject CN `cn` (PEM cert, PEM key), expired or valid for a year.
+fn client_cert(cn: &str, expired: bool) -> (String, String) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    } else {
+        params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2100, 1, 1);
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
 }
 
 fn lapi_db(dir: &Path) -> PathBuf {
@@ -279,8 +326,22 @@ fn every_kind_good_and_broken() {
             .iter()
             .find(|r| &r.path == path)
             .unwrap_or_else(|| panic!("{}: {} not discovered", case.name, path.display()));
-        let shown = format!("{}: {:#?}", case.name, r.checks);
+        let shown = format!("{}: {:#?} {:?}", case.name, r.checks, r.skipped);
         assert_eq!(r.valid(), case.valid, "{shown}");
+        assert_eq!(
+            r.verdict(),
+            Some(case.valid),
+            "every key here is compared: {shown}"
+        );
+        if !case.says.is_empty() {
+            assert!(
+                r.checks
+                    .iter()
+                    .any(|c| c.status != Status::Pass && c.detail.contains(case.says)),
+                "should say {:?}: {shown}",
+                case.says
+            );
+        }
         assert_eq!(r.bouncer.as_deref().unwrap_or(""), case.bouncer, "{shown}");
         for (check, status) in case.expect {
             assert_eq!(
@@ -304,6 +365,40 @@ fn every_kind_good_and_broken() {
         assert!(!format!("{r:?}").contains(GOOD));
         assert!(!format!("{r:?}").contains(key_hash(&Secret::new(GOOD)).expose()));
     }
+    let by_name = |name: &str| {
+        let i = cases.iter().position(|c| c.name == name).unwrap();
+        reports.iter().find(|r| r.path == paths[i]).unwrap()
+    };
+    let disabled = by_name("nginx disabled");
+    assert!(!disabled.enabled);
+    assert!(disabled.check(ApiUrl).is_none() && disabled.check(ApiKey).is_none());
+    assert!(disabled
+        .skipped(ApiKey)
+        .unwrap()
+        .why
+        .contains("ENABLED=false"));
+    let bom = by_name("nginx BOM and CRLF");
+    assert!(bom.enabled, "the BOM hides ENABLED=false from the bouncer");
+    assert!(
+        bom.notes.iter().any(|n| n.contains("BOM")),
+        "{:?}",
+        bom.notes
+    );
+    let quoted = by_name("nginx quoted key with inline comment")
+        .check(ApiKey)
+        .unwrap();
+    assert!(
+        !quoted.detail.contains("placeholder")
+            && !quoted
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("cscli bouncers add"),
+        "{quoted:?}"
+    );
+    let mtls = by_name("openresty mTLS with an empty key");
+    assert_eq!(mtls.tls_cn.as_deref(), Some(TLS_BOUNCER));
+    assert!(mtls.check(ApiKey).is_none());
     // The "other.yaml" half of the symlink loop is discovered too and fails the same way.
     assert_eq!(reports.len(), cases.len() + 1);
     let requests = health.requests.lock().unwrap();
@@ -461,7 +556,17 @@ fn blocklist_integration_urls_are_checked_against_the_service_api() {
         (serde_json::json!(false), Some(serde_json::json!("fail"))),
         "{report:#}"
     );
-    assert_eq!(out.status.code(), Some(1), "an invalid file is critical");
+    // The invalid file is a warning (CrowdSecBouncerConfigInvalid); the fake's integration last pulled in 2024,
+    // which is critical (integration offline): exit 1.
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "warning" && f["alert"] == "CrowdSecBouncerConfigInvalid"),
+        "{report:#}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
     assert!(
         health
             .requests
@@ -471,4 +576,259 @@ fn blocklist_integration_urls_are_checked_against_the_service_api() {
             .all(|r| r.starts_with("GET /health ")),
         "only the LAPI's /health is asked"
     );
+}
+
+/// Issue 11 #11: every example a fix suggests must pass our own checks. Broken files of every kind collect the
+/// fix texts; each `http(s)://...` example in them is written back into a file of that kind and checked.
+#[test]
+fn every_suggested_fix_passes_our_own_checks() {
+    use crowdsec_bouncer_exporter::bouncer_config::checks::inspect;
+    let root = tempfile::tempdir().unwrap();
+    let env = |_: &str| None;
+    // (file name, file with the URL set to @URL@ and a key, broken variants)
+    let kinds: &[(&str, &str, &[&str])] = &[
+        (
+            "crowdsec-firewall-bouncer.yaml",
+            "api_url: @URL@\napi_key: k0123456789abcdef\n",
+            &[
+                "api_key: k0123456789abcdef\n",
+                "api_url: ftp://x/\napi_key: k0123456789abcdef\n",
+                "api_url: x:8080\napi_key: k0123456789abcdef\n",
+                "api_url: http://x//\napi_key: k0123456789abcdef\n",
+                "api_url: 'http://:1/'\napi_key: k0123456789abcdef\n",
+            ],
+        ),
+        (
+            "crowdsec-cloudflare-bouncer.yaml",
+            "crowdsec_lapi_url: @URL@\ncrowdsec_lapi_key: k0123456789abcdef\n",
+            &["crowdsec_lapi_key: k0123456789abcdef\n"],
+        ),
+        (
+            "crowdsec-blocklist-mirror.yaml",
+            "crowdsec_config:\n  lapi_url: @URL@\n  lapi_key: k0123456789abcdef\n",
+            &["crowdsec_config:\n  lapi_key: k0123456789abcdef\n"],
+        ),
+        (
+            "crowdsec-nginx-bouncer.conf",
+            "API_URL=@URL@\nAPI_KEY=k0123456789abcdef\n",
+            &[
+                "API_KEY=k0123456789abcdef\n",
+                "API_URL=ftp://x\nAPI_KEY=k0123456789abcdef\n",
+                "API_URL=\"http://x\"\nAPI_KEY=k0123456789abcdef\n",
+                "API_URL=${LAPI}\nAPI_KEY=k0123456789abcdef\n",
+                "API_URL=x:8080\nAPI_KEY=k0123456789abcdef\n",
+            ],
+        ),
+        (
+            "crowdsec-apache2-bouncer.conf",
+            "CrowdsecURL @URL@\nCrowdsecAPIKey k0123456789abcdef\n",
+            &[
+                "CrowdsecAPIKey k0123456789abcdef\n",
+                "CrowdsecURL http://x/\nCrowdsecAPIKey k0123456789abcdef\n",
+                "CrowdsecURL ftp://x\nCrowdsecAPIKey k0123456789abcdef\n",
+            ],
+        ),
+    ];
+    let mut tried = 0;
+    for (i, (name, good, broken)) in kinds.iter().enumerate() {
+        let dir = root.path().join(format!("k{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join(name);
+        let mut examples = Vec::new();
+        for text in *broken {
+            std::fs::write(&path, text).unwrap();
+            let r = inspect(&path, &env).finish();
+            let c = r.check(ApiUrl).unwrap_or_else(|| panic!("{name} {text:?}"));
+            assert_ne!(c.status, Pass, "{name} {text:?} is broken");
+            let fix = c.fix.clone().unwrap();
+            let found: Vec<String> = fix
+                .split(|ch: char| ch.is_whitespace() || ch == ',' || ch == '=')
+                .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+                .map(|w| w.trim_end_matches(['.', ')']).to_owned())
+                .collect();
+            examples.extend(found);
+        }
+        assert!(!examples.is_empty(), "{name}: the fixes give examples");
+        examples.sort();
+        examples.dedup();
+        for url in examples {
+            std::fs::write(&path, good.replace("@URL@", &url)).unwrap();
+            let r = inspect(&path, &env).finish();
+            let c = r.check(ApiUrl).unwrap();
+            assert_eq!(c.status, Pass, "{name}: our own example {url} fails: {c:?}");
+            assert!(!c.detail.contains("trailing"), "{name}: {url}: {c:?}");
+            tried += 1;
+        }
+    }
+    assert!(tried >= 5, "{tried}");
+}
+
+/// What the LAPI's rows add (link.rs): CN linkage of mTLS files (R2-09) and the version rule of a trailing `/`
+/// in a Lua API_URL (R2-10): lua-cs-bouncer strips it since 1.0.6 (crowdsec.lua `gsub("/+$","")`, tag v1.0.6
+/// b5856dc7), shipped by cs-nginx-bouncer v1.1.1 and cs-openresty-bouncer v1.1.0.
+#[test]
+fn registrations_link_tls_files_and_judge_trailing_slashes() {
+    use crowdsec_bouncer_exporter::bouncer_config::link::link;
+    let root = tempfile::tempdir().unwrap();
+    let db = root.path().join("crowdsec.db");
+    let conn = db_1_7(&db);
+    let rows: &[(&str, &str, &str, &str, &str, i64)] = &[
+        // name, key, auth, type, version, last pull offset
+        (
+            "nginx-old",
+            "keyOld0123456789abcdef",
+            "api-key",
+            "crowdsec-nginx-bouncer",
+            "v1.1.0",
+            0,
+        ),
+        (
+            "nginx-new",
+            "keyNew0123456789abcdef",
+            "api-key",
+            "crowdsec-nginx-bouncer",
+            "v1.1.3",
+            0,
+        ),
+        (
+            "resty-old",
+            "keyRestyOld0123456789",
+            "api-key",
+            "crowdsec-openresty-bouncer",
+            "v1.0.5",
+            0,
+        ),
+        (
+            "resty-new",
+            "keyRestyNew0123456789",
+            "api-key",
+            "crowdsec-openresty-bouncer",
+            "v1.1.0",
+            0,
+        ),
+        (
+            "edge-01.example.com@198.51.100.22",
+            "random1",
+            "tls",
+            "crowdsec-openresty-bouncer",
+            "v1.0.8",
+            -2_000_000,
+        ),
+        (
+            "edge-01.example.com@198.51.100.21",
+            "random2",
+            "tls",
+            "crowdsec-openresty-bouncer",
+            "v1.1.3",
+            0,
+        ),
+        // Same CN, keyed: never a TLS match.
+        (
+            "edge-01.example.com@198.51.100.23",
+            "random3",
+            "api-key",
+            "crowdsec-openresty-bouncer",
+            "v1.1.3",
+            100,
+        ),
+    ];
+    for (name, key, auth, typ, version, pulled) in rows {
+        conn.execute(
+            "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, auth_type, type, version, last_pull) VALUES (?1, ?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
+            rusqlite::params![ts(-3_000_000), name, key_hash(&Secret::new(*key)).expose(), auth, typ, version, ts(*pulled)],
+        )
+        .unwrap();
+    }
+    let (cert, key) = client_cert("edge-01.example.com", false);
+    std::fs::write(root.path().join("host.cert"), cert).unwrap();
+    std::fs::write(root.path().join("host.key"), key).unwrap();
+    let files: &[(&str, String, &str, Status)] = &[
+        ("nginx-old", "API_URL=http://127.0.0.1:1/\nAPI_KEY=keyOld0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Warn),
+        ("nginx-old //", "API_URL=http://127.0.0.1:1//\nAPI_KEY=keyOld0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Warn),
+        ("nginx-old no slash", "API_URL=http://127.0.0.1:1\nAPI_KEY=keyOld0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Pass),
+        ("nginx-new", "API_URL=http://127.0.0.1:1/\nAPI_KEY=keyNew0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Pass),
+        ("nginx-new //", "API_URL=http://127.0.0.1:1//\nAPI_KEY=keyNew0123456789abcdef\n".into(), "crowdsec-nginx-bouncer.conf", Pass),
+        ("resty-old", "API_URL=http://127.0.0.1:1/\nAPI_KEY=keyRestyOld0123456789\n".into(), "crowdsec-openresty-bouncer.conf", Warn),
+        ("resty-new", "API_URL=http://127.0.0.1:1/\nAPI_KEY=keyRestyNew0123456789\n".into(), "crowdsec-openresty-bouncer.conf", Pass),
+        ("mtls", format!("ENABLED=true\nAPI_URL=http://127.0.0.1:1\nAPI_KEY=\nUSE_TLS_AUTH=true\nTLS_CLIENT_CERT={0}/host.cert\nTLS_CLIENT_KEY={0}/host.key\nMODE=stream\n", root.path().display()), "crowdsec-openresty-bouncer.conf", Pass),
+    ];
+    let mut paths = Vec::new();
+    for (i, (_, text, name, _)) in files.iter().enumerate() {
+        let dir = root.path().join(format!("f{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        paths.push(p);
+    }
+    let reports = check_all(vec![], paths.clone(), &db);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let snapshot = rt
+        .block_on(
+            LapiDbSource::new(LapiDbLocation::Sqlite(db.clone()), Duration::from_secs(1)).read(),
+        )
+        .unwrap();
+    for ((case, _, _, want), path) in files.iter().zip(&paths) {
+        let mut r = reports.iter().find(|r| &r.path == path).unwrap().clone();
+        link(&mut r, &[("t", &snapshot)]);
+        let url = r.check(ApiUrl).unwrap();
+        assert_eq!(url.status, *want, "{case}: {url:?}");
+        if *want == Warn {
+            assert!(url.detail.contains("//v1/decisions"), "{case}: {url:?}");
+        }
+        if *case == "mtls" {
+            assert_eq!(
+                r.bouncer.as_deref(),
+                Some("edge-01.example.com@198.51.100.21"),
+                "the newest tls row of the CN: {r:?}"
+            );
+            assert_eq!(r.lapi.as_deref(), Some("t"));
+            assert!(r.check(ApiKey).is_none() && r.check(KeyRegistered).is_none());
+            assert_eq!(r.check(TlsFiles).unwrap().status, Pass);
+            assert!(
+                r.checks
+                    .iter()
+                    .all(|c| c.status == Pass || c.check == LapiReachable),
+                "nothing but the (unreachable) test URL fails: {r:?}"
+            );
+        }
+    }
+}
+
+/// Issue 11 #9, at the source: a LAPI known only through cscli cannot compare keys; the file is linked by its
+/// `.id`, never judged valid, and says why.
+#[test]
+fn keys_are_not_judged_without_hashes() {
+    let root = tempfile::tempdir().unwrap();
+    let health = health_server();
+    let file = root.path().join("crowdsec-nginx-bouncer.conf");
+    std::fs::write(
+        &file,
+        format!(
+            "API_URL=http://127.0.0.1:{}\nAPI_KEY=unregistered0123456789\n",
+            health.port
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(
+        root.path().join("crowdsec-nginx-bouncer.conf.id"),
+        "nginx\n",
+    )
+    .unwrap();
+    let source = Arc::new(
+        BouncerConfigSource::new(vec![], vec![file], vec![], Duration::from_secs(1))
+            .with_cscli_lapis(vec!["local".to_owned()]),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt.block_on(source.read()).unwrap().files.remove(0);
+    assert!(r.valid(), "nothing failed: {r:?}");
+    assert_eq!(r.verdict(), None, "but nothing says the key works");
+    assert!(r.check(KeyRegistered).is_none());
+    let why = &r.skipped(KeyRegistered).unwrap().why;
+    assert!(
+        why.contains("cscli") && why.contains("no key hashes"),
+        "{why}"
+    );
+    assert_eq!(r.bouncer.as_deref(), Some("nginx"));
 }

@@ -410,7 +410,7 @@ fn diagnose_uses_the_files_thresholds() {
             .map(|b| {
                 (
                     b["name"].as_str().unwrap().to_owned(),
-                    b["state"].as_str().unwrap().to_owned(),
+                    b["verdict"].as_str().unwrap().to_owned(),
                 )
             })
             .collect()

@@ -285,3 +285,103 @@ fn the_exporter_serves_a_cscli_lapi_with_source_cscli() {
         Some(1.0)
     );
 }
+
+/// Field case R2-01 (cscli JSON of LAPI 1.7.0, IP churn; /work/shared/field-cases.md), served by the exporter.
+#[test]
+fn ip_churn_chained_names_offsets_and_odd_names_through_cscli() {
+    let fixture = Path::new(FIXTURES).join("cscli-r2-01-ip-churn.json");
+    let settings = {
+        let cat = split_command(&format!("cat '{}'", fixture.display())).unwrap();
+        let mut s = Settings::single_lapi("docker", LapiDbLocation::Cscli(cat));
+        s.web.max_scrape_wait = Duration::from_secs(5);
+        s
+    };
+    let srv = start_in_process(settings);
+    let (status, _, body) = http(srv.addr, "GET", "/metrics", &[]);
+    assert_eq!(status, 200);
+    let samples = parse_samples(&body);
+    // One series per row, the raw name byte for byte, and the base as LAPI's baseBouncerName makes it.
+    let mut info: Vec<(String, String)> = samples
+        .iter()
+        .filter(|s| s.name == "crowdsec_bouncer_info")
+        .map(|s| {
+            (
+                s.labels["bouncer"].clone(),
+                s.labels["bouncer_base"].clone(),
+            )
+        })
+        .collect();
+    info.sort();
+    let mut want: Vec<(String, String)> = [
+        ("caddy@2001:db8::15", "caddy"),
+        ("envoy", "envoy"),
+        ("envoy@192.0.2.147", "envoy"),
+        ("envoy@192.0.2.147@192.0.2.179", "envoy"),
+        ("envoy@192.0.2.147@192.0.2.242", "envoy"),
+        ("lab \"pi\"\\01", "lab \"pi\"\\01"),
+        ("ops@example.com", "ops@example.com"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    want.sort();
+    assert_eq!(info, want, "seven distinct series");
+    assert!(
+        body.contains(r#"bouncer="lab \"pi\"\\01""#),
+        "quote and backslash exposition-escaped"
+    );
+    let ts = |bouncer: &str| {
+        value(
+            &samples,
+            "crowdsec_bouncer_last_pull_timestamp_seconds",
+            &[("lapi", "docker"), ("bouncer", bouncer)],
+        )
+    };
+    // `+11:00` offsets are instants: envoy pulled at 11:58:10Z, not 11 h later.
+    assert_eq!(ts("envoy"), parse_timestamp("2026-07-25T11:58:10Z"));
+    assert_eq!(
+        ts("envoy@192.0.2.147"),
+        parse_timestamp("2026-07-20T08:50:52Z")
+    );
+    assert_eq!(ts("envoy@192.0.2.147@192.0.2.242"), None);
+    assert_eq!(
+        value(
+            &samples,
+            "crowdsec_bouncer_pulled",
+            &[("bouncer", "envoy@192.0.2.147@192.0.2.242")]
+        ),
+        Some(0.0)
+    );
+}
+
+/// Go's zero time is how cscli prints an unset time: never pulled, registration unknown (not a pull in year 1).
+#[test]
+fn go_zero_time_in_cscli_json_is_never_pulled() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.json");
+    std::fs::write(
+        &file,
+        r#"[{"created_at":"0001-01-01T00:00:00Z","updated_at":"2026-07-25T11:00:00Z","name":"zero","revoked":false,
+"ip_address":"192.0.2.5","type":"crowdsec-firewall-bouncer","version":"v0.0.31","last_pull":"0001-01-01T00:00:00Z",
+"auth_type":"api-key","os":"?","auto_created":false}]"#,
+    )
+    .unwrap();
+    let snap = run(&["cat", file.to_str().unwrap()], Duration::from_secs(5)).unwrap();
+    let zero = find(&snap, "zero");
+    assert_eq!(zero.last_pull, LastPull::Never);
+    assert_eq!(zero.registered_at, None, "an unset created_at is unknown");
+    assert_eq!(zero.last_pull.pulled(), Some(0.0));
+    assert_eq!(zero.age_seconds(1_784_980_800.0), None);
+    assert_eq!(snap.bad_rows, 0);
+}
+
+/// The reader's cap holds: output past 64 MiB is refused (reason `parse`) and the command is killed, without
+/// buffering the rest; output that never ends does not either.
+#[test]
+fn output_past_the_cap_is_refused() {
+    let err = run_sh("head -c 70000000 /dev/zero", Duration::from_secs(20)).unwrap_err();
+    assert_eq!(err.reason, "parse", "{err}");
+    assert!(err.message.contains("printed more than"), "{err}");
+    let err = run_sh("cat /dev/zero", Duration::from_secs(20)).unwrap_err();
+    assert!(err.message.contains("printed more than"), "{err}");
+}

@@ -180,7 +180,7 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
     assert_eq!(report["status"], "ok");
     let b = &report["lapis"][0]["bouncers"][0];
     assert_eq!(b["name"], "custom");
-    assert_eq!(b["state"], "ok");
+    assert_eq!(b["verdict"], "ok");
     assert_eq!(b["config_files"][0], path.as_str());
     assert!(
         b["last_pull_ago"].as_str().unwrap().ends_with(" ago"),
@@ -223,9 +223,10 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
         ),
         Some(1.0)
     );
+    // A warning (CrowdSecBouncerConfigInvalid), not critical while its bouncer pulls: exit 3.
     let (code, text) = diagnose(&args, "text");
-    assert_eq!(code, 1, "{text}");
-    assert!(text.contains("CRITICAL"), "{text}");
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("WARNING"), "{text}");
     assert!(
         text.contains(&format!(
             "  {path}: INVALID (Go bouncer (YAML)), bouncer: none matched"
@@ -242,8 +243,8 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
     );
     assert!(!text.contains(WRONG), "{text}");
     let (code, report) = json(&args);
-    assert_eq!(code, 1);
-    assert_eq!(report["status"], "critical");
+    assert_eq!(code, 3);
+    assert_eq!(report["status"], "warning");
     let f = &report["config_files"][0];
     assert_eq!(f["valid"], false);
     let kr = f["checks"]
@@ -305,4 +306,96 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
     assert_eq!(report["status"], "error");
     let (code, _) = diagnose(&["--lapi.url", "ftp://x"], "text");
     assert_eq!(code, 2, "bad flags");
+}
+
+/// Issue 11 #9: with the cscli source only, a key cannot be compared (cscli >= 1.6.1 prints no hashes; the
+/// cscli source keeps none of 1.4.x's). The file must not be called valid: its valid and key_registered series
+/// are absent and `diagnose --output json` carries the reason. Its other checks still run.
+#[test]
+fn cscli_source_says_the_key_was_not_checked() {
+    let lapi = Lapi::start();
+    lapi.add_bouncer("nginx", KEY);
+    let dir = lapi.dir.path().join("bouncers");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("crowdsec-nginx-bouncer.conf");
+    std::fs::write(
+        &file,
+        format!(
+            "API_URL={}\nAPI_KEY={WRONG}\n",
+            lapi.url().trim_end_matches('/')
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(dir.join("crowdsec-nginx-bouncer.conf.id"), "nginx\n").unwrap();
+    let path = file.display().to_string();
+    let command = format!(
+        "{} -c {} bouncers list -o json",
+        part("cscli").display(),
+        lapi.config.display()
+    );
+    let dir_s = dir.display().to_string();
+    let url = lapi.url();
+    let args = [
+        "--lapi.cscli-command",
+        &command,
+        "--lapi.name",
+        "c",
+        "--lapi.url",
+        &url,
+        "--bouncers.config-dir",
+        &dir_s,
+        "--bouncers.check-interval",
+        "1s",
+    ];
+    let exporter = ExporterProc::start(&args, lapi.dir.path());
+    wait_until("the api_key check", Duration::from_secs(15), || {
+        metric(
+            &exporter,
+            "crowdsec_bouncer_config_check",
+            &[("path", &path), ("check", "api_key")],
+        ) == Some(1.0)
+    });
+    let body = exporter.metrics();
+    assert!(
+        !body.contains("crowdsec_bouncer_config_valid{"),
+        "no evidence, no verdict:\n{body}"
+    );
+    assert!(!body.contains("check=\"key_registered\""), "{body}");
+    assert_eq!(
+        metric(
+            &exporter,
+            "crowdsec_bouncer_config_enabled",
+            &[("path", &path)]
+        ),
+        Some(1.0)
+    );
+    let (_, report) = json(&args);
+    let f = &report["config_files"][0];
+    let skipped = f["skipped"].as_array().expect("skipped checks listed");
+    let kr = skipped
+        .iter()
+        .find(|s| s["check"] == "key_registered")
+        .unwrap_or_else(|| panic!("{f}"));
+    let why = kr["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("not checked:") && why.contains("cscli") && why.contains(".id"),
+        "{why}"
+    );
+    assert_eq!(f["bouncer"], "nginx", "linked by its .id file, said so");
+    assert!(
+        f["valid"].is_null(),
+        "issue 11 #9: never valid for an unchecked key: {f}"
+    );
+    assert!(!report.to_string().contains(WRONG));
+    let (_, text) = diagnose(&args, "text");
+    let line = text
+        .lines()
+        .find(|l| l.contains("crowdsec-nginx-bouncer.conf:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        !line.contains("valid (") && line.contains("key could not be checked"),
+        "{line}"
+    );
+    assert!(text.contains("skip key_registered: not checked:"), "{text}");
 }

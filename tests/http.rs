@@ -333,3 +333,152 @@ fn landing_page_shows_each_source_state_and_reason_as_the_metrics_do() {
         "{page}"
     );
 }
+
+/// Checks on, no LAPI URL, CrowdSec's config at `crowdsec_config`.
+fn with_checks(db: LapiDbLocation, crowdsec_config: std::path::PathBuf) -> Settings {
+    let mut s = Settings::single_lapi("docker", db);
+    s.web.max_scrape_wait = Duration::from_secs(5);
+    s.checks = Some(crowdsec_bouncer_exporter::settings::CheckSettings {
+        config_dirs: Vec::new(),
+        config_files: Vec::new(),
+        lapi_url: None,
+        crowdsec_config,
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+    });
+    s
+}
+
+fn series_of(samples: &[Sample], source: &str) -> Vec<String> {
+    samples
+        .iter()
+        .filter(|s| s.labels.get("source").map(String::as_str) == Some(source))
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Only --lapi.db (or only --lapi.cscli-command) and no LAPI URL, as in a Docker deployment: LAPI reachability is
+/// not configured, so `lapi_health` is absent (no source_up, no errors), not down with reason `config`; the
+/// exporter says why and which setting enables it.
+#[test]
+fn lapi_health_without_a_url_is_absent_not_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(&dir);
+    let no_config = dir.path().join("no-crowdsec/config.yaml");
+    let cat = crowdsec_bouncer_exporter::sources::cscli::split_command("cat /dev/null").unwrap();
+    for location in [
+        LapiDbLocation::Sqlite(db.clone()),
+        LapiDbLocation::Cscli(cat),
+    ] {
+        let settings = with_checks(location.clone(), no_config.clone());
+        let exporter = crowdsec_bouncer_exporter::exporter::Exporter::new(&settings);
+        let skipped: Vec<_> = exporter
+            .unmonitored()
+            .iter()
+            .filter(|u| u.source == "lapi_health")
+            .collect();
+        assert_eq!(skipped.len(), 1, "{location:?}");
+        assert!(
+            skipped[0]
+                .why
+                .contains("give --lapi.url or --crowdsec.config"),
+            "{}",
+            skipped[0].why
+        );
+        let srv = start_in_process(settings);
+        let samples = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+        assert_eq!(series_of(&samples, "lapi_health"), Vec::<String>::new());
+        assert_eq!(
+            value(
+                &samples,
+                "crowdsec_exporter_source_up",
+                &[("source", "bouncer_config")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(value(&samples, "crowdsec_lapi_up", &[]), None);
+    }
+    // CrowdSec's config names the LAPI: then it is watched, and a LAPI that does not answer is `crowdsec_lapi_up 0`
+    // (the source itself works).
+    let config = dir.path().join("config.yaml");
+    let port = common::real::free_port();
+    std::fs::write(
+        &config,
+        format!("api:\n  server:\n    listen_uri: 127.0.0.1:{port}\n"),
+    )
+    .unwrap();
+    let srv = start_in_process(with_checks(LapiDbLocation::Sqlite(db), config));
+    let samples = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    assert_eq!(
+        value(
+            &samples,
+            "crowdsec_exporter_source_up",
+            &[("source", "lapi_health")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(value(&samples, "crowdsec_lapi_up", &[]), Some(0.0));
+}
+
+/// Where the database is found through CrowdSec's config, that config is the configuration: when it cannot be
+/// read, `lapi_health` is down with reason `config`, like `lapi_db` (nothing is hidden).
+#[test]
+fn lapi_health_through_an_unreadable_crowdsec_config_in_use_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let srv = start_in_process(with_checks(
+        LapiDbLocation::FromCrowdsecConfig(config.clone()),
+        config,
+    ));
+    let samples = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    for source in ["lapi_db", "lapi_health"] {
+        assert_eq!(
+            value(
+                &samples,
+                "crowdsec_exporter_source_errors_total",
+                &[("source", source), ("reason", "config")]
+            ),
+            Some(1.0),
+            "{source}"
+        );
+    }
+}
+
+/// At start-up the binary logs one line per source: what it watches and where it was found, or why not and
+/// which flag enables it.
+#[test]
+fn start_up_logs_one_line_per_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(&dir);
+    let log_dir = tempfile::tempdir().unwrap();
+    let exporter = common::real::ExporterProc::start(
+        &[
+            "--lapi.db",
+            db.to_str().unwrap(),
+            "--crowdsec.config",
+            dir.path().join("none.yaml").to_str().unwrap(),
+            "--bouncers.config-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        log_dir.path(),
+    );
+    let log = exporter.proc.log_text();
+    let lines = |source: &str| {
+        log.lines()
+            .filter(|l| l.contains(&format!(" source={source} ")))
+            .filter(|l| !l.contains("source read failed"))
+            .count()
+    };
+    for want in [
+        "msg=\"watching the LAPI's bouncers in its database\" source=lapi_db name=local",
+        "found_in=--lapi.db",
+        "msg=\"no LAPI URL: LAPI reachability is not monitored; give --lapi.url or --crowdsec.config",
+        "msg=\"no Service API key: Blocklist-as-a-Service integrations are not monitored; give --service-api.key-file or CROWDSEC_SERVICE_API_KEY\"",
+        "msg=\"checking bouncer configuration files",
+    ] {
+        assert!(log.contains(want), "{want:?} missing in:\n{log}");
+    }
+    for source in ["lapi_db", "lapi_health", "service_api", "bouncer_config"] {
+        assert_eq!(lines(source), 1, "{source} in:\n{log}");
+    }
+}

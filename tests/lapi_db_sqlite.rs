@@ -484,3 +484,209 @@ fn usage_metrics_are_read_incrementally_and_a_replaced_database_starts_over() {
     conn.execute(m, rusqlite::params!["live", ts(42)]).unwrap();
     assert_eq!(usage(&db), Some(BASE_TS + 42.0));
 }
+
+/// Field case R2-01 from the database: chained `name@ip@ip` rows (LAPI 1.6.4-1.7.0) all group under `envoy`.
+#[test]
+fn chained_ip_suffixes_group_under_one_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_7(&path);
+    for name in [
+        "envoy",
+        "envoy@192.0.2.147",
+        "envoy@192.0.2.147@192.0.2.179",
+        "envoy@192.0.2.147@192.0.2.242",
+        "caddy@2001:db8::15",
+        "ops@example.com",
+        "@10.0.0.1",
+    ] {
+        insert_plain_17(&conn, name, ts(1));
+    }
+    let snap = read(&path);
+    for (name, base) in [
+        ("envoy", "envoy"),
+        ("envoy@192.0.2.147", "envoy"),
+        ("envoy@192.0.2.147@192.0.2.179", "envoy"),
+        ("envoy@192.0.2.147@192.0.2.242", "envoy"),
+        ("caddy@2001:db8::15", "caddy"),
+        ("ops@example.com", "ops@example.com"),
+        ("@10.0.0.1", "@10.0.0.1"),
+    ] {
+        assert_eq!(find(&snap, name).base_name(), base, "{name}");
+    }
+}
+
+/// Go's zero time, as old schemas and hand-made rows hold it: never pulled, unknown registration, not a pull
+/// at -62135596800 with `pulled 1`.
+#[test]
+fn go_zero_time_is_never_pulled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let zero = "0001-01-01 00:00:00+00:00";
+    let conn = db_1_7(&path);
+    conn.execute(
+        INSERT_17,
+        rusqlite::params![
+            zero,
+            "zero",
+            "192.0.2.5",
+            "crowdsec-firewall-bouncer",
+            "v0.0.31",
+            zero,
+            "api-key",
+            None::<String>,
+            None::<String>,
+            false
+        ],
+    )
+    .unwrap();
+    let snap = read(&path);
+    let b = find(&snap, "zero");
+    assert_eq!(b.last_pull, LastPull::Never);
+    assert_eq!(b.last_pull.pulled(), Some(0.0));
+    assert_eq!(b.registered_at, None, "a zero created_at is unknown");
+    assert_eq!(b.age_seconds(BASE_TS), None);
+    assert_eq!(snap.bad_rows, 0);
+    // The same through the exporter: no timestamp series, pulled 0.
+    let srv = start_in_process({
+        let mut s = crowdsec_bouncer_exporter::settings::Settings::single_lapi(
+            "local",
+            crowdsec_bouncer_exporter::settings::LapiDbLocation::Sqlite(path.clone()),
+        );
+        s.web.max_scrape_wait = Duration::from_secs(5);
+        s
+    });
+    let samples = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    let want = [("bouncer", "zero")];
+    assert_eq!(value(&samples, "crowdsec_bouncer_pulled", &want), Some(0.0));
+    assert_eq!(
+        value(
+            &samples,
+            "crowdsec_bouncer_last_pull_timestamp_seconds",
+            &want
+        ),
+        None
+    );
+    assert_eq!(
+        value(&samples, "crowdsec_bouncer_last_pull_age_seconds", &want),
+        None
+    );
+}
+
+/// The exporter binary as `nobody` (tests run as root, who reads anything), with `groups` as its supplementary
+/// groups: its first scrape and its log.
+fn scrape_as_nobody(db: &std::path::Path, groups: Option<&str>) -> (Vec<Sample>, String) {
+    use common::real::{free_port, wait_until, Proc};
+    let port = free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534"]);
+    match groups {
+        Some(g) => cmd.arg(format!("--groups={g}")),
+        None => cmd.arg("--clear-groups"),
+    };
+    cmd.arg(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"))
+        .args(["--web.listen-address", &addr.to_string()])
+        .args(["--crowdsec.config", "/nonexistent/config.yaml"])
+        .args(["--bouncers.config-dir", "/nonexistent/bouncers"])
+        .args(["--lapi.cache-interval", "0s", "--lapi.db"])
+        .arg(db);
+    let log_dir = tempfile::tempdir().unwrap();
+    let mut proc = Proc::spawn(&mut cmd, log_dir.path().join("exporter.log"));
+    wait_until("the exporter to listen", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+    let (status, _, body) = http(addr, "GET", "/metrics", &[]);
+    assert_eq!(status, 200);
+    proc.terminate(Duration::from_secs(5));
+    (parse_samples(&body), proc.log_text())
+}
+
+/// A folder `nobody` may enter, holding a CrowdSec 1.7 database with one row, owned by root:adm (gid 4) with `mode`.
+fn database_for_nobody(dir: &tempfile::TempDir, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = temp_path(dir, "crowdsec.db");
+    insert_plain_17(&db_1_7(&path), "fw", ts(1));
+    std::os::unix::fs::chown(&path, Some(0), Some(4)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+/// The commonest first-run failure: a 0640 database the exporter's user cannot read. Reason `permission` with the
+/// fix, never `open` nor the internal immutable=1 fallback; following the fix (joining the group) works.
+#[test]
+fn a_0640_database_the_exporter_cannot_read_is_a_permission_error_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database_for_nobody(&dir, 0o640);
+    let (samples, log) = scrape_as_nobody(&db, None);
+    let up = &[("source", "lapi_db")];
+    assert_eq!(
+        value(&samples, "crowdsec_exporter_source_up", up),
+        Some(0.0),
+        "{log}"
+    );
+    let reasons: Vec<&str> = samples
+        .iter()
+        .filter(|s| s.name == "crowdsec_exporter_source_errors_total")
+        .filter(|s| s.labels["source"] == "lapi_db")
+        .map(|s| s.labels["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, ["permission"], "{log}");
+    for want in [
+        "permission denied reading",
+        "owner root, group adm, mode 0640",
+        "user nobody",
+        "add the exporter's user to the group `adm`",
+        "usermod -aG adm nobody",
+        "or run the exporter as `root`",
+    ] {
+        assert!(log.contains(want), "{want:?} missing in:\n{log}");
+    }
+    assert!(!log.contains("immutable"), "{log}");
+    assert!(!log.contains("unable to open database file"), "{log}");
+
+    // The fix the message gives: the exporter's user in the file's group.
+    let (samples, log) = scrape_as_nobody(&db, Some("4"));
+    assert_eq!(
+        value(&samples, "crowdsec_exporter_source_up", up),
+        Some(1.0),
+        "{log}"
+    );
+    assert_eq!(value(&samples, "crowdsec_bouncers", &[]), Some(1.0));
+
+    // 0600: the group cannot help; the message says so.
+    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (_, log) = scrape_as_nobody(&db, Some("4"));
+    assert!(log.contains("its group cannot read it"), "{log}");
+}
+
+/// A readable database whose live -wal file is not readable: `permission` naming the -wal file, not a silent
+/// immutable read that would miss the pulls only the -wal file holds.
+#[test]
+fn an_unreadable_wal_file_is_a_permission_error_not_stale_data() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let writer = wal_db_with_one_row(&path); // CrowdSec running: the row is only in -wal
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (samples, log) = scrape_as_nobody(&path, None);
+    assert_eq!(
+        value(
+            &samples,
+            "crowdsec_exporter_source_errors_total",
+            &[("source", "lapi_db"), ("reason", "permission")]
+        ),
+        Some(1.0),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("permission denied reading {}", wal.display())),
+        "{log}"
+    );
+    assert_eq!(value(&samples, "crowdsec_bouncers", &[]), None);
+    drop(writer);
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha512};
 
 use super::parse::{parse, ParseError};
+use super::tls::read_cert;
 use super::{read_capped, sibling, Kind, Parsed, ReadError};
 use crate::secret::Secret;
 
@@ -65,17 +66,44 @@ pub struct CheckResult {
     pub fix: Option<String>,
 }
 
+/// A check that did not run because its evidence was out of reach; never exported as a metric (no evidence, no
+/// series), shown by `diagnose`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Skipped {
+    pub check: Check,
+    /// Why, in operator words, e.g. "not checked: the LAPI is read through cscli, whose JSON has no key hashes".
+    pub why: String,
+}
+
 /// Everything known about one file; holds no secret (the key stays in [`Inspection`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileReport {
     pub path: PathBuf,
     pub kind: Kind,
     pub api_url: Option<String>,
-    /// The registered bouncer this file belongs to (its key's row, else its `.id` file).
+    /// The registered bouncer this file belongs to (its key's row, its certificate CN's newest `CN@ip` row, else
+    /// its `.id` file).
     pub bouncer: Option<String>,
     /// The LAPI (by name) whose database knows the key.
     pub lapi: Option<String>,
+    /// `false` when the file says `ENABLED=false` (Lua): the bouncer is disabled, a state and not an error.
+    pub enabled: bool,
+    /// Lua `MODE` as the bouncer reads it: `live` or `stream`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Subject CN of the client certificate (mTLS): LAPI registers the bouncer as `<CN>@<ip>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cn: Option<String>,
+    /// The name in `<file>.id`, written by the installers at registration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_name: Option<String>,
     pub checks: Vec<CheckResult>,
+    /// Checks that could not run, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// How the bouncer reads the file differently from how it looks (BOM, values it replaces by defaults...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl FileReport {
@@ -84,8 +112,25 @@ impl FileReport {
         !self.checks.iter().any(|c| c.status == Status::Fail)
     }
 
+    /// The file's verdict, as `crowdsec_bouncer_config_valid` exports it: `Some(false)` when a check failed,
+    /// `None` when none failed but the key could not be compared with the LAPI's registrations (no evidence
+    /// either way: never called valid), else `Some(true)`.
+    pub fn verdict(&self) -> Option<bool> {
+        if !self.valid() {
+            Some(false)
+        } else if self.skipped.iter().any(|s| s.check == Check::KeyRegistered) {
+            None
+        } else {
+            Some(true)
+        }
+    }
+
     pub fn check(&self, check: Check) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.check == check)
+    }
+
+    pub fn skipped(&self, check: Check) -> Option<&Skipped> {
+        self.skipped.iter().find(|s| s.check == check)
     }
 }
 
@@ -145,8 +190,6 @@ pub struct Inspection {
     key: Option<Secret>,
     /// The URL to ask `/health`, when api_url passed and it is a LAPI.
     health_url: Option<reqwest::Url>,
-    /// Name in `<file>.id`, written by the installers at registration.
-    id_name: Option<String>,
 }
 
 /// sha512 hex of a key, as CrowdSec stores it in `bouncers.api_key`. A secret itself: never log it.
@@ -184,8 +227,21 @@ fn warn(check: Check, detail: impl Into<String>, fix: impl Into<String>) -> Chec
     }
 }
 
-/// Runs the offline checks on `path`; `env` expands `$VAR` in YAML files as the bouncer would.
+fn skip(check: Check, why: impl Into<String>) -> Skipped {
+    Skipped {
+        check,
+        why: why.into(),
+    }
+}
+
+/// Runs the offline checks on `path`; `env` expands `$VAR` in YAML files as the bouncer would. `now` (Unix
+/// seconds) judges certificate expiry.
 pub fn inspect(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Inspection {
+    inspect_at(path, env, crate::timefmt::now() as i64)
+}
+
+/// [`inspect`] at a given clock.
+pub fn inspect_at(path: &Path, env: &dyn Fn(&str) -> Option<String>, now: i64) -> Inspection {
     let kind = Kind::from_path(path);
     let mut insp = Inspection {
         report: FileReport {
@@ -194,12 +250,22 @@ pub fn inspect(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Inspection 
             api_url: None,
             bouncer: None,
             lapi: None,
+            enabled: true,
+            mode: None,
+            tls_cn: None,
+            id_name: None,
             checks: Vec::new(),
+            skipped: Vec::new(),
+            notes: Vec::new(),
         },
         key: None,
         health_url: None,
-        id_name: None,
     };
+    insp.report.id_name = read_capped(&sibling(path, ".id"))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty() && s.len() <= 256);
     let checks = &mut insp.report.checks;
     let main = match read_capped(path) {
         Ok(bytes) => bytes,
@@ -209,7 +275,7 @@ pub fn inspect(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Inspection 
         }
     };
     let overlay_path = sibling(path, ".local");
-    let overlay = if kind.is_yaml() {
+    let overlay = if kind.reads_overlay() {
         match read_capped(&overlay_path) {
             Ok(b) => Some(b),
             Err(ReadError::Missing) => None,
@@ -234,37 +300,48 @@ pub fn inspect(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Inspection 
         }
     };
     insp.report.kind = kind;
+    insp.report.enabled = parsed.enabled;
+    insp.report.mode = parsed.mode.map(str::to_owned);
+    insp.report.notes = parsed.notes.clone();
     match &parsed.stopped_at {
         Some(at) => checks.push(fail(
             Check::Parses,
-            format!("{at} has no `=`: the bouncer stops reading the file there and ignores every setting after it"),
-            "comment that line out with `#` or write it as KEY=VALUE, then restart the bouncer",
+            format!("{at} has no `=`; the bouncer ignores everything after it"),
+            "start that line with `#` in its very first column (an indented `#` is not a comment for the bouncer) or write it as KEY=VALUE, then reload the bouncer",
         )),
         None => checks.push(pass(Check::Parses, "parses")),
     }
-    insp.health_url = check_url(kind, &parsed, checks);
     insp.report.api_url = parsed.api_url.clone();
-    let holds_key = check_auth(kind, &parsed, checks);
+    if !parsed.enabled {
+        // lua-cs-bouncer csmod.init returns "Disabled" before it looks at any other setting.
+        let why = "ENABLED=false: the bouncer is disabled and reads no other setting";
+        insp.report.skipped.push(skip(Check::ApiUrl, why));
+        insp.report.skipped.push(skip(Check::ApiKey, why));
+        return insp;
+    }
+    insp.health_url = check_url(kind, &parsed, checks);
+    let auth = check_auth(kind, &parsed, checks, now);
+    if let Some(cn) = auth.tls_cn {
+        insp.report.tls_cn = Some(cn);
+    }
+    if let Some(why) = auth.tls_skipped {
+        insp.report.skipped.push(skip(Check::TlsFiles, why));
+    }
     // A Blocklist-as-a-Service key belongs to the Service API, not to any LAPI database.
     let blaas = parsed
         .api_url
         .as_deref()
         .and_then(|u| reqwest::Url::parse(u.trim()).ok())
         .is_some_and(|u| u.host_str() == Some(SERVICE_API_HOST));
-    if holds_key && !blaas && checks.last().is_some_and(|c| c.status == Status::Pass) {
+    if auth.key_usable && !blaas {
         insp.key = parsed.api_key.clone();
     }
     check_permissions(
         path,
         overlay.is_some().then_some(&overlay_path),
-        holds_key,
-        checks,
+        auth.holds_key,
+        &mut insp.report.checks,
     );
-    insp.id_name = read_capped(&sibling(path, ".id"))
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty() && s.len() <= 256);
     insp
 }
 
@@ -283,19 +360,35 @@ fn parse_fix(e: &ParseError) -> String {
         ParseError::Empty => "the installer did not write it: reinstall the bouncer's package or copy its example configuration".into(),
         ParseError::Binary(_) => "this is not a text configuration: restore the bouncer's configuration from its package or a backup".into(),
         ParseError::Yaml { .. } => "fix the YAML at that line (indentation with spaces, a `:` after each key, quotes around values with `: ` or `#`), then restart the bouncer".into(),
+        ParseError::Tab { .. } => "indent with spaces only, then restart the bouncer".into(),
+        ParseError::Duplicate { .. } => "keep one line per key (put overrides in the `.local` file), then restart the bouncer".into(),
         ParseError::NotMapping(_) => "the file must hold `key: value` settings: restore it from the bouncer's example configuration".into(),
+        ParseError::Merge(_) => "give the setting the same shape in the `.local` file as in the main file (a value for a value, a list for a list, keys for a section), then restart the bouncer".into(),
     }
+}
+
+/// An address that passes [`check_url`] for this kind: Go bouncers add a missing `/` themselves, the Lua ones
+/// strip it (and broke on it before lua-cs-bouncer 1.0.6), the apache module breaks on it.
+pub fn example_url(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => "http://127.0.0.1:8080/",
+        Kind::Lua | Kind::LuaHaproxy | Kind::Apache => "http://127.0.0.1:8080",
+    }
+}
+
+/// Quotes or an inline `# comment` in a Lua value: lua-cs-bouncer keeps both (config.lua only trims spaces).
+fn lua_literal_junk(value: &str) -> bool {
+    value.starts_with(['"', '\''])
+        || value.ends_with(['"', '\''])
+        || value.contains(" #")
+        || value.contains("\t#")
 }
 
 /// api_url: present, absolute http(s) with a host, and no trailing slash where the bouncer breaks on it.
 /// Returns the URL whose `/health` says whether the LAPI answers.
 fn check_url(kind: Kind, parsed: &Parsed, checks: &mut Vec<CheckResult>) -> Option<reqwest::Url> {
     let (url_key, _) = kind.url_key();
-    let example = if kind == Kind::Apache {
-        "http://127.0.0.1:8080"
-    } else {
-        "http://127.0.0.1:8080/"
-    };
+    let example = example_url(kind);
     let text = parsed.api_url.as_deref().map(str::trim).unwrap_or_default();
     if text.is_empty() {
         if kind == Kind::LuaHaproxy {
@@ -311,13 +404,41 @@ fn check_url(kind: Kind, parsed: &Parsed, checks: &mut Vec<CheckResult>) -> Opti
         ));
         return None;
     }
+    if !parsed.url_undefined_vars.is_empty() {
+        checks.push(warn(
+            Check::ApiUrl,
+            format!(
+                "{url_key} comes from the bouncer's environment ({}), not checked: the variable is not set for the exporter",
+                vars(&parsed.url_undefined_vars)
+            ),
+            "make sure the bouncer's service defines it (systemd Environment=, container env); give the exporter the same variable to have it checked",
+        ));
+        return None;
+    }
+    let lua = matches!(kind, Kind::Lua | Kind::LuaHaproxy);
+    if lua && text.contains('$') {
+        checks.push(fail(
+            Check::ApiUrl,
+            format!("{url_key} holds an unexpanded variable: the nginx/openresty bouncer does not expand environment variables, so the templating step did not run"),
+            format!("write the address itself, e.g. {url_key}={example}, or run the templating (envsubst) that was meant to fill it"),
+        ));
+        return None;
+    }
+    if lua && lua_literal_junk(text) {
+        checks.push(fail(
+            Check::ApiUrl,
+            format!("{url_key} holds quotes or an inline `# comment`: the Lua bouncer keeps them in the address"),
+            format!("write {url_key}={example} alone on its line: no quotes, comments on their own line starting with `#`"),
+        ));
+        return None;
+    }
     let url = match reqwest::Url::parse(text) {
         Ok(u) => u,
         Err(_) => {
             checks.push(fail(
                 Check::ApiUrl,
                 format!("{url_key} {text:?} is not an absolute URL"),
-                format!("write it as {example} (scheme, host and port); an unexpanded ${{VAR}} means the variable is not set for the bouncer"),
+                format!("write it as {example} (scheme, host and port)"),
             ));
             return None;
         }
@@ -348,73 +469,197 @@ fn check_url(kind: Kind, parsed: &Parsed, checks: &mut Vec<CheckResult>) -> Opti
             "CrowdsecURL ends with `/`: the apache module then asks for `//v1/decisions` and gets no decisions",
             "remove the trailing slash from CrowdsecURL and reload apache",
         ));
-    } else if text.ends_with('/') && matches!(kind, Kind::Lua | Kind::LuaHaproxy) {
-        checks.push(warn(
+    } else if text.ends_with("//") && kind.is_yaml() {
+        // go-cs-bouncer adds a `/` only when none ends the URL, so `//` stays and the requests go to
+        // `//v1/decisions/stream`; the real crowdsec-firewall-bouncer 0.0.25 never pulled with it
+        // (tests/e2e_bouncer_oracle.rs).
+        checks.push(fail(
             Check::ApiUrl,
-            "API_URL ends with `/`: older Lua bouncers then ask for `//v1/decisions` and get nothing",
-            "remove the trailing slash from API_URL and reload nginx/openresty",
+            format!("{url_key} ends with `//`: the bouncer then requests `//v1/decisions/stream`, which the LAPI does not serve"),
+            format!("write it with one trailing slash, e.g. {example}, then restart the bouncer"),
+        ));
+    } else if text.ends_with('/') && lua {
+        // Judged by version once the file is linked to its registration (see link::trailing_slash).
+        checks.push(pass(
+            Check::ApiUrl,
+            format!("{} ({LUA_SLASH_NOTE})", url.as_str()),
         ));
     } else {
         checks.push(pass(Check::ApiUrl, url.as_str()));
     }
-    (!blaas).then_some(url)
+    (!blaas).then(|| normalise(url))
 }
 
-/// api_key (or tls_files when the file uses a client certificate). Returns whether the file holds a key.
-fn check_auth(kind: Kind, parsed: &Parsed, checks: &mut Vec<CheckResult>) -> bool {
+/// Said of a Lua API_URL ending with `/` while the bouncer's version is unknown or recent.
+pub const LUA_SLASH_NOTE: &str =
+    "trailing `/` stripped by lua-cs-bouncer >= 1.0.6; older ones request `//v1/decisions`";
+
+/// The LAPI's base URL with exactly one trailing `/`, so `http://h:8080`, `http://h:8080/` and
+/// `http://h:8080//` compare (and are asked `/health`) as one.
+pub fn normalise(mut url: reqwest::Url) -> reqwest::Url {
+    let path = format!("{}/", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url
+}
+
+fn vars(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("${{{n}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What [`check_auth`] learnt.
+#[derive(Default)]
+struct Auth {
+    /// The file holds a secret (so its permissions matter).
+    holds_key: bool,
+    /// The key is worth looking up in the LAPI's registrations.
+    key_usable: bool,
+    tls_cn: Option<String>,
+    tls_skipped: Option<String>,
+}
+
+/// api_key, or tls_files when the file uses a client certificate.
+fn check_auth(kind: Kind, parsed: &Parsed, checks: &mut Vec<CheckResult>, now: i64) -> Auth {
     let (_, key_name) = kind.url_key();
     if let Some(tls) = &parsed.tls {
-        let mut problems = Vec::new();
-        for (what, p, required) in [
-            ("certificate", &tls.cert, true),
-            ("private key", &tls.key, true),
-            ("CA certificate", &tls.ca, false),
-        ] {
-            match p {
-                None if required => problems.push(format!("no client {what} set")),
-                None => {}
-                Some(p) => {
-                    if let Err(e) = read_capped(p) {
-                        problems.push(format!("the {what} {} {e}", p.display()));
-                    }
-                }
-            }
-        }
-        if problems.is_empty() {
-            checks.push(pass(Check::TlsFiles, "certificate files readable"));
-        } else {
-            checks.push(fail(
-                Check::TlsFiles,
-                problems.join("; "),
-                "put the client certificate and key (and the CA that signed the LAPI's certificate) where the file says, readable by the bouncer, or switch to an API key",
-            ));
-        }
-        return false;
+        return check_tls(tls, checks, now);
     }
-    let key = parsed
+    let mut auth = Auth::default();
+    let raw = parsed
         .api_key
         .as_ref()
         .map(|k| k.expose().trim())
         .unwrap_or_default();
     let register = format!("register the bouncer with `cscli bouncers add <name>` on the LAPI host, put the key it prints in {key_name}, then restart the bouncer");
-    if key.is_empty() {
+    let lua = matches!(kind, Kind::Lua | Kind::LuaHaproxy);
+    if raw.is_empty() {
+        let detail = if kind.is_yaml() {
+            // go-cs-bouncer StreamBouncer.Init: "config does not contain LAPI key or certificate".
+            format!("{key_name} is empty or null (after the .local overlay) and no certificate is set: the bouncer refuses to start")
+        } else {
+            format!("{key_name} is not set")
+        };
+        checks.push(fail(Check::ApiKey, detail, register));
+        return auth;
+    }
+    auth.holds_key = true;
+    if !parsed.key_undefined_vars.is_empty() {
+        auth.holds_key = false;
+        checks.push(warn(
+            Check::ApiKey,
+            format!(
+                "{key_name} comes from the bouncer's environment ({}), not checked: the variable is not set for the exporter",
+                vars(&parsed.key_undefined_vars)
+            ),
+            "make sure the bouncer's service defines it (systemd Environment=, container env); give the exporter the same variable to have the key compared with the LAPI's registrations",
+        ));
+        // Known to be out of the exporter's sight (the ApiKey warning says so): the file stays valid.
+        return auth;
+    }
+    if raw.starts_with('<') && raw.ends_with('>') {
         checks.push(fail(
             Check::ApiKey,
-            format!("{key_name} is not set"),
+            format!("{key_name} is the installer's placeholder {raw}: no key was generated at install time (cscli missing or failed)"),
             register,
         ));
-        return false;
+        return auth;
     }
-    if is_placeholder(key) {
+    if lua && raw.contains('$') {
+        checks.push(fail(
+            Check::ApiKey,
+            format!("{key_name} holds an unexpanded variable: the nginx/openresty bouncer does not expand environment variables, so the templating step did not run"),
+            format!("write the key itself in {key_name}, or run the templating (envsubst) that was meant to fill it"),
+        ));
+        return auth;
+    }
+    if lua && lua_literal_junk(raw) {
+        checks.push(fail(
+            Check::ApiKey,
+            format!("{key_name} holds quotes or an inline `# comment`: the Lua bouncer sends them literally as part of the key, so LAPI answers 403"),
+            format!("write {key_name}=<the key> alone on its line: no quotes, comments on their own line starting with `#`"),
+        ));
+        return auth;
+    }
+    if is_placeholder(raw) {
         checks.push(fail(
             Check::ApiKey,
             format!("{key_name} is a placeholder, not a key: the installer could not register the bouncer"),
             register,
         ));
-        return true;
+        return auth;
     }
     checks.push(pass(Check::ApiKey, format!("{key_name} set")));
-    true
+    auth.key_usable = true;
+    auth
+}
+
+/// Client-certificate files: the certificate and its key must be readable by the bouncer; the certificate's
+/// CN names the bouncer in LAPI. An unreadable certificate for the exporter (permissions) is no evidence.
+fn check_tls(tls: &super::TlsFiles, checks: &mut Vec<CheckResult>, now: i64) -> Auth {
+    let mut auth = Auth::default();
+    let mut problems = Vec::new();
+    let mut cert_note = None;
+    for (what, p, required) in [
+        ("certificate", &tls.cert, true),
+        ("private key", &tls.key, true),
+        ("CA certificate", &tls.ca, false),
+    ] {
+        match p {
+            None if required => problems.push(format!("no client {what} set")),
+            None => {}
+            Some(p) => match read_capped(p) {
+                Err(ReadError::Permission) => {
+                    if what == "certificate" {
+                        cert_note = Some(format!(
+                            "cannot read certificate {} to learn its CN; linkage skipped",
+                            p.display()
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("the {what} {} {e}", p.display())),
+                Ok(bytes) if what == "certificate" => match read_cert(&bytes) {
+                    Ok(info) => {
+                        if info.not_after < now {
+                            problems.push(format!(
+                                "the certificate {} expired at {}",
+                                p.display(),
+                                crate::timefmt::format_rfc3339(info.not_after as f64)
+                            ));
+                        }
+                        match info.cn {
+                            Some(cn) => auth.tls_cn = Some(cn),
+                            None => {
+                                cert_note = Some(format!(
+                                    "the certificate {} has no subject CN; linkage skipped",
+                                    p.display()
+                                ))
+                            }
+                        }
+                    }
+                    Err(e) => problems.push(format!("the certificate {} {e}", p.display())),
+                },
+                Ok(_) => {}
+            },
+        }
+    }
+    auth.tls_skipped = cert_note;
+    if problems.is_empty() {
+        let detail = match &auth.tls_cn {
+            Some(cn) => format!("certificate files readable, not expired (CN {cn:?})"),
+            None => "certificate files set".to_owned(),
+        };
+        checks.push(pass(Check::TlsFiles, detail));
+    } else {
+        checks.push(fail(
+            Check::TlsFiles,
+            problems.join("; "),
+            "put a valid client certificate and its key (and the CA that signed the LAPI's certificate) where the file says, readable by the bouncer, or switch to an API key",
+        ));
+    }
+    auth
 }
 
 /// What installers and examples leave instead of a key.
@@ -481,39 +726,47 @@ impl Inspection {
         self.health_url.as_ref()
     }
 
-    /// Records what the LAPI database said about the key; `registered` lists every registered name (for `.id`).
-    pub fn key_registered(&mut self, lookup: KeyLookup, registered: &dyn Fn(&str) -> bool) {
+    /// Records what the LAPI database said about the key; `registered` says whether a name is registered
+    /// (`None`: nobody can tell, e.g. cscli-only LAPIs), for the `.id` file.
+    pub fn key_registered(&mut self, lookup: KeyLookup, registered: &dyn Fn(&str) -> Option<bool>) {
         let (_, key_name) = self.report.kind.url_key();
-        let checks = &mut self.report.checks;
         match lookup {
             KeyLookup::Registered { lapi, bouncer } => {
                 let mut detail = format!("the key belongs to bouncer {bouncer:?}");
-                if let Some(id) = self.id_name.as_ref().filter(|id| **id != bouncer) {
+                if let Some(id) = self.report.id_name.as_ref().filter(|id| **id != bouncer) {
                     detail.push_str(&format!(" (the .id file says {id:?})"));
                 }
-                checks.push(pass(Check::KeyRegistered, detail));
+                self.report.checks.push(pass(Check::KeyRegistered, detail));
                 self.report.bouncer = Some(bouncer);
                 self.report.lapi = Some(lapi);
             }
             KeyLookup::Unknown => {
-                checks.push(fail(
+                self.report.checks.push(fail(
                     Check::KeyRegistered,
                     format!("no bouncer is registered with this {key_name}: it was deleted (`cscli bouncers delete`, auto-delete of idle bouncers) or the key was mistyped"),
                     format!("run `cscli bouncers add <name>` on the LAPI host, put the new key in {key_name}, restart the bouncer"),
                 ));
             }
             KeyLookup::Unavailable(why) => {
-                // Not a verdict on the file: the exporter's own source is down (see crowdsec_exporter_source_up).
+                // Not a verdict on the file: no evidence either way.
                 tracing::debug!(path = %self.report.path.display(), reason = %why, "key not checked");
-                self.report.bouncer = self.id_name.clone().filter(|n| registered(n));
+                self.report
+                    .skipped
+                    .push(skip(Check::KeyRegistered, format!("not checked: {why}")));
+                self.name_from_id(registered);
             }
         }
     }
 
-    /// A file without a key (TLS, or none found) may still name its bouncer in `.id`.
-    pub fn name_from_id(&mut self, registered: &dyn Fn(&str) -> bool) {
+    /// A file without a key (TLS, or none found) may still name its bouncer in `.id`; a name nobody can confirm
+    /// (`None`) is kept, said so in the skipped reason by the caller.
+    pub fn name_from_id(&mut self, registered: &dyn Fn(&str) -> Option<bool>) {
         if self.report.bouncer.is_none() {
-            self.report.bouncer = self.id_name.clone().filter(|n| registered(n));
+            self.report.bouncer = self
+                .report
+                .id_name
+                .clone()
+                .filter(|n| registered(n) != Some(false));
         }
     }
 
@@ -564,7 +817,13 @@ mod tests {
             api_url: Some(url),
             bouncer: None,
             lapi: None,
+            enabled: true,
+            mode: None,
+            tls_cn: None,
+            id_name: None,
             checks: vec![pass(Check::ApiUrl, "ok")],
+            skipped: Vec::new(),
+            notes: Vec::new(),
         };
         assert!(report
             .clone()

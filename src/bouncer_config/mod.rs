@@ -3,7 +3,9 @@
 //! the network or the LAPI database get their answers from the `bouncer_config` source.
 
 pub mod checks;
+pub mod link;
 pub mod parse;
+pub mod tls;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -79,17 +81,53 @@ impl Kind {
     fn is_yaml(self) -> bool {
         matches!(self, Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig)
     }
+
+    /// Whether the bouncer reads `<file>.local` over its file: the Go bouncers (go-cs-lib csyaml Patcher) and the
+    /// nginx/openresty ones since lua-cs-bouncer 1.0.7; never the legacy haproxy bouncer nor apache.
+    pub fn reads_overlay(self) -> bool {
+        self.is_yaml() || self == Kind::Lua
+    }
 }
 
-/// What a bouncer would read from its file.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What a bouncer would read from its file (after its `.local` overlay and, for Go bouncers, the expansion of the
+/// variables the exporter can see).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
     pub api_url: Option<String>,
     pub api_key: Option<Secret>,
     /// TLS client authentication instead of a key.
     pub tls: Option<TlsFiles>,
-    /// Where the bouncer would silently stop reading (Lua: a line without `=`).
+    /// Where the bouncer would silently stop reading (Lua: a line without `=`), e.g. `line 2`.
     pub stopped_at: Option<String>,
+    /// Lua `ENABLED` (default true): a disabled bouncer reads nothing else. Go bouncers have no such switch.
+    pub enabled: bool,
+    /// Lua `MODE`: `live` or `stream` (the default, also for a value the bouncer does not accept).
+    pub mode: Option<&'static str>,
+    /// What the bouncer reads differently from what its author probably meant (BOM, a value it replaces with
+    /// its default); no secret, no value.
+    pub notes: Vec<String>,
+    /// Lua: the keys the `.local` overlay sets.
+    pub overlay_keys: Vec<String>,
+    /// Go: `$VAR`s of api_url / api_key the exporter's environment does not define (the bouncer's may).
+    pub url_undefined_vars: Vec<String>,
+    pub key_undefined_vars: Vec<String>,
+}
+
+impl Default for Parsed {
+    fn default() -> Self {
+        Parsed {
+            api_url: None,
+            api_key: None,
+            tls: None,
+            stopped_at: None,
+            enabled: true,
+            mode: None,
+            notes: Vec::new(),
+            overlay_keys: Vec::new(),
+            url_undefined_vars: Vec::new(),
+            key_undefined_vars: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

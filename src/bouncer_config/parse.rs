@@ -1,17 +1,27 @@
-//! One parser per bouncer kind, each reading what that bouncer reads and no more.
+//! One parser per bouncer kind, each reading what that bouncer reads and no more. Every rule below comes from
+//! the bouncer's own code; the tests name the file and commit each was read in.
 //!
-//! - Go bouncers (and cloudflare, worker, mirror): YAML; `<file>.local` merged over it; `${VAR}`/`$VAR` expanded
-//!   only when defined (CrowdSec's own rule, shared with [`crate::crowdsec_config`]).
-//! - Lua (nginx, openresty, haproxy): `KEY=VALUE`, no expansion; the first non-comment line without `=` ends
-//!   the bouncer's reading, so everything after it is ignored by the bouncer (reported, not hidden).
+//! - Go bouncers (firewall, custom, spoa; cloudflare, worker, mirror): YAML. `<file>.local` is merged over the
+//!   file first (go-cs-lib `csyaml`: maps deep-merged, sequences and scalars replaced, an explicit null or empty
+//!   value replaces, a type mismatch is an error; duplicate keys and tab indentation are YAML errors), then
+//!   `${VAR}`/`$VAR` are expanded with go-cs-lib `csstring.StrictExpand` from the bouncer's environment, which the
+//!   exporter only sees when it shares it: a variable undefined here is reported, not judged.
+//! - Lua (nginx, openresty; lua-cs-bouncer `lib/plugins/crowdsec/config.lua`): `KEY=VALUE`; a comment is a line
+//!   whose first byte is `#`; blank lines are skipped; the first other line without `=` ends the reading; key
+//!   and value are trimmed of whitespace (CR included) but keep quotes and `# ...`; unknown keys (a BOM glued to
+//!   the first key makes it unknown) are ignored; the last duplicate wins; bad enum values fall back to their
+//!   default; no environment expansion; `<file>.local` is read the same way and overrides key by key
+//!   (lua-cs-bouncer >= 1.0.7).
+//! - haproxy (legacy Lua): the same line rules, no `.local`.
 //! - apache: `CrowdsecURL`, `CrowdsecAPIKey` directives (case-insensitive, as Apache's are).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_yaml_ng::Value;
 
 use super::{Kind, Parsed, TlsFiles};
-use crate::crowdsec_config::{expand_env, merge};
+use crate::crowdsec_config::{merge, strict_expand};
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -27,13 +37,20 @@ pub enum ParseError {
         line: usize,
         column: usize,
     },
+    #[error("{file}indents with a TAB at line {line}: YAML allows only spaces there, so the bouncer refuses the file")]
+    Tab { file: &'static str, line: usize },
+    #[error("{file}has a duplicate key{line}: the bouncer's YAML reader refuses the file")]
+    Duplicate { file: &'static str, line: String },
     #[error("{0}is not a YAML mapping of settings")]
     NotMapping(&'static str),
+    #[error("the .local overlay cannot be merged: {0}; the bouncer refuses to start")]
+    Merge(String),
 }
 
-const OVERLAY: &str = "the .local overlay ";
+pub(super) const OVERLAY: &str = "the .local overlay ";
 
-/// Parses a file (and its `.local` overlay for YAML kinds); returns the kind refined by the file's keys.
+/// Parses a file (and its `.local` overlay for the kinds that read one); returns the kind refined by the file's
+/// keys. `env` is the environment the exporter can see (the bouncer's may differ).
 pub fn parse(
     kind: Kind,
     main: &[u8],
@@ -42,16 +59,16 @@ pub fn parse(
 ) -> Result<(Kind, Parsed), ParseError> {
     let text = as_text(main, "")?;
     if kind.is_yaml() {
-        let mut root = yaml(&text, "", env)?;
+        let mut root = yaml(&text, "")?;
         if let Some(overlay) = overlay {
-            let o = yaml(&as_text(overlay, OVERLAY)?, OVERLAY, env)?;
-            merge(&mut root, o);
+            let o = yaml(&as_text(overlay, OVERLAY)?, OVERLAY)?;
+            merge(&mut root, o).map_err(ParseError::Merge)?;
         }
         if !matches!(root, Value::Mapping(_)) {
             return Err(ParseError::NotMapping(""));
         }
         let kind = refine_yaml_kind(kind, &root);
-        return Ok((kind, parse_yaml(kind, &root)));
+        return Ok((kind, parse_yaml(kind, &root, env)));
     }
     if text.trim().is_empty() {
         return Err(ParseError::Empty);
@@ -63,7 +80,14 @@ pub fn parse(
     };
     match kind {
         Kind::Apache => Ok((kind, parse_apache(&text))),
-        _ => Ok((kind, parse_lua(&text))),
+        _ => {
+            // The legacy haproxy bouncer never read a `.local`; the caller passes none for it.
+            let overlay = match overlay {
+                Some(b) => Some(as_text(b, OVERLAY)?),
+                None => None,
+            };
+            Ok((kind, parse_lua(&text, overlay.as_deref())))
+        }
     }
 }
 
@@ -78,23 +102,46 @@ fn as_text(bytes: &[u8], which: &'static str) -> Result<String, ParseError> {
     }
 }
 
-fn yaml(
-    text: &str,
-    which: &'static str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Value, ParseError> {
-    let expanded = expand_env(text, env);
-    if expanded.trim().is_empty() {
+fn yaml(text: &str, which: &'static str) -> Result<Value, ParseError> {
+    if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    serde_yaml_ng::from_str(&expanded).map_err(|e| {
+    serde_yaml_ng::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        // serde's message may quote a value; only its category is used.
+        let message = e.to_string();
+        if message.contains("duplicate") {
+            return ParseError::Duplicate {
+                file: which,
+                line: if line > 0 {
+                    format!(" (line {line})")
+                } else {
+                    String::new()
+                },
+            };
+        }
+        if let Some(tab) = tab_indented_line(text).filter(|t| line == 0 || *t <= line) {
+            return ParseError::Tab {
+                file: which,
+                line: tab,
+            };
+        }
         ParseError::Yaml {
             file: which,
             line,
             column,
         }
     })
+}
+
+/// The first line whose indentation holds a TAB (YAML forbids it; the parser then fails at or after it).
+fn tab_indented_line(text: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let indent = &l[..l.len() - l.trim_start_matches([' ', '\t']).len()];
+            indent.contains('\t') && !l.trim().is_empty()
+        })
+        .map(|n| n + 1)
 }
 
 /// The keys tell the kind better than the file name (a renamed file still belongs to its bouncer).
@@ -110,22 +157,27 @@ fn refine_yaml_kind(by_name: Kind, root: &Value) -> Kind {
     }
 }
 
-fn scalar(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+/// A setting's value as Go's YAML reader would fill a `string` field, expanded with StrictExpand; the names of
+/// the variables the exporter could not expand go to `undefined`.
+fn scalar(
+    v: Option<&Value>,
+    env: &dyn Fn(&str) -> Option<String>,
+    undefined: &mut Vec<String>,
+) -> Option<String> {
+    let raw = match v? {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    Some(strict_expand(&raw, env, |name| {
+        if !undefined.iter().any(|u| u == name) {
+            undefined.push(name.to_owned());
+        }
+    }))
 }
 
-fn non_empty_path(v: Option<&Value>) -> Option<PathBuf> {
-    scalar(v)
-        .filter(|s| !s.trim().is_empty())
-        .map(PathBuf::from)
-}
-
-fn parse_yaml(kind: Kind, root: &Value) -> Parsed {
+fn parse_yaml(kind: Kind, root: &Value, env: &dyn Fn(&str) -> Option<String>) -> Parsed {
     let (section, url, key) = match kind {
         Kind::Cloudflare => (root, "crowdsec_lapi_url", "crowdsec_lapi_key"),
         Kind::CrowdsecConfig => (
@@ -135,49 +187,190 @@ fn parse_yaml(kind: Kind, root: &Value) -> Parsed {
         ),
         _ => (root, "api_url", "api_key"),
     };
+    let mut url_vars = Vec::new();
+    let mut key_vars = Vec::new();
+    let mut ignored = Vec::new();
+    let mut path = |name: &str| {
+        scalar(section.get(name), env, &mut ignored)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
     let tls = TlsFiles {
-        cert: non_empty_path(section.get("cert_path")),
-        key: non_empty_path(section.get("key_path")),
-        ca: non_empty_path(section.get("ca_cert_path")),
+        cert: path("cert_path"),
+        key: path("key_path"),
+        ca: path("ca_cert_path"),
     };
     Parsed {
-        api_url: scalar(section.get(url)),
-        api_key: scalar(section.get(key)).map(Secret::new),
-        // The Go bouncers authenticate with a certificate when both cert and key are set.
+        api_url: scalar(section.get(url), env, &mut url_vars),
+        api_key: scalar(section.get(key), env, &mut key_vars).map(Secret::new),
+        // go-cs-bouncer refuses a file with neither key nor cert_path/key_path; with either path it loads the pair.
         tls: (tls.cert.is_some() || tls.key.is_some()).then_some(tls),
-        stopped_at: None,
+        url_undefined_vars: url_vars,
+        key_undefined_vars: key_vars,
+        ..Parsed::default()
     }
 }
 
-fn parse_lua(text: &str) -> Parsed {
-    let mut p = Parsed::default();
-    let (mut use_tls, mut cert, mut key) = (false, None, None);
-    for (n, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
+/// Lua's `%s`: the C locale's isspace.
+fn lua_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r')
+}
+
+/// The settings one Lua file sets, each with the line it came from.
+#[derive(Default)]
+struct LuaFile {
+    values: BTreeMap<String, (String, usize)>,
+    stopped_at: Option<usize>,
+    unknown: Vec<(String, usize)>,
+    fallbacks: Vec<String>,
+}
+
+/// The keys the exporter reads, with their allowed values and default when the value is not allowed
+/// (lua-cs-bouncer config.lua `valid_truefalse_values` and the `MODE` list).
+fn lua_enum(key: &str) -> Option<(&'static [&'static str], &'static str)> {
+    const TRUE_FALSE: &[&str] = &["false", "true"];
+    match key {
+        "ENABLED" | "SSL_VERIFY" => Some((TRUE_FALSE, "true")),
+        "USE_TLS_AUTH"
+        | "ENABLE_INTERNAL"
+        | "ALWAYS_SEND_TO_APPSEC"
+        | "APPSEC_DROP_UNREADABLE_BODY" => Some((TRUE_FALSE, "false")),
+        "MODE" => Some((&["stream", "live"], "stream")),
+        "BOUNCING_ON_TYPE" => Some((&["ban", "captcha", "all"], "ban")),
+        "FALLBACK_REMEDIATION" => Some((&["captcha", "ban"], "ban")),
+        _ => None,
+    }
+}
+
+/// Every key lua-cs-bouncer accepts (config.lua `valid_params` and `valid_int_params`); others are ignored.
+const LUA_KEYS: &[&str] = &[
+    "ENABLED",
+    "ENABLE_INTERNAL",
+    "API_URL",
+    "API_KEY",
+    "BOUNCING_ON_TYPE",
+    "MODE",
+    "SECRET_KEY",
+    "SITE_KEY",
+    "BAN_TEMPLATE_PATH",
+    "CAPTCHA_TEMPLATE_PATH",
+    "REDIRECT_LOCATION",
+    "RET_CODE",
+    "CAPTCHA_RET_CODE",
+    "EXCLUDE_LOCATION",
+    "FALLBACK_REMEDIATION",
+    "CAPTCHA_PROVIDER",
+    "APPSEC_URL",
+    "APPSEC_FAILURE_ACTION",
+    "ALWAYS_SEND_TO_APPSEC",
+    "APPSEC_DROP_UNREADABLE_BODY",
+    "SSL_VERIFY",
+    "USE_TLS_AUTH",
+    "TLS_CLIENT_CERT",
+    "TLS_CLIENT_KEY",
+    "CACHE_EXPIRATION",
+    "CACHE_SIZE",
+    "REQUEST_TIMEOUT",
+    "UPDATE_FREQUENCY",
+    "CAPTCHA_EXPIRATION",
+    "APPSEC_CONNECT_TIMEOUT",
+    "APPSEC_SEND_TIMEOUT",
+    "APPSEC_PROCESS_TIMEOUT",
+    "STREAM_REQUEST_TIMEOUT",
+];
+
+/// `config.loadConfig` of lua-cs-bouncer, line by line (`io.lines` splits on `\n` only).
+fn lua_file(text: &str) -> LuaFile {
+    let mut f = LuaFile::default();
+    for (n, line) in text.split('\n').enumerate() {
+        // The comment test is on the raw line: `  # x` is not a comment.
+        if line.starts_with('#') || line.trim_matches(lua_space).is_empty() {
             continue;
         }
-        let Some((k, v)) = trimmed.split_once('=') else {
-            p.stopped_at = Some(format!("line {}", n + 1));
+        let Some(eq) = line.find('=') else {
+            f.stopped_at = Some(n + 1);
             break;
         };
-        let v = v.trim();
-        match k.trim() {
-            "API_URL" => p.api_url = Some(v.to_owned()),
-            "API_KEY" => p.api_key = Some(Secret::new(v)),
-            "USE_TLS_AUTH" => use_tls = v.eq_ignore_ascii_case("true"),
-            "TLS_CLIENT_CERT" if !v.is_empty() => cert = Some(PathBuf::from(v)),
-            "TLS_CLIENT_KEY" if !v.is_empty() => key = Some(PathBuf::from(v)),
-            _ => {}
+        let key = line[..eq].trim_matches(lua_space);
+        let mut value = line[eq + 1..].trim_matches(lua_space).to_owned();
+        if !LUA_KEYS.contains(&key) {
+            f.unknown.push((key.to_owned(), n + 1));
+            continue;
         }
+        if let Some((allowed, default)) = lua_enum(key) {
+            if !allowed.contains(&value.as_str()) {
+                f.fallbacks.push(format!(
+                    "line {}: {key} is not one of {} (exactly, lower case), so the bouncer uses {default}",
+                    n + 1,
+                    allowed.join("/")
+                ));
+                value = default.to_owned();
+            }
+        }
+        f.values.insert(key.to_owned(), (value, n + 1));
     }
-    if use_tls {
+    f
+}
+
+fn parse_lua(text: &str, overlay: Option<&str>) -> Parsed {
+    let main = lua_file(text);
+    let local = overlay.map(lua_file);
+    let mut p = Parsed::default();
+    let mut values: BTreeMap<String, String> = main
+        .values
+        .iter()
+        .map(|(k, (v, _))| (k.clone(), v.clone()))
+        .collect();
+    if let Some(stop) = main.stopped_at {
+        p.stopped_at = Some(format!("line {stop}"));
+    }
+    let mut notes: Vec<String> = main.fallbacks.clone();
+    let bom_key = |f: &LuaFile, which: &str| {
+        f.unknown
+            .iter()
+            .find(|(k, line)| *line == 1 && k.starts_with('\u{feff}'))
+            .map(|(k, _)| {
+                format!(
+                    "{which}starts with a UTF-8 BOM glued to the first key, so the bouncer does not know {} and ignores that line",
+                    k.trim_start_matches('\u{feff}')
+                )
+            })
+    };
+    notes.extend(bom_key(&main, "the file "));
+    if let Some(local) = &local {
+        // lua-cs-bouncer >= 1.0.7 (crowdsec.lua csmod.init): every key the overlay sets replaces the file's.
+        for (k, (v, _)) in &local.values {
+            values.insert(k.clone(), v.clone());
+        }
+        if let Some(stop) = local.stopped_at {
+            let at = format!("line {stop} of the .local overlay");
+            p.stopped_at = Some(match p.stopped_at.take() {
+                Some(main_stop) => format!("{main_stop} (and {at})"),
+                None => at,
+            });
+        }
+        notes.extend(local.fallbacks.iter().map(|f| format!(".local {f}")));
+        notes.extend(bom_key(local, "the .local overlay "));
+        p.overlay_keys = local.values.keys().cloned().collect();
+    }
+    let get = |k: &str| values.get(k).cloned();
+    p.api_url = get("API_URL");
+    p.api_key = get("API_KEY").map(Secret::new);
+    p.enabled = get("ENABLED").is_none_or(|v| v == "true");
+    p.mode = Some(if get("MODE").as_deref() == Some("live") {
+        "live"
+    } else {
+        "stream"
+    });
+    if get("USE_TLS_AUTH").as_deref() == Some("true") {
+        let path = |k: &str| get(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         p.tls = Some(TlsFiles {
-            cert,
-            key,
+            cert: path("TLS_CLIENT_CERT"),
+            key: path("TLS_CLIENT_KEY"),
             ca: None,
         });
     }
+    p.notes = notes;
     p
 }
 
@@ -234,6 +427,7 @@ mod tests {
         assert_eq!(p.api_key.unwrap().expose(), "fromenv");
         let (_, p) = parse(Kind::Go, b"api_key: ${NOPE}\n", None, &env).unwrap();
         assert_eq!(p.api_key.unwrap().expose(), "${NOPE}");
+        assert_eq!(p.key_undefined_vars, vec!["NOPE".to_owned()]);
     }
 
     #[test]
@@ -252,23 +446,368 @@ mod tests {
     }
 
     #[test]
-    fn lua_stops_at_a_line_without_equals() {
-        let (_, p) = parse(
-            Kind::Lua,
-            b"# c\nAPI_URL=http://x:8080\nbroken line\nAPI_KEY=k\n",
-            None,
-            &env,
-        )
-        .unwrap();
-        assert_eq!(p.api_url.as_deref(), Some("http://x:8080"));
-        assert!(p.api_key.is_none(), "the bouncer never reads past the stop");
-        assert_eq!(p.stopped_at.as_deref(), Some("line 3"));
+    fn yaml_errors_give_a_location_never_a_value() {
+        for text in [
+            &b"api_key: [sekret\n"[..],
+            b"api_key: sekret\napi_key: sekret2\n",
+            b"api_url: http://x/\n\tapi_key: sekret\n",
+        ] {
+            let e = parse(Kind::Go, text, None, &env).unwrap_err();
+            assert!(!e.to_string().contains("sekret"), "{e}");
+        }
     }
 
+    /// lua-cs-bouncer `lib/plugins/crowdsec/config.lua` (`config.loadConfig`) and `lib/crowdsec.lua`
+    /// (`csmod.init`: `.local` merge, `ENABLED` test), crowdsecurity/lua-cs-bouncer commit
+    /// 3e82dd61508ed9683b5007f823c69b112c59ac6f (2026-05-06); `.local` since tag v1.0.7 (dbc4db0e).
     #[test]
-    fn yaml_errors_give_a_location_never_a_value() {
-        let e = parse(Kind::Go, b"api_key: [sekret\n", None, &env).unwrap_err();
-        assert!(matches!(e, ParseError::Yaml { .. }));
-        assert!(!e.to_string().contains("sekret"));
+    fn lua_rules_from_lua_cs_bouncer() {
+        struct Row {
+            rule: &'static str,
+            file: &'static str,
+            local: Option<&'static str>,
+            url: Option<&'static str>,
+            key: Option<&'static str>,
+            enabled: bool,
+            mode: &'static str,
+            stopped: Option<&'static str>,
+        }
+        let rows = [
+            Row {
+                rule: "blank lines (spaces, CR) are skipped",
+                file: "\n   \n\r\nAPI_URL=http://a\n\nAPI_KEY=k\n",
+                local: None,
+                url: Some("http://a"),
+                key: Some("k"),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "a comment is a line whose first byte is #",
+                file: "#x\n# API_KEY=no\nAPI_KEY=k\n",
+                local: None,
+                url: None,
+                key: Some("k"),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "an indented # without = stops the reading (issue 11 #3)",
+                file: "API_URL=http://127.0.0.1:8080\n  # c\nAPI_KEY=k\n",
+                local: None,
+                url: Some("http://127.0.0.1:8080"),
+                key: None,
+                enabled: true,
+                mode: "stream",
+                stopped: Some("line 2"),
+            },
+            Row {
+                rule: "an indented # with = is a key nobody knows, ignored",
+                file: "  # API_KEY=no\nAPI_KEY=k\n",
+                local: None,
+                url: None,
+                key: Some("k"),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "stop at the first line without =",
+                file: "API_URL=http://a\nbroken\nAPI_KEY=k\nMODE=live\n",
+                local: None,
+                url: Some("http://a"),
+                key: None,
+                enabled: true,
+                mode: "stream",
+                stopped: Some("line 2"),
+            },
+            Row {
+                rule: "key and value trimmed; CRLF harmless",
+                file: "  API_URL =  http://a \r\nAPI_KEY=k\r\n",
+                local: None,
+                url: Some("http://a"),
+                key: Some("k"),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "quotes and inline comments stay in the value",
+                file: "API_KEY=\"k\"   # prod key\n",
+                local: None,
+                url: None,
+                key: Some("\"k\"   # prod key"),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "the value is everything after the first =",
+                file: "API_KEY=a=b==\n",
+                local: None,
+                url: None,
+                key: Some("a=b=="),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "a BOM glued to the first key makes it unknown",
+                file: "\u{feff}ENABLED=false\r\nAPI_KEY=k\r\n",
+                local: None,
+                url: None,
+                key: Some("k"),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "unknown keys are ignored, keys are case-sensitive",
+                file: "api_key=lower\nENABLE=false\nAPI_KEY=k\n",
+                local: None,
+                url: None,
+                key: Some("k"),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "the last duplicate wins",
+                file: "API_KEY=first\nAPI_KEY=k\n",
+                local: None,
+                url: None,
+                key: Some("k"),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "bad enum values fall back to defaults",
+                file: "ENABLED=False\nMODE=Live\n",
+                local: None,
+                url: None,
+                key: None,
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "ENABLED=false disables",
+                file: "ENABLED=false\nAPI_URL=\nAPI_KEY=\n",
+                local: None,
+                url: Some(""),
+                key: Some(""),
+                enabled: false,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: "MODE=live",
+                file: "MODE=live\n",
+                local: None,
+                url: None,
+                key: None,
+                enabled: true,
+                mode: "live",
+                stopped: None,
+            },
+            Row {
+                rule: "no environment expansion",
+                file: "API_KEY=${API_KEY}\n",
+                local: None,
+                url: None,
+                key: Some("${API_KEY}"),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: ".local overrides key by key (issue 11 #4)",
+                file: "API_URL=\nAPI_KEY=\nMODE=live\n",
+                local: Some("API_URL=http://b\nAPI_KEY=k\n"),
+                url: Some("http://b"),
+                key: Some("k"),
+                enabled: true,
+                mode: "live",
+                stopped: None,
+            },
+            Row {
+                rule: ".local: an empty value overrides too",
+                file: "API_KEY=k0\n",
+                local: Some("API_KEY=\n"),
+                url: None,
+                key: Some(""),
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: ".local can re-enable",
+                file: "ENABLED=false\n",
+                local: Some("ENABLED=true\n"),
+                url: None,
+                key: None,
+                enabled: true,
+                mode: "stream",
+                stopped: None,
+            },
+            Row {
+                rule: ".local read with the same rules (stops too)",
+                file: "API_URL=http://a\n",
+                local: Some("oops\nAPI_KEY=k\n"),
+                url: Some("http://a"),
+                key: None,
+                enabled: true,
+                mode: "stream",
+                stopped: Some("line 1 of the .local overlay"),
+            },
+        ];
+        for r in rows {
+            let (_, p) = parse(
+                Kind::Lua,
+                r.file.as_bytes(),
+                r.local.map(str::as_bytes),
+                &env,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", r.rule));
+            assert_eq!(p.api_url.as_deref(), r.url, "{}", r.rule);
+            assert_eq!(p.api_key.as_ref().map(Secret::expose), r.key, "{}", r.rule);
+            assert_eq!(p.enabled, r.enabled, "{}", r.rule);
+            assert_eq!(p.mode, Some(r.mode), "{}", r.rule);
+            assert_eq!(p.stopped_at.as_deref(), r.stopped, "{}", r.rule);
+        }
+        let (_, bom) = parse(Kind::Lua, "\u{feff}ENABLED=false\n".as_bytes(), None, &env).unwrap();
+        assert!(
+            bom.notes
+                .iter()
+                .any(|n| n.contains("BOM") && n.contains("ENABLED")),
+            "{:?}",
+            bom.notes
+        );
+        // The legacy haproxy bouncer never reads `.local` (the caller passes none for it).
+        assert!(!Kind::LuaHaproxy.reads_overlay() && Kind::Lua.reads_overlay());
+    }
+
+    /// go-cs-lib `csyaml/merge.go` + `csyaml/patcher.go` (crowdsecurity/go-cs-lib commit
+    /// 257ca8005c6bf9417302dc1d3c9129044007bd90); crowdsec v1.4.6 `pkg/yamlpatch/merge.go` (5f71037b, what the
+    /// Debian 12 bouncers use) has the same rules. Expansion: `csstring/expand.go` at the same go-cs-lib commit,
+    /// applied by cs-firewall-bouncer `cmd/root.go` (bcb81cd5) after the merge.
+    #[test]
+    fn go_rules_from_go_cs_lib() {
+        type Expect = Result<(Option<&'static str>, Option<&'static str>), &'static str>;
+        let rows: &[(&str, &str, Option<&str>, Expect)] = &[
+            (
+                "maps deep-merged",
+                "api_url: http://a/\napi_key: k\n",
+                Some("update_frequency: 5s\n"),
+                Ok((Some("http://a/"), Some("k"))),
+            ),
+            (
+                "scalars replaced",
+                "api_url: http://a/\napi_key: k\n",
+                Some("api_key: k2\n"),
+                Ok((Some("http://a/"), Some("k2"))),
+            ),
+            (
+                "explicit null replaces (issue 11 #2)",
+                "api_url: http://a/\napi_key: k\n",
+                Some("api_key:\n"),
+                Ok((Some("http://a/"), None)),
+            ),
+            (
+                "~ replaces",
+                "api_url: http://a/\napi_key: k\n",
+                Some("api_key: ~\n"),
+                Ok((Some("http://a/"), None)),
+            ),
+            (
+                "empty string replaces",
+                "api_url: http://a/\napi_key: k\n",
+                Some("api_key: ''\n"),
+                Ok((Some("http://a/"), Some(""))),
+            ),
+            (
+                "an overlay with only comments changes nothing",
+                "api_url: http://a/\napi_key: k\n",
+                Some("# nothing\n"),
+                Ok((Some("http://a/"), Some("k"))),
+            ),
+            (
+                "a mapping into a scalar is an error",
+                "api_url: http://a/\napi_key: k\n",
+                Some("api_key:\n  x: y\n"),
+                Err("merge"),
+            ),
+            (
+                "duplicate keys are an error",
+                "api_key: k\napi_key: k2\n",
+                None,
+                Err("duplicate"),
+            ),
+            (
+                "duplicate keys in the overlay too",
+                "api_key: k\n",
+                Some("api_url: a\napi_url: b\n"),
+                Err("duplicate"),
+            ),
+            (
+                "TAB indentation is an error",
+                "crowdsec_config:\n\tlapi_url: http://a/\n",
+                None,
+                Err("TAB"),
+            ),
+            (
+                "a TAB after a value is fine",
+                "api_url: http://a/\t\napi_key: k\n",
+                None,
+                Ok((Some("http://a/"), Some("k"))),
+            ),
+            (
+                "defined ${VAR} expanded",
+                "api_key: ${KEY}\n",
+                None,
+                Ok((None, Some("fromenv"))),
+            ),
+            (
+                "defined $VAR expanded",
+                "api_key: $KEY\n",
+                None,
+                Ok((None, Some("fromenv"))),
+            ),
+            (
+                "undefined variables left as written",
+                "api_key: ${NOPE}$NOPE\n",
+                None,
+                Ok((None, Some("${NOPE}$NOPE"))),
+            ),
+            (
+                "expanded after the merge",
+                "api_key: k\n",
+                Some("api_key: ${KEY}\n"),
+                Ok((None, Some("fromenv"))),
+            ),
+            (
+                "YAML quotes are the YAML's, not the key's",
+                "api_key: \"k\"  # comment\n",
+                None,
+                Ok((None, Some("k"))),
+            ),
+        ];
+        for (rule, file, local, expect) in rows {
+            let got = parse(Kind::Go, file.as_bytes(), local.map(str::as_bytes), &env);
+            match (got, expect) {
+                (Ok((_, p)), Ok((url, key))) => {
+                    assert_eq!(p.api_url.as_deref(), *url, "{rule}");
+                    assert_eq!(p.api_key.as_ref().map(Secret::expose), *key, "{rule}");
+                }
+                (Err(e), Err(word)) => assert!(
+                    e.to_string().contains(word),
+                    "{rule}: {e} should say {word}"
+                ),
+                (got, _) => panic!("{rule}: {got:?}"),
+            }
+        }
     }
 }

@@ -11,19 +11,29 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
     gauges(
         enc,
         "crowdsec_bouncer_config_valid",
-        "1 if every check of the bouncer configuration file passed (warnings allowed), else 0; bouncer is the registered bouncer its key belongs to, or empty. `crowdsec-bouncer-exporter diagnose` says what to fix.",
-        files.iter().zip(&paths).map(|(f, path)| {
+        "1 if every check of the bouncer configuration file passed (warnings allowed), 0 if one failed; absent when none failed but its key could not be compared with the LAPI's registrations (no evidence). bouncer is the registered bouncer the file belongs to, or empty. `crowdsec-bouncer-exporter diagnose` says what to fix.",
+        files.iter().zip(&paths).filter_map(|(f, path)| {
+            let valid = f.verdict()?;
             let labels: Labels<'_> = vec![
                 ("path", path.as_str()),
                 ("bouncer", f.bouncer.as_deref().unwrap_or("")),
             ];
-            (labels, if f.valid() { 1.0 } else { 0.0 })
+            Some((labels, if valid { 1.0 } else { 0.0 }))
+        }),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_bouncer_config_enabled",
+        "0 if the bouncer configuration file disables the bouncer (nginx/openresty ENABLED=false: a state, not an error), else 1.",
+        files.iter().zip(&paths).map(|(f, path)| {
+            let labels: Labels<'_> = vec![("path", path.as_str())];
+            (labels, if f.enabled { 1.0 } else { 0.0 })
         }),
     )?;
     gauges(
         enc,
         "crowdsec_bouncer_config_check",
-        "One check of a bouncer configuration file: 1 pass, 0 fail or warning (readable, parses, api_url, api_key, tls_files, key_registered, lapi_reachable, permissions, integration).",
+        "One check of a bouncer configuration file: 1 pass, 0 fail or warning (readable, parses, api_url, api_key, tls_files, key_registered, lapi_reachable, permissions, integration). A check that could not run has no series.",
         files.iter().zip(&paths).flat_map(|(f, path)| {
             f.checks.iter().map(move |c| {
                 let labels: Labels<'_> = vec![("path", path.as_str()), ("check", c.check.name())];

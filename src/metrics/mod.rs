@@ -10,6 +10,7 @@ mod integration;
 mod lapi;
 pub use exporter::{REVISION, VERSION};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
@@ -67,6 +68,14 @@ impl Format {
             Format::OpenMetrics
         } else {
             Format::Classic
+        }
+    }
+
+    /// Index of the format in per-format arrays.
+    fn slot(self) -> usize {
+        match self {
+            Format::OpenMetrics => 0,
+            Format::Classic => 1,
         }
     }
 
@@ -133,10 +142,16 @@ impl Collector for Live {
 }
 
 /// Encodes scrapes. At 10,000 bouncers most of the exposition (info, timestamps) only changes with a new
-/// database reading, so its text is kept per reading and only time-dependent families are encoded per scrape.
+/// database reading, so its text is kept per reading and only time-dependent families are encoded per scrape; and
+/// concurrent scrapes of one second share that part too ([`Renderer::shared`]), so 100 scrapers in flight hold
+/// one copy of each text, not 100.
 #[derive(Debug, Default)]
 pub struct Renderer {
     readings: std::sync::Mutex<Option<RenderedReadings>>,
+    /// The last per-second body of each format (index: [`Format::slot`]).
+    seconds: std::sync::Mutex<[Option<Arc<SecondBody>>; 2]>,
+    /// How many times the time-dependent part was encoded (by [`Renderer::render`] or [`Renderer::shared`]).
+    live_renders: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -145,6 +160,67 @@ struct RenderedReadings {
     /// Valid in both formats: the per-reading families are all gauges without units, whose OpenMetrics and
     /// classic texts are the same bytes (pinned by a test), so one copy serves every scraper.
     text: Arc<String>,
+}
+
+/// The time-dependent text of one (reports, second, format), encoded by the first scraper of that second while
+/// the others wait for it.
+#[derive(Debug)]
+struct SecondBody {
+    key: SecondKey,
+    text: tokio::sync::OnceCell<Arc<String>>,
+}
+
+/// What the time-dependent text is a function of: the source reports (by identity: a cache hands every scraper
+/// the same `Arc` until its next read, and the key holds them, so an address cannot be reused), the second, the
+/// format, and the cache intervals said in HELP texts.
+#[derive(Debug)]
+struct SecondKey {
+    second: i64,
+    format: Format,
+    lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
+    lapi_cache_seconds: f64,
+    service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
+    service_api_cache_seconds: f64,
+    bouncer_config: Option<Arc<SourceReport<crate::sources::bouncer_config::ConfigSnapshot>>>,
+    lapi_health: Vec<Arc<SourceReport<crate::sources::lapi_health::LapiHealth>>>,
+}
+
+fn same_arcs<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
+}
+
+fn same_arc<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+impl SecondKey {
+    fn of(s: &Scrape, format: Format) -> SecondKey {
+        SecondKey {
+            second: s.now.floor() as i64,
+            format,
+            lapis: s.lapis.clone(),
+            lapi_cache_seconds: s.lapi_cache_seconds,
+            service_api: s.service_api.clone(),
+            service_api_cache_seconds: s.service_api_cache_seconds,
+            bouncer_config: s.bouncer_config.clone(),
+            lapi_health: s.lapi_health.clone(),
+        }
+    }
+
+    fn same_as(&self, o: &SecondKey) -> bool {
+        self.second == o.second
+            && self.format == o.format
+            && self.lapi_cache_seconds == o.lapi_cache_seconds
+            && self.service_api_cache_seconds == o.service_api_cache_seconds
+            && same_arcs(&self.lapis, &o.lapis)
+            && same_arc(&self.service_api, &o.service_api)
+            && same_arc(&self.bouncer_config, &o.bouncer_config)
+            && same_arcs(&self.lapi_health, &o.lapi_health)
+    }
 }
 
 impl Renderer {
@@ -160,36 +236,87 @@ impl Renderer {
     /// The scrape in two parts, so the (large) per-reading text is shared, not copied into every response.
     pub fn render(&self, scrape: Scrape, format: Format) -> Exposition {
         let readings = Readings::of(&scrape);
-        let fixed = {
-            let mut slot = self
-                .readings
+        let fixed = self.fixed(&readings);
+        let live = Arc::new(self.live(scrape, readings, format));
+        Exposition { fixed, live }
+    }
+
+    /// As [`Renderer::render`], with ages at the scrape's whole second, and one text per second: scrapes of the
+    /// same reports, second and format get the same `Arc`s (the first encodes, concurrent ones wait for it), so
+    /// memory stays flat however many scrapes are in flight. Ages are thus up to a second below the scrape's
+    /// instant, the granularity of the exposition (timestamps keep their fraction).
+    pub async fn shared(&self, mut scrape: Scrape, format: Format) -> Exposition {
+        scrape.now = scrape.now.floor();
+        let key = SecondKey::of(&scrape, format);
+        let body = {
+            let mut slots = self
+                .seconds
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !slot.as_ref().is_some_and(|r| r.readings.same_as(&readings)) {
-                // Free the previous text first: at 10,000 bouncers it is megabytes.
-                let size_hint = slot.take().map_or(0, |r| r.text.len());
-                let text = encode_collector(readings.clone(), size_hint + size_hint / 16);
-                *slot = Some(RenderedReadings {
-                    readings: readings.clone(),
-                    text: Arc::new(text),
-                });
+            let slot = &mut slots[format.slot()];
+            match slot {
+                Some(b) if b.key.same_as(&key) => b.clone(),
+                // A new second or new reports: the previous text is dropped once its responses are sent.
+                _ => slot
+                    .insert(Arc::new(SecondBody {
+                        key,
+                        text: tokio::sync::OnceCell::new(),
+                    }))
+                    .clone(),
             }
-            slot.as_ref().expect("just filled").text.clone()
         };
+        let readings = Readings::of(&scrape);
+        let fixed = self.fixed(&readings);
+        let live = body
+            .text
+            .get_or_init(|| async { Arc::new(self.live(scrape, readings, format)) })
+            .await
+            .clone();
+        Exposition { fixed, live }
+    }
+
+    /// How many times the time-dependent part was encoded since this renderer was made: what tests read to see
+    /// that concurrent scrapes of one second shared one encoding.
+    pub fn live_renders(&self) -> u64 {
+        self.live_renders.load(Ordering::Relaxed)
+    }
+
+    /// The per-reading text, encoded when the readings changed.
+    fn fixed(&self, readings: &Readings) -> Arc<String> {
+        let mut slot = self
+            .readings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !slot.as_ref().is_some_and(|r| r.readings.same_as(readings)) {
+            // Free the previous text first: at 10,000 bouncers it is megabytes.
+            let size_hint = slot.take().map_or(0, |r| r.text.len());
+            let text = encode_collector(readings.clone(), size_hint + size_hint / 16);
+            *slot = Some(RenderedReadings {
+                readings: readings.clone(),
+                text: Arc::new(text),
+            });
+        }
+        slot.as_ref().expect("just filled").text.clone()
+    }
+
+    /// The time-dependent text of `scrape`.
+    fn live(&self, scrape: Scrape, readings: Readings, format: Format) -> String {
+        self.live_renders.fetch_add(1, Ordering::Relaxed);
         let mut live = encode_collector(Live { scrape, readings }, 0);
         match format {
             Format::OpenMetrics => live.push_str("# EOF\n"),
             Format::Classic => live = classic::from_openmetrics(&live),
         }
-        Exposition { fixed, live }
+        live
     }
 }
 
-/// One scrape's exposition: the text kept per reading, followed by this scrape's own text.
-#[derive(Debug)]
+/// One scrape's exposition: the text kept per reading, followed by this scrape's own text. Both are shared:
+/// cloning an `Exposition` copies no text.
+#[derive(Debug, Clone)]
 pub struct Exposition {
     pub fixed: Arc<String>,
-    pub live: String,
+    pub live: Arc<String>,
 }
 
 fn encode_collector(collector: impl Collector, capacity: usize) -> String {
@@ -285,10 +412,10 @@ mod tests {
         assert_eq!(Format::negotiate(None), Format::Classic);
     }
 
-    #[test]
-    fn per_reading_text_is_the_same_in_both_formats() {
-        use crate::bouncers::{Bouncer, LastPull};
-        let b = |name: &str, last_pull| Bouncer {
+    use crate::bouncers::{Bouncer, LastPull};
+
+    fn bouncer(name: &str, last_pull: LastPull) -> Bouncer {
+        Bouncer {
             name: name.into(),
             ip_address: "10.0.0.1".into(),
             bouncer_type: "crowdsec-firewall-bouncer".into(),
@@ -300,7 +427,12 @@ mod tests {
             last_pull,
             registered_at: Some(1.0),
             last_usage_metrics: Some(2.0),
-        };
+        }
+    }
+
+    #[test]
+    fn per_reading_text_is_the_same_in_both_formats() {
+        let b = bouncer;
         let snapshot = BouncerSnapshot {
             bouncers: vec![b("a\\\"x", LastPull::At(5.0)), b("never", LastPull::Never)],
             schema: "1.7.1+",
@@ -313,5 +445,121 @@ mod tests {
         let text = encode_collector(readings, 0);
         assert!(text.contains("crowdsec_bouncer_info{"), "{text}");
         assert_eq!(classic::from_openmetrics(&text), text);
+    }
+
+    /// A LAPI report as the cache hands it out: one `Arc` per reading, the same to every scraper until the next.
+    fn report(bouncers: usize) -> Arc<SourceReport<BouncerSnapshot>> {
+        let snapshot = BouncerSnapshot {
+            bouncers: (0..bouncers)
+                .map(|i| {
+                    bouncer(
+                        &format!("fw-{i}"),
+                        LastPull::At(1_700_000_000.25 + i as f64),
+                    )
+                })
+                .collect(),
+            schema: "1.7.1+",
+            bad_rows: 0,
+        };
+        Arc::new(SourceReport {
+            kind: "lapi_db",
+            name: "local".into(),
+            data: Some(Arc::new(snapshot)),
+            up: true,
+            last_error: None,
+            last_duration_seconds: 0.5,
+            last_success: Some(1_785_000_000.0),
+            errors: Default::default(),
+            reads: 1,
+        })
+    }
+
+    fn scrape(lapi: &Arc<SourceReport<BouncerSnapshot>>, now: UnixSeconds) -> Scrape {
+        Scrape {
+            now,
+            lapis: vec![lapi.clone()],
+            lapi_cache_seconds: 5.0,
+            service_api: None,
+            service_api_cache_seconds: 0.0,
+            bouncer_config: None,
+            lapi_health: Vec::new(),
+        }
+    }
+
+    const NOW: UnixSeconds = 1_785_000_000.0; // 2026-07-25T17:20:00Z, a whole second
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_scrapes_of_one_second_share_one_encoding() {
+        let lapi = report(1000);
+        let renderer = Arc::new(Renderer::default());
+        let start = Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let (renderer, start, scrape) = (
+                    renderer.clone(),
+                    start.clone(),
+                    scrape(&lapi, NOW + 0.1 * i as f64),
+                );
+                tokio::spawn(async move {
+                    start.wait().await;
+                    renderer.shared(scrape, Format::OpenMetrics).await
+                })
+            })
+            .collect();
+        let mut bodies = Vec::new();
+        for t in tasks {
+            bodies.push(t.await.unwrap());
+        }
+        assert_eq!(
+            renderer.live_renders(),
+            1,
+            "one encoding for 8 scrapes of one second"
+        );
+        for b in &bodies {
+            assert!(
+                Arc::ptr_eq(&b.live, &bodies[0].live) && Arc::ptr_eq(&b.fixed, &bodies[0].fixed)
+            );
+        }
+        // What they share is the scrape at its whole second, byte for byte.
+        let alone = Renderer::default().encode(scrape(&lapi, NOW), Format::OpenMetrics);
+        assert_eq!(format!("{}{}", bodies[0].fixed, bodies[0].live), alone);
+        assert!(
+            alone.contains("crowdsec_bouncer_last_pull_age_seconds{lapi=\"local\",bouncer=\"fw-0\"} 84999999.75\n"),
+            "age at the whole second"
+        );
+
+        // Another second, another format, or a new reading: a new encoding each, with its own values.
+        let next = renderer
+            .shared(scrape(&lapi, NOW + 1.0), Format::OpenMetrics)
+            .await;
+        assert_eq!(renderer.live_renders(), 2);
+        assert!(next.live.contains("bouncer=\"fw-0\"} 85000000.75\n"));
+        let classic = renderer
+            .shared(scrape(&lapi, NOW + 1.5), Format::Classic)
+            .await;
+        assert_eq!(renderer.live_renders(), 3);
+        assert!(!classic.live.contains("# EOF") && next.live.ends_with("# EOF\n"));
+        let again = renderer
+            .shared(scrape(&lapi, NOW + 1.9), Format::OpenMetrics)
+            .await;
+        assert!(
+            Arc::ptr_eq(&again.live, &next.live),
+            "each format keeps its own second"
+        );
+        let reread = report(1000);
+        let fresh = renderer
+            .shared(scrape(&reread, NOW + 1.2), Format::OpenMetrics)
+            .await;
+        assert_eq!(
+            renderer.live_renders(),
+            4,
+            "a new report is never served an older text"
+        );
+        assert!(!Arc::ptr_eq(&fresh.live, &next.live));
+        let own = Renderer::default().render(scrape(&lapi, NOW + 0.5), Format::OpenMetrics);
+        assert!(
+            own.live.contains("bouncer=\"fw-0\"} 85000000.25\n"),
+            "render (unshared) keeps the scrape's own instant"
+        );
     }
 }

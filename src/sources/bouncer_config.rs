@@ -27,6 +27,9 @@ pub struct BouncerConfigSource {
     files: Vec<PathBuf>,
     /// The LAPIs whose databases may know a key: (name, source).
     lapis: Vec<(String, Arc<LapiDbSource>)>,
+    /// LAPIs read only through `cscli bouncers list -o json`: no key hashes to compare (cscli >= 1.6.1 prints
+    /// none; the cscli source does not keep 1.4.x's).
+    cscli_lapis: Vec<String>,
     client: Result<reqwest::Client, String>,
 }
 
@@ -41,8 +44,15 @@ impl BouncerConfigSource {
             dirs,
             files,
             lapis,
+            cscli_lapis: Vec::new(),
             client: lapi_health::client(health_timeout),
         }
+    }
+
+    /// Adds LAPIs known only through cscli: a key cannot be compared there, and the files say so.
+    pub fn with_cscli_lapis(mut self, names: Vec<String>) -> Self {
+        self.cscli_lapis = names;
+        self
     }
 
     pub async fn read(self: Arc<Self>) -> Result<ConfigSnapshot, SourceFailure> {
@@ -89,17 +99,29 @@ impl BouncerConfigSource {
     }
 
     fn inspect_all(&self) -> Vec<Inspection> {
-        let env = |name: &str| std::env::var(name).ok();
+        let env = crate::crowdsec_config::process_env;
         let dbs: Vec<_> = self
             .lapis
             .iter()
             .map(|(name, s)| (name.clone(), s.resolve().map_err(|e| e.to_failure())))
             .collect();
-        let registered = |bouncer: &str| {
-            dbs.iter().any(|(_, db)| {
-                db.as_ref()
-                    .is_ok_and(|db| db.bouncer_registered(bouncer).unwrap_or(false))
-            })
+        let cscli_why = (!self.cscli_lapis.is_empty()).then(|| {
+            format!(
+                "LAPI {} is read through `cscli bouncers list -o json`, which carries no key hashes (cscli >= 1.6.1), so the key could not be compared with its registrations; the file is linked by its .id file only",
+                self.cscli_lapis.join(", ")
+            )
+        });
+        // Some(true) found, Some(false) surely absent, None when a LAPI could not tell.
+        let registered = |bouncer: &str| -> Option<bool> {
+            let mut unsure = cscli_why.is_some() || dbs.is_empty();
+            for (_, db) in &dbs {
+                match db.as_ref().map(|db| db.bouncer_registered(bouncer)) {
+                    Ok(Ok(true)) => return Some(true),
+                    Ok(Ok(false)) => {}
+                    _ => unsure = true,
+                }
+            }
+            (!unsure).then_some(false)
         };
         discover(&self.dirs, &self.files)
             .into_iter()
@@ -107,29 +129,38 @@ impl BouncerConfigSource {
                 let mut insp = inspect(&path, &env);
                 match insp.key_hash() {
                     Some(hash) => {
-                        let mut lookup = KeyLookup::Unknown;
+                        let mut found = None;
+                        let mut failure = None;
                         for (lapi, db) in &dbs {
-                            let found = match db {
+                            let answer = match db {
                                 Ok(db) => {
                                     db.bouncer_for_key_hash(&hash).map_err(|e| e.to_failure())
                                 }
                                 Err(f) => Err(f.clone()),
                             };
-                            match found {
+                            match answer {
                                 Ok(Some(bouncer)) => {
-                                    lookup = KeyLookup::Registered {
+                                    found = Some(KeyLookup::Registered {
                                         lapi: lapi.clone(),
                                         bouncer,
-                                    };
+                                    });
                                     break;
                                 }
                                 Ok(None) => {}
-                                Err(f) => lookup = KeyLookup::Unavailable(f.to_string()),
+                                Err(f) => failure = Some(f.to_string()),
                             }
                         }
-                        if dbs.is_empty() {
-                            lookup = KeyLookup::Unavailable("no LAPI database configured".into());
-                        }
+                        // Unknown only when every LAPI that may hold the key was asked and said no.
+                        let lookup = found.unwrap_or_else(|| match (failure, &cscli_why) {
+                            (Some(f), _) => KeyLookup::Unavailable(format!(
+                                "the LAPI database could not be asked ({f})"
+                            )),
+                            (None, Some(why)) => KeyLookup::Unavailable(why.clone()),
+                            (None, None) if dbs.is_empty() => KeyLookup::Unavailable(
+                                "no LAPI database is configured, so the key could not be compared with the registrations".into(),
+                            ),
+                            (None, None) => KeyLookup::Unknown,
+                        });
                         insp.key_registered(lookup, &registered);
                     }
                     None => insp.name_from_id(&registered),
@@ -150,29 +181,48 @@ pub fn checked_files(s: &crate::metrics::Scrape) -> Vec<FileReport> {
     let ids: Option<Vec<&str>> = integrations
         .as_ref()
         .map(|d| d.integrations.iter().map(|i| i.id.as_str()).collect());
+    let snapshots: Vec<_> = s
+        .lapis
+        .iter()
+        .filter_map(|r| r.data.clone().map(|d| (r.name.clone(), d)))
+        .collect();
+    let lapis: Vec<crate::bouncer_config::link::Registrations<'_>> = snapshots
+        .iter()
+        .map(|(name, d)| (name.as_str(), d.as_ref()))
+        .collect();
     data.files
         .iter()
-        .map(|f| f.clone().with_integrations(ids.as_deref()))
+        .map(|f| {
+            let mut f = f.clone().with_integrations(ids.as_deref());
+            crate::bouncer_config::link::link(&mut f, &lapis);
+            f
+        })
         .collect()
 }
 
 /// The source behind its cache, when checks are on: its own read-only handle on each LAPI's database.
 pub fn cache(settings: &crate::settings::Settings) -> Option<crate::cache::Cached<ConfigSnapshot>> {
     let checks = settings.checks.as_ref()?;
-    let lapis = settings
+    let (cscli, dbs): (Vec<_>, Vec<_>) = settings
         .lapis
         .iter()
+        .partition(|l| matches!(l.db, crate::settings::LapiDbLocation::Cscli(_)));
+    let lapis = dbs
+        .into_iter()
         .map(|l| {
             let db = LapiDbSource::new(l.db.clone(), l.read_timeout / 2);
             (l.name.clone(), Arc::new(db))
         })
         .collect();
-    let source = Arc::new(BouncerConfigSource::new(
-        checks.config_dirs.clone(),
-        checks.config_files.clone(),
-        lapis,
-        checks.timeout,
-    ));
+    let source = Arc::new(
+        BouncerConfigSource::new(
+            checks.config_dirs.clone(),
+            checks.config_files.clone(),
+            lapis,
+            checks.timeout,
+        )
+        .with_cscli_lapis(cscli.into_iter().map(|l| l.name.clone()).collect()),
+    );
     let name = settings.lapis.first().map_or("local", |l| l.name.as_str());
     Some(crate::cache::Cached::new(
         SOURCE,

@@ -212,11 +212,11 @@ pub fn start_in_process(settings: crowdsec_bouncer_exporter::settings::Settings)
             .build()
             .unwrap();
         rt.block_on(async move {
-            let listener = crowdsec_bouncer_exporter::server::bind("127.0.0.1:0")
+            let listener = crowdsec_bouncer_exporter::web::bind("127.0.0.1:0")
                 .await
                 .unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            crowdsec_bouncer_exporter::server::serve_listeners(settings, vec![listener], async {
+            crowdsec_bouncer_exporter::web::serve_listeners(settings, vec![listener], async {
                 let _ = rx.await;
             })
             .await

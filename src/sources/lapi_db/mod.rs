@@ -2,6 +2,7 @@
 //! no HTTP endpoint that lists bouncers. Columns are chosen by name, as CrowdSec only ever appends columns and
 //! upgraded databases keep old ones.
 
+pub mod access;
 pub mod mysql;
 pub mod postgres;
 pub mod server;
@@ -22,10 +23,9 @@ pub const SOURCE: &str = "lapi_db";
 pub enum LapiDbError {
     #[error("database file {0} does not exist")]
     MissingFile(PathBuf),
-    #[error(
-        "permission denied reading {0}: the exporter needs read access to the file and its folder"
-    )]
-    Permission(PathBuf),
+    /// `hint` says who may read the file and how to let the exporter do so (see [`access::permission_hint`]).
+    #[error("permission denied reading {path}: {hint}")]
+    Permission { path: PathBuf, hint: String },
     #[error("{0} is not a SQLite database")]
     NotSqlite(PathBuf),
     #[error("cannot open {path}: {message}")]
@@ -53,7 +53,7 @@ impl Reason for LapiDbError {
     fn reason(&self) -> &'static str {
         match self {
             LapiDbError::MissingFile(_) => "missing_file",
-            LapiDbError::Permission(_) => "permission",
+            LapiDbError::Permission { .. } => "permission",
             LapiDbError::NotSqlite(_) => "not_sqlite",
             LapiDbError::Open { .. } => "open",
             LapiDbError::Locked => "locked",
@@ -173,7 +173,8 @@ pub fn interpret_row(
     let name = row.name.unwrap_or_default();
     let bouncer_type = row.bouncer_type.unwrap_or_default();
     let last_pull = interpret_last_pull(row.last_pull.unwrap_or(RawTime::Null), &bouncer_type);
-    let created = row.created_at.unwrap_or(RawTime::Null);
+    // Go's zero time in created_at: registration unknown.
+    let created = row.created_at.unwrap_or(RawTime::Null).unset_if_go_zero();
     let unreadable = matches!(row.last_pull, Some(RawTime::Unparseable))
         || matches!(created, RawTime::Unparseable);
     if unreadable {
@@ -224,6 +225,15 @@ pub enum Resolved {
 }
 
 impl Resolved {
+    /// For logs: `SQLite /path` or the server's URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Resolved::Sqlite(db) => format!("SQLite {}", db.path().display()),
+            Resolved::Postgres(db) => db.target().redacted(),
+            Resolved::Mysql(db) => db.target().redacted(),
+        }
+    }
+
     pub async fn read(&self) -> Result<crate::bouncers::BouncerSnapshot, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.read().await,
@@ -305,7 +315,7 @@ impl LapiDbSource {
             return Ok(db.clone());
         }
         let server = |t: target::ServerDb| -> Result<Resolved, ResolveError> {
-            tracing::info!(database = %t.redacted(), "reading the LAPI database");
+            tracing::debug!(database = %t.redacted(), "reading the LAPI database");
             match t.engine {
                 target::Engine::Postgres => Ok(Resolved::Postgres(postgres::PostgresDb::new(
                     t,
@@ -341,7 +351,7 @@ impl LapiDbSource {
                 return Err(ResolveError::Unsupported("cscli".to_owned()))
             }
         };
-        tracing::info!(path = %path.display(), "reading the LAPI database");
+        tracing::debug!(path = %path.display(), "reading the LAPI database");
         let db = Resolved::Sqlite(sqlite::SqliteDb::new(path, self.busy_timeout));
         *slot = Some(db.clone());
         Ok(db)

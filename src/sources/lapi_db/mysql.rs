@@ -97,6 +97,10 @@ fn text(v: Value) -> Option<String> {
 
 impl MysqlDb {
     /// `timeout` bounds connecting and each read.
+    pub fn target(&self) -> &ServerDb {
+        &self.target
+    }
+
     pub fn new(target: ServerDb, timeout: Duration) -> Self {
         MysqlDb {
             target: Arc::new(target),

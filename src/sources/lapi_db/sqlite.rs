@@ -127,21 +127,35 @@ impl SqliteDb {
                 return Err(LapiDbError::MissingFile(self.path.clone()))
             }
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(LapiDbError::Permission(self.path.clone()))
+                return Err(permission(&self.path))
             }
             Err(e) => {
                 return Err(LapiDbError::Open {
                     path: self.path.clone(),
-                    message: e.to_string(),
+                    message: e.kind().to_string(),
                 })
             }
             Ok(m) if !m.is_file() => return Err(LapiDbError::NotSqlite(self.path.clone())),
             Ok(_) => {}
         }
+        // SQLite says only "unable to open database file" for a file it may not read, and the immutable fallback
+        // below would then fail with the same words: ask the file system first, so the cause and its fix are
+        // named. A -wal or -shm file that exists but cannot be read is the same problem (the fallback would
+        // silently skip the newest pulls, which live in the -wal file).
+        readable(&self.path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = self.path.as_os_str().to_owned();
+            side.push(suffix);
+            let side = PathBuf::from(side);
+            if std::fs::metadata(&side).is_ok_and(|m| m.is_file()) {
+                readable(&side)?;
+            }
+        }
         match self.open_with("mode=ro") {
-            Err(LapiDbError::Open { .. }) | Err(LapiDbError::Permission(_)) => {
+            Err(first @ (LapiDbError::Open { .. } | LapiDbError::Permission { .. })) => {
                 tracing::debug!(path = %self.path.display(), "WAL files not usable read-only; opening immutable");
-                self.open_with("immutable=1")
+                // The fallback is an implementation detail: when it fails too, report the first attempt.
+                self.open_with("immutable=1").map_err(|_| first)
             }
             other => other,
         }
@@ -169,14 +183,40 @@ impl SqliteDb {
         match code {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => LapiDbError::Locked,
             Some(ErrorCode::NotADatabase) => LapiDbError::NotSqlite(self.path.clone()),
-            Some(ErrorCode::PermissionDenied) => LapiDbError::Permission(self.path.clone()),
+            Some(ErrorCode::PermissionDenied) => permission(&self.path),
             Some(ErrorCode::DatabaseCorrupt) => LapiDbError::Corrupt(e.to_string()),
             Some(ErrorCode::CannotOpen) | Some(ErrorCode::ReadOnly) => LapiDbError::Open {
                 path: self.path.clone(),
-                message: e.to_string(),
+                message: without_uri(&e.to_string()),
             },
             _ => LapiDbError::Query(e.to_string()),
         }
+    }
+}
+
+/// The permission error for `path`, with who may read it and the fix.
+fn permission(path: &Path) -> LapiDbError {
+    LapiDbError::Permission {
+        path: path.to_owned(),
+        hint: super::access::permission_hint(path),
+    }
+}
+
+/// Ok when the exporter's user may open `path` for reading.
+fn readable(path: &Path) -> Result<(), LapiDbError> {
+    match std::fs::File::open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(permission(path)),
+        // Anything else is for SQLite to report.
+        _ => Ok(()),
+    }
+}
+
+/// SQLite's open errors end with the URI opened (`...: file:/x.db?immutable=1`): the path is already in the
+/// error, and the URI's parameters are internals.
+fn without_uri(message: &str) -> String {
+    match message.find(": file:") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
     }
 }
 
@@ -319,6 +359,15 @@ fn time(v: ValueRef<'_>) -> RawTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_errors_do_not_show_the_uri() {
+        assert_eq!(
+            without_uri("unable to open database file: file:/a%20b.db?immutable=1"),
+            "unable to open database file"
+        );
+        assert_eq!(without_uri("disk I/O error"), "disk I/O error");
+    }
 
     #[test]
     fn uri_path_escapes_what_would_end_the_path() {

@@ -1,29 +1,45 @@
-//! What every request passes before the routes: the body limit, basic authentication, and the response headers
-//! of the web config.
+//! Basic authentication (`basic_auth_users`): bcrypt hashes checked off the async workers, and a cache of verified
+//! credentials, as exporter-toolkit does, so a scrape does not pay bcrypt each time.
 
 use std::collections::{BTreeMap, HashSet};
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use aws_lc_rs::hmac;
 use base64::Engine;
-use hyper::body::Incoming;
-use hyper::header::{
-    HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, WWW_AUTHENTICATE,
-};
-use hyper::{Request, Response, StatusCode};
+use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Response, StatusCode};
 
-use super::{text, Chunks, State};
+use super::routes::{text, Chunks};
 use crate::secret::Secret;
 
-/// Requests announcing a larger body are refused. The exporter never reads a body: this only makes the refusal
-/// explicit, the body is never buffered.
-pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 /// Verified credentials remembered at most (a bound, not a tuning knob: a few users scrape).
 const MAX_VERIFIED: usize = 1024;
 /// bcrypt runs on the blocking pool; this many at once, so a flood of bad passwords cannot take every core.
 const BCRYPT_AT_ONCE: usize = 2;
 const REALM: &str = "Basic realm=\"crowdsec-bouncer-exporter\", charset=\"UTF-8\"";
+
+/// The file's users, checked: names without `:` (basic auth splits on the first one), values that are bcrypt
+/// hashes. Returns user name -> hash.
+///
+/// # Errors
+/// A message naming the user (never the value, which is a hash).
+pub(super) fn check_users(
+    users: impl IntoIterator<Item = (String, Secret)>,
+) -> Result<BTreeMap<String, Secret>, String> {
+    let mut out = BTreeMap::new();
+    for (user, hash) in users {
+        if user.contains(':') {
+            return Err(format!(
+                "user {user:?}: a basic auth user name cannot hold ':'"
+            ));
+        }
+        if hash.expose().parse::<bcrypt::HashParts>().is_err() {
+            return Err(format!("user {user:?}: the password is not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"));
+        }
+        out.insert(user, hash);
+    }
+    Ok(out)
+}
 
 /// Basic authentication with a cache of verified credentials, as exporter-toolkit does, so a scrape does not pay
 /// bcrypt each time. The cache holds HMAC tags under a key drawn at start and never written anywhere: neither
@@ -116,7 +132,7 @@ fn parse_basic(value: &HeaderValue) -> Option<(String, Secret)> {
     Some((user.to_owned(), Secret::new(password)))
 }
 
-fn unauthorized() -> Response<Chunks> {
+pub(super) fn unauthorized() -> Response<Chunks> {
     let mut r = text(
         StatusCode::UNAUTHORIZED,
         "text/plain; charset=utf-8",
@@ -125,57 +141,6 @@ fn unauthorized() -> Response<Chunks> {
     r.headers_mut()
         .insert(WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
     r
-}
-
-fn body_too_large(req: &Request<Incoming>) -> Option<Response<Chunks>> {
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let chunked = req.headers().contains_key(TRANSFER_ENCODING);
-    if !chunked && declared.is_none_or(|n| n <= MAX_BODY_BYTES) {
-        return None;
-    }
-    let mut r = text(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "text/plain; charset=utf-8",
-        "413 request body too large\n".into(),
-    );
-    r.headers_mut()
-        .insert(CONNECTION, HeaderValue::from_static("close"));
-    Some(r)
-}
-
-/// The body limit, then authentication, then the routes; the configured headers on every response.
-pub(super) async fn guarded(
-    req: Request<Incoming>,
-    state: Arc<State>,
-) -> Result<Response<Chunks>, Infallible> {
-    let config = state.web_config.current();
-    let mut response = match body_too_large(&req) {
-        Some(r) => r,
-        None => {
-            let allowed = match &config.users {
-                None => true,
-                Some(users) => {
-                    state
-                        .auth
-                        .authorized(req.headers().get(AUTHORIZATION), users)
-                        .await
-                }
-            };
-            if allowed {
-                super::handle(req, state.clone()).await?
-            } else {
-                unauthorized()
-            }
-        }
-    };
-    for (name, value) in &config.headers {
-        response.headers_mut().insert(name.clone(), value.clone());
-    }
-    Ok(response)
 }
 
 #[cfg(test)]

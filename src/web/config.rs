@@ -2,9 +2,9 @@
 //! auth with bcrypt hashes, response headers), so an operator's existing file works as is.
 //!
 //! The file is parsed strictly (unknown keys are errors with their line), then checked as a whole: the TLS files
-//! are read and a rustls configuration built, so a bad file is refused before the exporter listens. [`Live`] keeps
-//! the last good configuration and re-reads the file and the files it names when any of them changes (certificate
-//! rotation without restart); a bad reload is logged and the last good configuration stays.
+//! are read and a rustls configuration built, so a bad file is refused before the exporter listens. Reloading is
+//! [`super::reload`]'s; each part's own rules live with it: [`super::tls`], [`super::auth`] (users),
+//! [`super::edge`] (response headers).
 //!
 //! Keys the toolkit knows but this exporter cannot honour are refused with a message rather than silently ignored
 //! (they are security settings): `client_allowed_sans`, `client_auth_type` `RequestClientCert` and
@@ -13,12 +13,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use super::tls::{ClientAuth, TlsSettings, TlsVersion};
+use crate::pem::Pem;
 use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -94,53 +95,15 @@ impl<'de> Deserialize<'de> for SecretString {
     }
 }
 
-/// PEM text, from a file (re-read on reload) or inline in the config file.
-#[derive(Debug, Clone)]
-pub enum Pem {
-    File(PathBuf),
-    Inline(Secret),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// `NoClientCert` (default).
-    None,
-    /// `VerifyClientCertIfGiven`.
-    VerifyIfGiven,
-    /// `RequireAndVerifyClientCert`.
-    Require,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
-    Tls12,
-    Tls13,
-}
-
-/// The checked TLS part of the file, ready for [`crate::server::tls::build`].
-#[derive(Debug, Clone)]
-pub struct TlsSettings {
-    pub cert: Pem,
-    pub key: Pem,
-    pub client_ca: Option<Pem>,
-    pub client_auth: ClientAuth,
-    pub min_version: TlsVersion,
-    pub max_version: TlsVersion,
-    /// TLS 1.2 suites by rustls name (TLS 1.3 suites are not configurable, as in Go); empty = rustls' defaults.
-    pub cipher_suites: Vec<String>,
-    pub prefer_server_cipher_suites: bool,
-    /// Key exchange groups by rustls name, in preference order; empty = rustls' defaults.
-    pub curves: Vec<String>,
-}
-
 /// A checked, loaded configuration: what the server applies to each connection and request.
 pub struct WebConfig {
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     /// User name -> bcrypt hash. `None`: no authentication.
     pub users: Option<BTreeMap<String, Secret>>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Files whose change triggers a reload (TLS files; the config file itself is watched by [`Live`]).
-    watched: Vec<PathBuf>,
+    /// Files whose change triggers a reload (TLS files; the config file itself is watched by
+    /// [`super::reload::Live`]).
+    pub(super) watched: Vec<PathBuf>,
 }
 
 impl WebConfig {
@@ -168,16 +131,12 @@ impl std::fmt::Debug for WebConfig {
     }
 }
 
-/// Headers the toolkit lets a file set, with the values it accepts (None = any).
-const HEADERS: &[(&str, Option<&[&str]>)] = &[
-    ("Content-Security-Policy", None),
-    ("X-Frame-Options", Some(&["deny", "sameorigin"])),
-    ("X-Content-Type-Options", Some(&["nosniff"])),
-    ("X-XSS-Protection", None),
-    ("Strict-Transport-Security", None),
-];
-
 /// Reads and checks the file, and builds everything it names (TLS files are read here).
+///
+/// # Errors
+/// [`WebConfigError::Read`] when the file cannot be read, [`WebConfigError::Syntax`] for YAML or unknown keys (with
+/// the line), [`WebConfigError::Invalid`] naming the key for a value this exporter refuses, or TLS files that do not
+/// make a working rustls configuration.
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
         path: path.to_owned(),
@@ -220,75 +179,29 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         }
     }
 
-    let mut headers = Vec::new();
-    for (name, value) in raw
+    let configured = raw
         .http_server_config
         .as_ref()
         .and_then(|h| h.headers.as_ref())
         .into_iter()
-        .flatten()
-    {
-        let Some((canonical, allowed)) = HEADERS.iter().find(|(h, _)| h.eq_ignore_ascii_case(name))
-        else {
-            return Err(invalid(
-                "http_server_config.headers",
-                format!(
-                    "header {name:?} cannot be configured (allowed: {})",
-                    HEADERS.iter().map(|h| h.0).collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        };
-        if value.is_empty() {
-            continue; // "Unset if blank."
-        }
-        if let Some(allowed) = allowed {
-            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
-                return Err(invalid(
-                    "http_server_config.headers",
-                    format!("{canonical}: {value:?} is not one of {allowed:?}"),
-                ));
-            }
-        }
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            invalid(
-                "http_server_config.headers",
-                format!("{canonical}: the value holds characters a header cannot carry"),
-            )
-        })?;
-        let name =
-            HeaderName::from_bytes(canonical.as_bytes()).expect("the allowed names are valid");
-        headers.push((name, value));
-    }
+        .flatten();
+    let headers = super::edge::response_headers(configured)
+        .map_err(|m| invalid("http_server_config.headers", m))?;
 
     let users = match raw.basic_auth_users {
         None => None,
         Some(users) if users.is_empty() => None,
-        Some(users) => {
-            let mut out = BTreeMap::new();
-            for (user, hash) in users {
-                if user.contains(':') {
-                    return Err(invalid(
-                        "basic_auth_users",
-                        format!("user {user:?}: a basic auth user name cannot hold ':'"),
-                    ));
-                }
-                if hash.0.expose().parse::<bcrypt::HashParts>().is_err() {
-                    return Err(invalid(
-                        "basic_auth_users",
-                        format!("user {user:?}: the password is not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"),
-                    ));
-                }
-                out.insert(user, hash.0);
-            }
-            Some(out)
-        }
+        Some(users) => Some(
+            super::auth::check_users(users.into_iter().map(|(u, h)| (u, h.0)))
+                .map_err(|m| invalid("basic_auth_users", m))?,
+        ),
     };
 
     let (tls, watched) = match raw.tls_server_config.map(|t| tls_settings(t, dir)) {
         None | Some(Ok(None)) => (None, Vec::new()),
         Some(Err((key, message))) => return Err(invalid(key, message)),
         Some(Ok(Some(settings))) => {
-            let config = crate::server::tls::build(&settings)
+            let config = super::tls::build(&settings)
                 .map_err(|e| invalid("tls_server_config", e.to_string()))?;
             let watched = [
                 Some(&settings.cert),
@@ -508,99 +421,6 @@ fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
         prefer_server_cipher_suites: t.prefer_server_cipher_suites.unwrap_or(true),
         curves,
     }))
-}
-
-/// What identifies a version of a file: modification time, size and inode (a rename or symlink swap changes it).
-type Stamp = Option<(SystemTime, u64, u64)>;
-
-fn stamp(path: &Path) -> Stamp {
-    let m = std::fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    let ino = std::os::unix::fs::MetadataExt::ino(&m);
-    #[cfg(not(unix))]
-    let ino = 0;
-    Some((m.modified().ok()?, m.len(), ino))
-}
-
-/// The configuration in force, re-read when the file or a file it names changes.
-pub struct Live {
-    path: Option<PathBuf>,
-    current: RwLock<Arc<WebConfig>>,
-    /// Stamps of the last attempt (good or bad), so a bad file is reported once, not at every check.
-    attempted: Mutex<Vec<Stamp>>,
-}
-
-impl Live {
-    /// No `--web.config.file`: plain HTTP, no authentication; nothing to watch.
-    pub fn none() -> Self {
-        Live {
-            path: None,
-            current: RwLock::new(Arc::new(WebConfig::open())),
-            attempted: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Loads the file; an invalid file is an error (the exporter refuses to start).
-    pub fn load(path: &Path) -> Result<Self, WebConfigError> {
-        let before = stamps(path, &[]);
-        let config = load(path)?;
-        let stamps = stamps(path, &config.watched);
-        // If a file changed while being read, the next check reloads.
-        let attempted = if before.len() <= stamps.len() && before[..] == stamps[..before.len()] {
-            stamps
-        } else {
-            Vec::new()
-        };
-        Ok(Live {
-            path: Some(path.to_owned()),
-            current: RwLock::new(Arc::new(config)),
-            attempted: Mutex::new(attempted),
-        })
-    }
-
-    pub fn current(&self) -> Arc<WebConfig> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Re-reads the configuration if the file or any file it names changed since the last attempt.
-    /// Returns true when a new configuration is in force. A bad file is logged and the last good one stays.
-    pub fn reload_if_changed(&self) -> bool {
-        let Some(path) = &self.path else {
-            return false;
-        };
-        let watched = self.current().watched.clone();
-        let now = stamps(path, &watched);
-        let mut attempted = self
-            .attempted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if *attempted == now {
-            return false;
-        }
-        match load(path) {
-            Ok(config) => {
-                *attempted = stamps(path, &config.watched);
-                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
-                tracing::info!(file = %path.display(), "web config reloaded");
-                true
-            }
-            Err(e) => {
-                *attempted = now;
-                tracing::error!(error = %e, "web config reload failed; keeping the last good configuration");
-                false
-            }
-        }
-    }
-}
-
-fn stamps(path: &Path, watched: &[PathBuf]) -> Vec<Stamp> {
-    std::iter::once(path)
-        .chain(watched.iter().map(PathBuf::as_path))
-        .map(stamp)
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,67 +1,55 @@
-//! TLS for the HTTP server: a rustls configuration from the checked web config (aws-lc-rs, the provider reqwest
-//! already brings), and the handshake of one connection, bounded in time.
+//! TLS for the HTTP server: the rustls configuration built from the checked web config (aws-lc-rs, the provider
+//! reqwest already brings). Certificates and keys are read by [`crate::pem`], shared with the database clients.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio_rustls::rustls::crypto::{aws_lc_rs, CryptoProvider};
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 
-use crate::web_config::{ClientAuth, Pem, TlsSettings, TlsVersion};
+use crate::pem::{self, Pem, PemError};
 
+/// Why the TLS configuration cannot be built. Never carries key material (see [`crate::pem`]).
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("{what} {source_name}: {message}")]
-    Pem {
-        what: &'static str,
-        source_name: String,
-        message: String,
-    },
+    #[error("{0}")]
+    Pem(#[from] PemError),
     #[error("{0}")]
     Config(String),
 }
 
-fn describe(pem: &Pem) -> String {
-    match pem {
-        Pem::File(p) => p.display().to_string(),
-        Pem::Inline(_) => "(inline)".to_owned(),
-    }
+/// `client_auth_type`: which client certificates the server asks for and verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `NoClientCert` (default).
+    None,
+    /// `VerifyClientCertIfGiven`.
+    VerifyIfGiven,
+    /// `RequireAndVerifyClientCert`.
+    Require,
 }
 
-fn certs(what: &'static str, pem: &Pem) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let err = |message: String| TlsError::Pem {
-        what,
-        source_name: describe(pem),
-        message,
-    };
-    let certs: Result<Vec<_>, _> = match pem {
-        Pem::File(p) => CertificateDer::pem_file_iter(p)
-            .map_err(|e| err(e.to_string()))?
-            .collect(),
-        Pem::Inline(s) => CertificateDer::pem_slice_iter(s.expose().as_bytes()).collect(),
-    };
-    let certs = certs.map_err(|e| err(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(err("no PEM certificate in it".into()));
-    }
-    Ok(certs)
+/// `min_version` / `max_version`: the versions rustls speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
 }
 
-fn key(pem: &Pem) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let key = match pem {
-        Pem::File(p) => PrivateKeyDer::from_pem_file(p),
-        Pem::Inline(s) => PrivateKeyDer::from_pem_slice(s.expose().as_bytes()),
-    };
-    // The pem error names the file or says what is missing; it never carries key material.
-    key.map_err(|e| TlsError::Pem {
-        what: "key",
-        source_name: describe(pem),
-        message: e.to_string(),
-    })
+/// The checked TLS part of the web config file (see [`super::config`]), ready for [`build`].
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert: Pem,
+    pub key: Pem,
+    pub client_ca: Option<Pem>,
+    pub client_auth: ClientAuth,
+    pub min_version: TlsVersion,
+    pub max_version: TlsVersion,
+    /// TLS 1.2 suites by rustls name (TLS 1.3 suites are not configurable, as in Go); empty = rustls' defaults.
+    pub cipher_suites: Vec<String>,
+    pub prefer_server_cipher_suites: bool,
+    /// Key exchange groups by rustls name, in preference order; empty = rustls' defaults.
+    pub curves: Vec<String>,
 }
 
 fn provider(s: &TlsSettings) -> Result<CryptoProvider, TlsError> {
@@ -118,6 +106,10 @@ fn provider(s: &TlsSettings) -> Result<CryptoProvider, TlsError> {
 }
 
 /// The rustls server configuration for `s`; reads the certificate, key and client CA.
+///
+/// # Errors
+/// [`TlsError::Pem`] for a file that cannot be read or parsed, [`TlsError::Config`] for a cipher suite, curve or
+/// version rustls lacks, or a certificate that does not match its key.
 pub fn build(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(provider(s)?);
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
@@ -134,12 +126,10 @@ pub fn build(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     let builder = match (&s.client_ca, s.client_auth) {
         (Some(ca), ClientAuth::VerifyIfGiven | ClientAuth::Require) => {
             let mut roots = RootCertStore::empty();
-            for c in certs("client CA", ca)? {
-                roots.add(c).map_err(|e| TlsError::Pem {
-                    what: "client CA",
-                    source_name: describe(ca),
-                    message: e.to_string(),
-                })?;
+            for c in pem::certificates("client CA", ca)? {
+                roots
+                    .add(c)
+                    .map_err(|e| PemError::new("client CA", ca, e.to_string()))?;
             }
             let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let v = if s.client_auth == ClientAuth::VerifyIfGiven {
@@ -153,46 +143,15 @@ pub fn build(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
         _ => builder.with_no_client_auth(),
     };
     let mut config = builder
-        .with_single_cert(certs("certificate", &s.cert)?, key(&s.key)?)
+        .with_single_cert(
+            pem::certificates("certificate", &s.cert)?,
+            pem::private_key("key", &s.key)?,
+        )
         .map_err(|e| TlsError::Config(format!("certificate and key: {e}")))?;
     config.ignore_client_order = s.prefer_server_cipher_suites;
     // HTTP/1.1 only: a client offering h2 and http/1.1 (Prometheus) gets http/1.1.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// What a plain-HTTP client gets on the TLS port (as Go's servers answer).
-const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
-
-/// Handshakes within `timeout`. A client speaking plain HTTP gets a 400 and the connection is closed.
-pub async fn accept(
-    config: Arc<ServerConfig>,
-    stream: TcpStream,
-    timeout: Duration,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
-    let handshake = async {
-        let mut first = [0u8; 1];
-        // A TLS connection starts with a handshake record (0x16); an HTTP request with a letter.
-        if stream.peek(&mut first).await.ok()? == 1 && first[0].is_ascii_alphabetic() {
-            use tokio::io::AsyncWriteExt;
-            let mut stream = stream;
-            let _ = stream.write_all(PLAIN_HTTP_ANSWER).await;
-            let _ = stream.shutdown().await;
-            tracing::debug!("plain HTTP request on the TLS port");
-            return None;
-        }
-        match tokio_rustls::TlsAcceptor::from(config).accept(stream).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::debug!(error = %e, "TLS handshake failed");
-                None
-            }
-        }
-    };
-    tokio::time::timeout(timeout, handshake)
-        .await
-        .ok()
-        .flatten()
 }
 
 #[cfg(test)]

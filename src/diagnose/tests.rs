@@ -1,0 +1,268 @@
+//! `diagnose` on hand-made scrapes: the issue 11 rows it got wrong (#5, #6, #7), its exit statuses, its words.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::*;
+use crate::bouncers::{Bouncer, BouncerSnapshot, LastPull};
+use crate::cache::SourceReport;
+use crate::sources::service_api::model::Integration;
+use crate::sources::service_api::IntegrationSnapshot;
+
+const NOW: f64 = 1_784_980_800.0; // 2026-07-25T12:00:00Z
+const MIN: f64 = 60.0;
+const H: f64 = 3600.0;
+const D: f64 = 86_400.0;
+
+fn report<T>(kind: &'static str, name: &str, data: T) -> Arc<SourceReport<T>> {
+    Arc::new(SourceReport {
+        kind,
+        name: name.to_owned(),
+        data: Some(Arc::new(data)),
+        up: true,
+        last_error: None,
+        last_duration_seconds: 0.0,
+        last_success: Some(NOW),
+        errors: BTreeMap::new(),
+        reads: 1,
+    })
+}
+
+fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scrape {
+    Scrape {
+        now: NOW,
+        lapis: vec![report(
+            "lapi_db",
+            "local",
+            BouncerSnapshot {
+                bouncers,
+                schema: "1.7.1+",
+                bad_rows: 0,
+            },
+        )],
+        lapi_cache_seconds: 0.0,
+        service_api: integrations.map(|integrations| {
+            report(
+                "service_api",
+                "crowdsec",
+                IntegrationSnapshot {
+                    integrations,
+                    pages: 1,
+                    unreadable: 0,
+                },
+            )
+        }),
+        service_api_cache_seconds: 0.0,
+        bouncer_config: None,
+        lapi_health: vec![],
+    }
+}
+
+fn row(name: &str, last_pull: LastPull) -> Bouncer {
+    Bouncer {
+        name: name.into(),
+        ip_address: "192.0.2.2".into(),
+        bouncer_type: "crowdsec-firewall-bouncer".into(),
+        version: "v0.0.31".into(),
+        auth_type: "api-key".into(),
+        os: String::new(),
+        auto_created: "false".into(),
+        revoked: "false".into(),
+        last_pull,
+        registered_at: Some(NOW - 30.0 * D),
+        last_usage_metrics: None,
+    }
+}
+
+fn integration(last_pull: LastPull, created_ago: f64) -> Integration {
+    Integration {
+        id: "65f0c0ffee0000000000aa03".into(),
+        name: "fw-new".into(),
+        entity_type: "firewall_integration".into(),
+        output_format: "fortigate".into(),
+        last_pull,
+        created_at: Some(NOW - created_ago),
+        blocklist_items: Some(10.0),
+        blocklists: Some(1),
+    }
+}
+
+fn json(r: &Report) -> serde_json::Value {
+    serde_json::to_value(r).unwrap()
+}
+
+/// Issue 11 #5: last pull 26 h ago and usage metrics 15 min ago: alive, exit 0 (it said OFFLINE, exit 1).
+#[test]
+fn a_quiet_live_bouncer_with_fresh_usage_metrics_is_alive() {
+    let mut b = row("nginx-proxy", LastPull::At(NOW - 26.0 * H));
+    b.bouncer_type = "crowdsec-openresty-bouncer".into();
+    b.last_usage_metrics = Some(NOW - 15.0 * MIN);
+    let r = build(&scrape(vec![b], None));
+    assert_eq!(r.status, Status::Ok);
+    assert_eq!(r.status.exit_code(), 0);
+    let j = json(&r);
+    let base = &j["lapis"][0]["bouncers"][0];
+    assert_eq!(base["verdict"], "alive_by_usage_metrics");
+    assert_eq!(base["severity"], "none");
+    assert_eq!(base["alert"], serde_json::Value::Null);
+    assert_eq!(base["usage_metrics_ago"], "15m 0s ago");
+    let t = text(&r, false);
+    assert!(
+        t.contains("bouncer nginx-proxy: alive by usage metrics, last pull 1d 2h ago"),
+        "{t}"
+    );
+}
+
+/// Issue 11 #6: `fw` 3 d ago and `fw@192.0.2.2` 10 s ago: one fresh bouncer and a superseded row with the hint.
+#[test]
+fn an_old_row_of_a_fresh_bouncer_is_a_superseded_registration() {
+    let r = build(&scrape(
+        vec![
+            row("fw", LastPull::At(NOW - 3.0 * D)),
+            row("fw@192.0.2.2", LastPull::At(NOW - 10.0)),
+        ],
+        None,
+    ));
+    assert_eq!(r.status, Status::Ok, "{:?}", r.findings);
+    let j = json(&r);
+    let bases = j["lapis"][0]["bouncers"].as_array().unwrap();
+    assert_eq!(bases.len(), 1, "one bouncer, two rows");
+    assert_eq!(bases[0]["name"], "fw");
+    assert_eq!(bases[0]["verdict"], "ok");
+    assert_eq!(bases[0]["last_pull_ago"], "10s ago");
+    let rows = bases[0]["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["name"], "fw");
+    assert_eq!(rows[0]["role"], "superseded");
+    let note = rows[0]["note"].as_str().unwrap();
+    assert!(
+        note.contains("cscli bouncers prune") && note.contains("static IP"),
+        "{note}"
+    );
+    assert!(
+        note.contains("do not `cscli bouncers delete` this parent row"),
+        "{note}"
+    );
+    assert_eq!(rows[1]["role"], "current");
+    assert!(r
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Info && f.text.contains("superseded")));
+    let t = text(&r, false);
+    assert!(t.contains("bouncer fw: ok, last pull 10s ago"), "{t}");
+    assert!(
+        t.contains("    row fw: superseded, last pull 3d 0h ago"),
+        "{t}"
+    );
+    assert!(!t.contains("OFFLINE"), "{t}");
+}
+
+/// Issue 11 #7: never pulled, registered 20 min ago: in grace, exit 0; 2 d ago: the warning, exit 3.
+#[test]
+fn never_pulled_bouncers_get_the_alerts_grace() {
+    let mut b = row("new", LastPull::Never);
+    b.bouncer_type.clear();
+    b.registered_at = Some(NOW - 20.0 * MIN);
+    let r = build(&scrape(vec![b.clone()], None));
+    assert_eq!(r.status, Status::Ok, "{:?}", r.problems);
+    let j = json(&r);
+    assert_eq!(
+        j["lapis"][0]["bouncers"][0]["verdict"],
+        "never_pulled_in_grace"
+    );
+    assert_eq!(
+        j["lapis"][0]["bouncers"][0]["rows"][0]["registered_ago"],
+        "20m 0s ago"
+    );
+    b.registered_at = Some(NOW - 2.0 * D);
+    let r = build(&scrape(
+        vec![b.clone(), row("fw", LastPull::At(NOW - 10.0))],
+        None,
+    ));
+    assert_eq!(r.status, Status::Warning, "{:?}", r.problems);
+    assert_eq!(r.status.exit_code(), 3);
+    let j = json(&r);
+    let base = &j["lapis"][0]["bouncers"][1];
+    assert_eq!(base["name"], "new");
+    assert_eq!(base["verdict"], "never_pulled");
+    assert_eq!(base["severity"], "warning");
+    assert_eq!(base["alert"], "CrowdSecBouncerNeverPulled");
+    assert_eq!(base["alerts"][0]["labels"]["bouncer"], "new");
+    // Alone on its LAPI for 2 d: the LAPI has no active bouncer (critical), and the text says "never pulled"
+    // (issue 11 #12: the value is the time since registration).
+    let r = build(&scrape(vec![b], None));
+    assert_eq!(r.status, Status::Critical);
+    assert_eq!(r.lapis[0].verdict, Some(LapiVerdict::NoActiveBouncer));
+    assert!(
+        r.problems.iter().any(|p| p
+            .contains("none of its bouncers has ever pulled; the newest was registered 2d 0h ago")),
+        "{:?}",
+        r.problems
+    );
+}
+
+/// Issue 11 #7, integrations: `last_pull: null`, created 1 h ago: in grace, no "the device stopped pulling".
+#[test]
+fn a_new_integration_is_in_grace_and_never_said_to_have_stopped() {
+    let r = build(&scrape(
+        vec![row("fw", LastPull::At(NOW - 10.0))],
+        Some(vec![integration(LastPull::Never, H)]),
+    ));
+    assert_eq!(r.status, Status::Ok, "{:?}", r.problems);
+    let j = json(&r);
+    let it = &j["integrations"]["items"][0];
+    assert_eq!(it["verdict"], "never_pulled_in_grace");
+    assert_eq!(it["created_ago"], "1h 0m ago");
+    let t = text(&r, false);
+    assert!(!t.contains("stopped pulling"), "{t}");
+    assert!(t.contains("never pulled, created 1h 0m ago"), "{t}");
+    let r = build(&scrape(
+        vec![row("fw", LastPull::At(NOW - 10.0))],
+        Some(vec![integration(LastPull::Never, 2.0 * D)]),
+    ));
+    assert_eq!(r.status, Status::Warning);
+    assert!(!text(&r, false).contains("stopped pulling"));
+    let r = build(&scrape(
+        vec![row("fw", LastPull::At(NOW - 10.0))],
+        Some(vec![integration(LastPull::At(NOW - 2.0 * D), 30.0 * D)]),
+    ));
+    assert_eq!(r.status, Status::Critical);
+    assert_eq!(r.status.exit_code(), 1);
+    assert!(text(&r, false).contains("the device stopped pulling"));
+}
+
+/// Offline is `> threshold`, as in the rules (it was `>=`): exactly 24 h is late, not offline.
+#[test]
+fn offline_starts_after_the_threshold_and_pages() {
+    let r = build(&scrape(vec![row("fw", LastPull::At(NOW - D))], None));
+    assert_eq!(r.lapis[0].bouncers[0].verdict, BaseVerdict::Late);
+    assert_eq!(r.status, Status::Warning);
+    let r = build(&scrape(vec![row("fw", LastPull::At(NOW - D - 1.0))], None));
+    assert_eq!(r.lapis[0].bouncers[0].verdict, BaseVerdict::Offline);
+    assert_eq!(
+        r.lapis[0].bouncers[0].alert.map(Alert::name),
+        Some("CrowdSecFirewallBouncerOffline")
+    );
+    assert_eq!(r.status, Status::Critical);
+}
+
+#[test]
+fn configured_thresholds_are_used() {
+    let t = Thresholds {
+        bouncer_offline: Duration::from_secs(1800),
+        early_warning: Duration::from_secs(600),
+        ..Thresholds::default()
+    };
+    let r = build_with(
+        &scrape(vec![row("fw", LastPull::At(NOW - 1200.0))], None),
+        &t,
+    );
+    assert_eq!(r.lapis[0].bouncers[0].verdict, BaseVerdict::Late);
+    assert_eq!(r.thresholds.early_warning_threshold_seconds, 600.0);
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let r = build(&scrape(vec![row("fw", LastPull::At(NOW - 10.0))], None));
+    assert!(!text(&r, false).contains('\x1b'));
+    assert!(text(&r, true).contains("\x1b[32mall fine\x1b[0m"));
+}

@@ -1,0 +1,367 @@
+//! `diagnose`'s words: the text report for people, and the labels, notes and fixes of each verdict.
+
+use super::{key_compared, key_unmatched, BaseReport, IntegrationReport, Report, Status};
+use crate::bouncer_config::checks::Status as CheckStatus;
+use crate::timefmt::human_duration;
+use crate::verdict::{
+    BaseJudgement, BaseVerdict, IntegrationJudgement, IntegrationVerdict, LapiVerdict, Role,
+    RowJudgement, Severity, Thresholds,
+};
+
+fn h(seconds: f64) -> String {
+    human_duration(seconds)
+}
+
+/// A base's verdict in a few words.
+pub(super) fn base_label(v: BaseVerdict) -> &'static str {
+    match v {
+        BaseVerdict::Ok => "ok",
+        BaseVerdict::Late => "late",
+        BaseVerdict::Offline => "OFFLINE",
+        BaseVerdict::AliveByUsageMetrics => "alive by usage metrics",
+        BaseVerdict::NeverPulled => "NEVER PULLED",
+        BaseVerdict::NeverPulledInGrace => "never pulled yet (in grace)",
+        BaseVerdict::NeverPulledAgeUnknown => "never pulled (registration time unknown)",
+        BaseVerdict::Unknown => "unknown",
+    }
+}
+
+pub(super) fn integration_label(v: IntegrationVerdict) -> &'static str {
+    match v {
+        IntegrationVerdict::Ok => "ok",
+        IntegrationVerdict::Offline => "OFFLINE",
+        IntegrationVerdict::NeverPulled => "NEVER PULLED",
+        IntegrationVerdict::NeverPulledInGrace => "never pulled yet (in grace)",
+        IntegrationVerdict::NeverPulledAgeUnknown => "never pulled (creation time unknown)",
+        IntegrationVerdict::PullingZeroIps => "pulling zero IPs",
+        IntegrationVerdict::NoBlocklist => "no blocklist",
+        IntegrationVerdict::Unknown => "unknown",
+    }
+}
+
+fn where_(config_files: &[String]) -> String {
+    if config_files.is_empty() {
+        "no configuration file on this host holds its key, so it runs elsewhere or its file holds another key"
+            .to_owned()
+    } else {
+        format!("see the checks of {}", config_files.join(", "))
+    }
+}
+
+/// What to try for a base, by its verdict.
+pub(super) fn base_fix(
+    b: &BaseJudgement,
+    config_files: &[String],
+    t: &Thresholds,
+) -> Option<String> {
+    let where_ = where_(config_files);
+    let grace = h(t.never_pulled_grace.as_secs_f64());
+    match b.verdict {
+        BaseVerdict::Ok | BaseVerdict::Unknown => None,
+        BaseVerdict::Late | BaseVerdict::Offline => {
+            let quiet = if b.usage_metrics_age_seconds.is_none() {
+                "; a live-mode bouncer (nginx/openresty/apache/traefik default) pulls only when its site gets traffic, and this one sends no usage metrics (CrowdSec >= 1.6.3 and recent bouncers do), so an idle site cannot be told from a dead bouncer"
+            } else {
+                ""
+            };
+            Some(format!(
+                "the bouncer stopped pulling: check that its service runs (`systemctl status <bouncer>`) and read its log{quiet}; {where_}"
+            ))
+        }
+        BaseVerdict::AliveByUsageMetrics => Some(format!(
+            "nothing to do: it pushed usage metrics {} ago, so it runs; it pulls only when traffic needs a lookup (live mode on a quiet site)",
+            b.usage_metrics_age_seconds.map_or("?".to_owned(), h)
+        )),
+        BaseVerdict::NeverPulled => Some(format!(
+            "registered longer than the grace ({grace}) ago and never pulled: start the bouncer and make sure its configuration holds the key of this registration; if the key is only used by AppSec (HEAD checks), LAPI never records a pull for it; {where_}"
+        )),
+        BaseVerdict::NeverPulledInGrace => Some(format!(
+            "registered recently: the never-pulled warning fires if it has not pulled within {grace} of its registration; {where_}"
+        )),
+        BaseVerdict::NeverPulledAgeUnknown => Some(format!(
+            "this CrowdSec (1.4/1.5) does not keep the registration time, so neither the alerts nor diagnose can apply the never-pulled grace and no alert fires: check that the bouncer runs; {where_}"
+        )),
+    }
+}
+
+/// Why a row plays its part, when that needs saying.
+pub(super) fn row_note(b: &BaseJudgement, r: &RowJudgement) -> Option<String> {
+    match r.role {
+        Role::Current => None,
+        Role::Superseded => {
+            let parent = r.bouncer.name == b.base;
+            Some(format!(
+                "superseded registration: another row of {} pulled since (CrowdSec >= 1.6.4 adds a row `<name>@<ip>` when a bouncer's IP changes); a static IP for the bouncer stops new rows, and `cscli bouncers prune` removes idle ones{}",
+                b.base,
+                if parent {
+                    " — but do not `cscli bouncers delete` this parent row: it deletes the auto-created rows of the live bouncer too"
+                } else {
+                    ""
+                }
+            ))
+        }
+        Role::NeverPulled if b.pull_age_seconds.is_some() => Some(format!(
+            "never pulled, but another row of {} pulls: no alert",
+            b.base
+        )),
+        Role::NeverPulled => None,
+        Role::Unreadable => Some("its last pull could not be read".to_owned()),
+    }
+}
+
+/// What to try for an integration, by its verdict.
+pub(super) fn integration_fix(j: &IntegrationJudgement) -> Option<String> {
+    let device = "check the endpoint and credentials configured on the device (Console > Blocklists > Integrations) and that it can reach admin.api.crowdsec.net";
+    match j.verdict {
+        IntegrationVerdict::Ok | IntegrationVerdict::Unknown => None,
+        IntegrationVerdict::Offline => Some(format!(
+            "the device stopped pulling this blocklist: {device}"
+        )),
+        IntegrationVerdict::NeverPulled | IntegrationVerdict::NeverPulledAgeUnknown => Some(format!(
+            "no device has pulled this integration since it was created: configure one with its endpoint and credentials; {device}"
+        )),
+        IntegrationVerdict::NeverPulledInGrace => Some(
+            "created recently and not pulled yet: the never-pulled warning fires if no device pulls it within the grace"
+                .to_owned(),
+        ),
+        IntegrationVerdict::PullingZeroIps => Some(
+            "it pulls zero IPs: subscribe it to a blocklist with content in the Console".to_owned(),
+        ),
+        IntegrationVerdict::NoBlocklist => {
+            Some("it subscribes to no blocklist: subscribe it to one in the Console".to_owned())
+        }
+    }
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn on(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn severity(&self, s: Severity, text: &str) -> String {
+        let code = match s {
+            Severity::None => "32",
+            Severity::Info => "36",
+            Severity::Warning => "33",
+            Severity::Critical => "1;31",
+        };
+        self.on(code, text)
+    }
+
+    fn status(&self, s: CheckStatus) -> String {
+        match s {
+            CheckStatus::Pass => self.on("32", "pass"),
+            CheckStatus::Warn => self.on("33", "WARN"),
+            CheckStatus::Fail => self.on("1;31", "FAIL"),
+        }
+    }
+}
+
+fn alert_suffix(alert: Option<crate::verdict::Alert>) -> String {
+    alert.map_or(String::new(), |a| format!(" [{}]", a.name()))
+}
+
+fn base_text(o: &mut String, p: &Paint, b: &BaseReport) {
+    let last = match (&b.last_pull_ago, &b.last_pull) {
+        (Some(ago), Some(at)) => format!("last pull {ago} ({at})"),
+        _ => "never pulled".to_owned(),
+    };
+    o.push_str(&format!(
+        "  bouncer {}: {}{}, {last}",
+        b.name,
+        p.severity(b.severity, base_label(b.verdict)),
+        alert_suffix(b.alert)
+    ));
+    if let Some(u) = &b.usage_metrics_ago {
+        o.push_str(&format!(", usage metrics {u}"));
+    }
+    if !b.bouncer_type.is_empty() {
+        o.push_str(&format!(", {} {}", b.bouncer_type, b.version));
+    }
+    if !b.ip_address.is_empty() {
+        o.push_str(&format!(", from {}", b.ip_address));
+    }
+    o.push('\n');
+    // Rows are listed when there are several, or when the one row needs a word.
+    if b.rows.len() > 1 || b.rows.iter().any(|r| r.note.is_some()) {
+        for r in &b.rows {
+            let when = match (&r.last_pull_ago, &r.registered_ago) {
+                (Some(a), _) => format!("last pull {a}"),
+                (None, Some(reg)) => format!("never pulled, registered {reg}"),
+                (None, None) => "never pulled".to_owned(),
+            };
+            let role = match r.role {
+                Role::Current => "current",
+                Role::Superseded => "superseded",
+                Role::NeverPulled => "never pulled",
+                Role::Unreadable => "unreadable",
+            };
+            o.push_str(&format!("    row {}: {role}, {when}", r.name));
+            if !r.ip_address.is_empty() {
+                o.push_str(&format!(", from {}", r.ip_address));
+            }
+            o.push_str(&alert_suffix(r.alert));
+            o.push('\n');
+            if let Some(n) = &r.note {
+                o.push_str(&format!("      {n}\n"));
+            }
+        }
+    }
+    for f in &b.config_files {
+        o.push_str(&format!("    config: {f}\n"));
+    }
+    if let Some(fix) = &b.fix {
+        o.push_str(&format!("    try: {fix}\n"));
+    }
+}
+
+fn integration_text(o: &mut String, p: &Paint, it: &IntegrationReport) {
+    let last = match (&it.last_pull_ago, &it.created_ago) {
+        (Some(a), _) => format!("last pull {a}"),
+        (None, Some(c)) => format!("never pulled, created {c}"),
+        (None, None) => "never pulled".to_owned(),
+    };
+    o.push_str(&format!(
+        "  integration {} ({}): {}{}, {last}\n",
+        it.name,
+        it.id,
+        p.severity(it.severity, integration_label(it.verdict)),
+        alert_suffix(it.alert)
+    ));
+    if let Some(fix) = &it.fix {
+        o.push_str(&format!("    try: {fix}\n"));
+    }
+}
+
+/// The report for people.
+pub fn text(r: &Report, colour: bool) -> String {
+    let p = Paint(colour);
+    let mut o = String::new();
+    let verdict = match r.status {
+        Status::Ok => p.on("32", "all fine"),
+        Status::Warning => p.on("33", &format!("WARNING: {} problem(s)", r.problems.len())),
+        Status::Critical => p.on(
+            "1;31",
+            &format!("CRITICAL: {} problem(s)", r.problems.len()),
+        ),
+        Status::Error => p.on("1;31", "ERROR: no source could be read"),
+    };
+    o.push_str(&format!(
+        "CrowdSec bouncers at {}: {verdict}\n",
+        r.generated_at
+    ));
+    for f in r
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+    {
+        o.push_str(&format!("  - {}", f.text));
+        if let Some(a) = f.alert {
+            o.push_str(&format!(" [{a}, {}]", f.severity.as_str()));
+        }
+        o.push('\n');
+    }
+    for l in &r.lapis {
+        o.push_str(&format!("\nLAPI {}", l.name));
+        match (l.up, &l.url) {
+            (Some(true), Some(u)) => o.push_str(&format!(" at {u}: {}\n", p.on("32", "up"))),
+            (Some(false), Some(u)) => o.push_str(&format!(
+                " at {u}: {} ({})\n    try: start CrowdSec (`systemctl status crowdsec`) and check api.server.listen_uri\n",
+                p.on("1;31", "DOWN"),
+                l.health_error.as_deref().unwrap_or("")
+            )),
+            _ => o.push_str(&format!(
+                ": reachability unknown ({})\n",
+                l.health_error.as_deref().unwrap_or("no URL; give --lapi.url")
+            )),
+        }
+        if let Some(e) = &l.database_error {
+            o.push_str(&format!("    database: {}\n", p.on("1;31", e)));
+        }
+        if l.verdict == Some(LapiVerdict::NoActiveBouncer) {
+            o.push_str(&format!(
+                "    {}: every bouncer inactive for longer than the offline threshold\n",
+                p.severity(l.severity, "NO ACTIVE BOUNCER")
+            ));
+        }
+        if l.bouncers.is_empty() && l.database_error.is_none() {
+            o.push_str("    no bouncer registered\n");
+        }
+        for b in &l.bouncers {
+            base_text(&mut o, &p, b);
+        }
+    }
+    if let Some(i) = &r.integrations {
+        o.push_str("\nBlocklist integrations (Service API)\n");
+        if let Some(e) = &i.error {
+            o.push_str(&format!("    {}\n", p.on("1;31", e)));
+        }
+        for it in &i.items {
+            integration_text(&mut o, &p, it);
+        }
+    }
+    o.push_str("\nBouncer configuration files\n");
+    if r.config_files.is_empty() {
+        o.push_str("    none found (see --bouncers.config-dir, --bouncers.config-file)\n");
+    }
+    for f in &r.config_files {
+        let verdict = match f.valid {
+            Some(false) => p.on("1;31", "INVALID"),
+            _ if !f.file.enabled => p.on(
+                "33",
+                "disabled (ENABLED=false in the file the bouncer reads)",
+            ),
+            Some(true) => p.on("32", "valid"),
+            None => p.on("33", "no check failed, but its key could not be checked"),
+        };
+        // "none matched" only when the key was compared (as the alert's description).
+        let bouncer = match f.file.bouncer.as_deref() {
+            Some(b) => b.to_owned(),
+            None if key_unmatched(&f.file) => "none matched".to_owned(),
+            None if key_compared(&f.file) => "none".to_owned(),
+            None => "not linked (its key was not compared)".to_owned(),
+        };
+        o.push_str(&format!(
+            "  {}: {verdict} ({}), bouncer: {bouncer}\n",
+            f.file.path.display(),
+            f.file.kind.describe(),
+        ));
+        for c in f
+            .file
+            .checks
+            .iter()
+            .filter(|c| c.status != CheckStatus::Pass)
+        {
+            o.push_str(&format!(
+                "    {} {}: {}\n",
+                p.status(c.status),
+                c.check.name(),
+                c.detail
+            ));
+            if let Some(fix) = &c.fix {
+                o.push_str(&format!("      try: {fix}\n"));
+            }
+        }
+        for s in &f.file.skipped {
+            o.push_str(&format!("    skip {}: {}\n", s.check.name(), s.why));
+        }
+        for n in &f.file.notes {
+            o.push_str(&format!("    note: {n}\n"));
+        }
+    }
+    o.push_str(&format!(
+        "\nThresholds: offline after {}, late after {}, never-pulled grace {}, usage metrics fresh for {}, integrations offline after {} (config file `thresholds`; keep them equal to the rule file's recording rules)\n",
+        h(r.thresholds.bouncer_offline_threshold_seconds),
+        h(r.thresholds.early_warning_threshold_seconds),
+        h(r.thresholds.never_pulled_grace_seconds),
+        h(r.thresholds.usage_metrics_freshness_seconds),
+        h(r.thresholds.integration_offline_threshold_seconds),
+    ));
+    o
+}

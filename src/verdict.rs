@@ -1,0 +1,979 @@
+//! The one judgement of a bouncer, a LAPI and a Blocklist integration: "ok", "late", "offline", "never pulled" (in
+//! grace or past it), "alive by usage metrics", "superseded registration", "no active bouncer", "pulling zero IPs".
+//!
+//! This module is the Rust twin of the alert rules in `alerts/crowdsec-bouncers.rules.yml`: for the same rows, the
+//! same thresholds and the same `now`, it names exactly the alerts those rules fire (ignoring their `for:`
+//! durations) and the severity they carry. `diagnose` prints it, the dashboards' state column computes it in PromQL,
+//! and `tests/differential.rs` replays a scenario catalogue through both this module and the real promtool with the
+//! shipped rules, and fails on any difference. Change a rule and this module together.
+//!
+//! The rules it mirrors, all ages in seconds and every comparison as in the rule file:
+//! * Rows are grouped per (LAPI, [`Bouncer::base_name`]). A base's pull age is the age of its freshest row that ever
+//!   pulled; its usage metrics are fresh when any of its rows pushed them at most `usage_metrics_freshness` ago.
+//! * A base that pulled: `age > bouncer_offline` is offline (critical), `age > early_warning` is late (warning),
+//!   unless its usage metrics are fresh (then alive by usage metrics: a live-mode bouncer on a quiet site).
+//! * A base that never pulled: each row registered more than `never_pulled_grace` ago is past grace (warning, one
+//!   alert per row), unless the usage metrics are fresh. Where the registration time is unknown (CrowdSec 1.4
+//!   rewrites `created_at`), no age is exported and no alert can fire: the verdict says so.
+//! * A row older than `early_warning` while another row of its base pulled more recently is a superseded
+//!   registration (CrowdSec >= 1.6.4 creates `<name>@<ip>` when a key shows up from a new IP): info, no alert.
+//! * A LAPI is without an active bouncer when every row's age (pull, or registration for a never-pulled row) is over
+//!   `bouncer_offline` and no base sends fresh usage metrics; without bouncer when no row is registered.
+//! * An integration that pulled is offline after `integration_offline`; one that never pulled is past grace
+//!   `never_pulled_grace` after its creation; a firewall integration that pulled with `stats.count == 0` pulls zero
+//!   IPs; one with no blocklist serves nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::bouncers::{Bouncer, LastPull};
+use crate::sources::service_api::model::Integration;
+use crate::timefmt::UnixSeconds;
+
+/// `crowdsec:bouncer_offline_threshold_seconds` in the rule file: the Console's "offline" after 24 h.
+pub const BOUNCER_OFFLINE_THRESHOLD: Duration = Duration::from_secs(86_400);
+/// `crowdsec:early_warning_threshold_seconds`: late after 1 h.
+pub const EARLY_WARNING_THRESHOLD: Duration = Duration::from_secs(3600);
+/// `crowdsec:never_pulled_grace_seconds`: a registration may stay unused for 24 h.
+pub const NEVER_PULLED_GRACE: Duration = Duration::from_secs(86_400);
+/// `crowdsec:usage_metrics_freshness_seconds`: bouncers push usage metrics every ~15 min.
+pub const USAGE_METRICS_FRESHNESS: Duration = Duration::from_secs(3600);
+
+/// The thresholds of the rule file's group `CrowdSecBouncerThresholds`, by the same names (config file section
+/// `thresholds`). Defaults are the rule file's `vector(...)` values (a test compares them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// No pull for longer than this: offline; also the LAPI's "no active bouncer".
+    pub bouncer_offline: Duration,
+    /// No pull for longer than this: late.
+    pub early_warning: Duration,
+    /// A never-pulled registration older than this is reported.
+    pub never_pulled_grace: Duration,
+    /// Usage metrics at most this old prove a bouncer alive.
+    pub usage_metrics_freshness: Duration,
+    /// An integration that has not pulled for longer than this is offline; `None`: `bouncer_offline`, as the rule
+    /// file's `crowdsec:integration_offline_threshold_seconds` follows the bouncer one by default.
+    pub integration_offline: Option<Duration>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            bouncer_offline: BOUNCER_OFFLINE_THRESHOLD,
+            early_warning: EARLY_WARNING_THRESHOLD,
+            never_pulled_grace: NEVER_PULLED_GRACE,
+            usage_metrics_freshness: USAGE_METRICS_FRESHNESS,
+            integration_offline: None,
+        }
+    }
+}
+
+impl Thresholds {
+    pub fn integration_offline(&self) -> Duration {
+        self.integration_offline.unwrap_or(self.bouncer_offline)
+    }
+}
+
+/// As the alert's `severity` label; `none` when no alert fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    None,
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::None => "none",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// The alerts of the rule file that this module decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Alert {
+    BouncerOffline,
+    FirewallBouncerOffline,
+    BouncerPullOverdue,
+    BouncerNeverPulled,
+    SecurityEngineNoActiveBouncer,
+    SecurityEngineNoBouncer,
+    RemediationComponentIntegrationOffline,
+    FirewallIntegrationOffline,
+    IntegrationNeverPulled,
+    FirewallIntegrationPullingZeroIps,
+    IntegrationNoBlocklist,
+}
+
+impl Alert {
+    pub const ALL: [Alert; 11] = [
+        Alert::BouncerOffline,
+        Alert::FirewallBouncerOffline,
+        Alert::BouncerPullOverdue,
+        Alert::BouncerNeverPulled,
+        Alert::SecurityEngineNoActiveBouncer,
+        Alert::SecurityEngineNoBouncer,
+        Alert::RemediationComponentIntegrationOffline,
+        Alert::FirewallIntegrationOffline,
+        Alert::IntegrationNeverPulled,
+        Alert::FirewallIntegrationPullingZeroIps,
+        Alert::IntegrationNoBlocklist,
+    ];
+
+    /// The `alert:` name in the rule file (and its runbook, docs/runbooks/<name>.md).
+    pub fn name(self) -> &'static str {
+        match self {
+            Alert::BouncerOffline => "CrowdSecBouncerOffline",
+            Alert::FirewallBouncerOffline => "CrowdSecFirewallBouncerOffline",
+            Alert::BouncerPullOverdue => "CrowdSecBouncerPullOverdue",
+            Alert::BouncerNeverPulled => "CrowdSecBouncerNeverPulled",
+            Alert::SecurityEngineNoActiveBouncer => "CrowdSecSecurityEngineNoActiveBouncer",
+            Alert::SecurityEngineNoBouncer => "CrowdSecSecurityEngineNoBouncer",
+            Alert::RemediationComponentIntegrationOffline => {
+                "CrowdSecRemediationComponentIntegrationOffline"
+            }
+            Alert::FirewallIntegrationOffline => "CrowdSecFirewallIntegrationOffline",
+            Alert::IntegrationNeverPulled => "CrowdSecIntegrationNeverPulled",
+            Alert::FirewallIntegrationPullingZeroIps => "CrowdSecFirewallIntegrationPullingZeroIps",
+            Alert::IntegrationNoBlocklist => "CrowdSecIntegrationNoBlocklist",
+        }
+    }
+
+    /// The rule's `severity` label.
+    pub fn severity(self) -> Severity {
+        match self {
+            Alert::BouncerOffline
+            | Alert::FirewallBouncerOffline
+            | Alert::SecurityEngineNoActiveBouncer
+            | Alert::RemediationComponentIntegrationOffline
+            | Alert::FirewallIntegrationOffline => Severity::Critical,
+            Alert::BouncerPullOverdue
+            | Alert::BouncerNeverPulled
+            | Alert::IntegrationNeverPulled
+            | Alert::FirewallIntegrationPullingZeroIps => Severity::Warning,
+            Alert::SecurityEngineNoBouncer | Alert::IntegrationNoBlocklist => Severity::Info,
+        }
+    }
+}
+
+impl Serialize for Alert {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// One alert the rules would fire, with the labels its expression gives it (besides `alertname` and `severity`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Firing {
+    pub alert: Alert,
+    /// The rule's `severity` label.
+    pub severity: Severity,
+    pub labels: BTreeMap<&'static str, String>,
+}
+
+impl Firing {
+    fn new(alert: Alert, labels: &[(&'static str, &str)]) -> Firing {
+        Firing {
+            alert,
+            severity: alert.severity(),
+            labels: labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        }
+    }
+}
+
+/// The state of one bouncer base (all rows of one bouncer on one LAPI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseVerdict {
+    Ok,
+    Late,
+    Offline,
+    /// Its pulls are stale but it pushed usage metrics recently (live mode on a quiet site).
+    AliveByUsageMetrics,
+    /// No row ever pulled and one was registered longer ago than the grace.
+    NeverPulled,
+    /// No row ever pulled, every row registered within the grace.
+    NeverPulledInGrace,
+    /// No row ever pulled and the registration time is unknown (CrowdSec 1.4): nothing can be decided.
+    NeverPulledAgeUnknown,
+    /// No row's last pull could be read.
+    Unknown,
+}
+
+impl BaseVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaseVerdict::Ok => "ok",
+            BaseVerdict::Late => "late",
+            BaseVerdict::Offline => "offline",
+            BaseVerdict::AliveByUsageMetrics => "alive_by_usage_metrics",
+            BaseVerdict::NeverPulled => "never_pulled",
+            BaseVerdict::NeverPulledInGrace => "never_pulled_in_grace",
+            BaseVerdict::NeverPulledAgeUnknown => "never_pulled_age_unknown",
+            BaseVerdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// The part a row plays in its base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The row the base's verdict rests on (its freshest pull), or another row still pulling.
+    Current,
+    /// Pulled, but longer ago than the early warning while another row of the base pulled since: an abandoned
+    /// registration (a new `name@ip` row replaced it). Info, never an alert.
+    Superseded,
+    /// Never pulled.
+    NeverPulled,
+    /// Its last pull could not be read.
+    Unreadable,
+}
+
+#[derive(Debug, Clone)]
+pub struct RowJudgement<'a> {
+    pub bouncer: &'a Bouncer,
+    pub role: Role,
+    /// The exported `crowdsec_bouncer_last_pull_age_seconds`: since its pull, or its registration when it never
+    /// pulled (if known).
+    pub age_seconds: Option<f64>,
+    /// `CrowdSecBouncerNeverPulled` for this row.
+    pub alert: Option<Alert>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BaseJudgement<'a> {
+    pub lapi: &'a str,
+    pub base: &'a str,
+    pub verdict: BaseVerdict,
+    pub severity: Severity,
+    /// The most severe alert that fires for this base, if any.
+    pub alert: Option<Alert>,
+    /// Every alert that fires for it (an offline base also keeps its pull-overdue warning, which Alertmanager
+    /// inhibits; several never-pulled rows fire one alert each).
+    pub firing: Vec<Firing>,
+    /// Age of its freshest pull, if any row pulled.
+    pub pull_age_seconds: Option<f64>,
+    /// Age of its newest usage-metrics push, if any.
+    pub usage_metrics_age_seconds: Option<f64>,
+    /// Some row is of type crowdsec-firewall-bouncer (the offline alert is then the firewall one).
+    pub firewall: bool,
+    pub rows: Vec<RowJudgement<'a>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LapiVerdict {
+    Ok,
+    /// Every bouncer inactive for longer than the offline threshold (the Console's "No Active RC").
+    NoActiveBouncer,
+    /// No bouncer registered (the Console's "No RC").
+    NoBouncer,
+}
+
+#[derive(Debug, Clone)]
+pub struct LapiJudgement<'a> {
+    pub lapi: &'a str,
+    pub verdict: LapiVerdict,
+    pub severity: Severity,
+    pub alert: Option<Alert>,
+    /// The smallest row age (pull, or registration of a never-pulled row): the no-active-bouncer alert's value.
+    pub min_age_seconds: Option<f64>,
+    /// Some row ever pulled (else the no-active text says "never pulled").
+    pub any_pulled: bool,
+    pub bases: Vec<BaseJudgement<'a>>,
+}
+
+impl LapiJudgement<'_> {
+    /// Every alert that fires for this LAPI and its bouncers.
+    pub fn firing(&self) -> Vec<Firing> {
+        let mut out: Vec<Firing> = self
+            .alert
+            .map(|a| Firing::new(a, &[("lapi", self.lapi)]))
+            .into_iter()
+            .collect();
+        out.extend(self.bases.iter().flat_map(|b| b.firing.iter().cloned()));
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationVerdict {
+    Ok,
+    Offline,
+    NeverPulled,
+    NeverPulledInGrace,
+    /// Never pulled and its creation time is unknown.
+    NeverPulledAgeUnknown,
+    PullingZeroIps,
+    NoBlocklist,
+    /// Its last pull could not be read.
+    Unknown,
+}
+
+impl IntegrationVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationVerdict::Ok => "ok",
+            IntegrationVerdict::Offline => "offline",
+            IntegrationVerdict::NeverPulled => "never_pulled",
+            IntegrationVerdict::NeverPulledInGrace => "never_pulled_in_grace",
+            IntegrationVerdict::NeverPulledAgeUnknown => "never_pulled_age_unknown",
+            IntegrationVerdict::PullingZeroIps => "pulling_zero_ips",
+            IntegrationVerdict::NoBlocklist => "no_blocklist",
+            IntegrationVerdict::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IntegrationJudgement<'a> {
+    pub integration: &'a Integration,
+    pub verdict: IntegrationVerdict,
+    pub severity: Severity,
+    pub alert: Option<Alert>,
+    pub firing: Vec<Firing>,
+    /// The exported `crowdsec_integration_last_pull_age_seconds` (since creation when it never pulled).
+    pub age_seconds: Option<f64>,
+}
+
+const FIREWALL_BOUNCER: &str = "crowdsec-firewall-bouncer";
+const FIREWALL_INTEGRATION: &str = "firewall_integration";
+const RC_INTEGRATION: &str = "remediation_component_integration";
+
+/// Judges one LAPI's registered bouncers at `now`.
+pub fn judge_lapi<'a>(
+    lapi: &'a str,
+    bouncers: &'a [Bouncer],
+    now: UnixSeconds,
+    t: &Thresholds,
+) -> LapiJudgement<'a> {
+    let mut groups: BTreeMap<&str, Vec<&Bouncer>> = BTreeMap::new();
+    for b in bouncers {
+        groups.entry(b.base_name()).or_default().push(b);
+    }
+    let bases: Vec<BaseJudgement<'a>> = groups
+        .into_iter()
+        .map(|(base, rows)| judge_base(lapi, base, &rows, now, t))
+        .collect();
+    let min_age_seconds = bouncers
+        .iter()
+        .filter_map(|b| b.age_seconds(now))
+        .min_by(f64::total_cmp);
+    let any_usage_fresh = bases
+        .iter()
+        .any(|b| usage_fresh(b.usage_metrics_age_seconds, t));
+    let (verdict, alert) = if bouncers.is_empty() {
+        (LapiVerdict::NoBouncer, Some(Alert::SecurityEngineNoBouncer))
+    } else if min_age_seconds.is_some_and(|a| a > secs(t.bouncer_offline)) && !any_usage_fresh {
+        (
+            LapiVerdict::NoActiveBouncer,
+            Some(Alert::SecurityEngineNoActiveBouncer),
+        )
+    } else {
+        (LapiVerdict::Ok, None)
+    };
+    LapiJudgement {
+        lapi,
+        verdict,
+        severity: alert.map_or(Severity::None, Alert::severity),
+        alert,
+        min_age_seconds,
+        any_pulled: bouncers
+            .iter()
+            .any(|b| matches!(b.last_pull, LastPull::At(_))),
+        bases,
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn usage_fresh(age: Option<f64>, t: &Thresholds) -> bool {
+    // The rules compute `time() - timestamp` without clamping: a push "in the future" counts as fresh.
+    age.is_some_and(|a| a <= secs(t.usage_metrics_freshness))
+}
+
+fn judge_base<'a>(
+    lapi: &'a str,
+    base: &'a str,
+    rows: &[&'a Bouncer],
+    now: UnixSeconds,
+    t: &Thresholds,
+) -> BaseJudgement<'a> {
+    let pull_age_seconds = rows
+        .iter()
+        .filter(|b| matches!(b.last_pull, LastPull::At(_)))
+        .filter_map(|b| b.age_seconds(now))
+        .min_by(f64::total_cmp);
+    let usage_metrics_age_seconds = rows
+        .iter()
+        .filter_map(|b| b.last_usage_metrics.map(|ts| now - ts))
+        .min_by(f64::total_cmp);
+    let fresh = usage_fresh(usage_metrics_age_seconds, t);
+    let firewall = rows.iter().any(|b| b.bouncer_type == FIREWALL_BOUNCER);
+    let base_labels = [("lapi", lapi), ("bouncer_base", base)];
+
+    let mut firing = Vec::new();
+    let mut judged: Vec<RowJudgement<'a>> = Vec::with_capacity(rows.len());
+    let verdict = match pull_age_seconds {
+        Some(age) => {
+            let late = age > secs(t.early_warning) && !fresh;
+            let offline = age > secs(t.bouncer_offline) && !fresh;
+            if offline {
+                firing.push(Firing::new(
+                    if firewall {
+                        Alert::FirewallBouncerOffline
+                    } else {
+                        Alert::BouncerOffline
+                    },
+                    &base_labels,
+                ));
+            }
+            if late {
+                // Keeps firing past the offline threshold; Alertmanager inhibits it then.
+                firing.push(Firing::new(Alert::BouncerPullOverdue, &base_labels));
+            }
+            if offline {
+                BaseVerdict::Offline
+            } else if late {
+                BaseVerdict::Late
+            } else if age > secs(t.early_warning) {
+                BaseVerdict::AliveByUsageMetrics
+            } else {
+                BaseVerdict::Ok
+            }
+        }
+        None if fresh => BaseVerdict::AliveByUsageMetrics,
+        None => {
+            let mut known = false;
+            let mut past = false;
+            for b in rows
+                .iter()
+                .filter(|b| matches!(b.last_pull, LastPull::Never))
+            {
+                if let Some(age) = b.age_seconds(now) {
+                    known = true;
+                    past |= age > secs(t.never_pulled_grace);
+                }
+            }
+            match (
+                rows.iter().any(|b| b.last_pull == LastPull::Never),
+                past,
+                known,
+            ) {
+                (false, _, _) => BaseVerdict::Unknown,
+                (true, true, _) => BaseVerdict::NeverPulled,
+                (true, false, true) => BaseVerdict::NeverPulledInGrace,
+                (true, false, false) => BaseVerdict::NeverPulledAgeUnknown,
+            }
+        }
+    };
+    for b in rows {
+        let age = b.age_seconds(now);
+        let row_fresh = usage_fresh(b.last_usage_metrics.map(|ts| now - ts), t);
+        let (role, alert) = match b.last_pull {
+            LastPull::Unreadable => (Role::Unreadable, None),
+            LastPull::Never => {
+                let alert = (pull_age_seconds.is_none()
+                    && !fresh
+                    && age.is_some_and(|a| a > secs(t.never_pulled_grace)))
+                .then_some(Alert::BouncerNeverPulled);
+                (Role::NeverPulled, alert)
+            }
+            LastPull::At(_) => {
+                let superseded = match (age, pull_age_seconds) {
+                    (Some(a), Some(freshest)) => {
+                        a > secs(t.early_warning) && a > freshest && !row_fresh
+                    }
+                    _ => false,
+                };
+                (
+                    if superseded {
+                        Role::Superseded
+                    } else {
+                        Role::Current
+                    },
+                    None,
+                )
+            }
+        };
+        if let Some(a) = alert {
+            firing.push(Firing::new(
+                a,
+                &[("lapi", lapi), ("bouncer", &b.name), ("bouncer_base", base)],
+            ));
+        }
+        judged.push(RowJudgement {
+            bouncer: b,
+            role,
+            age_seconds: age,
+            alert,
+        });
+    }
+    firing.sort();
+    let alert = firing
+        .iter()
+        .map(|f| f.alert)
+        .max_by_key(|a| (a.severity(), std::cmp::Reverse(*a)));
+    BaseJudgement {
+        lapi,
+        base,
+        verdict,
+        severity: alert.map_or(Severity::None, Alert::severity),
+        alert,
+        firing,
+        pull_age_seconds,
+        usage_metrics_age_seconds,
+        firewall,
+        rows: judged,
+    }
+}
+
+/// Judges one Blocklist integration at `now`.
+pub fn judge_integration<'a>(
+    i: &'a Integration,
+    now: UnixSeconds,
+    t: &Thresholds,
+) -> IntegrationJudgement<'a> {
+    let age = i.age_seconds(now);
+    let id = [
+        ("integration_id", i.id.as_str()),
+        ("integration", i.name.as_str()),
+    ];
+    let mut firing = Vec::new();
+    let mut verdict = match i.last_pull {
+        LastPull::Unreadable => IntegrationVerdict::Unknown,
+        LastPull::At(_) if age.is_some_and(|a| a > secs(t.integration_offline())) => {
+            let alert = match i.entity_type.as_str() {
+                FIREWALL_INTEGRATION => Some(Alert::FirewallIntegrationOffline),
+                RC_INTEGRATION => Some(Alert::RemediationComponentIntegrationOffline),
+                // No rule covers an entity type CrowdSec does not document.
+                _ => None,
+            };
+            if let Some(a) = alert {
+                firing.push(Firing::new(
+                    a,
+                    &[id[0], id[1], ("output_format", i.output_format.as_str())],
+                ));
+            }
+            IntegrationVerdict::Offline
+        }
+        LastPull::At(_) => IntegrationVerdict::Ok,
+        LastPull::Never => match age {
+            Some(a) if a > secs(t.never_pulled_grace) => {
+                firing.push(Firing::new(
+                    Alert::IntegrationNeverPulled,
+                    &[
+                        id[0],
+                        id[1],
+                        ("entity_type", i.entity_type.as_str()),
+                        ("output_format", i.output_format.as_str()),
+                    ],
+                ));
+                IntegrationVerdict::NeverPulled
+            }
+            Some(_) => IntegrationVerdict::NeverPulledInGrace,
+            None => IntegrationVerdict::NeverPulledAgeUnknown,
+        },
+    };
+    let pulled = matches!(i.last_pull, LastPull::At(_));
+    if pulled && i.blocklist_items == Some(0.0) && i.entity_type == FIREWALL_INTEGRATION {
+        firing.push(Firing::new(Alert::FirewallIntegrationPullingZeroIps, &id));
+        if verdict == IntegrationVerdict::Ok {
+            verdict = IntegrationVerdict::PullingZeroIps;
+        }
+    }
+    if age.is_some() && i.blocklists == Some(0) {
+        firing.push(Firing::new(Alert::IntegrationNoBlocklist, &id));
+        if matches!(
+            verdict,
+            IntegrationVerdict::Ok | IntegrationVerdict::NeverPulledInGrace
+        ) {
+            verdict = IntegrationVerdict::NoBlocklist;
+        }
+    }
+    firing.sort();
+    let alert = firing
+        .iter()
+        .map(|f| f.alert)
+        .max_by_key(|a| (a.severity(), std::cmp::Reverse(*a)));
+    IntegrationJudgement {
+        integration: i,
+        verdict,
+        severity: alert.map_or(Severity::None, Alert::severity),
+        alert,
+        firing,
+        age_seconds: age,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_784_980_800.0; // 2026-07-25T12:00:00Z, the field cases' clock
+    const H: f64 = 3600.0;
+    const D: f64 = 86_400.0;
+
+    fn row(name: &str, kind: &str, last_pull: LastPull) -> Bouncer {
+        Bouncer {
+            name: name.into(),
+            ip_address: "192.0.2.1".into(),
+            bouncer_type: kind.into(),
+            version: "v1".into(),
+            auth_type: "api-key".into(),
+            os: String::new(),
+            auto_created: "false".into(),
+            revoked: "false".into(),
+            last_pull,
+            registered_at: Some(NOW - 30.0 * D),
+            last_usage_metrics: None,
+        }
+    }
+
+    fn pulled(name: &str, ago: f64) -> Bouncer {
+        row(name, "crowdsec-nginx-bouncer", LastPull::At(NOW - ago))
+    }
+
+    fn never(name: &str, registered_ago: Option<f64>) -> Bouncer {
+        let mut b = row(name, "", LastPull::Never);
+        b.registered_at = registered_ago.map(|a| NOW - a);
+        b
+    }
+
+    fn one(rows: &[Bouncer]) -> (BaseVerdict, Severity, Option<Alert>) {
+        let j = judge_lapi("local", rows, NOW, &Thresholds::default());
+        assert_eq!(j.bases.len(), 1, "{:?}", j.bases);
+        let b = &j.bases[0];
+        (b.verdict, b.severity, b.alert)
+    }
+
+    fn names(f: &[Firing]) -> Vec<&'static str> {
+        f.iter().map(|f| f.alert.name()).collect()
+    }
+
+    #[test]
+    fn offline_and_late_use_the_rules_strict_comparisons() {
+        use BaseVerdict::*;
+        assert_eq!(one(&[pulled("a", 10.0)]).0, Ok);
+        assert_eq!(one(&[pulled("a", H)]).0, Ok, "`> early`, not `>=`");
+        assert_eq!(
+            one(&[pulled("a", H + 1.0)]),
+            (Late, Severity::Warning, Some(Alert::BouncerPullOverdue))
+        );
+        assert_eq!(one(&[pulled("a", D)]).0, Late, "`> offline`, not `>=`");
+        assert_eq!(
+            one(&[pulled("a", D + 1.0)]),
+            (Offline, Severity::Critical, Some(Alert::BouncerOffline))
+        );
+        let fw = row(
+            "fw",
+            "crowdsec-firewall-bouncer",
+            LastPull::At(NOW - 2.0 * D),
+        );
+        assert_eq!(one(&[fw]).2, Some(Alert::FirewallBouncerOffline));
+        let rows = [pulled("a", 2.0 * D)];
+        let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
+        assert_eq!(
+            names(&j.bases[0].firing),
+            ["CrowdSecBouncerOffline", "CrowdSecBouncerPullOverdue"],
+            "the early warning keeps firing (inhibited by Alertmanager)"
+        );
+    }
+
+    /// Issue 11 #5: last pull 26 h ago, one RC usage-metrics push 15 min ago: alive, as the alerts judge.
+    #[test]
+    fn usage_metrics_keep_a_quiet_live_bouncer_alive() {
+        let mut b = pulled("nginx-proxy", 26.0 * H + 48.0 * 60.0);
+        b.last_usage_metrics = Some(NOW - 15.0 * 60.0);
+        assert_eq!(
+            one(std::slice::from_ref(&b)),
+            (BaseVerdict::AliveByUsageMetrics, Severity::None, None)
+        );
+        b.last_usage_metrics = Some(NOW - H - 1.0);
+        assert_eq!(
+            one(&[b]).0,
+            BaseVerdict::Offline,
+            "stale usage metrics prove nothing"
+        );
+    }
+
+    /// Issue 11 #6: `fw` pulled 3 d ago and `fw@192.0.2.2` 10 s ago: the base is fresh, the old row superseded.
+    #[test]
+    fn a_new_name_at_ip_row_supersedes_the_old_one() {
+        let rows = [pulled("fw", 3.0 * D), pulled("fw@192.0.2.2", 10.0)];
+        let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
+        assert_eq!(j.bases.len(), 1);
+        let b = &j.bases[0];
+        assert_eq!((b.base, b.verdict, b.alert), ("fw", BaseVerdict::Ok, None));
+        let roles: Vec<_> = b
+            .rows
+            .iter()
+            .map(|r| (r.bouncer.name.as_str(), r.role))
+            .collect();
+        assert_eq!(
+            roles,
+            [("fw", Role::Superseded), ("fw@192.0.2.2", Role::Current)]
+        );
+        // Two instances sharing one key, both pulling: neither is superseded.
+        let rows = [pulled("fw", 20.0), pulled("fw@192.0.2.2", 10.0)];
+        let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
+        assert!(j.bases[0].rows.iter().all(|r| r.role == Role::Current));
+    }
+
+    /// Issue 11 #7: never pulled, created 20 min ago: in grace, nothing fires; past 24 h: the warning, per row.
+    #[test]
+    fn never_pulled_has_the_alerts_grace() {
+        assert_eq!(
+            one(&[never("new", Some(20.0 * 60.0))]),
+            (BaseVerdict::NeverPulledInGrace, Severity::None, None)
+        );
+        assert_eq!(
+            one(&[never("new", Some(D))]).0,
+            BaseVerdict::NeverPulledInGrace
+        );
+        assert_eq!(
+            one(&[never("old", Some(D + 1.0))]),
+            (
+                BaseVerdict::NeverPulled,
+                Severity::Warning,
+                Some(Alert::BouncerNeverPulled)
+            )
+        );
+        // CrowdSec 1.4: registration unknown, no age exported, the alert cannot fire.
+        assert_eq!(
+            one(&[never("legacy", None)]),
+            (BaseVerdict::NeverPulledAgeUnknown, Severity::None, None)
+        );
+        // Another row of the base pulled: the never-pulled row is left alone.
+        let rows = [
+            never("envoy@192.0.2.242", Some(3.0 * D)),
+            pulled("envoy", 60.0),
+        ];
+        let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
+        assert_eq!(
+            (j.bases[0].verdict, j.bases[0].alert),
+            (BaseVerdict::Ok, None)
+        );
+        // Fresh usage metrics: alive, no never-pulled alert.
+        let mut b = never("appsec", Some(3.0 * D));
+        b.last_usage_metrics = Some(NOW - 60.0);
+        assert_eq!(one(&[b]).0, BaseVerdict::AliveByUsageMetrics);
+    }
+
+    #[test]
+    fn each_never_pulled_row_of_a_base_fires_its_own_alert() {
+        let rows = [
+            never("x", Some(2.0 * D)),
+            never("x@192.0.2.9", Some(3.0 * D)),
+            never("x@192.0.2.10", Some(60.0)),
+        ];
+        let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
+        let f = &j.bases[0].firing;
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f
+            .iter()
+            .all(|f| f.alert == Alert::BouncerNeverPulled && f.labels["bouncer_base"] == "x"));
+    }
+
+    /// Issue 11 #12: a never-pulled row created 4 d ago alone on its LAPI: no active bouncer, and "never pulled".
+    #[test]
+    fn no_active_bouncer_counts_registrations_of_never_pulled_rows() {
+        let rows = [never("lonely", Some(4.0 * D + 14.0 * H))];
+        let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
+        assert_eq!(j.verdict, LapiVerdict::NoActiveBouncer);
+        assert!(!j.any_pulled);
+        assert_eq!(j.severity, Severity::Critical);
+        let rows = [pulled("a", 2.0 * D), never("b", Some(2.0 * H))];
+        let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
+        assert_eq!(
+            j.verdict,
+            LapiVerdict::Ok,
+            "a registration within 24 h counts as activity, as in the rule"
+        );
+        let mut live = pulled("live", 3.0 * D);
+        live.last_usage_metrics = Some(NOW - 60.0);
+        let rows = [pulled("a", 2.0 * D), live];
+        assert_eq!(
+            judge_lapi("l", &rows, NOW, &Thresholds::default()).verdict,
+            LapiVerdict::Ok
+        );
+        assert_eq!(
+            judge_lapi("l", &[never("legacy", None)], NOW, &Thresholds::default()).verdict,
+            LapiVerdict::Ok,
+            "no age at all: the rule has nothing to compare"
+        );
+        let j = judge_lapi("l", &[], NOW, &Thresholds::default());
+        assert_eq!(
+            (j.verdict, j.severity),
+            (LapiVerdict::NoBouncer, Severity::Info)
+        );
+    }
+
+    #[test]
+    fn thresholds_move_every_verdict() {
+        let t = Thresholds {
+            bouncer_offline: Duration::from_secs(1800),
+            early_warning: Duration::from_secs(600),
+            never_pulled_grace: Duration::from_secs(300),
+            usage_metrics_freshness: Duration::from_secs(60),
+            integration_offline: Some(Duration::from_secs(7 * 86_400)),
+        };
+        let v = |rows: &[Bouncer]| judge_lapi("l", rows, NOW, &t).bases[0].verdict;
+        assert_eq!(v(&[pulled("a", 700.0)]), BaseVerdict::Late);
+        assert_eq!(v(&[pulled("a", 1801.0)]), BaseVerdict::Offline);
+        assert_eq!(v(&[never("a", Some(301.0))]), BaseVerdict::NeverPulled);
+        let mut b = pulled("a", 1801.0);
+        b.last_usage_metrics = Some(NOW - 61.0);
+        assert_eq!(v(&[b]), BaseVerdict::Offline);
+        let i = integration("fw", FIREWALL_INTEGRATION, LastPull::At(NOW - 3.0 * D));
+        assert_eq!(
+            judge_integration(&i, NOW, &t).verdict,
+            IntegrationVerdict::Ok
+        );
+        assert_eq!(t.integration_offline(), Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            Thresholds::default().integration_offline(),
+            BOUNCER_OFFLINE_THRESHOLD
+        );
+    }
+
+    fn integration(name: &str, entity_type: &str, last_pull: LastPull) -> Integration {
+        Integration {
+            id: "65f0c0ffee0000000000aa01".into(),
+            name: name.into(),
+            entity_type: entity_type.into(),
+            output_format: "plain_text".into(),
+            last_pull,
+            created_at: Some(NOW - 60.0 * D),
+            blocklist_items: Some(41_250.0),
+            blocklists: Some(2),
+        }
+    }
+
+    /// R2-11: fresh, 2 d stale RC integration, never pulled in grace (1 h) and past it, zero IPs, no blocklist.
+    #[test]
+    fn integrations() {
+        let t = Thresholds::default();
+        let j = |i: &Integration| {
+            let j = judge_integration(i, NOW, &t);
+            (j.verdict, j.severity, j.alert)
+        };
+        let fresh = integration("fw-edge", FIREWALL_INTEGRATION, LastPull::At(NOW - 268.0));
+        assert_eq!(j(&fresh), (IntegrationVerdict::Ok, Severity::None, None));
+        let stale = integration("rc", RC_INTEGRATION, LastPull::At(NOW - 2.0 * D - 5.0 * H));
+        assert_eq!(
+            j(&stale),
+            (
+                IntegrationVerdict::Offline,
+                Severity::Critical,
+                Some(Alert::RemediationComponentIntegrationOffline)
+            )
+        );
+        let mut new = integration("fw-new", FIREWALL_INTEGRATION, LastPull::Never);
+        new.created_at = Some(NOW - H);
+        new.blocklist_items = Some(0.0);
+        assert_eq!(
+            j(&new),
+            (IntegrationVerdict::NeverPulledInGrace, Severity::None, None),
+            "zero items of a never-pulled integration are not 'pulling zero IPs'"
+        );
+        new.created_at = Some(NOW - 2.0 * D);
+        assert_eq!(
+            j(&new),
+            (
+                IntegrationVerdict::NeverPulled,
+                Severity::Warning,
+                Some(Alert::IntegrationNeverPulled)
+            )
+        );
+        let mut zero = fresh.clone();
+        zero.blocklist_items = Some(0.0);
+        assert_eq!(
+            j(&zero),
+            (
+                IntegrationVerdict::PullingZeroIps,
+                Severity::Warning,
+                Some(Alert::FirewallIntegrationPullingZeroIps)
+            )
+        );
+        let mut none = fresh.clone();
+        none.blocklists = Some(0);
+        assert_eq!(
+            j(&none),
+            (
+                IntegrationVerdict::NoBlocklist,
+                Severity::Info,
+                Some(Alert::IntegrationNoBlocklist)
+            )
+        );
+        let mut both = stale.clone();
+        both.blocklists = Some(0);
+        let jb = judge_integration(&both, NOW, &t);
+        assert_eq!(jb.verdict, IntegrationVerdict::Offline);
+        assert_eq!(jb.firing.len(), 2);
+        let unread = integration("x", RC_INTEGRATION, LastPull::Unreadable);
+        assert_eq!(
+            j(&unread),
+            (IntegrationVerdict::Unknown, Severity::None, None)
+        );
+    }
+
+    /// The Rust defaults equal the rule file's `vector(...)` constants, and every alert named here exists there
+    /// with the same severity.
+    #[test]
+    fn defaults_and_alerts_match_the_rule_file() {
+        let rules = include_str!("../alerts/crowdsec-bouncers.rules.yml");
+        let vector = |record: &str| -> String {
+            let at = rules
+                .find(&format!("- record: {record}"))
+                .unwrap_or_else(|| panic!("no record {record}"));
+            let expr_at = at + rules[at..].find("expr:").unwrap() + "expr:".len();
+            rules[expr_at..].lines().next().unwrap().trim().to_owned()
+        };
+        let t = Thresholds::default();
+        for (record, d) in [
+            (
+                "crowdsec:bouncer_offline_threshold_seconds",
+                t.bouncer_offline,
+            ),
+            ("crowdsec:early_warning_threshold_seconds", t.early_warning),
+            ("crowdsec:never_pulled_grace_seconds", t.never_pulled_grace),
+            (
+                "crowdsec:usage_metrics_freshness_seconds",
+                t.usage_metrics_freshness,
+            ),
+        ] {
+            assert_eq!(
+                vector(record),
+                format!("vector({})", d.as_secs()),
+                "{record}"
+            );
+        }
+        assert_eq!(
+            vector("crowdsec:integration_offline_threshold_seconds"),
+            "crowdsec:bouncer_offline_threshold_seconds",
+            "the integration threshold follows the bouncer one (integration_offline: None)"
+        );
+        assert_eq!(t.integration_offline, None);
+        for a in Alert::ALL {
+            let at = rules
+                .find(&format!("- alert: {}\n", a.name()))
+                .unwrap_or_else(|| panic!("no alert {}", a.name()));
+            let sev_at = at + rules[at..].find("severity: ").unwrap() + "severity: ".len();
+            let sev = rules[sev_at..].lines().next().unwrap().trim();
+            assert_eq!(sev, a.severity().as_str(), "{}", a.name());
+        }
+    }
+}

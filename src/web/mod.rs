@@ -1,0 +1,190 @@
+//! HTTP, in exporter-toolkit's `web` shape: [`config`] (the `--web.config.file` YAML and its checks), [`tls`]
+//! (the server's rustls configuration), [`auth`] (basic auth, bcrypt, the verified-credentials cache), [`reload`]
+//! (the configuration re-read on change, applied per connection and handshake), [`routes`] (`/`, the metrics,
+//! `/-/healthy`, 404/405) and [`edge`] (HTTP-edge hardening). This module binds and serves, with a graceful
+//! shutdown on SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::exporter::Exporter;
+use crate::metrics;
+use crate::settings::{Settings, WebSettings};
+
+pub mod auth;
+pub mod config;
+pub mod edge;
+pub mod reload;
+pub mod routes;
+pub mod tls;
+
+pub use config::WebConfigError;
+
+/// How often the web config file and the certificates it names are checked for changes.
+const WEB_CONFIG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("invalid listen address {0:?}: expected host:port, :port or [ipv6]:port")]
+    Address(String),
+    #[error("{0}")]
+    WebConfig(#[from] WebConfigError),
+}
+
+/// What every connection shares.
+struct State {
+    exporter: Exporter,
+    renderer: metrics::Renderer,
+    web: WebSettings,
+    web_config: Arc<reload::Live>,
+    auth: auth::Auth,
+}
+
+/// Binds every listen address, then serves until SIGTERM or SIGINT.
+pub async fn serve(settings: Settings) -> Result<(), ServerError> {
+    let mut listeners = Vec::new();
+    for address in &settings.web.listen_addresses {
+        listeners.push(bind(address).await?);
+    }
+    serve_listeners(settings, listeners, shutdown_signal()).await
+}
+
+/// Serves on already bound listeners until `shutdown` completes (tests pass their own).
+pub async fn serve_listeners(
+    settings: Settings,
+    listeners: Vec<TcpListener>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServerError> {
+    // An invalid web config refuses to start, before any connection is accepted.
+    let web_config = Arc::new(match &settings.web.config_file {
+        Some(path) => reload::Live::load(path)?,
+        None => reload::Live::none(),
+    });
+    let reloader = settings
+        .web
+        .config_file
+        .is_some()
+        .then(|| reload::watch(web_config.clone(), WEB_CONFIG_CHECK_INTERVAL));
+    let state = Arc::new(State {
+        exporter: Exporter::new(&settings),
+        renderer: metrics::Renderer::default(),
+        web: settings.web.clone(),
+        web_config,
+        auth: auth::Auth::default(),
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::net::TcpStream>(64);
+    let mut accepters = Vec::new();
+    for listener in listeners {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(address = %addr, path = %settings.web.telemetry_path, "listening");
+        }
+        let tx = tx.clone();
+        accepters.push(tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        if tx.send(stream).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Out of file descriptors and the like: wait, do not spin.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }));
+    }
+    drop(tx);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            stream = rx.recv() => {
+                let Some(stream) = stream else { break };
+                let watcher = graceful.watcher();
+                let tls = state.web_config.current().tls.clone();
+                let state = state.clone();
+                tokio::spawn(async move {
+                    match tls {
+                        None => edge::serve_connection(stream, state, watcher).await,
+                        Some(tls) => {
+                            if let Some(s) = edge::accept(tls, stream, edge::HEADER_READ_TIMEOUT).await {
+                                edge::serve_connection(s, state, watcher).await;
+                            }
+                        }
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    for a in accepters {
+        a.abort();
+    }
+    if let Some(r) = reloader {
+        r.abort();
+    }
+    tracing::info!("shutting down");
+    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 5s; closing them");
+    }
+    Ok(())
+}
+
+/// Binds `host:port`, `:port` (every interface, IPv6 and IPv4 when possible) or `[v6]:port`.
+pub async fn bind(address: &str) -> Result<TcpListener, ServerError> {
+    let bind_err = |source| ServerError::Bind {
+        address: address.to_owned(),
+        source,
+    };
+    if let Some(port) = address.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| ServerError::Address(address.to_owned()))?;
+        return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+            Ok(l) => Ok(l),
+            Err(_) => TcpListener::bind(SocketAddr::from(([0u8; 4], port)))
+                .await
+                .map_err(bind_err),
+        };
+    }
+    if !address.contains(':') {
+        return Err(ServerError::Address(address.to_owned()));
+    }
+    TcpListener::bind(address).await.map_err(bind_err)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,232 @@
+//! The routes, as the toolkit's exporters have them: the landing page at `/`, the metrics at the telemetry path,
+//! `/-/healthy` (and `/-/ready`), `404` for other paths and `405` (with `Allow`) for other methods than GET/HEAD.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::body::{Bytes, Frame, Incoming, SizeHint};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::State;
+use crate::metrics::Format;
+
+/// Margin kept from Prometheus' scrape timeout for encoding and the network.
+const SCRAPE_MARGIN: Duration = Duration::from_millis(500);
+
+pub(super) async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Chunks>, Infallible> {
+    let path = req.uri().path();
+    let readable = matches!(*req.method(), Method::GET | Method::HEAD);
+    let response = if path == state.web.telemetry_path {
+        if readable {
+            metrics_response(&req, &state).await
+        } else {
+            method_not_allowed()
+        }
+    } else if path == "/" || path == "/-/healthy" || path == "/-/ready" {
+        if !readable {
+            method_not_allowed()
+        } else if path == "/" {
+            // The same (cached) reading a scrape gets, so the page and the metrics never disagree.
+            let scrape = state.exporter.scrape(state.web.max_scrape_wait).await;
+            text(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                landing_page(&state.web.telemetry_path, &sources_status(&scrape)),
+            )
+        } else {
+            text(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                "OK\n".to_owned(),
+            )
+        }
+    } else {
+        text(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "404 page not found\n".to_owned(),
+        )
+    };
+    Ok(response)
+}
+
+async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Chunks> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(header("accept"));
+    let deadline = header("x-prometheus-scrape-timeout-seconds")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .map(|d| {
+            d.saturating_sub(SCRAPE_MARGIN)
+                .max(Duration::from_millis(100))
+        })
+        .unwrap_or(state.web.max_scrape_wait)
+        .min(state.web.max_scrape_wait);
+    let scrape = state.exporter.scrape(deadline).await;
+    // Shared with the scrapes of the same second: the response holds references, not its own copy.
+    let exposition = state.renderer.shared(scrape, format).await;
+    let chunks = [
+        Bytes::from_owner(SharedText(exposition.fixed)),
+        Bytes::from_owner(SharedText(exposition.live)),
+    ];
+    let mut r = Response::new(Chunks(
+        chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+    ));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    r
+}
+
+/// Lets a response body share the cached exposition text instead of copying it.
+struct SharedText(Arc<String>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// A response body made of a few ready chunks.
+pub struct Chunks(VecDeque<Bytes>);
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(|c| Ok(Frame::data(c))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
+    }
+}
+
+pub(super) fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Chunks> {
+    let mut r = Response::new(Chunks(VecDeque::from([Bytes::from(body)])));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn method_not_allowed() -> Response<Chunks> {
+    let mut r = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "text/plain; charset=utf-8",
+        "405 method not allowed\n".into(),
+    );
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    r
+}
+
+/// One row of the landing page's source table: what `crowdsec_exporter_source_up` and
+/// `crowdsec_exporter_source_errors_total` say, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// `source` label: `lapi_db`, `cscli`, `service_api`, `bouncer_config`, `lapi_health`.
+    pub source: &'static str,
+    /// `name` label.
+    pub name: String,
+    /// `up`, `down` (last read failed; last good data still served) or `not read yet`.
+    pub state: &'static str,
+    /// The last failure's metric reason (`permission`, `open`, `timeout`, ...), empty when up.
+    pub reason: &'static str,
+    /// The last failure's message (never holds a secret: see `cache::SourceFailure`), empty when up.
+    pub message: String,
+}
+
+fn status<T>(r: &crate::cache::SourceReport<T>) -> SourceStatus {
+    let (reason, message) = match (&r.last_error, r.up) {
+        (Some(e), false) => (e.reason, e.message.clone()),
+        _ => ("", String::new()),
+    };
+    SourceStatus {
+        source: r.kind,
+        name: r.name.clone(),
+        state: if r.up {
+            "up"
+        } else if r.reads == 0 && r.last_error.is_none() {
+            "not read yet"
+        } else {
+            "down"
+        },
+        reason,
+        message,
+    }
+}
+
+/// Every configured source of a scrape, in the order the metrics list them. A source that is not configured has no
+/// row (it is absent, not down).
+pub fn sources_status(s: &crate::metrics::Scrape) -> Vec<SourceStatus> {
+    s.lapis
+        .iter()
+        .map(|r| status(r))
+        .chain(s.service_api.iter().map(|r| status(r)))
+        .chain(s.bouncer_config.iter().map(|r| status(r)))
+        .chain(s.lapi_health.iter().map(|r| status(r)))
+        .collect()
+}
+
+fn landing_page(telemetry_path: &str, sources: &[SourceStatus]) -> String {
+    let path = html_escape(telemetry_path);
+    let mut rows = String::new();
+    for s in sources {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            s.source,
+            html_escape(&s.name),
+            s.state.replace(' ', "-"),
+            s.state,
+            s.reason,
+            html_escape(&s.message)
+        ));
+    }
+    let table = if sources.is_empty() {
+        "<p>No source is configured.</p>\n".to_owned()
+    } else {
+        format!(
+            "<table>\n<tr><th>source</th><th>name</th><th>state</th><th>reason</th><th>message</th></tr>\n{rows}</table>\n"
+        )
+    };
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>CrowdSec Bouncer Exporter</title>\n\
+         <style>td,th{{text-align:left;padding:2px 8px}} .down{{color:#b00;font-weight:bold}} .up{{color:#070}}</style></head>\n<body>\n\
+         <h1>CrowdSec Bouncer Exporter</h1>\n\
+         <p>When did each CrowdSec bouncer last pull decisions. Version {} (revision {}).</p>\n\
+         <ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li></ul>\n\
+         <h2>Sources</h2>\n{table}\
+         </body></html>\n",
+        crate::metrics::VERSION,
+        crate::metrics::REVISION
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,1243 @@
+//! The differential test of issue 11 ("one judgement"): a catalogue of scenarios, each replayed through
+//!   1. the exporter's REAL exposition (SQLite databases with CrowdSec's schemas, the fake Service API, the exporter
+//!      served in process), turned into promtool input series whose ages grow 60 s per minute up to the evaluation
+//!      time (timestamps shifted to promtool's clock), evaluated by the real promtool with the SHIPPED rule file:
+//!      the firing `ALERTS` and the dashboards' state column (their very expression, read from dashboards/);
+//!   2. `diagnose --output json` (the real binary) on the same databases and Service API.
+//!
+//! The promtool expectations are DERIVED from diagnose's JSON (every alert it says fires, with its labels and
+//! severity; each row's state code), so promtool fails, with its exp/got diff, whenever the rules, the dashboards
+//! and `diagnose` disagree. diagnose's exit status must match the most severe alert promtool confirmed. Where the
+//! issue or the field cases give the right verdict, the scenario also asserts it (`expect`).
+//!
+//! Ages stay more than 30 min away from every threshold (the `for:` durations; boundaries are in alerts/tests).
+
+mod common;
+mod fake_service_api;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use crowdsec_bouncer_exporter::secret::Secret;
+use crowdsec_bouncer_exporter::settings::{
+    LapiDbLocation, LapiSettings, ServiceApiSettings, Settings,
+};
+use crowdsec_bouncer_exporter::sources::service_api;
+use fake_service_api::FakeServiceApi;
+use serde_json::{json, Value};
+
+const M: f64 = 60.0;
+const H: f64 = 3600.0;
+const D: f64 = 86_400.0;
+const JOB: &str = "crowdsec-bouncer-exporter";
+const INSTANCE: &str = "differential:10423";
+const SERVICE_KEY: &str = "differential-service-api-key";
+/// promtool's evaluation time, minutes: the input series run from 0 to here, one sample a minute.
+const EVAL_MINUTES: usize = 60;
+
+// ---- the catalogue ----------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum Pull {
+    Ago(f64),
+    Never,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Schema {
+    /// CrowdSec 1.7 (NULL last_pull until the first pull, table `metrics`).
+    V17,
+    /// CrowdSec 1.4.6 as Debian ships it (also the legacy <= 1.6.2 shape: `until`, last_pull NOT NULL set at
+    /// creation, created_at rewritten on update, no `metrics`).
+    V14,
+}
+
+struct Row {
+    name: &'static str,
+    kind: &'static str,
+    pull: Pull,
+    created_ago: f64,
+    auth_type: &'static str,
+}
+
+fn row(name: &'static str, kind: &'static str, pull: Pull) -> Row {
+    Row {
+        name,
+        kind,
+        pull,
+        created_ago: 40.0 * D,
+        auth_type: "api-key",
+    }
+}
+
+fn pulled(name: &'static str, ago: f64) -> Row {
+    row(name, "crowdsec-nginx-bouncer", Pull::Ago(ago))
+}
+
+fn firewall(name: &'static str, ago: f64) -> Row {
+    row(name, "crowdsec-firewall-bouncer", Pull::Ago(ago))
+}
+
+fn never(name: &'static str, created_ago: f64) -> Row {
+    Row {
+        created_ago,
+        ..row(name, "", Pull::Never)
+    }
+}
+
+struct Lapi {
+    name: &'static str,
+    schema: Schema,
+    rows: Vec<Row>,
+    /// Usage-metrics pushes: (generated_type, generated_by, received ago).
+    metrics: Vec<(&'static str, &'static str, f64)>,
+}
+
+fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
+    Lapi {
+        name,
+        schema: Schema::V17,
+        rows,
+        metrics: vec![],
+    }
+}
+
+struct Int {
+    name: &'static str,
+    firewall: bool,
+    pull: Pull,
+    created_ago: f64,
+    items: u64,
+    blocklists: bool,
+}
+
+fn int(name: &'static str, firewall: bool, pull: Pull) -> Int {
+    Int {
+        name,
+        firewall,
+        pull,
+        created_ago: 90.0 * D,
+        items: 41_250,
+        blocklists: true,
+    }
+}
+
+struct Scenario {
+    name: &'static str,
+    lapis: Vec<Lapi>,
+    integrations: Vec<Int>,
+    /// Verdicts the issue or the field cases require: `lapi/base`, `lapi/row@name` (role), `lapi:` (the LAPI),
+    /// `integration:name`.
+    expect: Vec<(&'static str, &'static str)>,
+}
+
+fn scenario(name: &'static str, lapis: Vec<Lapi>) -> Scenario {
+    Scenario {
+        name,
+        lapis,
+        integrations: vec![],
+        expect: vec![],
+    }
+}
+
+impl Scenario {
+    fn expect(mut self, e: &[(&'static str, &'static str)]) -> Self {
+        self.expect.extend_from_slice(e);
+        self
+    }
+    fn integrations(mut self, i: Vec<Int>) -> Self {
+        self.integrations = i;
+        self
+    }
+}
+
+fn catalogue() -> Vec<Scenario> {
+    let fresh = || pulled("steady", 30.0);
+    vec![
+        scenario(
+            "healthy",
+            vec![lapi(
+                "local",
+                vec![firewall("fw", 10.0), pulled("nginx", 30.0)],
+            )],
+        )
+        .expect(&[("local/fw", "ok"), ("local/nginx", "ok"), ("local:", "ok")]),
+        scenario(
+            "late",
+            vec![lapi("local", vec![pulled("nginx", 2.0 * H), fresh()])],
+        )
+        .expect(&[("local/nginx", "late")]),
+        scenario(
+            "stale nginx",
+            vec![lapi("local", vec![pulled("nginx", 3.0 * D), fresh()])],
+        )
+        .expect(&[("local/nginx", "offline")]),
+        scenario(
+            "offline firewall type",
+            vec![lapi("local", vec![firewall("fw", 2.0 * D), fresh()])],
+        )
+        .expect(&[("local/fw", "offline")]),
+        // Issue 11 #5 / R2-05 A: 26 h 48 m without a pull, RC usage metrics 15 min ago (an LP row is ignored).
+        scenario(
+            "#5 live mode, usage metrics fresh",
+            vec![Lapi {
+                metrics: vec![
+                    ("RC", "nginx-proxy", 30.0 * M),
+                    ("RC", "nginx-proxy", 15.0 * M),
+                    ("LP", "machine-01", 10.0 * M),
+                ],
+                ..lapi(
+                    "local",
+                    vec![row(
+                        "nginx-proxy",
+                        "crowdsec-openresty-bouncer",
+                        Pull::Ago(26.0 * H + 48.0 * M),
+                    )],
+                )
+            }],
+        )
+        .expect(&[
+            ("local/nginx-proxy", "alive_by_usage_metrics"),
+            ("local:", "ok"),
+        ]),
+        // R2-05 B: the same without usage metrics.
+        scenario(
+            "R2-05 live mode without usage metrics",
+            vec![lapi(
+                "local",
+                vec![row(
+                    "nginx-proxy",
+                    "crowdsec-openresty-bouncer",
+                    Pull::Ago(26.0 * H + 48.0 * M),
+                )],
+            )],
+        )
+        .expect(&[
+            ("local/nginx-proxy", "offline"),
+            ("local:", "no_active_bouncer"),
+        ]),
+        // Issue 11 #6.
+        scenario(
+            "#6 name@ip supersedes",
+            vec![lapi(
+                "local",
+                vec![firewall("fw", 3.0 * D), firewall("fw@192.0.2.2", 10.0)],
+            )],
+        )
+        .expect(&[
+            ("local/fw", "ok"),
+            ("local/row@fw", "superseded"),
+            ("local/row@fw@192.0.2.2", "current"),
+        ]),
+        // Issue 11 #7.
+        scenario(
+            "#7 never pulled, 20 min old",
+            vec![lapi("local", vec![never("new", 20.0 * M)])],
+        )
+        .expect(&[("local/new", "never_pulled_in_grace"), ("local:", "ok")]),
+        scenario(
+            "never pulled past the grace",
+            vec![lapi("local", vec![never("old", 3.0 * D), fresh()])],
+        )
+        .expect(&[("local/old", "never_pulled"), ("local:", "ok")]),
+        // Issue 11 #12: alone on its LAPI, registered 4 d 14 h ago.
+        scenario(
+            "#12 only a never-pulled row",
+            vec![lapi(
+                "local",
+                vec![never("traefik-bouncer", 4.0 * D + 14.0 * H)],
+            )],
+        )
+        .expect(&[
+            ("local/traefik-bouncer", "never_pulled"),
+            ("local:", "no_active_bouncer"),
+        ]),
+        // R2-01 (LAPI 1.7.0 rows; the cscli times of the report, converted).
+        scenario(
+            "R2-01 container churn",
+            vec![lapi(
+                "local",
+                vec![
+                    row(
+                        "envoy@192.0.2.147",
+                        "envoy-proxy-bouncer",
+                        Pull::Ago(5.0 * D),
+                    ),
+                    row("envoy", "envoy-proxy-bouncer", Pull::Ago(110.0)),
+                    row(
+                        "envoy@192.0.2.147@192.0.2.179",
+                        "envoy-proxy-bouncer",
+                        Pull::Ago(38.0 * M),
+                    ),
+                    never("envoy@192.0.2.147@192.0.2.242", 20.0 * M),
+                    row("caddy@2001:db8::15", "caddy-cs-bouncer", Pull::Ago(60.0)),
+                    row(
+                        "ops@example.com",
+                        "crowdsec-custom-bouncer",
+                        Pull::Ago(20.0),
+                    ),
+                    row(
+                        "lab \"pi\"\\01",
+                        "crowdsec-firewall-bouncer",
+                        Pull::Ago(19.0),
+                    ),
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/envoy", "ok"),
+            ("local/row@envoy@192.0.2.147", "superseded"),
+            ("local/caddy", "ok"),
+            ("local/ops@example.com", "ok"),
+            ("local/lab \"pi\"\\01", "ok"),
+        ]),
+        // Issue 11 #1, smallest input: a chained name (LAPI 1.6.4-1.7.0). `bouncer_base` strips every trailing
+        // `@<ip>` (LAPI's baseBouncerName since 1.7.1), so both rows are bouncer `envoy`, fresh via the chained row:
+        // no CrowdSecBouncerOffline (main paged critical here), the 5-day-old row is superseded.
+        scenario(
+            "#1 chained name@ip@ip",
+            vec![lapi(
+                "local",
+                vec![
+                    row(
+                        "envoy@192.0.2.147",
+                        "envoy-proxy-bouncer",
+                        Pull::Ago(5.0 * D),
+                    ),
+                    row(
+                        "envoy@192.0.2.147@192.0.2.179",
+                        "envoy-proxy-bouncer",
+                        Pull::Ago(38.0 * M),
+                    ),
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/envoy", "ok"),
+            ("local/row@envoy@192.0.2.147", "superseded"),
+        ]),
+        // R2-02 scrape A, then B after `cscli bouncers delete caddy-bouncer`.
+        scenario(
+            "R2-02 before deletion",
+            vec![lapi(
+                "local",
+                vec![
+                    row(
+                        "caddy-bouncer",
+                        "caddy-cs-bouncer",
+                        Pull::Ago(3.0 * D + 2.0 * H),
+                    ),
+                    row(
+                        "caddy-bouncer@192.0.2.3",
+                        "caddy-cs-bouncer",
+                        Pull::Ago(2.0 * D + 3.0 * H),
+                    ),
+                    row(
+                        "caddy-bouncer@192.0.2.2",
+                        "caddy-cs-bouncer",
+                        Pull::Ago(30.0),
+                    ),
+                    never("spare-key", 5.0 * D + 4.0 * H),
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/caddy-bouncer", "ok"),
+            ("local/spare-key", "never_pulled"),
+        ]),
+        scenario(
+            "R2-02 after deletion",
+            vec![lapi("local", vec![never("spare-key", 5.0 * D + 4.0 * H)])],
+        )
+        .expect(&[
+            ("local/spare-key", "never_pulled"),
+            ("local:", "no_active_bouncer"),
+        ]),
+        // R2-03: a key only AppSec uses (HEAD checks) never records a pull.
+        scenario(
+            "R2-03 AppSec-only key",
+            vec![lapi(
+                "local",
+                vec![never("traefik-bouncer", 4.0 * D + 14.0 * H), fresh()],
+            )],
+        )
+        .expect(&[("local/traefik-bouncer", "never_pulled")]),
+        // R2-04: legacy schema, a never-connected bouncer "pulled" at its creation (46 h 45 m ago).
+        scenario(
+            "R2-04 legacy schema",
+            vec![Lapi {
+                schema: Schema::V14,
+                ..lapi(
+                    "local",
+                    vec![
+                        Row {
+                            created_ago: 46.0 * H + 45.0 * M,
+                            ..row("traefik-bouncer", "", Pull::Never)
+                        },
+                        row(
+                            "blocklist-mirror",
+                            "crowdsec-blocklist-mirror",
+                            Pull::Ago(10.0),
+                        ),
+                    ],
+                )
+            }],
+        )
+        .expect(&[
+            ("local/traefik-bouncer", "never_pulled_age_unknown"),
+            ("local/blocklist-mirror", "ok"),
+        ]),
+        scenario(
+            "1.4 stale and fresh",
+            vec![Lapi {
+                schema: Schema::V14,
+                ..lapi("local", vec![pulled("nginx", 3.0 * D), firewall("fw", 5.0)])
+            }],
+        )
+        .expect(&[("local/nginx", "offline"), ("local/fw", "ok")]),
+        scenario(
+            "1.4 only a never-pulled row",
+            vec![Lapi {
+                schema: Schema::V14,
+                ..lapi(
+                    "local",
+                    vec![Row {
+                        created_ago: 3.0 * D,
+                        ..row("idle", "", Pull::Never)
+                    }],
+                )
+            }],
+        )
+        .expect(&[("local/idle", "never_pulled_age_unknown"), ("local:", "ok")]),
+        // Usage metrics pushed by the name@ip row (generated_by is the authenticated name).
+        scenario(
+            "R2-05 usage metrics of a name@ip row",
+            vec![Lapi {
+                metrics: vec![("RC", "nginx@192.0.2.10", 5.0 * M)],
+                ..lapi(
+                    "local",
+                    vec![
+                        pulled("nginx", 3.0 * D),
+                        pulled("nginx@192.0.2.10", 2.0 * D),
+                    ],
+                )
+            }],
+        )
+        .expect(&[("local/nginx", "alive_by_usage_metrics")]),
+        // R2-09: mTLS rows `CN@ip`, auth_type tls, grouped by CN.
+        scenario(
+            "R2-09 TLS CN@ip rows",
+            vec![lapi(
+                "local",
+                vec![
+                    Row {
+                        auth_type: "tls",
+                        ..row(
+                            "edge-01.example.com@198.51.100.21",
+                            "crowdsec-openresty-bouncer",
+                            Pull::Ago(2.0),
+                        )
+                    },
+                    Row {
+                        auth_type: "tls",
+                        ..row(
+                            "edge-01.example.com@198.51.100.22",
+                            "crowdsec-openresty-bouncer",
+                            Pull::Ago(25.0 * D),
+                        )
+                    },
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/edge-01.example.com", "ok"),
+            ("local/row@edge-01.example.com@198.51.100.22", "superseded"),
+        ]),
+        // R2-11: fresh, 2 d 5 h stale RC integration, never pulled created 1 h ago (zero items).
+        scenario("R2-11 integrations", vec![lapi("local", vec![fresh()])])
+            .integrations(vec![
+                int("fw-edge", true, Pull::Ago(268.0)),
+                int("rc-nginx-blaas", false, Pull::Ago(2.0 * D + 5.0 * H)),
+                Int {
+                    created_ago: H,
+                    items: 0,
+                    ..int("fw-new", true, Pull::Never)
+                },
+            ])
+            .expect(&[
+                ("integration:fw-edge", "ok"),
+                ("integration:rc-nginx-blaas", "offline"),
+                ("integration:fw-new", "never_pulled_in_grace"),
+            ]),
+        scenario(
+            "integrations: never pulled, zero IPs, no blocklist",
+            vec![lapi("local", vec![fresh()])],
+        )
+        .integrations(vec![
+            Int {
+                created_ago: 3.0 * D,
+                ..int("never", false, Pull::Never)
+            },
+            Int {
+                items: 0,
+                ..int("empty", true, Pull::Ago(5.0 * M))
+            },
+            Int {
+                blocklists: false,
+                ..int("bare", false, Pull::Ago(10.0 * M))
+            },
+            Int {
+                blocklists: false,
+                created_ago: 2.0 * H,
+                ..int("bare-new", true, Pull::Never)
+            },
+        ])
+        .expect(&[
+            ("integration:never", "never_pulled"),
+            ("integration:empty", "pulling_zero_ips"),
+            ("integration:bare", "no_blocklist"),
+            ("integration:bare-new", "no_blocklist"),
+        ]),
+        scenario(
+            "firewall integration offline",
+            vec![lapi("local", vec![fresh()])],
+        )
+        .integrations(vec![Int {
+            items: 0,
+            blocklists: false,
+            ..int("pfsense", true, Pull::Ago(3.0 * D))
+        }])
+        .expect(&[("integration:pfsense", "offline")]),
+        scenario(
+            "several LAPIs",
+            vec![
+                lapi("edge", vec![pulled("a", 2.0 * D), firewall("b", 4.0 * D)]),
+                lapi("local", vec![pulled("c", 10.0), pulled("d", 3.0 * H)]),
+            ],
+        )
+        .expect(&[
+            ("edge:", "no_active_bouncer"),
+            ("local:", "ok"),
+            ("edge/b", "offline"),
+            ("local/d", "late"),
+        ]),
+        scenario(
+            "no bouncer registered",
+            vec![lapi("spare", vec![]), lapi("local", vec![fresh()])],
+        )
+        .expect(&[("spare:", "no_bouncer")]),
+        scenario(
+            "never-pulled row of a pulling base",
+            vec![lapi(
+                "local",
+                vec![pulled("envoy", 60.0), never("envoy@192.0.2.242", 3.0 * D)],
+            )],
+        )
+        .expect(&[
+            ("local/envoy", "ok"),
+            ("local/row@envoy@192.0.2.242", "never_pulled"),
+        ]),
+        scenario(
+            "never pulled but usage metrics fresh",
+            vec![Lapi {
+                metrics: vec![("RC", "waf", 10.0 * M)],
+                ..lapi("local", vec![never("waf", 3.0 * D)])
+            }],
+        )
+        .expect(&[("local/waf", "alive_by_usage_metrics"), ("local:", "ok")]),
+        scenario(
+            "late but usage metrics fresh",
+            vec![Lapi {
+                metrics: vec![("RC", "nginx", 10.0 * M)],
+                ..lapi("local", vec![pulled("nginx", 3.0 * H)])
+            }],
+        )
+        .expect(&[("local/nginx", "alive_by_usage_metrics")]),
+        scenario(
+            "offline, usage metrics stale",
+            vec![Lapi {
+                metrics: vec![("RC", "nginx", 2.0 * H)],
+                ..lapi("local", vec![pulled("nginx", 2.0 * D), fresh()])
+            }],
+        )
+        .expect(&[("local/nginx", "offline")]),
+        scenario(
+            "two instances share a key",
+            vec![lapi(
+                "local",
+                vec![firewall("fw", 20.0), firewall("fw@192.0.2.5", 40.0)],
+            )],
+        )
+        .expect(&[
+            ("local/row@fw", "current"),
+            ("local/row@fw@192.0.2.5", "current"),
+        ]),
+        scenario(
+            "old rows all stale",
+            vec![lapi(
+                "local",
+                vec![
+                    firewall("fw", 5.0 * D),
+                    firewall("fw@192.0.2.6", 2.0 * D),
+                    fresh(),
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/fw", "offline"),
+            ("local/row@fw", "superseded"),
+            ("local/row@fw@192.0.2.6", "current"),
+        ]),
+    ]
+}
+
+// ---- building a scenario's inputs -------------------------------------------------------------------------------
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Text as CrowdSec's SQLite driver writes it (whole seconds).
+fn sqlite_time(unix: f64) -> String {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.query_row(
+        "SELECT strftime('%Y-%m-%d %H:%M:%S', ?1, 'unixepoch') || '+00:00'",
+        [unix.floor() as i64],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+fn rfc3339(unix: f64) -> String {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.query_row(
+        "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?1, 'unixepoch')",
+        [unix.floor() as i64],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+fn write_db(path: &Path, l: &Lapi, now: f64) {
+    let conn = match l.schema {
+        Schema::V17 => db_1_7(path),
+        Schema::V14 => db_1_4_6(path),
+    };
+    for (i, r) in l.rows.iter().enumerate() {
+        let key = format!("{:0128x}", i + 1);
+        let created = sqlite_time(now - r.created_ago);
+        let ip = if r.kind.is_empty() { "" } else { "192.0.2.99" };
+        let version = if r.kind.is_empty() { "" } else { "v1.0.0" };
+        match l.schema {
+            Schema::V17 => {
+                let last_pull = match r.pull {
+                    Pull::Ago(a) => Some(sqlite_time(now - a)),
+                    Pull::Never => None,
+                };
+                conn.execute(
+                    "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type, auto_created) VALUES (?1, ?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    rusqlite::params![created, r.name, key, ip, r.kind, version, last_pull, r.auth_type, r.name.contains('@')],
+                )
+                .unwrap();
+            }
+            Schema::V14 => {
+                // 1.4.6 sets last_pull at creation and rewrites created_at on each pull.
+                let last_pull = match r.pull {
+                    Pull::Ago(a) => sqlite_time(now - a),
+                    Pull::Never => created.clone(),
+                };
+                let created = if matches!(r.pull, Pull::Ago(_)) {
+                    last_pull.clone()
+                } else {
+                    created
+                };
+                conn.execute(
+                    "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, until, last_pull, auth_type) VALUES (?1, ?1, ?2, ?3, 0, ?4, ?5, ?6, ?1, ?7, ?8)",
+                    rusqlite::params![created, r.name, key, ip, r.kind, version, last_pull, r.auth_type],
+                )
+                .unwrap();
+            }
+        }
+    }
+    for (kind, by, ago) in &l.metrics {
+        conn.execute(
+            "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES (?1, ?2, ?3, '{}')",
+            rusqlite::params![kind, by, sqlite_time(now - ago)],
+        )
+        .unwrap();
+    }
+}
+
+fn integrations_json(ints: &[Int], now: f64) -> Vec<Value> {
+    ints.iter()
+        .enumerate()
+        .map(|(n, i)| {
+            let mut v = fake_service_api::integration(n as u32 + 1, i.name, i.firewall);
+            v["created_at"] = json!(rfc3339(now - i.created_ago));
+            v["last_pull"] = match i.pull {
+                Pull::Ago(a) => json!(rfc3339(now - a)),
+                Pull::Never => Value::Null,
+            };
+            v["stats"] = json!({"count": i.items});
+            if !i.blocklists {
+                v["blocklists"] = json!([]);
+            }
+            v
+        })
+        .collect()
+}
+
+fn settings(dbs: &[(String, PathBuf)], service_api: Option<&FakeServiceApi>) -> Settings {
+    let mut s = Settings::single_lapi("unused", LapiDbLocation::Sqlite(PathBuf::new()));
+    s.lapis = dbs
+        .iter()
+        .map(|(name, path)| LapiSettings {
+            name: name.clone(),
+            db: LapiDbLocation::Sqlite(path.clone()),
+            cache_interval: Duration::ZERO,
+            read_timeout: Duration::from_secs(5),
+            url: None,
+        })
+        .collect();
+    s.service_api = service_api.map(|f| ServiceApiSettings {
+        url: service_api::parse_base_url(&f.base_url()).unwrap(),
+        key: Secret::new(SERVICE_KEY),
+        tags: vec![],
+        refresh_interval: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    });
+    s
+}
+
+/// The same sources for the `diagnose` binary, as a config file.
+fn config_file(
+    dir: &Path,
+    dbs: &[(String, PathBuf)],
+    service_api: Option<&FakeServiceApi>,
+) -> PathBuf {
+    let empty = dir.join("no-bouncer-configs");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut text = format!("bouncers:\n  config_dirs: [{}]\nlapis:\n", empty.display());
+    for (name, path) in dbs {
+        writeln!(text, "  - name: {name}\n    db: {}", path.display()).unwrap();
+    }
+    if let Some(f) = service_api {
+        let key = dir.join("service-api.key");
+        std::fs::write(&key, SERVICE_KEY).unwrap();
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        writeln!(
+            text,
+            "service_api:\n  key_file: {}\n  url: {}",
+            key.display(),
+            f.base_url()
+        )
+        .unwrap();
+    }
+    let path = dir.join("exporter.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn diagnose(config: &Path) -> (i32, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"))
+        .arg("--config.file")
+        .arg(config)
+        .args(["diagnose", "--output", "json"])
+        .env_remove("CROWDSEC_SERVICE_API_KEY")
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), report)
+}
+
+// ---- promtool input and expectations ------------------------------------------------------------------------------
+
+/// A label value as a PromQL string literal.
+fn quote(v: &str) -> String {
+    let mut o = String::from('"');
+    for c in v.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '"' => o.push_str("\\\""),
+            '\n' => o.push_str("\\n"),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn selector(name: &str, labels: &BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = labels
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", quote(v)))
+        .collect();
+    format!("{name}{{{}}}", inner.join(","))
+}
+
+/// The exposition as promtool input series: ages grow 60 s a minute and reach the scraped value at the evaluation
+/// time; timestamps move to promtool's clock (time() = 0 at the start), so `time() - ts` is the scraped age there.
+fn input_series(samples: &[Sample], scraped_at: f64) -> Vec<Value> {
+    let eval = (EVAL_MINUTES * 60) as f64;
+    let mut out: Vec<Value> = samples
+        .iter()
+        .map(|s| {
+            let mut labels = s.labels.clone();
+            labels.insert("job".into(), JOB.into());
+            labels.insert("instance".into(), INSTANCE.into());
+            let values: String = if s.name.ends_with("_age_seconds") {
+                (0..=EVAL_MINUTES)
+                    .map(|k| {
+                        let v = (s.value - eval + 60.0 * k as f64).max(0.0);
+                        format!("{v}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else if s.name.ends_with("_timestamp_seconds") {
+                format!("{}x{EVAL_MINUTES}", s.value - scraped_at + eval)
+            } else {
+                format!("{}x{EVAL_MINUTES}", s.value)
+            };
+            json!({"series": selector(&s.name, &labels), "values": values})
+        })
+        .collect();
+    // Prometheus' own series for the target (the exporter-down alerts read it).
+    out.push(json!({
+        "series": format!("up{{job={},instance={}}}", quote(JOB), quote(INSTANCE)),
+        "values": format!("1x{EVAL_MINUTES}"),
+    }));
+    out
+}
+
+/// Every alert diagnose says fires, as promtool's ALERTS samples.
+fn expected_alerts(report: &Value) -> Vec<Value> {
+    let mut firing: Vec<&Value> = Vec::new();
+    for l in report["lapis"].as_array().unwrap() {
+        for b in l["bouncers"].as_array().unwrap() {
+            firing.extend(b["alerts"].as_array().unwrap());
+        }
+    }
+    if let Some(items) = report["integrations"]["items"].as_array() {
+        for i in items {
+            firing.extend(i["alerts"].as_array().unwrap());
+        }
+    }
+    let mut out: Vec<Value> = firing
+        .iter()
+        .map(|f| {
+            let mut labels: BTreeMap<String, String> = f["labels"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .collect();
+            labels.insert("alertname".into(), f["alert"].as_str().unwrap().into());
+            labels.insert("alertstate".into(), "firing".into());
+            labels.insert("severity".into(), f["severity"].as_str().unwrap().into());
+            json!({"labels": selector("ALERTS", &labels), "value": 1})
+        })
+        .collect();
+    // The LAPI-level alerts.
+    for l in report["lapis"].as_array().unwrap() {
+        if let Some(a) = l["alert"].as_str() {
+            let labels: BTreeMap<String, String> = [
+                ("alertname", a),
+                ("alertstate", "firing"),
+                ("severity", l["severity"].as_str().unwrap()),
+                ("lapi", l["name"].as_str().unwrap()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+            out.push(json!({"labels": selector("ALERTS", &labels), "value": 1}));
+        }
+    }
+    out
+}
+
+/// The state code each row must show in the dashboards' state column, from diagnose's verdicts (see
+/// scripts/gen-examples.py): 0 ok, 1 late, 2 offline, 3 never pulled past grace, 4 alive by usage metrics,
+/// 5 superseded, 6 never pulled without alert; `runbook` = the alert it leads to.
+fn expected_states(report: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for l in report["lapis"].as_array().unwrap() {
+        for b in l["bouncers"].as_array().unwrap() {
+            let verdict = b["verdict"].as_str().unwrap();
+            for r in b["rows"].as_array().unwrap() {
+                let (code, runbook) = match (r["role"].as_str().unwrap(), verdict) {
+                    ("unreadable", _) => continue,
+                    ("superseded", _) => (5, ""),
+                    (_, "alive_by_usage_metrics") => (4, ""),
+                    ("never_pulled", _) if r["alert"].is_string() => {
+                        (3, r["alert"].as_str().unwrap())
+                    }
+                    ("never_pulled", _) => (6, ""),
+                    ("current", "ok") => (0, ""),
+                    ("current", "late") => (1, "CrowdSecBouncerPullOverdue"),
+                    ("current", "offline") => (2, b["alert"].as_str().unwrap()),
+                    other => panic!("row role/verdict {other:?} has no state"),
+                };
+                let labels: BTreeMap<String, String> = [
+                    ("job", JOB),
+                    ("instance", INSTANCE),
+                    ("lapi", l["name"].as_str().unwrap()),
+                    ("bouncer", r["name"].as_str().unwrap()),
+                    ("runbook", runbook),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+                out.push(json!({"labels": selector("", &labels), "value": code}));
+            }
+        }
+    }
+    out
+}
+
+/// The state column's expression as the dashboards hold it, template variables set to "All".
+fn state_expression() -> String {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let board = |file: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(repo.join("dashboards").join(file)).unwrap())
+            .unwrap()
+    };
+    let find = |d: &Value, title: &str, ref_id: &str| -> String {
+        d["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["title"] == title)
+            .and_then(|p| {
+                p["targets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["refId"] == ref_id)
+            })
+            .unwrap_or_else(|| panic!("no panel {title} / {ref_id}"))["expr"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let overview = find(&board("crowdsec-bouncers.json"), "Bouncers", "C");
+    let detail = find(&board("crowdsec-bouncer-detail.json"), "State", "A");
+    assert_eq!(overview, detail, "both dashboards show the same state");
+    ["$job", "$instance", "$lapi", "$bouncer"]
+        .iter()
+        .fold(overview, |e, v| e.replace(v, ".*"))
+}
+
+/// Exit status diagnose owes for a set of firing alerts: 1 critical, 3 warning, 0 otherwise.
+fn exit_for(alerts: &[Value]) -> i32 {
+    let has = |s: &str| {
+        alerts.iter().any(|a| {
+            a["labels"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("severity=\"{s}\""))
+        })
+    };
+    if has("critical") {
+        1
+    } else if has("warning") {
+        3
+    } else {
+        0
+    }
+}
+
+/// The verdict at `subject` (see [`Scenario::expect`]) in diagnose's report.
+fn verdict_at(report: &Value, subject: &str) -> Option<String> {
+    if let Some(name) = subject.strip_prefix("integration:") {
+        return report["integrations"]["items"]
+            .as_array()?
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["verdict"].as_str().unwrap().to_owned());
+    }
+    if let Some(l) = subject.strip_suffix(':') {
+        let lapi = report["lapis"]
+            .as_array()?
+            .iter()
+            .find(|x| x["name"] == l)?;
+        return Some(lapi["verdict"].as_str()?.to_owned());
+    }
+    let (l, rest) = subject.split_once('/')?;
+    let lapi = report["lapis"]
+        .as_array()?
+        .iter()
+        .find(|x| x["name"] == l)?;
+    let bases = lapi["bouncers"].as_array()?;
+    if let Some(row) = rest.strip_prefix("row@") {
+        return bases
+            .iter()
+            .flat_map(|b| b["rows"].as_array().unwrap())
+            .find(|r| r["name"] == row)
+            .map(|r| r["role"].as_str().unwrap().to_owned());
+    }
+    bases
+        .iter()
+        .find(|b| b["name"] == rest)
+        .map(|b| b["verdict"].as_str().unwrap().to_owned())
+}
+
+struct Prepared {
+    name: &'static str,
+    test: Value,
+    exit: i32,
+    want_exit: i32,
+    summary: String,
+}
+
+fn prepare(s: &Scenario, dir: &Path) -> Prepared {
+    let now = now();
+    let dbs: Vec<(String, PathBuf)> = s
+        .lapis
+        .iter()
+        .map(|l| {
+            let path = dir.join(format!("{}.db", l.name));
+            write_db(&path, l, now);
+            (l.name.to_owned(), path)
+        })
+        .collect();
+    let fake = (!s.integrations.is_empty())
+        .then(|| FakeServiceApi::start(SERVICE_KEY, integrations_json(&s.integrations, now)));
+    let exporter = start_in_process(settings(&dbs, fake.as_ref()));
+    let scraped_at = crate::now();
+    // The exporter stops before diagnose runs: one reader of the databases at a time, as in production.
+    let (status, _, body) = http(exporter.addr, "GET", "/metrics", &[]);
+    assert_eq!(status, 200, "{}: {body}", s.name);
+    drop(exporter);
+    let samples = parse_samples(&body);
+    let (exit, report) = diagnose(&config_file(dir, &dbs, fake.as_ref()));
+
+    for (subject, want) in &s.expect {
+        assert_eq!(
+            verdict_at(&report, subject).as_deref(),
+            Some(*want),
+            "scenario {:?}: {subject}\n{report:#}",
+            s.name
+        );
+    }
+    let alerts = expected_alerts(&report);
+    let states = expected_states(&report);
+    let want_exit = exit_for(&alerts);
+    let summary = summary(&report);
+    let test = json!({
+        "name": s.name,
+        "interval": "1m",
+        "input_series": input_series(&samples, scraped_at),
+        "promql_expr_test": [
+            {"expr": "ALERTS{alertstate=\"firing\"}", "eval_time": format!("{EVAL_MINUTES}m"), "exp_samples": alerts},
+            {"expr": state_expression(), "eval_time": format!("{EVAL_MINUTES}m"), "exp_samples": states},
+        ],
+    });
+    Prepared {
+        name: s.name,
+        test,
+        exit,
+        want_exit,
+        summary,
+    }
+}
+
+/// diagnose's verdicts, one line each, for the failure message.
+fn summary(report: &Value) -> String {
+    let mut o = String::new();
+    for l in report["lapis"].as_array().unwrap() {
+        writeln!(o, "    LAPI {}: {} {}", l["name"], l["verdict"], l["alert"]).unwrap();
+        for b in l["bouncers"].as_array().unwrap() {
+            let rows: Vec<String> = b["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}={}",
+                        r["name"].as_str().unwrap(),
+                        r["role"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            writeln!(
+                o,
+                "      {}: {} {} [{}]",
+                b["name"],
+                b["verdict"],
+                b["severity"],
+                rows.join(", ")
+            )
+            .unwrap();
+        }
+    }
+    if let Some(items) = report["integrations"]["items"].as_array() {
+        for i in items {
+            writeln!(
+                o,
+                "    integration {}: {} {}",
+                i["name"], i["verdict"], i["severity"]
+            )
+            .unwrap();
+        }
+    }
+    o
+}
+
+/// The promtool unit-test file for these scenarios (JSON is YAML), with the shipped rule file.
+fn test_file(prepared: &[Prepared]) -> Value {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/crowdsec-bouncers.rules.yml");
+    json!({
+        "rule_files": [rules.display().to_string()],
+        "evaluation_interval": "1m",
+        "group_eval_order": [
+            "CrowdSecBouncerThresholds", "CrowdSecBouncerAggregates", "CrowdSecBouncers",
+            "CrowdSecIntegrations", "CrowdSecBouncerConfig", "CrowdSecExporter",
+        ],
+        "tests": prepared.iter().map(|p| p.test.clone()).collect::<Vec<_>>(),
+    })
+}
+
+fn promtool(file: &Path) -> (bool, String) {
+    let out = Command::new(common::real::part("promtool"))
+        .args(["test", "rules"])
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn rules_dashboards_and_diagnose_agree_on_every_scenario() {
+    let scenarios = catalogue();
+    assert!(
+        scenarios.len() >= 25,
+        "the catalogue has {} scenarios",
+        scenarios.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let prepared: Vec<Prepared> = scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let d = dir.path().join(format!("s{i:02}"));
+            std::fs::create_dir(&d).unwrap();
+            prepare(s, &d)
+        })
+        .collect();
+    let file = dir.path().join("differential.test.yml");
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(&test_file(&prepared)).unwrap(),
+    )
+    .unwrap();
+    let (ok, output) = promtool(&file);
+    if let Some(keep) = std::env::var_os("DIFFERENTIAL_KEEP") {
+        std::fs::copy(&file, keep).unwrap();
+    }
+    let mut failures = String::new();
+    for p in &prepared {
+        if p.exit != p.want_exit {
+            writeln!(
+                failures,
+                "scenario {:?}: diagnose exits {}, the alerts promtool checks say {}\n{}",
+                p.name, p.exit, p.want_exit, p.summary
+            )
+            .unwrap();
+        }
+        if !ok && output.contains(p.name) {
+            writeln!(
+                failures,
+                "scenario {:?}, diagnose's verdicts:\n{}",
+                p.name, p.summary
+            )
+            .unwrap();
+        }
+    }
+    assert!(
+        ok && failures.is_empty(),
+        "the rules, the dashboards and diagnose disagree (promtool: expected = from diagnose, got = the shipped \
+         rules and dashboards):\n{output}\n{failures}\npromtool file kept at {}",
+        {
+            let kept = std::env::temp_dir().join("crowdsec-differential.test.yml");
+            std::fs::copy(&file, &kept).unwrap();
+            kept.display().to_string()
+        }
+    );
+}
+
+/// The test can fail: one wrong expectation (an alert diagnose does not report) in an otherwise passing scenario
+/// makes promtool fail, naming the alert.
+#[test]
+fn a_wrong_expectation_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d1, d2) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&d1).unwrap();
+    std::fs::create_dir(&d2).unwrap();
+    let s = scenario(
+        "late",
+        vec![lapi(
+            "local",
+            vec![pulled("nginx", 2.0 * H), pulled("steady", 30.0)],
+        )],
+    );
+    let mut p = prepare(&s, &d1);
+    let file = dir.path().join("t.yml");
+    std::fs::write(
+        &file,
+        serde_json::to_string(&test_file(std::slice::from_ref(&p))).unwrap(),
+    )
+    .unwrap();
+    let (ok, output) = promtool(&file);
+    assert!(ok, "{output}");
+    // diagnose says late (a warning); claim it is offline.
+    let alerts = p.test["promql_expr_test"][0]["exp_samples"]
+        .as_array_mut()
+        .unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    alerts[0]["labels"] = json!(alerts[0]["labels"]
+        .as_str()
+        .unwrap()
+        .replace("CrowdSecBouncerPullOverdue", "CrowdSecBouncerOffline")
+        .replace("warning", "critical"));
+    std::fs::write(
+        &file,
+        serde_json::to_string(&test_file(std::slice::from_ref(&p))).unwrap(),
+    )
+    .unwrap();
+    let (ok, output) = promtool(&file);
+    assert!(!ok, "promtool accepted a wrong expectation");
+    assert!(
+        output.contains("CrowdSecBouncerOffline") && output.contains("CrowdSecBouncerPullOverdue"),
+        "{output}"
+    );
+    // And a wrong state code in the dashboards' column.
+    let mut p = prepare(&s, &d2);
+    let states = p.test["promql_expr_test"][1]["exp_samples"]
+        .as_array_mut()
+        .unwrap();
+    let late = states.iter_mut().find(|x| x["value"] == 1).unwrap();
+    late["value"] = json!(2);
+    std::fs::write(
+        &file,
+        serde_json::to_string(&test_file(std::slice::from_ref(&p))).unwrap(),
+    )
+    .unwrap();
+    assert!(!promtool(&file).0, "promtool accepted a wrong state");
+}
