@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the Debian package:
 #   scripts/package-deb.sh   -> target/debian/crowdsec-bouncer-exporter_<version>_<arch>.deb (path printed)
-# Installs cargo-deb (pinned) into target/tools when it is not there, turns examples/systemd's unit into the
+# Installs cargo-deb (pinned) into cargo's default bin dir (~/.cargo/bin) only when `cargo deb --version` is missing
+# or another version (it takes minutes to build: a machine that has it keeps it), turns examples/systemd's unit into the
 # package's (a static system user instead of DynamicUser, /usr/bin, settings from /etc/default), then runs cargo-deb
 # with Cargo.toml's [package.metadata.deb] (release build). PACKAGE_DEB_NO_BUILD=1 packages the existing binary
 # without building it.
@@ -12,11 +13,9 @@ cd "$REPO_DIR"
 log() { echo "package-deb: $*" >&2; }
 
 CARGO_DEB_VERSION=3.8.0
-tools="$REPO_DIR/target/tools"
-cargo_deb="$tools/bin/cargo-deb"
-if ! { [[ -x "$cargo_deb" ]] && "$cargo_deb" --version 2>/dev/null | grep -qF "$CARGO_DEB_VERSION"; }; then
-  log "cargo install cargo-deb $CARGO_DEB_VERSION (into target/tools)"
-  cargo install --quiet --locked --root "$tools" --version "$CARGO_DEB_VERSION" cargo-deb
+if ! cargo deb --version 2>/dev/null | grep -qF "cargo-deb $CARGO_DEB_VERSION"; then
+  log "cargo install cargo-deb $CARGO_DEB_VERSION (into cargo's bin dir)"
+  cargo install --quiet --locked --version "$CARGO_DEB_VERSION" cargo-deb
 fi
 
 # The packaged unit is the example unit with the identity and paths a package gives it. Each edit is checked, so a
@@ -58,7 +57,7 @@ args=()
 [[ "${PACKAGE_DEB_NO_BUILD:-0}" == 1 ]] && args+=(--no-build)
 # PACKAGE_DEB_PROFILE=dev packages the debug build (quick checks of the packaging itself; never for release).
 [[ -n "${PACKAGE_DEB_PROFILE:-}" ]] && args+=(--profile "$PACKAGE_DEB_PROFILE")
-out="$("$cargo_deb" deb ${args[@]+"${args[@]}"} --locked 2>&1)" || { echo "$out" >&2; exit 1; }
+out="$(cargo deb ${args[@]+"${args[@]}"} --locked 2>&1)" || { echo "$out" >&2; exit 1; }
 deb="$(tail -n1 <<<"$out")"
 [[ -f "$deb" ]] || { echo "$out" >&2; log "cargo-deb printed no package path"; exit 1; }
 log "wrote $deb"
