@@ -7,7 +7,11 @@
 # Idempotent: a second run only checks that the binaries are there and prints them.
 # Output: the binaries' absolute paths on stdout, and target/parts/env.sh (shell vars).
 # Set PARTS_DIR to use another folder than <repo>/target/parts.
+# `fetch-parts.sh demo` fetches only what examples/demo/run.sh runs (CrowdSec, the custom bouncer, Prometheus):
+# no PostgreSQL, MariaDB or Alertmanager; a later run without argument adds the rest.
 set -euo pipefail
+PART_SET="${1:-all}"
+case "$PART_SET" in all|demo) ;; *) echo "usage: fetch-parts.sh [demo]" >&2; exit 2 ;; esac
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PARTS_DIR="${PARTS_DIR:-$REPO_DIR/target/parts}"
@@ -55,6 +59,10 @@ declare -A BIN=(
 )
 BIN_ORDER=(CROWDSEC_BIN CSCLI_BIN CUSTOM_BOUNCER_BIN FIREWALL_BOUNCER_BIN PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN AMTOOL_BIN
            INITDB_BIN POSTGRES_BIN MARIADBD_BIN MARIADB_BIN)
+if [[ "$PART_SET" == demo ]]; then
+  PACKAGES=(crowdsec crowdsec-custom-bouncer prometheus)
+  BIN_ORDER=(CROWDSEC_BIN CSCLI_BIN CUSTOM_BOUNCER_BIN PROMETHEUS_BIN PROMTOOL_BIN)
+fi
 
 print_paths() {
   local v
@@ -168,7 +176,10 @@ if command -v ldd >/dev/null; then
 fi
 
 # ---- env.sh -------------------------------------------------------------------------
-version_of() { dpkg-deb -f "$(ls "$DEBS_DIR/${1}"_*.deb | head -n1)" Version; }
+version_of() { # empty for a package this part set did not fetch
+  local deb; deb="$(ls "$DEBS_DIR/${1}"_*.deb 2>/dev/null | head -n1)"
+  [[ -z "$deb" ]] || dpkg-deb -f "$deb" Version
+}
 AM_SHARE="$ROOT_DIR/usr/share"
 tmp="$ENV_FILE.tmp.$$"
 {

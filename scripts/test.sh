@@ -28,3 +28,16 @@ step "examples and dashboards: generated copies, promtool/amtool configs, system
 
 step "cargo test (unit, fixtures, HTTP, Service API fake, end-to-end with the real CrowdSec)"
 cargo test --all-targets
+
+# Issue 13: the Prometheus/Alertmanager releases users run, and the package and image proven where CrowdSec runs.
+step "Prometheus 2.53 + Alertmanager 0.28 (trixie), 3.5 + 0.33 (sid): rules, rule tests, exposition, alert path"
+scripts/check-prometheus-matrix.sh
+
+step "monitoring mixin: alerts/ and dashboards/ generated from mixin/, thresholds move the alerts"
+scripts/check-mixin.sh
+
+step "Debian package: lintian, install/run/purge in a debootstrap bookworm root (release build)"
+scripts/check-deb.sh
+
+step "container image: podman build, entrypoint on a read-only CrowdSec 1.4.6 database"
+CHECK_IMAGE_BINARY=target/release/crowdsec-bouncer-exporter scripts/check-image.sh

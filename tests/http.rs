@@ -281,6 +281,59 @@ fn concurrent_scrapes_within_the_cache_interval_share_one_read() {
     );
 }
 
+/// The `/` page (issue 13): one row per configured source with its state and reason, the same reading a scrape
+/// gets, so the page and `crowdsec_exporter_source_up`/`_errors_total` agree; the message is HTML-escaped.
+#[test]
+fn landing_page_shows_each_source_state_and_reason_as_the_metrics_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config <&>.yaml");
+    let srv = start(
+        LapiDbLocation::FromCrowdsecConfig(config.clone()),
+        Duration::ZERO,
+    );
+    let (status, _, page) = http(srv.addr, "GET", "/", &[]);
+    assert_eq!(status, 200);
+    let s = parse_samples(&http(srv.addr, "GET", "/metrics", &[]).2);
+    assert_eq!(
+        value(&s, "crowdsec_exporter_source_up", &[("source", "lapi_db")]),
+        Some(0.0)
+    );
+    assert!(
+        value(
+            &s,
+            "crowdsec_exporter_source_errors_total",
+            &[("source", "lapi_db"), ("reason", "config")]
+        )
+        .is_some(),
+        "{s:?}"
+    );
+    assert!(
+        page.contains(
+            "<tr><td>lapi_db</td><td>edge-1</td><td class=\"down\">down</td><td>config</td><td>"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("config &lt;&amp;&gt;.yaml"), "{page}");
+    assert!(!page.contains("config <&>.yaml"), "{page}");
+    // No Service API key given: that source is absent from the page, not down.
+    assert!(!page.contains("service_api"), "{page}");
+
+    // CrowdSec appears: the next page says up, with no reason.
+    let db = seeded_db(&dir);
+    std::fs::write(
+        &config,
+        format!("db_config:\n  type: sqlite\n  db_path: {}\n", db.display()),
+    )
+    .unwrap();
+    let page = http(srv.addr, "GET", "/", &[]).2;
+    assert!(
+        page.contains(
+            "<tr><td>lapi_db</td><td>edge-1</td><td class=\"up\">up</td><td></td><td></td></tr>"
+        ),
+        "{page}"
+    );
+}
+
 /// Checks on, no LAPI URL, CrowdSec's config at `crowdsec_config`.
 fn with_checks(db: LapiDbLocation, crowdsec_config: std::path::PathBuf) -> Settings {
     let mut s = Settings::single_lapi("docker", db);

@@ -32,7 +32,7 @@ command -v python3 >/dev/null || die "python3 is required"
 [[ -z "$EXIT_AFTER" || "$EXIT_AFTER" =~ ^[0-9]+$ ]] || die "DEMO_EXIT_AFTER must be a number of seconds"
 
 # ---- parts ------------------------------------------------------------------------------------------------------
-"$REPO_DIR/scripts/fetch-parts.sh" >/dev/null || die "scripts/fetch-parts.sh failed (see above)"
+"$REPO_DIR/scripts/fetch-parts.sh" demo >/dev/null || die "scripts/fetch-parts.sh failed (see above)"
 # shellcheck disable=SC1091
 source "$REPO_DIR/target/parts/env.sh"
 PARTS_LIBS="${PARTS_LD_LIBRARY_PATH:-}"

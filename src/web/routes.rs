@@ -34,10 +34,12 @@ pub(super) async fn handle(
         if !readable {
             method_not_allowed()
         } else if path == "/" {
+            // The same (cached) reading a scrape gets, so the page and the metrics never disagree.
+            let scrape = state.exporter.scrape(state.web.max_scrape_wait).await;
             text(
                 StatusCode::OK,
                 "text/html; charset=utf-8",
-                landing_page(&state.web.telemetry_path),
+                landing_page(&state.web.telemetry_path, &sources_status(&scrape)),
             )
         } else {
             text(
@@ -140,13 +142,82 @@ fn method_not_allowed() -> Response<Chunks> {
     r
 }
 
-fn landing_page(telemetry_path: &str) -> String {
+/// One row of the landing page's source table: what `crowdsec_exporter_source_up` and
+/// `crowdsec_exporter_source_errors_total` say, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// `source` label: `lapi_db`, `cscli`, `service_api`, `bouncer_config`, `lapi_health`.
+    pub source: &'static str,
+    /// `name` label.
+    pub name: String,
+    /// `up`, `down` (last read failed; last good data still served) or `not read yet`.
+    pub state: &'static str,
+    /// The last failure's metric reason (`permission`, `open`, `timeout`, ...), empty when up.
+    pub reason: &'static str,
+    /// The last failure's message (never holds a secret: see `cache::SourceFailure`), empty when up.
+    pub message: String,
+}
+
+fn status<T>(r: &crate::cache::SourceReport<T>) -> SourceStatus {
+    let (reason, message) = match (&r.last_error, r.up) {
+        (Some(e), false) => (e.reason, e.message.clone()),
+        _ => ("", String::new()),
+    };
+    SourceStatus {
+        source: r.kind,
+        name: r.name.clone(),
+        state: if r.up {
+            "up"
+        } else if r.reads == 0 && r.last_error.is_none() {
+            "not read yet"
+        } else {
+            "down"
+        },
+        reason,
+        message,
+    }
+}
+
+/// Every configured source of a scrape, in the order the metrics list them. A source that is not configured has no
+/// row (it is absent, not down).
+pub fn sources_status(s: &crate::metrics::Scrape) -> Vec<SourceStatus> {
+    s.lapis
+        .iter()
+        .map(|r| status(r))
+        .chain(s.service_api.iter().map(|r| status(r)))
+        .chain(s.bouncer_config.iter().map(|r| status(r)))
+        .chain(s.lapi_health.iter().map(|r| status(r)))
+        .collect()
+}
+
+fn landing_page(telemetry_path: &str, sources: &[SourceStatus]) -> String {
     let path = html_escape(telemetry_path);
+    let mut rows = String::new();
+    for s in sources {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            s.source,
+            html_escape(&s.name),
+            s.state.replace(' ', "-"),
+            s.state,
+            s.reason,
+            html_escape(&s.message)
+        ));
+    }
+    let table = if sources.is_empty() {
+        "<p>No source is configured.</p>\n".to_owned()
+    } else {
+        format!(
+            "<table>\n<tr><th>source</th><th>name</th><th>state</th><th>reason</th><th>message</th></tr>\n{rows}</table>\n"
+        )
+    };
     format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>CrowdSec Bouncer Exporter</title></head>\n<body>\n\
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>CrowdSec Bouncer Exporter</title>\n\
+         <style>td,th{{text-align:left;padding:2px 8px}} .down{{color:#b00;font-weight:bold}} .up{{color:#070}}</style></head>\n<body>\n\
          <h1>CrowdSec Bouncer Exporter</h1>\n\
          <p>When did each CrowdSec bouncer last pull decisions. Version {} (revision {}).</p>\n\
          <ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li></ul>\n\
+         <h2>Sources</h2>\n{table}\
          </body></html>\n",
         crate::metrics::VERSION,
         crate::metrics::REVISION

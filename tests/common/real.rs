@@ -13,6 +13,19 @@ pub fn part(name: &str) -> PathBuf {
     let root = std::env::var_os("PARTS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/parts"));
+    // The version matrix (scripts/check-prometheus-matrix.sh) swaps in another Debian release's Prometheus and
+    // Alertmanager: PROMETHEUS_PARTS_DIR is a folder of scripts/fetch-prometheus-matrix.sh (SUITE/).
+    let root = match std::env::var_os("PROMETHEUS_PARTS_DIR") {
+        Some(dir)
+            if matches!(
+                name,
+                "prometheus" | "promtool" | "prometheus-alertmanager" | "amtool"
+            ) =>
+        {
+            PathBuf::from(dir)
+        }
+        _ => root,
+    };
     let p = root.join("root/usr/bin").join(name);
     assert!(
         p.exists(),

@@ -1,0 +1,361 @@
+// Alerting rules. Transcribed from alerts/crowdsec-bouncers.rules.yml as it was hand-written (same expressions and
+// texts); that file is now generated from here (mixin/README.md). Thresholds are read from the recording rules of
+// rules.libsonnet, never written here: check-alerts.sh's lint enforces it.
+{
+  prometheusAlerts+:: {
+    local c = $._config,
+    groups+: [
+      {
+        name: "CrowdSecBouncers",
+        rules: [
+          {
+            alert: "CrowdSecBouncerOffline",
+            expr: |||
+              lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+                > on () group_left () crowdsec:bouncer_offline_threshold_seconds
+              unless on (lapi, bouncer_base)
+                (
+                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
+                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+                )
+              unless on (lapi, bouncer_base)
+                crowdsec_bouncer_info{bouncer_type="crowdsec-firewall-bouncer"}
+            |||,
+            'for': "10m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A CrowdSec bouncer has stopped pulling decisions from its LAPI.",
+              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}) and sends no fresh usage metrics: it is not applying new decisions.",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncerOffline.md",
+            },
+          },
+          {
+            alert: "CrowdSecFirewallBouncerOffline",
+            expr: |||
+              lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+                > on () group_left () crowdsec:bouncer_offline_threshold_seconds
+              unless on (lapi, bouncer_base)
+                (
+                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
+                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+                )
+              and on (lapi, bouncer_base)
+                crowdsec_bouncer_info{bouncer_type="crowdsec-firewall-bouncer"}
+            |||,
+            'for': "10m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A CrowdSec firewall bouncer has stopped pulling decisions from its LAPI.",
+              description: "Firewall bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}): the host firewall no longer receives new bans.",
+              runbook_url: c.runbookUrlBase + "CrowdSecFirewallBouncerOffline.md",
+            },
+          },
+          // Early warning. Keeps firing past the offline threshold: Alertmanager inhibits it while the critical alert
+          // for the same (lapi, bouncer_base) fires (alerts/alertmanager.example.yml).
+          {
+            alert: "CrowdSecBouncerPullOverdue",
+            expr: |||
+              lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+                > on () group_left () crowdsec:early_warning_threshold_seconds
+              unless on (lapi, bouncer_base)
+                (
+                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
+                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+                )
+            |||,
+            'for': "10m",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "A CrowdSec bouncer has not pulled decisions for longer than the early-warning threshold.",
+              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (early warning after {{ with query \"crowdsec:early_warning_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}, offline after {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}).",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncerPullOverdue.md",
+            },
+          },
+          // A registered row that never pulled, older than the grace period. Silent when another row of the same base
+          // pulled (the bouncer works under another name@ip) or when the base sends fresh usage metrics (a live-mode
+          // bouncer on a site without traffic never pulls). The age is counted from registration; on CrowdSec < 1.6
+          // the exporter cannot tell a never-pulled bouncer, so this alert cannot fire there.
+          {
+            alert: "CrowdSecBouncerNeverPulled",
+            expr: |||
+              (
+                  min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
+                and on (lapi, bouncer)
+                  (max by (lapi, bouncer) (crowdsec_bouncer_pulled) == 0)
+              )
+              * on (lapi, bouncer) group_left (bouncer_base)
+                max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+                > on () group_left () crowdsec:never_pulled_grace_seconds
+              unless on (lapi, bouncer_base)
+                lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+              unless on (lapi, bouncer_base)
+                (
+                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
+                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+                )
+            |||,
+            'for': "10m",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "A registered CrowdSec bouncer has never pulled decisions.",
+              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} was registered {{ $value | humanizeDuration }} ago and has never pulled decisions: it was never started, or it uses another API URL or key.",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncerNeverPulled.md",
+            },
+          },
+          // The Console's "Security Engine No Active RC": no row of the LAPI pulled (or, for a never-pulled row, was
+          // registered) within the offline threshold, and none sends fresh usage metrics. The value mixes both ages, so
+          // the description asks for the freshest pull and the newest never-pulled registration apart.
+          {
+            alert: "CrowdSecSecurityEngineNoActiveBouncer",
+            expr: |||
+              min by (lapi) (crowdsec_bouncer_last_pull_age_seconds)
+                > on () group_left () crowdsec:bouncer_offline_threshold_seconds
+              unless on (lapi)
+                (
+                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
+                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+                )
+            |||,
+            'for': "10m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "No bouncer of a CrowdSec LAPI is active; its decisions are enforced nowhere.",
+              description: "Every bouncer registered on LAPI {{ $labels.lapi }} ({{ with printf \"max(crowdsec_bouncers{lapi=%q})\" $labels.lapi | query }}{{ . | first | value }}{{ else }}?{{ end }} in total) is inactive: {{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{lapi=%q} and on (lapi, bouncer) (crowdsec_bouncer_pulled{lapi=%q} == 1))\" $labels.lapi $labels.lapi | query }}the most recent pull by any of them was {{ . | first | value | humanizeDuration }} ago{{ else }}none of them has ever pulled decisions{{ end }}{{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{lapi=%q} and on (lapi, bouncer) (crowdsec_bouncer_pulled{lapi=%q} == 0))\" $labels.lapi $labels.lapi | query }}; the newest never-pulled one was registered {{ . | first | value | humanizeDuration }} ago{{ end }}.",
+              runbook_url: c.runbookUrlBase + "CrowdSecSecurityEngineNoActiveBouncer.md",
+            },
+          },
+          {
+            alert: "CrowdSecSecurityEngineNoBouncer",
+            expr: "max by (lapi) (crowdsec_bouncers) == 0",
+            'for': "30m",
+            labels: { severity: "info" },
+            annotations: {
+              summary: "A CrowdSec LAPI has no bouncer registered.",
+              description: "LAPI {{ $labels.lapi }} has had no registered bouncer for at least 30m (source: its database or cscli): its decisions are enforced nowhere unless a Blocklist integration applies them.",
+              runbook_url: c.runbookUrlBase + "CrowdSecSecurityEngineNoBouncer.md",
+            },
+          },
+          {
+            alert: "CrowdSecLapiDown",
+            expr: "max by (lapi) (crowdsec_lapi_up) == 0",
+            'for': "5m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A CrowdSec LAPI does not answer its health check.",
+              description: "LAPI {{ $labels.lapi }} has failed GET /health from the exporter for at least 5m; bouncers cannot pull decisions from it. Freshest bouncer pull on it: {{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{lapi=%q})\" $labels.lapi | query }}{{ . | first | value | humanizeDuration }} ago{{ else }}unknown{{ end }}.",
+              runbook_url: c.runbookUrlBase + "CrowdSecLapiDown.md",
+            },
+          },
+        ],
+      },
+      // Blocklist-as-a-Service integrations, read from the CrowdSec Service API (source service_api).
+      {
+        name: "CrowdSecIntegrations",
+        rules: [
+          {
+            alert: "CrowdSecRemediationComponentIntegrationOffline",
+            expr: |||
+              (
+                  min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
+                unless on (integration_id)
+                  (crowdsec_integration_pulled == 0)
+              )
+              * on (integration_id) group_left (output_format)
+                max by (integration_id, output_format) (crowdsec_integration_info{entity_type="remediation_component_integration"})
+                > on () group_left () crowdsec:integration_offline_threshold_seconds
+            |||,
+            'for': "10m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A CrowdSec remediation component integration has stopped pulling its blocklists.",
+              description: "Remediation component integration {{ $labels.integration }} (id {{ $labels.integration_id }}) last pulled from the CrowdSec Service API {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:integration_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}).",
+              runbook_url: c.runbookUrlBase + "CrowdSecRemediationComponentIntegrationOffline.md",
+            },
+          },
+          {
+            alert: "CrowdSecFirewallIntegrationOffline",
+            expr: |||
+              (
+                  min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
+                unless on (integration_id)
+                  (crowdsec_integration_pulled == 0)
+              )
+              * on (integration_id) group_left (output_format)
+                max by (integration_id, output_format) (crowdsec_integration_info{entity_type="firewall_integration"})
+                > on () group_left () crowdsec:integration_offline_threshold_seconds
+            |||,
+            'for': "10m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A CrowdSec firewall integration has stopped pulling its blocklists.",
+              description: "Firewall integration {{ $labels.integration }} (id {{ $labels.integration_id }}, format {{ $labels.output_format }}) last pulled from the CrowdSec Service API {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:integration_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}).",
+              runbook_url: c.runbookUrlBase + "CrowdSecFirewallIntegrationOffline.md",
+            },
+          },
+          {
+            alert: "CrowdSecIntegrationNeverPulled",
+            expr: |||
+              (
+                  min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
+                and on (integration_id)
+                  (max by (integration_id) (crowdsec_integration_pulled) == 0)
+              )
+              * on (integration_id) group_left (entity_type, output_format)
+                max by (integration_id, entity_type, output_format) (crowdsec_integration_info)
+                > on () group_left () crowdsec:never_pulled_grace_seconds
+            |||,
+            'for': "10m",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "A CrowdSec blocklist integration has never been pulled.",
+              description: "Integration {{ $labels.integration }} (id {{ $labels.integration_id }}, {{ $labels.entity_type }}) was created in the CrowdSec Service API {{ $value | humanizeDuration }} ago and no device has pulled it yet.",
+              runbook_url: c.runbookUrlBase + "CrowdSecIntegrationNeverPulled.md",
+            },
+          },
+          // The value is the age of the last pull, the filter is stats.count == 0.
+          {
+            alert: "CrowdSecFirewallIntegrationPullingZeroIps",
+            expr: |||
+              min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
+              unless on (integration_id)
+                (crowdsec_integration_pulled == 0)
+              and on (integration_id)
+                (max by (integration_id) (crowdsec_integration_blocklist_items) == 0)
+              and on (integration_id)
+                crowdsec_integration_info{entity_type="firewall_integration"}
+            |||,
+            'for': "15m",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "A CrowdSec firewall integration serves an empty blocklist.",
+              description: "Firewall integration {{ $labels.integration }} (id {{ $labels.integration_id }}) gives its device zero IPs (Service API stats.count = 0); its last pull was {{ $value | humanizeDuration }} ago.",
+              runbook_url: c.runbookUrlBase + "CrowdSecFirewallIntegrationPullingZeroIps.md",
+            },
+          },
+          // The value is the age of the last pull (of the creation when it never pulled).
+          {
+            alert: "CrowdSecIntegrationNoBlocklist",
+            expr: |||
+              min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
+              and on (integration_id)
+                (max by (integration_id) (crowdsec_integration_blocklists) == 0)
+            |||,
+            'for': "30m",
+            labels: { severity: "info" },
+            annotations: {
+              summary: "A CrowdSec blocklist integration subscribes to no blocklist.",
+              description: "Integration {{ $labels.integration }} (id {{ $labels.integration_id }}) subscribes to no blocklist in the CrowdSec Service API, so it serves nothing; {{ $pulled := 1.0 }}{{ with printf \"max(crowdsec_integration_pulled{integration_id=%q})\" $labels.integration_id | query }}{{ $pulled = . | first | value }}{{ end }}{{ if eq $pulled 0.0 }}it was created {{ $value | humanizeDuration }} ago and never pulled{{ else }}its last pull was {{ $value | humanizeDuration }} ago{{ end }}.",
+              runbook_url: c.runbookUrlBase + "CrowdSecIntegrationNoBlocklist.md",
+            },
+          },
+        ],
+      },
+      // Bouncer configuration files checked by the exporter (source bouncer_config).
+      {
+        name: "CrowdSecBouncerConfig",
+        rules: [
+          // "No registered bouncer matches its key" only when the key was compared (check key_registered failed): an
+          // unreadable file, or a database the exporter cannot read, leaves the key unknown.
+          {
+            alert: "CrowdSecBouncerConfigInvalid",
+            expr: "max by (path, bouncer) (crowdsec_bouncer_config_valid) == 0",
+            'for': "15m",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "A CrowdSec bouncer configuration file fails the exporter's checks.",
+              description: "{{ $failed := \"\" }}{{ range printf \"crowdsec_bouncer_config_check{path=%q} == 0\" $labels.path | query | sortByLabel \"check\" }}{{ $failed = printf \"%s %s\" $failed .Labels.check }}{{ end }}Bouncer config {{ $labels.path }} ({{ if $labels.bouncer }}bouncer {{ $labels.bouncer }}{{ else }}{{ with printf \"crowdsec_bouncer_config_check{path=%q,check=%q} == 0\" $labels.path \"key_registered\" | query }}no registered bouncer matches its key{{ else }}no registered bouncer linked: its key was not compared{{ end }}{{ end }}) fails the checks:{{ if $failed }}{{ $failed }}{{ else }} unknown{{ end }}. Last pull of its bouncer: {{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{bouncer=%q})\" $labels.bouncer | query }}{{ . | first | value | humanizeDuration }} ago{{ else }}unknown{{ end }}.",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncerConfigInvalid.md",
+            },
+          },
+          // Invalid config AND its bouncer is offline by the rule of CrowdSecBouncerOffline. One alert per bouncer row
+          // that a config file names (labels lapi, bouncer, bouncer_base); the value is the age of the base's freshest pull.
+          {
+            alert: "CrowdSecBouncerConfigInvalidAndOffline",
+            expr: |||
+              (
+                (
+                    lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+                      > on () group_left () crowdsec:bouncer_offline_threshold_seconds
+                  unless on (lapi, bouncer_base)
+                    (
+                      lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
+                        <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+                    )
+                )
+                * on (lapi, bouncer_base) group_right ()
+                  max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+              )
+              and on (bouncer)
+                (crowdsec_bouncer_config_valid == 0)
+            |||,
+            'for': "10m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A CrowdSec bouncer is offline and its configuration file is invalid.",
+              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago and its config {{ range printf \"crowdsec_bouncer_config_valid{bouncer=%q} == 0\" $labels.bouncer | query | sortByLabel \"path\" }}{{ .Labels.path }} {{ end }}fails the checks:{{ range printf \"crowdsec_bouncer_config_check == 0 and on (path) crowdsec_bouncer_config_valid{bouncer=%q} == 0\" $labels.bouncer | query | sortByLabel \"check\" }} {{ .Labels.check }}{{ end }}.",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncerConfigInvalidAndOffline.md",
+            },
+          },
+        ],
+      },
+      // The exporter's own blindness: without these, a dead exporter silences every alert above.
+      {
+        name: "CrowdSecExporter",
+        rules: [
+          // Value: seconds since the source's last successful read, 0 when it never succeeded. Sources lapi_db and
+          // cscli also get a `lapi` label (= their `name`) so Alertmanager can inhibit that LAPI's bouncer alerts.
+          {
+            alert: "CrowdSecExporterSourceDown",
+            expr: |||
+              label_replace(
+                label_replace(
+                  label_join(
+                      (
+                          time() - max by (source, name) (crowdsec_exporter_source_last_success_timestamp_seconds > 0)
+                        and on (source, name)
+                          (max by (source, name) (crowdsec_exporter_source_up) == 0)
+                      )
+                    or
+                      (max by (source, name) (crowdsec_exporter_source_up) == 0),
+                    "source_name", ";", "source", "name"
+                  ),
+                  "lapi", "$1", "source_name", "(?:lapi_db|cscli);(.*)"
+                ),
+                "source_name", "", "source_name", ".*"
+              )
+            |||,
+            'for': "15m",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "The CrowdSec bouncer exporter cannot read one of its sources.",
+              description: "Source {{ $labels.source }} \"{{ $labels.name }}\" of the exporter has failed for at least 15m; {{ if gt $value 0.0 }}its last successful read was {{ $value | humanizeDuration }} ago{{ else }}it has not been read successfully since the exporter started{{ end }}. The alerts that depend on it may be stale or silent.",
+              runbook_url: c.runbookUrlBase + "CrowdSecExporterSourceDown.md",
+            },
+          },
+          {
+            alert: "CrowdSecExporterDown",
+            expr: ("up{%(exporterSelector)s} == 0") % c,
+            'for': "5m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "Prometheus cannot scrape the CrowdSec bouncer exporter; every CrowdSec bouncer alert is blind.",
+              description: "Target {{ $labels.instance }} of job {{ $labels.job }} has failed every scrape for at least 5m; bouncer and integration ages are unknown while it is down.",
+              runbook_url: c.runbookUrlBase + "CrowdSecExporterDown.md",
+            },
+          },
+          {
+            alert: "CrowdSecExporterTargetMissing",
+            expr: ("absent(up{%(exporterSelector)s})") % c,
+            'for': "10m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "Prometheus has no CrowdSec bouncer exporter target; every CrowdSec bouncer alert is blind.",
+              description: "No target of job {{ $labels.job }} has been scraped for at least 10m: the scrape job is missing, or service discovery finds no exporter. Bouncer and integration ages are unknown.",
+              runbook_url: c.runbookUrlBase + "CrowdSecExporterTargetMissing.md",
+            },
+          },
+        ],
+      },
+    ],
+  },
+}

@@ -1,0 +1,22 @@
+// Every knob of the mixin. Override with: (import 'mixin.libsonnet') + { _config+:: { bouncerOfflineThresholdSeconds: 43200 } }
+{
+  _config+:: {
+    // Thresholds, in seconds. They become the recording rules of group CrowdSecBouncerThresholds, which every alert
+    // and dashboard reads, so one value moves every alert that uses it. Defaults follow the CrowdSec Console.
+    bouncerOfflineThresholdSeconds: 86400,  // "offline": no pull for more than 24 h (critical)
+    earlyWarningThresholdSeconds: 3600,  // "late": no pull for more than 1 h (warning)
+    neverPulledGraceSeconds: 86400,  // registered (or created) but never pulled for more than 24 h (warning)
+    usageMetricsFreshnessSeconds: 3600,  // usage metrics newer than this: the bouncer is alive
+    // Blocklist-as-a-Service integrations; null follows bouncerOfflineThresholdSeconds (a Community device pulls
+    // exactly once a day, so some raise it).
+    integrationOfflineThresholdSeconds: null,
+
+    // Selector of the exporter's scrape job (CrowdSecExporterDown, CrowdSecExporterTargetMissing).
+    exporterSelector: 'job="crowdsec-bouncer-exporter"',
+    // Runbook pages: runbookUrlBase + <AlertName> + '.md'.
+    runbookUrlBase: 'https://github.com/crowdsec-bouncer-exporter/crowdsec-bouncer-exporter/blob/main/docs/runbooks/',
+    // Grafana: tags and refresh of the dashboards.
+    dashboardTags: ['crowdsec', 'bouncer', 'crowdsec-bouncer-exporter'],
+    dashboardRefresh: '1m',
+  },
+}

@@ -1,0 +1,447 @@
+// Grafana dashboards: overview (every bouncer and integration, exporter health) and one bouncer's detail.
+// Transcribed from the Python generator that wrote them before (scripts/gen-examples.py); same panels, queries,
+// ids and grid positions. The dashboards read the thresholds from the rules' recording rules; the `or vector(N)`
+// default (from _config) applies where the rules are not loaded.
+{
+  local c = $._config,
+  local RUNBOOKS = c.runbookUrlBase,
+  local DS = { type: 'prometheus', uid: '${datasource}' },
+
+  // Label filters. `lapi` and `bouncer` use regex matchers: "All" is `.*`, which also matches series without them.
+  local F = 'job=~"$job",instance=~"$instance"',
+  local FL = F + ',lapi=~"$lapi"',
+  local FB = FL + ',bouncer=~"$bouncer"',
+  local KEY = 'job, instance, lapi, bouncer',
+
+  local EARLY = 'scalar(crowdsec:early_warning_threshold_seconds or vector(%d))' % c.earlyWarningThresholdSeconds,
+  local OFFLINE = 'scalar(crowdsec:bouncer_offline_threshold_seconds or vector(%d))' % c.bouncerOfflineThresholdSeconds,
+  local FRESH = 'scalar(crowdsec:usage_metrics_freshness_seconds or vector(%d))' % c.usageMetricsFreshnessSeconds,
+  local earlyLine = 'crowdsec:early_warning_threshold_seconds or vector(%d)' % c.earlyWarningThresholdSeconds,
+  local offlineLine = 'crowdsec:bouncer_offline_threshold_seconds or vector(%d)' % c.bouncerOfflineThresholdSeconds,
+  local freshLine = 'crowdsec:usage_metrics_freshness_seconds or vector(%d)' % c.usageMetricsFreshnessSeconds,
+
+  local age(f=FB) = 'crowdsec_bouncer_last_pull_age_seconds{%s}' % f,
+  local pulled(f=FB, v=1) = '(crowdsec_bouncer_pulled{%s} == %d)' % [f, v],
+  local branch(value, expr, runbook='') = 'label_replace(%s + 0 * %s, "runbook", "%s", "", "")' % [value, expr, runbook],
+
+  local GRACE = 'scalar(crowdsec:never_pulled_grace_seconds or vector(%d))' % c.neverPulledGraceSeconds,
+  local BKEY = 'job, instance, lapi, bouncer_base',
+
+  // The state column: the verdict of src/verdict.rs (one judgement with the alert rules, README "How it reads"), in
+  // PromQL, per registered row. A bouncer base (the rows of one bouncer: its name and its `<name>@<ip>` rows) is
+  // judged on ALL its rows, whatever the $bouncer filter: its pull age is its freshest pulled row's, its usage metrics
+  // are fresh when any row's are. Then each row shows:
+  //   0 ok, 1 late, 2 offline, 4 alive by usage metrics: the verdict of its base (rows that pulled and are current);
+  //   5 superseded: it pulled, longer ago than the early warning, and another row of its base pulled since;
+  //   3 never pulled past the grace (CrowdSecBouncerNeverPulled fires for this row);
+  //   6 never pulled, no alert: in grace, another row of its base pulls, or no registration time (CrowdSec 1.4).
+  // Label `runbook` names the page of the alert the state leads to. Thresholds compare as in the rules (`>`, `<=`).
+  // tests/differential.rs checks this expression against `diagnose` on every scenario of its catalogue.
+  local INFO_ALL = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FL],
+  local ROWS = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FB],
+  local PULLED_AGE_ALL = '(crowdsec_bouncer_last_pull_age_seconds{%s} unless on (%s) (crowdsec_bouncer_pulled{%s} == 0))' % [FL, KEY, FL],
+  local BASE_AGE = 'min by (%s) (%s * on (%s) group_left (bouncer_base) %s)' % [BKEY, PULLED_AGE_ALL, KEY, INFO_ALL],
+  local BASE_FRESH = '(min by (%s) ((time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s}) * on (%s) group_left (bouncer_base) %s) <= %s)' % [BKEY, FL, KEY, INFO_ALL, FRESH],
+  local BASE_FIREWALL = 'max by (%s) (crowdsec_bouncer_info{%s,bouncer_type="crowdsec-firewall-bouncer"})' % [BKEY, FL],
+  local BASE_OK = '(%s <= %s)' % [BASE_AGE, EARLY],
+  local BASE_OFFLINE = '((%s > %s) unless on (%s) %s)' % [BASE_AGE, OFFLINE, BKEY, BASE_FRESH],
+  local BASE_STATE =
+    '(\n'
+    + '      %s\n' % branch(0, BASE_OK)
+    + '    or %s\n' % branch(1, '(((%s > %s) <= %s) unless on (%s) %s)' % [BASE_AGE, EARLY, OFFLINE, BKEY, BASE_FRESH], 'CrowdSecBouncerPullOverdue')
+    + '    or %s\n' % branch(2, '(%s unless on (%s) %s)' % [BASE_OFFLINE, BKEY, BASE_FIREWALL], 'CrowdSecBouncerOffline')
+    + '    or %s\n' % branch(2, '(%s and on (%s) %s)' % [BASE_OFFLINE, BKEY, BASE_FIREWALL], 'CrowdSecFirewallBouncerOffline')
+    + '    or %s\n' % branch(4, '(%s unless on (%s) %s)' % [BASE_FRESH, BKEY, BASE_OK])
+    + '  )',
+  local ROW_PULLED = '(%s unless on (%s) %s) * on (%s) group_left (bouncer_base) %s' % [age(), KEY, pulled(v=0), KEY, ROWS],
+  local ROW_FRESH = '(time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s} <= %s)' % [FB, FRESH],
+  local SUPERSEDED = '(((%s) > %s) > on (%s) group_left () %s unless on (%s) %s)' % [ROW_PULLED, EARLY, BKEY, BASE_AGE, KEY, ROW_FRESH],
+  local NEVER = '(%s * on (%s) group_left (bouncer_base) %s)' % [pulled(v=0), KEY, ROWS],
+  local PAST_GRACE = '(%s > %s)' % [age(), GRACE],
+  local NEVER_PAST = '(%s and on (%s) %s unless on (%s) %s)' % [NEVER, KEY, PAST_GRACE, BKEY, BASE_AGE],
+  local STATE =
+    'max by (%s, runbook) (\n' % KEY
+    + '    (0 * ((%s) unless on (%s) %s) + on (%s) group_left (runbook) %s)\n' % [ROW_PULLED, KEY, SUPERSEDED, BKEY, BASE_STATE]
+    + '  or %s\n' % branch(5, SUPERSEDED)
+    + '  or %s\n' % branch(4, '(%s and on (%s) %s)' % [NEVER, BKEY, BASE_FRESH])
+    + '  or %s\n' % branch(3, '(%s unless on (%s) %s)' % [NEVER_PAST, BKEY, BASE_FRESH], 'CrowdSecBouncerNeverPulled')
+    + '  or %s\n' % branch(6, '(%s unless on (%s) %s unless on (%s) %s)' % [NEVER, BKEY, BASE_FRESH, KEY, NEVER_PAST])
+    + ')',
+  local stateCount(values) = 'count(' + std.join(' or ', ['(%s) == %d' % [STATE, v] for v in values]) + ')',
+
+  local valueMap(pairs) = [{
+    type: 'value',
+    options: {
+      [std.toString(i)]: { text: pairs[i][0], color: pairs[i][1], index: i }
+      for i in std.range(0, std.length(pairs) - 1)
+    },
+  }],
+  local STATE_MAPPINGS = valueMap([['ok', 'green'], ['late', 'orange'], ['offline', 'red'], ['never pulled', 'purple'], ['idle, alive', 'blue'], ['superseded', 'text'], ['never pulled, no alert', 'light-purple']]),
+  local UP_MAPPINGS = valueMap([['down', 'red'], ['up', 'green']]),
+  local CONFIG_MAPPINGS = valueMap([['invalid', 'red'], ['valid', 'green']]),
+  // Static colours of an age: the thresholds' defaults. The State column follows the rules themselves.
+  local AGE_THRESHOLDS = {
+    mode: 'absolute',
+    steps: [
+      { color: 'green', value: null },
+      { color: 'orange', value: c.earlyWarningThresholdSeconds },
+      { color: 'red', value: c.bouncerOfflineThresholdSeconds },
+    ],
+  },
+
+  local target(expr, ref, legend=null, instant=false, table=false) =
+    { datasource: DS, expr: expr, refId: ref, range: !instant, instant: instant }
+    + (if legend != null then { legendFormat: legend } else {})
+    + (if table then { format: 'table' } else {}),
+
+  // A panel without its id: ids are numbered in order by `board`.
+  local panel(kind, title, pos, targets, description='', extra={}) = {
+    type: kind,
+    title: title,
+    description: description,
+    datasource: DS,
+    gridPos: { x: pos[0], y: pos[1], w: pos[2], h: pos[3] },
+    targets: targets,
+  } + extra,
+  local row(title, y) = {
+    type: 'row',
+    title: title,
+    collapsed: false,
+    gridPos: { x: 0, y: y, w: 24, h: 1 },
+    panels: [],
+  },
+  local board(panels) = [panels[i] { id: i + 1 } for i in std.range(0, std.length(panels) - 1)],
+
+  local stat(title, pos, expr, description, color='green', noValue='0', unit='none', mappings=null, legend=null) =
+    panel('stat', title, pos, [target(expr, 'A', legend=legend, instant=true)], description, {
+      fieldConfig: {
+        defaults: {
+          unit: unit,
+          noValue: noValue,
+          color: if mappings != null then { mode: 'thresholds' }
+          else if color != null then { mode: 'fixed', fixedColor: color } else { mode: 'thresholds' },
+          thresholds: if unit == 's' then AGE_THRESHOLDS else { mode: 'absolute', steps: [{ color: 'green', value: null }] },
+          mappings: if mappings != null then mappings else [],
+        },
+        overrides: [],
+      },
+      options: {
+        reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+        colorMode: if mappings != null || color == null then 'background' else 'value',
+        graphMode: 'none',
+        textMode: 'auto',
+        justifyMode: 'auto',
+        orientation: 'auto',
+      },
+    }),
+
+  local timeseries(title, pos, targets, description, unit='s', log=false, overrides=[]) =
+    panel('timeseries', title, pos, targets, description, {
+      fieldConfig: {
+        defaults: {
+          unit: unit,
+          custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: 0, showPoints: 'never', spanNulls: false }
+                  + (if log then { scaleDistribution: { type: 'log', log: 10 } } else {}),
+          color: { mode: 'palette-classic' },
+        },
+        overrides: overrides,
+      },
+      options: {
+        legend: { displayMode: 'table', placement: 'right', showLegend: true, calcs: ['lastNotNull'] },
+        tooltip: { mode: 'multi', sort: 'desc' },
+      },
+    }),
+
+  local thresholdLine(name, color) = {
+    matcher: { id: 'byName', options: name },
+    properties: [
+      { id: 'color', value: { mode: 'fixed', fixedColor: color } },
+      { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+    ],
+  },
+
+  local table(title, pos, targets, description, exclude, rename, overrides) =
+    panel('table', title, pos, targets, description, {
+      fieldConfig: { defaults: { custom: { align: 'auto', filterable: true } }, overrides: overrides },
+      options: { showHeader: true, cellHeight: 'sm', footer: { show: false } },
+      transformations: [
+        { id: 'merge', options: {} },
+        { id: 'organize', options: { excludeByName: { [k]: true for k in exclude }, renameByName: rename } },
+      ],
+    }),
+
+  local byName(name, props) = { matcher: { id: 'byName', options: name }, properties: props },
+  local colouredAge(name) = byName(name, [
+    { id: 'unit', value: 's' },
+    { id: 'thresholds', value: AGE_THRESHOLDS },
+    { id: 'custom.cellOptions', value: { type: 'color-background' } },
+  ]),
+  local stateColumn(name) = byName(name, [
+    { id: 'mappings', value: STATE_MAPPINGS },
+    { id: 'custom.cellOptions', value: { type: 'color-background' } },
+  ]),
+  local configRunbookLink = { title: 'Runbook CrowdSecBouncerConfigInvalid', url: RUNBOOKS + 'CrowdSecBouncerConfigInvalid.md', targetBlank: true },
+  local configColumn(name) = byName(name, [
+    { id: 'mappings', value: CONFIG_MAPPINGS },
+    { id: 'custom.cellOptions', value: { type: 'color-text' } },
+    { id: 'links', value: [configRunbookLink] },
+  ]),
+  local runbookColumn(name) = byName(name, [
+    { id: 'links', value: [{ title: 'Runbook ${__value.text}', url: RUNBOOKS + '${__value.raw}.md', targetBlank: true }] },
+  ]),
+
+  local variableQuery(name, label, query, multi=true, includeAll=true) = {
+    name: name,
+    label: label,
+    type: 'query',
+    datasource: DS,
+    query: { query: query, refId: 'var-' + name },
+    definition: query,
+    refresh: 2,
+    sort: 1,
+    multi: multi,
+    includeAll: includeAll,
+    current: {},
+    options: [],
+    hide: 0,
+  } + (if includeAll then { allValue: '.*' } else {}),
+
+  local templating(singleBouncer=false) = {
+    list: [
+      {
+        name: 'datasource',
+        label: 'Data source',
+        type: 'datasource',
+        query: 'prometheus',
+        current: { text: 'Prometheus', value: '${DS_PROMETHEUS}' },
+        options: [],
+        hide: 0,
+        refresh: 1,
+        regex: '',
+      },
+      variableQuery('job', 'Job', 'label_values(crowdsec_exporter_build_info, job)'),
+      variableQuery('instance', 'Instance', 'label_values(crowdsec_exporter_build_info{job=~"$job"}, instance)'),
+      variableQuery('lapi', 'LAPI', 'label_values(crowdsec_bouncer_info{%s}, lapi)' % F),
+      variableQuery('bouncer', 'Bouncer', 'label_values(crowdsec_bouncer_info{%s}, bouncer)' % FL,
+                    multi=!singleBouncer, includeAll=!singleBouncer),
+    ],
+  },
+
+  local dashboard(uid, title, description, panels, singleBouncer=false, links=[]) = {
+    __inputs: [{
+      name: 'DS_PROMETHEUS',
+      label: 'Prometheus',
+      description: 'The Prometheus that scrapes crowdsec-bouncer-exporter',
+      type: 'datasource',
+      pluginId: 'prometheus',
+      pluginName: 'Prometheus',
+    }],
+    __requires: [
+      { type: 'grafana', id: 'grafana', name: 'Grafana', version: '10.0.0' },
+      { type: 'datasource', id: 'prometheus', name: 'Prometheus', version: '1.0.0' },
+      { type: 'panel', id: 'stat', name: 'Stat', version: '' },
+      { type: 'panel', id: 'table', name: 'Table', version: '' },
+      { type: 'panel', id: 'timeseries', name: 'Time series', version: '' },
+    ],
+    uid: uid,
+    title: title,
+    description: description,
+    tags: c.dashboardTags,
+    editable: true,
+    graphTooltip: 1,
+    schemaVersion: 39,
+    version: 1,
+    refresh: c.dashboardRefresh,
+    time: { from: 'now-24h', to: 'now' },
+    timepicker: {},
+    timezone: '',
+    annotations: { list: [] },
+    links: links,
+    panels: board(panels),
+    templating: templating(singleBouncer),
+  },
+
+  local DETAIL_URL = '/d/crowdsec-bouncer-detail/crowdsec-bouncer-detail?${datasource:queryparam}&${job:queryparam}'
+                     + '&${instance:queryparam}&var-lapi=${__data.fields.lapi}&var-bouncer=${__value.raw}',
+  local overview = dashboard(
+    'crowdsec-bouncers',
+    'CrowdSec bouncers',
+    "Every CrowdSec bouncer and Blocklist-as-a-Service integration: last pull, state, configuration files, LAPI health and the exporter's health (crowdsec-bouncer-exporter).",
+    [
+      row('Bouncers (LAPI)', 0),
+      stat('Registered', [0, 1, 4, 4], 'count(crowdsec_bouncer_info{%s})' % FB,
+           'Registered bouncer rows (as `cscli bouncers list`).', color='blue'),
+      stat('OK', [4, 1, 4, 4], stateCount([0, 4]),
+           'Pulled within the early-warning threshold (crowdsec:early_warning_threshold_seconds, default 1 h), or idle but alive: usage metrics fresher than crowdsec:usage_metrics_freshness_seconds (a live-mode bouncer on a site without traffic pulls only on requests).'),
+      stat('Late', [8, 1, 4, 4], stateCount([1]),
+           'Last pull older than the early-warning threshold (default 1 h), younger than the offline one (24 h).', color='orange'),
+      stat('Offline', [12, 1, 4, 4], stateCount([2]),
+           "Last pull beyond crowdsec:bouncer_offline_threshold_seconds (default 24 h, the Console's 'offline').", color='red'),
+      stat('Never pulled', [16, 1, 4, 4], stateCount([3, 6]),
+           'Registered rows that never pulled decisions: past the grace (crowdsec:never_pulled_grace_seconds, default 24 h, an alert fires) or not (in grace, another row of the bouncer pulls, or CrowdSec 1.4 keeps no registration time).', color='purple'),
+      stat('Integrations', [20, 1, 4, 4], 'count(crowdsec_integration_info{%s})' % F,
+           'Blocklist-as-a-Service integrations (only with a Service API key).', color='blue'),
+      table(
+        'Bouncers', [0, 5, 24, 10],
+        [
+          target('max by (%s, bouncer_type, version, auth_type, ip_address) (crowdsec_bouncer_info{%s})' % [KEY, FB], 'A', instant=true, table=true),
+          target('max by (%s) (%s)' % [KEY, age()], 'B', instant=true, table=true),
+          target(STATE, 'C', instant=true, table=true),
+          target('min by (job, instance, bouncer) (crowdsec_bouncer_config_valid{%s,bouncer=~"$bouncer",bouncer!=""})' % F, 'D', instant=true, table=true),
+        ],
+        'One row per registered bouncer. State follows the alert rules\' thresholds; the age colours are their defaults (orange from 1 h, red from 24 h). Config: its configuration file passes the exporter\'s checks (empty: no file found in --bouncers.config-dir). The bouncer name opens its detail dashboard; runbook opens the runbook of its alert.',
+        ['Time', 'Value #A', 'job'],
+        { 'Value #B': 'Last pull age', 'Value #C': 'State', 'Value #D': 'Config', bouncer_type: 'type' },
+        [
+          colouredAge('Last pull age'),
+          stateColumn('State'),
+          configColumn('Config'),
+          runbookColumn('runbook'),
+          byName('bouncer', [{ id: 'links', value: [{ title: 'Bouncer detail', url: DETAIL_URL }] }]),
+        ],
+      ),
+      timeseries(
+        'Last pull age', [0, 15, 24, 9],
+        [
+          target('max by (lapi, bouncer) (%s and on (%s) %s)' % [age(), KEY, pulled()], 'A', legend='{{lapi}} / {{bouncer}}'),
+          target(earlyLine, 'B', legend='late threshold'),
+          target(offlineLine, 'C', legend='offline threshold'),
+        ],
+        "Seconds since each bouncer's last pull (log scale), with the alert thresholds. A saw-tooth is normal: it drops at every pull.",
+        log=true,
+        overrides=[thresholdLine('late threshold', 'orange'), thresholdLine('offline threshold', 'red')],
+      ),
+
+      row('LAPI and bouncer configuration files', 24),
+      stat('LAPI health', [0, 25, 4, 8], 'max by (lapi) (crowdsec_lapi_up{%s})' % FL,
+           'The LAPI answers GET /health (asked by the exporter, no key sent). Down: no bouncer can pull.',
+           color=null, noValue='not checked', mappings=UP_MAPPINGS, legend='{{lapi}}'),
+      timeseries('LAPI /health duration', [4, 25, 8, 8],
+                 [target('max by (lapi) (crowdsec_lapi_health_duration_seconds{%s})' % FL, 'A', legend='{{lapi}}')],
+                 "Duration of the exporter's GET /health on each LAPI."),
+      table(
+        'Bouncer configuration files', [12, 25, 12, 8],
+        [
+          target('min by (job, instance, path, bouncer) (crowdsec_bouncer_config_valid{%s,bouncer=~"$bouncer"})' % F, 'A', instant=true, table=true),
+          target('sum by (job, instance, path) (1 - crowdsec_bouncer_config_check{%s})' % F, 'B', instant=true, table=true),
+        ],
+        "Each file of --bouncers.config-dir with the exporter's checks (readable, parses, api_url, api_key, key_registered, lapi_reachable, ...). bouncer: the registered bouncer its key belongs to (empty: none). The failing checks are listed on the bouncer detail dashboard and by `crowdsec-bouncer-exporter diagnose`.",
+        ['Time', 'job'],
+        { 'Value #A': 'Config', 'Value #B': 'Failing checks' },
+        [configColumn('Config')],
+      ),
+
+      row('Blocklist-as-a-Service integrations', 33),
+      table(
+        'Integrations by last pull', [0, 34, 16, 8],
+        [
+          target('max by (job, instance, integration_id, integration, entity_type, output_format) (crowdsec_integration_info{%s})' % F, 'A', instant=true, table=true),
+          target('max by (job, instance, integration_id, integration) (crowdsec_integration_last_pull_age_seconds{%s})' % F, 'B', instant=true, table=true),
+          target('max by (job, instance, integration_id, integration) (crowdsec_integration_blocklist_items{%s})' % F, 'C', instant=true, table=true),
+          target('max by (job, instance, integration_id, integration) (crowdsec_integration_blocklists{%s})' % F, 'D', instant=true, table=true),
+          target('max by (job, instance, integration_id, integration) (crowdsec_integration_pulled{%s})' % F, 'E', instant=true, table=true),
+        ],
+        "From the CrowdSec Service API (exporter flag --service-api.key-file). 0 items = the Console's 'Pulling Zero IPs'. Age since the last pull (since creation when never pulled).",
+        ['Time', 'Value #A', 'job'],
+        { 'Value #B': 'Last pull age', 'Value #C': 'Blocklist items', 'Value #D': 'Blocklists', 'Value #E': 'Pulled' },
+        [
+          colouredAge('Last pull age'),
+          byName('Pulled', [
+            { id: 'mappings', value: valueMap([['never', 'purple'], ['yes', 'green']]) },
+            { id: 'custom.cellOptions', value: { type: 'color-text' } },
+          ]),
+        ],
+      ),
+      timeseries('Blocklist items', [16, 34, 8, 8],
+                 [target('max by (integration) (crowdsec_integration_blocklist_items{%s})' % F, 'A', legend='{{integration}}')],
+                 'Items each integration serves its devices.', unit='none'),
+
+      row('Exporter', 42),
+      stat('Exporter up', [0, 43, 4, 6], 'up{%s}' % F, 'Prometheus reaches the exporter (up).',
+           color=null, noValue='no target', mappings=UP_MAPPINGS, legend='{{instance}}'),
+      stat('Sources', [4, 43, 8, 6], 'max by (instance, source, name) (crowdsec_exporter_source_up{%s})' % F,
+           "1 if the source's last read succeeded (lapi_db: the LAPI database, service_api: the Service API). On failure the last good data is still served.",
+           color=null, noValue='no source', mappings=UP_MAPPINGS, legend='{{source}} {{name}}'),
+      timeseries('Source read duration', [12, 43, 12, 6],
+                 [target('max by (instance, source, name) (crowdsec_exporter_source_duration_seconds{%s})' % F, 'A', legend='{{source}} {{name}}')],
+                 "Duration of each source's last read."),
+      timeseries('Source errors', [0, 49, 12, 6],
+                 [target('sum by (source, name, reason) (increase(crowdsec_exporter_source_errors_total{%s}[$__rate_interval]))' % F, 'A', legend='{{source}} {{name}}: {{reason}}')],
+                 'Failed reads by reason (missing_file, permission, locked, unauthorized, timeout, ...).', unit='none'),
+      timeseries('Scrape duration', [12, 49, 12, 6],
+                 [target('scrape_duration_seconds{%s}' % F, 'A', legend='{{instance}}')],
+                 "How long Prometheus' scrape of the exporter took."),
+    ],
+    links=[{ title: 'Bouncer detail', type: 'link', url: '/d/crowdsec-bouncer-detail/crowdsec-bouncer-detail', includeVars: true, keepTime: true }],
+  ),
+
+  local detail = dashboard(
+    'crowdsec-bouncer-detail',
+    'CrowdSec bouncer detail',
+    'One CrowdSec bouncer: state, pull history, registration rows, usage-metrics liveness, configuration checks (crowdsec-bouncer-exporter).',
+    [
+      stat('State', [0, 0, 6, 5], STATE, 'ok / late / offline / never pulled / idle but alive (fresh usage metrics) / superseded registration, as the alert rules judge it (README: How it reads).',
+           color=null, noValue='unknown', mappings=STATE_MAPPINGS),
+      stat('Last pull', [6, 0, 6, 5], 'max(%s)' % age(),
+           'Seconds since the last pull (since registration when it never pulled, CrowdSec 1.6+).', color=null, noValue='unknown', unit='s'),
+      stat('Usage metrics', [12, 0, 6, 5], 'time() - max(crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s})' % FB,
+           'Age of the newest usage-metrics push (CrowdSec 1.6.3+, about every 15 min). A live-mode bouncer on an idle site pulls only on traffic; fresh usage metrics show it is alive.',
+           color=null, noValue='none sent', unit='s'),
+      stat('Registered rows of this bouncer', [18, 0, 6, 5],
+           'count(crowdsec_bouncer_info{%s} and on (job, instance, lapi, bouncer_base) crowdsec_bouncer_info{%s})' % [FL, FB],
+           "Rows sharing its name before '@<ip>' (CrowdSec adds one per new IP from 1.6.4).", color='blue'),
+      table(
+        'Registration', [0, 5, 24, 4],
+        [target('max by (lapi, bouncer, bouncer_base, bouncer_type, version, auth_type, ip_address, os, auto_created, revoked) (crowdsec_bouncer_info{%s})' % FB, 'A', instant=true, table=true)],
+        'crowdsec_bouncer_info: what the LAPI database holds for this bouncer.',
+        ['Time', 'Value'], { bouncer_type: 'type' }, [],
+      ),
+      timeseries(
+        'Last pull age', [0, 9, 24, 9],
+        [
+          target('max by (bouncer) (%s)' % age(), 'A', legend='{{bouncer}}'),
+          target(earlyLine, 'B', legend='late threshold'),
+          target(offlineLine, 'C', legend='offline threshold'),
+        ],
+        'Seconds since its last pull (log scale), with the alert thresholds.',
+        log=true,
+        overrides=[thresholdLine('late threshold', 'orange'), thresholdLine('offline threshold', 'red')],
+      ),
+      table(
+        'Rows of the same bouncer', [0, 18, 12, 7],
+        [target('max by (lapi, bouncer) (%s) * on (lapi, bouncer) group_left (bouncer_base) (max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info{%s}) and on (lapi, bouncer_base) crowdsec_bouncer_info{%s})' % [age(FL), FL, FB], 'A', instant=true, table=true)],
+        'Every row of its bouncer_base (name@ip duplicates): the alerts only count the freshest.',
+        ['Time'], { Value: 'Last pull age' }, [colouredAge('Last pull age')],
+      ),
+      timeseries(
+        'Usage metrics age', [12, 18, 12, 7],
+        [
+          target('time() - max by (bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s})' % FB, 'A', legend='{{bouncer}}'),
+          target(freshLine, 'B', legend='freshness threshold'),
+        ],
+        'Age of its newest usage-metrics push; under the freshness threshold the offline alerts stay silent.',
+        overrides=[thresholdLine('freshness threshold', 'orange')],
+      ),
+      table(
+        'Configuration checks', [0, 25, 16, 8],
+        [target('max by (path, check) (crowdsec_bouncer_config_check{%s} and on (job, instance, path) crowdsec_bouncer_config_valid{%s,bouncer=~"$bouncer"})' % [F, F], 'A', instant=true, table=true)],
+        'The checks of the configuration file whose key belongs to this bouncer (a warning counts as 0). `crowdsec-bouncer-exporter diagnose` prints the fix for each failed one.',
+        ['Time'], { Value: 'Result' },
+        [byName('Result', [
+          { id: 'mappings', value: valueMap([['fail', 'red'], ['pass', 'green']]) },
+          { id: 'custom.cellOptions', value: { type: 'color-text' } },
+          { id: 'links', value: [configRunbookLink] },
+        ])],
+      ),
+      stat('LAPI health', [16, 25, 8, 8], 'max by (lapi) (crowdsec_lapi_up{%s})' % FL,
+           'Its LAPI answers GET /health.', color=null, noValue='not checked', mappings=UP_MAPPINGS, legend='{{lapi}}'),
+    ],
+    singleBouncer=true,
+    links=[{ title: 'All bouncers', type: 'link', url: '/d/crowdsec-bouncers/crowdsec-bouncers', includeVars: true, keepTime: true }],
+  ),
+
+  grafanaDashboards+:: {
+    'crowdsec-bouncers.json': overview,
+    'crowdsec-bouncer-detail.json': detail,
+  },
+}
