@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::secret::Secret;
 use crate::settings::{
     LapiDbLocation, LapiSettings, LogFormat, LogLevel, LogSettings, ServiceApiSettings, Settings,
     WebSettings,
 };
 use crate::sources::lapi_db::target::ServerDb;
 use crate::sources::service_api;
+use crate::values::secret::Secret;
 
 /// Environment variable holding the Service API key (there is deliberately no flag for the key itself).
-pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
+pub use crate::settings::SERVICE_API_KEY_ENV;
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -52,11 +52,11 @@ pub struct Cli {
     pub lapi_name: String,
 
     /// How long one database reading serves scrapes (concurrent scrapes share one read).
-    #[arg(long = "lapi.cache-interval", env = "CROWDSEC_EXPORTER_LAPI_CACHE_INTERVAL", default_value = "5s", value_parser = crate::duration::parse)]
+    #[arg(long = "lapi.cache-interval", env = "CROWDSEC_EXPORTER_LAPI_CACHE_INTERVAL", default_value = "5s", value_parser = crate::values::duration::parse)]
     pub lapi_cache_interval: Duration,
 
     /// Longest a database read may take; SQLite waits up to half of it for a lock.
-    #[arg(long = "lapi.timeout", env = "CROWDSEC_EXPORTER_LAPI_TIMEOUT", default_value = "5s", value_parser = crate::duration::parse)]
+    #[arg(long = "lapi.timeout", env = "CROWDSEC_EXPORTER_LAPI_TIMEOUT", default_value = "5s", value_parser = crate::values::duration::parse)]
     pub lapi_timeout: Duration,
 
     /// Address to listen on (repeatable): `:10423`, `127.0.0.1:10423`, `[::1]:10423`.
@@ -77,7 +77,7 @@ pub struct Cli {
     pub telemetry_path: String,
 
     /// Longest a scrape waits for its sources when Prometheus does not send X-Prometheus-Scrape-Timeout-Seconds.
-    #[arg(long = "web.max-scrape-wait", env = "CROWDSEC_EXPORTER_WEB_MAX_SCRAPE_WAIT", default_value = "10s", value_parser = crate::duration::parse)]
+    #[arg(long = "web.max-scrape-wait", env = "CROWDSEC_EXPORTER_WEB_MAX_SCRAPE_WAIT", default_value = "10s", value_parser = crate::values::duration::parse)]
     pub max_scrape_wait: Duration,
 
     /// exporter-toolkit web configuration file: TLS (incl. client certificates), basic auth, response headers.
@@ -107,11 +107,11 @@ pub struct Cli {
     pub service_api_tags: Vec<String>,
 
     /// How long one Service API reading serves scrapes (the API is rate-limited and its data coarse).
-    #[arg(long = "service-api.refresh-interval", env = "CROWDSEC_EXPORTER_SERVICE_API_REFRESH_INTERVAL", default_value = "5m", value_parser = crate::duration::parse)]
+    #[arg(long = "service-api.refresh-interval", env = "CROWDSEC_EXPORTER_SERVICE_API_REFRESH_INTERVAL", default_value = "5m", value_parser = crate::values::duration::parse)]
     pub service_api_refresh_interval: Duration,
 
     /// Longest one Service API read (every page) may take.
-    #[arg(long = "service-api.timeout", env = "CROWDSEC_EXPORTER_SERVICE_API_TIMEOUT", default_value = "30s", value_parser = crate::duration::parse)]
+    #[arg(long = "service-api.timeout", env = "CROWDSEC_EXPORTER_SERVICE_API_TIMEOUT", default_value = "30s", value_parser = crate::values::duration::parse)]
     pub service_api_timeout: Duration,
 
     /// Log level.
@@ -173,7 +173,7 @@ pub struct Cli {
     pub bouncers_config_files: Vec<PathBuf>,
 
     /// How often the bouncer configuration checks run at most (they read files and ask LAPI's /health).
-    #[arg(long = "bouncers.check-interval", env = "CROWDSEC_EXPORTER_BOUNCERS_CHECK_INTERVAL", default_value = "30s", value_parser = crate::duration::parse)]
+    #[arg(long = "bouncers.check-interval", env = "CROWDSEC_EXPORTER_BOUNCERS_CHECK_INTERVAL", default_value = "30s", value_parser = crate::values::duration::parse)]
     pub bouncers_check_interval: Duration,
 
     /// URL of the LAPI, for its /health; default: from api.server.listen_uri of CrowdSec's config.

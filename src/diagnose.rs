@@ -1,5 +1,5 @@
 //! `crowdsec-bouncer-exporter diagnose`: every source and check once, then, per bouncer base (with its registered
-//! rows and the part each plays), per LAPI and per integration, the verdict of [`crate::verdict`] — the very
+//! rows and the part each plays), per LAPI and per integration, the verdict of [`crate::crowdsec::verdict`] — the very
 //! judgement of the alert rules — its severity, the alert that fires for it, its last pull, the configuration file
 //! behind it and what to try. Text for people (colour only on a terminal, see [`text`]), JSON for scripts.
 //!
@@ -16,16 +16,16 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bouncer_config::checks::{Check, FileReport, Status as CheckStatus};
-use crate::bouncers::Bouncer;
-use crate::exporter::Exporter;
-use crate::metrics::Scrape;
-use crate::settings::{LogLevel, LogSettings, Settings, Thresholds};
-use crate::timefmt::{self, human_duration};
-use crate::verdict::{
+use crate::crowdsec::bouncer_files::checks::{Check, FileReport, Status as CheckStatus};
+use crate::crowdsec::bouncers::Bouncer;
+use crate::crowdsec::verdict::{
     self, Alert, BaseJudgement, BaseVerdict, Firing, IntegrationJudgement, IntegrationVerdict,
     LapiVerdict, Role, Severity,
 };
+use crate::exporter::Exporter;
+use crate::scrape::Scrape;
+use crate::settings::{LogLevel, LogSettings, Settings, Thresholds};
+use crate::values::time::{self, human_duration};
 
 pub use text::text;
 
@@ -208,7 +208,18 @@ pub fn run(settings: Settings, output: Output) -> ExitCode {
         }
     };
     let deadline = deadline(&settings);
-    let scrape = runtime.block_on(async { Exporter::new(&settings).scrape(deadline).await });
+    let scrape = match runtime.block_on(async {
+        match Exporter::new(&settings) {
+            Ok(exporter) => Ok(exporter.scrape(deadline).await),
+            Err(e) => Err(e),
+        }
+    }) {
+        Ok(scrape) => scrape,
+        Err(e) => {
+            eprintln!("crowdsec-bouncer-exporter diagnose: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let report = build_with(&scrape, &settings.thresholds);
     let mut out = std::io::stdout().lock();
     let written = match output {
@@ -268,10 +279,10 @@ impl Findings {
     }
 }
 
-/// Turns one scrape into the report; `t` are the thresholds of the verdicts ([`crate::verdict`]).
+/// Turns one scrape into the report; `t` are the thresholds of the verdicts ([`crate::crowdsec::verdict`]).
 pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
     let mut findings = Findings(Vec::new());
-    let files: Vec<FileReport> = crate::sources::bouncer_config::checked_files(s);
+    let files: Vec<FileReport> = s.checked_files();
     if let Some(r) = s.bouncer_config.as_ref().filter(|r| !r.up) {
         if let Some(e) = &r.last_error {
             findings.add(
@@ -466,7 +477,7 @@ pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
     };
     Report {
         status,
-        generated_at: timefmt::format_rfc3339(s.now),
+        generated_at: time::format_rfc3339(s.now),
         thresholds: ThresholdsReport {
             bouncer_offline_threshold_seconds: t.bouncer_offline.as_secs_f64(),
             early_warning_threshold_seconds: t.early_warning.as_secs_f64(),
@@ -546,7 +557,7 @@ fn base_report(b: &BaseJudgement, files: &[FileReport], t: &Thresholds) -> BaseR
         .map(|r| RowReport {
             name: r.bouncer.name.clone(),
             role: r.role,
-            last_pull: r.bouncer.last_pull_timestamp().map(timefmt::format_rfc3339),
+            last_pull: r.bouncer.last_pull_timestamp().map(time::format_rfc3339),
             last_pull_ago: r.bouncer.last_pull_timestamp().and(r.age_seconds).map(ago),
             registered_ago: r
                 .bouncer
@@ -572,7 +583,7 @@ fn base_report(b: &BaseJudgement, files: &[FileReport], t: &Thresholds) -> BaseR
         last_pull: b
             .pull_age_seconds
             .and_then(|_| current.and_then(Bouncer::last_pull_timestamp))
-            .map(timefmt::format_rfc3339),
+            .map(time::format_rfc3339),
         last_pull_ago: b.pull_age_seconds.map(ago),
         usage_metrics_ago: b.usage_metrics_age_seconds.map(ago),
         bouncer_type: current.map(|c| c.bouncer_type.clone()).unwrap_or_default(),
@@ -595,7 +606,7 @@ fn integration_report(j: &IntegrationJudgement) -> IntegrationReport {
         severity: j.severity,
         alert: j.alert,
         alerts: j.firing.clone(),
-        last_pull: i.last_pull_timestamp().map(timefmt::format_rfc3339),
+        last_pull: i.last_pull_timestamp().map(time::format_rfc3339),
         last_pull_ago: j.age_seconds.filter(|_| pulled).map(ago),
         created_ago: j.age_seconds.filter(|_| !pulled).map(ago),
         blocklist_items: i.blocklist_items,

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::*;
-use crate::bouncers::{Bouncer, BouncerSnapshot, LastPull};
-use crate::cache::SourceReport;
+use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, LastPull};
+use crate::scrape::SourceReport;
 use crate::sources::service_api::model::Integration;
 use crate::sources::service_api::IntegrationSnapshot;
 

@@ -5,7 +5,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use std::sync::Arc;
 
 use super::{gauges, Readings, Scrape};
-use crate::bouncers::{Bouncer, BouncerSnapshot};
+use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot};
 
 // Fixed-size label sets: no allocation per sample (there are tens of thousands).
 fn key<'a>(lapi: &'a str, b: &'a Bouncer) -> [(&'static str, &'a str); 2] {

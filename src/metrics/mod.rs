@@ -18,28 +18,13 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet}
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::bouncers::BouncerSnapshot;
-use crate::cache::SourceReport;
+use crate::crowdsec::bouncers::BouncerSnapshot;
+use crate::scrape::SourceReport;
+use crate::sources::bouncer_config::ConfigSnapshot;
+use crate::sources::lapi_health::LapiHealth;
 use crate::sources::service_api::IntegrationSnapshot;
-use crate::timefmt::UnixSeconds;
 
-/// Everything one scrape encodes.
-#[derive(Debug)]
-pub struct Scrape {
-    pub now: UnixSeconds,
-    /// One report per LAPI; its `name` is the `lapi` label.
-    pub lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
-    /// How long LAPI readings are cached, said in HELP texts.
-    pub lapi_cache_seconds: f64,
-    /// The Service API's report, when that source is enabled.
-    pub service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
-    /// Its refresh interval, said in HELP texts.
-    pub service_api_cache_seconds: f64,
-    /// The bouncer configuration checks' report, when they are on.
-    pub bouncer_config: Option<Arc<SourceReport<crate::sources::bouncer_config::ConfigSnapshot>>>,
-    /// `/health` of each LAPI whose URL is known.
-    pub lapi_health: Vec<Arc<SourceReport<crate::sources::lapi_health::LapiHealth>>>,
-}
+pub use crate::scrape::Scrape;
 
 /// Exposition formats, chosen by the scraper's `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,8 +166,8 @@ struct SecondKey {
     lapi_cache_seconds: f64,
     service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
     service_api_cache_seconds: f64,
-    bouncer_config: Option<Arc<SourceReport<crate::sources::bouncer_config::ConfigSnapshot>>>,
-    lapi_health: Vec<Arc<SourceReport<crate::sources::lapi_health::LapiHealth>>>,
+    bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
+    lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
 }
 
 fn same_arcs<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
@@ -395,6 +380,7 @@ fn counters<S: EncodeLabelSet>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::time::UnixSeconds;
 
     #[test]
     fn negotiates_like_prometheus_asks() {
@@ -412,7 +398,7 @@ mod tests {
         assert_eq!(Format::negotiate(None), Format::Classic);
     }
 
-    use crate::bouncers::{Bouncer, LastPull};
+    use crate::crowdsec::bouncers::{Bouncer, LastPull};
 
     fn bouncer(name: &str, last_pull: LastPull) -> Bouncer {
         Bouncer {

@@ -19,8 +19,8 @@ use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use super::tls::{ClientAuth, TlsSettings, TlsVersion};
-use crate::pem::Pem;
-use crate::secret::Secret;
+use crate::values::pem::Pem;
+use crate::values::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
@@ -170,7 +170,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
 
     if let Some(r) = &raw.rate_limit {
         let interval = r.interval.as_deref().map(str::trim).unwrap_or("0");
-        let zero = crate::duration::parse(interval).map(|d| d.is_zero());
+        let zero = crate::values::duration::parse(interval).map(|d| d.is_zero());
         if zero != Ok(true) {
             return Err(invalid(
                 "rate_limit",

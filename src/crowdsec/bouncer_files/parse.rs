@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use serde_yaml_ng::Value;
 
 use super::{Kind, Parsed, TlsFiles};
-use crate::crowdsec_config::{merge, strict_expand};
-use crate::secret::Secret;
+use crate::crowdsec::config::{merge, strict_expand};
+use crate::values::secret::Secret;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ParseError {

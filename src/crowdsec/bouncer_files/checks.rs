@@ -11,7 +11,7 @@ use sha2::{Digest, Sha512};
 use super::parse::{parse, ParseError};
 use super::tls::read_cert;
 use super::{read_capped, sibling, Kind, Parsed, ReadError};
-use crate::secret::Secret;
+use crate::values::secret::Secret;
 
 /// Host of the CrowdSec Service API: a URL there is a Blocklist-as-a-Service integration, not a LAPI.
 pub const SERVICE_API_HOST: &str = "admin.api.crowdsec.net";
@@ -237,7 +237,7 @@ fn skip(check: Check, why: impl Into<String>) -> Skipped {
 /// Runs the offline checks on `path`; `env` expands `$VAR` in YAML files as the bouncer would. `now` (Unix
 /// seconds) judges certificate expiry.
 pub fn inspect(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Inspection {
-    inspect_at(path, env, crate::timefmt::now() as i64)
+    inspect_at(path, env, crate::values::time::now() as i64)
 }
 
 /// [`inspect`] at a given clock.
@@ -626,7 +626,7 @@ fn check_tls(tls: &super::TlsFiles, checks: &mut Vec<CheckResult>, now: i64) -> 
                             problems.push(format!(
                                 "the certificate {} expired at {}",
                                 p.display(),
-                                crate::timefmt::format_rfc3339(info.not_after as f64)
+                                crate::values::time::format_rfc3339(info.not_after as f64)
                             ));
                         }
                         match info.cn {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::{Mapping, Value};
 
-use crate::secret::Secret;
+use crate::values::secret::Secret;
 
 /// Where CrowdSec keeps its database when `db_config.db_path` is not set.
 pub const DEFAULT_DB_PATH: &str = "/var/lib/crowdsec/data/crowdsec.db";

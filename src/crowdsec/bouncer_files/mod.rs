@@ -10,7 +10,7 @@ pub mod tls;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::secret::Secret;
+use crate::values::secret::Secret;
 
 /// A bouncer configuration is a few KB; anything past this is not one (and must not fill memory).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;

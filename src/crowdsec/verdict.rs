@@ -28,9 +28,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bouncers::{Bouncer, LastPull};
-use crate::sources::service_api::model::Integration;
-use crate::timefmt::UnixSeconds;
+use crate::crowdsec::bouncers::{Bouncer, LastPull};
+use crate::crowdsec::integration::Integration;
+use crate::values::time::UnixSeconds;
 
 /// `crowdsec:bouncer_offline_threshold_seconds` in the rule file: the Console's "offline" after 24 h.
 pub const BOUNCER_OFFLINE_THRESHOLD: Duration = Duration::from_secs(86_400);
@@ -934,7 +934,7 @@ mod tests {
     /// with the same severity.
     #[test]
     fn defaults_and_alerts_match_the_rule_file() {
-        let rules = include_str!("../alerts/crowdsec-bouncers.rules.yml");
+        let rules = include_str!("../../alerts/crowdsec-bouncers.rules.yml");
         let vector = |record: &str| -> String {
             let at = rules
                 .find(&format!("- record: {record}"))
