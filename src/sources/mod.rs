@@ -237,3 +237,45 @@ impl Source for LapiBouncers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reasons in the `reason` column of docs/metrics-contract.md's "Failure reasons" table.
+    fn documented() -> Vec<String> {
+        let doc = include_str!("../../docs/metrics-contract.md");
+        let section = doc
+            .split("## Failure reasons")
+            .nth(1)
+            .expect("docs/metrics-contract.md has a Failure reasons section");
+        section
+            .lines()
+            .skip_while(|l| !l.starts_with("| reason"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                l.split('|').nth(1).unwrap_or_default().trim().trim_matches('`').to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_metrics_contract_lists_exactly_the_reasons_emitted() {
+        let emitted: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(documented(), emitted);
+    }
+
+    #[test]
+    fn reasons_are_listed_once_in_label_order() {
+        // The errors map is ordered by Reason; its series come out in label order only when the enum is.
+        let labels: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        let mut sorted = labels.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(labels, sorted);
+        let mut by_ord = Reason::ALL;
+        by_ord.sort();
+        assert_eq!(by_ord, Reason::ALL);
+    }
+}
