@@ -55,11 +55,6 @@ impl Exporter {
     /// A source that cannot be built (an HTTP client that cannot be made): the exporter must not start.
     pub fn new(settings: &Settings) -> Result<Self, StartError> {
         let lapis = settings.lapis.iter().map(lapi_cache).collect();
-        let lapi_cache_seconds = settings
-            .lapis
-            .iter()
-            .map(|l| l.cache_interval.as_secs_f64())
-            .fold(0.0, f64::max);
         let service_api = settings
             .service_api
             .as_ref()
@@ -137,12 +132,7 @@ impl Exporter {
         Ok(Exporter {
             sources: Sources {
                 lapis,
-                lapi_cache_seconds,
                 service_api,
-                service_api_cache_seconds: settings
-                    .service_api
-                    .as_ref()
-                    .map_or(0.0, |s| s.refresh_interval.as_secs_f64()),
                 bouncer_config: bouncer_config_cache(settings)?,
                 lapi_health,
             },

@@ -214,12 +214,8 @@ pub struct Scrape {
     pub now: UnixSeconds,
     /// One report per LAPI; its `name` is the `lapi` label.
     pub lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
-    /// How long LAPI readings are cached, said in HELP texts.
-    pub lapi_cache_seconds: f64,
     /// The Service API's report, when that source is enabled.
     pub service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
-    /// Its refresh interval, said in HELP texts.
-    pub service_api_cache_seconds: f64,
     /// The bouncer configuration checks' report, when they are on.
     pub bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
     /// `/health` of each LAPI whose URL is known.
@@ -262,12 +258,8 @@ impl Scrape {
 pub struct Sources {
     /// One per LAPI, in configuration order.
     pub lapis: Vec<Cached<LapiBouncers>>,
-    /// Said in HELP texts: the longest LAPI cache interval.
-    pub lapi_cache_seconds: f64,
     /// The Service API, when a key is given.
     pub service_api: Option<Cached<ServiceApiSource>>,
-    /// Said in HELP texts.
-    pub service_api_cache_seconds: f64,
     /// The bouncer configuration checks, when on.
     pub bouncer_config: Option<Cached<BouncerConfigSource>>,
     /// One per LAPI whose reachability is watched.
@@ -297,9 +289,7 @@ impl Sources {
         Scrape {
             now: time::now(),
             lapis,
-            lapi_cache_seconds: self.lapi_cache_seconds,
             service_api,
-            service_api_cache_seconds: self.service_api_cache_seconds,
             bouncer_config,
             lapi_health,
         }

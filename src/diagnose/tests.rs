@@ -40,7 +40,6 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
                 bad_rows: 0,
             },
         )],
-        lapi_cache_seconds: 0.0,
         service_api: integrations.map(|integrations| {
             report(
                 "service_api",
@@ -52,7 +51,6 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
                 },
             )
         }),
-        service_api_cache_seconds: 0.0,
         bouncer_config: None,
         lapi_health: vec![],
     }

@@ -81,7 +81,6 @@ pub fn encode(scrape: Scrape, format: Format) -> String {
 #[derive(Debug, Clone)]
 pub(crate) struct Readings {
     lapis: Vec<(String, Arc<BouncerSnapshot>)>,
-    cache_seconds: f64,
 }
 
 impl Readings {
@@ -92,13 +91,11 @@ impl Readings {
                 .iter()
                 .filter_map(|r| r.data.clone().map(|d| (r.name.clone(), d)))
                 .collect(),
-            cache_seconds: scrape.lapi_cache_seconds,
         }
     }
 
     fn same_as(&self, other: &Readings) -> bool {
-        self.cache_seconds == other.cache_seconds
-            && self.lapis.len() == other.lapis.len()
+        self.lapis.len() == other.lapis.len()
             && self
                 .lapis
                 .iter()
@@ -157,15 +154,13 @@ struct SecondBody {
 
 /// What the time-dependent text is a function of: the source reports (by identity: a cache hands every scraper
 /// the same `Arc` until its next read, and the key holds them, so an address cannot be reused), the second, the
-/// format, and the cache intervals said in HELP texts.
+/// and the format.
 #[derive(Debug)]
 struct SecondKey {
     second: i64,
     format: Format,
     lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
-    lapi_cache_seconds: f64,
     service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
-    service_api_cache_seconds: f64,
     bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
     lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
 }
@@ -188,9 +183,7 @@ impl SecondKey {
             second: s.now.floor() as i64,
             format,
             lapis: s.lapis.clone(),
-            lapi_cache_seconds: s.lapi_cache_seconds,
             service_api: s.service_api.clone(),
-            service_api_cache_seconds: s.service_api_cache_seconds,
             bouncer_config: s.bouncer_config.clone(),
             lapi_health: s.lapi_health.clone(),
         }
@@ -199,8 +192,6 @@ impl SecondKey {
     fn same_as(&self, o: &SecondKey) -> bool {
         self.second == o.second
             && self.format == o.format
-            && self.lapi_cache_seconds == o.lapi_cache_seconds
-            && self.service_api_cache_seconds == o.service_api_cache_seconds
             && same_arcs(&self.lapis, &o.lapis)
             && same_arc(&self.service_api, &o.service_api)
             && same_arc(&self.bouncer_config, &o.bouncer_config)
@@ -426,7 +417,6 @@ mod tests {
         };
         let readings = Readings {
             lapis: vec![("local".into(), Arc::new(snapshot))],
-            cache_seconds: 5.0,
         };
         let text = encode_collector(readings, 0);
         assert!(text.contains("crowdsec_bouncer_info{"), "{text}");
@@ -464,9 +454,7 @@ mod tests {
         Scrape {
             now,
             lapis: vec![lapi.clone()],
-            lapi_cache_seconds: 5.0,
             service_api: None,
-            service_api_cache_seconds: 0.0,
             bouncer_config: None,
             lapi_health: Vec::new(),
         }

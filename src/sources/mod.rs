@@ -255,7 +255,12 @@ mod tests {
             .skip(2)
             .take_while(|l| l.starts_with('|'))
             .map(|l| {
-                l.split('|').nth(1).unwrap_or_default().trim().trim_matches('`').to_owned()
+                l.split('|')
+                    .nth(1)
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_matches('`')
+                    .to_owned()
             })
             .collect()
     }
