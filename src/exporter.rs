@@ -163,7 +163,7 @@ fn lapi_cache(l: &LapiSettings) -> Cached<LapiBouncers> {
     } else {
         let source = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
         log_lapi_db(&l.name, &l.db, &source);
-        LapiBouncers::Db(source)
+        LapiBouncers::Db(Box::new(source))
     };
     Cached::new(source, l.cache_interval, l.read_timeout)
 }

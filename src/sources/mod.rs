@@ -211,7 +211,7 @@ pub fn causes<'a>(
 /// every LAPI sits behind the same kind of cache.
 pub enum LapiBouncers {
     /// `lapi_db`.
-    Db(lapi_db::LapiDbSource),
+    Db(Box<lapi_db::LapiDbSource>),
     /// `cscli`.
     Cscli(cscli::CscliSource),
 }
@@ -226,7 +226,7 @@ impl Source for LapiBouncers {
     }
     fn name(&self) -> &str {
         match self {
-            LapiBouncers::Db(s) => Source::name(s),
+            LapiBouncers::Db(s) => Source::name(s.as_ref()),
             LapiBouncers::Cscli(s) => Source::name(s),
         }
     }
