@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod link;
 pub mod parse;
+mod rules;
 pub mod tls;
 
 use std::io::Read;
