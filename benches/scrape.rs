@@ -70,7 +70,8 @@ fn main() {
     let (cold, warm, size) = rt.block_on(async {
         // Cold: every scrape reads the database (cache interval 0) and encodes.
         let exporter =
-            crowdsec_bouncer_exporter::exporter::Exporter::new(&settings(&db, Duration::ZERO));
+            crowdsec_bouncer_exporter::exporter::Exporter::new(&settings(&db, Duration::ZERO))
+                .expect("the sources build");
         let mut cold = Vec::new();
         let mut size = 0;
         for _ in 0..ROUNDS {
@@ -86,7 +87,8 @@ fn main() {
         let exporter = crowdsec_bouncer_exporter::exporter::Exporter::new(&settings(
             &db,
             Duration::from_secs(3600),
-        ));
+        ))
+        .expect("the sources build");
         let renderer = metrics::Renderer::default();
         renderer.encode(
             exporter.scrape(Duration::from_secs(10)).await,

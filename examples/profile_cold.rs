@@ -17,7 +17,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let exporter = crowdsec_bouncer_exporter::exporter::Exporter::new(&settings);
+    let exporter =
+        crowdsec_bouncer_exporter::exporter::Exporter::new(&settings).expect("the sources build");
     let renderer = Renderer::default();
     rt.block_on(async {
         for _ in 0..5 {

@@ -18,6 +18,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+step "no import cycle among top-level modules (the layers of src/lib.rs)"
+scripts/module-cycles.sh
+
 step "alert rules: promtool check/test rules, amtool check-config, lint"
 scripts/check-alerts.sh
 

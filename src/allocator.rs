@@ -13,13 +13,9 @@ pub fn limit_arenas() {
         if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
             return;
         }
-        extern "C" {
-            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
-        }
-        const M_ARENA_MAX: std::ffi::c_int = -8;
         // SAFETY: mallopt only tunes glibc's allocator, takes plain integers, and runs before other threads exist.
         unsafe {
-            mallopt(M_ARENA_MAX, 1);
+            libc::mallopt(libc::M_ARENA_MAX, 1);
         }
     }
 }

@@ -137,7 +137,7 @@ pub struct ThresholdsSection {
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let text = String::deserialize(d)?;
-    crate::duration::parse(&text)
+    crate::values::duration::parse(&text)
         .map(Some)
         .map_err(serde::de::Error::custom)
 }
@@ -227,7 +227,7 @@ impl ConfigFile {
             path: path.to_owned(),
             message,
         };
-        let human = |d: Duration| crate::timefmt::human_duration(d.as_secs_f64());
+        let human = |d: Duration| crate::values::time::human_duration(d.as_secs_f64());
         if t.early_warning.is_zero() || t.bouncer_offline <= t.early_warning {
             return Err(invalid(format!(
                 "thresholds: need 0 < late < offline (early_warning_threshold {}, bouncer_offline_threshold {})",

@@ -1,25 +1,38 @@
-//! The exporter's sources, each behind its cache, and what one scrape gathers from them.
+//! The exporter assembled from its settings (top layer, with `cli` and `diagnose`): every configured source built
+//! once at start-up behind its [`Cached`], each source getting its own config from the settings, and one start-up
+//! line per source saying what it watches, or why it is absent and which setting would enable it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bouncers::BouncerSnapshot;
-use crate::cache::Cached;
-use crate::metrics::Scrape;
-use crate::settings::Settings;
+use reqwest::Url;
+
+use crate::crowdsec::config as crowdsec_config;
+use crate::scrape::{Cached, Scrape, Sources};
+use crate::settings::{CheckSettings, LapiDbLocation, LapiSettings, ServiceApiSettings, Settings};
+use crate::sources::bouncer_config::{self, BouncerConfigSource};
 use crate::sources::cscli::{self, CscliSource};
 use crate::sources::lapi_db::{self, LapiDbSource};
-use crate::sources::service_api::{self, IntegrationSnapshot, ServiceApiSource};
-use crate::timefmt;
+use crate::sources::lapi_health::{self, url_from_listen_uri, LapiHealthSource};
+use crate::sources::service_api::{self, ServiceApiSource};
+use crate::sources::LapiBouncers;
 
+/// The configured sources behind their caches, and the ones left out.
 pub struct Exporter {
-    lapis: Vec<Cached<BouncerSnapshot>>,
+    sources: Sources,
     unmonitored: Vec<Unmonitored>,
-    lapi_cache_seconds: f64,
-    service_api: Option<Cached<IntegrationSnapshot>>,
-    service_api_cache_seconds: f64,
-    bouncer_config: Option<Cached<crate::sources::bouncer_config::ConfigSnapshot>>,
-    lapi_health: Vec<Cached<crate::sources::lapi_health::LapiHealth>>,
+}
+
+/// A source that cannot be built: the exporter does not start.
+#[derive(Debug, thiserror::Error)]
+#[error("source {source_label} {name:?} cannot start: {why}")]
+pub struct StartError {
+    /// `source` label.
+    pub source_label: &'static str,
+    /// `name` label.
+    pub name: String,
+    /// Why, secret-free.
+    pub why: String,
 }
 
 /// A source that is not configured, so absent from the metrics (no `crowdsec_exporter_source_*` series), and
@@ -30,43 +43,23 @@ pub struct Unmonitored {
     pub source: &'static str,
     /// `name` label it would have (the LAPI's name), empty for a source without one.
     pub name: String,
+    /// Why it is absent, naming the setting that would enable it.
     pub why: String,
 }
 
 impl Exporter {
     /// Builds every configured source and logs, once, one line per source: what it watches and where that
     /// was found, or why it is not monitored and which setting would enable it.
-    pub fn new(settings: &Settings) -> Self {
-        let lapis = settings
-            .lapis
-            .iter()
-            .map(|l| {
-                if let crate::settings::LapiDbLocation::Cscli(argv) = &l.db {
-                    tracing::info!(source = cscli::SOURCE, name = %l.name,
-                        program = %argv.first().map(|p| p.rsplit('/').next().unwrap_or(p)).unwrap_or_default(),
-                        "watching the LAPI's bouncers through the output of a cscli command (--lapi.cscli-command)");
-                    return cscli_cache(l, argv);
-                }
-                let source = Arc::new(LapiDbSource::new(l.db.clone(), l.read_timeout / 2));
-                log_lapi_db(&l.name, &l.db, &source);
-                Cached::new(
-                    lapi_db::SOURCE,
-                    &l.name,
-                    l.cache_interval,
-                    l.read_timeout,
-                    move || {
-                        let source = source.clone();
-                        Box::pin(async move { source.read().await })
-                    },
-                )
-            })
-            .collect();
-        let lapi_cache_seconds = settings
-            .lapis
-            .iter()
-            .map(|l| l.cache_interval.as_secs_f64())
-            .fold(0.0, f64::max);
-        let service_api = settings.service_api.as_ref().map(service_api_cache);
+    ///
+    /// # Errors
+    /// A source that cannot be built (an HTTP client that cannot be made): the exporter must not start.
+    pub fn new(settings: &Settings) -> Result<Self, StartError> {
+        let lapis = settings.lapis.iter().map(lapi_cache).collect();
+        let service_api = settings
+            .service_api
+            .as_ref()
+            .map(service_api_cache)
+            .transpose()?;
         let mut unmonitored = Vec::new();
         match &settings.service_api {
             Some(s) => tracing::info!(source = service_api::SOURCE, name = %service_api::source_name(&s.url),
@@ -78,7 +71,7 @@ impl Exporter {
                 why: format!(
                     "no Service API key: Blocklist-as-a-Service integrations are not monitored; give \
                      --service-api.key-file or {}",
-                    crate::cli::SERVICE_API_KEY_ENV
+                    crate::settings::SERVICE_API_KEY_ENV
                 ),
             }),
         }
@@ -97,46 +90,54 @@ impl Exporter {
                     })
                     .chain(c.config_files.iter().map(|f| f.display().to_string()))
                     .collect();
-                tracing::info!(source = crate::sources::bouncer_config::SOURCE, paths = %found.join(", "),
+                tracing::info!(source = bouncer_config::SOURCE, paths = %found.join(", "),
                     "checking bouncer configuration files (--bouncers.config-dir, --bouncers.config-file)");
             }
             None => unmonitored.push(Unmonitored {
-                source: crate::sources::bouncer_config::SOURCE,
+                source: bouncer_config::SOURCE,
                 name: String::new(),
                 why: "bouncer configuration checks are off".to_owned(),
             }),
         }
-        let plan = crate::sources::lapi_health::plan(settings);
-        for p in &plan {
+        let mut lapi_health = Vec::new();
+        let checks = settings.checks.as_ref();
+        for p in checks.map(|c| plan(settings, c)).unwrap_or_default() {
             match p {
-                crate::sources::lapi_health::Plan::Watch { lapi, found, .. } => {
-                    tracing::info!(source = crate::sources::lapi_health::SOURCE, name = %lapi, found_in = %found,
-                        "watching LAPI reachability (GET /health)")
-                }
-                crate::sources::lapi_health::Plan::Skip { lapi, why } => {
-                    unmonitored.push(Unmonitored {
-                        source: crate::sources::lapi_health::SOURCE,
+                Plan::Watch {
+                    lapi,
+                    found,
+                    source,
+                } => {
+                    tracing::info!(source = lapi_health::SOURCE, name = %lapi, found_in = %found,
+                        "watching LAPI reachability (GET /health)");
+                    let source = source.map_err(|why| StartError {
+                        source_label: lapi_health::SOURCE,
                         name: lapi.clone(),
-                        why: why.clone(),
-                    })
+                        why,
+                    })?;
+                    if let Some(checks) = checks {
+                        lapi_health.push(health_cache(&settings.lapis, checks, source));
+                    }
                 }
+                Plan::Skip { lapi, why } => unmonitored.push(Unmonitored {
+                    source: lapi_health::SOURCE,
+                    name: lapi,
+                    why,
+                }),
             }
         }
         for u in &unmonitored {
             tracing::info!(source = u.source, name = %u.name, "{}", u.why);
         }
-        Exporter {
-            lapis,
+        Ok(Exporter {
+            sources: Sources {
+                lapis,
+                service_api,
+                bouncer_config: bouncer_config_cache(settings)?,
+                lapi_health,
+            },
             unmonitored,
-            lapi_cache_seconds,
-            service_api,
-            service_api_cache_seconds: settings
-                .service_api
-                .as_ref()
-                .map_or(0.0, |s| s.refresh_interval.as_secs_f64()),
-            bouncer_config: crate::sources::bouncer_config::cache(settings),
-            lapi_health: crate::sources::lapi_health::caches_from(settings, plan),
-        }
+        })
     }
 
     /// The sources that are not configured, and why (see [`Unmonitored`]).
@@ -146,38 +147,31 @@ impl Exporter {
 
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
     pub async fn scrape(&self, deadline: Duration) -> Scrape {
-        let reads = self.lapis.iter().map(|c| c.get(deadline));
-        let service_api = async {
-            match &self.service_api {
-                Some(c) => Some(c.get(deadline).await),
-                None => None,
-            }
-        };
-        let bouncer_config = async {
-            match &self.bouncer_config {
-                Some(c) => Some(c.get(deadline).await),
-                None => None,
-            }
-        };
-        let lapi_health = join_all(self.lapi_health.iter().map(|c| c.get(deadline)));
-        let (lapis, service_api, bouncer_config, lapi_health) =
-            tokio::join!(join_all(reads), service_api, bouncer_config, lapi_health);
-        Scrape {
-            now: timefmt::now(),
-            lapis,
-            lapi_cache_seconds: self.lapi_cache_seconds,
-            service_api,
-            service_api_cache_seconds: self.service_api_cache_seconds,
-            bouncer_config,
-            lapi_health,
-        }
+        self.sources.scrape(deadline).await
     }
+}
+
+/// A LAPI's bouncers, from its database or through cscli. A cscli command gets 9/10 of the read timeout, so it is
+/// killed (and its failure reported as such) before the cache gives up on it; a database gets half, as its busy
+/// timeout.
+fn lapi_cache(l: &LapiSettings) -> Cached<LapiBouncers> {
+    let source = if let LapiDbLocation::Cscli(argv) = &l.db {
+        tracing::info!(source = cscli::SOURCE, name = %l.name,
+            program = %argv.first().map(|p| p.rsplit('/').next().unwrap_or(p)).unwrap_or_default(),
+            "watching the LAPI's bouncers through the output of a cscli command (--lapi.cscli-command)");
+        LapiBouncers::Cscli(CscliSource::new(argv.clone(), l.read_timeout * 9 / 10).named(&l.name))
+    } else {
+        let source = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
+        log_lapi_db(&l.name, &l.db, &source);
+        LapiBouncers::Db(Box::new(source))
+    };
+    Cached::new(source, l.cache_interval, l.read_timeout)
 }
 
 /// The start-up line of a database source: where its database is and how it was found. Finding it through
 /// CrowdSec's config is tried now; when that fails it is retried on every read, and said so.
-fn log_lapi_db(name: &str, location: &crate::settings::LapiDbLocation, source: &LapiDbSource) {
-    use crate::settings::LapiDbLocation as L;
+fn log_lapi_db(name: &str, location: &LapiDbLocation, source: &LapiDbSource) {
+    use LapiDbLocation as L;
     let found = match location {
         L::Sqlite(_) | L::Server(_) => "--lapi.db".to_owned(),
         L::FromCrowdsecConfig(p) => format!("db_config of {}", p.display()),
@@ -193,8 +187,7 @@ fn log_lapi_db(name: &str, location: &crate::settings::LapiDbLocation, source: &
 
 /// The Service API source behind its cache: the refresh interval is the cache's minimum interval, the timeout bounds
 /// a whole read (every page).
-fn service_api_cache(s: &crate::settings::ServiceApiSettings) -> Cached<IntegrationSnapshot> {
-    let name = service_api::source_name(&s.url);
+fn service_api_cache(s: &ServiceApiSettings) -> Result<Cached<ServiceApiSource>, StartError> {
     let source = ServiceApiSource::new(
         s.url.clone(),
         s.key.clone(),
@@ -202,69 +195,148 @@ fn service_api_cache(s: &crate::settings::ServiceApiSettings) -> Cached<Integrat
         s.refresh_interval,
         s.timeout,
     )
-    .map(Arc::new)
-    .map_err(|e| {
-        tracing::error!(source = service_api::SOURCE, error = %e, "Service API source cannot start");
-        crate::cache::SourceFailure {
-            reason: "http",
-            message: e,
-        }
-    });
+    .map_err(|why| StartError {
+        source_label: service_api::SOURCE,
+        name: service_api::source_name(&s.url),
+        why,
+    })?;
+    Ok(Cached::new(source, s.refresh_interval, s.timeout))
+}
+
+/// The bouncer configuration checks behind their cache, when on: their own read-only handle on each LAPI's
+/// database, named after the first LAPI.
+fn bouncer_config_cache(
+    settings: &Settings,
+) -> Result<Option<Cached<BouncerConfigSource>>, StartError> {
+    let Some(checks) = settings.checks.as_ref() else {
+        return Ok(None);
+    };
+    let (cscli, dbs): (Vec<_>, Vec<_>) = settings
+        .lapis
+        .iter()
+        .partition(|l| matches!(l.db, LapiDbLocation::Cscli(_)));
+    let lapis = dbs
+        .into_iter()
+        .map(|l| {
+            let db = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
+            (l.name.clone(), Arc::new(db))
+        })
+        .collect();
+    let name = settings.lapis.first().map_or("local", |l| l.name.as_str());
+    let source = BouncerConfigSource::new(
+        checks.config_dirs.clone(),
+        checks.config_files.clone(),
+        lapis,
+        checks.timeout,
+    )
+    .map_err(|why| StartError {
+        source_label: bouncer_config::SOURCE,
+        name: name.to_owned(),
+        why,
+    })?
+    .named(name)
+    .with_cscli_lapis(cscli.into_iter().map(|l| l.name.clone()).collect());
+    Ok(Some(Cached::new(
+        source,
+        checks.interval,
+        checks.timeout + Duration::from_secs(10),
+    )))
+}
+
+/// A watched LAPI's `/health` behind its cache: checked at most every check interval, and no less often than its
+/// bouncers are read (at least one second apart).
+fn health_cache(
+    lapis: &[LapiSettings],
+    checks: &CheckSettings,
+    source: LapiHealthSource,
+) -> Cached<LapiHealthSource> {
+    let cache_interval = lapis
+        .iter()
+        .find(|l| l.name == crate::sources::Source::name(&source))
+        .map_or(checks.interval, |l| l.cache_interval);
     Cached::new(
-        service_api::SOURCE,
-        &name,
-        s.refresh_interval,
-        s.timeout,
-        move || {
-            let source = source.clone();
-            Box::pin(async move {
-                match source {
-                    Ok(source) => source.read().await,
-                    Err(failure) => Err(failure),
-                }
-            })
-        },
+        source,
+        checks
+            .interval
+            .min(cache_interval.max(Duration::from_secs(1))),
+        checks.timeout + Duration::from_secs(1),
     )
 }
 
-/// A LAPI read through cscli. The command gets 9/10 of the read timeout, so it is killed (and its failure
-/// reported as such) before the cache gives up on it.
-fn cscli_cache(l: &crate::settings::LapiSettings, argv: &[String]) -> Cached<BouncerSnapshot> {
-    let source = Arc::new(CscliSource::new(argv.to_vec(), l.read_timeout * 9 / 10));
-    Cached::new(
-        cscli::SOURCE,
-        &l.name,
-        l.cache_interval,
-        l.read_timeout,
-        move || {
-            let source = source.clone();
-            Box::pin(async move { source.read().await })
-        },
-    )
+/// What start-up decided for one LAPI's reachability.
+enum Plan {
+    /// Watched: `found` says where the URL comes from (for the start-up log).
+    Watch {
+        lapi: String,
+        found: String,
+        source: Result<LapiHealthSource, String>,
+    },
+    /// Not configured, so absent (no `crowdsec_exporter_source_*` series): `why`, and which setting enables it.
+    Skip { lapi: String, why: String },
 }
 
-/// Awaits futures concurrently, in order (a tiny `join_all`, not worth a crate).
-async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
+/// Decides, once at start-up, which LAPIs' reachability is watched. A LAPI's `url` (config file) comes first;
+/// the first LAPI falls back to `--lapi.url`, then to CrowdSec's `api.server.listen_uri`.
+///
+/// Where no URL is given, CrowdSec's config counts as configuration only when it is in use: when the LAPI's
+/// database is found through it (then a config that cannot be read is a failure, as it is for `lapi_db`), or when
+/// it can be read now and names `listen_uri`. With only `--lapi.db` or `--lapi.cscli-command` (a Docker host
+/// without CrowdSec's files) the source is absent, not down: `CrowdSecExporterSourceDown` must not warn forever.
+fn plan(settings: &Settings, checks: &CheckSettings) -> Vec<Plan> {
+    let mut out = Vec::new();
+    for (i, lapi) in settings.lapis.iter().enumerate() {
+        let watch = |found: String, explicit: Option<Url>| Plan::Watch {
+            lapi: lapi.name.clone(),
+            found,
+            source: LapiHealthSource::new(
+                lapi.name.clone(),
+                explicit,
+                checks.crowdsec_config.clone(),
+                checks.timeout,
+            ),
+        };
+        let skip = |why: String| Plan::Skip {
+            lapi: lapi.name.clone(),
+            why,
+        };
+        if let Some(url) = &lapi.url {
+            out.push(watch(
+                "the LAPI's `url` in --config.file".to_owned(),
+                Some(url.clone()),
+            ));
+            continue;
         }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
+        if i > 0 {
+            out.push(skip(
+                "no LAPI URL: LAPI reachability is not monitored; give this LAPI a `url` in --config.file"
+                    .to_owned(),
+            ));
+            continue;
         }
-    })
-    .await;
-    out.into_iter()
-        .map(|v| v.expect("every future completed"))
-        .collect()
+        if let Some(url) = &checks.lapi_url {
+            out.push(watch("--lapi.url".to_owned(), Some(url.clone())));
+            continue;
+        }
+        let config = &checks.crowdsec_config;
+        let found = format!("api.server.listen_uri of {}", config.display());
+        let in_use = matches!(&lapi.db, LapiDbLocation::FromCrowdsecConfig(p) if p == config);
+        match crowdsec_config::load(config) {
+            Ok(cfg) => match cfg.lapi_listen_uri.as_deref().map(url_from_listen_uri) {
+                Some(Some(_)) => out.push(watch(found, None)),
+                Some(None) if in_use => out.push(watch(found, None)),
+                Some(None) | None => out.push(skip(format!(
+                    "no LAPI URL: LAPI reachability is not monitored; {} names no usable api.server.listen_uri                      (is the LAPI served elsewhere?): give --lapi.url",
+                    config.display()
+                ))),
+            },
+            Err(_) if in_use => out.push(watch(
+                format!("{found} (not readable now: retried on every check)"),
+                None,
+            )),
+            Err(e) => out.push(skip(format!(
+                "no LAPI URL: LAPI reachability is not monitored; give --lapi.url or --crowdsec.config ({e})"
+            ))),
+        }
+    }
+    out
 }

@@ -47,7 +47,7 @@ where
         write!(
             w,
             "ts={} level={level}",
-            crate::timefmt::format_rfc3339(crate::timefmt::now())
+            crate::values::time::format_rfc3339(crate::values::time::now())
         )?;
         let mut visitor = Fields {
             msg: None,

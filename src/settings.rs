@@ -85,6 +85,9 @@ impl SettingsError {
     }
 }
 
+/// The environment variable that holds the Service API key (the alternative to `--service-api.key-file`).
+pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub web: WebSettings,
@@ -175,7 +178,7 @@ pub struct ServiceApiSettings {
     /// Base URL, checked by [`crate::sources::service_api::parse_base_url`], e.g. `https://admin.api.crowdsec.net/v1`.
     pub url: reqwest::Url,
     /// Sent as `x-api-key`; `Debug` prints `<redacted>`.
-    pub key: crate::secret::Secret,
+    pub key: crate::values::secret::Secret,
     /// Only integrations with any of these tags (none = all).
     pub tags: Vec<String>,
     /// A reading serves scrapes for this long (the API is rate-limited and its data coarse).
@@ -184,18 +187,8 @@ pub struct ServiceApiSettings {
     pub timeout: Duration,
 }
 
-/// Where a LAPI's database is.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LapiDbLocation {
-    /// A SQLite file given explicitly.
-    Sqlite(PathBuf),
-    /// Whatever CrowdSec's config (plus `.local`) says, resolved when read.
-    FromCrowdsecConfig(PathBuf),
-    /// No database access: the output of a `cscli bouncers list -o json` command (argv, run without a shell).
-    Cscli(Vec<String>),
-    /// A PostgreSQL or MySQL/MariaDB database (its password is a `Secret`).
-    Server(crate::sources::lapi_db::target::ServerDb),
-}
+/// Where a LAPI's database is: the `lapi_db`/`cscli` sources' own config.
+pub use crate::sources::lapi_db::LapiDbLocation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -221,4 +214,4 @@ pub struct LogSettings {
 
 /// When a bouncer, a LAPI or an integration is late, offline, past its never-pulled grace: the rule file's
 /// thresholds, defined with the judgement itself.
-pub use crate::verdict::Thresholds;
+pub use crate::crowdsec::verdict::Thresholds;

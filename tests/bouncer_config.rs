@@ -13,11 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use crowdsec_bouncer_exporter::bouncer_config::checks::{key_hash, Check, FileReport, Status};
-use crowdsec_bouncer_exporter::secret::Secret;
+use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::{
+    key_hash, Check, FileReport, Status,
+};
 use crowdsec_bouncer_exporter::settings::LapiDbLocation;
 use crowdsec_bouncer_exporter::sources::bouncer_config::BouncerConfigSource;
 use crowdsec_bouncer_exporter::sources::lapi_db::LapiDbSource;
+use crowdsec_bouncer_exporter::values::secret::Secret;
 
 const GOOD: &str = "goodKey0123456789abcdefABCDEFgh";
 const TLS_BOUNCER: &str = "tls-fw";
@@ -285,18 +287,21 @@ fn lapi_db(dir: &Path) -> PathBuf {
 }
 
 fn check_all(dirs: Vec<PathBuf>, files: Vec<PathBuf>, db: &Path) -> Vec<FileReport> {
-    let source = Arc::new(BouncerConfigSource::new(
-        dirs,
-        files,
-        vec![(
-            "t".to_owned(),
-            Arc::new(LapiDbSource::new(
-                LapiDbLocation::Sqlite(db.to_owned()),
-                Duration::from_secs(1),
-            )),
-        )],
-        Duration::from_secs(2),
-    ));
+    let source = Arc::new(
+        BouncerConfigSource::new(
+            dirs,
+            files,
+            vec![(
+                "t".to_owned(),
+                Arc::new(LapiDbSource::new(
+                    LapiDbLocation::Sqlite(db.to_owned()),
+                    Duration::from_secs(1),
+                )),
+            )],
+            Duration::from_secs(2),
+        )
+        .unwrap(),
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(source.read()).unwrap().files
 }
@@ -485,7 +490,7 @@ fn discovery_skips_overlays_ids_and_folders() {
     }
     std::fs::create_dir(dir.path().join("sub.yaml")).unwrap();
     let extra = dir.path().join("notes.txt");
-    let found = crowdsec_bouncer_exporter::bouncer_config::discover(
+    let found = crowdsec_bouncer_exporter::crowdsec::bouncer_files::discover(
         &[dir.path().to_owned(), dir.path().join("missing")],
         std::slice::from_ref(&extra),
     );
@@ -582,7 +587,7 @@ fn blocklist_integration_urls_are_checked_against_the_service_api() {
 /// fix texts; each `http(s)://...` example in them is written back into a file of that kind and checked.
 #[test]
 fn every_suggested_fix_passes_our_own_checks() {
-    use crowdsec_bouncer_exporter::bouncer_config::checks::inspect;
+    use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::inspect;
     let root = tempfile::tempdir().unwrap();
     let env = |_: &str| None;
     // (file name, file with the URL set to @URL@ and a key, broken variants)
@@ -668,7 +673,7 @@ fn every_suggested_fix_passes_our_own_checks() {
 /// b5856dc7), shipped by cs-nginx-bouncer v1.1.1 and cs-openresty-bouncer v1.1.0.
 #[test]
 fn registrations_link_tls_files_and_judge_trailing_slashes() {
-    use crowdsec_bouncer_exporter::bouncer_config::link::link;
+    use crowdsec_bouncer_exporter::crowdsec::bouncer_files::link::link;
     let root = tempfile::tempdir().unwrap();
     let db = root.path().join("crowdsec.db");
     let conn = db_1_7(&db);
@@ -818,6 +823,7 @@ fn keys_are_not_judged_without_hashes() {
     .unwrap();
     let source = Arc::new(
         BouncerConfigSource::new(vec![], vec![file], vec![], Duration::from_secs(1))
+            .unwrap()
             .with_cscli_lapis(vec!["local".to_owned()]),
     );
     let rt = tokio::runtime::Runtime::new().unwrap();

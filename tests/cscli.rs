@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use common::real::{part, Lapi};
 use common::*;
-use crowdsec_bouncer_exporter::bouncers::{BouncerSnapshot, LastPull};
-use crowdsec_bouncer_exporter::cache::SourceFailure;
+use crowdsec_bouncer_exporter::crowdsec::bouncers::{BouncerSnapshot, LastPull};
 use crowdsec_bouncer_exporter::settings::{LapiDbLocation, Settings};
 use crowdsec_bouncer_exporter::sources::cscli::{split_command, CscliSource};
 use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
-use crowdsec_bouncer_exporter::timefmt::parse_timestamp;
+use crowdsec_bouncer_exporter::sources::SourceFailure;
+use crowdsec_bouncer_exporter::values::time::parse_timestamp;
 
 fn run(argv: &[&str], timeout: Duration) -> Result<BouncerSnapshot, SourceFailure> {
     let source = CscliSource::new(argv.iter().map(|s| s.to_string()).collect(), timeout);
@@ -37,7 +37,7 @@ fn run_sh(script: &str, timeout: Duration) -> Result<BouncerSnapshot, SourceFail
 fn find<'a>(
     s: &'a BouncerSnapshot,
     name: &str,
-) -> &'a crowdsec_bouncer_exporter::bouncers::Bouncer {
+) -> &'a crowdsec_bouncer_exporter::crowdsec::bouncers::Bouncer {
     s.bouncers
         .iter()
         .find(|b| b.name == name)
@@ -106,7 +106,7 @@ fn real_cscli_1_4_6_matches_the_database() {
     assert_eq!(stale.revoked, "false");
     assert_eq!(stale.os, "");
     assert_eq!(stale.auto_created, "");
-    let now = crowdsec_bouncer_exporter::timefmt::now();
+    let now = crowdsec_bouncer_exporter::values::time::now();
     let age = stale.age_seconds(now).unwrap();
     assert!((age - 25.0 * 3600.0).abs() < 60.0, "age {age}");
 

@@ -22,11 +22,11 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use crowdsec_bouncer_exporter::secret::Secret;
 use crowdsec_bouncer_exporter::settings::{
     LapiDbLocation, LapiSettings, ServiceApiSettings, Settings,
 };
 use crowdsec_bouncer_exporter::sources::service_api;
+use crowdsec_bouncer_exporter::values::secret::Secret;
 use fake_service_api::FakeServiceApi;
 use serde_json::{json, Value};
 

@@ -168,18 +168,21 @@ fn the_real_bouncers_agree_with_the_exporter() {
     let before: Vec<String> = files.iter().map(|(n, _, _)| last_pull(&lapi, n)).collect();
 
     // The exporter's verdicts, before any bouncer runs (the checks never move last_pull).
-    let source = Arc::new(BouncerConfigSource::new(
-        vec![],
-        files.iter().map(|(_, _, f)| f.clone()).collect(),
-        vec![(
-            "lapi".to_owned(),
-            Arc::new(LapiDbSource::new(
-                LapiDbLocation::Sqlite(lapi.db.clone()),
-                Duration::from_secs(2),
-            )),
-        )],
-        Duration::from_secs(3),
-    ));
+    let source = Arc::new(
+        BouncerConfigSource::new(
+            vec![],
+            files.iter().map(|(_, _, f)| f.clone()).collect(),
+            vec![(
+                "lapi".to_owned(),
+                Arc::new(LapiDbSource::new(
+                    LapiDbLocation::Sqlite(lapi.db.clone()),
+                    Duration::from_secs(2),
+                )),
+            )],
+            Duration::from_secs(3),
+        )
+        .unwrap(),
+    );
     let reports = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(source.read())

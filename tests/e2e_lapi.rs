@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::real::*;
 use common::*;
-use crowdsec_bouncer_exporter::timefmt::parse_timestamp;
+use crowdsec_bouncer_exporter::values::time::parse_timestamp;
 
 const PULLING_KEY: &str = "e2eKeyPulling0123456789abcdefABCD";
 const IDLE_KEY: &str = "e2eKeyIdle0123456789abcdefABCDEFG";

@@ -371,7 +371,8 @@ fn lapi_health_without_a_url_is_absent_not_down() {
         LapiDbLocation::Cscli(cat),
     ] {
         let settings = with_checks(location.clone(), no_config.clone());
-        let exporter = crowdsec_bouncer_exporter::exporter::Exporter::new(&settings);
+        let exporter = crowdsec_bouncer_exporter::exporter::Exporter::new(&settings)
+            .expect("the sources build");
         let skipped: Vec<_> = exporter
             .unmonitored()
             .iter()

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use common::servers::{assert_config_key_lookup, assert_same_bouncers, block_on, Mariadb};
 use common::*;
-use crowdsec_bouncer_exporter::bouncers::{BouncerSnapshot, LastPull};
-use crowdsec_bouncer_exporter::cache::SourceFailure;
+use crowdsec_bouncer_exporter::crowdsec::bouncers::{BouncerSnapshot, LastPull};
 use crowdsec_bouncer_exporter::settings::LapiDbLocation;
 use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
 use crowdsec_bouncer_exporter::sources::lapi_db::target::ServerDb;
 use crowdsec_bouncer_exporter::sources::lapi_db::LapiDbSource;
+use crowdsec_bouncer_exporter::sources::SourceFailure;
 
 const PASSWORD: &str = "My-db-p@ss/word";
 const PASSWORD_IN_URL: &str = "My-db-p%40ss%2Fword";

@@ -5,9 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use crowdsec_bouncer_exporter::bouncers::{BouncerSnapshot, LastPull};
-use crowdsec_bouncer_exporter::cache::Reason;
+use crowdsec_bouncer_exporter::crowdsec::bouncers::{BouncerSnapshot, LastPull};
 use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
+use crowdsec_bouncer_exporter::sources::Failure;
 
 fn read(path: &std::path::Path) -> BouncerSnapshot {
     SqliteDb::new(path, Duration::from_millis(200))
@@ -20,12 +20,13 @@ fn reason(path: &std::path::Path) -> &'static str {
         .read_blocking()
         .unwrap_err()
         .reason()
+        .as_str()
 }
 
 fn find<'a>(
     s: &'a BouncerSnapshot,
     name: &str,
-) -> &'a crowdsec_bouncer_exporter::bouncers::Bouncer {
+) -> &'a crowdsec_bouncer_exporter::crowdsec::bouncers::Bouncer {
     s.bouncers
         .iter()
         .find(|b| b.name == name)

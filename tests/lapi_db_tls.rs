@@ -8,11 +8,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::servers::{block_on, Mariadb, Pki, Postgres};
-use crowdsec_bouncer_exporter::bouncers::BouncerSnapshot;
-use crowdsec_bouncer_exporter::cache::SourceFailure;
+use crowdsec_bouncer_exporter::crowdsec::bouncers::BouncerSnapshot;
 use crowdsec_bouncer_exporter::settings::LapiDbLocation;
 use crowdsec_bouncer_exporter::sources::lapi_db::target::ServerDb;
 use crowdsec_bouncer_exporter::sources::lapi_db::LapiDbSource;
+use crowdsec_bouncer_exporter::sources::SourceFailure;
 
 const PASSWORD: &str = "Tls-db-p@ss/word";
 const PASSWORD_IN_URL: &str = "Tls-db-p%40ss%2Fword";

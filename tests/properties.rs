@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use crowdsec_bouncer_exporter::sources::cscli::parse_output;
 use crowdsec_bouncer_exporter::sources::service_api::model::parse_page;
-use crowdsec_bouncer_exporter::timefmt::{format_rfc3339, parse_timestamp, GO_ZERO_TIME};
+use crowdsec_bouncer_exporter::values::time::{format_rfc3339, parse_timestamp, GO_ZERO_TIME};
 
 /// A token shaped like an API key, unlikely to arise from anything else.
 fn secret() -> impl Strategy<Value = String> {
@@ -247,7 +247,7 @@ proptest! {
         if let Some(o) = &overlay {
             std::fs::write(dir.path().join("config.yaml.local"), o).unwrap();
         }
-        match crowdsec_bouncer_exporter::crowdsec_config::load(&path) {
+        match crowdsec_bouncer_exporter::crowdsec::config::load(&path) {
             Ok(cfg) => assert_no_secret("config", &format!("{cfg:?}"), &secret)?,
             Err(e) => assert_no_secret("error", &format!("{e} {e:?}"), &secret)?,
         }

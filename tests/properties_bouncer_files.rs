@@ -5,8 +5,10 @@
 
 use proptest::prelude::*;
 
-use crowdsec_bouncer_exporter::bouncer_config::parse::parse;
-use crowdsec_bouncer_exporter::bouncer_config::{read_capped, Kind, ReadError, MAX_FILE_BYTES};
+use crowdsec_bouncer_exporter::crowdsec::bouncer_files::parse::parse;
+use crowdsec_bouncer_exporter::crowdsec::bouncer_files::{
+    read_capped, Kind, ReadError, MAX_FILE_BYTES,
+};
 
 const KINDS: [Kind; 6] = [
     Kind::Go,
@@ -115,7 +117,7 @@ proptest! {
                 // Everything but the URL and TLS paths, which show what the file put there.
                 let shown = format!(
                     "{:?}",
-                    crowdsec_bouncer_exporter::bouncer_config::Parsed {
+                    crowdsec_bouncer_exporter::crowdsec::bouncer_files::Parsed {
                         api_url: None,
                         tls: None,
                         ..parsed

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::*;
-use crowdsec_bouncer_exporter::secret::Secret;
 use crowdsec_bouncer_exporter::settings::{
     LogFormat, LogLevel, LogSettings, ServiceApiSettings, Settings, WebSettings,
 };
 use crowdsec_bouncer_exporter::sources::service_api;
+use crowdsec_bouncer_exporter::values::secret::Secret;
 use fake_service_api::{integration, sample_integrations, FakeServiceApi, Mode};
 use serde_json::json;
 
@@ -287,7 +287,10 @@ fn pages_are_followed_and_every_integration_is_served() {
     for n in 10..230 {
         assert_eq!(v(&s, "crowdsec_integration_info", n), Some(1.0), "{n}");
     }
-    assert!(body.contains("cached for 60s"), "HELP says it is cached");
+    assert!(
+        body.contains("cached for --service-api.refresh-interval."),
+        "HELP says it is cached, in a static text"
+    );
 
     let seen = fake.seen();
     let targets: Vec<&str> = seen.iter().map(|r| r.target.as_str()).collect();
@@ -548,7 +551,7 @@ fn rate_limited_reads_fail_fast_until_retry_after_passes() {
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` for a Unix time.
 fn http_date(t: f64) -> String {
-    let rfc = crowdsec_bouncer_exporter::timefmt::format_rfc3339(t); // 1994-11-06T08:49:37Z
+    let rfc = crowdsec_bouncer_exporter::values::time::format_rfc3339(t); // 1994-11-06T08:49:37Z
     let days = (t / 86_400.0).floor() as i64;
     let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
     let month = [
@@ -616,7 +619,8 @@ fn the_key_never_leaks_into_metrics_errors_debug_or_logs() {
         &[],
     );
     texts.push(format!("{settings:?}"));
-    let exporter = crowdsec_bouncer_exporter::exporter::Exporter::new(&settings);
+    let exporter =
+        crowdsec_bouncer_exporter::exporter::Exporter::new(&settings).expect("the sources build");
     for mode in [
         Mode::Normal,
         status(401, &format!("key {KEY} refused")),

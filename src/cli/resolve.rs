@@ -5,13 +5,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{Cli, LAPI_DB_PASSWORD_ENV, SERVICE_API_KEY_ENV};
-use crate::secret::Secret;
 use crate::settings::{
     CheckSettings, LapiDbLocation, LapiSettings, LogSettings, Origin, ServiceApiSettings, Settings,
     SettingsError, WebSettings,
 };
 use crate::sources::lapi_db::target::ServerDb;
 use crate::sources::service_api;
+use crate::values::secret::Secret;
 
 /// Bounds of a duration setting.
 enum AtLeast {
@@ -117,9 +117,9 @@ impl Cli {
         })
     }
 
-    /// A duration setting, parsed as every duration is ([`crate::duration::parse`]) and bounded.
+    /// A duration setting, parsed as every duration is ([`crate::values::duration::parse`]) and bounded.
     fn duration(&self, flag: &str, text: &str, bound: AtLeast) -> Result<Duration, SettingsError> {
-        let d = crate::duration::parse(text).map_err(|e| self.refuse(flag, e))?;
+        let d = crate::values::duration::parse(text).map_err(|e| self.refuse(flag, e))?;
         match bound {
             AtLeast::NonZero if d.is_zero() => Err(self.refuse(flag, "must be more than 0")),
             AtLeast::OneSecond if d < Duration::from_secs(1) => {

@@ -343,7 +343,7 @@ fn flags_work_before_and_after_diagnose() {
 fn clap_defaults_are_the_settings_constants() {
     let cli = Cli::try_parse_from(["x"]).unwrap();
     let s = cli.settings_with_key_env(Some(KEY.to_owned())).unwrap();
-    let d = |t: &str| crate::duration::parse(t).unwrap();
+    let d = |t: &str| crate::values::duration::parse(t).unwrap();
     assert_eq!(
         s.web.listen_addresses,
         [crate::settings::DEFAULT_LISTEN_ADDRESS]

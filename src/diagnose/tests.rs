@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::*;
-use crate::bouncers::{Bouncer, BouncerSnapshot, LastPull};
-use crate::cache::SourceReport;
+use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, LastPull};
+use crate::scrape::SourceReport;
 use crate::sources::service_api::model::Integration;
 use crate::sources::service_api::IntegrationSnapshot;
 
@@ -40,7 +40,6 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
                 bad_rows: 0,
             },
         )],
-        lapi_cache_seconds: 0.0,
         service_api: integrations.map(|integrations| {
             report(
                 "service_api",
@@ -52,7 +51,6 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
                 },
             )
         }),
-        service_api_cache_seconds: 0.0,
         bouncer_config: None,
         lapi_health: vec![],
     }

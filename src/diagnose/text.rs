@@ -1,12 +1,12 @@
 //! `diagnose`'s words: the text report for people, and the labels, notes and fixes of each verdict.
 
 use super::{key_compared, key_unmatched, BaseReport, IntegrationReport, Report, Status};
-use crate::bouncer_config::checks::Status as CheckStatus;
-use crate::timefmt::human_duration;
-use crate::verdict::{
+use crate::crowdsec::bouncer_files::checks::Status as CheckStatus;
+use crate::crowdsec::verdict::{
     BaseJudgement, BaseVerdict, IntegrationJudgement, IntegrationVerdict, LapiVerdict, Role,
     RowJudgement, Severity, Thresholds,
 };
+use crate::values::time::human_duration;
 
 fn h(seconds: f64) -> String {
     human_duration(seconds)
@@ -163,7 +163,7 @@ impl Paint {
     }
 }
 
-fn alert_suffix(alert: Option<crate::verdict::Alert>) -> String {
+fn alert_suffix(alert: Option<crate::crowdsec::verdict::Alert>) -> String {
     alert.map_or(String::new(), |a| format!(" [{}]", a.name()))
 }
 

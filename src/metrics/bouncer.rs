@@ -5,7 +5,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use std::sync::Arc;
 
 use super::{gauges, Readings, Scrape};
-use crate::bouncers::{Bouncer, BouncerSnapshot};
+use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot};
 
 // Fixed-size label sets: no allocation per sample (there are tens of thousands).
 fn key<'a>(lapi: &'a str, b: &'a Bouncer) -> [(&'static str, &'a str); 2] {
@@ -21,8 +21,14 @@ fn all(lapis: &[(String, Arc<BouncerSnapshot>)]) -> Vec<(&str, &Bouncer)> {
         .collect()
 }
 
-fn cached(seconds: f64) -> String {
-    format!("Read from the LAPI's database (or cscli), cached up to {seconds}s.")
+/// A per-bouncer HELP text, static, ending with where the value comes from and how old it may be.
+macro_rules! cached {
+    ($help:literal) => {
+        concat!(
+            $help,
+            " Read from the LAPI's database (or cscli), cached up to --lapi.cache-interval."
+        )
+    };
 }
 
 /// The families that change only with a new reading (encoded once per reading, see `Renderer`).
@@ -31,12 +37,11 @@ pub(super) fn encode_readings(
     enc: &mut DescriptorEncoder,
 ) -> Result<(), std::fmt::Error> {
     let all = all(&r.lapis);
-    let cached = cached(r.cache_seconds);
 
     gauges(
         enc,
         "crowdsec_bouncer_info",
-        &format!("A bouncer (remediation component) registered in the LAPI, value 1; empty labels where the CrowdSec version has no such column. {cached}"),
+        cached!("A bouncer (remediation component) registered in the LAPI, value 1; empty labels where the CrowdSec version has no such column."),
         all.iter().map(|(lapi, b)| {
             let labels = [
                 ("lapi", *lapi),
@@ -56,29 +61,27 @@ pub(super) fn encode_readings(
     gauges(
         enc,
         "crowdsec_bouncer_last_pull_timestamp_seconds",
-        &format!(
-            "Unix time of the bouncer's last decisions pull; absent when it never pulled. {cached}"
-        ),
+        cached!("Unix time of the bouncer's last decisions pull; absent when it never pulled."),
         all.iter()
             .filter_map(|(lapi, b)| b.last_pull_timestamp().map(|ts| (key(lapi, b), ts))),
     )?;
     gauges(
         enc,
         "crowdsec_bouncer_pulled",
-        &format!("1 if the bouncer ever pulled decisions, 0 if it never did. {cached}"),
+        cached!("1 if the bouncer ever pulled decisions, 0 if it never did."),
         all.iter()
             .filter_map(|(lapi, b)| b.last_pull.pulled().map(|v| (key(lapi, b), v))),
     )?;
     gauges(
         enc,
         "crowdsec_bouncer_last_usage_metrics_timestamp_seconds",
-        &format!("Unix time of the bouncer's newest usage-metrics push (CrowdSec 1.6.3+, kept 7 days): liveness of live-mode bouncers on idle sites. {cached}"),
+        cached!("Unix time of the bouncer's newest usage-metrics push (CrowdSec 1.6.3+, kept 7 days): liveness of live-mode bouncers on idle sites."),
         all.iter().filter_map(|(lapi, b)| b.last_usage_metrics.map(|ts| (key(lapi, b), ts))),
     )?;
     gauges(
         enc,
         "crowdsec_bouncers",
-        &format!("Number of bouncers registered in the LAPI. {cached}"),
+        cached!("Number of bouncers registered in the LAPI."),
         r.lapis
             .iter()
             .map(|(lapi, d)| (vec![("lapi", lapi.as_str())], d.bouncers.len() as f64)),
@@ -93,11 +96,10 @@ pub(super) fn encode_ages(
     enc: &mut DescriptorEncoder,
 ) -> Result<(), std::fmt::Error> {
     let all = all(&r.lapis);
-    let cached = cached(r.cache_seconds);
     gauges(
         enc,
         "crowdsec_bouncer_last_pull_age_seconds",
-        &format!("Seconds since the bouncer's last decisions pull, at scrape time; for a never-pulled bouncer, since its registration (CrowdSec 1.6+ only). {cached}"),
+        cached!("Seconds since the bouncer's last decisions pull, at scrape time; for a never-pulled bouncer, since its registration (CrowdSec 1.6+ only)."),
         all.iter().filter_map(|(lapi, b)| b.age_seconds(s.now).map(|age| (key(lapi, b), age))),
     )?;
     Ok(())

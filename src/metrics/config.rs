@@ -3,10 +3,10 @@
 use prometheus_client::encoding::DescriptorEncoder;
 
 use super::{gauges, Labels, Scrape};
-use crate::bouncer_config::checks::Status;
+use crate::crowdsec::bouncer_files::checks::Status;
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-    let files = crate::sources::bouncer_config::checked_files(s);
+    let files = s.checked_files();
     let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
     gauges(
         enc,

@@ -3,7 +3,7 @@
 use prometheus_client::encoding::DescriptorEncoder;
 
 use super::{counters, gauges, Labels, Scrape};
-use crate::cache::SourceReport;
+use crate::scrape::SourceReport;
 
 /// The build's version and git revision (set by build.rs).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -27,7 +27,7 @@ fn health<T>(r: &SourceReport<T>) -> Health<'_> {
         up: r.up,
         duration: r.last_duration_seconds,
         last_success: r.last_success,
-        errors: r.errors.iter().map(|(k, v)| (*k, *v)).collect(),
+        errors: r.errors.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
         reads: r.reads,
     }
 }

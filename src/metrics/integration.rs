@@ -12,6 +12,16 @@ fn key(i: &Integration) -> Labels<'_> {
     ]
 }
 
+/// A per-integration HELP text, static, ending with where the value comes from and how old it may be.
+macro_rules! cached {
+    ($help:literal) => {
+        concat!(
+            $help,
+            " Read from the CrowdSec Service API, cached for --service-api.refresh-interval."
+        )
+    };
+}
+
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     // The last good snapshot is served even when the source is down (crowdsec_exporter_source_up says so).
     let all: Vec<&Integration> = s
@@ -23,15 +33,13 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
     if all.is_empty() {
         return Ok(());
     }
-    let cached = format!(
-        "Read from the CrowdSec Service API, cached for {}s (--service-api.refresh-interval).",
-        s.service_api_cache_seconds
-    );
 
     gauges(
         enc,
         "crowdsec_integration_info",
-        &format!("A Blocklist-as-a-Service integration (firewall or remediation component), value 1. {cached}"),
+        cached!(
+            "A Blocklist-as-a-Service integration (firewall or remediation component), value 1."
+        ),
         all.iter().map(|i| {
             let labels: Labels<'_> = vec![
                 ("integration_id", i.id.as_str()),
@@ -45,34 +53,34 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
     gauges(
         enc,
         "crowdsec_integration_last_pull_timestamp_seconds",
-        &format!("Unix time of the integration's last blocklist pull; absent when it never pulled. {cached}"),
+        cached!("Unix time of the integration's last blocklist pull; absent when it never pulled."),
         all.iter()
             .filter_map(|i| i.last_pull_timestamp().map(|ts| (key(i), ts))),
     )?;
     gauges(
         enc,
         "crowdsec_integration_last_pull_age_seconds",
-        &format!("Seconds since the integration's last blocklist pull, at scrape time; since its creation when it never pulled. {cached}"),
+        cached!("Seconds since the integration's last blocklist pull, at scrape time; since its creation when it never pulled."),
         all.iter()
             .filter_map(|i| i.age_seconds(s.now).map(|age| (key(i), age))),
     )?;
     gauges(
         enc,
         "crowdsec_integration_pulled",
-        &format!("1 if the integration ever pulled its blocklists, 0 if it never did. {cached}"),
+        cached!("1 if the integration ever pulled its blocklists, 0 if it never did."),
         all.iter().filter_map(|i| i.pulled().map(|v| (key(i), v))),
     )?;
     gauges(
         enc,
         "crowdsec_integration_blocklist_items",
-        &format!("Items the integration gets from its blocklists (stats.count); 0 is the Console's \"Pulling Zero IPs\". {cached}"),
+        cached!("Items the integration gets from its blocklists (stats.count); 0 is the Console's \"Pulling Zero IPs\"."),
         all.iter()
             .filter_map(|i| i.blocklist_items.map(|n| (key(i), n))),
     )?;
     gauges(
         enc,
         "crowdsec_integration_blocklists",
-        &format!("Number of blocklists the integration subscribes to. {cached}"),
+        cached!("Number of blocklists the integration subscribes to."),
         all.iter()
             .filter_map(|i| i.blocklists.map(|n| (key(i), n as f64))),
     )?;

@@ -18,28 +18,13 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet}
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::bouncers::BouncerSnapshot;
-use crate::cache::SourceReport;
+use crate::crowdsec::bouncers::BouncerSnapshot;
+use crate::scrape::SourceReport;
+use crate::sources::bouncer_config::ConfigSnapshot;
+use crate::sources::lapi_health::LapiHealth;
 use crate::sources::service_api::IntegrationSnapshot;
-use crate::timefmt::UnixSeconds;
 
-/// Everything one scrape encodes.
-#[derive(Debug)]
-pub struct Scrape {
-    pub now: UnixSeconds,
-    /// One report per LAPI; its `name` is the `lapi` label.
-    pub lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
-    /// How long LAPI readings are cached, said in HELP texts.
-    pub lapi_cache_seconds: f64,
-    /// The Service API's report, when that source is enabled.
-    pub service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
-    /// Its refresh interval, said in HELP texts.
-    pub service_api_cache_seconds: f64,
-    /// The bouncer configuration checks' report, when they are on.
-    pub bouncer_config: Option<Arc<SourceReport<crate::sources::bouncer_config::ConfigSnapshot>>>,
-    /// `/health` of each LAPI whose URL is known.
-    pub lapi_health: Vec<Arc<SourceReport<crate::sources::lapi_health::LapiHealth>>>,
-}
+pub use crate::scrape::Scrape;
 
 /// Exposition formats, chosen by the scraper's `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +81,6 @@ pub fn encode(scrape: Scrape, format: Format) -> String {
 #[derive(Debug, Clone)]
 pub(crate) struct Readings {
     lapis: Vec<(String, Arc<BouncerSnapshot>)>,
-    cache_seconds: f64,
 }
 
 impl Readings {
@@ -107,13 +91,11 @@ impl Readings {
                 .iter()
                 .filter_map(|r| r.data.clone().map(|d| (r.name.clone(), d)))
                 .collect(),
-            cache_seconds: scrape.lapi_cache_seconds,
         }
     }
 
     fn same_as(&self, other: &Readings) -> bool {
-        self.cache_seconds == other.cache_seconds
-            && self.lapis.len() == other.lapis.len()
+        self.lapis.len() == other.lapis.len()
             && self
                 .lapis
                 .iter()
@@ -172,17 +154,15 @@ struct SecondBody {
 
 /// What the time-dependent text is a function of: the source reports (by identity: a cache hands every scraper
 /// the same `Arc` until its next read, and the key holds them, so an address cannot be reused), the second, the
-/// format, and the cache intervals said in HELP texts.
+/// and the format.
 #[derive(Debug)]
 struct SecondKey {
     second: i64,
     format: Format,
     lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
-    lapi_cache_seconds: f64,
     service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
-    service_api_cache_seconds: f64,
-    bouncer_config: Option<Arc<SourceReport<crate::sources::bouncer_config::ConfigSnapshot>>>,
-    lapi_health: Vec<Arc<SourceReport<crate::sources::lapi_health::LapiHealth>>>,
+    bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
+    lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
 }
 
 fn same_arcs<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
@@ -203,9 +183,7 @@ impl SecondKey {
             second: s.now.floor() as i64,
             format,
             lapis: s.lapis.clone(),
-            lapi_cache_seconds: s.lapi_cache_seconds,
             service_api: s.service_api.clone(),
-            service_api_cache_seconds: s.service_api_cache_seconds,
             bouncer_config: s.bouncer_config.clone(),
             lapi_health: s.lapi_health.clone(),
         }
@@ -214,8 +192,6 @@ impl SecondKey {
     fn same_as(&self, o: &SecondKey) -> bool {
         self.second == o.second
             && self.format == o.format
-            && self.lapi_cache_seconds == o.lapi_cache_seconds
-            && self.service_api_cache_seconds == o.service_api_cache_seconds
             && same_arcs(&self.lapis, &o.lapis)
             && same_arc(&self.service_api, &o.service_api)
             && same_arc(&self.bouncer_config, &o.bouncer_config)
@@ -395,6 +371,7 @@ fn counters<S: EncodeLabelSet>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::time::UnixSeconds;
 
     #[test]
     fn negotiates_like_prometheus_asks() {
@@ -412,7 +389,7 @@ mod tests {
         assert_eq!(Format::negotiate(None), Format::Classic);
     }
 
-    use crate::bouncers::{Bouncer, LastPull};
+    use crate::crowdsec::bouncers::{Bouncer, LastPull};
 
     fn bouncer(name: &str, last_pull: LastPull) -> Bouncer {
         Bouncer {
@@ -440,7 +417,6 @@ mod tests {
         };
         let readings = Readings {
             lapis: vec![("local".into(), Arc::new(snapshot))],
-            cache_seconds: 5.0,
         };
         let text = encode_collector(readings, 0);
         assert!(text.contains("crowdsec_bouncer_info{"), "{text}");
@@ -478,9 +454,7 @@ mod tests {
         Scrape {
             now,
             lapis: vec![lapi.clone()],
-            lapi_cache_seconds: 5.0,
             service_api: None,
-            service_api_cache_seconds: 0.0,
             bouncer_config: None,
             lapi_health: Vec::new(),
         }

@@ -1,4 +1,4 @@
-//! Source `bouncer_config`: every bouncer configuration file, checked (see [`crate::bouncer_config::checks`]).
+//! Source `bouncer_config`: every bouncer configuration file, checked (see [`crate::crowdsec::bouncer_files::checks`]).
 //! Cached like any source, so the checks run at most once per `--bouncers.check-interval`. The key of a file is
 //! only ever hashed and compared in the LAPI database; the one request made is `GET <api_url>/health`, which
 //! carries no key and so cannot move the `last_pull` this exporter watches.
@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bouncer_config::checks::{inspect, FileReport, Inspection, KeyLookup};
-use crate::bouncer_config::discover;
-use crate::cache::{Reason, SourceFailure};
+use crate::crowdsec::bouncer_files::checks::{inspect, FileReport, Inspection, KeyLookup};
+use crate::crowdsec::bouncer_files::discover;
 use crate::sources::lapi_db::LapiDbSource;
 use crate::sources::lapi_health;
+use crate::sources::{Failure, Reason, SourceFailure};
 
 pub const SOURCE: &str = "bouncer_config";
 
@@ -23,6 +23,8 @@ pub struct ConfigSnapshot {
 }
 
 pub struct BouncerConfigSource {
+    /// The `name` label: the first LAPI's name.
+    name: String,
     dirs: Vec<PathBuf>,
     files: Vec<PathBuf>,
     /// The LAPIs whose databases may know a key: (name, source).
@@ -30,23 +32,35 @@ pub struct BouncerConfigSource {
     /// LAPIs read only through `cscli bouncers list -o json`: no key hashes to compare (cscli >= 1.6.1 prints
     /// none; the cscli source does not keep 1.4.x's).
     cscli_lapis: Vec<String>,
-    client: Result<reqwest::Client, String>,
+    client: reqwest::Client,
 }
 
 impl BouncerConfigSource {
+    /// Checks the files of `dirs` and `files`, comparing keys with the `lapis`' databases, each `/health`
+    /// request bounded by `health_timeout`. Named `local` until [`BouncerConfigSource::named`].
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built (a start-up error: the exporter stops).
     pub fn new(
         dirs: Vec<PathBuf>,
         files: Vec<PathBuf>,
         lapis: Vec<(String, Arc<LapiDbSource>)>,
         health_timeout: Duration,
-    ) -> Self {
-        BouncerConfigSource {
+    ) -> Result<Self, String> {
+        Ok(BouncerConfigSource {
+            name: "local".to_owned(),
             dirs,
             files,
             lapis,
             cscli_lapis: Vec::new(),
-            client: lapi_health::client(health_timeout),
-        }
+            client: lapi_health::client(health_timeout)?,
+        })
+    }
+
+    /// Sets the `name` label.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
 
     /// Adds LAPIs known only through cscli: a key cannot be compared there, and the files say so.
@@ -61,14 +75,11 @@ impl BouncerConfigSource {
         let mut inspections = tokio::task::spawn_blocking(move || me.inspect_all())
             .await
             .map_err(|e| SourceFailure {
-                reason: "internal",
+                reason: Reason::Internal,
                 message: format!("checking thread failed: {e}"),
             })?;
         // One /health per distinct URL, concurrently.
-        let client = self.client.as_ref().map_err(|e| SourceFailure {
-            reason: "http",
-            message: e.clone(),
-        })?;
+        let client = &self.client;
         let mut answers = BTreeMap::new();
         let mut set = tokio::task::JoinSet::new();
         for url in inspections.iter().filter_map(Inspection::health_url) {
@@ -99,7 +110,7 @@ impl BouncerConfigSource {
     }
 
     fn inspect_all(&self) -> Vec<Inspection> {
-        let env = crate::crowdsec_config::process_env;
+        let env = crate::crowdsec::config::process_env;
         let dbs: Vec<_> = self
             .lapis
             .iter()
@@ -171,64 +182,15 @@ impl BouncerConfigSource {
     }
 }
 
-/// The checked files of a scrape, with the `integration` check added from the same scrape's Service API list
-/// (it is only known there). Stale data is served too, flagged by crowdsec_exporter_source_up.
-pub fn checked_files(s: &crate::metrics::Scrape) -> Vec<FileReport> {
-    let Some(data) = s.bouncer_config.as_ref().and_then(|r| r.data.clone()) else {
-        return Vec::new();
-    };
-    let integrations = s.service_api.as_ref().and_then(|r| r.data.clone());
-    let ids: Option<Vec<&str>> = integrations
-        .as_ref()
-        .map(|d| d.integrations.iter().map(|i| i.id.as_str()).collect());
-    let snapshots: Vec<_> = s
-        .lapis
-        .iter()
-        .filter_map(|r| r.data.clone().map(|d| (r.name.clone(), d)))
-        .collect();
-    let lapis: Vec<crate::bouncer_config::link::Registrations<'_>> = snapshots
-        .iter()
-        .map(|(name, d)| (name.as_str(), d.as_ref()))
-        .collect();
-    data.files
-        .iter()
-        .map(|f| {
-            let mut f = f.clone().with_integrations(ids.as_deref());
-            crate::bouncer_config::link::link(&mut f, &lapis);
-            f
-        })
-        .collect()
-}
-
-/// The source behind its cache, when checks are on: its own read-only handle on each LAPI's database.
-pub fn cache(settings: &crate::settings::Settings) -> Option<crate::cache::Cached<ConfigSnapshot>> {
-    let checks = settings.checks.as_ref()?;
-    let (cscli, dbs): (Vec<_>, Vec<_>) = settings
-        .lapis
-        .iter()
-        .partition(|l| matches!(l.db, crate::settings::LapiDbLocation::Cscli(_)));
-    let lapis = dbs
-        .into_iter()
-        .map(|l| {
-            let db = LapiDbSource::new(l.db.clone(), l.read_timeout / 2);
-            (l.name.clone(), Arc::new(db))
-        })
-        .collect();
-    let source = Arc::new(
-        BouncerConfigSource::new(
-            checks.config_dirs.clone(),
-            checks.config_files.clone(),
-            lapis,
-            checks.timeout,
-        )
-        .with_cscli_lapis(cscli.into_iter().map(|l| l.name.clone()).collect()),
-    );
-    let name = settings.lapis.first().map_or("local", |l| l.name.as_str());
-    Some(crate::cache::Cached::new(
-        SOURCE,
-        name,
-        checks.interval,
-        checks.timeout + Duration::from_secs(10),
-        move || Box::pin(source.clone().read()),
-    ))
+impl super::Source for BouncerConfigSource {
+    type Snapshot = ConfigSnapshot;
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn read(self: Arc<Self>) -> Result<ConfigSnapshot, SourceFailure> {
+        BouncerConfigSource::read(self).await
+    }
 }

@@ -13,10 +13,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
-use super::lapi_db::{interpret, RawRow, Schema};
-use crate::bouncers::{BouncerSnapshot, RawTime};
-use crate::cache::{Reason, SourceFailure};
-use crate::timefmt::parse_timestamp;
+use crate::crowdsec::bouncers::{BouncerSnapshot, RawTime};
+use crate::crowdsec::rows::{interpret, RawRow, Schema};
+use crate::sources::{Failure, Reason, SourceFailure};
+use crate::values::time::parse_timestamp;
 
 pub const SOURCE: &str = "cscli";
 
@@ -54,14 +54,14 @@ pub enum CscliError {
     },
 }
 
-impl Reason for CscliError {
-    fn reason(&self) -> &'static str {
+impl Failure for CscliError {
+    fn reason(&self) -> Reason {
         match self {
-            CscliError::Spawn { .. } => "spawn",
-            CscliError::Timeout { .. } => "timeout",
-            CscliError::Exit { .. } => "exit",
-            CscliError::TooLarge { .. } | CscliError::Parse { .. } => "parse",
-            CscliError::Read { .. } => "io",
+            CscliError::Spawn { .. } => Reason::Spawn,
+            CscliError::Timeout { .. } => Reason::Timeout,
+            CscliError::Exit { .. } => Reason::Exit,
+            CscliError::TooLarge { .. } | CscliError::Parse { .. } => Reason::Parse,
+            CscliError::Read { .. } => Reason::Io,
         }
     }
 }
@@ -134,6 +134,8 @@ pub fn split_command(line: &str) -> Result<Vec<String>, String> {
 /// Runs the configured command and reads its bouncers.
 #[derive(Debug, Clone)]
 pub struct CscliSource {
+    /// The `name` label (the LAPI's).
+    name: String,
     argv: Vec<String>,
     timeout: Duration,
 }
@@ -141,7 +143,17 @@ pub struct CscliSource {
 impl CscliSource {
     /// `argv` as returned by [`split_command`] (not empty).
     pub fn new(argv: Vec<String>, timeout: Duration) -> Self {
-        CscliSource { argv, timeout }
+        CscliSource {
+            name: String::new(),
+            argv,
+            timeout,
+        }
+    }
+
+    /// Names the LAPI this command lists (the `name` label).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
 
     /// The program's name for messages: its file name only (arguments may hold paths or tokens).
@@ -305,6 +317,19 @@ pub fn parse_output(out: &[u8]) -> Result<BouncerSnapshot, (&'static str, usize,
         schema: schema.generation(),
         bad_rows,
     })
+}
+
+impl crate::sources::Source for CscliSource {
+    type Snapshot = BouncerSnapshot;
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn read(self: std::sync::Arc<Self>) -> Result<BouncerSnapshot, SourceFailure> {
+        CscliSource::read(&self).await
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Url;
 
-use crate::cache::SourceFailure;
+use crate::sources::{Reason, SourceFailure};
 
 pub const SOURCE: &str = "lapi_health";
 
@@ -64,11 +64,7 @@ pub async fn check(client: &reqwest::Client, base: &Url) -> Result<(), String> {
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
+    super::causes(e).last().unwrap_or(e).to_string()
 }
 
 /// The URL a local client uses for `listen_uri` (`host:port`; an any-address means this host).
@@ -98,18 +94,30 @@ pub fn url_from_listen_uri(listen: &str) -> Option<Url> {
 }
 
 pub struct LapiHealthSource {
-    client: Result<reqwest::Client, String>,
+    /// The `name` label: the LAPI's name.
+    lapi: String,
+    client: reqwest::Client,
     explicit: Option<Url>,
     crowdsec_config: PathBuf,
 }
 
 impl LapiHealthSource {
-    pub fn new(explicit: Option<Url>, crowdsec_config: PathBuf, timeout: Duration) -> Self {
-        LapiHealthSource {
-            client: client(timeout),
+    /// Watches LAPI `lapi` at `explicit`, else at `crowdsec_config`'s `api.server.listen_uri`.
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built (a start-up error: the exporter stops).
+    pub fn new(
+        lapi: String,
+        explicit: Option<Url>,
+        crowdsec_config: PathBuf,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        Ok(LapiHealthSource {
+            lapi,
+            client: client(timeout)?,
             explicit,
             crowdsec_config,
-        }
+        })
     }
 
     /// The LAPI's URL: `--lapi.url`, else CrowdSec's `api.server.listen_uri`.
@@ -118,31 +126,27 @@ impl LapiHealthSource {
             return Ok(u.clone());
         }
         let cfg =
-            crate::crowdsec_config::load(&self.crowdsec_config).map_err(|e| SourceFailure {
-                reason: "config",
+            crate::crowdsec::config::load(&self.crowdsec_config).map_err(|e| SourceFailure {
+                reason: Reason::Config,
                 message: e.to_string(),
             })?;
         let listen = cfg.lapi_listen_uri.ok_or_else(|| SourceFailure {
-            reason: "config",
+            reason: Reason::Config,
             message: format!(
                 "{} has no api.server.listen_uri: give --lapi.url",
                 self.crowdsec_config.display()
             ),
         })?;
         url_from_listen_uri(&listen).ok_or_else(|| SourceFailure {
-            reason: "config",
+            reason: Reason::Config,
             message: format!("api.server.listen_uri {listen:?} is not host:port"),
         })
     }
 
     pub async fn read(&self) -> Result<LapiHealth, SourceFailure> {
-        let client = self.client.as_ref().map_err(|e| SourceFailure {
-            reason: "http",
-            message: e.clone(),
-        })?;
         let url = self.url()?;
         let started = Instant::now();
-        let answer = check(client, &url).await;
+        let answer = check(&self.client, &url).await;
         Ok(LapiHealth {
             url: url.to_string(),
             up: answer.is_ok(),
@@ -152,121 +156,17 @@ impl LapiHealthSource {
     }
 }
 
-/// What start-up decided for one LAPI's reachability.
-pub enum Plan {
-    /// Watched: `found` says where the URL comes from (for the start-up log).
-    Watch {
-        lapi: String,
-        found: String,
-        source: LapiHealthSource,
-    },
-    /// Not configured, so absent (no `crowdsec_exporter_source_*` series): `why`, and which setting enables it.
-    Skip { lapi: String, why: String },
-}
-
-/// Decides, once at start-up, which LAPIs' reachability is watched. A LAPI's `url` (config file) comes first;
-/// the first LAPI falls back to `--lapi.url`, then to CrowdSec's `api.server.listen_uri`.
-///
-/// Where no URL is given, CrowdSec's config counts as configuration only when it is in use: when the LAPI's
-/// database is found through it (then a config that cannot be read is a failure, as it is for `lapi_db`), or when
-/// it can be read now and names `listen_uri`. With only `--lapi.db` or `--lapi.cscli-command` (a Docker host
-/// without CrowdSec's files) the source is absent, not down: `CrowdSecExporterSourceDown` must not warn forever.
-pub fn plan(settings: &crate::settings::Settings) -> Vec<Plan> {
-    let Some(checks) = settings.checks.as_ref() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (i, lapi) in settings.lapis.iter().enumerate() {
-        let watch = |found: String, explicit: Option<Url>| Plan::Watch {
-            lapi: lapi.name.clone(),
-            found,
-            source: LapiHealthSource::new(explicit, checks.crowdsec_config.clone(), checks.timeout),
-        };
-        let skip = |why: String| Plan::Skip {
-            lapi: lapi.name.clone(),
-            why,
-        };
-        if let Some(url) = &lapi.url {
-            out.push(watch(
-                "the LAPI's `url` in --config.file".to_owned(),
-                Some(url.clone()),
-            ));
-            continue;
-        }
-        if i > 0 {
-            out.push(skip(
-                "no LAPI URL: LAPI reachability is not monitored; give this LAPI a `url` in --config.file"
-                    .to_owned(),
-            ));
-            continue;
-        }
-        if let Some(url) = &checks.lapi_url {
-            out.push(watch("--lapi.url".to_owned(), Some(url.clone())));
-            continue;
-        }
-        let config = &checks.crowdsec_config;
-        let found = format!("api.server.listen_uri of {}", config.display());
-        let in_use = matches!(&lapi.db, crate::settings::LapiDbLocation::FromCrowdsecConfig(p) if p == config);
-        match crate::crowdsec_config::load(config) {
-            Ok(cfg) => match cfg.lapi_listen_uri.as_deref().map(url_from_listen_uri) {
-                Some(Some(_)) => out.push(watch(found, None)),
-                Some(None) if in_use => out.push(watch(found, None)),
-                Some(None) | None => out.push(skip(format!(
-                    "no LAPI URL: LAPI reachability is not monitored; {} names no usable api.server.listen_uri                      (is the LAPI served elsewhere?): give --lapi.url",
-                    config.display()
-                ))),
-            },
-            Err(_) if in_use => out.push(watch(
-                format!("{found} (not readable now: retried on every check)"),
-                None,
-            )),
-            Err(e) => out.push(skip(format!(
-                "no LAPI URL: LAPI reachability is not monitored; give --lapi.url or --crowdsec.config ({e})"
-            ))),
-        }
+impl super::Source for LapiHealthSource {
+    type Snapshot = LapiHealth;
+    fn source(&self) -> &'static str {
+        SOURCE
     }
-    out
-}
-
-/// A health source per watched LAPI (see [`plan`]), behind its cache.
-pub fn caches(settings: &crate::settings::Settings) -> Vec<crate::cache::Cached<LapiHealth>> {
-    caches_from(settings, plan(settings))
-}
-
-/// The caches of the watched LAPIs of `plan`.
-pub fn caches_from(
-    settings: &crate::settings::Settings,
-    plan: Vec<Plan>,
-) -> Vec<crate::cache::Cached<LapiHealth>> {
-    let Some(checks) = settings.checks.as_ref() else {
-        return Vec::new();
-    };
-    plan.into_iter()
-        .filter_map(|p| match p {
-            Plan::Watch { lapi, source, .. } => Some((lapi, source)),
-            Plan::Skip { .. } => None,
-        })
-        .map(|(name, source)| {
-            let cache_interval = settings
-                .lapis
-                .iter()
-                .find(|l| l.name == name)
-                .map_or(checks.interval, |l| l.cache_interval);
-            let source = std::sync::Arc::new(source);
-            crate::cache::Cached::new(
-                SOURCE,
-                &name,
-                checks
-                    .interval
-                    .min(cache_interval.max(Duration::from_secs(1))),
-                checks.timeout + Duration::from_secs(1),
-                move || {
-                    let source = source.clone();
-                    Box::pin(async move { source.read().await })
-                },
-            )
-        })
-        .collect()
+    fn name(&self) -> &str {
+        &self.lapi
+    }
+    async fn read(self: std::sync::Arc<Self>) -> Result<LapiHealth, SourceFailure> {
+        LapiHealthSource::read(&self).await
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 
 use super::routes::{text, Chunks};
-use crate::secret::Secret;
+use crate::values::secret::Secret;
 
 /// Verified credentials remembered at most (a bound, not a tuning knob: a few users scrape).
 const MAX_VERIFIED: usize = 1024;

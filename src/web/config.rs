@@ -19,8 +19,8 @@ use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use super::tls::{ClientAuth, TlsSettings, TlsVersion};
-use crate::pem::Pem;
-use crate::secret::Secret;
+use crate::values::pem::Pem;
+use crate::values::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
@@ -138,19 +138,19 @@ impl std::fmt::Debug for WebConfig {
 /// the line), [`WebConfigError::Invalid`] naming the key for a value this exporter refuses, or TLS files that do not
 /// make a working rustls configuration.
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-    let text = crate::yaml::read_capped(path).map_err(|e| WebConfigError::Read {
+    let text = crate::values::yaml::read_capped(path).map_err(|e| WebConfigError::Read {
         path: path.to_owned(),
         source: match e {
-            crate::yaml::ReadError::Io(source) => source,
+            crate::values::yaml::ReadError::Io(source) => source,
             other => std::io::Error::other(other.to_string()),
         },
     })?;
-    if crate::yaml::too_deep(&text) {
+    if crate::values::yaml::too_deep(&text) {
         return Err(WebConfigError::Syntax {
             path: path.to_owned(),
             message: format!(
                 "YAML collections nested deeper than {} levels",
-                crate::yaml::MAX_FLOW_DEPTH
+                crate::values::yaml::MAX_FLOW_DEPTH
             ),
         });
     }
@@ -182,7 +182,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
 
     if let Some(r) = &raw.rate_limit {
         let interval = r.interval.as_deref().map(str::trim).unwrap_or("0");
-        let zero = crate::duration::parse(interval).map(|d| d.is_zero());
+        let zero = crate::values::duration::parse(interval).map(|d| d.is_zero());
         if zero != Ok(true) {
             return Err(invalid(
                 "rate_limit",

@@ -37,6 +37,8 @@ pub enum ServerError {
     Address(String),
     #[error("{0}")]
     WebConfig(#[from] WebConfigError),
+    #[error("{0}")]
+    Source(#[from] crate::exporter::StartError),
 }
 
 /// What every connection shares.
@@ -74,7 +76,7 @@ pub async fn serve_listeners(
         .is_some()
         .then(|| reload::watch(web_config.clone(), WEB_CONFIG_CHECK_INTERVAL));
     let state = Arc::new(State {
-        exporter: Exporter::new(&settings),
+        exporter: Exporter::new(&settings)?,
         renderer: metrics::Renderer::default(),
         web: settings.web.clone(),
         web_config,

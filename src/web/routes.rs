@@ -154,13 +154,13 @@ pub struct SourceStatus {
     pub state: &'static str,
     /// The last failure's metric reason (`permission`, `open`, `timeout`, ...), empty when up.
     pub reason: &'static str,
-    /// The last failure's message (never holds a secret: see `cache::SourceFailure`), empty when up.
+    /// The last failure's message (never holds a secret: see `sources::SourceFailure`), empty when up.
     pub message: String,
 }
 
-fn status<T>(r: &crate::cache::SourceReport<T>) -> SourceStatus {
+fn status<T>(r: &crate::scrape::SourceReport<T>) -> SourceStatus {
     let (reason, message) = match (&r.last_error, r.up) {
-        (Some(e), false) => (e.reason, e.message.clone()),
+        (Some(e), false) => (e.reason.as_str(), e.message.clone()),
         _ => ("", String::new()),
     };
     SourceStatus {

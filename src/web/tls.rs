@@ -1,5 +1,5 @@
 //! TLS for the HTTP server: the rustls configuration built from the checked web config (aws-lc-rs, the provider
-//! reqwest already brings). Certificates and keys are read by [`crate::pem`], shared with the database clients.
+//! reqwest already brings). Certificates and keys are read by [`crate::values::pem`], shared with the database clients.
 
 use std::sync::Arc;
 
@@ -7,9 +7,9 @@ use tokio_rustls::rustls::crypto::{aws_lc_rs, CryptoProvider};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 
-use crate::pem::{self, Pem, PemError};
+use crate::values::pem::{self, Pem, PemError};
 
-/// Why the TLS configuration cannot be built. Never carries key material (see [`crate::pem`]).
+/// Why the TLS configuration cannot be built. Never carries key material (see [`crate::values::pem`]).
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{0}")]
@@ -157,7 +157,7 @@ pub fn build(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::values::secret::Secret;
 
     fn settings(suites: &[&str], curves: &[&str]) -> TlsSettings {
         TlsSettings {

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::real::{free_port, wait_until, Proc};
-use crowdsec_bouncer_exporter::bouncers::{Bouncer, BouncerSnapshot, LastPull};
+use crowdsec_bouncer_exporter::crowdsec::bouncers::{Bouncer, BouncerSnapshot, LastPull};
 
 fn parts_root() -> PathBuf {
     std::env::var_os("PARTS_DIR")

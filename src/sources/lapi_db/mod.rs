@@ -10,14 +10,25 @@ pub mod sqlite;
 pub mod target;
 pub mod tls;
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use crate::bouncers::{interpret_last_pull, Bouncer, RawTime};
-use crate::cache::Reason;
-use crate::timefmt::UnixSeconds;
+use crate::sources::{Failure, Reason};
 
 pub const SOURCE: &str = "lapi_db";
+
+/// Where a LAPI's database is (built by the settings from `--lapi.db`, `--crowdsec.config`, `--lapi.cscli-command`
+/// or the config file).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LapiDbLocation {
+    /// A SQLite file given explicitly.
+    Sqlite(PathBuf),
+    /// Whatever CrowdSec's config (plus `.local`) says, resolved when read.
+    FromCrowdsecConfig(PathBuf),
+    /// No database access: the output of a `cscli bouncers list -o json` command (argv, run without a shell).
+    Cscli(Vec<String>),
+    /// A PostgreSQL or MySQL/MariaDB database (its password is a `Secret`).
+    Server(target::ServerDb),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LapiDbError {
@@ -49,169 +60,33 @@ pub enum LapiDbError {
     Tls { target: String, message: String },
 }
 
-impl Reason for LapiDbError {
-    fn reason(&self) -> &'static str {
+impl Failure for LapiDbError {
+    fn reason(&self) -> Reason {
         match self {
-            LapiDbError::MissingFile(_) => "missing_file",
-            LapiDbError::Permission { .. } => "permission",
-            LapiDbError::NotSqlite(_) => "not_sqlite",
-            LapiDbError::Open { .. } => "open",
-            LapiDbError::Locked => "locked",
-            LapiDbError::Corrupt(_) => "corrupt",
-            LapiDbError::NoBouncersTable => "schema",
-            LapiDbError::Query(_) => "query",
-            LapiDbError::Busy => "timeout",
-            LapiDbError::Connect { .. } => "connect",
-            LapiDbError::Timeout(_) => "timeout",
-            LapiDbError::Tls { .. } => "tls",
+            LapiDbError::MissingFile(_) => Reason::MissingFile,
+            LapiDbError::Permission { .. } => Reason::Permission,
+            LapiDbError::NotSqlite(_) => Reason::NotSqlite,
+            LapiDbError::Open { .. } => Reason::Open,
+            LapiDbError::Locked => Reason::Locked,
+            LapiDbError::Corrupt(_) => Reason::Corrupt,
+            LapiDbError::NoBouncersTable => Reason::Schema,
+            LapiDbError::Query(_) => Reason::Query,
+            LapiDbError::Busy => Reason::Timeout,
+            LapiDbError::Connect { .. } => Reason::Connect,
+            LapiDbError::Timeout(_) => Reason::Timeout,
+            LapiDbError::Tls { .. } => Reason::Tls,
         }
     }
 }
 
-/// Columns of `bouncers` the exporter reads; `api_key` is deliberately not among them.
-pub const BOUNCER_COLUMNS: [&str; 11] = [
-    "name",
-    "ip_address",
-    "type",
-    "version",
-    "auth_type",
-    "revoked",
-    "last_pull",
-    "created_at",
-    "osname",
-    "osversion",
-    "auto_created",
-];
-
-/// What the `bouncers` table's columns say about the CrowdSec version that made it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Schema {
-    pub columns: HashSet<String>,
-    /// `last_pull` may be NULL: CrowdSec >= 1.6, where `created_at` also stopped moving.
-    pub last_pull_nullable: bool,
-}
-
-impl Schema {
-    pub fn generation(&self) -> &'static str {
-        if self.columns.contains("osfamily") {
-            "1.7.1+"
-        } else if self.columns.contains("auto_created") {
-            "1.6.4+"
-        } else if self.columns.contains("osname") {
-            "1.6.3+"
-        } else if self.last_pull_nullable {
-            "1.6"
-        } else {
-            "1.4"
-        }
-    }
-
-    /// Registration time can be trusted only where CrowdSec stopped rewriting `created_at`.
-    pub fn registration_trustworthy(&self) -> bool {
-        self.last_pull_nullable || self.columns.contains("osname")
-    }
-
-    /// `SELECT` list in [`BOUNCER_COLUMNS`] order, `NULL` for columns this version lacks.
-    pub fn select_list(&self) -> String {
-        BOUNCER_COLUMNS
-            .iter()
-            .map(|c| {
-                if self.columns.contains(*c) {
-                    format!("\"{c}\"")
-                } else {
-                    "NULL".to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// One row as read by an engine, in [`BOUNCER_COLUMNS`] order, before interpretation.
-#[derive(Debug, Default)]
-pub struct RawRow {
-    pub name: Option<String>,
-    pub ip_address: Option<String>,
-    pub bouncer_type: Option<String>,
-    pub version: Option<String>,
-    pub auth_type: Option<String>,
-    pub revoked: Option<bool>,
-    pub last_pull: Option<RawTime>,
-    pub created_at: Option<RawTime>,
-    pub osname: Option<String>,
-    pub osversion: Option<String>,
-    pub auto_created: Option<bool>,
-}
-
-fn bool_label(v: Option<bool>) -> String {
-    v.map(|b| b.to_string()).unwrap_or_default()
-}
-
-/// Turns engine rows into bouncers; `usage` maps bouncer names to their newest usage-metrics push.
-/// Returns the bouncers and how many rows had an unreadable value.
-pub fn interpret(
-    schema: &Schema,
-    rows: Vec<RawRow>,
-    usage: &HashMap<String, UnixSeconds>,
-) -> (Vec<Bouncer>, usize) {
-    let mut bad = 0;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let (bouncer, unreadable) = interpret_row(schema, row, usage);
-        bad += usize::from(unreadable);
-        out.push(bouncer);
-    }
-    (out, bad)
-}
-
-/// One row into a bouncer; `true` when a value could not be read.
-pub fn interpret_row(
-    schema: &Schema,
-    row: RawRow,
-    usage: &HashMap<String, UnixSeconds>,
-) -> (Bouncer, bool) {
-    let name = row.name.unwrap_or_default();
-    let bouncer_type = row.bouncer_type.unwrap_or_default();
-    let last_pull = interpret_last_pull(row.last_pull.unwrap_or(RawTime::Null), &bouncer_type);
-    // Go's zero time in created_at: registration unknown.
-    let created = row.created_at.unwrap_or(RawTime::Null).unset_if_go_zero();
-    let unreadable = matches!(row.last_pull, Some(RawTime::Unparseable))
-        || matches!(created, RawTime::Unparseable);
-    if unreadable {
-        tracing::warn!(bouncer = %name, "unreadable timestamp in the bouncers table");
-    }
-    let registered_at = match created {
-        RawTime::At(ts) if schema.registration_trustworthy() => Some(ts),
-        _ => None,
-    };
-    let os = match (
-        row.osname.unwrap_or_default(),
-        row.osversion.unwrap_or_default(),
-    ) {
-        (n, v) if n.is_empty() && v.is_empty() => String::new(),
-        (n, v) if v.is_empty() => n,
-        (n, v) => format!("{n}/{v}"),
-    };
-    let bouncer = Bouncer {
-        last_usage_metrics: usage.get(&name).copied(),
-        name,
-        ip_address: row.ip_address.unwrap_or_default(),
-        bouncer_type,
-        version: row.version.unwrap_or_default(),
-        auth_type: row.auth_type.unwrap_or_default(),
-        os,
-        auto_created: bool_label(row.auto_created),
-        revoked: bool_label(row.revoked),
-        last_pull,
-        registered_at,
-    };
-    (bouncer, unreadable)
-}
+pub use crate::crowdsec::rows::{interpret, interpret_row, RawRow, Schema, BOUNCER_COLUMNS};
 
 /// A LAPI's database, found once (explicitly, or through CrowdSec's config) and then read on demand.
 #[derive(Debug)]
 pub struct LapiDbSource {
-    location: crate::settings::LapiDbLocation,
+    /// The `name` label (the LAPI's).
+    name: String,
+    location: LapiDbLocation,
     busy_timeout: std::time::Duration,
     resolved: std::sync::Mutex<Option<Resolved>>,
 }
@@ -234,7 +109,7 @@ impl Resolved {
         }
     }
 
-    pub async fn read(&self) -> Result<crate::bouncers::BouncerSnapshot, LapiDbError> {
+    pub async fn read(&self) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.read().await,
             Resolved::Postgres(db) => db.read().await,
@@ -246,7 +121,7 @@ impl Resolved {
     /// the runtime (the checks run under `spawn_blocking`): the server engines' clients are async.
     pub fn bouncer_for_key_hash(
         &self,
-        hash: &crate::secret::Secret,
+        hash: &crate::values::secret::Secret,
     ) -> Result<Option<String>, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.bouncer_for_key_hash(hash),
@@ -273,7 +148,7 @@ impl Resolved {
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(transparent)]
-    Config(#[from] crate::crowdsec_config::ConfigError),
+    Config(#[from] crate::crowdsec::config::ConfigError),
     #[error(
         "the LAPI database is {0}, which this exporter cannot read (yet): use the cscli source"
     )]
@@ -282,22 +157,20 @@ pub enum ResolveError {
     Server(String),
 }
 
-impl Reason for ResolveError {
-    fn reason(&self) -> &'static str {
+impl Failure for ResolveError {
+    fn reason(&self) -> Reason {
         match self {
-            ResolveError::Config(_) => "config",
-            ResolveError::Unsupported(_) => "unsupported",
-            ResolveError::Server(_) => "config",
+            ResolveError::Config(_) => Reason::Config,
+            ResolveError::Unsupported(_) => Reason::Unsupported,
+            ResolveError::Server(_) => Reason::Config,
         }
     }
 }
 
 impl LapiDbSource {
-    pub fn new(
-        location: crate::settings::LapiDbLocation,
-        busy_timeout: std::time::Duration,
-    ) -> Self {
+    pub fn new(location: LapiDbLocation, busy_timeout: std::time::Duration) -> Self {
         LapiDbSource {
+            name: String::new(),
             location,
             busy_timeout,
             resolved: std::sync::Mutex::new(None),
@@ -328,9 +201,9 @@ impl LapiDbSource {
             }
         };
         let path = match &self.location {
-            crate::settings::LapiDbLocation::Sqlite(p) => p.clone(),
-            crate::settings::LapiDbLocation::FromCrowdsecConfig(cfg) => {
-                let cfg = crate::crowdsec_config::load(cfg)?;
+            LapiDbLocation::Sqlite(p) => p.clone(),
+            LapiDbLocation::FromCrowdsecConfig(cfg) => {
+                let cfg = crate::crowdsec::config::load(cfg)?;
                 match cfg.db.sqlite_path() {
                     Some(p) => p.to_owned(),
                     None => {
@@ -342,14 +215,12 @@ impl LapiDbSource {
                     }
                 }
             }
-            crate::settings::LapiDbLocation::Server(t) => {
+            LapiDbLocation::Server(t) => {
                 let db = server(t.clone())?;
                 *slot = Some(db.clone());
                 return Ok(db);
             }
-            crate::settings::LapiDbLocation::Cscli(_) => {
-                return Err(ResolveError::Unsupported("cscli".to_owned()))
-            }
+            LapiDbLocation::Cscli(_) => return Err(ResolveError::Unsupported("cscli".to_owned())),
         };
         tracing::debug!(path = %path.display(), "reading the LAPI database");
         let db = Resolved::Sqlite(sqlite::SqliteDb::new(path, self.busy_timeout));
@@ -359,8 +230,31 @@ impl LapiDbSource {
 
     pub async fn read(
         &self,
-    ) -> Result<crate::bouncers::BouncerSnapshot, crate::cache::SourceFailure> {
+    ) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, crate::sources::SourceFailure> {
         let db = self.resolve().map_err(|e| e.to_failure())?;
         db.read().await.map_err(|e| e.to_failure())
+    }
+}
+
+impl LapiDbSource {
+    /// Names the LAPI this database belongs to (the `name` label).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+}
+
+impl crate::sources::Source for LapiDbSource {
+    type Snapshot = crate::crowdsec::bouncers::BouncerSnapshot;
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn read(
+        self: std::sync::Arc<Self>,
+    ) -> Result<Self::Snapshot, crate::sources::SourceFailure> {
+        LapiDbSource::read(&self).await
     }
 }

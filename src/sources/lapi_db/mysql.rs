@@ -22,7 +22,7 @@ use super::server::{read_snapshot, with_session, Session, TextConn, TextRow, Tur
 use super::target::ServerDb;
 use super::tls::{self, TlsMode, Verify};
 use super::LapiDbError;
-use crate::bouncers::BouncerSnapshot;
+use crate::crowdsec::bouncers::BouncerSnapshot;
 
 #[derive(Debug, Clone)]
 pub struct MysqlDb {
@@ -139,7 +139,7 @@ impl MysqlDb {
     /// no SQL text and no message.
     pub async fn bouncer_for_key_hash(
         &self,
-        hash: &crate::secret::Secret,
+        hash: &crate::values::secret::Secret,
     ) -> Result<Option<String>, LapiDbError> {
         self.lookup(
             "SELECT name FROM bouncers WHERE api_key = ? AND auth_type = 'api-key' LIMIT 1",

@@ -16,7 +16,7 @@ use super::server::{read_snapshot, with_session, Session, TextConn, TextRow, Tur
 use super::target::ServerDb;
 use super::tls::{self, TlsMode};
 use super::LapiDbError;
-use crate::bouncers::BouncerSnapshot;
+use crate::crowdsec::bouncers::BouncerSnapshot;
 
 #[derive(Debug, Clone)]
 pub struct PostgresDb {
@@ -92,7 +92,7 @@ impl PostgresDb {
     /// no SQL text and no message.
     pub async fn bouncer_for_key_hash(
         &self,
-        hash: &crate::secret::Secret,
+        hash: &crate::values::secret::Secret,
     ) -> Result<Option<String>, LapiDbError> {
         self.lookup(
             "SELECT name FROM bouncers WHERE api_key = $1 AND auth_type = 'api-key' LIMIT 1",

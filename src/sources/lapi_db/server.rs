@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use super::{interpret, LapiDbError, RawRow, Schema, BOUNCER_COLUMNS};
-use crate::bouncers::{BouncerSnapshot, RawTime};
-use crate::timefmt::{parse_timestamp, UnixSeconds};
+use crate::crowdsec::bouncers::{BouncerSnapshot, RawTime};
+use crate::values::time::{parse_timestamp, UnixSeconds};
 
 /// One row of text values (`None` = SQL NULL).
 pub type TextRow = Vec<Option<String>>;

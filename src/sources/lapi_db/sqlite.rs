@@ -15,8 +15,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{interpret_row, LapiDbError, RawRow, Schema};
-use crate::bouncers::{Bouncer, BouncerSnapshot, RawTime};
-use crate::timefmt::{parse_timestamp, UnixSeconds};
+use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
+use crate::values::time::{parse_timestamp, UnixSeconds};
 
 /// A CrowdSec SQLite database.
 #[derive(Debug, Clone)]
@@ -96,7 +96,7 @@ impl SqliteDb {
     /// no hash is ever loaded. The hash is bound as a parameter and never logged nor put in an error.
     pub fn bouncer_for_key_hash(
         &self,
-        hash: &crate::secret::Secret,
+        hash: &crate::values::secret::Secret,
     ) -> Result<Option<String>, LapiDbError> {
         use rusqlite::OptionalExtension;
         let conn = self.open()?;

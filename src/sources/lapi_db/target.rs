@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::secret::Secret;
+use crate::values::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -122,7 +122,7 @@ impl ServerDb {
     }
 
     /// From CrowdSec's `db_config`, as CrowdSec connects: `db_path`, when set, is the unix socket.
-    pub fn from_crowdsec(db: &crate::crowdsec_config::DbConfig) -> Result<ServerDb, String> {
+    pub fn from_crowdsec(db: &crate::crowdsec::config::DbConfig) -> Result<ServerDb, String> {
         let engine = match db.db_type.as_str() {
             "postgres" | "postgresql" | "pgx" => Engine::Postgres,
             "mysql" => Engine::Mysql,

@@ -9,13 +9,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::values::pem::{self, Pem};
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
 use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::crypto::{aws_lc_rs, CryptoProvider};
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
 };
@@ -109,7 +109,8 @@ pub fn client_config(mode: TlsMode, files: &TlsFiles) -> Result<ClientConfig, St
     check(mode, files)?;
     let mut roots = RootCertStore::empty();
     if let Some(ca) = &files.ca {
-        for cert in read_certs(ca)? {
+        let ca_pem = Pem::File(ca.clone());
+        for cert in pem::certificates("CA certificate", &ca_pem).map_err(|e| e.to_string())? {
             roots
                 .add(cert)
                 .map_err(|e| format!("CA certificate {}: {e}", ca.display()))?;
@@ -135,39 +136,15 @@ pub fn client_config(mode: TlsMode, files: &TlsFiles) -> Result<ClientConfig, St
         .with_custom_certificate_verifier(verifier);
     match files.identity()? {
         Some((cert, key)) => {
-            let chain = read_certs(cert)?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                format!(
-                    "cannot read the client key {}: {}",
-                    key.display(),
-                    pem_error(&e)
-                )
-            })?;
+            let chain = pem::certificates("client certificate", &Pem::File(cert.to_owned()))
+                .map_err(|e| e.to_string())?;
+            let key = pem::private_key("client key", &Pem::File(key.to_owned()))
+                .map_err(|e| e.to_string())?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| format!("client certificate {}: {e}", cert.display()))
         }
         None => Ok(builder.with_no_client_auth()),
-    }
-}
-
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("cannot read {}: {}", path.display(), pem_error(&e)))?;
-    if certs.is_empty() {
-        return Err(format!("{} holds no PEM certificate", path.display()));
-    }
-    Ok(certs)
-}
-
-fn pem_error(e: &tokio_rustls::rustls::pki_types::pem::Error) -> String {
-    use tokio_rustls::rustls::pki_types::pem::Error as P;
-    match e {
-        P::Io(io) => io.kind().to_string(),
-        P::NoItemsFound => "no PEM item found".to_owned(),
-        // Other variants may quote file bytes (a key file): say only what kind of problem it is.
-        _ => "not valid PEM".to_owned(),
     }
 }
 

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderValue, ACCEPT, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
-use crate::cache::{Reason, SourceFailure};
-use crate::secret::Secret;
-use crate::timefmt;
+use crate::sources::{Failure, Reason, SourceFailure};
+use crate::values::secret::Secret;
+use crate::values::time;
 
 pub use model::Integration;
 
@@ -74,20 +74,22 @@ pub enum ServiceApiError {
     Http(String),
 }
 
-impl Reason for ServiceApiError {
-    fn reason(&self) -> &'static str {
+impl Failure for ServiceApiError {
+    fn reason(&self) -> Reason {
         match self {
-            ServiceApiError::Unauthorized => "unauthorized",
-            ServiceApiError::Forbidden => "forbidden",
-            ServiceApiError::Validation => "validation",
-            ServiceApiError::RateLimited { .. } | ServiceApiError::Waiting { .. } => "rate_limited",
-            ServiceApiError::Server(_) => "server_error",
-            ServiceApiError::Timeout(_) => "timeout",
-            ServiceApiError::Connect(_) => "connect",
-            ServiceApiError::Malformed(_) => "malformed",
-            ServiceApiError::TooLarge => "too_large",
-            ServiceApiError::PageLoop(_) => "page_loop",
-            ServiceApiError::Http(_) => "http",
+            ServiceApiError::Unauthorized => Reason::Unauthorized,
+            ServiceApiError::Forbidden => Reason::Forbidden,
+            ServiceApiError::Validation => Reason::Validation,
+            ServiceApiError::RateLimited { .. } | ServiceApiError::Waiting { .. } => {
+                Reason::RateLimited
+            }
+            ServiceApiError::Server(_) => Reason::ServerError,
+            ServiceApiError::Timeout(_) => Reason::Timeout,
+            ServiceApiError::Connect(_) => Reason::Connect,
+            ServiceApiError::Malformed(_) => Reason::Malformed,
+            ServiceApiError::TooLarge => Reason::TooLarge,
+            ServiceApiError::PageLoop(_) => Reason::PageLoop,
+            ServiceApiError::Http(_) => Reason::Http,
         }
     }
 }
@@ -137,7 +139,7 @@ pub fn parse_base_url(text: &str) -> Result<Url, String> {
 /// from the refresh interval (doubling on each consecutive 429, at most [`MAX_BACKOFF`]).
 pub fn rate_limit_wait(
     retry_after: Option<&str>,
-    now: timefmt::UnixSeconds,
+    now: time::UnixSeconds,
     refresh: Duration,
     consecutive: u32,
 ) -> Duration {
@@ -151,7 +153,7 @@ pub fn rate_limit_wait(
 
 /// `Retry-After`: delay-seconds, or an HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`); a date in the past
 /// is no wait.
-pub fn parse_retry_after(value: &str, now: timefmt::UnixSeconds) -> Option<Duration> {
+pub fn parse_retry_after(value: &str, now: time::UnixSeconds) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -169,7 +171,7 @@ pub fn parse_retry_after(value: &str, now: timefmt::UnixSeconds) -> Option<Durat
     if day.len() != 2 || year.len() != 4 || time.len() != 8 {
         return None;
     }
-    let at = timefmt::parse_timestamp(&format!("{year}-{month:02}-{day}T{time}Z"))?;
+    let at = time::parse_timestamp(&format!("{year}-{month:02}-{day}T{time}Z"))?;
     Some(Duration::try_from_secs_f64((at - now).max(0.0)).unwrap_or(Duration::ZERO))
 }
 
@@ -182,6 +184,8 @@ struct Throttle {
 
 /// Reads the integrations list; one instance per configured API, shared by the reads of its cache.
 pub struct ServiceApiSource {
+    /// The `name` label: [`source_name`] of `base`.
+    name: String,
     client: reqwest::Client,
     base: Url,
     key: Secret,
@@ -223,6 +227,7 @@ impl ServiceApiSource {
             .build()
             .map_err(|e| format!("cannot build the Service API client: {}", chain(&e)))?;
         Ok(ServiceApiSource {
+            name: source_name(&base),
             client,
             base,
             key,
@@ -230,10 +235,6 @@ impl ServiceApiSource {
             refresh,
             throttle: Mutex::new(Throttle::default()),
         })
-    }
-
-    pub fn name(&self) -> String {
-        source_name(&self.base)
     }
 
     /// One read: every page, unless a 429 asked to wait (then it fails fast, without a call).
@@ -382,8 +383,7 @@ impl ServiceApiSource {
                 let retry_after = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok());
                 let mut t = self.throttle.lock().unwrap_or_else(PoisonError::into_inner);
                 t.consecutive = t.consecutive.saturating_add(1);
-                let wait =
-                    rate_limit_wait(retry_after, timefmt::now(), self.refresh, t.consecutive);
+                let wait = rate_limit_wait(retry_after, time::now(), self.refresh, t.consecutive);
                 t.not_before = Some(Instant::now() + wait);
                 ServiceApiError::RateLimited { wait }
             }
@@ -395,15 +395,10 @@ impl ServiceApiSource {
 
 /// A reqwest error and its causes, without the URL (it holds no secret, but the path is said where it matters).
 fn chain(e: &reqwest::Error) -> String {
-    let mut out = String::new();
-    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(c) = cause {
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
+    let mut out = super::causes(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
     if out.is_empty() {
         out = if e.is_timeout() {
             "timed out".to_owned()
@@ -430,6 +425,19 @@ fn classify_body(e: &reqwest::Error) -> ServiceApiError {
         ServiceApiError::Timeout(chain(e))
     } else {
         ServiceApiError::Malformed(format!("answer cut short: {}", chain(e)))
+    }
+}
+
+impl super::Source for ServiceApiSource {
+    type Snapshot = IntegrationSnapshot;
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    async fn read(self: std::sync::Arc<Self>) -> Result<IntegrationSnapshot, SourceFailure> {
+        ServiceApiSource::read(&self).await
     }
 }
 

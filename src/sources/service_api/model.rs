@@ -5,43 +5,10 @@
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use crate::bouncers::LastPull;
-use crate::timefmt::{self, UnixSeconds};
+use crate::crowdsec::bouncers::LastPull;
+use crate::values::time;
 
-/// One Blocklist-as-a-Service integration, as the exporter keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Integration {
-    /// 24 hex digits.
-    pub id: String,
-    pub name: String,
-    /// `firewall_integration` or `remediation_component_integration` (any other value is passed through).
-    pub entity_type: String,
-    /// `plain_text`, `remediation_component`, `paloalto`, ...
-    pub output_format: String,
-    pub last_pull: LastPull,
-    /// `None` when absent or unreadable.
-    pub created_at: Option<UnixSeconds>,
-    /// `stats.count`: items the device gets on its next pull (0 = the Console's "Pulling Zero IPs").
-    pub blocklist_items: Option<f64>,
-    /// Number of subscribed blocklists.
-    pub blocklists: Option<usize>,
-}
-
-impl Integration {
-    pub fn last_pull_timestamp(&self) -> Option<UnixSeconds> {
-        self.last_pull.timestamp()
-    }
-
-    /// Seconds since the last pull; for a never-pulled integration, since its creation.
-    pub fn age_seconds(&self, now: UnixSeconds) -> Option<f64> {
-        self.last_pull.age_seconds(now, self.created_at)
-    }
-
-    /// 1 if it ever pulled, 0 if never, `None` when its `last_pull` could not be read.
-    pub fn pulled(&self) -> Option<f64> {
-        self.last_pull.pulled()
-    }
-}
+pub use crate::crowdsec::integration::Integration;
 
 /// One page of `GET /integrations`.
 #[derive(Debug)]
@@ -124,13 +91,13 @@ pub fn parse_page(body: &[u8]) -> Result<Page, ShapeError> {
         .map(|r| {
             let last_pull = match &r.last_pull {
                 serde_json::Value::Null => LastPull::Never,
-                serde_json::Value::String(s) => match timefmt::parse_timestamp(s) {
+                serde_json::Value::String(s) => match time::parse_timestamp(s) {
                     Some(ts) => LastPull::At(ts),
                     None => LastPull::Unreadable,
                 },
                 _ => LastPull::Unreadable,
             };
-            let created_at = r.created_at.as_str().and_then(timefmt::parse_timestamp);
+            let created_at = r.created_at.as_str().and_then(time::parse_timestamp);
             if last_pull == LastPull::Unreadable
                 || (!r.created_at.is_null() && created_at.is_none())
             {

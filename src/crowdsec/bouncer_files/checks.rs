@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha512};
 
-use super::parse::{parse, ParseError};
-use super::tls::read_cert;
-use super::{read_capped, sibling, Kind, Parsed, ReadError};
-use crate::secret::Secret;
+use super::parse::parse;
+use super::rules::{check_auth, check_permissions, check_url, parse_fix, read_fix};
+pub use super::rules::{example_url, normalise, LUA_SLASH_NOTE};
+use super::{read_capped, sibling, Kind, ReadError};
+use crate::values::secret::Secret;
 
 /// Host of the CrowdSec Service API: a URL there is a Blocklist-as-a-Service integration, not a LAPI.
 pub const SERVICE_API_HOST: &str = "admin.api.crowdsec.net";
@@ -202,7 +203,7 @@ pub fn key_hash(key: &Secret) -> Secret {
     Secret::new(hex)
 }
 
-fn pass(check: Check, detail: impl Into<String>) -> CheckResult {
+pub(super) fn pass(check: Check, detail: impl Into<String>) -> CheckResult {
     CheckResult {
         check,
         status: Status::Pass,
@@ -211,7 +212,7 @@ fn pass(check: Check, detail: impl Into<String>) -> CheckResult {
     }
 }
 
-fn fail(check: Check, detail: impl Into<String>, fix: impl Into<String>) -> CheckResult {
+pub(super) fn fail(check: Check, detail: impl Into<String>, fix: impl Into<String>) -> CheckResult {
     CheckResult {
         check,
         status: Status::Fail,
@@ -220,14 +221,14 @@ fn fail(check: Check, detail: impl Into<String>, fix: impl Into<String>) -> Chec
     }
 }
 
-fn warn(check: Check, detail: impl Into<String>, fix: impl Into<String>) -> CheckResult {
+pub(super) fn warn(check: Check, detail: impl Into<String>, fix: impl Into<String>) -> CheckResult {
     CheckResult {
         status: Status::Warn,
         ..fail(check, detail, fix)
     }
 }
 
-fn skip(check: Check, why: impl Into<String>) -> Skipped {
+pub(super) fn skip(check: Check, why: impl Into<String>) -> Skipped {
     Skipped {
         check,
         why: why.into(),
@@ -237,7 +238,7 @@ fn skip(check: Check, why: impl Into<String>) -> Skipped {
 /// Runs the offline checks on `path`; `env` expands `$VAR` in YAML files as the bouncer would. `now` (Unix
 /// seconds) judges certificate expiry.
 pub fn inspect(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Inspection {
-    inspect_at(path, env, crate::timefmt::now() as i64)
+    inspect_at(path, env, crate::values::time::now() as i64)
 }
 
 /// [`inspect`] at a given clock.
@@ -345,378 +346,6 @@ pub fn inspect_at(path: &Path, env: &dyn Fn(&str) -> Option<String>, now: i64) -
     insp
 }
 
-fn read_fix(e: &ReadError) -> String {
-    match e {
-        ReadError::Missing => "the file (or the target of its symlink) is gone: reinstall the bouncer's package or point --bouncers.config-file at the right file".into(),
-        ReadError::Permission => "let the exporter read it: run it as root or add its user to the file's group (chmod 640, chgrp)".into(),
-        ReadError::Directory | ReadError::NotFile => "this is not a configuration file: move it out of the bouncers' folder".into(),
-        ReadError::TooLarge(_) => "this is not a bouncer configuration (a stray log or dump?): move it out of the bouncers' folder".into(),
-        ReadError::Io(_) => "check the file and its symlinks (`ls -lL`, `readlink -f`): a symlink loop or a broken disk stops the bouncer too".into(),
-    }
-}
-
-fn parse_fix(e: &ParseError) -> String {
-    match e {
-        ParseError::Empty => "the installer did not write it: reinstall the bouncer's package or copy its example configuration".into(),
-        ParseError::Binary(_) => "this is not a text configuration: restore the bouncer's configuration from its package or a backup".into(),
-        ParseError::Yaml { .. } => "fix the YAML at that line (indentation with spaces, a `:` after each key, quotes around values with `: ` or `#`), then restart the bouncer".into(),
-        ParseError::Tab { .. } => "indent with spaces only, then restart the bouncer".into(),
-        ParseError::Duplicate { .. } => "keep one line per key (put overrides in the `.local` file), then restart the bouncer".into(),
-        ParseError::NotMapping(_) => "the file must hold `key: value` settings: restore it from the bouncer's example configuration".into(),
-        ParseError::TooDeep(_) => "this is not a bouncer configuration (collections nested over 128 levels): restore it from the bouncer's example configuration".into(),
-        ParseError::Merge(_) => "give the setting the same shape in the `.local` file as in the main file (a value for a value, a list for a list, keys for a section), then restart the bouncer".into(),
-    }
-}
-
-/// An address that passes [`check_url`] for this kind: Go bouncers add a missing `/` themselves, the Lua ones
-/// strip it (and broke on it before lua-cs-bouncer 1.0.6), the apache module breaks on it.
-pub fn example_url(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => "http://127.0.0.1:8080/",
-        Kind::Lua | Kind::LuaHaproxy | Kind::Apache => "http://127.0.0.1:8080",
-    }
-}
-
-/// Quotes or an inline `# comment` in a Lua value: lua-cs-bouncer keeps both (config.lua only trims spaces).
-fn lua_literal_junk(value: &str) -> bool {
-    value.starts_with(['"', '\''])
-        || value.ends_with(['"', '\''])
-        || value.contains(" #")
-        || value.contains("\t#")
-}
-
-/// api_url: present, absolute http(s) with a host, and no trailing slash where the bouncer breaks on it.
-/// Returns the URL whose `/health` says whether the LAPI answers.
-fn check_url(kind: Kind, parsed: &Parsed, checks: &mut Vec<CheckResult>) -> Option<reqwest::Url> {
-    let (url_key, _) = kind.url_key();
-    let example = example_url(kind);
-    let text = parsed.api_url.as_deref().map(str::trim).unwrap_or_default();
-    if text.is_empty() {
-        if kind == Kind::LuaHaproxy {
-            // haproxy's legacy bouncer takes the URL from haproxy.cfg, not from this file.
-            return None;
-        }
-        checks.push(fail(
-            Check::ApiUrl,
-            format!("{url_key} is not set"),
-            format!(
-                "set {url_key} to your LAPI's address, e.g. {example}, then restart the bouncer"
-            ),
-        ));
-        return None;
-    }
-    if !parsed.url_undefined_vars.is_empty() {
-        checks.push(warn(
-            Check::ApiUrl,
-            format!(
-                "{url_key} comes from the bouncer's environment ({}), not checked: the variable is not set for the exporter",
-                vars(&parsed.url_undefined_vars)
-            ),
-            "make sure the bouncer's service defines it (systemd Environment=, container env); give the exporter the same variable to have it checked",
-        ));
-        return None;
-    }
-    let lua = matches!(kind, Kind::Lua | Kind::LuaHaproxy);
-    if lua && text.contains('$') {
-        checks.push(fail(
-            Check::ApiUrl,
-            format!("{url_key} holds an unexpanded variable: the nginx/openresty bouncer does not expand environment variables, so the templating step did not run"),
-            format!("write the address itself, e.g. {url_key}={example}, or run the templating (envsubst) that was meant to fill it"),
-        ));
-        return None;
-    }
-    if lua && lua_literal_junk(text) {
-        checks.push(fail(
-            Check::ApiUrl,
-            format!("{url_key} holds quotes or an inline `# comment`: the Lua bouncer keeps them in the address"),
-            format!("write {url_key}={example} alone on its line: no quotes, comments on their own line starting with `#`"),
-        ));
-        return None;
-    }
-    let url = match reqwest::Url::parse(text) {
-        Ok(u) => u,
-        Err(_) => {
-            checks.push(fail(
-                Check::ApiUrl,
-                format!("{url_key} {text:?} is not an absolute URL"),
-                format!("write it as {example} (scheme, host and port)"),
-            ));
-            return None;
-        }
-    };
-    if !matches!(url.scheme(), "http" | "https") {
-        checks.push(fail(
-            Check::ApiUrl,
-            format!(
-                "{url_key} uses {}://; the LAPI speaks only http or https",
-                url.scheme()
-            ),
-            format!("write it as {example}"),
-        ));
-        return None;
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        checks.push(fail(
-            Check::ApiUrl,
-            format!("{url_key} {text:?} has no host"),
-            format!("write it as {example}"),
-        ));
-        return None;
-    }
-    let blaas = url.host_str() == Some(SERVICE_API_HOST);
-    if text.ends_with('/') && kind == Kind::Apache {
-        checks.push(fail(
-            Check::ApiUrl,
-            "CrowdsecURL ends with `/`: the apache module then asks for `//v1/decisions` and gets no decisions",
-            "remove the trailing slash from CrowdsecURL and reload apache",
-        ));
-    } else if text.ends_with("//") && kind.is_yaml() {
-        // go-cs-bouncer adds a `/` only when none ends the URL, so `//` stays and the requests go to
-        // `//v1/decisions/stream`; the real crowdsec-firewall-bouncer 0.0.25 never pulled with it
-        // (tests/e2e_bouncer_oracle.rs).
-        checks.push(fail(
-            Check::ApiUrl,
-            format!("{url_key} ends with `//`: the bouncer then requests `//v1/decisions/stream`, which the LAPI does not serve"),
-            format!("write it with one trailing slash, e.g. {example}, then restart the bouncer"),
-        ));
-    } else if text.ends_with('/') && lua {
-        // Judged by version once the file is linked to its registration (see link::trailing_slash).
-        checks.push(pass(
-            Check::ApiUrl,
-            format!("{} ({LUA_SLASH_NOTE})", url.as_str()),
-        ));
-    } else {
-        checks.push(pass(Check::ApiUrl, url.as_str()));
-    }
-    (!blaas).then(|| normalise(url))
-}
-
-/// Said of a Lua API_URL ending with `/` while the bouncer's version is unknown or recent.
-pub const LUA_SLASH_NOTE: &str =
-    "trailing `/` stripped by lua-cs-bouncer >= 1.0.6; older ones request `//v1/decisions`";
-
-/// The LAPI's base URL with exactly one trailing `/`, so `http://h:8080`, `http://h:8080/` and
-/// `http://h:8080//` compare (and are asked `/health`) as one.
-pub fn normalise(mut url: reqwest::Url) -> reqwest::Url {
-    let path = format!("{}/", url.path().trim_end_matches('/'));
-    url.set_path(&path);
-    url
-}
-
-fn vars(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("${{{n}}}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// What [`check_auth`] learnt.
-#[derive(Default)]
-struct Auth {
-    /// The file holds a secret (so its permissions matter).
-    holds_key: bool,
-    /// The key is worth looking up in the LAPI's registrations.
-    key_usable: bool,
-    tls_cn: Option<String>,
-    tls_skipped: Option<String>,
-}
-
-/// api_key, or tls_files when the file uses a client certificate.
-fn check_auth(kind: Kind, parsed: &Parsed, checks: &mut Vec<CheckResult>, now: i64) -> Auth {
-    let (_, key_name) = kind.url_key();
-    if let Some(tls) = &parsed.tls {
-        return check_tls(tls, checks, now);
-    }
-    let mut auth = Auth::default();
-    let raw = parsed
-        .api_key
-        .as_ref()
-        .map(|k| k.expose().trim())
-        .unwrap_or_default();
-    let register = format!("register the bouncer with `cscli bouncers add <name>` on the LAPI host, put the key it prints in {key_name}, then restart the bouncer");
-    let lua = matches!(kind, Kind::Lua | Kind::LuaHaproxy);
-    if raw.is_empty() {
-        let detail = if kind.is_yaml() {
-            // go-cs-bouncer StreamBouncer.Init: "config does not contain LAPI key or certificate".
-            format!("{key_name} is empty or null (after the .local overlay) and no certificate is set: the bouncer refuses to start")
-        } else {
-            format!("{key_name} is not set")
-        };
-        checks.push(fail(Check::ApiKey, detail, register));
-        return auth;
-    }
-    auth.holds_key = true;
-    if !parsed.key_undefined_vars.is_empty() {
-        auth.holds_key = false;
-        checks.push(warn(
-            Check::ApiKey,
-            format!(
-                "{key_name} comes from the bouncer's environment ({}), not checked: the variable is not set for the exporter",
-                vars(&parsed.key_undefined_vars)
-            ),
-            "make sure the bouncer's service defines it (systemd Environment=, container env); give the exporter the same variable to have the key compared with the LAPI's registrations",
-        ));
-        // Known to be out of the exporter's sight (the ApiKey warning says so): the file stays valid.
-        return auth;
-    }
-    if raw.starts_with('<') && raw.ends_with('>') {
-        checks.push(fail(
-            Check::ApiKey,
-            format!("{key_name} is the installer's placeholder {raw}: no key was generated at install time (cscli missing or failed)"),
-            register,
-        ));
-        return auth;
-    }
-    if lua && raw.contains('$') {
-        checks.push(fail(
-            Check::ApiKey,
-            format!("{key_name} holds an unexpanded variable: the nginx/openresty bouncer does not expand environment variables, so the templating step did not run"),
-            format!("write the key itself in {key_name}, or run the templating (envsubst) that was meant to fill it"),
-        ));
-        return auth;
-    }
-    if lua && lua_literal_junk(raw) {
-        checks.push(fail(
-            Check::ApiKey,
-            format!("{key_name} holds quotes or an inline `# comment`: the Lua bouncer sends them literally as part of the key, so LAPI answers 403"),
-            format!("write {key_name}=<the key> alone on its line: no quotes, comments on their own line starting with `#`"),
-        ));
-        return auth;
-    }
-    if is_placeholder(raw) {
-        checks.push(fail(
-            Check::ApiKey,
-            format!("{key_name} is a placeholder, not a key: the installer could not register the bouncer"),
-            register,
-        ));
-        return auth;
-    }
-    checks.push(pass(Check::ApiKey, format!("{key_name} set")));
-    auth.key_usable = true;
-    auth
-}
-
-/// Client-certificate files: the certificate and its key must be readable by the bouncer; the certificate's
-/// CN names the bouncer in LAPI. An unreadable certificate for the exporter (permissions) is no evidence.
-fn check_tls(tls: &super::TlsFiles, checks: &mut Vec<CheckResult>, now: i64) -> Auth {
-    let mut auth = Auth::default();
-    let mut problems = Vec::new();
-    let mut cert_note = None;
-    for (what, p, required) in [
-        ("certificate", &tls.cert, true),
-        ("private key", &tls.key, true),
-        ("CA certificate", &tls.ca, false),
-    ] {
-        match p {
-            None if required => problems.push(format!("no client {what} set")),
-            None => {}
-            Some(p) => match read_capped(p) {
-                Err(ReadError::Permission) => {
-                    if what == "certificate" {
-                        cert_note = Some(format!(
-                            "cannot read certificate {} to learn its CN; linkage skipped",
-                            p.display()
-                        ));
-                    }
-                }
-                Err(e) => problems.push(format!("the {what} {} {e}", p.display())),
-                Ok(bytes) if what == "certificate" => match read_cert(&bytes) {
-                    Ok(info) => {
-                        if info.not_after < now {
-                            problems.push(format!(
-                                "the certificate {} expired at {}",
-                                p.display(),
-                                crate::timefmt::format_rfc3339(info.not_after as f64)
-                            ));
-                        }
-                        match info.cn {
-                            Some(cn) => auth.tls_cn = Some(cn),
-                            None => {
-                                cert_note = Some(format!(
-                                    "the certificate {} has no subject CN; linkage skipped",
-                                    p.display()
-                                ))
-                            }
-                        }
-                    }
-                    Err(e) => problems.push(format!("the certificate {} {e}", p.display())),
-                },
-                Ok(_) => {}
-            },
-        }
-    }
-    auth.tls_skipped = cert_note;
-    if problems.is_empty() {
-        let detail = match &auth.tls_cn {
-            Some(cn) => format!("certificate files readable, not expired (CN {cn:?})"),
-            None => "certificate files set".to_owned(),
-        };
-        checks.push(pass(Check::TlsFiles, detail));
-    } else {
-        checks.push(fail(
-            Check::TlsFiles,
-            problems.join("; "),
-            "put a valid client certificate and its key (and the CA that signed the LAPI's certificate) where the file says, readable by the bouncer, or switch to an API key",
-        ));
-    }
-    auth
-}
-
-/// What installers and examples leave instead of a key.
-fn is_placeholder(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    key.contains(['<', '>', ' '])
-        || key.starts_with('$')
-        || key.contains("${")
-        || matches!(
-            lower.as_str(),
-            "api_key"
-                | "apikey"
-                | "your_api_key"
-                | "your-api-key"
-                | "changeme"
-                | "change_me"
-                | "xxx"
-                | "none"
-                | "null"
-        )
-}
-
-fn check_permissions(
-    path: &Path,
-    overlay: Option<&PathBuf>,
-    holds_key: bool,
-    checks: &mut Vec<CheckResult>,
-) {
-    use std::os::unix::fs::PermissionsExt;
-    if !holds_key {
-        return;
-    }
-    let open: Vec<String> = std::iter::once(path)
-        .chain(overlay.map(PathBuf::as_path))
-        .filter_map(|p| {
-            let mode = std::fs::metadata(p).ok()?.permissions().mode() & 0o777;
-            (mode & 0o004 != 0).then(|| format!("{} (mode {mode:04o})", p.display()))
-        })
-        .collect();
-    if open.is_empty() {
-        checks.push(pass(Check::Permissions, "not readable by every user"));
-    } else {
-        checks.push(warn(
-            Check::Permissions,
-            format!(
-                "every user on this host can read the API key in {}",
-                open.join(", ")
-            ),
-            format!(
-                "chmod 600 {} (or 640 with the bouncer's group)",
-                path.display()
-            ),
-        ));
-    }
-}
-
 impl Inspection {
     /// The key's sha512, to look up in the LAPI database (`None` when there is no usable key).
     pub fn key_hash(&self) -> Option<Secret> {
@@ -797,6 +426,7 @@ impl Inspection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crowdsec::bouncer_files::rules::is_placeholder;
 
     #[test]
     fn hash_matches_cscli() {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::{Mapping, Value};
 
-use crate::secret::Secret;
+use crate::values::secret::Secret;
 
 /// Where CrowdSec keeps its database when `db_config.db_path` is not set.
 pub const DEFAULT_DB_PATH: &str = "/var/lib/crowdsec/data/crowdsec.db";
@@ -82,12 +82,12 @@ pub fn load(path: &Path) -> Result<CrowdsecConfig, ConfigError> {
 
 /// Reads and parses one file; `Ok(None)` when it does not exist.
 fn read_yaml(path: &Path) -> Result<Option<Value>, ConfigError> {
-    let text = match crate::yaml::read_capped(path) {
+    let text = match crate::values::yaml::read_capped(path) {
         Ok(t) => t,
-        Err(crate::yaml::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(crate::values::yaml::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(None)
         }
-        Err(crate::yaml::ReadError::Io(source)) => {
+        Err(crate::values::yaml::ReadError::Io(source)) => {
             return Err(ConfigError::Read {
                 path: path.to_owned(),
                 source,
@@ -104,12 +104,12 @@ fn read_yaml(path: &Path) -> Result<Option<Value>, ConfigError> {
     if expanded.trim().is_empty() {
         return Ok(Some(Value::Mapping(Mapping::new())));
     }
-    if crate::yaml::too_deep(&expanded) {
+    if crate::values::yaml::too_deep(&expanded) {
         return Err(ConfigError::Yaml {
             path: path.to_owned(),
             message: format!(
                 "collections nested deeper than {} levels",
-                crate::yaml::MAX_FLOW_DEPTH
+                crate::values::yaml::MAX_FLOW_DEPTH
             ),
         });
     }

@@ -5,12 +5,13 @@
 pub mod checks;
 pub mod link;
 pub mod parse;
+mod rules;
 pub mod tls;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::secret::Secret;
+use crate::values::secret::Secret;
 
 /// A bouncer configuration is a few KB; anything past this is not one (and must not fill memory).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;

@@ -4,7 +4,7 @@
 
 use super::checks::{Check, CheckResult, FileReport, Status, LUA_SLASH_NOTE};
 use super::Kind;
-use crate::bouncers::{Bouncer, BouncerSnapshot};
+use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot};
 
 /// One LAPI's registrations: (its name, its rows).
 pub type Registrations<'a> = (&'a str, &'a BouncerSnapshot);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use tokio_rustls::rustls::pki_types::pem::{self, PemObject};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::secret::Secret;
+use crate::values::secret::Secret;
 
 /// Where PEM text comes from: a file (re-read whenever asked, so a rotated file is picked up) or text given inline
 /// (the web config's `cert`, `key`, `client_ca`; kept as a [`Secret`] since it may be a key).

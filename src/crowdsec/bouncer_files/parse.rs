@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use serde_yaml_ng::Value;
 
 use super::{Kind, Parsed, TlsFiles};
-use crate::crowdsec_config::{merge, strict_expand};
-use crate::secret::Secret;
+use crate::crowdsec::config::{merge, strict_expand};
+use crate::values::secret::Secret;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ParseError {
@@ -109,7 +109,7 @@ fn yaml(text: &str, which: &'static str) -> Result<Value, ParseError> {
         return Ok(Value::Null);
     }
     // Before the parser, whose time is quadratic in nesting (src/yaml.rs).
-    if crate::yaml::too_deep(text) {
+    if crate::values::yaml::too_deep(text) {
         return Err(ParseError::TooDeep(which));
     }
     serde_yaml_ng::from_str(text).map_err(|e| {

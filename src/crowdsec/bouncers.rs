@@ -1,7 +1,7 @@
 //! What the exporter knows of one LAPI's registered bouncers, whatever source it was read from
 //! (database or cscli), and the rules that turn CrowdSec's raw rows into it.
 
-use crate::timefmt::UnixSeconds;
+use crate::values::time::UnixSeconds;
 
 /// One row of CrowdSec's `bouncers` table, interpreted.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,10 +123,10 @@ pub enum RawTime {
 
 impl RawTime {
     /// Go's zero time is how CrowdSec spells "unset" where a column cannot be NULL or a JSON dump prints a
-    /// NULL (see [`crate::timefmt::GO_ZERO_TIME`]): it is read as NULL, never as a pull in year 1.
+    /// NULL (see [`crate::values::time::GO_ZERO_TIME`]): it is read as NULL, never as a pull in year 1.
     pub fn unset_if_go_zero(self) -> RawTime {
         match self {
-            RawTime::At(ts) if crate::timefmt::is_go_zero_time(ts) => RawTime::Null,
+            RawTime::At(ts) if crate::values::time::is_go_zero_time(ts) => RawTime::Null,
             other => other,
         }
     }
@@ -227,7 +227,7 @@ mod tests {
             LastPull::Unreadable
         );
         assert_eq!(
-            interpret_last_pull(RawTime::At(crate::timefmt::GO_ZERO_TIME), "x"),
+            interpret_last_pull(RawTime::At(crate::values::time::GO_ZERO_TIME), "x"),
             LastPull::Never,
             "Go's zero time is unset, not a pull at -62135596800"
         );

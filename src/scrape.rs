@@ -1,4 +1,5 @@
-//! One cached, coalesced reading per source.
+//! Layer 4, the cached snapshot: every source behind one [`Cached`], built at start-up, and what one scrape
+//! gathers from them ([`Scrape`]).
 //!
 //! Scrapes read sources at scrape time, but never more often than a minimum interval, and concurrent scrapes
 //! share one in-flight read. A read that outlives the scrape's deadline keeps running in the background and its
@@ -6,40 +7,18 @@
 //! fails: dashboards keep the bouncers, `crowdsec_exporter_source_up` says the data is stale and why.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::timefmt::{self, UnixSeconds};
-
-/// Why a source read failed: a short stable `reason` for the metric label, and a message for logs and diagnose.
-/// The message must never hold a secret; sources build it from their own typed errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceFailure {
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl std::fmt::Display for SourceFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.message, self.reason)
-    }
-}
-
-/// A typed source error that knows its metric reason.
-pub trait Reason: std::fmt::Display {
-    fn reason(&self) -> &'static str;
-
-    fn to_failure(&self) -> SourceFailure {
-        SourceFailure {
-            reason: self.reason(),
-            message: self.to_string(),
-        }
-    }
-}
+use crate::crowdsec::bouncer_files::checks::FileReport;
+use crate::crowdsec::bouncers::BouncerSnapshot;
+use crate::sources::bouncer_config::{BouncerConfigSource, ConfigSnapshot};
+use crate::sources::lapi_health::{LapiHealth, LapiHealthSource};
+use crate::sources::service_api::{IntegrationSnapshot, ServiceApiSource};
+use crate::sources::{LapiBouncers, Reason, Source, SourceFailure};
+use crate::values::time::{self, UnixSeconds};
 
 /// What a scrape sees of one source.
 #[derive(Debug)]
@@ -55,7 +34,7 @@ pub struct SourceReport<T> {
     pub last_duration_seconds: f64,
     pub last_success: Option<UnixSeconds>,
     /// Errors since start, by reason.
-    pub errors: BTreeMap<&'static str, u64>,
+    pub errors: BTreeMap<Reason, u64>,
     /// Reads finished since start, good or bad (one per cache interval at most, however many scrapes).
     pub reads: u64,
 }
@@ -90,16 +69,14 @@ impl<T> SourceReport<T> {
     }
 }
 
-pub type ReadFuture<T> = Pin<Box<dyn Future<Output = Result<T, SourceFailure>> + Send>>;
-type Reader<T> = Arc<dyn Fn() -> ReadFuture<T> + Send + Sync>;
 type Published<T> = Option<Arc<SourceReport<T>>>;
 
-/// The cache of one source.
-pub struct Cached<T> {
+/// One source behind its cache.
+pub struct Cached<S: Source> {
     min_interval: Duration,
     read_timeout: Duration,
-    reader: Reader<T>,
-    inner: Arc<Mutex<Inner<T>>>,
+    source: Arc<S>,
+    inner: Arc<Mutex<Inner<S::Snapshot>>>,
 }
 
 struct Inner<T> {
@@ -108,24 +85,17 @@ struct Inner<T> {
     inflight: Option<watch::Receiver<Published<T>>>,
 }
 
-impl<T: Send + Sync + 'static> Cached<T> {
+impl<S: Source> Cached<S> {
     /// `read_timeout` bounds one read; `min_interval` is how long a reading serves scrapes before a new one.
-    pub fn new<F>(
-        kind: &'static str,
-        name: &str,
-        min_interval: Duration,
-        read_timeout: Duration,
-        reader: F,
-    ) -> Self
-    where
-        F: Fn() -> ReadFuture<T> + Send + Sync + 'static,
-    {
+    /// Labels come from the source ([`Source::source`], [`Source::name`]).
+    pub fn new(source: S, min_interval: Duration, read_timeout: Duration) -> Self {
+        let report = SourceReport::empty(source.source(), source.name());
         Cached {
             min_interval,
             read_timeout,
-            reader: Arc::new(reader),
+            source: Arc::new(source),
             inner: Arc::new(Mutex::new(Inner {
-                report: Arc::new(SourceReport::empty(kind, name)),
+                report: Arc::new(report),
                 refreshed_at: None,
                 inflight: None,
             })),
@@ -134,7 +104,7 @@ impl<T: Send + Sync + 'static> Cached<T> {
 
     /// The report to serve now: cached when fresh, else a new read shared with concurrent callers.
     /// Waits at most `deadline`; past it, the previous report is served marked down with reason `timeout`.
-    pub async fn get(&self, deadline: Duration) -> Arc<SourceReport<T>> {
+    pub async fn get(&self, deadline: Duration) -> Arc<SourceReport<S::Snapshot>> {
         let mut rx = {
             let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(at) = inner.refreshed_at {
@@ -160,16 +130,16 @@ impl<T: Send + Sync + 'static> Cached<T> {
         }
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::new(inner.report.with_failure(SourceFailure {
-            reason: "timeout",
+            reason: Reason::Timeout,
             message: format!(
                 "no answer within the scrape deadline of {deadline:?}; the read goes on"
             ),
         }))
     }
 
-    fn spawn_read(&self) -> watch::Receiver<Published<T>> {
+    fn spawn_read(&self) -> watch::Receiver<Published<S::Snapshot>> {
         let (tx, rx) = watch::channel(None);
-        let read = (self.reader)();
+        let read = self.source.clone().read();
         let read_timeout = self.read_timeout;
         let inner = self.inner.clone();
         tokio::spawn(async move {
@@ -177,7 +147,7 @@ impl<T: Send + Sync + 'static> Cached<T> {
             let result = match tokio::time::timeout(read_timeout, read).await {
                 Ok(r) => r,
                 Err(_) => Err(SourceFailure {
-                    reason: "timeout",
+                    reason: Reason::Timeout,
                     message: format!("read took longer than {read_timeout:?}"),
                 }),
             };
@@ -197,7 +167,7 @@ impl<T: Send + Sync + 'static> Cached<T> {
                         up: true,
                         last_error: None,
                         last_duration_seconds: duration,
-                        last_success: Some(timefmt::now()),
+                        last_success: Some(time::now()),
                         errors,
                         reads: prev.reads + 1,
                     }
@@ -206,10 +176,10 @@ impl<T: Send + Sync + 'static> Cached<T> {
                     // A failure is news when it starts or changes; the same one again every cache interval would
                     // only flood the log (the metrics count every one).
                     if prev.last_error.as_ref() == Some(&failure) {
-                        tracing::debug!(source = prev.kind, name = %prev.name, reason = failure.reason,
+                        tracing::debug!(source = prev.kind, name = %prev.name, reason = %failure.reason,
                             error = %failure.message, "source read failed again");
                     } else {
-                        tracing::warn!(source = prev.kind, name = %prev.name, reason = failure.reason,
+                        tracing::warn!(source = prev.kind, name = %prev.name, reason = %failure.reason,
                             error = %failure.message, "source read failed");
                     }
                     *errors.entry(failure.reason).or_default() += 1;
@@ -237,41 +207,150 @@ impl<T: Send + Sync + 'static> Cached<T> {
     }
 }
 
+/// Everything one scrape encodes.
+#[derive(Debug)]
+pub struct Scrape {
+    /// The scrape's clock.
+    pub now: UnixSeconds,
+    /// One report per LAPI; its `name` is the `lapi` label.
+    pub lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
+    /// The Service API's report, when that source is enabled.
+    pub service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
+    /// The bouncer configuration checks' report, when they are on.
+    pub bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
+    /// `/health` of each LAPI whose URL is known.
+    pub lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
+}
+
+impl Scrape {
+    /// The checked files of this scrape, with the `integration` check added from the same scrape's Service API
+    /// list (it is only known there) and each file linked to its LAPI's registrations. Stale data is served too,
+    /// flagged by `crowdsec_exporter_source_up`.
+    pub fn checked_files(&self) -> Vec<FileReport> {
+        let Some(data) = self.bouncer_config.as_ref().and_then(|r| r.data.clone()) else {
+            return Vec::new();
+        };
+        let integrations = self.service_api.as_ref().and_then(|r| r.data.clone());
+        let ids: Option<Vec<&str>> = integrations
+            .as_ref()
+            .map(|d| d.integrations.iter().map(|i| i.id.as_str()).collect());
+        let snapshots: Vec<_> = self
+            .lapis
+            .iter()
+            .filter_map(|r| r.data.clone().map(|d| (r.name.clone(), d)))
+            .collect();
+        let lapis: Vec<crate::crowdsec::bouncer_files::link::Registrations<'_>> = snapshots
+            .iter()
+            .map(|(name, d)| (name.as_str(), d.as_ref()))
+            .collect();
+        data.files
+            .iter()
+            .map(|f| {
+                let mut f = f.clone().with_integrations(ids.as_deref());
+                crate::crowdsec::bouncer_files::link::link(&mut f, &lapis);
+                f
+            })
+            .collect()
+    }
+}
+
+/// Every configured source behind its cache, built once at start-up (see `crate::exporter`).
+pub struct Sources {
+    /// One per LAPI, in configuration order.
+    pub lapis: Vec<Cached<LapiBouncers>>,
+    /// The Service API, when a key is given.
+    pub service_api: Option<Cached<ServiceApiSource>>,
+    /// The bouncer configuration checks, when on.
+    pub bouncer_config: Option<Cached<BouncerConfigSource>>,
+    /// One per LAPI whose reachability is watched.
+    pub lapi_health: Vec<Cached<LapiHealthSource>>,
+}
+
+async fn get_opt<S: Source>(
+    c: Option<&Cached<S>>,
+    deadline: Duration,
+) -> Option<Arc<SourceReport<S::Snapshot>>> {
+    match c {
+        Some(c) => Some(c.get(deadline).await),
+        None => None,
+    }
+}
+
+impl Sources {
+    /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
+    pub async fn scrape(&self, deadline: Duration) -> Scrape {
+        use futures_util::future::join_all;
+        let (lapis, service_api, bouncer_config, lapi_health) = tokio::join!(
+            join_all(self.lapis.iter().map(|c| c.get(deadline))),
+            get_opt(self.service_api.as_ref(), deadline),
+            get_opt(self.bouncer_config.as_ref(), deadline),
+            join_all(self.lapi_health.iter().map(|c| c.get(deadline))),
+        );
+        Scrape {
+            now: time::now(),
+            lapis,
+            service_api,
+            bouncer_config,
+            lapi_health,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn counting(delay: Duration, fail: bool) -> (Arc<AtomicUsize>, Cached<usize>) {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let c = calls.clone();
-        let cache = Cached::new(
-            "test",
-            "t",
-            Duration::from_secs(60),
-            Duration::from_secs(5),
-            move || {
-                let c = c.clone();
-                Box::pin(async move {
-                    tokio::time::sleep(delay).await;
-                    let n = c.fetch_add(1, Ordering::SeqCst) + 1;
-                    if fail {
-                        Err(SourceFailure {
-                            reason: "query",
-                            message: "boom".into(),
-                        })
-                    } else {
-                        Ok(n)
-                    }
+    const MINUTE: Duration = Duration::from_secs(60);
+    const FIVE_S: Duration = Duration::from_secs(5);
+
+    /// Counts its reads; the `n`th read (from 0) sleeps `delay(n)`, then fails when `fail`.
+    struct Counting {
+        calls: Arc<AtomicUsize>,
+        delay: fn(usize) -> Duration,
+        fail: bool,
+    }
+
+    impl Source for Counting {
+        type Snapshot = usize;
+        fn source(&self) -> &'static str {
+            "test"
+        }
+        fn name(&self) -> &str {
+            "t"
+        }
+        async fn read(self: Arc<Self>) -> Result<usize, SourceFailure> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep((self.delay)(n)).await;
+            if self.fail {
+                Err(SourceFailure {
+                    reason: Reason::Query,
+                    message: "boom".into(),
                 })
-            },
-        );
-        (calls, cache)
+            } else {
+                Ok(n + 1)
+            }
+        }
+    }
+
+    fn counting(
+        delay: fn(usize) -> Duration,
+        fail: bool,
+        min_interval: Duration,
+        read_timeout: Duration,
+    ) -> (Arc<AtomicUsize>, Cached<Counting>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let source = Counting {
+            calls: calls.clone(),
+            delay,
+            fail,
+        };
+        (calls, Cached::new(source, min_interval, read_timeout))
     }
 
     #[tokio::test]
     async fn concurrent_scrapes_share_one_read_and_the_cache_serves_the_next() {
-        let (calls, cache) = counting(Duration::from_millis(50), false);
+        let (calls, cache) = counting(|_| Duration::from_millis(50), false, MINUTE, FIVE_S);
         let cache = Arc::new(cache);
         let mut tasks = Vec::new();
         for _ in 0..20 {
@@ -301,17 +380,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_is_counted_by_reason() {
-        let (_, cache) = counting(Duration::ZERO, true);
+        let (_, cache) = counting(|_| Duration::ZERO, true, MINUTE, FIVE_S);
         let r = cache.get(Duration::from_secs(5)).await;
         assert!(!r.up);
         assert!(r.data.is_none());
-        assert_eq!(r.errors.get("query"), Some(&1));
+        assert_eq!(r.errors.get(&Reason::Query), Some(&1));
         assert_eq!(r.last_error.as_ref().unwrap().reason, "query");
     }
 
     #[tokio::test]
     async fn a_slow_read_does_not_hold_the_scrape_and_serves_the_next_one() {
-        let (calls, cache) = counting(Duration::from_millis(300), false);
+        let (calls, cache) = counting(|_| Duration::from_millis(300), false, MINUTE, FIVE_S);
         let r = cache.get(Duration::from_millis(20)).await;
         assert!(!r.up);
         assert_eq!(r.last_error.as_ref().unwrap().reason, "timeout");
@@ -323,28 +402,17 @@ mod tests {
 
     #[tokio::test]
     async fn the_read_timeout_marks_the_source_down_and_keeps_old_data() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let c = calls.clone();
-        let cache = Cached::new(
-            "test",
-            "t",
+        let (_, cache) = counting(
+            |n| Duration::from_secs(if n > 0 { 10 } else { 0 }),
+            false,
             Duration::ZERO,
             Duration::from_millis(50),
-            move || {
-                let n = c.fetch_add(1, Ordering::SeqCst);
-                Box::pin(async move {
-                    if n > 0 {
-                        tokio::time::sleep(Duration::from_secs(10)).await;
-                    }
-                    Ok(n)
-                })
-            },
         );
         assert!(cache.get(Duration::from_secs(5)).await.up);
         let r = cache.get(Duration::from_secs(5)).await;
         assert!(!r.up);
-        assert_eq!(r.errors.get("timeout"), Some(&1));
-        assert_eq!(*r.data.clone().unwrap(), 0, "last good data is kept");
+        assert_eq!(r.errors.get(&Reason::Timeout), Some(&1));
+        assert_eq!(*r.data.clone().unwrap(), 1, "last good data is kept");
         assert!(r.last_success.is_some());
     }
 }

@@ -1,0 +1,148 @@
+//! Rows of the LAPI's `bouncers` table, whoever read them (a database engine or `cscli bouncers list -o json`):
+//! the columns read, what the columns present say about the CrowdSec version (schema detection), and one
+//! interpretation of a row into a [`Bouncer`]. Sources only fill [`RawRow`]s.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::crowdsec::bouncers::{interpret_last_pull, Bouncer, RawTime};
+use crate::values::time::UnixSeconds;
+
+/// Columns of `bouncers` the exporter reads; `api_key` is deliberately not among them.
+pub const BOUNCER_COLUMNS: [&str; 11] = [
+    "name",
+    "ip_address",
+    "type",
+    "version",
+    "auth_type",
+    "revoked",
+    "last_pull",
+    "created_at",
+    "osname",
+    "osversion",
+    "auto_created",
+];
+
+/// What the `bouncers` table's columns say about the CrowdSec version that made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema {
+    pub columns: HashSet<String>,
+    /// `last_pull` may be NULL: CrowdSec >= 1.6, where `created_at` also stopped moving.
+    pub last_pull_nullable: bool,
+}
+
+impl Schema {
+    pub fn generation(&self) -> &'static str {
+        if self.columns.contains("osfamily") {
+            "1.7.1+"
+        } else if self.columns.contains("auto_created") {
+            "1.6.4+"
+        } else if self.columns.contains("osname") {
+            "1.6.3+"
+        } else if self.last_pull_nullable {
+            "1.6"
+        } else {
+            "1.4"
+        }
+    }
+
+    /// Registration time can be trusted only where CrowdSec stopped rewriting `created_at`.
+    pub fn registration_trustworthy(&self) -> bool {
+        self.last_pull_nullable || self.columns.contains("osname")
+    }
+
+    /// `SELECT` list in [`BOUNCER_COLUMNS`] order, `NULL` for columns this version lacks.
+    pub fn select_list(&self) -> String {
+        BOUNCER_COLUMNS
+            .iter()
+            .map(|c| {
+                if self.columns.contains(*c) {
+                    format!("\"{c}\"")
+                } else {
+                    "NULL".to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One row as read by an engine, in [`BOUNCER_COLUMNS`] order, before interpretation.
+#[derive(Debug, Default)]
+pub struct RawRow {
+    pub name: Option<String>,
+    pub ip_address: Option<String>,
+    pub bouncer_type: Option<String>,
+    pub version: Option<String>,
+    pub auth_type: Option<String>,
+    pub revoked: Option<bool>,
+    pub last_pull: Option<RawTime>,
+    pub created_at: Option<RawTime>,
+    pub osname: Option<String>,
+    pub osversion: Option<String>,
+    pub auto_created: Option<bool>,
+}
+
+fn bool_label(v: Option<bool>) -> String {
+    v.map(|b| b.to_string()).unwrap_or_default()
+}
+
+/// Turns engine rows into bouncers; `usage` maps bouncer names to their newest usage-metrics push.
+/// Returns the bouncers and how many rows had an unreadable value.
+pub fn interpret(
+    schema: &Schema,
+    rows: Vec<RawRow>,
+    usage: &HashMap<String, UnixSeconds>,
+) -> (Vec<Bouncer>, usize) {
+    let mut bad = 0;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (bouncer, unreadable) = interpret_row(schema, row, usage);
+        bad += usize::from(unreadable);
+        out.push(bouncer);
+    }
+    (out, bad)
+}
+
+/// One row into a bouncer; `true` when a value could not be read.
+pub fn interpret_row(
+    schema: &Schema,
+    row: RawRow,
+    usage: &HashMap<String, UnixSeconds>,
+) -> (Bouncer, bool) {
+    let name = row.name.unwrap_or_default();
+    let bouncer_type = row.bouncer_type.unwrap_or_default();
+    let last_pull = interpret_last_pull(row.last_pull.unwrap_or(RawTime::Null), &bouncer_type);
+    // Go's zero time in created_at: registration unknown.
+    let created = row.created_at.unwrap_or(RawTime::Null).unset_if_go_zero();
+    let unreadable = matches!(row.last_pull, Some(RawTime::Unparseable))
+        || matches!(created, RawTime::Unparseable);
+    if unreadable {
+        tracing::warn!(bouncer = %name, "unreadable timestamp in the bouncers table");
+    }
+    let registered_at = match created {
+        RawTime::At(ts) if schema.registration_trustworthy() => Some(ts),
+        _ => None,
+    };
+    let os = match (
+        row.osname.unwrap_or_default(),
+        row.osversion.unwrap_or_default(),
+    ) {
+        (n, v) if n.is_empty() && v.is_empty() => String::new(),
+        (n, v) if v.is_empty() => n,
+        (n, v) => format!("{n}/{v}"),
+    };
+    let bouncer = Bouncer {
+        last_usage_metrics: usage.get(&name).copied(),
+        name,
+        ip_address: row.ip_address.unwrap_or_default(),
+        bouncer_type,
+        version: row.version.unwrap_or_default(),
+        auth_type: row.auth_type.unwrap_or_default(),
+        os,
+        auto_created: bool_label(row.auto_created),
+        revoked: bool_label(row.revoked),
+        last_pull,
+        registered_at,
+    };
+    (bouncer, unreadable)
+}
