@@ -41,6 +41,7 @@ trap cleanup EXIT
 root="$work/root"
 mkdir "$root"
 tar -C "$root" -xf "$tarball"
+chmod 755 "$root" # a tarball made before debootstrap-bookworm.sh fixed the mode of its `.`
 cp "$deb" "$root/tmp/$pkg.deb"
 in_root() { chroot "$root" "$@"; }
 # What purge must give back: the file names (dpkg's own records and logs aside) and the account databases.

@@ -18,6 +18,9 @@ if [[ -z "$mirror" ]]; then
 fi
 mkdir -p "$out"
 root="$(mktemp -d "$out/root.XXXXXX")"
+# mktemp makes it 0700, and the tarball's `.` keeps that: a root that only root can traverse (users in the chroot or
+# the image could not run anything).
+chmod 755 "$root"
 trap 'rm -rf "$root"' EXIT
 echo "debootstrap-bookworm: debootstrap --variant=minbase bookworm ($mirror)" >&2
 debootstrap --variant=minbase bookworm "$root" "${mirror%/}" >"$out/debootstrap.log" 2>&1 \

@@ -314,3 +314,53 @@ fn flags_work_before_and_after_diagnose() {
         "the same flags give the same report wherever they stand"
     );
 }
+
+/// A host without CA certificates (a minimal chroot or image): the LAPI health client cannot load the platform's
+/// roots. The exporter must still start and check a plain-http LAPI (found by the Debian package test in a
+/// debootstrap root; before, start-up stopped with "cannot build the HTTP client: builder error").
+#[test]
+fn starts_without_system_ca_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("certs");
+    std::fs::create_dir(&empty).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "--lapi.url",
+            "http://127.0.0.1:1",
+            "--lapi.db",
+            &dir.path().join("none.db").display().to_string(),
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("SSL_CERT_FILE", empty.join("none.pem"))
+        .env("SSL_CERT_DIR", &empty)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let body = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the exporter stopped without CA certificates: {status}");
+        }
+        if std::net::TcpStream::connect(addr).is_ok() {
+            let (status, _, body) = http(addr, "GET", "/metrics", &[]);
+            assert_eq!(status, 200);
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "never listened");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        body.contains("crowdsec_exporter_source_up{source=\"lapi_health\""),
+        "the LAPI health source is watched: {body}"
+    );
+}

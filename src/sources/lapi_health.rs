@@ -24,16 +24,37 @@ pub struct LapiHealth {
 /// A client for `/health`: no default headers, no redirects (nothing is sent that a redirect could carry, but a
 /// LAPI never redirects either), every call bounded by `timeout`.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .user_agent(concat!(
-            "crowdsec-bouncer-exporter/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    let builder = || {
+        reqwest::Client::builder()
+            .user_agent(concat!(
+                "crowdsec-bouncer-exporter/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+    };
+    match builder().build() {
+        Ok(c) => Ok(c),
+        // The platform verifier needs the system's CA certificates; a minimal host or chroot has none. LAPIs are
+        // mostly plain http: keep checking them, and let an https URL fail per request (certificate unknown).
+        Err(e) => {
+            let why = chain(&e);
+            tracing::warn!(error = %why, "no system CA certificates: https LAPI URLs cannot be verified (install ca-certificates); http ones are checked");
+            builder()
+                .tls_certs_only(std::iter::empty())
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))
+        }
+    }
+}
+
+/// An error with its causes, `a: b: c` (reqwest's own text is only "builder error").
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::once(e.to_string())
+        .chain(crate::sources::causes(e).map(|c| c.to_string()))
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// `<base>/health` whatever the base's trailing slash.
