@@ -30,6 +30,14 @@ pub enum Check {
     Permissions,
     /// A Blocklist-as-a-Service URL names an integration the Service API lists.
     Integration,
+    /// The bouncer behind the file runs on this host (its process, its systemd unit, or for module bouncers the
+    /// web server that loads the CrowdSec module). Host evidence: never part of [`FileReport::valid`].
+    Running,
+    /// The bouncer's own recent log has no error of a known class (auth, connect, tls, config). Host evidence.
+    Log,
+    /// TCP + TLS + HTTP to the file's API URL answers, without any key (LAPI `GET /health`; a
+    /// Blocklist-as-a-Service URL: its host). Host evidence; generalises `lapi_reachable`.
+    EndpointReachable,
 }
 
 impl Check {
@@ -45,7 +53,16 @@ impl Check {
             Check::LapiReachable => "lapi_reachable",
             Check::Permissions => "permissions",
             Check::Integration => "integration",
+            Check::Running => "running",
+            Check::Log => "log",
+            Check::EndpointReachable => "endpoint_reachable",
         }
+    }
+
+    /// Whether the check judges the file itself. The host checks (running, log, endpoint_reachable) name causes
+    /// of an outage, not faults of the file: a stopped bouncer's correct file stays valid.
+    pub fn judges_file(self) -> bool {
+        !matches!(self, Check::Running | Check::Log | Check::EndpointReachable)
     }
 }
 
@@ -110,7 +127,10 @@ pub struct FileReport {
 impl FileReport {
     /// No check failed (warnings allowed).
     pub fn valid(&self) -> bool {
-        !self.checks.iter().any(|c| c.status == Status::Fail)
+        !self
+            .checks
+            .iter()
+            .any(|c| c.status == Status::Fail && c.check.judges_file())
     }
 
     /// The file's verdict, as `crowdsec_bouncer_config_valid` exports it: `Some(false)` when a check failed,
