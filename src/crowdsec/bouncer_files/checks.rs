@@ -122,6 +122,10 @@ pub struct FileReport {
     /// How the bouncer reads the file differently from how it looks (BOM, values it replaces by defaults...).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Errors of a known class in the bouncer's own recent log (check `log`), by class: `auth`, `connect`, `tls`,
+    /// `config`. Empty when the log was clean or not seen; counts only, never log text.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub log_errors: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl FileReport {
@@ -278,6 +282,7 @@ pub fn inspect_at(path: &Path, env: &dyn Fn(&str) -> Option<String>, now: i64) -
             checks: Vec::new(),
             skipped: Vec::new(),
             notes: Vec::new(),
+            log_errors: Default::default(),
         },
         key: None,
         health_url: None,
@@ -475,6 +480,7 @@ mod tests {
             checks: vec![pass(Check::ApiUrl, "ok")],
             skipped: Vec::new(),
             notes: Vec::new(),
+            log_errors: Default::default(),
         };
         assert!(report
             .clone()
