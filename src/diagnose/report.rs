@@ -111,9 +111,9 @@ pub struct BaseReport {
     pub config_files: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
-    /// Offline or never pulled: the failing evidence of its configuration files, likeliest first (stopped process
-    /// > refused key > unreachable endpoint > invalid file > other > unknown;
-    /// [`crate::crowdsec::verdict::causes`]). Empty for any other verdict.
+    /// Offline or never pulled: the failing evidence of its configuration files, likeliest first: stopped process,
+    /// refused key, unreachable endpoint, invalid file, other, unknown ([`crate::crowdsec::verdict::causes`]).
+    /// Empty for any other verdict.
     pub causes: Vec<Cause>,
 }
 
