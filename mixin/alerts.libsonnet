@@ -1,6 +1,12 @@
 // Alerting rules. Transcribed from alerts/crowdsec-bouncers.rules.yml as it was hand-written (same expressions and
 // texts); that file is now generated from here (mixin/README.md). Thresholds are read from the recording rules of
 // rules.libsonnet, never written here: check-alerts.sh's lint enforces it.
+// The failing checks of the configuration files that belong to the alert's bouncer (lapi, bouncer_base): files
+// whose crowdsec_bouncer_config_valid names one of its rows (key, certificate CN or .id file; absent, hence no
+// file, when the key could not be compared), each check exported as 0 (fail or warning). Nothing is said when
+// there is none. crowdsec-bouncer-exporter diagnose lists the same checks (tests/differential.rs) and orders them:
+// stopped > key refused > unreachable > invalid file.
+local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (instance, path) (crowdsec_bouncer_config_valid and on (bouncer) crowdsec_bouncer_info{lapi=%q,bouncer_base=%q})" $labels.lapi $labels.bouncer_base | query | sortByLabel "check" }} Failing checks of its configuration files on the exporter host:{{ range . }} {{ .Labels.check }} ({{ .Labels.path }}){{ end }}; `crowdsec-bouncer-exporter diagnose` names the likely cause first.{{ end }}';
 {
   prometheusAlerts+:: {
     local c = $._config,
@@ -25,7 +31,7 @@
             labels: { severity: "critical" },
             annotations: {
               summary: "A CrowdSec bouncer has stopped pulling decisions from its LAPI.",
-              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}) and sends no fresh usage metrics: it is not applying new decisions.",
+              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}) and sends no fresh usage metrics: it is not applying new decisions." + causes,
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerOffline.md",
             },
           },
@@ -46,7 +52,7 @@
             labels: { severity: "critical" },
             annotations: {
               summary: "A CrowdSec firewall bouncer has stopped pulling decisions from its LAPI.",
-              description: "Firewall bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}): the host firewall no longer receives new bans.",
+              description: "Firewall bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}): the host firewall no longer receives new bans." + causes,
               runbook_url: c.runbookUrlBase + "CrowdSecFirewallBouncerOffline.md",
             },
           },
@@ -98,7 +104,7 @@
             labels: { severity: "warning" },
             annotations: {
               summary: "A registered CrowdSec bouncer has never pulled decisions.",
-              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} was registered {{ $value | humanizeDuration }} ago and has never pulled decisions: it was never started, or it uses another API URL or key.",
+              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} was registered {{ $value | humanizeDuration }} ago and has never pulled decisions: it was never started, or it uses another API URL or key." + causes,
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerNeverPulled.md",
             },
           },

@@ -415,6 +415,39 @@ fn every_kind_good_and_broken() {
             "{r}"
         );
     }
+    // endpoint_reachable generalises lapi_reachable (kept one release): for a LAPI, the same answer.
+    for r in &reports {
+        let blaas = r
+            .api_url
+            .as_deref()
+            .is_some_and(|u| u.contains("admin.api.crowdsec.net"));
+        if blaas && r.check(ApiUrl).is_some_and(|c| c.status == Pass) {
+            // Its host is probed (this host may have no route to it: then dns or tcp fails), never as a LAPI.
+            assert!(r.check(LapiReachable).is_none(), "{r:?}");
+            let e = r
+                .check(EndpointReachable)
+                .expect("the BLaaS host is probed");
+            assert!(
+                e.status == Pass
+                    || ["dns:", "tcp:", "tls:"]
+                        .iter()
+                        .any(|l| e.detail.starts_with(l)),
+                "{e:?}"
+            );
+            continue;
+        }
+        let old = r.check(LapiReachable).map(|c| c.status);
+        assert_eq!(r.check(EndpointReachable).map(|c| c.status), old, "{r:?}");
+        if old == Some(Fail) {
+            assert!(
+                r.check(EndpointReachable)
+                    .unwrap()
+                    .detail
+                    .starts_with("tcp: connection refused by 127.0.0.1:"),
+                "names the layer: {r:?}"
+            );
+        }
+    }
     // One request per distinct URL and run, whatever the number of files pointing at it.
     let distinct: std::collections::HashSet<_> = reports
         .iter()
@@ -793,7 +826,8 @@ fn registrations_link_tls_files_and_judge_trailing_slashes() {
             assert!(
                 r.checks
                     .iter()
-                    .all(|c| c.status == Pass || c.check == LapiReachable),
+                    .all(|c| c.status == Pass
+                        || matches!(c.check, LapiReachable | EndpointReachable)),
                 "nothing but the (unreachable) test URL fails: {r:?}"
             );
         }

@@ -22,8 +22,9 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
+use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::key_hash;
 use crowdsec_bouncer_exporter::settings::{
-    LapiDbLocation, LapiSettings, ServiceApiSettings, Settings,
+    CheckSettings, LapiDbLocation, LapiSettings, ServiceApiSettings, Settings,
 };
 use crowdsec_bouncer_exporter::sources::service_api;
 use crowdsec_bouncer_exporter::values::secret::Secret;
@@ -133,6 +134,26 @@ struct Scenario {
     /// Verdicts the issue or the field cases require: `lapi/base`, `lapi/row@name` (role), `lapi:` (the LAPI),
     /// `integration:name`.
     expect: Vec<(&'static str, &'static str)>,
+    /// Bouncer configuration files checked by both the exporter and diagnose (issue 15's causes).
+    files: Vec<ConfFile>,
+}
+
+/// A bouncer configuration file: `text` with `@KEY:<row>@` (that row's raw key), `@LAPI@` (a local `/health` that
+/// answers 200) and `@DEAD@` (`http://127.0.0.1:1/`, refused); `id` is its `.id` file, `mode` its permissions.
+struct ConfFile {
+    name: &'static str,
+    text: &'static str,
+    id: Option<&'static str>,
+    mode: u32,
+}
+
+fn conf(name: &'static str, text: &'static str, mode: u32) -> ConfFile {
+    ConfFile {
+        name,
+        text,
+        id: None,
+        mode,
+    }
 }
 
 fn scenario(name: &'static str, lapis: Vec<Lapi>) -> Scenario {
@@ -141,6 +162,7 @@ fn scenario(name: &'static str, lapis: Vec<Lapi>) -> Scenario {
         lapis,
         integrations: vec![],
         expect: vec![],
+        files: vec![],
     }
 }
 
@@ -151,6 +173,10 @@ impl Scenario {
     }
     fn integrations(mut self, i: Vec<Int>) -> Self {
         self.integrations = i;
+        self
+    }
+    fn files(mut self, f: Vec<ConfFile>) -> Self {
+        self.files = f;
         self
     }
 }
@@ -175,7 +201,7 @@ fn catalogue() -> Vec<Scenario> {
             "stale nginx",
             vec![lapi("local", vec![pulled("nginx", 3.0 * D), fresh()])],
         )
-        .expect(&[("local/nginx", "offline")]),
+        .expect(&[("local/nginx", "offline"), ("cause:local/nginx", "unknown")]),
         scenario(
             "offline firewall type",
             vec![lapi("local", vec![firewall("fw", 2.0 * D), fresh()])],
@@ -564,7 +590,7 @@ fn catalogue() -> Vec<Scenario> {
                 ..lapi("local", vec![pulled("nginx", 2.0 * D), fresh()])
             }],
         )
-        .expect(&[("local/nginx", "offline")]),
+        .expect(&[("local/nginx", "offline"), ("cause:local/nginx", "unknown")]),
         scenario(
             "two instances share a key",
             vec![lapi(
@@ -592,6 +618,58 @@ fn catalogue() -> Vec<Scenario> {
             ("local/row@fw", "superseded"),
             ("local/row@fw@192.0.2.6", "current"),
         ]),
+        // Issue 15: the causes. fw is offline, its LAPI URL refuses connections (endpoint_reachable and the
+        // deprecated lapi_reachable fail; the latter makes the file invalid) and its key file is world-readable (a
+        // warning); steady pulls, so its warning is no cause.
+        scenario(
+            "causes: offline, endpoint unreachable",
+            vec![lapi("local", vec![firewall("fw", 2.0 * D), fresh()])],
+        )
+        .files(vec![
+            conf(
+                "crowdsec-firewall-bouncer.yaml",
+                "api_url: @DEAD@\napi_key: @KEY:fw@\n",
+                0o644,
+            ),
+            conf(
+                "crowdsec-custom-bouncer.yaml",
+                "api_url: @LAPI@\napi_key: @KEY:steady@\n",
+                0o644,
+            ),
+        ])
+        .expect(&[
+            ("local/fw", "offline"),
+            ("local/steady", "ok"),
+            ("cause:local/fw", "endpoint_reachable"),
+        ]),
+        // Never pulled, its file linked by `.id` holds the installer's placeholder key.
+        scenario(
+            "causes: never pulled, placeholder key",
+            vec![lapi("local", vec![never("new", 3.0 * D), fresh()])],
+        )
+        .files(vec![ConfFile {
+            id: Some("new"),
+            ..conf(
+                "crowdsec-custom-bouncer.yaml",
+                "api_url: @LAPI@\napi_key: <API_KEY>\n",
+                0o600,
+            )
+        }])
+        .expect(&[
+            ("local/new", "never_pulled"),
+            ("cause:local/new", "api_key"),
+        ]),
+        // Offline, its file passes every check: the cause is unknown and the alert says nothing more.
+        scenario(
+            "causes: offline, nothing fails",
+            vec![lapi("local", vec![pulled("nginx", 3.0 * D), fresh()])],
+        )
+        .files(vec![conf(
+            "crowdsec-nginx-bouncer.conf",
+            "API_URL=@LAPI@\nAPI_KEY=@KEY:nginx@\n",
+            0o600,
+        )])
+        .expect(&[("local/nginx", "offline"), ("cause:local/nginx", "unknown")]),
     ]
 }
 
@@ -631,7 +709,9 @@ fn write_db(path: &Path, l: &Lapi, now: f64) {
         Schema::V14 => db_1_4_6(path),
     };
     for (i, r) in l.rows.iter().enumerate() {
-        let key = format!("{:0128x}", i + 1);
+        let key = key_hash(&Secret::new(raw_key(l.name, i)))
+            .expose()
+            .to_owned();
         let created = sqlite_time(now - r.created_ago);
         let ip = if r.kind.is_empty() { "" } else { "192.0.2.99" };
         let version = if r.kind.is_empty() { "" } else { "v1.0.0" };
@@ -675,6 +755,63 @@ fn write_db(path: &Path, l: &Lapi, now: f64) {
     }
 }
 
+/// The raw key of row `i` of LAPI `lapi` (its sha512 is what the database holds).
+fn raw_key(lapi: &str, i: usize) -> String {
+    format!("differential{lapi}{i:04}key")
+}
+
+/// A `/health` that answers 200 on 127.0.0.1, for the files' `@LAPI@`; one per test process.
+fn health_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // No trailing `/`: Go bouncers add it, Lua ones warn about it on old versions.
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for mut stream in listener.incoming().flatten() {
+                let mut buf = [0u8; 2048];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"up\"}");
+            }
+        });
+        url
+    })
+}
+
+/// Writes the scenario's configuration files into `dir`.
+fn write_files(s: &Scenario, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for f in &s.files {
+        let mut text = f
+            .text
+            .replace("@LAPI@", health_url())
+            .replace("@DEAD@", "http://127.0.0.1:1/");
+        while let Some(at) = text.find("@KEY:") {
+            let end = at + 5 + text[at + 5..].find('@').unwrap();
+            let name = &text[at + 5..end];
+            let key = s
+                .lapis
+                .iter()
+                .find_map(|l| {
+                    l.rows
+                        .iter()
+                        .position(|r| r.name == name)
+                        .map(|i| raw_key(l.name, i))
+                })
+                .unwrap();
+            text.replace_range(at..=end, &key);
+        }
+        let path = dir.join(f.name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(f.mode))
+            .unwrap();
+        if let Some(id) = f.id {
+            std::fs::write(dir.join(format!("{}.id", f.name)), id).unwrap();
+        }
+    }
+}
+
 fn integrations_json(ints: &[Int], now: f64) -> Vec<Value> {
     ints.iter()
         .enumerate()
@@ -694,8 +831,21 @@ fn integrations_json(ints: &[Int], now: f64) -> Vec<Value> {
         .collect()
 }
 
-fn settings(dbs: &[(String, PathBuf)], service_api: Option<&FakeServiceApi>) -> Settings {
+fn settings(
+    dbs: &[(String, PathBuf)],
+    service_api: Option<&FakeServiceApi>,
+    configs: &Path,
+) -> Settings {
     let mut s = Settings::single_lapi("unused", LapiDbLocation::Sqlite(PathBuf::new()));
+    // As diagnose's config file: the checks on, no CrowdSec config (so no lapi_health source).
+    s.checks = Some(CheckSettings {
+        config_dirs: vec![configs.to_owned()],
+        config_files: vec![],
+        lapi_url: None,
+        crowdsec_config: configs.join("no-crowdsec-config.yaml"),
+        interval: Duration::ZERO,
+        timeout: Duration::from_secs(2),
+    });
     s.lapis = dbs
         .iter()
         .map(|(name, path)| LapiSettings {
@@ -722,9 +872,12 @@ fn config_file(
     dbs: &[(String, PathBuf)],
     service_api: Option<&FakeServiceApi>,
 ) -> PathBuf {
-    let empty = dir.join("no-bouncer-configs");
-    std::fs::create_dir_all(&empty).unwrap();
-    let mut text = format!("bouncers:\n  config_dirs: [{}]\nlapis:\n", empty.display());
+    let configs = dir.join("bouncers");
+    std::fs::create_dir_all(&configs).unwrap();
+    let mut text = format!(
+        "bouncers:\n  config_dirs: [{}]\nlapis:\n",
+        configs.display()
+    );
     for (name, path) in dbs {
         writeln!(text, "  - name: {name}\n    db: {}", path.display()).unwrap();
     }
@@ -750,6 +903,9 @@ fn diagnose(config: &Path) -> (i32, Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"))
         .arg("--config.file")
         .arg(config)
+        // No CrowdSec config: no lapi_health source, as in the in-process exporter.
+        .arg("--crowdsec.config")
+        .arg(config.with_file_name("no-crowdsec-config.yaml"))
         .args(["diagnose", "--output", "json"])
         .env_remove("CROWDSEC_SERVICE_API_KEY")
         .output()
@@ -847,6 +1003,48 @@ fn expected_alerts(report: &Value) -> Vec<Value> {
             json!({"labels": selector("ALERTS", &labels), "value": 1})
         })
         .collect();
+    // The configuration alerts: CrowdSecBouncerConfigInvalid per invalid file, and
+    // CrowdSecBouncerConfigInvalidAndOffline per row of an offline bouncer that an invalid file names.
+    let label_map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    for f in report["config_files"].as_array().unwrap() {
+        if f["valid"] != false {
+            continue;
+        }
+        let bouncer = f["bouncer"].as_str().unwrap_or("");
+        let labels = label_map(&[
+            ("alertname", "CrowdSecBouncerConfigInvalid"),
+            ("alertstate", "firing"),
+            ("severity", "warning"),
+            ("path", f["path"].as_str().unwrap()),
+            ("bouncer", bouncer),
+        ]);
+        out.push(json!({"labels": selector("ALERTS", &labels), "value": 1}));
+        for l in report["lapis"].as_array().unwrap() {
+            for b in l["bouncers"].as_array().unwrap() {
+                if b["verdict"] != "offline" {
+                    continue;
+                }
+                for r in b["rows"].as_array().unwrap() {
+                    if r["name"] == bouncer {
+                        let labels = label_map(&[
+                            ("alertname", "CrowdSecBouncerConfigInvalidAndOffline"),
+                            ("alertstate", "firing"),
+                            ("severity", "critical"),
+                            ("lapi", l["name"].as_str().unwrap()),
+                            ("bouncer", bouncer),
+                            ("bouncer_base", b["name"].as_str().unwrap()),
+                        ]);
+                        out.push(json!({"labels": selector("ALERTS", &labels), "value": 1}));
+                    }
+                }
+            }
+        }
+    }
     // The LAPI-level alerts.
     for l in report["lapis"].as_array().unwrap() {
         if let Some(a) = l["alert"].as_str() {
@@ -860,6 +1058,102 @@ fn expected_alerts(report: &Value) -> Vec<Value> {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
             out.push(json!({"labels": selector("ALERTS", &labels), "value": 1}));
+        }
+    }
+    out
+}
+
+/// The query the offline and never-pulled alerts' descriptions run for the failing checks of a bouncer's files,
+/// read from the shipped rule file (the three alerts carry the same one), `%q` still in it for lapi, bouncer_base.
+fn causes_query() -> String {
+    let rules: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/crowdsec-bouncers.rules.yml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut found: Vec<String> = Vec::new();
+    for g in rules["groups"].as_array().unwrap() {
+        for r in g["rules"].as_array().unwrap() {
+            let alert = r["alert"].as_str().unwrap_or("");
+            if [
+                "CrowdSecBouncerOffline",
+                "CrowdSecFirewallBouncerOffline",
+                "CrowdSecBouncerNeverPulled",
+            ]
+            .contains(&alert)
+            {
+                let d = r["annotations"]["description"].as_str().unwrap();
+                let start = d
+                    .find("printf \"crowdsec_bouncer_config_check")
+                    .unwrap_or_else(|| {
+                        panic!("{alert}'s description names no failing checks: {d}")
+                    })
+                    + "printf \"".len();
+                let end = start
+                    + d[start..]
+                        .find("\" $labels.lapi $labels.bouncer_base")
+                        .unwrap();
+                found.push(d[start..end].replace("\\\"", "\""));
+            }
+        }
+    }
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(found.iter().all(|q| *q == found[0]), "one query: {found:?}");
+    found.swap_remove(0)
+}
+
+/// For each bouncer diagnose gives causes, the description's query must return exactly the (path, check) of its
+/// causes (`unknown` is no check: then nothing), each exported as 0.
+fn expected_causes(report: &Value) -> Vec<Value> {
+    let query = causes_query();
+    let mut out = Vec::new();
+    for l in report["lapis"].as_array().unwrap() {
+        for b in l["bouncers"].as_array().unwrap() {
+            let causes = b["causes"].as_array().unwrap();
+            let verdict = b["verdict"].as_str().unwrap();
+            if !matches!(verdict, "offline" | "never_pulled") {
+                assert!(causes.is_empty(), "{verdict} bouncer with causes: {b}");
+                continue;
+            }
+            assert!(
+                !causes.is_empty(),
+                "an {verdict} bouncer has at least `unknown`: {b}"
+            );
+            let mut samples: Vec<(String, String)> = causes
+                .iter()
+                .filter(|c| c["check"] != "unknown")
+                .map(|c| {
+                    (
+                        c["path"].as_str().unwrap().to_owned(),
+                        c["check"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            samples.sort();
+            samples.dedup();
+            let expr = query
+                .replacen("%q", &quote(l["name"].as_str().unwrap()), 1)
+                .replacen("%q", &quote(b["name"].as_str().unwrap()), 1);
+            let exp: Vec<Value> = samples
+                .iter()
+                .map(|(path, check)| {
+                    let labels: BTreeMap<String, String> = [
+                        ("job", JOB),
+                        ("instance", INSTANCE),
+                        ("path", path.as_str()),
+                        ("check", check.as_str()),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                    json!({"labels": selector("crowdsec_bouncer_config_check", &labels), "value": 0})
+                })
+                .collect();
+            out.push(
+                json!({"expr": expr, "eval_time": format!("{EVAL_MINUTES}m"), "exp_samples": exp}),
+            );
         }
     }
     out
@@ -958,6 +1252,19 @@ fn exit_for(alerts: &[Value]) -> i32 {
 
 /// The verdict at `subject` (see [`Scenario::expect`]) in diagnose's report.
 fn verdict_at(report: &Value, subject: &str) -> Option<String> {
+    if let Some(base) = subject.strip_prefix("cause:") {
+        // The likely cause's check of `lapi/base`.
+        let (l, name) = base.split_once('/')?;
+        let lapi = report["lapis"]
+            .as_array()?
+            .iter()
+            .find(|x| x["name"] == l)?;
+        let b = lapi["bouncers"]
+            .as_array()?
+            .iter()
+            .find(|b| b["name"] == name)?;
+        return Some(b["causes"][0]["check"].as_str()?.to_owned());
+    }
     if let Some(name) = subject.strip_prefix("integration:") {
         return report["integrations"]["items"]
             .as_array()?
@@ -1012,7 +1319,8 @@ fn prepare(s: &Scenario, dir: &Path) -> Prepared {
         .collect();
     let fake = (!s.integrations.is_empty())
         .then(|| FakeServiceApi::start(SERVICE_KEY, integrations_json(&s.integrations, now)));
-    let exporter = start_in_process(settings(&dbs, fake.as_ref()));
+    write_files(s, &dir.join("bouncers"));
+    let exporter = start_in_process(settings(&dbs, fake.as_ref(), &dir.join("bouncers")));
     let scraped_at = crate::now();
     // The exporter stops before diagnose runs: one reader of the databases at a time, as in production.
     let (status, _, body) = http(exporter.addr, "GET", "/metrics", &[]);
@@ -1033,14 +1341,16 @@ fn prepare(s: &Scenario, dir: &Path) -> Prepared {
     let states = expected_states(&report);
     let want_exit = exit_for(&alerts);
     let summary = summary(&report);
+    let mut exprs = vec![
+        json!({"expr": "ALERTS{alertstate=\"firing\"}", "eval_time": format!("{EVAL_MINUTES}m"), "exp_samples": alerts}),
+        json!({"expr": state_expression(), "eval_time": format!("{EVAL_MINUTES}m"), "exp_samples": states}),
+    ];
+    exprs.extend(expected_causes(&report));
     let test = json!({
         "name": s.name,
         "interval": "1m",
         "input_series": input_series(&samples, scraped_at),
-        "promql_expr_test": [
-            {"expr": "ALERTS{alertstate=\"firing\"}", "eval_time": format!("{EVAL_MINUTES}m"), "exp_samples": alerts},
-            {"expr": state_expression(), "eval_time": format!("{EVAL_MINUTES}m"), "exp_samples": states},
-        ],
+        "promql_expr_test": exprs,
     });
     Prepared {
         name: s.name,
@@ -1227,6 +1537,48 @@ fn a_wrong_expectation_is_detected() {
         output.contains("CrowdSecBouncerOffline") && output.contains("CrowdSecBouncerPullOverdue"),
         "{output}"
     );
+    // A check diagnose does not give as a cause, in the description's query.
+    let dir3 = dir.path().join("c");
+    std::fs::create_dir(&dir3).unwrap();
+    let offline = scenario(
+        "causes: offline, endpoint unreachable",
+        vec![lapi(
+            "local",
+            vec![firewall("fw", 2.0 * D), pulled("steady", 30.0)],
+        )],
+    )
+    .files(vec![conf(
+        "crowdsec-firewall-bouncer.yaml",
+        "api_url: @DEAD@\napi_key: @KEY:fw@\n",
+        0o600,
+    )]);
+    let mut p = prepare(&offline, &dir3);
+    let causes = p.test["promql_expr_test"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| {
+            e["expr"]
+                .as_str()
+                .unwrap()
+                .starts_with("crowdsec_bouncer_config_check")
+        })
+        .unwrap();
+    let samples = causes["exp_samples"].as_array_mut().unwrap();
+    assert_eq!(
+        samples.len(),
+        2,
+        "endpoint_reachable, lapi_reachable: {samples:?}"
+    );
+    samples.pop();
+    std::fs::write(
+        &file,
+        serde_json::to_string(&test_file(std::slice::from_ref(&p))).unwrap(),
+    )
+    .unwrap();
+    let (ok, output) = promtool(&file);
+    assert!(!ok, "promtool accepted a missing cause");
+    assert!(output.contains("lapi_reachable"), "{output}");
     // And a wrong state code in the dashboards' column.
     let mut p = prepare(&s, &d2);
     let states = p.test["promql_expr_test"][1]["exp_samples"]

@@ -126,6 +126,7 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
         "api_key",
         "key_registered",
         "lapi_reachable",
+        "endpoint_reachable",
         "permissions",
     ] {
         assert_eq!(
@@ -277,8 +278,23 @@ fn config_checks_lapi_health_and_diagnose_with_the_real_lapi() {
             &[("path", &path), ("check", "lapi_reachable")],
         ) == Some(0.0)
     });
+    wait_until(
+        "endpoint_reachable to fail",
+        Duration::from_secs(15),
+        || {
+            metric(
+                &exporter,
+                "crowdsec_bouncer_config_check",
+                &[("path", &path), ("check", "endpoint_reachable")],
+            ) == Some(0.0)
+        },
+    );
     let (code, text) = diagnose(&args, "text");
     assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("FAIL endpoint_reachable: tcp: connection refused by 127.0.0.1:"),
+        "the failing layer is named: {text}"
+    );
     assert!(
         text.contains(&format!("LAPI e2e at {}: DOWN (cannot connect", lapi.url())),
         "{text}"

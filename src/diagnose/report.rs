@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::crowdsec::verdict::Cause;
+
 use super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,6 +111,10 @@ pub struct BaseReport {
     pub config_files: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// Offline or never pulled: the failing evidence of its configuration files, likeliest first: stopped process,
+    /// refused key, unreachable endpoint, invalid file, other, unknown ([`crate::crowdsec::verdict::causes`]).
+    /// Empty for any other verdict.
+    pub causes: Vec<Cause>,
 }
 
 #[derive(Debug, Serialize)]
@@ -174,7 +180,10 @@ pub(super) fn base_finding(b: &BaseReport) -> Option<Finding> {
     if b.severity == Severity::None {
         return None;
     }
-    let what = format!("bouncer {}: {}", b.name, text::base_label(b.verdict));
+    let mut what = format!("bouncer {}: {}", b.name, text::base_label(b.verdict));
+    if let Some(c) = b.causes.first() {
+        what.push_str(&format!("; likely cause: {}", text::cause_line(c)));
+    }
     Some(Finding {
         severity: b.severity,
         alert: b.alert.map(Alert::name),
@@ -247,6 +256,7 @@ pub(super) fn base_report(b: &BaseJudgement, files: &[FileReport], t: &Threshold
         version: current.map(|c| c.version.clone()).unwrap_or_default(),
         ip_address: current.map(|c| c.ip_address.clone()).unwrap_or_default(),
         fix: text::base_fix(b, &config_files, t),
+        causes: verdict::causes(b, files),
         rows,
         config_files,
     }

@@ -264,3 +264,138 @@ fn colour_only_when_asked() {
     assert!(!text(&r, false).contains('\x1b'));
     assert!(text(&r, true).contains("\x1b[32mall fine\x1b[0m"));
 }
+
+/// A file linked to bouncer `name` on LAPI `local` (key matched), with `checks` as given (the rest absent).
+fn linked_file(path: &str, name: &str, checks: &[(Check, CheckStatus)]) -> FileReport {
+    use crate::crowdsec::bouncer_files::checks::CheckResult;
+    FileReport {
+        path: path.into(),
+        kind: crate::crowdsec::bouncer_files::Kind::Go,
+        api_url: Some("http://127.0.0.1:8080/".into()),
+        bouncer: Some(name.into()),
+        lapi: Some("local".into()),
+        enabled: true,
+        mode: None,
+        tls_cn: None,
+        id_name: None,
+        checks: checks
+            .iter()
+            .map(|(c, s)| CheckResult {
+                check: *c,
+                status: *s,
+                detail: match (c, s) {
+                    (Check::Running, CheckStatus::Fail) => {
+                        "unit crowdsec-firewall-bouncer.service is inactive (dead) since 2026-07-23"
+                            .into()
+                    }
+                    (Check::EndpointReachable, CheckStatus::Fail) => {
+                        "tcp: connection refused by 127.0.0.1:8080: nothing listens there".into()
+                    }
+                    _ => format!("{} detail", c.name()),
+                },
+                fix: (*s != CheckStatus::Pass).then(|| format!("{} fix", c.name())),
+            })
+            .collect(),
+        skipped: Vec::new(),
+        notes: Vec::new(),
+        log_errors: BTreeMap::new(),
+    }
+}
+
+fn with_files(mut s: Scrape, files: Vec<FileReport>) -> Scrape {
+    s.bouncer_config = Some(report(
+        "bouncer_config",
+        "local",
+        crate::sources::bouncer_config::ConfigSnapshot { files },
+    ));
+    s
+}
+
+/// Issue 15: an offline bouncer whose unit stopped and whose LAPI is unreachable: "not running" is said first, in
+/// the text (the problem line and right under the bouncer) and as `causes[0]` in JSON; the other evidence follows.
+#[test]
+fn the_likely_cause_comes_first() {
+    use Check::*;
+    use CheckStatus::*;
+    let file = linked_file(
+        "/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml",
+        "fw",
+        &[
+            (Readable, Pass),
+            (ApiUrl, Pass),
+            (KeyRegistered, Pass),
+            (Running, Fail),
+            (EndpointReachable, Fail),
+            (Permissions, Warn),
+        ],
+    );
+    let r = build(&with_files(
+        scrape(vec![row("fw", LastPull::At(NOW - 2.0 * D))], None),
+        vec![file],
+    ));
+    assert_eq!(r.status, Status::Critical);
+    let j = json(&r);
+    let causes = j["lapis"][0]["bouncers"][0]["causes"].as_array().unwrap();
+    let checks: Vec<&str> = causes
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["running", "endpoint_reachable", "permissions"]);
+    assert_eq!(causes[0]["kind"], "stopped");
+    assert_eq!(
+        causes[0]["evidence"],
+        "unit crowdsec-firewall-bouncer.service is inactive (dead) since 2026-07-23"
+    );
+    assert_eq!(causes[0]["fix"], "running fix");
+    assert_eq!(
+        causes[0]["path"],
+        "/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
+    );
+    let t = text(&r, false);
+    assert!(
+        t.contains("  - bouncer fw: OFFLINE; likely cause: running (/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml): unit crowdsec-firewall-bouncer.service is inactive"),
+        "{t}"
+    );
+    let headline = t.find("  bouncer fw: OFFLINE").unwrap();
+    let likely = t.find("    likely cause: running (").unwrap();
+    let also = t.find("    also: endpoint_reachable (").unwrap();
+    assert!(headline < likely && likely < also, "{t}");
+    assert!(t[likely..].starts_with("    likely cause: running (/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml): unit crowdsec-firewall-bouncer.service is inactive (dead) since 2026-07-23\n      try: running fix\n"), "{t}");
+}
+
+/// A bouncer that pulls has no causes, even when a host check of its file fails; an offline one without any
+/// file on this host gets `unknown`, saying why.
+#[test]
+fn causes_only_for_offline_or_never_pulled_bouncers() {
+    use Check::*;
+    use CheckStatus::*;
+    let stopped = || linked_file("/f.yaml", "fw", &[(KeyRegistered, Pass), (Running, Fail)]);
+    let r = build(&with_files(
+        scrape(vec![row("fw", LastPull::At(NOW - 10.0))], None),
+        vec![stopped()],
+    ));
+    let j = json(&r);
+    assert_eq!(
+        j["lapis"][0]["bouncers"][0]["causes"],
+        serde_json::json!([])
+    );
+    assert!(!text(&r, false).contains("likely cause"));
+    let mut never = row("fw", LastPull::Never);
+    never.registered_at = Some(NOW - 2.0 * D);
+    let r = build(&with_files(scrape(vec![never], None), vec![stopped()]));
+    assert_eq!(
+        json(&r)["lapis"][0]["bouncers"][0]["causes"][0]["check"],
+        "running"
+    );
+    let r = build(&scrape(vec![row("fw", LastPull::At(NOW - 2.0 * D))], None));
+    let j = json(&r);
+    let causes = j["lapis"][0]["bouncers"][0]["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), 1);
+    assert_eq!(causes[0]["check"], "unknown");
+    assert!(causes[0]["evidence"]
+        .as_str()
+        .unwrap()
+        .starts_with("no configuration file on this host belongs to it"));
+    assert!(text(&r, false)
+        .contains("    likely cause: unknown: no configuration file on this host belongs to it"));
+}

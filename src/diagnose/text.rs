@@ -3,7 +3,7 @@
 use super::{key_compared, key_unmatched, BaseReport, IntegrationReport, Report, Status};
 use crate::crowdsec::bouncer_files::checks::Status as CheckStatus;
 use crate::crowdsec::verdict::{
-    BaseJudgement, BaseVerdict, IntegrationJudgement, IntegrationVerdict, LapiVerdict, Role,
+    BaseJudgement, BaseVerdict, Cause, IntegrationJudgement, IntegrationVerdict, LapiVerdict, Role,
     RowJudgement, Severity, Thresholds,
 };
 use crate::values::time::human_duration;
@@ -81,6 +81,14 @@ pub(super) fn base_fix(
         BaseVerdict::NeverPulledAgeUnknown => Some(format!(
             "this CrowdSec (1.4/1.5) does not keep the registration time, so neither the alerts nor diagnose can apply the never-pulled grace and no alert fires: check that the bouncer runs; {where_}"
         )),
+    }
+}
+
+/// One cause in a line: `running (/etc/crowdsec/bouncers/x.yaml): not running`.
+pub(super) fn cause_line(c: &Cause) -> String {
+    match &c.path {
+        Some(p) => format!("{} ({p}): {}", c.check, c.evidence),
+        None => format!("{}: {}", c.check, c.evidence),
     }
 }
 
@@ -188,6 +196,14 @@ fn base_text(o: &mut String, p: &Paint, b: &BaseReport) {
         o.push_str(&format!(", from {}", b.ip_address));
     }
     o.push('\n');
+    // Right under the verdict: the likely cause, then the other evidence, each with its fix.
+    for (i, c) in b.causes.iter().enumerate() {
+        let head = if i == 0 { "likely cause" } else { "also" };
+        o.push_str(&format!("    {head}: {}\n", cause_line(c)));
+        if !c.fix.is_empty() {
+            o.push_str(&format!("      try: {}\n", c.fix));
+        }
+    }
     // Rows are listed when there are several, or when the one row needs a word.
     if b.rows.len() > 1 || b.rows.iter().any(|r| r.note.is_some()) {
         for r in &b.rows {

@@ -33,7 +33,7 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
     gauges(
         enc,
         "crowdsec_bouncer_config_check",
-        "One check of a bouncer configuration file: 1 pass, 0 fail or warning (readable, parses, api_url, api_key, tls_files, key_registered, lapi_reachable, permissions, integration). A check that could not run has no series.",
+        "One check of a bouncer configuration file: 1 pass, 0 fail or warning (readable, parses, api_url, api_key, tls_files, key_registered, endpoint_reachable, lapi_reachable (deprecated: endpoint_reachable), permissions, integration). A check that could not run has no series.",
         files.iter().zip(&paths).flat_map(|(f, path)| {
             f.checks.iter().map(move |c| {
                 let labels: Labels<'_> = vec![("path", path.as_str()), ("check", c.check.name())];

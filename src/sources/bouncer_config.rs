@@ -1,7 +1,8 @@
 //! Source `bouncer_config`: every bouncer configuration file, checked (see [`crate::crowdsec::bouncer_files::checks`]).
 //! Cached like any source, so the checks run at most once per `--bouncers.check-interval`. The key of a file is
-//! only ever hashed and compared in the LAPI database; the one request made is `GET <api_url>/health`, which
-//! carries no key and so cannot move the `last_pull` this exporter watches.
+//! only ever hashed and compared in the LAPI database; the one request made per endpoint is `GET <api_url>/health`
+//! (a LAPI) or `HEAD /` of a Blocklist-as-a-Service host ([`endpoint::probe`]), which carry no key and so cannot
+//! move the `last_pull` this exporter watches.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,8 +11,9 @@ use std::time::Duration;
 
 use crate::crowdsec::bouncer_files::checks::{inspect, FileReport, Inspection, KeyLookup};
 use crate::crowdsec::bouncer_files::discover;
+use crate::crowdsec::bouncer_files::endpoint::{Endpoint, EndpointKind};
 use crate::sources::lapi_db::LapiDbSource;
-use crate::sources::lapi_health;
+use crate::sources::{endpoint, lapi_health};
 use crate::sources::{Failure, Reason, SourceFailure};
 
 pub const SOURCE: &str = "bouncer_config";
@@ -33,6 +35,8 @@ pub struct BouncerConfigSource {
     /// none; the cscli source does not keep 1.4.x's).
     cscli_lapis: Vec<String>,
     client: reqwest::Client,
+    /// Bounds each request and each step of a failure's analysis.
+    timeout: Duration,
 }
 
 impl BouncerConfigSource {
@@ -54,6 +58,7 @@ impl BouncerConfigSource {
             lapis,
             cscli_lapis: Vec::new(),
             client: lapi_health::client(health_timeout)?,
+            timeout: health_timeout,
         })
     }
 
@@ -78,30 +83,34 @@ impl BouncerConfigSource {
                 reason: Reason::Internal,
                 message: format!("checking thread failed: {e}"),
             })?;
-        // One /health per distinct URL, concurrently.
+        // One probe per distinct endpoint, concurrently: a LAPI's `/health` (both endpoint_reachable and the
+        // deprecated lapi_reachable read it), a Blocklist-as-a-Service host's root.
         let client = &self.client;
-        let mut answers = BTreeMap::new();
+        let mut answers: BTreeMap<Endpoint, Option<Result<String, String>>> = BTreeMap::new();
         let mut set = tokio::task::JoinSet::new();
-        for url in inspections.iter().filter_map(Inspection::health_url) {
-            if answers.insert(url.to_string(), None).is_none() {
-                let (client, url) = (client.clone(), url.clone());
+        for endpoint in inspections.iter().filter_map(Inspection::endpoint) {
+            if answers.insert(endpoint.clone(), None).is_none() {
+                let (client, timeout) = (client.clone(), self.timeout);
                 set.spawn(async move {
-                    let answer = lapi_health::check(&client, &url).await;
-                    (url.to_string(), answer)
+                    let answer = endpoint::probe(&client, &endpoint, timeout).await;
+                    (endpoint, answer)
                 });
             }
         }
         while let Some(done) = set.join_next().await {
-            if let Ok((url, answer)) = done {
-                answers.insert(url, Some(answer));
+            if let Ok((endpoint, answer)) = done {
+                answers.insert(endpoint, Some(answer));
             }
         }
         for insp in &mut inspections {
-            let Some(url) = insp.health_url().map(|u| u.to_string()) else {
+            let Some(endpoint) = insp.endpoint() else {
                 continue;
             };
-            if let Some(Some(answer)) = answers.get(&url) {
-                insp.lapi_reachable(answer);
+            if let Some(Some(answer)) = answers.get(&endpoint) {
+                if endpoint.kind == EndpointKind::Lapi {
+                    insp.lapi_reachable(&answer.as_ref().map(|_| ()).map_err(Clone::clone));
+                }
+                insp.endpoint_reachable(&endpoint, answer);
             }
         }
         Ok(ConfigSnapshot {

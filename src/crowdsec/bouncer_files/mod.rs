@@ -3,6 +3,7 @@
 //! the network or the LAPI database get their answers from the `bouncer_config` source.
 
 pub mod checks;
+pub mod endpoint;
 pub mod link;
 pub mod parse;
 mod rules;

@@ -346,8 +346,10 @@ pub struct IntegrationJudgement<'a> {
     pub age_seconds: Option<f64>,
 }
 
+pub mod causes;
 mod judge;
 
+pub use causes::{causes, Cause, CauseKind};
 pub use judge::{judge_integration, judge_lapi};
 
 #[cfg(test)]
