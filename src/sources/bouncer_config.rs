@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::crowdsec::bouncer_files::checks::{inspect, FileReport, Inspection, KeyLookup};
 use crate::crowdsec::bouncer_files::discover;
+use crate::sources::host::{HostChecks, HostView};
 use crate::sources::lapi_db::LapiDbSource;
 use crate::sources::lapi_health;
 use crate::sources::{Failure, Reason, SourceFailure};
@@ -33,6 +34,8 @@ pub struct BouncerConfigSource {
     /// none; the cscli source does not keep 1.4.x's).
     cscli_lapis: Vec<String>,
     client: reqwest::Client,
+    /// The host checks (running, log); `None` turns them off.
+    host: Option<HostChecks>,
 }
 
 impl BouncerConfigSource {
@@ -54,12 +57,22 @@ impl BouncerConfigSource {
             lapis,
             cscli_lapis: Vec::new(),
             client: lapi_health::client(health_timeout)?,
+            host: Some(HostChecks {
+                timeout: health_timeout,
+                ..HostChecks::default()
+            }),
         })
     }
 
     /// Sets the `name` label.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// Sets how the host checks (running, log) look, or turns them off (`None`).
+    pub fn with_host_checks(mut self, host: Option<HostChecks>) -> Self {
+        self.host = host;
         self
     }
 
@@ -134,6 +147,8 @@ impl BouncerConfigSource {
             }
             (!unsure).then_some(false)
         };
+        // One look at the host's processes for every file.
+        let host = self.host.as_ref().map(HostView::read);
         discover(&self.dirs, &self.files)
             .into_iter()
             .map(|path| {
@@ -175,6 +190,9 @@ impl BouncerConfigSource {
                         insp.key_registered(lookup, &registered);
                     }
                     None => insp.name_from_id(&registered),
+                }
+                if let Some(host) = &host {
+                    host.check(&mut insp);
                 }
                 insp
             })

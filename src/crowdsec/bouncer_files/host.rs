@@ -1,0 +1,415 @@
+//! The host checks of a file, `running` and `log` (issue 15): the evidence is gathered by `sources::host` and
+//! judged here. Evidence out of reach makes a [`Skipped`](super::checks::Skipped) with the why, never a failure.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::checks::{fail, pass, skip, Check, Inspection};
+use super::{Kind, Parsed};
+use crate::crowdsec::host::go_program;
+use crate::crowdsec::host::log::LogScan;
+use crate::crowdsec::host::process::{ProcView, ProcessInfo};
+use crate::crowdsec::host::systemd::UnitState;
+use crate::values::secret::Secret;
+use crate::values::time::human_duration;
+
+/// What the host checks need from the parsed file.
+#[derive(Debug, Default)]
+pub(super) struct HostHints {
+    log_mode: Option<String>,
+    log_dir: Option<String>,
+    /// The file's key: replaced in any log excerpt shown.
+    secret: Option<Secret>,
+}
+
+impl HostHints {
+    pub(super) fn from_parsed(p: &Parsed) -> HostHints {
+        HostHints {
+            log_mode: p.log_mode.clone(),
+            log_dir: p.log_dir.clone(),
+            secret: p.api_key.clone(),
+        }
+    }
+}
+
+/// Where the bouncer's own log is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogPlace {
+    /// `log_mode: file`: `<log_dir>/<program>.log`.
+    File(PathBuf),
+    /// The unit's journal (`log_mode: stdout` under systemd).
+    Journal(String),
+    /// Nowhere the exporter can tell; why.
+    Unknown(String),
+}
+
+/// The evidence for `running`, strongest first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunningEvidence {
+    /// A process names this file (`-c <file>`).
+    Process(ProcessInfo),
+    /// The systemd unit the package installs, with its state.
+    Unit { unit: String, state: UnitState },
+    /// Every process of the host was seen and none names the file.
+    NoProcess { seen: usize },
+    /// No evidence reachable: why.
+    Unknown(String),
+}
+
+/// Picks the evidence: a process naming the file; else the package's systemd unit (where systemd runs and knows
+/// it); else, when the exporter sees every process of the host, their absence; else nothing, with why.
+pub fn running_evidence(
+    found: Option<ProcessInfo>,
+    unit: Option<(String, UnitState)>,
+    view: &ProcView,
+    why_no_unit: &str,
+) -> RunningEvidence {
+    if let Some(p) = found {
+        return RunningEvidence::Process(p);
+    }
+    if let Some((unit, state)) = unit.filter(|(_, s)| s.exists()) {
+        return RunningEvidence::Unit { unit, state };
+    }
+    match view.incomplete() {
+        None => RunningEvidence::NoProcess { seen: view.count },
+        Some(why) => RunningEvidence::Unknown(format!(
+            "not checked: no process names this file, but {why}; and {why_no_unit}"
+        )),
+    }
+}
+
+/// The systemd units that run a file's bouncer: the Go bouncer's package unit (`<program>.service`), or the web
+/// servers that load a module bouncer.
+pub fn units(kind: Kind, path: &Path) -> Vec<String> {
+    match kind {
+        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => go_program(path)
+            .map(|p| vec![format!("{p}.service")])
+            .unwrap_or_default(),
+        Kind::Lua => vec!["nginx.service".into(), "openresty.service".into()],
+        Kind::Apache => vec!["apache2.service".into(), "httpd.service".into()],
+        Kind::LuaHaproxy => vec!["haproxy.service".into()],
+    }
+}
+
+/// The result of reading the bouncer's log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogEvidence {
+    /// `what` (a path, or `journal of <unit>`) was read over the last `window`.
+    Scanned {
+        what: String,
+        window: Duration,
+        scan: LogScan,
+    },
+    Unknown(String),
+}
+
+impl Inspection {
+    /// The file's key, to redact from any log excerpt (exposes the secret: never log the result).
+    pub fn log_secrets(&self) -> Vec<&str> {
+        self.host.secret.iter().map(Secret::expose).collect()
+    }
+
+    /// The bouncer program behind the file when its name is a package's (`crowdsec-firewall-bouncer`).
+    pub fn program(&self) -> Option<&'static str> {
+        match self.report.kind {
+            Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => go_program(&self.report.path),
+            _ => None,
+        }
+    }
+
+    /// Where the bouncer logs. `program` is the running process's program name when one was found (a renamed
+    /// file still logs under its program's name). Go bouncers (cs-firewall-bouncer pkg/cfg/logging.go bcb81cd5,
+    /// config.go v0.0.25; cs-custom-bouncer pkg/cfg/config.go 75021224): `log_mode: file` writes
+    /// `<log_dir>/<program>.log` (`log_dir` defaults to `/var/log/`); `stdout` (today's default) writes to
+    /// standard error, which systemd keeps in the unit's journal.
+    pub fn log_place(&self, program: Option<&str>) -> LogPlace {
+        if !matches!(
+            self.report.kind,
+            Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig
+        ) {
+            return LogPlace::Unknown(
+                "not checked: a module bouncer logs into its web server's error log, which the exporter does not locate yet".into(),
+            );
+        }
+        let program = self.program().map(str::to_owned).or_else(|| {
+            program
+                .filter(|p| p.starts_with("crowdsec-"))
+                .map(str::to_owned)
+        });
+        match self.host.log_mode.as_deref().map(str::trim) {
+            Some("file") => {
+                let dir = self.host.log_dir.as_deref().filter(|d| !d.is_empty()).unwrap_or("/var/log/");
+                match program {
+                    Some(p) => LogPlace::File(Path::new(dir).join(format!("{p}.log"))),
+                    None => LogPlace::Unknown(format!(
+                        "not checked: log_mode is file, but the log's name is the bouncer program's (<program>.log in {dir}) and neither the file's name nor a running process tells which program reads this file"
+                    )),
+                }
+            }
+            _ => match self.program() {
+                Some(p) => LogPlace::Journal(format!("{p}.service")),
+                None => LogPlace::Unknown(
+                    "not checked: log_mode is stdout (the default), so the bouncer logs to its standard error, which only its service manager keeps, and no packaged unit is known for this file name".into(),
+                ),
+            },
+        }
+    }
+
+    /// Records the `running` check from its evidence.
+    pub fn running(&mut self, evidence: RunningEvidence) {
+        let path = self.report.path.display().to_string();
+        let program = self.program().unwrap_or("the bouncer");
+        let result = match evidence {
+            RunningEvidence::Process(p) => pass(
+                Check::Running,
+                format!("pid {} runs `{}`", p.pid, p.command()),
+            ),
+            RunningEvidence::Unit { unit, state } if state.running() => {
+                pass(Check::Running, state.describe(&unit))
+            }
+            RunningEvidence::Unit { unit, state } => {
+                let name = unit.trim_end_matches(".service");
+                fail(
+                    Check::Running,
+                    format!("not running: {}", state.describe(&unit)),
+                    format!("`systemctl status {name}` and `journalctl -u {name} -n 50` say why it stopped; then `systemctl restart {name}`"),
+                )
+            }
+            RunningEvidence::NoProcess { seen } => fail(
+                Check::Running,
+                format!("not running: none of the {seen} processes on this host runs with `-c {path}`"),
+                format!("start it (`systemctl start {program}`, or `{program} -c {path}` under your service manager); its log says why it stopped"),
+            ),
+            RunningEvidence::Unknown(why) => {
+                self.report.skipped.push(skip(Check::Running, why));
+                return;
+            }
+        };
+        self.report.checks.push(result);
+    }
+
+    /// Records the `log` check and the error counts by class.
+    pub fn log(&mut self, evidence: LogEvidence) {
+        let (what, window, scan) = match evidence {
+            LogEvidence::Unknown(why) => {
+                self.report.skipped.push(skip(Check::Log, why));
+                return;
+            }
+            LogEvidence::Scanned { what, window, scan } => (what, window, scan),
+        };
+        let window_text = human_duration(window.as_secs_f64());
+        self.report.log_errors = scan.counts.clone();
+        if scan.errors() == 0 {
+            self.report.checks.push(pass(
+                Check::Log,
+                format!("{what}: no auth, tls, connect or config error in the last {window_text} ({} lines)", scan.lines),
+            ));
+            return;
+        }
+        let counts: Vec<String> = scan
+            .counts
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        let mut detail = format!(
+            "{what}: {} errors in the last {window_text} ({})",
+            scan.errors(),
+            counts.join(", ")
+        );
+        if let Some(last) = &scan.last {
+            detail.push_str(&format!("; last: {last}"));
+        }
+        let (url_key, key_key) = self.report.kind.url_key();
+        let url = self
+            .report
+            .api_url
+            .clone()
+            .unwrap_or_else(|| format!("<{url_key}>"));
+        let fixes: Vec<String> = scan
+            .counts
+            .keys()
+            .map(|class| match *class {
+                "auth" => format!("auth: the LAPI refuses the key (403): `cscli bouncers list` on the LAPI host; if the bouncer was deleted or re-registered, `cscli bouncers add <name>`, put the new key in {key_key}, restart the bouncer"),
+                "tls" => format!("tls: the certificate of {url} is not trusted or the client certificate is refused: check ca_cert_path / cert_path / key_path, `openssl s_client -connect <host>:<port>`"),
+                "connect" => format!("connect: the bouncer cannot reach {url}: `systemctl status crowdsec` on the LAPI host, `curl -s {url}health` from this host, firewall or proxy in between"),
+                _ => "config: the bouncer cannot use its file: test it with `<bouncer> -c <file> -t` and fix what it names".to_owned(),
+            })
+            .collect();
+        self.report
+            .checks
+            .push(fail(Check::Log, detail, fixes.join("; ")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crowdsec::bouncer_files::checks::{inspect_at, Status};
+    use crate::crowdsec::host::systemd::parse_show;
+    use std::collections::BTreeMap;
+
+    fn inspection(text: &str, name: &str) -> (tempfile::TempDir, Inspection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let insp = inspect_at(&path, &|_| None, 0);
+        (dir, insp)
+    }
+
+    const FULL: ProcView = ProcView {
+        count: 90,
+        host_pid_namespace: true,
+        hidden: false,
+    };
+
+    #[test]
+    fn evidence_order() {
+        let p = ProcessInfo {
+            pid: 42,
+            argv: vec![
+                "crowdsec-firewall-bouncer".into(),
+                "-c".into(),
+                "/f.yaml".into(),
+            ],
+            cwd: None,
+        };
+        let failed = parse_show("LoadState=loaded\nActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainStatus=1\n");
+        let unit = || {
+            Some((
+                "crowdsec-firewall-bouncer.service".to_owned(),
+                failed.clone(),
+            ))
+        };
+        assert!(matches!(
+            running_evidence(Some(p), unit(), &FULL, ""),
+            RunningEvidence::Process(_)
+        ));
+        assert!(matches!(
+            running_evidence(None, unit(), &FULL, ""),
+            RunningEvidence::Unit { .. }
+        ));
+        assert_eq!(
+            running_evidence(None, None, &FULL, ""),
+            RunningEvidence::NoProcess { seen: 90 }
+        );
+        // A unit systemd does not know is no evidence.
+        let missing = Some(("x.service".to_owned(), parse_show("LoadState=not-found\n")));
+        assert_eq!(
+            running_evidence(None, missing, &FULL, ""),
+            RunningEvidence::NoProcess { seen: 90 }
+        );
+        // Own PID namespace, no systemd: nothing can be said.
+        let container = ProcView {
+            host_pid_namespace: false,
+            ..FULL
+        };
+        let RunningEvidence::Unknown(why) =
+            running_evidence(None, None, &container, "systemd does not run here")
+        else {
+            panic!()
+        };
+        assert!(
+            why.contains("own PID namespace") && why.contains("systemd does not run here"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn running_results() {
+        let (_d, mut insp) = inspection(
+            "api_url: http://127.0.0.1:8080/\napi_key: k0123456789abcdef\n",
+            "crowdsec-firewall-bouncer.yaml",
+        );
+        insp.running(RunningEvidence::Unit {
+            unit: "crowdsec-firewall-bouncer.service".into(),
+            state: parse_show("LoadState=loaded\nActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainStatus=1\nStateChangeTimestamp=Mon 2026-11-30 10:58:36 UTC\n"),
+        });
+        let r = insp.finish();
+        let c = r.check(Check::Running).unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.detail, "not running: crowdsec-firewall-bouncer.service is failed, exit status 1 since Mon 2026-11-30 10:58:36 UTC");
+        assert!(c
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("systemctl status crowdsec-firewall-bouncer`"));
+        // A stopped bouncer's correct file stays valid.
+        assert!(r.valid());
+        let (_d, mut insp) = inspection(
+            "api_url: http://127.0.0.1:8080/\napi_key: k0123456789abcdef\n",
+            "b.yaml",
+        );
+        insp.running(RunningEvidence::Unknown("not checked: x".into()));
+        let r = insp.finish();
+        assert!(r.check(Check::Running).is_none());
+        assert_eq!(r.skipped(Check::Running).unwrap().why, "not checked: x");
+    }
+
+    #[test]
+    fn log_places() {
+        let (_d, insp) = inspection(
+            "api_url: http://x/\napi_key: k0123456789abcdef\nlog_mode: file\nlog_dir: /tmp/logs\n",
+            "crowdsec-firewall-bouncer.yaml",
+        );
+        assert_eq!(
+            insp.log_place(None),
+            LogPlace::File("/tmp/logs/crowdsec-firewall-bouncer.log".into())
+        );
+        let (_d, insp) = inspection(
+            "api_url: http://x/\napi_key: k0123456789abcdef\nlog_mode: file\n",
+            "crowdsec-custom-bouncer.yaml",
+        );
+        assert_eq!(
+            insp.log_place(None),
+            LogPlace::File("/var/log/crowdsec-custom-bouncer.log".into())
+        );
+        // A renamed file: the running process names the program.
+        let (_d, insp) = inspection(
+            "api_url: http://x/\napi_key: k0123456789abcdef\nlog_mode: file\nlog_dir: /l\n",
+            "mine.yaml",
+        );
+        assert!(matches!(insp.log_place(None), LogPlace::Unknown(_)));
+        assert_eq!(
+            insp.log_place(Some("crowdsec-custom-bouncer")),
+            LogPlace::File("/l/crowdsec-custom-bouncer.log".into())
+        );
+        let (_d, insp) = inspection(
+            "api_url: http://x/\napi_key: k0123456789abcdef\n",
+            "crowdsec-firewall-bouncer.yaml",
+        );
+        assert_eq!(
+            insp.log_place(None),
+            LogPlace::Journal("crowdsec-firewall-bouncer.service".into())
+        );
+        let (_d, insp) = inspection(
+            "API_URL=http://x\nAPI_KEY=k\n",
+            "crowdsec-nginx-bouncer.conf",
+        );
+        assert!(matches!(insp.log_place(None), LogPlace::Unknown(_)));
+    }
+
+    #[test]
+    fn log_result_counts_classes() {
+        let (_d, mut insp) = inspection(
+            "api_url: http://127.0.0.1:8080/\napi_key: k0123456789abcdef\n",
+            "crowdsec-firewall-bouncer.yaml",
+        );
+        let scan = LogScan {
+            lines: 7,
+            counts: BTreeMap::from([("auth", 2)]),
+            last: Some("level=error msg=\"API error: access forbidden\"".into()),
+        };
+        insp.log(LogEvidence::Scanned {
+            what: "/var/log/crowdsec-firewall-bouncer.log".into(),
+            window: Duration::from_secs(900),
+            scan,
+        });
+        let r = insp.finish();
+        let c = r.check(Check::Log).unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.starts_with("/var/log/crowdsec-firewall-bouncer.log: 2 errors in the last 15m 0s (auth 2); last: "), "{}", c.detail);
+        assert!(c.fix.as_deref().unwrap().contains("cscli bouncers add"));
+        assert_eq!(r.log_errors, BTreeMap::from([("auth", 2)]));
+        assert!(r.valid());
+    }
+}
