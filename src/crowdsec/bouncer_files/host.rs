@@ -211,9 +211,10 @@ impl Inspection {
             .iter()
             .map(|(c, n)| format!("{c} {n}"))
             .collect();
+        let n = scan.errors();
         let mut detail = format!(
-            "{what}: {} errors in the last {window_text} ({})",
-            scan.errors(),
+            "{what}: {n} error{} in the last {window_text} ({})",
+            if n == 1 { "" } else { "s" },
             counts.join(", ")
         );
         if let Some(last) = &scan.last {

@@ -1,0 +1,320 @@
+//! End to end (issue 15, host evidence): the checks `running` and `log` and `crowdsec_bouncer_log_errors` against
+//! the real CrowdSec 1.4.6 LAPI and Debian 12's real crowdsec-firewall-bouncer 0.0.25 (iptables mode, stub
+//! `iptables`/`ipset` first in its PATH, as tests/e2e_bouncer_oracle.rs runs it) and crowdsec-custom-bouncer
+//! 0.0.15, both with `log_mode: file` and `log_dir` in a temp folder, so their own log files are the evidence.
+//!
+//! Phases: both pull (running 1, log 1, no errors); the firewall bouncer stopped (running 0, `diagnose` says "not
+//! running"); both keys deleted and re-registered under other keys (the firewall bouncer, restarted, logs the 403
+//! and exits; the custom one keeps running and logs a 403 each pull: log 0, class auth); the LAPI stopped (class
+//! connect); and the exporter in its own PID namespace (`unshare --pid --mount-proc`), where no systemd runs:
+//! running is skipped with the why, never a guess. This machine has no systemd, so the unit evidence is proven by
+//! the parser's unit tests (src/crowdsec/host/systemd.rs) only.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::real::*;
+use common::*;
+
+const FW_KEY: &str = "e2eHostFwKey0123456789abcdefABCD";
+const CU_KEY: &str = "e2eHostCuKey0123456789abcdefABCD";
+
+fn stubs(dir: &Path) -> PathBuf {
+    let bin = dir.join("stub-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["iptables", "ip6tables", "ipset"] {
+        let p = bin.join(name);
+        std::fs::write(&p, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+struct Setup {
+    dir: PathBuf,
+    logs: PathBuf,
+    fw: PathBuf,
+    custom: PathBuf,
+    stub_bin: PathBuf,
+}
+
+impl Setup {
+    fn fw_proc(&self) -> Proc {
+        let mut cmd = Command::new(part("crowdsec-firewall-bouncer"));
+        cmd.arg("-c").arg(&self.fw).env(
+            "PATH",
+            format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", self.stub_bin.display()),
+        );
+        Proc::spawn(&mut cmd, self.dir.join("fw.stderr"))
+    }
+
+    fn custom_proc(&self) -> Proc {
+        Proc::spawn(
+            Command::new(part("crowdsec-custom-bouncer"))
+                .arg("-c")
+                .arg(&self.custom),
+            self.dir.join("custom.stderr"),
+        )
+    }
+}
+
+fn diagnose(args: &[&str], wrap: &[&str]) -> (String, serde_json::Value) {
+    let exe = env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter");
+    let run = |output: &str| {
+        let mut cmd = match wrap.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let out = cmd
+            .args(args)
+            .args(["diagnose", "--output", output])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run("text");
+    let json = run("json");
+    (
+        text,
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}")),
+    )
+}
+
+fn file_json<'a>(report: &'a serde_json::Value, path: &Path) -> &'a serde_json::Value {
+    report["config_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path.display().to_string())
+        .unwrap_or_else(|| panic!("no report for {}: {report:#}", path.display()))
+}
+
+#[test]
+fn running_and_log_from_the_real_bouncers() {
+    let started = Instant::now();
+    let mut lapi = Lapi::start();
+    lapi.add_bouncer("fw", FW_KEY);
+    lapi.add_bouncer("custom", CU_KEY);
+    let dir = lapi.dir.path().join("host");
+    let bouncers = dir.join("bouncers");
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&bouncers).unwrap();
+    std::fs::create_dir_all(&logs).unwrap();
+    let url = lapi.url();
+    let common = format!(
+        "api_url: {url}\nupdate_frequency: 1s\nlog_mode: file\nlog_dir: {}\nlog_level: info\n",
+        logs.display()
+    );
+    let s = Setup {
+        fw: bouncers.join("crowdsec-firewall-bouncer.yaml"),
+        custom: bouncers.join("crowdsec-custom-bouncer.yaml"),
+        stub_bin: stubs(&dir),
+        logs: logs.clone(),
+        dir: dir.clone(),
+    };
+    std::fs::write(
+        &s.fw,
+        format!("{common}api_key: {FW_KEY}\nmode: iptables\ndisable_ipv6: true\niptables_chains:\n  - CSBE_HOST\npid_dir: {}\n", dir.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        &s.custom,
+        format!(
+            "{common}api_key: {CU_KEY}\nbin_path: /bin/true\npiddir: {}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    for f in [&s.fw, &s.custom] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let fw_path = s.fw.display().to_string();
+    let cu_path = s.custom.display().to_string();
+    let config = lapi.config.display().to_string();
+    let bouncers_s = bouncers.display().to_string();
+    let args = [
+        "--crowdsec.config",
+        &config,
+        "--lapi.name",
+        "e2e",
+        "--lapi.cache-interval",
+        "1s",
+        "--bouncers.config-dir",
+        &bouncers_s,
+        "--bouncers.check-interval",
+        "1s",
+    ];
+
+    // 1. Both bouncers pull: running 1, log 1, every class 0.
+    let mut fw = s.fw_proc();
+    let mut custom = s.custom_proc();
+    let exporter = ExporterProc::start(&args, &dir);
+    let samples = || parse_samples(&exporter.metrics());
+    let check = |path: &str, check: &str| {
+        value(
+            &samples(),
+            "crowdsec_bouncer_config_check",
+            &[("path", path), ("check", check)],
+        )
+    };
+    let errors = |path: &str, class: &str| {
+        value(
+            &samples(),
+            "crowdsec_bouncer_log_errors",
+            &[("path", path), ("class", class)],
+        )
+    };
+    let wait = |what: &str, ok: &dyn Fn() -> bool| {
+        wait_until(what, Duration::from_secs(20), ok);
+    };
+    wait("both bouncers running with clean logs", &|| {
+        [&fw_path, &cu_path]
+            .iter()
+            .all(|p| check(p, "running") == Some(1.0) && check(p, "log") == Some(1.0))
+    });
+    for p in [&fw_path, &cu_path] {
+        for class in ["auth", "tls", "connect", "config"] {
+            assert_eq!(errors(p, class), Some(0.0), "{p} {class}");
+        }
+    }
+    assert!(
+        logs.join("crowdsec-firewall-bouncer.log").exists()
+            && logs.join("crowdsec-custom-bouncer.log").exists(),
+        "the bouncers write their own logs"
+    );
+
+    // 2. The firewall bouncer stopped: running 0, and diagnose says so with a fix.
+    fw.kill();
+    wait("running 0 for the stopped bouncer", &|| {
+        check(&fw_path, "running") == Some(0.0)
+    });
+    assert_eq!(check(&cu_path, "running"), Some(1.0));
+    let (text, json) = diagnose(&args, &[]);
+    assert!(
+        text.contains(&format!("not running: none of the"))
+            && text.contains(&format!("runs with `-c {fw_path}`")),
+        "{text}"
+    );
+    let running = file_json(&json, &s.fw)["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "running")
+        .unwrap()
+        .clone();
+    assert_eq!(running["status"], "fail", "{running:#}");
+    assert!(running["fix"].as_str().unwrap().contains("start it"));
+
+    // 3. Both re-registered under other keys: LAPI refuses the files' keys (403 "access forbidden").
+    for (name, key) in [
+        ("fw", "e2eHostOtherFw0123456789abcdef"),
+        ("custom", "e2eHostOtherCu0123456789abcdef"),
+    ] {
+        lapi.cscli(&["bouncers", "delete", name]);
+        lapi.add_bouncer(name, key);
+    }
+    fw = s.fw_proc();
+    // Debian's 0.0.25 logs the 403 at start-up and exits (tomb "stream api init failed"), status 0.
+    wait_until(
+        "the firewall bouncer to exit on the 403",
+        Duration::from_secs(15),
+        || fw.child.try_wait().ok().flatten().is_some(),
+    );
+    let fw_log = std::fs::read_to_string(logs.join("crowdsec-firewall-bouncer.log")).unwrap();
+    assert!(fw_log.contains("API error: access forbidden"), "{fw_log}");
+    wait("log 0 with class auth for both", &|| {
+        [&fw_path, &cu_path]
+            .iter()
+            .all(|p| check(p, "log") == Some(0.0) && errors(p, "auth").unwrap_or(0.0) >= 1.0)
+    });
+    // The custom bouncer keeps running on a refused key: running alone would not tell.
+    assert_eq!(check(&cu_path, "running"), Some(1.0));
+    assert_eq!(check(&fw_path, "running"), Some(0.0));
+    let (text, json) = diagnose(&args, &[]);
+    let fw_json = file_json(&json, &s.fw);
+    assert!(
+        fw_json["log_errors"]["auth"].as_u64().unwrap() >= 1,
+        "{fw_json:#}"
+    );
+    let log_check = fw_json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "log")
+        .unwrap();
+    assert!(
+        log_check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("access forbidden")
+            && log_check["fix"]
+                .as_str()
+                .unwrap()
+                .contains("cscli bouncers add"),
+        "{log_check:#}"
+    );
+    // No key in any output (a key in a log line would be redacted; these logs hold none, the files do).
+    let metrics_text = exporter.metrics();
+    for out in [&text, &json.to_string(), &metrics_text] {
+        assert!(!out.contains(FW_KEY) && !out.contains(CU_KEY));
+    }
+
+    // 4. The LAPI stopped (keys valid again): class connect in both logs.
+    for (name, key) in [("fw", FW_KEY), ("custom", CU_KEY)] {
+        lapi.cscli(&["bouncers", "delete", name]);
+        lapi.add_bouncer(name, key);
+    }
+    lapi.stop();
+    fw = s.fw_proc();
+    wait("class connect in both logs", &|| {
+        [&fw_path, &cu_path]
+            .iter()
+            .all(|p| errors(p, "connect").unwrap_or(0.0) >= 1.0 && check(p, "log") == Some(0.0))
+    });
+    let fw_log = std::fs::read_to_string(logs.join("crowdsec-firewall-bouncer.log")).unwrap();
+    assert!(fw_log.contains("connect: connection refused"), "{fw_log}");
+
+    // 5. Own PID namespace, no systemd: no process visible but its own, so `running` is skipped with the why (no
+    //    series), while `log` still reads the files.
+    let (_, json) = diagnose(&args, &["unshare", "--pid", "--fork", "--mount-proc"]);
+    let cu_json = file_json(&json, &s.custom);
+    assert!(
+        cu_json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["check"] != "running"),
+        "{cu_json:#}"
+    );
+    let why = cu_json["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "running")
+        .unwrap_or_else(|| panic!("{cu_json:#}"))["why"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        why.contains("own PID namespace") && why.contains("systemd does not run here"),
+        "{why}"
+    );
+    assert!(cu_json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["check"] == "log"));
+
+    custom.kill();
+    fw.kill();
+    eprintln!("host checks e2e took {:?}", started.elapsed());
+    let _ = &s.logs;
+}
