@@ -5,6 +5,7 @@
 pub mod log;
 pub mod process;
 pub mod systemd;
+pub mod webserver;
 
 /// The bouncer program behind a configuration file name, as its package names binary, unit and log file
 /// (cs-firewall-bouncer and cs-custom-bouncer: `/usr/bin/<name>`, `<name>.service`, `<log_dir>/<name>.log`).
