@@ -199,7 +199,7 @@ fn running_and_log_from_the_real_bouncers() {
     assert_eq!(check(&cu_path, "running"), Some(1.0));
     let (text, json) = diagnose(&args, &[]);
     assert!(
-        text.contains(&format!("not running: none of the"))
+        text.contains("not running: none of the")
             && text.contains(&format!("runs with `-c {fw_path}`")),
         "{text}"
     );
@@ -317,4 +317,228 @@ fn running_and_log_from_the_real_bouncers() {
     fw.kill();
     eprintln!("host checks e2e took {:?}", started.elapsed());
     let _ = &s.logs;
+}
+
+/// A binary of the extracted Debian parts under `usr/sbin` (nginx, apache2).
+fn sbin(name: &str) -> PathBuf {
+    let root = std::env::var_os("PARTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/parts"));
+    let p = root.join("root/usr/sbin").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/fetch-parts.sh",
+        p.display()
+    );
+    p
+}
+
+/// The parts' shared libraries (libpcre3 ships in /lib, the others in /usr/lib).
+fn parts_lib() -> String {
+    let root = sbin("nginx")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    format!(
+        "{}:{}",
+        root.join("usr/lib/x86_64-linux-gnu").display(),
+        root.join("lib/x86_64-linux-gnu").display()
+    )
+}
+
+fn reports(file: &Path) -> crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::FileReport {
+    use crowdsec_bouncer_exporter::sources::bouncer_config::BouncerConfigSource;
+    let source = std::sync::Arc::new(
+        BouncerConfigSource::new(
+            vec![],
+            vec![file.to_owned()],
+            vec![],
+            Duration::from_secs(2),
+        )
+        .unwrap(),
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(source.read())
+        .unwrap()
+        .files
+        .remove(0)
+}
+
+fn running_of(
+    r: &crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::FileReport,
+) -> (String, String) {
+    use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::Check;
+    match r.check(Check::Running) {
+        Some(c) => (format!("{:?}", c.status), c.detail.clone()),
+        None => (
+            "Skipped".into(),
+            r.skipped(Check::Running)
+                .map(|s| s.why.clone())
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// Debian 12's real nginx 1.22 with its real Lua module (libnginx-mod-http-lua), started on 127.0.0.1 with a
+/// temp prefix: without the CrowdSec include, `running` is 0 ("module not loaded"); with an included
+/// `crowdsec_nginx.conf` whose init_by_lua_block calls `cs.init("<the bouncer file>")` (the shape of
+/// cs-nginx-bouncer b1c37a9a nginx/crowdsec_nginx.conf), `running` is 1. The CrowdSec Lua library itself is not
+/// in Debian (it needs lua-resty-http, which Debian does not ship), so the block loads it with `pcall`: what is
+/// proven is the process and configuration reading, not that the library works. Debian's apache2 runs without
+/// the module (running 0); with it, apache would refuse to start, since no mod_crowdsec exists here.
+#[test]
+fn module_bouncers_in_real_web_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lib = parts_lib();
+    let modules = sbin("nginx")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("lib/nginx/modules");
+    let bouncer = d.join("crowdsec-nginx-bouncer.conf");
+    std::fs::write(
+        &bouncer,
+        "API_URL=http://127.0.0.1:1\nAPI_KEY=e2eNginxKey0123456789abcdef\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("conf/conf.d")).unwrap();
+    std::fs::create_dir_all(d.join("logs")).unwrap();
+    let port = free_port();
+    let conf = d.join("conf/nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "load_module {m}/ndk_http_module.so;\nload_module {m}/ngx_http_lua_module.so;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\ndaemon off;\nevents {{ worker_connections 16; }}\nhttp {{\n  access_log off;\n  lua_package_path '{lua}/?.lua;;';\n  client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp; uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n  include conf.d/*.conf;\n  server {{ listen 127.0.0.1:{port}; location / {{ return 200 ok; }} }}\n}}\n",
+            m = modules.display(),
+            d = d.display(),
+            // lua-resty-core, which Debian's Lua module loads at start.
+            lua = modules.parent().unwrap().parent().unwrap().parent().unwrap().join("share/lua/5.1").display()
+        ),
+    )
+    .unwrap();
+    let start = || {
+        let p = Proc::spawn(
+            Command::new(sbin("nginx"))
+                .args([
+                    "-p",
+                    &d.display().to_string(),
+                    "-c",
+                    &conf.display().to_string(),
+                    "-e",
+                ])
+                .arg(d.join("logs/error.log"))
+                .env("LD_LIBRARY_PATH", &lib),
+            d.join(format!("nginx-{}.out", free_port())),
+        );
+        wait_until("nginx to listen", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        p
+    };
+
+    // Without the CrowdSec include.
+    let mut nginx = start();
+    let r = reports(&bouncer);
+    let (status, detail) = running_of(&r);
+    assert_eq!(status, "Fail", "{detail}");
+    assert!(
+        detail.starts_with("module not loaded: nginx runs"),
+        "{detail}"
+    );
+    nginx.terminate(Duration::from_secs(5));
+
+    // With it, included through the conf.d glob.
+    std::fs::write(
+        d.join("conf/conf.d/crowdsec_nginx.conf"),
+        format!(
+            "lua_shared_dict crowdsec_cache 1m;\ninit_by_lua_block {{\n        local ok, cs = pcall(require, \"crowdsec\")\n        if ok then cs.init(\"{}\", \"crowdsec-nginx-bouncer/e2e\") end\n}}\n",
+            bouncer.display()
+        ),
+    )
+    .unwrap();
+    let mut nginx = start();
+    let r = reports(&bouncer);
+    let (status, detail) = running_of(&r);
+    assert_eq!(status, "Pass", "{detail}");
+    assert!(
+        detail.contains("loads the CrowdSec module for this file: init_by_lua_block in")
+            && detail.contains("crowdsec_nginx.conf"),
+        "{detail}"
+    );
+    // Its error log is the module's log: read, no CrowdSec line in it.
+    use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::{Check, Status};
+    let log = r.check(Check::Log).unwrap_or_else(|| panic!("{r:#?}"));
+    assert_eq!(log.status, Status::Pass, "{log:?}");
+    assert!(log.detail.contains("logs/error.log"), "{log:?}");
+    nginx.terminate(Duration::from_secs(5));
+
+    // Stopped: no nginx at all.
+    let r = reports(&bouncer);
+    let (status, detail) = running_of(&r);
+    assert_eq!(status, "Fail", "{detail}");
+    assert!(detail.contains("is nginx or openresty"), "{detail}");
+
+    // apache2 without the module.
+    let apache_file = d.join("crowdsec-apache2-bouncer.conf");
+    std::fs::write(
+        &apache_file,
+        "CrowdsecURL http://127.0.0.1:1\nCrowdsecAPIKey e2eApacheKey0123456789abcdef\n",
+    )
+    .unwrap();
+    let amods = sbin("apache2")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("lib/apache2/modules");
+    let aroot = d.join("apache");
+    std::fs::create_dir_all(aroot.join("conf-enabled")).unwrap();
+    let aport = free_port();
+    std::fs::write(
+        aroot.join("httpd.conf"),
+        format!(
+            "ServerRoot {r}\nLoadModule mpm_event_module {m}/mod_mpm_event.so\nLoadModule authz_core_module {m}/mod_authz_core.so\nListen 127.0.0.1:{aport}\nPidFile {r}/httpd.pid\nErrorLog {r}/error.log\nServerName localhost\nDocumentRoot {r}\nUser nobody\nGroup nogroup\nIncludeOptional conf-enabled/*.conf\n",
+            r = aroot.display(),
+            m = amods.display()
+        ),
+    )
+    .unwrap();
+    // The bouncer file included, the module not loaded.
+    std::fs::write(
+        aroot.join("conf-enabled/crowdsec.conf"),
+        format!("# Include {}\n", apache_file.display()),
+    )
+    .unwrap();
+    let mut apache = Proc::spawn(
+        Command::new(sbin("apache2"))
+            .args([
+                "-d",
+                &aroot.display().to_string(),
+                "-f",
+                &aroot.join("httpd.conf").display().to_string(),
+                "-DFOREGROUND",
+            ])
+            .env("LD_LIBRARY_PATH", &lib),
+        d.join("apache.out"),
+    );
+    wait_until("apache to listen", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", aport)).is_ok()
+    });
+    let r = reports(&apache_file);
+    let (status, detail) = running_of(&r);
+    assert_eq!(status, "Fail", "{detail}");
+    assert!(
+        detail.starts_with("module not loaded: apache2 runs"),
+        "{detail}"
+    );
+    apache.terminate(Duration::from_secs(5));
 }

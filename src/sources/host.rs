@@ -11,10 +11,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::crowdsec::bouncer_files::checks::Inspection;
-use crate::crowdsec::bouncer_files::host::{running_evidence, units, LogEvidence, LogPlace};
+use crate::crowdsec::bouncer_files::host::{
+    module_evidence, running_evidence, units, LogEvidence, LogPlace, ServerWalk,
+};
+use crate::crowdsec::bouncer_files::Kind;
 use crate::crowdsec::host::log::{infer_offset, scan, TAIL_BYTES};
 use crate::crowdsec::host::process::{config_path, proc_hidepid, ProcView, ProcessInfo};
 use crate::crowdsec::host::systemd::{parse_show, UnitState, PROPERTIES};
+use crate::crowdsec::host::webserver::{self, crowdsec_lua_line, server_config, ConfFs, Server};
 
 /// How the host checks look.
 #[derive(Debug, Clone)]
@@ -159,10 +163,26 @@ impl HostView {
         let found = self.find(&path).cloned();
         let program = found.as_ref().map(|p| p.program().to_owned());
         let units = units(kind, &path);
-        if kind.is_module() {
-            // A web server's process or unit says nothing about whether it loads the CrowdSec module.
-            insp.running(crate::crowdsec::bouncer_files::host::RunningEvidence::Unknown(
-                "not checked: a module bouncer runs inside its web server, and the exporter does not read the web server's configuration yet".into(),
+        let mut error_log = None;
+        if let Some((server, servers)) = module_server(kind) {
+            let walks = self.server_walks(server, &path);
+            error_log = walks.iter().find(|w| w.walk.loads.is_some()).and_then(|w| {
+                w.walk
+                    .error_logs
+                    .first()
+                    .map(|l| self.through_root(w.process.pid, l))
+            });
+            let unit = units.iter().find_map(|u| {
+                self.unit_state(u)
+                    .filter(UnitState::exists)
+                    .map(|s| (u.clone(), s))
+            });
+            insp.running(module_evidence(
+                servers,
+                &walks,
+                unit,
+                &self.view,
+                &self.why_no_unit(&units),
             ));
         } else {
             let unit = units.iter().find_map(|u| {
@@ -177,24 +197,72 @@ impl HostView {
                 &self.why_no_unit(&units),
             ));
         }
-        let evidence = match insp.log_place(program.as_deref()) {
+        let evidence = match insp.log_place(program.as_deref(), error_log.as_deref()) {
             LogPlace::Unknown(why) => LogEvidence::Unknown(why),
-            LogPlace::File(file) => self.log_file(&file, &insp.log_secrets()),
+            LogPlace::File(file) => self.log_file(&file, &insp.log_secrets(), false),
+            LogPlace::ErrorLog(file) => self.log_file(&file, &insp.log_secrets(), true),
             LogPlace::Journal(unit) => self.journal(&unit, &insp.log_secrets()),
         };
         insp.log(evidence);
+    }
+
+    /// A path as process `pid` sees it: through `/proc/<pid>/root` when that is readable (a container's files),
+    /// else as it is.
+    fn through_root(&self, pid: u32, path: &Path) -> PathBuf {
+        let root = self.cfg.proc_root.join(pid.to_string()).join("root");
+        if path.is_absolute() && std::fs::read_dir(&root).is_ok() {
+            root.join(path.strip_prefix("/").unwrap_or(path))
+        } else {
+            path.to_owned()
+        }
+    }
+
+    /// Every master process of `server` and the walk of its configuration (files read through its root).
+    fn server_walks(&self, server: Server, target: &Path) -> Vec<ServerWalk> {
+        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut out = Vec::new();
+        for p in &self.processes {
+            let Some((conf, dir)) = server_config(p, server) else {
+                continue;
+            };
+            // apache's children repeat their parent's command line: one walk per configuration.
+            if seen.contains(&conf) {
+                continue;
+            }
+            seen.push(conf.clone());
+            let fs = RootFs {
+                root: self.through_root(p.pid, Path::new("/")),
+            };
+            let walk = match server {
+                Server::Nginx => webserver::nginx(&conf, &dir, &fs, target),
+                Server::Apache => webserver::apache(&conf, &dir, &fs, target),
+            };
+            out.push(ServerWalk {
+                process: p.clone(),
+                conf,
+                walk,
+            });
+        }
+        out
     }
 
     fn since(&self) -> f64 {
         crate::values::time::now() - self.cfg.window.as_secs_f64()
     }
 
-    fn log_file(&self, file: &Path, secrets: &[&str]) -> LogEvidence {
+    /// `module_only`: a web server's error log, where only the CrowdSec module's lines count.
+    fn log_file(&self, file: &Path, secrets: &[&str], module_only: bool) -> LogEvidence {
         match read_tail(file, TAIL_BYTES) {
-            Ok((text, mtime)) => LogEvidence::Scanned {
+            Ok((mut text, mtime)) => LogEvidence::Scanned {
                 what: file.display().to_string(),
                 window: self.cfg.window,
-                scan: scan(&text, self.since(), infer_offset(&text, mtime), false, secrets),
+                scan: {
+                    let offset = infer_offset(&text, mtime);
+                    if module_only {
+                        text = text.lines().filter(|l| crowdsec_lua_line(l)).collect::<Vec<_>>().join("\n");
+                    }
+                    scan(&text, self.since(), offset, false, secrets)
+                },
             },
             Err(e) => LogEvidence::Unknown(format!(
                 "not checked: the bouncer's log {} {}",
@@ -231,6 +299,76 @@ impl HostView {
             )),
         }
     }
+}
+
+/// The web server a module bouncer runs in, and how to name it.
+fn module_server(kind: Kind) -> Option<(Server, &'static str)> {
+    match kind {
+        Kind::Lua => Some((Server::Nginx, "nginx or openresty")),
+        Kind::Apache => Some((Server::Apache, "apache2 or httpd")),
+        _ => None,
+    }
+}
+
+/// Reads a web server's configuration as the server sees it: under `root` (`/proc/<pid>/root`, or `/`).
+struct RootFs {
+    root: PathBuf,
+}
+
+impl RootFs {
+    fn real(&self, p: &Path) -> PathBuf {
+        self.root.join(p.strip_prefix("/").unwrap_or(p))
+    }
+}
+
+impl ConfFs for RootFs {
+    fn read(&self, path: &Path) -> Option<String> {
+        let bytes = crate::crowdsec::bouncer_files::read_capped(&self.real(path)).ok()?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Wildcards in the last component only (`conf.d/*.conf`, `sites-enabled/*`), the form every packaged
+    /// configuration uses; hidden files are skipped as glob(3) skips them.
+    fn glob(&self, pattern: &Path) -> Vec<PathBuf> {
+        let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name()) else {
+            return Vec::new();
+        };
+        let name = name.to_string_lossy();
+        let mut out: Vec<PathBuf> = std::fs::read_dir(self.real(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                (!n.starts_with('.') && wildcard(&name, &n)).then(|| dir.join(n))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// `*` and `?` as glob(3) reads them (a `[` class is taken literally).
+fn wildcard(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
@@ -316,6 +454,15 @@ mod tests {
         assert!(tail.len() <= 100);
         let (all, _) = read_tail(&f, 1 << 20).unwrap();
         assert_eq!(all, text);
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("*.conf", "crowdsec_nginx.conf"));
+        assert!(wildcard("*", "default"));
+        assert!(!wildcard("*.conf", "crowdsec_nginx.conf.bak"));
+        assert!(wildcard("crowdsec?.load", "crowdsec1.load"));
+        assert!(!wildcard("a*b", "ac"));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum LogPlace {
     File(PathBuf),
     /// The unit's journal (`log_mode: stdout` under systemd).
     Journal(String),
+    /// A module bouncer: its web server's error log, of which only the CrowdSec module's lines count.
+    ErrorLog(PathBuf),
     /// Nowhere the exporter can tell; why.
     Unknown(String),
 }
@@ -52,6 +54,22 @@ pub enum RunningEvidence {
     Unit { unit: String, state: UnitState },
     /// Every process of the host was seen and none names the file.
     NoProcess { seen: usize },
+    /// A web server process loads the CrowdSec module for this file (`via`: where its configuration does).
+    ModuleLoaded {
+        server: String,
+        pid: u32,
+        conf: PathBuf,
+        via: String,
+    },
+    /// Web servers run, and none of their configurations (as on disk now) loads the module for this file.
+    ModuleNotLoaded {
+        server: String,
+        pid: u32,
+        conf: PathBuf,
+        files: usize,
+    },
+    /// No web server process of the module's kind, and the exporter sees every process.
+    NoServer { servers: &'static str, seen: usize },
     /// No evidence reachable: why.
     Unknown(String),
 }
@@ -74,6 +92,72 @@ pub fn running_evidence(
         None => RunningEvidence::NoProcess { seen: view.count },
         Some(why) => RunningEvidence::Unknown(format!(
             "not checked: no process names this file, but {why}; and {why_no_unit}"
+        )),
+    }
+}
+
+/// One web server process and what its configuration says.
+#[derive(Debug, Clone)]
+pub struct ServerWalk {
+    pub process: ProcessInfo,
+    pub conf: PathBuf,
+    pub walk: crate::crowdsec::host::webserver::Walk,
+}
+
+/// The `running` evidence of a module bouncer: a web server whose configuration loads the module for the file;
+/// else one that runs without it (when its configuration could be read whole); else its unit's state; else,
+/// seeing every process, no web server; else nothing, with why.
+pub fn module_evidence(
+    servers: &'static str,
+    walks: &[ServerWalk],
+    unit: Option<(String, UnitState)>,
+    view: &ProcView,
+    why_no_unit: &str,
+) -> RunningEvidence {
+    if let Some(w) = walks.iter().find(|w| w.walk.loads.is_some()) {
+        return RunningEvidence::ModuleLoaded {
+            server: w.process.program().to_owned(),
+            pid: w.process.pid,
+            conf: w.conf.clone(),
+            via: w.walk.loads.clone().unwrap_or_default(),
+        };
+    }
+    if !walks.is_empty() {
+        if let Some(w) = walks
+            .iter()
+            .find(|w| !w.walk.unreadable.is_empty() || w.walk.files.is_empty())
+        {
+            let missing = w
+                .walk
+                .unreadable
+                .first()
+                .unwrap_or(&w.conf)
+                .display()
+                .to_string();
+            return RunningEvidence::Unknown(format!(
+                "not checked: {} (pid {}) runs, but the exporter cannot read its configuration file {missing}, so whether it loads the CrowdSec module is unknown",
+                w.process.program(),
+                w.process.pid
+            ));
+        }
+        let w = &walks[0];
+        return RunningEvidence::ModuleNotLoaded {
+            server: w.process.program().to_owned(),
+            pid: w.process.pid,
+            conf: w.conf.clone(),
+            files: w.walk.files.len(),
+        };
+    }
+    if let Some((unit, state)) = unit.filter(|(_, s)| s.exists() && !s.running()) {
+        return RunningEvidence::Unit { unit, state };
+    }
+    match view.incomplete() {
+        None => RunningEvidence::NoServer {
+            servers,
+            seen: view.count,
+        },
+        Some(why) => RunningEvidence::Unknown(format!(
+            "not checked: no {servers} process is visible, but {why}; and {why_no_unit}"
         )),
     }
 }
@@ -122,14 +206,16 @@ impl Inspection {
     /// config.go v0.0.25; cs-custom-bouncer pkg/cfg/config.go 75021224): `log_mode: file` writes
     /// `<log_dir>/<program>.log` (`log_dir` defaults to `/var/log/`); `stdout` (today's default) writes to
     /// standard error, which systemd keeps in the unit's journal.
-    pub fn log_place(&self, program: Option<&str>) -> LogPlace {
-        if !matches!(
-            self.report.kind,
-            Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig
-        ) {
-            return LogPlace::Unknown(
-                "not checked: a module bouncer logs into its web server's error log, which the exporter does not locate yet".into(),
-            );
+    /// A module bouncer logs into its web server's `error_log` (`error_log`: the first one of the configuration
+    /// that loads it).
+    pub fn log_place(&self, program: Option<&str>, error_log: Option<&Path>) -> LogPlace {
+        if self.report.kind.is_module() {
+            return match error_log {
+                Some(p) => LogPlace::ErrorLog(p.to_owned()),
+                None => LogPlace::Unknown(
+                    "not checked: a module bouncer logs into its web server's error log, and no running web server's configuration that loads it names one (nginx's compiled-in default on Debian is stderr, kept by its service manager)".into(),
+                ),
+            };
         }
         let program = self.program().map(str::to_owned).or_else(|| {
             program
@@ -179,6 +265,23 @@ impl Inspection {
                 Check::Running,
                 format!("not running: none of the {seen} processes on this host runs with `-c {path}`"),
                 format!("start it (`systemctl start {program}`, or `{program} -c {path}` under your service manager); its log says why it stopped"),
+            ),
+            RunningEvidence::ModuleLoaded { server, pid, conf, via } => pass(
+                Check::Running,
+                format!("{server} (pid {pid}, {}) loads the CrowdSec module for this file: {via}", conf.display()),
+            ),
+            RunningEvidence::ModuleNotLoaded { server, pid, conf, files } => fail(
+                Check::Running,
+                format!("module not loaded: {server} runs (pid {pid}), but its configuration ({} and the {} files it includes, as they are on disk now) does not load the CrowdSec module with this file", conf.display(), files.saturating_sub(1)),
+                match server.as_str() {
+                    "apache2" | "httpd" => format!("enable the module (`a2enmod crowdsec` or `LoadModule crowdsec_module ...`) and `Include {path}`; then `apachectl configtest && systemctl reload {server}`"),
+                    _ => format!("include the bouncer's nginx file (cs-nginx-bouncer installs /etc/nginx/conf.d/crowdsec_nginx.conf, whose init_by_lua_block calls cs.init(\"{path}\")) in the http block; then `{server} -t && systemctl reload {server}`"),
+                },
+            ),
+            RunningEvidence::NoServer { servers, seen } => fail(
+                Check::Running,
+                format!("not running: none of the {seen} processes on this host is {servers}, which this module bouncer runs in"),
+                format!("start the web server (`systemctl start {}`) and check its error log", servers.split(' ').next().unwrap_or(servers)),
             ),
             RunningEvidence::Unknown(why) => {
                 self.report.skipped.push(skip(Check::Running, why));
@@ -316,6 +419,63 @@ mod tests {
     }
 
     #[test]
+    fn module_evidence_order() {
+        use crate::crowdsec::host::webserver::Walk;
+        let nginx = ProcessInfo {
+            pid: 9,
+            argv: vec!["nginx: master process /usr/sbin/nginx".into()],
+            cwd: None,
+        };
+        let walk = |loads: Option<&str>, unreadable: &[&str]| ServerWalk {
+            process: nginx.clone(),
+            conf: "/etc/nginx/nginx.conf".into(),
+            walk: Walk {
+                files: vec!["/etc/nginx/nginx.conf".into()],
+                unreadable: unreadable.iter().map(PathBuf::from).collect(),
+                loads: loads.map(str::to_owned),
+                error_logs: vec![],
+            },
+        };
+        let m = |walks: &[ServerWalk], unit, view: &ProcView| {
+            module_evidence("nginx or openresty", walks, unit, view, "no systemd")
+        };
+        assert!(matches!(
+            m(&[walk(Some("init_by_lua_block in x"), &[])], None, &FULL),
+            RunningEvidence::ModuleLoaded { pid: 9, .. }
+        ));
+        assert!(matches!(
+            m(&[walk(None, &[])], None, &FULL),
+            RunningEvidence::ModuleNotLoaded { pid: 9, .. }
+        ));
+        // An include it could not read: the module may be there; no verdict.
+        let RunningEvidence::Unknown(why) = m(
+            &[walk(None, &["/etc/nginx/conf.d/crowdsec_nginx.conf"])],
+            None,
+            &FULL,
+        ) else {
+            panic!()
+        };
+        assert!(
+            why.contains("/etc/nginx/conf.d/crowdsec_nginx.conf"),
+            "{why}"
+        );
+        let failed = parse_show("LoadState=loaded\nActiveState=failed\nSubState=failed\n");
+        assert!(matches!(
+            m(&[], Some(("nginx.service".into(), failed)), &FULL),
+            RunningEvidence::Unit { .. }
+        ));
+        assert!(matches!(
+            m(&[], None, &FULL),
+            RunningEvidence::NoServer { seen: 90, .. }
+        ));
+        let hidden = ProcView {
+            hidden: true,
+            ..FULL
+        };
+        assert!(matches!(m(&[], None, &hidden), RunningEvidence::Unknown(_)));
+    }
+
+    #[test]
     fn running_results() {
         let (_d, mut insp) = inspection(
             "api_url: http://127.0.0.1:8080/\napi_key: k0123456789abcdef\n",
@@ -353,7 +513,7 @@ mod tests {
             "crowdsec-firewall-bouncer.yaml",
         );
         assert_eq!(
-            insp.log_place(None),
+            insp.log_place(None, None),
             LogPlace::File("/tmp/logs/crowdsec-firewall-bouncer.log".into())
         );
         let (_d, insp) = inspection(
@@ -361,7 +521,7 @@ mod tests {
             "crowdsec-custom-bouncer.yaml",
         );
         assert_eq!(
-            insp.log_place(None),
+            insp.log_place(None, None),
             LogPlace::File("/var/log/crowdsec-custom-bouncer.log".into())
         );
         // A renamed file: the running process names the program.
@@ -369,9 +529,9 @@ mod tests {
             "api_url: http://x/\napi_key: k0123456789abcdef\nlog_mode: file\nlog_dir: /l\n",
             "mine.yaml",
         );
-        assert!(matches!(insp.log_place(None), LogPlace::Unknown(_)));
+        assert!(matches!(insp.log_place(None, None), LogPlace::Unknown(_)));
         assert_eq!(
-            insp.log_place(Some("crowdsec-custom-bouncer")),
+            insp.log_place(Some("crowdsec-custom-bouncer"), None),
             LogPlace::File("/l/crowdsec-custom-bouncer.log".into())
         );
         let (_d, insp) = inspection(
@@ -379,14 +539,14 @@ mod tests {
             "crowdsec-firewall-bouncer.yaml",
         );
         assert_eq!(
-            insp.log_place(None),
+            insp.log_place(None, None),
             LogPlace::Journal("crowdsec-firewall-bouncer.service".into())
         );
         let (_d, insp) = inspection(
             "API_URL=http://x\nAPI_KEY=k\n",
             "crowdsec-nginx-bouncer.conf",
         );
-        assert!(matches!(insp.log_place(None), LogPlace::Unknown(_)));
+        assert!(matches!(insp.log_place(None, None), LogPlace::Unknown(_)));
     }
 
     #[test]

@@ -103,9 +103,7 @@ fn error_level(line: &str) -> bool {
 
 fn nginx_level(line: &str) -> Option<&str> {
     let rest = line.get(20..)?;
-    if nginx_time(line).is_none() {
-        return None;
-    }
+    nginx_time(line)?;
     rest.strip_prefix('[')?.split(']').next()
 }
 

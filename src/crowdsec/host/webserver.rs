@@ -176,8 +176,10 @@ fn nginx_file(
                             }
                         }
                     } else if name == "error_log" {
-                        if let Some(p) = args.first() {
-                            walk.error_logs.push(absolute(conf_dir, p));
+                        // A relative error_log is relative to the prefix (`-p`), not to the configuration's
+                        // folder: not followed rather than guessed. `stderr`, `syslog:`, `memory:` are no file.
+                        if let Some(p) = args.first().filter(|p| p.starts_with('/')) {
+                            walk.error_logs.push(PathBuf::from(p));
                         }
                     } else if walk.loads.is_none()
                         && !target.is_empty()
@@ -286,6 +288,84 @@ pub fn crowdsec_lua_line(line: &str) -> bool {
         "[lua] utils.lua:",
     ];
     line.contains("[Crowdsec]") || FILES.iter().any(|f| line.contains(f))
+}
+
+/// The web servers a module bouncer runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Nginx,
+    Apache,
+}
+
+/// Where a web server process reads its configuration: `(main file, folder relative paths resolve against)`.
+/// `None` when the process is not a master/parent process of `server`.
+/// - nginx/openresty: `-c FILE` (relative to `-p PREFIX`), else the compiled-in path (Debian:
+///   `/etc/nginx/nginx.conf`; OpenResty: `/usr/local/openresty/nginx/conf/nginx.conf`); includes resolve against
+///   the main file's folder. The master rewrites its title to `nginx: master process <original command line>`.
+/// - apache2/httpd: `-f FILE` (relative to `-d SERVERROOT`), else Debian's `/etc/apache2/apache2.conf` or
+///   `/etc/httpd/conf/httpd.conf` (RHEL); includes resolve against ServerRoot.
+pub fn server_config(
+    p: &super::process::ProcessInfo,
+    server: Server,
+) -> Option<(PathBuf, PathBuf)> {
+    let program = p.program();
+    let first = p.argv.first().map(String::as_str).unwrap_or("");
+    let words: Vec<String> = if let Some(rest) = first.split_once("master process ").map(|(_, r)| r)
+    {
+        rest.split_whitespace().skip(1).map(str::to_owned).collect()
+    } else {
+        p.argv.iter().skip(1).cloned().collect()
+    };
+    let flag = |f: &str| {
+        words
+            .iter()
+            .position(|w| w == f)
+            .and_then(|i| words.get(i + 1))
+            .map(PathBuf::from)
+    };
+    match server {
+        Server::Nginx => {
+            if !matches!(program, "nginx" | "openresty")
+                || first.contains("worker process")
+                || first.contains("cache ")
+            {
+                return None;
+            }
+            let default = if program == "openresty" || first.contains("/openresty/") {
+                "/usr/local/openresty/nginx/conf/nginx.conf"
+            } else {
+                "/etc/nginx/nginx.conf"
+            };
+            let conf = match (flag("-c"), flag("-p")) {
+                (Some(c), Some(prefix)) if c.is_relative() => prefix.join(c),
+                (Some(c), _) => c,
+                (None, _) => PathBuf::from(default),
+            };
+            let dir = conf.parent().map(Path::to_owned).unwrap_or_default();
+            Some((conf, dir))
+        }
+        Server::Apache => {
+            if !matches!(program, "apache2" | "httpd") {
+                return None;
+            }
+            let rhel = program == "httpd";
+            let root = flag("-d")
+                .unwrap_or_else(|| PathBuf::from(if rhel { "/etc/httpd" } else { "/etc/apache2" }));
+            let conf = flag("-f").unwrap_or_else(|| {
+                PathBuf::from(if rhel {
+                    "conf/httpd.conf"
+                } else {
+                    "apache2.conf"
+                })
+            });
+            let conf = if conf.is_relative() {
+                root.join(conf)
+            } else {
+                conf
+            };
+            Some((conf, root))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -444,6 +524,55 @@ access_by_lua_block {
             Path::new(target),
         );
         assert_eq!(w.loads, None);
+    }
+
+    #[test]
+    fn server_command_lines() {
+        use crate::crowdsec::host::process::ProcessInfo;
+        let p = |argv: &[&str]| ProcessInfo {
+            pid: 1,
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            cwd: None,
+        };
+        // Seen here: Debian 12's nginx 1.22 master after it rewrote its title.
+        let master = p(&["nginx: master process /usr/sbin/nginx -p /tmp/n -c /tmp/n/nginx.conf -e /tmp/n/error.log"]);
+        assert_eq!(
+            server_config(&master, Server::Nginx),
+            Some(("/tmp/n/nginx.conf".into(), "/tmp/n".into()))
+        );
+        assert_eq!(
+            server_config(&p(&["nginx: worker process"]), Server::Nginx),
+            None
+        );
+        let debian = p(&["nginx: master process /usr/sbin/nginx -g daemon on; master_process on;"]);
+        assert_eq!(
+            server_config(&debian, Server::Nginx),
+            Some(("/etc/nginx/nginx.conf".into(), "/etc/nginx".into()))
+        );
+        let relative = p(&["/usr/sbin/nginx", "-p", "/srv/n", "-c", "conf/nginx.conf"]);
+        assert_eq!(
+            server_config(&relative, Server::Nginx),
+            Some(("/srv/n/conf/nginx.conf".into(), "/srv/n/conf".into()))
+        );
+        let apache = p(&["/usr/sbin/apache2", "-k", "start"]);
+        assert_eq!(
+            server_config(&apache, Server::Apache),
+            Some(("/etc/apache2/apache2.conf".into(), "/etc/apache2".into()))
+        );
+        let own = p(&[
+            "/usr/sbin/apache2",
+            "-d",
+            "/tmp/a",
+            "-f",
+            "httpd.conf",
+            "-k",
+            "start",
+        ]);
+        assert_eq!(
+            server_config(&own, Server::Apache),
+            Some(("/tmp/a/httpd.conf".into(), "/tmp/a".into()))
+        );
+        assert_eq!(server_config(&apache, Server::Nginx), None);
     }
 
     #[test]
