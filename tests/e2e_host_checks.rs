@@ -203,6 +203,11 @@ fn running_and_log_from_the_real_bouncers() {
             && text.contains(&format!("runs with `-c {fw_path}`")),
         "{text}"
     );
+    // A stopped bouncer's correct file is no invalid file.
+    assert!(
+        !text.contains(&format!("configuration {fw_path} is invalid")),
+        "{text}"
+    );
     let running = file_json(&json, &s.fw)["checks"]
         .as_array()
         .unwrap()

@@ -283,6 +283,13 @@ impl HostView {
                 self.cfg.systemd_marker.display()
             ));
         }
+        // Without access to the system journal, journalctl shows the caller's own journal only and exits 0:
+        // an empty answer that would pass for a clean log.
+        if !system_journal_readable() {
+            return LogEvidence::Unknown(format!(
+                "not checked: log_mode is stdout, so the bouncer logs to the journal of {unit}, and the exporter cannot read the system journal (add it to group systemd-journal or adm)"
+            ));
+        }
         let since = format!("-{}s", self.cfg.window.as_secs().max(1));
         match run(
             Command::new("journalctl").args(["-q", "--no-pager", "-o", "cat", "-n", "2000", "--since", &since, "-u", unit]),
@@ -299,6 +306,18 @@ impl HostView {
             )),
         }
     }
+}
+
+/// Whether a system journal file (`/var/log/journal/<machine-id>/system.journal`, or under `/run/log/journal`
+/// when the journal is volatile) opens for reading.
+fn system_journal_readable() -> bool {
+    ["/var/log/journal", "/run/log/journal"].iter().any(|dir| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|machine| std::fs::File::open(machine.path().join("system.journal")).is_ok())
+    })
 }
 
 /// The web server a module bouncer runs in, and how to name it.
