@@ -475,6 +475,60 @@ mod tests {
         assert_eq!(all, text);
     }
 
+    /// A `/proc` laid out by hand: the matching without `/proc/<pid>/root` (a non-root exporter cannot read another
+    /// user's), and the view's completeness from pid 2 and the mount options.
+    #[test]
+    fn processes_from_a_proc_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc = dir.path().join("proc");
+        let file = dir.path().join("crowdsec-custom-bouncer.yaml");
+        std::fs::write(&file, "api_url: http://x/\n").unwrap();
+        let write = |rel: &str, text: &[u8]| {
+            let p = proc.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("2/stat", b"2 (kthreadd) S 0 0 0");
+        write("2/cmdline", b"");
+        write(
+            "77/cmdline",
+            format!("/usr/bin/crowdsec-custom-bouncer\0-c\0{}\0", file.display()).as_bytes(),
+        );
+        write(
+            "78/cmdline",
+            b"/usr/bin/crowdsec-firewall-bouncer\0-c\0/etc/crowdsec/bouncers/other.yaml\0",
+        );
+        write(
+            "self/mountinfo",
+            b"22 27 0:21 / /proc rw,relatime - proc proc rw,hidepid=invisible\n",
+        );
+        write("self/status", b"Name:\tx\nUid:\t1000\t1000\t1000\t1000\n");
+        let cfg = HostChecks {
+            proc_root: proc.clone(),
+            ..HostChecks::default()
+        };
+        let view = HostView::read(&cfg);
+        assert_eq!(view.find(&file).map(|p| p.pid), Some(77));
+        assert_eq!(view.find(Path::new("/nonexistent.yaml")), None);
+        // self/ is no pid; 2, 77, 78 are.
+        assert_eq!(view.view.count, 3);
+        assert!(view.view.host_pid_namespace);
+        assert!(
+            view.view.incomplete().unwrap().contains("hidepid"),
+            "{:?}",
+            view.view
+        );
+        // Root sees through hidepid; without kthreadd it is a container's namespace.
+        write("self/status", b"Name:\tx\nUid:\t0\t0\t0\t0\n");
+        assert_eq!(HostView::read(&cfg).view.incomplete(), None);
+        std::fs::remove_dir_all(proc.join("2")).unwrap();
+        assert!(HostView::read(&cfg)
+            .view
+            .incomplete()
+            .unwrap()
+            .contains("own PID namespace"));
+    }
+
     #[test]
     fn wildcards() {
         assert!(wildcard("*.conf", "crowdsec_nginx.conf"));

@@ -248,7 +248,11 @@ impl Inspection {
         let result = match evidence {
             RunningEvidence::Process(p) => pass(
                 Check::Running,
-                format!("pid {} runs `{}`", p.pid, p.command()),
+                format!(
+                    "pid {} runs `{}`",
+                    p.pid,
+                    crate::crowdsec::host::log::redact(&p.command(), &self.log_secrets())
+                ),
             ),
             RunningEvidence::Unit { unit, state } if state.running() => {
                 pass(Check::Running, state.describe(&unit))
