@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::crowdsec::bouncer_files::checks::Inspection;
 use crate::crowdsec::bouncer_files::host::{
-    module_evidence, running_evidence, units, LogEvidence, LogPlace, ServerWalk,
+    module_evidence, running_evidence, units, LogEvidence, LogPlace, RunningEvidence, ServerWalk,
 };
 use crate::crowdsec::bouncer_files::Kind;
 use crate::crowdsec::host::log::{infer_offset, scan, TAIL_BYTES};
@@ -183,6 +183,12 @@ impl HostView {
                 unit,
                 &self.view,
                 &self.why_no_unit(&units),
+            ));
+        } else if kind.is_module() {
+            // haproxy's Lua bouncer: `lua-load .../crowdsec.lua` in haproxy.cfg is not read yet; a missing `-c`
+            // process would be no evidence for a module.
+            insp.running(RunningEvidence::Unknown(
+                "not checked: the haproxy Lua bouncer runs inside haproxy, whose configuration (lua-load of crowdsec.lua) the exporter does not read yet".into(),
             ));
         } else {
             let unit = units.iter().find_map(|u| {
@@ -521,6 +527,16 @@ mod tests {
         // Root sees through hidepid; without kthreadd it is a container's namespace.
         write("self/status", b"Name:\tx\nUid:\t0\t0\t0\t0\n");
         assert_eq!(HostView::read(&cfg).view.incomplete(), None);
+        // A complete view, yet a haproxy Lua bouncer is not judged by `-c` processes: skipped, not failed.
+        let full = HostView::read(&cfg);
+        let haproxy = dir.path().join("crowdsec-haproxy-bouncer.conf");
+        std::fs::write(&haproxy, "API_KEY=k0123456789abcdef\n").unwrap();
+        let mut insp = crate::crowdsec::bouncer_files::checks::inspect(&haproxy, &|_| None);
+        full.check(&mut insp);
+        let r = insp.finish();
+        use crate::crowdsec::bouncer_files::checks::Check;
+        assert!(r.check(Check::Running).is_none(), "{r:?}");
+        assert!(r.skipped(Check::Running).unwrap().why.contains("haproxy"));
         std::fs::remove_dir_all(proc.join("2")).unwrap();
         assert!(HostView::read(&cfg)
             .view
