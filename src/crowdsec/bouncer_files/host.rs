@@ -209,6 +209,13 @@ impl Inspection {
     /// A module bouncer logs into its web server's `error_log` (`error_log`: the first one of the configuration
     /// that loads it).
     pub fn log_place(&self, program: Option<&str>, error_log: Option<&Path>) -> LogPlace {
+        if self.report.kind == Kind::Apache {
+            // mod_crowdsec's lines and apache's `[Mon Nov 30 ...]` times are not read: no count rather than a
+            // clean log nobody read.
+            return LogPlace::Unknown(
+                "not checked: the apache bouncer (mod_crowdsec) logs into apache's error log, whose lines the exporter does not classify yet".into(),
+            );
+        }
         if self.report.kind.is_module() {
             return match error_log {
                 Some(p) => LogPlace::ErrorLog(p.to_owned()),
@@ -551,6 +558,18 @@ mod tests {
             "crowdsec-nginx-bouncer.conf",
         );
         assert!(matches!(insp.log_place(None, None), LogPlace::Unknown(_)));
+        assert_eq!(
+            insp.log_place(None, Some(Path::new("/var/log/nginx/error.log"))),
+            LogPlace::ErrorLog("/var/log/nginx/error.log".into())
+        );
+        let (_d, insp) = inspection(
+            "CrowdsecURL http://x\nCrowdsecAPIKey k\n",
+            "crowdsec-apache2-bouncer.conf",
+        );
+        assert!(matches!(
+            insp.log_place(None, Some(Path::new("/var/log/apache2/error.log"))),
+            LogPlace::Unknown(_)
+        ));
     }
 
     #[test]
