@@ -269,7 +269,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
             labels: { severity: "warning" },
             annotations: {
               summary: "A CrowdSec bouncer configuration file fails the exporter's checks.",
-              description: "{{ $failed := \"\" }}{{ range printf \"crowdsec_bouncer_config_check{path=%q} == 0\" $labels.path | query | sortByLabel \"check\" }}{{ $failed = printf \"%s %s\" $failed .Labels.check }}{{ end }}Bouncer config {{ $labels.path }} ({{ if $labels.bouncer }}bouncer {{ $labels.bouncer }}{{ else }}{{ with printf \"crowdsec_bouncer_config_check{path=%q,check=%q} == 0\" $labels.path \"key_registered\" | query }}no registered bouncer matches its key{{ else }}no registered bouncer linked: its key was not compared{{ end }}{{ end }}) fails the checks:{{ if $failed }}{{ $failed }}{{ else }} unknown{{ end }}. Last pull of its bouncer: {{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{bouncer=%q})\" $labels.bouncer | query }}{{ . | first | value | humanizeDuration }} ago{{ else }}unknown{{ end }}.",
+              description: "{{ $failed := \"\" }}{{ range printf \"crowdsec_bouncer_config_check{path=%q,check!~%q} == 0\" $labels.path \"running|log|endpoint_reachable\" | query | sortByLabel \"check\" }}{{ $failed = printf \"%s %s\" $failed .Labels.check }}{{ end }}Bouncer config {{ $labels.path }} ({{ if $labels.bouncer }}bouncer {{ $labels.bouncer }}{{ else }}{{ with printf \"crowdsec_bouncer_config_check{path=%q,check=%q} == 0\" $labels.path \"key_registered\" | query }}no registered bouncer matches its key{{ else }}no registered bouncer linked: its key was not compared{{ end }}{{ end }}) fails the checks:{{ if $failed }}{{ $failed }}{{ else }} unknown{{ end }}. Last pull of its bouncer: {{ with printf \"min(crowdsec_bouncer_last_pull_age_seconds{bouncer=%q})\" $labels.bouncer | query }}{{ . | first | value | humanizeDuration }} ago{{ else }}unknown{{ end }}.",
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerConfigInvalid.md",
             },
           },
@@ -298,7 +298,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
             labels: { severity: "critical" },
             annotations: {
               summary: "A CrowdSec bouncer is offline and its configuration file is invalid.",
-              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago and its config {{ range printf \"crowdsec_bouncer_config_valid{bouncer=%q} == 0\" $labels.bouncer | query | sortByLabel \"path\" }}{{ .Labels.path }} {{ end }}fails the checks:{{ range printf \"crowdsec_bouncer_config_check == 0 and on (path) crowdsec_bouncer_config_valid{bouncer=%q} == 0\" $labels.bouncer | query | sortByLabel \"check\" }} {{ .Labels.check }}{{ end }}.",
+              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago and its config {{ range printf \"crowdsec_bouncer_config_valid{bouncer=%q} == 0\" $labels.bouncer | query | sortByLabel \"path\" }}{{ .Labels.path }} {{ end }}fails the checks:{{ range printf \"crowdsec_bouncer_config_check{check!~%q} == 0 and on (path) crowdsec_bouncer_config_valid{bouncer=%q} == 0\" \"running|log|endpoint_reachable\" $labels.bouncer | query | sortByLabel \"check\" }} {{ .Labels.check }}{{ end }}.",
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerConfigInvalidAndOffline.md",
             },
           },

@@ -323,7 +323,9 @@
         'Bouncer configuration files', [12, 25, 12, 8],
         [
           target('min by (job, instance, path, bouncer) (crowdsec_bouncer_config_valid{%s,bouncer=~"$bouncer"})' % F, 'A', instant=true, table=true),
-          target('sum by (job, instance, path) (1 - crowdsec_bouncer_config_check{%s})' % F, 'B', instant=true, table=true),
+          // The file's own checks: the host evidence (running, log, endpoint_reachable) names causes of an outage,
+          // not faults of the file (Check::judges_file), as crowdsec_bouncer_config_valid.
+          target('sum by (job, instance, path) (1 - crowdsec_bouncer_config_check{%s,check!~"running|log|endpoint_reachable"})' % F, 'B', instant=true, table=true),
         ],
         "Each file of --bouncers.config-dir with the exporter's checks (readable, parses, api_url, api_key, key_registered, lapi_reachable, ...). bouncer: the registered bouncer its key belongs to (empty: none). The failing checks are listed on the bouncer detail dashboard and by `crowdsec-bouncer-exporter diagnose`.",
         ['Time', 'job'],

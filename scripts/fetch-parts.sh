@@ -23,7 +23,9 @@ STAMP_DIR="$PARTS_DIR/.extracted"
 ENV_FILE="$PARTS_DIR/env.sh"
 
 PACKAGES=(crowdsec crowdsec-custom-bouncer crowdsec-firewall-bouncer prometheus prometheus-alertmanager
-          postgresql-15 mariadb-server-core mariadb-client-core)
+          postgresql-15 mariadb-server-core mariadb-client-core
+          nginx libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core lua-resty-lrucache libluajit2-5.1-2 libpcre3
+          apache2-bin libapr1 libaprutil1)
 # shared library (as ldd names it) -> Debian package that ships it. PostgreSQL and MariaDB link more than a
 # minimal bookworm has; whatever ldd reports missing is fetched and extracted too (see PARTS_LD_LIBRARY_PATH).
 declare -A LIB_PACKAGE=( [libsqlite3.so.0]=libsqlite3-0
@@ -39,7 +41,8 @@ declare -A LIB_PACKAGE=( [libsqlite3.so.0]=libsqlite3-0
   [libhogweed.so.6]=libnettle8 [libgmp.so.10]=libgmp10 [libffi.so.8]=libffi8 [libstdc++.so.6]=libstdc++6
   [libgcc_s.so.1]=libgcc-s1 [libcap-ng.so.0]=libcap-ng0 [libaudit.so.1]=libaudit1 [libpcre2-8.so.0]=libpcre2-8-0
   [libcrypt.so.1]=libcrypt1 [libz.so.1]=zlib1g [liburing.so.2]=liburing2 [libaio.so.1]=libaio1
-  [libnuma.so.1]=libnuma1 [libresolv.so.2]=libc6 )
+  [libnuma.so.1]=libnuma1 [libresolv.so.2]=libc6 [libapr-1.so.0]=libapr1 [libaprutil-1.so.0]=libaprutil1
+  [libpcre.so.3]=libpcre3 [libluajit-5.1.so.2]=libluajit2-5.1-2 )
 
 log() { echo "fetch-parts: $*" >&2; }
 
@@ -56,9 +59,11 @@ declare -A BIN=(
   [POSTGRES_BIN]="$ROOT_DIR/usr/lib/postgresql/15/bin/postgres"
   [MARIADBD_BIN]="$ROOT_DIR/usr/sbin/mariadbd"
   [MARIADB_BIN]="$ROOT_DIR/usr/bin/mariadb"
+  [NGINX_BIN]="$ROOT_DIR/usr/sbin/nginx"
+  [APACHE2_BIN]="$ROOT_DIR/usr/sbin/apache2"
 )
 BIN_ORDER=(CROWDSEC_BIN CSCLI_BIN CUSTOM_BOUNCER_BIN FIREWALL_BOUNCER_BIN PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN AMTOOL_BIN
-           INITDB_BIN POSTGRES_BIN MARIADBD_BIN MARIADB_BIN)
+           INITDB_BIN POSTGRES_BIN MARIADBD_BIN MARIADB_BIN NGINX_BIN APACHE2_BIN)
 if [[ "$PART_SET" == demo ]]; then
   PACKAGES=(crowdsec crowdsec-custom-bouncer prometheus)
   BIN_ORDER=(CROWDSEC_BIN CSCLI_BIN CUSTOM_BOUNCER_BIN PROMETHEUS_BIN PROMTOOL_BIN)

@@ -278,7 +278,8 @@ pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
         let failed: Vec<&str> = f
             .checks
             .iter()
-            .filter(|c| c.status == CheckStatus::Fail)
+            // Host checks (running, log...) name causes, not faults of the file.
+            .filter(|c| c.status == CheckStatus::Fail && c.check.judges_file())
             .map(|c| c.check.name())
             .collect();
         // As CrowdSecBouncerConfigInvalidAndOffline: its bouncer is offline by the offline rule.

@@ -235,7 +235,13 @@ fn bouncer_config_cache(
         why,
     })?
     .named(name)
-    .with_cscli_lapis(cscli.into_iter().map(|l| l.name.clone()).collect());
+    .with_cscli_lapis(cscli.into_iter().map(|l| l.name.clone()).collect())
+    // The log window covers at least the time between two check runs, so no line falls between them.
+    .with_host_checks(Some(crate::sources::host::HostChecks {
+        window: checks.interval.max(Duration::from_secs(15 * 60)),
+        timeout: checks.timeout,
+        ..Default::default()
+    }));
     Ok(Some(Cached::new(
         source,
         checks.interval,

@@ -7,6 +7,7 @@
 pub mod bouncer_files;
 pub mod bouncers;
 pub mod config;
+pub mod host;
 pub mod integration;
 pub mod rows;
 pub mod verdict;

@@ -3,7 +3,8 @@
 use prometheus_client::encoding::DescriptorEncoder;
 
 use super::{gauges, Labels, Scrape};
-use crate::crowdsec::bouncer_files::checks::Status;
+use crate::crowdsec::bouncer_files::checks::{Check, Status};
+use crate::crowdsec::host::log::CLASSES;
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     let files = s.checked_files();
@@ -33,11 +34,22 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
     gauges(
         enc,
         "crowdsec_bouncer_config_check",
-        "One check of a bouncer configuration file: 1 pass, 0 fail or warning (readable, parses, api_url, api_key, tls_files, key_registered, endpoint_reachable, lapi_reachable (deprecated: endpoint_reachable), permissions, integration). A check that could not run has no series.",
+        "One check of a bouncer configuration file: 1 pass, 0 fail or warning (readable, parses, api_url, api_key, tls_files, key_registered, lapi_reachable (deprecated: endpoint_reachable), permissions, integration; host evidence: endpoint_reachable, running, log). A check that could not run has no series.",
         files.iter().zip(&paths).flat_map(|(f, path)| {
             f.checks.iter().map(move |c| {
                 let labels: Labels<'_> = vec![("path", path.as_str()), ("check", c.check.name())];
                 (labels, if c.status == Status::Pass { 1.0 } else { 0.0 })
+            })
+        }),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_bouncer_log_errors",
+        "Errors of each class (auth: key refused, 401/403; tls: certificate; connect: refused, timeout, unknown host; config: the bouncer cannot use its file) in the last window of the bouncer's own log (its log file or its unit's journal; 15m by default), by the file it belongs to. Counts only, never log text; absent when the log could not be read (check `log` has no series then).",
+        files.iter().zip(&paths).filter(|(f, _)| f.check(Check::Log).is_some()).flat_map(|(f, path)| {
+            CLASSES.iter().map(move |class| {
+                let labels: Labels<'_> = vec![("path", path.as_str()), ("class", class)];
+                (labels, f.log_errors.get(class).copied().unwrap_or(0) as f64)
             })
         }),
     )?;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::crowdsec::bouncer_files::checks::{inspect, FileReport, Inspection, KeyLookup};
 use crate::crowdsec::bouncer_files::discover;
 use crate::crowdsec::bouncer_files::endpoint::{Endpoint, EndpointKind};
+use crate::sources::host::{HostChecks, HostView};
 use crate::sources::lapi_db::LapiDbSource;
 use crate::sources::{endpoint, lapi_health};
 use crate::sources::{Failure, Reason, SourceFailure};
@@ -37,6 +38,8 @@ pub struct BouncerConfigSource {
     client: reqwest::Client,
     /// Bounds each request and each step of a failure's analysis.
     timeout: Duration,
+    /// The host checks (running, log); `None` turns them off.
+    host: Option<HostChecks>,
 }
 
 impl BouncerConfigSource {
@@ -59,12 +62,22 @@ impl BouncerConfigSource {
             cscli_lapis: Vec::new(),
             client: lapi_health::client(health_timeout)?,
             timeout: health_timeout,
+            host: Some(HostChecks {
+                timeout: health_timeout,
+                ..HostChecks::default()
+            }),
         })
     }
 
     /// Sets the `name` label.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// Sets how the host checks (running, log) look, or turns them off (`None`).
+    pub fn with_host_checks(mut self, host: Option<HostChecks>) -> Self {
+        self.host = host;
         self
     }
 
@@ -143,6 +156,8 @@ impl BouncerConfigSource {
             }
             (!unsure).then_some(false)
         };
+        // One look at the host's processes for every file.
+        let host = self.host.as_ref().map(HostView::read);
         discover(&self.dirs, &self.files)
             .into_iter()
             .map(|path| {
@@ -184,6 +199,9 @@ impl BouncerConfigSource {
                         insp.key_registered(lookup, &registered);
                     }
                     None => insp.name_from_id(&registered),
+                }
+                if let Some(host) = &host {
+                    host.check(&mut insp);
                 }
                 insp
             })

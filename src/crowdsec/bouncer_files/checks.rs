@@ -215,6 +215,8 @@ pub struct Inspection {
     key: Option<Secret>,
     /// The URL to ask `/health`, when api_url passed and it is a LAPI.
     health_url: Option<reqwest::Url>,
+    /// What the host checks (running, log) need from the file.
+    pub(super) host: super::host::HostHints,
 }
 
 /// sha512 hex of a key, as CrowdSec stores it in `bouncers.api_key`. A secret itself: never log it.
@@ -286,6 +288,7 @@ pub fn inspect_at(path: &Path, env: &dyn Fn(&str) -> Option<String>, now: i64) -
         },
         key: None,
         health_url: None,
+        host: Default::default(),
     };
     insp.report.id_name = read_capped(&sibling(path, ".id"))
         .ok()
@@ -338,6 +341,7 @@ pub fn inspect_at(path: &Path, env: &dyn Fn(&str) -> Option<String>, now: i64) -
         None => checks.push(pass(Check::Parses, "parses")),
     }
     insp.report.api_url = parsed.api_url.clone();
+    insp.host = super::host::HostHints::from_parsed(&parsed);
     if !parsed.enabled {
         // lua-cs-bouncer csmod.init returns "Disabled" before it looks at any other setting.
         let why = "ENABLED=false: the bouncer is disabled and reads no other setting";

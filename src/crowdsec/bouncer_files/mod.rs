@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod endpoint;
+pub mod host;
 pub mod link;
 pub mod parse;
 mod rules;
@@ -80,6 +81,11 @@ impl Kind {
         }
     }
 
+    /// A module of a web server (nginx/openresty, apache, haproxy Lua) rather than a program of its own.
+    pub fn is_module(self) -> bool {
+        !self.is_yaml()
+    }
+
     fn is_yaml(self) -> bool {
         matches!(self, Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig)
     }
@@ -113,6 +119,9 @@ pub struct Parsed {
     /// Go: `$VAR`s of api_url / api_key the exporter's environment does not define (the bouncer's may).
     pub url_undefined_vars: Vec<String>,
     pub key_undefined_vars: Vec<String>,
+    /// Go bouncers: `log_mode` (`file` or `stdout`) and `log_dir`, where the `log` check finds their log.
+    pub log_mode: Option<String>,
+    pub log_dir: Option<String>,
 }
 
 impl Default for Parsed {
@@ -128,6 +137,8 @@ impl Default for Parsed {
             overlay_keys: Vec::new(),
             url_undefined_vars: Vec::new(),
             key_undefined_vars: Vec::new(),
+            log_mode: None,
+            log_dir: None,
         }
     }
 }

@@ -213,6 +213,9 @@ fn parse_yaml(kind: Kind, root: &Value, env: &dyn Fn(&str) -> Option<String>) ->
         tls: (tls.cert.is_some() || tls.key.is_some()).then_some(tls),
         url_undefined_vars: url_vars,
         key_undefined_vars: key_vars,
+        // Logging settings sit at the top level of every Go bouncer's file (cs-firewall-bouncer pkg/cfg/logging.go).
+        log_mode: scalar(root.get("log_mode"), env, &mut ignored),
+        log_dir: scalar(root.get("log_dir"), env, &mut ignored),
         ..Parsed::default()
     }
 }
