@@ -102,9 +102,27 @@ fn database(path: &Path) {
         "api-key",
         false,
     );
-    let m = "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES (?1, ?2, ?3, '{}')";
-    conn.execute(m, rusqlite::params!["RC", "nginx-live", ts(3540)])
-        .unwrap();
+    let m = "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES (?1, ?2, ?3, ?4)";
+    conn.execute(
+        m,
+        rusqlite::params![
+            "RC",
+            "nginx-live",
+            ts(3540),
+            r#"{"type":"crowdsec-nginx-bouncer","metrics":[{"meta":{"utc_now_timestamp":1704168185,"window_size_seconds":900},"items":[{"name":"processed","unit":"request","value":120,"labels":{"ip_type":"ipv4"}},{"name":"dropped","unit":"request","value":4,"labels":{"ip_type":"ipv4","origin":"CAPI","remediation":"ban"}},{"name":"active_decisions","unit":"ip","value":0,"labels":{"ip_type":"ipv4","origin":"CAPI"}}]}]}"#
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        m,
+        rusqlite::params![
+            "RC",
+            "fw",
+            ts(3500),
+            r#"{"type":"crowdsec-firewall-bouncer","metrics":[{"meta":{"utc_now_timestamp":1704168145,"window_size_seconds":900},"items":[{"name":"processed","unit":"byte","value":9000,"labels":{"ip_type":"ipv4"}},{"name":"processed","unit":"packet","value":90,"labels":{"ip_type":"ipv4"}},{"name":"dropped","unit":"byte","value":640,"labels":{"ip_type":"ipv4","origin":"lists:firehol_voipbl"}},{"name":"dropped","unit":"packet","value":8,"labels":{"ip_type":"ipv4","origin":"lists:firehol_voipbl"}},{"name":"active_decisions","unit":"ip","value":1500,"labels":{"ip_type":"ipv4","origin":"lists:firehol_voipbl"}}]}]}"#
+        ],
+    )
+    .unwrap();
 }
 
 /// What a source report says about time, fixed: the duration of the last read and when it succeeded.

@@ -9,4 +9,5 @@ pub mod bouncers;
 pub mod config;
 pub mod integration;
 pub mod rows;
+pub mod usage;
 pub mod verdict;

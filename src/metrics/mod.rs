@@ -8,6 +8,7 @@ mod config;
 mod exporter;
 mod integration;
 mod lapi;
+mod usage;
 pub use exporter::{REVISION, VERSION};
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -314,6 +315,8 @@ impl Scrape {
     ) -> Result<(), std::fmt::Error> {
         let encoder = &mut *encoder;
         bouncer::encode_ages(self, readings, encoder)?;
+        // Counters: their OpenMetrics and classic texts differ, so they are not in the per-reading part.
+        usage::encode(readings, encoder)?;
         integration::encode(self, encoder)?;
         config::encode(self, encoder)?;
         lapi::encode(self, encoder)?;
@@ -414,6 +417,7 @@ mod tests {
             bouncers: vec![b("a\\\"x", LastPull::At(5.0)), b("never", LastPull::Never)],
             schema: "1.7.1+",
             bad_rows: 0,
+            usage: None,
         };
         let readings = Readings {
             lapis: vec![("local".into(), Arc::new(snapshot))],
@@ -436,6 +440,7 @@ mod tests {
                 .collect(),
             schema: "1.7.1+",
             bad_rows: 0,
+            usage: None,
         };
         Arc::new(SourceReport {
             kind: "lapi_db",

@@ -16,6 +16,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{interpret_row, LapiDbError, RawRow, Schema};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
+use crate::crowdsec::usage::UsageTotals;
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
 /// A CrowdSec SQLite database.
@@ -32,10 +33,13 @@ pub struct SqliteDb {
 /// The `metrics` table holds one row per bouncer every ~15 min for 7 days (millions of rows at 10,000
 /// bouncers): scanning it per scrape would take seconds. Its ids only grow (AUTOINCREMENT), so each read
 /// takes only the rows added since the last one and keeps the newest push per bouncer.
+/// The same rows' payloads are added up into the bouncers' usage totals (see [`crate::crowdsec::usage`]).
 #[derive(Debug, Default)]
 struct UsageCursor {
     last_id: i64,
     newest: HashMap<String, UnixSeconds>,
+    /// `None` while the database has no `metrics` table.
+    totals: Option<UsageTotals>,
 }
 
 impl SqliteDb {
@@ -80,15 +84,19 @@ impl SqliteDb {
         usage.advance(&conn).map_err(|e| self.classify(e))?;
         let (bouncers, bad_rows) =
             read_bouncers(&conn, &schema, &usage.newest).map_err(|e| self.classify(e))?;
-        // Forget deleted bouncers, so the map never outgrows the table.
+        // Forget deleted bouncers, so the maps never outgrow the table.
+        let names: HashSet<&str> = bouncers.iter().map(|b| b.name.as_str()).collect();
         if usage.newest.len() > bouncers.len() {
-            let names: HashSet<&str> = bouncers.iter().map(|b| b.name.as_str()).collect();
             usage.newest.retain(|k, _| names.contains(k.as_str()));
+        }
+        if let Some(totals) = usage.totals.as_mut() {
+            totals.retain(|k| names.contains(k));
         }
         Ok(BouncerSnapshot {
             bouncers,
             schema: schema.generation(),
             bad_rows,
+            usage: usage.totals.clone(),
         })
     }
 
@@ -254,7 +262,7 @@ fn bouncers_schema(conn: &Connection) -> rusqlite::Result<Option<Schema>> {
 
 impl UsageCursor {
     /// Takes the `metrics` rows added since the last call (all of them the first time), when the table
-    /// (CrowdSec 1.6.3+) exists.
+    /// (CrowdSec 1.6.3+) exists: the newest push per bouncer, and the RC payloads into the usage totals.
     fn advance(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let cols: HashSet<String> = conn
             .prepare("SELECT name FROM pragma_table_info('metrics')")?
@@ -267,20 +275,44 @@ impl UsageCursor {
             *self = UsageCursor::default();
             return Ok(());
         }
-        let high: i64 =
-            conn.query_row("SELECT coalesce(max(id), 0) FROM metrics", [], |r| r.get(0))?;
+        let has_payload = cols.contains("payload");
+        // NULL when the table is empty (every row flushed): nothing new, and nothing to start over from.
+        let Some(high) = conn.query_row("SELECT max(id) FROM metrics", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })?
+        else {
+            self.totals.get_or_insert_with(UsageTotals::default);
+            return Ok(());
+        };
         if high < self.last_id {
             // A different or restored database: start over.
             *self = UsageCursor::default();
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT generated_by, received_at FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC'",
-        )?;
+        let totals = self.totals.get_or_insert_with(UsageTotals::default);
+        let sql = if has_payload {
+            "SELECT generated_by, received_at, id, payload FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC' ORDER BY id"
+        } else {
+            "SELECT generated_by, received_at, id, NULL FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC' ORDER BY id"
+        };
+        let mut stmt = conn.prepare_cached(sql)?;
         let mut rows = stmt.query([self.last_id, high])?;
         while let Some(row) = rows.next()? {
-            if let (Some(name), RawTime::At(ts)) = (text(row.get_ref(0)?), time(row.get_ref(1)?)) {
-                let newest = self.newest.entry(name).or_insert(ts);
-                *newest = newest.max(ts);
+            let name = text(row.get_ref(0)?);
+            if let (Some(name), RawTime::At(ts)) = (&name, time(row.get_ref(1)?)) {
+                match self.newest.get_mut(name) {
+                    Some(newest) => *newest = newest.max(ts),
+                    None => {
+                        self.newest.insert(name.clone(), ts);
+                    }
+                }
+            }
+            if let (Some(name), true) = (&name, has_payload) {
+                // Borrowed from SQLite's buffer: a payload is never copied before its size is checked.
+                let payload = match row.get_ref(3)? {
+                    ValueRef::Text(t) | ValueRef::Blob(t) => t,
+                    _ => &[][..],
+                };
+                totals.add_report(row.get(2)?, name, Some(payload));
             }
         }
         self.last_id = high;
