@@ -282,7 +282,7 @@ impl UsageTotals {
                     skipped.over_limit_items += 1;
                     continue;
                 }
-                if !(value >= 0.0) {
+                if value.is_nan() || value < 0.0 {
                     skipped.invalid_items += 1;
                     continue;
                 }
