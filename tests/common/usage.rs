@@ -32,7 +32,10 @@ pub fn rows() -> Vec<Row> {
 /// decisions from the newest report only (the first report's CAPI/ipv6 40 is gone). nginx requests 500 + 20 + 400
 /// = 920; dropped CAPI/ban 7 + 2 = 9, cscli/captcha 3; its newest report has no active_decisions item although an
 /// earlier one had: one series at 0. The LP row counts nowhere.
-pub const EXPECTED: &[(&str, &[(&str, &str)], f64)] = &[
+/// A metric name, the labels it must have (besides `lapi`), its value.
+pub type Expected = (&'static str, &'static [(&'static str, &'static str)], f64);
+
+pub const EXPECTED: &[Expected] = &[
     (
         "crowdsec_bouncer_processed_bytes_total",
         &[("bouncer", "fw"), ("origin", ""), ("remediation", "")],
