@@ -702,6 +702,7 @@ fn settings(dbs: &[(String, PathBuf)], service_api: Option<&FakeServiceApi>) -> 
             name: name.clone(),
             db: LapiDbLocation::Sqlite(path.clone()),
             cache_interval: Duration::ZERO,
+            decisions_interval: Duration::ZERO,
             read_timeout: Duration::from_secs(5),
             url: None,
         })

@@ -123,6 +123,59 @@ fn database(path: &Path) {
         ],
     )
     .unwrap();
+    // Decisions: active ones of three origins (a blocklist's named `lists:<list>`), and an expired and a simulated
+    // one that do not count. `until` far from the real clock the source compares with.
+    let d = "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES (?1, ?1, ?2, ?3, 'ban', 'Ip', ?4, ?5, ?6)";
+    for (until, scenario, value, origin, simulated) in [
+        (
+            "2099-01-01 00:00:00+00:00",
+            "http:scan",
+            "192.0.2.1",
+            "CAPI",
+            false,
+        ),
+        (
+            "2099-01-01 00:00:00+00:00",
+            "http:scan",
+            "192.0.2.2",
+            "CAPI",
+            false,
+        ),
+        (
+            "2099-01-01 00:00:00+00:00",
+            "manual",
+            "192.0.2.3",
+            "cscli",
+            false,
+        ),
+        (
+            "2099-01-01 00:00:00+00:00",
+            "firehol_voipbl",
+            "192.0.2.4",
+            "lists",
+            false,
+        ),
+        (
+            "2000-01-01 00:00:00+00:00",
+            "http:scan",
+            "192.0.2.5",
+            "CAPI",
+            false,
+        ),
+        (
+            "2099-01-01 00:00:00+00:00",
+            "http:scan",
+            "192.0.2.6",
+            "crowdsec",
+            true,
+        ),
+    ] {
+        conn.execute(
+            d,
+            rusqlite::params![ts(0), until, scenario, value, origin, simulated],
+        )
+        .unwrap();
+    }
 }
 
 /// What a source report says about time, fixed: the duration of the last read and when it succeeded.
@@ -150,6 +203,7 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
         name: "gone".to_owned(),
         db: LapiDbLocation::Sqlite(temp_path(dir, "missing.db")),
         cache_interval: Duration::ZERO,
+        decisions_interval: Duration::ZERO,
         read_timeout: Duration::from_secs(5),
         url: None,
     });
@@ -166,6 +220,7 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
         service_api: s.service_api.as_ref().map(fixed),
         bouncer_config: s.bouncer_config.as_ref().map(fixed),
         lapi_health: s.lapi_health.iter().map(fixed).collect(),
+        lapi_decisions: s.lapi_decisions.iter().map(fixed).collect(),
     }
 }
 

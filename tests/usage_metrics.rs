@@ -152,3 +152,72 @@ fn no_metrics_table_no_usage_series() {
         "absent, not zero"
     );
 }
+
+/// The real CrowdSec 1.4.6 writes the decisions: its own `cscli decisions add/delete` and an expired one; the
+/// count is what `cscli decisions list` shows as active (the oracle), by origin.
+#[test]
+fn active_decisions_as_the_real_lapi_1_4_6_writes_them() {
+    use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
+    let lapi = common::real::Lapi::start();
+    // `cscli decisions add` goes through the LAPI as a machine: register one, as `cscli machines add -a` does.
+    lapi.cscli(&["machines", "add", "-a", "--force"]);
+    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        lapi.cscli(&["decisions", "add", "-i", ip, "-d", "1h"]);
+    }
+    lapi.cscli(&["decisions", "add", "-i", "192.0.2.9", "-d", "1s"]);
+    lapi.cscli(&["decisions", "delete", "-i", "192.0.2.3"]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let listed: serde_json::Value =
+        serde_json::from_str(&lapi.cscli(&["decisions", "list", "-o", "json"])).unwrap();
+    let oracle: usize = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["decisions"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(oracle, 2, "cscli's own view: {listed}");
+    let got = SqliteDb::new(&lapi.db, std::time::Duration::from_secs(2))
+        .active_decisions_blocking(crowdsec_bouncer_exporter::values::time::now())
+        .unwrap();
+    assert_eq!(
+        got.by_origin.into_iter().collect::<Vec<_>>(),
+        vec![("cscli".to_owned(), 2)]
+    );
+}
+
+/// The count through the exposition: only active, non-simulated decisions, a blocklist's named as its bouncers
+/// name it.
+#[test]
+fn lapi_active_decisions_by_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = fixture(&path);
+    let d = "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES (?1, ?1, ?2, ?3, 'ban', 'Ip', '192.0.2.1', ?4, ?5)";
+    let soon = "2099-01-01 00:00:00.123456789+00:00";
+    for (until, scenario, origin, simulated) in [
+        (soon, "http:scan", "CAPI", false),
+        (soon, "firehol_voipbl", "lists", false),
+        (soon, "firehol_voipbl", "lists", false),
+        (soon, "x", "crowdsec", true),
+        ("2020-01-01 00:00:00+00:00", "x", "cscli", false),
+    ] {
+        conn.execute(
+            d,
+            rusqlite::params![ts(0), until, scenario, origin, simulated],
+        )
+        .unwrap();
+    }
+    let srv = start_in_process(Settings::single_lapi("local", LapiDbLocation::Sqlite(path)));
+    let s = scrape(&srv);
+    let lapi = |origin| {
+        v(
+            &s,
+            "crowdsec_lapi_active_decisions",
+            &[("lapi", "local"), ("origin", origin)],
+        )
+    };
+    assert_eq!(lapi("CAPI"), Some(1.0));
+    assert_eq!(lapi("lists:firehol_voipbl"), Some(2.0));
+    assert_eq!(lapi("crowdsec"), None, "simulated");
+    assert_eq!(lapi("cscli"), None, "expired");
+}

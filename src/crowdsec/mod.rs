@@ -7,6 +7,7 @@
 pub mod bouncer_files;
 pub mod bouncers;
 pub mod config;
+pub mod decisions;
 pub mod integration;
 pub mod rows;
 pub mod usage;

@@ -5,6 +5,7 @@
 mod bouncer;
 pub mod classic;
 mod config;
+mod decisions;
 mod exporter;
 mod integration;
 mod lapi;
@@ -164,6 +165,7 @@ struct SecondKey {
     service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
     bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
     lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
+    lapi_decisions: Vec<Arc<SourceReport<crate::crowdsec::decisions::ActiveDecisions>>>,
 }
 
 fn same_arcs<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
@@ -187,6 +189,7 @@ impl SecondKey {
             service_api: s.service_api.clone(),
             bouncer_config: s.bouncer_config.clone(),
             lapi_health: s.lapi_health.clone(),
+            lapi_decisions: s.lapi_decisions.clone(),
         }
     }
 
@@ -197,6 +200,7 @@ impl SecondKey {
             && same_arc(&self.service_api, &o.service_api)
             && same_arc(&self.bouncer_config, &o.bouncer_config)
             && same_arcs(&self.lapi_health, &o.lapi_health)
+            && same_arcs(&self.lapi_decisions, &o.lapi_decisions)
     }
 }
 
@@ -320,6 +324,7 @@ impl Scrape {
         integration::encode(self, encoder)?;
         config::encode(self, encoder)?;
         lapi::encode(self, encoder)?;
+        decisions::encode(self, encoder)?;
         exporter::encode(self, encoder)?;
         Ok(())
     }
@@ -462,6 +467,7 @@ mod tests {
             service_api: None,
             bouncer_config: None,
             lapi_health: Vec::new(),
+            lapi_decisions: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod bouncer_config;
 pub mod cscli;
 pub mod lapi_db;
+pub mod lapi_decisions;
 pub mod lapi_health;
 pub mod service_api;
 

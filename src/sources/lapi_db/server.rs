@@ -24,6 +24,8 @@ pub trait TextConn {
     const NULLABILITY_IS_A_VERSION_SIGN: bool;
     /// The schema the tables are looked up in (`current_schema()`, `DATABASE()`).
     const CURRENT_SCHEMA: &'static str;
+    /// SQL of the current instant, comparable with CrowdSec's `until` as the LAPI compares it.
+    const NOW: &'static str;
     fn rows(&mut self, sql: &str)
         -> impl Future<Output = Result<Vec<TextRow>, LapiDbError>> + Send;
 }
@@ -287,6 +289,36 @@ async fn advance<C: TextConn>(c: &mut C, usage: &mut UsageCursor) -> Result<(), 
     }
     usage.totals.get_or_insert_with(UsageTotals::default);
     Ok(())
+}
+
+/// The active decisions (see [`crate::crowdsec::decisions`]), counted by the server.
+pub async fn read_active_decisions<C: TextConn>(
+    c: &mut C,
+) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
+    if columns(c, "decisions").await?.is_empty() {
+        return Err(LapiDbError::NoDecisionsTable);
+    }
+    let q = C::quote;
+    let sql = format!(
+        "SELECT {o}, CASE WHEN {o} = 'lists' THEN {s} END, count(*) FROM {d} WHERE {u} > {now} AND {sim} = false GROUP BY 1, 2 ORDER BY 1, 2",
+        o = q("origin"),
+        s = q("scenario"),
+        d = q("decisions"),
+        u = q("until"),
+        sim = q("simulated"),
+        now = C::NOW,
+    );
+    let mut out = crate::crowdsec::decisions::ActiveDecisions::default();
+    for mut r in c.rows(&sql).await? {
+        let origin = text(&mut r, 0).unwrap_or_default();
+        let scenario = text(&mut r, 1);
+        let n = text(&mut r, 2).and_then(|v| v.parse().ok()).unwrap_or(0);
+        out.add(
+            crate::crowdsec::decisions::origin_label(&origin, scenario.as_deref()),
+            n,
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
