@@ -95,6 +95,11 @@ struct Lapi {
     rows: Vec<Row>,
     /// Usage-metrics pushes: (generated_type, generated_by, received ago).
     metrics: Vec<(&'static str, &'static str, f64)>,
+    /// RC usage reports with items, oldest first: (generated_by, received ago, active decisions or None for a
+    /// report without `active_decisions`).
+    usage: Vec<(&'static str, f64, Option<u64>)>,
+    /// One active decision per origin given (a blocklist's as `lists`).
+    decisions: Vec<&'static str>,
 }
 
 fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
@@ -103,6 +108,8 @@ fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
         schema: Schema::V17,
         rows,
         metrics: vec![],
+        usage: vec![],
+        decisions: vec![],
     }
 }
 
@@ -565,6 +572,41 @@ fn catalogue() -> Vec<Scenario> {
             }],
         )
         .expect(&[("local/nginx", "offline")]),
+        // Issue 14: alive by its reports, 0 active decisions in the newest one, while the LAPI has three.
+        scenario(
+            "a firewall bouncer enforces nothing",
+            vec![Lapi {
+                usage: vec![
+                    ("fw", 40.0 * M, Some(5)),
+                    ("fw", 10.0 * M, Some(0)),
+                    ("nginx", 10.0 * M, Some(100)),
+                    ("live", 10.0 * M, None),
+                ],
+                decisions: vec!["CAPI", "cscli", "lists"],
+                ..lapi(
+                    "local",
+                    vec![
+                        firewall("fw", 10.0),
+                        pulled("nginx", 30.0),
+                        pulled("live", 30.0),
+                    ],
+                )
+            }],
+        )
+        .expect(&[
+            ("alerts@local/fw", "CrowdSecBouncerEnforcesNothing"),
+            ("alerts@local/nginx", ""),
+            ("alerts@local/live", ""),
+        ]),
+        // The same reports, but the LAPI has no active decision: nothing to enforce.
+        scenario(
+            "no decisions, nothing to enforce",
+            vec![Lapi {
+                usage: vec![("fw", 10.0 * M, Some(0))],
+                ..lapi("local", vec![firewall("fw", 10.0)])
+            }],
+        )
+        .expect(&[("alerts@local/fw", "")]),
         scenario(
             "two instances share a key",
             vec![lapi(
@@ -670,6 +712,27 @@ fn write_db(path: &Path, l: &Lapi, now: f64) {
         conn.execute(
             "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES (?1, ?2, ?3, '{}')",
             rusqlite::params![kind, by, sqlite_time(now - ago)],
+        )
+        .unwrap();
+    }
+    for (by, ago, active) in &l.usage {
+        let active = active.map_or(String::new(), |n| {
+            format!(r#",{{"name":"active_decisions","unit":"ip","value":{n},"labels":{{"origin":"CAPI","ip_type":"ipv4"}}}}"#)
+        });
+        let payload = format!(
+            r#"{{"metrics":[{{"meta":{{"utc_now_timestamp":{},"window_size_seconds":900}},"items":[{{"name":"processed","unit":"packet","value":10,"labels":{{"ip_type":"ipv4"}}}}{active}]}}]}}"#,
+            (now - ago) as i64
+        );
+        conn.execute(
+            "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', ?1, ?2, ?3)",
+            rusqlite::params![by, sqlite_time(now - ago), payload],
+        )
+        .unwrap();
+    }
+    for (n, origin) in l.decisions.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES (?1, ?1, ?2, 'firehol_voipbl', 'ban', 'Ip', ?3, ?4, 0)",
+            rusqlite::params![sqlite_time(now - H), sqlite_time(now + D), format!("192.0.2.{n}"), origin],
         )
         .unwrap();
     }
@@ -959,6 +1022,26 @@ fn exit_for(alerts: &[Value]) -> i32 {
 
 /// The verdict at `subject` (see [`Scenario::expect`]) in diagnose's report.
 fn verdict_at(report: &Value, subject: &str) -> Option<String> {
+    // `alerts@lapi/base`: the names of the alerts diagnose says fire for that base, comma-separated.
+    if let Some((l, base)) = subject
+        .strip_prefix("alerts@")
+        .and_then(|s| s.split_once('/'))
+    {
+        let lapi = report["lapis"]
+            .as_array()?
+            .iter()
+            .find(|x| x["name"] == l)?;
+        let b = lapi["bouncers"]
+            .as_array()?
+            .iter()
+            .find(|b| b["name"] == base)?;
+        let names: Vec<&str> = b["alerts"]
+            .as_array()?
+            .iter()
+            .filter_map(|a| a["alert"].as_str())
+            .collect();
+        return Some(names.join(","));
+    }
     if let Some(name) = subject.strip_prefix("integration:") {
         return report["integrations"]["items"]
             .as_array()?
