@@ -173,3 +173,123 @@ pub fn assert_expected(samples: &[Sample], lapi: &str) {
         usage_series(samples, lapi)
     );
 }
+
+/// A SQL string literal.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The fixture as SQL statements for the 1.7 tables of any engine: its two bouncers, every `metrics` row, and
+/// decisions (CAPI and a blocklist active, one expired, one simulated). `at(offset)` writes a time literal
+/// `offset` seconds after 2024-01-02T03:04:05Z as the engine takes it; `far` is a literal far in the future.
+pub fn statements(at: &dyn Fn(i64) -> String, far: &str) -> Vec<String> {
+    let mut out: Vec<String> = ["fw", "nginx"]
+        .iter()
+        .map(|name| {
+            format!(
+                "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type, osname, osversion, auto_created) VALUES ({t}, {t}, '{name}', 'hash-{name}', false, '10.0.0.2', 'x', 'v1', {t}, 'api-key', 'debian', '12', false)",
+                t = at(0)
+            )
+        })
+        .collect();
+    for r in rows() {
+        out.push(report_statement(&r.kind, &r.by, &at(r.offset), &r.payload));
+    }
+    for (until, scenario, origin, simulated) in [
+        (far.to_owned(), "http:scan", "CAPI", "false"),
+        (far.to_owned(), "firehol_voipbl", "lists", "false"),
+        (far.to_owned(), "firehol_voipbl", "lists", "false"),
+        (at(-86_400), "manual", "cscli", "false"),
+        (far.to_owned(), "x", "crowdsec", "true"),
+    ] {
+        out.push(format!(
+            "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES ({t}, {t}, {until}, '{scenario}', 'ban', 'Ip', '192.0.2.1', '{origin}', {simulated})",
+            t = at(0)
+        ));
+    }
+    out
+}
+
+/// One `metrics` row.
+pub fn report_statement(kind: &str, by: &str, at: &str, payload: &str) -> String {
+    format!(
+        "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('{kind}', {}, {at}, {})",
+        lit(by),
+        lit(payload)
+    )
+}
+
+/// A new report of `fw` (5 more dropped bytes from CAPI) and a broken one, for the "while running" steps.
+pub const NEW_REPORT: &str = r#"{"metrics":[{"meta":{"utc_now_timestamp":1704166545,"window_size_seconds":900},"items":[{"name":"dropped","unit":"byte","value":5,"labels":{"ip_type":"ipv4","origin":"CAPI"}}]}]}"#;
+pub const BROKEN_REPORT: &str = "{\"metrics\": [{\"items\": [oops";
+
+/// The fixture's steps on one engine, through its source: the hand-computed totals (the same as SQLite's, which
+/// `tests/usage_metrics.rs` checks in the exposition), a new report counted once, a flush changing nothing, a broken
+/// payload changing nothing but its count. `read` reads the source; `exec` runs SQL on the database.
+pub fn check_engine(
+    read: &dyn Fn() -> crowdsec_bouncer_exporter::crowdsec::bouncers::BouncerSnapshot,
+    exec: &dyn Fn(&str),
+    at: &dyn Fn(i64) -> String,
+    sqlite: &crowdsec_bouncer_exporter::crowdsec::usage::UsageTotals,
+) {
+    use crowdsec_bouncer_exporter::crowdsec::usage::{CounterKey, Family};
+    let dropped_capi = |u: &crowdsec_bouncer_exporter::crowdsec::usage::UsageTotals| {
+        u.bouncers["fw"].counters[&CounterKey {
+            family: Family::DroppedBytes,
+            origin: "CAPI".into(),
+            remediation: String::new(),
+        }]
+    };
+    let first = read().usage.expect("a metrics table");
+    assert_eq!(&first, sqlite, "the same totals as from SQLite");
+    assert_eq!(dropped_capi(&first), 1000);
+    assert_eq!(first.bouncers["fw"].active_total(), Some(14990 + 3 + 800));
+    assert_eq!(first.bouncers["nginx"].active_total(), Some(0));
+    assert_eq!(first.reports, 4);
+
+    exec(&report_statement("RC", "fw", &at(1900), NEW_REPORT));
+    for _ in 0..2 {
+        assert_eq!(dropped_capi(&read().usage.unwrap()), 1005, "counted once");
+    }
+    let before = read().usage.unwrap();
+    exec("DELETE FROM metrics WHERE id <= 4");
+    assert_eq!(
+        read().usage.unwrap().bouncers,
+        before.bouncers,
+        "a flush changes nothing"
+    );
+    exec("DELETE FROM metrics");
+    assert_eq!(
+        read().usage.unwrap().bouncers,
+        before.bouncers,
+        "nor does flushing everything"
+    );
+    exec(&report_statement("RC", "fw", &at(2800), BROKEN_REPORT));
+    let after = read().usage.unwrap();
+    assert_eq!(
+        after.bouncers, before.bouncers,
+        "a broken payload changes nothing else"
+    );
+    assert_eq!(after.skipped.malformed, 1);
+}
+
+/// The fixture's totals as the SQLite source reads them (the reference of the server engines).
+pub fn sqlite_totals() -> crowdsec_bouncer_exporter::crowdsec::usage::UsageTotals {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crowdsec.db");
+    let conn = super::db_1_7(&path);
+    for sql in statements(
+        &|o| format!("'{}'", super::ts(o)),
+        "'2099-01-01 00:00:00+00:00'",
+    ) {
+        conn.execute(&sql, []).unwrap();
+    }
+    crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb::new(
+        &path,
+        std::time::Duration::from_secs(2),
+    )
+    .read_blocking()
+    .unwrap()
+    .usage
+    .unwrap()
+}
