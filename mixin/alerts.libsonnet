@@ -152,6 +152,31 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
               runbook_url: c.runbookUrlBase + "CrowdSecLapiDown.md",
             },
           },
+          // The LAPI-side twin of the Console's "Firewall Integration Pulling Zero IPs": a bouncer alive by its usage
+          // reports (the newest one is fresh) whose newest report counts no active decision while its LAPI has some.
+          // A bouncer that never reported active_decisions has no crowdsec_bouncer_active_decisions series: no alert.
+          {
+            alert: "CrowdSecBouncerEnforcesNothing",
+            expr: |||
+              sum by (lapi, bouncer) (
+                max by (lapi, bouncer, origin, ip_type) (crowdsec_bouncer_active_decisions)
+              ) == 0
+              and on (lapi, bouncer)
+                (
+                  time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds)
+                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+                )
+              and on (lapi)
+                (sum by (lapi) (max by (lapi, origin) (crowdsec_lapi_active_decisions)) > 0)
+            |||,
+            'for': "1h",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "A CrowdSec bouncer is alive but enforces no decision while its LAPI has some.",
+              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} reports 0 active decisions in its usage reports for at least 1h, while the LAPI has {{ with printf \"sum(max by (origin) (crowdsec_lapi_active_decisions{lapi=%q}))\" $labels.lapi | query }}{{ . | first | value }}{{ else }}some{{ end }}: it pulls (or reports) but blocks nothing (origins filtered out, a failing firewall backend, or a key of another LAPI).",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncerEnforcesNothing.md",
+            },
+          },
         ],
       },
       // Blocklist-as-a-Service integrations, read from the CrowdSec Service API (source service_api).

@@ -87,6 +87,8 @@ pub struct LapiSection {
     #[serde(default, deserialize_with = "duration")]
     pub cache_interval: Option<Duration>,
     #[serde(default, deserialize_with = "duration")]
+    pub decisions_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
     pub timeout: Option<Duration>,
 }
 
@@ -267,6 +269,7 @@ impl ConfigFile {
         &self,
         path: &Path,
         default_cache_interval: Duration,
+        default_decisions_interval: Duration,
         default_timeout: Duration,
     ) -> Result<Option<Vec<LapiSettings>>, ConfigFileError> {
         let Some(lapis) = &self.lapis else {
@@ -334,6 +337,7 @@ impl ConfigFile {
                 name: l.name.clone(),
                 db,
                 cache_interval: l.cache_interval.unwrap_or(default_cache_interval),
+                decisions_interval: l.decisions_interval.unwrap_or(default_decisions_interval),
                 read_timeout,
                 url,
             });
@@ -386,10 +390,15 @@ mod tests {
     fn lapis_are_checked() {
         let ok = parse(
             Path::new("c.yaml"),
-            "lapis:\n  - name: a\n    db: /a.db\n    url: http://127.0.0.1:8080/\n  - name: b\n    cscli_command: docker exec cs cscli bouncers list -o json\n    cache_interval: 1m\n    timeout: 2s\n  - name: c\n    crowdsec_config: /etc/crowdsec/config.yaml\n",
+            "lapis:\n  - name: a\n    db: /a.db\n    url: http://127.0.0.1:8080/\n  - name: b\n    cscli_command: docker exec cs cscli bouncers list -o json\n    cache_interval: 1m\n    decisions_interval: 5m\n    timeout: 2s\n  - name: c\n    crowdsec_config: /etc/crowdsec/config.yaml\n",
         )
         .unwrap()
-        .lapi_settings(Path::new("c.yaml"), Duration::from_secs(5), Duration::from_secs(7))
+        .lapi_settings(
+            Path::new("c.yaml"),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+            Duration::from_secs(7),
+        )
         .unwrap()
         .unwrap();
         assert_eq!(ok.len(), 3);
@@ -401,6 +410,8 @@ mod tests {
             "http://127.0.0.1:8080/"
         );
         assert_eq!(ok[1].cache_interval, Duration::from_secs(60));
+        assert_eq!(ok[0].decisions_interval, Duration::from_secs(60));
+        assert_eq!(ok[1].decisions_interval, Duration::from_secs(300));
         assert_eq!(ok[1].read_timeout, Duration::from_secs(2));
         assert!(matches!(&ok[1].db, LapiDbLocation::Cscli(a) if a[0] == "docker"));
         for (text, want) in [
@@ -435,6 +446,7 @@ mod tests {
                 .lapi_settings(
                     Path::new("c.yaml"),
                     Duration::from_secs(5),
+                    Duration::from_secs(60),
                     Duration::from_secs(5),
                 )
                 .unwrap_err()

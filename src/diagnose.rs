@@ -206,6 +206,47 @@ pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 }
                 bouncers.push(report);
             }
+            // CrowdSecBouncerEnforcesNothing: the usage reports against the LAPI's active decisions.
+            let lapi_active = s
+                .lapi_decisions
+                .iter()
+                .find(|d| d.name == r.name)
+                .and_then(|d| d.data.as_ref())
+                .map(|d| d.total());
+            let usage = r.data.as_ref().and_then(|d| d.usage.as_ref());
+            for e in usage
+                .map(|u| {
+                    verdict::judge_enforcement(
+                        &r.name,
+                        &r.data.as_ref().expect("usage comes with data").bouncers,
+                        u,
+                        lapi_active,
+                        s.now,
+                        t,
+                    )
+                })
+                .unwrap_or_default()
+            {
+                let Some(firing) = e.firing else { continue };
+                findings.add(
+                    firing.severity,
+                    Some(firing.alert.name()),
+                    format!(
+                        "bouncer {} enforces nothing: its newest usage report ({} ago) counts 0 active decisions while LAPI {} has {}",
+                        e.bouncer.name,
+                        e.report_age_seconds.map(human_duration).unwrap_or_default(),
+                        r.name,
+                        lapi_active.unwrap_or_default()
+                    ),
+                );
+                if let Some(b) = bouncers
+                    .iter_mut()
+                    .find(|b: &&mut BaseReport| b.name == e.bouncer.base_name())
+                {
+                    b.alerts.push(firing);
+                    b.alerts.sort();
+                }
+            }
             match j.verdict {
                 LapiVerdict::Ok => {}
                 LapiVerdict::NoBouncer => findings.add(

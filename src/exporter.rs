@@ -13,6 +13,7 @@ use crate::settings::{CheckSettings, LapiDbLocation, LapiSettings, ServiceApiSet
 use crate::sources::bouncer_config::{self, BouncerConfigSource};
 use crate::sources::cscli::{self, CscliSource};
 use crate::sources::lapi_db::{self, LapiDbSource};
+use crate::sources::lapi_decisions::{self, LapiDecisionsSource};
 use crate::sources::lapi_health::{self, url_from_listen_uri, LapiHealthSource};
 use crate::sources::service_api::{self, ServiceApiSource};
 use crate::sources::LapiBouncers;
@@ -55,6 +56,7 @@ impl Exporter {
     /// A source that cannot be built (an HTTP client that cannot be made): the exporter must not start.
     pub fn new(settings: &Settings) -> Result<Self, StartError> {
         let lapis = settings.lapis.iter().map(lapi_cache).collect();
+        let lapi_decisions = settings.lapis.iter().filter_map(decisions_cache).collect();
         let service_api = settings
             .service_api
             .as_ref()
@@ -135,6 +137,7 @@ impl Exporter {
                 service_api,
                 bouncer_config: bouncer_config_cache(settings)?,
                 lapi_health,
+                lapi_decisions,
             },
             unmonitored,
         })
@@ -166,6 +169,24 @@ fn lapi_cache(l: &LapiSettings) -> Cached<LapiBouncers> {
         LapiBouncers::Db(Box::new(source))
     };
     Cached::new(source, l.cache_interval, l.read_timeout)
+}
+
+/// A LAPI's active decisions behind their own cache (`--lapi.decisions-interval`), on a database handle of their
+/// own; none for a LAPI read through cscli (no database to count in).
+fn decisions_cache(l: &LapiSettings) -> Option<Cached<LapiDecisionsSource>> {
+    if matches!(l.db, LapiDbLocation::Cscli(_)) {
+        tracing::info!(source = lapi_decisions::SOURCE, name = %l.name,
+            "active decisions are not counted: the LAPI is read through cscli, not its database");
+        return None;
+    }
+    let db = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
+    tracing::info!(source = lapi_decisions::SOURCE, name = %l.name,
+        interval = ?l.decisions_interval, "counting the LAPI's active decisions in its database");
+    Some(Cached::new(
+        LapiDecisionsSource::new(db),
+        l.decisions_interval,
+        l.read_timeout,
+    ))
 }
 
 /// The start-up line of a database source: where its database is and how it was found. Finding it through

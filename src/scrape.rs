@@ -14,7 +14,9 @@ use tokio::sync::watch;
 
 use crate::crowdsec::bouncer_files::checks::FileReport;
 use crate::crowdsec::bouncers::BouncerSnapshot;
+use crate::crowdsec::decisions::ActiveDecisions;
 use crate::sources::bouncer_config::{BouncerConfigSource, ConfigSnapshot};
+use crate::sources::lapi_decisions::LapiDecisionsSource;
 use crate::sources::lapi_health::{LapiHealth, LapiHealthSource};
 use crate::sources::service_api::{IntegrationSnapshot, ServiceApiSource};
 use crate::sources::{LapiBouncers, Reason, Source, SourceFailure};
@@ -220,6 +222,8 @@ pub struct Scrape {
     pub bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
     /// `/health` of each LAPI whose URL is known.
     pub lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
+    /// Active decisions of each LAPI read from a database.
+    pub lapi_decisions: Vec<Arc<SourceReport<ActiveDecisions>>>,
 }
 
 impl Scrape {
@@ -264,6 +268,8 @@ pub struct Sources {
     pub bouncer_config: Option<Cached<BouncerConfigSource>>,
     /// One per LAPI whose reachability is watched.
     pub lapi_health: Vec<Cached<LapiHealthSource>>,
+    /// One per LAPI read from a database.
+    pub lapi_decisions: Vec<Cached<LapiDecisionsSource>>,
 }
 
 async fn get_opt<S: Source>(
@@ -280,11 +286,12 @@ impl Sources {
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
     pub async fn scrape(&self, deadline: Duration) -> Scrape {
         use futures_util::future::join_all;
-        let (lapis, service_api, bouncer_config, lapi_health) = tokio::join!(
+        let (lapis, service_api, bouncer_config, lapi_health, lapi_decisions) = tokio::join!(
             join_all(self.lapis.iter().map(|c| c.get(deadline))),
             get_opt(self.service_api.as_ref(), deadline),
             get_opt(self.bouncer_config.as_ref(), deadline),
             join_all(self.lapi_health.iter().map(|c| c.get(deadline))),
+            join_all(self.lapi_decisions.iter().map(|c| c.get(deadline))),
         );
         Scrape {
             now: time::now(),
@@ -292,6 +299,7 @@ impl Sources {
             service_api,
             bouncer_config,
             lapi_health,
+            lapi_decisions,
         }
     }
 }

@@ -13,6 +13,8 @@ pub const DEFAULT_CROWDSEC_CONFIG: &str = "/etc/crowdsec/config.yaml";
 pub const DEFAULT_LAPI_NAME: &str = "local";
 pub const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
 pub const DEFAULT_LAPI_TIMEOUT: &str = "5s";
+/// Active decisions are counted at most this often (a community blocklist is tens of thousands of rows).
+pub const DEFAULT_LAPI_DECISIONS_INTERVAL: &str = "60s";
 pub const DEFAULT_SERVICE_API_REFRESH_INTERVAL: &str = "5m";
 pub const DEFAULT_SERVICE_API_TIMEOUT: &str = "30s";
 pub const DEFAULT_BOUNCERS_CONFIG_DIR: &str = "/etc/crowdsec/bouncers";
@@ -117,6 +119,7 @@ impl Settings {
                 name: name.to_owned(),
                 db,
                 cache_interval: Duration::ZERO,
+                decisions_interval: Duration::ZERO,
                 read_timeout: Duration::from_secs(5),
                 url: None,
             }],
@@ -166,6 +169,8 @@ pub struct LapiSettings {
     pub db: LapiDbLocation,
     /// A reading serves scrapes for this long.
     pub cache_interval: Duration,
+    /// A count of the active decisions serves scrapes for this long (source `lapi_decisions`).
+    pub decisions_interval: Duration,
     /// One database read may take this long.
     pub read_timeout: Duration,
     /// Where the LAPI serves (from the config file), when known.

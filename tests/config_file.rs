@@ -466,7 +466,7 @@ fn the_readme_example_is_a_valid_file() {
     assert_eq!(file.thresholds(path).unwrap(), Thresholds::default());
     file.check_bouncers(path).unwrap();
     assert_eq!(
-        file.lapi_settings(path, Duration::ZERO, Duration::from_secs(5))
+        file.lapi_settings(path, Duration::ZERO, Duration::ZERO, Duration::from_secs(5))
             .unwrap()
             .unwrap()
             .len(),

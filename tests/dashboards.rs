@@ -301,7 +301,8 @@ fn backdate(lapi: &Lapi, name: &str, bouncer_type: &str, ago: &str) {
         .unwrap();
 }
 
-/// A CrowdSec 1.7 database with one bouncer that pushed usage metrics a minute ago.
+/// A CrowdSec 1.7 database with one bouncer that pushed usage metrics a minute ago (every remediation family, so
+/// every remediation panel has data), and active decisions of two origins.
 fn db_with_usage_metrics(dir: &Path) -> PathBuf {
     let path = dir.join("crowdsec-1.7.db");
     let conn = db_1_7(&path);
@@ -314,12 +315,36 @@ fn db_with_usage_metrics(dir: &Path) -> PathBuf {
         [],
     )
     .unwrap();
+    let items = [
+        ("processed", "byte", "", ""),
+        ("processed", "packet", "", ""),
+        ("processed", "request", "", ""),
+        ("dropped", "byte", "CAPI", ""),
+        ("dropped", "packet", "CAPI", ""),
+        ("dropped", "request", "lists:firehol_voipbl", "ban"),
+    ]
+    .iter()
+    .map(|(n, u, o, r)| {
+        format!(r#"{{"name":"{n}","unit":"{u}","value":7,"labels":{{"ip_type":"ipv4","origin":"{o}","remediation":"{r}"}}}}"#)
+    })
+    .chain([r#"{"name":"active_decisions","unit":"ip","value":3,"labels":{"ip_type":"ipv4","origin":"CAPI"}}"#.to_owned()])
+    .collect::<Vec<_>>()
+    .join(",");
     conn.execute(
         "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', 'nginx-live', \
-         strftime('%Y-%m-%d %H:%M:%f+00:00','now','-1 minutes'), '{}')",
-        [],
+         strftime('%Y-%m-%d %H:%M:%f+00:00','now','-1 minutes'), ?1)",
+        [format!(r#"{{"metrics":[{{"meta":{{"utc_now_timestamp":1,"window_size_seconds":900}},"items":[{items}]}}]}}"#)],
     )
     .unwrap();
+    for (origin, scenario) in [("CAPI", "http:scan"), ("lists", "firehol_voipbl")] {
+        conn.execute(
+            "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin) VALUES \
+             (strftime('%Y-%m-%d %H:%M:%f+00:00','now'), strftime('%Y-%m-%d %H:%M:%f+00:00','now'), \
+             strftime('%Y-%m-%d %H:%M:%f+00:00','now','+1 days'), ?1, 'ban', 'Ip', '192.0.2.7', ?2)",
+            [scenario, origin],
+        )
+        .unwrap();
+    }
     path
 }
 

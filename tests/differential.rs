@@ -96,6 +96,11 @@ struct Lapi {
     rows: Vec<Row>,
     /// Usage-metrics pushes: (generated_type, generated_by, received ago).
     metrics: Vec<(&'static str, &'static str, f64)>,
+    /// RC usage reports with items, oldest first: (generated_by, received ago, active decisions or None for a
+    /// report without `active_decisions`).
+    usage: Vec<(&'static str, f64, Option<u64>)>,
+    /// One active decision per origin given (a blocklist's as `lists`).
+    decisions: Vec<&'static str>,
 }
 
 fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
@@ -104,6 +109,8 @@ fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
         schema: Schema::V17,
         rows,
         metrics: vec![],
+        usage: vec![],
+        decisions: vec![],
     }
 }
 
@@ -145,6 +152,8 @@ struct ConfFile {
     text: &'static str,
     id: Option<&'static str>,
     mode: u32,
+    /// A process runs whose command line names this file with `-c`, as a Go bouncer's does (check `running`).
+    running: bool,
 }
 
 fn conf(name: &'static str, text: &'static str, mode: u32) -> ConfFile {
@@ -153,6 +162,44 @@ fn conf(name: &'static str, text: &'static str, mode: u32) -> ConfFile {
         text,
         id: None,
         mode,
+        running: false,
+    }
+}
+
+impl ConfFile {
+    fn running(self) -> ConfFile {
+        ConfFile {
+            running: true,
+            ..self
+        }
+    }
+}
+
+/// A stand-in for a running Go bouncer: `crowdsec-custom-bouncer -c read`, a bash blocked in its `read` builtin,
+/// whose working directory holds `read`, a symbolic link to the file. The `running` check resolves a relative `-c`
+/// against the process's working directory, as the bouncer opens it. Killed on drop.
+struct FakeBouncer(std::process::Child);
+
+impl FakeBouncer {
+    fn start(file: &Path, dir: &Path) -> FakeBouncer {
+        use std::os::unix::process::CommandExt;
+        std::fs::create_dir_all(dir).unwrap();
+        std::os::unix::fs::symlink(file, dir.join("read")).unwrap();
+        let child = std::process::Command::new("bash")
+            .arg0("crowdsec-custom-bouncer")
+            .args(["-c", "read"])
+            .current_dir(dir)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        FakeBouncer(child)
+    }
+}
+
+impl Drop for FakeBouncer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -591,6 +638,41 @@ fn catalogue() -> Vec<Scenario> {
             }],
         )
         .expect(&[("local/nginx", "offline"), ("cause:local/nginx", "unknown")]),
+        // Issue 14: alive by its reports, 0 active decisions in the newest one, while the LAPI has three.
+        scenario(
+            "a firewall bouncer enforces nothing",
+            vec![Lapi {
+                usage: vec![
+                    ("fw", 40.0 * M, Some(5)),
+                    ("fw", 10.0 * M, Some(0)),
+                    ("nginx", 10.0 * M, Some(100)),
+                    ("live", 10.0 * M, None),
+                ],
+                decisions: vec!["CAPI", "cscli", "lists"],
+                ..lapi(
+                    "local",
+                    vec![
+                        firewall("fw", 10.0),
+                        pulled("nginx", 30.0),
+                        pulled("live", 30.0),
+                    ],
+                )
+            }],
+        )
+        .expect(&[
+            ("alerts@local/fw", "CrowdSecBouncerEnforcesNothing"),
+            ("alerts@local/nginx", ""),
+            ("alerts@local/live", ""),
+        ]),
+        // The same reports, but the LAPI has no active decision: nothing to enforce.
+        scenario(
+            "no decisions, nothing to enforce",
+            vec![Lapi {
+                usage: vec![("fw", 10.0 * M, Some(0))],
+                ..lapi("local", vec![firewall("fw", 10.0)])
+            }],
+        )
+        .expect(&[("alerts@local/fw", "")]),
         scenario(
             "two instances share a key",
             vec![lapi(
@@ -622,7 +704,7 @@ fn catalogue() -> Vec<Scenario> {
         // deprecated lapi_reachable fail; the latter makes the file invalid) and its key file is world-readable (a
         // warning); steady pulls, so its warning is no cause.
         scenario(
-            "causes: offline, endpoint unreachable",
+            "causes: offline, not running and endpoint unreachable",
             vec![lapi("local", vec![firewall("fw", 2.0 * D), fresh()])],
         )
         .files(vec![
@@ -640,7 +722,8 @@ fn catalogue() -> Vec<Scenario> {
         .expect(&[
             ("local/fw", "offline"),
             ("local/steady", "ok"),
-            ("cause:local/fw", "endpoint_reachable"),
+            // No process names its file on this host (a full /proc view): stopped ranks before unreachable.
+            ("cause:local/fw", "running"),
         ]),
         // Never pulled, its file linked by `.id` holds the installer's placeholder key.
         scenario(
@@ -657,18 +740,20 @@ fn catalogue() -> Vec<Scenario> {
         }])
         .expect(&[
             ("local/new", "never_pulled"),
-            ("cause:local/new", "api_key"),
+            ("cause:local/new", "running"), // no process names its file; the placeholder key comes next
         ]),
-        // Offline, its file passes every check: the cause is unknown and the alert says nothing more.
+        // Offline, its file passes every check and a process runs it: the cause is unknown and the alert says
+        // nothing more.
         scenario(
             "causes: offline, nothing fails",
             vec![lapi("local", vec![pulled("nginx", 3.0 * D), fresh()])],
         )
         .files(vec![conf(
-            "crowdsec-nginx-bouncer.conf",
-            "API_URL=@LAPI@\nAPI_KEY=@KEY:nginx@\n",
+            "crowdsec-custom-bouncer.yaml",
+            "api_url: @LAPI@\napi_key: @KEY:nginx@\n",
             0o600,
-        )])
+        )
+        .running()])
         .expect(&[("local/nginx", "offline"), ("cause:local/nginx", "unknown")]),
     ]
 }
@@ -753,6 +838,27 @@ fn write_db(path: &Path, l: &Lapi, now: f64) {
         )
         .unwrap();
     }
+    for (by, ago, active) in &l.usage {
+        let active = active.map_or(String::new(), |n| {
+            format!(r#",{{"name":"active_decisions","unit":"ip","value":{n},"labels":{{"origin":"CAPI","ip_type":"ipv4"}}}}"#)
+        });
+        let payload = format!(
+            r#"{{"metrics":[{{"meta":{{"utc_now_timestamp":{},"window_size_seconds":900}},"items":[{{"name":"processed","unit":"packet","value":10,"labels":{{"ip_type":"ipv4"}}}}{active}]}}]}}"#,
+            (now - ago) as i64
+        );
+        conn.execute(
+            "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', ?1, ?2, ?3)",
+            rusqlite::params![by, sqlite_time(now - ago), payload],
+        )
+        .unwrap();
+    }
+    for (n, origin) in l.decisions.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES (?1, ?1, ?2, 'firehol_voipbl', 'ban', 'Ip', ?3, ?4, 0)",
+            rusqlite::params![sqlite_time(now - H), sqlite_time(now + D), format!("192.0.2.{n}"), origin],
+        )
+        .unwrap();
+    }
 }
 
 /// The raw key of row `i` of LAPI `lapi` (its sha512 is what the database holds).
@@ -780,7 +886,8 @@ fn health_url() -> &'static str {
 }
 
 /// Writes the scenario's configuration files into `dir`.
-fn write_files(s: &Scenario, dir: &Path) {
+fn write_files(s: &Scenario, dir: &Path) -> Vec<FakeBouncer> {
+    let mut running = Vec::new();
     std::fs::create_dir_all(dir).unwrap();
     for f in &s.files {
         let mut text = f
@@ -809,7 +916,12 @@ fn write_files(s: &Scenario, dir: &Path) {
         if let Some(id) = f.id {
             std::fs::write(dir.join(format!("{}.id", f.name)), id).unwrap();
         }
+        if f.running {
+            let cwd = dir.with_file_name(format!("process-{}", running.len()));
+            running.push(FakeBouncer::start(&path, &cwd));
+        }
     }
+    running
 }
 
 fn integrations_json(ints: &[Int], now: f64) -> Vec<Value> {
@@ -852,6 +964,7 @@ fn settings(
             name: name.clone(),
             db: LapiDbLocation::Sqlite(path.clone()),
             cache_interval: Duration::ZERO,
+            decisions_interval: Duration::ZERO,
             read_timeout: Duration::from_secs(5),
             url: None,
         })
@@ -1252,9 +1365,13 @@ fn exit_for(alerts: &[Value]) -> i32 {
 
 /// The verdict at `subject` (see [`Scenario::expect`]) in diagnose's report.
 fn verdict_at(report: &Value, subject: &str) -> Option<String> {
-    if let Some(base) = subject.strip_prefix("cause:") {
-        // The likely cause's check of `lapi/base`.
-        let (l, name) = base.split_once('/')?;
+    // `cause:lapi/base`: the likely cause's check; `alerts@lapi/base`: the names of the alerts diagnose says fire
+    // for that base, comma-separated.
+    let (cause, target) = match subject.strip_prefix("cause:") {
+        Some(t) => (true, Some(t)),
+        None => (false, subject.strip_prefix("alerts@")),
+    };
+    if let Some((l, base)) = target.and_then(|s| s.split_once('/')) {
         let lapi = report["lapis"]
             .as_array()?
             .iter()
@@ -1262,8 +1379,16 @@ fn verdict_at(report: &Value, subject: &str) -> Option<String> {
         let b = lapi["bouncers"]
             .as_array()?
             .iter()
-            .find(|b| b["name"] == name)?;
-        return Some(b["causes"][0]["check"].as_str()?.to_owned());
+            .find(|b| b["name"] == base)?;
+        if cause {
+            return Some(b["causes"][0]["check"].as_str()?.to_owned());
+        }
+        let names: Vec<&str> = b["alerts"]
+            .as_array()?
+            .iter()
+            .filter_map(|a| a["alert"].as_str())
+            .collect();
+        return Some(names.join(","));
     }
     if let Some(name) = subject.strip_prefix("integration:") {
         return report["integrations"]["items"]
@@ -1319,7 +1444,7 @@ fn prepare(s: &Scenario, dir: &Path) -> Prepared {
         .collect();
     let fake = (!s.integrations.is_empty())
         .then(|| FakeServiceApi::start(SERVICE_KEY, integrations_json(&s.integrations, now)));
-    write_files(s, &dir.join("bouncers"));
+    let _bouncers = write_files(s, &dir.join("bouncers"));
     let exporter = start_in_process(settings(&dbs, fake.as_ref(), &dir.join("bouncers")));
     let scraped_at = crate::now();
     // The exporter stops before diagnose runs: one reader of the databases at a time, as in production.
@@ -1541,7 +1666,7 @@ fn a_wrong_expectation_is_detected() {
     let dir3 = dir.path().join("c");
     std::fs::create_dir(&dir3).unwrap();
     let offline = scenario(
-        "causes: offline, endpoint unreachable",
+        "causes: offline, not running and endpoint unreachable",
         vec![lapi(
             "local",
             vec![firewall("fw", 2.0 * D), pulled("steady", 30.0)],
@@ -1567,8 +1692,8 @@ fn a_wrong_expectation_is_detected() {
     let samples = causes["exp_samples"].as_array_mut().unwrap();
     assert_eq!(
         samples.len(),
-        2,
-        "endpoint_reachable, lapi_reachable: {samples:?}"
+        3,
+        "endpoint_reachable, lapi_reachable, running: {samples:?}"
     );
     samples.pop();
     std::fs::write(
@@ -1578,7 +1703,7 @@ fn a_wrong_expectation_is_detected() {
     .unwrap();
     let (ok, output) = promtool(&file);
     assert!(!ok, "promtool accepted a missing cause");
-    assert!(output.contains("lapi_reachable"), "{output}");
+    assert!(output.contains("running"), "{output}");
     // And a wrong state code in the dashboards' column.
     let mut p = prepare(&s, &d2);
     let states = p.test["promql_expr_test"][1]["exp_samples"]

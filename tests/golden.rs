@@ -102,9 +102,80 @@ fn database(path: &Path) {
         "api-key",
         false,
     );
-    let m = "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES (?1, ?2, ?3, '{}')";
-    conn.execute(m, rusqlite::params!["RC", "nginx-live", ts(3540)])
+    let m = "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES (?1, ?2, ?3, ?4)";
+    conn.execute(
+        m,
+        rusqlite::params![
+            "RC",
+            "nginx-live",
+            ts(3540),
+            r#"{"type":"crowdsec-nginx-bouncer","metrics":[{"meta":{"utc_now_timestamp":1704168185,"window_size_seconds":900},"items":[{"name":"processed","unit":"request","value":120,"labels":{"ip_type":"ipv4"}},{"name":"dropped","unit":"request","value":4,"labels":{"ip_type":"ipv4","origin":"CAPI","remediation":"ban"}},{"name":"active_decisions","unit":"ip","value":0,"labels":{"ip_type":"ipv4","origin":"CAPI"}}]}]}"#
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        m,
+        rusqlite::params![
+            "RC",
+            "fw",
+            ts(3500),
+            r#"{"type":"crowdsec-firewall-bouncer","metrics":[{"meta":{"utc_now_timestamp":1704168145,"window_size_seconds":900},"items":[{"name":"processed","unit":"byte","value":9000,"labels":{"ip_type":"ipv4"}},{"name":"processed","unit":"packet","value":90,"labels":{"ip_type":"ipv4"}},{"name":"dropped","unit":"byte","value":640,"labels":{"ip_type":"ipv4","origin":"lists:firehol_voipbl"}},{"name":"dropped","unit":"packet","value":8,"labels":{"ip_type":"ipv4","origin":"lists:firehol_voipbl"}},{"name":"active_decisions","unit":"ip","value":1500,"labels":{"ip_type":"ipv4","origin":"lists:firehol_voipbl"}}]}]}"#
+        ],
+    )
+    .unwrap();
+    // Decisions: active ones of three origins (a blocklist's named `lists:<list>`), and an expired and a simulated
+    // one that do not count. `until` far from the real clock the source compares with.
+    let d = "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES (?1, ?1, ?2, ?3, 'ban', 'Ip', ?4, ?5, ?6)";
+    for (until, scenario, value, origin, simulated) in [
+        (
+            "2099-01-01 00:00:00+00:00",
+            "http:scan",
+            "192.0.2.1",
+            "CAPI",
+            false,
+        ),
+        (
+            "2099-01-01 00:00:00+00:00",
+            "http:scan",
+            "192.0.2.2",
+            "CAPI",
+            false,
+        ),
+        (
+            "2099-01-01 00:00:00+00:00",
+            "manual",
+            "192.0.2.3",
+            "cscli",
+            false,
+        ),
+        (
+            "2099-01-01 00:00:00+00:00",
+            "firehol_voipbl",
+            "192.0.2.4",
+            "lists",
+            false,
+        ),
+        (
+            "2000-01-01 00:00:00+00:00",
+            "http:scan",
+            "192.0.2.5",
+            "CAPI",
+            false,
+        ),
+        (
+            "2099-01-01 00:00:00+00:00",
+            "http:scan",
+            "192.0.2.6",
+            "crowdsec",
+            true,
+        ),
+    ] {
+        conn.execute(
+            d,
+            rusqlite::params![ts(0), until, scenario, value, origin, simulated],
+        )
         .unwrap();
+    }
 }
 
 /// What a source report says about time, fixed: the duration of the last read and when it succeeded.
@@ -132,6 +203,7 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
         name: "gone".to_owned(),
         db: LapiDbLocation::Sqlite(temp_path(dir, "missing.db")),
         cache_interval: Duration::ZERO,
+        decisions_interval: Duration::ZERO,
         read_timeout: Duration::from_secs(5),
         url: None,
     });
@@ -148,6 +220,7 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
         service_api: s.service_api.as_ref().map(fixed),
         bouncer_config: s.bouncer_config.as_ref().map(fixed),
         lapi_health: s.lapi_health.iter().map(fixed).collect(),
+        lapi_decisions: s.lapi_decisions.iter().map(fixed).collect(),
     }
 }
 

@@ -209,7 +209,7 @@ fn missing_crowdsec_config_is_a_source_error_not_a_crash() {
         value(
             &s,
             "crowdsec_exporter_source_errors_total",
-            &[("reason", "config")]
+            &[("source", "lapi_db"), ("reason", "config")]
         ),
         Some(1.0)
     );

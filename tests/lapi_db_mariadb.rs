@@ -185,3 +185,41 @@ fn config_checks_look_keys_up_in_mariadb() {
         ])
     });
 }
+
+/// Issue 14 on MariaDB (`payload` is `longtext`, `until` a `datetime`): the usage fixture gives SQLite's totals, a
+/// new report counts once, flushes and broken payloads change nothing; the active decisions are counted by the
+/// server, in a server whose time zone is not UTC.
+#[test]
+fn usage_reports_and_active_decisions_on_mariadb() {
+    use crowdsec_bouncer_exporter::sources::lapi_decisions::LapiDecisionsSource;
+    use crowdsec_bouncer_exporter::sources::Source;
+    let my = Mariadb::start(ZONE);
+    my.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
+    // CrowdSec writes UTC wall-clocks (see the MySQL source).
+    let at = |o: i64| {
+        let t = crowdsec_bouncer_exporter::values::time::format_rfc3339(1_704_164_645.0 + o as f64);
+        format!("'{}'", t.replace('T', " ").trim_end_matches('Z'))
+    };
+    let statements = usage::statements(&at, "'2099-01-01 00:00:00'");
+    let mut writes = vec!["USE crowdsec"];
+    writes.extend(statements.iter().map(String::as_str));
+    my.admin_sql(&writes);
+    let decisions = std::sync::Arc::new(LapiDecisionsSource::new(source(url_location(
+        &my, "crowdsec", "",
+    ))));
+    let active = block_on(decisions.read()).unwrap();
+    assert_eq!(
+        active.by_origin.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("CAPI".to_owned(), 1),
+            ("lists:firehol_voipbl".to_owned(), 2)
+        ]
+    );
+    let src = source(url_location(&my, "crowdsec", ""));
+    usage::check_engine(
+        &|| read(&src).unwrap(),
+        &|sql| my.admin_sql(&["USE crowdsec", sql]),
+        &at,
+        &usage::sqlite_totals(),
+    );
+}

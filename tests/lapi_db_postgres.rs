@@ -258,3 +258,35 @@ fn config_checks_look_keys_up_in_postgres() {
         )
     });
 }
+
+/// Issue 14 on PostgreSQL (`payload` is `text`): the usage fixture gives SQLite's totals, a new report counts once,
+/// flushes and broken payloads change nothing; the active decisions are counted by the server.
+#[test]
+fn usage_reports_and_active_decisions_on_postgres() {
+    use crowdsec_bouncer_exporter::sources::lapi_decisions::LapiDecisionsSource;
+    use crowdsec_bouncer_exporter::sources::Source;
+    let pg = Postgres::start(ZONE);
+    pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
+    let at = |o: i64| format!("'{}'", ts(o));
+    for sql in usage::statements(&at, "'2099-01-01 00:00:00+00:00'") {
+        pg.admin_sql("crowdsec", &sql);
+    }
+    let decisions = std::sync::Arc::new(LapiDecisionsSource::new(source(url_location(
+        &pg, "crowdsec", "",
+    ))));
+    let active = block_on(decisions.read()).unwrap();
+    assert_eq!(
+        active.by_origin.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("CAPI".to_owned(), 1),
+            ("lists:firehol_voipbl".to_owned(), 2)
+        ]
+    );
+    let src = source(url_location(&pg, "crowdsec", ""));
+    usage::check_engine(
+        &|| read(&src).unwrap(),
+        &|sql| pg.admin_sql("crowdsec", sql),
+        &at,
+        &usage::sqlite_totals(),
+    );
+}

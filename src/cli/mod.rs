@@ -119,6 +119,11 @@ pub struct LapiArgs {
         value_name = "DURATION", long = "lapi.cache-interval", env = "CROWDSEC_EXPORTER_LAPI_CACHE_INTERVAL", default_value = defaults::DEFAULT_LAPI_CACHE_INTERVAL, global = true)]
     pub cache_interval: String,
 
+    /// How long one count of the LAPI's active decisions serves scrapes (crowdsec_lapi_active_decisions).
+    #[arg(id = "lapi.decisions-interval",
+        value_name = "DURATION", long = "lapi.decisions-interval", env = "CROWDSEC_EXPORTER_LAPI_DECISIONS_INTERVAL", default_value = defaults::DEFAULT_LAPI_DECISIONS_INTERVAL, global = true)]
+    pub decisions_interval: String,
+
     /// Longest a database read may take; SQLite waits up to half of it for a lock.
     #[arg(id = "lapi.timeout",
         value_name = "DURATION", long = "lapi.timeout", env = "CROWDSEC_EXPORTER_LAPI_TIMEOUT", default_value = defaults::DEFAULT_LAPI_TIMEOUT, global = true)]

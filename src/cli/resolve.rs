@@ -63,6 +63,11 @@ impl Cli {
             &self.lapi.cache_interval,
             AtLeast::Any,
         )?;
+        let decisions_interval = self.duration(
+            "lapi.decisions-interval",
+            &self.lapi.decisions_interval,
+            AtLeast::Any,
+        )?;
         let max_scrape_wait = self.duration(
             "web.max-scrape-wait",
             &self.web.max_scrape_wait,
@@ -104,6 +109,7 @@ impl Cli {
                 name: self.lapi.name.clone(),
                 db,
                 cache_interval,
+                decisions_interval,
                 read_timeout,
                 url: None,
             }],
@@ -243,8 +249,18 @@ impl Cli {
         )?;
         let default_timeout =
             self.duration("lapi.timeout", &self.lapi.timeout, AtLeast::NonZero)?;
+        let default_decisions_interval = self.duration(
+            "lapi.decisions-interval",
+            &self.lapi.decisions_interval,
+            AtLeast::Any,
+        )?;
         let lapis = file
-            .lapi_settings(path, default_cache_interval, default_timeout)
+            .lapi_settings(
+                path,
+                default_cache_interval,
+                default_decisions_interval,
+                default_timeout,
+            )
             .map_err(file_error)?;
         let mut settings = merged.settings_with_key_env(key_env)?;
         if let Some(lapis) = lapis {

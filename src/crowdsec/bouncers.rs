@@ -153,6 +153,9 @@ pub struct BouncerSnapshot {
     pub schema: &'static str,
     /// Rows with a value the exporter could not read (e.g. an unparseable timestamp); they are still listed.
     pub bad_rows: usize,
+    /// The bouncers' usage reports read since the exporter started (table `metrics`, CrowdSec 1.6.3+); `None`
+    /// when the database has no such table or the source cannot read it (cscli).
+    pub usage: Option<crate::crowdsec::usage::UsageTotals>,
 }
 
 #[cfg(test)]

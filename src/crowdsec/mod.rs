@@ -7,7 +7,9 @@
 pub mod bouncer_files;
 pub mod bouncers;
 pub mod config;
+pub mod decisions;
 pub mod host;
 pub mod integration;
 pub mod rows;
+pub mod usage;
 pub mod verdict;

@@ -38,6 +38,7 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
                 bouncers,
                 schema: "1.7.1+",
                 bad_rows: 0,
+                usage: None,
             },
         )],
         service_api: integrations.map(|integrations| {
@@ -53,6 +54,7 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
         }),
         bouncer_config: None,
         lapi_health: vec![],
+        lapi_decisions: vec![],
     }
 }
 

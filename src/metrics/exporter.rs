@@ -44,6 +44,7 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         .chain(s.service_api.iter().map(|r| health(r)))
         .chain(s.bouncer_config.iter().map(|r| health(r)))
         .chain(s.lapi_health.iter().map(|r| health(r)))
+        .chain(s.lapi_decisions.iter().map(|r| health(r)))
         .collect();
 
     gauges(

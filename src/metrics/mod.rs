@@ -5,9 +5,11 @@
 mod bouncer;
 pub mod classic;
 mod config;
+mod decisions;
 mod exporter;
 mod integration;
 mod lapi;
+mod usage;
 pub use exporter::{REVISION, VERSION};
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -163,6 +165,7 @@ struct SecondKey {
     service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
     bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
     lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
+    lapi_decisions: Vec<Arc<SourceReport<crate::crowdsec::decisions::ActiveDecisions>>>,
 }
 
 fn same_arcs<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
@@ -186,6 +189,7 @@ impl SecondKey {
             service_api: s.service_api.clone(),
             bouncer_config: s.bouncer_config.clone(),
             lapi_health: s.lapi_health.clone(),
+            lapi_decisions: s.lapi_decisions.clone(),
         }
     }
 
@@ -196,6 +200,7 @@ impl SecondKey {
             && same_arc(&self.service_api, &o.service_api)
             && same_arc(&self.bouncer_config, &o.bouncer_config)
             && same_arcs(&self.lapi_health, &o.lapi_health)
+            && same_arcs(&self.lapi_decisions, &o.lapi_decisions)
     }
 }
 
@@ -314,9 +319,12 @@ impl Scrape {
     ) -> Result<(), std::fmt::Error> {
         let encoder = &mut *encoder;
         bouncer::encode_ages(self, readings, encoder)?;
+        // Counters: their OpenMetrics and classic texts differ, so they are not in the per-reading part.
+        usage::encode(readings, encoder)?;
         integration::encode(self, encoder)?;
         config::encode(self, encoder)?;
         lapi::encode(self, encoder)?;
+        decisions::encode(self, encoder)?;
         exporter::encode(self, encoder)?;
         Ok(())
     }
@@ -414,6 +422,7 @@ mod tests {
             bouncers: vec![b("a\\\"x", LastPull::At(5.0)), b("never", LastPull::Never)],
             schema: "1.7.1+",
             bad_rows: 0,
+            usage: None,
         };
         let readings = Readings {
             lapis: vec![("local".into(), Arc::new(snapshot))],
@@ -436,6 +445,7 @@ mod tests {
                 .collect(),
             schema: "1.7.1+",
             bad_rows: 0,
+            usage: None,
         };
         Arc::new(SourceReport {
             kind: "lapi_db",
@@ -457,6 +467,7 @@ mod tests {
             service_api: None,
             bouncer_config: None,
             lapi_health: Vec::new(),
+            lapi_decisions: Vec::new(),
         }
     }
 

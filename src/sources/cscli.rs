@@ -316,6 +316,7 @@ pub fn parse_output(out: &[u8]) -> Result<BouncerSnapshot, (&'static str, usize,
         bouncers,
         schema: schema.generation(),
         bad_rows,
+        usage: None,
     })
 }
 

@@ -8,6 +8,7 @@ pub mod cscli;
 pub mod endpoint;
 pub mod host;
 pub mod lapi_db;
+pub mod lapi_decisions;
 pub mod lapi_health;
 pub mod service_api;
 

@@ -3,6 +3,7 @@
 
 pub mod real;
 pub mod servers;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

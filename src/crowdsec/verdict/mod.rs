@@ -19,6 +19,10 @@
 //!   registration (CrowdSec >= 1.6.4 creates `<name>@<ip>` when a key shows up from a new IP): info, no alert.
 //! * A LAPI is without an active bouncer when every row's age (pull, or registration for a never-pulled row) is over
 //!   `bouncer_offline` and no base sends fresh usage metrics; without bouncer when no row is registered.
+//! * A bouncer row enforces nothing when its newest usage report (pushed at most `usage_metrics_freshness` ago, so
+//!   it is alive) shows 0 active decisions while its LAPI has active decisions (the LAPI-side twin of the
+//!   Console's "Firewall Integration Pulling Zero IPs"; see [`judge_enforcement`]). Without a report that ever
+//!   had `active_decisions`, or without the LAPI's count, nothing is decided.
 //! * An integration that pulled is offline after `integration_offline`; one that never pulled is past grace
 //!   `never_pulled_grace` after its creation; a firewall integration that pulled with `stats.count == 0` pulls zero
 //!   IPs; one with no blocklist serves nothing.
@@ -111,10 +115,11 @@ pub enum Alert {
     IntegrationNeverPulled,
     FirewallIntegrationPullingZeroIps,
     IntegrationNoBlocklist,
+    BouncerEnforcesNothing,
 }
 
 impl Alert {
-    pub const ALL: [Alert; 11] = [
+    pub const ALL: [Alert; 12] = [
         Alert::BouncerOffline,
         Alert::FirewallBouncerOffline,
         Alert::BouncerPullOverdue,
@@ -126,6 +131,7 @@ impl Alert {
         Alert::IntegrationNeverPulled,
         Alert::FirewallIntegrationPullingZeroIps,
         Alert::IntegrationNoBlocklist,
+        Alert::BouncerEnforcesNothing,
     ];
 
     /// The `alert:` name in the rule file (and its runbook, docs/runbooks/<name>.md).
@@ -144,6 +150,7 @@ impl Alert {
             Alert::IntegrationNeverPulled => "CrowdSecIntegrationNeverPulled",
             Alert::FirewallIntegrationPullingZeroIps => "CrowdSecFirewallIntegrationPullingZeroIps",
             Alert::IntegrationNoBlocklist => "CrowdSecIntegrationNoBlocklist",
+            Alert::BouncerEnforcesNothing => "CrowdSecBouncerEnforcesNothing",
         }
     }
 
@@ -158,7 +165,8 @@ impl Alert {
             Alert::BouncerPullOverdue
             | Alert::BouncerNeverPulled
             | Alert::IntegrationNeverPulled
-            | Alert::FirewallIntegrationPullingZeroIps => Severity::Warning,
+            | Alert::FirewallIntegrationPullingZeroIps
+            | Alert::BouncerEnforcesNothing => Severity::Warning,
             Alert::SecurityEngineNoBouncer | Alert::IntegrationNoBlocklist => Severity::Info,
         }
     }
@@ -347,9 +355,11 @@ pub struct IntegrationJudgement<'a> {
 }
 
 pub mod causes;
+mod enforcement;
 mod judge;
 
 pub use causes::{causes, Cause, CauseKind};
+pub use enforcement::{judge_enforcement, Enforcement};
 pub use judge::{judge_integration, judge_lapi};
 
 #[cfg(test)]

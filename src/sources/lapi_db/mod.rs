@@ -47,6 +47,8 @@ pub enum LapiDbError {
     Corrupt(String),
     #[error("no `bouncers` table: not a CrowdSec Local API database")]
     NoBouncersTable,
+    #[error("no `decisions` table: not a CrowdSec Local API database")]
+    NoDecisionsTable,
     #[error("query failed: {0}")]
     Query(String),
     #[error("a previous read is still running")]
@@ -69,7 +71,7 @@ impl Failure for LapiDbError {
             LapiDbError::Open { .. } => Reason::Open,
             LapiDbError::Locked => Reason::Locked,
             LapiDbError::Corrupt(_) => Reason::Corrupt,
-            LapiDbError::NoBouncersTable => Reason::Schema,
+            LapiDbError::NoBouncersTable | LapiDbError::NoDecisionsTable => Reason::Schema,
             LapiDbError::Query(_) => Reason::Query,
             LapiDbError::Busy => Reason::Timeout,
             LapiDbError::Connect { .. } => Reason::Connect,
@@ -114,6 +116,18 @@ impl Resolved {
             Resolved::Sqlite(db) => db.read().await,
             Resolved::Postgres(db) => db.read().await,
             Resolved::Mysql(db) => db.read().await,
+        }
+    }
+
+    /// The active decisions at `now` (the server engines use the server's clock).
+    pub async fn active_decisions(
+        &self,
+        now: crate::values::time::UnixSeconds,
+    ) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
+        match self {
+            Resolved::Sqlite(db) => db.active_decisions(now).await,
+            Resolved::Postgres(db) => db.active_decisions().await,
+            Resolved::Mysql(db) => db.active_decisions().await,
         }
     }
 

@@ -37,6 +37,8 @@ struct TextConnection<'a>(&'a mut Conn);
 
 impl TextConn for TextConnection<'_> {
     const CURRENT_SCHEMA: &'static str = "DATABASE()";
+    // CrowdSec writes UTC wall-clocks (module doc): compared with the UTC wall-clock, in the session's zone.
+    const NOW: &'static str = "UTC_TIMESTAMP(6)";
 
     fn quote(column: &str) -> String {
         format!("`{column}`")
@@ -133,6 +135,26 @@ impl MysqlDb {
         let State { conn, usage } = state;
         let conn = conn.as_mut().expect("just connected");
         read_snapshot(&mut TextConnection(conn), usage).await
+    }
+
+    /// The active decisions, on the kept connection (waiting for a running read, bounded by the timeout).
+    pub async fn active_decisions(
+        &self,
+    ) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
+        with_session(
+            &self.state,
+            Turn::Wait,
+            self.timeout,
+            &self.target,
+            async |state| {
+                if state.conn.is_none() {
+                    state.conn = Some(self.connect().await?);
+                }
+                let conn = state.conn.as_mut().expect("just connected");
+                super::server::read_active_decisions(&mut TextConnection(conn)).await
+            },
+        )
+        .await
     }
 
     /// The bouncer registered with this key hash (configuration checks); a bound parameter, so the hash is in

@@ -31,6 +31,7 @@ struct Conn<'a>(&'a Client);
 
 impl TextConn for Conn<'_> {
     const CURRENT_SCHEMA: &'static str = "current_schema()";
+    const NOW: &'static str = "now()";
 
     fn quote(column: &str) -> String {
         format!("\"{column}\"")
@@ -83,6 +84,23 @@ impl PostgresDb {
             async |state| {
                 let client = self.connected(&mut state.conn).await?;
                 read_snapshot(&mut Conn(client), &mut state.usage).await
+            },
+        )
+        .await
+    }
+
+    /// The active decisions, on the kept connection (waiting for a running read, bounded by the timeout).
+    pub async fn active_decisions(
+        &self,
+    ) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
+        with_session(
+            &self.state,
+            Turn::Wait,
+            self.timeout,
+            &self.target,
+            async |state| {
+                let client = self.connected(&mut state.conn).await?;
+                super::server::read_active_decisions(&mut Conn(client)).await
             },
         )
         .await

@@ -7,6 +7,7 @@ use std::future::Future;
 
 use super::{interpret, LapiDbError, RawRow, Schema, BOUNCER_COLUMNS};
 use crate::crowdsec::bouncers::{BouncerSnapshot, RawTime};
+use crate::crowdsec::usage::{UsageTotals, MAX_PAYLOAD_BYTES};
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
 /// One row of text values (`None` = SQL NULL).
@@ -23,6 +24,8 @@ pub trait TextConn {
     const NULLABILITY_IS_A_VERSION_SIGN: bool;
     /// The schema the tables are looked up in (`current_schema()`, `DATABASE()`).
     const CURRENT_SCHEMA: &'static str;
+    /// SQL of the current instant, comparable with CrowdSec's `until` as the LAPI compares it.
+    const NOW: &'static str;
     fn rows(&mut self, sql: &str)
         -> impl Future<Output = Result<Vec<TextRow>, LapiDbError>> + Send;
 }
@@ -93,12 +96,19 @@ pub async fn with_session<C, T>(
     result
 }
 
-/// The newest usage-metrics push per bouncer, read incrementally by id (see the SQLite source for why).
+/// The newest usage-metrics push per bouncer and the RC payloads' totals, read incrementally by id (see the SQLite
+/// source for why).
 #[derive(Debug, Default)]
 pub struct UsageCursor {
     last_id: i64,
     newest: HashMap<String, UnixSeconds>,
+    /// `None` while the database has no `metrics` table.
+    totals: Option<UsageTotals>,
 }
+
+/// Rows per `metrics` query: the client holds a whole answer in memory (7 days of 2,000 bouncers are 1.3 million
+/// rows), and the cursor moves after each batch, so a first read cut by the timeout resumes where it stopped.
+const USAGE_BATCH_ROWS: i64 = 5_000;
 
 async fn columns<C: TextConn>(
     c: &mut C,
@@ -198,15 +208,19 @@ pub async fn read_snapshot<C: TextConn>(
         })
         .collect();
     advance(c, usage).await?;
+    let names: HashSet<&str> = rows.iter().filter_map(|r| r.name.as_deref()).collect();
     if usage.newest.len() > rows.len() {
-        let names: HashSet<&str> = rows.iter().filter_map(|r| r.name.as_deref()).collect();
         usage.newest.retain(|k, _| names.contains(k.as_str()));
+    }
+    if let Some(totals) = usage.totals.as_mut() {
+        totals.retain(|k| names.contains(k));
     }
     let (bouncers, bad_rows) = interpret(&schema, rows, &usage.newest);
     Ok(BouncerSnapshot {
         bouncers,
         schema: schema.generation(),
         bad_rows,
+        usage: usage.totals.clone(),
     })
 }
 
@@ -220,32 +234,91 @@ async fn advance<C: TextConn>(c: &mut C, usage: &mut UsageCursor) -> Result<(), 
         return Ok(());
     }
     let (metrics, id) = (C::quote("metrics"), C::quote("id"));
-    let high: i64 = c
-        .rows(&format!("SELECT coalesce(max({id}), 0) FROM {metrics}"))
+    // NULL when the table is empty (every row flushed): nothing new, and nothing to start over from.
+    let bounds = c
+        .rows(&format!("SELECT min({id}), max({id}) FROM {metrics}"))
         .await?
         .first_mut()
-        .and_then(|r| text(r, 0))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+        .and_then(|r| {
+            let low = text(r, 0)?.parse::<i64>().ok()?;
+            Some((low, text(r, 1)?.parse::<i64>().ok()?))
+        });
+    let Some((low, high)) = bounds else {
+        usage.totals.get_or_insert_with(UsageTotals::default);
+        return Ok(());
+    };
     if high < usage.last_id {
         *usage = UsageCursor::default();
     }
-    // Both bounds are integers this code formatted: nothing from the database is spliced into the SQL.
-    let sql = format!(
-        "SELECT {}, {} FROM {metrics} WHERE {id} > {} AND {id} <= {high} AND {} = 'RC'",
-        C::quote("generated_by"),
-        C::epoch("received_at"),
-        usage.last_id,
-        C::quote("generated_type"),
-    );
-    for mut r in c.rows(&sql).await? {
-        if let (Some(name), RawTime::At(ts)) = (text(&mut r, 0), time(text(&mut r, 1))) {
-            let newest = usage.newest.entry(name).or_insert(ts);
-            *newest = newest.max(ts);
+    // Ids below the oldest kept row were flushed: no batch needs to walk them.
+    usage.last_id = usage.last_id.max(low - 1);
+    // A payload over the bound is not even sent by the server (char_length <= bytes, checked again when parsed).
+    let payload = if cols.contains_key("payload") {
+        format!(
+            "CASE WHEN char_length({p}) <= {MAX_PAYLOAD_BYTES} THEN {p} END, 1",
+            p = C::quote("payload")
+        )
+    } else {
+        "NULL, 0".to_owned()
+    };
+    while usage.last_id < high {
+        let to = high.min(usage.last_id.saturating_add(USAGE_BATCH_ROWS));
+        // Both bounds are integers this code formatted: nothing from the database is spliced into the SQL.
+        let sql = format!(
+            "SELECT {}, {}, {id}, {payload} FROM {metrics} WHERE {id} > {} AND {id} <= {to} AND {} = 'RC' ORDER BY {id}",
+            C::quote("generated_by"),
+            C::epoch("received_at"),
+            usage.last_id,
+            C::quote("generated_type"),
+        );
+        let rows = c.rows(&sql).await?;
+        let totals = usage.totals.get_or_insert_with(UsageTotals::default);
+        for mut r in rows {
+            let name = text(&mut r, 0);
+            if let (Some(name), RawTime::At(ts)) = (&name, time(text(&mut r, 1))) {
+                let newest = usage.newest.entry(name.clone()).or_insert(ts);
+                *newest = newest.max(ts);
+            }
+            let row_id = text(&mut r, 2).and_then(|v| v.parse::<i64>().ok());
+            let has_payload = text(&mut r, 4).as_deref() == Some("1");
+            if let (Some(name), Some(row_id), true) = (&name, row_id, has_payload) {
+                totals.add_report(row_id, name, text(&mut r, 3).as_deref().map(str::as_bytes));
+            }
         }
+        usage.last_id = to;
     }
-    usage.last_id = high;
+    usage.totals.get_or_insert_with(UsageTotals::default);
     Ok(())
+}
+
+/// The active decisions (see [`crate::crowdsec::decisions`]), counted by the server.
+pub async fn read_active_decisions<C: TextConn>(
+    c: &mut C,
+) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
+    if columns(c, "decisions").await?.is_empty() {
+        return Err(LapiDbError::NoDecisionsTable);
+    }
+    let q = C::quote;
+    let sql = format!(
+        "SELECT {o}, CASE WHEN {o} = 'lists' THEN {s} END, count(*) FROM {d} WHERE {u} > {now} AND {sim} = false GROUP BY 1, 2 ORDER BY 1, 2",
+        o = q("origin"),
+        s = q("scenario"),
+        d = q("decisions"),
+        u = q("until"),
+        sim = q("simulated"),
+        now = C::NOW,
+    );
+    let mut out = crate::crowdsec::decisions::ActiveDecisions::default();
+    for mut r in c.rows(&sql).await? {
+        let origin = text(&mut r, 0).unwrap_or_default();
+        let scenario = text(&mut r, 1);
+        let n = text(&mut r, 2).and_then(|v| v.parse().ok()).unwrap_or(0);
+        out.add(
+            crate::crowdsec::decisions::origin_label(&origin, scenario.as_deref()),
+            n,
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{interpret_row, LapiDbError, RawRow, Schema};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
+use crate::crowdsec::decisions::{origin_label, ActiveDecisions};
+use crate::crowdsec::usage::UsageTotals;
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
 /// A CrowdSec SQLite database.
@@ -32,10 +34,13 @@ pub struct SqliteDb {
 /// The `metrics` table holds one row per bouncer every ~15 min for 7 days (millions of rows at 10,000
 /// bouncers): scanning it per scrape would take seconds. Its ids only grow (AUTOINCREMENT), so each read
 /// takes only the rows added since the last one and keeps the newest push per bouncer.
+/// The same rows' payloads are added up into the bouncers' usage totals (see [`crate::crowdsec::usage`]).
 #[derive(Debug, Default)]
 struct UsageCursor {
     last_id: i64,
     newest: HashMap<String, UnixSeconds>,
+    /// `None` while the database has no `metrics` table.
+    totals: Option<UsageTotals>,
 }
 
 impl SqliteDb {
@@ -80,16 +85,84 @@ impl SqliteDb {
         usage.advance(&conn).map_err(|e| self.classify(e))?;
         let (bouncers, bad_rows) =
             read_bouncers(&conn, &schema, &usage.newest).map_err(|e| self.classify(e))?;
-        // Forget deleted bouncers, so the map never outgrows the table.
+        // Forget deleted bouncers, so the maps never outgrow the table.
+        let names: HashSet<&str> = bouncers.iter().map(|b| b.name.as_str()).collect();
         if usage.newest.len() > bouncers.len() {
-            let names: HashSet<&str> = bouncers.iter().map(|b| b.name.as_str()).collect();
             usage.newest.retain(|k, _| names.contains(k.as_str()));
+        }
+        if let Some(totals) = usage.totals.as_mut() {
+            totals.retain(|k| names.contains(k));
         }
         Ok(BouncerSnapshot {
             bouncers,
             schema: schema.generation(),
             bad_rows,
+            usage: usage.totals.clone(),
         })
+    }
+
+    /// The active decisions (see [`crate::crowdsec::decisions`]) at `now`, off the async runtime.
+    pub async fn active_decisions(&self, now: UnixSeconds) -> Result<ActiveDecisions, LapiDbError> {
+        if self.running.swap(true, Ordering::SeqCst) {
+            return Err(LapiDbError::Busy);
+        }
+        let db = self.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let r = db.active_decisions_blocking(now);
+            db.running.store(false, Ordering::SeqCst);
+            r
+        })
+        .await;
+        result.unwrap_or_else(|e| {
+            self.running.store(false, Ordering::SeqCst);
+            Err(LapiDbError::Query(format!("reader thread failed: {e}")))
+        })
+    }
+
+    /// As [`SqliteDb::active_decisions`], on the calling thread. Times are text whose format depends on the
+    /// driver (and on pre-1.3 local offsets), so each `until` is parsed here; the SQL only drops, through the
+    /// `until` index, rows that ended more than a day before (a date prefix compares the same in every format).
+    pub fn active_decisions_blocking(
+        &self,
+        now: UnixSeconds,
+    ) -> Result<ActiveDecisions, LapiDbError> {
+        let conn = self.open()?;
+        let has_table: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'decisions'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.classify(e))?;
+        if !has_table {
+            return Err(LapiDbError::NoDecisionsTable);
+        }
+        let cutoff = crate::values::time::format_rfc3339(now - 86_400.0);
+        let day = cutoff.get(..10).unwrap_or("0000-00-00").to_owned();
+        let mut stmt = conn
+            .prepare(
+                "SELECT origin, CASE WHEN origin = 'lists' THEN scenario END, until FROM decisions \
+                 WHERE until >= ?1 AND NOT simulated",
+            )
+            .map_err(|e| self.classify(e))?;
+        let mut rows = stmt.query([day]).map_err(|e| self.classify(e))?;
+        let mut counts: std::collections::BTreeMap<(String, Option<String>), u64> =
+            Default::default();
+        while let Some(r) = rows.next().map_err(|e| self.classify(e))? {
+            let active = matches!(time(r.get_ref(2).map_err(|e| self.classify(e))?), RawTime::At(t) if t > now);
+            if !active {
+                continue;
+            }
+            let origin = text(r.get_ref(0).map_err(|e| self.classify(e))?).unwrap_or_default();
+            let scenario = text(r.get_ref(1).map_err(|e| self.classify(e))?);
+            *counts.entry((origin, scenario)).or_default() += 1;
+        }
+        let mut out = ActiveDecisions::default();
+        for ((origin, scenario), n) in counts {
+            out.add(origin_label(&origin, scenario.as_deref()), n);
+        }
+        Ok(out)
     }
 
     /// The bouncer registered with this key hash (`auth_type = 'api-key'`), asked row by row in the database so
@@ -254,7 +327,7 @@ fn bouncers_schema(conn: &Connection) -> rusqlite::Result<Option<Schema>> {
 
 impl UsageCursor {
     /// Takes the `metrics` rows added since the last call (all of them the first time), when the table
-    /// (CrowdSec 1.6.3+) exists.
+    /// (CrowdSec 1.6.3+) exists: the newest push per bouncer, and the RC payloads into the usage totals.
     fn advance(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let cols: HashSet<String> = conn
             .prepare("SELECT name FROM pragma_table_info('metrics')")?
@@ -267,20 +340,44 @@ impl UsageCursor {
             *self = UsageCursor::default();
             return Ok(());
         }
-        let high: i64 =
-            conn.query_row("SELECT coalesce(max(id), 0) FROM metrics", [], |r| r.get(0))?;
+        let has_payload = cols.contains("payload");
+        // NULL when the table is empty (every row flushed): nothing new, and nothing to start over from.
+        let Some(high) = conn.query_row("SELECT max(id) FROM metrics", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })?
+        else {
+            self.totals.get_or_insert_with(UsageTotals::default);
+            return Ok(());
+        };
         if high < self.last_id {
             // A different or restored database: start over.
             *self = UsageCursor::default();
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT generated_by, received_at FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC'",
-        )?;
+        let totals = self.totals.get_or_insert_with(UsageTotals::default);
+        let sql = if has_payload {
+            "SELECT generated_by, received_at, id, payload FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC' ORDER BY id"
+        } else {
+            "SELECT generated_by, received_at, id, NULL FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC' ORDER BY id"
+        };
+        let mut stmt = conn.prepare_cached(sql)?;
         let mut rows = stmt.query([self.last_id, high])?;
         while let Some(row) = rows.next()? {
-            if let (Some(name), RawTime::At(ts)) = (text(row.get_ref(0)?), time(row.get_ref(1)?)) {
-                let newest = self.newest.entry(name).or_insert(ts);
-                *newest = newest.max(ts);
+            let name = text(row.get_ref(0)?);
+            if let (Some(name), RawTime::At(ts)) = (&name, time(row.get_ref(1)?)) {
+                match self.newest.get_mut(name) {
+                    Some(newest) => *newest = newest.max(ts),
+                    None => {
+                        self.newest.insert(name.clone(), ts);
+                    }
+                }
+            }
+            if let (Some(name), true) = (&name, has_payload) {
+                // Borrowed from SQLite's buffer: a payload is never copied before its size is checked.
+                let payload = match row.get_ref(3)? {
+                    ValueRef::Text(t) | ValueRef::Blob(t) => t,
+                    _ => &[][..],
+                };
+                totals.add_report(row.get(2)?, name, Some(payload));
             }
         }
         self.last_id = high;
