@@ -27,6 +27,9 @@ pub struct SourceReport<T> {
     pub kind: &'static str,
     /// `name` label: the LAPI's name, or the Service API's.
     pub name: String,
+    /// `lapi` label: the LAPI the source reads about, `None` (`lapi=""`) for service_api and bouncer_config
+    /// ([`Source::lapi`]).
+    pub lapi: Option<String>,
     /// Last good data, possibly older than this read when `up` is false.
     pub data: Option<Arc<T>>,
     pub up: bool,
@@ -40,10 +43,11 @@ pub struct SourceReport<T> {
 }
 
 impl<T> SourceReport<T> {
-    fn empty(kind: &'static str, name: &str) -> Self {
+    fn empty(kind: &'static str, name: &str, lapi: Option<&str>) -> Self {
         SourceReport {
             kind,
             name: name.to_owned(),
+            lapi: lapi.map(str::to_owned),
             data: None,
             up: false,
             last_error: None,
@@ -58,6 +62,7 @@ impl<T> SourceReport<T> {
         SourceReport {
             kind: self.kind,
             name: self.name.clone(),
+            lapi: self.lapi.clone(),
             data: self.data.clone(),
             up: false,
             last_error: Some(failure),
@@ -87,9 +92,9 @@ struct Inner<T> {
 
 impl<S: Source> Cached<S> {
     /// `read_timeout` bounds one read; `min_interval` is how long a reading serves scrapes before a new one.
-    /// Labels come from the source ([`Source::source`], [`Source::name`]).
+    /// Labels come from the source ([`Source::source`], [`Source::name`], [`Source::lapi`]).
     pub fn new(source: S, min_interval: Duration, read_timeout: Duration) -> Self {
-        let report = SourceReport::empty(source.source(), source.name());
+        let report = SourceReport::empty(source.source(), source.name(), source.lapi());
         Cached {
             min_interval,
             read_timeout,
@@ -163,6 +168,7 @@ impl<S: Source> Cached<S> {
                     SourceReport {
                         kind: prev.kind,
                         name: prev.name.clone(),
+                        lapi: prev.lapi.clone(),
                         data: Some(Arc::new(data)),
                         up: true,
                         last_error: None,
@@ -186,6 +192,7 @@ impl<S: Source> Cached<S> {
                     SourceReport {
                         kind: prev.kind,
                         name: prev.name.clone(),
+                        lapi: prev.lapi.clone(),
                         data: prev.data.clone(),
                         up: false,
                         last_error: Some(failure),
@@ -318,6 +325,9 @@ mod tests {
         }
         fn name(&self) -> &str {
             "t"
+        }
+        fn lapi(&self) -> Option<&str> {
+            Some("t")
         }
         async fn read(self: Arc<Self>) -> Result<usize, SourceFailure> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);

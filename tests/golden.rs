@@ -112,6 +112,7 @@ fn fixed<T>(r: &Arc<SourceReport<T>>) -> Arc<SourceReport<T>> {
     Arc::new(SourceReport {
         kind: r.kind,
         name: r.name.clone(),
+        lapi: r.lapi.clone(),
         data: r.data.clone(),
         up: r.up,
         last_error: r.last_error.clone(),

@@ -440,6 +440,7 @@ mod tests {
         Arc::new(SourceReport {
             kind: "lapi_db",
             name: "local".into(),
+            lapi: Some("local".into()),
             data: Some(Arc::new(snapshot)),
             up: true,
             last_error: None,

@@ -190,6 +190,9 @@ impl super::Source for BouncerConfigSource {
     fn name(&self) -> &str {
         &self.name
     }
+    fn lapi(&self) -> Option<&str> {
+        None
+    }
     async fn read(self: Arc<Self>) -> Result<ConfigSnapshot, SourceFailure> {
         BouncerConfigSource::read(self).await
     }

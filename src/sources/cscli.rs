@@ -327,6 +327,9 @@ impl crate::sources::Source for CscliSource {
     fn name(&self) -> &str {
         &self.name
     }
+    fn lapi(&self) -> Option<&str> {
+        Some(&self.name)
+    }
     async fn read(self: std::sync::Arc<Self>) -> Result<BouncerSnapshot, SourceFailure> {
         CscliSource::read(&self).await
     }

@@ -185,6 +185,9 @@ impl super::Source for LapiHealthSource {
     fn name(&self) -> &str {
         &self.lapi
     }
+    fn lapi(&self) -> Option<&str> {
+        Some(&self.lapi)
+    }
     async fn read(self: std::sync::Arc<Self>) -> Result<LapiHealth, SourceFailure> {
         LapiHealthSource::read(&self).await
     }

@@ -24,6 +24,11 @@ pub trait Source: Send + Sync + 'static {
     /// The `name` label: the LAPI's name (its `lapi`), or the Service API's host.
     fn name(&self) -> &str;
 
+    /// The `lapi` label: the LAPI this source reads about (lapi_db, cscli, lapi_health), or `None` for a source
+    /// bound to no single LAPI (service_api, bouncer_config), whose series carry `lapi=""`. Required, so a new
+    /// source decides: Alertmanager routes and inhibits `CrowdSecExporterSourceDown` by it.
+    fn lapi(&self) -> Option<&str>;
+
     /// Reads once, with no cache: one snapshot or why not.
     ///
     /// # Errors
@@ -228,6 +233,12 @@ impl Source for LapiBouncers {
         match self {
             LapiBouncers::Db(s) => Source::name(s.as_ref()),
             LapiBouncers::Cscli(s) => Source::name(s),
+        }
+    }
+    fn lapi(&self) -> Option<&str> {
+        match self {
+            LapiBouncers::Db(s) => s.lapi(),
+            LapiBouncers::Cscli(s) => s.lapi(),
         }
     }
     async fn read(self: Arc<Self>) -> Result<Self::Snapshot, SourceFailure> {

@@ -252,6 +252,9 @@ impl crate::sources::Source for LapiDbSource {
     fn name(&self) -> &str {
         &self.name
     }
+    fn lapi(&self) -> Option<&str> {
+        Some(&self.name)
+    }
     async fn read(
         self: std::sync::Arc<Self>,
     ) -> Result<Self::Snapshot, crate::sources::SourceFailure> {

@@ -436,6 +436,9 @@ impl super::Source for ServiceApiSource {
     fn name(&self) -> &str {
         &self.name
     }
+    fn lapi(&self) -> Option<&str> {
+        None
+    }
     async fn read(self: std::sync::Arc<Self>) -> Result<IntegrationSnapshot, SourceFailure> {
         ServiceApiSource::read(&self).await
     }
