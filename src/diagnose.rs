@@ -11,7 +11,7 @@
 mod report;
 mod text;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,11 +41,7 @@ pub fn run(settings: Settings, output: Output) -> ExitCode {
         level,
         format: settings.log.format,
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::exporter::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("crowdsec-bouncer-exporter diagnose: cannot start the async runtime: {e}");
@@ -72,7 +68,9 @@ pub fn run(settings: Settings, output: Output) -> ExitCode {
             .map_err(std::io::Error::other)
             .and_then(|()| writeln!(out)),
         Output::Text => {
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            // anstream's choice, as clap's help: a terminal, unless NO_COLOR (or CLICOLOR=0); CLICOLOR_FORCE forces it.
+            let colour =
+                anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
             out.write_all(text(&report, colour).as_bytes())
         }
     };

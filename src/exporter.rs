@@ -17,6 +17,19 @@ use crate::sources::lapi_health::{self, url_from_listen_uri, LapiHealthSource};
 use crate::sources::service_api::{self, ServiceApiSource};
 use crate::sources::LapiBouncers;
 
+/// The exporter's one async runtime, for serving, `diagnose` and the benchmarks (which measure what is served):
+/// multi-threaded with two workers (encoding a large exposition runs beside the sources' reads; more threads only
+/// cost memory at this load) and tokio's I/O and timers.
+///
+/// # Errors
+/// The operating system refuses the runtime's threads or its I/O driver ([`std::io::Error`]).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 /// The configured sources behind their caches, and the ones left out.
 pub struct Exporter {
     sources: Sources,

@@ -379,11 +379,7 @@ pub fn run() -> ExitCode {
         return crate::diagnose::run(settings, output);
     }
     crate::logging::init(settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::exporter::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");

@@ -39,22 +39,14 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         // The platform verifier needs the system's CA certificates; a minimal host or chroot has none. LAPIs are
         // mostly plain http: keep checking them, and let an https URL fail per request (certificate unknown).
         Err(e) => {
-            let why = chain(&e);
+            let why = super::error_chain(&e);
             tracing::warn!(error = %why, "no system CA certificates: https LAPI URLs cannot be verified (install ca-certificates); http ones are checked");
             builder()
                 .tls_certs_only(std::iter::empty())
                 .build()
-                .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))
+                .map_err(|e| format!("cannot build the HTTP client: {}", super::error_chain(&e)))
         }
     }
-}
-
-/// An error with its causes, `a: b: c` (reqwest's own text is only "builder error").
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    std::iter::once(e.to_string())
-        .chain(crate::sources::causes(e).map(|c| c.to_string()))
-        .collect::<Vec<_>>()
-        .join(": ")
 }
 
 /// `<base>/health` whatever the base's trailing slash.

@@ -212,6 +212,15 @@ pub fn causes<'a>(
     std::iter::successors(e.source(), |c| c.source())
 }
 
+/// An error and its causes, `a: b: c`: the one way sources write an error chain (reqwest's own text is only
+/// "builder error" or "error sending request", the reason is in the causes).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::once(e.to_string())
+        .chain(causes(e).map(ToString::to_string))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// The bouncers of one LAPI, read from its database or through cscli: one [`Source`] whatever the way, so
 /// every LAPI sits behind the same kind of cache.
 pub enum LapiBouncers {

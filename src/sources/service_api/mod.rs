@@ -151,27 +151,16 @@ pub fn rate_limit_wait(
     base.saturating_mul(factor).min(MAX_BACKOFF.max(base))
 }
 
-/// `Retry-After`: delay-seconds, or an HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`); a date in the past
-/// is no wait.
+/// `Retry-After`: delay-seconds, or an HTTP date (RFC 9110 §10.2.3: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`,
+/// and the obsolete RFC 850 and asctime forms a recipient must accept, parsed by `httpdate`); a date in the past is
+/// no wait.
 pub fn parse_retry_after(value: &str, now: time::UnixSeconds) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    // "Sun, 06 Nov 1994 08:49:37 GMT"
-    let (_, rest) = v.split_once(", ")?;
-    let parts: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m == month)? + 1;
-    if day.len() != 2 || year.len() != 4 || time.len() != 8 {
-        return None;
-    }
-    let at = time::parse_timestamp(&format!("{year}-{month:02}-{day}T{time}Z"))?;
+    let at = httpdate::parse_http_date(v).ok()?;
+    let at = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
     Some(Duration::try_from_secs_f64((at - now).max(0.0)).unwrap_or(Duration::ZERO))
 }
 
@@ -395,18 +384,11 @@ impl ServiceApiSource {
 
 /// A reqwest error and its causes, without the URL (it holds no secret, but the path is said where it matters).
 fn chain(e: &reqwest::Error) -> String {
-    let mut out = super::causes(e)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
-    if out.is_empty() {
-        out = if e.is_timeout() {
-            "timed out".to_owned()
-        } else {
-            "request failed".to_owned()
-        };
+    match std::error::Error::source(e) {
+        Some(cause) => super::error_chain(cause),
+        None if e.is_timeout() => "timed out".to_owned(),
+        None => "request failed".to_owned(),
     }
-    out
 }
 
 fn classify(e: &reqwest::Error) -> ServiceApiError {
@@ -465,12 +447,21 @@ mod tests {
             Some(Duration::ZERO),
             "a past date is no wait"
         );
+        // RFC 9110's obsolete forms, which a recipient must accept.
+        for obsolete in ["Sunday, 06-Nov-94 08:50:37 GMT", "Sun Nov  6 08:50:37 1994"] {
+            assert_eq!(
+                parse_retry_after(obsolete, now),
+                Some(Duration::from_secs(60)),
+                "{obsolete:?}"
+            );
+        }
         for bad in [
             "",
             "soon",
             "-5",
             "Sun, 06 Nov 1994 08:50:37 CET",
             "Sun, 6 Nov 1994 08:50:37 GMT",
+            "Mon, 06 Nov 1994 08:50:37 GMT",
         ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
