@@ -13,6 +13,7 @@ pub mod tls;
 use std::path::PathBuf;
 
 use crate::sources::{Failure, Reason};
+use server::Lookup;
 
 pub const SOURCE: &str = "lapi_db";
 
@@ -125,8 +126,8 @@ impl Resolved {
     ) -> Result<Option<String>, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.bouncer_for_key_hash(hash),
-            Resolved::Postgres(db) => Self::runtime()?.block_on(db.bouncer_for_key_hash(hash)),
-            Resolved::Mysql(db) => Self::runtime()?.block_on(db.bouncer_for_key_hash(hash)),
+            Resolved::Postgres(db) => Self::runtime()?.block_on(db.lookup(Lookup::KeyHash(hash))),
+            Resolved::Mysql(db) => Self::runtime()?.block_on(db.lookup(Lookup::KeyHash(hash))),
         }
     }
 
@@ -134,8 +135,12 @@ impl Resolved {
     pub fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.bouncer_registered(name),
-            Resolved::Postgres(db) => Self::runtime()?.block_on(db.bouncer_registered(name)),
-            Resolved::Mysql(db) => Self::runtime()?.block_on(db.bouncer_registered(name)),
+            Resolved::Postgres(db) => Ok(Self::runtime()?
+                .block_on(db.lookup(Lookup::Name(name)))?
+                .is_some()),
+            Resolved::Mysql(db) => Ok(Self::runtime()?
+                .block_on(db.lookup(Lookup::Name(name)))?
+                .is_some()),
         }
     }
 

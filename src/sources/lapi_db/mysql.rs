@@ -18,7 +18,9 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 use tokio::sync::Mutex;
 
-use super::server::{read_snapshot, with_session, Session, TextConn, TextRow, Turn};
+use super::server::{
+    lookup, read_snapshot, with_session, Lookup, Session, TextConn, TextRow, Turn,
+};
 use super::target::ServerDb;
 use super::tls::{self, TlsMode, Verify};
 use super::LapiDbError;
@@ -58,6 +60,19 @@ impl TextConn for TextConnection<'_> {
             .into_iter()
             .map(|r| r.unwrap().into_iter().map(text).collect())
             .collect())
+    }
+
+    const PARAM: &'static str = "?";
+
+    async fn first(&mut self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
+        let row: Option<Row> = self
+            .0
+            .exec_first(sql, (param,))
+            .await
+            .map_err(|e| LapiDbError::Query(e.to_string()))?;
+        row.and_then(|mut r| r.take_opt::<String, _>(0))
+            .transpose()
+            .map_err(|e| LapiDbError::Query(format!("unexpected value type: {e:?}")))
     }
 }
 
@@ -135,28 +150,8 @@ impl MysqlDb {
         read_snapshot(&mut TextConnection(conn), usage).await
     }
 
-    /// The bouncer registered with this key hash (configuration checks); a bound parameter, so the hash is in
-    /// no SQL text and no message.
-    pub async fn bouncer_for_key_hash(
-        &self,
-        hash: &crate::values::secret::Secret,
-    ) -> Result<Option<String>, LapiDbError> {
-        self.lookup(
-            "SELECT name FROM bouncers WHERE api_key = ? AND auth_type = 'api-key' LIMIT 1",
-            hash.expose(),
-        )
-        .await
-    }
-
-    pub async fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
-        Ok(self
-            .lookup("SELECT name FROM bouncers WHERE name = ? LIMIT 1", name)
-            .await?
-            .is_some())
-    }
-
-    /// One single-value lookup on the kept connection, waiting for a running read, bounded by the timeout.
-    async fn lookup(&self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
+    /// One key lookup ([`Lookup`]) on the kept connection, waiting for a running read, bounded by the timeout.
+    pub async fn lookup(&self, what: Lookup<'_>) -> Result<Option<String>, LapiDbError> {
         with_session(
             &self.state,
             Turn::Wait,
@@ -167,13 +162,7 @@ impl MysqlDb {
                     state.conn = Some(self.connect().await?);
                 }
                 let conn = state.conn.as_mut().expect("just connected");
-                let row: Option<Row> = conn
-                    .exec_first(sql, (param,))
-                    .await
-                    .map_err(|e| LapiDbError::Query(e.to_string()))?;
-                row.and_then(|mut r| r.take_opt::<String, _>(0))
-                    .transpose()
-                    .map_err(|e| LapiDbError::Query(format!("unexpected value type: {e:?}")))
+                lookup(&mut TextConnection(conn), what).await
             },
         )
         .await

@@ -25,6 +25,50 @@ pub trait TextConn {
     const CURRENT_SCHEMA: &'static str;
     fn rows(&mut self, sql: &str)
         -> impl Future<Output = Result<Vec<TextRow>, LapiDbError>> + Send;
+    /// The placeholder of a statement's one bound parameter (`$1`, `?`).
+    const PARAM: &'static str;
+    /// The first column of the first row of `sql`, run with `param` bound (never spliced into the SQL).
+    fn first(
+        &mut self,
+        sql: &str,
+        param: &str,
+    ) -> impl Future<Output = Result<Option<String>, LapiDbError>> + Send;
+}
+
+/// A key lookup of the configuration checks.
+#[derive(Clone, Copy)]
+pub enum Lookup<'a> {
+    /// The bouncer registered with this key hash (`auth_type = 'api-key'`).
+    KeyHash(&'a crate::values::secret::Secret),
+    /// A bouncer of this name (the installers' `<config>.id` files).
+    Name(&'a str),
+}
+
+// Never the hash: a Debug of a lookup names only its kind.
+impl std::fmt::Debug for Lookup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lookup::KeyHash(_) => "KeyHash(..)",
+            Lookup::Name(_) => "Name(..)",
+        })
+    }
+}
+
+/// The registered name `what` finds, asked in the database (no hash is ever loaded), with the value bound as a
+/// parameter so a hash is in no SQL text and no message. The one key lookup of PostgreSQL and MySQL.
+pub async fn lookup<C: TextConn>(
+    c: &mut C,
+    what: Lookup<'_>,
+) -> Result<Option<String>, LapiDbError> {
+    let (filter, value) = match what {
+        Lookup::KeyHash(hash) => ("api_key = {} AND auth_type = 'api-key'", hash.expose()),
+        Lookup::Name(name) => ("name = {}", name),
+    };
+    let sql = format!(
+        "SELECT name FROM bouncers WHERE {} LIMIT 1",
+        filter.replace("{}", C::PARAM)
+    );
+    c.first(&sql, value).await
 }
 
 /// A server engine's kept connection and usage cursor. Reads and key lookups take turns on it.
