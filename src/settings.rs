@@ -148,16 +148,8 @@ pub struct CheckSettings {
     pub timeout: Duration,
 }
 
-#[derive(Debug, Clone)]
-pub struct WebSettings {
-    /// `host:port`, `:port` (every interface) or `[v6]:port`.
-    pub listen_addresses: Vec<String>,
-    pub telemetry_path: String,
-    /// Upper bound of a scrape's wait when Prometheus does not send its timeout.
-    pub max_scrape_wait: Duration,
-    /// exporter-toolkit web config (TLS, basic auth, headers); `None`: plain HTTP, no authentication.
-    pub config_file: Option<PathBuf>,
-}
+/// The web layer's options ([`crate::web::Options`]), built here from the `--web.*` flags and config-file keys.
+pub use crate::web::Options as WebSettings;
 
 #[derive(Debug, Clone)]
 pub struct LapiSettings {

@@ -3,6 +3,9 @@
 //! (the configuration re-read on change, applied per connection and handshake), [`routes`] (`/`, the metrics,
 //! `/-/healthy`, 404/405) and [`edge`] (HTTP-edge hardening). This module binds and serves, with a graceful
 //! shutdown on SIGTERM/SIGINT.
+//!
+//! Layer 6: it imports only from the layers below (the cached sources, the metrics, the values). What it serves
+//! ([`Options`], and the [`Sources`] to scrape) is built by the top layer from the settings.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,9 +13,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::exporter::Exporter;
 use crate::metrics;
-use crate::settings::{Settings, WebSettings};
+use crate::scrape::Sources;
 
 pub mod auth;
 pub mod config;
@@ -37,48 +39,74 @@ pub enum ServerError {
     Address(String),
     #[error("{0}")]
     WebConfig(#[from] WebConfigError),
+    /// The sources could not be built (the top layer's error, e.g. a source that cannot start).
     #[error("{0}")]
-    Source(#[from] crate::exporter::StartError),
+    Source(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What the web layer serves, built by the top layer (the settings' `--web.*` flags and config-file keys).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `host:port`, `:port` (every interface) or `[v6]:port`.
+    pub listen_addresses: Vec<String>,
+    /// Where the metrics are served, e.g. `/metrics`.
+    pub telemetry_path: String,
+    /// Upper bound of a scrape's wait when Prometheus does not send its timeout.
+    pub max_scrape_wait: Duration,
+    /// exporter-toolkit web config (TLS, basic auth, headers); `None`: plain HTTP, no authentication.
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 /// What every connection shares.
 struct State {
-    exporter: Exporter,
+    sources: Sources,
     renderer: metrics::Renderer,
-    web: WebSettings,
+    web: Options,
     web_config: Arc<reload::Live>,
     auth: auth::Auth,
 }
 
-/// Binds every listen address, then serves until SIGTERM or SIGINT.
-pub async fn serve(settings: Settings) -> Result<(), ServerError> {
+/// Binds every listen address, then serves until SIGTERM or SIGINT (see [`serve_listeners`]).
+///
+/// # Errors
+/// See [`serve_listeners`]; also [`ServerError::Address`] or [`ServerError::Bind`] for a listen address.
+pub async fn serve(
+    options: Options,
+    sources: impl FnOnce() -> Result<Sources, ServerError>,
+) -> Result<(), ServerError> {
     let mut listeners = Vec::new();
-    for address in &settings.web.listen_addresses {
+    for address in &options.listen_addresses {
         listeners.push(bind(address).await?);
     }
-    serve_listeners(settings, listeners, shutdown_signal()).await
+    serve_listeners(options, sources, listeners, shutdown_signal()).await
 }
 
-/// Serves on already bound listeners until `shutdown` completes (tests pass their own).
+/// Serves on already bound listeners until `shutdown` completes (tests pass their own). The web config file is
+/// loaded first, then `sources` builds what is scraped, so an invalid web config stops start-up before any
+/// source is built.
+///
+/// # Errors
+/// [`ServerError::WebConfig`] for a web config file that cannot be used; the error of `sources`
+/// ([`ServerError::Source`]).
 pub async fn serve_listeners(
-    settings: Settings,
+    options: Options,
+    sources: impl FnOnce() -> Result<Sources, ServerError>,
     listeners: Vec<TcpListener>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServerError> {
     // An invalid web config refuses to start, before any connection is accepted.
-    let web_config = Arc::new(match &settings.web.config_file {
+    let web_config = Arc::new(match &options.config_file {
         Some(path) => reload::Live::load(path)?,
         None => reload::Live::none(),
     });
-    let reloader = settings
-        .web
+    let reloader = options
         .config_file
         .is_some()
         .then(|| reload::watch(web_config.clone(), WEB_CONFIG_CHECK_INTERVAL));
     let state = Arc::new(State {
-        exporter: Exporter::new(&settings)?,
+        sources: sources()?,
         renderer: metrics::Renderer::default(),
-        web: settings.web.clone(),
+        web: options,
         web_config,
         auth: auth::Auth::default(),
     });
@@ -86,7 +114,7 @@ pub async fn serve_listeners(
     let mut accepters = Vec::new();
     for listener in listeners {
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!(address = %addr, path = %settings.web.telemetry_path, "listening");
+            tracing::info!(address = %addr, path = %state.web.telemetry_path, "listening");
         }
         let tx = tx.clone();
         accepters.push(tokio::spawn(async move {

@@ -35,7 +35,7 @@ pub(super) async fn handle(
             method_not_allowed()
         } else if path == "/" {
             // The same (cached) reading a scrape gets, so the page and the metrics never disagree.
-            let scrape = state.exporter.scrape(state.web.max_scrape_wait).await;
+            let scrape = state.sources.scrape(state.web.max_scrape_wait).await;
             text(
                 StatusCode::OK,
                 "text/html; charset=utf-8",
@@ -70,7 +70,7 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Ch
         })
         .unwrap_or(state.web.max_scrape_wait)
         .min(state.web.max_scrape_wait);
-    let scrape = state.exporter.scrape(deadline).await;
+    let scrape = state.sources.scrape(deadline).await;
     // Shared with the scrapes of the same second: the response holds references, not its own copy.
     let exposition = state.renderer.shared(scrape, format).await;
     let chunks = [
