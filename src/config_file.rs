@@ -143,7 +143,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
 }
 
 /// Reads and checks the file's syntax and keys.
-pub fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
+pub(crate) fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError::Read {
         path: path.to_owned(),
         kind: e.kind(),
@@ -176,7 +176,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
 impl ConfigFile {
     /// The 1-based line of the key at `keys` (e.g. `["web", "telemetry_path"]`), for block-style YAML: each key is
     /// looked for below its parent, more indented. `None` when not found (flow style, or not set).
-    pub fn line_of(&self, keys: &[&str]) -> Option<usize> {
+    pub(crate) fn line_of(&self, keys: &[&str]) -> Option<usize> {
         let mut parent_indent: Option<usize> = None;
         let mut found = None;
         let mut lines = self.text.lines().enumerate();
@@ -343,7 +343,7 @@ impl ConfigFile {
 }
 
 /// A LAPI's URL: http or https, with a host; credentials in it are refused (they would be logged).
-pub fn lapi_url(text: &str) -> Result<reqwest::Url, String> {
+pub(crate) fn lapi_url(text: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err("must be an http:// or https:// URL with a host".to_owned());

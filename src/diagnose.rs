@@ -27,11 +27,11 @@ use crate::settings::{LogLevel, LogSettings, Settings, Thresholds};
 use crate::values::time::{self, human_duration};
 use report::{base_finding, base_report, integration_report, no_active_detail};
 
-pub use report::*;
-pub use text::text;
+pub(crate) use report::*;
+pub(crate) use text::text;
 
 /// Runs the diagnosis and prints it. Errors of the tool itself go to stderr with exit status 2.
-pub fn run(settings: Settings, output: Output) -> ExitCode {
+pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
     // Only warnings on stderr: stdout is the report.
     let level = match settings.log.level {
         LogLevel::Debug => LogLevel::Debug,
@@ -124,7 +124,7 @@ impl Findings {
 }
 
 /// Turns one scrape into the report; `t` are the thresholds of the verdicts ([`crate::crowdsec::verdict`]).
-pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
+pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
     let mut findings = Findings(Vec::new());
     let files: Vec<FileReport> = s.checked_files();
     if let Some(r) = s.bouncer_config.as_ref().filter(|r| !r.up) {

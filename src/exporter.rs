@@ -169,7 +169,7 @@ impl Exporter {
 ///
 /// # Errors
 /// As [`web::serve`]: a listen address, the web config file, or a source that cannot start ([`StartError`]).
-pub async fn serve(settings: Settings) -> Result<(), web::ServerError> {
+pub(crate) async fn serve(settings: Settings) -> Result<(), web::ServerError> {
     let options = settings.web.clone();
     web::serve(options, move || sources(&settings)).await
 }

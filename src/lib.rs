@@ -17,13 +17,13 @@
 #![deny(unsafe_code)]
 
 #[allow(unsafe_code)]
-pub mod allocator;
+pub(crate) mod allocator;
 pub mod cli;
 pub mod config_file;
 pub mod crowdsec;
-pub mod diagnose;
+pub(crate) mod diagnose;
 pub mod exporter;
-pub mod logging;
+pub(crate) mod logging;
 pub mod metrics;
 pub mod scrape;
 pub mod settings;

@@ -77,7 +77,7 @@ impl<T> SourceReport<T> {
 type Published<T> = Option<Arc<SourceReport<T>>>;
 
 /// One source behind its cache.
-pub struct Cached<S: Source> {
+pub(crate) struct Cached<S: Source> {
     min_interval: Duration,
     read_timeout: Duration,
     source: Arc<S>,
@@ -93,7 +93,7 @@ struct Inner<T> {
 impl<S: Source> Cached<S> {
     /// `read_timeout` bounds one read; `min_interval` is how long a reading serves scrapes before a new one.
     /// Labels come from the source ([`Source::source`], [`Source::name`], [`Source::lapi`]).
-    pub fn new(source: S, min_interval: Duration, read_timeout: Duration) -> Self {
+    pub(crate) fn new(source: S, min_interval: Duration, read_timeout: Duration) -> Self {
         let report = SourceReport::empty(source.source(), source.name(), source.lapi());
         Cached {
             min_interval,
@@ -109,7 +109,7 @@ impl<S: Source> Cached<S> {
 
     /// The report to serve now: cached when fresh, else a new read shared with concurrent callers.
     /// Waits at most `deadline`; past it, the previous report is served marked down with reason `timeout`.
-    pub async fn get(&self, deadline: Duration) -> Arc<SourceReport<S::Snapshot>> {
+    pub(crate) async fn get(&self, deadline: Duration) -> Arc<SourceReport<S::Snapshot>> {
         let mut rx = {
             let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(at) = inner.refreshed_at {
@@ -233,7 +233,7 @@ impl Scrape {
     /// The checked files of this scrape, with the `integration` check added from the same scrape's Service API
     /// list (it is only known there) and each file linked to its LAPI's registrations. Stale data is served too,
     /// flagged by `crowdsec_exporter_source_up`.
-    pub fn checked_files(&self) -> Vec<FileReport> {
+    pub(crate) fn checked_files(&self) -> Vec<FileReport> {
         let Some(data) = self.bouncer_config.as_ref().and_then(|r| r.data.clone()) else {
             return Vec::new();
         };
@@ -262,7 +262,7 @@ impl Scrape {
 }
 
 /// Every configured source behind its cache, built once at start-up (see `crate::exporter`).
-pub struct Sources {
+pub(crate) struct Sources {
     /// One per LAPI, in configuration order.
     pub lapis: Vec<Cached<LapiBouncers>>,
     /// The Service API, when a key is given.
@@ -285,7 +285,7 @@ async fn get_opt<S: Source>(
 
 impl Sources {
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
-    pub async fn scrape(&self, deadline: Duration) -> Scrape {
+    pub(crate) async fn scrape(&self, deadline: Duration) -> Scrape {
         use futures_util::future::join_all;
         let (lapis, service_api, bouncer_config, lapi_health) = tokio::join!(
             join_all(self.lapis.iter().map(|c| c.get(deadline))),

@@ -5,20 +5,20 @@ use std::time::Duration;
 
 /// Default listen address, every interface. Port 10423: above 10000, used by no exporter in Prometheus' port list
 /// nor by any CrowdSec component (LAPI 8080, metrics 6060, AppSec 7422).
-pub const DEFAULT_LISTEN_ADDRESS: &str = ":10423";
+pub(crate) const DEFAULT_LISTEN_ADDRESS: &str = ":10423";
 /// Defaults of the flags, as clap takes them (texts, parsed by the same function as a given value).
-pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
-pub const DEFAULT_MAX_SCRAPE_WAIT: &str = "10s";
-pub const DEFAULT_CROWDSEC_CONFIG: &str = "/etc/crowdsec/config.yaml";
-pub const DEFAULT_LAPI_NAME: &str = "local";
-pub const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
-pub const DEFAULT_LAPI_TIMEOUT: &str = "5s";
-pub const DEFAULT_SERVICE_API_REFRESH_INTERVAL: &str = "5m";
-pub const DEFAULT_SERVICE_API_TIMEOUT: &str = "30s";
-pub const DEFAULT_BOUNCERS_CONFIG_DIR: &str = "/etc/crowdsec/bouncers";
-pub const DEFAULT_BOUNCERS_CHECK_INTERVAL: &str = "30s";
-pub const DEFAULT_LOG_LEVEL: &str = "info";
-pub const DEFAULT_LOG_FORMAT: &str = "logfmt";
+pub(crate) const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
+pub(crate) const DEFAULT_MAX_SCRAPE_WAIT: &str = "10s";
+pub(crate) const DEFAULT_CROWDSEC_CONFIG: &str = "/etc/crowdsec/config.yaml";
+pub(crate) const DEFAULT_LAPI_NAME: &str = "local";
+pub(crate) const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
+pub(crate) const DEFAULT_LAPI_TIMEOUT: &str = "5s";
+pub(crate) const DEFAULT_SERVICE_API_REFRESH_INTERVAL: &str = "5m";
+pub(crate) const DEFAULT_SERVICE_API_TIMEOUT: &str = "30s";
+pub(crate) const DEFAULT_BOUNCERS_CONFIG_DIR: &str = "/etc/crowdsec/bouncers";
+pub(crate) const DEFAULT_BOUNCERS_CHECK_INTERVAL: &str = "30s";
+pub(crate) const DEFAULT_LOG_LEVEL: &str = "info";
+pub(crate) const DEFAULT_LOG_FORMAT: &str = "logfmt";
 
 /// Where a setting's value came from, as a user would look for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ impl std::error::Error for SettingsError {}
 
 impl SettingsError {
     /// An error about several settings at once, each named in `message`.
-    pub fn combined(message: impl Into<String>) -> Self {
+    pub(crate) fn combined(message: impl Into<String>) -> Self {
         SettingsError {
             origin: Origin::Combined,
             message: message.into(),

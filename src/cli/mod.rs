@@ -21,10 +21,10 @@ mod resolve;
 mod tests;
 
 /// Environment variable holding the Service API key (there is deliberately no flag for the key itself).
-pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
+pub(crate) const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
 
 /// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
-pub const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
+pub(crate) const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -278,7 +278,7 @@ impl Cli {
     ///
     /// # Errors
     /// clap's usage error (unknown flag, bad enumerated value, `--help`, `--version`).
-    pub fn try_parse_with_origins<I, T>(args: I) -> Result<Cli, clap::Error>
+    pub(crate) fn try_parse_with_origins<I, T>(args: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
@@ -303,7 +303,7 @@ impl Cli {
     }
 
     /// Where the value of `--<flag>` came from.
-    pub fn origin(&self, flag: &str) -> Origin {
+    pub(crate) fn origin(&self, flag: &str) -> Origin {
         self.origins
             .get(flag)
             .cloned()
@@ -325,7 +325,7 @@ impl Cli {
 ///
 /// # Errors
 /// The first refused value, naming its origin.
-pub fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError> {
+pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError> {
     for address in &settings.web.listen_addresses {
         crate::web::parse_listen_address(address)
             .map_err(|e| cli.refuse("web.listen-address", e.to_string()))?;

@@ -64,7 +64,7 @@ impl Bouncer {
 /// non-empty `%zone` included). LAPI 1.6.4-1.7.0 chained suffixes, so every one is stripped here too.
 /// One deliberate difference: where LAPI would strip down to an empty base (`@10.0.0.1`), the shortest
 /// non-empty prefix is kept, because an empty `bouncer_base` label would vanish in Prometheus.
-pub fn base_bouncer_name(name: &str) -> &str {
+pub(crate) fn base_bouncer_name(name: &str) -> &str {
     let mut base = name;
     while let Some((head, tail)) = base.rsplit_once('@') {
         if head.is_empty() || !is_go_netip_addr(tail) {
@@ -85,7 +85,7 @@ fn is_go_netip_addr(s: &str) -> bool {
 }
 
 impl LastPull {
-    pub fn timestamp(self) -> Option<UnixSeconds> {
+    pub(crate) fn timestamp(self) -> Option<UnixSeconds> {
         match self {
             LastPull::At(ts) => Some(ts),
             _ => None,
@@ -93,7 +93,7 @@ impl LastPull {
     }
 
     /// Seconds since the pull; when there never was one, since `start` (registration, creation) if known.
-    pub fn age_seconds(self, now: UnixSeconds, start: Option<UnixSeconds>) -> Option<f64> {
+    pub(crate) fn age_seconds(self, now: UnixSeconds, start: Option<UnixSeconds>) -> Option<f64> {
         let since = match self {
             LastPull::At(ts) => ts,
             LastPull::Never => start?,
@@ -115,7 +115,7 @@ impl LastPull {
 
 /// The raw time columns of a row, as read from any engine.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum RawTime {
+pub(crate) enum RawTime {
     Null,
     At(UnixSeconds),
     Unparseable,
@@ -124,7 +124,7 @@ pub enum RawTime {
 impl RawTime {
     /// Go's zero time is how CrowdSec spells "unset" where a column cannot be NULL or a JSON dump prints a
     /// NULL (see [`crate::values::time::GO_ZERO_TIME`]): it is read as NULL, never as a pull in year 1.
-    pub fn unset_if_go_zero(self) -> RawTime {
+    pub(crate) fn unset_if_go_zero(self) -> RawTime {
         match self {
             RawTime::At(ts) if crate::values::time::is_go_zero_time(ts) => RawTime::Null,
             other => other,
@@ -136,7 +136,7 @@ impl RawTime {
 /// sets it to the creation time, so there a bouncer that never made any request (its `type` is still empty) has
 /// not pulled either. Rows of an upgraded 1.4 database keep that trait, so the `type` rule applies everywhere.
 /// Go's zero time is "unset", so never pulled.
-pub fn interpret_last_pull(last_pull: RawTime, bouncer_type: &str) -> LastPull {
+pub(crate) fn interpret_last_pull(last_pull: RawTime, bouncer_type: &str) -> LastPull {
     match last_pull.unset_if_go_zero() {
         RawTime::Null => LastPull::Never,
         RawTime::Unparseable => LastPull::Unreadable,

@@ -7,6 +7,6 @@
 pub mod bouncer_files;
 pub mod bouncers;
 pub mod config;
-pub mod integration;
-pub mod rows;
-pub mod verdict;
+pub(crate) mod integration;
+pub(crate) mod rows;
+pub(crate) mod verdict;

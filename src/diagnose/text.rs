@@ -248,7 +248,7 @@ fn integration_text(o: &mut String, p: &Paint, it: &IntegrationReport) {
 }
 
 /// The report for people.
-pub fn text(r: &Report, colour: bool) -> String {
+pub(crate) fn text(r: &Report, colour: bool) -> String {
     let p = Paint(colour);
     let mut o = String::new();
     let verdict = match r.status {

@@ -14,7 +14,7 @@ use crate::sources::lapi_db::LapiDbSource;
 use crate::sources::lapi_health;
 use crate::sources::{Failure, Reason, SourceFailure};
 
-pub const SOURCE: &str = "bouncer_config";
+pub(crate) const SOURCE: &str = "bouncer_config";
 
 /// One run of the checks over every file found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,7 +58,7 @@ impl BouncerConfigSource {
     }
 
     /// Sets the `name` label.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
+    pub(crate) fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }

@@ -18,16 +18,16 @@ use crate::crowdsec::rows::{interpret, RawRow, Schema};
 use crate::sources::{Failure, Reason, SourceFailure};
 use crate::values::time::parse_timestamp;
 
-pub const SOURCE: &str = "cscli";
+pub(crate) const SOURCE: &str = "cscli";
 
 /// The command run when none is configured.
-pub const DEFAULT_COMMAND: &str = "cscli bouncers list -o json";
+pub(crate) const DEFAULT_COMMAND: &str = "cscli bouncers list -o json";
 
 /// Output larger than this is refused (10,000 bouncers print about 4 MB).
 const MAX_OUTPUT: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
-pub enum CscliError {
+pub(crate) enum CscliError {
     #[error("cannot run {program}: {kind}")]
     Spawn {
         program: String,
@@ -151,7 +151,7 @@ impl CscliSource {
     }
 
     /// Names the LAPI this command lists (the `name` label).
-    pub fn named(mut self, name: impl Into<String>) -> Self {
+    pub(crate) fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }

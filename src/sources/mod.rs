@@ -6,7 +6,7 @@
 pub mod bouncer_config;
 pub mod cscli;
 pub mod lapi_db;
-pub mod lapi_health;
+pub(crate) mod lapi_health;
 pub mod service_api;
 
 use std::future::Future;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 /// One place the exporter reads from. A [`crate::scrape::Cached`] built at start-up holds it, reads it at most
 /// once per cache interval and publishes its last good [`Source::Snapshot`] with its health.
-pub trait Source: Send + Sync + 'static {
+pub(crate) trait Source: Send + Sync + 'static {
     /// What one good read returns.
     type Snapshot: Send + Sync + 'static;
 
@@ -97,8 +97,9 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// Every reason, in label order.
-    pub const ALL: [Reason; 27] = [
+    /// Every reason, in label order: the test of docs/metrics-contract.md's "Failure reasons" compares it.
+    #[cfg(test)]
+    pub(crate) const ALL: [Reason; 27] = [
         Reason::Config,
         Reason::Connect,
         Reason::Corrupt,
@@ -206,7 +207,7 @@ pub trait Failure: std::fmt::Display {
 
 /// The causes of an error, outermost first, without the error itself: the one walk of an error chain (reqwest
 /// and rustls hide the useful part in their sources).
-pub fn causes<'a>(
+pub(crate) fn causes<'a>(
     e: &'a (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
     std::iter::successors(e.source(), |c| c.source())
@@ -214,7 +215,7 @@ pub fn causes<'a>(
 
 /// An error and its causes, `a: b: c`: the one way sources write an error chain (reqwest's own text is only
 /// "builder error" or "error sending request", the reason is in the causes).
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     std::iter::once(e.to_string())
         .chain(causes(e).map(ToString::to_string))
         .collect::<Vec<_>>()
@@ -223,7 +224,7 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// The bouncers of one LAPI, read from its database or through cscli: one [`Source`] whatever the way, so
 /// every LAPI sits behind the same kind of cache.
-pub enum LapiBouncers {
+pub(crate) enum LapiBouncers {
     /// `lapi_db`.
     Db(Box<lapi_db::LapiDbSource>),
     /// `cscli`.

@@ -15,14 +15,14 @@ use crate::values::secret::Secret;
 /// Where PEM text comes from: a file (re-read whenever asked, so a rotated file is picked up) or text given inline
 /// (the web config's `cert`, `key`, `client_ca`; kept as a [`Secret`] since it may be a key).
 #[derive(Debug, Clone)]
-pub enum Pem {
+pub(crate) enum Pem {
     File(PathBuf),
     Inline(Secret),
 }
 
 impl Pem {
     /// How errors name it: the path, or `(inline)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Pem::File(p) => p.display().to_string(),
             Pem::Inline(_) => "(inline)".to_owned(),
@@ -34,7 +34,7 @@ impl Pem {
 /// `certificate /etc/exporter/cert.pem: cannot read it: No such file or directory (os error 2)`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} {source_name}: {problem}")]
-pub struct PemError {
+pub(crate) struct PemError {
     /// What the caller wanted: `certificate`, `key`, `client CA`, `CA certificate`, ...
     pub what: &'static str,
     /// [`Pem::describe`] of the source.
@@ -45,7 +45,7 @@ pub struct PemError {
 
 impl PemError {
     /// An error about `pem` that is not a parse error (e.g. rustls refusing a parsed certificate).
-    pub fn new(what: &'static str, pem: &Pem, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(what: &'static str, pem: &Pem, problem: impl Into<String>) -> Self {
         PemError {
             what,
             source_name: pem.describe(),
@@ -68,7 +68,7 @@ fn problem(e: &pem::Error, missing: &str) -> String {
 ///
 /// # Errors
 /// The source cannot be read, is not valid PEM, or holds no `CERTIFICATE` section.
-pub fn certificates(
+pub(crate) fn certificates(
     what: &'static str,
     pem: &Pem,
 ) -> Result<Vec<CertificateDer<'static>>, PemError> {
@@ -88,7 +88,10 @@ pub fn certificates(
 ///
 /// # Errors
 /// The source cannot be read, is not valid PEM, or holds no private key section.
-pub fn private_key(what: &'static str, pem: &Pem) -> Result<PrivateKeyDer<'static>, PemError> {
+pub(crate) fn private_key(
+    what: &'static str,
+    pem: &Pem,
+) -> Result<PrivateKeyDer<'static>, PemError> {
     let key = match pem {
         Pem::File(p) => PrivateKeyDer::from_pem_file(p),
         Pem::Inline(s) => PrivateKeyDer::from_pem_slice(s.expose().as_bytes()),

@@ -10,13 +10,13 @@ use std::io::Read;
 use std::path::Path;
 
 /// serde_yaml_ng's own recursion limit.
-pub const MAX_FLOW_DEPTH: usize = 128;
+pub(crate) const MAX_FLOW_DEPTH: usize = 128;
 
 /// Largest configuration file read (bytes). Configuration files are a few KB; more is not one.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// `true` when `[`/`{` nest deeper than [`MAX_FLOW_DEPTH`] outside quotes and comments.
-pub fn too_deep(text: &str) -> bool {
+pub(crate) fn too_deep(text: &str) -> bool {
     let (mut depth, mut single, mut double, mut comment, mut escaped) =
         (0usize, false, false, false, false);
     let mut previous = '\n';
@@ -54,7 +54,7 @@ pub fn too_deep(text: &str) -> bool {
 
 /// Why [`read_capped`] gave no text.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("larger than {MAX_FILE_BYTES} bytes: not a configuration file")]
@@ -67,7 +67,7 @@ pub enum ReadError {
 ///
 /// # Errors
 /// I/O errors as they are (the caller tells NotFound apart), [`ReadError::TooLarge`], [`ReadError::NotText`].
-pub fn read_capped(path: &Path) -> Result<String, ReadError> {
+pub(crate) fn read_capped(path: &Path) -> Result<String, ReadError> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(MAX_FILE_BYTES + 1)

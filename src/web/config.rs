@@ -108,7 +108,7 @@ pub struct WebConfig {
 
 impl WebConfig {
     /// No file: plain HTTP, no authentication, no extra headers.
-    pub fn open() -> Self {
+    pub(crate) fn open() -> Self {
         WebConfig {
             tls: None,
             users: None,

@@ -16,14 +16,14 @@ use tokio::net::TcpListener;
 use crate::metrics;
 use crate::scrape::Sources;
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod config;
-pub mod edge;
-pub mod reload;
-pub mod routes;
-pub mod tls;
+pub(crate) mod edge;
+pub(crate) mod reload;
+pub(crate) mod routes;
+pub(crate) mod tls;
 
-pub use config::WebConfigError;
+pub(crate) use config::WebConfigError;
 
 /// How often the web config file and the certificates it names are checked for changes.
 const WEB_CONFIG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -70,7 +70,7 @@ struct State {
 ///
 /// # Errors
 /// See [`serve_listeners`]; also [`ServerError::Address`] or [`ServerError::Bind`] for a listen address.
-pub async fn serve(
+pub(crate) async fn serve(
     options: Options,
     sources: impl FnOnce() -> Result<Sources, ServerError>,
 ) -> Result<(), ServerError> {
@@ -88,7 +88,7 @@ pub async fn serve(
 /// # Errors
 /// [`ServerError::WebConfig`] for a web config file that cannot be used; the error of `sources`
 /// ([`ServerError::Source`]).
-pub async fn serve_listeners(
+pub(crate) async fn serve_listeners(
     options: Options,
     sources: impl FnOnce() -> Result<Sources, ServerError>,
     listeners: Vec<TcpListener>,
@@ -176,7 +176,7 @@ pub async fn serve_listeners(
 
 /// A listen address, parsed: `:port` (every interface) or `host:port` / `[v6]:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListenAddress {
+pub(crate) enum ListenAddress {
     /// `:port`: IPv6 and IPv4 when possible.
     Every(u16),
     /// `host:port` or `[v6]:port`, resolved when bound.
@@ -187,7 +187,7 @@ pub enum ListenAddress {
 ///
 /// # Errors
 /// [`ServerError::Address`] when it is not `host:port`, `:port` or `[ipv6]:port` with a port in 0..=65535.
-pub fn parse_listen_address(address: &str) -> Result<ListenAddress, ServerError> {
+pub(crate) fn parse_listen_address(address: &str) -> Result<ListenAddress, ServerError> {
     let invalid = || ServerError::Address(address.to_owned());
     if let Some(port) = address.strip_prefix(':') {
         return port

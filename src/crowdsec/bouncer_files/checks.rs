@@ -9,13 +9,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha512};
 
 use super::parse::parse;
+pub(crate) use super::rules::LUA_SLASH_NOTE;
 use super::rules::{check_auth, check_permissions, check_url, parse_fix, read_fix};
-pub use super::rules::{example_url, normalise, LUA_SLASH_NOTE};
 use super::{read_capped, sibling, Kind, ReadError};
 use crate::values::secret::Secret;
 
 /// Host of the CrowdSec Service API: a URL there is a Blocklist-as-a-Service integration, not a LAPI.
-pub const SERVICE_API_HOST: &str = "admin.api.crowdsec.net";
+pub(crate) const SERVICE_API_HOST: &str = "admin.api.crowdsec.net";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -42,7 +42,7 @@ pub enum Check {
 
 impl Check {
     /// The `check` label.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Check::Readable => "readable",
             Check::Parses => "parses",
@@ -61,7 +61,7 @@ impl Check {
 
     /// Whether the check judges the file itself. The host checks (running, log, endpoint_reachable) name causes
     /// of an outage, not faults of the file: a stopped bouncer's correct file stays valid.
-    pub fn judges_file(self) -> bool {
+    pub(crate) fn judges_file(self) -> bool {
         !matches!(self, Check::Running | Check::Log | Check::EndpointReachable)
     }
 }
@@ -160,7 +160,7 @@ impl FileReport {
 }
 
 /// The id in a Blocklist-as-a-Service URL, `https://admin.api.crowdsec.net/v1/integrations/<id>[/...]`.
-pub fn integration_id(api_url: &str) -> Option<String> {
+pub(crate) fn integration_id(api_url: &str) -> Option<String> {
     let url = reqwest::Url::parse(api_url.trim()).ok()?;
     if url.host_str() != Some(SERVICE_API_HOST) {
         return None;
@@ -176,7 +176,7 @@ pub fn integration_id(api_url: &str) -> Option<String> {
 impl FileReport {
     /// Adds the `integration` check when the file points at a Blocklist-as-a-Service integration and the
     /// Service API's list (`known_ids`) was read.
-    pub fn with_integrations(mut self, known_ids: Option<&[&str]>) -> FileReport {
+    pub(crate) fn with_integrations(mut self, known_ids: Option<&[&str]>) -> FileReport {
         let (Some(ids), Some(id)) = (known_ids, self.api_url.as_deref().and_then(integration_id))
         else {
             return self;
@@ -197,7 +197,7 @@ impl FileReport {
 
 /// What the LAPI database says about a key hash.
 #[derive(Debug, Clone, PartialEq)]
-pub enum KeyLookup {
+pub(crate) enum KeyLookup {
     Registered {
         lapi: String,
         bouncer: String,
@@ -266,7 +266,11 @@ pub fn inspect(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Inspection 
 }
 
 /// [`inspect`] at a given clock.
-pub fn inspect_at(path: &Path, env: &dyn Fn(&str) -> Option<String>, now: i64) -> Inspection {
+pub(crate) fn inspect_at(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    now: i64,
+) -> Inspection {
     let kind = Kind::from_path(path);
     let mut insp = Inspection {
         report: FileReport {
@@ -373,17 +377,21 @@ pub fn inspect_at(path: &Path, env: &dyn Fn(&str) -> Option<String>, now: i64) -
 
 impl Inspection {
     /// The key's sha512, to look up in the LAPI database (`None` when there is no usable key).
-    pub fn key_hash(&self) -> Option<Secret> {
+    pub(crate) fn key_hash(&self) -> Option<Secret> {
         self.key.as_ref().map(key_hash)
     }
 
-    pub fn health_url(&self) -> Option<&reqwest::Url> {
+    pub(crate) fn health_url(&self) -> Option<&reqwest::Url> {
         self.health_url.as_ref()
     }
 
     /// Records what the LAPI database said about the key; `registered` says whether a name is registered
     /// (`None`: nobody can tell, e.g. cscli-only LAPIs), for the `.id` file.
-    pub fn key_registered(&mut self, lookup: KeyLookup, registered: &dyn Fn(&str) -> Option<bool>) {
+    pub(crate) fn key_registered(
+        &mut self,
+        lookup: KeyLookup,
+        registered: &dyn Fn(&str) -> Option<bool>,
+    ) {
         let (_, key_name) = self.report.kind.url_key();
         match lookup {
             KeyLookup::Registered { lapi, bouncer } => {
@@ -415,7 +423,7 @@ impl Inspection {
 
     /// A file without a key (TLS, or none found) may still name its bouncer in `.id`; a name nobody can confirm
     /// (`None`) is kept, said so in the skipped reason by the caller.
-    pub fn name_from_id(&mut self, registered: &dyn Fn(&str) -> Option<bool>) {
+    pub(crate) fn name_from_id(&mut self, registered: &dyn Fn(&str) -> Option<bool>) {
         if self.report.bouncer.is_none() {
             self.report.bouncer = self
                 .report
@@ -426,7 +434,7 @@ impl Inspection {
     }
 
     /// Records the answer of `GET <api_url>/health`.
-    pub fn lapi_reachable(&mut self, answer: &Result<(), String>) {
+    pub(crate) fn lapi_reachable(&mut self, answer: &Result<(), String>) {
         let url = self
             .health_url
             .as_ref()

@@ -6,7 +6,7 @@ pub mod checks;
 pub mod link;
 pub mod parse;
 mod rules;
-pub mod tls;
+pub(crate) mod tls;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ pub enum Kind {
 
 impl Kind {
     /// The kind from the file name; YAML files are refined by their keys once parsed.
-    pub fn from_path(path: &Path) -> Kind {
+    pub(crate) fn from_path(path: &Path) -> Kind {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -57,7 +57,7 @@ impl Kind {
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Kind::Go => "Go bouncer (YAML)",
             Kind::Cloudflare => "cloudflare bouncer (YAML)",
@@ -69,7 +69,7 @@ impl Kind {
     }
 
     /// Names of the URL and key settings, as the operator has to write them.
-    pub fn url_key(self) -> (&'static str, &'static str) {
+    pub(crate) fn url_key(self) -> (&'static str, &'static str) {
         match self {
             Kind::Go => ("api_url", "api_key"),
             Kind::Cloudflare => ("crowdsec_lapi_url", "crowdsec_lapi_key"),
@@ -85,7 +85,7 @@ impl Kind {
 
     /// Whether the bouncer reads `<file>.local` over its file: the Go bouncers (go-cs-lib csyaml Patcher) and the
     /// nginx/openresty ones since lua-cs-bouncer 1.0.7; never the legacy haproxy bouncer nor apache.
-    pub fn reads_overlay(self) -> bool {
+    pub(crate) fn reads_overlay(self) -> bool {
         self.is_yaml() || self == Kind::Lua
     }
 }
@@ -185,7 +185,7 @@ pub fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
 }
 
 /// `<file><suffix>`, e.g. the `.local` overlay or the `.id` file.
-pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)

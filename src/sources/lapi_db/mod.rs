@@ -2,20 +2,20 @@
 //! no HTTP endpoint that lists bouncers. Columns are chosen by name, as CrowdSec only ever appends columns and
 //! upgraded databases keep old ones.
 
-pub mod access;
-pub mod mysql;
-pub mod postgres;
-pub mod server;
+pub(crate) mod access;
+pub(crate) mod mysql;
+pub(crate) mod postgres;
+pub(crate) mod server;
 pub mod sqlite;
 pub mod target;
-pub mod tls;
+pub(crate) mod tls;
 
 use std::path::PathBuf;
 
 use crate::sources::{Failure, Reason};
 use server::Lookup;
 
-pub const SOURCE: &str = "lapi_db";
+pub(crate) const SOURCE: &str = "lapi_db";
 
 /// Where a LAPI's database is (built by the settings from `--lapi.db`, `--crowdsec.config`, `--lapi.cscli-command`
 /// or the config file).
@@ -80,7 +80,7 @@ impl Failure for LapiDbError {
     }
 }
 
-pub use crate::crowdsec::rows::{interpret, interpret_row, RawRow, Schema, BOUNCER_COLUMNS};
+pub(crate) use crate::crowdsec::rows::{interpret, interpret_row, RawRow, Schema, BOUNCER_COLUMNS};
 
 /// A LAPI's database, found once (explicitly, or through CrowdSec's config) and then read on demand.
 #[derive(Debug)]
@@ -94,7 +94,7 @@ pub struct LapiDbSource {
 
 /// A found database, ready to read.
 #[derive(Debug, Clone)]
-pub enum Resolved {
+pub(crate) enum Resolved {
     Sqlite(sqlite::SqliteDb),
     Postgres(postgres::PostgresDb),
     Mysql(mysql::MysqlDb),
@@ -102,7 +102,7 @@ pub enum Resolved {
 
 impl Resolved {
     /// For logs: `SQLite /path` or the server's URL without its password.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Resolved::Sqlite(db) => format!("SQLite {}", db.path().display()),
             Resolved::Postgres(db) => db.target().redacted(),
@@ -110,7 +110,9 @@ impl Resolved {
         }
     }
 
-    pub async fn read(&self) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, LapiDbError> {
+    pub(crate) async fn read(
+        &self,
+    ) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.read().await,
             Resolved::Postgres(db) => db.read().await,
@@ -120,7 +122,7 @@ impl Resolved {
 
     /// The bouncer registered with this key hash (configuration checks). Call it from a blocking thread inside
     /// the runtime (the checks run under `spawn_blocking`): the server engines' clients are async.
-    pub fn bouncer_for_key_hash(
+    pub(crate) fn bouncer_for_key_hash(
         &self,
         hash: &crate::values::secret::Secret,
     ) -> Result<Option<String>, LapiDbError> {
@@ -132,7 +134,7 @@ impl Resolved {
     }
 
     /// Whether a bouncer of that name is registered (for the installers' `<config>.id` files); same threading.
-    pub fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
+    pub(crate) fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.bouncer_registered(name),
             Resolved::Postgres(db) => Ok(Self::runtime()?
@@ -151,7 +153,7 @@ impl Resolved {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     #[error(transparent)]
     Config(#[from] crate::crowdsec::config::ConfigError),
     #[error(
@@ -184,7 +186,7 @@ impl LapiDbSource {
 
     /// Finds the database. Kept once found; a broken CrowdSec config is retried on the next read, so the
     /// exporter recovers when CrowdSec gets installed or fixed after it started.
-    pub fn resolve(&self) -> Result<Resolved, ResolveError> {
+    pub(crate) fn resolve(&self) -> Result<Resolved, ResolveError> {
         let mut slot = self
             .resolved
             .lock()
@@ -243,7 +245,7 @@ impl LapiDbSource {
 
 impl LapiDbSource {
     /// Names the LAPI this database belongs to (the `name` label).
-    pub fn named(mut self, name: impl Into<String>) -> Self {
+    pub(crate) fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }

@@ -27,7 +27,7 @@ use super::LapiDbError;
 use crate::crowdsec::bouncers::BouncerSnapshot;
 
 #[derive(Debug, Clone)]
-pub struct MysqlDb {
+pub(crate) struct MysqlDb {
     target: Arc<ServerDb>,
     timeout: Duration,
     state: Arc<Mutex<State>>,
@@ -112,11 +112,11 @@ fn text(v: Value) -> Option<String> {
 
 impl MysqlDb {
     /// `timeout` bounds connecting and each read.
-    pub fn target(&self) -> &ServerDb {
+    pub(crate) fn target(&self) -> &ServerDb {
         &self.target
     }
 
-    pub fn new(target: ServerDb, timeout: Duration) -> Self {
+    pub(crate) fn new(target: ServerDb, timeout: Duration) -> Self {
         MysqlDb {
             target: Arc::new(target),
             timeout,
@@ -124,7 +124,7 @@ impl MysqlDb {
         }
     }
 
-    pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
+    pub(crate) async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
         with_session(&self.state, Turn::Now, self.timeout, &self.target, async |state| {
             // A kept connection may have been closed by the server (restart, wait_timeout): one retry on a
             // fresh connection tells that apart from a real failure.
@@ -151,7 +151,7 @@ impl MysqlDb {
     }
 
     /// One key lookup ([`Lookup`]) on the kept connection, waiting for a running read, bounded by the timeout.
-    pub async fn lookup(&self, what: Lookup<'_>) -> Result<Option<String>, LapiDbError> {
+    pub(crate) async fn lookup(&self, what: Lookup<'_>) -> Result<Option<String>, LapiDbError> {
         with_session(
             &self.state,
             Turn::Wait,

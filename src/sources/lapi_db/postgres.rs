@@ -21,7 +21,7 @@ use super::LapiDbError;
 use crate::crowdsec::bouncers::BouncerSnapshot;
 
 #[derive(Debug, Clone)]
-pub struct PostgresDb {
+pub(crate) struct PostgresDb {
     target: Arc<ServerDb>,
     timeout: Duration,
     state: Arc<Mutex<State>>,
@@ -77,7 +77,7 @@ impl TextConn for Conn<'_> {
 
 impl PostgresDb {
     /// `timeout` bounds connecting and each read.
-    pub fn new(target: ServerDb, timeout: Duration) -> Self {
+    pub(crate) fn new(target: ServerDb, timeout: Duration) -> Self {
         PostgresDb {
             target: Arc::new(target),
             timeout,
@@ -85,11 +85,11 @@ impl PostgresDb {
         }
     }
 
-    pub fn target(&self) -> &ServerDb {
+    pub(crate) fn target(&self) -> &ServerDb {
         &self.target
     }
 
-    pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
+    pub(crate) async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
         with_session(
             &self.state,
             Turn::Now,
@@ -104,7 +104,7 @@ impl PostgresDb {
     }
 
     /// One key lookup ([`Lookup`]) on the kept connection, waiting for a running read, bounded by the timeout.
-    pub async fn lookup(&self, what: Lookup<'_>) -> Result<Option<String>, LapiDbError> {
+    pub(crate) async fn lookup(&self, what: Lookup<'_>) -> Result<Option<String>, LapiDbError> {
         with_session(
             &self.state,
             Turn::Wait,

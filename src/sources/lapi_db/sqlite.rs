@@ -48,12 +48,12 @@ impl SqliteDb {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Reads every bouncer off the async runtime.
-    pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
+    pub(crate) async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
         if self.running.swap(true, Ordering::SeqCst) {
             return Err(LapiDbError::Busy);
         }
@@ -94,7 +94,7 @@ impl SqliteDb {
 
     /// The bouncer registered with this key hash (`auth_type = 'api-key'`), asked row by row in the database so
     /// no hash is ever loaded. The hash is bound as a parameter and never logged nor put in an error.
-    pub fn bouncer_for_key_hash(
+    pub(crate) fn bouncer_for_key_hash(
         &self,
         hash: &crate::values::secret::Secret,
     ) -> Result<Option<String>, LapiDbError> {
@@ -110,7 +110,7 @@ impl SqliteDb {
     }
 
     /// Whether a bouncer of that name is registered (for the installers' `<config>.id` files).
-    pub fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
+    pub(crate) fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
         let conn = self.open()?;
         conn.query_row(
             "SELECT count(*) FROM bouncers WHERE name = ?1",

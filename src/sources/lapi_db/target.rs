@@ -12,7 +12,7 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub fn default_port(self) -> u16 {
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             Engine::Postgres => 5432,
             Engine::Mysql => 3306,
@@ -46,7 +46,7 @@ pub struct ServerDb {
 
 impl ServerDb {
     /// `scheme://user@host:port/db` (never the password), for logs and errors.
-    pub fn redacted(&self) -> String {
+    pub(crate) fn redacted(&self) -> String {
         let at = match &self.socket {
             Some(s) => format!("unix:{}", s.display()),
             None => format!("{}:{}", self.host, self.port),
@@ -122,7 +122,9 @@ impl ServerDb {
     }
 
     /// From CrowdSec's `db_config`, as CrowdSec connects: `db_path`, when set, is the unix socket.
-    pub fn from_crowdsec(db: &crate::crowdsec::config::DbConfig) -> Result<ServerDb, String> {
+    pub(crate) fn from_crowdsec(
+        db: &crate::crowdsec::config::DbConfig,
+    ) -> Result<ServerDb, String> {
         let engine = match db.db_type.as_str() {
             "postgres" | "postgresql" | "pgx" => Engine::Postgres,
             "mysql" => Engine::Mysql,
@@ -151,7 +153,7 @@ impl ServerDb {
 
     /// Adds the password from a file (first line) or an environment variable's value, when one is given; more
     /// than one source of the password is an error. Messages name the file, never the password.
-    pub fn with_password(
+    pub(crate) fn with_password(
         mut self,
         file: Option<&std::path::Path>,
         env_value: Option<String>,
@@ -184,7 +186,7 @@ impl ServerDb {
     }
 
     /// Whether the URL-like text names a database server rather than a SQLite file.
-    pub fn is_url(text: &str) -> bool {
+    pub(crate) fn is_url(text: &str) -> bool {
         ["postgres://", "postgresql://", "mysql://", "mariadb://"]
             .iter()
             .any(|p| text.trim_start().starts_with(p))

@@ -18,20 +18,20 @@ use crate::sources::{Failure, Reason, SourceFailure};
 use crate::values::secret::Secret;
 use crate::values::time;
 
-pub use model::Integration;
+pub(crate) use model::Integration;
 
-pub const SOURCE: &str = "service_api";
+pub(crate) const SOURCE: &str = "service_api";
 /// Default base URL.
-pub const DEFAULT_URL: &str = "https://admin.api.crowdsec.net/v1";
+pub(crate) const DEFAULT_URL: &str = "https://admin.api.crowdsec.net/v1";
 /// Integrations asked per page (the API's maximum).
-pub const PAGE_SIZE: u32 = 100;
+pub(crate) const PAGE_SIZE: u32 = 100;
 /// Cap on the bytes of one read, all pages together, counted after gzip decompression.
 pub const MAX_TOTAL_BYTES: usize = 16 * 1024 * 1024;
 /// More pages than this is a loop (100 000 integrations).
 pub const MAX_PAGES: usize = 1000;
 /// Longest wait honoured from a `Retry-After`, and longest backoff.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
-pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
 /// What one successful read gives.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,7 +44,7 @@ pub struct IntegrationSnapshot {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceApiError {
+pub(crate) enum ServiceApiError {
     #[error("the Service API refused the key (401): it is wrong, revoked or expired")]
     Unauthorized,
     #[error("the key may not list integrations (403): give it the scope \"Blocklists Integrations: read\"")]
@@ -95,7 +95,7 @@ impl Failure for ServiceApiError {
 }
 
 /// The `name` label of this source: the API's host (with its port when not the default).
-pub fn source_name(base: &Url) -> String {
+pub(crate) fn source_name(base: &Url) -> String {
     match (base.host_str(), base.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
@@ -137,7 +137,7 @@ pub fn parse_base_url(text: &str) -> Result<Url, String> {
 
 /// How long to wait after a 429: its `Retry-After` (seconds or HTTP date) when readable, else an exponential backoff
 /// from the refresh interval (doubling on each consecutive 429, at most [`MAX_BACKOFF`]).
-pub fn rate_limit_wait(
+pub(crate) fn rate_limit_wait(
     retry_after: Option<&str>,
     now: time::UnixSeconds,
     refresh: Duration,
@@ -154,7 +154,7 @@ pub fn rate_limit_wait(
 /// `Retry-After`: delay-seconds, or an HTTP date (RFC 9110 §10.2.3: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`,
 /// and the obsolete RFC 850 and asctime forms a recipient must accept, parsed by `httpdate`); a date in the past is
 /// no wait.
-pub fn parse_retry_after(value: &str, now: time::UnixSeconds) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: time::UnixSeconds) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -172,7 +172,7 @@ struct Throttle {
 }
 
 /// Reads the integrations list; one instance per configured API, shared by the reads of its cache.
-pub struct ServiceApiSource {
+pub(crate) struct ServiceApiSource {
     /// The `name` label: [`source_name`] of `base`.
     name: String,
     client: reqwest::Client,
@@ -196,7 +196,7 @@ impl std::fmt::Debug for ServiceApiSource {
 
 impl ServiceApiSource {
     /// `timeout` bounds each request (the cache bounds the whole read with the same value).
-    pub fn new(
+    pub(crate) fn new(
         base: Url,
         key: Secret,
         tags: Vec<String>,
@@ -227,7 +227,7 @@ impl ServiceApiSource {
     }
 
     /// One read: every page, unless a 429 asked to wait (then it fails fast, without a call).
-    pub async fn read(&self) -> Result<IntegrationSnapshot, SourceFailure> {
+    pub(crate) async fn read(&self) -> Result<IntegrationSnapshot, SourceFailure> {
         if let Some(remaining) = self.waiting() {
             return Err(ServiceApiError::Waiting { remaining }.to_failure());
         }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::crowdsec::bouncers::LastPull;
 use crate::values::time;
 
-pub use crate::crowdsec::integration::Integration;
+pub(crate) use crate::crowdsec::integration::Integration;
 
 /// One page of `GET /integrations`.
 #[derive(Debug)]
