@@ -1,7 +1,7 @@
 //! Bounds on YAML read from outside (bouncer files, CrowdSec's config, the web config file).
 //!
 //! serde_yaml_ng's scanner (unsafe-libyaml) takes time quadratic in flow nesting (`[`, `{`): measured in a debug
-//! build, 128 KiB of `{a: ` took 35 s and 1 MiB of `[` 85 s (tests/properties_bouncer_files.rs). It refuses nesting
+//! build, 128 KiB of `{a: ` took 35 s and 1 MiB of `[` 85 s (tests/it/properties_bouncer_files.rs). It refuses nesting
 //! past 128 levels anyway, so text nested deeper is refused before it reaches the parser: the same answer, in
 //! linear time. The scan is deliberately simple: quoted strings and comments are skipped; a bracket inside a plain
 //! scalar counts, which can only make a file with over 128 unclosed brackets in plain scalars be refused.

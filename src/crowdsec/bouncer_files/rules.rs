@@ -141,7 +141,7 @@ pub(super) fn check_url(
     } else if text.ends_with("//") && kind.is_yaml() {
         // go-cs-bouncer adds a `/` only when none ends the URL, so `//` stays and the requests go to
         // `//v1/decisions/stream`; the real crowdsec-firewall-bouncer 0.0.25 never pulled with it
-        // (tests/e2e_bouncer_oracle.rs).
+        // (tests/it/e2e_bouncer_oracle.rs).
         checks.push(fail(
             Check::ApiUrl,
             format!("{url_key} ends with `//`: the bouncer then requests `//v1/decisions/stream`, which the LAPI does not serve"),

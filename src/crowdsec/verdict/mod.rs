@@ -4,7 +4,7 @@
 //! This module is the Rust twin of the alert rules in `alerts/crowdsec-bouncers.rules.yml`: for the same rows, the
 //! same thresholds and the same `now`, it names exactly the alerts those rules fire (ignoring their `for:`
 //! durations) and the severity they carry. `diagnose` prints it, the dashboards' state column computes it in PromQL,
-//! and `tests/differential.rs` replays a scenario catalogue through both this module and the real promtool with the
+//! and `tests/it/differential.rs` replays a scenario catalogue through both this module and the real promtool with the
 //! shipped rules, and fails on any difference. Change a rule and this module together.
 //!
 //! The rules it mirrors, all ages in seconds and every comparison as in the rule file:

@@ -203,7 +203,7 @@ mod tests {
             r#"{"items": []}"#,
             r#"{"items": [{"name": "no id"}], "links": {}}"#,
             r#"{"items": [{"id": "a", "name": "n", "stats": {"count": "many"}}], "links": {}}"#,
-            // Found by tests/properties.rs: serde_json quoted a wrongly typed value in its message.
+            // Found by tests/it/properties.rs: serde_json quoted a wrongly typed value in its message.
             r#"{"items": [{"id": "a", "name": "n", "blocklists": "S3cr3tiBeG0FTu43Vd69Gcr6at"}], "links": {}}"#,
         ] {
             let e = parse_page(bad.as_bytes()).unwrap_err();

@@ -2,8 +2,8 @@
 //! for every bouncer kind, good and broken, checked by the real `bouncer_config` source against a SQLite LAPI
 //! database and a local `/health` endpoint that records every request it gets (none may carry a key).
 
-mod common;
-mod fake_service_api;
+use crate::common;
+use crate::fake_service_api;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
