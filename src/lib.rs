@@ -15,6 +15,7 @@
 
 // No unsafe code outside the allocator module (deny, not forbid: forbid could not be lifted there).
 #![deny(unsafe_code)]
+#![warn(missing_docs, clippy::missing_errors_doc)]
 
 #[allow(unsafe_code)]
 pub(crate) mod allocator;

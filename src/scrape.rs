@@ -32,9 +32,13 @@ pub struct SourceReport<T> {
     pub lapi: Option<String>,
     /// Last good data, possibly older than this read when `up` is false.
     pub data: Option<Arc<T>>,
+    /// Whether the last read succeeded.
     pub up: bool,
+    /// Why the last read failed, when it did.
     pub last_error: Option<SourceFailure>,
+    /// How long the last read took, in seconds.
     pub last_duration_seconds: f64,
+    /// When the last successful read finished.
     pub last_success: Option<UnixSeconds>,
     /// Errors since start, by reason.
     pub errors: BTreeMap<Reason, u64>,

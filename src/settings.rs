@@ -29,8 +29,11 @@ pub enum Origin {
     Env(String),
     /// A key of the `--config.file` YAML file, e.g. `web.telemetry_path`, with its 1-based line when found.
     File {
+        /// The file.
         path: PathBuf,
+        /// The key's 1-based line, when found.
         line: Option<usize>,
+        /// The key, dotted, e.g. `web.telemetry_path`.
         key: String,
     },
     /// Several values together (e.g. "the Service API key"), said in the message.
@@ -60,7 +63,9 @@ impl std::fmt::Display for Origin {
 /// A refused setting: its origin (`--flag`, `ENV_VAR` or `file:line key`) and why. Never holds a secret's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingsError {
+    /// Where the refused value came from.
     pub origin: Origin,
+    /// Why it is refused, in operator words.
     pub message: String,
 }
 
@@ -88,10 +93,14 @@ impl SettingsError {
 /// The environment variable that holds the Service API key (the alternative to `--service-api.key-file`).
 pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
 
+/// Everything the exporter runs with, from the flags, the environment and `--config.file`, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// HTTP serving.
     pub web: WebSettings,
+    /// The LAPIs whose bouncers are read, at least one.
     pub lapis: Vec<LapiSettings>,
+    /// Logging.
     pub log: LogSettings,
     /// The Blocklist-as-a-Service source, enabled when a Service API key is given.
     pub service_api: Option<ServiceApiSettings>,
@@ -151,10 +160,12 @@ pub struct CheckSettings {
 /// The web layer's options ([`crate::web::Options`]), built here from the `--web.*` flags and config-file keys.
 pub use crate::web::Options as WebSettings;
 
+/// One LAPI and where its bouncers are read.
 #[derive(Debug, Clone)]
 pub struct LapiSettings {
     /// The `lapi` label.
     pub name: String,
+    /// Where its bouncers are read.
     pub db: LapiDbLocation,
     /// A reading serves scrapes for this long.
     pub cache_interval: Duration,
@@ -182,25 +193,36 @@ pub struct ServiceApiSettings {
 /// Where a LAPI's database is: the `lapi_db`/`cscli` sources' own config.
 pub use crate::sources::lapi_db::LapiDbLocation;
 
+/// `--log.format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// `key=value` pairs.
     Logfmt,
+    /// One JSON object per line.
     Json,
 }
 
+/// `--log.level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
+    /// Everything, including each source read.
     Debug,
+    /// Start-up, sources failing and recovering.
     Info,
+    /// Only problems.
     Warn,
+    /// Only errors.
     Error,
 }
 
+/// How the exporter logs (to stderr).
 #[derive(Debug, Clone, Copy)]
 pub struct LogSettings {
+    /// The lowest level logged.
     pub level: LogLevel,
+    /// Text or JSON.
     pub format: LogFormat,
 }
 

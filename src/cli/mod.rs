@@ -33,6 +33,7 @@ const LONG_VERSION: &str = concat!(
     ")"
 );
 
+/// The command line: flags by concern (clap groups, `global`, so they go before or after `diagnose`).
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "crowdsec-bouncer-exporter",
@@ -40,16 +41,22 @@ const LONG_VERSION: &str = concat!(
     about = "Prometheus exporter: when did each CrowdSec bouncer last pull decisions, and why did it stop."
 )]
 pub struct Cli {
+    /// `--lapi.*`: the one LAPI of the command line.
     #[command(flatten)]
     pub lapi: LapiArgs,
+    /// `--web.*`: listen addresses, telemetry path, web config file.
     #[command(flatten)]
     pub web: WebArgs,
+    /// `--log.*`.
     #[command(flatten)]
     pub log: LogArgs,
+    /// `--service-api.*`: the Blocklist-as-a-Service integrations source.
     #[command(flatten)]
     pub service_api: ServiceApiArgs,
+    /// `--bouncers.*`: the bouncer configuration checks.
     #[command(flatten)]
     pub bouncers: BouncersArgs,
+    /// `--config.file`, `--config.check`.
     #[command(flatten)]
     pub config: ConfigArgs,
 
@@ -58,6 +65,7 @@ pub struct Cli {
     #[arg(skip)]
     pub origins: BTreeMap<String, Origin>,
 
+    /// `diagnose`, or none to serve.
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -8,9 +8,11 @@ use crate::values::time::UnixSeconds;
 pub struct Bouncer {
     /// Registered name, as `cscli bouncers list` shows it.
     pub name: String,
+    /// The IP of its last request, as the LAPI stored it; empty when unknown.
     pub ip_address: String,
     /// From the bouncer's User-Agent (`type/version`); empty before its first request.
     pub bouncer_type: String,
+    /// From the User-Agent; empty before its first request.
     pub version: String,
     /// `api-key` or `tls`.
     pub auth_type: String,
@@ -20,6 +22,7 @@ pub struct Bouncer {
     pub auto_created: String,
     /// `true`/`false`; CrowdSec never sets it, but a hand-edited database may.
     pub revoked: String,
+    /// When it last pulled decisions.
     pub last_pull: LastPull,
     /// Registration time, only where CrowdSec keeps it unchanged (1.6.x+); `None` on 1.4.x, which rewrites
     /// `created_at` on every update.
@@ -31,6 +34,7 @@ pub struct Bouncer {
 /// When a bouncer last pulled decisions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LastPull {
+    /// Unix time of the last pull.
     At(UnixSeconds),
     /// Registered but never made a request.
     Never,
@@ -45,6 +49,7 @@ impl Bouncer {
         base_bouncer_name(&self.name)
     }
 
+    /// Unix time of the last pull, if it pulled and the value could be read.
     pub fn last_pull_timestamp(&self) -> Option<UnixSeconds> {
         self.last_pull.timestamp()
     }
@@ -148,6 +153,7 @@ pub(crate) fn interpret_last_pull(last_pull: RawTime, bouncer_type: &str) -> Las
 /// One LAPI's bouncers at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BouncerSnapshot {
+    /// Every registered bouncer row, in the database's order.
     pub bouncers: Vec<Bouncer>,
     /// The CrowdSec generation the schema looks like (`1.4`, `1.6.3+`, `1.6.4+`, `1.7.1+`), for diagnose and logs.
     pub schema: &'static str,

@@ -11,18 +11,34 @@ use crate::values::secret::Secret;
 /// Where CrowdSec keeps its database when `db_config.db_path` is not set.
 pub(crate) const DEFAULT_DB_PATH: &str = "/var/lib/crowdsec/data/crowdsec.db";
 
+/// Why CrowdSec's config file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// It cannot be read.
     #[error("cannot read CrowdSec config {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     // serde_yaml_ng's syntax errors give a location, never the offending value.
+    /// Not valid YAML.
     #[error("CrowdSec config {path} is not valid YAML: {message}")]
-    Yaml { path: PathBuf, message: String },
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The syntax error's location.
+        message: String,
+    },
+    /// A value the exporter cannot use.
     #[error("CrowdSec config {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
 }
 
 /// `db_config` of CrowdSec's config.
@@ -32,16 +48,25 @@ pub struct DbConfig {
     pub db_type: String,
     /// SQLite file (or the MySQL/PostgreSQL unix socket path).
     pub db_path: Option<PathBuf>,
+    /// `db_config.user`.
     pub user: Option<String>,
+    /// `db_config.password` (redacted in `Debug`).
     pub password: Option<Secret>,
+    /// `db_config.db_name`.
     pub db_name: Option<String>,
+    /// `db_config.host`.
     pub host: Option<String>,
+    /// `db_config.port`.
     pub port: Option<u16>,
+    /// `db_config.sslmode`.
     pub sslmode: Option<String>,
+    /// `db_config.use_wal` (SQLite).
     pub use_wal: Option<bool>,
     /// CrowdSec 1.7: TLS to the database server.
     pub ssl_ca_cert: Option<PathBuf>,
+    /// `db_config.ssl_client_cert`.
     pub ssl_client_cert: Option<PathBuf>,
+    /// `db_config.ssl_client_key`.
     pub ssl_client_key: Option<PathBuf>,
 }
 
@@ -56,14 +81,20 @@ impl DbConfig {
     }
 }
 
+/// What the exporter reads of CrowdSec's `config.yaml`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CrowdsecConfig {
+    /// `db_config`: where the LAPI's database is.
     pub db: DbConfig,
     /// `api.server.listen_uri`, e.g. `127.0.0.1:8080`.
     pub lapi_listen_uri: Option<String>,
 }
 
 /// Loads `path` and `<path>.local` (when present) as CrowdSec does.
+///
+/// # Errors
+/// [`ConfigError::Read`] when the file cannot be read, [`ConfigError::Yaml`] when it (or its `.local`) is not
+/// YAML, [`ConfigError::Invalid`] for a value the exporter cannot use.
 pub fn load(path: &Path) -> Result<CrowdsecConfig, ConfigError> {
     let mut merged = read_yaml(path)?.ok_or_else(|| ConfigError::Read {
         path: path.to_owned(),

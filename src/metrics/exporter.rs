@@ -7,6 +7,7 @@ use crate::scrape::SourceReport;
 
 /// The build's version and git revision (set by build.rs).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git revision the build came from (`CSBE_GIT_REVISION`, set by build.rs).
 pub const REVISION: &str = env!("CSBE_GIT_REVISION");
 
 /// What every source report has in common, whatever its data.

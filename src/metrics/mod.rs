@@ -29,6 +29,7 @@ pub(crate) use crate::scrape::Scrape;
 /// Exposition formats, chosen by the scraper's `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// OpenMetrics 1.0 text.
     OpenMetrics,
     /// Prometheus text format 0.0.4.
     Classic,
@@ -292,7 +293,9 @@ impl Renderer {
 /// cloning an `Exposition` copies no text.
 #[derive(Debug, Clone)]
 pub struct Exposition {
+    /// What changes only with a new reading, encoded once per reading.
     pub fixed: Arc<String>,
+    /// What changes with the clock (ages, health), encoded per scrape second.
     pub live: Arc<String>,
 }
 

@@ -19,9 +19,11 @@ pub(crate) const SOURCE: &str = "bouncer_config";
 /// One run of the checks over every file found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigSnapshot {
+    /// One report per checked file.
     pub files: Vec<FileReport>,
 }
 
+/// Source `bouncer_config`: the bouncer configuration files found and checked, each read.
 pub struct BouncerConfigSource {
     /// The `name` label: the first LAPI's name.
     name: String,
@@ -69,6 +71,11 @@ impl BouncerConfigSource {
         self
     }
 
+    /// Finds and checks every file once.
+    ///
+    /// # Errors
+    /// [`Reason::Internal`](crate::sources::Reason::Internal) when the checking thread dies; a file that cannot be
+    /// read is a failed check in the snapshot, not an error.
     pub async fn read(self: Arc<Self>) -> Result<ConfigSnapshot, SourceFailure> {
         let me = self.clone();
         // File reads and database lookups block: off the async runtime.

@@ -68,6 +68,9 @@ impl Failure for CscliError {
 
 /// Splits a command line into words without a shell: whitespace separates words, `'...'` is literal, `"..."`
 /// honours `\"` and `\\`, and a backslash outside quotes escapes the next character.
+///
+/// # Errors
+/// An empty line, an unterminated quote or a trailing backslash, said in words.
 pub fn split_command(line: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
@@ -162,6 +165,10 @@ impl CscliSource {
         p.rsplit('/').next().unwrap_or(p).to_owned()
     }
 
+    /// Runs the command once.
+    ///
+    /// # Errors
+    /// Reasons `spawn`, `exit`, `io`, `timeout` and `parse` (see the module's error type).
     pub async fn read(&self) -> Result<BouncerSnapshot, SourceFailure> {
         let out = self.run().await.map_err(|e| e.to_failure())?;
         parse_output(&out).map_err(|(category, line, column)| {
@@ -268,6 +275,9 @@ fn time(text: Option<String>) -> RawTime {
 }
 
 /// Parses the output; on error, serde's category and position (never its message, which may quote values).
+///
+/// # Errors
+/// The output is not cscli's JSON list of bouncers: serde's error category, line and column.
 pub fn parse_output(out: &[u8]) -> Result<BouncerSnapshot, (&'static str, usize, usize)> {
     let located = |e: serde_json::Error| {
         let category = match e.classify() {

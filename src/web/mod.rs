@@ -28,15 +28,21 @@ pub(crate) use config::WebConfigError;
 /// How often the web config file and the certificates it names are checked for changes.
 const WEB_CONFIG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Why the exporter cannot serve.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// A listen address cannot be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
+        /// The address.
         address: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// A listen address that is not `host:port`, `:port` or `[ipv6]:port`.
     #[error("invalid listen address {0:?}: expected host:port, :port or [ipv6]:port")]
     Address(String),
+    /// The web config file cannot be used.
     #[error("{0}")]
     WebConfig(#[from] WebConfigError),
     /// The sources could not be built (the top layer's error, e.g. a source that cannot start).
@@ -212,6 +218,9 @@ pub(crate) fn parse_listen_address(address: &str) -> Result<ListenAddress, Serve
 }
 
 /// Binds `host:port`, `:port` (every interface, IPv6 and IPv4 when possible) or `[v6]:port`.
+///
+/// # Errors
+/// [`ServerError::Address`] for an address that does not parse, [`ServerError::Bind`] when it cannot be bound.
 pub async fn bind(address: &str) -> Result<TcpListener, ServerError> {
     let bind_err = |source| ServerError::Bind {
         address: address.to_owned(),

@@ -17,16 +17,25 @@ use crate::values::secret::Secret;
 /// Host of the CrowdSec Service API: a URL there is a Blocklist-as-a-Service integration, not a LAPI.
 pub(crate) const SERVICE_API_HOST: &str = "admin.api.crowdsec.net";
 
+/// One check of a bouncer configuration file: the `check` label of `crowdsec_bouncer_config_check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
+    /// The exporter can read the file.
     Readable,
+    /// The bouncer's own reader accepts it.
     Parses,
+    /// `api_url` is a URL the bouncer can use.
     ApiUrl,
+    /// An API key is given (or TLS files instead).
     ApiKey,
+    /// The TLS client certificate and key exist and match.
     TlsFiles,
+    /// The key's hash is registered in the LAPI's database.
     KeyRegistered,
+    /// The LAPI at `api_url` answers `/health`.
     LapiReachable,
+    /// The file is not readable by others (it holds a key).
     Permissions,
     /// A Blocklist-as-a-Service URL names an integration the Service API lists.
     Integration,
@@ -70,16 +79,24 @@ impl Check {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Passed.
     Pass,
+    /// Works, but not as probably meant (metric value 0, the file stays valid).
     Warn,
+    /// The bouncer cannot work with this (the file is invalid).
     Fail,
 }
 
+/// The result of one check on one file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckResult {
+    /// Which check.
     pub check: Check,
+    /// Its outcome.
     pub status: Status,
+    /// What was found, in operator words; never a secret.
     pub detail: String,
+    /// What to do, when it did not pass.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
@@ -88,6 +105,7 @@ pub struct CheckResult {
 /// series), shown by `diagnose`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Skipped {
+    /// Which check.
     pub check: Check,
     /// Why, in operator words, e.g. "not checked: the LAPI is read through cscli, whose JSON has no key hashes".
     pub why: String,
@@ -96,8 +114,11 @@ pub struct Skipped {
 /// Everything known about one file; holds no secret (the key stays in [`Inspection`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileReport {
+    /// The file.
     pub path: PathBuf,
+    /// Which bouncer's format, from the file name.
     pub kind: Kind,
+    /// The LAPI URL the bouncer would use, as it reads it.
     pub api_url: Option<String>,
     /// The registered bouncer this file belongs to (its key's row, its certificate CN's newest `CN@ip` row, else
     /// its `.id` file).
@@ -115,6 +136,7 @@ pub struct FileReport {
     /// The name in `<file>.id`, written by the installers at registration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_name: Option<String>,
+    /// Every check that ran.
     pub checks: Vec<CheckResult>,
     /// Checks that could not run, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -150,10 +172,12 @@ impl FileReport {
         }
     }
 
+    /// The result of `check`, if it ran.
     pub fn check(&self, check: Check) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.check == check)
     }
 
+    /// Why `check` did not run, if it did not.
     pub fn skipped(&self, check: Check) -> Option<&Skipped> {
         self.skipped.iter().find(|s| s.check == check)
     }
@@ -210,6 +234,7 @@ pub(crate) enum KeyLookup {
 /// A file after the offline checks, waiting for the database and network ones.
 #[derive(Debug)]
 pub struct Inspection {
+    /// What is known so far (no secret).
     pub report: FileReport,
     /// Only set when api_key passed.
     key: Option<Secret>,
@@ -450,6 +475,7 @@ impl Inspection {
         });
     }
 
+    /// The report, the key dropped.
     pub fn finish(mut self) -> FileReport {
         self.report.checks.sort_by_key(|c| c.check);
         self.report

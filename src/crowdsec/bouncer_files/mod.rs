@@ -94,7 +94,9 @@ impl Kind {
 /// variables the exporter can see).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
+    /// The LAPI URL, as the bouncer reads it.
     pub api_url: Option<String>,
+    /// The API key, as the bouncer reads it (redacted in `Debug`).
     pub api_key: Option<Secret>,
     /// TLS client authentication instead of a key.
     pub tls: Option<TlsFiles>,
@@ -111,6 +113,7 @@ pub struct Parsed {
     pub overlay_keys: Vec<String>,
     /// Go: `$VAR`s of api_url / api_key the exporter's environment does not define (the bouncer's may).
     pub url_undefined_vars: Vec<String>,
+    /// Go: the same for api_key.
     pub key_undefined_vars: Vec<String>,
 }
 
@@ -131,30 +134,44 @@ impl Default for Parsed {
     }
 }
 
+/// TLS client authentication files named by a bouncer's configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TlsFiles {
+    /// Client certificate.
     pub cert: Option<PathBuf>,
+    /// Its private key.
     pub key: Option<PathBuf>,
+    /// CA that verifies the LAPI.
     pub ca: Option<PathBuf>,
 }
 
+/// Why a bouncer configuration file cannot be read.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ReadError {
+    /// No such file.
     #[error("does not exist")]
     Missing,
+    /// The exporter's user may not read it.
     #[error("permission denied")]
     Permission,
+    /// A directory.
     #[error("is a directory, not a file")]
     Directory,
+    /// A socket, device or other special file.
     #[error("is not a regular file")]
     NotFile,
+    /// Larger than a configuration file can be (its size in bytes).
     #[error("is too large ({0} bytes; a bouncer config is a few KB, at most {MAX_FILE_BYTES} bytes are read)")]
     TooLarge(u64),
+    /// Another I/O error (its kind).
     #[error("cannot be read: {0}")]
     Io(String),
 }
 
 /// Reads at most [`MAX_FILE_BYTES`] of `path`, following symlinks (a loop is an I/O error, not a hang).
+///
+/// # Errors
+/// A [`ReadError`]: missing, permission, a directory or other non-regular file, too large, another I/O error.
 pub fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
     let io = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => ReadError::Missing,

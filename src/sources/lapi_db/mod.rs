@@ -31,34 +31,65 @@ pub enum LapiDbLocation {
     Server(target::ServerDb),
 }
 
+/// Why a LAPI database read failed; [`Failure::reason`] maps each to its metric reason.
 #[derive(Debug, thiserror::Error)]
 pub enum LapiDbError {
+    /// Reason `missing_file`.
     #[error("database file {0} does not exist")]
     MissingFile(PathBuf),
-    /// `hint` says who may read the file and how to let the exporter do so (see [`access::permission_hint`]).
+    /// Reason `permission`.
     #[error("permission denied reading {path}: {hint}")]
-    Permission { path: PathBuf, hint: String },
+    Permission {
+        /// The database file.
+        path: PathBuf,
+        /// Who may read the file and how to let the exporter do so (see [`access::permission_hint`]).
+        hint: String,
+    },
+    /// Reason `not_sqlite`.
     #[error("{0} is not a SQLite database")]
     NotSqlite(PathBuf),
+    /// Reason `open`.
     #[error("cannot open {path}: {message}")]
-    Open { path: PathBuf, message: String },
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's message.
+        message: String,
+    },
+    /// Reason `locked`.
     #[error("database is locked: no read possible within the busy timeout")]
     Locked,
+    /// Reason `corrupt`.
     #[error("database is corrupt: {0}")]
     Corrupt(String),
+    /// Reason `schema`.
     #[error("no `bouncers` table: not a CrowdSec Local API database")]
     NoBouncersTable,
+    /// Reason `query`.
     #[error("query failed: {0}")]
     Query(String),
+    /// Reason `timeout`: the session is held by another read.
     #[error("a previous read is still running")]
     Busy,
+    /// Reason `connect`.
     #[error("cannot connect to {target}: {message}")]
-    Connect { target: String, message: String },
+    Connect {
+        /// The server, password redacted.
+        target: String,
+        /// Why.
+        message: String,
+    },
+    /// Reason `timeout`.
     #[error("{0}")]
     Timeout(String),
     /// TLS to a database server: bad settings or files, a failed handshake, a rejected certificate.
     #[error("TLS to {target}: {message}")]
-    Tls { target: String, message: String },
+    Tls {
+        /// The server, password redacted.
+        target: String,
+        /// Why.
+        message: String,
+    },
 }
 
 impl Failure for LapiDbError {
@@ -175,6 +206,8 @@ impl Failure for ResolveError {
 }
 
 impl LapiDbSource {
+    /// A LAPI's database at `location`; `busy_timeout` bounds SQLite's wait on CrowdSec's locks (a server
+    /// database gets 9/5 of it per read). Nothing is opened before the first read.
     pub fn new(location: LapiDbLocation, busy_timeout: std::time::Duration) -> Self {
         LapiDbSource {
             name: String::new(),
@@ -235,6 +268,11 @@ impl LapiDbSource {
         Ok(db)
     }
 
+    /// Reads every bouncer once.
+    ///
+    /// # Errors
+    /// The reasons of [`LapiDbError`] and of resolving the database through CrowdSec's config (`config`,
+    /// `unsupported`).
     pub async fn read(
         &self,
     ) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, crate::sources::SourceFailure> {

@@ -39,6 +39,7 @@ struct UsageCursor {
 }
 
 impl SqliteDb {
+    /// The SQLite file at `path`, opened read-only per read; `busy_timeout` bounds the wait on CrowdSec's locks.
     pub fn new(path: impl Into<PathBuf>, busy_timeout: Duration) -> Self {
         SqliteDb {
             path: path.into(),
@@ -71,6 +72,10 @@ impl SqliteDb {
     }
 
     /// Reads every bouncer, on the calling thread.
+    ///
+    /// # Errors
+    /// A [`LapiDbError`]: missing file, permission, not SQLite, cannot open, locked, corrupt, no `bouncers` table,
+    /// a failed query.
     pub fn read_blocking(&self) -> Result<BouncerSnapshot, LapiDbError> {
         let conn = self.open()?;
         let schema = bouncers_schema(&conn)

@@ -5,9 +5,12 @@ use std::path::PathBuf;
 
 use crate::values::secret::Secret;
 
+/// A database server engine CrowdSec supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
+    /// PostgreSQL.
     Postgres,
+    /// MySQL or MariaDB.
     Mysql,
 }
 
@@ -30,13 +33,19 @@ impl Engine {
 /// A database server and the database on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerDb {
+    /// Which engine.
     pub engine: Engine,
+    /// Host name or IP.
     pub host: String,
+    /// TCP port.
     pub port: u16,
     /// Unix socket (MySQL: the socket file; PostgreSQL: the folder holding it), used instead of host/port.
     pub socket: Option<PathBuf>,
+    /// Login.
     pub user: String,
+    /// Password, when any (redacted in `Debug` and in [`ServerDb::redacted`]).
     pub password: Option<Secret>,
+    /// Database name.
     pub db_name: String,
     /// PostgreSQL `sslmode` / MySQL `tls`: `disable`, `prefer`, `require`, `verify-ca`, `verify-full`...
     pub sslmode: Option<String>,
@@ -62,6 +71,10 @@ impl ServerDb {
 
     /// Parses `postgres://` (or `postgresql://`) and `mysql://` URLs: `scheme://user[:password]@host[:port]/db
     /// [?sslmode=...]`. Errors never repeat the URL (it may hold the password).
+    ///
+    /// # Errors
+    /// Not a URL, an unknown scheme, no host, user or database, or a query parameter it cannot use; in words,
+    /// without the URL.
     pub fn from_url(text: &str) -> Result<ServerDb, String> {
         let url =
             reqwest::Url::parse(text.trim()).map_err(|e| format!("not a database URL ({e})"))?;

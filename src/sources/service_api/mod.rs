@@ -38,6 +38,7 @@ pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 pub struct IntegrationSnapshot {
     /// Unique by id (a list that shifts while it is paged may repeat one: the first is kept).
     pub integrations: Vec<Integration>,
+    /// Pages read.
     pub pages: usize,
     /// Integrations with an unreadable timestamp (their time series are left out).
     pub unreadable: usize,
@@ -105,6 +106,10 @@ pub(crate) fn source_name(base: &Url) -> String {
 
 /// Checks a base URL: http(s), no credentials, no query; plain http only to a loopback address (the key would
 /// travel in clear). Returns it without a trailing `/`.
+///
+/// # Errors
+/// Not a URL, not http(s), credentials or a query in it, or plain http to another host than a loopback
+/// address; in words.
 pub fn parse_base_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim().trim_end_matches('/'))
         .map_err(|e| format!("--service-api.url {text:?} is not a URL: {e}"))?;
