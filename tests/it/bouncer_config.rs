@@ -308,7 +308,8 @@ fn check_all(dirs: Vec<PathBuf>, files: Vec<PathBuf>, db: &Path) -> Vec<FileRepo
 
 #[test]
 fn every_kind_good_and_broken() {
-    // SAFETY of set_var: this test binary sets it once, before any thread of this test reads the environment.
+    // set_var in a test binary whose other tests run on other threads: this is the only test that sets a
+    // variable, it sets it once and never changes it, and std's environment lock orders it with every Rust read.
     std::env::set_var("CSBE_TEST_KEY", GOOD);
     let root = tempfile::tempdir().unwrap();
     let db = lapi_db(root.path());
