@@ -121,11 +121,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crowdsec_bouncer_exporter::exporter::runtime().unwrap();
     let url = format!("https://127.0.0.1:{port}/metrics");
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])

@@ -62,11 +62,7 @@ fn main() {
         std::fs::metadata(&db).unwrap().len() / 1024
     );
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crowdsec_bouncer_exporter::exporter::runtime().unwrap();
     let (cold, warm, size) = rt.block_on(async {
         // Cold: every scrape reads the database (cache interval 0) and encodes.
         let exporter =

@@ -333,27 +333,19 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
       {
         name: "CrowdSecExporter",
         rules: [
-          // Value: seconds since the source's last successful read, 0 when it never succeeded. Sources lapi_db and
-          // cscli also get a `lapi` label (= their `name`) so Alertmanager can inhibit that LAPI's bouncer alerts.
+          // Value: seconds since the source's last successful read, 0 when it never succeeded. The series carry
+          // `lapi` (empty, so absent from the alert, for service_api and bouncer_config), so Alertmanager can
+          // route it with that LAPI's alerts and inhibit them.
           {
             alert: "CrowdSecExporterSourceDown",
             expr: |||
-              label_replace(
-                label_replace(
-                  label_join(
-                      (
-                          time() - max by (source, name) (crowdsec_exporter_source_last_success_timestamp_seconds > 0)
-                        and on (source, name)
-                          (max by (source, name) (crowdsec_exporter_source_up) == 0)
-                      )
-                    or
-                      (max by (source, name) (crowdsec_exporter_source_up) == 0),
-                    "source_name", ";", "source", "name"
-                  ),
-                  "lapi", "$1", "source_name", "(?:lapi_db|cscli);(.*)"
-                ),
-                "source_name", "", "source_name", ".*"
+              (
+                  time() - max by (source, name, lapi) (crowdsec_exporter_source_last_success_timestamp_seconds > 0)
+                and on (source, name, lapi)
+                  (max by (source, name, lapi) (crowdsec_exporter_source_up) == 0)
               )
+              or
+              (max by (source, name, lapi) (crowdsec_exporter_source_up) == 0)
             |||,
             'for': "15m",
             labels: { severity: "warning" },

@@ -36,7 +36,7 @@
   //   3 never pulled past the grace (CrowdSecBouncerNeverPulled fires for this row);
   //   6 never pulled, no alert: in grace, another row of its base pulls, or no registration time (CrowdSec 1.4).
   // Label `runbook` names the page of the alert the state leads to. Thresholds compare as in the rules (`>`, `<=`).
-  // tests/differential.rs checks this expression against `diagnose` on every scenario of its catalogue.
+  // tests/it/differential.rs checks this expression against `diagnose` on every scenario of its catalogue.
   local INFO_ALL = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FL],
   local ROWS = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FB],
   local PULLED_AGE_ALL = '(crowdsec_bouncer_last_pull_age_seconds{%s} unless on (%s) (crowdsec_bouncer_pulled{%s} == 0))' % [FL, KEY, FL],

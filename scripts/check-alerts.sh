@@ -85,6 +85,7 @@ routes() {
 crowdsec-critical|alertname=CrowdSecBouncerOffline severity=critical lapi=local bouncer_base=nginx
 crowdsec-critical|alertname=CrowdSecExporterDown severity=critical job=crowdsec-bouncer-exporter
 crowdsec-warning|alertname=CrowdSecBouncerPullOverdue severity=warning lapi=local bouncer_base=nginx
+crowdsec-warning|alertname=CrowdSecExporterSourceDown severity=warning source=lapi_db name=local lapi=local
 crowdsec-info|alertname=CrowdSecIntegrationNoBlocklist severity=info integration=draft
 default|alertname=SomethingElse severity=critical
 EOF

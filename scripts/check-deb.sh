@@ -133,7 +133,7 @@ for _ in range(100):
 sys.exit(1)
 EOF
 )" || { cat "$work/exporter.log" >&2; die "the installed binary did not serve /metrics"; }
-for want in 'crowdsec_exporter_source_up{source="lapi_db",name="local"} 1' 'crowdsec_bouncers{lapi="local"} 2' \
+for want in 'crowdsec_exporter_source_up{source="lapi_db",name="local",lapi="local"} 1' 'crowdsec_bouncers{lapi="local"} 2' \
             'crowdsec_bouncer_pulled{lapi="local",bouncer="pkg-firewall"} 1'; do
   grep -qxF "$want" <<<"$metrics" || { cat "$work/exporter.log" >&2; die "missing: $want"; }
 done

@@ -5,9 +5,9 @@
 #   2. promtool check config examples/prometheus.yml (also checks the rule file it loads);
 #   3. amtool check-config examples/alertmanager.yml;
 #   4. bash -n on the demo and the scripts it uses;
-#   5. systemd-analyze verify on the systemd unit, when systemd-analyze exists (tests/examples.rs checks the unit's
+#   5. systemd-analyze verify on the systemd unit, when systemd-analyze exists (tests/it/examples.rs checks the unit's
 #      hardening directives everywhere).
-# YAML of docker-compose and Kubernetes, and their references, are checked by tests/examples.rs (cargo test).
+# YAML of docker-compose and Kubernetes, and their references, are checked by tests/it/examples.rs (cargo test).
 # promtool/amtool: $PROMTOOL_BIN/$AMTOOL_BIN, else target/parts/env.sh (scripts/fetch-parts.sh writes it).
 set -euo pipefail
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +43,6 @@ if command -v systemd-analyze >/dev/null; then
   out="$(systemd-analyze verify "$tmp/crowdsec-bouncer-exporter.service" 2>&1)" || { echo "$out" >&2; exit 1; }
   if grep -v -e '^$' <<<"$out" | grep -q .; then echo "$out" >&2; log "systemd-analyze verify printed warnings"; exit 1; fi
 else
-  log "systemd-analyze not installed: unit checked by tests/examples.rs only"
+  log "systemd-analyze not installed: unit checked by tests/it/examples.rs only"
 fi
 log "ok"

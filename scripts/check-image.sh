@@ -123,7 +123,7 @@ port="$(free_port)"
 run_entrypoint "$port"
 metrics="$(scrape "$port")" || { cat "$work/exporter.log" >&2; die "the entrypoint did not serve /metrics"; }
 expect() { grep -qxF "$1" <<<"$metrics" || { echo "$metrics" | grep -E '^crowdsec_(exporter_source_up|bouncer_pulled)' >&2; cat "$work/exporter.log" >&2; die "missing: $1"; }; }
-expect 'crowdsec_exporter_source_up{source="lapi_db",name="local"} 1'
+expect 'crowdsec_exporter_source_up{source="lapi_db",name="local",lapi="local"} 1'
 expect 'crowdsec_bouncer_pulled{lapi="local",bouncer="pkg-firewall"} 1'
 expect 'crowdsec_bouncers{lapi="local"} 2'
 stop_entrypoint
@@ -137,7 +137,7 @@ chmod 0600 "$db"
 port="$(free_port)"
 run_entrypoint "$port"
 metrics="$(scrape "$port")" || { cat "$work/exporter.log" >&2; die "the entrypoint did not serve /metrics"; }
-expect 'crowdsec_exporter_source_up{source="lapi_db",name="local"} 0'
+expect 'crowdsec_exporter_source_up{source="lapi_db",name="local",lapi="local"} 0'
 stop_entrypoint
 log "without read permission: served, lapi_db down ($(grep -o 'crowdsec_exporter_source_errors_total{source="lapi_db"[^}]*}' <<<"$metrics" | head -n1))"
 log "ok"

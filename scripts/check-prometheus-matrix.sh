@@ -6,8 +6,8 @@
 #   1. scripts/check-alerts.sh with that promtool/amtool: check rules, test rules (alerts/tests), amtool
 #      check-config and routes, the rule lint;
 #   2. promtool check config examples/prometheus.yml;
-#   3. cargo test --test scrape_protocols (every scrape protocol of that Prometheus reads the same series;
-#      promtool check metrics) and --test e2e_alerts (real LAPI + bouncer -> exporter -> Prometheus -> Alertmanager);
+#   3. cargo test --test it scrape_protocols:: (every scrape protocol of that Prometheus reads the same series;
+#      promtool check metrics) and e2e_alerts:: (real LAPI + bouncer -> exporter -> Prometheus -> Alertmanager);
 # and on sid: promtool check rules --lint=all --lint-fatal (Prometheus 3's stricter linter).
 # Usage: scripts/check-prometheus-matrix.sh [SUITE...]   (default: trixie sid)
 set -euo pipefail
@@ -17,7 +17,7 @@ log() { echo "check-prometheus-matrix: $*" >&2; }
 suites=("$@")
 ((${#suites[@]})) || suites=(trixie sid)
 scripts/fetch-prometheus-matrix.sh "${suites[@]}" >/dev/null
-cargo test --quiet --no-run --test scrape_protocols --test e2e_alerts 2>/dev/null
+cargo test --quiet --no-run --test it 2>/dev/null
 for suite in "${suites[@]}"; do
   dir="$REPO_DIR/target/parts-matrix/$suite"
   (
@@ -32,7 +32,7 @@ for suite in "${suites[@]}"; do
         || { "$PROMTOOL_BIN" check rules --lint=all --lint-fatal alerts/*.rules.yml; log "$suite: lint FAILED"; exit 1; }
       log "$suite: promtool check rules --lint=all --lint-fatal clean"
     fi
-    PROMETHEUS_PARTS_DIR="$dir" cargo test --quiet --test scrape_protocols --test e2e_alerts
+    PROMETHEUS_PARTS_DIR="$dir" cargo test --quiet --test it -- scrape_protocols:: e2e_alerts::
   )
 done
 log "ok: ${suites[*]}"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prints the top-level module -> module edges of src/ (from `crate::X` paths) and every import cycle among
-# top-level modules (strongly connected components of more than one module). Exit 1 when there is a cycle.
+# top-level modules (strongly connected components of more than one module), and every edge that goes up the
+# layers src/lib.rs writes down (values < crowdsec < sources < scrape < metrics < web < the top). Exit 1 when
+# there is a cycle or an upward edge.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
 edges=$(for f in $(find . -name '*.rs'); do
@@ -33,5 +35,10 @@ for v in sorted(nodes):
 print(sum(len(s) for s in g.values()), "edges among", len(nodes), "top-level modules")
 for c in out:
     print("cycle:", " <-> ".join(c), "|", "; ".join(f"{a}->{b}" for a in c for b in sorted(g[a]) if b in c))
-sys.exit(1 if out else 0)
+# The layers of src/lib.rs; a module not listed is in the top layer, which may import any layer below it.
+LAYER = {"values": 1, "crowdsec": 2, "sources": 3, "scrape": 4, "metrics": 5, "web": 6}
+up = [(a, b) for a in sorted(g) for b in sorted(g[a]) if LAYER.get(a, 7) < LAYER.get(b, 7)]
+for a, b in up:
+    print(f"upward: {a} (layer {LAYER.get(a, 7)}) imports {b} (layer {LAYER.get(b, 7)})")
+sys.exit(1 if out or up else 0)
 '

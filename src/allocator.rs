@@ -7,7 +7,7 @@
 
 /// Limits glibc to one arena, unless the operator set `MALLOC_ARENA_MAX` (glibc honours it by itself).
 /// Call it first thing, before any thread starts.
-pub fn limit_arenas() {
+pub(crate) fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         if std::env::var_os("MALLOC_ARENA_MAX").is_some() {

@@ -15,16 +15,26 @@ use serde::{Deserialize, Deserializer};
 use crate::settings::{LapiDbLocation, LapiSettings, Thresholds};
 use crate::sources::lapi_db::target::ServerDb;
 
+/// Why `--config.file` cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
+    /// The file cannot be read.
     #[error("cannot read config file {path}: {kind}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why (no message: it could name the content).
         kind: std::io::ErrorKind,
     },
     // serde_yaml_ng's messages name the key and its position (line, column).
+    /// The file is not valid YAML or has a refused key or value.
     #[error("config file {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// serde_yaml_ng's message: the key and its line, never a value.
+        message: String,
+    },
 }
 
 /// The file, as written.
@@ -34,12 +44,16 @@ pub struct ConfigFile {
     /// The file's text, kept to find the line of a key whose value is refused after parsing ([`ConfigFile::line_of`]).
     #[serde(skip)]
     pub text: String,
+    /// Listen addresses, telemetry path, scrape wait (`--web.*`).
     #[serde(default)]
     pub web: Option<WebSection>,
+    /// Log level and format (`--log.*`).
     #[serde(default)]
     pub log: Option<LogSection>,
+    /// Several LAPIs; replaces the one the `--lapi.*` flags describe.
     #[serde(default)]
     pub lapis: Option<Vec<LapiSection>>,
+    /// The Service API source (`--service-api.*`).
     #[serde(default)]
     pub service_api: Option<ServiceApiSection>,
     /// Bouncer configuration checks (`--bouncers.*`).
@@ -50,19 +64,25 @@ pub struct ConfigFile {
     pub thresholds: Option<ThresholdsSection>,
 }
 
+/// `web:` (`--web.*`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebSection {
+    /// `--web.listen-address`, as many as wanted.
     pub listen_addresses: Option<Vec<String>>,
+    /// `--web.telemetry-path`.
     pub telemetry_path: Option<String>,
     /// Raw text: parsed with `--web.max-scrape-wait`'s parser, so an error names this key and its line.
     pub max_scrape_wait: Option<String>,
 }
 
+/// `log:` (`--log.*`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
+    /// `--log.level`.
     pub level: Option<crate::settings::LogLevel>,
+    /// `--log.format`.
     pub format: Option<crate::settings::LogFormat>,
 }
 
@@ -83,24 +103,32 @@ pub struct LapiSection {
     /// The password of a `postgres://` or `mysql://` `db`, when not in the URL: a file, or the name of an
     /// environment variable.
     pub db_password_file: Option<PathBuf>,
+    /// (See `db_password_file`.)
     pub db_password_env: Option<String>,
+    /// How long a reading serves scrapes; default `--lapi.cache-interval`.
     #[serde(default, deserialize_with = "duration")]
     pub cache_interval: Option<Duration>,
+    /// How often active decisions are counted; default `--lapi.decisions-interval`.
     #[serde(default, deserialize_with = "duration")]
     pub decisions_interval: Option<Duration>,
+    /// Bounds one read; default `--lapi.timeout`.
     #[serde(default, deserialize_with = "duration")]
     pub timeout: Option<Duration>,
 }
 
+/// `service_api:` (`--service-api.*`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceApiSection {
     /// File holding the key (or CROWDSEC_SERVICE_API_KEY); never the key itself.
     pub key_file: Option<PathBuf>,
+    /// `--service-api.url`.
     pub url: Option<String>,
+    /// `--service-api.tag`: only integrations with any of these tags.
     pub tags: Option<Vec<String>>,
     /// Raw texts, parsed by the same functions as their flags' (errors name the key and its line).
     pub refresh_interval: Option<String>,
+    /// (See `refresh_interval`.)
     pub timeout: Option<String>,
 }
 
@@ -108,7 +136,9 @@ pub struct ServiceApiSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BouncersSection {
+    /// `--bouncers.config-dir`: folders whose bouncer configuration files are found and checked.
     pub config_dirs: Option<Vec<PathBuf>>,
+    /// `--bouncers.config-file`: single files to check.
     pub config_files: Option<Vec<PathBuf>>,
     /// Raw text, parsed by `--bouncers.check-interval`'s parser (errors name this key and its line).
     pub check_interval: Option<String>,
@@ -128,8 +158,10 @@ pub struct ThresholdsSection {
     /// `late` is the name of releases before the verdicts issue.
     #[serde(default, deserialize_with = "duration", alias = "late")]
     pub early_warning_threshold: Option<Duration>,
+    /// Recording rule `crowdsec:never_pulled_grace_seconds`.
     #[serde(default, deserialize_with = "duration")]
     pub never_pulled_grace: Option<Duration>,
+    /// Recording rule `crowdsec:usage_metrics_freshness_seconds`.
     #[serde(default, deserialize_with = "duration")]
     pub usage_metrics_freshness: Option<Duration>,
     /// Unset: follows `bouncer_offline_threshold`, as the recording rule does.
@@ -145,7 +177,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
 }
 
 /// Reads and checks the file's syntax and keys.
-pub fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
+pub(crate) fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError::Read {
         path: path.to_owned(),
         kind: e.kind(),
@@ -153,6 +185,10 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
     parse(path, &text)
 }
 
+/// Parses the file's text (`path` only names it in errors); an empty file is no settings.
+///
+/// # Errors
+/// [`ConfigFileError::Invalid`]: not YAML, an unknown key, or a value of the wrong type, with its line.
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
     if text.trim().is_empty() {
         return Ok(ConfigFile::default());
@@ -178,7 +214,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
 impl ConfigFile {
     /// The 1-based line of the key at `keys` (e.g. `["web", "telemetry_path"]`), for block-style YAML: each key is
     /// looked for below its parent, more indented. `None` when not found (flow style, or not set).
-    pub fn line_of(&self, keys: &[&str]) -> Option<usize> {
+    pub(crate) fn line_of(&self, keys: &[&str]) -> Option<usize> {
         let mut parent_indent: Option<usize> = None;
         let mut found = None;
         let mut lines = self.text.lines().enumerate();
@@ -212,6 +248,10 @@ impl ConfigFile {
 
     /// `diagnose`'s thresholds: the file's, else the rule file's defaults, checked (every one above zero, the early
     /// warning below the offline threshold).
+    ///
+    /// # Errors
+    /// [`ConfigFileError::Invalid`] naming the key and its line: a threshold not above zero, or the early warning
+    /// not below the offline threshold.
     pub fn thresholds(&self, path: &Path) -> Result<Thresholds, ConfigFileError> {
         let mut t = Thresholds::default();
         if let Some(section) = &self.thresholds {
@@ -250,6 +290,9 @@ impl ConfigFile {
     }
 
     /// Checks the values of the `bouncers` section that flags would have checked.
+    ///
+    /// # Errors
+    /// [`ConfigFileError::Invalid`] naming the key and its line for a value its flag would refuse.
     pub fn check_bouncers(&self, path: &Path) -> Result<(), ConfigFileError> {
         let Some(b) = &self.bouncers else {
             return Ok(());
@@ -265,6 +308,11 @@ impl ConfigFile {
     }
 
     /// The LAPIs the file lists, checked; `None` when it has no `lapis` key.
+    ///
+    /// # Errors
+    /// [`ConfigFileError::Invalid`] naming the key and its line: no LAPI listed, an empty or duplicate name, not
+    /// exactly one of `db`/`crowdsec_config`/`cscli_command`, a password option without a server `db` or naming
+    /// an unset variable, a URL or command the flags would refuse, a timeout of 0.
     pub fn lapi_settings(
         &self,
         path: &Path,
@@ -347,7 +395,7 @@ impl ConfigFile {
 }
 
 /// A LAPI's URL: http or https, with a host; credentials in it are refused (they would be logged).
-pub fn lapi_url(text: &str) -> Result<reqwest::Url, String> {
+pub(crate) fn lapi_url(text: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err("must be an http:// or https:// URL with a host".to_owned());

@@ -11,7 +11,7 @@
 mod report;
 mod text;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -27,11 +27,11 @@ use crate::settings::{LogLevel, LogSettings, Settings, Thresholds};
 use crate::values::time::{self, human_duration};
 use report::{base_finding, base_report, integration_report, no_active_detail};
 
-pub use report::*;
-pub use text::text;
+pub(crate) use report::*;
+pub(crate) use text::text;
 
 /// Runs the diagnosis and prints it. Errors of the tool itself go to stderr with exit status 2.
-pub fn run(settings: Settings, output: Output) -> ExitCode {
+pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
     // Only warnings on stderr: stdout is the report.
     let level = match settings.log.level {
         LogLevel::Debug => LogLevel::Debug,
@@ -41,11 +41,7 @@ pub fn run(settings: Settings, output: Output) -> ExitCode {
         level,
         format: settings.log.format,
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::exporter::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("crowdsec-bouncer-exporter diagnose: cannot start the async runtime: {e}");
@@ -72,7 +68,9 @@ pub fn run(settings: Settings, output: Output) -> ExitCode {
             .map_err(std::io::Error::other)
             .and_then(|()| writeln!(out)),
         Output::Text => {
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            // anstream's choice, as clap's help: a terminal, unless NO_COLOR (or CLICOLOR=0); CLICOLOR_FORCE forces it.
+            let colour =
+                anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
             out.write_all(text(&report, colour).as_bytes())
         }
     };
@@ -126,7 +124,7 @@ impl Findings {
 }
 
 /// Turns one scrape into the report; `t` are the thresholds of the verdicts ([`crate::crowdsec::verdict`]).
-pub fn build_with(s: &Scrape, t: &Thresholds) -> Report {
+pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
     let mut findings = Findings(Vec::new());
     let files: Vec<FileReport> = s.checked_files();
     if let Some(r) = s.bouncer_config.as_ref().filter(|r| !r.up) {

@@ -17,6 +17,20 @@ use crate::sources::lapi_decisions::{self, LapiDecisionsSource};
 use crate::sources::lapi_health::{self, url_from_listen_uri, LapiHealthSource};
 use crate::sources::service_api::{self, ServiceApiSource};
 use crate::sources::LapiBouncers;
+use crate::web;
+
+/// The exporter's one async runtime, for serving, `diagnose` and the benchmarks (which measure what is served):
+/// multi-threaded with two workers (encoding a large exposition runs beside the sources' reads; more threads only
+/// cost memory at this load) and tokio's I/O and timers.
+///
+/// # Errors
+/// The operating system refuses the runtime's threads or its I/O driver ([`std::io::Error`]).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
 
 /// The configured sources behind their caches, and the ones left out.
 pub struct Exporter {
@@ -152,6 +166,35 @@ impl Exporter {
     pub async fn scrape(&self, deadline: Duration) -> Scrape {
         self.sources.scrape(deadline).await
     }
+}
+
+/// Serves the exporter configured by `settings`: binds its listen addresses, then serves until SIGTERM or SIGINT.
+///
+/// # Errors
+/// As [`web::serve`]: a listen address, the web config file, or a source that cannot start ([`StartError`]).
+pub(crate) async fn serve(settings: Settings) -> Result<(), web::ServerError> {
+    let options = settings.web.clone();
+    web::serve(options, move || sources(&settings)).await
+}
+
+/// As [`serve`], on already bound listeners, until `shutdown` completes (tests pass their own).
+///
+/// # Errors
+/// As [`web::serve_listeners`]: the web config file, or a source that cannot start ([`StartError`]).
+pub async fn serve_listeners(
+    settings: Settings,
+    listeners: Vec<tokio::net::TcpListener>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), web::ServerError> {
+    let options = settings.web.clone();
+    web::serve_listeners(options, move || sources(&settings), listeners, shutdown).await
+}
+
+/// The sources the web layer scrapes, built (and logged) once, after the web config file was accepted.
+fn sources(settings: &Settings) -> Result<Sources, web::ServerError> {
+    Exporter::new(settings)
+        .map(|e| e.sources)
+        .map_err(|e| web::ServerError::Source(Box::new(e)))
 }
 
 /// A LAPI's bouncers, from its database or through cscli. A cscli command gets 9/10 of the read timeout, so it is

@@ -15,15 +15,16 @@
 
 // No unsafe code outside the allocator module (deny, not forbid: forbid could not be lifted there).
 #![deny(unsafe_code)]
+#![warn(missing_docs, clippy::missing_errors_doc)]
 
 #[allow(unsafe_code)]
-pub mod allocator;
+pub(crate) mod allocator;
 pub mod cli;
 pub mod config_file;
 pub mod crowdsec;
-pub mod diagnose;
+pub(crate) mod diagnose;
 pub mod exporter;
-pub mod logging;
+pub(crate) mod logging;
 pub mod metrics;
 pub mod scrape;
 pub mod settings;

@@ -10,7 +10,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::settings::{LogFormat, LogLevel, LogSettings};
 
-pub fn init(settings: LogSettings) {
+pub(crate) fn init(settings: LogSettings) {
     let level = match settings.level {
         LogLevel::Debug => Level::DEBUG,
         LogLevel::Info => Level::INFO,

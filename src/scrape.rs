@@ -29,11 +29,18 @@ pub struct SourceReport<T> {
     pub kind: &'static str,
     /// `name` label: the LAPI's name, or the Service API's.
     pub name: String,
+    /// `lapi` label: the LAPI the source reads about, `None` (`lapi=""`) for service_api and bouncer_config
+    /// ([`Source::lapi`]).
+    pub lapi: Option<String>,
     /// Last good data, possibly older than this read when `up` is false.
     pub data: Option<Arc<T>>,
+    /// Whether the last read succeeded.
     pub up: bool,
+    /// Why the last read failed, when it did.
     pub last_error: Option<SourceFailure>,
+    /// How long the last read took, in seconds.
     pub last_duration_seconds: f64,
+    /// When the last successful read finished.
     pub last_success: Option<UnixSeconds>,
     /// Errors since start, by reason.
     pub errors: BTreeMap<Reason, u64>,
@@ -42,10 +49,11 @@ pub struct SourceReport<T> {
 }
 
 impl<T> SourceReport<T> {
-    fn empty(kind: &'static str, name: &str) -> Self {
+    fn empty(kind: &'static str, name: &str, lapi: Option<&str>) -> Self {
         SourceReport {
             kind,
             name: name.to_owned(),
+            lapi: lapi.map(str::to_owned),
             data: None,
             up: false,
             last_error: None,
@@ -60,6 +68,7 @@ impl<T> SourceReport<T> {
         SourceReport {
             kind: self.kind,
             name: self.name.clone(),
+            lapi: self.lapi.clone(),
             data: self.data.clone(),
             up: false,
             last_error: Some(failure),
@@ -74,7 +83,7 @@ impl<T> SourceReport<T> {
 type Published<T> = Option<Arc<SourceReport<T>>>;
 
 /// One source behind its cache.
-pub struct Cached<S: Source> {
+pub(crate) struct Cached<S: Source> {
     min_interval: Duration,
     read_timeout: Duration,
     source: Arc<S>,
@@ -89,9 +98,9 @@ struct Inner<T> {
 
 impl<S: Source> Cached<S> {
     /// `read_timeout` bounds one read; `min_interval` is how long a reading serves scrapes before a new one.
-    /// Labels come from the source ([`Source::source`], [`Source::name`]).
-    pub fn new(source: S, min_interval: Duration, read_timeout: Duration) -> Self {
-        let report = SourceReport::empty(source.source(), source.name());
+    /// Labels come from the source ([`Source::source`], [`Source::name`], [`Source::lapi`]).
+    pub(crate) fn new(source: S, min_interval: Duration, read_timeout: Duration) -> Self {
+        let report = SourceReport::empty(source.source(), source.name(), source.lapi());
         Cached {
             min_interval,
             read_timeout,
@@ -106,7 +115,7 @@ impl<S: Source> Cached<S> {
 
     /// The report to serve now: cached when fresh, else a new read shared with concurrent callers.
     /// Waits at most `deadline`; past it, the previous report is served marked down with reason `timeout`.
-    pub async fn get(&self, deadline: Duration) -> Arc<SourceReport<S::Snapshot>> {
+    pub(crate) async fn get(&self, deadline: Duration) -> Arc<SourceReport<S::Snapshot>> {
         let mut rx = {
             let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(at) = inner.refreshed_at {
@@ -165,6 +174,7 @@ impl<S: Source> Cached<S> {
                     SourceReport {
                         kind: prev.kind,
                         name: prev.name.clone(),
+                        lapi: prev.lapi.clone(),
                         data: Some(Arc::new(data)),
                         up: true,
                         last_error: None,
@@ -188,6 +198,7 @@ impl<S: Source> Cached<S> {
                     SourceReport {
                         kind: prev.kind,
                         name: prev.name.clone(),
+                        lapi: prev.lapi.clone(),
                         data: prev.data.clone(),
                         up: false,
                         last_error: Some(failure),
@@ -230,7 +241,7 @@ impl Scrape {
     /// The checked files of this scrape, with the `integration` check added from the same scrape's Service API
     /// list (it is only known there) and each file linked to its LAPI's registrations. Stale data is served too,
     /// flagged by `crowdsec_exporter_source_up`.
-    pub fn checked_files(&self) -> Vec<FileReport> {
+    pub(crate) fn checked_files(&self) -> Vec<FileReport> {
         let Some(data) = self.bouncer_config.as_ref().and_then(|r| r.data.clone()) else {
             return Vec::new();
         };
@@ -259,7 +270,7 @@ impl Scrape {
 }
 
 /// Every configured source behind its cache, built once at start-up (see `crate::exporter`).
-pub struct Sources {
+pub(crate) struct Sources {
     /// One per LAPI, in configuration order.
     pub lapis: Vec<Cached<LapiBouncers>>,
     /// The Service API, when a key is given.
@@ -284,7 +295,7 @@ async fn get_opt<S: Source>(
 
 impl Sources {
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
-    pub async fn scrape(&self, deadline: Duration) -> Scrape {
+    pub(crate) async fn scrape(&self, deadline: Duration) -> Scrape {
         use futures_util::future::join_all;
         let (lapis, service_api, bouncer_config, lapi_health, lapi_decisions) = tokio::join!(
             join_all(self.lapis.iter().map(|c| c.get(deadline))),
@@ -326,6 +337,9 @@ mod tests {
         }
         fn name(&self) -> &str {
             "t"
+        }
+        fn lapi(&self) -> Option<&str> {
+            Some("t")
         }
         async fn read(self: Arc<Self>) -> Result<usize, SourceFailure> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);

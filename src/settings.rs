@@ -5,22 +5,22 @@ use std::time::Duration;
 
 /// Default listen address, every interface. Port 10423: above 10000, used by no exporter in Prometheus' port list
 /// nor by any CrowdSec component (LAPI 8080, metrics 6060, AppSec 7422).
-pub const DEFAULT_LISTEN_ADDRESS: &str = ":10423";
+pub(crate) const DEFAULT_LISTEN_ADDRESS: &str = ":10423";
 /// Defaults of the flags, as clap takes them (texts, parsed by the same function as a given value).
-pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
-pub const DEFAULT_MAX_SCRAPE_WAIT: &str = "10s";
-pub const DEFAULT_CROWDSEC_CONFIG: &str = "/etc/crowdsec/config.yaml";
-pub const DEFAULT_LAPI_NAME: &str = "local";
-pub const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
-pub const DEFAULT_LAPI_TIMEOUT: &str = "5s";
+pub(crate) const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
+pub(crate) const DEFAULT_MAX_SCRAPE_WAIT: &str = "10s";
+pub(crate) const DEFAULT_CROWDSEC_CONFIG: &str = "/etc/crowdsec/config.yaml";
+pub(crate) const DEFAULT_LAPI_NAME: &str = "local";
+pub(crate) const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
+pub(crate) const DEFAULT_LAPI_TIMEOUT: &str = "5s";
 /// Active decisions are counted at most this often (a community blocklist is tens of thousands of rows).
-pub const DEFAULT_LAPI_DECISIONS_INTERVAL: &str = "60s";
-pub const DEFAULT_SERVICE_API_REFRESH_INTERVAL: &str = "5m";
-pub const DEFAULT_SERVICE_API_TIMEOUT: &str = "30s";
-pub const DEFAULT_BOUNCERS_CONFIG_DIR: &str = "/etc/crowdsec/bouncers";
-pub const DEFAULT_BOUNCERS_CHECK_INTERVAL: &str = "30s";
-pub const DEFAULT_LOG_LEVEL: &str = "info";
-pub const DEFAULT_LOG_FORMAT: &str = "logfmt";
+pub(crate) const DEFAULT_LAPI_DECISIONS_INTERVAL: &str = "60s";
+pub(crate) const DEFAULT_SERVICE_API_REFRESH_INTERVAL: &str = "5m";
+pub(crate) const DEFAULT_SERVICE_API_TIMEOUT: &str = "30s";
+pub(crate) const DEFAULT_BOUNCERS_CONFIG_DIR: &str = "/etc/crowdsec/bouncers";
+pub(crate) const DEFAULT_BOUNCERS_CHECK_INTERVAL: &str = "30s";
+pub(crate) const DEFAULT_LOG_LEVEL: &str = "info";
+pub(crate) const DEFAULT_LOG_FORMAT: &str = "logfmt";
 
 /// Where a setting's value came from, as a user would look for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +31,11 @@ pub enum Origin {
     Env(String),
     /// A key of the `--config.file` YAML file, e.g. `web.telemetry_path`, with its 1-based line when found.
     File {
+        /// The file.
         path: PathBuf,
+        /// The key's 1-based line, when found.
         line: Option<usize>,
+        /// The key, dotted, e.g. `web.telemetry_path`.
         key: String,
     },
     /// Several values together (e.g. "the Service API key"), said in the message.
@@ -62,7 +65,9 @@ impl std::fmt::Display for Origin {
 /// A refused setting: its origin (`--flag`, `ENV_VAR` or `file:line key`) and why. Never holds a secret's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingsError {
+    /// Where the refused value came from.
     pub origin: Origin,
+    /// Why it is refused, in operator words.
     pub message: String,
 }
 
@@ -79,7 +84,7 @@ impl std::error::Error for SettingsError {}
 
 impl SettingsError {
     /// An error about several settings at once, each named in `message`.
-    pub fn combined(message: impl Into<String>) -> Self {
+    pub(crate) fn combined(message: impl Into<String>) -> Self {
         SettingsError {
             origin: Origin::Combined,
             message: message.into(),
@@ -90,10 +95,14 @@ impl SettingsError {
 /// The environment variable that holds the Service API key (the alternative to `--service-api.key-file`).
 pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
 
+/// Everything the exporter runs with, from the flags, the environment and `--config.file`, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// HTTP serving.
     pub web: WebSettings,
+    /// The LAPIs whose bouncers are read, at least one.
     pub lapis: Vec<LapiSettings>,
+    /// Logging.
     pub log: LogSettings,
     /// The Blocklist-as-a-Service source, enabled when a Service API key is given.
     pub service_api: Option<ServiceApiSettings>,
@@ -151,21 +160,15 @@ pub struct CheckSettings {
     pub timeout: Duration,
 }
 
-#[derive(Debug, Clone)]
-pub struct WebSettings {
-    /// `host:port`, `:port` (every interface) or `[v6]:port`.
-    pub listen_addresses: Vec<String>,
-    pub telemetry_path: String,
-    /// Upper bound of a scrape's wait when Prometheus does not send its timeout.
-    pub max_scrape_wait: Duration,
-    /// exporter-toolkit web config (TLS, basic auth, headers); `None`: plain HTTP, no authentication.
-    pub config_file: Option<PathBuf>,
-}
+/// The web layer's options ([`crate::web::Options`]), built here from the `--web.*` flags and config-file keys.
+pub use crate::web::Options as WebSettings;
 
+/// One LAPI and where its bouncers are read.
 #[derive(Debug, Clone)]
 pub struct LapiSettings {
     /// The `lapi` label.
     pub name: String,
+    /// Where its bouncers are read.
     pub db: LapiDbLocation,
     /// A reading serves scrapes for this long.
     pub cache_interval: Duration,
@@ -195,25 +198,36 @@ pub struct ServiceApiSettings {
 /// Where a LAPI's database is: the `lapi_db`/`cscli` sources' own config.
 pub use crate::sources::lapi_db::LapiDbLocation;
 
+/// `--log.format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// `key=value` pairs.
     Logfmt,
+    /// One JSON object per line.
     Json,
 }
 
+/// `--log.level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
+    /// Everything, including each source read.
     Debug,
+    /// Start-up, sources failing and recovering.
     Info,
+    /// Only problems.
     Warn,
+    /// Only errors.
     Error,
 }
 
+/// How the exporter logs (to stderr).
 #[derive(Debug, Clone, Copy)]
 pub struct LogSettings {
+    /// The lowest level logged.
     pub level: LogLevel,
+    /// Text or JSON.
     pub format: LogFormat,
 }
 

@@ -21,10 +21,10 @@ mod resolve;
 mod tests;
 
 /// Environment variable holding the Service API key (there is deliberately no flag for the key itself).
-pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
+pub(crate) const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
 
 /// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
-pub const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
+pub(crate) const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -33,6 +33,7 @@ const LONG_VERSION: &str = concat!(
     ")"
 );
 
+/// The command line: flags by concern (clap groups, `global`, so they go before or after `diagnose`).
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "crowdsec-bouncer-exporter",
@@ -40,16 +41,22 @@ const LONG_VERSION: &str = concat!(
     about = "Prometheus exporter: when did each CrowdSec bouncer last pull decisions, and why did it stop."
 )]
 pub struct Cli {
+    /// `--lapi.*`: the one LAPI of the command line.
     #[command(flatten)]
     pub lapi: LapiArgs,
+    /// `--web.*`: listen addresses, telemetry path, web config file.
     #[command(flatten)]
     pub web: WebArgs,
+    /// `--log.*`.
     #[command(flatten)]
     pub log: LogArgs,
+    /// `--service-api.*`: the Blocklist-as-a-Service integrations source.
     #[command(flatten)]
     pub service_api: ServiceApiArgs,
+    /// `--bouncers.*`: the bouncer configuration checks.
     #[command(flatten)]
     pub bouncers: BouncersArgs,
+    /// `--config.file`, `--config.check`.
     #[command(flatten)]
     pub config: ConfigArgs,
 
@@ -58,6 +65,7 @@ pub struct Cli {
     #[arg(skip)]
     pub origins: BTreeMap<String, Origin>,
 
+    /// `diagnose`, or none to serve.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -283,7 +291,7 @@ impl Cli {
     ///
     /// # Errors
     /// clap's usage error (unknown flag, bad enumerated value, `--help`, `--version`).
-    pub fn try_parse_with_origins<I, T>(args: I) -> Result<Cli, clap::Error>
+    pub(crate) fn try_parse_with_origins<I, T>(args: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
@@ -308,7 +316,7 @@ impl Cli {
     }
 
     /// Where the value of `--<flag>` came from.
-    pub fn origin(&self, flag: &str) -> Origin {
+    pub(crate) fn origin(&self, flag: &str) -> Origin {
         self.origins
             .get(flag)
             .cloned()
@@ -330,7 +338,7 @@ impl Cli {
 ///
 /// # Errors
 /// The first refused value, naming its origin.
-pub fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError> {
+pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError> {
     for address in &settings.web.listen_addresses {
         crate::web::parse_listen_address(address)
             .map_err(|e| cli.refuse("web.listen-address", e.to_string()))?;
@@ -384,18 +392,14 @@ pub fn run() -> ExitCode {
         return crate::diagnose::run(settings, output);
     }
     crate::logging::init(settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::exporter::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(crate::web::serve(settings)) {
+    match runtime.block_on(crate::exporter::serve(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exporter stopped");

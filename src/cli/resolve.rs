@@ -28,7 +28,7 @@ impl Cli {
     ///
     /// # Errors
     /// The first refused value, naming its origin (`--flag`, `ENV_VAR` or `file:line key`).
-    pub fn settings(&self) -> Result<Settings, SettingsError> {
+    pub(crate) fn settings(&self) -> Result<Settings, SettingsError> {
         self.settings_with_key_env(std::env::var(SERVICE_API_KEY_ENV).ok())
     }
 

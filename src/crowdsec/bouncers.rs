@@ -8,9 +8,11 @@ use crate::values::time::UnixSeconds;
 pub struct Bouncer {
     /// Registered name, as `cscli bouncers list` shows it.
     pub name: String,
+    /// The IP of its last request, as the LAPI stored it; empty when unknown.
     pub ip_address: String,
     /// From the bouncer's User-Agent (`type/version`); empty before its first request.
     pub bouncer_type: String,
+    /// From the User-Agent; empty before its first request.
     pub version: String,
     /// `api-key` or `tls`.
     pub auth_type: String,
@@ -20,6 +22,7 @@ pub struct Bouncer {
     pub auto_created: String,
     /// `true`/`false`; CrowdSec never sets it, but a hand-edited database may.
     pub revoked: String,
+    /// When it last pulled decisions.
     pub last_pull: LastPull,
     /// Registration time, only where CrowdSec keeps it unchanged (1.6.x+); `None` on 1.4.x, which rewrites
     /// `created_at` on every update.
@@ -31,6 +34,7 @@ pub struct Bouncer {
 /// When a bouncer last pulled decisions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LastPull {
+    /// Unix time of the last pull.
     At(UnixSeconds),
     /// Registered but never made a request.
     Never,
@@ -45,6 +49,7 @@ impl Bouncer {
         base_bouncer_name(&self.name)
     }
 
+    /// Unix time of the last pull, if it pulled and the value could be read.
     pub fn last_pull_timestamp(&self) -> Option<UnixSeconds> {
         self.last_pull.timestamp()
     }
@@ -64,7 +69,7 @@ impl Bouncer {
 /// non-empty `%zone` included). LAPI 1.6.4-1.7.0 chained suffixes, so every one is stripped here too.
 /// One deliberate difference: where LAPI would strip down to an empty base (`@10.0.0.1`), the shortest
 /// non-empty prefix is kept, because an empty `bouncer_base` label would vanish in Prometheus.
-pub fn base_bouncer_name(name: &str) -> &str {
+pub(crate) fn base_bouncer_name(name: &str) -> &str {
     let mut base = name;
     while let Some((head, tail)) = base.rsplit_once('@') {
         if head.is_empty() || !is_go_netip_addr(tail) {
@@ -85,7 +90,7 @@ fn is_go_netip_addr(s: &str) -> bool {
 }
 
 impl LastPull {
-    pub fn timestamp(self) -> Option<UnixSeconds> {
+    pub(crate) fn timestamp(self) -> Option<UnixSeconds> {
         match self {
             LastPull::At(ts) => Some(ts),
             _ => None,
@@ -93,7 +98,7 @@ impl LastPull {
     }
 
     /// Seconds since the pull; when there never was one, since `start` (registration, creation) if known.
-    pub fn age_seconds(self, now: UnixSeconds, start: Option<UnixSeconds>) -> Option<f64> {
+    pub(crate) fn age_seconds(self, now: UnixSeconds, start: Option<UnixSeconds>) -> Option<f64> {
         let since = match self {
             LastPull::At(ts) => ts,
             LastPull::Never => start?,
@@ -115,7 +120,7 @@ impl LastPull {
 
 /// The raw time columns of a row, as read from any engine.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum RawTime {
+pub(crate) enum RawTime {
     Null,
     At(UnixSeconds),
     Unparseable,
@@ -124,7 +129,7 @@ pub enum RawTime {
 impl RawTime {
     /// Go's zero time is how CrowdSec spells "unset" where a column cannot be NULL or a JSON dump prints a
     /// NULL (see [`crate::values::time::GO_ZERO_TIME`]): it is read as NULL, never as a pull in year 1.
-    pub fn unset_if_go_zero(self) -> RawTime {
+    pub(crate) fn unset_if_go_zero(self) -> RawTime {
         match self {
             RawTime::At(ts) if crate::values::time::is_go_zero_time(ts) => RawTime::Null,
             other => other,
@@ -136,7 +141,7 @@ impl RawTime {
 /// sets it to the creation time, so there a bouncer that never made any request (its `type` is still empty) has
 /// not pulled either. Rows of an upgraded 1.4 database keep that trait, so the `type` rule applies everywhere.
 /// Go's zero time is "unset", so never pulled.
-pub fn interpret_last_pull(last_pull: RawTime, bouncer_type: &str) -> LastPull {
+pub(crate) fn interpret_last_pull(last_pull: RawTime, bouncer_type: &str) -> LastPull {
     match last_pull.unset_if_go_zero() {
         RawTime::Null => LastPull::Never,
         RawTime::Unparseable => LastPull::Unreadable,
@@ -148,6 +153,7 @@ pub fn interpret_last_pull(last_pull: RawTime, bouncer_type: &str) -> LastPull {
 /// One LAPI's bouncers at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BouncerSnapshot {
+    /// Every registered bouncer row, in the database's order.
     pub bouncers: Vec<Bouncer>,
     /// The CrowdSec generation the schema looks like (`1.4`, `1.6.3+`, `1.6.4+`, `1.7.1+`), for diagnose and logs.
     pub schema: &'static str,

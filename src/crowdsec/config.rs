@@ -9,20 +9,36 @@ use serde_yaml_ng::{Mapping, Value};
 use crate::values::secret::Secret;
 
 /// Where CrowdSec keeps its database when `db_config.db_path` is not set.
-pub const DEFAULT_DB_PATH: &str = "/var/lib/crowdsec/data/crowdsec.db";
+pub(crate) const DEFAULT_DB_PATH: &str = "/var/lib/crowdsec/data/crowdsec.db";
 
+/// Why CrowdSec's config file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// It cannot be read.
     #[error("cannot read CrowdSec config {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     // serde_yaml_ng's syntax errors give a location, never the offending value.
+    /// Not valid YAML.
     #[error("CrowdSec config {path} is not valid YAML: {message}")]
-    Yaml { path: PathBuf, message: String },
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The syntax error's location.
+        message: String,
+    },
+    /// A value the exporter cannot use.
     #[error("CrowdSec config {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
 }
 
 /// `db_config` of CrowdSec's config.
@@ -32,22 +48,31 @@ pub struct DbConfig {
     pub db_type: String,
     /// SQLite file (or the MySQL/PostgreSQL unix socket path).
     pub db_path: Option<PathBuf>,
+    /// `db_config.user`.
     pub user: Option<String>,
+    /// `db_config.password` (redacted in `Debug`).
     pub password: Option<Secret>,
+    /// `db_config.db_name`.
     pub db_name: Option<String>,
+    /// `db_config.host`.
     pub host: Option<String>,
+    /// `db_config.port`.
     pub port: Option<u16>,
+    /// `db_config.sslmode`.
     pub sslmode: Option<String>,
+    /// `db_config.use_wal` (SQLite).
     pub use_wal: Option<bool>,
     /// CrowdSec 1.7: TLS to the database server.
     pub ssl_ca_cert: Option<PathBuf>,
+    /// `db_config.ssl_client_cert`.
     pub ssl_client_cert: Option<PathBuf>,
+    /// `db_config.ssl_client_key`.
     pub ssl_client_key: Option<PathBuf>,
 }
 
 impl DbConfig {
     /// The SQLite file this config points at, or `None` when the database is not SQLite.
-    pub fn sqlite_path(&self) -> Option<&Path> {
+    pub(crate) fn sqlite_path(&self) -> Option<&Path> {
         (self.db_type == "sqlite").then(|| {
             self.db_path
                 .as_deref()
@@ -56,14 +81,20 @@ impl DbConfig {
     }
 }
 
+/// What the exporter reads of CrowdSec's `config.yaml`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CrowdsecConfig {
+    /// `db_config`: where the LAPI's database is.
     pub db: DbConfig,
     /// `api.server.listen_uri`, e.g. `127.0.0.1:8080`.
     pub lapi_listen_uri: Option<String>,
 }
 
 /// Loads `path` and `<path>.local` (when present) as CrowdSec does.
+///
+/// # Errors
+/// [`ConfigError::Read`] when the file cannot be read, [`ConfigError::Yaml`] when it (or its `.local`) is not
+/// YAML, [`ConfigError::Invalid`] for a value the exporter cannot use.
 pub fn load(path: &Path) -> Result<CrowdsecConfig, ConfigError> {
     let mut merged = read_yaml(path)?.ok_or_else(|| ConfigError::Read {
         path: path.to_owned(),
@@ -134,14 +165,14 @@ fn yaml_error_location(e: &serde_yaml_ng::Error) -> String {
 
 /// Expands `${VAR}` and `$VAR` with the variables `lookup` knows; unknown ones are left as written, so a literal
 /// `$` in a password survives. Same result as [`strict_expand`] (CrowdSec's own rule).
-pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+pub(crate) fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
     strict_expand(text, lookup, |_| {})
 }
 
 /// Output past this many bytes, or after this many substitutions, is not expanded further: a variable whose
 /// value names itself (`V=a$V`) makes the Go original grow forever; here it stops.
-pub const MAX_EXPANDED_BYTES: usize = 1024 * 1024;
-pub const MAX_SUBSTITUTIONS: usize = 4096;
+pub(crate) const MAX_EXPANDED_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_SUBSTITUTIONS: usize = 4096;
 
 /// A port of go-cs-lib `csstring.StrictExpand` (crowdsecurity/go-cs-lib csstring/expand.go, commit 257ca800),
 /// which CrowdSec and the Go bouncers apply to their configuration text:
@@ -153,7 +184,7 @@ pub const MAX_SUBSTITUTIONS: usize = 4096;
 ///
 /// Differences, both where the Go code fails: a `$` at the very end is kept (Go indexes past the end and
 /// panics), and expansion stops at [`MAX_EXPANDED_BYTES`] or [`MAX_SUBSTITUTIONS`].
-pub fn strict_expand(
+pub(crate) fn strict_expand(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
     mut undefined: impl FnMut(&str),
@@ -198,7 +229,7 @@ pub fn strict_expand(
 
 /// An environment lookup safe for any name a file may hold: names the OS cannot have (empty, `=`, NUL) are
 /// undefined, as Go's `os.LookupEnv` says, instead of reaching `std::env::var`, which may panic on them.
-pub fn process_env(name: &str) -> Option<String> {
+pub(crate) fn process_env(name: &str) -> Option<String> {
     if name.is_empty() || name.contains(['=', '\0']) {
         return None;
     }
@@ -211,7 +242,7 @@ pub fn process_env(name: &str) -> Option<String> {
 /// recursively, sequences and scalars are replaced, and an explicit null (`key:` or `key: ~`) replaces too, so
 /// `api_key:` in the overlay clears the key. A mapping merged into a scalar or sequence (or the reverse) is an
 /// error, as in the strict mode both use; the message names the key, never a value.
-pub fn merge(base: &mut Value, overlay: Value) -> Result<(), String> {
+pub(crate) fn merge(base: &mut Value, overlay: Value) -> Result<(), String> {
     if overlay.is_null() {
         return Ok(());
     }

@@ -24,17 +24,17 @@ pub struct Integration {
 }
 
 impl Integration {
-    pub fn last_pull_timestamp(&self) -> Option<UnixSeconds> {
+    pub(crate) fn last_pull_timestamp(&self) -> Option<UnixSeconds> {
         self.last_pull.timestamp()
     }
 
     /// Seconds since the last pull; for a never-pulled integration, since its creation.
-    pub fn age_seconds(&self, now: UnixSeconds) -> Option<f64> {
+    pub(crate) fn age_seconds(&self, now: UnixSeconds) -> Option<f64> {
         self.last_pull.age_seconds(now, self.created_at)
     }
 
     /// 1 if it ever pulled, 0 if never, `None` when its `last_pull` could not be read.
-    pub fn pulled(&self) -> Option<f64> {
+    pub(crate) fn pulled(&self) -> Option<f64> {
         self.last_pull.pulled()
     }
 }

@@ -7,9 +7,9 @@
 pub mod bouncer_files;
 pub mod bouncers;
 pub mod config;
-pub mod decisions;
-pub mod host;
-pub mod integration;
-pub mod rows;
+pub(crate) mod decisions;
+pub(crate) mod host;
+pub(crate) mod integration;
+pub(crate) mod rows;
 pub mod usage;
-pub mod verdict;
+pub(crate) mod verdict;

@@ -8,7 +8,7 @@ use crate::crowdsec::bouncers::{interpret_last_pull, Bouncer, RawTime};
 use crate::values::time::UnixSeconds;
 
 /// Columns of `bouncers` the exporter reads; `api_key` is deliberately not among them.
-pub const BOUNCER_COLUMNS: [&str; 11] = [
+pub(crate) const BOUNCER_COLUMNS: [&str; 11] = [
     "name",
     "ip_address",
     "type",
@@ -24,14 +24,14 @@ pub const BOUNCER_COLUMNS: [&str; 11] = [
 
 /// What the `bouncers` table's columns say about the CrowdSec version that made it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Schema {
+pub(crate) struct Schema {
     pub columns: HashSet<String>,
     /// `last_pull` may be NULL: CrowdSec >= 1.6, where `created_at` also stopped moving.
     pub last_pull_nullable: bool,
 }
 
 impl Schema {
-    pub fn generation(&self) -> &'static str {
+    pub(crate) fn generation(&self) -> &'static str {
         if self.columns.contains("osfamily") {
             "1.7.1+"
         } else if self.columns.contains("auto_created") {
@@ -46,12 +46,12 @@ impl Schema {
     }
 
     /// Registration time can be trusted only where CrowdSec stopped rewriting `created_at`.
-    pub fn registration_trustworthy(&self) -> bool {
+    pub(crate) fn registration_trustworthy(&self) -> bool {
         self.last_pull_nullable || self.columns.contains("osname")
     }
 
     /// `SELECT` list in [`BOUNCER_COLUMNS`] order, `NULL` for columns this version lacks.
-    pub fn select_list(&self) -> String {
+    pub(crate) fn select_list(&self) -> String {
         BOUNCER_COLUMNS
             .iter()
             .map(|c| {
@@ -68,7 +68,7 @@ impl Schema {
 
 /// One row as read by an engine, in [`BOUNCER_COLUMNS`] order, before interpretation.
 #[derive(Debug, Default)]
-pub struct RawRow {
+pub(crate) struct RawRow {
     pub name: Option<String>,
     pub ip_address: Option<String>,
     pub bouncer_type: Option<String>,
@@ -88,7 +88,7 @@ fn bool_label(v: Option<bool>) -> String {
 
 /// Turns engine rows into bouncers; `usage` maps bouncer names to their newest usage-metrics push.
 /// Returns the bouncers and how many rows had an unreadable value.
-pub fn interpret(
+pub(crate) fn interpret(
     schema: &Schema,
     rows: Vec<RawRow>,
     usage: &HashMap<String, UnixSeconds>,
@@ -104,7 +104,7 @@ pub fn interpret(
 }
 
 /// One row into a bouncer; `true` when a value could not be read.
-pub fn interpret_row(
+pub(crate) fn interpret_row(
     schema: &Schema,
     row: RawRow,
     usage: &HashMap<String, UnixSeconds>,

@@ -39,15 +39,22 @@ const RECENT_WINDOWS: usize = 16;
 /// A counter family: what was counted (`processed`, `dropped`) in which unit (`byte`, `packet`, `request`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Family {
+    /// `crowdsec_bouncer_processed_bytes_total`.
     ProcessedBytes,
+    /// `crowdsec_bouncer_processed_packets_total`.
     ProcessedPackets,
+    /// `crowdsec_bouncer_processed_requests_total`.
     ProcessedRequests,
+    /// `crowdsec_bouncer_dropped_bytes_total`.
     DroppedBytes,
+    /// `crowdsec_bouncer_dropped_packets_total`.
     DroppedPackets,
+    /// `crowdsec_bouncer_dropped_requests_total`.
     DroppedRequests,
 }
 
 impl Family {
+    /// Every family, in exposition order.
     pub const ALL: [Family; 6] = [
         Family::ProcessedBytes,
         Family::ProcessedPackets,
@@ -90,8 +97,11 @@ impl Family {
 /// One counter series of a bouncer: empty `origin`/`remediation` where the bouncer sends no such label.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CounterKey {
+    /// What was counted, in which unit.
     pub family: Family,
+    /// The item's `origin` label (`CAPI`, `cscli`, `lists:<name>`...), or empty.
     pub origin: String,
+    /// The item's `remediation` label (`ban`, `captcha`...), or empty.
     pub remediation: String,
 }
 
@@ -141,7 +151,9 @@ pub struct Skipped {
 /// copied only when a new report of theirs arrives.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsageTotals {
+    /// By the bouncer's registered name (`generated_by`).
     pub bouncers: BTreeMap<String, Arc<BouncerUsage>>,
+    /// Reports and items left out, by reason.
     pub skipped: Skipped,
     /// RC reports read (counted or skipped).
     pub reports: u64,

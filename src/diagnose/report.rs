@@ -16,7 +16,7 @@ pub enum Output {
 /// The whole report's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     /// Nothing above info.
     Ok,
     /// Warnings only (exit 3).
@@ -28,7 +28,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn exit_code(self) -> u8 {
+    pub(crate) fn exit_code(self) -> u8 {
         match self {
             Status::Ok => 0,
             Status::Critical => 1,
@@ -39,7 +39,7 @@ impl Status {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub status: Status,
     pub generated_at: String,
     /// The thresholds judged with, in seconds (named as the recording rules).
@@ -55,7 +55,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ThresholdsReport {
+pub(crate) struct ThresholdsReport {
     pub bouncer_offline_threshold_seconds: f64,
     pub early_warning_threshold_seconds: f64,
     pub never_pulled_grace_seconds: f64,
@@ -64,7 +64,7 @@ pub struct ThresholdsReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub severity: Severity,
     /// The alert of the rule file that fires for it, if any (by name: the configuration and source alerts are
     /// not the verdict module's).
@@ -73,7 +73,7 @@ pub struct Finding {
 }
 
 #[derive(Debug, Serialize)]
-pub struct LapiReport {
+pub(crate) struct LapiReport {
     pub name: String,
     pub database_error: Option<String>,
     pub url: Option<String>,
@@ -90,7 +90,7 @@ pub struct LapiReport {
 
 /// One bouncer: every row registered under its base name on one LAPI.
 #[derive(Debug, Serialize)]
-pub struct BaseReport {
+pub(crate) struct BaseReport {
     /// The base name (`bouncer_base`).
     pub name: String,
     pub verdict: BaseVerdict,
@@ -118,7 +118,7 @@ pub struct BaseReport {
 }
 
 #[derive(Debug, Serialize)]
-pub struct RowReport {
+pub(crate) struct RowReport {
     pub name: String,
     pub role: Role,
     pub last_pull: Option<String>,
@@ -135,13 +135,13 @@ pub struct RowReport {
 }
 
 #[derive(Debug, Serialize)]
-pub struct IntegrationsReport {
+pub(crate) struct IntegrationsReport {
     pub error: Option<String>,
     pub items: Vec<IntegrationReport>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct IntegrationReport {
+pub(crate) struct IntegrationReport {
     pub id: String,
     pub name: String,
     pub entity_type: String,
@@ -159,7 +159,7 @@ pub struct IntegrationReport {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// As `crowdsec_bouncer_config_valid`: `true` no check failed, `false` one failed, `null` nothing failed but the
     /// key could not be compared (see `skipped`): never called valid without that evidence.
     pub valid: Option<bool>,
@@ -284,12 +284,12 @@ pub(super) fn integration_report(j: &IntegrationJudgement) -> IntegrationReport 
 
 /// Whether a bouncer-config file's key was compared with the registered keys (check `key_registered` ran): only
 /// then may "no registered bouncer matches its key" be said (as the alert's description does).
-pub fn key_compared(f: &FileReport) -> bool {
+pub(crate) fn key_compared(f: &FileReport) -> bool {
     f.check(Check::KeyRegistered).is_some()
 }
 
 /// Whether the comparison found no registered bouncer.
-pub fn key_unmatched(f: &FileReport) -> bool {
+pub(crate) fn key_unmatched(f: &FileReport) -> bool {
     f.check(Check::KeyRegistered)
         .is_some_and(|c| c.status != CheckStatus::Pass)
 }

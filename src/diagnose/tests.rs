@@ -18,6 +18,7 @@ fn report<T>(kind: &'static str, name: &str, data: T) -> Arc<SourceReport<T>> {
     Arc::new(SourceReport {
         kind,
         name: name.to_owned(),
+        lapi: matches!(kind, "lapi_db" | "cscli" | "lapi_health").then(|| name.to_owned()),
         data: Some(Arc::new(data)),
         up: true,
         last_error: None,

@@ -141,32 +141,40 @@ pub(super) fn integration_fix(j: &IntegrationJudgement) -> Option<String> {
     }
 }
 
+use anstyle::{AnsiColor, Style};
+
+const GOOD: Style = AnsiColor::Green.on_default();
+const WARN: Style = AnsiColor::Yellow.on_default();
+const INFO: Style = AnsiColor::Cyan.on_default();
+const BAD: Style = AnsiColor::Red.on_default().bold();
+
+/// Colours through anstyle (already compiled for clap's help), or none.
 struct Paint(bool);
 
 impl Paint {
-    fn on(&self, code: &str, text: &str) -> String {
+    fn on(&self, style: Style, text: &str) -> String {
         if self.0 {
-            format!("\x1b[{code}m{text}\x1b[0m")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_owned()
         }
     }
 
     fn severity(&self, s: Severity, text: &str) -> String {
-        let code = match s {
-            Severity::None => "32",
-            Severity::Info => "36",
-            Severity::Warning => "33",
-            Severity::Critical => "1;31",
+        let style = match s {
+            Severity::None => GOOD,
+            Severity::Info => INFO,
+            Severity::Warning => WARN,
+            Severity::Critical => BAD,
         };
-        self.on(code, text)
+        self.on(style, text)
     }
 
     fn status(&self, s: CheckStatus) -> String {
         match s {
-            CheckStatus::Pass => self.on("32", "pass"),
-            CheckStatus::Warn => self.on("33", "WARN"),
-            CheckStatus::Fail => self.on("1;31", "FAIL"),
+            CheckStatus::Pass => self.on(GOOD, "pass"),
+            CheckStatus::Warn => self.on(WARN, "WARN"),
+            CheckStatus::Fail => self.on(BAD, "FAIL"),
         }
     }
 }
@@ -256,17 +264,14 @@ fn integration_text(o: &mut String, p: &Paint, it: &IntegrationReport) {
 }
 
 /// The report for people.
-pub fn text(r: &Report, colour: bool) -> String {
+pub(crate) fn text(r: &Report, colour: bool) -> String {
     let p = Paint(colour);
     let mut o = String::new();
     let verdict = match r.status {
-        Status::Ok => p.on("32", "all fine"),
-        Status::Warning => p.on("33", &format!("WARNING: {} problem(s)", r.problems.len())),
-        Status::Critical => p.on(
-            "1;31",
-            &format!("CRITICAL: {} problem(s)", r.problems.len()),
-        ),
-        Status::Error => p.on("1;31", "ERROR: no source could be read"),
+        Status::Ok => p.on(GOOD, "all fine"),
+        Status::Warning => p.on(WARN, &format!("WARNING: {} problem(s)", r.problems.len())),
+        Status::Critical => p.on(BAD, &format!("CRITICAL: {} problem(s)", r.problems.len())),
+        Status::Error => p.on(BAD, "ERROR: no source could be read"),
     };
     o.push_str(&format!(
         "CrowdSec bouncers at {}: {verdict}\n",
@@ -286,10 +291,10 @@ pub fn text(r: &Report, colour: bool) -> String {
     for l in &r.lapis {
         o.push_str(&format!("\nLAPI {}", l.name));
         match (l.up, &l.url) {
-            (Some(true), Some(u)) => o.push_str(&format!(" at {u}: {}\n", p.on("32", "up"))),
+            (Some(true), Some(u)) => o.push_str(&format!(" at {u}: {}\n", p.on(GOOD, "up"))),
             (Some(false), Some(u)) => o.push_str(&format!(
                 " at {u}: {} ({})\n    try: start CrowdSec (`systemctl status crowdsec`) and check api.server.listen_uri\n",
-                p.on("1;31", "DOWN"),
+                p.on(BAD, "DOWN"),
                 l.health_error.as_deref().unwrap_or("")
             )),
             _ => o.push_str(&format!(
@@ -298,7 +303,7 @@ pub fn text(r: &Report, colour: bool) -> String {
             )),
         }
         if let Some(e) = &l.database_error {
-            o.push_str(&format!("    database: {}\n", p.on("1;31", e)));
+            o.push_str(&format!("    database: {}\n", p.on(BAD, e)));
         }
         if l.verdict == Some(LapiVerdict::NoActiveBouncer) {
             o.push_str(&format!(
@@ -316,7 +321,7 @@ pub fn text(r: &Report, colour: bool) -> String {
     if let Some(i) = &r.integrations {
         o.push_str("\nBlocklist integrations (Service API)\n");
         if let Some(e) = &i.error {
-            o.push_str(&format!("    {}\n", p.on("1;31", e)));
+            o.push_str(&format!("    {}\n", p.on(BAD, e)));
         }
         for it in &i.items {
             integration_text(&mut o, &p, it);
@@ -328,13 +333,13 @@ pub fn text(r: &Report, colour: bool) -> String {
     }
     for f in &r.config_files {
         let verdict = match f.valid {
-            Some(false) => p.on("1;31", "INVALID"),
+            Some(false) => p.on(BAD, "INVALID"),
             _ if !f.file.enabled => p.on(
-                "33",
+                WARN,
                 "disabled (ENABLED=false in the file the bouncer reads)",
             ),
-            Some(true) => p.on("32", "valid"),
-            None => p.on("33", "no check failed, but its key could not be checked"),
+            Some(true) => p.on(GOOD, "valid"),
+            None => p.on(WARN, "no check failed, but its key could not be checked"),
         };
         // "none matched" only when the key was compared (as the alert's description).
         let bouncer = match f.file.bouncer.as_deref() {

@@ -3,7 +3,7 @@
 //! sample name, `unknown` is `untyped`.
 
 /// Converts OpenMetrics text as prometheus-client writes it into the Prometheus text format 0.0.4.
-pub fn from_openmetrics(om: &str) -> String {
+pub(crate) fn from_openmetrics(om: &str) -> String {
     let mut out = String::with_capacity(om.len());
     let lines: Vec<&str> = om.lines().collect();
     let mut i = 0;

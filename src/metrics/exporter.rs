@@ -7,12 +7,14 @@ use crate::scrape::SourceReport;
 
 /// The build's version and git revision (set by build.rs).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git revision the build came from (`CSBE_GIT_REVISION`, set by build.rs).
 pub const REVISION: &str = env!("CSBE_GIT_REVISION");
 
 /// What every source report has in common, whatever its data.
 struct Health<'a> {
     kind: &'static str,
     name: &'a str,
+    lapi: &'a str,
     up: bool,
     duration: f64,
     last_success: Option<f64>,
@@ -24,6 +26,7 @@ fn health<T>(r: &SourceReport<T>) -> Health<'_> {
     Health {
         kind: r.kind,
         name: &r.name,
+        lapi: r.lapi.as_deref().unwrap_or(""),
         up: r.up,
         duration: r.last_duration_seconds,
         last_success: r.last_success,
@@ -32,8 +35,11 @@ fn health<T>(r: &SourceReport<T>) -> Health<'_> {
     }
 }
 
+/// One label set for every source, so a family never mixes label names: `lapi` is empty for a source bound to
+/// no single LAPI (service_api, bouncer_config). `name` stays as it was (the LAPI's name for LAPI-bound sources)
+/// for this release, so existing queries keep working.
 fn key<'a>(h: &Health<'a>) -> Labels<'a> {
-    vec![("source", h.kind), ("name", h.name)]
+    vec![("source", h.kind), ("name", h.name), ("lapi", h.lapi)]
 }
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -92,4 +98,61 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         [(vec![("version", VERSION), ("revision", REVISION)], 1.0)],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::metrics::{encode, Format, Scrape};
+    use crate::scrape::SourceReport;
+    use crate::sources::Reason;
+
+    fn down<T>(kind: &'static str, name: &str, lapi: Option<&str>) -> Arc<SourceReport<T>> {
+        Arc::new(SourceReport {
+            kind,
+            name: name.into(),
+            lapi: lapi.map(str::to_owned),
+            data: None,
+            up: false,
+            last_error: None,
+            last_duration_seconds: 0.5,
+            last_success: Some(1_785_000_000.0),
+            errors: [(Reason::Timeout, 2)].into_iter().collect(),
+            reads: 2,
+        })
+    }
+
+    /// Issue 12: every self-health series carries `lapi`, the LAPI's name for LAPI-bound sources and "" for the
+    /// others, so one family has one label set and Alertmanager can route `CrowdSecExporterSourceDown` by `lapi`.
+    #[test]
+    fn every_source_series_carries_lapi_empty_when_bound_to_no_lapi() {
+        let scrape = Scrape {
+            now: 1_785_000_100.0,
+            lapis: vec![down("cscli", "edge", Some("edge"))],
+            service_api: Some(down("service_api", "api.crowdsec.net", None)),
+            bouncer_config: Some(down("bouncer_config", "edge", None)),
+            lapi_health: vec![down("lapi_health", "edge", Some("edge"))],
+            lapi_decisions: Vec::new(),
+        };
+        let text = encode(scrape, Format::Classic);
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("crowdsec_exporter_source_"))
+            .collect();
+        assert_eq!(series.len(), 4 * 5, "{text}");
+        for l in &series {
+            let want = if l.contains("source=\"service_api\"")
+                || l.contains("source=\"bouncer_config\"")
+            {
+                ",lapi=\"\""
+            } else {
+                ",lapi=\"edge\""
+            };
+            assert!(l.contains(want), "{l}");
+        }
+        assert!(text.contains(
+            "crowdsec_exporter_source_errors_total{source=\"lapi_health\",name=\"edge\",lapi=\"edge\",reason=\"timeout\"} 2"
+        ));
+    }
 }

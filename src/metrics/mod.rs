@@ -3,7 +3,7 @@
 //! Metric families are born in one submodule each, named after their prefix.
 
 mod bouncer;
-pub mod classic;
+pub(crate) mod classic;
 mod config;
 mod decisions;
 mod exporter;
@@ -26,11 +26,12 @@ use crate::sources::bouncer_config::ConfigSnapshot;
 use crate::sources::lapi_health::LapiHealth;
 use crate::sources::service_api::IntegrationSnapshot;
 
-pub use crate::scrape::Scrape;
+pub(crate) use crate::scrape::Scrape;
 
 /// Exposition formats, chosen by the scraper's `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// OpenMetrics 1.0 text.
     OpenMetrics,
     /// Prometheus text format 0.0.4.
     Classic,
@@ -38,7 +39,7 @@ pub enum Format {
 
 impl Format {
     /// OpenMetrics when the client asks for it with a non-zero quality, else the classic text format.
-    pub fn negotiate(accept: Option<&str>) -> Format {
+    pub(crate) fn negotiate(accept: Option<&str>) -> Format {
         let Some(accept) = accept else {
             return Format::Classic;
         };
@@ -66,7 +67,7 @@ impl Format {
         }
     }
 
-    pub fn content_type(self) -> &'static str {
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
             Format::Classic => "text/plain; version=0.0.4; charset=utf-8",
@@ -226,7 +227,7 @@ impl Renderer {
     /// same reports, second and format get the same `Arc`s (the first encodes, concurrent ones wait for it), so
     /// memory stays flat however many scrapes are in flight. Ages are thus up to a second below the scrape's
     /// instant, the granularity of the exposition (timestamps keep their fraction).
-    pub async fn shared(&self, mut scrape: Scrape, format: Format) -> Exposition {
+    pub(crate) async fn shared(&self, mut scrape: Scrape, format: Format) -> Exposition {
         scrape.now = scrape.now.floor();
         let key = SecondKey::of(&scrape, format);
         let body = {
@@ -258,7 +259,8 @@ impl Renderer {
 
     /// How many times the time-dependent part was encoded since this renderer was made: what tests read to see
     /// that concurrent scrapes of one second shared one encoding.
-    pub fn live_renders(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn live_renders(&self) -> u64 {
         self.live_renders.load(Ordering::Relaxed)
     }
 
@@ -296,7 +298,9 @@ impl Renderer {
 /// cloning an `Exposition` copies no text.
 #[derive(Debug, Clone)]
 pub struct Exposition {
+    /// What changes only with a new reading, encoded once per reading.
     pub fixed: Arc<String>,
+    /// What changes with the clock (ages, health), encoded per scrape second.
     pub live: Arc<String>,
 }
 
@@ -450,6 +454,7 @@ mod tests {
         Arc::new(SourceReport {
             kind: "lapi_db",
             name: "local".into(),
+            lapi: Some("local".into()),
             data: Some(Arc::new(snapshot)),
             up: true,
             last_error: None,

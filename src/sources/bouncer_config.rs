@@ -17,14 +17,16 @@ use crate::sources::lapi_db::LapiDbSource;
 use crate::sources::{endpoint, lapi_health};
 use crate::sources::{Failure, Reason, SourceFailure};
 
-pub const SOURCE: &str = "bouncer_config";
+pub(crate) const SOURCE: &str = "bouncer_config";
 
 /// One run of the checks over every file found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigSnapshot {
+    /// One report per checked file.
     pub files: Vec<FileReport>,
 }
 
+/// Source `bouncer_config`: the bouncer configuration files found and checked, each read.
 pub struct BouncerConfigSource {
     /// The `name` label: the first LAPI's name.
     name: String,
@@ -70,7 +72,7 @@ impl BouncerConfigSource {
     }
 
     /// Sets the `name` label.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
+    pub(crate) fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }
@@ -87,6 +89,11 @@ impl BouncerConfigSource {
         self
     }
 
+    /// Finds and checks every file once.
+    ///
+    /// # Errors
+    /// [`Reason::Internal`](crate::sources::Reason::Internal) when the checking thread dies; a file that cannot be
+    /// read is a failed check in the snapshot, not an error.
     pub async fn read(self: Arc<Self>) -> Result<ConfigSnapshot, SourceFailure> {
         let me = self.clone();
         // File reads and database lookups block: off the async runtime.
@@ -216,6 +223,9 @@ impl super::Source for BouncerConfigSource {
     }
     fn name(&self) -> &str {
         &self.name
+    }
+    fn lapi(&self) -> Option<&str> {
+        None
     }
     async fn read(self: Arc<Self>) -> Result<ConfigSnapshot, SourceFailure> {
         BouncerConfigSource::read(self).await

@@ -18,16 +18,16 @@ use crate::crowdsec::rows::{interpret, RawRow, Schema};
 use crate::sources::{Failure, Reason, SourceFailure};
 use crate::values::time::parse_timestamp;
 
-pub const SOURCE: &str = "cscli";
+pub(crate) const SOURCE: &str = "cscli";
 
 /// The command run when none is configured.
-pub const DEFAULT_COMMAND: &str = "cscli bouncers list -o json";
+pub(crate) const DEFAULT_COMMAND: &str = "cscli bouncers list -o json";
 
 /// Output larger than this is refused (10,000 bouncers print about 4 MB).
 const MAX_OUTPUT: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
-pub enum CscliError {
+pub(crate) enum CscliError {
     #[error("cannot run {program}: {kind}")]
     Spawn {
         program: String,
@@ -68,6 +68,9 @@ impl Failure for CscliError {
 
 /// Splits a command line into words without a shell: whitespace separates words, `'...'` is literal, `"..."`
 /// honours `\"` and `\\`, and a backslash outside quotes escapes the next character.
+///
+/// # Errors
+/// An empty line, an unterminated quote or a trailing backslash, said in words.
 pub fn split_command(line: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
@@ -151,7 +154,7 @@ impl CscliSource {
     }
 
     /// Names the LAPI this command lists (the `name` label).
-    pub fn named(mut self, name: impl Into<String>) -> Self {
+    pub(crate) fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }
@@ -162,6 +165,10 @@ impl CscliSource {
         p.rsplit('/').next().unwrap_or(p).to_owned()
     }
 
+    /// Runs the command once.
+    ///
+    /// # Errors
+    /// Reasons `spawn`, `exit`, `io`, `timeout` and `parse` (see the module's error type).
     pub async fn read(&self) -> Result<BouncerSnapshot, SourceFailure> {
         let out = self.run().await.map_err(|e| e.to_failure())?;
         parse_output(&out).map_err(|(category, line, column)| {
@@ -268,6 +275,9 @@ fn time(text: Option<String>) -> RawTime {
 }
 
 /// Parses the output; on error, serde's category and position (never its message, which may quote values).
+///
+/// # Errors
+/// The output is not cscli's JSON list of bouncers: serde's error category, line and column.
 pub fn parse_output(out: &[u8]) -> Result<BouncerSnapshot, (&'static str, usize, usize)> {
     let located = |e: serde_json::Error| {
         let category = match e.classify() {
@@ -327,6 +337,9 @@ impl crate::sources::Source for CscliSource {
     }
     fn name(&self) -> &str {
         &self.name
+    }
+    fn lapi(&self) -> Option<&str> {
+        Some(&self.name)
     }
     async fn read(self: std::sync::Arc<Self>) -> Result<BouncerSnapshot, SourceFailure> {
         CscliSource::read(&self).await

@@ -14,6 +14,9 @@ use crate::sources::lapi_health::health_url;
 /// Probes `endpoint` with `client` (built by [`crate::sources::lapi_health::client`]: timeouts, no redirects);
 /// `timeout` bounds each step of the failure analysis as well. `Ok`: what answered; `Err`: the failing layer
 /// and why, in operator words.
+///
+/// # Errors
+/// The failing layer as text: `dns: ...`, `tcp: ...`, `tls: ...` or `http: ...` (never a key: none is sent).
 pub async fn probe(
     client: &reqwest::Client,
     endpoint: &Endpoint,

@@ -10,8 +10,10 @@ use crate::crowdsec::decisions::ActiveDecisions;
 use crate::sources::lapi_db::LapiDbSource;
 use crate::sources::{Failure, Source, SourceFailure};
 
+/// The `source` label.
 pub const SOURCE: &str = "lapi_decisions";
 
+/// Source `lapi_decisions`: a LAPI's active decisions by origin, on its own database handle and interval.
 #[derive(Debug)]
 pub struct LapiDecisionsSource {
     db: LapiDbSource,
@@ -31,6 +33,9 @@ impl Source for LapiDecisionsSource {
     }
     fn name(&self) -> &str {
         Source::name(&self.db)
+    }
+    fn lapi(&self) -> Option<&str> {
+        Some(Source::name(&self.db))
     }
     async fn read(self: Arc<Self>) -> Result<ActiveDecisions, SourceFailure> {
         let db = self.db.resolve().map_err(|e| e.to_failure())?;

@@ -9,7 +9,7 @@ use reqwest::Url;
 
 use crate::sources::{Reason, SourceFailure};
 
-pub const SOURCE: &str = "lapi_health";
+pub(crate) const SOURCE: &str = "lapi_health";
 
 /// One answer of `/health`.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +23,7 @@ pub struct LapiHealth {
 
 /// A client for `/health`: no default headers, no redirects (nothing is sent that a redirect could carry, but a
 /// LAPI never redirects either), every call bounded by `timeout`.
-pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
     let builder = || {
         reqwest::Client::builder()
             .user_agent(concat!(
@@ -39,26 +39,18 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         // The platform verifier needs the system's CA certificates; a minimal host or chroot has none. LAPIs are
         // mostly plain http: keep checking them, and let an https URL fail per request (certificate unknown).
         Err(e) => {
-            let why = chain(&e);
+            let why = super::error_chain(&e);
             tracing::warn!(error = %why, "no system CA certificates: https LAPI URLs cannot be verified (install ca-certificates); http ones are checked");
             builder()
                 .tls_certs_only(std::iter::empty())
                 .build()
-                .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))
+                .map_err(|e| format!("cannot build the HTTP client: {}", super::error_chain(&e)))
         }
     }
 }
 
-/// An error with its causes, `a: b: c` (reqwest's own text is only "builder error").
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    std::iter::once(e.to_string())
-        .chain(crate::sources::causes(e).map(|c| c.to_string()))
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
 /// `<base>/health` whatever the base's trailing slash.
-pub fn health_url(base: &Url) -> Url {
+pub(crate) fn health_url(base: &Url) -> Url {
     let mut u = base.clone();
     let path = format!("{}/health", base.path().trim_end_matches('/'));
     u.set_path(&path);
@@ -68,7 +60,7 @@ pub fn health_url(base: &Url) -> Url {
 }
 
 /// Asks `/health` of the LAPI at `base`. Ok when it answers 200.
-pub async fn check(client: &reqwest::Client, base: &Url) -> Result<(), String> {
+pub(crate) async fn check(client: &reqwest::Client, base: &Url) -> Result<(), String> {
     let url = health_url(base);
     match client.get(url).send().await {
         Ok(r) if r.status().is_success() => Ok(()),
@@ -89,7 +81,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The URL a local client uses for `listen_uri` (`host:port`; an any-address means this host).
-pub fn url_from_listen_uri(listen: &str) -> Option<Url> {
+pub(crate) fn url_from_listen_uri(listen: &str) -> Option<Url> {
     let listen = listen.trim();
     let hostport = listen
         .strip_prefix("http://")
@@ -114,7 +106,7 @@ pub fn url_from_listen_uri(listen: &str) -> Option<Url> {
         .filter(|u| u.host_str().is_some())
 }
 
-pub struct LapiHealthSource {
+pub(crate) struct LapiHealthSource {
     /// The `name` label: the LAPI's name.
     lapi: String,
     client: reqwest::Client,
@@ -127,7 +119,7 @@ impl LapiHealthSource {
     ///
     /// # Errors
     /// The HTTP client cannot be built (a start-up error: the exporter stops).
-    pub fn new(
+    pub(crate) fn new(
         lapi: String,
         explicit: Option<Url>,
         crowdsec_config: PathBuf,
@@ -142,7 +134,7 @@ impl LapiHealthSource {
     }
 
     /// The LAPI's URL: `--lapi.url`, else CrowdSec's `api.server.listen_uri`.
-    pub fn url(&self) -> Result<Url, SourceFailure> {
+    pub(crate) fn url(&self) -> Result<Url, SourceFailure> {
         if let Some(u) = &self.explicit {
             return Ok(u.clone());
         }
@@ -164,7 +156,7 @@ impl LapiHealthSource {
         })
     }
 
-    pub async fn read(&self) -> Result<LapiHealth, SourceFailure> {
+    pub(crate) async fn read(&self) -> Result<LapiHealth, SourceFailure> {
         let url = self.url()?;
         let started = Instant::now();
         let answer = check(&self.client, &url).await;
@@ -184,6 +176,9 @@ impl super::Source for LapiHealthSource {
     }
     fn name(&self) -> &str {
         &self.lapi
+    }
+    fn lapi(&self) -> Option<&str> {
+        Some(&self.lapi)
     }
     async fn read(self: std::sync::Arc<Self>) -> Result<LapiHealth, SourceFailure> {
         LapiHealthSource::read(&self).await

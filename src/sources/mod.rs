@@ -9,7 +9,7 @@ pub mod endpoint;
 pub mod host;
 pub mod lapi_db;
 pub mod lapi_decisions;
-pub mod lapi_health;
+pub(crate) mod lapi_health;
 pub mod service_api;
 
 use std::future::Future;
@@ -26,6 +26,11 @@ pub trait Source: Send + Sync + 'static {
 
     /// The `name` label: the LAPI's name (its `lapi`), or the Service API's host.
     fn name(&self) -> &str;
+
+    /// The `lapi` label: the LAPI this source reads about (lapi_db, cscli, lapi_health), or `None` for a source
+    /// bound to no single LAPI (service_api, bouncer_config), whose series carry `lapi=""`. Required, so a new
+    /// source decides: Alertmanager routes and inhibits `CrowdSecExporterSourceDown` by it.
+    fn lapi(&self) -> Option<&str>;
 
     /// Reads once, with no cache: one snapshot or why not.
     ///
@@ -95,8 +100,9 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// Every reason, in label order.
-    pub const ALL: [Reason; 27] = [
+    /// Every reason, in label order: the test of docs/metrics-contract.md's "Failure reasons" compares it.
+    #[cfg(test)]
+    pub(crate) const ALL: [Reason; 27] = [
         Reason::Config,
         Reason::Connect,
         Reason::Corrupt,
@@ -204,15 +210,24 @@ pub trait Failure: std::fmt::Display {
 
 /// The causes of an error, outermost first, without the error itself: the one walk of an error chain (reqwest
 /// and rustls hide the useful part in their sources).
-pub fn causes<'a>(
+pub(crate) fn causes<'a>(
     e: &'a (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
     std::iter::successors(e.source(), |c| c.source())
 }
 
+/// An error and its causes, `a: b: c`: the one way sources write an error chain (reqwest's own text is only
+/// "builder error" or "error sending request", the reason is in the causes).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::once(e.to_string())
+        .chain(causes(e).map(ToString::to_string))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// The bouncers of one LAPI, read from its database or through cscli: one [`Source`] whatever the way, so
 /// every LAPI sits behind the same kind of cache.
-pub enum LapiBouncers {
+pub(crate) enum LapiBouncers {
     /// `lapi_db`.
     Db(Box<lapi_db::LapiDbSource>),
     /// `cscli`.
@@ -231,6 +246,12 @@ impl Source for LapiBouncers {
         match self {
             LapiBouncers::Db(s) => Source::name(s.as_ref()),
             LapiBouncers::Cscli(s) => Source::name(s),
+        }
+    }
+    fn lapi(&self) -> Option<&str> {
+        match self {
+            LapiBouncers::Db(s) => s.lapi(),
+            LapiBouncers::Cscli(s) => s.lapi(),
         }
     }
     async fn read(self: Arc<Self>) -> Result<Self::Snapshot, SourceFailure> {

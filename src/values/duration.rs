@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Parses a Prometheus-style duration; a bare number is seconds.
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.is_empty() {
         return Err("empty duration".to_owned());

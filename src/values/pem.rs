@@ -16,13 +16,15 @@ use crate::values::secret::Secret;
 /// (the web config's `cert`, `key`, `client_ca`; kept as a [`Secret`] since it may be a key).
 #[derive(Debug, Clone)]
 pub enum Pem {
+    /// A PEM file, re-read on every use.
     File(PathBuf),
+    /// PEM text given inline.
     Inline(Secret),
 }
 
 impl Pem {
     /// How errors name it: the path, or `(inline)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Pem::File(p) => p.display().to_string(),
             Pem::Inline(_) => "(inline)".to_owned(),
@@ -45,7 +47,7 @@ pub struct PemError {
 
 impl PemError {
     /// An error about `pem` that is not a parse error (e.g. rustls refusing a parsed certificate).
-    pub fn new(what: &'static str, pem: &Pem, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(what: &'static str, pem: &Pem, problem: impl Into<String>) -> Self {
         PemError {
             what,
             source_name: pem.describe(),

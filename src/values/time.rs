@@ -7,7 +7,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, with the fraction CrowdSec stored (nanosecond digits are kept to f64 precision).
-pub type UnixSeconds = f64;
+pub(crate) type UnixSeconds = f64;
 
 /// Go's zero `time.Time`, `0001-01-01T00:00:00Z`, as Unix seconds. CrowdSec writes it where a time is unset: old
 /// schemas' `until`, rows written by hand or by old tools, `cscli bouncers list -o json` for a NULL column
@@ -15,7 +15,7 @@ pub type UnixSeconds = f64;
 pub const GO_ZERO_TIME: UnixSeconds = -62_135_596_800.0;
 
 /// Whether `ts` is Go's zero time, whatever offset it was printed with (a zone shifts it by at most a day).
-pub fn is_go_zero_time(ts: UnixSeconds) -> bool {
+pub(crate) fn is_go_zero_time(ts: UnixSeconds) -> bool {
     (ts - GO_ZERO_TIME).abs() <= 86_400.0
 }
 
@@ -158,7 +158,7 @@ pub fn now() -> UnixSeconds {
 }
 
 /// A duration in the two largest units an operator cares about: `3d 4h`, `25h 3m` is `1d 1h`, `42s`.
-pub fn human_duration(seconds: f64) -> String {
+pub(crate) fn human_duration(seconds: f64) -> String {
     if !seconds.is_finite() {
         return "unknown".to_owned();
     }

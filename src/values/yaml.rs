@@ -1,7 +1,7 @@
 //! Bounds on YAML read from outside (bouncer files, CrowdSec's config, the web config file).
 //!
 //! serde_yaml_ng's scanner (unsafe-libyaml) takes time quadratic in flow nesting (`[`, `{`): measured in a debug
-//! build, 128 KiB of `{a: ` took 35 s and 1 MiB of `[` 85 s (tests/properties_bouncer_files.rs). It refuses nesting
+//! build, 128 KiB of `{a: ` took 35 s and 1 MiB of `[` 85 s (tests/it/properties_bouncer_files.rs). It refuses nesting
 //! past 128 levels anyway, so text nested deeper is refused before it reaches the parser: the same answer, in
 //! linear time. The scan is deliberately simple: quoted strings and comments are skipped; a bracket inside a plain
 //! scalar counts, which can only make a file with over 128 unclosed brackets in plain scalars be refused.
@@ -10,13 +10,13 @@ use std::io::Read;
 use std::path::Path;
 
 /// serde_yaml_ng's own recursion limit.
-pub const MAX_FLOW_DEPTH: usize = 128;
+pub(crate) const MAX_FLOW_DEPTH: usize = 128;
 
 /// Largest configuration file read (bytes). Configuration files are a few KB; more is not one.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// `true` when `[`/`{` nest deeper than [`MAX_FLOW_DEPTH`] outside quotes and comments.
-pub fn too_deep(text: &str) -> bool {
+pub(crate) fn too_deep(text: &str) -> bool {
     let (mut depth, mut single, mut double, mut comment, mut escaped) =
         (0usize, false, false, false, false);
     let mut previous = '\n';
@@ -54,7 +54,7 @@ pub fn too_deep(text: &str) -> bool {
 
 /// Why [`read_capped`] gave no text.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("larger than {MAX_FILE_BYTES} bytes: not a configuration file")]
@@ -67,7 +67,7 @@ pub enum ReadError {
 ///
 /// # Errors
 /// I/O errors as they are (the caller tells NotFound apart), [`ReadError::TooLarge`], [`ReadError::NotText`].
-pub fn read_capped(path: &Path) -> Result<String, ReadError> {
+pub(crate) fn read_capped(path: &Path) -> Result<String, ReadError> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(MAX_FILE_BYTES + 1)

@@ -44,7 +44,7 @@ pub(super) fn check_users(
 /// Basic authentication with a cache of verified credentials, as exporter-toolkit does, so a scrape does not pay
 /// bcrypt each time. The cache holds HMAC tags under a key drawn at start and never written anywhere: neither
 /// passwords nor anything that helps guess them.
-pub struct Auth {
+pub(crate) struct Auth {
     key: hmac::Key,
     verified: Mutex<HashSet<[u8; 32]>>,
     bcrypt_slots: tokio::sync::Semaphore,
@@ -74,7 +74,7 @@ impl Auth {
     }
 
     /// Whether the `Authorization` header names a user of `users` with the right password.
-    pub async fn authorized(
+    pub(crate) async fn authorized(
         &self,
         header: Option<&HeaderValue>,
         users: &BTreeMap<String, Secret>,

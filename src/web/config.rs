@@ -22,20 +22,33 @@ use super::tls::{ClientAuth, TlsSettings, TlsVersion};
 use crate::values::pem::Pem;
 use crate::values::secret::Secret;
 
+/// Why a `--web.config.file` cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
+    /// It cannot be read.
     #[error("web config file {path}: cannot read it: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
-    /// serde_yaml_ng's message, which names the key and the line (never a value: no secret).
+    /// Not valid YAML, or an unknown key.
     #[error("web config file {path}: {message}")]
-    Syntax { path: PathBuf, message: String },
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// serde_yaml_ng's message, which names the key and the line (never a value: no secret).
+        message: String,
+    },
+    /// A value this exporter refuses.
     #[error("web config file {path}: {key}: {message}")]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// The key, dotted.
         key: &'static str,
+        /// Why.
         message: String,
     },
 }
@@ -97,9 +110,11 @@ impl<'de> Deserialize<'de> for SecretString {
 
 /// A checked, loaded configuration: what the server applies to each connection and request.
 pub struct WebConfig {
+    /// TLS settings, when `tls_server_config` is given.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     /// User name -> bcrypt hash. `None`: no authentication.
     pub users: Option<BTreeMap<String, Secret>>,
+    /// `http_server_config.headers`, added to every response.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Files whose change triggers a reload (TLS files; the config file itself is watched by
     /// [`super::reload::Live`]).
@@ -108,7 +123,7 @@ pub struct WebConfig {
 
 impl WebConfig {
     /// No file: plain HTTP, no authentication, no extra headers.
-    pub fn open() -> Self {
+    pub(crate) fn open() -> Self {
         WebConfig {
             tls: None,
             users: None,

@@ -24,7 +24,7 @@ pub(super) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Requests announcing a larger body are refused. The exporter never reads a body: this only makes the refusal
 /// explicit, the body is never buffered.
-pub const MAX_BODY_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 /// Headers the toolkit lets a file set, with the values it accepts (None = any).
 const HEADERS: &[(&str, Option<&[&str]>)] = &[

@@ -3,6 +3,9 @@
 //! (the configuration re-read on change, applied per connection and handshake), [`routes`] (`/`, the metrics,
 //! `/-/healthy`, 404/405) and [`edge`] (HTTP-edge hardening). This module binds and serves, with a graceful
 //! shutdown on SIGTERM/SIGINT.
+//!
+//! Layer 6: it imports only from the layers below (the cached sources, the metrics, the values). What it serves
+//! ([`Options`], and the [`Sources`] to scrape) is built by the top layer from the settings.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,75 +13,106 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::exporter::Exporter;
 use crate::metrics;
-use crate::settings::{Settings, WebSettings};
+use crate::scrape::Sources;
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod config;
-pub mod edge;
-pub mod reload;
-pub mod routes;
-pub mod tls;
+pub(crate) mod edge;
+pub(crate) mod reload;
+pub(crate) mod routes;
+pub(crate) mod tls;
 
-pub use config::WebConfigError;
+pub(crate) use config::WebConfigError;
 
 /// How often the web config file and the certificates it names are checked for changes.
 const WEB_CONFIG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Why the exporter cannot serve.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// A listen address cannot be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
+        /// The address.
         address: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// A listen address that is not `host:port`, `:port` or `[ipv6]:port`.
     #[error("invalid listen address {0:?}: expected host:port, :port or [ipv6]:port")]
     Address(String),
+    /// The web config file cannot be used.
     #[error("{0}")]
     WebConfig(#[from] WebConfigError),
+    /// The sources could not be built (the top layer's error, e.g. a source that cannot start).
     #[error("{0}")]
-    Source(#[from] crate::exporter::StartError),
+    Source(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What the web layer serves, built by the top layer (the settings' `--web.*` flags and config-file keys).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `host:port`, `:port` (every interface) or `[v6]:port`.
+    pub listen_addresses: Vec<String>,
+    /// Where the metrics are served, e.g. `/metrics`.
+    pub telemetry_path: String,
+    /// Upper bound of a scrape's wait when Prometheus does not send its timeout.
+    pub max_scrape_wait: Duration,
+    /// exporter-toolkit web config (TLS, basic auth, headers); `None`: plain HTTP, no authentication.
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 /// What every connection shares.
 struct State {
-    exporter: Exporter,
+    sources: Sources,
     renderer: metrics::Renderer,
-    web: WebSettings,
+    web: Options,
     web_config: Arc<reload::Live>,
     auth: auth::Auth,
 }
 
-/// Binds every listen address, then serves until SIGTERM or SIGINT.
-pub async fn serve(settings: Settings) -> Result<(), ServerError> {
+/// Binds every listen address, then serves until SIGTERM or SIGINT (see [`serve_listeners`]).
+///
+/// # Errors
+/// See [`serve_listeners`]; also [`ServerError::Address`] or [`ServerError::Bind`] for a listen address.
+pub(crate) async fn serve(
+    options: Options,
+    sources: impl FnOnce() -> Result<Sources, ServerError>,
+) -> Result<(), ServerError> {
     let mut listeners = Vec::new();
-    for address in &settings.web.listen_addresses {
+    for address in &options.listen_addresses {
         listeners.push(bind(address).await?);
     }
-    serve_listeners(settings, listeners, shutdown_signal()).await
+    serve_listeners(options, sources, listeners, shutdown_signal()).await
 }
 
-/// Serves on already bound listeners until `shutdown` completes (tests pass their own).
-pub async fn serve_listeners(
-    settings: Settings,
+/// Serves on already bound listeners until `shutdown` completes (tests pass their own). The web config file is
+/// loaded first, then `sources` builds what is scraped, so an invalid web config stops start-up before any
+/// source is built.
+///
+/// # Errors
+/// [`ServerError::WebConfig`] for a web config file that cannot be used; the error of `sources`
+/// ([`ServerError::Source`]).
+pub(crate) async fn serve_listeners(
+    options: Options,
+    sources: impl FnOnce() -> Result<Sources, ServerError>,
     listeners: Vec<TcpListener>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServerError> {
     // An invalid web config refuses to start, before any connection is accepted.
-    let web_config = Arc::new(match &settings.web.config_file {
+    let web_config = Arc::new(match &options.config_file {
         Some(path) => reload::Live::load(path)?,
         None => reload::Live::none(),
     });
-    let reloader = settings
-        .web
+    let reloader = options
         .config_file
         .is_some()
         .then(|| reload::watch(web_config.clone(), WEB_CONFIG_CHECK_INTERVAL));
     let state = Arc::new(State {
-        exporter: Exporter::new(&settings)?,
+        sources: sources()?,
         renderer: metrics::Renderer::default(),
-        web: settings.web.clone(),
+        web: options,
         web_config,
         auth: auth::Auth::default(),
     });
@@ -86,7 +120,7 @@ pub async fn serve_listeners(
     let mut accepters = Vec::new();
     for listener in listeners {
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!(address = %addr, path = %settings.web.telemetry_path, "listening");
+            tracing::info!(address = %addr, path = %state.web.telemetry_path, "listening");
         }
         let tx = tx.clone();
         accepters.push(tokio::spawn(async move {
@@ -148,7 +182,7 @@ pub async fn serve_listeners(
 
 /// A listen address, parsed: `:port` (every interface) or `host:port` / `[v6]:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListenAddress {
+pub(crate) enum ListenAddress {
     /// `:port`: IPv6 and IPv4 when possible.
     Every(u16),
     /// `host:port` or `[v6]:port`, resolved when bound.
@@ -159,7 +193,7 @@ pub enum ListenAddress {
 ///
 /// # Errors
 /// [`ServerError::Address`] when it is not `host:port`, `:port` or `[ipv6]:port` with a port in 0..=65535.
-pub fn parse_listen_address(address: &str) -> Result<ListenAddress, ServerError> {
+pub(crate) fn parse_listen_address(address: &str) -> Result<ListenAddress, ServerError> {
     let invalid = || ServerError::Address(address.to_owned());
     if let Some(port) = address.strip_prefix(':') {
         return port
@@ -184,6 +218,9 @@ pub fn parse_listen_address(address: &str) -> Result<ListenAddress, ServerError>
 }
 
 /// Binds `host:port`, `:port` (every interface, IPv6 and IPv4 when possible) or `[v6]:port`.
+///
+/// # Errors
+/// [`ServerError::Address`] for an address that does not parse, [`ServerError::Bind`] when it cannot be bound.
 pub async fn bind(address: &str) -> Result<TcpListener, ServerError> {
     let bind_err = |source| ServerError::Bind {
         address: address.to_owned(),

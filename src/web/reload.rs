@@ -21,7 +21,7 @@ fn stamp(path: &Path) -> Stamp {
 }
 
 /// The configuration in force, re-read when the file or a file it names changes.
-pub struct Live {
+pub(crate) struct Live {
     path: Option<PathBuf>,
     current: RwLock<Arc<WebConfig>>,
     /// Stamps of the last attempt (good or bad), so a bad file is reported once, not at every check.
@@ -30,7 +30,7 @@ pub struct Live {
 
 impl Live {
     /// No `--web.config.file`: plain HTTP, no authentication; nothing to watch.
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Live {
             path: None,
             current: RwLock::new(Arc::new(WebConfig::open())),
@@ -39,7 +39,7 @@ impl Live {
     }
 
     /// Loads the file; an invalid file is an error (the exporter refuses to start).
-    pub fn load(path: &Path) -> Result<Self, WebConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, WebConfigError> {
         let before = stamps(path, &[]);
         let config = load(path)?;
         let stamps = stamps(path, &config.watched);
@@ -56,7 +56,7 @@ impl Live {
         })
     }
 
-    pub fn current(&self) -> Arc<WebConfig> {
+    pub(crate) fn current(&self) -> Arc<WebConfig> {
         self.current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -65,7 +65,7 @@ impl Live {
 
     /// Re-reads the configuration if the file or any file it names changed since the last attempt.
     /// Returns true when a new configuration is in force. A bad file is logged and the last good one stays.
-    pub fn reload_if_changed(&self) -> bool {
+    pub(crate) fn reload_if_changed(&self) -> bool {
         let Some(path) = &self.path else {
             return false;
         };

@@ -35,7 +35,7 @@ pub(super) async fn handle(
             method_not_allowed()
         } else if path == "/" {
             // The same (cached) reading a scrape gets, so the page and the metrics never disagree.
-            let scrape = state.exporter.scrape(state.web.max_scrape_wait).await;
+            let scrape = state.sources.scrape(state.web.max_scrape_wait).await;
             text(
                 StatusCode::OK,
                 "text/html; charset=utf-8",
@@ -70,7 +70,7 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Ch
         })
         .unwrap_or(state.web.max_scrape_wait)
         .min(state.web.max_scrape_wait);
-    let scrape = state.exporter.scrape(deadline).await;
+    let scrape = state.sources.scrape(deadline).await;
     // Shared with the scrapes of the same second: the response holds references, not its own copy.
     let exposition = state.renderer.shared(scrape, format).await;
     let chunks = [
@@ -97,7 +97,7 @@ impl AsRef<[u8]> for SharedText {
 }
 
 /// A response body made of a few ready chunks.
-pub struct Chunks(VecDeque<Bytes>);
+pub(crate) struct Chunks(VecDeque<Bytes>);
 
 impl hyper::body::Body for Chunks {
     type Data = Bytes;
@@ -145,7 +145,7 @@ fn method_not_allowed() -> Response<Chunks> {
 /// One row of the landing page's source table: what `crowdsec_exporter_source_up` and
 /// `crowdsec_exporter_source_errors_total` say, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceStatus {
+pub(crate) struct SourceStatus {
     /// `source` label: `lapi_db`, `cscli`, `service_api`, `bouncer_config`, `lapi_health`.
     pub source: &'static str,
     /// `name` label.
@@ -180,7 +180,7 @@ fn status<T>(r: &crate::scrape::SourceReport<T>) -> SourceStatus {
 
 /// Every configured source of a scrape, in the order the metrics list them. A source that is not configured has no
 /// row (it is absent, not down).
-pub fn sources_status(s: &crate::metrics::Scrape) -> Vec<SourceStatus> {
+pub(crate) fn sources_status(s: &crate::metrics::Scrape) -> Vec<SourceStatus> {
     s.lapis
         .iter()
         .map(|r| status(r))

@@ -11,7 +11,7 @@ use crate::values::pem::{self, Pem, PemError};
 
 /// Why the TLS configuration cannot be built. Never carries key material (see [`crate::values::pem`]).
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     #[error("{0}")]
     Pem(#[from] PemError),
     #[error("{0}")]
@@ -20,7 +20,7 @@ pub enum TlsError {
 
 /// `client_auth_type`: which client certificates the server asks for and verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     /// `NoClientCert` (default).
     None,
     /// `VerifyClientCertIfGiven`.
@@ -31,14 +31,14 @@ pub enum ClientAuth {
 
 /// `min_version` / `max_version`: the versions rustls speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
+pub(crate) enum TlsVersion {
     Tls12,
     Tls13,
 }
 
 /// The checked TLS part of the web config file (see [`super::config`]), ready for [`build`].
 #[derive(Debug, Clone)]
-pub struct TlsSettings {
+pub(crate) struct TlsSettings {
     pub cert: Pem,
     pub key: Pem,
     pub client_ca: Option<Pem>,
@@ -110,7 +110,7 @@ fn provider(s: &TlsSettings) -> Result<CryptoProvider, TlsError> {
 /// # Errors
 /// [`TlsError::Pem`] for a file that cannot be read or parsed, [`TlsError::Config`] for a cipher suite, curve or
 /// version rustls lacks, or a certificate that does not match its key.
-pub fn build(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
+pub(crate) fn build(s: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(provider(s)?);
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
         (TlsVersion::Tls12, &rustls::version::TLS12),

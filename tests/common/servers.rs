@@ -71,30 +71,105 @@ fn server_command(bin: &Path, owner_dir: &Path) -> Command {
     cmd
 }
 
-pub const PG_ADMIN_PASSWORD: &str = "admin-Pg-passw0rd";
-
-/// A PostgreSQL 15 server: superuser `postgres` (password [`PG_ADMIN_PASSWORD`] over TCP).
-pub struct Postgres {
+/// A database server of engine `E` started for a test on 127.0.0.1, on a free port, in a temp folder (with
+/// `tls/server.pem` + `tls/server.key` from a [`Pki`] when started with TLS). What PostgreSQL and MariaDB share;
+/// each engine says how to initialise, run, probe and reload it ([`Engine`]).
+pub struct Server<E: Engine> {
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub proc: Proc,
+    engine: std::marker::PhantomData<E>,
 }
 
-impl Postgres {
-    /// initdb + postgres; the server's own time zone is `zone` (a POSIX spec, no tz files needed).
-    pub fn start(zone: &str) -> Postgres {
+/// How one engine is set up and run by [`Server`].
+pub trait Engine: Sized {
+    /// For messages: `PostgreSQL`.
+    const NAME: &'static str;
+    /// URL scheme of the exporter's `--lapi.db`.
+    const SCHEME: &'static str;
+    /// Creates the data folder under `d` and returns the server's command (listening on `port`, server time zone
+    /// `zone`) and its log file name. With `tls`, the server's certificate is in `d/tls` and the CA in the `Pki`.
+    fn init(d: &Path, zone: &str, port: u16, tls: Option<&Pki>) -> (Command, &'static str);
+    /// Whether the server accepts an admin connection.
+    fn ready(server: &Server<Self>) -> bool;
+    /// Makes the running server reread its TLS files.
+    fn reload_tls(server: &Server<Self>);
+    /// Before the process is killed.
+    fn stop(_server: &mut Server<Self>) {}
+}
+
+impl<E: Engine> Server<E> {
+    /// Initialises and starts the server; its own time zone is `zone` (see the engine).
+    pub fn start(zone: &str) -> Self {
         Self::start_with(zone, None)
     }
 
-    /// As [`Postgres::start`], with TLS on (certificate `server` of `pki`) and forced by pg_hba for every role
-    /// but the superuser: role `certuser` logs in by client certificate (`cert` auth), others by password.
-    pub fn start_tls(zone: &str, pki: &Pki) -> Postgres {
+    /// As [`Server::start`], with TLS on (certificate `server` of `pki`); see the engine for who must use it.
+    pub fn start_tls(zone: &str, pki: &Pki) -> Self {
         Self::start_with(zone, Some(pki))
     }
 
-    fn start_with(zone: &str, pki: Option<&Pki>) -> Postgres {
+    fn start_with(zone: &str, pki: Option<&Pki>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        if let Some(pki) = pki {
+            std::fs::create_dir(d.join("tls")).unwrap();
+            pki.install_server_files(&d.join("tls"), "server");
+        }
+        let port = free_port();
+        let (mut cmd, log) = E::init(d, zone, port, pki);
+        let proc = Proc::spawn(&mut cmd, d.join(log));
+        let server = Server {
+            dir,
+            port,
+            proc,
+            engine: std::marker::PhantomData,
+        };
+        wait_until(
+            &format!("{} to accept connections", E::NAME),
+            Duration::from_secs(30),
+            || E::ready(&server),
+        );
+        server
+    }
+
+    /// The exporter's `--lapi.db` URL for `user` on database `db`.
+    pub fn url(&self, user: &str, password: &str, db: &str) -> String {
+        format!(
+            "{}://{user}:{password}@127.0.0.1:{}/{db}",
+            E::SCHEME,
+            self.port
+        )
+    }
+
+    /// Swaps in certificate `name` of `pki` (see [`Pki`]) and makes the server reread it.
+    pub fn use_server_cert(&self, pki: &Pki, name: &str) {
+        pki.install_server_files(&self.dir.path().join("tls"), name);
+        E::reload_tls(self);
+    }
+}
+
+impl<E: Engine> Drop for Server<E> {
+    fn drop(&mut self) {
+        E::stop(self);
+    }
+}
+
+pub const PG_ADMIN_PASSWORD: &str = "admin-Pg-passw0rd";
+
+/// A PostgreSQL 15 server: superuser `postgres` (password [`PG_ADMIN_PASSWORD`] over TCP). The server's own time
+/// zone is a POSIX spec (no tz files needed). With TLS, pg_hba forces it for every role but the superuser: role
+/// `certuser` logs in by client certificate (`cert` auth), others by password.
+pub type Postgres = Server<Pg>;
+
+/// [`Engine`] PostgreSQL 15.
+pub struct Pg;
+
+impl Engine for Pg {
+    const NAME: &'static str = "PostgreSQL";
+    const SCHEME: &'static str = "postgres";
+
+    fn init(d: &Path, zone: &str, port: u16, pki: Option<&Pki>) -> (Command, &'static str) {
         let pwfile = d.join("pw");
         std::fs::write(&pwfile, PG_ADMIN_PASSWORD).unwrap();
         if is_root() {
@@ -125,8 +200,6 @@ impl Postgres {
         let mut tls_args = Vec::new();
         if let Some(pki) = pki {
             let tls = d.join("tls");
-            std::fs::create_dir(&tls).unwrap();
-            pki.install_server_files(&tls, "server");
             std::fs::write(
                 d.join("data/pg_hba.conf"),
                 "local all all trust\n\
@@ -145,28 +218,39 @@ impl Postgres {
             }
             tls_args.extend(["-c".to_owned(), "ssl=on".to_owned()]);
         }
-        let port = free_port();
-        let proc = Proc::spawn(
-            server_command(&part_at("usr/lib/postgresql/15/bin/postgres"), d)
-                .args(&tls_args)
-                .arg("-D")
-                .arg(d.join("data"))
-                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-                .arg("-k")
-                .arg(d)
-                .args(["-c", "fsync=off", "-c"])
-                .arg(format!("timezone={zone}")),
-            d.join("postgres.log"),
-        );
-        let pg = Postgres { dir, port, proc };
-        wait_until(
-            "PostgreSQL to accept connections",
-            Duration::from_secs(30),
-            || block_on(pg.try_admin("postgres")).is_ok(),
-        );
-        pg
+        let mut cmd = server_command(&part_at("usr/lib/postgresql/15/bin/postgres"), d);
+        cmd.args(&tls_args)
+            .arg("-D")
+            .arg(d.join("data"))
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .arg("-k")
+            .arg(d)
+            .args(["-c", "fsync=off", "-c"])
+            .arg(format!("timezone={zone}"));
+        (cmd, "postgres.log")
     }
 
+    fn ready(pg: &Postgres) -> bool {
+        block_on(pg.try_admin("postgres")).is_ok()
+    }
+
+    /// PostgreSQL rereads its TLS files on reload.
+    fn reload_tls(pg: &Postgres) {
+        pg.admin_sql("postgres", "SELECT pg_reload_conf()");
+        // The postmaster reloads asynchronously; new connections after this see the new files.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    /// Fast shutdown (SIGINT), so the server's own children exit with it.
+    fn stop(pg: &mut Postgres) {
+        let _ = Command::new("kill")
+            .args(["-INT", &pg.proc.child.id().to_string()])
+            .status();
+        let _ = pg.proc.terminate(Duration::from_secs(5));
+    }
+}
+
+impl Server<Pg> {
     async fn try_admin(&self, db: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
         let (client, conn) = tokio_postgres::Config::new()
             .host("127.0.0.1")
@@ -211,18 +295,141 @@ impl Postgres {
             .join("\n");
         self.admin_sql(db, &format!("SET ROLE {user};\n{sql}"));
     }
+}
 
-    pub fn url(&self, user: &str, password: &str, db: &str) -> String {
-        format!("postgres://{user}:{password}@127.0.0.1:{}/{db}", self.port)
+/// A MariaDB 10.11 server whose global time zone is `zone` (e.g. `+05:30`); `root` has no password over TCP.
+/// With TLS, client certificates are checked against the `Pki`'s CA; users demand TLS with `REQUIRE SSL` /
+/// `REQUIRE X509`.
+pub type Mariadb = Server<Maria>;
+
+/// [`Engine`] MariaDB 10.11.
+pub struct Maria;
+
+impl Engine for Maria {
+    const NAME: &'static str = "MariaDB";
+    const SCHEME: &'static str = "mysql";
+
+    fn init(d: &Path, zone: &str, port: u16, pki: Option<&Pki>) -> (Command, &'static str) {
+        let root = parts_root().join("root");
+        // mariadb-install-db (a shell script around the server) failed once, unreproducibly, on a machine loaded
+        // by parallel builds: one retry on a fresh data folder, the first failure printed for the record.
+        let install = || {
+            let _ = std::fs::remove_dir_all(d.join("data"));
+            server_command(&part_at("usr/bin/mariadb-install-db"), d)
+                .arg("--no-defaults")
+                .arg(format!("--basedir={}", root.join("usr").display()))
+                .arg(format!("--datadir={}", d.join("data").display()))
+                .args([
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                    "--skip-name-resolve",
+                    // Native AIO can fail with EAGAIN when other servers on the machine hold the kernel's aio slots.
+                    "--innodb-use-native-aio=0",
+                ])
+                .output()
+                .unwrap()
+        };
+        let mut out = install();
+        if !out.status.success() {
+            eprintln!(
+                "mariadb-install-db failed, retrying once: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out = install();
+        }
+        assert!(
+            out.status.success(),
+            "mariadb-install-db: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut tls_args = Vec::new();
+        if let Some(pki) = pki {
+            let tls = d.join("tls");
+            tls_args = vec![
+                format!("--ssl-cert={}", tls.join("server.pem").display()),
+                format!("--ssl-key={}", tls.join("server.key").display()),
+                format!("--ssl-ca={}", pki.path("ca.pem").display()),
+            ];
+        }
+        let mut cmd = server_command(&part_at("usr/sbin/mariadbd"), d);
+        cmd.arg("--no-defaults")
+            .arg(format!("--datadir={}", d.join("data").display()))
+            .arg(format!("--basedir={}", root.join("usr").display()))
+            .arg(format!(
+                "--lc-messages-dir={}",
+                root.join("usr/share/mariadb").display()
+            ))
+            .arg(format!("--socket={}", d.join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", d.join("mysqld.pid").display()))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                "--innodb-use-native-aio=0",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--default-time-zone={zone}"))
+            .args(&tls_args);
+        (cmd, "mariadbd.log")
     }
 
-    /// Swaps in certificate `name` of `pki` (see [`Pki`]) and reloads the server (PostgreSQL rereads its TLS
-    /// files on reload).
-    pub fn use_server_cert(&self, pki: &Pki, name: &str) {
-        pki.install_server_files(&self.dir.path().join("tls"), name);
-        self.admin_sql("postgres", "SELECT pg_reload_conf()");
-        // The postmaster reloads asynchronously; new connections after this see the new files.
-        std::thread::sleep(Duration::from_millis(500));
+    fn ready(db: &Mariadb) -> bool {
+        block_on(db.try_admin()).is_ok()
+    }
+
+    /// `FLUSH SSL` rereads the files.
+    fn reload_tls(db: &Mariadb) {
+        db.admin_sql(&["FLUSH SSL"]);
+    }
+}
+
+impl Server<Maria> {
+    async fn try_admin(&self) -> Result<mysql_async::Conn, mysql_async::Error> {
+        mysql_async::Conn::new(
+            mysql_async::OptsBuilder::default()
+                .ip_or_hostname("127.0.0.1")
+                .tcp_port(self.port)
+                .prefer_socket(false)
+                .user(Some("root")),
+        )
+        .await
+    }
+
+    /// Runs SQL statements (`;`-separated, one per line or joined) as root, with `session` statements first.
+    pub fn admin_sql(&self, statements: &[&str]) {
+        use mysql_async::prelude::Queryable;
+        block_on(async {
+            let mut c = self.try_admin().await.unwrap();
+            for sql in statements {
+                c.query_drop(*sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}: {sql}"));
+            }
+            c.disconnect().await.unwrap();
+        });
+    }
+
+    /// Creates database `db` and user `user`@`127.0.0.1` with `password` (all rights on `db`), and the tables of
+    /// `schema_file` (tests/fixtures/mysql/).
+    pub fn create_crowdsec_db(&self, db: &str, user: &str, password: &str, schema_file: &str) {
+        let schema =
+            std::fs::read_to_string(Path::new(super::FIXTURES).join("mysql").join(schema_file))
+                .unwrap();
+        let mut statements = vec![
+            format!("CREATE DATABASE {db}"),
+            format!("CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'"),
+            format!("GRANT ALL PRIVILEGES ON {db}.* TO '{user}'@'127.0.0.1'"),
+            format!("USE {db}"),
+        ];
+        statements.extend(
+            schema
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+                .map(str::to_owned),
+        );
+        let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+        self.admin_sql(&refs);
     }
 }
 
@@ -318,16 +525,6 @@ impl Pki {
     }
 }
 
-impl Drop for Postgres {
-    /// Fast shutdown (SIGINT), so the server's own children exit with it.
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.proc.child.id().to_string()])
-            .status();
-        let _ = self.proc.terminate(Duration::from_secs(5));
-    }
-}
-
 /// Runs a future on a small runtime of its own (tests are plain `#[test]`s).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -335,161 +532,6 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(f)
-}
-
-/// A MariaDB 10.11 server whose global time zone is `zone` (e.g. `+05:30`); `root` has no password over TCP.
-pub struct Mariadb {
-    pub dir: tempfile::TempDir,
-    pub port: u16,
-    pub proc: Proc,
-}
-
-impl Mariadb {
-    pub fn start(zone: &str) -> Mariadb {
-        Self::start_with(zone, None)
-    }
-
-    /// As [`Mariadb::start`], with TLS on (certificate `server` of `pki`, client certificates checked against
-    /// its CA); users demand it with `REQUIRE SSL` / `REQUIRE X509`.
-    pub fn start_tls(zone: &str, pki: &Pki) -> Mariadb {
-        Self::start_with(zone, Some(pki))
-    }
-
-    fn start_with(zone: &str, pki: Option<&Pki>) -> Mariadb {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let root = parts_root().join("root");
-        // mariadb-install-db (a shell script around the server) failed once, unreproducibly, on a machine loaded
-        // by parallel builds: one retry on a fresh data folder, the first failure printed for the record.
-        let install = || {
-            let _ = std::fs::remove_dir_all(d.join("data"));
-            server_command(&part_at("usr/bin/mariadb-install-db"), d)
-                .arg("--no-defaults")
-                .arg(format!("--basedir={}", root.join("usr").display()))
-                .arg(format!("--datadir={}", d.join("data").display()))
-                .args([
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                    "--skip-name-resolve",
-                    // Native AIO can fail with EAGAIN when other servers on the machine hold the kernel's aio slots.
-                    "--innodb-use-native-aio=0",
-                ])
-                .output()
-                .unwrap()
-        };
-        let mut out = install();
-        if !out.status.success() {
-            eprintln!(
-                "mariadb-install-db failed, retrying once: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            out = install();
-        }
-        assert!(
-            out.status.success(),
-            "mariadb-install-db: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut tls_args = Vec::new();
-        if let Some(pki) = pki {
-            let tls = d.join("tls");
-            std::fs::create_dir(&tls).unwrap();
-            pki.install_server_files(&tls, "server");
-            tls_args = vec![
-                format!("--ssl-cert={}", tls.join("server.pem").display()),
-                format!("--ssl-key={}", tls.join("server.key").display()),
-                format!("--ssl-ca={}", pki.path("ca.pem").display()),
-            ];
-        }
-        let port = free_port();
-        let proc = Proc::spawn(
-            server_command(&part_at("usr/sbin/mariadbd"), d)
-                .arg("--no-defaults")
-                .arg(format!("--datadir={}", d.join("data").display()))
-                .arg(format!("--basedir={}", root.join("usr").display()))
-                .arg(format!(
-                    "--lc-messages-dir={}",
-                    root.join("usr/share/mariadb").display()
-                ))
-                .arg(format!("--socket={}", d.join("mysqld.sock").display()))
-                .arg(format!("--pid-file={}", d.join("mysqld.pid").display()))
-                .args([
-                    "--bind-address=127.0.0.1",
-                    "--skip-name-resolve",
-                    "--innodb-use-native-aio=0",
-                ])
-                .arg(format!("--port={port}"))
-                .arg(format!("--default-time-zone={zone}"))
-                .args(&tls_args),
-            d.join("mariadbd.log"),
-        );
-        let db = Mariadb { dir, port, proc };
-        wait_until(
-            "MariaDB to accept connections",
-            Duration::from_secs(30),
-            || block_on(db.try_admin()).is_ok(),
-        );
-        db
-    }
-
-    async fn try_admin(&self) -> Result<mysql_async::Conn, mysql_async::Error> {
-        mysql_async::Conn::new(
-            mysql_async::OptsBuilder::default()
-                .ip_or_hostname("127.0.0.1")
-                .tcp_port(self.port)
-                .prefer_socket(false)
-                .user(Some("root")),
-        )
-        .await
-    }
-
-    /// Runs SQL statements (`;`-separated, one per line or joined) as root, with `session` statements first.
-    pub fn admin_sql(&self, statements: &[&str]) {
-        use mysql_async::prelude::Queryable;
-        block_on(async {
-            let mut c = self.try_admin().await.unwrap();
-            for sql in statements {
-                c.query_drop(*sql)
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}: {sql}"));
-            }
-            c.disconnect().await.unwrap();
-        });
-    }
-
-    /// Creates database `db` and user `user`@`127.0.0.1` with `password` (all rights on `db`), and the tables of
-    /// `schema_file` (tests/fixtures/mysql/).
-    pub fn create_crowdsec_db(&self, db: &str, user: &str, password: &str, schema_file: &str) {
-        let schema =
-            std::fs::read_to_string(Path::new(super::FIXTURES).join("mysql").join(schema_file))
-                .unwrap();
-        let mut statements = vec![
-            format!("CREATE DATABASE {db}"),
-            format!("CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'"),
-            format!("GRANT ALL PRIVILEGES ON {db}.* TO '{user}'@'127.0.0.1'"),
-            format!("USE {db}"),
-        ];
-        statements.extend(
-            schema
-                .lines()
-                .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
-                .map(str::to_owned),
-        );
-        let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
-        self.admin_sql(&refs);
-    }
-
-    pub fn url(&self, user: &str, password: &str, db: &str) -> String {
-        format!("mysql://{user}:{password}@127.0.0.1:{}/{db}", self.port)
-    }
-
-    /// Swaps in certificate `name` of `pki` (see [`Pki`]): `FLUSH SSL` rereads the files.
-    pub fn use_server_cert(&self, pki: &Pki, name: &str) {
-        pki.install_server_files(&self.dir.path().join("tls"), name);
-        self.admin_sql(&["FLUSH SSL"]);
-    }
 }
 
 /// The same bouncers from two sources: labels equal, times equal to the microsecond.

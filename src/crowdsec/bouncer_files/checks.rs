@@ -9,24 +9,33 @@ use serde::Serialize;
 use sha2::{Digest, Sha512};
 
 use super::parse::parse;
+pub(crate) use super::rules::LUA_SLASH_NOTE;
 use super::rules::{check_auth, check_permissions, check_url, parse_fix, read_fix};
-pub use super::rules::{example_url, normalise, LUA_SLASH_NOTE};
 use super::{read_capped, sibling, Kind, ReadError};
 use crate::values::secret::Secret;
 
 /// Host of the CrowdSec Service API: a URL there is a Blocklist-as-a-Service integration, not a LAPI.
-pub const SERVICE_API_HOST: &str = "admin.api.crowdsec.net";
+pub(crate) const SERVICE_API_HOST: &str = "admin.api.crowdsec.net";
 
+/// One check of a bouncer configuration file: the `check` label of `crowdsec_bouncer_config_check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
+    /// The exporter can read the file.
     Readable,
+    /// The bouncer's own reader accepts it.
     Parses,
+    /// `api_url` is a URL the bouncer can use.
     ApiUrl,
+    /// An API key is given (or TLS files instead).
     ApiKey,
+    /// The TLS client certificate and key exist and match.
     TlsFiles,
+    /// The key's hash is registered in the LAPI's database.
     KeyRegistered,
+    /// The LAPI at `api_url` answers `/health`.
     LapiReachable,
+    /// The file is not readable by others (it holds a key).
     Permissions,
     /// A Blocklist-as-a-Service URL names an integration the Service API lists.
     Integration,
@@ -42,7 +51,7 @@ pub enum Check {
 
 impl Check {
     /// The `check` label.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Check::Readable => "readable",
             Check::Parses => "parses",
@@ -70,16 +79,24 @@ impl Check {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Passed.
     Pass,
+    /// Works, but not as probably meant (metric value 0, the file stays valid).
     Warn,
+    /// The bouncer cannot work with this (the file is invalid).
     Fail,
 }
 
+/// The result of one check on one file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckResult {
+    /// Which check.
     pub check: Check,
+    /// Its outcome.
     pub status: Status,
+    /// What was found, in operator words; never a secret.
     pub detail: String,
+    /// What to do, when it did not pass.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
@@ -88,6 +105,7 @@ pub struct CheckResult {
 /// series), shown by `diagnose`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Skipped {
+    /// Which check.
     pub check: Check,
     /// Why, in operator words, e.g. "not checked: the LAPI is read through cscli, whose JSON has no key hashes".
     pub why: String,
@@ -96,8 +114,11 @@ pub struct Skipped {
 /// Everything known about one file; holds no secret (the key stays in [`Inspection`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileReport {
+    /// The file.
     pub path: PathBuf,
+    /// Which bouncer's format, from the file name.
     pub kind: Kind,
+    /// The LAPI URL the bouncer would use, as it reads it.
     pub api_url: Option<String>,
     /// The registered bouncer this file belongs to (its key's row, its certificate CN's newest `CN@ip` row, else
     /// its `.id` file).
@@ -115,6 +136,7 @@ pub struct FileReport {
     /// The name in `<file>.id`, written by the installers at registration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_name: Option<String>,
+    /// Every check that ran.
     pub checks: Vec<CheckResult>,
     /// Checks that could not run, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -150,17 +172,19 @@ impl FileReport {
         }
     }
 
+    /// The result of `check`, if it ran.
     pub fn check(&self, check: Check) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.check == check)
     }
 
+    /// Why `check` did not run, if it did not.
     pub fn skipped(&self, check: Check) -> Option<&Skipped> {
         self.skipped.iter().find(|s| s.check == check)
     }
 }
 
 /// The id in a Blocklist-as-a-Service URL, `https://admin.api.crowdsec.net/v1/integrations/<id>[/...]`.
-pub fn integration_id(api_url: &str) -> Option<String> {
+pub(crate) fn integration_id(api_url: &str) -> Option<String> {
     let url = reqwest::Url::parse(api_url.trim()).ok()?;
     if url.host_str() != Some(SERVICE_API_HOST) {
         return None;
@@ -176,7 +200,7 @@ pub fn integration_id(api_url: &str) -> Option<String> {
 impl FileReport {
     /// Adds the `integration` check when the file points at a Blocklist-as-a-Service integration and the
     /// Service API's list (`known_ids`) was read.
-    pub fn with_integrations(mut self, known_ids: Option<&[&str]>) -> FileReport {
+    pub(crate) fn with_integrations(mut self, known_ids: Option<&[&str]>) -> FileReport {
         let (Some(ids), Some(id)) = (known_ids, self.api_url.as_deref().and_then(integration_id))
         else {
             return self;
@@ -197,7 +221,7 @@ impl FileReport {
 
 /// What the LAPI database says about a key hash.
 #[derive(Debug, Clone, PartialEq)]
-pub enum KeyLookup {
+pub(crate) enum KeyLookup {
     Registered {
         lapi: String,
         bouncer: String,
@@ -210,6 +234,7 @@ pub enum KeyLookup {
 /// A file after the offline checks, waiting for the database and network ones.
 #[derive(Debug)]
 pub struct Inspection {
+    /// What is known so far (no secret).
     pub report: FileReport,
     /// Only set when api_key passed.
     key: Option<Secret>,
@@ -268,7 +293,11 @@ pub fn inspect(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Inspection 
 }
 
 /// [`inspect`] at a given clock.
-pub fn inspect_at(path: &Path, env: &dyn Fn(&str) -> Option<String>, now: i64) -> Inspection {
+pub(crate) fn inspect_at(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    now: i64,
+) -> Inspection {
     let kind = Kind::from_path(path);
     let mut insp = Inspection {
         report: FileReport {
@@ -377,17 +406,21 @@ pub fn inspect_at(path: &Path, env: &dyn Fn(&str) -> Option<String>, now: i64) -
 
 impl Inspection {
     /// The key's sha512, to look up in the LAPI database (`None` when there is no usable key).
-    pub fn key_hash(&self) -> Option<Secret> {
+    pub(crate) fn key_hash(&self) -> Option<Secret> {
         self.key.as_ref().map(key_hash)
     }
 
-    pub fn health_url(&self) -> Option<&reqwest::Url> {
+    pub(crate) fn health_url(&self) -> Option<&reqwest::Url> {
         self.health_url.as_ref()
     }
 
     /// Records what the LAPI database said about the key; `registered` says whether a name is registered
     /// (`None`: nobody can tell, e.g. cscli-only LAPIs), for the `.id` file.
-    pub fn key_registered(&mut self, lookup: KeyLookup, registered: &dyn Fn(&str) -> Option<bool>) {
+    pub(crate) fn key_registered(
+        &mut self,
+        lookup: KeyLookup,
+        registered: &dyn Fn(&str) -> Option<bool>,
+    ) {
         let (_, key_name) = self.report.kind.url_key();
         match lookup {
             KeyLookup::Registered { lapi, bouncer } => {
@@ -419,7 +452,7 @@ impl Inspection {
 
     /// A file without a key (TLS, or none found) may still name its bouncer in `.id`; a name nobody can confirm
     /// (`None`) is kept, said so in the skipped reason by the caller.
-    pub fn name_from_id(&mut self, registered: &dyn Fn(&str) -> Option<bool>) {
+    pub(crate) fn name_from_id(&mut self, registered: &dyn Fn(&str) -> Option<bool>) {
         if self.report.bouncer.is_none() {
             self.report.bouncer = self
                 .report
@@ -430,7 +463,7 @@ impl Inspection {
     }
 
     /// Records the answer of `GET <api_url>/health`.
-    pub fn lapi_reachable(&mut self, answer: &Result<(), String>) {
+    pub(crate) fn lapi_reachable(&mut self, answer: &Result<(), String>) {
         let url = self
             .health_url
             .as_ref()
@@ -446,6 +479,7 @@ impl Inspection {
         });
     }
 
+    /// The report, the key dropped.
     pub fn finish(mut self) -> FileReport {
         self.report.checks.sort_by_key(|c| c.check);
         self.report

@@ -23,6 +23,7 @@ pub enum EndpointKind {
 /// The endpoint to probe for one file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Endpoint {
+    /// A LAPI or the Service API's host.
     pub kind: EndpointKind,
     /// LAPI: the normalised base URL (one trailing `/`); Service API: the host root, `https://<host>[:port]/`.
     pub url: reqwest::Url,

@@ -7,7 +7,7 @@ use super::Kind;
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot};
 
 /// One LAPI's registrations: (its name, its rows).
-pub type Registrations<'a> = (&'a str, &'a BouncerSnapshot);
+pub(crate) type Registrations<'a> = (&'a str, &'a BouncerSnapshot);
 
 /// Adds what `lapis` tell about `report`'s bouncer.
 pub fn link(report: &mut FileReport, lapis: &[Registrations<'_>]) {

@@ -4,11 +4,11 @@
 
 pub mod checks;
 pub mod endpoint;
-pub mod host;
+pub(crate) mod host;
 pub mod link;
 pub mod parse;
 mod rules;
-pub mod tls;
+pub(crate) mod tls;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ pub enum Kind {
 
 impl Kind {
     /// The kind from the file name; YAML files are refined by their keys once parsed.
-    pub fn from_path(path: &Path) -> Kind {
+    pub(crate) fn from_path(path: &Path) -> Kind {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -59,7 +59,7 @@ impl Kind {
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Kind::Go => "Go bouncer (YAML)",
             Kind::Cloudflare => "cloudflare bouncer (YAML)",
@@ -71,7 +71,7 @@ impl Kind {
     }
 
     /// Names of the URL and key settings, as the operator has to write them.
-    pub fn url_key(self) -> (&'static str, &'static str) {
+    pub(crate) fn url_key(self) -> (&'static str, &'static str) {
         match self {
             Kind::Go => ("api_url", "api_key"),
             Kind::Cloudflare => ("crowdsec_lapi_url", "crowdsec_lapi_key"),
@@ -92,7 +92,7 @@ impl Kind {
 
     /// Whether the bouncer reads `<file>.local` over its file: the Go bouncers (go-cs-lib csyaml Patcher) and the
     /// nginx/openresty ones since lua-cs-bouncer 1.0.7; never the legacy haproxy bouncer nor apache.
-    pub fn reads_overlay(self) -> bool {
+    pub(crate) fn reads_overlay(self) -> bool {
         self.is_yaml() || self == Kind::Lua
     }
 }
@@ -101,7 +101,9 @@ impl Kind {
 /// variables the exporter can see).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
+    /// The LAPI URL, as the bouncer reads it.
     pub api_url: Option<String>,
+    /// The API key, as the bouncer reads it (redacted in `Debug`).
     pub api_key: Option<Secret>,
     /// TLS client authentication instead of a key.
     pub tls: Option<TlsFiles>,
@@ -118,9 +120,11 @@ pub struct Parsed {
     pub overlay_keys: Vec<String>,
     /// Go: `$VAR`s of api_url / api_key the exporter's environment does not define (the bouncer's may).
     pub url_undefined_vars: Vec<String>,
+    /// Go: the same for api_key.
     pub key_undefined_vars: Vec<String>,
     /// Go bouncers: `log_mode` (`file` or `stdout`) and `log_dir`, where the `log` check finds their log.
     pub log_mode: Option<String>,
+    /// Go bouncers: the folder of `<program>.log` when `log_mode: file`.
     pub log_dir: Option<String>,
 }
 
@@ -143,30 +147,44 @@ impl Default for Parsed {
     }
 }
 
+/// TLS client authentication files named by a bouncer's configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TlsFiles {
+    /// Client certificate.
     pub cert: Option<PathBuf>,
+    /// Its private key.
     pub key: Option<PathBuf>,
+    /// CA that verifies the LAPI.
     pub ca: Option<PathBuf>,
 }
 
+/// Why a bouncer configuration file cannot be read.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ReadError {
+    /// No such file.
     #[error("does not exist")]
     Missing,
+    /// The exporter's user may not read it.
     #[error("permission denied")]
     Permission,
+    /// A directory.
     #[error("is a directory, not a file")]
     Directory,
+    /// A socket, device or other special file.
     #[error("is not a regular file")]
     NotFile,
+    /// Larger than a configuration file can be (its size in bytes).
     #[error("is too large ({0} bytes; a bouncer config is a few KB, at most {MAX_FILE_BYTES} bytes are read)")]
     TooLarge(u64),
+    /// Another I/O error (its kind).
     #[error("cannot be read: {0}")]
     Io(String),
 }
 
 /// Reads at most [`MAX_FILE_BYTES`] of `path`, following symlinks (a loop is an I/O error, not a hang).
+///
+/// # Errors
+/// A [`ReadError`]: missing, permission, a directory or other non-regular file, too large, another I/O error.
 pub fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
     let io = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => ReadError::Missing,
@@ -197,7 +215,7 @@ pub fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
 }
 
 /// `<file><suffix>`, e.g. the `.local` overlay or the `.id` file.
-pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)

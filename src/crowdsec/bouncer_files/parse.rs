@@ -24,27 +24,50 @@ use super::{Kind, Parsed, TlsFiles};
 use crate::crowdsec::config::{merge, strict_expand};
 use crate::values::secret::Secret;
 
+/// Why a bouncer's reader refuses its configuration file (its `parses` check fails). The `&'static str`
+/// fields name the file (main or `.local` overlay) and end with a space, or are empty.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ParseError {
+    /// Nothing in it.
     #[error("the file is empty")]
     Empty,
+    /// Binary content.
     #[error("{0}binary content, not a text configuration")]
     Binary(&'static str),
     // Location only: a YAML error must never quote a value (it may be the key).
+    /// A YAML syntax error, located (never quoted: it may be the key).
     #[error("{file}is not valid YAML (syntax error at line {line}, column {column})")]
     Yaml {
+        /// Which file.
         file: &'static str,
+        /// 1-based line.
         line: usize,
+        /// 1-based column.
         column: usize,
     },
+    /// A TAB indents a line.
     #[error("{file}indents with a TAB at line {line}: YAML allows only spaces there, so the bouncer refuses the file")]
-    Tab { file: &'static str, line: usize },
+    Tab {
+        /// Which file.
+        file: &'static str,
+        /// 1-based line.
+        line: usize,
+    },
+    /// A key is given twice.
     #[error("{file}has a duplicate key{line}: the bouncer's YAML reader refuses the file")]
-    Duplicate { file: &'static str, line: String },
+    Duplicate {
+        /// Which file.
+        file: &'static str,
+        /// ` at line N`, or empty.
+        line: String,
+    },
+    /// YAML, but not a mapping of settings.
     #[error("{0}is not a YAML mapping of settings")]
     NotMapping(&'static str),
+    /// The `.local` overlay cannot be merged (why).
     #[error("the .local overlay cannot be merged: {0}; the bouncer refuses to start")]
     Merge(String),
+    /// Nested deeper than the bouncer's YAML reader accepts.
     #[error("{0}nests YAML collections deeper than 128 levels: the bouncer's YAML reader refuses the file")]
     TooDeep(&'static str),
 }
@@ -53,6 +76,10 @@ pub(super) const OVERLAY: &str = "the .local overlay ";
 
 /// Parses a file (and its `.local` overlay for the kinds that read one); returns the kind refined by the file's
 /// keys. `env` is the environment the exporter can see (the bouncer's may differ).
+///
+/// # Errors
+/// A [`ParseError`]: the reasons the bouncer's own reader refuses the file (empty, binary, not YAML, TAB,
+/// duplicate key, not a mapping, overlay not mergeable, too deep).
 pub fn parse(
     kind: Kind,
     main: &[u8],

@@ -34,7 +34,7 @@ pub(super) fn parse_fix(e: &ParseError) -> String {
 
 /// An address that passes [`check_url`] for this kind: Go bouncers add a missing `/` themselves, the Lua ones
 /// strip it (and broke on it before lua-cs-bouncer 1.0.6), the apache module breaks on it.
-pub fn example_url(kind: Kind) -> &'static str {
+pub(crate) fn example_url(kind: Kind) -> &'static str {
     match kind {
         Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => "http://127.0.0.1:8080/",
         Kind::Lua | Kind::LuaHaproxy | Kind::Apache => "http://127.0.0.1:8080",
@@ -141,7 +141,7 @@ pub(super) fn check_url(
     } else if text.ends_with("//") && kind.is_yaml() {
         // go-cs-bouncer adds a `/` only when none ends the URL, so `//` stays and the requests go to
         // `//v1/decisions/stream`; the real crowdsec-firewall-bouncer 0.0.25 never pulled with it
-        // (tests/e2e_bouncer_oracle.rs).
+        // (tests/it/e2e_bouncer_oracle.rs).
         checks.push(fail(
             Check::ApiUrl,
             format!("{url_key} ends with `//`: the bouncer then requests `//v1/decisions/stream`, which the LAPI does not serve"),
@@ -160,12 +160,12 @@ pub(super) fn check_url(
 }
 
 /// Said of a Lua API_URL ending with `/` while the bouncer's version is unknown or recent.
-pub const LUA_SLASH_NOTE: &str =
+pub(crate) const LUA_SLASH_NOTE: &str =
     "trailing `/` stripped by lua-cs-bouncer >= 1.0.6; older ones request `//v1/decisions`";
 
 /// The LAPI's base URL with exactly one trailing `/`, so `http://h:8080`, `http://h:8080/` and
 /// `http://h:8080//` compare (and are asked `/health`) as one.
-pub fn normalise(mut url: reqwest::Url) -> reqwest::Url {
+pub(crate) fn normalise(mut url: reqwest::Url) -> reqwest::Url {
     let path = format!("{}/", url.path().trim_end_matches('/'));
     url.set_path(&path);
     url

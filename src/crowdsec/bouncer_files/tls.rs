@@ -8,7 +8,7 @@ use x509_cert::der::Decode;
 
 /// What the certificate says.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CertInfo {
+pub(crate) struct CertInfo {
     /// Subject common name; `None` when the subject has none.
     pub cn: Option<String>,
     /// `notAfter`, Unix seconds.
@@ -17,7 +17,7 @@ pub struct CertInfo {
 
 /// Why the bytes are not a certificate (no content of the file is quoted).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CertError {
+pub(crate) enum CertError {
     #[error("holds no PEM `BEGIN CERTIFICATE` block")]
     NoPem,
     #[error("has a CERTIFICATE block that is not valid base64")]
@@ -29,7 +29,7 @@ pub enum CertError {
 const CN_OID: &str = "2.5.4.3";
 
 /// Reads the first PEM certificate of `pem`.
-pub fn read_cert(pem: &[u8]) -> Result<CertInfo, CertError> {
+pub(crate) fn read_cert(pem: &[u8]) -> Result<CertInfo, CertError> {
     let text = String::from_utf8_lossy(pem);
     let begin = "-----BEGIN CERTIFICATE-----";
     let start = text.find(begin).ok_or(CertError::NoPem)? + begin.len();

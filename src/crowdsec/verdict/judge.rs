@@ -10,7 +10,7 @@ pub(super) const FIREWALL_INTEGRATION: &str = "firewall_integration";
 pub(super) const RC_INTEGRATION: &str = "remediation_component_integration";
 
 /// Judges one LAPI's registered bouncers at `now`.
-pub fn judge_lapi<'a>(
+pub(crate) fn judge_lapi<'a>(
     lapi: &'a str,
     bouncers: &'a [Bouncer],
     now: UnixSeconds,
@@ -42,7 +42,6 @@ pub fn judge_lapi<'a>(
         (LapiVerdict::Ok, None)
     };
     LapiJudgement {
-        lapi,
         verdict,
         severity: alert.map_or(Severity::None, Alert::severity),
         alert,
@@ -194,13 +193,12 @@ fn judge_base<'a>(
         firing,
         pull_age_seconds,
         usage_metrics_age_seconds,
-        firewall,
         rows: judged,
     }
 }
 
 /// Judges one Blocklist integration at `now`.
-pub fn judge_integration<'a>(
+pub(crate) fn judge_integration<'a>(
     i: &'a Integration,
     now: UnixSeconds,
     t: &Thresholds,

@@ -4,7 +4,7 @@
 //! This module is the Rust twin of the alert rules in `alerts/crowdsec-bouncers.rules.yml`: for the same rows, the
 //! same thresholds and the same `now`, it names exactly the alerts those rules fire (ignoring their `for:`
 //! durations) and the severity they carry. `diagnose` prints it, the dashboards' state column computes it in PromQL,
-//! and `tests/differential.rs` replays a scenario catalogue through both this module and the real promtool with the
+//! and `tests/it/differential.rs` replays a scenario catalogue through both this module and the real promtool with the
 //! shipped rules, and fails on any difference. Change a rule and this module together.
 //!
 //! The rules it mirrors, all ages in seconds and every comparison as in the rule file:
@@ -37,13 +37,13 @@ use crate::crowdsec::integration::Integration;
 use crate::values::time::UnixSeconds;
 
 /// `crowdsec:bouncer_offline_threshold_seconds` in the rule file: the Console's "offline" after 24 h.
-pub const BOUNCER_OFFLINE_THRESHOLD: Duration = Duration::from_secs(86_400);
+pub(crate) const BOUNCER_OFFLINE_THRESHOLD: Duration = Duration::from_secs(86_400);
 /// `crowdsec:early_warning_threshold_seconds`: late after 1 h.
-pub const EARLY_WARNING_THRESHOLD: Duration = Duration::from_secs(3600);
+pub(crate) const EARLY_WARNING_THRESHOLD: Duration = Duration::from_secs(3600);
 /// `crowdsec:never_pulled_grace_seconds`: a registration may stay unused for 24 h.
-pub const NEVER_PULLED_GRACE: Duration = Duration::from_secs(86_400);
+pub(crate) const NEVER_PULLED_GRACE: Duration = Duration::from_secs(86_400);
 /// `crowdsec:usage_metrics_freshness_seconds`: bouncers push usage metrics every ~15 min.
-pub const USAGE_METRICS_FRESHNESS: Duration = Duration::from_secs(3600);
+pub(crate) const USAGE_METRICS_FRESHNESS: Duration = Duration::from_secs(3600);
 
 /// The thresholds of the rule file's group `CrowdSecBouncerThresholds`, by the same names (config file section
 /// `thresholds`). Defaults are the rule file's `vector(...)` values (a test compares them).
@@ -75,7 +75,7 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
-    pub fn integration_offline(&self) -> Duration {
+    pub(crate) fn integration_offline(&self) -> Duration {
         self.integration_offline.unwrap_or(self.bouncer_offline)
     }
 }
@@ -83,7 +83,7 @@ impl Thresholds {
 /// As the alert's `severity` label; `none` when no alert fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Severity {
+pub(crate) enum Severity {
     None,
     Info,
     Warning,
@@ -91,7 +91,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::None => "none",
             Severity::Info => "info",
@@ -103,7 +103,7 @@ impl Severity {
 
 /// The alerts of the rule file that this module decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Alert {
+pub(crate) enum Alert {
     BouncerOffline,
     FirewallBouncerOffline,
     BouncerPullOverdue,
@@ -119,7 +119,8 @@ pub enum Alert {
 }
 
 impl Alert {
-    pub const ALL: [Alert; 12] = [
+    #[cfg(test)] // the tests' list: every alert has a rule with its name and severity
+    pub(crate) const ALL: [Alert; 12] = [
         Alert::BouncerOffline,
         Alert::FirewallBouncerOffline,
         Alert::BouncerPullOverdue,
@@ -135,7 +136,7 @@ impl Alert {
     ];
 
     /// The `alert:` name in the rule file (and its runbook, docs/runbooks/<name>.md).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Alert::BouncerOffline => "CrowdSecBouncerOffline",
             Alert::FirewallBouncerOffline => "CrowdSecFirewallBouncerOffline",
@@ -155,7 +156,7 @@ impl Alert {
     }
 
     /// The rule's `severity` label.
-    pub fn severity(self) -> Severity {
+    pub(crate) fn severity(self) -> Severity {
         match self {
             Alert::BouncerOffline
             | Alert::FirewallBouncerOffline
@@ -180,7 +181,7 @@ impl Serialize for Alert {
 
 /// One alert the rules would fire, with the labels its expression gives it (besides `alertname` and `severity`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Firing {
+pub(crate) struct Firing {
     pub alert: Alert,
     /// The rule's `severity` label.
     pub severity: Severity,
@@ -200,7 +201,7 @@ impl Firing {
 /// The state of one bouncer base (all rows of one bouncer on one LAPI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BaseVerdict {
+pub(crate) enum BaseVerdict {
     Ok,
     Late,
     Offline,
@@ -216,25 +217,10 @@ pub enum BaseVerdict {
     Unknown,
 }
 
-impl BaseVerdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BaseVerdict::Ok => "ok",
-            BaseVerdict::Late => "late",
-            BaseVerdict::Offline => "offline",
-            BaseVerdict::AliveByUsageMetrics => "alive_by_usage_metrics",
-            BaseVerdict::NeverPulled => "never_pulled",
-            BaseVerdict::NeverPulledInGrace => "never_pulled_in_grace",
-            BaseVerdict::NeverPulledAgeUnknown => "never_pulled_age_unknown",
-            BaseVerdict::Unknown => "unknown",
-        }
-    }
-}
-
 /// The part a row plays in its base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub(crate) enum Role {
     /// The row the base's verdict rests on (its freshest pull), or another row still pulling.
     Current,
     /// Pulled, but longer ago than the early warning while another row of the base pulled since: an abandoned
@@ -247,7 +233,7 @@ pub enum Role {
 }
 
 #[derive(Debug, Clone)]
-pub struct RowJudgement<'a> {
+pub(crate) struct RowJudgement<'a> {
     pub bouncer: &'a Bouncer,
     pub role: Role,
     /// The exported `crowdsec_bouncer_last_pull_age_seconds`: since its pull, or its registration when it never
@@ -258,7 +244,7 @@ pub struct RowJudgement<'a> {
 }
 
 #[derive(Debug, Clone)]
-pub struct BaseJudgement<'a> {
+pub(crate) struct BaseJudgement<'a> {
     pub lapi: &'a str,
     pub base: &'a str,
     pub verdict: BaseVerdict,
@@ -272,14 +258,12 @@ pub struct BaseJudgement<'a> {
     pub pull_age_seconds: Option<f64>,
     /// Age of its newest usage-metrics push, if any.
     pub usage_metrics_age_seconds: Option<f64>,
-    /// Some row is of type crowdsec-firewall-bouncer (the offline alert is then the firewall one).
-    pub firewall: bool,
     pub rows: Vec<RowJudgement<'a>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LapiVerdict {
+pub(crate) enum LapiVerdict {
     Ok,
     /// Every bouncer inactive for longer than the offline threshold (the Console's "No Active RC").
     NoActiveBouncer,
@@ -288,8 +272,7 @@ pub enum LapiVerdict {
 }
 
 #[derive(Debug, Clone)]
-pub struct LapiJudgement<'a> {
-    pub lapi: &'a str,
+pub(crate) struct LapiJudgement<'a> {
     pub verdict: LapiVerdict,
     pub severity: Severity,
     pub alert: Option<Alert>,
@@ -300,22 +283,9 @@ pub struct LapiJudgement<'a> {
     pub bases: Vec<BaseJudgement<'a>>,
 }
 
-impl LapiJudgement<'_> {
-    /// Every alert that fires for this LAPI and its bouncers.
-    pub fn firing(&self) -> Vec<Firing> {
-        let mut out: Vec<Firing> = self
-            .alert
-            .map(|a| Firing::new(a, &[("lapi", self.lapi)]))
-            .into_iter()
-            .collect();
-        out.extend(self.bases.iter().flat_map(|b| b.firing.iter().cloned()));
-        out
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum IntegrationVerdict {
+pub(crate) enum IntegrationVerdict {
     Ok,
     Offline,
     NeverPulled,
@@ -328,23 +298,8 @@ pub enum IntegrationVerdict {
     Unknown,
 }
 
-impl IntegrationVerdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationVerdict::Ok => "ok",
-            IntegrationVerdict::Offline => "offline",
-            IntegrationVerdict::NeverPulled => "never_pulled",
-            IntegrationVerdict::NeverPulledInGrace => "never_pulled_in_grace",
-            IntegrationVerdict::NeverPulledAgeUnknown => "never_pulled_age_unknown",
-            IntegrationVerdict::PullingZeroIps => "pulling_zero_ips",
-            IntegrationVerdict::NoBlocklist => "no_blocklist",
-            IntegrationVerdict::Unknown => "unknown",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
-pub struct IntegrationJudgement<'a> {
+pub(crate) struct IntegrationJudgement<'a> {
     pub integration: &'a Integration,
     pub verdict: IntegrationVerdict,
     pub severity: Severity,
@@ -358,9 +313,9 @@ pub mod causes;
 mod enforcement;
 mod judge;
 
-pub use causes::{causes, Cause, CauseKind};
-pub use enforcement::{judge_enforcement, Enforcement};
-pub use judge::{judge_integration, judge_lapi};
+pub(crate) use causes::{causes, Cause};
+pub(crate) use enforcement::judge_enforcement;
+pub(crate) use judge::{judge_integration, judge_lapi};
 
 #[cfg(test)]
 mod tests {

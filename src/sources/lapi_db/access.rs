@@ -11,7 +11,7 @@ use std::path::Path;
 /// Who may read `path` and how to let the exporter do so, e.g. `owner root, group crowdsec, mode 0640; the
 /// exporter (user exporter, groups exporter) cannot read it. Fix: add the exporter's user to the group ...`.
 /// `path` is the file that could not be opened; when a folder on the way is the obstacle, that folder is named.
-pub fn permission_hint(path: &Path) -> String {
+pub(crate) fn permission_hint(path: &Path) -> String {
     let (me, user) = process_user();
     let user = user.unwrap_or_else(|| "<exporter user>".to_owned());
     // A folder on the way without search permission: name the first one that stops us.

@@ -2,19 +2,20 @@
 //! no HTTP endpoint that lists bouncers. Columns are chosen by name, as CrowdSec only ever appends columns and
 //! upgraded databases keep old ones.
 
-pub mod access;
-pub mod mysql;
-pub mod postgres;
-pub mod server;
+pub(crate) mod access;
+pub(crate) mod mysql;
+pub(crate) mod postgres;
+pub(crate) mod server;
 pub mod sqlite;
 pub mod target;
-pub mod tls;
+pub(crate) mod tls;
 
 use std::path::PathBuf;
 
 use crate::sources::{Failure, Reason};
+use server::Lookup;
 
-pub const SOURCE: &str = "lapi_db";
+pub(crate) const SOURCE: &str = "lapi_db";
 
 /// Where a LAPI's database is (built by the settings from `--lapi.db`, `--crowdsec.config`, `--lapi.cscli-command`
 /// or the config file).
@@ -30,36 +31,68 @@ pub enum LapiDbLocation {
     Server(target::ServerDb),
 }
 
+/// Why a LAPI database read failed; [`Failure::reason`] maps each to its metric reason.
 #[derive(Debug, thiserror::Error)]
 pub enum LapiDbError {
+    /// Reason `missing_file`.
     #[error("database file {0} does not exist")]
     MissingFile(PathBuf),
-    /// `hint` says who may read the file and how to let the exporter do so (see [`access::permission_hint`]).
+    /// Reason `permission`.
     #[error("permission denied reading {path}: {hint}")]
-    Permission { path: PathBuf, hint: String },
+    Permission {
+        /// The database file.
+        path: PathBuf,
+        /// Who may read the file and how to let the exporter do so (see [`access::permission_hint`]).
+        hint: String,
+    },
+    /// Reason `not_sqlite`.
     #[error("{0} is not a SQLite database")]
     NotSqlite(PathBuf),
+    /// Reason `open`.
     #[error("cannot open {path}: {message}")]
-    Open { path: PathBuf, message: String },
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's message.
+        message: String,
+    },
+    /// Reason `locked`.
     #[error("database is locked: no read possible within the busy timeout")]
     Locked,
+    /// Reason `corrupt`.
     #[error("database is corrupt: {0}")]
     Corrupt(String),
+    /// Reason `schema`.
     #[error("no `bouncers` table: not a CrowdSec Local API database")]
     NoBouncersTable,
+    /// Reason `schema`.
     #[error("no `decisions` table: not a CrowdSec Local API database")]
     NoDecisionsTable,
+    /// Reason `query`.
     #[error("query failed: {0}")]
     Query(String),
+    /// Reason `timeout`: the session is held by another read.
     #[error("a previous read is still running")]
     Busy,
+    /// Reason `connect`.
     #[error("cannot connect to {target}: {message}")]
-    Connect { target: String, message: String },
+    Connect {
+        /// The server, password redacted.
+        target: String,
+        /// Why.
+        message: String,
+    },
+    /// Reason `timeout`.
     #[error("{0}")]
     Timeout(String),
     /// TLS to a database server: bad settings or files, a failed handshake, a rejected certificate.
     #[error("TLS to {target}: {message}")]
-    Tls { target: String, message: String },
+    Tls {
+        /// The server, password redacted.
+        target: String,
+        /// Why.
+        message: String,
+    },
 }
 
 impl Failure for LapiDbError {
@@ -81,7 +114,7 @@ impl Failure for LapiDbError {
     }
 }
 
-pub use crate::crowdsec::rows::{interpret, interpret_row, RawRow, Schema, BOUNCER_COLUMNS};
+pub(crate) use crate::crowdsec::rows::{interpret, interpret_row, RawRow, Schema, BOUNCER_COLUMNS};
 
 /// A LAPI's database, found once (explicitly, or through CrowdSec's config) and then read on demand.
 #[derive(Debug)]
@@ -95,7 +128,7 @@ pub struct LapiDbSource {
 
 /// A found database, ready to read.
 #[derive(Debug, Clone)]
-pub enum Resolved {
+pub(crate) enum Resolved {
     Sqlite(sqlite::SqliteDb),
     Postgres(postgres::PostgresDb),
     Mysql(mysql::MysqlDb),
@@ -103,7 +136,7 @@ pub enum Resolved {
 
 impl Resolved {
     /// For logs: `SQLite /path` or the server's URL without its password.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Resolved::Sqlite(db) => format!("SQLite {}", db.path().display()),
             Resolved::Postgres(db) => db.target().redacted(),
@@ -111,7 +144,9 @@ impl Resolved {
         }
     }
 
-    pub async fn read(&self) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, LapiDbError> {
+    pub(crate) async fn read(
+        &self,
+    ) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.read().await,
             Resolved::Postgres(db) => db.read().await,
@@ -133,23 +168,27 @@ impl Resolved {
 
     /// The bouncer registered with this key hash (configuration checks). Call it from a blocking thread inside
     /// the runtime (the checks run under `spawn_blocking`): the server engines' clients are async.
-    pub fn bouncer_for_key_hash(
+    pub(crate) fn bouncer_for_key_hash(
         &self,
         hash: &crate::values::secret::Secret,
     ) -> Result<Option<String>, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.bouncer_for_key_hash(hash),
-            Resolved::Postgres(db) => Self::runtime()?.block_on(db.bouncer_for_key_hash(hash)),
-            Resolved::Mysql(db) => Self::runtime()?.block_on(db.bouncer_for_key_hash(hash)),
+            Resolved::Postgres(db) => Self::runtime()?.block_on(db.lookup(Lookup::KeyHash(hash))),
+            Resolved::Mysql(db) => Self::runtime()?.block_on(db.lookup(Lookup::KeyHash(hash))),
         }
     }
 
     /// Whether a bouncer of that name is registered (for the installers' `<config>.id` files); same threading.
-    pub fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
+    pub(crate) fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.bouncer_registered(name),
-            Resolved::Postgres(db) => Self::runtime()?.block_on(db.bouncer_registered(name)),
-            Resolved::Mysql(db) => Self::runtime()?.block_on(db.bouncer_registered(name)),
+            Resolved::Postgres(db) => Ok(Self::runtime()?
+                .block_on(db.lookup(Lookup::Name(name)))?
+                .is_some()),
+            Resolved::Mysql(db) => Ok(Self::runtime()?
+                .block_on(db.lookup(Lookup::Name(name)))?
+                .is_some()),
         }
     }
 
@@ -160,7 +199,7 @@ impl Resolved {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     #[error(transparent)]
     Config(#[from] crate::crowdsec::config::ConfigError),
     #[error(
@@ -182,6 +221,8 @@ impl Failure for ResolveError {
 }
 
 impl LapiDbSource {
+    /// A LAPI's database at `location`; `busy_timeout` bounds SQLite's wait on CrowdSec's locks (a server
+    /// database gets 9/5 of it per read). Nothing is opened before the first read.
     pub fn new(location: LapiDbLocation, busy_timeout: std::time::Duration) -> Self {
         LapiDbSource {
             name: String::new(),
@@ -193,7 +234,7 @@ impl LapiDbSource {
 
     /// Finds the database. Kept once found; a broken CrowdSec config is retried on the next read, so the
     /// exporter recovers when CrowdSec gets installed or fixed after it started.
-    pub fn resolve(&self) -> Result<Resolved, ResolveError> {
+    pub(crate) fn resolve(&self) -> Result<Resolved, ResolveError> {
         let mut slot = self
             .resolved
             .lock()
@@ -242,6 +283,11 @@ impl LapiDbSource {
         Ok(db)
     }
 
+    /// Reads every bouncer once.
+    ///
+    /// # Errors
+    /// The reasons of [`LapiDbError`] and of resolving the database through CrowdSec's config (`config`,
+    /// `unsupported`).
     pub async fn read(
         &self,
     ) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, crate::sources::SourceFailure> {
@@ -252,7 +298,7 @@ impl LapiDbSource {
 
 impl LapiDbSource {
     /// Names the LAPI this database belongs to (the `name` label).
-    pub fn named(mut self, name: impl Into<String>) -> Self {
+    pub(crate) fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }
@@ -265,6 +311,9 @@ impl crate::sources::Source for LapiDbSource {
     }
     fn name(&self) -> &str {
         &self.name
+    }
+    fn lapi(&self) -> Option<&str> {
+        Some(&self.name)
     }
     async fn read(
         self: std::sync::Arc<Self>,

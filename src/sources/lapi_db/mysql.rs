@@ -18,14 +18,16 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 use tokio::sync::Mutex;
 
-use super::server::{read_snapshot, with_session, Session, TextConn, TextRow, Turn};
+use super::server::{
+    lookup, read_snapshot, with_session, Lookup, Session, TextConn, TextRow, Turn,
+};
 use super::target::ServerDb;
 use super::tls::{self, TlsMode, Verify};
 use super::LapiDbError;
 use crate::crowdsec::bouncers::BouncerSnapshot;
 
 #[derive(Debug, Clone)]
-pub struct MysqlDb {
+pub(crate) struct MysqlDb {
     target: Arc<ServerDb>,
     timeout: Duration,
     state: Arc<Mutex<State>>,
@@ -60,6 +62,19 @@ impl TextConn for TextConnection<'_> {
             .into_iter()
             .map(|r| r.unwrap().into_iter().map(text).collect())
             .collect())
+    }
+
+    const PARAM: &'static str = "?";
+
+    async fn first(&mut self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
+        let row: Option<Row> = self
+            .0
+            .exec_first(sql, (param,))
+            .await
+            .map_err(|e| LapiDbError::Query(e.to_string()))?;
+        row.and_then(|mut r| r.take_opt::<String, _>(0))
+            .transpose()
+            .map_err(|e| LapiDbError::Query(format!("unexpected value type: {e:?}")))
     }
 }
 
@@ -99,11 +114,11 @@ fn text(v: Value) -> Option<String> {
 
 impl MysqlDb {
     /// `timeout` bounds connecting and each read.
-    pub fn target(&self) -> &ServerDb {
+    pub(crate) fn target(&self) -> &ServerDb {
         &self.target
     }
 
-    pub fn new(target: ServerDb, timeout: Duration) -> Self {
+    pub(crate) fn new(target: ServerDb, timeout: Duration) -> Self {
         MysqlDb {
             target: Arc::new(target),
             timeout,
@@ -111,7 +126,7 @@ impl MysqlDb {
         }
     }
 
-    pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
+    pub(crate) async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
         with_session(&self.state, Turn::Now, self.timeout, &self.target, async |state| {
             // A kept connection may have been closed by the server (restart, wait_timeout): one retry on a
             // fresh connection tells that apart from a real failure.
@@ -138,7 +153,7 @@ impl MysqlDb {
     }
 
     /// The active decisions, on the kept connection (waiting for a running read, bounded by the timeout).
-    pub async fn active_decisions(
+    pub(crate) async fn active_decisions(
         &self,
     ) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
         with_session(
@@ -157,28 +172,8 @@ impl MysqlDb {
         .await
     }
 
-    /// The bouncer registered with this key hash (configuration checks); a bound parameter, so the hash is in
-    /// no SQL text and no message.
-    pub async fn bouncer_for_key_hash(
-        &self,
-        hash: &crate::values::secret::Secret,
-    ) -> Result<Option<String>, LapiDbError> {
-        self.lookup(
-            "SELECT name FROM bouncers WHERE api_key = ? AND auth_type = 'api-key' LIMIT 1",
-            hash.expose(),
-        )
-        .await
-    }
-
-    pub async fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
-        Ok(self
-            .lookup("SELECT name FROM bouncers WHERE name = ? LIMIT 1", name)
-            .await?
-            .is_some())
-    }
-
-    /// One single-value lookup on the kept connection, waiting for a running read, bounded by the timeout.
-    async fn lookup(&self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
+    /// One key lookup ([`Lookup`]) on the kept connection, waiting for a running read, bounded by the timeout.
+    pub(crate) async fn lookup(&self, what: Lookup<'_>) -> Result<Option<String>, LapiDbError> {
         with_session(
             &self.state,
             Turn::Wait,
@@ -189,13 +184,7 @@ impl MysqlDb {
                     state.conn = Some(self.connect().await?);
                 }
                 let conn = state.conn.as_mut().expect("just connected");
-                let row: Option<Row> = conn
-                    .exec_first(sql, (param,))
-                    .await
-                    .map_err(|e| LapiDbError::Query(e.to_string()))?;
-                row.and_then(|mut r| r.take_opt::<String, _>(0))
-                    .transpose()
-                    .map_err(|e| LapiDbError::Query(format!("unexpected value type: {e:?}")))
+                lookup(&mut TextConnection(conn), what).await
             },
         )
         .await

@@ -12,14 +12,16 @@ use tokio::sync::Mutex;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use super::server::{read_snapshot, with_session, Session, TextConn, TextRow, Turn};
+use super::server::{
+    lookup, read_snapshot, with_session, Lookup, Session, TextConn, TextRow, Turn,
+};
 use super::target::ServerDb;
 use super::tls::{self, TlsMode};
 use super::LapiDbError;
 use crate::crowdsec::bouncers::BouncerSnapshot;
 
 #[derive(Debug, Clone)]
-pub struct PostgresDb {
+pub(crate) struct PostgresDb {
     target: Arc<ServerDb>,
     timeout: Duration,
     state: Arc<Mutex<State>>,
@@ -59,11 +61,24 @@ impl TextConn for Conn<'_> {
             })
             .collect())
     }
+
+    const PARAM: &'static str = "$1";
+
+    async fn first(&mut self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
+        let row = self
+            .0
+            .query_opt(sql, &[&param])
+            .await
+            .map_err(|e| LapiDbError::Query(message(&e)))?;
+        row.map(|r| r.try_get::<_, String>(0))
+            .transpose()
+            .map_err(|e| LapiDbError::Query(message(&e)))
+    }
 }
 
 impl PostgresDb {
     /// `timeout` bounds connecting and each read.
-    pub fn new(target: ServerDb, timeout: Duration) -> Self {
+    pub(crate) fn new(target: ServerDb, timeout: Duration) -> Self {
         PostgresDb {
             target: Arc::new(target),
             timeout,
@@ -71,11 +86,11 @@ impl PostgresDb {
         }
     }
 
-    pub fn target(&self) -> &ServerDb {
+    pub(crate) fn target(&self) -> &ServerDb {
         &self.target
     }
 
-    pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
+    pub(crate) async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
         with_session(
             &self.state,
             Turn::Now,
@@ -90,7 +105,7 @@ impl PostgresDb {
     }
 
     /// The active decisions, on the kept connection (waiting for a running read, bounded by the timeout).
-    pub async fn active_decisions(
+    pub(crate) async fn active_decisions(
         &self,
     ) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
         with_session(
@@ -106,28 +121,8 @@ impl PostgresDb {
         .await
     }
 
-    /// The bouncer registered with this key hash (configuration checks); a bound parameter, so the hash is in
-    /// no SQL text and no message.
-    pub async fn bouncer_for_key_hash(
-        &self,
-        hash: &crate::values::secret::Secret,
-    ) -> Result<Option<String>, LapiDbError> {
-        self.lookup(
-            "SELECT name FROM bouncers WHERE api_key = $1 AND auth_type = 'api-key' LIMIT 1",
-            hash.expose(),
-        )
-        .await
-    }
-
-    pub async fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
-        Ok(self
-            .lookup("SELECT name FROM bouncers WHERE name = $1 LIMIT 1", name)
-            .await?
-            .is_some())
-    }
-
-    /// One single-value lookup on the kept connection, waiting for a running read, bounded by the timeout.
-    async fn lookup(&self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
+    /// One key lookup ([`Lookup`]) on the kept connection, waiting for a running read, bounded by the timeout.
+    pub(crate) async fn lookup(&self, what: Lookup<'_>) -> Result<Option<String>, LapiDbError> {
         with_session(
             &self.state,
             Turn::Wait,
@@ -135,13 +130,7 @@ impl PostgresDb {
             &self.target,
             async |state| {
                 let client = self.connected(&mut state.conn).await?;
-                let row = client
-                    .query_opt(sql, &[&param])
-                    .await
-                    .map_err(|e| LapiDbError::Query(message(&e)))?;
-                row.map(|r| r.try_get::<_, String>(0))
-                    .transpose()
-                    .map_err(|e| LapiDbError::Query(message(&e)))
+                lookup(&mut Conn(client), what).await
             },
         )
         .await

@@ -11,10 +11,10 @@ use crate::crowdsec::usage::{UsageTotals, MAX_PAYLOAD_BYTES};
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
 /// One row of text values (`None` = SQL NULL).
-pub type TextRow = Vec<Option<String>>;
+pub(crate) type TextRow = Vec<Option<String>>;
 
 /// A connection that runs a statement and returns its rows as text.
-pub trait TextConn {
+pub(crate) trait TextConn {
     /// Quotes an identifier.
     fn quote(column: &str) -> String;
     /// SQL giving a time column as Unix seconds or as a UTC timestamp text (NULL stays NULL).
@@ -28,10 +28,54 @@ pub trait TextConn {
     const NOW: &'static str;
     fn rows(&mut self, sql: &str)
         -> impl Future<Output = Result<Vec<TextRow>, LapiDbError>> + Send;
+    /// The placeholder of a statement's one bound parameter (`$1`, `?`).
+    const PARAM: &'static str;
+    /// The first column of the first row of `sql`, run with `param` bound (never spliced into the SQL).
+    fn first(
+        &mut self,
+        sql: &str,
+        param: &str,
+    ) -> impl Future<Output = Result<Option<String>, LapiDbError>> + Send;
+}
+
+/// A key lookup of the configuration checks.
+#[derive(Clone, Copy)]
+pub(crate) enum Lookup<'a> {
+    /// The bouncer registered with this key hash (`auth_type = 'api-key'`).
+    KeyHash(&'a crate::values::secret::Secret),
+    /// A bouncer of this name (the installers' `<config>.id` files).
+    Name(&'a str),
+}
+
+// Never the hash: a Debug of a lookup names only its kind.
+impl std::fmt::Debug for Lookup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lookup::KeyHash(_) => "KeyHash(..)",
+            Lookup::Name(_) => "Name(..)",
+        })
+    }
+}
+
+/// The registered name `what` finds, asked in the database (no hash is ever loaded), with the value bound as a
+/// parameter so a hash is in no SQL text and no message. The one key lookup of PostgreSQL and MySQL.
+pub(crate) async fn lookup<C: TextConn>(
+    c: &mut C,
+    what: Lookup<'_>,
+) -> Result<Option<String>, LapiDbError> {
+    let (filter, value) = match what {
+        Lookup::KeyHash(hash) => ("api_key = {} AND auth_type = 'api-key'", hash.expose()),
+        Lookup::Name(name) => ("name = {}", name),
+    };
+    let sql = format!(
+        "SELECT name FROM bouncers WHERE {} LIMIT 1",
+        filter.replace("{}", C::PARAM)
+    );
+    c.first(&sql, value).await
 }
 
 /// A server engine's kept connection and usage cursor. Reads and key lookups take turns on it.
-pub struct Session<C> {
+pub(crate) struct Session<C> {
     pub conn: Option<C>,
     pub usage: UsageCursor,
 }
@@ -56,7 +100,7 @@ impl<C> std::fmt::Debug for Session<C> {
 
 /// How a call gets the session while another holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Turn {
+pub(crate) enum Turn {
     /// Fail at once with `Busy` (scrape reads: the cache already coalesces them).
     Now,
     /// Wait for it, within the timeout (key lookups of the configuration checks).
@@ -65,7 +109,7 @@ pub enum Turn {
 
 /// Runs `work` on the session within `timeout`. A failure drops the connection: it may be broken or half-way
 /// through a query, so the next call starts on a fresh one.
-pub async fn with_session<C, T>(
+pub(crate) async fn with_session<C, T>(
     session: &std::sync::Arc<tokio::sync::Mutex<Session<C>>>,
     turn: Turn,
     timeout: std::time::Duration,
@@ -99,7 +143,7 @@ pub async fn with_session<C, T>(
 /// The newest usage-metrics push per bouncer and the RC payloads' totals, read incrementally by id (see the SQLite
 /// source for why).
 #[derive(Debug, Default)]
-pub struct UsageCursor {
+pub(crate) struct UsageCursor {
     last_id: i64,
     newest: HashMap<String, UnixSeconds>,
     /// `None` while the database has no `metrics` table.
@@ -157,7 +201,7 @@ fn time(v: Option<String>) -> RawTime {
 }
 
 /// Reads every bouncer and the usage metrics added since the last read.
-pub async fn read_snapshot<C: TextConn>(
+pub(crate) async fn read_snapshot<C: TextConn>(
     c: &mut C,
     usage: &mut UsageCursor,
 ) -> Result<BouncerSnapshot, LapiDbError> {

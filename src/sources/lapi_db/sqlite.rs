@@ -44,6 +44,7 @@ struct UsageCursor {
 }
 
 impl SqliteDb {
+    /// The SQLite file at `path`, opened read-only per read; `busy_timeout` bounds the wait on CrowdSec's locks.
     pub fn new(path: impl Into<PathBuf>, busy_timeout: Duration) -> Self {
         SqliteDb {
             path: path.into(),
@@ -53,12 +54,12 @@ impl SqliteDb {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Reads every bouncer off the async runtime.
-    pub async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
+    pub(crate) async fn read(&self) -> Result<BouncerSnapshot, LapiDbError> {
         if self.running.swap(true, Ordering::SeqCst) {
             return Err(LapiDbError::Busy);
         }
@@ -76,6 +77,10 @@ impl SqliteDb {
     }
 
     /// Reads every bouncer, on the calling thread.
+    ///
+    /// # Errors
+    /// A [`LapiDbError`]: missing file, permission, not SQLite, cannot open, locked, corrupt, no `bouncers` table,
+    /// a failed query.
     pub fn read_blocking(&self) -> Result<BouncerSnapshot, LapiDbError> {
         let conn = self.open()?;
         let schema = bouncers_schema(&conn)
@@ -102,6 +107,9 @@ impl SqliteDb {
     }
 
     /// The active decisions (see [`crate::crowdsec::decisions`]) at `now`, off the async runtime.
+    ///
+    /// # Errors
+    /// `Busy` while another count runs, `NoDecisionsTable` (reason `schema`), and the open/query errors of a read.
     pub async fn active_decisions(&self, now: UnixSeconds) -> Result<ActiveDecisions, LapiDbError> {
         if self.running.swap(true, Ordering::SeqCst) {
             return Err(LapiDbError::Busy);
@@ -122,6 +130,9 @@ impl SqliteDb {
     /// As [`SqliteDb::active_decisions`], on the calling thread. Times are text whose format depends on the
     /// driver (and on pre-1.3 local offsets), so each `until` is parsed here; the SQL only drops, through the
     /// `until` index, rows that ended more than a day before (a date prefix compares the same in every format).
+    ///
+    /// # Errors
+    /// As [`SqliteDb::active_decisions`], without `Busy`.
     pub fn active_decisions_blocking(
         &self,
         now: UnixSeconds,
@@ -167,7 +178,7 @@ impl SqliteDb {
 
     /// The bouncer registered with this key hash (`auth_type = 'api-key'`), asked row by row in the database so
     /// no hash is ever loaded. The hash is bound as a parameter and never logged nor put in an error.
-    pub fn bouncer_for_key_hash(
+    pub(crate) fn bouncer_for_key_hash(
         &self,
         hash: &crate::values::secret::Secret,
     ) -> Result<Option<String>, LapiDbError> {
@@ -183,7 +194,7 @@ impl SqliteDb {
     }
 
     /// Whether a bouncer of that name is registered (for the installers' `<config>.id` files).
-    pub fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
+    pub(crate) fn bouncer_registered(&self, name: &str) -> Result<bool, LapiDbError> {
         let conn = self.open()?;
         conn.query_row(
             "SELECT count(*) FROM bouncers WHERE name = ?1",

@@ -5,14 +5,17 @@ use std::path::PathBuf;
 
 use crate::values::secret::Secret;
 
+/// A database server engine CrowdSec supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
+    /// PostgreSQL.
     Postgres,
+    /// MySQL or MariaDB.
     Mysql,
 }
 
 impl Engine {
-    pub fn default_port(self) -> u16 {
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             Engine::Postgres => 5432,
             Engine::Mysql => 3306,
@@ -30,13 +33,19 @@ impl Engine {
 /// A database server and the database on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerDb {
+    /// Which engine.
     pub engine: Engine,
+    /// Host name or IP.
     pub host: String,
+    /// TCP port.
     pub port: u16,
     /// Unix socket (MySQL: the socket file; PostgreSQL: the folder holding it), used instead of host/port.
     pub socket: Option<PathBuf>,
+    /// Login.
     pub user: String,
+    /// Password, when any (redacted in `Debug` and in [`ServerDb::redacted`]).
     pub password: Option<Secret>,
+    /// Database name.
     pub db_name: String,
     /// PostgreSQL `sslmode` / MySQL `tls`: `disable`, `prefer`, `require`, `verify-ca`, `verify-full`...
     pub sslmode: Option<String>,
@@ -46,7 +55,7 @@ pub struct ServerDb {
 
 impl ServerDb {
     /// `scheme://user@host:port/db` (never the password), for logs and errors.
-    pub fn redacted(&self) -> String {
+    pub(crate) fn redacted(&self) -> String {
         let at = match &self.socket {
             Some(s) => format!("unix:{}", s.display()),
             None => format!("{}:{}", self.host, self.port),
@@ -62,6 +71,10 @@ impl ServerDb {
 
     /// Parses `postgres://` (or `postgresql://`) and `mysql://` URLs: `scheme://user[:password]@host[:port]/db
     /// [?sslmode=...]`. Errors never repeat the URL (it may hold the password).
+    ///
+    /// # Errors
+    /// Not a URL, an unknown scheme, no host, user or database, or a query parameter it cannot use; in words,
+    /// without the URL.
     pub fn from_url(text: &str) -> Result<ServerDb, String> {
         let url =
             reqwest::Url::parse(text.trim()).map_err(|e| format!("not a database URL ({e})"))?;
@@ -122,7 +135,9 @@ impl ServerDb {
     }
 
     /// From CrowdSec's `db_config`, as CrowdSec connects: `db_path`, when set, is the unix socket.
-    pub fn from_crowdsec(db: &crate::crowdsec::config::DbConfig) -> Result<ServerDb, String> {
+    pub(crate) fn from_crowdsec(
+        db: &crate::crowdsec::config::DbConfig,
+    ) -> Result<ServerDb, String> {
         let engine = match db.db_type.as_str() {
             "postgres" | "postgresql" | "pgx" => Engine::Postgres,
             "mysql" => Engine::Mysql,
@@ -151,7 +166,7 @@ impl ServerDb {
 
     /// Adds the password from a file (first line) or an environment variable's value, when one is given; more
     /// than one source of the password is an error. Messages name the file, never the password.
-    pub fn with_password(
+    pub(crate) fn with_password(
         mut self,
         file: Option<&std::path::Path>,
         env_value: Option<String>,
@@ -184,7 +199,7 @@ impl ServerDb {
     }
 
     /// Whether the URL-like text names a database server rather than a SQLite file.
-    pub fn is_url(text: &str) -> bool {
+    pub(crate) fn is_url(text: &str) -> bool {
         ["postgres://", "postgresql://", "mysql://", "mariadb://"]
             .iter()
             .any(|p| text.trim_start().starts_with(p))

@@ -22,7 +22,7 @@ use tokio_rustls::rustls::{
 
 /// Whether to encrypt, and what to check of the server's certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
+pub(crate) enum TlsMode {
     Disable,
     /// TLS when the server offers it (libpq allow/prefer, Go `preferred`).
     Prefer,
@@ -33,7 +33,7 @@ pub enum TlsMode {
 
 /// What to verify once the mode and the CA file are combined (libpq's rule for a given root certificate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verify {
+pub(crate) enum Verify {
     Nothing,
     Chain,
     ChainAndHost,
@@ -42,7 +42,7 @@ pub enum Verify {
 impl TlsMode {
     /// `sslmode` (PostgreSQL and MySQL spellings) or the Go driver's `tls` value; `None` = disable, as the
     /// exporter never guessed before.
-    pub fn parse(value: Option<&str>) -> Result<TlsMode, String> {
+    pub(crate) fn parse(value: Option<&str>) -> Result<TlsMode, String> {
         Ok(match value.map(str::to_ascii_lowercase).as_deref() {
             None | Some("" | "disable" | "disabled" | "false" | "0") => TlsMode::Disable,
             Some("allow" | "prefer" | "preferred") => TlsMode::Prefer,
@@ -59,7 +59,7 @@ impl TlsMode {
         })
     }
 
-    pub fn verify(self, has_ca: bool) -> Verify {
+    pub(crate) fn verify(self, has_ca: bool) -> Verify {
         match self {
             TlsMode::VerifyFull => Verify::ChainAndHost,
             TlsMode::VerifyCa => Verify::Chain,
@@ -80,7 +80,7 @@ pub struct TlsFiles {
 
 impl TlsFiles {
     /// The client certificate and key, both or neither.
-    pub fn identity(&self) -> Result<Option<(&Path, &Path)>, String> {
+    pub(crate) fn identity(&self) -> Result<Option<(&Path, &Path)>, String> {
         match (&self.client_cert, &self.client_key) {
             (Some(c), Some(k)) => Ok(Some((c, k))),
             (None, None) => Ok(None),
@@ -90,7 +90,7 @@ impl TlsFiles {
 }
 
 /// Checks a mode against the files: the verify modes need a CA (no system roots are consulted).
-pub fn check(mode: TlsMode, files: &TlsFiles) -> Result<(), String> {
+pub(crate) fn check(mode: TlsMode, files: &TlsFiles) -> Result<(), String> {
     if matches!(mode, TlsMode::VerifyCa | TlsMode::VerifyFull) && files.ca.is_none() {
         return Err(
             "TLS with certificate verification needs the CA certificate: set ssl_ca_cert (db_config) or sslrootcert (URL)"
@@ -105,7 +105,7 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The rustls client configuration for `mode` (not `Disable`) and `files`. Errors name the file, not its bytes.
-pub fn client_config(mode: TlsMode, files: &TlsFiles) -> Result<ClientConfig, String> {
+pub(crate) fn client_config(mode: TlsMode, files: &TlsFiles) -> Result<ClientConfig, String> {
     check(mode, files)?;
     let mut roots = RootCertStore::empty();
     if let Some(ca) = &files.ca {
@@ -217,7 +217,7 @@ impl ServerCertVerifier for Verifier {
 
 /// A plain-words name for a TLS failure found in a driver's message, or `None` when the message is not about
 /// TLS.
-pub fn explain(message: &str) -> Option<&'static str> {
+pub(crate) fn explain(message: &str) -> Option<&'static str> {
     let m = message.to_ascii_lowercase();
     let known = [
         (

@@ -18,33 +18,34 @@ use crate::sources::{Failure, Reason, SourceFailure};
 use crate::values::secret::Secret;
 use crate::values::time;
 
-pub use model::Integration;
+pub(crate) use model::Integration;
 
-pub const SOURCE: &str = "service_api";
+pub(crate) const SOURCE: &str = "service_api";
 /// Default base URL.
-pub const DEFAULT_URL: &str = "https://admin.api.crowdsec.net/v1";
+pub(crate) const DEFAULT_URL: &str = "https://admin.api.crowdsec.net/v1";
 /// Integrations asked per page (the API's maximum).
-pub const PAGE_SIZE: u32 = 100;
+pub(crate) const PAGE_SIZE: u32 = 100;
 /// Cap on the bytes of one read, all pages together, counted after gzip decompression.
 pub const MAX_TOTAL_BYTES: usize = 16 * 1024 * 1024;
 /// More pages than this is a loop (100 000 integrations).
 pub const MAX_PAGES: usize = 1000;
 /// Longest wait honoured from a `Retry-After`, and longest backoff.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
-pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
 /// What one successful read gives.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IntegrationSnapshot {
     /// Unique by id (a list that shifts while it is paged may repeat one: the first is kept).
     pub integrations: Vec<Integration>,
+    /// Pages read.
     pub pages: usize,
     /// Integrations with an unreadable timestamp (their time series are left out).
     pub unreadable: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceApiError {
+pub(crate) enum ServiceApiError {
     #[error("the Service API refused the key (401): it is wrong, revoked or expired")]
     Unauthorized,
     #[error("the key may not list integrations (403): give it the scope \"Blocklists Integrations: read\"")]
@@ -95,7 +96,7 @@ impl Failure for ServiceApiError {
 }
 
 /// The `name` label of this source: the API's host (with its port when not the default).
-pub fn source_name(base: &Url) -> String {
+pub(crate) fn source_name(base: &Url) -> String {
     match (base.host_str(), base.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
@@ -105,6 +106,10 @@ pub fn source_name(base: &Url) -> String {
 
 /// Checks a base URL: http(s), no credentials, no query; plain http only to a loopback address (the key would
 /// travel in clear). Returns it without a trailing `/`.
+///
+/// # Errors
+/// Not a URL, not http(s), credentials or a query in it, or plain http to another host than a loopback
+/// address; in words.
 pub fn parse_base_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim().trim_end_matches('/'))
         .map_err(|e| format!("--service-api.url {text:?} is not a URL: {e}"))?;
@@ -137,7 +142,7 @@ pub fn parse_base_url(text: &str) -> Result<Url, String> {
 
 /// How long to wait after a 429: its `Retry-After` (seconds or HTTP date) when readable, else an exponential backoff
 /// from the refresh interval (doubling on each consecutive 429, at most [`MAX_BACKOFF`]).
-pub fn rate_limit_wait(
+pub(crate) fn rate_limit_wait(
     retry_after: Option<&str>,
     now: time::UnixSeconds,
     refresh: Duration,
@@ -151,27 +156,16 @@ pub fn rate_limit_wait(
     base.saturating_mul(factor).min(MAX_BACKOFF.max(base))
 }
 
-/// `Retry-After`: delay-seconds, or an HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`); a date in the past
-/// is no wait.
-pub fn parse_retry_after(value: &str, now: time::UnixSeconds) -> Option<Duration> {
+/// `Retry-After`: delay-seconds, or an HTTP date (RFC 9110 §10.2.3: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`,
+/// and the obsolete RFC 850 and asctime forms a recipient must accept, parsed by `httpdate`); a date in the past is
+/// no wait.
+pub(crate) fn parse_retry_after(value: &str, now: time::UnixSeconds) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    // "Sun, 06 Nov 1994 08:49:37 GMT"
-    let (_, rest) = v.split_once(", ")?;
-    let parts: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m == month)? + 1;
-    if day.len() != 2 || year.len() != 4 || time.len() != 8 {
-        return None;
-    }
-    let at = time::parse_timestamp(&format!("{year}-{month:02}-{day}T{time}Z"))?;
+    let at = httpdate::parse_http_date(v).ok()?;
+    let at = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
     Some(Duration::try_from_secs_f64((at - now).max(0.0)).unwrap_or(Duration::ZERO))
 }
 
@@ -183,7 +177,7 @@ struct Throttle {
 }
 
 /// Reads the integrations list; one instance per configured API, shared by the reads of its cache.
-pub struct ServiceApiSource {
+pub(crate) struct ServiceApiSource {
     /// The `name` label: [`source_name`] of `base`.
     name: String,
     client: reqwest::Client,
@@ -207,7 +201,7 @@ impl std::fmt::Debug for ServiceApiSource {
 
 impl ServiceApiSource {
     /// `timeout` bounds each request (the cache bounds the whole read with the same value).
-    pub fn new(
+    pub(crate) fn new(
         base: Url,
         key: Secret,
         tags: Vec<String>,
@@ -238,7 +232,7 @@ impl ServiceApiSource {
     }
 
     /// One read: every page, unless a 429 asked to wait (then it fails fast, without a call).
-    pub async fn read(&self) -> Result<IntegrationSnapshot, SourceFailure> {
+    pub(crate) async fn read(&self) -> Result<IntegrationSnapshot, SourceFailure> {
         if let Some(remaining) = self.waiting() {
             return Err(ServiceApiError::Waiting { remaining }.to_failure());
         }
@@ -395,18 +389,11 @@ impl ServiceApiSource {
 
 /// A reqwest error and its causes, without the URL (it holds no secret, but the path is said where it matters).
 fn chain(e: &reqwest::Error) -> String {
-    let mut out = super::causes(e)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ");
-    if out.is_empty() {
-        out = if e.is_timeout() {
-            "timed out".to_owned()
-        } else {
-            "request failed".to_owned()
-        };
+    match std::error::Error::source(e) {
+        Some(cause) => super::error_chain(cause),
+        None if e.is_timeout() => "timed out".to_owned(),
+        None => "request failed".to_owned(),
     }
-    out
 }
 
 fn classify(e: &reqwest::Error) -> ServiceApiError {
@@ -436,6 +423,9 @@ impl super::Source for ServiceApiSource {
     fn name(&self) -> &str {
         &self.name
     }
+    fn lapi(&self) -> Option<&str> {
+        None
+    }
     async fn read(self: std::sync::Arc<Self>) -> Result<IntegrationSnapshot, SourceFailure> {
         ServiceApiSource::read(&self).await
     }
@@ -462,12 +452,21 @@ mod tests {
             Some(Duration::ZERO),
             "a past date is no wait"
         );
+        // RFC 9110's obsolete forms, which a recipient must accept.
+        for obsolete in ["Sunday, 06-Nov-94 08:50:37 GMT", "Sun Nov  6 08:50:37 1994"] {
+            assert_eq!(
+                parse_retry_after(obsolete, now),
+                Some(Duration::from_secs(60)),
+                "{obsolete:?}"
+            );
+        }
         for bad in [
             "",
             "soon",
             "-5",
             "Sun, 06 Nov 1994 08:50:37 CET",
             "Sun, 6 Nov 1994 08:50:37 GMT",
+            "Mon, 06 Nov 1994 08:50:37 GMT",
         ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }

@@ -8,11 +8,12 @@ use serde::Deserialize;
 use crate::crowdsec::bouncers::LastPull;
 use crate::values::time;
 
-pub use crate::crowdsec::integration::Integration;
+pub(crate) use crate::crowdsec::integration::Integration;
 
 /// One page of `GET /integrations`.
 #[derive(Debug)]
 pub struct Page {
+    /// The integrations of this page.
     pub items: Vec<Integration>,
     /// `links.next`: a host-relative path (with the `/v1` prefix), or `None` on the last page.
     pub next: Option<String>,
@@ -82,6 +83,9 @@ fn shape_error(e: &serde_json::Error) -> ShapeError {
 }
 
 /// Parses one page of `GET /integrations`.
+///
+/// # Errors
+/// A [`ShapeError`] when the body is not the documented page shape (its location, never a value).
 pub fn parse_page(body: &[u8]) -> Result<Page, ShapeError> {
     let raw: RawPage = serde_json::from_slice(body).map_err(|e| shape_error(&e))?;
     let mut unreadable = 0;
@@ -203,7 +207,7 @@ mod tests {
             r#"{"items": []}"#,
             r#"{"items": [{"name": "no id"}], "links": {}}"#,
             r#"{"items": [{"id": "a", "name": "n", "stats": {"count": "many"}}], "links": {}}"#,
-            // Found by tests/properties.rs: serde_json quoted a wrongly typed value in its message.
+            // Found by tests/it/properties.rs: serde_json quoted a wrongly typed value in its message.
             r#"{"items": [{"id": "a", "name": "n", "blocklists": "S3cr3tiBeG0FTu43Vd69Gcr6at"}], "links": {}}"#,
         ] {
             let e = parse_page(bad.as_bytes()).unwrap_err();

@@ -1,7 +1,7 @@
 //! The PostgreSQL source against a real PostgreSQL 15 (Debian's package), with CrowdSec 1.4.6 and 1.7.x tables,
 //! in a server whose time zone is not UTC: the same rows give the same bouncers as the SQLite source.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -150,7 +150,7 @@ fn crowdsec_1_4_6_on_postgres_and_connection_failures() {
         (closed, "connect"),
     ] {
         let err = read(&source(location)).unwrap_err();
-        // TLS demanded of a server without it: reason `tls` (tests/lapi_db_tls.rs has the TLS cases).
+        // TLS demanded of a server without it: reason `tls` (tests/it/lapi_db_tls.rs has the TLS cases).
         let reason = if want.contains("TLS") {
             "tls"
         } else {

@@ -1,7 +1,7 @@
 //! The real binary's settings path: `--config.check` refuses what start-up refuses (exit 1), each error names the
 //! origin of the refused value (`--flag`, `ENV_VAR`, `file:line key`), flags work after `diagnose`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 //! with CrowdSec 1.4.6 and 1.7.x tables written the way CrowdSec's Go driver writes them (UTC wall-clock in a
 //! session left at the server's zone): the same rows give the same bouncers, and ages, as the SQLite source.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -153,7 +153,7 @@ fn crowdsec_1_4_6_on_mariadb_and_connection_failures() {
         (closed, "connect"),
     ] {
         let err = read(&source(location)).unwrap_err();
-        // TLS demanded of a server without it: reason `tls` (tests/lapi_db_tls.rs has the TLS cases).
+        // TLS demanded of a server without it: reason `tls` (tests/it/lapi_db_tls.rs has the TLS cases).
         let reason = if want.contains("TLS") {
             "tls"
         } else {

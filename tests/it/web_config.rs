@@ -2,7 +2,7 @@
 //! rotation without restart, a bad file at start and on reload, the body limit, and the real Prometheus scraping
 //! over TLS with basic auth. Certificates are made here with rcgen.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,7 +5,7 @@
 //! text format only. Each job must be up and hold the same series with the same values, UTF-8 and quotes in label
 //! values included; `promtool check metrics` of that version accepts the classic text.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

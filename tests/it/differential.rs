@@ -12,8 +12,8 @@
 //!
 //! Ages stay more than 30 min away from every threshold (the `for:` durations; boundaries are in alerts/tests).
 
-mod common;
-mod fake_service_api;
+use crate::common;
+use crate::fake_service_api;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1446,7 +1446,7 @@ fn prepare(s: &Scenario, dir: &Path) -> Prepared {
         .then(|| FakeServiceApi::start(SERVICE_KEY, integrations_json(&s.integrations, now)));
     let _bouncers = write_files(s, &dir.join("bouncers"));
     let exporter = start_in_process(settings(&dbs, fake.as_ref(), &dir.join("bouncers")));
-    let scraped_at = crate::now();
+    let scraped_at = self::now();
     // The exporter stops before diagnose runs: one reader of the databases at a time, as in production.
     let (status, _, body) = http(exporter.addr, "GET", "/metrics", &[]);
     assert_eq!(status, 200, "{}: {body}", s.name);

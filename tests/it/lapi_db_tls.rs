@@ -2,7 +2,7 @@
 //! and forced (pg_hba `hostssl`, MariaDB `REQUIRE SSL`), certificates made here by rcgen: libpq's sslmode
 //! rules, CrowdSec 1.7's `ssl_*` keys, clear reasons for certificate problems, client certificates.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

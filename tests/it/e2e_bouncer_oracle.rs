@@ -10,7 +10,7 @@
 //! host's firewall, and everything after it (go-cs-bouncer's config checks, the pulls) is the real code.
 //! All the variants run at once, each as its own registration, so the whole test takes a few seconds.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

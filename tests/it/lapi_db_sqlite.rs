@@ -1,6 +1,6 @@
 //! The SQLite source against databases built with each CrowdSec version's schema.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! paging, tolerant parsing, each failure as a state with the last good snapshot kept, rate limits, and the key
 //! never leaving the `x-api-key` header.
 
-mod common;
-mod fake_service_api;
+use crate::common;
+use crate::fake_service_api;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,6 +1,6 @@
 //! `--config.file` with several LAPIs, `--config.check`, and how the file and the flags combine.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,10 +2,9 @@
 //! the fixture's hand-computed values, a report added while running counted once, CrowdSec's flush of old rows
 //! changing nothing, a broken payload changing nothing but its own count.
 
-mod common;
-
-use common::usage::{assert_expected, rows, usage_series};
-use common::*;
+use crate::common;
+use crate::common::usage::{assert_expected, rows, usage_series};
+use crate::common::*;
 use crowdsec_bouncer_exporter::settings::{LapiDbLocation, Settings};
 
 const INSERT_BOUNCER: &str = "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type) VALUES (?1, ?1, ?2, 'hash', 0, '10.0.0.2', 'x', 'v1', ?1, 'api-key')";

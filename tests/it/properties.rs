@@ -269,7 +269,7 @@ fn go_zero_time_is_never_a_pull() {
 }
 
 /// Size caps: input as deep as a Service API read's cap (16 MiB) allows is refused at serde_json's nesting
-/// limit, not by a stack overflow; a 10,000-bouncer cscli output (4 MiB) is read whole (tests/cscli.rs proves the
+/// limit, not by a stack overflow; a 10,000-bouncer cscli output (4 MiB) is read whole (tests/it/cscli.rs proves the
 /// reader refuses more than its 64 MiB cap); a timestamp of any length is decided on its prefix.
 #[test]
 fn inputs_at_the_caps_finish() {

@@ -2,12 +2,10 @@
 //! TLS (rcgen certificates, tokio-rustls), a LAPI's `GET /health` and a Blocklist-as-a-Service host's `HEAD /`.
 //! Each failure names the layer that failed (dns, tcp, tls, http); no request carries a key or leaves the root.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::servers::Pki;
+use crate::common::servers::Pki;
 use crowdsec_bouncer_exporter::crowdsec::bouncer_files::endpoint::{Endpoint, EndpointKind};
 use crowdsec_bouncer_exporter::sources::endpoint;
 use crowdsec_bouncer_exporter::values::pem::{self, Pem};

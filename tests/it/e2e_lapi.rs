@@ -1,6 +1,6 @@
 //! End to end against the real CrowdSec 1.4.6 LAPI, cscli and crowdsec-custom-bouncer from Debian.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! for every bouncer kind, good and broken, checked by the real `bouncer_config` source against a SQLite LAPI
 //! database and a local `/health` endpoint that records every request it gets (none may carry a key).
 
-mod common;
-mod fake_service_api;
+use crate::common;
+use crate::fake_service_api;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -308,7 +308,8 @@ fn check_all(dirs: Vec<PathBuf>, files: Vec<PathBuf>, db: &Path) -> Vec<FileRepo
 
 #[test]
 fn every_kind_good_and_broken() {
-    // SAFETY of set_var: this test binary sets it once, before any thread of this test reads the environment.
+    // set_var in a test binary whose other tests run on other threads: this is the only test that sets a
+    // variable, it sets it once and never changes it, and std's environment lock orders it with every Rust read.
     std::env::set_var("CSBE_TEST_KEY", GOOD);
     let root = tempfile::tempdir().unwrap();
     let db = lapi_db(root.path());

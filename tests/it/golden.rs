@@ -1,9 +1,9 @@
 //! Golden exposition: a fixed database and a fixed clock give a byte-identical `/metrics`, in both formats, as
 //! node_exporter's `collector/fixtures/e2e-output.txt`. Any change of a name, label, HELP text, order or value
 //! format shows up here. After an intended change, regenerate with
-//! `CSBE_UPDATE_GOLDEN=1 cargo test --test golden` and review the diff of tests/fixtures/golden/.
+//! `CSBE_UPDATE_GOLDEN=1 cargo test --test it golden::` and review the diff of tests/fixtures/golden/.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -183,6 +183,7 @@ fn fixed<T>(r: &Arc<SourceReport<T>>) -> Arc<SourceReport<T>> {
     Arc::new(SourceReport {
         kind: r.kind,
         name: r.name.clone(),
+        lapi: r.lapi.clone(),
         data: r.data.clone(),
         up: r.up,
         last_error: r.last_error.clone(),
@@ -257,7 +258,7 @@ fn check(file: &str, got: &str) {
             .unwrap_or(want.lines().count().min(got.lines().count()));
         panic!(
             "{file} differs from the golden exposition at line {}:\n  want: {:?}\n  got:  {:?}\n\
-             (an intended change: CSBE_UPDATE_GOLDEN=1 cargo test --test golden, then review the diff)",
+             (an intended change: CSBE_UPDATE_GOLDEN=1 cargo test --test it golden::, then review the diff)",
             first + 1,
             want.lines().nth(first),
             got.lines().nth(first)

@@ -6,8 +6,8 @@
 //! return data for some variable values, the state counts must be exact, and every metric a dashboard names must be
 //! in the exporters' output (or be a Prometheus target series, or a recording rule of alerts/).
 
-mod common;
-mod fake_service_api;
+use crate::common;
+use crate::fake_service_api;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;

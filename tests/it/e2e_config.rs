@@ -2,7 +2,7 @@
 //! LAPI and the real crowdsec-custom-bouncer from Debian. Proves too that the checks never touch the bouncer's
 //! row: its last_pull, type and ip_address (and, on 1.4.6, created_at, rewritten by any keyed request) stay put.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! exporter, Debian's Prometheus 2.42 evaluating a test-only copy of alerts/crowdsec-bouncers.rules.yml (only the
 //! `for:` durations shortened, the thresholds untouched) and Debian's Alertmanager 0.25, queried via its API.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

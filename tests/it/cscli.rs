@@ -1,7 +1,7 @@
 //! The cscli source: against the real cscli 1.4.6 from Debian, against 1.6/1.7-shaped output written from
 //! DOMAIN.md's facts, and against commands that hang, fail or print garbage.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! The HTTP side, in process: landing page, formats, status codes, fresh series per scrape, a broken source.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

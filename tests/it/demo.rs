@@ -2,7 +2,7 @@
 //! exporter and Prometheus with the rules on 127.0.0.1; Prometheus sees every bouncer state and the alert rules;
 //! Ctrl-C (SIGINT) and DEMO_EXIT_AFTER both stop everything it started and remove its temp folder.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -10,15 +10,13 @@
 //! running is skipped with the why, never a guess. This machine has no systemd, so the unit evidence is proven by
 //! the parser's unit tests (src/crowdsec/host/systemd.rs) only.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::real::*;
-use common::*;
+use crate::common::real::*;
+use crate::common::*;
 
 const FW_KEY: &str = "e2eHostFwKey0123456789abcdefABCD";
 const CU_KEY: &str = "e2eHostCuKey0123456789abcdefABCD";
