@@ -4,11 +4,14 @@
 //! and their output is capped, files are read from their last [`TAIL_BYTES`]. Nothing read here is logged or
 //! exported as text; `crowdsec::bouncer_files::host` judges it.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+mod io;
+
+use io::{read_capped, read_tail, run, wildcard};
 
 use crate::crowdsec::bouncer_files::checks::Inspection;
 use crate::crowdsec::bouncer_files::host::{
@@ -373,98 +376,10 @@ impl ConfFs for RootFs {
     }
 }
 
-/// `*` and `?` as glob(3) reads them (a `[` class is taken literally).
-fn wildcard(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    std::fs::File::open(path)?.take(max).read_to_end(&mut out)?;
-    Ok(out)
-}
-
-/// The last `max` bytes of a regular file (from a line start) and its modification time.
-fn read_tail(path: &Path, max: u64) -> std::io::Result<(String, f64)> {
-    let mut file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("is not a regular file"));
-    }
-    let mtime = meta.mtime() as f64;
-    let start = meta.len().saturating_sub(max);
-    file.seek(SeekFrom::Start(start))?;
-    let mut bytes = Vec::new();
-    file.take(max).read_to_end(&mut bytes)?;
-    if start > 0 {
-        // The first line is cut: drop it.
-        let cut = bytes
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(bytes.len(), |i| i + 1);
-        bytes.drain(..cut);
-    }
-    Ok((String::from_utf8_lossy(&bytes).into_owned(), mtime))
-}
-
-/// Runs `cmd` with no stdin, its stdout capped at [`COMMAND_BYTES`], killed after `timeout`. The error says why
-/// in a few words (never the output).
-fn run(cmd: &mut Command, timeout: Duration) -> Result<Vec<u8>, String> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{program} cannot run: {e}"))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = (&mut stdout).take(COMMAND_BYTES).read_to_end(&mut out);
-        // Past the cap, drain without keeping: a writer cut off would die of SIGPIPE and look failed.
-        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-        out
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{program} did not finish within {timeout:?}"));
-            }
-        }
-    };
-    let out = reader.join().unwrap_or_default();
-    if status.success() {
-        Ok(out)
-    } else {
-        Err(format!("{program} exited with {status}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]

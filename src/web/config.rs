@@ -1,15 +1,13 @@
 //! `--web.config.file`: Prometheus exporter-toolkit's web configuration format (TLS, client certificates, basic
 //! auth with bcrypt hashes, response headers), so an operator's existing file works as is.
 //!
-//! The file is parsed strictly (unknown keys are errors with their line), then checked as a whole: the TLS files
-//! are read and a rustls configuration built, so a bad file is refused before the exporter listens. Reloading is
-//! [`super::reload`]'s; each part's own rules live with it: [`super::tls`], [`super::auth`] (users),
-//! [`super::edge`] (response headers).
+//! Parsed strictly (unknown keys are errors with their line), then checked whole (TLS files read, a rustls config
+//! built) so a bad file is refused before listening. Reload: [`super::reload`]; rules: [`super::tls`],
+//! [`super::auth`] (users), [`super::edge`] (response headers).
 //!
-//! Keys the toolkit knows but this exporter cannot honour are refused with a message rather than silently ignored
-//! (they are security settings): `client_allowed_sans`, `client_auth_type` `RequestClientCert` and
-//! `RequireAnyClientCert` (they accept unverified certificates), cipher suites rustls lacks (CBC, RSA key exchange),
-//! TLS 1.0/1.1 as `max_version`, and `rate_limit` with a non-zero interval.
+//! Keys the toolkit knows but this exporter cannot honour are refused, not silently ignored (security settings):
+//! `client_allowed_sans`, `client_auth_type` `RequestClientCert`/`RequireAnyClientCert` (unverified certificates),
+//! cipher suites rustls lacks (CBC, RSA key exchange), TLS 1.0/1.1 `max_version`, `rate_limit` with an interval.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,21 +1,19 @@
-//! The named checks of one bouncer configuration file. [`inspect`] runs the offline ones (readable, parses,
-//! api_url, api_key or tls_files, permissions); the `bouncer_config` source then adds key_registered (a hash
-//! compared in the LAPI database) and lapi_reachable (`GET /health`, no key) through [`Inspection`].
-//! Every failed check carries the fix to try, in operator words.
+//! The named checks of one bouncer configuration file. [`inspect`] runs the offline ones (readable, parses, api_url,
+//! api_key or tls_files, permissions); the `bouncer_config` source adds the others through [`Inspection`]
+//! (key_registered: a hash compared in the LAPI database; reachability and host evidence). Every failed check
+//! carries the fix to try, in operator words.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha2::{Digest, Sha512};
 
+use super::blaas::SERVICE_API_HOST;
 use super::parse::parse;
 pub(crate) use super::rules::LUA_SLASH_NOTE;
 use super::rules::{check_auth, check_permissions, check_url, parse_fix, read_fix};
 use super::{read_capped, sibling, Kind, ReadError};
 use crate::values::secret::Secret;
-
-/// Host of the CrowdSec Service API: a URL there is a Blocklist-as-a-Service integration, not a LAPI.
-pub(crate) const SERVICE_API_HOST: &str = "admin.api.crowdsec.net";
 
 /// One check of a bouncer configuration file: the `check` label of `crowdsec_bouncer_config_check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -180,42 +178,6 @@ impl FileReport {
     /// Why `check` did not run, if it did not.
     pub fn skipped(&self, check: Check) -> Option<&Skipped> {
         self.skipped.iter().find(|s| s.check == check)
-    }
-}
-
-/// The id in a Blocklist-as-a-Service URL, `https://admin.api.crowdsec.net/v1/integrations/<id>[/...]`.
-pub(crate) fn integration_id(api_url: &str) -> Option<String> {
-    let url = reqwest::Url::parse(api_url.trim()).ok()?;
-    if url.host_str() != Some(SERVICE_API_HOST) {
-        return None;
-    }
-    let mut segments = url.path_segments()?;
-    segments.find(|s| *s == "integrations")?;
-    segments
-        .next()
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-}
-
-impl FileReport {
-    /// Adds the `integration` check when the file points at a Blocklist-as-a-Service integration and the
-    /// Service API's list (`known_ids`) was read.
-    pub(crate) fn with_integrations(mut self, known_ids: Option<&[&str]>) -> FileReport {
-        let (Some(ids), Some(id)) = (known_ids, self.api_url.as_deref().and_then(integration_id))
-        else {
-            return self;
-        };
-        self.checks.push(if ids.contains(&id.as_str()) {
-            pass(Check::Integration, format!("integration {id} exists"))
-        } else {
-            fail(
-                Check::Integration,
-                format!("the Service API lists no integration {id}: it was deleted, or the URL belongs to another organization"),
-                "copy the endpoint URL again from the Console (Blocklists > Integrations) and restart the bouncer",
-            )
-        });
-        self.checks.sort_by_key(|c| c.check);
-        self
     }
 }
 
@@ -488,6 +450,7 @@ impl Inspection {
 
 #[cfg(test)]
 mod tests {
+    use super::super::blaas::integration_id;
     use super::*;
     use crate::crowdsec::bouncer_files::rules::is_placeholder;
 

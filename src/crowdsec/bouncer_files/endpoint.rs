@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 
-use super::checks::{fail, pass, Check, Inspection, Status, SERVICE_API_HOST};
+use super::blaas::SERVICE_API_HOST;
+use super::checks::{fail, pass, Check, Inspection, Status};
 
 /// What kind of server the file's URL names: it decides the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

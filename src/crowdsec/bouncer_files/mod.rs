@@ -2,6 +2,7 @@
 //! parses its own file ([`parse`]), then checked ([`checks`]). Nothing here sends a request: the checks that need
 //! the network or the LAPI database get their answers from the `bouncer_config` source.
 
+mod blaas;
 pub mod checks;
 pub mod endpoint;
 pub(crate) mod host;

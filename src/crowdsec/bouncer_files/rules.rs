@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::checks::{fail, pass, warn, Check, CheckResult, SERVICE_API_HOST};
+use super::blaas::SERVICE_API_HOST;
+use super::checks::{fail, pass, warn, Check, CheckResult};
 use super::parse::ParseError;
 use super::tls::read_cert;
 use super::{read_capped, Kind, Parsed, ReadError};
