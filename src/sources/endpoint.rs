@@ -9,9 +9,10 @@ use std::time::Duration;
 use reqwest::Url;
 
 use crate::crowdsec::bouncer_files::endpoint::{Endpoint, EndpointKind};
-use crate::sources::lapi_health::health_url;
+use crate::sources::lapi_health::{client_trusting, health_url};
 
-/// Probes `endpoint` with `client` (built by [`crate::sources::lapi_health::client`]: timeouts, no redirects);
+/// Probes `endpoint` with `client` (built by [`crate::sources::lapi_health::client`]: timeouts, no redirects),
+/// or, when the bouncer's file trusts a CA of its own or skips verification, with a client that does the same;
 /// `timeout` bounds each step of the failure analysis as well. `Ok`: what answered; `Err`: the failing layer
 /// and why, in operator words.
 ///
@@ -22,6 +23,13 @@ pub async fn probe(
     endpoint: &Endpoint,
     timeout: Duration,
 ) -> Result<String, String> {
+    let own;
+    let client = if endpoint.trust == Default::default() {
+        client
+    } else {
+        own = client_trusting(timeout, &endpoint.trust).map_err(|why| format!("tls: {why}"))?;
+        &own
+    };
     let (method, url) = match endpoint.kind {
         EndpointKind::Lapi => (reqwest::Method::GET, health_url(&endpoint.url)),
         EndpointKind::ServiceApi => (reqwest::Method::HEAD, endpoint.url.clone()),

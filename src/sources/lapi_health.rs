@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Url;
 
+use crate::crowdsec::bouncer_files::Trust;
 use crate::sources::{Reason, SourceFailure};
 
 pub(crate) const SOURCE: &str = "lapi_health";
@@ -24,6 +25,26 @@ pub struct LapiHealth {
 /// A client for `/health`: no default headers, no redirects (nothing is sent that a redirect could carry, but a
 /// LAPI never redirects either), every call bounded by `timeout`.
 pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    client_trusting(timeout, &Trust::default())
+}
+
+/// As [`client`], verifying certificates the way a bouncer whose file says `trust` does: the system's roots plus
+/// its CA file, or no verification at all (`insecure_skip_verify`).
+///
+/// # Errors
+/// The CA file cannot be read or holds no certificate; the client cannot be built.
+pub(crate) fn client_trusting(timeout: Duration, trust: &Trust) -> Result<reqwest::Client, String> {
+    let extra = match &trust.ca {
+        None => Vec::new(),
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+            reqwest::Certificate::from_pem_bundle(&bytes)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| format!("the CA file {} holds no PEM certificate", path.display()))?
+        }
+    };
     let builder = || {
         reqwest::Client::builder()
             .user_agent(concat!(
@@ -33,8 +54,9 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .tls_danger_accept_invalid_certs(trust.insecure)
     };
-    match builder().build() {
+    match builder().tls_certs_merge(extra.clone()).build() {
         Ok(c) => Ok(c),
         // The platform verifier needs the system's CA certificates; a minimal host or chroot has none. LAPIs are
         // mostly plain http: keep checking them, and let an https URL fail per request (certificate unknown).
@@ -42,7 +64,7 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
             let why = super::error_chain(&e);
             tracing::warn!(error = %why, "no system CA certificates: https LAPI URLs cannot be verified (install ca-certificates); http ones are checked");
             builder()
-                .tls_certs_only(std::iter::empty())
+                .tls_certs_only(extra)
                 .build()
                 .map_err(|e| format!("cannot build the HTTP client: {}", super::error_chain(&e)))
         }

@@ -127,6 +127,7 @@ fn at(kind: EndpointKind, url: &str) -> Endpoint {
     Endpoint {
         kind,
         url: reqwest::Url::parse(url).unwrap(),
+        trust: Default::default(),
     }
 }
 
@@ -274,6 +275,59 @@ async fn tls_failures_are_named_tls() {
     .await
     .unwrap_err();
     assert!(e.starts_with("tls: 127.0.0.1:"), "{e}");
+}
+
+/// A LAPI behind a private CA is reachable for a bouncer whose file names that CA (`ca_cert_path`, added to the
+/// system's roots as go-cs-bouncer tls.go getCertPool does at 5e664e66) or skips verification
+/// (`insecure_skip_verify`, client.go): the probe verifies as the bouncer does, so such a LAPI is never called
+/// unreachable. The exporter's own client here trusts only the system's roots.
+#[tokio::test]
+async fn a_private_ca_the_bouncer_trusts_is_trusted_by_the_probe() {
+    use crowdsec_bouncer_exporter::crowdsec::bouncer_files::Trust;
+    let pki = Pki::new();
+    let good = server(Answer::Status(200), Some((&pki, "server"))).await;
+    let url = format!("https://127.0.0.1:{}/", good.port);
+    let system = client(None);
+    let with = |trust: Trust| Endpoint {
+        trust,
+        ..at(EndpointKind::Lapi, &url)
+    };
+    let e = endpoint::probe(&system, &with(Trust::default()), TIMEOUT)
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("tls: "), "{e}");
+    let ca = Trust {
+        ca: Some(pki.path("ca.pem")),
+        insecure: false,
+    };
+    let ok = endpoint::probe(&system, &with(ca), TIMEOUT).await;
+    assert!(
+        ok.as_deref().is_ok_and(|a| a.contains("answered 200")),
+        "{ok:?}"
+    );
+    let other = Trust {
+        ca: Some(pki.path("other-ca.pem")),
+        insecure: false,
+    };
+    let e = endpoint::probe(&system, &with(other), TIMEOUT)
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("tls: the handshake"), "{e}");
+    let insecure = Trust {
+        ca: None,
+        insecure: true,
+    };
+    assert!(endpoint::probe(&system, &with(insecure), TIMEOUT)
+        .await
+        .is_ok());
+    let missing = Trust {
+        ca: Some(pki.path("absent.pem")),
+        insecure: false,
+    };
+    let e = endpoint::probe(&system, &with(missing), TIMEOUT)
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("tls: cannot read the CA file "), "{e}");
 }
 
 /// The Blocklist-as-a-Service host is asked as CrowdSec's troubleshooting page does (`curl -I https://<host>/`):

@@ -204,6 +204,8 @@ pub struct Inspection {
     health_url: Option<reqwest::Url>,
     /// What the host checks (running, log) need from the file.
     pub(super) host: super::host::HostHints,
+    /// How the bouncer verifies the LAPI's certificate (endpoint_reachable verifies it the same way).
+    pub(super) trust: super::Trust,
 }
 
 /// sha512 hex of a key, as CrowdSec stores it in `bouncers.api_key`. A secret itself: never log it.
@@ -280,6 +282,7 @@ pub(crate) fn inspect_at(
         key: None,
         health_url: None,
         host: Default::default(),
+        trust: Default::default(),
     };
     insp.report.id_name = read_capped(&sibling(path, ".id"))
         .ok()
@@ -341,6 +344,7 @@ pub(crate) fn inspect_at(
         return insp;
     }
     insp.health_url = check_url(kind, &parsed, checks);
+    insp.trust = parsed.trust.clone();
     let auth = check_auth(kind, &parsed, checks, now);
     if let Some(cn) = auth.tls_cn {
         insp.report.tls_cn = Some(cn);

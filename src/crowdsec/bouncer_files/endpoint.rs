@@ -28,6 +28,9 @@ pub struct Endpoint {
     pub kind: EndpointKind,
     /// LAPI: the normalised base URL (one trailing `/`); Service API: the host root, `https://<host>[:port]/`.
     pub url: reqwest::Url,
+    /// How the bouncer verifies the server's certificate (LAPI: its file's `ca_cert_path`,
+    /// `insecure_skip_verify`, `SSL_VERIFY`; the Service API: the system's roots).
+    pub trust: super::Trust,
 }
 
 /// The root of a Blocklist-as-a-Service URL's host (path, query, user info and fragment dropped: nothing of the
@@ -54,6 +57,7 @@ impl Inspection {
             return Some(Endpoint {
                 kind: EndpointKind::Lapi,
                 url: base.clone(),
+                trust: self.trust.clone(),
             });
         }
         let url_passed = self
@@ -64,6 +68,7 @@ impl Inspection {
         url_passed.then_some(Endpoint {
             kind: EndpointKind::ServiceApi,
             url: root,
+            trust: super::Trust::default(),
         })
     }
 
@@ -116,6 +121,7 @@ mod tests {
         let lapi = Endpoint {
             kind: EndpointKind::Lapi,
             url: reqwest::Url::parse("http://127.0.0.1:8080/").unwrap(),
+            trust: Default::default(),
         };
         assert!(fix(&lapi, "tcp: connection refused").contains("systemctl status crowdsec"));
         assert!(fix(&lapi, "tls: invalid peer certificate").contains("ca_cert_path"));
@@ -124,6 +130,7 @@ mod tests {
         let blaas = Endpoint {
             kind: EndpointKind::ServiceApi,
             url: reqwest::Url::parse("https://admin.api.crowdsec.net/").unwrap(),
+            trust: Default::default(),
         };
         assert!(fix(&blaas, "tcp: timeout").contains("curl -I https://admin.api.crowdsec.net/"));
     }

@@ -127,6 +127,8 @@ pub struct Parsed {
     pub log_mode: Option<String>,
     /// Go bouncers: the folder of `<program>.log` when `log_mode: file`.
     pub log_dir: Option<String>,
+    /// How the bouncer verifies the LAPI's certificate.
+    pub trust: Trust,
 }
 
 impl Default for Parsed {
@@ -144,8 +146,21 @@ impl Default for Parsed {
             key_undefined_vars: Vec::new(),
             log_mode: None,
             log_dir: None,
+            trust: Trust::default(),
         }
     }
+}
+
+/// How the bouncer verifies the LAPI's certificate, so `endpoint_reachable` verifies it the same way and never
+/// calls a private-CA LAPI unreachable (go-cs-bouncer tls.go getCertPool at 5e664e66: the system roots plus
+/// `ca_cert_path`; client.go: `insecure_skip_verify`, for key and certificate auth alike; lua-cs-bouncer:
+/// `SSL_VERIFY=false`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Trust {
+    /// A CA file trusted on top of the system's roots.
+    pub ca: Option<PathBuf>,
+    /// The bouncer does not verify the certificate at all.
+    pub insecure: bool,
 }
 
 /// TLS client authentication files named by a bouncer's configuration.

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use serde_yaml_ng::Value;
 
-use super::{Kind, Parsed, TlsFiles};
+use super::{Kind, Parsed, TlsFiles, Trust};
 use crate::crowdsec::config::{merge, strict_expand};
 use crate::values::secret::Secret;
 
@@ -220,6 +220,11 @@ fn parse_yaml(kind: Kind, root: &Value, env: &dyn Fn(&str) -> Option<String>) ->
         ),
         _ => (root, "api_url", "api_key"),
     };
+    let insecure_key = if kind == Kind::Cloudflare {
+        "crowdsec_insecure_skip_verify"
+    } else {
+        "insecure_skip_verify"
+    };
     let mut url_vars = Vec::new();
     let mut key_vars = Vec::new();
     let mut ignored = Vec::new();
@@ -233,6 +238,10 @@ fn parse_yaml(kind: Kind, root: &Value, env: &dyn Fn(&str) -> Option<String>) ->
         key: path("key_path"),
         ca: path("ca_cert_path"),
     };
+    let trust = Trust {
+        ca: tls.ca.clone(),
+        insecure: scalar(section.get(insecure_key), env, &mut ignored).as_deref() == Some("true"),
+    };
     Parsed {
         api_url: scalar(section.get(url), env, &mut url_vars),
         api_key: scalar(section.get(key), env, &mut key_vars).map(Secret::new),
@@ -243,6 +252,7 @@ fn parse_yaml(kind: Kind, root: &Value, env: &dyn Fn(&str) -> Option<String>) ->
         // Logging settings sit at the top level of every Go bouncer's file (cs-firewall-bouncer pkg/cfg/logging.go).
         log_mode: scalar(root.get("log_mode"), env, &mut ignored),
         log_dir: scalar(root.get("log_dir"), env, &mut ignored),
+        trust,
         ..Parsed::default()
     }
 }
@@ -393,6 +403,8 @@ fn parse_lua(text: &str, overlay: Option<&str>) -> Parsed {
     p.api_url = get("API_URL");
     p.api_key = get("API_KEY").map(Secret::new);
     p.enabled = get("ENABLED").is_none_or(|v| v == "true");
+    // lua-cs-bouncer: `ssl_verify` is the boolean SSL_VERIFY (default true) handed to resty.http.
+    p.trust.insecure = get("SSL_VERIFY").as_deref() == Some("false");
     p.mode = Some(if get("MODE").as_deref() == Some("live") {
         "live"
     } else {
@@ -464,6 +476,37 @@ mod tests {
         let (_, p) = parse(Kind::Go, b"api_key: ${NOPE}\n", None, &env).unwrap();
         assert_eq!(p.api_key.unwrap().expose(), "${NOPE}");
         assert_eq!(p.key_undefined_vars, vec!["NOPE".to_owned()]);
+    }
+
+    /// How each bouncer verifies the LAPI's certificate. Go bouncers: go-cs-bouncer (5e664e66) stream_bouncer.go
+    /// and live_bouncer.go read `ca_cert_path` and `insecure_skip_verify`, client.go applies both to key and
+    /// certificate auth; cloudflare: `crowdsec_insecure_skip_verify` (DOMAIN.md's key table); the worker and the
+    /// mirror: under `crowdsec_config`; Lua: `SSL_VERIFY=false` (lua-cs-bouncer, default true).
+    #[test]
+    fn trust_follows_each_bouncer() {
+        let trust = |kind, text: &str| parse(kind, text.as_bytes(), None, &env).unwrap().1.trust;
+        let t = trust(
+            Kind::Go,
+            "api_url: https://lapi:8080/\napi_key: k\nca_cert_path: /etc/ca.pem\n",
+        );
+        assert_eq!(t.ca.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        assert!(!t.insecure);
+        assert!(trust(Kind::Go, "api_key: k\ninsecure_skip_verify: true\n").insecure);
+        assert!(!trust(Kind::Go, "api_key: k\ninsecure_skip_verify: false\n").insecure);
+        assert!(
+            trust(
+                Kind::Cloudflare,
+                "crowdsec_lapi_key: k\ncrowdsec_insecure_skip_verify: true\n"
+            )
+            .insecure
+        );
+        let t = trust(
+            Kind::CrowdsecConfig,
+            "crowdsec_config:\n  lapi_key: k\n  ca_cert_path: /ca.pem\n  insecure_skip_verify: true\n",
+        );
+        assert!(t.insecure && t.ca.is_some());
+        assert!(trust(Kind::Lua, "API_KEY=k\nSSL_VERIFY=false\n").insecure);
+        assert!(!trust(Kind::Lua, "API_KEY=k\n").insecure);
     }
 
     #[test]
