@@ -210,12 +210,7 @@ pub struct Inspection {
 
 /// sha512 hex of a key, as CrowdSec stores it in `bouncers.api_key`. A secret itself: never log it.
 pub fn key_hash(key: &Secret) -> Secret {
-    let digest = Sha512::digest(key.expose().as_bytes());
-    let mut hex = String::with_capacity(128);
-    for b in digest {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    Secret::new(hex)
+    Secret::new(format!("{:x}", Sha512::digest(key.expose().as_bytes())))
 }
 
 pub(super) fn pass(check: Check, detail: impl Into<String>) -> CheckResult {

@@ -20,6 +20,9 @@ use std::path::PathBuf;
 
 use serde_yaml_ng::Value;
 
+mod apache;
+
+use self::apache::{is_apache, parse_apache};
 use super::{Kind, Parsed, TlsFiles, Trust};
 use crate::crowdsec::config::{merge, strict_expand};
 use crate::values::secret::Secret;
@@ -419,37 +422,6 @@ fn parse_lua(text: &str, overlay: Option<&str>) -> Parsed {
         });
     }
     p.notes = notes;
-    p
-}
-
-fn is_apache(text: &str) -> bool {
-    text.lines().any(|l| {
-        let d = l.trim_start().to_ascii_lowercase();
-        d.starts_with("crowdsecurl") || d.starts_with("crowdsecapikey")
-    })
-}
-
-fn parse_apache(text: &str) -> Parsed {
-    let mut p = Parsed::default();
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('#') {
-            continue;
-        }
-        let (directive, value) = match trimmed.split_once(char::is_whitespace) {
-            Some((d, v)) => (d, v.trim()),
-            None => (trimmed, ""),
-        };
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(value);
-        if directive.eq_ignore_ascii_case("CrowdsecURL") {
-            p.api_url = Some(value.to_owned());
-        } else if directive.eq_ignore_ascii_case("CrowdsecAPIKey") {
-            p.api_key = Some(Secret::new(value));
-        }
-    }
     p
 }
 
