@@ -34,7 +34,9 @@ tarball="$(scripts/debootstrap-bookworm.sh)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/check-deb.XXXXXX")"
 pid=""
 cleanup() {
-  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  # The exporter runs in its own session (setsid below): its whole process group is ended, not only the shell
+  # that started it, so nothing keeps listening from a deleted chroot after the check.
+  if [[ -n "$pid" ]]; then kill -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -120,7 +122,9 @@ cat >>"$root/etc/default/$pkg" <<EOF
 ARGS="--web.listen-address=127.0.0.1:$port"
 EOF
 # The unit's EnvironmentFile and ExecStart, with runuser for User= (it sets the groups from /etc/group, as systemd).
-in_root /bin/sh -c "set -a; . /etc/default/$pkg; set +a; exec runuser -u $user -- /usr/bin/$pkg \$ARGS" \
+# setsid: a process group of its own (a background job of a script is no group leader, so setsid does not fork and
+# $! is the group's id); `in_root` is a shell function, and `kill $!` on it would end only the subshell.
+setsid chroot "$root" /bin/sh -c "set -a; . /etc/default/$pkg; set +a; exec runuser -u $user -- /usr/bin/$pkg \$ARGS" \
   >"$work/exporter.log" 2>&1 &
 pid=$!
 metrics="$(python3 - "$port" <<'EOF'
@@ -137,7 +141,7 @@ for want in 'crowdsec_exporter_source_up{source="lapi_db",name="local",lapi="loc
             'crowdsec_bouncer_pulled{lapi="local",bouncer="pkg-firewall"} 1'; do
   grep -qxF "$want" <<<"$metrics" || { cat "$work/exporter.log" >&2; die "missing: $want"; }
 done
-kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+kill -- "-$pid"; wait "$pid" 2>/dev/null || true; pid=""
 log "installed binary ran as $user (groups: $groups) and served both bouncers of the CrowdSec 1.4.6 database"
 
 # ---- 6. purge -------------------------------------------------------------------------------------------------------------

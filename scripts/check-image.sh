@@ -31,7 +31,7 @@ case "$binary" in /*) binary="$(realpath --relative-to="$REPO_DIR" "$binary")" ;
 base=localhost/csbe-check-base:bookworm
 image=localhost/crowdsec-bouncer-exporter:check
 tarball="$(scripts/debootstrap-bookworm.sh)"
-# Re-import only when the cached root changed (podman keeps the image across runs).
+# Re-import only when the cached root changed (an interrupted run may have left the base; cleanup removes it).
 stamp="$(stat -c %Y "$tarball")"
 if [[ "$(podman image inspect --format '{{index .Labels "csbe.root"}}' "$base" 2>/dev/null || true)" != "$stamp" ]]; then
   log "podman import $tarball as $base"
@@ -56,6 +56,9 @@ cid=""
 cleanup() {
   if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   if [[ -n "$cid" ]]; then podman rm "$cid" >/dev/null 2>&1 || true; fi
+  # Nothing of the check stays in podman's store: the image built here, and the imported base (re-imported next
+  # run from the cached debootstrap tarball, a few seconds).
+  podman rmi -f "$image" "$base" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
