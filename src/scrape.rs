@@ -235,6 +235,18 @@ pub struct Scrape {
     pub lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
     /// Active decisions of each LAPI read from a database.
     pub lapi_decisions: Vec<Arc<SourceReport<ActiveDecisions>>>,
+    /// The `--web.config.file`'s last (re)load, filled in by the web layer; `None` without a web config file.
+    pub web_config: Option<ReloadStatus>,
+}
+
+/// The outcome of the last load of the web config file (start, a change, SIGHUP), as Prometheus'
+/// `prometheus_config_last_reload_successful` and `prometheus_config_last_reload_success_timestamp_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReloadStatus {
+    /// False when the last attempt was refused (unusable or weaker file): the previous configuration is served.
+    pub successful: bool,
+    /// Unix time of the last successful load (start-up counts).
+    pub last_success: UnixSeconds,
 }
 
 impl Scrape {
@@ -311,6 +323,7 @@ impl Sources {
             bouncer_config,
             lapi_health,
             lapi_decisions,
+            web_config: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (the server's rustls configuration), [`auth`] (basic auth, bcrypt, the verified-credentials cache), [`reload`]
 //! (the configuration re-read on change, applied per connection and handshake), [`routes`] (`/`, the metrics,
 //! `/-/healthy`, 404/405) and [`edge`] (HTTP-edge hardening). This module binds and serves, with a graceful
-//! shutdown on SIGTERM/SIGINT.
+//! shutdown on SIGTERM/SIGINT; SIGHUP reloads the web config ([`reload`]) and the process keeps running.
 //!
 //! Layer 6: it imports only from the layers below (the cached sources, the metrics, the values). What it serves
 //! ([`Options`], and the [`Sources`] to scrape) is built by the top layer from the settings.
@@ -19,6 +19,7 @@ use crate::scrape::Sources;
 pub(crate) mod auth;
 pub mod config;
 pub(crate) mod edge;
+pub(crate) mod policy;
 pub(crate) mod reload;
 pub(crate) mod routes;
 pub(crate) mod tls;
@@ -105,10 +106,8 @@ pub(crate) async fn serve_listeners(
         Some(path) => reload::Live::load(path)?,
         None => reload::Live::none(),
     });
-    let reloader = options
-        .config_file
-        .is_some()
-        .then(|| reload::watch(web_config.clone(), WEB_CONFIG_CHECK_INTERVAL));
+    // Also installs the SIGHUP handler (reload, keep running), with or without a web config file.
+    let reloader = reload::watch(web_config.clone(), WEB_CONFIG_CHECK_INTERVAL);
     let state = Arc::new(State {
         sources: sources()?,
         renderer: metrics::Renderer::default(),
@@ -167,9 +166,7 @@ pub(crate) async fn serve_listeners(
     for a in accepters {
         a.abort();
     }
-    if let Some(r) = reloader {
-        r.abort();
-    }
+    reloader.abort();
     tracing::info!("shutting down");
     if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
         .await
