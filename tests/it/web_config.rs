@@ -704,3 +704,50 @@ fn sighup_reloads_the_web_config_and_the_process_keeps_running() {
     let status = plain.proc.terminate(Duration::from_secs(10));
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
+
+/// Issue 23 row 5: SIGTERM did not stop an exporter busy with bcrypt (cost 31: hours per check). Costs above 14
+/// are now refused, so a check in flight is bounded (2.4 s in a release build, about 7 s in this debug build): with
+/// one at the highest accepted cost running when SIGTERM comes, the process exits 0 within the graceful 5 s plus
+/// the at most 3 s shutdown gives blocking work (`Runtime::shutdown_timeout`, so a longer blocking task could not
+/// hold the process either).
+#[test]
+fn sigterm_ends_the_exporter_while_a_password_check_runs() {
+    use std::io::{Read, Write};
+    let s = Setup::new();
+    let config = s.web_config(&format!(
+        "basic_auth_users:\n  prometheus: '{}'\n",
+        hash().replacen("$04$", "$14$", 1)
+    ));
+    let mut exporter = ExporterProc::start(
+        &[
+            "--lapi.db",
+            s.path("crowdsec.db").to_str().unwrap(),
+            "--web.config.file",
+            config.to_str().unwrap(),
+        ],
+        s.dir.path(),
+    );
+    let mut conn = std::net::TcpStream::connect(exporter.addr).unwrap();
+    // prometheus:x
+    conn.write_all(
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic cHJvbWV0aGV1czp4\r\n\r\n",
+    )
+    .unwrap();
+    conn.set_read_timeout(Some(Duration::from_millis(1000)))
+        .unwrap();
+    let mut first = [0u8; 1];
+    assert!(
+        conn.read(&mut first).is_err(),
+        "the check is still running after 1 s"
+    );
+    let started = std::time::Instant::now();
+    let status = exporter.proc.terminate(Duration::from_secs(20));
+    let took = started.elapsed();
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        exporter.proc.log_text()
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
