@@ -1,10 +1,12 @@
 //! What a web config protects, reduced to what a reload may not weaken: TLS on or off, the lowest TLS version,
 //! the client-certificate requirement, and basic auth on or off.
 //!
-//! exporter-toolkit (prometheus/exporter-toolkit `web/tls_config.go`, `getConfig` and `ServeMultiple`) re-reads
-//! its file at every TLS handshake and treats an empty `tls_server_config` as plain HTTP, so an empty or truncated
-//! file turns TLS and authentication off. This exporter refuses such a reload instead, as it refuses broken YAML:
-//! the running configuration stays (see [`super::reload`]). Turning TLS or authentication off takes a restart.
+//! exporter-toolkit re-reads its file per TLS handshake (prometheus/exporter-toolkit `web/tls_config.go`, `Serve`:
+//! `GetConfigForClient`; at start `errNoTLSConfig` means plain HTTP) and per request for the users
+//! (`web/handler.go`, `ServeHTTP`: `len(c.Users) == 0` serves without authentication), so there an empty or
+//! truncated file turns authentication off at once. This exporter instead refuses a reload that protects less, as it
+//! refuses broken YAML: the running configuration stays (see [`super::reload`]). Turning TLS or authentication off
+//! takes a restart.
 
 use super::tls::{ClientAuth, TlsVersion};
 

@@ -53,6 +53,11 @@ impl Live {
     pub(crate) fn load(path: &Path) -> Result<Self, WebConfigError> {
         let before = stamps(path, &[]);
         let config = load(path)?;
+        if config.policy == super::policy::Policy::OPEN {
+            // Valid (the toolkit serves such a file as plain HTTP), but rarely meant.
+            tracing::warn!(file = %path.display(),
+                "the web config file turns on neither TLS nor basic auth: serving plain HTTP without authentication");
+        }
         let stamps = stamps(path, &config.watched);
         // If a file changed while being read, the next check reloads.
         let attempted = if before.len() <= stamps.len() && before[..] == stamps[..before.len()] {

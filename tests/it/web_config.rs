@@ -751,3 +751,53 @@ fn sigterm_ends_the_exporter_while_a_password_check_runs() {
     );
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+/// Issue 23, property: whatever bytes the web config file holds after each change (arbitrary bytes, the good file cut
+/// anywhere, valid files), the real server started with TLS + basic auth never answers plain HTTP and never gives
+/// data without the password. One server for all the files, each left in place for more than a check interval.
+#[tokio::test]
+async fn any_sequence_of_reloads_never_serves_plain_http_or_data_without_the_password() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    let s = Setup::new();
+    let good = format!("basic_auth_users:\n  prometheus: '{}'\n{TLS}", hash());
+    let config = s.web_config(&good);
+    let srv = s.start(&config);
+    let cut = good.clone();
+    let file = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..80),
+        (0..good.len()).prop_map(move |n| cut.as_bytes()[..n].to_vec()),
+        Just(good.clone().into_bytes()),
+        Just(TLS.as_bytes().to_vec()),
+        Just(format!("basic_auth_users:\n  prometheus: '{}'\n", hash()).into_bytes()),
+        Just(b"{}".to_vec()),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let files = prop::collection::vec(file, 10)
+        .new_tree(&mut runner)
+        .unwrap()
+        .current();
+    let no_password = s.client().build().unwrap();
+    for bytes in files {
+        let shown = String::from_utf8_lossy(&bytes).into_owned();
+        let tmp = s.path("web.yml.tmp");
+        std::fs::write(&tmp, &bytes).unwrap();
+        std::fs::rename(&tmp, &config).unwrap();
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert_eq!(
+            http(srv.addr, "GET", "/metrics", &[]).0,
+            400,
+            "after {shown:?}"
+        );
+        let r = no_password.get(url(&srv, "/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 401, "after {shown:?}");
+        let (status, body) = get_authed(&s, &srv, "/metrics").await;
+        assert_eq!(status, 200, "after {shown:?}");
+        let taken = body.contains("crowdsec_exporter_web_config_last_reload_successful 1\n");
+        let valid_and_protected = bytes == good.as_bytes();
+        assert!(
+            !valid_and_protected || taken,
+            "the good file is taken again"
+        );
+    }
+}
