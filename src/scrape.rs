@@ -113,6 +113,14 @@ impl<S: Source> Cached<S> {
         }
     }
 
+    /// Makes the next [`Cached::get`] read anew whatever the cache interval (SIGHUP); a read in flight is kept.
+    pub(crate) fn expire(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refreshed_at = None;
+    }
+
     /// The report to serve now: cached when fresh, else a new read shared with concurrent callers.
     /// Waits at most `deadline`; past it, the previous report is served marked down with reason `timeout`.
     pub(crate) async fn get(&self, deadline: Duration) -> Arc<SourceReport<S::Snapshot>> {
@@ -306,6 +314,16 @@ async fn get_opt<S: Source>(
 }
 
 impl Sources {
+    /// SIGHUP: the next scrape reads every source anew (bouncer files, databases, the Service API) instead of
+    /// serving a cached reading.
+    pub(crate) fn expire(&self) {
+        self.lapis.iter().for_each(Cached::expire);
+        self.service_api.iter().for_each(Cached::expire);
+        self.bouncer_config.iter().for_each(Cached::expire);
+        self.lapi_health.iter().for_each(Cached::expire);
+        self.lapi_decisions.iter().for_each(Cached::expire);
+    }
+
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
     pub(crate) async fn scrape(&self, deadline: Duration) -> Scrape {
         use futures_util::future::join_all;

@@ -99,7 +99,7 @@ impl Live {
     /// [`Live::reload_if_changed`]; without a file there is nothing to reload, which is logged.
     pub(crate) fn reload_now(&self) -> bool {
         if self.path.is_none() {
-            tracing::info!("SIGHUP: no --web.config.file to reload; the other files are read anew at every read of their source");
+            tracing::info!("SIGHUP: no --web.config.file to reload; every source is read anew at the next scrape");
         }
         self.reload(true)
     }
@@ -164,10 +164,14 @@ fn stamps(path: &Path, watched: &[PathBuf]) -> Vec<Stamp> {
 }
 
 /// Checks the files every `interval`, and at once on SIGHUP, on the blocking pool (a reload reads files and
-/// builds TLS), until aborted. Installs the SIGHUP handler: from then on SIGHUP reloads instead of ending the
-/// process (its default action), with or without a web config file.
-pub(super) fn watch(live: Arc<Live>, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    let mut hangup = hangup();
+/// builds TLS), until aborted; with or without a web config file, SIGHUP ([`hangup`]) reloads.
+/// `on_hangup` runs on each SIGHUP too (the sources' caches are expired, so the next scrape reads anew).
+pub(super) fn watch(
+    live: Arc<Live>,
+    interval: std::time::Duration,
+    mut hangup: Hangup,
+    on_hangup: impl Fn() + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -176,7 +180,9 @@ pub(super) fn watch(live: Arc<Live>, interval: std::time::Duration) -> tokio::ta
                 _ = tick.tick() => false,
                 () = next(&mut hangup) => true,
             };
-            if !forced && live.path.is_none() {
+            if forced {
+                on_hangup();
+            } else if live.path.is_none() {
                 continue;
             }
             let live = live.clone();
@@ -192,13 +198,16 @@ pub(super) fn watch(live: Arc<Live>, interval: std::time::Duration) -> tokio::ta
     })
 }
 
+/// The SIGHUP stream; `None` when it cannot be handled.
 #[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
+pub(super) type Hangup = Option<tokio::signal::unix::Signal>;
 #[cfg(not(unix))]
-type Hangup = ();
+pub(super) type Hangup = ();
 
+/// Handles SIGHUP from now on: its default action (ending the process) is replaced for the process' lifetime (tokio
+/// never restores it), so call it before anything can send SIGHUP expecting a reload.
 #[cfg(unix)]
-fn hangup() -> Hangup {
+pub(super) fn hangup() -> Hangup {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::hangup()) {
         Ok(s) => Some(s),
@@ -210,7 +219,7 @@ fn hangup() -> Hangup {
 }
 
 #[cfg(not(unix))]
-fn hangup() -> Hangup {}
+pub(super) fn hangup() -> Hangup {}
 
 /// The next SIGHUP; never, when it cannot be handled.
 async fn next(h: &mut Hangup) {

@@ -642,7 +642,8 @@ fn wait_log(p: &Proc, text: &str) {
 }
 
 /// Issue 23 row 11: SIGHUP ended the exporter (exit 129). It reloads the web config now, even an unchanged one, a
-/// weaker file is refused as on a change, and the process keeps serving; SIGTERM still ends it with 0.
+/// weaker file is refused as on a change, every source is read anew at the next scrape, and the process keeps
+/// serving; SIGTERM still ends it with 0.
 #[test]
 fn sighup_reloads_the_web_config_and_the_process_keeps_running() {
     let s = Setup::new();
@@ -686,18 +687,33 @@ fn sighup_reloads_the_web_config_and_the_process_keeps_running() {
     let status = exporter.proc.terminate(Duration::from_secs(10));
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 
-    // Without a web config file: nothing to reload, said, and the process keeps serving.
+    // Without a web config file: nothing to reload, said, and the process keeps serving; the sources' caches are
+    // expired, so a bouncer registered meanwhile shows at the next scrape, not after the hour of cache.
     let mut plain = ExporterProc::start(
-        &["--lapi.db", s.path("crowdsec.db").to_str().unwrap()],
+        &[
+            "--lapi.db",
+            s.path("crowdsec.db").to_str().unwrap(),
+            "--lapi.cache-interval",
+            "1h",
+        ],
         s.dir.path(),
     );
+    assert!(plain.metrics().contains("fw-tls"));
+    rusqlite::Connection::open(s.path("crowdsec.db"))
+        .unwrap()
+        .execute(
+            "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type) VALUES (?1, ?1, 'fw-new', 'h2', 0, '10.0.0.2', 'crowdsec-firewall-bouncer', 'v1', ?1, 'api-key')",
+            [ts(0)],
+        )
+        .unwrap();
+    assert!(!plain.metrics().contains("fw-new"), "cached for an hour");
     signal(&plain.proc, "HUP");
     wait_log(&plain.proc, "no --web.config.file to reload");
     assert!(
         plain.proc.child.try_wait().unwrap().is_none(),
         "still running"
     );
-    assert!(plain.metrics().contains("fw-tls"));
+    assert!(plain.metrics().contains("fw-new"), "read anew after SIGHUP");
     assert!(!plain
         .metrics()
         .contains("crowdsec_exporter_web_config_last_reload"));
