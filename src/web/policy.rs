@@ -37,9 +37,9 @@ impl Policy {
     ///
     /// Weaker is: TLS dropped; basic auth dropped (no user left); `min_version` lowered (TLS13 to TLS12);
     /// `client_auth_type` lowered (RequireAndVerifyClientCert > VerifyClientCertIfGiven > NoClientCert).
-    /// Not weaker (allowed on reload): other or fewer users, new hashes, a new certificate, key or client CA,
-    /// cipher suites and curves (rustls offers only AEAD suites and safe groups), response headers, and any
-    /// strengthening (plain HTTP to TLS, auth turned on).
+    /// Not weaker (allowed on reload): other, more or fewer users (one at least), new hashes, a new certificate,
+    /// key or client CA, `max_version`, cipher suites and curves (rustls offers only AEAD suites and safe groups),
+    /// response headers, and any strengthening (plain HTTP to TLS, auth turned on).
     pub(crate) fn weakened_by(&self, new: &Policy) -> Option<String> {
         let mut why = Vec::new();
         match (&self.tls, &new.tls) {
