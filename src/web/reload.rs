@@ -342,7 +342,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
 
         /// After any sequence of reloads, of any bytes, what is served never protects less than before: TLS stays
         /// on, basic auth stays on, the TLS floor and client-certificate requirement never drop; and the status
