@@ -355,6 +355,20 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
               runbook_url: c.runbookUrlBase + "CrowdSecExporterSourceDown.md",
             },
           },
+          // A refused --web.config.file reload (issue 23): the previous file is still served, so nothing is exposed,
+          // but the operator's change (a rotated certificate, new users) is not in force. As Prometheus' own
+          // PrometheusBadConfig (prometheus-mixin), on the exporter's crowdsec_exporter_web_config_last_reload_successful.
+          {
+            alert: "CrowdSecExporterWebConfigReloadFailed",
+            expr: ("max by (job, instance) (crowdsec_exporter_web_config_last_reload_successful{%(exporterSelector)s}) == 0") % c,
+            'for': "10m",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "The CrowdSec bouncer exporter refused its changed web config file and still serves the previous one.",
+              description: "The last reload of --web.config.file on {{ $labels.instance }} failed at least 10m ago: the file is unusable or protects less than the running one (TLS or basic auth dropped, a lower min_version or client_auth_type). The previous configuration is still served; a rotated certificate or new users are not in force.",
+              runbook_url: c.runbookUrlBase + "CrowdSecExporterWebConfigReloadFailed.md",
+            },
+          },
           {
             alert: "CrowdSecExporterDown",
             expr: ("up{%(exporterSelector)s} == 0") % c,

@@ -113,6 +113,14 @@ impl<S: Source> Cached<S> {
         }
     }
 
+    /// Makes the next [`Cached::get`] read anew whatever the cache interval (SIGHUP); a read in flight is kept.
+    pub(crate) fn expire(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refreshed_at = None;
+    }
+
     /// The report to serve now: cached when fresh, else a new read shared with concurrent callers.
     /// Waits at most `deadline`; past it, the previous report is served marked down with reason `timeout`.
     pub(crate) async fn get(&self, deadline: Duration) -> Arc<SourceReport<S::Snapshot>> {
@@ -235,6 +243,18 @@ pub struct Scrape {
     pub lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
     /// Active decisions of each LAPI read from a database.
     pub lapi_decisions: Vec<Arc<SourceReport<ActiveDecisions>>>,
+    /// The `--web.config.file`'s last (re)load, filled in by the web layer; `None` without a web config file.
+    pub web_config: Option<ReloadStatus>,
+}
+
+/// The outcome of the last load of the web config file (start, a change, SIGHUP), as Prometheus'
+/// `prometheus_config_last_reload_successful` and `prometheus_config_last_reload_success_timestamp_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReloadStatus {
+    /// False when the last attempt was refused (unusable or weaker file): the previous configuration is served.
+    pub successful: bool,
+    /// Unix time of the last successful load (start-up counts).
+    pub last_success: UnixSeconds,
 }
 
 impl Scrape {
@@ -294,6 +314,16 @@ async fn get_opt<S: Source>(
 }
 
 impl Sources {
+    /// SIGHUP: the next scrape reads every source anew (bouncer files, databases, the Service API) instead of
+    /// serving a cached reading.
+    pub(crate) fn expire(&self) {
+        self.lapis.iter().for_each(Cached::expire);
+        self.service_api.iter().for_each(Cached::expire);
+        self.bouncer_config.iter().for_each(Cached::expire);
+        self.lapi_health.iter().for_each(Cached::expire);
+        self.lapi_decisions.iter().for_each(Cached::expire);
+    }
+
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
     pub(crate) async fn scrape(&self, deadline: Duration) -> Scrape {
         use futures_util::future::join_all;
@@ -311,6 +341,7 @@ impl Sources {
             bouncer_config,
             lapi_health,
             lapi_decisions,
+            web_config: None,
         }
     }
 }

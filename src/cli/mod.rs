@@ -399,11 +399,19 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(crate::exporter::serve(settings)) {
+    let code = match runtime.block_on(crate::exporter::serve(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exporter stopped");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Dropping a runtime waits for its blocking tasks without limit (a bcrypt check, a file read on a stuck
+    // mount): SIGTERM must end the process all the same.
+    runtime.shutdown_timeout(SHUTDOWN_BLOCKING_WAIT);
+    code
 }
+
+/// How long shutdown waits for blocking work still running (bcrypt checks are bounded by
+/// [`crate::web::auth::MAX_BCRYPT_COST`] to a few seconds).
+const SHUTDOWN_BLOCKING_WAIT: std::time::Duration = std::time::Duration::from_secs(3);

@@ -56,6 +56,7 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
         bouncer_config: None,
         lapi_health: vec![],
         lapi_decisions: vec![],
+        web_config: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! `crowdsec_exporter_*`: the exporter's own health, one set per source (node_exporter's collector idea).
 
 use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
 
 use super::{counters, gauges, Labels, Scrape};
 use crate::scrape::SourceReport;
@@ -91,6 +92,22 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         "Reads of the source since the exporter started, good or bad; concurrent scrapes share one read, and a reading serves scrapes for the source's cache interval.",
         sources.iter().map(|h| (key(h), h.reads)),
     )?;
+    // Only with a --web.config.file (absent, not 1, without one), as Prometheus' config_last_reload_* pair.
+    if let Some(w) = &s.web_config {
+        unlabelled_gauge(
+            enc,
+            "crowdsec_exporter_web_config_last_reload_successful",
+            "1 if the last load of the --web.config.file (start, a file change, SIGHUP) succeeded, 0 if it was refused: unusable, or protecting less than the running configuration (TLS or basic auth dropped, a lower min_version or client_auth_type), which stays in force.",
+            i64::from(w.successful),
+        )?;
+        let mut family = enc.encode_descriptor(
+            "crowdsec_exporter_web_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful load of the --web.config.file (start-up counts).",
+            None,
+            MetricType::Gauge,
+        )?;
+        family.encode_gauge(&w.last_success)?;
+    }
     gauges(
         enc,
         "crowdsec_exporter_build_info",
@@ -98,6 +115,17 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         [(vec![("version", VERSION), ("revision", REVISION)], 1.0)],
     )?;
     Ok(())
+}
+
+/// A gauge family of one sample without labels (`name 1`, not `name{} 1`).
+fn unlabelled_gauge(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: i64,
+) -> Result<(), std::fmt::Error> {
+    enc.encode_descriptor(name, help, None, MetricType::Gauge)?
+        .encode_gauge(&value)
 }
 
 #[cfg(test)]
@@ -134,6 +162,7 @@ mod tests {
             bouncer_config: Some(down("bouncer_config", "edge", None)),
             lapi_health: vec![down("lapi_health", "edge", Some("edge"))],
             lapi_decisions: Vec::new(),
+            web_config: None,
         };
         let text = encode(scrape, Format::Classic);
         let series: Vec<&str> = text

@@ -167,6 +167,7 @@ struct SecondKey {
     bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
     lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
     lapi_decisions: Vec<Arc<SourceReport<crate::crowdsec::decisions::ActiveDecisions>>>,
+    web_config: Option<crate::scrape::ReloadStatus>,
 }
 
 fn same_arcs<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
@@ -191,6 +192,7 @@ impl SecondKey {
             bouncer_config: s.bouncer_config.clone(),
             lapi_health: s.lapi_health.clone(),
             lapi_decisions: s.lapi_decisions.clone(),
+            web_config: s.web_config,
         }
     }
 
@@ -202,6 +204,7 @@ impl SecondKey {
             && same_arc(&self.bouncer_config, &o.bouncer_config)
             && same_arcs(&self.lapi_health, &o.lapi_health)
             && same_arcs(&self.lapi_decisions, &o.lapi_decisions)
+            && self.web_config == o.web_config
     }
 }
 
@@ -473,6 +476,7 @@ mod tests {
             bouncer_config: None,
             lapi_health: Vec::new(),
             lapi_decisions: Vec::new(),
+            web_config: None,
         }
     }
 

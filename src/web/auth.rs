@@ -16,6 +16,13 @@ use crate::values::secret::Secret;
 const MAX_VERIFIED: usize = 1024;
 /// bcrypt runs on the blocking pool; this many at once, so a flood of bad passwords cannot take every core.
 const BCRYPT_AT_ONCE: usize = 2;
+/// The highest bcrypt cost accepted. One check at cost 10 (the toolkit's documented `htpasswd -nBC 10`) measured
+/// 0.14 s on the 2-core test machine under load, cost 12 0.50 s and cost 14 2.4 s; each step doubles, so cost 15 is
+/// about 5 s and cost 16 about 10 s, Prometheus' default scrape timeout. 14 leaves room within that timeout for the
+/// scrape itself and a second check queued behind the first ([`BCRYPT_AT_ONCE`]); on slower hardware a higher cost
+/// would make every first scrape time out. A cost above it (bcrypt allows 31: about 30 hours per check) is refused
+/// at start, by `--config.check` and on reload.
+pub(crate) const MAX_BCRYPT_COST: u32 = 14;
 const REALM: &str = "Basic realm=\"crowdsec-bouncer-exporter\", charset=\"UTF-8\"";
 
 /// The file's users, checked: names without `:` (basic auth splits on the first one), values that are bcrypt
@@ -33,12 +40,48 @@ pub(super) fn check_users(
                 "user {user:?}: a basic auth user name cannot hold ':'"
             ));
         }
-        if hash.expose().parse::<bcrypt::HashParts>().is_err() {
+        let Ok(parts) = hash.expose().parse::<bcrypt::HashParts>() else {
             return Err(format!("user {user:?}: the password is not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"));
+        };
+        let cost = parts.get_cost();
+        if cost > MAX_BCRYPT_COST {
+            return Err(format!(
+                "user {user:?}: bcrypt cost {cost} is too high: one password check would take about {} on this \
+                 machine ({}), longer than a scrape can wait; the limit is cost {MAX_BCRYPT_COST} (make a hash with \
+                 `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)",
+                human(estimate(cost)),
+                "estimated from one check at cost 4 measured now; each cost step doubles the time"
+            ));
         }
         out.insert(user, hash);
     }
     Ok(out)
+}
+
+/// The time one bcrypt check at `cost` takes here: one check at the lowest cost (4) measured now (about 1 ms),
+/// doubled for each step above it.
+fn estimate(cost: u32) -> std::time::Duration {
+    const PROBE: u32 = 4;
+    // A fixed, public hash of the empty password at cost 4 (no secret involved).
+    let hash = bcrypt::hash_with_salt("", PROBE, [0u8; 16])
+        .map(|h| h.format_for_version(bcrypt::Version::TwoB))
+        .unwrap_or_default();
+    let started = std::time::Instant::now();
+    let _ = bcrypt::verify("", &hash);
+    let probe = started.elapsed();
+    probe.saturating_mul(1u32 << cost.saturating_sub(PROBE).min(31))
+}
+
+/// A duration in the largest unit that keeps it above 1: `2.4 s`, `3.1 min`, `31 h`.
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else if s < 3600.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.0} h", s / 3600.0)
+    }
 }
 
 /// Basic authentication with a cache of verified credentials, as exporter-toolkit does, so a scrape does not pay
@@ -179,6 +222,32 @@ mod tests {
                 .await
         );
         assert_eq!(auth.verified().len(), 1, "failures are not cached");
+    }
+
+    /// Issue 23 row 5: a `$2b$31$` hash made every request with credentials spin a core for hours. Refused when the
+    /// file is loaded, saying the cost and the time; the limit itself is accepted.
+    #[test]
+    fn a_bcrypt_cost_that_cannot_be_checked_within_a_scrape_is_refused() {
+        let cost4 = bcrypt::hash("pw", 4).unwrap();
+        let cost31 = cost4.replacen("$04$", "$31$", 1);
+        assert!(cost31.starts_with("$2b$31$"), "{cost31}");
+        let e = check_users([("alice".to_owned(), Secret::new(cost31.clone()))]).unwrap_err();
+        assert!(
+            e.contains("alice")
+                && e.contains("bcrypt cost 31")
+                && e.contains(" h ")
+                && e.contains("limit is cost 14"),
+            "{e}"
+        );
+        assert!(!e.contains(&cost31[7..]), "the hash is not shown: {e}");
+        let e = check_users([(
+            "a".to_owned(),
+            Secret::new(cost4.replacen("$04$", "$15$", 1)),
+        )])
+        .unwrap_err();
+        assert!(e.contains("bcrypt cost 15"), "{e}");
+        let at_limit = cost4.replacen("$04$", "$14$", 1);
+        assert!(check_users([("a".to_owned(), Secret::new(at_limit))]).is_ok());
     }
 
     #[test]

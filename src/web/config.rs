@@ -16,6 +16,7 @@ use std::sync::Arc;
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use super::policy::{Policy, TlsPolicy};
 use super::tls::{ClientAuth, TlsSettings, TlsVersion};
 use crate::values::pem::Pem;
 use crate::values::secret::Secret;
@@ -117,6 +118,8 @@ pub struct WebConfig {
     /// Files whose change triggers a reload (TLS files; the config file itself is watched by
     /// [`super::reload::Live`]).
     pub(super) watched: Vec<PathBuf>,
+    /// What a reload may not weaken (see [`super::policy`]).
+    pub(crate) policy: Policy,
 }
 
 impl WebConfig {
@@ -127,6 +130,7 @@ impl WebConfig {
             users: None,
             headers: Vec::new(),
             watched: Vec::new(),
+            policy: Policy::OPEN,
         }
     }
 }
@@ -140,6 +144,7 @@ impl std::fmt::Debug for WebConfig {
                 &self.users.as_ref().map(|u| u.keys().collect::<Vec<_>>()),
             )
             .field("headers", &self.headers)
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -222,8 +227,8 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         ),
     };
 
-    let (tls, watched) = match raw.tls_server_config.map(|t| tls_settings(t, dir)) {
-        None | Some(Ok(None)) => (None, Vec::new()),
+    let (tls, watched, tls_policy) = match raw.tls_server_config.map(|t| tls_settings(t, dir)) {
+        None | Some(Ok(None)) => (None, Vec::new(), None),
         Some(Err((key, message))) => return Err(invalid(key, message)),
         Some(Ok(Some(settings))) => {
             let config = super::tls::build(&settings)
@@ -240,14 +245,23 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
                 Pem::Inline(_) => None,
             })
             .collect();
-            (Some(config), watched)
+            let policy = TlsPolicy {
+                min_version: settings.min_version,
+                client_auth: settings.client_auth,
+            };
+            (Some(config), watched, Some(policy))
         }
+    };
+    let policy = Policy {
+        tls: tls_policy,
+        basic_auth: users.is_some(),
     };
     Ok(WebConfig {
         tls,
         users,
         headers,
         watched,
+        policy,
     })
 }
 

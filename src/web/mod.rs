@@ -1,8 +1,9 @@
 //! HTTP, in exporter-toolkit's `web` shape: [`config`] (the `--web.config.file` YAML and its checks), [`tls`]
 //! (the server's rustls configuration), [`auth`] (basic auth, bcrypt, the verified-credentials cache), [`reload`]
-//! (the configuration re-read on change, applied per connection and handshake), [`routes`] (`/`, the metrics,
+//! (the configuration re-read on change and on SIGHUP, applied per connection and handshake; [`policy`]: what a
+//! reload may not weaken), [`routes`] (`/`, the metrics,
 //! `/-/healthy`, 404/405) and [`edge`] (HTTP-edge hardening). This module binds and serves, with a graceful
-//! shutdown on SIGTERM/SIGINT.
+//! shutdown on SIGTERM/SIGINT; SIGHUP reloads the web config ([`reload`]) and the process keeps running.
 //!
 //! Layer 6: it imports only from the layers below (the cached sources, the metrics, the values). What it serves
 //! ([`Options`], and the [`Sources`] to scrape) is built by the top layer from the settings.
@@ -19,6 +20,7 @@ use crate::scrape::Sources;
 pub(crate) mod auth;
 pub mod config;
 pub(crate) mod edge;
+pub(crate) mod policy;
 pub(crate) mod reload;
 pub(crate) mod routes;
 pub(crate) mod tls;
@@ -80,6 +82,9 @@ pub(crate) async fn serve(
     options: Options,
     sources: impl FnOnce() -> Result<Sources, ServerError>,
 ) -> Result<(), ServerError> {
+    // SIGHUP must not end the process once the port is open (a reload is expected): handled from here on, and
+    // serve_listeners takes its own stream.
+    drop(reload::hangup());
     let mut listeners = Vec::new();
     for address in &options.listen_addresses {
         listeners.push(bind(address).await?);
@@ -100,22 +105,29 @@ pub(crate) async fn serve_listeners(
     listeners: Vec<TcpListener>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServerError> {
+    let hangup = reload::hangup();
     // An invalid web config refuses to start, before any connection is accepted.
     let web_config = Arc::new(match &options.config_file {
         Some(path) => reload::Live::load(path)?,
         None => reload::Live::none(),
     });
-    let reloader = options
-        .config_file
-        .is_some()
-        .then(|| reload::watch(web_config.clone(), WEB_CONFIG_CHECK_INTERVAL));
     let state = Arc::new(State {
         sources: sources()?,
         renderer: metrics::Renderer::default(),
         web: options,
-        web_config,
+        web_config: web_config.clone(),
         auth: auth::Auth::default(),
     });
+    // Also installs the SIGHUP handler, with or without a web config file: reload the web config, read every
+    // source anew at the next scrape, keep running.
+    let reloader = {
+        let state = Arc::downgrade(&state);
+        reload::watch(web_config, WEB_CONFIG_CHECK_INTERVAL, hangup, move || {
+            if let Some(state) = state.upgrade() {
+                state.sources.expire();
+            }
+        })
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::net::TcpStream>(64);
     let mut accepters = Vec::new();
     for listener in listeners {
@@ -167,9 +179,7 @@ pub(crate) async fn serve_listeners(
     for a in accepters {
         a.abort();
     }
-    if let Some(r) = reloader {
-        r.abort();
-    }
+    reloader.abort();
     tracing::info!("shutting down");
     if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
         .await

@@ -1,12 +1,20 @@
 //! Certificate rotation without restart: the configuration in force, re-read when the web config file or a file
-//! it names changes (checked every second by the server, and the TLS configuration is taken per handshake).
-//! A bad reload is logged once and the last good configuration stays.
+//! it names changes (checked every second by the server, and the TLS configuration is taken per handshake), and
+//! on SIGHUP, as Prometheus' own servers reload theirs.
+//!
+//! Fail closed: a file that cannot be used (unreadable, broken YAML, a bad certificate) or that protects less than
+//! the running one ([`super::policy::Policy::weakened_by`]: TLS or basic auth dropped, a lower `min_version` or
+//! `client_auth_type`; an empty, `{}`, comment-only or half-written file is one) is refused: the last good
+//! configuration stays, an error is logged once, and [`ReloadStatus`] says the last reload failed
+//! (`crowdsec_exporter_web_config_last_reload_successful` 0), as Prometheus'
+//! `prometheus_config_last_reload_successful` does.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use super::config::{load, WebConfig, WebConfigError};
+use crate::scrape::ReloadStatus;
 
 /// What identifies a version of a file: modification time, size and inode (a rename or symlink swap changes it).
 type Stamp = Option<(SystemTime, u64, u64)>;
@@ -26,6 +34,8 @@ pub(crate) struct Live {
     current: RwLock<Arc<WebConfig>>,
     /// Stamps of the last attempt (good or bad), so a bad file is reported once, not at every check.
     attempted: Mutex<Vec<Stamp>>,
+    /// The last load's outcome; `None` without a file.
+    status: Mutex<Option<ReloadStatus>>,
 }
 
 impl Live {
@@ -35,6 +45,7 @@ impl Live {
             path: None,
             current: RwLock::new(Arc::new(WebConfig::open())),
             attempted: Mutex::new(Vec::new()),
+            status: Mutex::new(None),
         }
     }
 
@@ -42,6 +53,11 @@ impl Live {
     pub(crate) fn load(path: &Path) -> Result<Self, WebConfigError> {
         let before = stamps(path, &[]);
         let config = load(path)?;
+        if config.policy == super::policy::Policy::OPEN {
+            // Valid (the toolkit serves such a file as plain HTTP), but rarely meant.
+            tracing::warn!(file = %path.display(),
+                "the web config file turns on neither TLS nor basic auth: serving plain HTTP without authentication");
+        }
         let stamps = stamps(path, &config.watched);
         // If a file changed while being read, the next check reloads.
         let attempted = if before.len() <= stamps.len() && before[..] == stamps[..before.len()] {
@@ -53,6 +69,10 @@ impl Live {
             path: Some(path.to_owned()),
             current: RwLock::new(Arc::new(config)),
             attempted: Mutex::new(attempted),
+            status: Mutex::new(Some(ReloadStatus {
+                successful: true,
+                last_success: crate::values::time::now(),
+            })),
         })
     }
 
@@ -63,34 +83,76 @@ impl Live {
             .clone()
     }
 
+    /// The last load's outcome, for `crowdsec_exporter_web_config_last_reload_*`; `None` without a file.
+    pub(crate) fn status(&self) -> Option<ReloadStatus> {
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Re-reads the configuration if the file or any file it names changed since the last attempt.
-    /// Returns true when a new configuration is in force. A bad file is logged and the last good one stays.
+    /// Returns true when a new configuration is in force. A bad or weaker file is logged once and the last good
+    /// one stays.
     pub(crate) fn reload_if_changed(&self) -> bool {
+        self.reload(false)
+    }
+
+    /// Re-reads the configuration whether or not a file changed (SIGHUP). Same rules as
+    /// [`Live::reload_if_changed`]; without a file there is nothing to reload, which is logged.
+    pub(crate) fn reload_now(&self) -> bool {
+        if self.path.is_none() {
+            tracing::info!("SIGHUP: no --web.config.file to reload; every source is read anew at the next scrape");
+        }
+        self.reload(true)
+    }
+
+    fn reload(&self, forced: bool) -> bool {
         let Some(path) = &self.path else {
             return false;
         };
-        let watched = self.current().watched.clone();
-        let now = stamps(path, &watched);
+        let trigger = if forced { "SIGHUP" } else { "file change" };
+        let running = self.current();
+        let now = stamps(path, &running.watched);
         let mut attempted = self
             .attempted
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if *attempted == now {
+        if !forced && *attempted == now {
             return false;
         }
-        match load(path) {
-            Ok(config) => {
-                *attempted = stamps(path, &config.watched);
-                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
-                tracing::info!(file = %path.display(), "web config reloaded");
-                true
-            }
-            Err(e) => {
-                *attempted = now;
-                tracing::error!(error = %e, "web config reload failed; keeping the last good configuration");
-                false
-            }
-        }
+        let refused = match load(path) {
+            Ok(config) => match running.policy.weakened_by(&config.policy) {
+                None => {
+                    *attempted = stamps(path, &config.watched);
+                    *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+                        Arc::new(config);
+                    self.set_status(true);
+                    tracing::info!(file = %path.display(), trigger, "web config reloaded");
+                    return true;
+                }
+                Some(why) => format!(
+                    "web config file {}: refused: it protects less than the running configuration: {why} \
+                     (to turn TLS or authentication off, restart the exporter with the new file)",
+                    path.display()
+                ),
+            },
+            Err(e) => e.to_string(),
+        };
+        *attempted = now;
+        self.set_status(false);
+        tracing::error!(error = %refused, trigger,
+            "web config reload failed; keeping the last good configuration");
+        false
+    }
+
+    fn set_status(&self, successful: bool) {
+        let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        let last_success = match (successful, *status) {
+            (true, _) | (false, None) => crate::values::time::now(),
+            (false, Some(s)) => s.last_success,
+        };
+        *status = Some(ReloadStatus {
+            successful,
+            last_success,
+        });
     }
 }
 
@@ -101,15 +163,207 @@ fn stamps(path: &Path, watched: &[PathBuf]) -> Vec<Stamp> {
         .collect()
 }
 
-/// Checks the files every `interval` on the blocking pool (a reload reads files and builds TLS), until aborted.
-pub(super) fn watch(live: Arc<Live>, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+/// Checks the files every `interval`, and at once on SIGHUP, on the blocking pool (a reload reads files and
+/// builds TLS), until aborted; with or without a web config file, SIGHUP ([`hangup`]) reloads.
+/// `on_hangup` runs on each SIGHUP too (the sources' caches are expired, so the next scrape reads anew).
+pub(super) fn watch(
+    live: Arc<Live>,
+    interval: std::time::Duration,
+    mut hangup: Hangup,
+    on_hangup: impl Fn() + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            let forced = tokio::select! {
+                _ = tick.tick() => false,
+                () = next(&mut hangup) => true,
+            };
+            if forced {
+                on_hangup();
+            } else if live.path.is_none() {
+                continue;
+            }
             let live = live.clone();
-            let _ = tokio::task::spawn_blocking(move || live.reload_if_changed()).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                if forced {
+                    live.reload_now()
+                } else {
+                    live.reload_if_changed()
+                }
+            })
+            .await;
         }
     })
+}
+
+/// The SIGHUP stream; `None` when it cannot be handled.
+#[cfg(unix)]
+pub(super) type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+pub(super) type Hangup = ();
+
+/// Handles SIGHUP from now on: its default action (ending the process) is replaced for the process' lifetime (tokio
+/// never restores it), so call it before anything can send SIGHUP expecting a reload.
+#[cfg(unix)]
+pub(super) fn hangup() -> Hangup {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot handle SIGHUP; it will end the process");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub(super) fn hangup() -> Hangup {}
+
+/// The next SIGHUP; never, when it cannot be handled.
+async fn next(h: &mut Hangup) {
+    #[cfg(unix)]
+    if let Some(s) = h {
+        if s.recv().await.is_some() {
+            return;
+        }
+    }
+    let _ = h;
+    std::future::pending::<()>().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::policy::Policy;
+    use proptest::prelude::*;
+
+    /// A folder with a self-signed cert.pem/key.pem, a client CA, and web.yml.
+    struct Dir(tempfile::TempDir);
+
+    impl Dir {
+        fn new() -> Dir {
+            let dir = tempfile::tempdir().unwrap();
+            let c = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+            std::fs::write(dir.path().join("cert.pem"), c.cert.pem()).unwrap();
+            std::fs::write(dir.path().join("key.pem"), c.signing_key.serialize_pem()).unwrap();
+            std::fs::write(dir.path().join("ca.pem"), c.cert.pem()).unwrap();
+            Dir(dir)
+        }
+
+        fn path(&self) -> PathBuf {
+            self.0.path().join("web.yml")
+        }
+
+        /// Replaces web.yml in one step (a new inode, so the change is seen within the same second).
+        fn put(&self, bytes: &[u8]) {
+            let tmp = self.0.path().join("web.yml.tmp");
+            std::fs::write(&tmp, bytes).unwrap();
+            std::fs::rename(&tmp, self.path()).unwrap();
+        }
+    }
+
+    const TLS: &str = "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n";
+
+    fn users() -> String {
+        format!(
+            "basic_auth_users:\n  prometheus: '{}'\n",
+            bcrypt::hash("pw", 4).unwrap()
+        )
+    }
+
+    /// Issue 23 row 1, each of the reported files over a TLS + basic auth configuration: refused, the old
+    /// configuration stays, the status says the reload failed; a good file afterwards is taken.
+    #[test]
+    fn an_empty_or_half_written_file_does_not_turn_tls_and_auth_off() {
+        let d = Dir::new();
+        let good = format!("{TLS}{}", users());
+        d.put(good.as_bytes());
+        let live = Live::load(&d.path()).unwrap();
+        let start = live.current().policy;
+        assert!(start.tls.is_some() && start.basic_auth);
+        assert!(live.status().unwrap().successful);
+        let partial = &good.as_bytes()[..20];
+        assert_eq!(partial, b"tls_server_config:\n ");
+        for bad in [
+            &b""[..],
+            b"{}",
+            b"# web config\n",
+            partial,
+            b"basic_auth_users:",
+            TLS.as_bytes(),
+            users().as_bytes(),
+        ] {
+            d.put(bad);
+            assert!(!live.reload_now(), "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(live.current().policy, start);
+            assert!(!live.status().unwrap().successful);
+            // Not retried until the file changes again; the status stays failed.
+            assert!(!live.reload_if_changed());
+            assert!(!live.status().unwrap().successful);
+        }
+        let before = live.status().unwrap().last_success;
+        d.put(format!("{TLS}  min_version: TLS13\n{}", users()).as_bytes());
+        assert!(live.reload_if_changed());
+        let s = live.status().unwrap();
+        assert!(s.successful && s.last_success >= before);
+        // TLS13 is now the floor: going back to TLS12 is a weakening too.
+        d.put(good.as_bytes());
+        assert!(!live.reload_if_changed());
+        assert_eq!(
+            live.current().policy.tls.unwrap().min_version,
+            super::super::tls::TlsVersion::Tls13
+        );
+    }
+
+    #[test]
+    fn without_a_file_sighup_has_nothing_to_reload_and_no_status() {
+        let live = Live::none();
+        assert!(!live.reload_now());
+        assert_eq!(live.status(), None);
+        assert_eq!(live.current().policy, Policy::OPEN);
+    }
+
+    /// Files a reload may see: arbitrary bytes, the good file cut anywhere, and valid files protecting more or less.
+    fn file(good: String) -> impl Strategy<Value = Vec<u8>> {
+        let cut = good.clone();
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..120),
+            (0..good.len()).prop_map(move |n| cut.as_bytes()[..n].to_vec()),
+            Just(good.clone().into_bytes()),
+            Just(TLS.as_bytes().to_vec()),
+            Just(users().into_bytes()),
+            Just(format!("{TLS}  min_version: TLS13\n{}", users()).into_bytes()),
+            Just(format!("{TLS}  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: ca.pem\n{}", users()).into_bytes()),
+            Just(format!("{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n{}", users()).into_bytes()),
+            Just(b"{}".to_vec()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// After any sequence of reloads, of any bytes, what is served never protects less than before: TLS stays
+        /// on, basic auth stays on, the TLS floor and client-certificate requirement never drop; and the status
+        /// says whether the last reload was taken.
+        #[test]
+        fn the_served_policy_never_weakens(
+            files in prop::collection::vec(file(format!("{TLS}{}", users())), 1..8)
+        ) {
+            let d = Dir::new();
+            d.put(format!("{TLS}{}", users()).as_bytes());
+            let live = Live::load(&d.path()).unwrap();
+            let mut floor = live.current().policy;
+            for bytes in files {
+                d.put(&bytes);
+                let taken = live.reload_now();
+                let now = live.current().policy;
+                prop_assert_eq!(floor.weakened_by(&now), None, "after {:?}", String::from_utf8_lossy(&bytes));
+                prop_assert!(now.tls.is_some() && now.basic_auth);
+                prop_assert_eq!(live.status().unwrap().successful, taken);
+                floor = now;
+            }
+        }
+    }
 }

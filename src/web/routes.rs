@@ -70,7 +70,8 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Ch
         })
         .unwrap_or(state.web.max_scrape_wait)
         .min(state.web.max_scrape_wait);
-    let scrape = state.sources.scrape(deadline).await;
+    let mut scrape = state.sources.scrape(deadline).await;
+    scrape.web_config = state.web_config.status();
     // Shared with the scrapes of the same second: the response holds references, not its own copy.
     let exposition = state.renderer.shared(scrape, format).await;
     let chunks = [

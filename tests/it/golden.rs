@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{db_1_7, temp_path, ts, BASE_TS, FIXTURES};
 use crowdsec_bouncer_exporter::exporter::Exporter;
 use crowdsec_bouncer_exporter::metrics::{self, Format};
-use crowdsec_bouncer_exporter::scrape::{Scrape, SourceReport};
+use crowdsec_bouncer_exporter::scrape::{ReloadStatus, Scrape, SourceReport};
 use crowdsec_bouncer_exporter::settings::{LapiDbLocation, LapiSettings, Settings};
 
 /// The scrape's clock: one hour after [`BASE_TS`], a whole second plus a fraction, as a real clock gives.
@@ -222,6 +222,11 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
         bouncer_config: s.bouncer_config.as_ref().map(fixed),
         lapi_health: s.lapi_health.iter().map(fixed).collect(),
         lapi_decisions: s.lapi_decisions.iter().map(fixed).collect(),
+        // A `--web.config.file` loaded a minute before the scrape, its last reload good.
+        web_config: Some(ReloadStatus {
+            successful: true,
+            last_success: NOW - 60.0,
+        }),
     }
 }
 
