@@ -346,6 +346,21 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError>
     if let Some(path) = &settings.web.config_file {
         crate::web::config::load(path).map_err(|e| cli.refuse("web.config.file", e.to_string()))?;
     }
+    // CrowdSec's config may be absent (read again on every check), but one that is a FIFO or a device can never be
+    // read: start-up would only log it, so --config.check says it.
+    let mut crowdsec = vec![cli.lapi.crowdsec_config.clone()];
+    crowdsec.extend(settings.checks.iter().map(|c| c.crowdsec_config.clone()));
+    use crate::values::file::FileError;
+    for main in crowdsec {
+        let local = crate::crowdsec::bouncer_files::sibling(&main, ".local");
+        for path in [main, local] {
+            if let Err(e @ (FileError::NotFile(_) | FileError::Directory)) =
+                crate::values::file::open_regular(&path)
+            {
+                return Err(cli.refuse("crowdsec.config", format!("{}: {e}", path.display())));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -325,7 +325,9 @@ fn system_journal_readable() -> bool {
             .into_iter()
             .flatten()
             .flatten()
-            .any(|machine| std::fs::File::open(machine.path().join("system.journal")).is_ok())
+            .any(|machine| {
+                crate::values::file::open_regular(&machine.path().join("system.journal")).is_ok()
+            })
     })
 }
 

@@ -6,7 +6,6 @@
 //! linear time. The scan is deliberately simple: quoted strings and comments are skipped; a bracket inside a plain
 //! scalar counts, which can only make a file with over 128 unclosed brackets in plain scalars be refused.
 
-use std::io::Read;
 use std::path::Path;
 
 /// serde_yaml_ng's own recursion limit.
@@ -63,18 +62,17 @@ pub(crate) enum ReadError {
     NotText,
 }
 
-/// The file's text, at most [`MAX_FILE_BYTES`] (a FIFO or a huge file must not hang or fill memory).
+/// The file's text, at most [`MAX_FILE_BYTES`], through [`super::file::read_regular`] (a FIFO or a huge file must
+/// not hang or fill memory; a FIFO, socket or device is an `Io` error of kind `InvalidInput` naming it).
 ///
 /// # Errors
 /// I/O errors as they are (the caller tells NotFound apart), [`ReadError::TooLarge`], [`ReadError::NotText`].
 pub(crate) fn read_capped(path: &Path) -> Result<String, ReadError> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge);
-    }
+    let bytes = match super::file::read_regular(path, MAX_FILE_BYTES) {
+        Ok(b) => b,
+        Err(super::file::FileError::TooLarge(_)) => return Err(ReadError::TooLarge),
+        Err(e) => return Err(ReadError::Io(e.into())),
+    };
     String::from_utf8(bytes).map_err(|_| ReadError::NotText)
 }
 

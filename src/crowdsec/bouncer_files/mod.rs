@@ -11,7 +11,6 @@ pub mod parse;
 mod rules;
 pub(crate) mod tls;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::values::secret::Secret;
@@ -174,60 +173,16 @@ pub struct TlsFiles {
     pub ca: Option<PathBuf>,
 }
 
-/// Why a bouncer configuration file cannot be read.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ReadError {
-    /// No such file.
-    #[error("does not exist")]
-    Missing,
-    /// The exporter's user may not read it.
-    #[error("permission denied")]
-    Permission,
-    /// A directory.
-    #[error("is a directory, not a file")]
-    Directory,
-    /// A socket, device or other special file.
-    #[error("is not a regular file")]
-    NotFile,
-    /// Larger than a configuration file can be (its size in bytes).
-    #[error("is too large ({0} bytes; a bouncer config is a few KB, at most {MAX_FILE_BYTES} bytes are read)")]
-    TooLarge(u64),
-    /// Another I/O error (its kind).
-    #[error("cannot be read: {0}")]
-    Io(String),
-}
+/// Why a bouncer configuration file cannot be read: the exporter's one file-reading error.
+pub use crate::values::file::FileError as ReadError;
 
-/// Reads at most [`MAX_FILE_BYTES`] of `path`, following symlinks (a loop is an I/O error, not a hang).
+/// Reads at most [`MAX_FILE_BYTES`] of `path`, following symlinks (a loop is an I/O error, not a hang), through
+/// the exporter's one non-blocking reader ([`crate::values::file::read_regular`]: a FIFO is refused, not waited on).
 ///
 /// # Errors
 /// A [`ReadError`]: missing, permission, a directory or other non-regular file, too large, another I/O error.
 pub fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
-    let io = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => ReadError::Missing,
-        std::io::ErrorKind::PermissionDenied => ReadError::Permission,
-        std::io::ErrorKind::IsADirectory => ReadError::Directory,
-        _ => ReadError::Io(e.to_string()),
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.is_dir() {
-        return Err(ReadError::Directory);
-    }
-    if !meta.is_file() {
-        // A FIFO or device would block or never end.
-        return Err(ReadError::NotFile);
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge(meta.len()));
-    }
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut out = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(io)?;
-    if out.len() as u64 > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge(out.len() as u64));
-    }
-    Ok(out)
+    crate::values::file::read_regular(path, MAX_FILE_BYTES)
 }
 
 /// `<file><suffix>`, e.g. the `.local` overlay or the `.id` file.

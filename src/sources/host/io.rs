@@ -31,19 +31,15 @@ pub(super) fn wildcard(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
+/// The first `max` bytes of a regular file (`/proc/<pid>/cmdline`), through the exporter's one reader.
 pub(super) fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    std::fs::File::open(path)?.take(max).read_to_end(&mut out)?;
-    Ok(out)
+    Ok(crate::values::file::read_prefix(path, max)?)
 }
 
 /// The last `max` bytes of a regular file (from a line start) and its modification time.
 pub(super) fn read_tail(path: &Path, max: u64) -> std::io::Result<(String, f64)> {
-    let mut file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("is not a regular file"));
-    }
+    // Opened non-blocking and checked on the descriptor: a log path that is a FIFO must not hang the scrape.
+    let (mut file, meta) = crate::values::file::open_regular(path)?;
     let mtime = meta.mtime() as f64;
     let start = meta.len().saturating_sub(max);
     file.seek(SeekFrom::Start(start))?;

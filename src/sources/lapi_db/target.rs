@@ -183,13 +183,13 @@ impl ServerDb {
             );
         }
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                format!(
-                    "cannot read the database password file {}: {}",
-                    path.display(),
-                    e.kind()
-                )
-            })?;
+            let text = crate::values::file::read_text(path, crate::values::file::SECRET_FILE_BYTES)
+                .map_err(|e| {
+                    format!(
+                        "cannot read the database password file {}: {e}",
+                        path.display(),
+                    )
+                })?;
             self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r'])));
         }
         if let Some(v) = env_value {
