@@ -484,6 +484,13 @@ mod tests {
         .unwrap();
         assert_eq!(out.len() as u64, COMMAND_BYTES);
         assert!(run(&mut Command::new("false"), Duration::from_secs(5)).is_err());
+        // A background child holding stdout open: the whole group dies at the timeout, so the call returns.
+        let t = Instant::now();
+        let e = run(
+            Command::new("sh").args(["-c", "sleep 30 & echo x"]),
+            Duration::from_millis(300),
+        );
+        assert!(t.elapsed() < Duration::from_secs(3), "{e:?}");
         assert!(run(&mut Command::new("/nonexistent/x"), Duration::from_secs(5)).is_err());
     }
 }

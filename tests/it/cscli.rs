@@ -207,6 +207,45 @@ fn a_hanging_command_is_killed_and_reaped() {
     );
 }
 
+/// Pids of running `sleep 100` processes.
+fn sleeps_100() -> std::collections::BTreeSet<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\x00100\x00")
+        })
+        .collect()
+}
+
+/// Issue 23 row 6, its exact input: the shell exits at once but its background `sleep` holds stdout open, so the
+/// read times out. Before, only `sh` was killed and one `sleep 100` was orphaned per read; now the command's whole
+/// process group is killed.
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    let argv = split_command("sh -c 'sleep 100 & echo ['").unwrap();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let before = sleeps_100();
+    let started = Instant::now();
+    let err = run(&argv, Duration::from_secs(2)).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert_eq!(err.reason, "timeout", "{err}");
+    // SIGKILL is delivered at once, but the orphan is reaped by init: give it a moment to leave /proc.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let left = loop {
+        let left: Vec<u32> = sleeps_100().difference(&before).copied().collect();
+        if left.is_empty() || Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        left.is_empty(),
+        "processes of the command's group remain: {left:?}"
+    );
+}
+
 #[test]
 fn a_failing_command_is_an_error_without_its_output() {
     let err = run_sh(

@@ -2,6 +2,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -64,8 +65,11 @@ pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Vec<u8>, Strin
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        // Its own process group, killed whole when this returns: nothing it starts outlives the check.
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("{program} cannot run: {e}"))?;
+    let mut group = crate::sources::process_group::GroupKill::led_by(Some(child.id()));
     let mut stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();
@@ -80,12 +84,15 @@ pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Vec<u8>, Strin
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             _ => {
+                group.kill();
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!("{program} did not finish within {timeout:?}"));
             }
         }
     };
+    // A process it left behind may hold the pipe open: the reader would wait for it, past any timeout.
+    group.kill();
     let out = reader.join().unwrap_or_default();
     if status.success() {
         Ok(out)
