@@ -57,23 +57,28 @@ pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
     }) {
         Ok(scrape) => scrape,
         Err(e) => {
-            eprintln!("crowdsec-bouncer-exporter diagnose: {e}");
+            eprintln!(
+                "crowdsec-bouncer-exporter diagnose: {}",
+                crate::values::secret::redact(&e.to_string())
+            );
             return ExitCode::from(2);
         }
     };
     let report = build_with(&scrape, &settings.thresholds);
     let mut out = std::io::stdout().lock();
-    let written = match output {
-        Output::Json => serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(out)),
+    let printed = match output {
+        Output::Json => serde_json::to_string_pretty(&report).map(|j| j + "\n"),
         Output::Text => {
             // anstream's choice, as clap's help: a terminal, unless NO_COLOR (or CLICOLOR=0); CLICOLOR_FORCE forces it.
             let colour =
                 anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
-            out.write_all(text(&report, colour).as_bytes())
+            Ok(text(&report, colour))
         }
     };
+    // The output boundary: no key read from any file, no URL userinfo, whatever field it ended up in.
+    let written = printed
+        .map_err(std::io::Error::other)
+        .and_then(|p| out.write_all(crate::values::secret::redact(&p).as_bytes()));
     if written.is_err() {
         return ExitCode::from(2);
     }

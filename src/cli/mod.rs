@@ -367,22 +367,28 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError>
 /// Entry point of the binary. Exit 0 on a clean shutdown, 1 when the exporter cannot run or `--config.check` finds
 /// an error, 2 on bad usage.
 pub fn run() -> ExitCode {
+    use crate::values::secret::redact;
     crate::allocator::limit_arenas();
     let args: Vec<OsString> = std::env::args_os().collect();
     let config_check = args.iter().any(|a| a == "--config.check");
     let cli = match Cli::try_parse_with_origins(&args) {
         Ok(cli) => cli,
         // Under --config.check a refused value is a finding (exit 1), as every other one.
+        // clap quotes the refused value, which may be a URL with a password.
         Err(e) if config_check && e.use_stderr() => {
-            let _ = e.print();
+            eprint!("{}", redact(&e.render().to_string()));
             return ExitCode::FAILURE;
+        }
+        Err(e) if e.use_stderr() => {
+            eprint!("{}", redact(&e.render().to_string()));
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
         Err(e) => e.exit(),
     };
     let settings = match cli.settings() {
         Ok(s) if cli.config.check => {
             if let Err(e) = check(&cli, &s) {
-                eprintln!("crowdsec-bouncer-exporter: {e}");
+                eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
                 return ExitCode::FAILURE;
             }
             let names: Vec<&str> = s.lapis.iter().map(|l| l.name.as_str()).collect();
@@ -395,11 +401,11 @@ pub fn run() -> ExitCode {
         }
         Ok(s) => s,
         Err(e) if cli.config.check => {
-            eprintln!("crowdsec-bouncer-exporter: {e}");
+            eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
             return ExitCode::FAILURE;
         }
         Err(e) => {
-            eprintln!("crowdsec-bouncer-exporter: {e}");
+            eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
             return ExitCode::from(2);
         }
     };

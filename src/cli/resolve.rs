@@ -302,6 +302,7 @@ impl Cli {
                 Secret::new(key)
             }
         };
+        crate::values::secret::remember(&key);
         if reqwest::header::HeaderValue::from_str(key.expose()).is_err() {
             return Err(SettingsError::combined(
                 "the Service API key holds characters an HTTP header cannot carry (is it the right file?)",

@@ -350,7 +350,9 @@ fn extract(path: &Path, root: &Value) -> Result<CrowdsecConfig, ConfigError> {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             user: text("user")?,
-            password: text("password")?.map(Secret::new),
+            password: text("password")?
+                .map(Secret::new)
+                .inspect(crate::values::secret::remember),
             db_name: text("db_name")?,
             host: text("host")?,
             port,

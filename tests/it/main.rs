@@ -32,6 +32,7 @@ mod nonblocking_files;
 mod properties;
 mod properties_bouncer_files;
 mod properties_web_config;
+mod redaction;
 mod scrape_protocols;
 mod service_api;
 mod usage_metrics;

@@ -99,7 +99,9 @@ impl ServerDb {
             return Err("the database URL names no user".to_owned());
         }
         let password = match url.password() {
-            Some(p) => Some(Secret::new(percent_decode(p)?)),
+            Some(p) => {
+                Some(Secret::new(percent_decode(p)?)).inspect(crate::values::secret::remember)
+            }
             None => None,
         };
         let mut sslmode = None;
@@ -190,10 +192,11 @@ impl ServerDb {
                         path.display(),
                     )
                 })?;
-            self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r'])));
+            self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r'])))
+                .inspect(crate::values::secret::remember);
         }
         if let Some(v) = env_value {
-            self.password = Some(Secret::new(v));
+            self.password = Some(Secret::new(v)).inspect(crate::values::secret::remember);
         }
         Ok(self)
     }
