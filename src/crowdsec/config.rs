@@ -153,6 +153,9 @@ fn read_yaml(path: &Path) -> Result<Option<Value>, ConfigError> {
 }
 
 fn yaml_error_location(e: &serde_yaml_ng::Error) -> String {
+    if let Some(refused) = crate::values::yaml::limit_refused(e) {
+        return refused.to_owned();
+    }
     match e.location() {
         Some(loc) => format!(
             "syntax error at line {}, column {}",

@@ -51,6 +51,20 @@ pub(crate) fn too_deep(text: &str) -> bool {
     false
 }
 
+/// What serde_yaml_ng refused by one of its own limits rather than for a syntax error, in words (its messages for
+/// these carry no location, so "syntax error at line 0, column 0" was all a user saw for an alias bomb). `None`
+/// for any other error. serde_yaml_ng's `RepetitionLimitExceeded` / `RecursionLimitExceeded` (src/error.rs).
+pub(crate) fn limit_refused(e: &serde_yaml_ng::Error) -> Option<&'static str> {
+    let message = e.to_string();
+    if message.starts_with("repetition limit exceeded") {
+        Some("refused: its aliases (`*name`) expand past the YAML reader's repetition limit (an alias bomb?)")
+    } else if message.starts_with("recursion limit exceeded") {
+        Some("refused: collections nested deeper than the YAML reader's recursion limit (128 levels)")
+    } else {
+        None
+    }
+}
+
 /// Why [`read_capped`] gave no text.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadError {
@@ -79,6 +93,30 @@ pub(crate) fn read_capped(path: &Path) -> Result<String, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The "billion laughs" of issue 23 row 10: 9 aliases per level, 9 levels.
+    pub(crate) fn alias_bomb() -> String {
+        let mut text =
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+                .to_owned();
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for w in names.windows(2) {
+            let items = vec![format!("*{}", w[0]); 9].join(",");
+            text.push_str(&format!("{}: &{} [{items}]\n", w[1], w[1]));
+        }
+        text
+    }
+
+    #[test]
+    fn an_alias_bomb_is_named_as_such() {
+        let e = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&alias_bomb()).unwrap_err();
+        assert!(
+            limit_refused(&e).is_some_and(|m| m.contains("alias bomb")),
+            "{e}"
+        );
+        let e = serde_yaml_ng::from_str::<serde_yaml_ng::Value>("a: [\n").unwrap_err();
+        assert_eq!(limit_refused(&e), None);
+    }
 
     #[test]
     fn depth_is_counted_outside_quotes_and_comments() {

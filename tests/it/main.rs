@@ -33,6 +33,7 @@ mod properties;
 mod properties_bouncer_files;
 mod properties_web_config;
 mod redaction;
+mod refusals;
 mod scrape_protocols;
 mod service_api;
 mod usage_metrics;

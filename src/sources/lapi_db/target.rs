@@ -123,6 +123,9 @@ impl ServerDb {
                 other => return Err(format!("unknown database URL parameter {other:?}")),
             }
         }
+        // What the connection would refuse on every read is refused now, at start-up and by --config.check.
+        // (The TLS files are read at each connection, so one provisioned later is picked up: not checked here.)
+        super::tls::TlsMode::parse(sslmode.as_deref())?;
         Ok(ServerDb {
             engine,
             port: url.port().unwrap_or(engine.default_port()),
@@ -145,6 +148,8 @@ impl ServerDb {
             "mysql" => Engine::Mysql,
             other => return Err(format!("db_config.type {other:?} is not a database server")),
         };
+        super::tls::TlsMode::parse(db.sslmode.as_deref())
+            .map_err(|e| format!("db_config.sslmode: {e}"))?;
         Ok(ServerDb {
             engine,
             host: db
