@@ -141,6 +141,31 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             );
         }
     }
+    // A bounded pass (issue 23): say what was left out and why, as crowdsec_bouncer_config_files_skipped does.
+    if let Some(d) = s.bouncer_config.as_ref().and_then(|r| r.data.as_ref()) {
+        if !d.skipped.is_empty() {
+            let why: Vec<String> = d
+                .skipped
+                .iter()
+                .map(|(reason, n)| {
+                    let what = match *reason {
+                        "limit" => "past the 256 files checked per pass",
+                        "not_regular" => "FIFOs, sockets or devices, never opened",
+                        _ => "not reached within the pass's 5 s",
+                    };
+                    format!("{n} {what} ({reason})")
+                })
+                .collect();
+            findings.add(
+                Severity::Info,
+                None,
+                format!(
+                    "bouncer configuration files not checked: {}; is --bouncers.config-dir the bouncers' folder?",
+                    why.join(", ")
+                ),
+            );
+        }
+    }
     let mut lapis = Vec::new();
     let mut offline_bouncers: Vec<(String, String)> = Vec::new();
     let mut any_source_up = false;
