@@ -116,8 +116,13 @@ fn matcher() -> Option<Arc<AhoCorasick>> {
 /// its user name, which is configuration, not a secret: `postgres://crowdsec:<redacted>@db/cs`). The one
 /// redaction of every printed text; borrowed when nothing had to change.
 pub fn redact(text: &str) -> Cow<'_, str> {
+    redact_with(text, matcher().as_deref())
+}
+
+/// [`redact`] with the matcher taken once by the caller (an exposition has many values).
+fn redact_with<'a>(text: &'a str, matcher: Option<&AhoCorasick>) -> Cow<'a, str> {
     let text = without_userinfo(text);
-    match matcher() {
+    match matcher {
         Some(m) if m.is_match(text.as_ref()) => {
             Cow::Owned(m.replace_all(text.as_ref(), &vec![REDACTED; m.patterns_len()]))
         }
@@ -189,17 +194,19 @@ fn without_userinfo(text: &str) -> Cow<'_, str> {
 /// An exposition (Prometheus or OpenMetrics text) with [`redact`] applied to its label values only: names, help
 /// and syntax are never touched (`<redacted>` needs no escaping, so the text stays valid).
 pub fn redact_label_values(text: String) -> String {
+    let matcher = matcher();
     let worth = text.contains("://") && text.contains('@')
-        || matcher().is_some_and(|m| m.is_match(text.as_str()));
+        || matcher.as_ref().is_some_and(|m| m.is_match(text.as_str()));
     if !worth {
         return text;
     }
+    let matcher = matcher.as_deref();
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         match line.find('{') {
             Some(open) if !line.starts_with('#') => {
                 out.push_str(&line[..=open]);
-                redact_labels(&line[open + 1..], &mut out);
+                redact_labels(&line[open + 1..], &mut out, matcher);
             }
             _ => out.push_str(line),
         }
@@ -208,7 +215,7 @@ pub fn redact_label_values(text: String) -> String {
 }
 
 /// `name="value",...}rest` with each value redacted.
-fn redact_labels(mut s: &str, out: &mut String) {
+fn redact_labels(mut s: &str, out: &mut String, matcher: Option<&AhoCorasick>) {
     loop {
         let Some(q) = s.find("=\"") else {
             out.push_str(s);
@@ -225,7 +232,7 @@ fn redact_labels(mut s: &str, out: &mut String) {
                 close
             })
             .map_or(value.len(), |(i, _)| i);
-        out.push_str(&redact(&value[..end]));
+        out.push_str(&redact_with(&value[..end], matcher));
         s = &value[end..];
         // The closing quote, then `,` (another label) or `}` (the rest of the line, copied as is).
         if let Some(close) = s.strip_prefix('"') {
