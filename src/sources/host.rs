@@ -396,6 +396,21 @@ mod tests {
         assert!(tail.len() <= 100);
         let (all, _) = read_tail(&f, 1 << 20).unwrap();
         assert_eq!(all, text);
+        // A log path that is a FIFO is refused at once, not waited on (issue 23).
+        let fifo = dir.path().join("fifo.log");
+        assert!(Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_tail(&fifo, 100).map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let refused = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("read_tail must not block");
+        assert!(refused.unwrap_err().contains("FIFO"));
     }
 
     /// A `/proc` laid out by hand: the matching without `/proc/<pid>/root` (a non-root exporter cannot read another

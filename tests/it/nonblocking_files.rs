@@ -130,7 +130,7 @@ fn config_check_refuses_a_fifo_for_every_file_it_reads() {
     );
 }
 
-/// A bouncer file, its `.local` overlay and its CA file as FIFOs: diagnose ends, and names each.
+/// A bouncer file, its `.local` overlay and a CA file as FIFOs: diagnose ends, and names each.
 #[test]
 fn diagnose_reports_fifo_bouncer_files_instead_of_hanging() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,6 +144,16 @@ fn diagnose_reports_fifo_bouncer_files_instead_of_hanging() {
     )
     .unwrap();
     fifo(&bouncers, "crowdsec-custom-bouncer.yaml.local");
+    // A CA file (read to verify the LAPI as the bouncer would).
+    let ca = fifo(d, "ca.pem");
+    std::fs::write(
+        bouncers.join("crowdsec-blocker-bouncer.yaml"),
+        format!(
+            "api_url: https://127.0.0.1:1/\napi_key: 0123456789abcdef\nca_cert_path: {}\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
     let (code, stdout, stderr) = run_bounded(&[
         "--lapi.db",
         "/nonexistent/crowdsec.db",
@@ -151,6 +161,9 @@ fn diagnose_reports_fifo_bouncer_files_instead_of_hanging() {
         &d.join("none.yaml").display().to_string(),
         "--bouncers.config-dir",
         &bouncers.display().to_string(),
+        // A file named explicitly is opened (non-blocking) and fails its `readable` check.
+        "--bouncers.config-file",
+        &fifo(d, "named.yaml").display().to_string(),
         "diagnose",
         "--output",
         "json",
@@ -160,8 +173,20 @@ fn diagnose_reports_fifo_bouncer_files_instead_of_hanging() {
         stdout
             .matches("is a FIFO (named pipe), not a regular file")
             .count(),
-        2,
-        "the file and the overlay are both reported: {stdout}"
+        2 + 2,
+        "the named file, the overlay and the CA file (endpoint_reachable, lapi_reachable) are reported: {stdout}"
+    );
+    // The folder's scan never opens a FIFO: it is counted, and said.
+    assert!(
+        stdout.contains("1 FIFOs, sockets or devices, never opened (not_regular)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "cannot read the CA file {}: is a FIFO",
+            ca.display()
+        )),
+        "{stdout}"
     );
 }
 
