@@ -368,6 +368,15 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError>
 /// an error, 2 on bad usage.
 pub fn run() -> ExitCode {
     use crate::values::secret::redact;
+    // A panic's message passes the one redaction too; the default hook (backtraces) when nothing is hidden.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.to_string();
+        match redact(&text) {
+            std::borrow::Cow::Borrowed(_) => default_hook(info),
+            std::borrow::Cow::Owned(hidden) => eprintln!("{hidden}"),
+        }
+    }));
     crate::allocator::limit_arenas();
     let args: Vec<OsString> = std::env::args_os().collect();
     let config_check = args.iter().any(|a| a == "--config.check");

@@ -119,15 +119,37 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     redact_with(text, matcher().as_deref())
 }
 
+/// Characters that continue a token: a secret is replaced where it stands whole (after and before anything else:
+/// a quote, `=`, a space, `/`, `.`), so a password such as `crowdsec` does not turn every
+/// `crowdsec-firewall-bouncer` label value into `<redacted>-firewall-bouncer`.
+fn continues_token(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
+}
+
 /// [`redact`] with the matcher taken once by the caller (an exposition has many values).
 fn redact_with<'a>(text: &'a str, matcher: Option<&AhoCorasick>) -> Cow<'a, str> {
     let text = without_userinfo(text);
-    match matcher {
-        Some(m) if m.is_match(text.as_ref()) => {
-            Cow::Owned(m.replace_all(text.as_ref(), &vec![REDACTED; m.patterns_len()]))
+    let Some(m) = matcher.filter(|m| m.is_match(text.as_ref())) else {
+        return text;
+    };
+    let s = text.as_ref();
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    for found in m.find_iter(s) {
+        let before = s[..found.start()].chars().next_back();
+        let after = s[found.end()..].chars().next();
+        if continues_token(before) || continues_token(after) {
+            continue;
         }
-        _ => text,
+        out.push_str(&s[last..found.start()]);
+        out.push_str(REDACTED);
+        last = found.end();
     }
+    if last == 0 {
+        return text;
+    }
+    out.push_str(&s[last..]);
+    Cow::Owned(out)
 }
 
 /// Characters that end a URL's authority in running text.
@@ -276,6 +298,12 @@ mod tests {
         assert_eq!(redact(&json), r#"{"m":"<redacted>"}"#);
         remember(&Secret::new("ab"));
         assert_eq!(redact("ab cd"), "ab cd", "too short to be searched for");
+        // A password that is also a word of names: replaced only where it stands whole.
+        remember(&Secret::new("crowdsecpw"));
+        assert_eq!(
+            redact("crowdsecpw-firewall-bouncer password=crowdsecpw /x/crowdsecpw.db"),
+            "crowdsecpw-firewall-bouncer password=<redacted> /x/<redacted>.db"
+        );
     }
 
     #[test]
