@@ -11,7 +11,7 @@ use std::time::Duration;
 
 mod io;
 
-use io::{read_capped, read_tail, run, wildcard};
+use io::{read_tail, run, wildcard};
 
 use crate::crowdsec::bouncer_files::checks::Inspection;
 use crate::crowdsec::bouncer_files::host::{
@@ -76,7 +76,8 @@ impl HostView {
             };
             count += 1;
             let dir = entry.path();
-            let Ok(bytes) = read_capped(&dir.join("cmdline"), CMDLINE_BYTES) else {
+            let Ok(bytes) = crate::values::file::read_prefix(&dir.join("cmdline"), CMDLINE_BYTES)
+            else {
                 continue;
             };
             // Kernel threads have an empty command line.

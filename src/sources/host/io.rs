@@ -1,4 +1,5 @@
-//! The host checks' bounded I/O: capped reads, log tails, commands with a timeout, glob(3) matching.
+//! The host checks' bounded I/O: log tails (through the one reader, values/file.rs), commands with a timeout in
+//! their own process group, glob(3) matching.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -30,11 +31,6 @@ pub(super) fn wildcard(pattern: &str, name: &str) -> bool {
         }
     }
     p[pi..].iter().all(|c| *c == '*')
-}
-
-/// The first `max` bytes of a regular file (`/proc/<pid>/cmdline`), through the exporter's one reader.
-pub(super) fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    Ok(crate::values::file::read_prefix(path, max)?)
 }
 
 /// The last `max` bytes of a regular file (from a line start) and its modification time.
