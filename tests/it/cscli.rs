@@ -260,7 +260,7 @@ fn a_dropped_read_kills_the_whole_process_group() {
     assert!(dropped.is_err(), "the outer deadline ended the read");
     let deadline = Instant::now() + Duration::from_secs(3);
     let left = loop {
-        let left: Vec<u32> = sleeps("100").difference(&before).copied().collect();
+        let left: Vec<u32> = sleeps("101").difference(&before).copied().collect();
         if left.is_empty() || Instant::now() > deadline {
             break left;
         }
