@@ -19,12 +19,12 @@ use crate::sources::lapi_db::target::ServerDb;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
     /// The file cannot be read.
-    #[error("cannot read config file {path}: {kind}")]
+    #[error("cannot read config file {path}: {reason}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why (no message: it could name the content).
-        kind: std::io::ErrorKind,
+        /// Why, in words that never quote the content (a FIFO or device is refused, not waited on).
+        reason: crate::values::file::FileError,
     },
     // serde_yaml_ng's messages name the key and its position (line, column).
     /// The file is not valid YAML or has a refused key or value.
@@ -178,10 +178,12 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
 
 /// Reads and checks the file's syntax and keys.
 pub(crate) fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError::Read {
-        path: path.to_owned(),
-        kind: e.kind(),
-    })?;
+    let text = crate::values::file::read_text(path, crate::values::yaml::MAX_FILE_BYTES).map_err(
+        |reason| ConfigFileError::Read {
+            path: path.to_owned(),
+            reason,
+        },
+    )?;
     parse(path, &text)
 }
 

@@ -57,23 +57,28 @@ pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
     }) {
         Ok(scrape) => scrape,
         Err(e) => {
-            eprintln!("crowdsec-bouncer-exporter diagnose: {e}");
+            eprintln!(
+                "crowdsec-bouncer-exporter diagnose: {}",
+                crate::values::secret::redact(&e.to_string())
+            );
             return ExitCode::from(2);
         }
     };
     let report = build_with(&scrape, &settings.thresholds);
     let mut out = std::io::stdout().lock();
-    let written = match output {
-        Output::Json => serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::other)
-            .and_then(|()| writeln!(out)),
+    let printed = match output {
+        Output::Json => serde_json::to_string_pretty(&report).map(|j| j + "\n"),
         Output::Text => {
             // anstream's choice, as clap's help: a terminal, unless NO_COLOR (or CLICOLOR=0); CLICOLOR_FORCE forces it.
             let colour =
                 anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
-            out.write_all(text(&report, colour).as_bytes())
+            Ok(text(&report, colour))
         }
     };
+    // The output boundary: no key read from any file, no URL userinfo, whatever field it ended up in.
+    let written = printed
+        .map_err(std::io::Error::other)
+        .and_then(|p| out.write_all(crate::values::secret::redact(&p).as_bytes()));
     if written.is_err() {
         return ExitCode::from(2);
     }
@@ -133,6 +138,31 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 Severity::Warning,
                 Some("CrowdSecExporterSourceDown"),
                 format!("the configuration checks could not run: {}", e.message),
+            );
+        }
+    }
+    // A bounded pass (issue 23): say what was left out and why, as crowdsec_bouncer_config_files_skipped does.
+    if let Some(d) = s.bouncer_config.as_ref().and_then(|r| r.data.as_ref()) {
+        if !d.skipped.is_empty() {
+            let why: Vec<String> = d
+                .skipped
+                .iter()
+                .map(|(reason, n)| {
+                    let what = match *reason {
+                        "limit" => "past the 256 files checked per pass",
+                        "not_regular" => "FIFOs, sockets or devices, never opened",
+                        _ => "not reached within the pass's 5 s",
+                    };
+                    format!("{n} {what} ({reason})")
+                })
+                .collect();
+            findings.add(
+                Severity::Info,
+                None,
+                format!(
+                    "bouncer configuration files not checked: {}; is --bouncers.config-dir the bouncers' folder?",
+                    why.join(", ")
+                ),
             );
         }
     }

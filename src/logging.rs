@@ -19,13 +19,29 @@ pub(crate) fn init(settings: LogSettings) {
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Redacting)
         .with_ansi(false);
     // A second init (tests) is harmless.
     let _ = match settings.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
     };
+}
+
+/// stderr behind the one redaction ([`crate::values::secret::redact`]): tracing formats each event whole and
+/// writes it in one call, so every log line (logfmt or JSON) is redacted as printed.
+struct Redacting;
+
+impl std::io::Write for Redacting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::values::secret::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// `ts=2024-01-02T03:04:05Z level=info source=lapi_db msg="..."`.

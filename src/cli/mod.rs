@@ -346,28 +346,58 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError>
     if let Some(path) = &settings.web.config_file {
         crate::web::config::load(path).map_err(|e| cli.refuse("web.config.file", e.to_string()))?;
     }
+    // CrowdSec's config may be absent (read again on every check), but one that is a FIFO or a device can never be
+    // read: start-up would only log it, so --config.check says it.
+    let mut crowdsec = vec![cli.lapi.crowdsec_config.clone()];
+    crowdsec.extend(settings.checks.iter().map(|c| c.crowdsec_config.clone()));
+    use crate::values::file::FileError;
+    for main in crowdsec {
+        let local = crate::crowdsec::bouncer_files::sibling(&main, ".local");
+        for path in [main, local] {
+            if let Err(e @ (FileError::NotFile(_) | FileError::Directory)) =
+                crate::values::file::open_regular(&path)
+            {
+                return Err(cli.refuse("crowdsec.config", format!("{}: {e}", path.display())));
+            }
+        }
+    }
     Ok(())
 }
 
 /// Entry point of the binary. Exit 0 on a clean shutdown, 1 when the exporter cannot run or `--config.check` finds
 /// an error, 2 on bad usage.
 pub fn run() -> ExitCode {
+    use crate::values::secret::redact;
+    // A panic's message passes the one redaction too; the default hook (backtraces) when nothing is hidden.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.to_string();
+        match redact(&text) {
+            std::borrow::Cow::Borrowed(_) => default_hook(info),
+            std::borrow::Cow::Owned(hidden) => eprintln!("{hidden}"),
+        }
+    }));
     crate::allocator::limit_arenas();
     let args: Vec<OsString> = std::env::args_os().collect();
     let config_check = args.iter().any(|a| a == "--config.check");
     let cli = match Cli::try_parse_with_origins(&args) {
         Ok(cli) => cli,
         // Under --config.check a refused value is a finding (exit 1), as every other one.
+        // clap quotes the refused value, which may be a URL with a password.
         Err(e) if config_check && e.use_stderr() => {
-            let _ = e.print();
+            eprint!("{}", redact(&e.render().to_string()));
             return ExitCode::FAILURE;
+        }
+        Err(e) if e.use_stderr() => {
+            eprint!("{}", redact(&e.render().to_string()));
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
         Err(e) => e.exit(),
     };
     let settings = match cli.settings() {
         Ok(s) if cli.config.check => {
             if let Err(e) = check(&cli, &s) {
-                eprintln!("crowdsec-bouncer-exporter: {e}");
+                eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
                 return ExitCode::FAILURE;
             }
             let names: Vec<&str> = s.lapis.iter().map(|l| l.name.as_str()).collect();
@@ -380,11 +410,11 @@ pub fn run() -> ExitCode {
         }
         Ok(s) => s,
         Err(e) if cli.config.check => {
-            eprintln!("crowdsec-bouncer-exporter: {e}");
+            eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
             return ExitCode::FAILURE;
         }
         Err(e) => {
-            eprintln!("crowdsec-bouncer-exporter: {e}");
+            eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
             return ExitCode::from(2);
         }
     };

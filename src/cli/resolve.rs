@@ -293,8 +293,8 @@ impl Cli {
             (None, Some(k)) => Secret::new(k.trim()),
             (Some(path), None) => {
                 let refuse = |m: String| self.refuse("service-api.key-file", m);
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| refuse(format!("cannot read {}: {}", path.display(), e.kind())))?;
+                let text = crate::values::file::read_text(path, crate::values::file::SECRET_FILE_BYTES)
+                    .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
                 let key = text.trim_end_matches(['\n', '\r']).trim();
                 if key.is_empty() {
                     return Err(refuse(format!("{} is empty", path.display())));
@@ -302,6 +302,7 @@ impl Cli {
                 Secret::new(key)
             }
         };
+        crate::values::secret::remember(&key);
         if reqwest::header::HeaderValue::from_str(key.expose()).is_err() {
             return Err(SettingsError::combined(
                 "the Service API key holds characters an HTTP header cannot carry (is it the right file?)",

@@ -153,6 +153,9 @@ fn read_yaml(path: &Path) -> Result<Option<Value>, ConfigError> {
 }
 
 fn yaml_error_location(e: &serde_yaml_ng::Error) -> String {
+    if let Some(refused) = crate::values::yaml::limit_refused(e) {
+        return refused.to_owned();
+    }
     match e.location() {
         Some(loc) => format!(
             "syntax error at line {}, column {}",
@@ -350,7 +353,9 @@ fn extract(path: &Path, root: &Value) -> Result<CrowdsecConfig, ConfigError> {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             user: text("user")?,
-            password: text("password")?.map(Secret::new),
+            password: text("password")?
+                .map(Secret::new)
+                .inspect(crate::values::secret::remember),
             db_name: text("db_name")?,
             host: text("host")?,
             port,

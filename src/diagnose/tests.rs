@@ -310,7 +310,10 @@ fn with_files(mut s: Scrape, files: Vec<FileReport>) -> Scrape {
     s.bouncer_config = Some(report(
         "bouncer_config",
         "local",
-        crate::sources::bouncer_config::ConfigSnapshot { files },
+        crate::sources::bouncer_config::ConfigSnapshot {
+            files,
+            skipped: Default::default(),
+        },
     ));
     s
 }

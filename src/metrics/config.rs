@@ -4,6 +4,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 
 use super::{gauges, Labels, Scrape};
 use crate::crowdsec::bouncer_files::checks::{Check, Status};
+use crate::crowdsec::bouncer_files::SKIP_REASONS;
 use crate::crowdsec::host::log::CLASSES;
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -50,6 +51,18 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
             CLASSES.iter().map(move |class| {
                 let labels: Labels<'_> = vec![("path", path.as_str()), ("class", class)];
                 (labels, f.log_errors.get(class).copied().unwrap_or(0) as f64)
+            })
+        }),
+    )?;
+    let skipped = s.bouncer_config.as_ref().and_then(|r| r.data.clone());
+    gauges(
+        enc,
+        "crowdsec_bouncer_config_files_skipped",
+        "Bouncer configuration files found but not checked in the last pass, by reason: limit (past the 256 files checked per pass, first by name), not_regular (a FIFO, socket or device with a configuration's name: never opened), time (not reached within the pass's 5 s). Absent when no folder or file is checked.",
+        skipped.iter().flat_map(|d| {
+            SKIP_REASONS.iter().map(move |reason| {
+                let labels: Labels<'_> = vec![("reason", reason)];
+                (labels, d.skipped.get(reason).copied().unwrap_or(0) as f64)
             })
         }),
     )?;

@@ -307,6 +307,8 @@ pub struct Exposition {
     pub live: Arc<String>,
 }
 
+/// The output boundary of the exposition: label values pass [`crate::values::secret::redact`] (a `url` label never
+/// shows userinfo, no label shows a key read from a file).
 fn encode_collector(collector: impl Collector, capacity: usize) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(collector));
@@ -315,7 +317,7 @@ fn encode_collector(collector: impl Collector, capacity: usize) -> String {
     if let Err(e) = prometheus_client::encoding::text::encode_registry(&mut out, &registry) {
         tracing::error!(error = %e, "encoding metrics failed");
     }
-    out
+    crate::values::secret::redact_label_values(out)
 }
 
 impl Scrape {

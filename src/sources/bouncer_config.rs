@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::crowdsec::bouncer_files::checks::{inspect, FileReport, Inspection, KeyLookup};
-use crate::crowdsec::bouncer_files::discover;
 use crate::crowdsec::bouncer_files::endpoint::{Endpoint, EndpointKind};
+use crate::crowdsec::bouncer_files::{scan, MAX_FILES_PER_PASS};
 use crate::sources::host::{HostChecks, HostView};
 use crate::sources::lapi_db::LapiDbSource;
 use crate::sources::{endpoint, lapi_health};
@@ -19,11 +19,18 @@ use crate::sources::{Failure, Reason, SourceFailure};
 
 pub(crate) const SOURCE: &str = "bouncer_config";
 
+/// Time one pass may spend reading and checking files (before the endpoint probes, bounded on their own). The files
+/// not reached are counted as skipped (`time`), so a slow disk or database cannot hold every scrape.
+const PASS_BUDGET: Duration = Duration::from_secs(5);
+
 /// One run of the checks over every file found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigSnapshot {
     /// One report per checked file.
     pub files: Vec<FileReport>,
+    /// Files found but not checked this pass, by reason (`limit`, `not_regular`, `time`; see
+    /// [`crate::crowdsec::bouncer_files::Discovery`]).
+    pub skipped: BTreeMap<&'static str, u64>,
 }
 
 /// Source `bouncer_config`: the bouncer configuration files found and checked, each read.
@@ -97,7 +104,7 @@ impl BouncerConfigSource {
     pub async fn read(self: Arc<Self>) -> Result<ConfigSnapshot, SourceFailure> {
         let me = self.clone();
         // File reads and database lookups block: off the async runtime.
-        let mut inspections = tokio::task::spawn_blocking(move || me.inspect_all())
+        let (mut inspections, skipped) = tokio::task::spawn_blocking(move || me.inspect_all())
             .await
             .map_err(|e| SourceFailure {
                 reason: Reason::Internal,
@@ -135,10 +142,12 @@ impl BouncerConfigSource {
         }
         Ok(ConfigSnapshot {
             files: inspections.into_iter().map(Inspection::finish).collect(),
+            skipped,
         })
     }
 
-    fn inspect_all(&self) -> Vec<Inspection> {
+    fn inspect_all(&self) -> (Vec<Inspection>, BTreeMap<&'static str, u64>) {
+        let started = std::time::Instant::now();
         let env = crate::crowdsec::config::process_env;
         let dbs: Vec<_> = self
             .lapis
@@ -165,8 +174,13 @@ impl BouncerConfigSource {
         };
         // One look at the host's processes for every file.
         let host = self.host.as_ref().map(HostView::read);
-        discover(&self.dirs, &self.files)
+        let found = scan(&self.dirs, &self.files, MAX_FILES_PER_PASS);
+        let mut skipped = found.skipped;
+        let total = found.files.len();
+        let inspections: Vec<Inspection> = found
+            .files
             .into_iter()
+            .take_while(|_| started.elapsed() < PASS_BUDGET)
             .map(|path| {
                 let mut insp = inspect(&path, &env);
                 match insp.key_hash() {
@@ -212,7 +226,14 @@ impl BouncerConfigSource {
                 }
                 insp
             })
-            .collect()
+            .collect();
+        if inspections.len() < total {
+            skipped.insert("time", (total - inspections.len()) as u64);
+        }
+        if !skipped.is_empty() {
+            tracing::warn!(skipped = ?skipped, checked = inspections.len(), "bouncer configuration files not checked this pass (at most {MAX_FILES_PER_PASS} files and {PASS_BUDGET:?} per pass): is --bouncers.config-dir the bouncers' folder?");
+        }
+        (inspections, skipped)
     }
 }
 

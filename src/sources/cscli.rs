@@ -1,8 +1,8 @@
 //! Source `cscli`: a LAPI's bouncers from `cscli bouncers list -o json`, for deployments where only cscli is at
 //! hand (a container: `docker exec crowdsec cscli ...`, `kubectl exec ...`).
 //!
-//! The command is split like a shell would split words, but no shell runs it. It gets a timeout after which the
-//! child is killed and reaped. Its stderr is ignored (cscli warns there, e.g. about SQLite without WAL).
+//! The command is split like a shell would split words, but no shell runs it. It runs in its own process group,
+//! killed whole after its timeout (and when the read ends or is dropped), and the child is reaped. Its stderr is ignored (cscli warns there, e.g. about SQLite without WAL).
 //! Both output shapes are read: 1.4.6 prints the raw rows (with the api_key hash, which is never deserialized,
 //! so it is never stored nor logged), 1.6.3+ prints `last_pull` null until the first pull, `os` and `auto_created`.
 
@@ -196,11 +196,15 @@ impl CscliSource {
             .stderr(Stdio::null())
             // Should this future be dropped (scrape cache timeout), the child still dies.
             .kill_on_drop(true)
+            // Its own process group, killed whole below: what it starts dies with it.
+            .process_group(0)
             .spawn()
             .map_err(|e| CscliError::Spawn {
                 program: program.clone(),
                 kind: e.kind(),
             })?;
+        // Dropped before `child` (declared after it): the group dies, then the child is reaped.
+        let mut group = super::process_group::GroupKill::led_by(child.id());
         let mut stdout = child.stdout.take().ok_or(CscliError::Read {
             program: program.clone(),
             kind: std::io::ErrorKind::BrokenPipe,
@@ -219,6 +223,8 @@ impl CscliSource {
             Ok::<_, std::io::Error>((buf, status))
         };
         let result = tokio::time::timeout(self.timeout, work).await;
+        // Whatever the outcome, nothing the command started outlives the read.
+        group.kill();
         match result {
             Err(_) => {
                 // kill() also waits, so no zombie is left behind.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 mod io;
 
-use io::{read_capped, read_tail, run, wildcard};
+use io::{read_tail, run, wildcard};
 
 use crate::crowdsec::bouncer_files::checks::Inspection;
 use crate::crowdsec::bouncer_files::host::{
@@ -76,7 +76,8 @@ impl HostView {
             };
             count += 1;
             let dir = entry.path();
-            let Ok(bytes) = read_capped(&dir.join("cmdline"), CMDLINE_BYTES) else {
+            let Ok(bytes) = crate::values::file::read_prefix(&dir.join("cmdline"), CMDLINE_BYTES)
+            else {
                 continue;
             };
             // Kernel threads have an empty command line.
@@ -325,7 +326,9 @@ fn system_journal_readable() -> bool {
             .into_iter()
             .flatten()
             .flatten()
-            .any(|machine| std::fs::File::open(machine.path().join("system.journal")).is_ok())
+            .any(|machine| {
+                crate::values::file::open_regular(&machine.path().join("system.journal")).is_ok()
+            })
     })
 }
 
@@ -394,6 +397,21 @@ mod tests {
         assert!(tail.len() <= 100);
         let (all, _) = read_tail(&f, 1 << 20).unwrap();
         assert_eq!(all, text);
+        // A log path that is a FIFO is refused at once, not waited on (issue 23).
+        let fifo = dir.path().join("fifo.log");
+        assert!(Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_tail(&fifo, 100).map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let refused = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("read_tail must not block");
+        assert!(refused.unwrap_err().contains("FIFO"));
     }
 
     /// A `/proc` laid out by hand: the matching without `/proc/<pid>/root` (a non-root exporter cannot read another
@@ -482,6 +500,13 @@ mod tests {
         .unwrap();
         assert_eq!(out.len() as u64, COMMAND_BYTES);
         assert!(run(&mut Command::new("false"), Duration::from_secs(5)).is_err());
+        // A background child holding stdout open: the whole group dies at the timeout, so the call returns.
+        let t = Instant::now();
+        let e = run(
+            Command::new("sh").args(["-c", "sleep 30 & echo x"]),
+            Duration::from_millis(300),
+        );
+        assert!(t.elapsed() < Duration::from_secs(3), "{e:?}");
         assert!(run(&mut Command::new("/nonexistent/x"), Duration::from_secs(5)).is_err());
     }
 }

@@ -37,8 +37,9 @@ pub(crate) fn client_trusting(timeout: Duration, trust: &Trust) -> Result<reqwes
     let extra = match &trust.ca {
         None => Vec::new(),
         Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+            let bytes =
+                crate::values::file::read_regular(path, crate::values::file::PEM_FILE_BYTES)
+                    .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
             reqwest::Certificate::from_pem_bundle(&bytes)
                 .ok()
                 .filter(|c| !c.is_empty())

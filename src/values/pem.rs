@@ -5,7 +5,7 @@
 //! `pem::Error` may quote a line of the file (`IllegalSectionStart`) or a decoded symbol (`Base64Decode`), which in
 //! a key file is key material, so those variants become "not valid PEM".
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio_rustls::rustls::pki_types::pem::{self, PemObject};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -33,7 +33,7 @@ impl Pem {
 }
 
 /// A PEM source that could not be used. Displays as `{what} {source}: {problem}`, e.g.
-/// `certificate /etc/exporter/cert.pem: cannot read it: No such file or directory (os error 2)`.
+/// `certificate /etc/exporter/cert.pem: cannot read it: it does not exist`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} {source_name}: {problem}")]
 pub struct PemError {
@@ -66,6 +66,12 @@ fn problem(e: &pem::Error, missing: &str) -> String {
     }
 }
 
+/// The bytes of a PEM file, through the exporter's one non-blocking reader (a FIFO is refused, not waited on).
+fn read(what: &'static str, pem: &Pem, path: &Path) -> Result<Vec<u8>, PemError> {
+    super::file::read_regular(path, super::file::PEM_FILE_BYTES)
+        .map_err(|e| PemError::new(what, pem, format!("cannot read it: it {e}")))
+}
+
 /// Every certificate in `pem`, in order (leaf first for a chain).
 ///
 /// # Errors
@@ -76,7 +82,10 @@ pub fn certificates(
 ) -> Result<Vec<CertificateDer<'static>>, PemError> {
     const MISSING: &str = "no PEM certificate in it";
     let certs: Result<Vec<_>, pem::Error> = match pem {
-        Pem::File(p) => CertificateDer::pem_file_iter(p).and_then(Iterator::collect),
+        Pem::File(p) => {
+            let bytes = read(what, pem, p)?;
+            CertificateDer::pem_slice_iter(&bytes).collect()
+        }
         Pem::Inline(s) => CertificateDer::pem_slice_iter(s.expose().as_bytes()).collect(),
     };
     let certs = certs.map_err(|e| PemError::new(what, pem, problem(&e, MISSING)))?;
@@ -92,7 +101,7 @@ pub fn certificates(
 /// The source cannot be read, is not valid PEM, or holds no private key section.
 pub fn private_key(what: &'static str, pem: &Pem) -> Result<PrivateKeyDer<'static>, PemError> {
     let key = match pem {
-        Pem::File(p) => PrivateKeyDer::from_pem_file(p),
+        Pem::File(p) => PrivateKeyDer::from_pem_slice(&read(what, pem, p)?),
         Pem::Inline(s) => PrivateKeyDer::from_pem_slice(s.expose().as_bytes()),
     };
     key.map_err(|e| PemError::new(what, pem, problem(&e, "no PEM private key in it")))

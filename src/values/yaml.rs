@@ -6,7 +6,6 @@
 //! linear time. The scan is deliberately simple: quoted strings and comments are skipped; a bracket inside a plain
 //! scalar counts, which can only make a file with over 128 unclosed brackets in plain scalars be refused.
 
-use std::io::Read;
 use std::path::Path;
 
 /// serde_yaml_ng's own recursion limit.
@@ -52,6 +51,20 @@ pub(crate) fn too_deep(text: &str) -> bool {
     false
 }
 
+/// What serde_yaml_ng refused by one of its own limits rather than for a syntax error, in words (its messages for
+/// these carry no location, so "syntax error at line 0, column 0" was all a user saw for an alias bomb). `None`
+/// for any other error. serde_yaml_ng's `RepetitionLimitExceeded` / `RecursionLimitExceeded` (src/error.rs).
+pub(crate) fn limit_refused(e: &serde_yaml_ng::Error) -> Option<&'static str> {
+    let message = e.to_string();
+    if message.starts_with("repetition limit exceeded") {
+        Some("refused: its aliases (`*name`) expand past the YAML reader's repetition limit (an alias bomb?)")
+    } else if message.starts_with("recursion limit exceeded") {
+        Some("refused: collections nested deeper than the YAML reader's recursion limit (128 levels)")
+    } else {
+        None
+    }
+}
+
 /// Why [`read_capped`] gave no text.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadError {
@@ -63,24 +76,47 @@ pub(crate) enum ReadError {
     NotText,
 }
 
-/// The file's text, at most [`MAX_FILE_BYTES`] (a FIFO or a huge file must not hang or fill memory).
+/// The file's text, at most [`MAX_FILE_BYTES`], through [`super::file::read_regular`] (a FIFO or a huge file must
+/// not hang or fill memory; a FIFO, socket or device is an `Io` error of kind `InvalidInput` naming it).
 ///
 /// # Errors
 /// I/O errors as they are (the caller tells NotFound apart), [`ReadError::TooLarge`], [`ReadError::NotText`].
 pub(crate) fn read_capped(path: &Path) -> Result<String, ReadError> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge);
-    }
+    let bytes = match super::file::read_regular(path, MAX_FILE_BYTES) {
+        Ok(b) => b,
+        Err(super::file::FileError::TooLarge(_)) => return Err(ReadError::TooLarge),
+        Err(e) => return Err(ReadError::Io(e.into())),
+    };
     String::from_utf8(bytes).map_err(|_| ReadError::NotText)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The "billion laughs" of issue 23 row 10: 9 aliases per level, 9 levels.
+    pub(crate) fn alias_bomb() -> String {
+        let mut text =
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+                .to_owned();
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for w in names.windows(2) {
+            let items = vec![format!("*{}", w[0]); 9].join(",");
+            text.push_str(&format!("{}: &{} [{items}]\n", w[1], w[1]));
+        }
+        text
+    }
+
+    #[test]
+    fn an_alias_bomb_is_named_as_such() {
+        let e = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&alias_bomb()).unwrap_err();
+        assert!(
+            limit_refused(&e).is_some_and(|m| m.contains("alias bomb")),
+            "{e}"
+        );
+        let e = serde_yaml_ng::from_str::<serde_yaml_ng::Value>("a: [\n").unwrap_err();
+        assert_eq!(limit_refused(&e), None);
+    }
 
     #[test]
     fn depth_is_counted_outside_quotes_and_comments() {

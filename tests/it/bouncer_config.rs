@@ -875,3 +875,78 @@ fn keys_are_not_judged_without_hashes() {
     );
     assert_eq!(r.bouncer.as_deref(), Some("nginx"));
 }
+
+/// Issue 23 row 7: a bouncers' folder of thousands of files (and a FIFO with a configuration's name). One pass
+/// checks at most 256 files, first by name, and says how many it left out and why, in the snapshot, the exposition
+/// and diagnose; a FIFO is never opened. (The issue's 100,000 files: figures in the commit, not run here.)
+#[test]
+fn a_huge_folder_is_scanned_within_bounds_and_the_rest_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("bouncers");
+    std::fs::create_dir(&b).unwrap();
+    for i in 0..3_000 {
+        std::fs::write(
+            b.join(format!("crowdsec-firewall-bouncer-{i:05}.yaml")),
+            format!("api_url: http://127.0.0.1:1/\napi_key: key{i:028}\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(b.join("notes.txt"), "not a configuration").unwrap();
+    let fifo = b.join("zz-pipe.yaml");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+
+    let source = Arc::new(
+        BouncerConfigSource::new(
+            vec![b.clone()],
+            Vec::new(),
+            Vec::new(),
+            Duration::from_secs(2),
+        )
+        .unwrap()
+        .with_host_checks(None),
+    );
+    let started = std::time::Instant::now();
+    let snap = servers::block_on(source.read()).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(snap.files.len(), 256);
+    assert_eq!(
+        snap.files[0].path,
+        b.join("crowdsec-firewall-bouncer-00000.yaml"),
+        "the first files by name are checked"
+    );
+    assert_eq!(snap.skipped.get("limit"), Some(&(3_000 - 256)));
+    assert_eq!(snap.skipped.get("not_regular"), Some(&1));
+
+    let exporter = common::real::ExporterProc::start(
+        &[
+            "--lapi.db",
+            "/nonexistent/crowdsec.db",
+            "--crowdsec.config",
+            "/nonexistent/config.yaml",
+            "--bouncers.config-dir",
+            &b.display().to_string(),
+        ],
+        dir.path(),
+    );
+    let mut body = String::new();
+    common::real::wait_until("the bouncer checks", Duration::from_secs(30), || {
+        body = exporter.metrics();
+        body.contains("crowdsec_bouncer_config_files_skipped{")
+    });
+    for (reason, n) in [("limit", 2_744), ("not_regular", 1), ("time", 0)] {
+        assert!(
+            body.contains(&format!(
+                "crowdsec_bouncer_config_files_skipped{{reason=\"{reason}\"}} {n}\n"
+            )),
+            "{reason}: {body}"
+        );
+    }
+}

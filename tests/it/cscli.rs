@@ -207,6 +207,71 @@ fn a_hanging_command_is_killed_and_reaped() {
     );
 }
 
+/// Pids of running `sleep <secs>` processes.
+fn sleeps(secs: &str) -> std::collections::BTreeSet<u32> {
+    let cmdline = format!("sleep\0{secs}\0").into_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == cmdline))
+        .collect()
+}
+
+/// Issue 23 row 6, its exact input: the shell exits at once but its background `sleep` holds stdout open, so the
+/// read times out. Before, only `sh` was killed and one `sleep 100` was orphaned per read; now the command's whole
+/// process group is killed.
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    let argv = split_command("sh -c 'sleep 100 & echo ['").unwrap();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let before = sleeps("100");
+    let started = Instant::now();
+    let err = run(&argv, Duration::from_secs(2)).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert_eq!(err.reason, "timeout", "{err}");
+    // SIGKILL is delivered at once, but the orphan is reaped by init: give it a moment to leave /proc.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let left = loop {
+        let left: Vec<u32> = sleeps("100").difference(&before).copied().collect();
+        if left.is_empty() || Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        left.is_empty(),
+        "processes of the command's group remain: {left:?}"
+    );
+}
+
+/// The read dropped before its own timeout (a scrape's deadline, shutdown): the group dies with it.
+#[test]
+fn a_dropped_read_kills_the_whole_process_group() {
+    // `sleep 101`: not the other test's `sleep 100`, which may run at the same time.
+    let argv = split_command("sh -c 'sleep 101 & echo ['").unwrap();
+    let before = sleeps("101");
+    let source = CscliSource::new(argv, Duration::from_secs(60));
+    let dropped = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { tokio::time::timeout(Duration::from_millis(700), source.read()).await });
+    assert!(dropped.is_err(), "the outer deadline ended the read");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let left = loop {
+        let left: Vec<u32> = sleeps("101").difference(&before).copied().collect();
+        if left.is_empty() || Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        left.is_empty(),
+        "processes of the dropped command's group remain: {left:?}"
+    );
+}
+
 #[test]
 fn a_failing_command_is_an_error_without_its_output() {
     let err = run_sh(

@@ -129,7 +129,8 @@ fn crowdsec_1_4_6_on_postgres_and_connection_failures() {
     let custom = snap.bouncers.iter().find(|b| b.name == "custom").unwrap();
     assert_eq!(custom.last_pull, LastPull::At(1_704_168_000.0));
 
-    // Bad password, unknown database, TLS demanded, nothing listening: reason `connect`, never the password.
+    // Bad password (`unauthorized`), unknown database, TLS demanded (`tls`), nothing listening (`connect`), never
+    // the password.
     let wrong = LapiDbLocation::Server(
         ServerDb::from_url(&pg.url("crowdsec", "hunter2-wrong", "cs146")).unwrap(),
     );
@@ -151,8 +152,11 @@ fn crowdsec_1_4_6_on_postgres_and_connection_failures() {
     ] {
         let err = read(&source(location)).unwrap_err();
         // TLS demanded of a server without it: reason `tls` (tests/it/lapi_db_tls.rs has the TLS cases).
+        // A wrong password: reason `unauthorized` (issue 23 row 8; before, `connect`).
         let reason = if want.contains("TLS") {
             "tls"
+        } else if want == "password authentication failed" {
+            "unauthorized"
         } else {
             "connect"
         };
@@ -289,4 +293,27 @@ fn usage_reports_and_active_decisions_on_postgres() {
         &at,
         &usage::sqlite_totals(),
     );
+}
+
+/// Issue 23 row 8: a `pg_hba.conf` that demands TLS the usual way (`hostnossl ... reject`) refuses a clear
+/// connection; the reason is `tls`, not `connect`.
+#[test]
+fn pg_hba_demanding_tls_is_reason_tls() {
+    let pg = Postgres::start(ZONE);
+    pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
+    let hba = pg.dir.path().join("data/pg_hba.conf");
+    let old = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("hostnossl all crowdsec 127.0.0.1/32 reject\n{old}"),
+    )
+    .unwrap();
+    pg.admin_sql("postgres", "SELECT pg_reload_conf()");
+    let err = read(&source(url_location(&pg, "crowdsec", ""))).unwrap_err();
+    assert_eq!(err.reason, "tls", "{err}");
+    assert!(
+        err.message.contains("pg_hba.conf rejects connection"),
+        "{err}"
+    );
+    assert!(err.message.contains("does it require TLS"), "{err}");
 }

@@ -291,3 +291,32 @@ fn inputs_at_the_caps_finish() {
     assert!(parse_timestamp(&long).is_some());
     assert_eq!(parse_timestamp(&"9".repeat(1 << 20)), None);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Issue 23: the one redaction on any text never panics, never leaves a remembered secret standing whole, and
+    /// on an exposition touches label values only (names, numbers and the line structure stay).
+    #[test]
+    fn redaction_hides_secrets_and_keeps_expositions_valid(
+        secret in "[A-Za-z0-9]{8,40}",
+        text in "\\PC{0,80}",
+        value in "[ -~]{0,40}",
+    ) {
+        use crowdsec_bouncer_exporter::values::secret::{redact, redact_label_values, remember, Secret};
+        remember(&Secret::new(secret.clone()));
+        let _ = redact(&text);
+        let printed = format!("api_url \"{secret}\" and {text} url=http://u:{secret}@h/");
+        let hidden = redact(&printed);
+        prop_assert!(!hidden.contains(&format!("\"{secret}\"")), "{}", hidden);
+        prop_assert!(!hidden.contains(&format!(":{secret}@")), "{}", hidden);
+        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+        let exposition = format!(
+            "# HELP m help {secret}\nm{{a=\"{escaped}\",k=\"{secret}\"}} 1\nn 2\n"
+        );
+        let out = redact_label_values(exposition.clone());
+        prop_assert_eq!(out.lines().count(), 3);
+        prop_assert!(out.starts_with(&format!("# HELP m help {secret}\nm{{a=\"")), "{}", out);
+        prop_assert!(out.ends_with(",k=\"<redacted>\"} 1\nn 2\n"), "{}", out);
+    }
+}

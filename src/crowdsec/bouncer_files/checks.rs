@@ -317,6 +317,10 @@ pub(crate) fn inspect_at(
             return insp;
         }
     };
+    // The key is hidden from every output from now on, wherever else in the file it was written.
+    if let Some(key) = &parsed.api_key {
+        crate::values::secret::remember(key);
+    }
     insp.report.kind = kind;
     insp.report.enabled = parsed.enabled;
     insp.report.mode = parsed.mode.map(str::to_owned);

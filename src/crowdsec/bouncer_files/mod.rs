@@ -11,7 +11,6 @@ pub mod parse;
 mod rules;
 pub(crate) mod tls;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::values::secret::Secret;
@@ -174,60 +173,16 @@ pub struct TlsFiles {
     pub ca: Option<PathBuf>,
 }
 
-/// Why a bouncer configuration file cannot be read.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ReadError {
-    /// No such file.
-    #[error("does not exist")]
-    Missing,
-    /// The exporter's user may not read it.
-    #[error("permission denied")]
-    Permission,
-    /// A directory.
-    #[error("is a directory, not a file")]
-    Directory,
-    /// A socket, device or other special file.
-    #[error("is not a regular file")]
-    NotFile,
-    /// Larger than a configuration file can be (its size in bytes).
-    #[error("is too large ({0} bytes; a bouncer config is a few KB, at most {MAX_FILE_BYTES} bytes are read)")]
-    TooLarge(u64),
-    /// Another I/O error (its kind).
-    #[error("cannot be read: {0}")]
-    Io(String),
-}
+/// Why a bouncer configuration file cannot be read: the exporter's one file-reading error.
+pub use crate::values::file::FileError as ReadError;
 
-/// Reads at most [`MAX_FILE_BYTES`] of `path`, following symlinks (a loop is an I/O error, not a hang).
+/// Reads at most [`MAX_FILE_BYTES`] of `path`, following symlinks (a loop is an I/O error, not a hang), through
+/// the exporter's one non-blocking reader ([`crate::values::file::read_regular`]: a FIFO is refused, not waited on).
 ///
 /// # Errors
 /// A [`ReadError`]: missing, permission, a directory or other non-regular file, too large, another I/O error.
 pub fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
-    let io = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => ReadError::Missing,
-        std::io::ErrorKind::PermissionDenied => ReadError::Permission,
-        std::io::ErrorKind::IsADirectory => ReadError::Directory,
-        _ => ReadError::Io(e.to_string()),
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.is_dir() {
-        return Err(ReadError::Directory);
-    }
-    if !meta.is_file() {
-        // A FIFO or device would block or never end.
-        return Err(ReadError::NotFile);
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge(meta.len()));
-    }
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut out = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(io)?;
-    if out.len() as u64 > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge(out.len() as u64));
-    }
-    Ok(out)
+    crate::values::file::read_regular(path, MAX_FILE_BYTES)
 }
 
 /// `<file><suffix>`, e.g. the `.local` overlay or the `.id` file.
@@ -237,26 +192,80 @@ pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Configuration files in `dirs` (missing folders are skipped) plus `files`, sorted, without duplicates.
-/// Overlays (`.local`), `.id` files, backups and package leftovers are not configurations of their own.
-pub fn discover(dirs: &[PathBuf], files: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = files.to_vec();
+/// Files checked at most per pass. A host runs a handful of bouncers; a folder of 100,000 files (issue 23: 41 MB
+/// grew to 400-900 MB, every second scrape waited 10 s) is not a bouncers' folder, and checking it whole would
+/// cost every scrape. The first files by name are checked; the rest are counted as skipped (`limit`).
+pub const MAX_FILES_PER_PASS: usize = 256;
+
+/// Why a file found was not checked this pass: the `reason` label of `crowdsec_bouncer_config_files_skipped`.
+pub const SKIP_REASONS: [&str; 3] = ["limit", "not_regular", "time"];
+
+/// The files of one pass ([`scan`]) and how many were left out, by reason ([`SKIP_REASONS`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// The files to check, sorted, at most [`MAX_FILES_PER_PASS`].
+    pub files: Vec<PathBuf>,
+    /// Left out: `limit` past [`MAX_FILES_PER_PASS`], `not_regular` a FIFO, socket or device with a
+    /// configuration's name (never opened), `time` not reached within the pass's time budget.
+    pub skipped: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// Configuration files in `dirs` (missing folders are skipped) plus `files`, sorted, without duplicates, at most
+/// `max_files` of them (see [`Discovery`]). Overlays (`.local`), `.id` files, backups and package leftovers are
+/// not configurations of their own; only names a bouncer's package installs (`.yaml`, `.yml`, `.conf`, not
+/// hidden) are kept. A folder is listed entry by entry without keeping what is not kept, so memory follows the
+/// files kept, not the folder's size.
+pub fn scan(dirs: &[PathBuf], files: &[PathBuf], max_files: usize) -> Discovery {
+    let mut found: Vec<PathBuf> = files.to_vec();
+    let mut skipped = std::collections::BTreeMap::new();
+    // Past this, names are only counted: sorting keeps the first `max_files`, so a bounded buffer suffices.
+    let keep = max_files.saturating_mul(4).max(64);
+    let mut over = 0u64;
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
         };
         for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
             let wanted = [".yaml", ".yml", ".conf"].iter().any(|e| name.ends_with(e))
                 && !name.starts_with('.');
-            // A real folder is skipped; a symlink is kept, so a broken or looping one is reported.
-            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if wanted && !is_dir {
-                out.push(entry.path());
+            if !wanted {
+                continue;
+            }
+            // The entry's type from the listing (no stat): a real folder is skipped; a symlink is kept, so a
+            // broken or looping one is reported; a FIFO, socket or device is never opened.
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => continue,
+                Ok(t) if !(t.is_file() || t.is_symlink()) => {
+                    *skipped.entry("not_regular").or_insert(0) += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            found.push(entry.path());
+            if found.len() > keep * 2 {
+                found.sort();
+                found.dedup();
+                over += found.len().saturating_sub(keep) as u64;
+                found.truncate(keep);
             }
         }
     }
-    out.sort();
-    out.dedup();
-    out
+    found.sort();
+    found.dedup();
+    over += found.len().saturating_sub(max_files) as u64;
+    found.truncate(max_files);
+    if over > 0 {
+        skipped.insert("limit", over);
+    }
+    Discovery {
+        files: found,
+        skipped,
+    }
+}
+
+/// [`scan`] with [`MAX_FILES_PER_PASS`], the files only.
+pub fn discover(dirs: &[PathBuf], files: &[PathBuf]) -> Vec<PathBuf> {
+    scan(dirs, files, MAX_FILES_PER_PASS).files
 }

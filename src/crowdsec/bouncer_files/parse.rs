@@ -48,6 +48,14 @@ pub enum ParseError {
         /// 1-based column.
         column: usize,
     },
+    /// Refused by a limit of the YAML reader (aliases expanding past it, nesting), in words.
+    #[error("{file}is not read: {what}")]
+    Limit {
+        /// Which file.
+        file: &'static str,
+        /// What was refused.
+        what: &'static str,
+    },
     /// A TAB indents a line.
     #[error("{file}indents with a TAB at line {line}: YAML allows only spaces there, so the bouncer refuses the file")]
     Tab {
@@ -144,6 +152,10 @@ fn yaml(text: &str, which: &'static str) -> Result<Value, ParseError> {
     }
     serde_yaml_ng::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        // An alias bomb or nesting past the limit: no location, say what was refused.
+        if let Some(what) = crate::values::yaml::limit_refused(&e) {
+            return ParseError::Limit { file: which, what };
+        }
         // serde's message may quote a value; only its category is used.
         let message = e.to_string();
         if message.contains("duplicate") {

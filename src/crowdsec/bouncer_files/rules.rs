@@ -14,7 +14,7 @@ pub(super) fn read_fix(e: &ReadError) -> String {
     match e {
         ReadError::Missing => "the file (or the target of its symlink) is gone: reinstall the bouncer's package or point --bouncers.config-file at the right file".into(),
         ReadError::Permission => "let the exporter read it: run it as root or add its user to the file's group (chmod 640, chgrp)".into(),
-        ReadError::Directory | ReadError::NotFile => "this is not a configuration file: move it out of the bouncers' folder".into(),
+        ReadError::Directory | ReadError::NotFile(_) => "this is not a configuration file: move it out of the bouncers' folder".into(),
         ReadError::TooLarge(_) => "this is not a bouncer configuration (a stray log or dump?): move it out of the bouncers' folder".into(),
         ReadError::Io(_) => "check the file and its symlinks (`ls -lL`, `readlink -f`): a symlink loop or a broken disk stops the bouncer too".into(),
     }
@@ -24,6 +24,7 @@ pub(super) fn parse_fix(e: &ParseError) -> String {
     match e {
         ParseError::Empty => "the installer did not write it: reinstall the bouncer's package or copy its example configuration".into(),
         ParseError::Binary(_) => "this is not a text configuration: restore the bouncer's configuration from its package or a backup".into(),
+        ParseError::Limit { .. } => "this is not a bouncer configuration (a bouncer's file has no aliases nor deep nesting): restore the file from the bouncer's package".into(),
         ParseError::Yaml { .. } => "fix the YAML at that line (indentation with spaces, a `:` after each key, quotes around values with `: ` or `#`), then restart the bouncer".into(),
         ParseError::Tab { .. } => "indent with spaces only, then restart the bouncer".into(),
         ParseError::Duplicate { .. } => "keep one line per key (put overrides in the `.local` file), then restart the bouncer".into(),

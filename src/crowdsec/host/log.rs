@@ -208,12 +208,14 @@ pub fn scan(
     out
 }
 
-/// `line` with every non-empty secret replaced, cut to [`EXCERPT_CHARS`] characters.
+/// `line` with every non-empty secret of `secrets` replaced, then the one redaction of every printed text
+/// ([`crate::values::secret::redact`]: every remembered key, URL userinfo), cut to [`EXCERPT_CHARS`] characters.
 pub fn redact(line: &str, secrets: &[&str]) -> String {
     let mut s = line.trim().to_owned();
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        s = s.replace(secret, "<redacted>");
+        s = s.replace(secret, crate::values::secret::REDACTED);
     }
+    s = crate::values::secret::redact(&s).into_owned();
     if s.chars().count() > EXCERPT_CHARS {
         s = s.chars().take(EXCERPT_CHARS - 1).collect::<String>() + "…";
     }

@@ -1,7 +1,9 @@
-//! The host checks' bounded I/O: capped reads, log tails, commands with a timeout, glob(3) matching.
+//! The host checks' bounded I/O: log tails (through the one reader, values/file.rs), commands with a timeout in
+//! their own process group, glob(3) matching.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,19 +33,10 @@ pub(super) fn wildcard(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-pub(super) fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    std::fs::File::open(path)?.take(max).read_to_end(&mut out)?;
-    Ok(out)
-}
-
 /// The last `max` bytes of a regular file (from a line start) and its modification time.
 pub(super) fn read_tail(path: &Path, max: u64) -> std::io::Result<(String, f64)> {
-    let mut file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("is not a regular file"));
-    }
+    // Opened non-blocking and checked on the descriptor: a log path that is a FIFO must not hang the scrape.
+    let (mut file, meta) = crate::values::file::open_regular(path)?;
     let mtime = meta.mtime() as f64;
     let start = meta.len().saturating_sub(max);
     file.seek(SeekFrom::Start(start))?;
@@ -68,8 +61,11 @@ pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Vec<u8>, Strin
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        // Its own process group, killed whole when this returns: nothing it starts outlives the check.
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("{program} cannot run: {e}"))?;
+    let mut group = crate::sources::process_group::GroupKill::led_by(Some(child.id()));
     let mut stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();
@@ -84,12 +80,15 @@ pub(super) fn run(cmd: &mut Command, timeout: Duration) -> Result<Vec<u8>, Strin
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             _ => {
+                group.kill();
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!("{program} did not finish within {timeout:?}"));
             }
         }
     };
+    // A process it left behind may hold the pipe open: the reader would wait for it, past any timeout.
+    group.kill();
     let out = reader.join().unwrap_or_default();
     if status.success() {
         Ok(out)

@@ -82,6 +82,14 @@ pub enum LapiDbError {
         /// Why.
         message: String,
     },
+    /// Reason `unauthorized`: the server refused the user or its password.
+    #[error("{target} refused the credentials: {message}")]
+    Auth {
+        /// The server, password redacted.
+        target: String,
+        /// Why (the server's words, never the password).
+        message: String,
+    },
     /// Reason `timeout`.
     #[error("{0}")]
     Timeout(String),
@@ -108,6 +116,7 @@ impl Failure for LapiDbError {
             LapiDbError::Query(_) => Reason::Query,
             LapiDbError::Busy => Reason::Timeout,
             LapiDbError::Connect { .. } => Reason::Connect,
+            LapiDbError::Auth { .. } => Reason::Unauthorized,
             LapiDbError::Timeout(_) => Reason::Timeout,
             LapiDbError::Tls { .. } => Reason::Tls,
         }

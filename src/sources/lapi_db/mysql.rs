@@ -229,6 +229,18 @@ impl MysqlDb {
                     tls_failed(format!("{why} (on MySQL/MariaDB a CA means the host name is checked too, whatever the mode): {text}"))
                 }
                 Some(why) => tls_failed(format!("{why}: {text}")),
+                // ER_ACCESS_DENIED_ERROR (1045) and ER_ACCESS_DENIED_NO_PASSWORD_ERROR (1698), MariaDB's
+                // include/mysqld_error.h. An account with REQUIRE SSL refuses a clear connection in the same words.
+                None if matches!(&e, mysql_async::Error::Server(s) if matches!(s.code, 1045 | 1698)) => {
+                    LapiDbError::Auth {
+                        target: t.redacted(),
+                        message: if mode == TlsMode::Disable {
+                            format!("{text} (wrong user or password, or an account that REQUIREs SSL: then give tls=true)")
+                        } else {
+                            text
+                        },
+                    }
+                }
                 None => failed(text),
             }
         })?;

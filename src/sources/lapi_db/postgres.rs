@@ -191,6 +191,14 @@ impl PostgresDb {
                     Some(why) if mode != TlsMode::Disable || text.contains("no encryption") => {
                         tls_failed(format!("{why}: {text}"))
                     }
+                    // SQLSTATE class 28, invalid authorization (28P01 wrong password, 28000 role or pg_hba
+                    // refusal): PostgreSQL's errcodes.txt.
+                    _ if e.code().is_some_and(|c| c.code().starts_with("28")) => {
+                        LapiDbError::Auth {
+                            target: t.redacted(),
+                            message: text,
+                        }
+                    }
                     _ => LapiDbError::Connect {
                         target: t.redacted(),
                         message: text,

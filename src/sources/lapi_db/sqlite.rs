@@ -219,8 +219,8 @@ fn permission(path: &Path) -> LapiDbError {
 
 /// Ok when the exporter's user may open `path` for reading.
 fn readable(path: &Path) -> Result<(), LapiDbError> {
-    match std::fs::File::open(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(permission(path)),
+    match crate::values::file::open_regular(path) {
+        Err(crate::values::file::FileError::Permission) => Err(permission(path)),
         // Anything else is for SQLite to report.
         _ => Ok(()),
     }

@@ -99,7 +99,9 @@ impl ServerDb {
             return Err("the database URL names no user".to_owned());
         }
         let password = match url.password() {
-            Some(p) => Some(Secret::new(percent_decode(p)?)),
+            Some(p) => {
+                Some(Secret::new(percent_decode(p)?)).inspect(crate::values::secret::remember)
+            }
             None => None,
         };
         let mut sslmode = None;
@@ -121,6 +123,9 @@ impl ServerDb {
                 other => return Err(format!("unknown database URL parameter {other:?}")),
             }
         }
+        // What the connection would refuse on every read is refused now, at start-up and by --config.check.
+        // (The TLS files are read at each connection, so one provisioned later is picked up: not checked here.)
+        super::tls::TlsMode::parse(sslmode.as_deref())?;
         Ok(ServerDb {
             engine,
             port: url.port().unwrap_or(engine.default_port()),
@@ -143,6 +148,8 @@ impl ServerDb {
             "mysql" => Engine::Mysql,
             other => return Err(format!("db_config.type {other:?} is not a database server")),
         };
+        super::tls::TlsMode::parse(db.sslmode.as_deref())
+            .map_err(|e| format!("db_config.sslmode: {e}"))?;
         Ok(ServerDb {
             engine,
             host: db
@@ -183,17 +190,18 @@ impl ServerDb {
             );
         }
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                format!(
-                    "cannot read the database password file {}: {}",
-                    path.display(),
-                    e.kind()
-                )
-            })?;
-            self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r'])));
+            let text = crate::values::file::read_text(path, crate::values::file::SECRET_FILE_BYTES)
+                .map_err(|e| {
+                    format!(
+                        "cannot read the database password file {}: {e}",
+                        path.display(),
+                    )
+                })?;
+            self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r'])))
+                .inspect(crate::values::secret::remember);
         }
         if let Some(v) = env_value {
-            self.password = Some(Secret::new(v));
+            self.password = Some(Secret::new(v)).inspect(crate::values::secret::remember);
         }
         Ok(self)
     }

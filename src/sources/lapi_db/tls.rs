@@ -258,6 +258,12 @@ pub(crate) fn explain(message: &str) -> Option<&'static str> {
             "no pg_hba.conf entry",
             "refused by the server's pg_hba.conf (does it require TLS, or a client certificate?)",
         ),
+        // `hostnossl ... reject`, the usual way to demand TLS (PostgreSQL 15 auth.c: "pg_hba.conf rejects
+        // connection for host ..., no encryption").
+        (
+            "pg_hba.conf rejects connection",
+            "refused by the server's pg_hba.conf (does it require TLS?)",
+        ),
         (
             "certificate required",
             "the server requires a client certificate",
