@@ -192,7 +192,10 @@ fn main() {
         db.read_blocking().unwrap()
     });
     let usage = catch_up.usage.as_ref().unwrap();
-    assert_eq!(usage.reports, 0, "stored reports start the counters, uncounted");
+    assert_eq!(
+        usage.reports, 0,
+        "stored reports start the counters, uncounted"
+    );
     let series: usize = usage.bouncers.values().map(|b| b.counters.len()).sum();
     println!(
         "  {reads} reads; {} bouncers, {series} counter series (at 0)",
