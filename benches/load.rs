@@ -7,7 +7,9 @@
 //! the worst case of responses in flight (a slow network or scraper holds them the same way); the exporter's RSS
 //! is read then. Sustained: the clients scrape in a loop for the given time.
 //! Run: `cargo bench --bench load`. Knobs: CSBE_LOAD_CLIENTS (100), CSBE_LOAD_SECONDS (30), CSBE_LOAD_EXPORTER
-//! (the exporter binary to run, default this build's: to measure another revision's binary with the same client).
+//! (the exporter binary to run, default this build's: to measure another revision's binary with the same client),
+//! CSBE_LOAD_REPORTING (1: every bouncer has a usage report, issue 22's "10,000 reporting bouncers"; 0: a tenth with
+//! empty ones), CSBE_LOAD_GZIP (1: the clients ask gzip, as Prometheus does; 0: plain text).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -83,8 +85,13 @@ fn main() {
     let seconds = env_or("CSBE_LOAD_SECONDS", 30);
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("crowdsec.db");
+    let reporting = env_or("CSBE_LOAD_REPORTING", 1) == 1;
+    let gzip = env_or("CSBE_LOAD_GZIP", 1) == 1;
     let t = Instant::now();
-    db::generate(&db_path, BOUNCERS);
+    db::generate_with(&db_path, BOUNCERS, reporting);
+    println!(
+        "every bouncer reporting (13 remediation series each): {reporting}; clients ask gzip: {gzip}"
+    );
     println!(
         "generated {BOUNCERS} bouncers in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -127,6 +134,14 @@ fn main() {
         .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
         .pool_max_idle_per_host(clients)
         .timeout(Duration::from_secs(60))
+        .gzip(gzip)
+        .build()
+        .unwrap();
+    // What goes on the wire: a client that does not decompress, asking gzip as Prometheus does.
+    let raw_client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .no_gzip()
+        .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
 
@@ -142,9 +157,26 @@ fn main() {
         r.text().await.unwrap()
     });
     let reads_before = reads_total(&first).expect("crowdsec_exporter_source_reads_total");
+    let wire = rt.block_on(async {
+        let r = raw_client
+            .get(&url)
+            .basic_auth("prometheus", Some(PASSWORD))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        let encoding = r
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap_or("?").to_owned());
+        (encoding, r.bytes().await.unwrap().len())
+    });
     println!(
-        "exposition: {} KiB; {clients} clients for {seconds} s, cache interval {CACHE_INTERVAL:?}",
-        first.len() / 1024
+        "exposition: {} KiB; with Accept-Encoding: gzip {} KiB ({:.1} %, content-encoding {:?}); {clients} clients for {seconds} s, cache interval {CACHE_INTERVAL:?}",
+        first.len() / 1024,
+        wire.1 / 1024,
+        wire.1 as f64 * 100.0 / first.len() as f64,
+        wire.0
     );
 
     // Burst: all clients at once, each holding its response until every one has answered.

@@ -26,7 +26,7 @@ fn main() {
                 exporter.scrape(Duration::from_secs(60)).await,
                 Format::OpenMetrics,
             );
-            assert!(e.fixed.len() > 1000);
+            assert!(e.parts[0].text.len() > 1000);
         }
     });
 }

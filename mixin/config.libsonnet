@@ -11,6 +11,12 @@
     // exactly once a day, so some raise it).
     integrationOfflineThresholdSeconds: null,
 
+    // A firing alert stays firing this long once its expression goes empty, so an exporter restart (its series
+    // absent for the gap) neither resolves nor re-arms it (restart.libsonnet); a real recovery resolves this late.
+    keepFiringFor: '10m',
+    // Alerts on Prometheus' own `up`, which has no gap: they resolve at once.
+    keepFiringExempt: ['CrowdSecExporterDown', 'CrowdSecExporterTargetMissing'],
+
     // Selector of the exporter's scrape job (CrowdSecExporterDown, CrowdSecExporterTargetMissing).
     exporterSelector: 'job="crowdsec-bouncer-exporter"',
     // Runbook pages: runbookUrlBase + <AlertName> + '.md'.

@@ -6,4 +6,5 @@
 (import 'config.libsonnet') +
 (import 'rules.libsonnet') +
 (import 'alerts.libsonnet') +
+(import 'restart.libsonnet') +
 (import 'dashboards.libsonnet')

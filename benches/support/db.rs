@@ -2,8 +2,42 @@
 
 use std::path::Path;
 
-/// A CrowdSec 1.7 SQLite database with `bouncers` bouncers, a tenth with a week of usage pushes.
+/// A CrowdSec 1.7 SQLite database with `bouncers` bouncers, a tenth with a week of usage pushes (benches/scrape.rs).
+#[allow(dead_code)]
 pub fn generate(path: &Path, bouncers: usize) {
+    generate_with(path, bouncers, false)
+}
+
+/// A firewall bouncer's usage report as cs-firewall-bouncer sends it (pkg/metrics/metrics.go): processed
+/// bytes/packets, dropped bytes/packets for four origins, active decisions for three: 13 series per bouncer.
+pub fn firewall_report(ts: i64, k: i64) -> String {
+    let mut items = Vec::new();
+    for ip in ["ipv4", "ipv6"] {
+        items.push(format!(
+            r#"{{"name":"processed","unit":"byte","value":{},"labels":{{"ip_type":"{ip}"}}}}"#,
+            100_000 + k
+        ));
+        items.push(format!(
+            r#"{{"name":"processed","unit":"packet","value":{},"labels":{{"ip_type":"{ip}"}}}}"#,
+            1_000 + k
+        ));
+    }
+    for origin in ["CAPI", "cscli", "crowdsec", "lists:firehol_voipbl"] {
+        items.push(format!(r#"{{"name":"dropped","unit":"byte","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, 300 + k % 7));
+        items.push(format!(r#"{{"name":"dropped","unit":"packet","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, 3 + k % 5));
+    }
+    for origin in ["CAPI", "cscli", "lists:firehol_voipbl"] {
+        items.push(format!(r#"{{"name":"active_decisions","unit":"ip","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, 15_000 + k % 11));
+    }
+    format!(
+        r#"{{"type":"crowdsec-firewall-bouncer","metrics":[{{"meta":{{"utc_now_timestamp":{ts},"window_size_seconds":900}},"items":[{}]}}]}}"#,
+        items.join(",")
+    )
+}
+
+/// As [`generate`]; with `reporting`, every bouncer also has one stored firewall report (issue 22's "10,000
+/// reporting bouncers": 13 remediation series each).
+pub fn generate_with(path: &Path, bouncers: usize, reporting: bool) {
     let conn = rusqlite::Connection::open(path).unwrap();
     let schema = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -49,6 +83,13 @@ pub fn generate(path: &Path, bouncers: usize) {
                 i % 10 == 0
             ])
             .unwrap();
+            if reporting {
+                conn.execute(
+                    "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', ?1, '2026-11-21 00:00:00+00:00', ?2)",
+                    rusqlite::params![name, firewall_report(1_795_000_000, i as i64)],
+                )
+                .unwrap();
+            }
             // A week of 15-minute usage pushes for a tenth of the bouncers: the metrics table is the big one.
             if i % 10 == 1 {
                 for k in 0..96 {

@@ -16,8 +16,9 @@
 //!   window count once; items are grouped by `origin` and summed over `ip_type`; the `remediation` label is not
 //!   read (cscli sums over it); display trims `_gauge` only.
 //!
-//! How the exporter differs (README, "Remediation metrics"): its counters are the sum of the reports read since the
-//! exporter started (the first read takes every stored row), so they never go down when CrowdSec flushes rows;
+//! How the exporter differs (README, "Remediation metrics"): its counters are the sum of the reports received since
+//! the exporter started (stored ones only start the series at 0: [`UsageTotals::add_baseline`]), so they never go
+//! down when CrowdSec flushes rows and a restart adds no stored week again;
 //! they keep `remediation` as a label; the active-decisions gauge comes from the newest report alone; other items
 //! (`foo`, `*_gauge`) are dropped and counted, never turned into label sets.
 
@@ -237,6 +238,27 @@ impl UsageTotals {
                 return;
             }
         };
+        self.add_windows(id, bouncer, parsed, true);
+    }
+
+    /// Takes a report stored before the exporter started (the backlog, read newest first: call it for a
+    /// bouncer's newest reports, in decreasing id order) as the starting point of its counters, without counting
+    /// it: its series start at 0, its active decisions give the gauge
+    /// when no newer report was read, its windows are remembered so a resend of them after the start counts
+    /// nothing. A bad payload is ignored (the skip counters are about counted reports).
+    pub fn add_baseline(&mut self, id: i64, bouncer: &str, payload: Option<&[u8]>) {
+        let Some(payload) = payload.filter(|p| p.len() <= MAX_PAYLOAD_BYTES) else {
+            return;
+        };
+        if let Ok(parsed) = serde_json::from_slice::<Payload<'_>>(payload) {
+            let skipped = self.skipped;
+            self.add_windows(id, bouncer, parsed, false);
+            self.skipped = skipped;
+        }
+    }
+
+    /// `count`: add the values (a report received since the start), or only create the series at 0.
+    fn add_windows(&mut self, id: i64, bouncer: &str, parsed: Payload<'_>, count: bool) {
         let windows = parsed.metrics.unwrap_or_default();
         let usage = Arc::make_mut(self.bouncers.entry(bouncer.to_owned()).or_default());
         let skipped = &mut self.skipped;
@@ -249,6 +271,7 @@ impl UsageTotals {
             .max()
             .map(|(_, i)| i);
         let mut active: Option<BTreeMap<ActiveKey, u64>> = None;
+        let mut saw_active = false;
         for (wi, window) in windows.iter().enumerate() {
             let Some(items) = window.items.as_deref() else {
                 continue;
@@ -268,10 +291,15 @@ impl UsageTotals {
             let fingerprint = hasher.finish();
             let resent = usage.recent.contains(&fingerprint);
             if !resent {
-                if usage.recent.len() == RECENT_WINDOWS {
-                    usage.recent.pop_front();
+                if count {
+                    if usage.recent.len() == RECENT_WINDOWS {
+                        usage.recent.pop_front();
+                    }
+                    usage.recent.push_back(fingerprint);
+                } else if usage.recent.len() < RECENT_WINDOWS {
+                    // The backlog comes newest first: an older window goes before the ones known.
+                    usage.recent.push_front(fingerprint);
                 }
-                usage.recent.push_back(fingerprint);
             }
             let gauge_window = Some(wi) == newest_window && id >= usage.newest_id;
             if gauge_window {
@@ -301,6 +329,7 @@ impl UsageTotals {
                 // cscli truncates each value (`int64(value)`); `as` saturates at u64::MAX.
                 let value = value.trunc() as u64;
                 if name == "active_decisions" {
+                    saw_active = true;
                     if let Some(map) = active.as_mut().filter(|_| gauge_window) {
                         let key = (origin.to_owned(), ip_type.to_owned());
                         if map.len() >= MAX_SERIES_PER_BOUNCER && !map.contains_key(&key) {
@@ -324,6 +353,7 @@ impl UsageTotals {
                     origin: origin.to_owned(),
                     remediation: remediation.to_owned(),
                 };
+                let value = if count { value } else { 0 };
                 let n = usage.counters.len();
                 match usage.counters.get_mut(&key) {
                     Some(total) => *total = total.saturating_add(value),
@@ -333,6 +363,11 @@ impl UsageTotals {
                     }
                 }
             }
+        }
+        if !count && active.is_none() && saw_active && usage.newest_id > id {
+            // The backlog comes newest first: a newer report with items but no active decisions was read, and
+            // this older one shows the bouncer reports them, so it enforces none (as in id order).
+            usage.active_decisions.get_or_insert_with(BTreeMap::new);
         }
         if let Some(active) = active {
             usage.newest_id = id;

@@ -7,6 +7,7 @@ pub(crate) mod classic;
 mod config;
 mod decisions;
 mod exporter;
+pub mod gzip;
 mod integration;
 mod lapi;
 mod usage;
@@ -113,6 +114,17 @@ impl Collector for Readings {
     }
 }
 
+/// The usage families of a reading (counters: their OpenMetrics and classic texts differ, so they get a text per
+/// format, still once per reading).
+#[derive(Debug)]
+struct UsageReadings(Readings);
+
+impl Collector for UsageReadings {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        usage::encode(&self.0, &mut encoder)
+    }
+}
+
 /// What a scrape encodes besides the readings' families: everything that depends on the scrape's time.
 #[derive(Debug)]
 struct Live {
@@ -144,7 +156,10 @@ struct RenderedReadings {
     readings: Readings,
     /// Valid in both formats: the per-reading families are all gauges without units, whose OpenMetrics and
     /// classic texts are the same bytes (pinned by a test), so one copy serves every scraper.
-    text: Arc<String>,
+    text: Part,
+    /// The usage families (per-bouncer remediation counters: most of the exposition at 10,000 reporting bouncers),
+    /// per format (index: [`Format::slot`]), encoded when first asked.
+    usage: [Option<Part>; 2],
 }
 
 /// The time-dependent text of one (reports, second, format), encoded by the first scraper of that second while
@@ -152,7 +167,7 @@ struct RenderedReadings {
 #[derive(Debug)]
 struct SecondBody {
     key: SecondKey,
-    text: tokio::sync::OnceCell<Arc<String>>,
+    text: tokio::sync::OnceCell<Part>,
 }
 
 /// What the time-dependent text is a function of: the source reports (by identity: a cache hands every scraper
@@ -211,19 +226,17 @@ impl SecondKey {
 impl Renderer {
     /// The scrape as one string (tests, benchmarks, one-shot commands).
     pub fn encode(&self, scrape: Scrape, format: Format) -> String {
-        let e = self.render(scrape, format);
-        let mut out = String::with_capacity(e.fixed.len() + e.live.len());
-        out.push_str(&e.fixed);
-        out.push_str(&e.live);
-        out
+        self.render(scrape, format).text()
     }
 
-    /// The scrape in two parts, so the (large) per-reading text is shared, not copied into every response.
+    /// The scrape in parts, so the (large) per-reading texts are shared, not copied into every response.
     pub fn render(&self, scrape: Scrape, format: Format) -> Exposition {
         let readings = Readings::of(&scrape);
-        let fixed = self.fixed(&readings);
-        let live = Arc::new(self.live(scrape, readings, format));
-        Exposition { fixed, live }
+        let (fixed, usage) = self.fixed(&readings, format);
+        let live = Part::new(self.live(scrape, readings, format));
+        Exposition {
+            parts: [fixed, usage, live],
+        }
     }
 
     /// As [`Renderer::render`], with ages at the scrape's whole second, and one text per second: scrapes of the
@@ -251,13 +264,15 @@ impl Renderer {
             }
         };
         let readings = Readings::of(&scrape);
-        let fixed = self.fixed(&readings);
+        let (fixed, usage) = self.fixed(&readings, format);
         let live = body
             .text
-            .get_or_init(|| async { Arc::new(self.live(scrape, readings, format)) })
+            .get_or_init(|| async { Part::new(self.live(scrape, readings, format)) })
             .await
             .clone();
-        Exposition { fixed, live }
+        Exposition {
+            parts: [fixed, usage, live],
+        }
     }
 
     /// How many times the time-dependent part was encoded since this renderer was made: what tests read to see
@@ -267,22 +282,34 @@ impl Renderer {
         self.live_renders.load(Ordering::Relaxed)
     }
 
-    /// The per-reading text, encoded when the readings changed.
-    fn fixed(&self, readings: &Readings) -> Arc<String> {
+    /// The per-reading texts (the format-free part, and the usage families in `format`), encoded when the
+    /// readings changed.
+    fn fixed(&self, readings: &Readings, format: Format) -> (Part, Part) {
         let mut slot = self
             .readings
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !slot.as_ref().is_some_and(|r| r.readings.same_as(readings)) {
-            // Free the previous text first: at 10,000 bouncers it is megabytes.
-            let size_hint = slot.take().map_or(0, |r| r.text.len());
+            // Free the previous texts first: at 10,000 bouncers they are megabytes.
+            let size_hint = slot.take().map_or(0, |r| r.text.text.len());
             let text = encode_collector(readings.clone(), size_hint + size_hint / 16);
             *slot = Some(RenderedReadings {
                 readings: readings.clone(),
-                text: Arc::new(text),
+                text: Part::new(text),
+                usage: [None, None],
             });
         }
-        slot.as_ref().expect("just filled").text.clone()
+        let r = slot.as_mut().expect("just filled");
+        let usage = r.usage[format.slot()]
+            .get_or_insert_with(|| {
+                let om = encode_collector(UsageReadings(readings.clone()), 0);
+                Part::new(match format {
+                    Format::OpenMetrics => om,
+                    Format::Classic => classic::from_openmetrics(&om),
+                })
+            })
+            .clone();
+        (r.text.clone(), usage)
     }
 
     /// The time-dependent text of `scrape`.
@@ -297,14 +324,58 @@ impl Renderer {
     }
 }
 
-/// One scrape's exposition: the text kept per reading, followed by this scrape's own text. Both are shared:
-/// cloning an `Exposition` copies no text.
+/// One scrape's exposition: the format-free text kept per reading, the usage families kept per reading and format,
+/// then this scrape's own text (per second). All are shared: cloning an `Exposition` copies no text.
 #[derive(Debug, Clone)]
 pub struct Exposition {
-    /// What changes only with a new reading, encoded once per reading.
-    pub fixed: Arc<String>,
-    /// What changes with the clock (ages, health), encoded per scrape second.
-    pub live: Arc<String>,
+    /// In order: what changes only with a new reading; the usage families; what changes with the clock (ages,
+    /// health), ending with `# EOF` in OpenMetrics.
+    pub parts: [Part; 3],
+}
+
+impl Exposition {
+    /// The whole text (tests, benchmarks, one-shot commands).
+    pub fn text(&self) -> String {
+        let mut out = String::with_capacity(self.parts.iter().map(|p| p.text.len()).sum());
+        for p in &self.parts {
+            out.push_str(&p.text);
+        }
+        out
+    }
+}
+
+/// A shared piece of the exposition, and its gzip'd form made once when a scraper first asks for it
+/// (see [`gzip`]).
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The text.
+    pub text: Arc<String>,
+    deflated: Arc<tokio::sync::OnceCell<Arc<gzip::Deflated>>>,
+}
+
+impl Part {
+    fn new(text: String) -> Part {
+        Part {
+            text: Arc::new(text),
+            deflated: Arc::default(),
+        }
+    }
+
+    /// The text compressed as a piece of a gzip stream ([`gzip::Deflated`]), once per part, on a blocking thread
+    /// (megabytes at 10,000 bouncers); concurrent callers wait for the first.
+    pub async fn deflated(&self) -> Arc<gzip::Deflated> {
+        self.deflated
+            .get_or_init(|| async {
+                let text = self.text.clone();
+                let done = tokio::task::spawn_blocking(move || gzip::Deflated::of(text.as_bytes()));
+                Arc::new(done.await.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "compressing the exposition failed");
+                    gzip::Deflated::of(self.text.as_bytes())
+                }))
+            })
+            .await
+            .clone()
+    }
 }
 
 /// The output boundary of the exposition: label values pass [`crate::values::secret::redact`] (a `url` label never
@@ -328,8 +399,6 @@ impl Scrape {
     ) -> Result<(), std::fmt::Error> {
         let encoder = &mut *encoder;
         bouncer::encode_ages(self, readings, encoder)?;
-        // Counters: their OpenMetrics and classic texts differ, so they are not in the per-reading part.
-        usage::encode(readings, encoder)?;
         integration::encode(self, encoder)?;
         config::encode(self, encoder)?;
         lapi::encode(self, encoder)?;
@@ -512,13 +581,11 @@ mod tests {
             "one encoding for 8 scrapes of one second"
         );
         for b in &bodies {
-            assert!(
-                Arc::ptr_eq(&b.live, &bodies[0].live) && Arc::ptr_eq(&b.fixed, &bodies[0].fixed)
-            );
+            assert!((0..3).all(|i| Arc::ptr_eq(&b.parts[i].text, &bodies[0].parts[i].text)));
         }
         // What they share is the scrape at its whole second, byte for byte.
         let alone = Renderer::default().encode(scrape(&lapi, NOW), Format::OpenMetrics);
-        assert_eq!(format!("{}{}", bodies[0].fixed, bodies[0].live), alone);
+        assert_eq!(bodies[0].text(), alone);
         assert!(
             alone.contains("crowdsec_bouncer_last_pull_age_seconds{lapi=\"local\",bouncer=\"fw-0\"} 84999999.75\n"),
             "age at the whole second"
@@ -529,17 +596,21 @@ mod tests {
             .shared(scrape(&lapi, NOW + 1.0), Format::OpenMetrics)
             .await;
         assert_eq!(renderer.live_renders(), 2);
-        assert!(next.live.contains("bouncer=\"fw-0\"} 85000000.75\n"));
+        assert!(next.parts[2]
+            .text
+            .contains("bouncer=\"fw-0\"} 85000000.75\n"));
         let classic = renderer
             .shared(scrape(&lapi, NOW + 1.5), Format::Classic)
             .await;
         assert_eq!(renderer.live_renders(), 3);
-        assert!(!classic.live.contains("# EOF") && next.live.ends_with("# EOF\n"));
+        assert!(
+            !classic.parts[2].text.contains("# EOF") && next.parts[2].text.ends_with("# EOF\n")
+        );
         let again = renderer
             .shared(scrape(&lapi, NOW + 1.9), Format::OpenMetrics)
             .await;
         assert!(
-            Arc::ptr_eq(&again.live, &next.live),
+            Arc::ptr_eq(&again.parts[2].text, &next.parts[2].text),
             "each format keeps its own second"
         );
         let reread = report(1000);
@@ -551,10 +622,12 @@ mod tests {
             4,
             "a new report is never served an older text"
         );
-        assert!(!Arc::ptr_eq(&fresh.live, &next.live));
+        assert!(!Arc::ptr_eq(&fresh.parts[2].text, &next.parts[2].text));
         let own = Renderer::default().render(scrape(&lapi, NOW + 0.5), Format::OpenMetrics);
         assert!(
-            own.live.contains("bouncer=\"fw-0\"} 85000000.25\n"),
+            own.parts[2]
+                .text
+                .contains("bouncer=\"fw-0\"} 85000000.25\n"),
             "render (unshared) keeps the scrape's own instant"
         );
     }

@@ -16,12 +16,12 @@ fn all(r: &Readings) -> Vec<(&str, &UsageTotals)> {
 }
 
 const HELP: [(Family, &str); 6] = [
-    (Family::ProcessedBytes, "Bytes the bouncer processed, summed from its usage reports (unit `byte`, e.g. the firewall bouncer) read since the exporter started; a counter: CrowdSec's 7-day flush never lowers it."),
-    (Family::ProcessedPackets, "Packets the bouncer processed, summed from its usage reports (unit `packet`) read since the exporter started."),
-    (Family::ProcessedRequests, "Requests the bouncer processed, summed from its usage reports (unit `request`, e.g. the nginx/openresty bouncers) read since the exporter started."),
-    (Family::DroppedBytes, "Bytes the bouncer dropped, by the decision's origin (and remediation when the bouncer sends it), summed from its usage reports read since the exporter started."),
-    (Family::DroppedPackets, "Packets the bouncer dropped, by origin and remediation, summed from its usage reports read since the exporter started."),
-    (Family::DroppedRequests, "Requests the bouncer blocked, by origin and remediation, summed from its usage reports read since the exporter started."),
+    (Family::ProcessedBytes, "Bytes the bouncer processed, summed from its usage reports (unit `byte`, e.g. the firewall bouncer) received since the exporter started (stored ones start the series at 0); CrowdSec's 7-day flush never lowers it."),
+    (Family::ProcessedPackets, "Packets the bouncer processed, summed from its usage reports (unit `packet`) received since the exporter started."),
+    (Family::ProcessedRequests, "Requests the bouncer processed, summed from its usage reports (unit `request`, e.g. the nginx/openresty bouncers) received since the exporter started."),
+    (Family::DroppedBytes, "Bytes the bouncer dropped, by the decision's origin (and remediation when the bouncer sends it), summed from its usage reports received since the exporter started."),
+    (Family::DroppedPackets, "Packets the bouncer dropped, by origin and remediation, summed from its usage reports received since the exporter started."),
+    (Family::DroppedRequests, "Requests the bouncer blocked, by origin and remediation, summed from its usage reports received since the exporter started."),
 ];
 
 pub(super) fn encode(r: &Readings, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -78,7 +78,7 @@ pub(super) fn encode(r: &Readings, enc: &mut DescriptorEncoder) -> Result<(), st
     counters(
         enc,
         "crowdsec_exporter_usage_reports",
-        "Bouncer usage reports (table `metrics`, generated_type RC) the exporter read since it started.",
+        "Bouncer usage reports (table `metrics`, generated_type RC) received since the exporter started, counted or skipped.",
         all.iter()
             .map(|(lapi, u)| ([("lapi", *lapi)], u.reports)),
     )?;

@@ -9,11 +9,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::{Bytes, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::State;
-use crate::metrics::Format;
+use crate::metrics::{self, Format};
 
 /// Margin kept from Prometheus' scrape timeout for encoding and the network.
 const SCRAPE_MARGIN: Duration = Duration::from_millis(500);
@@ -70,21 +70,49 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Ch
         })
         .unwrap_or(state.web.max_scrape_wait)
         .min(state.web.max_scrape_wait);
+    let gzip = metrics::gzip::accepted(header("accept-encoding"));
     let mut scrape = state.sources.scrape(deadline).await;
     scrape.web_config = state.web_config.status();
     // Shared with the scrapes of the same second: the response holds references, not its own copy.
     let exposition = state.renderer.shared(scrape, format).await;
-    let chunks = [
-        Bytes::from_owner(SharedText(exposition.fixed)),
-        Bytes::from_owner(SharedText(exposition.live)),
-    ];
-    let mut r = Response::new(Chunks(
-        chunks.into_iter().filter(|c| !c.is_empty()).collect(),
-    ));
-    r.headers_mut().insert(
+    let chunks: VecDeque<Bytes> = if gzip {
+        // Each part is compressed once and shared too (see metrics::gzip): one gzip member put together.
+        let mut deflated = Vec::with_capacity(exposition.parts.len());
+        for p in &exposition.parts {
+            deflated.push(p.deflated().await);
+        }
+        let trailer = metrics::gzip::trailer(deflated.iter().map(|d| d.as_ref()));
+        std::iter::once(Bytes::from_static(&metrics::gzip::HEADER))
+            .chain(
+                deflated
+                    .into_iter()
+                    .map(|d| Bytes::from_owner(SharedDeflated(d))),
+            )
+            .chain([
+                Bytes::from_static(&metrics::gzip::FINAL_BLOCK),
+                Bytes::copy_from_slice(&trailer),
+            ])
+            .filter(|c| !c.is_empty())
+            .collect()
+    } else {
+        exposition
+            .parts
+            .into_iter()
+            .map(|p| Bytes::from_owner(SharedText(p.text)))
+            .filter(|c| !c.is_empty())
+            .collect()
+    };
+    let mut r = Response::new(Chunks(chunks));
+    let headers = r.headers_mut();
+    headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
+    // As promhttp: caches must tell the encodings apart.
+    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     r
 }
 
@@ -94,6 +122,15 @@ struct SharedText(Arc<String>);
 impl AsRef<[u8]> for SharedText {
     fn as_ref(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+}
+
+/// The same for a compressed part.
+struct SharedDeflated(Arc<metrics::gzip::Deflated>);
+
+impl AsRef<[u8]> for SharedDeflated {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.data
     }
 }
 

@@ -25,7 +25,7 @@ fn addr(port: u16) -> std::net::SocketAddr {
     format!("127.0.0.1:{port}").parse().unwrap()
 }
 
-/// The shipped rules with every `for:` line set to 1s; nothing else changes.
+/// The shipped rules with every `for:` and `keep_firing_for:` line set to 1s; nothing else changes.
 fn test_rules() -> String {
     let shipped =
         std::fs::read_to_string(repo().join("alerts/crowdsec-bouncers.rules.yml")).unwrap();
@@ -37,6 +37,10 @@ fn test_rules() -> String {
             let indent = &line[..line.len() - trimmed.len()];
             out.push_str(&format!("{indent}for: 1s\n"));
             changed += 1;
+        } else if trimmed.starts_with("keep_firing_for:") {
+            // The restart bridge (mixin/restart.libsonnet) would hold a resolved alert for 10 minutes.
+            let indent = &line[..line.len() - trimmed.len()];
+            out.push_str(&format!("{indent}keep_firing_for: 1s\n"));
         } else {
             out.push_str(line);
             out.push('\n');

@@ -483,3 +483,106 @@ fn start_up_logs_one_line_per_source() {
         assert_eq!(lines(source), 1, "{source} in:\n{log}");
     }
 }
+
+/// The response's head (status line and headers, lower-case names) and raw body bytes.
+fn http_bytes(
+    addr: std::net::SocketAddr,
+    headers: &[(&str, &str)],
+) -> (std::collections::BTreeMap<String, String>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..end].to_vec()).unwrap();
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (headers, raw[end + 4..].to_vec())
+}
+
+/// Issue 22: `/metrics` was never compressed (20.6 MB per scrape at 10,000 reporting bouncers). Asked with
+/// `Accept-Encoding: gzip` (as Prometheus asks), it answers one gzip member (checked by a single-member decoder:
+/// CRC and length) whose text is the plain body's, byte for byte, at most a fifth of its size; without the header,
+/// the plain text. 2,000 bouncers, each with a usage report received while the exporter runs.
+#[test]
+fn gzip_when_asked_the_same_text_a_fifth_of_the_size() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let path = seeded_db(&dir);
+    let srv = start_in_process({
+        let mut s = Settings::single_lapi("edge-1", LapiDbLocation::Sqlite(path.clone()));
+        s.lapis[0].cache_interval = Duration::from_secs(3);
+        s.lapis[0].decisions_interval = Duration::from_secs(60);
+        s
+    });
+    http_bytes(srv.addr, &[]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("BEGIN").unwrap();
+    for i in 0..2000 {
+        conn.execute(
+            "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type) VALUES (?1, ?1, ?2, 'hash', 0, '10.0.0.1', 'crowdsec-firewall-bouncer', 'v0.0.31', ?1, 'api-key')",
+            rusqlite::params![ts(i), format!("fw-{i}")],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', ?1, ?2, ?3)",
+            rusqlite::params![
+                format!("fw-{i}"),
+                ts(i),
+                format!(r#"{{"metrics":[{{"meta":{{"utc_now_timestamp":{i},"window_size_seconds":900}},"items":[{{"name":"dropped","unit":"byte","value":{i},"labels":{{"origin":"CAPI","ip_type":"ipv4"}}}},{{"name":"processed","unit":"packet","value":{},"labels":{{"ip_type":"ipv4"}}}}]}}]}}"#, i * 7)
+            ],
+        )
+        .unwrap();
+    }
+    conn.execute_batch("COMMIT").unwrap();
+    std::thread::sleep(Duration::from_millis(3100));
+    let (_, warm) = http_bytes(srv.addr, &[]);
+    assert!(String::from_utf8(warm)
+        .unwrap()
+        .contains("crowdsec_bouncer_dropped_bytes_total{lapi=\"edge-1\",bouncer=\"fw-1999\",origin=\"CAPI\",remediation=\"\"} 1999\n"));
+
+    for accept in [
+        "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        "text/plain",
+    ] {
+        // Plain and gzip'd scrapes of the same reading and second share one text; a new second or reading (the
+        // cache is 3 s) between them is retried.
+        let (plain, gz, decoded) = (0..5)
+            .find_map(|_| {
+                let (ph, plain) = http_bytes(srv.addr, &[("Accept", accept)]);
+                let (gh, gz) =
+                    http_bytes(srv.addr, &[("Accept", accept), ("Accept-Encoding", "gzip")]);
+                assert_eq!(ph.get("content-encoding"), None);
+                assert_eq!(gh["content-encoding"], "gzip");
+                assert_eq!(gh["vary"], "Accept-Encoding");
+                assert_eq!(gh["content-type"], ph["content-type"]);
+                assert_eq!(gh["content-length"], gz.len().to_string());
+                let mut decoded = Vec::new();
+                flate2::read::GzDecoder::new(&gz[..])
+                    .read_to_end(&mut decoded)
+                    .expect("one valid gzip member");
+                (decoded == plain).then_some((plain, gz, decoded))
+            })
+            .expect("the same text as the plain scrape");
+        assert_eq!(decoded, plain);
+        assert!(
+            gz.len() * 5 <= plain.len(),
+            "{} bytes gzip'd of {} plain",
+            gz.len(),
+            plain.len()
+        );
+    }
+    let (h, _) = http_bytes(srv.addr, &[("Accept-Encoding", "gzip;q=0, identity")]);
+    assert_eq!(h.get("content-encoding"), None, "q=0 refuses gzip");
+}

@@ -9,6 +9,7 @@ pub(crate) mod server;
 pub mod sqlite;
 pub mod target;
 pub(crate) mod tls;
+pub(crate) mod usage_cursor;
 
 use std::path::PathBuf;
 

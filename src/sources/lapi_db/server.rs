@@ -5,10 +5,12 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
+pub(crate) use super::usage_cursor::UsageCursor;
+use super::usage_cursor::{self, Batch, Payload};
 use super::{interpret, LapiDbError, RawRow, Schema, BOUNCER_COLUMNS};
 use crate::crowdsec::bouncers::{BouncerSnapshot, RawTime};
-use crate::crowdsec::usage::{UsageTotals, MAX_PAYLOAD_BYTES};
-use crate::values::time::{parse_timestamp, UnixSeconds};
+use crate::crowdsec::usage::MAX_PAYLOAD_BYTES;
+use crate::values::time::parse_timestamp;
 
 /// One row of text values (`None` = SQL NULL).
 pub(crate) type TextRow = Vec<Option<String>>;
@@ -140,20 +142,6 @@ pub(crate) async fn with_session<C, T>(
     result
 }
 
-/// The newest usage-metrics push per bouncer and the RC payloads' totals, read incrementally by id (see the SQLite
-/// source for why).
-#[derive(Debug, Default)]
-pub(crate) struct UsageCursor {
-    last_id: i64,
-    newest: HashMap<String, UnixSeconds>,
-    /// `None` while the database has no `metrics` table.
-    totals: Option<UsageTotals>,
-}
-
-/// Rows per `metrics` query: the client holds a whole answer in memory (7 days of 2,000 bouncers are 1.3 million
-/// rows), and the cursor moves after each batch, so a first read cut by the timeout resumes where it stopped.
-const USAGE_BATCH_ROWS: i64 = 5_000;
-
 async fn columns<C: TextConn>(
     c: &mut C,
     table: &str,
@@ -251,14 +239,9 @@ pub(crate) async fn read_snapshot<C: TextConn>(
             auto_created: boolean(text(&mut r, 10)),
         })
         .collect();
-    advance(c, usage).await?;
     let names: HashSet<&str> = rows.iter().filter_map(|r| r.name.as_deref()).collect();
-    if usage.newest.len() > rows.len() {
-        usage.newest.retain(|k, _| names.contains(k.as_str()));
-    }
-    if let Some(totals) = usage.totals.as_mut() {
-        totals.retain(|k| names.contains(k));
-    }
+    advance(c, usage, &names).await?;
+    usage.retain(&names);
     let (bouncers, bad_rows) = interpret(&schema, rows, &usage.newest);
     Ok(BouncerSnapshot {
         bouncers,
@@ -268,17 +251,23 @@ pub(crate) async fn read_snapshot<C: TextConn>(
     })
 }
 
-async fn advance<C: TextConn>(c: &mut C, usage: &mut UsageCursor) -> Result<(), LapiDbError> {
+/// The `metrics` rows this read takes: the new ones (counted), then the backlog, within the budget (see
+/// [`UsageCursor`]).
+async fn advance<C: TextConn>(
+    c: &mut C,
+    usage: &mut UsageCursor,
+    registered: &HashSet<&str>,
+) -> Result<(), LapiDbError> {
     let cols = columns(c, "metrics").await?;
     if !["id", "generated_type", "generated_by", "received_at"]
         .iter()
         .all(|col| cols.contains_key(*col))
     {
-        *usage = UsageCursor::default();
+        usage.no_table();
         return Ok(());
     }
     let (metrics, id) = (C::quote("metrics"), C::quote("id"));
-    // NULL when the table is empty (every row flushed): nothing new, and nothing to start over from.
+    // NULL when the table is empty (every row flushed).
     let bounds = c
         .rows(&format!("SELECT min({id}), max({id}) FROM {metrics}"))
         .await?
@@ -287,15 +276,7 @@ async fn advance<C: TextConn>(c: &mut C, usage: &mut UsageCursor) -> Result<(), 
             let low = text(r, 0)?.parse::<i64>().ok()?;
             Some((low, text(r, 1)?.parse::<i64>().ok()?))
         });
-    let Some((low, high)) = bounds else {
-        usage.totals.get_or_insert_with(UsageTotals::default);
-        return Ok(());
-    };
-    if high < usage.last_id {
-        *usage = UsageCursor::default();
-    }
-    // Ids below the oldest kept row were flushed: no batch needs to walk them.
-    usage.last_id = usage.last_id.max(low - 1);
+    usage.bounds(bounds);
     // A payload over the bound is not even sent by the server (char_length <= bytes, checked again when parsed).
     let payload = if cols.contains_key("payload") {
         format!(
@@ -305,33 +286,42 @@ async fn advance<C: TextConn>(c: &mut C, usage: &mut UsageCursor) -> Result<(), 
     } else {
         "NULL, 0".to_owned()
     };
-    while usage.last_id < high {
-        let to = high.min(usage.last_id.saturating_add(USAGE_BATCH_ROWS));
-        // Both bounds are integers this code formatted: nothing from the database is spliced into the SQL.
+    let deadline = std::time::Instant::now() + usage_cursor::BUDGET;
+    let mut first = true;
+    while let Some(batch) = usage.next(first || std::time::Instant::now() < deadline, registered) {
+        first = false;
+        // Every bound is an integer this code formatted: nothing from the database is spliced into the SQL.
+        let (range, order) = match batch {
+            Batch::Forward { after, upto } => (format!("{id} > {after} AND {id} <= {upto}"), "ASC"),
+            Batch::Backlog { from, below } => {
+                (format!("{id} >= {from} AND {id} < {below}"), "DESC")
+            }
+        };
         let sql = format!(
-            "SELECT {}, {}, {id}, {payload} FROM {metrics} WHERE {id} > {} AND {id} <= {to} AND {} = 'RC' ORDER BY {id}",
+            "SELECT {}, {}, {id}, {payload} FROM {metrics} WHERE {range} AND {} = 'RC' ORDER BY {id} {order}",
             C::quote("generated_by"),
             C::epoch("received_at"),
-            usage.last_id,
             C::quote("generated_type"),
         );
-        let rows = c.rows(&sql).await?;
-        let totals = usage.totals.get_or_insert_with(UsageTotals::default);
-        for mut r in rows {
+        for mut r in c.rows(&sql).await? {
             let name = text(&mut r, 0);
-            if let (Some(name), RawTime::At(ts)) = (&name, time(text(&mut r, 1))) {
-                let newest = usage.newest.entry(name.clone()).or_insert(ts);
-                *newest = newest.max(ts);
-            }
-            let row_id = text(&mut r, 2).and_then(|v| v.parse::<i64>().ok());
-            let has_payload = text(&mut r, 4).as_deref() == Some("1");
-            if let (Some(name), Some(row_id), true) = (&name, row_id, has_payload) {
-                totals.add_report(row_id, name, text(&mut r, 3).as_deref().map(str::as_bytes));
+            let at = time(text(&mut r, 1));
+            let Some(row_id) = text(&mut r, 2).and_then(|v| v.parse::<i64>().ok()) else {
+                continue;
+            };
+            let text_payload = text(&mut r, 3);
+            let payload = match (text(&mut r, 4).as_deref(), &text_payload) {
+                (Some("1"), Some(t)) => Payload::Text(t.as_bytes()),
+                (Some("1"), None) => Payload::TooLarge,
+                _ => Payload::NoColumn,
+            };
+            match batch {
+                Batch::Forward { .. } => usage.forward(row_id, name.as_deref(), at, payload),
+                Batch::Backlog { .. } => usage.backlog(row_id, name.as_deref(), at, payload),
             }
         }
-        usage.last_id = to;
+        usage.done(batch);
     }
-    usage.totals.get_or_insert_with(UsageTotals::default);
     Ok(())
 }
 

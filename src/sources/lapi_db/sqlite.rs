@@ -9,16 +9,16 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 mod decisions;
 
+use super::usage_cursor::{self, Batch, Payload, UsageCursor};
 use super::{interpret_row, LapiDbError, RawRow, Schema};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
-use crate::crowdsec::usage::UsageTotals;
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
 /// A CrowdSec SQLite database.
@@ -28,20 +28,10 @@ pub struct SqliteDb {
     busy_timeout: Duration,
     /// Set while a read runs on a blocking thread: a hung file system must not pile up threads.
     running: Arc<AtomicBool>,
-    /// Newest usage-metrics push per bouncer, read incrementally (see [`UsageCursor`]).
+    /// Newest usage-metrics push per bouncer and the usage counters, read incrementally (see [`UsageCursor`]).
     usage: Arc<Mutex<UsageCursor>>,
-}
-
-/// The `metrics` table holds one row per bouncer every ~15 min for 7 days (millions of rows at 10,000
-/// bouncers): scanning it per scrape would take seconds. Its ids only grow (AUTOINCREMENT), so each read
-/// takes only the rows added since the last one and keeps the newest push per bouncer.
-/// The same rows' payloads are added up into the bouncers' usage totals (see [`crate::crowdsec::usage`]).
-#[derive(Debug, Default)]
-struct UsageCursor {
-    last_id: i64,
-    newest: HashMap<String, UnixSeconds>,
-    /// `None` while the database has no `metrics` table.
-    totals: Option<UsageTotals>,
+    /// Time a read may spend on usage reports after its first batch.
+    usage_budget: Duration,
 }
 
 impl SqliteDb {
@@ -52,7 +42,24 @@ impl SqliteDb {
             busy_timeout,
             running: Arc::new(AtomicBool::new(false)),
             usage: Arc::new(Mutex::new(UsageCursor::default())),
+            usage_budget: usage_cursor::BUDGET,
         }
+    }
+
+    /// The same database with another time budget per read for the usage reports (default 1 s; zero: one batch
+    /// of 5,000 rows per read), so tests and benchmarks can watch the backlog being read behind the rows.
+    pub fn with_usage_budget(mut self, budget: Duration) -> Self {
+        self.usage_budget = budget;
+        self
+    }
+
+    /// Whether usage reports stored before the first read are still to be read (see [`UsageCursor`]): benchmarks
+    /// and tests read until it is false.
+    pub fn usage_backlog_pending(&self) -> bool {
+        self.usage
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .backlog_pending()
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -87,18 +94,14 @@ impl SqliteDb {
         let schema = bouncers_schema(&conn)
             .map_err(|e| self.classify(e))?
             .ok_or(LapiDbError::NoBouncersTable)?;
+        let registered = bouncer_names(&conn).map_err(|e| self.classify(e))?;
+        let registered: HashSet<&str> = registered.iter().map(String::as_str).collect();
         let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
-        usage.advance(&conn).map_err(|e| self.classify(e))?;
+        advance(&mut usage, &conn, &registered, self.usage_budget).map_err(|e| self.classify(e))?;
+        // Forget deleted bouncers, so the maps never outgrow the table.
+        usage.retain(&registered);
         let (bouncers, bad_rows) =
             read_bouncers(&conn, &schema, &usage.newest).map_err(|e| self.classify(e))?;
-        // Forget deleted bouncers, so the maps never outgrow the table.
-        let names: HashSet<&str> = bouncers.iter().map(|b| b.name.as_str()).collect();
-        if usage.newest.len() > bouncers.len() {
-            usage.newest.retain(|k, _| names.contains(k.as_str()));
-        }
-        if let Some(totals) = usage.totals.as_mut() {
-            totals.retain(|k| names.contains(k));
-        }
         Ok(BouncerSnapshot {
             bouncers,
             schema: schema.generation(),
@@ -267,64 +270,70 @@ fn bouncers_schema(conn: &Connection) -> rusqlite::Result<Option<Schema>> {
     }))
 }
 
-impl UsageCursor {
-    /// Takes the `metrics` rows added since the last call (all of them the first time), when the table
-    /// (CrowdSec 1.6.3+) exists: the newest push per bouncer, and the RC payloads into the usage totals.
-    fn advance(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        let cols: HashSet<String> = conn
-            .prepare("SELECT name FROM pragma_table_info('metrics')")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        if !["id", "generated_type", "generated_by", "received_at"]
-            .iter()
-            .all(|c| cols.contains(*c))
-        {
-            *self = UsageCursor::default();
-            return Ok(());
-        }
-        let has_payload = cols.contains("payload");
-        // NULL when the table is empty (every row flushed): nothing new, and nothing to start over from.
-        let Some(high) = conn.query_row("SELECT max(id) FROM metrics", [], |r| {
-            r.get::<_, Option<i64>>(0)
-        })?
-        else {
-            self.totals.get_or_insert_with(UsageTotals::default);
-            return Ok(());
-        };
-        if high < self.last_id {
-            // A different or restored database: start over.
-            *self = UsageCursor::default();
-        }
-        let totals = self.totals.get_or_insert_with(UsageTotals::default);
-        let sql = if has_payload {
-            "SELECT generated_by, received_at, id, payload FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC' ORDER BY id"
-        } else {
-            "SELECT generated_by, received_at, id, NULL FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC' ORDER BY id"
+/// Every registered name (the backlog is read until each has a report).
+fn bouncer_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT name FROM bouncers")?
+        .query_map([], |r| Ok(text(r.get_ref(0)?)))?
+        .filter_map(|r| r.transpose())
+        .collect()
+}
+
+/// Reads the `metrics` rows (CrowdSec 1.6.3+) this read takes: the new ones (counted), then the backlog, within
+/// `budget` (see [`UsageCursor`]).
+fn advance(
+    cursor: &mut UsageCursor,
+    conn: &Connection,
+    registered: &HashSet<&str>,
+    budget: Duration,
+) -> rusqlite::Result<()> {
+    let cols: HashSet<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('metrics')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if !["id", "generated_type", "generated_by", "received_at"]
+        .iter()
+        .all(|c| cols.contains(*c))
+    {
+        cursor.no_table();
+        return Ok(());
+    }
+    let has_payload = cols.contains("payload");
+    // Both O(log n) on the rowid; NULL when the table is empty (every row flushed).
+    let bounds = conn.query_row("SELECT min(id), max(id) FROM metrics", [], |r| {
+        Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?))
+    })?;
+    cursor.bounds(bounds);
+    let payload = if has_payload { "payload" } else { "NULL" };
+    let forward = format!("SELECT generated_by, received_at, id, {payload} FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC' ORDER BY id");
+    let backlog = format!("SELECT generated_by, received_at, id, {payload} FROM metrics WHERE id >= ?1 AND id < ?2 AND generated_type = 'RC' ORDER BY id DESC");
+    let deadline = Instant::now() + budget;
+    let mut first = true;
+    while let Some(batch) = cursor.next(first || Instant::now() < deadline, registered) {
+        first = false;
+        let (sql, bounds) = match batch {
+            Batch::Forward { after, upto } => (&forward, [after, upto]),
+            Batch::Backlog { from, below } => (&backlog, [from, below]),
         };
         let mut stmt = conn.prepare_cached(sql)?;
-        let mut rows = stmt.query([self.last_id, high])?;
+        let mut rows = stmt.query(bounds)?;
         while let Some(row) = rows.next()? {
             let name = text(row.get_ref(0)?);
-            if let (Some(name), RawTime::At(ts)) = (&name, time(row.get_ref(1)?)) {
-                match self.newest.get_mut(name) {
-                    Some(newest) => *newest = newest.max(ts),
-                    None => {
-                        self.newest.insert(name.clone(), ts);
-                    }
-                }
-            }
-            if let (Some(name), true) = (&name, has_payload) {
-                // Borrowed from SQLite's buffer: a payload is never copied before its size is checked.
-                let payload = match row.get_ref(3)? {
-                    ValueRef::Text(t) | ValueRef::Blob(t) => t,
-                    _ => &[][..],
-                };
-                totals.add_report(row.get(2)?, name, Some(payload));
+            let at = time(row.get_ref(1)?);
+            let id: i64 = row.get(2)?;
+            // Borrowed from SQLite's buffer: a payload is never copied before its size is checked.
+            let payload = match row.get_ref(3)? {
+                _ if !has_payload => Payload::NoColumn,
+                ValueRef::Text(t) | ValueRef::Blob(t) => Payload::Text(t),
+                _ => Payload::Text(&[][..]),
+            };
+            match batch {
+                Batch::Forward { .. } => cursor.forward(id, name.as_deref(), at, payload),
+                Batch::Backlog { .. } => cursor.backlog(id, name.as_deref(), at, payload),
             }
         }
-        self.last_id = high;
-        Ok(())
+        cursor.done(batch);
     }
+    Ok(())
 }
 
 /// Streams the rows into bouncers (no intermediate copy of the table: it matters at 10,000 bouncers).
