@@ -171,6 +171,12 @@ fn cases() -> Vec<Case> {
         Case { name: "openresty: no env expansion in Lua files", file: "crowdsec-openresty-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@\nAPI_KEY=${CSBE_TEST_KEY}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "" },
         Case { name: "nginx missing url", file: "crowdsec-nginx-bouncer.conf", text: b"API_KEY=@GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
         Case { name: "haproxy: URL lives in haproxy.cfg", file: "crowdsec-haproxy-bouncer.conf", text: b"API_KEY=@GOOD@\nUPDATE_FREQUENCY=10\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
+        // Issue 20 #1-#3: cs-haproxy-bouncer's own reader (lib/plugins/crowdsec/config.lua at 031e1e3, see
+        // src/crowdsec/bouncer_files/parse/haproxy.rs): no trimming, lines without `=` skipped, no URL.
+        Case { name: "haproxy CRLF key (issue 20 #1)", file: "crowdsec-haproxy-bouncer.conf", text: b"ENABLED=true\r\nAPI_KEY=@GOOD@\r\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Pass), (ApiKey, Fail)], says: "ends with a carriage return" },
+        Case { name: "haproxy spaces around = (issue 20 #1)", file: "crowdsec-haproxy-bouncer.conf", text: b"API_KEY = @GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Pass), (ApiKey, Fail)], says: "no space around `=`" },
+        Case { name: "haproxy line without = (issue 20 #2)", file: "crowdsec-haproxy-bouncer.conf", text: b"ENABLED=true\nhaproxy\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(Parses, Pass), (ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
+        Case { name: "haproxy API_URL never probed (issue 20 #3)", file: "crowdsec-haproxy-bouncer.conf", text: b"API_URL=http://127.0.0.1:1/\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
         Case { name: "apache good", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
         Case { name: "apache trailing slash bites", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL \"http://127.0.0.1:@PORT@/\"\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
         Case { name: "apache placeholder", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\ncrowdsecapikey <API_KEY>\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "" },
@@ -402,6 +408,12 @@ fn every_kind_good_and_broken() {
                 .contains("cscli bouncers add"),
         "{quoted:?}"
     );
+    let haproxy = by_name("haproxy API_URL never probed (issue 20 #3)");
+    assert_eq!(haproxy.api_url, None, "{haproxy:?}");
+    for check in [ApiUrl, LapiReachable, EndpointReachable] {
+        assert!(haproxy.check(check).is_none(), "{check:?}: {haproxy:?}");
+    }
+    assert!(haproxy.skipped(ApiUrl).unwrap().why.contains("haproxy.cfg"));
     let mtls = by_name("openresty mTLS with an empty key");
     assert_eq!(mtls.tls_cn.as_deref(), Some(TLS_BOUNCER));
     assert!(mtls.check(ApiKey).is_none());

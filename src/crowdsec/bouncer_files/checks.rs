@@ -338,6 +338,14 @@ pub(crate) fn inspect_at(
         insp.report.skipped.push(skip(Check::ApiKey, why));
         return insp;
     }
+    if kind == Kind::LuaHaproxy {
+        // cs-haproxy-bouncer lib/crowdsec.lua (031e1e3) asks `"http://" ..
+        // core.backends["crowdsec"].servers["crowdsec"]:get_addr()`: an API_URL line is read and never used.
+        insp.report.skipped.push(skip(
+            Check::ApiUrl,
+            "the haproxy bouncer takes its LAPI address from haproxy.cfg (server `crowdsec` of `backend crowdsec`), not from API_URL: nothing in this file to check or probe",
+        ));
+    }
     insp.health_url = check_url(kind, &parsed, checks);
     insp.trust = parsed.trust.clone();
     let auth = check_auth(kind, &parsed, checks, now);

@@ -12,7 +12,8 @@
 //!   the first key makes it unknown) are ignored; the last duplicate wins; bad enum values fall back to their
 //!   default; no environment expansion; `<file>.local` is read the same way and overrides key by key
 //!   (lua-cs-bouncer >= 1.0.7).
-//! - haproxy (legacy Lua): the same line rules, no `.local`.
+//! - haproxy (legacy Lua, cs-haproxy-bouncer): its own reader, not lua-cs-bouncer's: no trimming, a line without
+//!   `=` skipped, no `.local`, no URL (haproxy.cfg holds it); see [`haproxy`].
 //! - apache: `CrowdsecURL`, `CrowdsecAPIKey` directives (case-insensitive, as Apache's are).
 
 use std::collections::BTreeMap;
@@ -21,8 +22,10 @@ use std::path::PathBuf;
 use serde_yaml_ng::Value;
 
 mod apache;
+mod haproxy;
 
 use self::apache::{is_apache, parse_apache};
+use self::haproxy::parse_haproxy;
 use super::{Kind, Parsed, TlsFiles, Trust};
 use crate::crowdsec::config::{merge, strict_expand};
 use crate::values::secret::Secret;
@@ -70,6 +73,9 @@ pub enum ParseError {
     /// The `.local` overlay cannot be merged (why).
     #[error("the .local overlay cannot be merged: {0}; the bouncer refuses to start")]
     Merge(String),
+    /// The haproxy bouncer's reader raises a Lua error at this line (a listed key alone, without `=`).
+    #[error("line {0}: a setting without `=` makes the haproxy bouncer's reader fail (a Lua error), so haproxy does not load the bouncer")]
+    LuaError(usize),
     /// Nested deeper than the bouncer's YAML reader accepts.
     #[error("{0}nests YAML collections deeper than 128 levels: the bouncer's YAML reader refuses the file")]
     TooDeep(&'static str),
@@ -112,6 +118,9 @@ pub fn parse(
     };
     match kind {
         Kind::Apache => Ok((kind, parse_apache(&text))),
+        Kind::LuaHaproxy => parse_haproxy(&text)
+            .map(|p| (kind, p))
+            .map_err(ParseError::LuaError),
         _ => {
             // The legacy haproxy bouncer never read a `.local`; the caller passes none for it.
             let overlay = match overlay {

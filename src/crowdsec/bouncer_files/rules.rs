@@ -9,6 +9,7 @@ use super::checks::{fail, pass, warn, Check, CheckResult};
 use super::parse::ParseError;
 use super::tls::read_cert;
 use super::{read_capped, Kind, Parsed, ReadError};
+use crate::values::secret::Secret;
 
 pub(super) fn read_fix(e: &ReadError) -> String {
     match e {
@@ -29,6 +30,7 @@ pub(super) fn parse_fix(e: &ParseError) -> String {
         ParseError::Duplicate { .. } => "keep one line per key (put overrides in the `.local` file), then restart the bouncer".into(),
         ParseError::NotMapping(_) => "the file must hold `key: value` settings: restore it from the bouncer's example configuration".into(),
         ParseError::TooDeep(_) => "this is not a bouncer configuration (collections nested over 128 levels): restore it from the bouncer's example configuration".into(),
+        ParseError::LuaError(_) => "write that setting as KEY=VALUE (or start the line with `#`), then reload haproxy".into(),
         ParseError::Merge(_) => "give the setting the same shape in the `.local` file as in the main file (a value for a value, a list for a list, keys for a section), then restart the bouncer".into(),
     }
 }
@@ -214,6 +216,8 @@ pub(super) fn check_auth(
         let detail = if kind.is_yaml() {
             // go-cs-bouncer StreamBouncer.Init: "config does not contain LAPI key or certificate".
             format!("{key_name} is empty or null (after the .local overlay) and no certificate is set: the bouncer refuses to start")
+        } else if kind == Kind::LuaHaproxy {
+            "API_KEY is not set: the haproxy bouncer reads only a line `API_KEY=<key>` exactly (no space around `=`, from the first column)".to_owned()
         } else {
             format!("{key_name} is not set")
         };
@@ -232,6 +236,25 @@ pub(super) fn check_auth(
             "make sure the bouncer's service defines it (systemd Environment=, container env); give the exporter the same variable to have the key compared with the LAPI's registrations",
         ));
         // Known to be out of the exporter's sight (the ApiKey warning says so): the file stays valid.
+        return auth;
+    }
+    let sent = parsed
+        .api_key
+        .as_ref()
+        .map(Secret::expose)
+        .unwrap_or_default();
+    if kind == Kind::LuaHaproxy && sent != raw {
+        // cs-haproxy-bouncer config.lua (031e1e3) trims nothing: the header X-Api-Key carries the CR or spaces.
+        let what = if sent.ends_with('\r') {
+            "ends with a carriage return (the file has Windows CRLF line ends)"
+        } else {
+            "has spaces around it"
+        };
+        checks.push(fail(
+            Check::ApiKey,
+            format!("API_KEY {what}: the haproxy bouncer trims nothing and sends them as part of the key, so the LAPI refuses it (403)"),
+            "write `API_KEY=<key>` with nothing around the key and Unix line ends (`sed -i 's/\\r$//' <file>`), then reload haproxy",
+        ));
         return auth;
     }
     if raw.starts_with('<') && raw.ends_with('>') {
