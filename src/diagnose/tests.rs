@@ -402,3 +402,32 @@ fn causes_only_for_offline_or_never_pulled_bouncers() {
     assert!(text(&r, false)
         .contains("    likely cause: unknown: no configuration file on this host belongs to it"));
 }
+
+/// Issue 20 #8: the live-mode sentence only for a bouncer that has a live mode; the firewall and the Cloudflare
+/// worker are stream-only (it was appended to every offline bouncer without usage metrics).
+#[test]
+fn the_live_mode_sentence_only_for_bouncers_with_a_live_mode() {
+    let fix_of = |bouncer_type: &str| {
+        let mut b = row("b", LastPull::At(NOW - 2.0 * D));
+        b.bouncer_type = bouncer_type.into();
+        let j = json(&build(&scrape(vec![b], None)));
+        let base = &j["lapis"][0]["bouncers"][0];
+        assert_eq!(base["verdict"], "offline", "{bouncer_type}");
+        base["fix"].as_str().unwrap().to_owned()
+    };
+    for stream_only in [
+        "crowdsec-firewall-bouncer",
+        "crowdsec-cloudflare-worker-bouncer",
+    ] {
+        let fix = fix_of(stream_only);
+        assert!(!fix.contains("live-mode"), "{stream_only}: {fix}");
+        assert!(fix.starts_with("the bouncer stopped pulling"), "{fix}");
+    }
+    for live in [
+        "crowdsec-nginx-bouncer",
+        "Crowdsec-Bouncer-Traefik-Plugin",
+        "",
+    ] {
+        assert!(fix_of(live).contains("a live-mode bouncer"), "{live:?}");
+    }
+}

@@ -59,7 +59,11 @@ pub(super) fn base_fix(
     match b.verdict {
         BaseVerdict::Ok | BaseVerdict::Unknown => None,
         BaseVerdict::Late | BaseVerdict::Offline => {
-            let quiet = if b.usage_metrics_age_seconds.is_none() {
+            // Issue 20 #8: the live-mode sentence only for a bouncer that has a live mode (or of unknown type).
+            let stream_only = !b.rows.is_empty() && b.rows.iter().all(|r| {
+                crate::crowdsec::bouncers::has_live_mode(&r.bouncer.bouncer_type) == Some(false)
+            });
+            let quiet = if b.usage_metrics_age_seconds.is_none() && !stream_only {
                 "; a live-mode bouncer (nginx/openresty/apache/traefik default) pulls only when its site gets traffic, and this one sends no usage metrics (CrowdSec >= 1.6.3 and recent bouncers do), so an idle site cannot be told from a dead bouncer"
             } else {
                 ""

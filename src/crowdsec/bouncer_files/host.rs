@@ -251,7 +251,11 @@ impl Inspection {
     /// Records the `running` check from its evidence.
     pub fn running(&mut self, evidence: RunningEvidence) {
         let path = self.report.path.display().to_string();
-        let program = self.program().unwrap_or("the bouncer");
+        // Issue 20 #7: with no known program, name none (never "systemctl start the bouncer").
+        let start = match self.program() {
+            Some(program) => format!("start it (`systemctl start {program}`, or `{program} -c {path}` under your service manager)"),
+            None => format!("start the bouncer program that reads this file (its service, or `<program> -c {path}` under your service manager)"),
+        };
         let result = match evidence {
             RunningEvidence::Process(p) => pass(
                 Check::Running,
@@ -275,7 +279,7 @@ impl Inspection {
             RunningEvidence::NoProcess { seen } => fail(
                 Check::Running,
                 format!("not running: none of the {seen} processes on this host runs with `-c {path}`"),
-                format!("start it (`systemctl start {program}`, or `{program} -c {path}` under your service manager); its log says why it stopped"),
+                format!("{start}; its log says why it stopped"),
             ),
             RunningEvidence::ModuleLoaded { server, pid, conf, via } => pass(
                 Check::Running,
@@ -511,6 +515,21 @@ mod tests {
             "api_url: http://127.0.0.1:8080/\napi_key: k0123456789abcdef\n",
             "b.yaml",
         );
+        insp.running(RunningEvidence::NoProcess { seen: 90 });
+        let fix = insp
+            .report
+            .check(Check::Running)
+            .unwrap()
+            .fix
+            .clone()
+            .unwrap();
+        assert!(
+            fix.starts_with(
+                "start the bouncer program that reads this file (its service, or `<program> -c "
+            ) && !fix.contains("systemctl start the bouncer"),
+            "issue 20 #7: {fix}"
+        );
+        insp.report.checks.clear();
         insp.running(RunningEvidence::Unknown("not checked: x".into()));
         let r = insp.finish();
         assert!(r.check(Check::Running).is_none());
