@@ -61,7 +61,12 @@ pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = build_with(&scrape, &settings.thresholds);
+    let mut report = build_with(&scrape, &settings.thresholds);
+    report.looked_in = settings
+        .checks
+        .as_ref()
+        .map(crate::settings::CheckSettings::places)
+        .unwrap_or_default();
     let mut out = std::io::stdout().lock();
     let written = match output {
         Output::Json => serde_json::to_writer_pretty(&mut out, &report)
@@ -387,6 +392,7 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 file,
             })
             .collect(),
+        looked_in: Vec::new(),
     }
 }
 

@@ -149,8 +149,16 @@ impl Cli {
             &self.bouncers.check_interval,
             AtLeast::OneSecond,
         )?;
+        // Issue 20 #4: left at its default, the folder follows CrowdSec's config (FreeBSD, OPNsense, pfSense).
+        let config_dirs = if self.bouncers.config_dirs
+            == [Path::new(crate::settings::DEFAULT_BOUNCERS_CONFIG_DIR)]
+        {
+            crate::crowdsec::config::default_bouncer_dirs(&self.lapi.crowdsec_config)
+        } else {
+            self.bouncers.config_dirs.clone()
+        };
         Ok(CheckSettings {
-            config_dirs: self.bouncers.config_dirs.clone(),
+            config_dirs,
             config_files: self.bouncers.config_files.clone(),
             lapi_url,
             crowdsec_config: self.lapi.crowdsec_config.clone(),

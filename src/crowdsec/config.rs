@@ -88,6 +88,36 @@ pub struct CrowdsecConfig {
     pub db: DbConfig,
     /// `api.server.listen_uri`, e.g. `127.0.0.1:8080`.
     pub lapi_listen_uri: Option<String>,
+    /// `config_paths.config_dir`, e.g. `/usr/local/etc/crowdsec/` on FreeBSD, OPNsense and pfSense.
+    pub config_dir: Option<PathBuf>,
+}
+
+/// Where the bouncers' configuration files are, when the operator did not say: `bouncers/` under CrowdSec's
+/// `config_paths.config_dir` (read from `crowdsec_config`, unreadable: skipped), under the folder of
+/// `crowdsec_config` itself, then the packages' places: `/etc/crowdsec/bouncers` (Linux) and
+/// `/usr/local/etc/crowdsec/bouncers` (FreeBSD ports, OPNsense, pfSense). In that order, without duplicates.
+pub fn default_bouncer_dirs(crowdsec_config: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = load(crowdsec_config).ok().and_then(|c| c.config_dir) {
+        dirs.push(dir.join("bouncers"));
+    }
+    if let Some(parent) = crowdsec_config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        dirs.push(parent.join("bouncers"));
+    }
+    dirs.push(PathBuf::from("/etc/crowdsec/bouncers"));
+    dirs.push(PathBuf::from("/usr/local/etc/crowdsec/bouncers"));
+    let mut out: Vec<PathBuf> = Vec::new();
+    for d in dirs {
+        // `/usr/local/etc/crowdsec/` and `/usr/local/etc/crowdsec` name one folder.
+        let d: PathBuf = d.components().collect();
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// Loads `path` and `<path>.local` (when present) as CrowdSec does.
@@ -367,6 +397,10 @@ fn extract(path: &Path, root: &Value) -> Result<CrowdsecConfig, ConfigError> {
                 .map(PathBuf::from),
         },
         lapi_listen_uri,
+        config_dir: match root.get("config_paths").and_then(|c| c.get("config_dir")) {
+            Some(Value::String(s)) if !s.is_empty() => Some(PathBuf::from(s)),
+            _ => None,
+        },
     })
 }
 

@@ -52,6 +52,9 @@ pub(crate) struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrations: Option<IntegrationsReport>,
     pub config_files: Vec<ConfigFile>,
+    /// Where bouncer configuration files were looked for (folders, `(missing: skipped)`, then files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub looked_in: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]

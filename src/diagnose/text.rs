@@ -332,6 +332,9 @@ pub(crate) fn text(r: &Report, colour: bool) -> String {
         }
     }
     o.push_str("\nBouncer configuration files\n");
+    if !r.looked_in.is_empty() {
+        o.push_str(&format!("  looked in: {}\n", r.looked_in.join(", ")));
+    }
     if r.config_files.is_empty() {
         o.push_str("    none found (see --bouncers.config-dir, --bouncers.config-file)\n");
     }
