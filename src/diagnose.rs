@@ -302,7 +302,7 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             .data
             .iter()
             .flat_map(|d| d.integrations.iter())
-            .map(|i| integration_report(&verdict::judge_integration(i, s.now, t)))
+            .map(|i| integration_report(&verdict::judge_integration(i, s.now, t), &files))
             .collect();
         for i in items.iter().filter(|i| i.severity > Severity::None) {
             findings.add(

@@ -262,6 +262,20 @@ fn integration_text(o: &mut String, p: &Paint, it: &IntegrationReport) {
         p.severity(it.severity, integration_label(it.verdict)),
         alert_suffix(it.alert)
     ));
+    if !it.config_files.is_empty() {
+        o.push_str(&format!(
+            "    its device on this host: {}\n",
+            it.config_files.join(", ")
+        ));
+    }
+    for (i, c) in it.causes.iter().enumerate() {
+        let head = if i == 0 { "likely cause" } else { "also" };
+        o.push_str(&format!(
+            "    {head}: {}\n      try: {}\n",
+            cause_line(c),
+            c.fix
+        ));
+    }
     if let Some(fix) = &it.fix {
         o.push_str(&format!("    try: {fix}\n"));
     }

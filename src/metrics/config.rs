@@ -44,6 +44,18 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
     )?;
     gauges(
         enc,
+        "crowdsec_bouncer_config_integration",
+        "1 for each bouncer configuration file whose URL names a Blocklist-as-a-Service integration (integration_id as in crowdsec_integration_info): links an offline integration to its device's file, checks and log on this host.",
+        files.iter().zip(&paths).filter_map(|(f, path)| {
+            let id = f.integration_id()?;
+            Some((id, path))
+        }).collect::<Vec<_>>().iter().map(|(id, path)| {
+            let labels: Labels<'_> = vec![("path", path.as_str()), ("integration_id", id.as_str())];
+            (labels, 1.0)
+        }),
+    )?;
+    gauges(
+        enc,
         "crowdsec_bouncer_log_errors",
         "Errors of each class (auth: key refused, 401/403; tls: certificate; connect: refused, timeout, unknown host; config: the bouncer cannot use its file) in the last window of the bouncer's own log (its log file or its unit's journal; 15m by default), by the file it belongs to. Counts only, never log text; absent when the log could not be read (check `log` has no series then).",
         files.iter().zip(&paths).filter(|(f, _)| f.check(Check::Log).is_some()).flat_map(|(f, path)| {

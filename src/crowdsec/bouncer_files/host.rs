@@ -344,10 +344,14 @@ impl Inspection {
             .api_url
             .clone()
             .unwrap_or_else(|| format!("<{url_key}>"));
+        let blaas = self.report.is_blaas();
         let fixes: Vec<String> = scan
             .counts
             .keys()
             .map(|class| match *class {
+                // Issue 20 #5: a Blocklist-as-a-Service device's key is the Console's, not a LAPI's.
+                "auth" if blaas => format!("auth: {}", super::refresh_fix(key_key)),
+                "connect" if blaas => "connect: the bouncer cannot reach admin.api.crowdsec.net: allow outbound HTTPS (443) from this host (firewall, proxy, DNS) and test with `curl -I https://admin.api.crowdsec.net/`".to_owned(),
                 "auth" => format!("auth: the LAPI refuses the key (403): `cscli bouncers list` on the LAPI host; if the bouncer was deleted or re-registered, `cscli bouncers add <name>`, put the new key in {key_key}, restart the bouncer"),
                 "tls" => format!("tls: the certificate of {url} is not trusted or the client certificate is refused: check ca_cert_path / cert_path / key_path, `openssl s_client -connect <host>:<port>`"),
                 "connect" => format!("connect: the bouncer cannot reach {url}: `systemctl status crowdsec` on the LAPI host, `curl -s {url}health` from this host, firewall or proxy in between"),
@@ -534,6 +538,34 @@ mod tests {
         let r = insp.finish();
         assert!(r.check(Check::Running).is_none());
         assert_eq!(r.skipped(Check::Running).unwrap().why, "not checked: x");
+    }
+
+    /// Issue 20 #5: a Blocklist-as-a-Service device's refused key is the Console's to refresh, not the LAPI's.
+    #[test]
+    fn a_blaas_devices_refused_key_gets_the_consoles_fix() {
+        let (_d, mut insp) = inspection(
+            "api_url: https://admin.api.crowdsec.net/v1/integrations/65f0c0ffee0000000000aa03/\napi_key: k0123456789abcdef\n",
+            "crowdsec-custom-bouncer.yaml",
+        );
+        let mut scan = LogScan::default();
+        scan.counts.insert("auth", 2);
+        scan.lines = 10;
+        insp.log(LogEvidence::Scanned {
+            what: "journal of crowdsec-custom-bouncer.service".into(),
+            window: Duration::from_secs(900),
+            scan,
+        });
+        let fix = insp.report.check(Check::Log).unwrap().fix.clone().unwrap();
+        assert!(
+            fix.starts_with("auth: the Service API refuses the integration's key")
+                && fix.contains("\"Refresh Credentials\"")
+                && fix.contains("api_key"),
+            "{fix}"
+        );
+        assert!(
+            !fix.contains("cscli") && !fix.contains("LAPI refuses"),
+            "{fix}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the network or the LAPI database get their answers from the `bouncer_config` source.
 
 mod blaas;
+pub(crate) use blaas::refresh_fix;
 pub mod checks;
 pub mod endpoint;
 pub(crate) mod host;
