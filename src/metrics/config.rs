@@ -25,7 +25,7 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
     gauges(
         enc,
         "crowdsec_bouncer_config_enabled",
-        "0 if the bouncer configuration file disables the bouncer (nginx/openresty ENABLED=false: a state, not an error), else 1.",
+        "0 if the bouncer configuration file disables the bouncer (nginx/openresty/haproxy ENABLED=false, Traefik plugin enabled not true: a state, not an error), else 1.",
         files.iter().zip(&paths).map(|(f, path)| {
             let labels: Labels<'_> = vec![("path", path.as_str())];
             (labels, if f.enabled { 1.0 } else { 0.0 })

@@ -177,6 +177,13 @@ fn cases() -> Vec<Case> {
         Case { name: "haproxy spaces around = (issue 20 #1)", file: "crowdsec-haproxy-bouncer.conf", text: b"API_KEY = @GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Pass), (ApiKey, Fail)], says: "no space around `=`" },
         Case { name: "haproxy line without = (issue 20 #2)", file: "crowdsec-haproxy-bouncer.conf", text: b"ENABLED=true\nhaproxy\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(Parses, Pass), (ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
         Case { name: "haproxy API_URL never probed (issue 20 #3)", file: "crowdsec-haproxy-bouncer.conf", text: b"API_URL=http://127.0.0.1:1/\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
+        // The Traefik plugin (maxlerebourg/crowdsec-bouncer-traefik-plugin 9b8d6b93): a middleware of Traefik's
+        // dynamic configuration (src/crowdsec/bouncer_files/parse/traefik.rs).
+        Case { name: "traefik plugin good", file: "dynamic.yml", text: b"http:\n  routers:\n    web:\n      rule: Host(`x`)\n      middlewares: [crowdsec]\n      service: s\n  middlewares:\n    crowdsec:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecMode: stream\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKey: @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "traefik only crowdsecLapiKey (issue 20 #6)", file: "traefik-dynamic.yaml", text: b"http:\n  middlewares:\n    crowdsec:\n      plugin:\n        bouncer:\n          crowdsecLapiKey: @GOOD@\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(Readable, Pass), (Parses, Pass)], says: "" },
+        Case { name: "traefik key from a file", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        crowdsec-bouncer-traefik-plugin:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKeyFile: /run/secrets/crowdsec_key\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (LapiReachable, Pass)], says: "comes from crowdsecLapiKeyFile (/run/secrets/crowdsec_key)" },
+        Case { name: "traefik unknown key, LAPI down", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:1\n          crowdsecLapiKey: notRegistered0123456789abcdef\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (KeyRegistered, Fail), (LapiReachable, Fail)], says: "" },
+        Case { name: "traefik key the plugin refuses", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKey: '\"@GOOD@\"'\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "validateParamsAPIKey" },
         Case { name: "apache good", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
         Case { name: "apache trailing slash bites", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL \"http://127.0.0.1:@PORT@/\"\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
         Case { name: "apache placeholder", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\ncrowdsecapikey <API_KEY>\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "" },
@@ -414,6 +421,25 @@ fn every_kind_good_and_broken() {
         assert!(haproxy.check(check).is_none(), "{check:?}: {haproxy:?}");
     }
     assert!(haproxy.skipped(ApiUrl).unwrap().why.contains("haproxy.cfg"));
+    let traefik = by_name("traefik only crowdsecLapiKey (issue 20 #6)");
+    assert_eq!(
+        traefik.kind,
+        crowdsec_bouncer_exporter::crowdsec::bouncer_files::Kind::Traefik
+    );
+    assert!(!traefik.enabled, "the plugin's enabled defaults to false");
+    assert!(traefik
+        .skipped(ApiKey)
+        .unwrap()
+        .why
+        .contains("enabled is not true"));
+    assert!(traefik
+        .checks
+        .iter()
+        .all(|c| !c.detail.contains("api_url is not set")));
+    assert_eq!(
+        by_name("traefik plugin good").api_url.as_deref(),
+        Some(&*format!("http://127.0.0.1:{}/", health.port))
+    );
     let mtls = by_name("openresty mTLS with an empty key");
     assert_eq!(mtls.tls_cn.as_deref(), Some(TLS_BOUNCER));
     assert!(mtls.check(ApiKey).is_none());

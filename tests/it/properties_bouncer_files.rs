@@ -10,13 +10,14 @@ use crowdsec_bouncer_exporter::crowdsec::bouncer_files::{
     read_capped, Kind, ReadError, MAX_FILE_BYTES,
 };
 
-const KINDS: [Kind; 6] = [
+const KINDS: [Kind; 7] = [
     Kind::Go,
     Kind::Cloudflare,
     Kind::CrowdsecConfig,
     Kind::Lua,
     Kind::LuaHaproxy,
     Kind::Apache,
+    Kind::Traefik,
 ];
 
 fn secret() -> impl Strategy<Value = String> {
@@ -46,6 +47,13 @@ fn line(secret: String) -> impl Strategy<Value = String> {
         Just(format!("\u{feff}API_KEY={s}")),
         Just(format!("CrowdsecAPIKey {s}")),
         Just(format!("CrowdsecAPIKey \"{s}")),
+        // Traefik's dynamic configuration with the plugin's middleware (issue 20), the key in several spellings.
+        Just(format!("http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          crowdsecLapiKey: {s}")),
+        Just(format!("http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          CROWDSECLAPIKEY: \"{s}\"\n          enabled: true")),
+        Just(format!("          crowdsecLapiKey: '{s}\"'")),
+        Just("          crowdsecLapiKeyFile: /run/secrets/lapi".to_owned()),
+        Just("        bouncer:\n          crowdsecLapiHost: 127.0.0.1:8080\n          crowdsecMode: alone".to_owned()),
+        Just("http:\n  routers: {}".to_owned()),
         Just("api_key: ${API_KEY}".to_owned()),
         Just("api_key: $SECRET_FROM_ENV".to_owned()),
         Just("API_KEY=${API_KEY}".to_owned()),

@@ -172,6 +172,7 @@ pub fn units(kind: Kind, path: &Path) -> Vec<String> {
         Kind::Lua => vec!["nginx.service".into(), "openresty.service".into()],
         Kind::Apache => vec!["apache2.service".into(), "httpd.service".into()],
         Kind::LuaHaproxy => vec!["haproxy.service".into()],
+        Kind::Traefik => vec!["traefik.service".into()],
     }
 }
 
@@ -214,6 +215,11 @@ impl Inspection {
             // clean log nobody read.
             return LogPlace::Unknown(
                 "not checked: the apache bouncer (mod_crowdsec) logs into apache's error log, whose lines the exporter does not classify yet".into(),
+            );
+        }
+        if self.report.kind == Kind::Traefik {
+            return LogPlace::Unknown(
+                "not checked: the Traefik plugin logs into Traefik's log (its logFilePath, or Traefik's standard output), which the exporter does not read yet".into(),
             );
         }
         if self.report.kind.is_module() {

@@ -23,9 +23,11 @@ use serde_yaml_ng::Value;
 
 mod apache;
 mod haproxy;
+mod traefik;
 
 use self::apache::{is_apache, parse_apache};
 use self::haproxy::parse_haproxy;
+pub(crate) use self::traefik::key_accepted as traefik_key_accepted;
 use super::{Kind, Parsed, TlsFiles, Trust};
 use crate::crowdsec::config::{merge, strict_expand};
 use crate::values::secret::Secret;
@@ -96,8 +98,32 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Kind, Parsed), ParseError> {
     let text = as_text(main, "")?;
+    if kind == Kind::Traefik {
+        // Traefik's TOML form (`[http.middlewares.<name>.plugin.<plugin>]`): not read yet, said so.
+        return Ok((
+            kind,
+            Parsed {
+                unjudged: Some("a Traefik dynamic configuration in TOML: the exporter reads its YAML form only, so this file is not checked".into()),
+                ..Parsed::default()
+            },
+        ));
+    }
     if kind.is_yaml() {
         let mut root = yaml(&text, "")?;
+        // A Traefik dynamic configuration is no Go bouncer's file (issue 20 #6): the plugin's middleware is read,
+        // and a file without it is skipped with the reason, never judged as a Go bouncer without api_url.
+        if traefik::is_traefik(&root) || traefik::find(&root).is_some() {
+            return Ok((
+                Kind::Traefik,
+                match traefik::find(&root) {
+                    Some((name, conf)) => traefik::parse_traefik(&name, conf),
+                    None => Parsed {
+                        unjudged: Some("a Traefik dynamic configuration without a middleware of the CrowdSec bouncer plugin (no crowdsecLapi* key under http.middlewares.<name>.plugin.<plugin>): no bouncer to check".into()),
+                        ..Parsed::default()
+                    },
+                },
+            ));
+        }
         if let Some(overlay) = overlay {
             let o = yaml(&as_text(overlay, OVERLAY)?, OVERLAY)?;
             merge(&mut root, o).map_err(ParseError::Merge)?;

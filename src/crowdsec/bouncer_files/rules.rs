@@ -39,7 +39,9 @@ pub(super) fn parse_fix(e: &ParseError) -> String {
 /// strip it (and broke on it before lua-cs-bouncer 1.0.6), the apache module breaks on it.
 pub(crate) fn example_url(kind: Kind) -> &'static str {
     match kind {
-        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => "http://127.0.0.1:8080/",
+        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig | Kind::Traefik => {
+            "http://127.0.0.1:8080/"
+        }
         Kind::Lua | Kind::LuaHaproxy | Kind::Apache => "http://127.0.0.1:8080",
     }
 }
@@ -210,12 +212,27 @@ pub(super) fn check_auth(
         .as_ref()
         .map(|k| k.expose().trim())
         .unwrap_or_default();
-    let register = format!("register the bouncer with `cscli bouncers add <name>` on the LAPI host, put the key it prints in {key_name}, then restart the bouncer");
+    if let Some(source) = &parsed.key_elsewhere {
+        checks.push(warn(
+            Check::ApiKey,
+            format!("{key_name} comes from {source}, not checked: the exporter does not read it"),
+            "make sure that file holds the key of a registered bouncer (`cscli bouncers list` on the LAPI host), readable by Traefik",
+        ));
+        return auth;
+    }
+    let register = if kind == Kind::Traefik {
+        format!("register the bouncer with `cscli bouncers add <name>` on the LAPI host and put the key it prints in {key_name} of the plugin's middleware; Traefik's file provider reloads it")
+    } else {
+        format!("register the bouncer with `cscli bouncers add <name>` on the LAPI host, put the key it prints in {key_name}, then restart the bouncer")
+    };
     let lua = matches!(kind, Kind::Lua | Kind::LuaHaproxy);
     if raw.is_empty() {
         let detail = if kind.is_yaml() {
             // go-cs-bouncer StreamBouncer.Init: "config does not contain LAPI key or certificate".
             format!("{key_name} is empty or null (after the .local overlay) and no certificate is set: the bouncer refuses to start")
+        } else if kind == Kind::Traefik {
+            // crowdsec-bouncer-traefik-plugin ValidateParams (9b8d6b93): "cannot be all empty".
+            "crowdsecLapiKey is empty and no client certificate is set (crowdsecLapiTlsCertificateBouncerFile and ...KeyFile): the plugin refuses to load the middleware".to_owned()
         } else if kind == Kind::LuaHaproxy {
             "API_KEY is not set: the haproxy bouncer reads only a line `API_KEY=<key>` exactly (no space around `=`, from the first column)".to_owned()
         } else {
@@ -254,6 +271,14 @@ pub(super) fn check_auth(
             Check::ApiKey,
             format!("API_KEY {what}: the haproxy bouncer trims nothing and sends them as part of the key, so the LAPI refuses it (403)"),
             "write `API_KEY=<key>` with nothing around the key and Unix line ends (`sed -i 's/\\r$//' <file>`), then reload haproxy",
+        ));
+        return auth;
+    }
+    if kind == Kind::Traefik && !super::parse::traefik_key_accepted(raw) {
+        checks.push(fail(
+            Check::ApiKey,
+            "crowdsecLapiKey holds a character the plugin refuses (validateParamsAPIKey allows letters, digits and ` !#$%&'*+,-./^_`|~=`): the middleware fails to load",
+            format!("write the key itself, unquoted inside the YAML string; {register}"),
         ));
         return auth;
     }
