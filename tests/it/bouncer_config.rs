@@ -184,6 +184,14 @@ fn cases() -> Vec<Case> {
         Case { name: "traefik key from a file", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        crowdsec-bouncer-traefik-plugin:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKeyFile: /run/secrets/crowdsec_key\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (LapiReachable, Pass)], says: "comes from crowdsecLapiKeyFile (/run/secrets/crowdsec_key)" },
         Case { name: "traefik unknown key, LAPI down", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:1\n          crowdsecLapiKey: notRegistered0123456789abcdef\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (KeyRegistered, Fail), (LapiReachable, Fail)], says: "" },
         Case { name: "traefik key the plugin refuses", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKey: '\"@GOOD@\"'\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "validateParamsAPIKey" },
+        // Caddy's bouncer (hslatman/caddy-crowdsec-bouncer f1e77b2d): the `crowdsec` global option or apps.crowdsec
+        // (src/crowdsec/bouncer_files/parse/caddy.rs).
+        Case { name: "caddy Caddyfile good", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@\n    api_key @GOOD@\n    ticker_interval 15s\n  }\n}\n\nexample.com {\n  route {\n    crowdsec\n    respond ok\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "caddy JSON good", file: "caddy.json", text: b"{\"apps\": {\"crowdsec\": {\"api_url\": \"http://127.0.0.1:@PORT@/\", \"api_key\": \"@GOOD@\"}}}", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "caddy key from {$VAR} undefined here", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    api_key {$CSBE_TEST_UNSET}\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (LapiReachable, Pass)], says: "comes from the bouncer's environment" },
+        Case { name: "caddy key from {env.VAR} defined here", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    api_key {env.CSBE_TEST_KEY}\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "caddy unknown option", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    apikey @GOOD@\n  }\n}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "line 4: Caddy refuses" },
+        Case { name: "caddy no key", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n  }\n}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (ApiKey, Fail)], says: "must not be empty" },
         Case { name: "apache good", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
         Case { name: "apache trailing slash bites", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL \"http://127.0.0.1:@PORT@/\"\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
         Case { name: "apache placeholder", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\ncrowdsecapikey <API_KEY>\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "" },
@@ -330,15 +338,25 @@ fn every_kind_good_and_broken() {
     let cases = cases();
     let mut dirs = Vec::new();
     let mut paths = Vec::new();
+    let mut files = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let dir = root.path().join(format!("case{i:02}"));
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        paths.push(write_case(&dir, case, health.port));
-        dirs.push(dir);
+        let path = write_case(&dir, case, health.port);
+        // Files no folder scan picks up (Caddyfile, caddy.json) are given as --bouncers.config-file would.
+        if [".yaml", ".yml", ".conf"]
+            .iter()
+            .any(|e| case.file.ends_with(e))
+        {
+            dirs.push(dir);
+        } else {
+            files.push(path.clone());
+        }
+        paths.push(path);
     }
     let started = std::time::Instant::now();
-    let reports = check_all(dirs, vec![], &db);
+    let reports = check_all(dirs, files, &db);
     eprintln!("{} files checked in {:?}", reports.len(), started.elapsed());
     for (case, path) in cases.iter().zip(&paths) {
         let r = reports

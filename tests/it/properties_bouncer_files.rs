@@ -10,7 +10,7 @@ use crowdsec_bouncer_exporter::crowdsec::bouncer_files::{
     read_capped, Kind, ReadError, MAX_FILE_BYTES,
 };
 
-const KINDS: [Kind; 7] = [
+const KINDS: [Kind; 8] = [
     Kind::Go,
     Kind::Cloudflare,
     Kind::CrowdsecConfig,
@@ -18,6 +18,7 @@ const KINDS: [Kind; 7] = [
     Kind::LuaHaproxy,
     Kind::Apache,
     Kind::Traefik,
+    Kind::Caddy,
 ];
 
 fn secret() -> impl Strategy<Value = String> {
@@ -54,6 +55,16 @@ fn line(secret: String) -> impl Strategy<Value = String> {
         Just("          crowdsecLapiKeyFile: /run/secrets/lapi".to_owned()),
         Just("        bouncer:\n          crowdsecLapiHost: 127.0.0.1:8080\n          crowdsecMode: alone".to_owned()),
         Just("http:\n  routers: {}".to_owned()),
+        // Caddy's global option and JSON (issue 20), the key quoted, in a placeholder, misspelt, unterminated.
+        Just(format!("{{\n  crowdsec {{\n    api_key {s}\n  }}\n}}")),
+        Just(format!("  crowdsec {{\n    api_key \"{s}")),
+        Just(format!("    apikey {s}")),
+        Just(format!("    api_url http://{s}")),
+        Just(format!("    api_key `{s}` # c")),
+        Just("    api_key {env.API_KEY}".to_owned()),
+        Just("    api_key {$SECRET_FROM_ENV:x}".to_owned()),
+        Just(format!("{{\"apps\": {{\"crowdsec\": {{\"api_key\": \"{s}\"}}}}}}")),
+        Just("}".to_owned()),
         Just("api_key: ${API_KEY}".to_owned()),
         Just("api_key: $SECRET_FROM_ENV".to_owned()),
         Just("API_KEY=${API_KEY}".to_owned()),

@@ -173,6 +173,7 @@ pub fn units(kind: Kind, path: &Path) -> Vec<String> {
         Kind::Apache => vec!["apache2.service".into(), "httpd.service".into()],
         Kind::LuaHaproxy => vec!["haproxy.service".into()],
         Kind::Traefik => vec!["traefik.service".into()],
+        Kind::Caddy => vec!["caddy.service".into()],
     }
 }
 
@@ -220,6 +221,11 @@ impl Inspection {
         if self.report.kind == Kind::Traefik {
             return LogPlace::Unknown(
                 "not checked: the Traefik plugin logs into Traefik's log (its logFilePath, or Traefik's standard output), which the exporter does not read yet".into(),
+            );
+        }
+        if self.report.kind == Kind::Caddy {
+            return LogPlace::Unknown(
+                "not checked: the Caddy bouncer logs into Caddy's log (its `log` option, or the journal of caddy.service), which the exporter does not classify yet".into(),
             );
         }
         if self.report.kind.is_module() {

@@ -38,6 +38,8 @@ pub enum Kind {
     Apache,
     /// Traefik plugin: a middleware of Traefik's dynamic configuration (`crowdsecLapiKey`, `crowdsecLapiHost`...).
     Traefik,
+    /// Caddy's bouncer: the `crowdsec { … }` global option of the Caddyfile, or `apps.crowdsec` of Caddy's JSON.
+    Caddy,
 }
 
 impl Kind {
@@ -48,7 +50,12 @@ impl Kind {
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-        if name.ends_with(".toml") {
+        if name == "caddyfile"
+            || name.ends_with(".caddyfile")
+            || (name.contains("caddy") && name.ends_with(".json"))
+        {
+            Kind::Caddy
+        } else if name.ends_with(".toml") {
             // Traefik's dynamic configuration in TOML (no bouncer's own file is TOML).
             Kind::Traefik
         } else if name.contains("cloudflare-worker") || name.contains("blocklist-mirror") {
@@ -75,6 +82,7 @@ impl Kind {
             Kind::LuaHaproxy => "haproxy bouncer (Lua KEY=VALUE)",
             Kind::Apache => "apache bouncer (directives)",
             Kind::Traefik => "Traefik plugin (Traefik dynamic configuration)",
+            Kind::Caddy => "Caddy bouncer (Caddyfile or Caddy JSON)",
         }
     }
 
@@ -90,6 +98,7 @@ impl Kind {
                 "crowdsecLapiScheme/crowdsecLapiHost/crowdsecLapiPath",
                 "crowdsecLapiKey",
             ),
+            Kind::Caddy => ("api_url", "api_key"),
         }
     }
 

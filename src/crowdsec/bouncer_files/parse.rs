@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use serde_yaml_ng::Value;
 
 mod apache;
+mod caddy;
 mod haproxy;
 mod traefik;
 
@@ -78,6 +79,10 @@ pub enum ParseError {
     /// The haproxy bouncer's reader raises a Lua error at this line (a listed key alone, without `=`).
     #[error("line {0}: a setting without `=` makes the haproxy bouncer's reader fail (a Lua error), so haproxy does not load the bouncer")]
     LuaError(usize),
+    /// Caddy refuses the `crowdsec` block of the Caddyfile at this line (an unknown token, a missing argument,
+    /// api_url without a scheme); never quoted (it may be the key).
+    #[error("line {0}: Caddy refuses this line of the `crowdsec` block (an unknown option, a missing value, or api_url without a scheme), so it does not load the Caddyfile")]
+    Caddy(usize),
     /// Nested deeper than the bouncer's YAML reader accepts.
     #[error("{0}nests YAML collections deeper than 128 levels: the bouncer's YAML reader refuses the file")]
     TooDeep(&'static str),
@@ -98,6 +103,11 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Kind, Parsed), ParseError> {
     let text = as_text(main, "")?;
+    if kind == Kind::Caddy || (kind == Kind::Lua && caddy::is_caddy(&text) && !is_apache(&text)) {
+        return caddy::parse_caddy(&text, env)
+            .map(|p| (Kind::Caddy, p))
+            .map_err(ParseError::Caddy);
+    }
     if kind == Kind::Traefik {
         // Traefik's TOML form (`[http.middlewares.<name>.plugin.<plugin>]`): not read yet, said so.
         return Ok((

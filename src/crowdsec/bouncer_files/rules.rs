@@ -30,6 +30,7 @@ pub(super) fn parse_fix(e: &ParseError) -> String {
         ParseError::Duplicate { .. } => "keep one line per key (put overrides in the `.local` file), then restart the bouncer".into(),
         ParseError::NotMapping(_) => "the file must hold `key: value` settings: restore it from the bouncer's example configuration".into(),
         ParseError::TooDeep(_) => "this is not a bouncer configuration (collections nested over 128 levels): restore it from the bouncer's example configuration".into(),
+        ParseError::Caddy(_) => "write that line of the `crowdsec` block as its module reads it (api_url with http:// or https://, api_key <key>, ticker_interval 15s...), then `caddy validate` and reload Caddy".into(),
         ParseError::LuaError(_) => "write that setting as KEY=VALUE (or start the line with `#`), then reload haproxy".into(),
         ParseError::Merge(_) => "give the setting the same shape in the `.local` file as in the main file (a value for a value, a list for a list, keys for a section), then restart the bouncer".into(),
     }
@@ -39,7 +40,7 @@ pub(super) fn parse_fix(e: &ParseError) -> String {
 /// strip it (and broke on it before lua-cs-bouncer 1.0.6), the apache module breaks on it.
 pub(crate) fn example_url(kind: Kind) -> &'static str {
     match kind {
-        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig | Kind::Traefik => {
+        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig | Kind::Traefik | Kind::Caddy => {
             "http://127.0.0.1:8080/"
         }
         Kind::Lua | Kind::LuaHaproxy | Kind::Apache => "http://127.0.0.1:8080",
@@ -230,6 +231,9 @@ pub(super) fn check_auth(
         let detail = if kind.is_yaml() {
             // go-cs-bouncer StreamBouncer.Init: "config does not contain LAPI key or certificate".
             format!("{key_name} is empty or null (after the .local overlay) and no certificate is set: the bouncer refuses to start")
+        } else if kind == Kind::Caddy {
+            // caddy-crowdsec-bouncer crowdsec.go Validate (f1e77b2d).
+            "api_key is not set: Caddy refuses the configuration (\"crowdsec API key must not be empty\")".to_owned()
         } else if kind == Kind::Traefik {
             // crowdsec-bouncer-traefik-plugin ValidateParams (9b8d6b93): "cannot be all empty".
             "crowdsecLapiKey is empty and no client certificate is set (crowdsecLapiTlsCertificateBouncerFile and ...KeyFile): the plugin refuses to load the middleware".to_owned()
