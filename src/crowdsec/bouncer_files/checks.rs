@@ -528,7 +528,7 @@ mod tests {
     }
 
     /// Issue 20 #6: a Traefik dynamic configuration passed with --bouncers.config-file is never judged as a Go
-    /// bouncer: without the plugin's middleware, or in TOML, it is skipped with the reason and has no verdict.
+    /// bouncer: without the plugin's middleware (YAML or TOML), it is skipped with the reason and has no verdict.
     #[test]
     fn traefik_files_without_the_plugin_are_skipped_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
@@ -540,8 +540,8 @@ mod tests {
             ),
             (
                 "dynamic.toml",
-                "[http.middlewares.crowdsec.plugin.bouncer]\n  crowdsecLapiKey = \"k\"\n",
-                "in TOML",
+                "[http.middlewares.auth.basicAuth]\n  users = []\n",
+                "without a middleware of the CrowdSec bouncer plugin",
             ),
         ] {
             let path = dir.path().join(name);

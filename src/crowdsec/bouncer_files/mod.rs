@@ -142,7 +142,7 @@ pub struct Parsed {
     /// Where the key comes from when the exporter does not read it (Traefik `crowdsecLapiKeyFile`), said, never
     /// guessed.
     pub key_elsewhere: Option<String>,
-    /// Why the file is not judged at all (a Traefik configuration without the plugin, or in TOML): no check fails.
+    /// Why the file is not judged at all (a Traefik or Caddy configuration without the bouncer): no check fails.
     pub unjudged: Option<String>,
     /// Go: `$VAR`s of api_url / api_key the exporter's environment does not define (the bouncer's may).
     pub url_undefined_vars: Vec<String>,

@@ -83,6 +83,9 @@ pub enum ParseError {
     /// api_url without a scheme); never quoted (it may be the key).
     #[error("line {0}: Caddy refuses this line of the `crowdsec` block (an unknown option, a missing value, or api_url without a scheme), so it does not load the Caddyfile")]
     Caddy(usize),
+    /// A Traefik TOML file Traefik cannot read (located, never quoted).
+    #[error("is not valid TOML (syntax error at line {0}): Traefik's file provider refuses it")]
+    Toml(usize),
     /// Nested deeper than the bouncer's YAML reader accepts.
     #[error("{0}nests YAML collections deeper than 128 levels: the bouncer's YAML reader refuses the file")]
     TooDeep(&'static str),
@@ -109,12 +112,25 @@ pub fn parse(
             .map_err(ParseError::Caddy);
     }
     if kind == Kind::Traefik {
-        // Traefik's TOML form (`[http.middlewares.<name>.plugin.<plugin>]`): not read yet, said so.
+        // Traefik's TOML form (`[http.middlewares.<name>.plugin.<plugin>]`), the same tree as its YAML form.
+        let root: Value = match toml::from_str::<toml::Table>(&text) {
+            // The error's text may quote the line (the key): only its place is kept.
+            Err(e) => {
+                let line = e.span().map_or(0, |s| {
+                    text[..s.start.min(text.len())].matches('\n').count() + 1
+                });
+                return Err(ParseError::Toml(line));
+            }
+            Ok(table) => serde_yaml_ng::to_value(table).map_err(|_| ParseError::Toml(0))?,
+        };
         return Ok((
-            kind,
-            Parsed {
-                unjudged: Some("a Traefik dynamic configuration in TOML: the exporter reads its YAML form only, so this file is not checked".into()),
-                ..Parsed::default()
+            Kind::Traefik,
+            match traefik::find(&root) {
+                Some((name, conf)) => traefik::parse_traefik(&name, conf),
+                None => Parsed {
+                    unjudged: Some("a Traefik dynamic configuration without a middleware of the CrowdSec bouncer plugin (no crowdsecLapi* key under http.middlewares.<name>.plugin.<plugin>): no bouncer to check".into()),
+                    ..Parsed::default()
+                },
             },
         ));
     }

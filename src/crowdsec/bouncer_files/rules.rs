@@ -30,6 +30,7 @@ pub(super) fn parse_fix(e: &ParseError) -> String {
         ParseError::Duplicate { .. } => "keep one line per key (put overrides in the `.local` file), then restart the bouncer".into(),
         ParseError::NotMapping(_) => "the file must hold `key: value` settings: restore it from the bouncer's example configuration".into(),
         ParseError::TooDeep(_) => "this is not a bouncer configuration (collections nested over 128 levels): restore it from the bouncer's example configuration".into(),
+        ParseError::Toml(_) => "fix the TOML at that line (`key = \"value\"`, tables in `[brackets]`); Traefik's file provider reloads it".into(),
         ParseError::Caddy(_) => "write that line of the `crowdsec` block as its module reads it (api_url with http:// or https://, api_key <key>, ticker_interval 15s...), then `caddy validate` and reload Caddy".into(),
         ParseError::LuaError(_) => "write that setting as KEY=VALUE (or start the line with `#`), then reload haproxy".into(),
         ParseError::Merge(_) => "give the setting the same shape in the `.local` file as in the main file (a value for a value, a list for a list, keys for a section), then restart the bouncer".into(),

@@ -1,5 +1,5 @@
 //! The Traefik plugin (maxlerebourg/crowdsec-bouncer-traefik-plugin), whose settings are a middleware of
-//! Traefik's dynamic configuration (file provider, YAML): `http.middlewares.<name>.plugin.<plugin>.<key>`. Rules
+//! Traefik's dynamic configuration (file provider, YAML or TOML, one tree): `http.middlewares.<name>.plugin.<plugin>.<key>`. Rules
 //! from the plugin at commit 9b8d6b937cff1295a96807c0c0954e8f900adb52 and from Traefik:
 //!
 //! - Traefik fills the plugin's `Config` with mapstructure, `WeaklyTypedInput` (traefik/traefik
