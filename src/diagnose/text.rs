@@ -357,7 +357,11 @@ pub(crate) fn text(r: &Report, colour: bool) -> String {
             Some(false) => p.on(BAD, "INVALID"),
             _ if !f.file.enabled => p.on(
                 WARN,
-                "disabled (ENABLED=false in the file the bouncer reads)",
+                if f.file.kind == crate::crowdsec::bouncer_files::Kind::Traefik {
+                    "disabled (the plugin's middleware is not `enabled: true`)"
+                } else {
+                    "disabled (ENABLED=false in the file the bouncer reads)"
+                },
             ),
             Some(true) => p.on(GOOD, "valid"),
             None => p.on(WARN, "no check failed, but its key could not be checked"),
