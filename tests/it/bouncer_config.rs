@@ -16,6 +16,7 @@ use common::*;
 use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::{
     key_hash, Check, FileReport, Status,
 };
+use crowdsec_bouncer_exporter::crowdsec::bouncer_files::Kind;
 use crowdsec_bouncer_exporter::settings::LapiDbLocation;
 use crowdsec_bouncer_exporter::sources::bouncer_config::BouncerConfigSource;
 use crowdsec_bouncer_exporter::sources::lapi_db::LapiDbSource;
@@ -96,6 +97,17 @@ struct Case {
 
 use Check::*;
 use Status::*;
+
+/// Traefik and Caddy: endpoint_reachable only (host evidence), no deprecated lapi_reachable.
+const PLUGIN_OK: &[(Check, Status)] = &[
+    (Readable, Pass),
+    (Parses, Pass),
+    (ApiUrl, Pass),
+    (ApiKey, Pass),
+    (KeyRegistered, Pass),
+    (EndpointReachable, Pass),
+    (Permissions, Pass),
+];
 
 const GO_OK: &[(Check, Status)] = &[
     (Readable, Pass),
@@ -179,19 +191,19 @@ fn cases() -> Vec<Case> {
         Case { name: "haproxy API_URL never probed (issue 20 #3)", file: "crowdsec-haproxy-bouncer.conf", text: b"API_URL=http://127.0.0.1:1/\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
         // The Traefik plugin (maxlerebourg/crowdsec-bouncer-traefik-plugin 9b8d6b93): a middleware of Traefik's
         // dynamic configuration (src/crowdsec/bouncer_files/parse/traefik.rs).
-        Case { name: "traefik plugin good", file: "dynamic.yml", text: b"http:\n  routers:\n    web:\n      rule: Host(`x`)\n      middlewares: [crowdsec]\n      service: s\n  middlewares:\n    crowdsec:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecMode: stream\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKey: @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
-        Case { name: "traefik plugin in TOML", file: "dynamic.toml", text: b"[http.middlewares.crowdsec.plugin.bouncer]\n  enabled = true\n  crowdsecLapiHost = \"127.0.0.1:@PORT@\"\n  crowdsecLapiKey = \"@GOOD@\"\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "traefik plugin good", file: "dynamic.yml", text: b"http:\n  routers:\n    web:\n      rule: Host(`x`)\n      middlewares: [crowdsec]\n      service: s\n  middlewares:\n    crowdsec:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecMode: stream\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKey: @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
+        Case { name: "traefik plugin in TOML", file: "dynamic.toml", text: b"[http.middlewares.crowdsec.plugin.bouncer]\n  enabled = true\n  crowdsecLapiHost = \"127.0.0.1:@PORT@\"\n  crowdsecLapiKey = \"@GOOD@\"\n", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
         Case { name: "traefik broken TOML", file: "dynamic.toml", text: b"[http.middlewares.crowdsec.plugin.bouncer]\n  crowdsecLapiKey = \"@GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "not valid TOML (syntax error at line 2)" },
         Case { name: "traefik only crowdsecLapiKey (issue 20 #6)", file: "traefik-dynamic.yaml", text: b"http:\n  middlewares:\n    crowdsec:\n      plugin:\n        bouncer:\n          crowdsecLapiKey: @GOOD@\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(Readable, Pass), (Parses, Pass)], says: "" },
-        Case { name: "traefik key from a file", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        crowdsec-bouncer-traefik-plugin:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKeyFile: /run/secrets/crowdsec_key\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (LapiReachable, Pass)], says: "comes from crowdsecLapiKeyFile (/run/secrets/crowdsec_key)" },
-        Case { name: "traefik unknown key, LAPI down", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:1\n          crowdsecLapiKey: notRegistered0123456789abcdef\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (KeyRegistered, Fail), (LapiReachable, Fail)], says: "" },
+        Case { name: "traefik key from a file", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        crowdsec-bouncer-traefik-plugin:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKeyFile: /run/secrets/crowdsec_key\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (EndpointReachable, Pass)], says: "comes from crowdsecLapiKeyFile (/run/secrets/crowdsec_key)" },
+        Case { name: "traefik unknown key, LAPI down", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:1\n          crowdsecLapiKey: notRegistered0123456789abcdef\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (KeyRegistered, Fail), (EndpointReachable, Fail)], says: "" },
         Case { name: "traefik key the plugin refuses", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKey: '\"@GOOD@\"'\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "validateParamsAPIKey" },
         // Caddy's bouncer (hslatman/caddy-crowdsec-bouncer f1e77b2d): the `crowdsec` global option or apps.crowdsec
         // (src/crowdsec/bouncer_files/parse/caddy.rs).
-        Case { name: "caddy Caddyfile good", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@\n    api_key @GOOD@\n    ticker_interval 15s\n  }\n}\n\nexample.com {\n  route {\n    crowdsec\n    respond ok\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
-        Case { name: "caddy JSON good", file: "caddy.json", text: b"{\"apps\": {\"crowdsec\": {\"api_url\": \"http://127.0.0.1:@PORT@/\", \"api_key\": \"@GOOD@\"}}}", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
-        Case { name: "caddy key from {$VAR} undefined here", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    api_key {$CSBE_TEST_UNSET}\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (LapiReachable, Pass)], says: "comes from the bouncer's environment" },
-        Case { name: "caddy key from {env.VAR} defined here", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    api_key {env.CSBE_TEST_KEY}\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
+        Case { name: "caddy Caddyfile good", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@\n    api_key @GOOD@\n    ticker_interval 15s\n  }\n}\n\nexample.com {\n  route {\n    crowdsec\n    respond ok\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
+        Case { name: "caddy JSON good", file: "caddy.json", text: b"{\"apps\": {\"crowdsec\": {\"api_url\": \"http://127.0.0.1:@PORT@/\", \"api_key\": \"@GOOD@\"}}}", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
+        Case { name: "caddy key from {$VAR} undefined here", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    api_key {$CSBE_TEST_UNSET}\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (EndpointReachable, Pass)], says: "comes from the bouncer's environment" },
+        Case { name: "caddy key from {env.VAR} defined here", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    api_key {env.CSBE_TEST_KEY}\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
         Case { name: "caddy unknown option", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    apikey @GOOD@\n  }\n}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "line 4: Caddy refuses" },
         Case { name: "caddy no key", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n  }\n}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (ApiKey, Fail)], says: "must not be empty" },
         Case { name: "apache good", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
@@ -493,6 +505,10 @@ fn every_kind_good_and_broken() {
                         .any(|l| e.detail.starts_with(l)),
                 "{e:?}"
             );
+            continue;
+        }
+        if matches!(r.kind, Kind::Traefik | Kind::Caddy) {
+            assert!(r.check(LapiReachable).is_none(), "{r:?}");
             continue;
         }
         let old = r.check(LapiReachable).map(|c| c.status);

@@ -455,6 +455,12 @@ impl Inspection {
 
     /// Records the answer of `GET <api_url>/health`.
     pub(crate) fn lapi_reachable(&mut self, answer: &Result<(), String>) {
+        // Deprecated, kept only for the kinds it was exported for: the Traefik and Caddy bouncers mostly run in a
+        // container whose LAPI name (the plugin's default `crowdsec:8080`) the exporter's host may not resolve, so
+        // their reachability is only host evidence (endpoint_reachable), never a fault of the file.
+        if matches!(self.report.kind, Kind::Traefik | Kind::Caddy) {
+            return;
+        }
         let url = self
             .health_url
             .as_ref()
