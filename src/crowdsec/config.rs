@@ -92,6 +92,17 @@ pub struct CrowdsecConfig {
     pub config_dir: Option<PathBuf>,
 }
 
+/// Bouncer configurations kept outside CrowdSec's folders at a package's standard place, found under `root` (`/`
+/// on a host) when the operator gave no file: Caddy's Debian/RPM package reads `/etc/caddy/Caddyfile`, where the
+/// `crowdsec { … }` global option of caddy-crowdsec-bouncer lives. Only files that exist.
+pub fn default_bouncer_files(root: &Path) -> Vec<PathBuf> {
+    ["etc/caddy/Caddyfile"]
+        .iter()
+        .map(|p| root.join(p))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
 /// Where the bouncers' configuration files are, when the operator did not say: `bouncers/` under CrowdSec's
 /// `config_paths.config_dir` (read from `crowdsec_config`, unreadable: skipped), under the folder of
 /// `crowdsec_config` itself, then the packages' places: `/etc/crowdsec/bouncers` (Linux) and
@@ -407,6 +418,18 @@ fn extract(path: &Path, root: &Value) -> Result<CrowdsecConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caddys_standard_caddyfile_is_found_when_it_exists() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(default_bouncer_files(root.path()).is_empty());
+        std::fs::create_dir_all(root.path().join("etc/caddy")).unwrap();
+        std::fs::write(root.path().join("etc/caddy/Caddyfile"), "{\n}\n").unwrap();
+        assert_eq!(
+            default_bouncer_files(root.path()),
+            [root.path().join("etc/caddy/Caddyfile")]
+        );
+    }
 
     fn env(name: &str) -> Option<String> {
         match name {
