@@ -6,6 +6,9 @@
 // file, when the key could not be compared), each check exported as 0 (fail or warning). Nothing is said when
 // there is none. crowdsec-bouncer-exporter diagnose lists the same checks (tests/differential.rs) and orders them:
 // stopped > key refused > unreachable > invalid file.
+// The failing checks and log errors of the device's files on the exporter host, for an integration alert (issue 20
+// #5): the files whose URL names the integration (crowdsec_bouncer_config_integration).
+local integrationCauses = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (instance, path) crowdsec_bouncer_config_integration{integration_id=%q}" $labels.integration_id | query | sortByLabel "check" }} Failing checks of its device\'s configuration files on the exporter host:{{ range . }} {{ .Labels.check }} ({{ .Labels.path }}){{ end }}{{ with printf "crowdsec_bouncer_log_errors > 0 and on (instance, path) crowdsec_bouncer_config_integration{integration_id=%q}" $labels.integration_id | query | sortByLabel "class" }}; errors in its log:{{ range . }} {{ .Labels.class }} ({{ .Labels.path }}){{ end }}{{ end }}; `crowdsec-bouncer-exporter diagnose` names the likely cause first.{{ end }}';
 local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (instance, path) (crowdsec_bouncer_config_valid and on (bouncer) crowdsec_bouncer_info{lapi=%q,bouncer_base=%q})" $labels.lapi $labels.bouncer_base | query | sortByLabel "check" }} Failing checks of its configuration files on the exporter host:{{ range . }} {{ .Labels.check }} ({{ .Labels.path }}){{ end }}; `crowdsec-bouncer-exporter diagnose` names the likely cause first.{{ end }}';
 {
   prometheusAlerts+:: {
@@ -199,7 +202,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
             labels: { severity: "critical" },
             annotations: {
               summary: "A CrowdSec remediation component integration has stopped pulling its blocklists.",
-              description: "Remediation component integration {{ $labels.integration }} (id {{ $labels.integration_id }}) last pulled from the CrowdSec Service API {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:integration_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}).",
+              description: "Remediation component integration {{ $labels.integration }} (id {{ $labels.integration_id }}) last pulled from the CrowdSec Service API {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:integration_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }})." + integrationCauses,
               runbook_url: c.runbookUrlBase + "CrowdSecRemediationComponentIntegrationOffline.md",
             },
           },

@@ -64,7 +64,12 @@ pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = build_with(&scrape, &settings.thresholds);
+    let mut report = build_with(&scrape, &settings.thresholds);
+    report.looked_in = settings
+        .checks
+        .as_ref()
+        .map(crate::settings::CheckSettings::places)
+        .unwrap_or_default();
     let mut out = std::io::stdout().lock();
     let printed = match output {
         Output::Json => serde_json::to_string_pretty(&report).map(|j| j + "\n"),
@@ -327,7 +332,7 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             .data
             .iter()
             .flat_map(|d| d.integrations.iter())
-            .map(|i| integration_report(&verdict::judge_integration(i, s.now, t)))
+            .map(|i| integration_report(&verdict::judge_integration(i, s.now, t), &files))
             .collect();
         for i in items.iter().filter(|i| i.severity > Severity::None) {
             findings.add(
@@ -417,6 +422,7 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 file,
             })
             .collect(),
+        looked_in: Vec::new(),
     }
 }
 

@@ -93,19 +93,7 @@ impl Exporter {
         }
         match &settings.checks {
             Some(c) => {
-                let found: Vec<String> = c
-                    .config_dirs
-                    .iter()
-                    .map(|d| {
-                        let state = if d.is_dir() {
-                            ""
-                        } else {
-                            " (missing: skipped)"
-                        };
-                        format!("{}{state}", d.display())
-                    })
-                    .chain(c.config_files.iter().map(|f| f.display().to_string()))
-                    .collect();
+                let found = c.places();
                 tracing::info!(source = bouncer_config::SOURCE, paths = %found.join(", "),
                     "checking bouncer configuration files (--bouncers.config-dir, --bouncers.config-file)");
             }

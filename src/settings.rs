@@ -160,6 +160,25 @@ pub struct CheckSettings {
     pub timeout: Duration,
 }
 
+impl CheckSettings {
+    /// Where bouncer files are looked for, as start-up and `diagnose` say it: each folder (`(missing: skipped)`
+    /// when it is not one), then each file.
+    pub fn places(&self) -> Vec<String> {
+        self.config_dirs
+            .iter()
+            .map(|d| {
+                let state = if d.is_dir() {
+                    ""
+                } else {
+                    " (missing: skipped)"
+                };
+                format!("{}{state}", d.display())
+            })
+            .chain(self.config_files.iter().map(|f| f.display().to_string()))
+            .collect()
+    }
+}
+
 /// The web layer's options ([`crate::web::Options`]), built here from the `--web.*` flags and config-file keys.
 pub use crate::web::Options as WebSettings;
 

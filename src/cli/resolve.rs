@@ -149,9 +149,23 @@ impl Cli {
             &self.bouncers.check_interval,
             AtLeast::OneSecond,
         )?;
+        // Issue 20 #4: left at its default, the folder follows CrowdSec's config (FreeBSD, OPNsense, pfSense).
+        let defaults =
+            self.bouncers.config_dirs == [Path::new(crate::settings::DEFAULT_BOUNCERS_CONFIG_DIR)];
+        let config_dirs = if defaults {
+            crate::crowdsec::config::default_bouncer_dirs(&self.lapi.crowdsec_config)
+        } else {
+            self.bouncers.config_dirs.clone()
+        };
+        // Neither folders nor files given: the packages' standard places outside CrowdSec's folders too.
+        let config_files = if defaults && self.bouncers.config_files.is_empty() {
+            crate::crowdsec::config::default_bouncer_files(Path::new("/"))
+        } else {
+            self.bouncers.config_files.clone()
+        };
         Ok(CheckSettings {
-            config_dirs: self.bouncers.config_dirs.clone(),
-            config_files: self.bouncers.config_files.clone(),
+            config_dirs,
+            config_files,
             lapi_url,
             crowdsec_config: self.lapi.crowdsec_config.clone(),
             interval,

@@ -164,6 +164,39 @@ pub struct BouncerSnapshot {
     pub usage: Option<crate::crowdsec::usage::UsageTotals>,
 }
 
+/// Whether a bouncer of this type (the `type` it registers with, its User-Agent's name) can run in live mode, where
+/// it pulls only when traffic needs a lookup: `Some(false)` for the stream-only ones (cs-firewall-bouncer,
+/// cs-custom-bouncer, cs-cloudflare-bouncer, cs-cloudflare-worker-bouncer, cs-blocklist-mirror and the HAProxy SPOA
+/// bouncer build only a go-cs-bouncer `StreamBouncer`; CrowdSec's page of the Cloudflare worker says "Mode: Stream
+/// only", docs.crowdsec.net/u/bouncers/cloudflare-workers), `Some(true)` for those with a live mode (lua-cs-bouncer's
+/// nginx/openresty `MODE=live`, the legacy haproxy bouncer's `MODE`, apache's module, the Traefik plugin's
+/// `crowdsecMode: live`, Caddy's `enable_streaming false`), `None` when the type is unknown.
+pub(crate) fn has_live_mode(bouncer_type: &str) -> Option<bool> {
+    let t = bouncer_type.to_ascii_lowercase();
+    let stream_only = [
+        "firewall",
+        "custom",
+        "cloudflare",
+        "blocklist-mirror",
+        "spoa",
+    ];
+    let live = [
+        "nginx",
+        "openresty",
+        "haproxy",
+        "apache",
+        "traefik",
+        "caddy",
+    ];
+    if stream_only.iter().any(|s| t.contains(s)) {
+        Some(false)
+    } else if live.iter().any(|s| t.contains(s)) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

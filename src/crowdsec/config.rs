@@ -88,6 +88,47 @@ pub struct CrowdsecConfig {
     pub db: DbConfig,
     /// `api.server.listen_uri`, e.g. `127.0.0.1:8080`.
     pub lapi_listen_uri: Option<String>,
+    /// `config_paths.config_dir`, e.g. `/usr/local/etc/crowdsec/` on FreeBSD, OPNsense and pfSense.
+    pub config_dir: Option<PathBuf>,
+}
+
+/// Bouncer configurations kept outside CrowdSec's folders at a package's standard place, found under `root` (`/`
+/// on a host) when the operator gave no file: Caddy's Debian/RPM package reads `/etc/caddy/Caddyfile`, where the
+/// `crowdsec { … }` global option of caddy-crowdsec-bouncer lives. Only files that exist.
+pub fn default_bouncer_files(root: &Path) -> Vec<PathBuf> {
+    ["etc/caddy/Caddyfile"]
+        .iter()
+        .map(|p| root.join(p))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+/// Where the bouncers' configuration files are, when the operator did not say: `bouncers/` under CrowdSec's
+/// `config_paths.config_dir` (read from `crowdsec_config`, unreadable: skipped), under the folder of
+/// `crowdsec_config` itself, then the packages' places: `/etc/crowdsec/bouncers` (Linux) and
+/// `/usr/local/etc/crowdsec/bouncers` (FreeBSD ports, OPNsense, pfSense). In that order, without duplicates.
+pub fn default_bouncer_dirs(crowdsec_config: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = load(crowdsec_config).ok().and_then(|c| c.config_dir) {
+        dirs.push(dir.join("bouncers"));
+    }
+    if let Some(parent) = crowdsec_config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        dirs.push(parent.join("bouncers"));
+    }
+    dirs.push(PathBuf::from("/etc/crowdsec/bouncers"));
+    dirs.push(PathBuf::from("/usr/local/etc/crowdsec/bouncers"));
+    let mut out: Vec<PathBuf> = Vec::new();
+    for d in dirs {
+        // `/usr/local/etc/crowdsec/` and `/usr/local/etc/crowdsec` name one folder.
+        let d: PathBuf = d.components().collect();
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// Loads `path` and `<path>.local` (when present) as CrowdSec does.
@@ -372,12 +413,28 @@ fn extract(path: &Path, root: &Value) -> Result<CrowdsecConfig, ConfigError> {
                 .map(PathBuf::from),
         },
         lapi_listen_uri,
+        config_dir: match root.get("config_paths").and_then(|c| c.get("config_dir")) {
+            Some(Value::String(s)) if !s.is_empty() => Some(PathBuf::from(s)),
+            _ => None,
+        },
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caddys_standard_caddyfile_is_found_when_it_exists() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(default_bouncer_files(root.path()).is_empty());
+        std::fs::create_dir_all(root.path().join("etc/caddy")).unwrap();
+        std::fs::write(root.path().join("etc/caddy/Caddyfile"), "{\n}\n").unwrap();
+        assert_eq!(
+            default_bouncer_files(root.path()),
+            [root.path().join("etc/caddy/Caddyfile")]
+        );
+    }
 
     fn env(name: &str) -> Option<String> {
         match name {

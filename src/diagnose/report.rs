@@ -52,6 +52,9 @@ pub(crate) struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrations: Option<IntegrationsReport>,
     pub config_files: Vec<ConfigFile>,
+    /// Where bouncer configuration files were looked for (folders, `(missing: skipped)`, then files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub looked_in: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,6 +159,12 @@ pub(crate) struct IntegrationReport {
     pub blocklists: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// This host's configuration files whose URL names the integration (its devices).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub config_files: Vec<String>,
+    /// Offline or never pulled: the failing evidence of those files, likeliest first (as a bouncer's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<Cause>,
 }
 
 #[derive(Debug, Serialize)]
@@ -262,9 +271,13 @@ pub(super) fn base_report(b: &BaseJudgement, files: &[FileReport], t: &Threshold
     }
 }
 
-pub(super) fn integration_report(j: &IntegrationJudgement) -> IntegrationReport {
+pub(super) fn integration_report(
+    j: &IntegrationJudgement,
+    files: &[FileReport],
+) -> IntegrationReport {
     let i = j.integration;
     let pulled = i.last_pull_timestamp().is_some();
+    let (mine, causes) = verdict::causes::integration_causes(&i.id, j.verdict, files);
     IntegrationReport {
         id: i.id.clone(),
         name: i.name.clone(),
@@ -279,6 +292,8 @@ pub(super) fn integration_report(j: &IntegrationJudgement) -> IntegrationReport 
         blocklist_items: i.blocklist_items,
         blocklists: i.blocklists,
         fix: text::integration_fix(j),
+        config_files: mine.iter().map(|f| f.path.display().to_string()).collect(),
+        causes,
     }
 }
 

@@ -406,3 +406,85 @@ fn causes_only_for_offline_or_never_pulled_bouncers() {
     assert!(text(&r, false)
         .contains("    likely cause: unknown: no configuration file on this host belongs to it"));
 }
+
+/// Issue 20 #8: the live-mode sentence only for a bouncer that has a live mode; the firewall and the Cloudflare
+/// worker are stream-only (it was appended to every offline bouncer without usage metrics).
+#[test]
+fn the_live_mode_sentence_only_for_bouncers_with_a_live_mode() {
+    let fix_of = |bouncer_type: &str| {
+        let mut b = row("b", LastPull::At(NOW - 2.0 * D));
+        b.bouncer_type = bouncer_type.into();
+        let j = json(&build(&scrape(vec![b], None)));
+        let base = &j["lapis"][0]["bouncers"][0];
+        assert_eq!(base["verdict"], "offline", "{bouncer_type}");
+        base["fix"].as_str().unwrap().to_owned()
+    };
+    for stream_only in [
+        "crowdsec-firewall-bouncer",
+        "crowdsec-cloudflare-worker-bouncer",
+    ] {
+        let fix = fix_of(stream_only);
+        assert!(!fix.contains("live-mode"), "{stream_only}: {fix}");
+        assert!(fix.starts_with("the bouncer stopped pulling"), "{fix}");
+    }
+    for live in [
+        "crowdsec-nginx-bouncer",
+        "Crowdsec-Bouncer-Traefik-Plugin",
+        "",
+    ] {
+        assert!(fix_of(live).contains("a live-mode bouncer"), "{live:?}");
+    }
+}
+
+/// Issue 20 #5: a Blocklist-as-a-Service device whose key was refreshed in the Console: its file names the
+/// integration, its log has `API error: Unauthorized` (class auth), the integration last pulled 26 h ago. Diagnose
+/// names this host's file under the integration, the log's auth errors as the likely cause, and the Console's fix
+/// (Refresh Credentials), never the LAPI's (`cscli bouncers add`, "the LAPI refuses the key").
+#[test]
+fn an_offline_integration_names_its_devices_file_and_the_consoles_fix() {
+    use Check::*;
+    use CheckStatus::*;
+    let id = "65f0c0ffee0000000000aa03";
+    let path = "/etc/crowdsec/bouncers/crowdsec-cloudflare-worker-bouncer.yaml";
+    let mut file = linked_file(path, "", &[(Readable, Pass), (ApiUrl, Pass), (Log, Fail)]);
+    file.bouncer = None;
+    file.lapi = None;
+    file.kind = crate::crowdsec::bouncer_files::Kind::CrowdsecConfig;
+    file.api_url = Some(format!(
+        "https://admin.api.crowdsec.net/v1/integrations/{id}/"
+    ));
+    file.log_errors.insert("auth", 3);
+    let mut i = integration(LastPull::At(NOW - 26.0 * H), 30.0 * D);
+    i.entity_type = "remediation_component_integration".into();
+    i.output_format = "remediation_component".into();
+    let mut other = file.clone();
+    other.path = "/etc/crowdsec/bouncers/other.yaml".into();
+    other.api_url =
+        Some("https://admin.api.crowdsec.net/v1/integrations/ffffffffffffffffffffffff/".into());
+    let r = build(&with_files(
+        scrape(vec![], Some(vec![i])),
+        vec![file, other],
+    ));
+    let j = json(&r);
+    let it = &j["integrations"]["items"][0];
+    assert_eq!(it["verdict"], "offline");
+    assert_eq!(it["config_files"], serde_json::json!([path]));
+    let causes = it["causes"].as_array().unwrap();
+    assert_eq!(causes[0]["kind"], "key_refused");
+    assert_eq!(causes[0]["check"], "log");
+    assert_eq!(causes[0]["path"], path);
+    let fix = causes[0]["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("\"Refresh Credentials\"") && fix.contains("crowdsec_config.lapi_key"),
+        "{fix}"
+    );
+    let t = text(&r, false);
+    assert!(
+        t.contains(&format!("    its device on this host: {path}\n    likely cause: log ({path}): 3 `auth` error(s) in its recent log: the Service API refused its integration key")),
+        "{t}"
+    );
+    assert!(
+        !t.contains("cscli bouncers add") && !t.contains("the LAPI refuses"),
+        "{t}"
+    );
+}

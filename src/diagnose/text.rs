@@ -59,7 +59,11 @@ pub(super) fn base_fix(
     match b.verdict {
         BaseVerdict::Ok | BaseVerdict::Unknown => None,
         BaseVerdict::Late | BaseVerdict::Offline => {
-            let quiet = if b.usage_metrics_age_seconds.is_none() {
+            // Issue 20 #8: the live-mode sentence only for a bouncer that has a live mode (or of unknown type).
+            let stream_only = !b.rows.is_empty() && b.rows.iter().all(|r| {
+                crate::crowdsec::bouncers::has_live_mode(&r.bouncer.bouncer_type) == Some(false)
+            });
+            let quiet = if b.usage_metrics_age_seconds.is_none() && !stream_only {
                 "; a live-mode bouncer (nginx/openresty/apache/traefik default) pulls only when its site gets traffic, and this one sends no usage metrics (CrowdSec >= 1.6.3 and recent bouncers do), so an idle site cannot be told from a dead bouncer"
             } else {
                 ""
@@ -258,6 +262,20 @@ fn integration_text(o: &mut String, p: &Paint, it: &IntegrationReport) {
         p.severity(it.severity, integration_label(it.verdict)),
         alert_suffix(it.alert)
     ));
+    if !it.config_files.is_empty() {
+        o.push_str(&format!(
+            "    its device on this host: {}\n",
+            it.config_files.join(", ")
+        ));
+    }
+    for (i, c) in it.causes.iter().enumerate() {
+        let head = if i == 0 { "likely cause" } else { "also" };
+        o.push_str(&format!(
+            "    {head}: {}\n      try: {}\n",
+            cause_line(c),
+            c.fix
+        ));
+    }
     if let Some(fix) = &it.fix {
         o.push_str(&format!("    try: {fix}\n"));
     }
@@ -328,6 +346,9 @@ pub(crate) fn text(r: &Report, colour: bool) -> String {
         }
     }
     o.push_str("\nBouncer configuration files\n");
+    if !r.looked_in.is_empty() {
+        o.push_str(&format!("  looked in: {}\n", r.looked_in.join(", ")));
+    }
     if r.config_files.is_empty() {
         o.push_str("    none found (see --bouncers.config-dir, --bouncers.config-file)\n");
     }
@@ -336,7 +357,11 @@ pub(crate) fn text(r: &Report, colour: bool) -> String {
             Some(false) => p.on(BAD, "INVALID"),
             _ if !f.file.enabled => p.on(
                 WARN,
-                "disabled (ENABLED=false in the file the bouncer reads)",
+                if f.file.kind == crate::crowdsec::bouncer_files::Kind::Traefik {
+                    "disabled (the plugin's middleware is not `enabled: true`)"
+                } else {
+                    "disabled (ENABLED=false in the file the bouncer reads)"
+                },
             ),
             Some(true) => p.on(GOOD, "valid"),
             None => p.on(WARN, "no check failed, but its key could not be checked"),

@@ -26,7 +26,7 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
     gauges(
         enc,
         "crowdsec_bouncer_config_enabled",
-        "0 if the bouncer configuration file disables the bouncer (nginx/openresty ENABLED=false: a state, not an error), else 1.",
+        "0 if the bouncer configuration file disables the bouncer (nginx/openresty/haproxy ENABLED=false, Traefik plugin enabled not true: a state, not an error), else 1.",
         files.iter().zip(&paths).map(|(f, path)| {
             let labels: Labels<'_> = vec![("path", path.as_str())];
             (labels, if f.enabled { 1.0 } else { 0.0 })
@@ -41,6 +41,18 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
                 let labels: Labels<'_> = vec![("path", path.as_str()), ("check", c.check.name())];
                 (labels, if c.status == Status::Pass { 1.0 } else { 0.0 })
             })
+        }),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_bouncer_config_integration",
+        "1 for each bouncer configuration file whose URL names a Blocklist-as-a-Service integration (integration_id as in crowdsec_integration_info): links an offline integration to its device's file, checks and log on this host.",
+        files.iter().zip(&paths).filter_map(|(f, path)| {
+            let id = f.integration_id()?;
+            Some((id, path))
+        }).collect::<Vec<_>>().iter().map(|(id, path)| {
+            let labels: Labels<'_> = vec![("path", path.as_str()), ("integration_id", id.as_str())];
+            (labels, 1.0)
         }),
     )?;
     gauges(

@@ -191,9 +191,14 @@ impl HostView {
         } else if kind.is_module() {
             // haproxy's Lua bouncer: `lua-load .../crowdsec.lua` in haproxy.cfg is not read yet; a missing `-c`
             // process would be no evidence for a module.
-            insp.running(RunningEvidence::Unknown(
-                "not checked: the haproxy Lua bouncer runs inside haproxy, whose configuration (lua-load of crowdsec.lua) the exporter does not read yet".into(),
-            ));
+            let why = if kind == Kind::Caddy {
+                "not checked: the Caddy bouncer runs inside Caddy, whose processes and adapted configuration the exporter does not read yet"
+            } else if kind == Kind::Traefik {
+                "not checked: the Traefik plugin runs inside Traefik, whose static configuration (experimental.plugins) the exporter does not read yet"
+            } else {
+                "not checked: the haproxy Lua bouncer runs inside haproxy, whose configuration (lua-load of crowdsec.lua) the exporter does not read yet"
+            };
+            insp.running(RunningEvidence::Unknown(why.into()));
         } else {
             let unit = units.iter().find_map(|u| {
                 self.unit_state(u)

@@ -16,6 +16,7 @@ use common::*;
 use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::{
     key_hash, Check, FileReport, Status,
 };
+use crowdsec_bouncer_exporter::crowdsec::bouncer_files::Kind;
 use crowdsec_bouncer_exporter::settings::LapiDbLocation;
 use crowdsec_bouncer_exporter::sources::bouncer_config::BouncerConfigSource;
 use crowdsec_bouncer_exporter::sources::lapi_db::LapiDbSource;
@@ -97,6 +98,17 @@ struct Case {
 use Check::*;
 use Status::*;
 
+/// Traefik and Caddy: endpoint_reachable only (host evidence), no deprecated lapi_reachable.
+const PLUGIN_OK: &[(Check, Status)] = &[
+    (Readable, Pass),
+    (Parses, Pass),
+    (ApiUrl, Pass),
+    (ApiKey, Pass),
+    (KeyRegistered, Pass),
+    (EndpointReachable, Pass),
+    (Permissions, Pass),
+];
+
 const GO_OK: &[(Check, Status)] = &[
     (Readable, Pass),
     (Parses, Pass),
@@ -171,6 +183,29 @@ fn cases() -> Vec<Case> {
         Case { name: "openresty: no env expansion in Lua files", file: "crowdsec-openresty-bouncer.conf", text: b"API_URL=http://127.0.0.1:@PORT@\nAPI_KEY=${CSBE_TEST_KEY}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "" },
         Case { name: "nginx missing url", file: "crowdsec-nginx-bouncer.conf", text: b"API_KEY=@GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
         Case { name: "haproxy: URL lives in haproxy.cfg", file: "crowdsec-haproxy-bouncer.conf", text: b"API_KEY=@GOOD@\nUPDATE_FREQUENCY=10\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
+        // Issue 20 #1-#3: cs-haproxy-bouncer's own reader (lib/plugins/crowdsec/config.lua at 031e1e3, see
+        // src/crowdsec/bouncer_files/parse/haproxy.rs): no trimming, lines without `=` skipped, no URL.
+        Case { name: "haproxy CRLF key (issue 20 #1)", file: "crowdsec-haproxy-bouncer.conf", text: b"ENABLED=true\r\nAPI_KEY=@GOOD@\r\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Pass), (ApiKey, Fail)], says: "ends with a carriage return" },
+        Case { name: "haproxy spaces around = (issue 20 #1)", file: "crowdsec-haproxy-bouncer.conf", text: b"API_KEY = @GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Pass), (ApiKey, Fail)], says: "no space around `=`" },
+        Case { name: "haproxy line without = (issue 20 #2)", file: "crowdsec-haproxy-bouncer.conf", text: b"ENABLED=true\nhaproxy\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(Parses, Pass), (ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
+        Case { name: "haproxy API_URL never probed (issue 20 #3)", file: "crowdsec-haproxy-bouncer.conf", text: b"API_URL=http://127.0.0.1:1/\nAPI_KEY=@GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: &[(ApiKey, Pass), (KeyRegistered, Pass)], says: "" },
+        // The Traefik plugin (maxlerebourg/crowdsec-bouncer-traefik-plugin 9b8d6b93): a middleware of Traefik's
+        // dynamic configuration (src/crowdsec/bouncer_files/parse/traefik.rs).
+        Case { name: "traefik plugin good", file: "dynamic.yml", text: b"http:\n  routers:\n    web:\n      rule: Host(`x`)\n      middlewares: [crowdsec]\n      service: s\n  middlewares:\n    crowdsec:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecMode: stream\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKey: @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
+        Case { name: "traefik plugin in TOML", file: "dynamic.toml", text: b"[http.middlewares.crowdsec.plugin.bouncer]\n  enabled = true\n  crowdsecLapiHost = \"127.0.0.1:@PORT@\"\n  crowdsecLapiKey = \"@GOOD@\"\n", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
+        Case { name: "traefik broken TOML", file: "dynamic.toml", text: b"[http.middlewares.crowdsec.plugin.bouncer]\n  crowdsecLapiKey = \"@GOOD@\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "not valid TOML (syntax error at line 2)" },
+        Case { name: "traefik only crowdsecLapiKey (issue 20 #6)", file: "traefik-dynamic.yaml", text: b"http:\n  middlewares:\n    crowdsec:\n      plugin:\n        bouncer:\n          crowdsecLapiKey: @GOOD@\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(Readable, Pass), (Parses, Pass)], says: "" },
+        Case { name: "traefik key from a file", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        crowdsec-bouncer-traefik-plugin:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKeyFile: /run/secrets/crowdsec_key\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (EndpointReachable, Pass)], says: "comes from crowdsecLapiKeyFile (/run/secrets/crowdsec_key)" },
+        Case { name: "traefik unknown key, LAPI down", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:1\n          crowdsecLapiKey: notRegistered0123456789abcdef\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (KeyRegistered, Fail), (EndpointReachable, Fail)], says: "" },
+        Case { name: "traefik key the plugin refuses", file: "dynamic.yml", text: b"http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          enabled: true\n          crowdsecLapiHost: 127.0.0.1:@PORT@\n          crowdsecLapiKey: '\"@GOOD@\"'\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "validateParamsAPIKey" },
+        // Caddy's bouncer (hslatman/caddy-crowdsec-bouncer f1e77b2d): the `crowdsec` global option or apps.crowdsec
+        // (src/crowdsec/bouncer_files/parse/caddy.rs).
+        Case { name: "caddy Caddyfile good", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@\n    api_key @GOOD@\n    ticker_interval 15s\n  }\n}\n\nexample.com {\n  route {\n    crowdsec\n    respond ok\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
+        Case { name: "caddy JSON good", file: "caddy.json", text: b"{\"apps\": {\"crowdsec\": {\"api_url\": \"http://127.0.0.1:@PORT@/\", \"api_key\": \"@GOOD@\"}}}", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
+        Case { name: "caddy key from {$VAR} undefined here", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    api_key {$CSBE_TEST_UNSET}\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "", expect: &[(ApiKey, Warn), (EndpointReachable, Pass)], says: "comes from the bouncer's environment" },
+        Case { name: "caddy key from {env.VAR} defined here", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    api_key {env.CSBE_TEST_KEY}\n  }\n}\n", extra: Extra::None, valid: true, bouncer: "fw", expect: PLUGIN_OK, says: "" },
+        Case { name: "caddy unknown option", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n    apikey @GOOD@\n  }\n}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(Parses, Fail)], says: "line 4: Caddy refuses" },
+        Case { name: "caddy no key", file: "Caddyfile", text: b"{\n  crowdsec {\n    api_url http://127.0.0.1:@PORT@/\n  }\n}\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiUrl, Pass), (ApiKey, Fail)], says: "must not be empty" },
         Case { name: "apache good", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: true, bouncer: "fw", expect: GO_OK, says: "" },
         Case { name: "apache trailing slash bites", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL \"http://127.0.0.1:@PORT@/\"\nCrowdsecAPIKey @GOOD@\n", extra: Extra::None, valid: false, bouncer: "fw", expect: &[(ApiUrl, Fail), (KeyRegistered, Pass)], says: "" },
         Case { name: "apache placeholder", file: "crowdsec-apache2-bouncer.conf", text: b"CrowdsecURL http://127.0.0.1:@PORT@\ncrowdsecapikey <API_KEY>\n", extra: Extra::None, valid: false, bouncer: "", expect: &[(ApiKey, Fail)], says: "" },
@@ -317,15 +352,25 @@ fn every_kind_good_and_broken() {
     let cases = cases();
     let mut dirs = Vec::new();
     let mut paths = Vec::new();
+    let mut files = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let dir = root.path().join(format!("case{i:02}"));
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        paths.push(write_case(&dir, case, health.port));
-        dirs.push(dir);
+        let path = write_case(&dir, case, health.port);
+        // Files no folder scan picks up (Caddyfile, caddy.json) are given as --bouncers.config-file would.
+        if [".yaml", ".yml", ".conf"]
+            .iter()
+            .any(|e| case.file.ends_with(e))
+        {
+            dirs.push(dir);
+        } else {
+            files.push(path.clone());
+        }
+        paths.push(path);
     }
     let started = std::time::Instant::now();
-    let reports = check_all(dirs, vec![], &db);
+    let reports = check_all(dirs, files, &db);
     eprintln!("{} files checked in {:?}", reports.len(), started.elapsed());
     for (case, path) in cases.iter().zip(&paths) {
         let r = reports
@@ -402,6 +447,31 @@ fn every_kind_good_and_broken() {
                 .contains("cscli bouncers add"),
         "{quoted:?}"
     );
+    let haproxy = by_name("haproxy API_URL never probed (issue 20 #3)");
+    assert_eq!(haproxy.api_url, None, "{haproxy:?}");
+    for check in [ApiUrl, LapiReachable, EndpointReachable] {
+        assert!(haproxy.check(check).is_none(), "{check:?}: {haproxy:?}");
+    }
+    assert!(haproxy.skipped(ApiUrl).unwrap().why.contains("haproxy.cfg"));
+    let traefik = by_name("traefik only crowdsecLapiKey (issue 20 #6)");
+    assert_eq!(
+        traefik.kind,
+        crowdsec_bouncer_exporter::crowdsec::bouncer_files::Kind::Traefik
+    );
+    assert!(!traefik.enabled, "the plugin's enabled defaults to false");
+    assert!(traefik
+        .skipped(ApiKey)
+        .unwrap()
+        .why
+        .contains("enabled is not true"));
+    assert!(traefik
+        .checks
+        .iter()
+        .all(|c| !c.detail.contains("api_url is not set")));
+    assert_eq!(
+        by_name("traefik plugin good").api_url.as_deref(),
+        Some(&*format!("http://127.0.0.1:{}/", health.port))
+    );
     let mtls = by_name("openresty mTLS with an empty key");
     assert_eq!(mtls.tls_cn.as_deref(), Some(TLS_BOUNCER));
     assert!(mtls.check(ApiKey).is_none());
@@ -435,6 +505,10 @@ fn every_kind_good_and_broken() {
                         .any(|l| e.detail.starts_with(l)),
                 "{e:?}"
             );
+            continue;
+        }
+        if matches!(r.kind, Kind::Traefik | Kind::Caddy) {
+            assert!(r.check(LapiReachable).is_none(), "{r:?}");
             continue;
         }
         let old = r.check(LapiReachable).map(|c| c.status);

@@ -364,3 +364,69 @@ fn starts_without_system_ca_certificates() {
         "the LAPI health source is watched: {body}"
     );
 }
+
+/// Issue 20 #4: FreeBSD / OPNsense / pfSense keep CrowdSec and its bouncers under `/usr/local/etc/crowdsec/`.
+/// Given only `--crowdsec.config <root>/usr/local/etc/crowdsec/config.yaml`, every file check was silently off
+/// ("none found"); the folder now comes from the config's `config_paths.config_dir` (or the config's own folder),
+/// and diagnose says where it looked.
+#[test]
+fn the_bouncer_folder_follows_crowdsecs_config_dir() {
+    use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::key_hash;
+    use crowdsec_bouncer_exporter::values::secret::Secret;
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().display().to_string();
+    let etc = root.path().join("usr/local/etc/crowdsec");
+    std::fs::create_dir_all(etc.join("bouncers")).unwrap();
+    std::fs::create_dir_all(root.path().join("var/db/crowdsec/data")).unwrap();
+    std::fs::create_dir_all(root.path().join("elsewhere")).unwrap();
+    let db = root.path().join("var/db/crowdsec/data/crowdsec.db");
+    let conn = db_1_7(&db);
+    let key = "freebsdKey0123456789abcdefABCD";
+    conn.execute(
+        "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, last_pull, auth_type) VALUES (?1, ?1, 'fw', ?3, 0, '10.0.0.1', 'crowdsec-firewall-bouncer', 'v0.0.31', ?2, 'api-key')",
+        rusqlite::params![ts(0), ts(60), key_hash(&Secret::new(key)).expose()],
+    )
+    .unwrap();
+    drop(conn);
+    let file = etc.join("bouncers/crowdsec-firewall-bouncer.yaml");
+    std::fs::write(
+        &file,
+        format!("api_url: http://127.0.0.1:1/\napi_key: {key}\n"),
+    )
+    .unwrap();
+    let config = format!(
+        "config_paths:\n  config_dir: {r}/usr/local/etc/crowdsec/\ndb_config:\n  type: sqlite\n  db_path: {r}/var/db/crowdsec/data/crowdsec.db\n"
+    );
+    // The issue's input, and the same config kept elsewhere: config_dir alone then names the folder.
+    for config_path in [
+        etc.join("config.yaml"),
+        root.path().join("elsewhere/config.yaml"),
+    ] {
+        std::fs::write(&config_path, &config).unwrap();
+        let c = config_path.to_str().unwrap();
+        let out = run(
+            &["diagnose", "--output", "json", "--crowdsec.config", c],
+            &[],
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let files = json["config_files"].as_array().unwrap();
+        assert_eq!(files.len(), 1, "{c}: {json}");
+        assert_eq!(files[0]["path"], file.to_str().unwrap());
+        assert_eq!(files[0]["bouncer"], "fw", "{json}");
+        let looked = json["looked_in"].to_string();
+        assert!(
+            looked.contains(&format!("{r}/usr/local/etc/crowdsec/bouncers\""))
+                && looked.contains("/usr/local/etc/crowdsec/bouncers (missing: skipped)"),
+            "{looked}"
+        );
+        let out = run(&["diagnose", "--crowdsec.config", c], &[]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!(
+                "  looked in: {r}/usr/local/etc/crowdsec/bouncers, "
+            )),
+            "{text}"
+        );
+    }
+}

@@ -303,7 +303,14 @@ fn bouncers_section_replaces_the_check_flags() {
         .checks
         .unwrap();
     assert_eq!(checks.timeout.as_secs(), 2);
-    assert_eq!(checks.config_dirs, [Path::new("/etc/crowdsec/bouncers")]);
+    // Left at its default, the folder follows CrowdSec's config (issue 20 #4), then the packages' places.
+    assert_eq!(
+        checks.config_dirs,
+        [
+            Path::new("/etc/crowdsec/bouncers"),
+            Path::new("/usr/local/etc/crowdsec/bouncers")
+        ]
+    );
 }
 
 /// A 1.7 database with bouncers that last pulled `minutes` ago each.

@@ -10,13 +10,15 @@ use crowdsec_bouncer_exporter::crowdsec::bouncer_files::{
     read_capped, Kind, ReadError, MAX_FILE_BYTES,
 };
 
-const KINDS: [Kind; 6] = [
+const KINDS: [Kind; 8] = [
     Kind::Go,
     Kind::Cloudflare,
     Kind::CrowdsecConfig,
     Kind::Lua,
     Kind::LuaHaproxy,
     Kind::Apache,
+    Kind::Traefik,
+    Kind::Caddy,
 ];
 
 fn secret() -> impl Strategy<Value = String> {
@@ -46,6 +48,28 @@ fn line(secret: String) -> impl Strategy<Value = String> {
         Just(format!("\u{feff}API_KEY={s}")),
         Just(format!("CrowdsecAPIKey {s}")),
         Just(format!("CrowdsecAPIKey \"{s}")),
+        // Traefik's dynamic configuration with the plugin's middleware (issue 20), the key in several spellings.
+        Just(format!("http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          crowdsecLapiKey: {s}")),
+        Just(format!("http:\n  middlewares:\n    cs:\n      plugin:\n        bouncer:\n          CROWDSECLAPIKEY: \"{s}\"\n          enabled: true")),
+        Just(format!("          crowdsecLapiKey: '{s}\"'")),
+        Just("          crowdsecLapiKeyFile: /run/secrets/lapi".to_owned()),
+        Just("        bouncer:\n          crowdsecLapiHost: 127.0.0.1:8080\n          crowdsecMode: alone".to_owned()),
+        Just("http:\n  routers: {}".to_owned()),
+        Just("[http.middlewares.cs.plugin.bouncer]".to_owned()),
+        Just(format!("crowdsecLapiKey = \"{s}\"")),
+        Just(format!("crowdsecLapiKey = \"{s}")),
+        Just(format!("crowdsecLapiKey = '{s}' # c")),
+        Just(format!("{s} = 1")),
+        // Caddy's global option and JSON (issue 20), the key quoted, in a placeholder, misspelt, unterminated.
+        Just(format!("{{\n  crowdsec {{\n    api_key {s}\n  }}\n}}")),
+        Just(format!("  crowdsec {{\n    api_key \"{s}")),
+        Just(format!("    apikey {s}")),
+        Just(format!("    api_url http://{s}")),
+        Just(format!("    api_key `{s}` # c")),
+        Just("    api_key {env.API_KEY}".to_owned()),
+        Just("    api_key {$SECRET_FROM_ENV:x}".to_owned()),
+        Just(format!("{{\"apps\": {{\"crowdsec\": {{\"api_key\": \"{s}\"}}}}}}")),
+        Just("}".to_owned()),
         Just("api_key: ${API_KEY}".to_owned()),
         Just("api_key: $SECRET_FROM_ENV".to_owned()),
         Just("API_KEY=${API_KEY}".to_owned()),
@@ -194,10 +218,13 @@ fn files_at_the_cap_are_parsed_in_bounded_time() {
     for text in [
         at_cap("API_KEY=a\n"),
         at_cap("CrowdsecAPIKey a\n"),
+        format!("{{\n crowdsec {{\n{}", at_cap("  api_key a\n"))[..MAX_FILE_BYTES as usize]
+            .to_owned(),
+        at_cap("{\"apps\": "),
         at_cap("x"),
     ] {
         let bytes = through_the_reader(&text);
-        for kind in [Kind::Lua, Kind::LuaHaproxy, Kind::Apache] {
+        for kind in [Kind::Lua, Kind::LuaHaproxy, Kind::Apache, Kind::Caddy] {
             let _ = parse(kind, &bytes, Some(&bytes), &|_| None);
         }
     }
@@ -212,5 +239,14 @@ fn deeply_nested_flow_yaml_at_the_cap_is_parsed_in_bounded_time() {
     for unit in ["[", "{a: "] {
         let bytes = through_the_reader(&at_cap(unit));
         let _ = parse(Kind::Go, &bytes, None, &|_| None);
+    }
+    // Traefik's TOML form: nested arrays and inline tables at the cap, refused or parsed, no stack overflow.
+    for text in [
+        format!("a = {}", at_cap("[")),
+        format!("a = {}", at_cap("{b = ")),
+        at_cap("[a.b]\n"),
+    ] {
+        let bytes = through_the_reader(&text[..MAX_FILE_BYTES as usize]);
+        let _ = parse(Kind::Traefik, &bytes, None, &|_| None);
     }
 }

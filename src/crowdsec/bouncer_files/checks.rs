@@ -322,6 +322,14 @@ pub(crate) fn inspect_at(
         crate::values::secret::remember(key);
     }
     insp.report.kind = kind;
+    if let Some(why) = &parsed.unjudged {
+        // Nothing of a bouncer to judge: said, and no verdict (never called valid).
+        insp.report.skipped.push(skip(Check::Parses, why.clone()));
+        insp.report
+            .skipped
+            .push(skip(Check::KeyRegistered, why.clone()));
+        return insp;
+    }
     insp.report.enabled = parsed.enabled;
     insp.report.mode = parsed.mode.map(str::to_owned);
     insp.report.notes = parsed.notes.clone();
@@ -337,9 +345,31 @@ pub(crate) fn inspect_at(
     insp.host = super::host::HostHints::from_parsed(&parsed);
     if !parsed.enabled {
         // lua-cs-bouncer csmod.init returns "Disabled" before it looks at any other setting.
-        let why = "ENABLED=false: the bouncer is disabled and reads no other setting";
+        let why = if kind == Kind::Traefik {
+            // crowdsec-bouncer-traefik-plugin bouncer.go: `if !bouncer.enabled` passes every request on.
+            "enabled is not true (the plugin's default is false): the middleware lets every request through and asks no LAPI"
+        } else {
+            "ENABLED=false: the bouncer is disabled and reads no other setting"
+        };
         insp.report.skipped.push(skip(Check::ApiUrl, why));
         insp.report.skipped.push(skip(Check::ApiKey, why));
+        return insp;
+    }
+    if kind == Kind::LuaHaproxy {
+        // cs-haproxy-bouncer lib/crowdsec.lua (031e1e3) asks `"http://" ..
+        // core.backends["crowdsec"].servers["crowdsec"]:get_addr()`: an API_URL line is read and never used.
+        insp.report.skipped.push(skip(
+            Check::ApiUrl,
+            "the haproxy bouncer takes its LAPI address from haproxy.cfg (server `crowdsec` of `backend crowdsec`), not from API_URL: nothing in this file to check or probe",
+        ));
+    }
+    if kind == Kind::Traefik && parsed.mode == Some("alone") {
+        // crowdsec-bouncer-traefik-plugin bouncer.go: `alone` pulls the community blocklist from CAPI with
+        // crowdsecCapiMachineId/Password; no LAPI, no LAPI key.
+        let why = "crowdsecMode alone: the plugin pulls CAPI's community blocklist with its machine credentials, no LAPI and no LAPI key";
+        insp.report.skipped.push(skip(Check::ApiUrl, why));
+        insp.report.skipped.push(skip(Check::ApiKey, why));
+        insp.report.skipped.push(skip(Check::KeyRegistered, why));
         return insp;
     }
     insp.health_url = check_url(kind, &parsed, checks);
@@ -429,6 +459,12 @@ impl Inspection {
 
     /// Records the answer of `GET <api_url>/health`.
     pub(crate) fn lapi_reachable(&mut self, answer: &Result<(), String>) {
+        // Deprecated, kept only for the kinds it was exported for: the Traefik and Caddy bouncers mostly run in a
+        // container whose LAPI name (the plugin's default `crowdsec:8080`) the exporter's host may not resolve, so
+        // their reachability is only host evidence (endpoint_reachable), never a fault of the file.
+        if matches!(self.report.kind, Kind::Traefik | Kind::Caddy) {
+            return;
+        }
         let url = self
             .health_url
             .as_ref()
@@ -499,6 +535,33 @@ mod tests {
         let gone = report.with_integrations(Some(&["ffffffffffffffffffffffff"]));
         assert_eq!(gone.check(Check::Integration).unwrap().status, Status::Fail);
         assert!(!gone.valid());
+    }
+
+    /// Issue 20 #6: a Traefik dynamic configuration passed with --bouncers.config-file is never judged as a Go
+    /// bouncer: without the plugin's middleware (YAML or TOML), it is skipped with the reason and has no verdict.
+    #[test]
+    fn traefik_files_without_the_plugin_are_skipped_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text, why) in [
+            (
+                "dynamic.yml",
+                "http:\n  middlewares:\n    auth:\n      basicAuth:\n        users: []\n",
+                "without a middleware of the CrowdSec bouncer plugin",
+            ),
+            (
+                "dynamic.toml",
+                "[http.middlewares.auth.basicAuth]\n  users = []\n",
+                "without a middleware of the CrowdSec bouncer plugin",
+            ),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let r = inspect_at(&path, &|_| None, 0).finish();
+            assert_eq!(r.kind, Kind::Traefik, "{name}");
+            assert!(r.skipped(Check::Parses).unwrap().why.contains(why), "{r:?}");
+            assert_eq!(r.verdict(), None, "never called valid nor invalid: {r:?}");
+            assert!(r.checks.iter().all(|c| c.status == Status::Pass), "{r:?}");
+        }
     }
 
     #[test]

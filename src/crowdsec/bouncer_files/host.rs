@@ -172,6 +172,8 @@ pub fn units(kind: Kind, path: &Path) -> Vec<String> {
         Kind::Lua => vec!["nginx.service".into(), "openresty.service".into()],
         Kind::Apache => vec!["apache2.service".into(), "httpd.service".into()],
         Kind::LuaHaproxy => vec!["haproxy.service".into()],
+        Kind::Traefik => vec!["traefik.service".into()],
+        Kind::Caddy => vec!["caddy.service".into()],
     }
 }
 
@@ -216,6 +218,16 @@ impl Inspection {
                 "not checked: the apache bouncer (mod_crowdsec) logs into apache's error log, whose lines the exporter does not classify yet".into(),
             );
         }
+        if self.report.kind == Kind::Traefik {
+            return LogPlace::Unknown(
+                "not checked: the Traefik plugin logs into Traefik's log (its logFilePath, or Traefik's standard output), which the exporter does not read yet".into(),
+            );
+        }
+        if self.report.kind == Kind::Caddy {
+            return LogPlace::Unknown(
+                "not checked: the Caddy bouncer logs into Caddy's log (its `log` option, or the journal of caddy.service), which the exporter does not classify yet".into(),
+            );
+        }
         if self.report.kind.is_module() {
             return match error_log {
                 Some(p) => LogPlace::ErrorLog(p.to_owned()),
@@ -251,7 +263,11 @@ impl Inspection {
     /// Records the `running` check from its evidence.
     pub fn running(&mut self, evidence: RunningEvidence) {
         let path = self.report.path.display().to_string();
-        let program = self.program().unwrap_or("the bouncer");
+        // Issue 20 #7: with no known program, name none (never "systemctl start the bouncer").
+        let start = match self.program() {
+            Some(program) => format!("start it (`systemctl start {program}`, or `{program} -c {path}` under your service manager)"),
+            None => format!("start the bouncer program that reads this file (its service, or `<program> -c {path}` under your service manager)"),
+        };
         let result = match evidence {
             RunningEvidence::Process(p) => pass(
                 Check::Running,
@@ -275,7 +291,7 @@ impl Inspection {
             RunningEvidence::NoProcess { seen } => fail(
                 Check::Running,
                 format!("not running: none of the {seen} processes on this host runs with `-c {path}`"),
-                format!("start it (`systemctl start {program}`, or `{program} -c {path}` under your service manager); its log says why it stopped"),
+                format!("{start}; its log says why it stopped"),
             ),
             RunningEvidence::ModuleLoaded { server, pid, conf, via } => pass(
                 Check::Running,
@@ -340,10 +356,14 @@ impl Inspection {
             .api_url
             .clone()
             .unwrap_or_else(|| format!("<{url_key}>"));
+        let blaas = self.report.is_blaas();
         let fixes: Vec<String> = scan
             .counts
             .keys()
             .map(|class| match *class {
+                // Issue 20 #5: a Blocklist-as-a-Service device's key is the Console's, not a LAPI's.
+                "auth" if blaas => format!("auth: {}", super::refresh_fix(key_key)),
+                "connect" if blaas => "connect: the bouncer cannot reach admin.api.crowdsec.net: allow outbound HTTPS (443) from this host (firewall, proxy, DNS) and test with `curl -I https://admin.api.crowdsec.net/`".to_owned(),
                 "auth" => format!("auth: the LAPI refuses the key (403): `cscli bouncers list` on the LAPI host; if the bouncer was deleted or re-registered, `cscli bouncers add <name>`, put the new key in {key_key}, restart the bouncer"),
                 "tls" => format!("tls: the certificate of {url} is not trusted or the client certificate is refused: check ca_cert_path / cert_path / key_path, `openssl s_client -connect <host>:<port>`"),
                 "connect" => format!("connect: the bouncer cannot reach {url}: `systemctl status crowdsec` on the LAPI host, `curl -s {url}health` from this host, firewall or proxy in between"),
@@ -511,10 +531,53 @@ mod tests {
             "api_url: http://127.0.0.1:8080/\napi_key: k0123456789abcdef\n",
             "b.yaml",
         );
+        insp.running(RunningEvidence::NoProcess { seen: 90 });
+        let fix = insp
+            .report
+            .check(Check::Running)
+            .unwrap()
+            .fix
+            .clone()
+            .unwrap();
+        assert!(
+            fix.starts_with(
+                "start the bouncer program that reads this file (its service, or `<program> -c "
+            ) && !fix.contains("systemctl start the bouncer"),
+            "issue 20 #7: {fix}"
+        );
+        insp.report.checks.clear();
         insp.running(RunningEvidence::Unknown("not checked: x".into()));
         let r = insp.finish();
         assert!(r.check(Check::Running).is_none());
         assert_eq!(r.skipped(Check::Running).unwrap().why, "not checked: x");
+    }
+
+    /// Issue 20 #5: a Blocklist-as-a-Service device's refused key is the Console's to refresh, not the LAPI's.
+    #[test]
+    fn a_blaas_devices_refused_key_gets_the_consoles_fix() {
+        let (_d, mut insp) = inspection(
+            "api_url: https://admin.api.crowdsec.net/v1/integrations/65f0c0ffee0000000000aa03/\napi_key: k0123456789abcdef\n",
+            "crowdsec-custom-bouncer.yaml",
+        );
+        let mut scan = LogScan::default();
+        scan.counts.insert("auth", 2);
+        scan.lines = 10;
+        insp.log(LogEvidence::Scanned {
+            what: "journal of crowdsec-custom-bouncer.service".into(),
+            window: Duration::from_secs(900),
+            scan,
+        });
+        let fix = insp.report.check(Check::Log).unwrap().fix.clone().unwrap();
+        assert!(
+            fix.starts_with("auth: the Service API refuses the integration's key")
+                && fix.contains("\"Refresh Credentials\"")
+                && fix.contains("api_key"),
+            "{fix}"
+        );
+        assert!(
+            !fix.contains("cscli") && !fix.contains("LAPI refuses"),
+            "{fix}"
+        );
     }
 
     #[test]

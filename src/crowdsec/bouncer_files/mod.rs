@@ -3,6 +3,7 @@
 //! the network or the LAPI database get their answers from the `bouncer_config` source.
 
 mod blaas;
+pub(crate) use blaas::refresh_fix;
 pub mod checks;
 pub mod endpoint;
 pub(crate) mod host;
@@ -34,6 +35,10 @@ pub enum Kind {
     LuaHaproxy,
     /// apache: `CrowdsecURL`, `CrowdsecAPIKey` directives.
     Apache,
+    /// Traefik plugin: a middleware of Traefik's dynamic configuration (`crowdsecLapiKey`, `crowdsecLapiHost`...).
+    Traefik,
+    /// Caddy's bouncer: the `crowdsec { … }` global option of the Caddyfile, or `apps.crowdsec` of Caddy's JSON.
+    Caddy,
 }
 
 impl Kind {
@@ -44,7 +49,15 @@ impl Kind {
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-        if name.contains("cloudflare-worker") || name.contains("blocklist-mirror") {
+        if name == "caddyfile"
+            || name.ends_with(".caddyfile")
+            || (name.contains("caddy") && name.ends_with(".json"))
+        {
+            Kind::Caddy
+        } else if name.ends_with(".toml") {
+            // Traefik's dynamic configuration in TOML (no bouncer's own file is TOML).
+            Kind::Traefik
+        } else if name.contains("cloudflare-worker") || name.contains("blocklist-mirror") {
             Kind::CrowdsecConfig
         } else if name.contains("cloudflare") && yaml {
             Kind::Cloudflare
@@ -67,6 +80,8 @@ impl Kind {
             Kind::Lua => "nginx/openresty bouncer (Lua KEY=VALUE)",
             Kind::LuaHaproxy => "haproxy bouncer (Lua KEY=VALUE)",
             Kind::Apache => "apache bouncer (directives)",
+            Kind::Traefik => "Traefik plugin (Traefik dynamic configuration)",
+            Kind::Caddy => "Caddy bouncer (Caddyfile or Caddy JSON)",
         }
     }
 
@@ -78,6 +93,11 @@ impl Kind {
             Kind::CrowdsecConfig => ("crowdsec_config.lapi_url", "crowdsec_config.lapi_key"),
             Kind::Lua | Kind::LuaHaproxy => ("API_URL", "API_KEY"),
             Kind::Apache => ("CrowdsecURL", "CrowdsecAPIKey"),
+            Kind::Traefik => (
+                "crowdsecLapiScheme/crowdsecLapiHost/crowdsecLapiPath",
+                "crowdsecLapiKey",
+            ),
+            Kind::Caddy => ("api_url", "api_key"),
         }
     }
 
@@ -118,6 +138,11 @@ pub struct Parsed {
     pub notes: Vec<String>,
     /// Lua: the keys the `.local` overlay sets.
     pub overlay_keys: Vec<String>,
+    /// Where the key comes from when the exporter does not read it (Traefik `crowdsecLapiKeyFile`), said, never
+    /// guessed.
+    pub key_elsewhere: Option<String>,
+    /// Why the file is not judged at all (a Traefik or Caddy configuration without the bouncer): no check fails.
+    pub unjudged: Option<String>,
     /// Go: `$VAR`s of api_url / api_key the exporter's environment does not define (the bouncer's may).
     pub url_undefined_vars: Vec<String>,
     /// Go: the same for api_key.
@@ -141,6 +166,8 @@ impl Default for Parsed {
             mode: None,
             notes: Vec::new(),
             overlay_keys: Vec::new(),
+            key_elsewhere: None,
+            unjudged: None,
             url_undefined_vars: Vec::new(),
             key_undefined_vars: Vec::new(),
             log_mode: None,

@@ -12,7 +12,8 @@
 //!   the first key makes it unknown) are ignored; the last duplicate wins; bad enum values fall back to their
 //!   default; no environment expansion; `<file>.local` is read the same way and overrides key by key
 //!   (lua-cs-bouncer >= 1.0.7).
-//! - haproxy (legacy Lua): the same line rules, no `.local`.
+//! - haproxy (legacy Lua, cs-haproxy-bouncer): its own reader, not lua-cs-bouncer's: no trimming, a line without
+//!   `=` skipped, no `.local`, no URL (haproxy.cfg holds it); see [`haproxy`].
 //! - apache: `CrowdsecURL`, `CrowdsecAPIKey` directives (case-insensitive, as Apache's are).
 
 use std::collections::BTreeMap;
@@ -21,8 +22,13 @@ use std::path::PathBuf;
 use serde_yaml_ng::Value;
 
 mod apache;
+mod caddy;
+mod haproxy;
+mod traefik;
 
 use self::apache::{is_apache, parse_apache};
+use self::haproxy::parse_haproxy;
+pub(crate) use self::traefik::key_accepted as traefik_key_accepted;
 use super::{Kind, Parsed, TlsFiles, Trust};
 use crate::crowdsec::config::{merge, strict_expand};
 use crate::values::secret::Secret;
@@ -78,6 +84,16 @@ pub enum ParseError {
     /// The `.local` overlay cannot be merged (why).
     #[error("the .local overlay cannot be merged: {0}; the bouncer refuses to start")]
     Merge(String),
+    /// The haproxy bouncer's reader raises a Lua error at this line (a listed key alone, without `=`).
+    #[error("line {0}: a setting without `=` makes the haproxy bouncer's reader fail (a Lua error), so haproxy does not load the bouncer")]
+    LuaError(usize),
+    /// Caddy refuses the `crowdsec` block of the Caddyfile at this line (an unknown token, a missing argument,
+    /// api_url without a scheme); never quoted (it may be the key).
+    #[error("line {0}: Caddy refuses this line of the `crowdsec` block (an unknown option, a missing value, or api_url without a scheme), so it does not load the Caddyfile")]
+    Caddy(usize),
+    /// A Traefik TOML file Traefik cannot read (located, never quoted).
+    #[error("is not valid TOML (syntax error at line {0}): Traefik's file provider refuses it")]
+    Toml(usize),
     /// Nested deeper than the bouncer's YAML reader accepts.
     #[error("{0}nests YAML collections deeper than 128 levels: the bouncer's YAML reader refuses the file")]
     TooDeep(&'static str),
@@ -98,8 +114,50 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Kind, Parsed), ParseError> {
     let text = as_text(main, "")?;
+    if kind == Kind::Caddy || (kind == Kind::Lua && caddy::is_caddy(&text) && !is_apache(&text)) {
+        return caddy::parse_caddy(&text, env)
+            .map(|p| (Kind::Caddy, p))
+            .map_err(ParseError::Caddy);
+    }
+    if kind == Kind::Traefik {
+        // Traefik's TOML form (`[http.middlewares.<name>.plugin.<plugin>]`), the same tree as its YAML form.
+        let root: Value = match toml::from_str::<toml::Table>(&text) {
+            // The error's text may quote the line (the key): only its place is kept.
+            Err(e) => {
+                let line = e.span().map_or(0, |s| {
+                    text[..s.start.min(text.len())].matches('\n').count() + 1
+                });
+                return Err(ParseError::Toml(line));
+            }
+            Ok(table) => serde_yaml_ng::to_value(table).map_err(|_| ParseError::Toml(0))?,
+        };
+        return Ok((
+            Kind::Traefik,
+            match traefik::find(&root) {
+                Some((name, conf)) => traefik::parse_traefik(&name, conf),
+                None => Parsed {
+                    unjudged: Some("a Traefik dynamic configuration without a middleware of the CrowdSec bouncer plugin (no crowdsecLapi* key under http.middlewares.<name>.plugin.<plugin>): no bouncer to check".into()),
+                    ..Parsed::default()
+                },
+            },
+        ));
+    }
     if kind.is_yaml() {
         let mut root = yaml(&text, "")?;
+        // A Traefik dynamic configuration is no Go bouncer's file (issue 20 #6): the plugin's middleware is read,
+        // and a file without it is skipped with the reason, never judged as a Go bouncer without api_url.
+        if traefik::is_traefik(&root) || traefik::find(&root).is_some() {
+            return Ok((
+                Kind::Traefik,
+                match traefik::find(&root) {
+                    Some((name, conf)) => traefik::parse_traefik(&name, conf),
+                    None => Parsed {
+                        unjudged: Some("a Traefik dynamic configuration without a middleware of the CrowdSec bouncer plugin (no crowdsecLapi* key under http.middlewares.<name>.plugin.<plugin>): no bouncer to check".into()),
+                        ..Parsed::default()
+                    },
+                },
+            ));
+        }
         if let Some(overlay) = overlay {
             let o = yaml(&as_text(overlay, OVERLAY)?, OVERLAY)?;
             merge(&mut root, o).map_err(ParseError::Merge)?;
@@ -120,6 +178,9 @@ pub fn parse(
     };
     match kind {
         Kind::Apache => Ok((kind, parse_apache(&text))),
+        Kind::LuaHaproxy => parse_haproxy(&text)
+            .map(|p| (kind, p))
+            .map_err(ParseError::LuaError),
         _ => {
             // The legacy haproxy bouncer never read a `.local`; the caller passes none for it.
             let overlay = match overlay {

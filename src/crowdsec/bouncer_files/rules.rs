@@ -9,6 +9,7 @@ use super::checks::{fail, pass, warn, Check, CheckResult};
 use super::parse::ParseError;
 use super::tls::read_cert;
 use super::{read_capped, Kind, Parsed, ReadError};
+use crate::values::secret::Secret;
 
 pub(super) fn read_fix(e: &ReadError) -> String {
     match e {
@@ -30,6 +31,9 @@ pub(super) fn parse_fix(e: &ParseError) -> String {
         ParseError::Duplicate { .. } => "keep one line per key (put overrides in the `.local` file), then restart the bouncer".into(),
         ParseError::NotMapping(_) => "the file must hold `key: value` settings: restore it from the bouncer's example configuration".into(),
         ParseError::TooDeep(_) => "this is not a bouncer configuration (collections nested over 128 levels): restore it from the bouncer's example configuration".into(),
+        ParseError::Toml(_) => "fix the TOML at that line (`key = \"value\"`, tables in `[brackets]`); Traefik's file provider reloads it".into(),
+        ParseError::Caddy(_) => "write that line of the `crowdsec` block as its module reads it (api_url with http:// or https://, api_key <key>, ticker_interval 15s...), then `caddy validate` and reload Caddy".into(),
+        ParseError::LuaError(_) => "write that setting as KEY=VALUE (or start the line with `#`), then reload haproxy".into(),
         ParseError::Merge(_) => "give the setting the same shape in the `.local` file as in the main file (a value for a value, a list for a list, keys for a section), then restart the bouncer".into(),
     }
 }
@@ -38,7 +42,9 @@ pub(super) fn parse_fix(e: &ParseError) -> String {
 /// strip it (and broke on it before lua-cs-bouncer 1.0.6), the apache module breaks on it.
 pub(crate) fn example_url(kind: Kind) -> &'static str {
     match kind {
-        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => "http://127.0.0.1:8080/",
+        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig | Kind::Traefik | Kind::Caddy => {
+            "http://127.0.0.1:8080/"
+        }
         Kind::Lua | Kind::LuaHaproxy | Kind::Apache => "http://127.0.0.1:8080",
     }
 }
@@ -209,12 +215,32 @@ pub(super) fn check_auth(
         .as_ref()
         .map(|k| k.expose().trim())
         .unwrap_or_default();
-    let register = format!("register the bouncer with `cscli bouncers add <name>` on the LAPI host, put the key it prints in {key_name}, then restart the bouncer");
+    if let Some(source) = &parsed.key_elsewhere {
+        checks.push(warn(
+            Check::ApiKey,
+            format!("{key_name} comes from {source}, not checked: the exporter does not read it"),
+            "make sure that file holds the key of a registered bouncer (`cscli bouncers list` on the LAPI host), readable by Traefik",
+        ));
+        return auth;
+    }
+    let register = if kind == Kind::Traefik {
+        format!("register the bouncer with `cscli bouncers add <name>` on the LAPI host and put the key it prints in {key_name} of the plugin's middleware; Traefik's file provider reloads it")
+    } else {
+        format!("register the bouncer with `cscli bouncers add <name>` on the LAPI host, put the key it prints in {key_name}, then restart the bouncer")
+    };
     let lua = matches!(kind, Kind::Lua | Kind::LuaHaproxy);
     if raw.is_empty() {
         let detail = if kind.is_yaml() {
             // go-cs-bouncer StreamBouncer.Init: "config does not contain LAPI key or certificate".
             format!("{key_name} is empty or null (after the .local overlay) and no certificate is set: the bouncer refuses to start")
+        } else if kind == Kind::Caddy {
+            // caddy-crowdsec-bouncer crowdsec.go Validate (f1e77b2d).
+            "api_key is not set: Caddy refuses the configuration (\"crowdsec API key must not be empty\")".to_owned()
+        } else if kind == Kind::Traefik {
+            // crowdsec-bouncer-traefik-plugin ValidateParams (9b8d6b93): "cannot be all empty".
+            "crowdsecLapiKey is empty and no client certificate is set (crowdsecLapiTlsCertificateBouncerFile and ...KeyFile): the plugin refuses to load the middleware".to_owned()
+        } else if kind == Kind::LuaHaproxy {
+            "API_KEY is not set: the haproxy bouncer reads only a line `API_KEY=<key>` exactly (no space around `=`, from the first column)".to_owned()
         } else {
             format!("{key_name} is not set")
         };
@@ -233,6 +259,33 @@ pub(super) fn check_auth(
             "make sure the bouncer's service defines it (systemd Environment=, container env); give the exporter the same variable to have the key compared with the LAPI's registrations",
         ));
         // Known to be out of the exporter's sight (the ApiKey warning says so): the file stays valid.
+        return auth;
+    }
+    let sent = parsed
+        .api_key
+        .as_ref()
+        .map(Secret::expose)
+        .unwrap_or_default();
+    if kind == Kind::LuaHaproxy && sent != raw {
+        // cs-haproxy-bouncer config.lua (031e1e3) trims nothing: the header X-Api-Key carries the CR or spaces.
+        let what = if sent.ends_with('\r') {
+            "ends with a carriage return (the file has Windows CRLF line ends)"
+        } else {
+            "has spaces around it"
+        };
+        checks.push(fail(
+            Check::ApiKey,
+            format!("API_KEY {what}: the haproxy bouncer trims nothing and sends them as part of the key, so the LAPI refuses it (403)"),
+            "write `API_KEY=<key>` with nothing around the key and Unix line ends (`sed -i 's/\\r$//' <file>`), then reload haproxy",
+        ));
+        return auth;
+    }
+    if kind == Kind::Traefik && !super::parse::traefik_key_accepted(raw) {
+        checks.push(fail(
+            Check::ApiKey,
+            "crowdsecLapiKey holds a character the plugin refuses (validateParamsAPIKey allows letters, digits and ` !#$%&'*+,-./^_`|~=`): the middleware fails to load",
+            format!("write the key itself, unquoted inside the YAML string; {register}"),
+        ));
         return auth;
     }
     if raw.starts_with('<') && raw.ends_with('>') {

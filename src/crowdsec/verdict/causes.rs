@@ -97,6 +97,27 @@ pub fn causes(b: &BaseJudgement, files: &[FileReport]) -> Vec<Cause> {
     out
 }
 
+/// The files of this host whose URL names Blocklist-as-a-Service integration `id` (its devices), and, when
+/// `verdict` is offline or never pulled, their failing evidence ranked as for a bouncer (issue 20 #5: the
+/// integration alert and diagnose name this host's file and its log cause).
+pub fn integration_causes<'f>(
+    id: &str,
+    verdict: super::IntegrationVerdict,
+    files: &'f [FileReport],
+) -> (Vec<&'f FileReport>, Vec<Cause>) {
+    use super::IntegrationVerdict as V;
+    let mine: Vec<&FileReport> = files
+        .iter()
+        .filter(|f| f.integration_id().as_deref() == Some(id))
+        .collect();
+    if !matches!(verdict, V::Offline | V::NeverPulled) || mine.is_empty() {
+        return (mine, Vec::new());
+    }
+    let mut out: Vec<Cause> = mine.iter().flat_map(|f| file_causes(f)).collect();
+    out.sort_by(|x, y| (x.kind, &x.path, x.check).cmp(&(y.kind, &y.path, y.check)));
+    (mine, out)
+}
+
 /// Every non-passing check of one file, and its log's error classes, ranked.
 pub fn file_causes(f: &FileReport) -> Vec<Cause> {
     let path = f.path.display().to_string();
@@ -119,8 +140,23 @@ pub fn file_causes(f: &FileReport) -> Vec<Cause> {
             fix: c.fix.clone().unwrap_or_default(),
         });
     }
+    let refresh = f
+        .is_blaas()
+        .then(|| crate::crowdsec::bouncer_files::refresh_fix(f.kind.url_key().1));
     for (class, n) in f.log_errors.iter().filter(|(_, n)| **n > 0) {
-        let (kind, what, fix) = match *class {
+        let (kind, what, fix) = match (*class, &refresh) {
+            // Issue 20 #5: a Blocklist-as-a-Service device's key is refused by the Service API, not a LAPI.
+            ("auth", Some(refresh)) => (
+                CauseKind::KeyRefused,
+                "the Service API refused its integration key (401/403, `API error: Unauthorized`)",
+                refresh.as_str(),
+            ),
+            ("connect", Some(_)) => (
+                CauseKind::Unreachable,
+                "it could not connect to admin.api.crowdsec.net (refused, timeout, unknown host)",
+                "allow outbound HTTPS (443) to admin.api.crowdsec.net from the bouncer's host (firewall, proxy, DNS) and test with `curl -I https://admin.api.crowdsec.net/`, then restart the bouncer",
+            ),
+            (class, _) => match class {
             "auth" => (
                 CauseKind::KeyRefused,
                 "the LAPI refused its key (401/403 \"access forbidden\")",
@@ -141,6 +177,7 @@ pub fn file_causes(f: &FileReport) -> Vec<Cause> {
                 "it rejected its configuration (invalid configuration, unable to load)",
                 "fix the configuration the log names (see this file's checks), then restart the bouncer",
             ),
+            },
         };
         out.push(Cause {
             kind,
