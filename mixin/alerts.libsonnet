@@ -242,7 +242,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
             labels: { severity: "warning" },
             annotations: {
               summary: "A CrowdSec blocklist integration has never been pulled.",
-              description: "Integration {{ $labels.integration }} (id {{ $labels.integration_id }}, {{ $labels.entity_type }}) was created in the CrowdSec Service API {{ $value | humanizeDuration }} ago and no device has pulled it yet.",
+              description: "Integration {{ $labels.integration }} (id {{ $labels.integration_id }}, {{ $labels.entity_type }}) was created in the CrowdSec Service API {{ $value | humanizeDuration }} ago and no device has pulled it yet." + integrationCauses,
               runbook_url: c.runbookUrlBase + "CrowdSecIntegrationNeverPulled.md",
             },
           },

@@ -1,8 +1,9 @@
 //! Basic authentication (`basic_auth_users`): bcrypt hashes checked off the async workers, and a cache of verified
 //! credentials, as exporter-toolkit does, so a scrape does not pay bcrypt each time.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Mutex, PoisonError};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_lc_rs::hmac;
 use base64::Engine;
@@ -14,8 +15,14 @@ use crate::values::secret::Secret;
 
 /// Verified credentials remembered at most (a bound, not a tuning knob: a few users scrape).
 const MAX_VERIFIED: usize = 1024;
-/// bcrypt runs on the blocking pool; this many at once, so a flood of bad passwords cannot take every core.
+/// bcrypt runs on the blocking pool; this many at once, so a flood of bad passwords cannot take every core. A check
+/// holds its slot until bcrypt returns, even when its client has gone (a dropped request cannot free the slot of a
+/// check still running).
 const BCRYPT_AT_ONCE: usize = 2;
+/// Password checks one client (an IPv4 address, an IPv6 /64) may have pending, running or waiting; more get `429`
+/// at once. Each client's checks run one after another, so a client flooding bad passwords waits behind itself,
+/// not in front of Prometheus scraping from another address.
+const PENDING_PER_CLIENT: usize = 8;
 /// The highest bcrypt cost accepted. One check at cost 10 (the toolkit's documented `htpasswd -nBC 10`) measured
 /// 0.14 s on the 2-core test machine under load, cost 12 0.50 s and cost 14 2.4 s; each step doubles, so cost 15 is
 /// about 5 s and cost 16 about 10 s, Prometheus' default scrape timeout. 14 leaves room within that timeout for the
@@ -90,7 +97,55 @@ fn human(d: std::time::Duration) -> String {
 pub(crate) struct Auth {
     key: hmac::Key,
     verified: Mutex<HashSet<[u8; 32]>>,
-    bcrypt_slots: tokio::sync::Semaphore,
+    bcrypt_slots: Arc<tokio::sync::Semaphore>,
+    /// Per client: its turn (one check at a time) and how many of its checks are pending. An entry lives while a
+    /// check of that client is pending, so the map holds at most one entry per pending check.
+    clients: Arc<Clients>,
+}
+
+type Clients = Mutex<HashMap<IpAddr, (Arc<tokio::sync::Semaphore>, usize)>>;
+
+/// What [`Auth::authorized`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The right password of a known user.
+    Allowed,
+    /// No, or wrong, credentials: `401`.
+    Denied,
+    /// This client already has [`PENDING_PER_CLIENT`] password checks pending: `429`, nothing checked.
+    Busy,
+}
+
+/// The key under which a client's checks queue: its IPv4 address (an IPv4-mapped IPv6 one too), or its IPv6 /64
+/// (one host usually holds a whole /64). No address known: one shared queue.
+fn client_key(peer: Option<IpAddr>) -> IpAddr {
+    match peer {
+        None => IpAddr::from([0u8; 4]),
+        Some(IpAddr::V4(a)) => IpAddr::V4(a),
+        Some(IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(a) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
+/// One pending check of a client; its drop (the check done, or the request gone before its turn) frees the
+/// client's place.
+struct Pending {
+    clients: Arc<Clients>,
+    key: IpAddr,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut clients = lock(&self.clients);
+        if let Some(entry) = clients.get_mut(&self.key) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                clients.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl Default for Auth {
@@ -99,7 +154,8 @@ impl Default for Auth {
         Auth {
             key: hmac::Key::generate(hmac::HMAC_SHA256, &rng).expect("the system RNG works"),
             verified: Mutex::new(HashSet::new()),
-            bcrypt_slots: tokio::sync::Semaphore::new(BCRYPT_AT_ONCE),
+            bcrypt_slots: Arc::new(tokio::sync::Semaphore::new(BCRYPT_AT_ONCE)),
+            clients: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 }
@@ -116,48 +172,80 @@ impl Auth {
         out
     }
 
-    /// Whether the `Authorization` header names a user of `users` with the right password.
+    /// Whether the `Authorization` header names a user of `users` with the right password; `peer` is the client's
+    /// address, whose checks queue apart from other clients' ([`PENDING_PER_CLIENT`]).
     pub(crate) async fn authorized(
         &self,
         header: Option<&HeaderValue>,
         users: &BTreeMap<String, Secret>,
-    ) -> bool {
+        peer: Option<IpAddr>,
+    ) -> Outcome {
         let Some((user, password)) = header.and_then(parse_basic) else {
-            return false;
+            return Outcome::Denied;
         };
         let known = users.get(&user);
         // An unknown user costs one bcrypt too (against some user's hash, whose result is ignored), so the time
         // taken does not tell which users exist.
         let Some(hash) = known.or_else(|| users.values().next()) else {
-            return false;
+            return Outcome::Denied;
         };
         let hash = hash.clone();
         let tag = self.tag(&user, password.expose(), hash.expose());
         if known.is_some() && self.verified().contains(&tag) {
-            return true;
+            return Outcome::Allowed;
         }
-        let Ok(_slot) = self.bcrypt_slots.acquire().await else {
-            return false;
+        let key = client_key(peer);
+        let turn = {
+            let mut clients = lock(&self.clients);
+            let entry = clients
+                .entry(key)
+                .or_insert_with(|| (Arc::new(tokio::sync::Semaphore::new(1)), 0));
+            if entry.1 >= PENDING_PER_CLIENT {
+                return Outcome::Busy;
+            }
+            entry.1 += 1;
+            entry.0.clone()
         };
+        let pending = Pending {
+            clients: self.clients.clone(),
+            key,
+        };
+        let Ok(turn) = turn.acquire_owned().await else {
+            return Outcome::Denied;
+        };
+        let Ok(slot) = self.bcrypt_slots.clone().acquire_owned().await else {
+            return Outcome::Denied;
+        };
+        // The permits and the pending place go with the check: if this request is dropped (its client gone), they
+        // are released only when bcrypt returns, so at most BCRYPT_AT_ONCE checks ever run and a client's next check
+        // waits for its last.
         let ok = tokio::task::spawn_blocking(move || {
-            bcrypt::verify(password.expose(), hash.expose()).unwrap_or(false)
+            let ok = bcrypt::verify(password.expose(), hash.expose()).unwrap_or(false);
+            drop((pending, turn, slot));
+            ok
         })
         .await
         .unwrap_or(false);
-        let ok = ok && known.is_some();
-        if ok {
-            let mut verified = self.verified();
-            if verified.len() >= MAX_VERIFIED {
-                verified.clear();
-            }
-            verified.insert(tag);
+        if !(ok && known.is_some()) {
+            return Outcome::Denied;
         }
-        ok
+        let mut verified = self.verified();
+        if verified.len() >= MAX_VERIFIED {
+            verified.clear();
+        }
+        verified.insert(tag);
+        Outcome::Allowed
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
         self.verified.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+fn lock(
+    clients: &Clients,
+) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (Arc<tokio::sync::Semaphore>, usize)>> {
+    clients.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// `Basic base64(user:password)`.
@@ -173,6 +261,18 @@ fn parse_basic(value: &HeaderValue) -> Option<(String, Secret)> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
     Some((user.to_owned(), Secret::new(password)))
+}
+
+/// `429` for a client with too many password checks pending: nothing was checked.
+pub(super) fn too_many_checks() -> Response<Chunks> {
+    let mut r = text(
+        StatusCode::TOO_MANY_REQUESTS,
+        "text/plain; charset=utf-8",
+        "429 too many password checks pending from this address\n".into(),
+    );
+    r.headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 pub(super) fn unauthorized() -> Response<Chunks> {
@@ -202,26 +302,130 @@ mod tests {
             Secret::new(bcrypt::hash("s3cret:x", 4).unwrap()),
         )]);
         let auth = Auth::default();
-        assert!(
-            auth.authorized(Some(&basic("alice:s3cret:x")), &users)
-                .await
-        );
+        let check = |h: Option<HeaderValue>| {
+            let auth = &auth;
+            let users = &users;
+            async move { auth.authorized(h.as_ref(), users, None).await }
+        };
+        assert_eq!(check(Some(basic("alice:s3cret:x"))).await, Outcome::Allowed);
         assert_eq!(auth.verified().len(), 1);
-        assert!(
-            auth.authorized(Some(&basic("alice:s3cret:x")), &users)
-                .await
-        );
+        assert_eq!(check(Some(basic("alice:s3cret:x"))).await, Outcome::Allowed);
         assert_eq!(auth.verified().len(), 1);
         for bad in ["alice:wrong", "bob:s3cret:x", "alice", "", "alice:"] {
-            assert!(!auth.authorized(Some(&basic(bad)), &users).await, "{bad}");
+            assert_eq!(check(Some(basic(bad))).await, Outcome::Denied, "{bad}");
         }
-        assert!(!auth.authorized(None, &users).await);
-        assert!(
-            !auth
-                .authorized(Some(&HeaderValue::from_static("Bearer abc")), &users)
-                .await
+        assert_eq!(check(None).await, Outcome::Denied);
+        assert_eq!(
+            check(Some(HeaderValue::from_static("Bearer abc"))).await,
+            Outcome::Denied
         );
         assert_eq!(auth.verified().len(), 1, "failures are not cached");
+        assert!(lock(&auth.clients).is_empty(), "no client left pending");
+    }
+
+    fn users(cost: u32) -> Arc<BTreeMap<String, Secret>> {
+        Arc::new(BTreeMap::from([(
+            "prometheus".to_owned(),
+            Secret::new(bcrypt::hash("pw", cost).unwrap()),
+        )]))
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    /// Attack on the live server: 40 requests with a wrong password to a cost-14 user, each dropped by its client
+    /// after 200 ms, left 20 bcrypt checks running at once (20 threads at 100 % CPU for seconds) although at most two
+    /// should: the slot was released when the request was dropped, not when bcrypt returned.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_request_keeps_its_bcrypt_slot_until_the_check_returns() {
+        let users = users(10);
+        let auth = Arc::new(Auth::default());
+        for i in 0..6 {
+            let h = basic(&format!("prometheus:bad{i}"));
+            let peer = ip(&format!("10.0.0.{i}"));
+            // The client gives up long before a cost-10 check (0.1 s or more) returns.
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_millis(20),
+                auth.authorized(Some(&h), &users, peer),
+            )
+            .await;
+        }
+        assert_eq!(
+            auth.bcrypt_slots.available_permits(),
+            0,
+            "the checks still running hold both slots"
+        );
+        // Once they return, everything is released.
+        let right = basic("prometheus:pw");
+        assert_eq!(
+            auth.authorized(Some(&right), &users, ip("10.0.0.9")).await,
+            Outcome::Allowed
+        );
+        // The other dropped check may still be running; both slots come back when it returns.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while auth.bcrypt_slots.available_permits() < BCRYPT_AT_ONCE
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(auth.bcrypt_slots.available_permits(), BCRYPT_AT_ONCE);
+        assert!(lock(&auth.clients).is_empty());
+    }
+
+    /// Attack on the live server: 100 concurrent wrong passwords for a cost-14 user, then Prometheus' first scrape
+    /// with the right password (cost 10, not yet cached): it was still waiting after 60 s, queued behind every bad
+    /// check. Now each client's checks queue on their own: the other client waits for one check at most.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_clients_flood_of_bad_passwords_does_not_hold_back_another_client() {
+        let users = users(8);
+        let auth = Arc::new(Auth::default());
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut flood = Vec::new();
+        for i in 0..PENDING_PER_CLIENT + 4 {
+            let (auth, users, done) = (auth.clone(), users.clone(), done.clone());
+            flood.push(tokio::spawn(async move {
+                let h = basic(&format!("prometheus:bad{i}"));
+                let o = auth.authorized(Some(&h), &users, ip("192.0.2.1")).await;
+                if o == Outcome::Denied {
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                o
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let right = basic("prometheus:pw");
+        assert_eq!(
+            auth.authorized(Some(&right), &users, ip("2001:db8::7"))
+                .await,
+            Outcome::Allowed
+        );
+        let finished_first = done.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            finished_first <= 2,
+            "{finished_first} bad checks of the flooding client ran before the other client's"
+        );
+        let mut outcomes = Vec::new();
+        for f in flood {
+            outcomes.push(f.await.unwrap());
+        }
+        let busy = outcomes.iter().filter(|o| **o == Outcome::Busy).count();
+        assert_eq!(busy, 4, "beyond {PENDING_PER_CLIENT} pending: 429 at once");
+        assert_eq!(
+            outcomes.iter().filter(|o| **o == Outcome::Denied).count(),
+            PENDING_PER_CLIENT
+        );
+        assert!(lock(&auth.clients).is_empty(), "no entry left behind");
+    }
+
+    #[test]
+    fn clients_are_ipv4_addresses_and_ipv6_slash_64s() {
+        let key = |s: &str| client_key(ip(s));
+        assert_eq!(key("192.0.2.1"), ip("192.0.2.1").unwrap());
+        assert_eq!(key("::ffff:192.0.2.1"), ip("192.0.2.1").unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(client_key(None), client_key(None));
     }
 
     /// Issue 23 row 5: a `$2b$31$` hash made every request with credentials spin a core for hours. Refused when the

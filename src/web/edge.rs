@@ -105,14 +105,16 @@ pub(super) async fn accept(
 }
 
 /// HTTP/1.1 on one (plain or TLS) connection, with the slow-client and header size guards.
+/// `peer` is the client's address (its password checks queue apart from other clients').
 pub(super) async fn serve_connection<I>(
     io: I,
+    peer: Option<std::net::IpAddr>,
     state: Arc<State>,
     watcher: hyper_util::server::graceful::Watcher,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |req| guarded(req, state.clone()));
+    let service = hyper::service::service_fn(move |req| guarded(req, peer, state.clone()));
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -146,25 +148,27 @@ fn body_too_large(req: &Request<Incoming>) -> Option<Response<Chunks>> {
 /// The body limit, then authentication, then the routes; the configured headers on every response.
 pub(super) async fn guarded(
     req: Request<Incoming>,
+    peer: Option<std::net::IpAddr>,
     state: Arc<State>,
 ) -> Result<Response<Chunks>, Infallible> {
+    use super::auth::Outcome;
     let config = state.web_config.current();
     let mut response = match body_too_large(&req) {
         Some(r) => r,
         None => {
-            let allowed = match &config.users {
-                None => true,
+            let outcome = match &config.users {
+                None => Outcome::Allowed,
                 Some(users) => {
                     state
                         .auth
-                        .authorized(req.headers().get(AUTHORIZATION), users)
+                        .authorized(req.headers().get(AUTHORIZATION), users, peer)
                         .await
                 }
             };
-            if allowed {
-                super::routes::handle(req, state.clone()).await?
-            } else {
-                super::auth::unauthorized()
+            match outcome {
+                Outcome::Allowed => super::routes::handle(req, state.clone()).await?,
+                Outcome::Denied => super::auth::unauthorized(),
+                Outcome::Busy => super::auth::too_many_checks(),
             }
         }
     };

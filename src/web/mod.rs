@@ -162,12 +162,13 @@ pub(crate) async fn serve_listeners(
                 let watcher = graceful.watcher();
                 let tls = state.web_config.current().tls.clone();
                 let state = state.clone();
+                let peer = stream.peer_addr().ok().map(|a| a.ip());
                 tokio::spawn(async move {
                     match tls {
-                        None => edge::serve_connection(stream, state, watcher).await,
+                        None => edge::serve_connection(stream, peer, state, watcher).await,
                         Some(tls) => {
                             if let Some(s) = edge::accept(tls, stream, edge::HEADER_READ_TIMEOUT).await {
-                                edge::serve_connection(s, state, watcher).await;
+                                edge::serve_connection(s, peer, state, watcher).await;
                             }
                         }
                     }

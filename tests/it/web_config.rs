@@ -817,3 +817,69 @@ async fn any_sequence_of_reloads_never_serves_plain_http_or_data_without_the_pas
         );
     }
 }
+
+/// Attack on the live binary: 100 concurrent wrong passwords to a cost-14 user, then Prometheus' first scrape with
+/// the right password (cost 10, not cached yet) from another address: still waiting after 60 s, queued behind every
+/// bad check (two at a time). Now each client address queues its own checks, one at a time and at most 8 pending
+/// (more get 429 at once): the scrape from 127.0.0.2 waits for one of the flood's checks at most, over TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_bad_passwords_from_one_address_does_not_hold_back_a_scrape_from_another() {
+    let s = Setup::new();
+    let slow = bcrypt::hash(PASSWORD, 10).unwrap();
+    let srv = s.start(&s.web_config(&format!("{TLS}basic_auth_users:\n  prometheus: '{slow}'\n")));
+    let from = |ip: [u8; 4]| {
+        s.client()
+            .local_address(std::net::IpAddr::from(ip))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap()
+    };
+    let attacker = from([127, 0, 0, 1]);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut flood = Vec::new();
+    for i in 0..20 {
+        let (c, u, done) = (attacker.clone(), url(&srv, "/metrics"), done.clone());
+        flood.push(tokio::spawn(async move {
+            let status = c
+                .get(u)
+                .basic_auth("prometheus", Some(format!("wrong {i}")))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            if status == 401 {
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            status
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = from([127, 0, 0, 2])
+        .get(url(&srv, "/metrics"))
+        .basic_auth("prometheus", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    let bad_checked_first = done.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        bad_checked_first <= 2,
+        "{bad_checked_first} of the flood's checks ran before the scrape's"
+    );
+    let mut statuses = Vec::new();
+    for f in flood {
+        statuses.push(f.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        8,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        12,
+        "{statuses:?}"
+    );
+}
