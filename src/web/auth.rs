@@ -114,6 +114,8 @@ pub(crate) enum Outcome {
     Denied,
     /// This client already has [`PENDING_PER_CLIENT`] password checks pending: `429`, nothing checked.
     Busy,
+    /// The exporter is shutting down: checks not started are given up, `503`.
+    ShuttingDown,
 }
 
 /// The key under which a client's checks queue: its IPv4 address (an IPv4-mapped IPv6 one too), or its IPv6 /64
@@ -197,6 +199,9 @@ impl Auth {
         let key = client_key(peer);
         let turn = {
             let mut clients = lock(&self.clients);
+            if self.bcrypt_slots.is_closed() {
+                return Outcome::ShuttingDown;
+            }
             let entry = clients
                 .entry(key)
                 .or_insert_with(|| (Arc::new(tokio::sync::Semaphore::new(1)), 0));
@@ -211,10 +216,10 @@ impl Auth {
             key,
         };
         let Ok(turn) = turn.acquire_owned().await else {
-            return Outcome::Denied;
+            return Outcome::ShuttingDown;
         };
         let Ok(slot) = self.bcrypt_slots.clone().acquire_owned().await else {
-            return Outcome::Denied;
+            return Outcome::ShuttingDown;
         };
         // The permits and the pending place go with the check: if this request is dropped (its client gone), they
         // are released only when bcrypt returns, so at most BCRYPT_AT_ONCE checks ever run and a client's next check
@@ -235,6 +240,16 @@ impl Auth {
         }
         verified.insert(tag);
         Outcome::Allowed
+    }
+
+    /// Shutdown: checks waiting for their turn are given up at once ([`Outcome::ShuttingDown`]), so a queue of
+    /// password checks cannot hold the graceful shutdown; the ones running (at most [`BCRYPT_AT_ONCE`]) finish.
+    pub(crate) fn close(&self) {
+        let clients = lock(&self.clients);
+        self.bcrypt_slots.close();
+        for (turn, _) in clients.values() {
+            turn.close();
+        }
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
@@ -272,6 +287,18 @@ pub(super) fn too_many_checks() -> Response<Chunks> {
     );
     r.headers_mut()
         .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+/// `503` for a request whose password check was given up because the exporter is shutting down.
+pub(super) fn shutting_down() -> Response<Chunks> {
+    let mut r = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/plain; charset=utf-8",
+        "503 shutting down\n".into(),
+    );
+    r.headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
     r
 }
 
@@ -416,6 +443,40 @@ mod tests {
             PENDING_PER_CLIENT
         );
         assert!(lock(&auth.clients).is_empty(), "no entry left behind");
+    }
+
+    /// Attack on the live binary: SIGTERM with a flood of wrong passwords queued took 8 s (the whole graceful 5 s,
+    /// then the 3 s given to blocking work), as the queued checks were requests in flight. Closing gives them up at
+    /// once: only the check running finishes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_gives_up_the_queued_checks_at_once() {
+        let users = users(10);
+        let auth = Arc::new(Auth::default());
+        let mut queued = Vec::new();
+        for i in 0..PENDING_PER_CLIENT {
+            let (auth, users) = (auth.clone(), users.clone());
+            queued.push(tokio::spawn(async move {
+                let h = basic(&format!("prometheus:bad{i}"));
+                auth.authorized(Some(&h), &users, ip("192.0.2.1")).await
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        auth.close();
+        let mut outcomes = Vec::new();
+        for q in queued {
+            outcomes.push(q.await.unwrap());
+        }
+        let given_up = outcomes
+            .iter()
+            .filter(|o| **o == Outcome::ShuttingDown)
+            .count();
+        assert!(given_up >= PENDING_PER_CLIENT - 1, "{outcomes:?}");
+        let right = basic("prometheus:pw");
+        assert_eq!(
+            auth.authorized(Some(&right), &users, ip("192.0.2.9")).await,
+            Outcome::ShuttingDown,
+            "no new check after close"
+        );
     }
 
     #[test]
