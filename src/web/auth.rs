@@ -41,28 +41,52 @@ pub(super) fn check_users(
     users: impl IntoIterator<Item = (String, Secret)>,
 ) -> Result<BTreeMap<String, Secret>, String> {
     let mut out = BTreeMap::new();
-    for (user, hash) in users {
-        if user.contains(':') {
+    for (name, hash) in users {
+        let user = Shown(&name);
+        if name.contains(':') {
             return Err(format!(
-                "user {user:?}: a basic auth user name cannot hold ':'"
+                "user {user}: a basic auth user name cannot hold ':' (an htpasswd line `user:hash` goes as `user: 'hash'`)"
             ));
         }
         let Ok(parts) = hash.expose().parse::<bcrypt::HashParts>() else {
-            return Err(format!("user {user:?}: the password is not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"));
+            return Err(format!("user {user}: the password is not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"));
         };
         let cost = parts.get_cost();
         if cost > MAX_BCRYPT_COST {
             return Err(format!(
-                "user {user:?}: bcrypt cost {cost} is too high: one password check would take about {} on this \
+                "user {user}: bcrypt cost {cost} is too high: one password check would take about {} on this \
                  machine ({}), longer than a scrape can wait; the limit is cost {MAX_BCRYPT_COST} (make a hash with \
                  `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)",
                 human(estimate(cost)),
                 "estimated from one check at cost 4 measured now; each cost step doubles the time"
             ));
         }
-        out.insert(user, hash);
+        out.insert(name, hash);
     }
     Ok(out)
+}
+
+/// A user name as an error shows it: up to its first ':' (what follows may be a hash or a password, as in a pasted
+/// htpasswd line), and not at all when it holds a `$` (a bcrypt hash written where the name goes).
+struct Shown<'a>(&'a str);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (head, cut) = match self.0.split_once(':') {
+            Some((head, _)) => (head, true),
+            None => (self.0, false),
+        };
+        if head.contains('$') {
+            return f.write_str(
+                "(name not shown: it looks like a bcrypt hash; name and hash swapped?)",
+            );
+        }
+        write!(f, "{head:?}")?;
+        if cut {
+            f.write_str(" followed by ':' and more (not shown)")?;
+        }
+        Ok(())
+    }
 }
 
 /// The time one bcrypt check at `cost` takes here: one check at the lowest cost (4) measured now (about 1 ms),
@@ -513,6 +537,36 @@ mod tests {
         assert!(e.contains("bcrypt cost 15"), "{e}");
         let at_limit = cost4.replacen("$04$", "$14$", 1);
         assert!(check_users([("a".to_owned(), Secret::new(at_limit))]).is_ok());
+    }
+
+    /// Attack: `--config.check` and the reload log printed a bcrypt hash written where the user name goes, when
+    /// name and hash were swapped (`'$2b$10$…': prometheus`) or an htpasswd line was pasted as the name
+    /// (`prometheus:$2b$10$…:`). The name is shown up to its first ':', and not at all when it holds a `$`.
+    #[test]
+    fn a_hash_written_as_the_user_name_is_not_shown() {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let salt_and_hash = &hash[7..];
+        for (user, value, want) in [
+            (hash.clone(), "prometheus".to_owned(), "not a bcrypt hash"),
+            (
+                format!("prometheus:{hash}"),
+                String::new(),
+                "\"prometheus\"",
+            ),
+            (
+                format!("prometheus:{hash}"),
+                hash.clone(),
+                "cannot hold ':'",
+            ),
+            ("bob:hunter2".to_owned(), hash.clone(), "\"bob\""),
+        ] {
+            let e = check_users([(user.clone(), Secret::new(value))]).unwrap_err();
+            assert!(e.contains(want), "{e}");
+            assert!(!e.contains(salt_and_hash), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let e = check_users([("alice".to_owned(), Secret::new("x".to_owned()))]).unwrap_err();
+        assert!(e.contains("user \"alice\""), "{e}");
     }
 
     #[test]
