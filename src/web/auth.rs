@@ -41,28 +41,52 @@ pub(super) fn check_users(
     users: impl IntoIterator<Item = (String, Secret)>,
 ) -> Result<BTreeMap<String, Secret>, String> {
     let mut out = BTreeMap::new();
-    for (user, hash) in users {
-        if user.contains(':') {
+    for (name, hash) in users {
+        let user = Shown(&name);
+        if name.contains(':') {
             return Err(format!(
-                "user {user:?}: a basic auth user name cannot hold ':'"
+                "user {user}: a basic auth user name cannot hold ':' (an htpasswd line `user:hash` goes as `user: 'hash'`)"
             ));
         }
         let Ok(parts) = hash.expose().parse::<bcrypt::HashParts>() else {
-            return Err(format!("user {user:?}: the password is not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"));
+            return Err(format!("user {user}: the password is not a bcrypt hash (make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)"));
         };
         let cost = parts.get_cost();
         if cost > MAX_BCRYPT_COST {
             return Err(format!(
-                "user {user:?}: bcrypt cost {cost} is too high: one password check would take about {} on this \
+                "user {user}: bcrypt cost {cost} is too high: one password check would take about {} on this \
                  machine ({}), longer than a scrape can wait; the limit is cost {MAX_BCRYPT_COST} (make a hash with \
                  `htpasswd -nBC 10 \"\" | tr -d ':\\n'`)",
                 human(estimate(cost)),
                 "estimated from one check at cost 4 measured now; each cost step doubles the time"
             ));
         }
-        out.insert(user, hash);
+        out.insert(name, hash);
     }
     Ok(out)
+}
+
+/// A user name as an error shows it: up to its first ':' (what follows may be a hash or a password, as in a pasted
+/// htpasswd line), and not at all when it holds a `$` (a bcrypt hash written where the name goes).
+struct Shown<'a>(&'a str);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (head, cut) = match self.0.split_once(':') {
+            Some((head, _)) => (head, true),
+            None => (self.0, false),
+        };
+        if head.contains('$') {
+            return f.write_str(
+                "(name not shown: it looks like a bcrypt hash; name and hash swapped?)",
+            );
+        }
+        write!(f, "{head:?}")?;
+        if cut {
+            f.write_str(" followed by ':' and more (not shown)")?;
+        }
+        Ok(())
+    }
 }
 
 /// The time one bcrypt check at `cost` takes here: one check at the lowest cost (4) measured now (about 1 ms),
@@ -114,6 +138,8 @@ pub(crate) enum Outcome {
     Denied,
     /// This client already has [`PENDING_PER_CLIENT`] password checks pending: `429`, nothing checked.
     Busy,
+    /// The exporter is shutting down: checks not started are given up, `503`.
+    ShuttingDown,
 }
 
 /// The key under which a client's checks queue: its IPv4 address (an IPv4-mapped IPv6 one too), or its IPv6 /64
@@ -197,6 +223,9 @@ impl Auth {
         let key = client_key(peer);
         let turn = {
             let mut clients = lock(&self.clients);
+            if self.bcrypt_slots.is_closed() {
+                return Outcome::ShuttingDown;
+            }
             let entry = clients
                 .entry(key)
                 .or_insert_with(|| (Arc::new(tokio::sync::Semaphore::new(1)), 0));
@@ -211,10 +240,10 @@ impl Auth {
             key,
         };
         let Ok(turn) = turn.acquire_owned().await else {
-            return Outcome::Denied;
+            return Outcome::ShuttingDown;
         };
         let Ok(slot) = self.bcrypt_slots.clone().acquire_owned().await else {
-            return Outcome::Denied;
+            return Outcome::ShuttingDown;
         };
         // The permits and the pending place go with the check: if this request is dropped (its client gone), they
         // are released only when bcrypt returns, so at most BCRYPT_AT_ONCE checks ever run and a client's next check
@@ -235,6 +264,16 @@ impl Auth {
         }
         verified.insert(tag);
         Outcome::Allowed
+    }
+
+    /// Shutdown: checks waiting for their turn are given up at once ([`Outcome::ShuttingDown`]), so a queue of
+    /// password checks cannot hold the graceful shutdown; the ones running (at most [`BCRYPT_AT_ONCE`]) finish.
+    pub(crate) fn close(&self) {
+        let clients = lock(&self.clients);
+        self.bcrypt_slots.close();
+        for (turn, _) in clients.values() {
+            turn.close();
+        }
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
@@ -272,6 +311,18 @@ pub(super) fn too_many_checks() -> Response<Chunks> {
     );
     r.headers_mut()
         .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+/// `503` for a request whose password check was given up because the exporter is shutting down.
+pub(super) fn shutting_down() -> Response<Chunks> {
+    let mut r = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/plain; charset=utf-8",
+        "503 shutting down\n".into(),
+    );
+    r.headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
     r
 }
 
@@ -418,6 +469,40 @@ mod tests {
         assert!(lock(&auth.clients).is_empty(), "no entry left behind");
     }
 
+    /// Attack on the live binary: SIGTERM with a flood of wrong passwords queued took 8 s (the whole graceful 5 s,
+    /// then the 3 s given to blocking work), as the queued checks were requests in flight. Closing gives them up at
+    /// once: only the check running finishes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_gives_up_the_queued_checks_at_once() {
+        let users = users(10);
+        let auth = Arc::new(Auth::default());
+        let mut queued = Vec::new();
+        for i in 0..PENDING_PER_CLIENT {
+            let (auth, users) = (auth.clone(), users.clone());
+            queued.push(tokio::spawn(async move {
+                let h = basic(&format!("prometheus:bad{i}"));
+                auth.authorized(Some(&h), &users, ip("192.0.2.1")).await
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        auth.close();
+        let mut outcomes = Vec::new();
+        for q in queued {
+            outcomes.push(q.await.unwrap());
+        }
+        let given_up = outcomes
+            .iter()
+            .filter(|o| **o == Outcome::ShuttingDown)
+            .count();
+        assert!(given_up >= PENDING_PER_CLIENT - 1, "{outcomes:?}");
+        let right = basic("prometheus:pw");
+        assert_eq!(
+            auth.authorized(Some(&right), &users, ip("192.0.2.9")).await,
+            Outcome::ShuttingDown,
+            "no new check after close"
+        );
+    }
+
     #[test]
     fn clients_are_ipv4_addresses_and_ipv6_slash_64s() {
         let key = |s: &str| client_key(ip(s));
@@ -452,6 +537,36 @@ mod tests {
         assert!(e.contains("bcrypt cost 15"), "{e}");
         let at_limit = cost4.replacen("$04$", "$14$", 1);
         assert!(check_users([("a".to_owned(), Secret::new(at_limit))]).is_ok());
+    }
+
+    /// Attack: `--config.check` and the reload log printed a bcrypt hash written where the user name goes, when
+    /// name and hash were swapped (`'$2b$10$…': prometheus`) or an htpasswd line was pasted as the name
+    /// (`prometheus:$2b$10$…:`). The name is shown up to its first ':', and not at all when it holds a `$`.
+    #[test]
+    fn a_hash_written_as_the_user_name_is_not_shown() {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let salt_and_hash = &hash[7..];
+        for (user, value, want) in [
+            (hash.clone(), "prometheus".to_owned(), "not a bcrypt hash"),
+            (
+                format!("prometheus:{hash}"),
+                String::new(),
+                "\"prometheus\"",
+            ),
+            (
+                format!("prometheus:{hash}"),
+                hash.clone(),
+                "cannot hold ':'",
+            ),
+            ("bob:hunter2".to_owned(), hash.clone(), "\"bob\""),
+        ] {
+            let e = check_users([(user.clone(), Secret::new(value))]).unwrap_err();
+            assert!(e.contains(want), "{e}");
+            assert!(!e.contains(salt_and_hash), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let e = check_users([("alice".to_owned(), Secret::new("x".to_owned()))]).unwrap_err();
+        assert!(e.contains("user \"alice\""), "{e}");
     }
 
     #[test]

@@ -163,6 +163,12 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
             other => std::io::Error::other(other.to_string()),
         },
     })?;
+    // A UTF-8 byte order mark in front is skipped, as the toolkit's YAML reader does (gopkg.in/yaml.v2 readerc.go,
+    // yaml_parser_determine_encoding); serde_yaml_ng took it for a second document.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    };
     if crate::values::yaml::too_deep(&text) {
         return Err(WebConfigError::Syntax {
             path: path.to_owned(),
@@ -573,6 +579,25 @@ mod tests {
         assert!(err("rate_limit:\n  interval: 1s\n  burst: 3\n").contains("rate_limit"));
         let dir = tempfile::tempdir().unwrap();
         assert!(load(&write(&dir, "rate_limit:\n  interval: 0s\n")).is_ok());
+    }
+
+    /// Attack on the live binary: the good TLS + auth file with a UTF-8 byte order mark in front (as some Windows
+    /// editors save it) was refused, at start and on reload, as "YAML containing more than one document". The
+    /// toolkit's YAML reader skips the mark (gopkg.in/yaml.v2 readerc.go, yaml_parser_determine_encoding, as vendored
+    /// in kubernetes/kubernetes), so the same file works there.
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped_as_the_toolkit_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let c = load(&write(
+            &dir,
+            &format!("\u{feff}basic_auth_users:\n  prometheus: '{hash}'\n"),
+        ))
+        .unwrap();
+        assert!(c.policy.basic_auth);
+        // A mark alone is an empty file (so a reload of it over TLS or auth is refused as weaker).
+        let c = load(&write(&dir, "\u{feff}")).unwrap();
+        assert_eq!(c.policy, Policy::OPEN);
     }
 
     #[test]

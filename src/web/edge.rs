@@ -169,6 +169,7 @@ pub(super) async fn guarded(
                 Outcome::Allowed => super::routes::handle(req, state.clone()).await?,
                 Outcome::Denied => super::auth::unauthorized(),
                 Outcome::Busy => super::auth::too_many_checks(),
+                Outcome::ShuttingDown => super::auth::shutting_down(),
             }
         }
     };

@@ -5,7 +5,9 @@
 //! Fail closed: a file that cannot be used (unreadable, broken YAML, a bad certificate) or that protects less than
 //! the running one ([`super::policy::Policy::weakened_by`]: TLS or basic auth dropped, a lower `min_version` or
 //! `client_auth_type`; an empty, `{}`, comment-only or half-written file is one) is refused: the last good
-//! configuration stays, an error is logged once, and [`ReloadStatus`] says the last reload failed
+//! configuration stays, an error is logged once (again only when the reason changes: a refused file is tried again
+//! at every check, as the files it names are not watched and may appear later), and [`ReloadStatus`] says the last
+//! reload failed
 //! (`crowdsec_exporter_web_config_last_reload_successful` 0), as Prometheus'
 //! `prometheus_config_last_reload_successful` does.
 
@@ -36,6 +38,8 @@ pub(crate) struct Live {
     attempted: Mutex<Vec<Stamp>>,
     /// The last load's outcome; `None` without a file.
     status: Mutex<Option<ReloadStatus>>,
+    /// The reason of the last refusal, as logged; `None` after a good load.
+    refused: Mutex<Option<String>>,
 }
 
 impl Live {
@@ -46,6 +50,7 @@ impl Live {
             current: RwLock::new(Arc::new(WebConfig::open())),
             attempted: Mutex::new(Vec::new()),
             status: Mutex::new(None),
+            refused: Mutex::new(None),
         }
     }
 
@@ -73,6 +78,7 @@ impl Live {
                 successful: true,
                 last_success: crate::values::time::now(),
             })),
+            refused: Mutex::new(None),
         })
     }
 
@@ -88,9 +94,10 @@ impl Live {
         *self.status.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Re-reads the configuration if the file or any file it names changed since the last attempt.
-    /// Returns true when a new configuration is in force. A bad or weaker file is logged once and the last good
-    /// one stays.
+    /// Re-reads the configuration if the file or any file it names changed since the last attempt, or if the last
+    /// attempt was refused (tried again, logged again only when the reason changes).
+    /// Returns true when a new configuration is in force. A bad or weaker file is refused and the last good one
+    /// stays.
     pub(crate) fn reload_if_changed(&self) -> bool {
         self.reload(false)
     }
@@ -115,15 +122,25 @@ impl Live {
             .attempted
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if !forced && *attempted == now {
+        let mut last_refusal = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        // Nothing watched changed. A refused file is tried again all the same: the files it names are not watched
+        // (only the running configuration's are), and may appear later (a config written before its certificate).
+        let retry = !forced && *attempted == now;
+        if retry && last_refusal.is_none() {
             return false;
         }
+        let trigger = if retry {
+            "retry of a refused file"
+        } else {
+            trigger
+        };
         let refused = match load(path) {
             Ok(config) => match running.policy.weakened_by(&config.policy) {
                 None => {
                     *attempted = stamps(path, &config.watched);
                     *self.current.write().unwrap_or_else(PoisonError::into_inner) =
                         Arc::new(config);
+                    *last_refusal = None;
                     self.set_status(true);
                     tracing::info!(file = %path.display(), trigger, "web config reloaded");
                     return true;
@@ -138,8 +155,18 @@ impl Live {
         };
         *attempted = now;
         self.set_status(false);
+        // Logged once per change of the reason; digits aside, as the bcrypt cost message holds a measured time.
+        let same = |a: &str, b: &str| {
+            a.chars()
+                .filter(|c| !c.is_ascii_digit())
+                .eq(b.chars().filter(|c| !c.is_ascii_digit()))
+        };
+        if retry && last_refusal.as_deref().is_some_and(|l| same(l, &refused)) {
+            return false;
+        }
         tracing::error!(error = %refused, trigger,
             "web config reload failed; keeping the last good configuration");
+        *last_refusal = Some(refused);
         false
     }
 
@@ -315,6 +342,33 @@ mod tests {
             live.current().policy.tls.unwrap().min_version,
             super::super::tls::TlsVersion::Tls13
         );
+    }
+
+    /// Attack on the live binary: web.yml switched to cert3.pem/key3.pem before they were written (a certificate
+    /// manager writing the config first) was refused, rightly; but once both files were there it was never tried
+    /// again (only the running configuration's files were watched): the old certificate stayed and the reload
+    /// metric said 0 until a SIGHUP. A refused file is now tried again at every check, logged again only when the
+    /// reason changes.
+    #[test]
+    fn a_refused_file_is_tried_again_when_the_files_it_names_appear() {
+        let d = Dir::new();
+        d.put(format!("{TLS}{}", users()).as_bytes());
+        let live = Live::load(&d.path()).unwrap();
+        let first = live.current();
+        let renamed = TLS
+            .replace("cert.pem", "cert3.pem")
+            .replace("key.pem", "key3.pem");
+        d.put(format!("{renamed}{}", users()).as_bytes());
+        assert!(!live.reload_if_changed());
+        assert!(!live.reload_if_changed(), "still missing");
+        assert!(!live.status().unwrap().successful);
+        let c = rcgen::generate_simple_self_signed(vec!["new".to_owned()]).unwrap();
+        std::fs::write(d.0.path().join("cert3.pem"), c.cert.pem()).unwrap();
+        std::fs::write(d.0.path().join("key3.pem"), c.signing_key.serialize_pem()).unwrap();
+        assert!(live.reload_if_changed(), "the named files are there now");
+        assert!(live.status().unwrap().successful);
+        assert!(!Arc::ptr_eq(&first, &live.current()));
+        assert!(!live.reload_if_changed(), "nothing changed since");
     }
 
     #[test]

@@ -883,3 +883,52 @@ async fn a_flood_of_bad_passwords_from_one_address_does_not_hold_back_a_scrape_f
         "{statuses:?}"
     );
 }
+
+/// Attack on the live binary: SIGTERM while one address had wrong passwords queued for checking took 8 s, the whole
+/// graceful 5 s and the 3 s given to blocking work (the queued checks are requests in flight). Now the queue is given
+/// up at shutdown (those requests get 503) and only the check running finishes: about one cost-12 check here.
+#[test]
+fn sigterm_gives_up_queued_password_checks() {
+    use std::io::Write;
+    let s = Setup::new();
+    let config = s.web_config(&format!(
+        "basic_auth_users:\n  prometheus: '{}'\n",
+        bcrypt::hash(PASSWORD, 12).unwrap()
+    ));
+    let mut exporter = ExporterProc::start(
+        &[
+            "--lapi.db",
+            s.path("crowdsec.db").to_str().unwrap(),
+            "--web.config.file",
+            config.to_str().unwrap(),
+        ],
+        s.dir.path(),
+    );
+    let mut conns = Vec::new();
+    for i in 0..8 {
+        let mut conn = std::net::TcpStream::connect(exporter.addr).unwrap();
+        let auth = base64_basic(&format!("prometheus:wrong {i}"));
+        conn.write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        conns.push(conn);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let status = exporter.proc.terminate(Duration::from_secs(20));
+    let took = started.elapsed();
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        exporter.proc.log_text()
+    );
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+fn base64_basic(user_password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(user_password)
+}
