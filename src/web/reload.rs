@@ -371,6 +371,37 @@ mod tests {
         assert!(!live.reload_if_changed(), "nothing changed since");
     }
 
+    /// Attack on the live binary (web helper's breaker): web.yml replaced by a FIFO blocked the reload thread for
+    /// good, with the metric still 1 and every later good file or SIGHUP ignored. Through the one non-blocking
+    /// reader (values::file) the FIFO is refused at once, the running config stays, and a good file is taken after.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_in_place_of_the_web_config_is_refused_without_blocking() {
+        let d = Dir::new();
+        d.put(format!("{TLS}{}", users()).as_bytes());
+        let live = Arc::new(Live::load(&d.path()).unwrap());
+        let start = live.current().policy;
+        std::fs::remove_file(d.path()).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(d.path())
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let l = Arc::clone(&live);
+        std::thread::spawn(move || tx.send(l.reload_now()).unwrap());
+        let reloaded = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a FIFO web config blocked the reload");
+        assert!(!reloaded);
+        assert_eq!(live.current().policy, start);
+        assert!(!live.status().unwrap().successful);
+        std::fs::remove_file(d.path()).unwrap();
+        d.put(format!("{TLS}  min_version: TLS13\n{}", users()).as_bytes());
+        assert!(live.reload_if_changed());
+        assert!(live.status().unwrap().successful);
+    }
+
     #[test]
     fn without_a_file_sighup_has_nothing_to_reload_and_no_status() {
         let live = Live::none();
