@@ -238,14 +238,14 @@ mod tests {
         assert_eq!(
             c.next(true, &all),
             Some(Batch::Backlog {
-                from: 7_000,
+                from: 7_001,
                 below: 12_001
             })
         );
         c.backlog(12_000, Some("a"), RawTime::At(5.0), Payload::NoColumn);
         c.backlog(11_999, Some("b"), RawTime::At(4.0), Payload::NoColumn);
         c.done(Batch::Backlog {
-            from: 7_000,
+            from: 7_001,
             below: 12_001,
         });
         assert_eq!(
