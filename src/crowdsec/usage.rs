@@ -378,6 +378,20 @@ impl UsageTotals {
         }
     }
 
+    /// Whether nothing changed since `earlier` (a previous read's clone): the same counts and, bouncer by bouncer,
+    /// the same shared usage (a new report of a bouncer copies its entry, so identity tells). Cheap at 10,000
+    /// bouncers: no value is compared.
+    pub fn unchanged_since(&self, earlier: &UsageTotals) -> bool {
+        self.reports == earlier.reports
+            && self.skipped == earlier.skipped
+            && self.bouncers.len() == earlier.bouncers.len()
+            && self
+                .bouncers
+                .iter()
+                .zip(&earlier.bouncers)
+                .all(|((a, x), (b, y))| a == b && Arc::ptr_eq(x, y))
+    }
+
     /// Forgets the bouncers `keep` says are gone (deleted from the `bouncers` table), so memory follows the table.
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.bouncers.retain(|name, _| keep(name));

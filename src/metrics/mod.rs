@@ -98,6 +98,19 @@ impl Readings {
         }
     }
 
+    /// Whether every LAPI's usage totals are those of `other` (the usage text can then be kept across readings).
+    fn same_usage_as(&self, other: &Readings) -> bool {
+        self.lapis.len() == other.lapis.len()
+            && self.lapis.iter().zip(&other.lapis).all(|(a, b)| {
+                a.0 == b.0
+                    && match (&a.1.usage, &b.1.usage) {
+                        (Some(x), Some(y)) => x.unchanged_since(y),
+                        (None, None) => true,
+                        _ => false,
+                    }
+            })
+    }
+
     fn same_as(&self, other: &Readings) -> bool {
         self.lapis.len() == other.lapis.len()
             && self
@@ -160,6 +173,8 @@ struct RenderedReadings {
     /// The usage families (per-bouncer remediation counters: most of the exposition at 10,000 reporting bouncers),
     /// per format (index: [`Format::slot`]), encoded when first asked.
     usage: [Option<Part>; 2],
+    /// Capacity to encode a usage text with (the last one's size), so the text is not grown by doubling.
+    usage_len: usize,
 }
 
 /// The time-dependent text of one (reports, second, format), encoded by the first scraper of that second while
@@ -290,25 +305,36 @@ impl Renderer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !slot.as_ref().is_some_and(|r| r.readings.same_as(readings)) {
-            // Free the previous texts first: at 10,000 bouncers they are megabytes.
-            let size_hint = slot.take().map_or(0, |r| r.text.text.len());
+            // Free the previous texts first: at 10,000 bouncers they are megabytes. The usage texts (most of the
+            // exposition at 10,000 reporting bouncers) are kept while no report arrived: a reading every cache
+            // interval then re-encodes only the bouncer rows.
+            let previous = slot.take();
+            let size_hint = previous.as_ref().map_or(0, |r| r.text.text.len());
+            let usage_len = previous.as_ref().map_or(0, |r| r.usage_len);
+            let usage = match previous {
+                Some(p) if p.readings.same_usage_as(readings) => p.usage,
+                _ => [None, None],
+            };
             let text = encode_collector(readings.clone(), size_hint + size_hint / 16);
             *slot = Some(RenderedReadings {
                 readings: readings.clone(),
                 text: Part::new(text),
-                usage: [None, None],
+                usage,
+                usage_len,
             });
         }
         let r = slot.as_mut().expect("just filled");
+        let usage_hint = r.usage_len;
         let usage = r.usage[format.slot()]
             .get_or_insert_with(|| {
-                let om = encode_collector(UsageReadings(readings.clone()), 0);
+                let om = encode_collector(UsageReadings(readings.clone()), usage_hint);
                 Part::new(match format {
                     Format::OpenMetrics => om,
                     Format::Classic => classic::from_openmetrics(&om),
                 })
             })
             .clone();
+        r.usage_len = r.usage_len.max(usage.text.len() + usage.text.len() / 16);
         (r.text.clone(), usage)
     }
 
@@ -630,5 +656,52 @@ mod tests {
                 .contains("bouncer=\"fw-0\"} 85000000.25\n"),
             "render (unshared) keeps the scrape's own instant"
         );
+    }
+
+    /// Issue 22: the usage (remediation) families were encoded for every scrape second; they are now encoded once
+    /// per reading and kept across readings while no report arrived, so a reading every cache interval does not
+    /// re-encode (nor hold twice) the largest part of the exposition.
+    #[test]
+    fn the_usage_text_is_kept_until_a_report_changes_it() {
+        use crate::crowdsec::usage::UsageTotals;
+        let report_of = |usage: &UsageTotals| {
+            Arc::new(SourceReport {
+                kind: "lapi_db",
+                name: "local".into(),
+                lapi: Some("local".into()),
+                data: Some(Arc::new(BouncerSnapshot {
+                    bouncers: vec![bouncer("fw-0", LastPull::At(NOW - 5.0))],
+                    schema: "1.7.1+",
+                    bad_rows: 0,
+                    usage: Some(usage.clone()),
+                })),
+                up: true,
+                last_error: None,
+                last_duration_seconds: 0.5,
+                last_success: Some(NOW),
+                errors: Default::default(),
+                reads: 1,
+            })
+        };
+        let payload = |v: u32| {
+            format!(
+                r#"{{"metrics":[{{"meta":{{"utc_now_timestamp":{v}}},"items":[{{"name":"dropped","unit":"packet","value":{v},"labels":{{"origin":"CAPI"}}}}]}}]}}"#
+            )
+        };
+        let mut usage = UsageTotals::default();
+        usage.add_report(1, "fw-0", Some(payload(3).as_bytes()));
+        let renderer = Renderer::default();
+        let first = renderer.render(scrape(&report_of(&usage), NOW), Format::OpenMetrics);
+        assert!(first.parts[1].text.contains("crowdsec_bouncer_dropped_packets_total{lapi=\"local\",bouncer=\"fw-0\",origin=\"CAPI\",remediation=\"\"} 3\n"));
+        // A new reading (new rows, new Arcs), no new report: the same usage text, not a copy.
+        let again = renderer.render(scrape(&report_of(&usage), NOW), Format::OpenMetrics);
+        assert!(!Arc::ptr_eq(&again.parts[0].text, &first.parts[0].text));
+        assert!(Arc::ptr_eq(&again.parts[1].text, &first.parts[1].text));
+        // A new report: a new text.
+        usage.add_report(2, "fw-0", Some(payload(4).as_bytes()));
+        let next = renderer.render(scrape(&report_of(&usage), NOW), Format::OpenMetrics);
+        assert!(next.parts[1]
+            .text
+            .contains("origin=\"CAPI\",remediation=\"\"} 7\n"));
     }
 }

@@ -298,10 +298,10 @@ fn advance(
         return Ok(());
     }
     let has_payload = cols.contains("payload");
-    // Both O(log n) on the rowid; NULL when the table is empty (every row flushed).
-    let bounds = conn.query_row("SELECT min(id), max(id) FROM metrics", [], |r| {
-        Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?))
-    })?;
+    // Two queries, each O(log n) on the rowid: SQLite's min/max optimization takes a query with one aggregate only
+    // (`SELECT min(id), max(id)` scans the whole table: 0.6 s at 1.3 million rows). NULL when the table is empty.
+    let end = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0));
+    let bounds = end("SELECT min(id) FROM metrics")?.zip(end("SELECT max(id) FROM metrics")?);
     cursor.bounds(bounds);
     let payload = if has_payload { "payload" } else { "NULL" };
     let forward = format!("SELECT generated_by, received_at, id, {payload} FROM metrics WHERE id > ?1 AND id <= ?2 AND generated_type = 'RC' ORDER BY id");

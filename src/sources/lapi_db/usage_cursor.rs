@@ -221,3 +221,73 @@ impl UsageCursor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(names: &[&'static str]) -> HashSet<&'static str> {
+        names.iter().copied().collect()
+    }
+
+    #[test]
+    fn the_backlog_stops_once_every_registered_bouncer_has_a_report() {
+        let mut c = UsageCursor::default();
+        c.bounds(Some((1, 12_000)));
+        let all = registered(&["a", "b"]);
+        assert_eq!(
+            c.next(true, &all),
+            Some(Batch::Backlog {
+                from: 7_001,
+                below: 12_001
+            })
+        );
+        c.backlog(12_000, Some("a"), RawTime::At(5.0), Payload::NoColumn);
+        c.backlog(11_999, Some("b"), RawTime::At(4.0), Payload::NoColumn);
+        c.done(Batch::Backlog {
+            from: 7_001,
+            below: 12_001,
+        });
+        assert_eq!(
+            c.next(true, &all),
+            None,
+            "both seen: the older rows change nothing"
+        );
+        assert!(!c.backlog_pending());
+        // New rows are counted, from the start on.
+        c.bounds(Some((1, 12_003)));
+        assert_eq!(
+            c.next(false, &all),
+            None,
+            "nothing past the budget but the first batch"
+        );
+        assert_eq!(
+            c.next(true, &all),
+            Some(Batch::Forward {
+                after: 12_000,
+                upto: 12_003
+            })
+        );
+    }
+
+    #[test]
+    fn an_empty_table_starts_at_zero_and_a_table_that_went_back_starts_over() {
+        let mut c = UsageCursor::default();
+        c.bounds(None);
+        assert!(!c.backlog_pending());
+        assert!(c.totals.is_some(), "a metrics table, empty");
+        c.bounds(Some((1, 3)));
+        assert_eq!(
+            c.next(true, &registered(&[])),
+            Some(Batch::Forward { after: 0, upto: 3 }),
+            "every row after an empty start is counted"
+        );
+        c.done(Batch::Forward { after: 0, upto: 3 });
+        // Restored from an older backup: its rows are a new start, not counted again.
+        c.bounds(Some((1, 2)));
+        assert_eq!(
+            c.next(true, &registered(&["a"])),
+            Some(Batch::Backlog { from: 1, below: 3 })
+        );
+    }
+}
