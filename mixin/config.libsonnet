@@ -10,6 +10,11 @@
     // Blocklist-as-a-Service integrations; null follows bouncerOfflineThresholdSeconds (a Community device pulls
     // exactly once a day, so some raise it).
     integrationOfflineThresholdSeconds: null,
+    // Deleted registrations: how long CrowdSecBouncerRegistrationDeleted (info) shows after every row of a bouncer
+    // disappeared, and how long Prometheus remembers a deleted bouncer's last pull for
+    // CrowdSecBouncerDeletedWhileLate (range of last_over_time; must exceed bouncerOfflineThresholdSeconds).
+    deletedSignalSeconds: 3600,
+    deletedMemorySeconds: 2 * self.bouncerOfflineThresholdSeconds,
 
     // Selector of the exporter's scrape job (CrowdSecExporterDown, CrowdSecExporterTargetMissing).
     exporterSelector: 'job="crowdsec-bouncer-exporter"',

@@ -67,6 +67,13 @@ pub(super) fn encode_readings(
     )?;
     gauges(
         enc,
+        "crowdsec_bouncer_registered_timestamp_seconds",
+        cached!("Unix time the bouncer's row was created (created_at; CrowdSec 1.6+ only, 1.4 rewrites it on every update): a name@ip row created after another row's last pull supersedes it."),
+        all.iter()
+            .filter_map(|(lapi, b)| b.registered_at.map(|ts| (key(lapi, b), ts))),
+    )?;
+    gauges(
+        enc,
         "crowdsec_bouncer_pulled",
         cached!("1 if the bouncer ever pulled decisions, 0 if it never did."),
         all.iter()

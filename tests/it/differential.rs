@@ -298,13 +298,77 @@ fn catalogue() -> Vec<Scenario> {
             "#6 name@ip supersedes",
             vec![lapi(
                 "local",
-                vec![firewall("fw", 3.0 * D), firewall("fw@192.0.2.2", 10.0)],
+                vec![
+                    firewall("fw", 3.0 * D),
+                    Row {
+                        created_ago: 2.0 * D,
+                        ..firewall("fw@192.0.2.2", 10.0)
+                    },
+                ],
             )],
         )
         .expect(&[
             ("local/fw", "ok"),
             ("local/row@fw", "superseded"),
             ("local/row@fw@192.0.2.2", "current"),
+        ]),
+        // Issue 19 #4: one key on two hosts. `gw` pulled 2 d ago, its sibling `gw@198.51.100.9` was created 20 d ago
+        // (before that pull: they pulled side by side) and pulls now: `gw`'s host is offline (main: superseded, silent).
+        scenario(
+            "19-4 one key, two hosts",
+            vec![lapi(
+                "local",
+                vec![
+                    pulled("gw", 2.0 * D),
+                    Row {
+                        created_ago: 20.0 * D,
+                        ..pulled("gw@198.51.100.9", 10.0)
+                    },
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/gw", "offline"),
+            ("local/row@gw", "current"),
+            ("local/row@gw@198.51.100.9", "current"),
+        ]),
+        // Issue 19 #4, the IP-change counter-case: `fw@192.0.2.11` was created 2 d ago, after `fw`'s last pull.
+        scenario(
+            "19-4 IP change",
+            vec![lapi(
+                "local",
+                vec![
+                    firewall("fw", 3.0 * D),
+                    Row {
+                        created_ago: 2.0 * D,
+                        ..firewall("fw@192.0.2.11", 10.0)
+                    },
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/fw", "ok"),
+            ("local/row@fw", "superseded"),
+            ("local/row@fw@192.0.2.11", "current"),
+        ]),
+        // Issue 19 #4, dual stack: the host is back on IPv4 (`gw`, 192.0.2.99, pulls now); its IPv6 row, created
+        // 20 d ago, last pulled 2 d ago. One device: no page.
+        scenario(
+            "19-4 dual stack",
+            vec![lapi(
+                "local",
+                vec![
+                    pulled("gw", 10.0),
+                    Row {
+                        created_ago: 20.0 * D,
+                        ..pulled("gw@2001:db8::9", 2.0 * D)
+                    },
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/gw", "ok"),
+            ("local/row@gw@2001:db8::9", "superseded"),
         ]),
         // Issue 11 #7.
         scenario(
@@ -341,11 +405,14 @@ fn catalogue() -> Vec<Scenario> {
                         Pull::Ago(5.0 * D),
                     ),
                     row("envoy", "envoy-proxy-bouncer", Pull::Ago(110.0)),
-                    row(
-                        "envoy@192.0.2.147@192.0.2.179",
-                        "envoy-proxy-bouncer",
-                        Pull::Ago(38.0 * M),
-                    ),
+                    Row {
+                        created_ago: 4.0 * D,
+                        ..row(
+                            "envoy@192.0.2.147@192.0.2.179",
+                            "envoy-proxy-bouncer",
+                            Pull::Ago(38.0 * M),
+                        )
+                    },
                     never("envoy@192.0.2.147@192.0.2.242", 20.0 * M),
                     row("caddy@2001:db8::15", "caddy-cs-bouncer", Pull::Ago(60.0)),
                     row(
@@ -381,11 +448,14 @@ fn catalogue() -> Vec<Scenario> {
                         "envoy-proxy-bouncer",
                         Pull::Ago(5.0 * D),
                     ),
-                    row(
-                        "envoy@192.0.2.147@192.0.2.179",
-                        "envoy-proxy-bouncer",
-                        Pull::Ago(38.0 * M),
-                    ),
+                    Row {
+                        created_ago: 4.0 * D,
+                        ..row(
+                            "envoy@192.0.2.147@192.0.2.179",
+                            "envoy-proxy-bouncer",
+                            Pull::Ago(38.0 * M),
+                        )
+                    },
                 ],
             )],
         )
@@ -404,16 +474,22 @@ fn catalogue() -> Vec<Scenario> {
                         "caddy-cs-bouncer",
                         Pull::Ago(3.0 * D + 2.0 * H),
                     ),
-                    row(
-                        "caddy-bouncer@192.0.2.3",
-                        "caddy-cs-bouncer",
-                        Pull::Ago(2.0 * D + 3.0 * H),
-                    ),
-                    row(
-                        "caddy-bouncer@192.0.2.2",
-                        "caddy-cs-bouncer",
-                        Pull::Ago(30.0),
-                    ),
+                    Row {
+                        created_ago: 3.0 * D,
+                        ..row(
+                            "caddy-bouncer@192.0.2.3",
+                            "caddy-cs-bouncer",
+                            Pull::Ago(2.0 * D + 3.0 * H),
+                        )
+                    },
+                    Row {
+                        created_ago: 2.0 * D,
+                        ..row(
+                            "caddy-bouncer@192.0.2.2",
+                            "caddy-cs-bouncer",
+                            Pull::Ago(30.0),
+                        )
+                    },
                     never("spare-key", 5.0 * D + 4.0 * H),
                 ],
             )],
@@ -495,7 +571,10 @@ fn catalogue() -> Vec<Scenario> {
                     "local",
                     vec![
                         pulled("nginx", 3.0 * D),
-                        pulled("nginx@192.0.2.10", 2.0 * D),
+                        Row {
+                            created_ago: 2.5 * D,
+                            ..pulled("nginx@192.0.2.10", 2.0 * D)
+                        },
                     ],
                 )
             }],
@@ -509,6 +588,7 @@ fn catalogue() -> Vec<Scenario> {
                 vec![
                     Row {
                         auth_type: "tls",
+                        created_ago: 24.0 * D,
                         ..row(
                             "edge-01.example.com@198.51.100.21",
                             "crowdsec-openresty-bouncer",
@@ -690,7 +770,11 @@ fn catalogue() -> Vec<Scenario> {
                 "local",
                 vec![
                     firewall("fw", 5.0 * D),
-                    firewall("fw@192.0.2.6", 2.0 * D),
+                    // created after fw's last pull: fw moved here, and stopped 2 d ago
+                    Row {
+                        created_ago: 4.0 * D,
+                        ..firewall("fw@192.0.2.6", 2.0 * D)
+                    },
                     fresh(),
                 ],
             )],
@@ -798,7 +882,16 @@ fn write_db(path: &Path, l: &Lapi, now: f64) {
             .expose()
             .to_owned();
         let created = sqlite_time(now - r.created_ago);
-        let ip = if r.kind.is_empty() { "" } else { "192.0.2.99" };
+        // A `name@<ip>` row carries that IP (dual-stack scenarios need both families), any other one 192.0.2.99.
+        let ip = if r.kind.is_empty() {
+            ""
+        } else {
+            r.name
+                .rsplit_once('@')
+                .map(|(_, t)| t)
+                .filter(|t| t.parse::<std::net::IpAddr>().is_ok())
+                .unwrap_or("192.0.2.99")
+        };
         let version = if r.kind.is_empty() { "" } else { "v1.0.0" };
         match l.schema {
             Schema::V17 => {
