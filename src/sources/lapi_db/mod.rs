@@ -124,6 +124,35 @@ pub struct LapiDbSource {
     location: LapiDbLocation,
     busy_timeout: std::time::Duration,
     resolved: std::sync::Mutex<Option<Resolved>>,
+    /// For a database found through CrowdSec's config: the config files' stamp and the database they named when
+    /// it was resolved, so that an edited `config.yaml` / `.local` (the documented move to another database, a new
+    /// `db_path`) is followed on the next read instead of reading the abandoned database forever.
+    followed: std::sync::Mutex<Option<(ConfigStamp, String)>>,
+}
+
+/// Modification time and length of CrowdSec's config and its `.local` (`None` when absent).
+type ConfigStamp = [Option<(std::time::SystemTime, u64)>; 2];
+
+fn config_stamp(config: &std::path::Path) -> ConfigStamp {
+    let stat = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()))
+    };
+    let mut local = config.as_os_str().to_owned();
+    local.push(".local");
+    [stat(config), stat(std::path::Path::new(&local))]
+}
+
+/// The database CrowdSec's config names, as the log may show it (no password).
+fn config_target(cfg: &crate::crowdsec::config::CrowdsecConfig) -> String {
+    match cfg.db.sqlite_path() {
+        Some(p) => format!("SQLite {}", p.display()),
+        None => match target::ServerDb::from_crowdsec(&cfg.db) {
+            Ok(t) => t.redacted(),
+            Err(e) => format!("unusable ({e})"),
+        },
+    }
 }
 
 /// A found database, ready to read.
@@ -229,17 +258,57 @@ impl LapiDbSource {
             location,
             busy_timeout,
             resolved: std::sync::Mutex::new(None),
+            followed: std::sync::Mutex::new(None),
         }
     }
 
-    /// Finds the database. Kept once found; a broken CrowdSec config is retried on the next read, so the
-    /// exporter recovers when CrowdSec gets installed or fixed after it started.
+    /// Finds the database. Kept once found, except that a database found through CrowdSec's config is found
+    /// again when `config.yaml` or its `.local` changed (stat on every read, i.e. within one cache interval; the
+    /// change is logged); a broken CrowdSec config is retried on the next read, so the exporter recovers when
+    /// CrowdSec gets installed or fixed after it started.
     pub(crate) fn resolve(&self) -> Result<Resolved, ResolveError> {
         let mut slot = self
             .resolved
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(db) = slot.as_ref() {
+        if let (Some(db), LapiDbLocation::FromCrowdsecConfig(config)) =
+            (slot.as_ref(), &self.location)
+        {
+            let mut followed = self
+                .followed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let stamp = config_stamp(config);
+            match followed.as_ref() {
+                Some((seen, _)) if *seen == stamp => return Ok(db.clone()),
+                _ => {}
+            }
+            // The config changed: read it again; a database it no longer names is dropped.
+            let before = followed
+                .as_ref()
+                .map(|(_, t)| t.clone())
+                .unwrap_or_default();
+            match crate::crowdsec::config::load(config) {
+                Ok(cfg) if config_target(&cfg) == before => {
+                    *followed = Some((stamp, before));
+                    return Ok(db.clone());
+                }
+                Ok(cfg) => tracing::warn!(
+                    config = %config.display(),
+                    was = %before,
+                    now = %config_target(&cfg),
+                    "CrowdSec's config changed: reading the LAPI database it names now"
+                ),
+                Err(e) => tracing::warn!(
+                    config = %config.display(),
+                    was = %before,
+                    error = %e,
+                    "CrowdSec's config changed and cannot be read: the database it named is no longer read"
+                ),
+            }
+            *followed = None;
+            *slot = None;
+        } else if let Some(db) = slot.as_ref() {
             return Ok(db.clone());
         }
         let server = |t: target::ServerDb| -> Result<Resolved, ResolveError> {
@@ -257,8 +326,14 @@ impl LapiDbSource {
         };
         let path = match &self.location {
             LapiDbLocation::Sqlite(p) => p.clone(),
-            LapiDbLocation::FromCrowdsecConfig(cfg) => {
-                let cfg = crate::crowdsec::config::load(cfg)?;
+            LapiDbLocation::FromCrowdsecConfig(config) => {
+                let stamp = config_stamp(config);
+                let cfg = crate::crowdsec::config::load(config)?;
+                *self
+                    .followed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((stamp, config_target(&cfg)));
                 match cfg.db.sqlite_path() {
                     Some(p) => p.to_owned(),
                     None => {
