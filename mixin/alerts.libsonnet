@@ -111,6 +111,24 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerRegistrationDeleted.md",
             },
           },
+          // CrowdSec's own clean-up deletes a stopped bouncer's row before the offline alert can fire
+          // (db_config.flush.bouncers_autodelete, crowdsecurity/crowdsec pkg/database/flush.go: every minute, rows of
+          // that auth_type whose last_pull is at least that old). CrowdSecBouncerDeletedWhileLate still pages; this
+          // says why rows vanish. diagnose warns the same way.
+          {
+            alert: "CrowdSecBouncersAutodeleteShort",
+            expr: |||
+              max by (lapi, auth_type) (crowdsec_lapi_bouncers_autodelete_seconds)
+                <= on () group_left () crowdsec:bouncer_offline_threshold_seconds
+            |||,
+            'for': "10m",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "CrowdSec deletes idle bouncer registrations before they can be called offline.",
+              description: "LAPI {{ $labels.lapi }} deletes {{ $labels.auth_type }} bouncer rows whose last pull is {{ $value | humanizeDuration }} old (db_config.flush.bouncers_autodelete), no longer than the offline threshold ({{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}): a bouncer that stops loses its row before CrowdSecBouncerOffline can fire; only CrowdSecBouncerDeletedWhileLate, from Prometheus' memory, still pages.",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncersAutodeleteShort.md",
+            },
+          },
           // A registered row that never pulled, older than the grace period. Silent when another row of the same base
           // pulled (the bouncer works under another name@ip) or when the base sends fresh usage metrics (a live-mode
           // bouncer on a site without traffic never pulls). The age is counted from registration; on CrowdSec < 1.6

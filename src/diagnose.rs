@@ -172,6 +172,23 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 format!("the bouncers of LAPI {} cannot be read: {e}", r.name),
             );
         }
+        // CrowdSecBouncersAutodeleteShort: CrowdSec deletes a stopped bouncer's row before it reaches "offline".
+        for a in r.data.iter().flat_map(|d| &d.autodelete) {
+            if a.after <= t.bouncer_offline {
+                findings.add(
+                    Severity::Warning,
+                    Some("CrowdSecBouncersAutodeleteShort"),
+                    format!(
+                        "LAPI {}: CrowdSec deletes {} bouncer rows whose last pull is {} old (db_config.flush.bouncers_autodelete), no longer than the offline threshold ({}): a bouncer that stops loses its row before it is called offline; only Prometheus remembers it (CrowdSecBouncerDeletedWhileLate), diagnose cannot. Raise it above {} or remove it",
+                        r.name,
+                        a.auth_type,
+                        text::h(a.after.as_secs_f64()),
+                        text::h(t.bouncer_offline.as_secs_f64()),
+                        text::h(t.bouncer_offline.as_secs_f64()),
+                    ),
+                );
+            }
+        }
         let judged = r
             .data
             .as_ref()

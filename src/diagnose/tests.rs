@@ -40,6 +40,7 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
                 schema: "1.7.1+",
                 bad_rows: 0,
                 usage: None,
+                autodelete: Vec::new(),
             },
         )],
         service_api: integrations.map(|integrations| {
@@ -463,4 +464,40 @@ fn causes_only_for_offline_or_never_pulled_bouncers() {
         .starts_with("no configuration file on this host belongs to it"));
     assert!(text(&r, false)
         .contains("    likely cause: unknown: no configuration file on this host belongs to it"));
+}
+
+/// Issue 19 #1: `bouncers_autodelete: {api_key: 2h}`: a warning naming the setting (exit 3), not "all fine"; 48 h
+/// (longer than the offline threshold) says nothing.
+#[test]
+fn a_short_bouncers_autodelete_is_a_warning() {
+    use crate::crowdsec::config::Autodelete;
+    let with = |after: u64| {
+        let mut s = scrape(vec![], None);
+        s.lapis[0] = report(
+            "lapi_db",
+            "local",
+            BouncerSnapshot {
+                bouncers: vec![row("fw", LastPull::At(NOW - 10.0))],
+                schema: "1.7.1+",
+                bad_rows: 0,
+                usage: None,
+                autodelete: vec![Autodelete {
+                    auth_type: "api-key",
+                    after: std::time::Duration::from_secs(after),
+                }],
+            },
+        );
+        build(&s)
+    };
+    let r = with(7200);
+    assert_eq!(r.status.exit_code(), 3, "{:?}", r.findings);
+    assert!(
+        r.findings.iter().any(|f| f.severity == Severity::Warning
+            && f.text
+                .contains("deletes api-key bouncer rows whose last pull is 2h 0m old")),
+        "{:?}",
+        r.findings
+    );
+    let r = with(48 * 3600);
+    assert_eq!(r.status.exit_code(), 0, "{:?}", r.findings);
 }

@@ -8,7 +8,7 @@ use crate::crowdsec::verdict::{
 };
 use crate::values::time::human_duration;
 
-fn h(seconds: f64) -> String {
+pub(super) fn h(seconds: f64) -> String {
     human_duration(seconds)
 }
 

@@ -87,6 +87,19 @@ pub(super) fn encode_readings(
     )?;
     gauges(
         enc,
+        "crowdsec_lapi_bouncers_autodelete_seconds",
+        "CrowdSec's db_config.flush.bouncers_autodelete for rows of this auth_type (api-key, tls): rows whose last pull is at least this old are deleted every minute, so a dying bouncer's row vanishes. Read from the CrowdSec config the database was found through (with .local and env expansion); absent when unset.",
+        r.lapis.iter().flat_map(|(lapi, d)| {
+            d.autodelete.iter().map(move |a| {
+                (
+                    [("lapi", lapi.as_str()), ("auth_type", a.auth_type)],
+                    a.after.as_secs_f64(),
+                )
+            })
+        }),
+    )?;
+    gauges(
+        enc,
         "crowdsec_bouncers",
         cached!("Number of bouncers registered in the LAPI."),
         r.lapis

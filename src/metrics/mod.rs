@@ -427,6 +427,7 @@ mod tests {
             schema: "1.7.1+",
             bad_rows: 0,
             usage: None,
+            autodelete: Vec::new(),
         };
         let readings = Readings {
             lapis: vec![("local".into(), Arc::new(snapshot))],
@@ -450,6 +451,7 @@ mod tests {
             schema: "1.7.1+",
             bad_rows: 0,
             usage: None,
+            autodelete: Vec::new(),
         };
         Arc::new(SourceReport {
             kind: "lapi_db",

@@ -731,6 +731,21 @@ fn a_changed_crowdsec_config_is_followed_on_the_next_read() {
     assert_eq!(names(&source), ["frozen"]);
     std::fs::write(&cfg, format!("# moved\n{}", db_path(&new))).unwrap();
     assert_eq!(names(&source), ["moved"], "db_path edited in config.yaml");
+    // Issue 19 #1: the autodelete setting comes with the rows, and follows the config too.
+    std::fs::write(
+        &local,
+        "db_config:\n  flush:\n    bouncers_autodelete:\n      api_key: 2h\n",
+    )
+    .unwrap();
+    let snapshot = rt.block_on(source.read()).unwrap();
+    assert_eq!(snapshot.autodelete.len(), 1);
+    assert_eq!(
+        (
+            snapshot.autodelete[0].auth_type,
+            snapshot.autodelete[0].after
+        ),
+        ("api-key", Duration::from_secs(7200))
+    );
     std::fs::write(&cfg, "db_config: [\n").unwrap();
     let failure = rt.block_on(source.read()).unwrap_err();
     assert_eq!(failure.reason.as_str(), "config", "{failure}");

@@ -128,6 +128,8 @@ pub struct LapiDbSource {
     /// it was resolved, so that an edited `config.yaml` / `.local` (the documented move to another database, a new
     /// `db_path`) is followed on the next read instead of reading the abandoned database forever.
     followed: std::sync::Mutex<Option<(ConfigStamp, String)>>,
+    /// The `bouncers_autodelete` last logged (the first read logs it: start-up).
+    autodelete_logged: std::sync::Mutex<Option<Vec<crate::crowdsec::config::Autodelete>>>,
 }
 
 /// Modification time and length of CrowdSec's config and its `.local` (`None` when absent).
@@ -259,6 +261,7 @@ impl LapiDbSource {
             busy_timeout,
             resolved: std::sync::Mutex::new(None),
             followed: std::sync::Mutex::new(None),
+            autodelete_logged: std::sync::Mutex::new(None),
         }
     }
 
@@ -367,7 +370,29 @@ impl LapiDbSource {
         &self,
     ) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, crate::sources::SourceFailure> {
         let db = self.resolve().map_err(|e| e.to_failure())?;
-        db.read().await.map_err(|e| e.to_failure())
+        let mut snapshot = db.read().await.map_err(|e| e.to_failure())?;
+        if let LapiDbLocation::FromCrowdsecConfig(config) = &self.location {
+            // Read again (a small file, once per cache interval) so an edited setting shows without a restart.
+            if let Ok(cfg) = crate::crowdsec::config::load(config) {
+                snapshot.autodelete = cfg.bouncers_autodelete;
+            }
+            let mut logged = self
+                .autodelete_logged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if logged.as_ref() != Some(&snapshot.autodelete) {
+                for a in &snapshot.autodelete {
+                    tracing::warn!(
+                        config = %config.display(),
+                        auth_type = a.auth_type,
+                        after = %crate::values::time::human_duration(a.after.as_secs_f64()),
+                        "CrowdSec deletes bouncer rows of this auth_type whose last pull is this old (db_config.flush.bouncers_autodelete): a bouncer that stops loses its row, and shorter than the offline threshold (24 h by default) before it is called offline; only Prometheus remembers it (CrowdSecBouncerDeletedWhileLate)"
+                    );
+                }
+                *logged = Some(snapshot.autodelete.clone());
+            }
+        }
+        Ok(snapshot)
     }
 }
 

@@ -265,6 +265,7 @@ pub(crate) async fn read_snapshot<C: TextConn>(
         schema: schema.generation(),
         bad_rows,
         usage: usage.totals.clone(),
+        autodelete: Vec::new(),
     })
 }
 
