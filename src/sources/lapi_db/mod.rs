@@ -68,6 +68,24 @@ pub enum LapiDbError {
     /// Reason `schema`.
     #[error("no `decisions` table: not a CrowdSec Local API database")]
     NoDecisionsTable,
+    /// Reason `permission`: a server database role without SELECT on a table the exporter reads.
+    #[error("permission denied: this database role may not read table {table}; run (as its owner): {grant}")]
+    NoPrivilege {
+        /// `schema.table`.
+        table: String,
+        /// The statement that gives every privilege the exporter needs.
+        grant: String,
+    },
+    /// Reason `schema`: the table exists, but in a schema the role does not look in.
+    #[error("table {table} is in schema {schema}, not in this role's search_path: {fix}")]
+    OtherSchema {
+        /// The table.
+        table: String,
+        /// Where it is.
+        schema: String,
+        /// The statement that makes the role look there.
+        fix: String,
+    },
     /// Reason `query`.
     #[error("query failed: {0}")]
     Query(String),
@@ -104,7 +122,10 @@ impl Failure for LapiDbError {
             LapiDbError::Open { .. } => Reason::Open,
             LapiDbError::Locked => Reason::Locked,
             LapiDbError::Corrupt(_) => Reason::Corrupt,
-            LapiDbError::NoBouncersTable | LapiDbError::NoDecisionsTable => Reason::Schema,
+            LapiDbError::NoBouncersTable
+            | LapiDbError::NoDecisionsTable
+            | LapiDbError::OtherSchema { .. } => Reason::Schema,
+            LapiDbError::NoPrivilege { .. } => Reason::Permission,
             LapiDbError::Query(_) => Reason::Query,
             LapiDbError::Busy => Reason::Timeout,
             LapiDbError::Connect { .. } => Reason::Connect,
