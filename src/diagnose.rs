@@ -293,6 +293,17 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             severity: judged.as_ref().map_or(Severity::None, |j| j.severity),
             alert: judged.as_ref().and_then(|j| j.alert),
             bouncers,
+            autodelete: r
+                .data
+                .iter()
+                .flat_map(|d| &d.autodelete)
+                .map(|a| report::AutodeleteReport {
+                    auth_type: a.auth_type,
+                    seconds: a.after.as_secs_f64(),
+                    alert: (a.after <= t.bouncer_offline)
+                        .then_some("CrowdSecBouncersAutodeleteShort"),
+                })
+                .collect(),
         });
     }
     let integrations = s.service_api.as_ref().map(|r| {

@@ -101,6 +101,8 @@ struct Lapi {
     usage: Vec<(&'static str, f64, Option<u64>)>,
     /// One active decision per origin given (a blocklist's as `lists`).
     decisions: Vec<&'static str>,
+    /// `db_config.flush.bouncers_autodelete.api_key`: the LAPI is then found through a CrowdSec config.yaml.
+    autodelete: Option<&'static str>,
 }
 
 fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
@@ -111,6 +113,7 @@ fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
         metrics: vec![],
         usage: vec![],
         decisions: vec![],
+        autodelete: None,
     }
 }
 
@@ -370,6 +373,30 @@ fn catalogue() -> Vec<Scenario> {
             ("local/gw", "ok"),
             ("local/row@gw@2001:db8::9", "superseded"),
         ]),
+        // Issue 19 #1: `bouncers_autodelete: {api_key: 2h}` in CrowdSec's config: the warning (main: nothing, exit 0).
+        // 48 h: nothing.
+        scenario(
+            "19-1 bouncers_autodelete 2h",
+            vec![Lapi {
+                autodelete: Some("2h"),
+                ..lapi("local", vec![firewall("fw", 90.0 * M)])
+            }],
+        )
+        .expect(&[
+            ("local/fw", "late"),
+            (
+                "autodelete@local",
+                "api-key:CrowdSecBouncersAutodeleteShort",
+            ),
+        ]),
+        scenario(
+            "19-1 bouncers_autodelete 48h",
+            vec![Lapi {
+                autodelete: Some("48h"),
+                ..lapi("local", vec![firewall("fw", 10.0)])
+            }],
+        )
+        .expect(&[("local/fw", "ok"), ("autodelete@local", "api-key:")]),
         // Issue 11 #7.
         scenario(
             "#7 never pulled, 20 min old",
@@ -1055,7 +1082,11 @@ fn settings(
         .iter()
         .map(|(name, path)| LapiSettings {
             name: name.clone(),
-            db: LapiDbLocation::Sqlite(path.clone()),
+            db: if path.extension().is_some_and(|e| e == "yaml") {
+                LapiDbLocation::FromCrowdsecConfig(path.clone())
+            } else {
+                LapiDbLocation::Sqlite(path.clone())
+            },
             cache_interval: Duration::ZERO,
             decisions_interval: Duration::ZERO,
             read_timeout: Duration::from_secs(5),
@@ -1085,7 +1116,12 @@ fn config_file(
         configs.display()
     );
     for (name, path) in dbs {
-        writeln!(text, "  - name: {name}\n    db: {}", path.display()).unwrap();
+        let key = if path.extension().is_some_and(|e| e == "yaml") {
+            "crowdsec_config"
+        } else {
+            "db"
+        };
+        writeln!(text, "  - name: {name}\n    {key}: {}", path.display()).unwrap();
     }
     if let Some(f) = service_api {
         let key = dir.join("service-api.key");
@@ -1248,6 +1284,21 @@ fn expected_alerts(report: &Value) -> Vec<Value> {
                         out.push(json!({"labels": selector("ALERTS", &labels), "value": 1}));
                     }
                 }
+            }
+        }
+    }
+    // CrowdSecBouncersAutodeleteShort, per LAPI and auth type.
+    for l in report["lapis"].as_array().unwrap() {
+        for a in l["autodelete"].as_array().unwrap() {
+            if let Some(alert) = a["alert"].as_str() {
+                let labels = label_map(&[
+                    ("alertname", alert),
+                    ("alertstate", "firing"),
+                    ("severity", "warning"),
+                    ("lapi", l["name"].as_str().unwrap()),
+                    ("auth_type", a["auth_type"].as_str().unwrap()),
+                ]);
+                out.push(json!({"labels": selector("ALERTS", &labels), "value": 1}));
             }
         }
     }
@@ -1458,6 +1509,25 @@ fn exit_for(alerts: &[Value]) -> i32 {
 
 /// The verdict at `subject` (see [`Scenario::expect`]) in diagnose's report.
 fn verdict_at(report: &Value, subject: &str) -> Option<String> {
+    // `autodelete@lapi`: the alerts of its bouncers_autodelete entries, comma-separated.
+    if let Some(l) = subject.strip_prefix("autodelete@") {
+        let lapi = report["lapis"]
+            .as_array()?
+            .iter()
+            .find(|x| x["name"] == l)?;
+        let names: Vec<String> = lapi["autodelete"]
+            .as_array()?
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}:{}",
+                    a["auth_type"].as_str().unwrap_or(""),
+                    a["alert"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        return Some(names.join(","));
+    }
     // `cause:lapi/base`: the likely cause's check; `alerts@lapi/base`: the names of the alerts diagnose says fire
     // for that base, comma-separated.
     let (cause, target) = match subject.strip_prefix("cause:") {
@@ -1532,7 +1602,21 @@ fn prepare(s: &Scenario, dir: &Path) -> Prepared {
         .map(|l| {
             let path = dir.join(format!("{}.db", l.name));
             write_db(&path, l, now);
-            (l.name.to_owned(), path)
+            match l.autodelete {
+                None => (l.name.to_owned(), path),
+                Some(after) => {
+                    let config = dir.join(format!("{}.config.yaml", l.name));
+                    std::fs::write(
+                        &config,
+                        format!(
+                            "db_config:\n  type: sqlite\n  db_path: {}\n  flush:\n    bouncers_autodelete:\n      api_key: {after}\n",
+                            path.display()
+                        ),
+                    )
+                    .unwrap();
+                    (l.name.to_owned(), config)
+                }
+            }
         })
         .collect();
     let fake = (!s.integrations.is_empty())
