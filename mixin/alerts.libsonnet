@@ -20,13 +20,8 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           {
             alert: "CrowdSecBouncerOffline",
             expr: |||
-              lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
                 > on () group_left () crowdsec:bouncer_offline_threshold_seconds
-              unless on (lapi, bouncer_base)
-                (
-                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
-                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
-                )
               unless on (lapi, bouncer_base)
                 crowdsec_bouncer_info{bouncer_type="crowdsec-firewall-bouncer"}
             |||,
@@ -34,20 +29,15 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
             labels: { severity: "critical" },
             annotations: {
               summary: "A CrowdSec bouncer has stopped pulling decisions from its LAPI.",
-              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}) and sends no fresh usage metrics: it is not applying new decisions." + causes,
+              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}) and sends no fresh usage metrics: it is not applying new decisions. Where hosts share its key (rows `name@ip` that pulled side by side), this is its stalest host; `crowdsec-bouncer-exporter diagnose` lists the rows." + causes,
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerOffline.md",
             },
           },
           {
             alert: "CrowdSecFirewallBouncerOffline",
             expr: |||
-              lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
                 > on () group_left () crowdsec:bouncer_offline_threshold_seconds
-              unless on (lapi, bouncer_base)
-                (
-                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
-                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
-                )
               and on (lapi, bouncer_base)
                 crowdsec_bouncer_info{bouncer_type="crowdsec-firewall-bouncer"}
             |||,
@@ -64,13 +54,8 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           {
             alert: "CrowdSecBouncerPullOverdue",
             expr: |||
-              lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
                 > on () group_left () crowdsec:early_warning_threshold_seconds
-              unless on (lapi, bouncer_base)
-                (
-                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
-                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
-                )
             |||,
             'for': "10m",
             labels: { severity: "warning" },
@@ -78,6 +63,73 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
               summary: "A CrowdSec bouncer has not pulled decisions for longer than the early-warning threshold.",
               description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (early warning after {{ with query \"crowdsec:early_warning_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}, offline after {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}).",
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerPullOverdue.md",
+            },
+          },
+          // A bouncer whose every row disappeared (cscli bouncers delete/prune, db_config.flush.bouncers_autodelete)
+          // while it was late: its base keeps its last pull time in Prometheus (last_over_time of the recording
+          // rule, which survives exporter restarts), and this pages 24 h after that pull, as the offline alert
+          // would have, unless a row of the base shows up again. Only while the LAPI is still read (crowdsec_bouncers
+          // present): an exporter or source outage is no deletion. Resolves by itself once the last sample is
+          // older than the range (2x the offline threshold).
+          {
+            alert: "CrowdSecBouncerDeletedWhileLate",
+            expr: |||
+              time() - last_over_time(lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max[%(w)ds])
+                > on () group_left () crowdsec:bouncer_offline_threshold_seconds
+              and on (lapi, bouncer_base)
+                (
+                  last_over_time(lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max[%(w)ds])
+                    > on () group_left () crowdsec:early_warning_threshold_seconds
+                )
+              unless on (lapi, bouncer_base)
+                lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max
+              and on (lapi)
+                max by (lapi) (crowdsec_bouncers)
+            ||| % { w: c.deletedMemorySeconds },
+            'for': "10m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A CrowdSec bouncer whose registration was deleted while it was late has not pulled for longer than the offline threshold.",
+              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago; its rows were deleted (cscli bouncers delete/prune, or db_config.flush.bouncers_autodelete) while it was already late, so nothing proves it protects anything: with its key deleted it cannot even authenticate.",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncerDeletedWhileLate.md",
+            },
+          },
+          // Every row of a bouncer base that pulled disappeared within the last hour while its LAPI is still read:
+          // a visible signal that ends by itself (info, never a page). A row deleted while late also pages later
+          // (CrowdSecBouncerDeletedWhileLate).
+          {
+            alert: "CrowdSecBouncerRegistrationDeleted",
+            expr: |||
+              last_over_time(lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max[%(w)ds])
+              unless on (lapi, bouncer_base)
+                lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max
+              and on (lapi)
+                max by (lapi) (crowdsec_bouncers)
+            ||| % { w: c.deletedSignalSeconds },
+            'for': "0m",
+            labels: { severity: "info" },
+            annotations: {
+              summary: "A CrowdSec bouncer's registration was deleted from its LAPI.",
+              description: "Every row of bouncer {{ $labels.bouncer_base }} disappeared from LAPI {{ $labels.lapi }} within the last hour (last pull {{ $value | humanizeTimestamp }}): deleted by cscli bouncers delete/prune or by db_config.flush.bouncers_autodelete. Its key no longer authenticates. This signal ends after an hour.",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncerRegistrationDeleted.md",
+            },
+          },
+          // CrowdSec's own clean-up deletes a stopped bouncer's row before the offline alert can fire
+          // (db_config.flush.bouncers_autodelete, crowdsecurity/crowdsec pkg/database/flush.go: every minute, rows of
+          // that auth_type whose last_pull is at least that old). CrowdSecBouncerDeletedWhileLate still pages; this
+          // says why rows vanish. diagnose warns the same way.
+          {
+            alert: "CrowdSecBouncersAutodeleteShort",
+            expr: |||
+              max by (lapi, auth_type) (crowdsec_lapi_bouncers_autodelete_seconds)
+                <= on () group_left () crowdsec:bouncer_offline_threshold_seconds
+            |||,
+            'for': "10m",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "CrowdSec deletes idle bouncer registrations before they can be called offline.",
+              description: "LAPI {{ $labels.lapi }} deletes {{ $labels.auth_type }} bouncer rows whose last pull is {{ $value | humanizeDuration }} old (db_config.flush.bouncers_autodelete), no longer than the offline threshold ({{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}): a bouncer that stops loses its row before CrowdSecBouncerOffline can fire; only CrowdSecBouncerDeletedWhileLate, from Prometheus' memory, still pages.",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncersAutodeleteShort.md",
             },
           },
           // A registered row that never pulled, older than the grace period. Silent when another row of the same base

@@ -10,12 +10,26 @@
     // Blocklist-as-a-Service integrations; null follows bouncerOfflineThresholdSeconds (a Community device pulls
     // exactly once a day, so some raise it).
     integrationOfflineThresholdSeconds: null,
+    // Deleted registrations: how long CrowdSecBouncerRegistrationDeleted (info) shows after every row of a bouncer
+    // disappeared, and how long Prometheus remembers a deleted bouncer's last pull for
+    // CrowdSecBouncerDeletedWhileLate (range of last_over_time; must exceed bouncerOfflineThresholdSeconds).
+    deletedSignalSeconds: 3600,
+    deletedMemorySeconds: 2 * self.bouncerOfflineThresholdSeconds,
 
     // A firing alert stays firing this long once its expression goes empty, so an exporter restart (its series
     // absent for the gap) neither resolves nor re-arms it (restart.libsonnet); a real recovery resolves this late.
     keepFiringFor: '10m',
     // Alerts on Prometheus' own `up`, which has no gap: they resolve at once.
-    keepFiringExempt: ['CrowdSecExporterDown', 'CrowdSecExporterTargetMissing'],
+    // Exempt: the two that read Prometheus' own `up`; the deletion alerts, which keep their own memory in
+    // Prometheus (last_over_time) and must end on their own clock; the web config reload alert, whose file a
+    // restart reads anew.
+    keepFiringExempt: [
+      'CrowdSecExporterDown',
+      'CrowdSecExporterTargetMissing',
+      'CrowdSecBouncerDeletedWhileLate',
+      'CrowdSecBouncerRegistrationDeleted',
+      'CrowdSecExporterWebConfigReloadFailed',
+    ],
 
     // Selector of the exporter's scrape job (CrowdSecExporterDown, CrowdSecExporterTargetMissing).
     exporterSelector: 'job="crowdsec-bouncer-exporter"',

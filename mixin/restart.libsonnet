@@ -8,7 +8,9 @@
 // delays every page and still resets; Alertmanager cannot tell a restart from a recovery. The cost: an alert whose
 // condition really clears resolves keepFiringFor later.
 // Every alert read from the exporter's series gets it; CrowdSecExporterDown and CrowdSecExporterTargetMissing read
-// Prometheus' own `up`, which has no gap (it is 0 during the restart), and must resolve as soon as it is back.
+// Prometheus' own `up`, which has no gap (it is 0 during the restart), and must resolve as soon as it is back;
+// the deletion alerts bridge restarts with last_over_time themselves and end on their own clock; a restart
+// re-reads the web config, so its reload alert must not outlive it (_config.keepFiringExempt).
 {
   prometheusAlerts+:: {
     local c = $._config,

@@ -46,6 +46,75 @@
               )
             |||,
           },
+          // Last pull time of every row that pulled, with its base and address (ip_address tells IPv4 from IPv6).
+          {
+            record: "lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max",
+            expr: |||
+              max by (lapi, bouncer) (crowdsec_bouncer_last_pull_timestamp_seconds)
+              * on (lapi, bouncer) group_left (bouncer_base, ip_address)
+                max by (lapi, bouncer, bouncer_base, ip_address) (crowdsec_bouncer_info)
+            |||,
+          },
+          // Superseded rows (value: their last pull time), no device of their own. Either another row of the base
+          // that pulled was created after this row's last pull: LAPI >= 1.6.4 creates `<base>@<ip>` when a key shows
+          // up from an IP without a row (crowdsecurity/crowdsec pkg/apiserver/middlewares/v1/api_key.go `authPlain`,
+          // v1.7.8), so the device moved (an IP change); rows whose sibling was created BEFORE their last pull pulled
+          // side by side and are separate devices. Or a row of the other address family (IPv4/IPv6) pulled after
+          // it: a dual-stack host flipping between its addresses keeps two rows (LAPI finds the old one again by
+          // key and IP). Without registration times (CrowdSec < 1.6) only the second case applies.
+          {
+            record: "lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded",
+            expr: |||
+              max by (lapi, bouncer, bouncer_base) (
+                  lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max
+                    < on (lapi, bouncer_base) group_left ()
+                      max by (lapi, bouncer_base) (
+                          (
+                              max by (lapi, bouncer) (crowdsec_bouncer_registered_timestamp_seconds)
+                            and on (lapi, bouncer) crowdsec_bouncer_last_pull_timestamp_seconds
+                          )
+                        * on (lapi, bouncer) group_left (bouncer_base)
+                          max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+                      )
+                or
+                  lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max{ip_address!="",ip_address!~".*:.*"}
+                    < on (lapi, bouncer_base) group_left ()
+                      max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max{ip_address=~".*:.*"})
+                or
+                  lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max{ip_address=~".*:.*"}
+                    < on (lapi, bouncer_base) group_left ()
+                      max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max{ip_address!="",ip_address!~".*:.*"})
+              )
+            |||,
+          },
+          // The age the offline and overdue alerts judge: the stalest device of the base (a row that pulled, not
+          // superseded) that sends no fresh usage metrics of its own. A device's fresh usage metrics vouch for it
+          // alone, never for another host sharing the key. Absent when every device sends fresh usage metrics.
+          {
+            record: "lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max",
+            expr: |||
+              max by (lapi, bouncer_base) (
+                  (
+                      min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
+                    unless on (lapi, bouncer) (crowdsec_bouncer_pulled == 0)
+                    unless on (lapi, bouncer) lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded
+                    unless on (lapi, bouncer)
+                      (
+                        time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds)
+                          <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+                      )
+                  )
+                * on (lapi, bouncer) group_left (bouncer_base)
+                  max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+              )
+            |||,
+          },
+          // The base's last pull time: the clock a deleted registration keeps in Prometheus (last_over_time in the
+          // deletion alerts), across exporter restarts.
+          {
+            record: "lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max",
+            expr: "max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max)",
+          },
           // Age of the newest usage-metrics push of any row of a bouncer base.
           {
             record: "lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min",

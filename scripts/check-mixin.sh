@@ -57,7 +57,16 @@ series = [
     (f'crowdsec_integration_last_pull_age_seconds{{integration_id="{iid_fw}",integration="fw"}}', age),
     (f'crowdsec_integration_pulled{{integration_id="{iid_rc}"}}', "1x30"),
     (f'crowdsec_integration_pulled{{integration_id="{iid_fw}"}}', "1x30"),
+    # A late bouncer (13 h) whose row is deleted at 5m: CrowdSecBouncerDeletedWhileLate from Prometheus' memory.
+    ('crowdsec_bouncer_info{lapi="l",bouncer="gone",bouncer_base="gone",bouncer_type="crowdsec-nginx-bouncer",ip_address="192.0.2.1"}', "1x5 stale"),
+    ('crowdsec_bouncer_pulled{lapi="l",bouncer="gone"}', "1x5 stale"),
+    ('crowdsec_bouncer_last_pull_age_seconds{lapi="l",bouncer="gone"}', "46800+60x5 stale"),
+    ('crowdsec_bouncer_last_pull_timestamp_seconds{lapi="l",bouncer="gone"}', "-46800x5 stale"),
+    # bouncers_autodelete of about 14 h: shorter than the default 24 h (fires), longer than 12 h (silent).
+    ('crowdsec_lapi_bouncers_autodelete_seconds{lapi="l",auth_type="api-key"}', "50000x30"),
 ]
+# Alerts that fire when the threshold is LONGER than a setting: they fire by default and not with the override.
+inverse = {"CrowdSecBouncersAutodeleteShort"}
 for variant, fires in (("override", True), ("default", False)):
     test = {
         "rule_files": [f"{work}/{variant}/alerts/crowdsec-bouncers.rules.yml"],
@@ -69,7 +78,7 @@ for variant, fires in (("override", True), ("default", False)):
             "input_series": [{"series": s, "values": v} for s, v in series],
             "promql_expr_test": [
                 {"expr": f"count({a['expr']}) > 0", "eval_time": "20m",
-                 "exp_samples": [{"labels": "{}", "value": 1}] if fires else []}
+                 "exp_samples": [{"labels": "{}", "value": 1}] if fires != (a["alert"] in inverse) else []}
                 for a in moved
             ],
         }],

@@ -329,9 +329,7 @@ impl ConfigFile {
             path: path.to_owned(),
             message,
         };
-        if lapis.is_empty() {
-            return Err(invalid("`lapis` lists no LAPI".to_owned()));
-        }
+        // `lapis: []`: no LAPI at all (a host with Blocklist-as-a-Service integrations only).
         let mut names = HashSet::new();
         let mut out = Vec::with_capacity(lapis.len());
         for (i, l) in lapis.iter().enumerate() {
@@ -465,7 +463,6 @@ mod tests {
         assert_eq!(ok[1].read_timeout, Duration::from_secs(2));
         assert!(matches!(&ok[1].db, LapiDbLocation::Cscli(a) if a[0] == "docker"));
         for (text, want) in [
-            ("lapis: []\n", "no LAPI"),
             ("lapis:\n  - name: a\n", "exactly one"),
             (
                 "lapis:\n  - name: a\n    db: /a\n    cscli_command: c\n",
@@ -555,6 +552,17 @@ mod tests {
     #[test]
     fn empty_file_is_no_setting() {
         assert!(parse(Path::new("c.yaml"), "").unwrap().lapis.is_none());
+        // Issue 19 #5: `lapis: []` is a host without LAPI (Blocklist-as-a-Service only), not an error.
+        let none = parse(Path::new("c.yaml"), "lapis: []\n").unwrap();
+        let lapis = none
+            .lapi_settings(
+                Path::new("c.yaml"),
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+                Duration::from_secs(5),
+            )
+            .unwrap();
+        assert_eq!(lapis.map(|l| l.len()), Some(0));
         assert!(parse(Path::new("c.yaml"), "# nothing\n")
             .unwrap()
             .lapis

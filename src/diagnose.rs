@@ -207,6 +207,23 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 format!("the bouncers of LAPI {} cannot be read: {e}", r.name),
             );
         }
+        // CrowdSecBouncersAutodeleteShort: CrowdSec deletes a stopped bouncer's row before it reaches "offline".
+        for a in r.data.iter().flat_map(|d| &d.autodelete) {
+            if a.after <= t.bouncer_offline {
+                findings.add(
+                    Severity::Warning,
+                    Some("CrowdSecBouncersAutodeleteShort"),
+                    format!(
+                        "LAPI {}: CrowdSec deletes {} bouncer rows whose last pull is {} old (db_config.flush.bouncers_autodelete), no longer than the offline threshold ({}): a bouncer that stops loses its row before it is called offline; only Prometheus remembers it (CrowdSecBouncerDeletedWhileLate), diagnose cannot. Raise it above {} or remove it",
+                        r.name,
+                        a.auth_type,
+                        text::h(a.after.as_secs_f64()),
+                        text::h(t.bouncer_offline.as_secs_f64()),
+                        text::h(t.bouncer_offline.as_secs_f64()),
+                    ),
+                );
+            }
+        }
         let judged = r
             .data
             .as_ref()
@@ -311,6 +328,17 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             severity: judged.as_ref().map_or(Severity::None, |j| j.severity),
             alert: judged.as_ref().and_then(|j| j.alert),
             bouncers,
+            autodelete: r
+                .data
+                .iter()
+                .flat_map(|d| &d.autodelete)
+                .map(|a| report::AutodeleteReport {
+                    auth_type: a.auth_type,
+                    seconds: a.after.as_secs_f64(),
+                    alert: (a.after <= t.bouncer_offline)
+                        .then_some("CrowdSecBouncersAutodeleteShort"),
+                })
+                .collect(),
         });
     }
     let integrations = s.service_api.as_ref().map(|r| {

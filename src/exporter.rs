@@ -77,6 +77,16 @@ impl Exporter {
             .map(service_api_cache)
             .transpose()?;
         let mut unmonitored = Vec::new();
+        if settings.lapis.is_empty() {
+            unmonitored.push(Unmonitored {
+                source: "lapi_db",
+                name: String::new(),
+                why: "no LAPI configured (no CrowdSec config on this host, or `lapis: []` in --config.file): no LAPI \
+                      source, nothing reported down; give --lapi.db, --crowdsec.config or --lapi.cscli-command \
+                      (restart after installing CrowdSec)"
+                    .to_owned(),
+            });
+        }
         match &settings.service_api {
             Some(s) => tracing::info!(source = service_api::SOURCE, name = %service_api::source_name(&s.url),
                 url = %s.url, tags = %s.tags.join(","),

@@ -98,6 +98,7 @@ impl Cli {
             },
             (None, None) => LapiDbLocation::FromCrowdsecConfig(self.lapi.crowdsec_config.clone()),
         };
+        let service_api = self.service_api_settings(key_env)?;
         Ok(Settings {
             web: WebSettings {
                 listen_addresses: self.web.listen_addresses.clone(),
@@ -105,22 +106,36 @@ impl Cli {
                 max_scrape_wait,
                 config_file: self.web.config_file.clone(),
             },
-            lapis: vec![LapiSettings {
-                name: self.lapi.name.clone(),
-                db,
-                cache_interval,
-                decisions_interval,
-                read_timeout,
-                url: None,
-            }],
+            lapis: if service_api.is_some() && self.no_lapi_here(&db) {
+                vec![]
+            } else {
+                vec![LapiSettings {
+                    name: self.lapi.name.clone(),
+                    db,
+                    cache_interval,
+                    decisions_interval,
+                    read_timeout,
+                    url: None,
+                }]
+            },
             log: LogSettings {
                 level: self.log.level,
                 format: self.log.format,
             },
-            service_api: self.service_api_settings(key_env)?,
+            service_api,
             checks: Some(self.check_settings()?),
             thresholds: crate::settings::Thresholds::default(),
         })
+    }
+
+    /// With a Service API key given, a host with Blocklist-as-a-Service only: no LAPI flag given and the default
+    /// CrowdSec config certainly absent (`try_exists` says no; an unreadable directory keeps the LAPI, reported
+    /// down with its reason). Then there is no LAPI source rather than one down forever.
+    fn no_lapi_here(&self, db: &LapiDbLocation) -> bool {
+        matches!(db, LapiDbLocation::FromCrowdsecConfig(p)
+            if p == std::path::Path::new(crate::settings::DEFAULT_CROWDSEC_CONFIG)
+                && matches!(p.try_exists(), Ok(false)))
+            && self.lapi.url.is_none()
     }
 
     /// A duration setting, parsed as every duration is ([`crate::values::duration::parse`]) and bounded.

@@ -341,7 +341,9 @@ fn flags_work_before_and_after_diagnose() {
 
 #[test]
 fn clap_defaults_are_the_settings_constants() {
-    let cli = Cli::try_parse_from(["x"]).unwrap();
+    // A LAPI given, so that a host without CrowdSec config still has one with a key (a_blocklist_only_host_has_no_lapi).
+    let cli =
+        Cli::try_parse_from(["x", "--lapi.db", "/var/lib/crowdsec/data/crowdsec.db"]).unwrap();
     let s = cli.settings_with_key_env(Some(KEY.to_owned())).unwrap();
     let d = |t: &str| crate::values::duration::parse(t).unwrap();
     assert_eq!(
@@ -369,5 +371,30 @@ fn clap_defaults_are_the_settings_constants() {
     assert_eq!(
         s.checks.unwrap().interval,
         d(crate::settings::DEFAULT_BOUNCERS_CHECK_INTERVAL)
+    );
+}
+
+/// Issue 19 #5: a host with Blocklist-as-a-Service only (a Service API key, no LAPI flag, no CrowdSec config):
+/// no LAPI source, instead of one down forever. Without the key, or with the config present, the LAPI stays.
+#[test]
+fn a_blocklist_only_host_has_no_lapi() {
+    let default = std::path::Path::new(crate::settings::DEFAULT_CROWDSEC_CONFIG);
+    let cli = Cli::try_parse_from(["x"]).unwrap();
+    let with_key = cli.settings_with_key_env(Some("k".into())).unwrap();
+    assert!(with_key.service_api.is_some());
+    match default.try_exists() {
+        Ok(false) => assert!(with_key.lapis.is_empty(), "{:?}", with_key.lapis),
+        _ => assert_eq!(with_key.lapis.len(), 1),
+    }
+    assert_eq!(cli.settings_with_key_env(None).unwrap().lapis.len(), 1);
+    let given =
+        Cli::try_parse_from(["x", "--lapi.db", "/var/lib/crowdsec/data/crowdsec.db"]).unwrap();
+    assert_eq!(
+        given
+            .settings_with_key_env(Some("k".into()))
+            .unwrap()
+            .lapis
+            .len(),
+        1
     );
 }

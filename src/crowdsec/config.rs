@@ -90,6 +90,8 @@ pub struct CrowdsecConfig {
     pub lapi_listen_uri: Option<String>,
     /// `config_paths.config_dir`, e.g. `/usr/local/etc/crowdsec/` on FreeBSD, OPNsense and pfSense.
     pub config_dir: Option<PathBuf>,
+    /// `db_config.flush.bouncers_autodelete`: rows CrowdSec deletes by itself.
+    pub bouncers_autodelete: Vec<Autodelete>,
 }
 
 /// Bouncer configurations kept outside CrowdSec's folders at a package's standard place, found under `root` (`/`
@@ -129,6 +131,59 @@ pub fn default_bouncer_dirs(crowdsec_config: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// One `db_config.flush.bouncers_autodelete` entry: every minute CrowdSec deletes the rows of that `auth_type`
+/// whose `last_pull` is at least `after` old; never-pulled rows (NULL) are kept (crowdsecurity/crowdsec
+/// `pkg/database/flush.go`, `flushBouncers`, v1.7.8: `LastPullLTE(now - duration)`, per `AuthTypeEQ`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Autodelete {
+    /// `api-key` (key `api_key`) or `tls` (key `cert`), as the rows' `auth_type`.
+    pub auth_type: &'static str,
+    /// The duration.
+    pub after: std::time::Duration,
+}
+
+/// A duration as CrowdSec parses `bouncers_autodelete` (`ParseDuration` of `pkg/database/utils.go`, v1.6, and
+/// go-cs-lib `cstime.ParseDurationWithDays` since): `<integer>d` is days, anything else Go's `time.ParseDuration`
+/// (decimal numbers with units `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`, e.g. `2h`, `1h30m`, `90m`). `None` when it
+/// does not parse (CrowdSec then refuses to start) or is negative.
+pub(crate) fn parse_crowdsec_duration(text: &str) -> Option<std::time::Duration> {
+    let t = text.trim();
+    if let Some(days) = t.strip_suffix('d') {
+        let days: u64 = days.parse().ok()?;
+        return Some(std::time::Duration::from_secs(days.checked_mul(86_400)?));
+    }
+    if t == "0" {
+        return Some(std::time::Duration::ZERO);
+    }
+    let mut rest = t.strip_prefix('+').unwrap_or(t);
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&n| n > 0)?;
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    std::time::Duration::try_from_secs_f64(total).ok()
 }
 
 /// Loads `path` and `<path>.local` (when present) as CrowdSec does.
@@ -417,6 +472,22 @@ fn extract(path: &Path, root: &Value) -> Result<CrowdsecConfig, ConfigError> {
             Some(Value::String(s)) if !s.is_empty() => Some(PathBuf::from(s)),
             _ => None,
         },
+        bouncers_autodelete: [("api_key", "api-key"), ("cert", "tls")]
+            .into_iter()
+            .filter_map(|(key, auth_type)| {
+                let v = root
+                    .get("db_config")?
+                    .get("flush")?
+                    .get("bouncers_autodelete")?
+                    .get(key)?;
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                parse_crowdsec_duration(&text).map(|after| Autodelete { auth_type, after })
+            })
+            .collect(),
     })
 }
 
@@ -483,6 +554,56 @@ mod tests {
             Some("127.0.0.1:8080"),
             "untouched keys survive the merge"
         );
+    }
+
+    /// Issue 19 #1: `bouncers_autodelete: {api_key: 2h}` in the `.local`, with env expansion; Go's and CrowdSec's
+    /// duration forms.
+    #[test]
+    fn bouncers_autodelete_is_read_with_local_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("config.yaml");
+        std::fs::write(
+            &main,
+            "db_config:\n  type: sqlite\n  flush:\n    max_items: 5000\n    bouncers_autodelete:\n      cert: 7d\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("config.yaml.local"),
+            "db_config:\n  flush:\n    bouncers_autodelete:\n      api_key: ${CSBE_TEST_AUTODELETE_19}\n",
+        )
+        .unwrap();
+        std::env::set_var("CSBE_TEST_AUTODELETE_19", "2h"); // a name no other test reads
+        let cfg = load(&main).unwrap();
+        assert_eq!(
+            cfg.bouncers_autodelete,
+            [
+                Autodelete {
+                    auth_type: "api-key",
+                    after: std::time::Duration::from_secs(7200)
+                },
+                Autodelete {
+                    auth_type: "tls",
+                    after: std::time::Duration::from_secs(7 * 86_400)
+                },
+            ]
+        );
+        for (text, secs) in [
+            ("90m", Some(5400.0)),
+            ("1h30m", Some(5400.0)),
+            ("1.5h", Some(5400.0)),
+            ("2d", Some(172_800.0)),
+            ("0", Some(0.0)),
+            ("2 h", None),
+            ("h", None),
+            ("-1h", None),
+            ("1.5d", None),
+        ] {
+            assert_eq!(
+                parse_crowdsec_duration(text).map(|d| d.as_secs_f64()),
+                secs,
+                "{text}"
+            );
+        }
     }
 
     #[test]

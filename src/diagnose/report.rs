@@ -89,6 +89,17 @@ pub(crate) struct LapiReport {
     pub alert: Option<Alert>,
     /// One entry per bouncer base (a registered name without its `@<ip>` suffixes).
     pub bouncers: Vec<BaseReport>,
+    /// CrowdSec's `db_config.flush.bouncers_autodelete`, when the database was found through its config.
+    pub autodelete: Vec<AutodeleteReport>,
+}
+
+/// One `bouncers_autodelete` entry and the alert it fires (CrowdSecBouncersAutodeleteShort when no longer than the
+/// offline threshold).
+#[derive(Debug, Serialize)]
+pub(crate) struct AutodeleteReport {
+    pub auth_type: &'static str,
+    pub seconds: f64,
+    pub alert: Option<&'static str>,
 }
 
 /// One bouncer: every row registered under its base name on one LAPI.

@@ -40,6 +40,7 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
                 schema: "1.7.1+",
                 bad_rows: 0,
                 usage: None,
+                autodelete: Vec::new(),
             },
         )],
         service_api: integrations.map(|integrations| {
@@ -115,20 +116,23 @@ fn a_quiet_live_bouncer_with_fresh_usage_metrics_is_alive() {
     );
 }
 
-/// Issue 11 #6: `fw` 3 d ago and `fw@192.0.2.2` 10 s ago: one fresh bouncer and a superseded row with the hint.
+/// Issue 19 #7: rows `fw` (3 d), `fw@192.0.2.11` (fresh, created 2 d ago, after `fw`'s last pull) and
+/// `nginx-appsec` (never pulled, 3 d). One fresh bouncer with a superseded row, and no bare prune: `fw` is the parent
+/// of the live row (cscli deletes auto-created children with it), `nginx-appsec` may be a key only AppSec uses.
 #[test]
 fn an_old_row_of_a_fresh_bouncer_is_a_superseded_registration() {
+    let mut live = row("fw@192.0.2.11", LastPull::At(NOW - 10.0));
+    live.registered_at = Some(NOW - 2.0 * D);
+    live.auto_created = "true".into();
+    let mut appsec = row("nginx-appsec", LastPull::Never);
+    appsec.registered_at = Some(NOW - 3.0 * D);
     let r = build(&scrape(
-        vec![
-            row("fw", LastPull::At(NOW - 3.0 * D)),
-            row("fw@192.0.2.2", LastPull::At(NOW - 10.0)),
-        ],
+        vec![row("fw", LastPull::At(NOW - 3.0 * D)), live, appsec],
         None,
     ));
-    assert_eq!(r.status, Status::Ok, "{:?}", r.findings);
     let j = json(&r);
     let bases = j["lapis"][0]["bouncers"].as_array().unwrap();
-    assert_eq!(bases.len(), 1, "one bouncer, two rows");
+    assert_eq!(bases.len(), 2, "fw and nginx-appsec");
     assert_eq!(bases[0]["name"], "fw");
     assert_eq!(bases[0]["verdict"], "ok");
     assert_eq!(bases[0]["last_pull_ago"], "10s ago");
@@ -137,14 +141,20 @@ fn an_old_row_of_a_fresh_bouncer_is_a_superseded_registration() {
     assert_eq!(rows[0]["role"], "superseded");
     let note = rows[0]["note"].as_str().unwrap();
     assert!(
-        note.contains("cscli bouncers prune") && note.contains("static IP"),
+        note.contains("do not delete it: `cscli bouncers delete fw` also deletes its auto-created rows, among them the live fw@192.0.2.11"),
         "{note}"
     );
     assert!(
-        note.contains("do not `cscli bouncers delete` this parent row"),
+        note.contains("never a bare `cscli bouncers prune`")
+            && note.contains("QueryBouncersInactiveSince"),
         "{note}"
     );
     assert_eq!(rows[1]["role"], "current");
+    let fix = bases[1]["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("AppSec") && fix.contains("keep the row (deleting it breaks AppSec)"),
+        "{fix}"
+    );
     assert!(r
         .findings
         .iter()
@@ -156,6 +166,59 @@ fn an_old_row_of_a_fresh_bouncer_is_a_superseded_registration() {
         "{t}"
     );
     assert!(!t.contains("OFFLINE"), "{t}");
+}
+
+/// Which superseded rows cscli can delete without touching a live one: a TLS row alone; an auto-created API-key
+/// row never (cscli refuses); a parent whose `@ip` rows are all superseded too.
+#[test]
+fn superseded_rows_name_the_exact_safe_delete() {
+    let note_of = |rows: Vec<Bouncer>, name: &str| -> String {
+        let r = build(&scrape(rows, None));
+        let j = json(&r);
+        j["lapis"][0]["bouncers"][0]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap()["note"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let fresh = |name: &str, auto: bool| {
+        let mut b = row(name, LastPull::At(NOW - 10.0));
+        b.registered_at = Some(NOW - D);
+        b.auto_created = auto.to_string();
+        b
+    };
+    let mut tls_old = row("edge@198.51.100.21", LastPull::At(NOW - 25.0 * D));
+    tls_old.auth_type = "tls".into();
+    let mut tls_new = fresh("edge@198.51.100.22", true);
+    tls_new.auth_type = "tls".into();
+    let n = note_of(vec![tls_old, tls_new], "edge@198.51.100.21");
+    assert!(
+        n.contains("safe to delete: `cscli bouncers delete edge@198.51.100.21`"),
+        "{n}"
+    );
+    let mut child = row("fw@192.0.2.2", LastPull::At(NOW - 3.0 * D));
+    child.auto_created = "true".into();
+    let n = note_of(vec![child, fresh("fw@192.0.2.3", true)], "fw@192.0.2.2");
+    assert!(
+        n.contains("leave it: cscli refuses to delete an auto-created row alone"),
+        "{n}"
+    );
+    // A hand-made row name with a space is quoted for the shell.
+    let n = note_of(
+        vec![
+            row("lab pi", LastPull::At(NOW - 3.0 * D)),
+            fresh("lab pi@192.0.2.3", true),
+        ],
+        "lab pi",
+    );
+    assert!(
+        n.contains("do not delete it: `cscli bouncers delete 'lab pi'` also deletes its auto-created rows, among them the live lab pi@192.0.2.3"),
+        "{n}"
+    );
 }
 
 /// Issue 11 #7: never pulled, registered 20 min ago: in grace, exit 0; 2 d ago: the warning, exit 3.
@@ -487,4 +550,40 @@ fn an_offline_integration_names_its_devices_file_and_the_consoles_fix() {
         !t.contains("cscli bouncers add") && !t.contains("the LAPI refuses"),
         "{t}"
     );
+}
+
+/// Issue 19 #1: `bouncers_autodelete: {api_key: 2h}`: a warning naming the setting (exit 3), not "all fine"; 48 h
+/// (longer than the offline threshold) says nothing.
+#[test]
+fn a_short_bouncers_autodelete_is_a_warning() {
+    use crate::crowdsec::config::Autodelete;
+    let with = |after: u64| {
+        let mut s = scrape(vec![], None);
+        s.lapis[0] = report(
+            "lapi_db",
+            "local",
+            BouncerSnapshot {
+                bouncers: vec![row("fw", LastPull::At(NOW - 10.0))],
+                schema: "1.7.1+",
+                bad_rows: 0,
+                usage: None,
+                autodelete: vec![Autodelete {
+                    auth_type: "api-key",
+                    after: std::time::Duration::from_secs(after),
+                }],
+            },
+        );
+        build(&s)
+    };
+    let r = with(7200);
+    assert_eq!(r.status.exit_code(), 3, "{:?}", r.findings);
+    assert!(
+        r.findings.iter().any(|f| f.severity == Severity::Warning
+            && f.text
+                .contains("deletes api-key bouncer rows whose last pull is 2h 0m old")),
+        "{:?}",
+        r.findings
+    );
+    let r = with(48 * 3600);
+    assert_eq!(r.status.exit_code(), 0, "{:?}", r.findings);
 }

@@ -8,7 +8,7 @@ use crate::crowdsec::verdict::{
 };
 use crate::values::time::human_duration;
 
-fn h(seconds: f64) -> String {
+pub(super) fn h(seconds: f64) -> String {
     human_duration(seconds)
 }
 
@@ -77,7 +77,7 @@ pub(super) fn base_fix(
             b.usage_metrics_age_seconds.map_or("?".to_owned(), h)
         )),
         BaseVerdict::NeverPulled => Some(format!(
-            "registered longer than the grace ({grace}) ago and never pulled: start the bouncer and make sure its configuration holds the key of this registration; if the key is only used by AppSec (HEAD checks), LAPI never records a pull for it; {where_}"
+            "registered longer than the grace ({grace}) ago and never pulled: start the bouncer and make sure its configuration holds the key of this registration; but a key used only by AppSec never records a pull (AppSec checks keys with HEAD on /v1/decisions/stream, which never moves last_pull) and looks the same: if CrowdSec's own metrics (:6060) show `cs_lapi_bouncer_requests_total{{bouncer=\"<row>\",method=\"HEAD\"}}` growing, AppSec uses it: keep the row (deleting it breaks AppSec) and silence this alert for it; {where_}"
         )),
         BaseVerdict::NeverPulledInGrace => Some(format!(
             "registered recently: the never-pulled warning fires if it has not pulled within {grace} of its registration; {where_}"
@@ -100,24 +100,63 @@ pub(super) fn cause_line(c: &Cause) -> String {
 pub(super) fn row_note(b: &BaseJudgement, r: &RowJudgement) -> Option<String> {
     match r.role {
         Role::Current => None,
-        Role::Superseded => {
-            let parent = r.bouncer.name == b.base;
-            Some(format!(
-                "superseded registration: another row of {} pulled since (CrowdSec >= 1.6.4 adds a row `<name>@<ip>` when a bouncer's IP changes); a static IP for the bouncer stops new rows, and `cscli bouncers prune` removes idle ones{}",
-                b.base,
-                if parent {
-                    " — but do not `cscli bouncers delete` this parent row: it deletes the auto-created rows of the live bouncer too"
-                } else {
-                    ""
-                }
-            ))
-        }
+        Role::Superseded => Some(format!(
+            "superseded registration: a row of {} that pulled was created after this row's last pull (its IP changed: CrowdSec >= 1.6.4 adds a row `<name>@<ip>`), or it is the other address family of a dual-stack host; {}; never a bare `cscli bouncers prune`: its 60-minute default also deletes never-pulled rows (keys only AppSec uses) and idle live-mode bouncers (crowdsec v1.7.8 `QueryBouncersInactiveSince`: last pull older, or never pulled and created earlier)",
+            b.base,
+            superseded_advice(b, r)
+        )),
         Role::NeverPulled if b.pull_age_seconds.is_some() => Some(format!(
             "never pulled, but another row of {} pulls: no alert",
             b.base
         )),
         Role::NeverPulled => None,
         Role::Unreadable => Some("its last pull could not be read".to_owned()),
+    }
+}
+
+/// Whether deleting a superseded row is safe, from cscli's rules (crowdsecurity/crowdsec
+/// `cmd/crowdsec-cli/clibouncer/delete.go`, v1.6.4 to v1.7.8): a TLS row is deleted alone; an auto-created API-key
+/// row is refused ("delete parent bouncer instead"); any other row is deleted with every auto-created `<row>@...`
+/// row, which must then all be superseded too.
+fn superseded_advice(b: &BaseJudgement, r: &RowJudgement) -> String {
+    let name = &r.bouncer.name;
+    let command = format!("`cscli bouncers delete {}`", shell_word(name));
+    if r.bouncer.auth_type == "tls" {
+        return format!("safe to delete: {command}");
+    }
+    if r.bouncer.auto_created == "true" {
+        return "leave it: cscli refuses to delete an auto-created row alone, and deleting its parent deletes the live rows too; it costs a line in `cscli bouncers list`, nothing else".to_owned();
+    }
+    let prefix = format!("{name}@");
+    let live: Vec<&str> = b
+        .rows
+        .iter()
+        .filter(|o| {
+            o.role != Role::Superseded
+                && o.bouncer.auto_created == "true"
+                && o.bouncer.name.starts_with(&prefix)
+        })
+        .map(|o| o.bouncer.name.as_str())
+        .collect();
+    if live.is_empty() {
+        format!("safe to delete: {command}")
+    } else {
+        format!(
+            "do not delete it: {command} also deletes its auto-created rows, among them the live {}",
+            live.join(", ")
+        )
+    }
+}
+
+/// A name as one shell word: unquoted when plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@._:-/".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

@@ -67,6 +67,13 @@ pub(super) fn encode_readings(
     )?;
     gauges(
         enc,
+        "crowdsec_bouncer_registered_timestamp_seconds",
+        cached!("Unix time the bouncer's row was created (created_at; CrowdSec 1.6+ only, 1.4 rewrites it on every update): a name@ip row created after another row's last pull supersedes it."),
+        all.iter()
+            .filter_map(|(lapi, b)| b.registered_at.map(|ts| (key(lapi, b), ts))),
+    )?;
+    gauges(
+        enc,
         "crowdsec_bouncer_pulled",
         cached!("1 if the bouncer ever pulled decisions, 0 if it never did."),
         all.iter()
@@ -77,6 +84,19 @@ pub(super) fn encode_readings(
         "crowdsec_bouncer_last_usage_metrics_timestamp_seconds",
         cached!("Unix time of the bouncer's newest usage-metrics push (CrowdSec 1.6.3+, kept 7 days): liveness of live-mode bouncers on idle sites."),
         all.iter().filter_map(|(lapi, b)| b.last_usage_metrics.map(|ts| (key(lapi, b), ts))),
+    )?;
+    gauges(
+        enc,
+        "crowdsec_lapi_bouncers_autodelete_seconds",
+        "CrowdSec's db_config.flush.bouncers_autodelete for rows of this auth_type (api-key, tls): rows whose last pull is at least this old are deleted every minute, so a dying bouncer's row vanishes. Read from the CrowdSec config the database was found through (with .local and env expansion); absent when unset.",
+        r.lapis.iter().flat_map(|(lapi, d)| {
+            d.autodelete.iter().map(move |a| {
+                (
+                    [("lapi", lapi.as_str()), ("auth_type", a.auth_type)],
+                    a.after.as_secs_f64(),
+                )
+            })
+        }),
     )?;
     gauges(
         enc,

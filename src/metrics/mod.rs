@@ -527,6 +527,7 @@ mod tests {
             schema: "1.7.1+",
             bad_rows: 0,
             usage: None,
+            autodelete: Vec::new(),
         };
         let readings = Readings {
             lapis: vec![("local".into(), Arc::new(snapshot))],
@@ -550,6 +551,7 @@ mod tests {
             schema: "1.7.1+",
             bad_rows: 0,
             usage: None,
+            autodelete: Vec::new(),
         };
         Arc::new(SourceReport {
             kind: "lapi_db",
@@ -674,6 +676,7 @@ mod tests {
                     schema: "1.7.1+",
                     bad_rows: 0,
                     usage: Some(usage.clone()),
+                    autodelete: Vec::new(),
                 })),
                 up: true,
                 last_error: None,

@@ -333,6 +333,7 @@ pub fn parse_output(out: &[u8]) -> Result<BouncerSnapshot, (&'static str, usize,
         schema: schema.generation(),
         bad_rows,
         usage: None,
+        autodelete: Vec::new(),
     })
 }
 

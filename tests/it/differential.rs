@@ -101,6 +101,8 @@ struct Lapi {
     usage: Vec<(&'static str, f64, Option<u64>)>,
     /// One active decision per origin given (a blocklist's as `lists`).
     decisions: Vec<&'static str>,
+    /// `db_config.flush.bouncers_autodelete.api_key`: the LAPI is then found through a CrowdSec config.yaml.
+    autodelete: Option<&'static str>,
 }
 
 fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
@@ -111,6 +113,7 @@ fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
         metrics: vec![],
         usage: vec![],
         decisions: vec![],
+        autodelete: None,
     }
 }
 
@@ -298,7 +301,13 @@ fn catalogue() -> Vec<Scenario> {
             "#6 name@ip supersedes",
             vec![lapi(
                 "local",
-                vec![firewall("fw", 3.0 * D), firewall("fw@192.0.2.2", 10.0)],
+                vec![
+                    firewall("fw", 3.0 * D),
+                    Row {
+                        created_ago: 2.0 * D,
+                        ..firewall("fw@192.0.2.2", 10.0)
+                    },
+                ],
             )],
         )
         .expect(&[
@@ -306,6 +315,88 @@ fn catalogue() -> Vec<Scenario> {
             ("local/row@fw", "superseded"),
             ("local/row@fw@192.0.2.2", "current"),
         ]),
+        // Issue 19 #4: one key on two hosts. `gw` pulled 2 d ago, its sibling `gw@198.51.100.9` was created 20 d ago
+        // (before that pull: they pulled side by side) and pulls now: `gw`'s host is offline (main: superseded, silent).
+        scenario(
+            "19-4 one key, two hosts",
+            vec![lapi(
+                "local",
+                vec![
+                    pulled("gw", 2.0 * D),
+                    Row {
+                        created_ago: 20.0 * D,
+                        ..pulled("gw@198.51.100.9", 10.0)
+                    },
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/gw", "offline"),
+            ("local/row@gw", "current"),
+            ("local/row@gw@198.51.100.9", "current"),
+        ]),
+        // Issue 19 #4, the IP-change counter-case: `fw@192.0.2.11` was created 2 d ago, after `fw`'s last pull.
+        scenario(
+            "19-4 IP change",
+            vec![lapi(
+                "local",
+                vec![
+                    firewall("fw", 3.0 * D),
+                    Row {
+                        created_ago: 2.0 * D,
+                        ..firewall("fw@192.0.2.11", 10.0)
+                    },
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/fw", "ok"),
+            ("local/row@fw", "superseded"),
+            ("local/row@fw@192.0.2.11", "current"),
+        ]),
+        // Issue 19 #4, dual stack: the host is back on IPv4 (`gw`, 192.0.2.99, pulls now); its IPv6 row, created
+        // 20 d ago, last pulled 2 d ago. One device: no page.
+        scenario(
+            "19-4 dual stack",
+            vec![lapi(
+                "local",
+                vec![
+                    pulled("gw", 10.0),
+                    Row {
+                        created_ago: 20.0 * D,
+                        ..pulled("gw@2001:db8::9", 2.0 * D)
+                    },
+                ],
+            )],
+        )
+        .expect(&[
+            ("local/gw", "ok"),
+            ("local/row@gw@2001:db8::9", "superseded"),
+        ]),
+        // Issue 19 #1: `bouncers_autodelete: {api_key: 2h}` in CrowdSec's config: the warning (main: nothing, exit 0).
+        // 48 h: nothing.
+        scenario(
+            "19-1 bouncers_autodelete 2h",
+            vec![Lapi {
+                autodelete: Some("2h"),
+                ..lapi("local", vec![firewall("fw", 90.0 * M)])
+            }],
+        )
+        .expect(&[
+            ("local/fw", "late"),
+            (
+                "autodelete@local",
+                "api-key:CrowdSecBouncersAutodeleteShort",
+            ),
+        ]),
+        scenario(
+            "19-1 bouncers_autodelete 48h",
+            vec![Lapi {
+                autodelete: Some("48h"),
+                ..lapi("local", vec![firewall("fw", 10.0)])
+            }],
+        )
+        .expect(&[("local/fw", "ok"), ("autodelete@local", "api-key:")]),
         // Issue 11 #7.
         scenario(
             "#7 never pulled, 20 min old",
@@ -341,11 +432,14 @@ fn catalogue() -> Vec<Scenario> {
                         Pull::Ago(5.0 * D),
                     ),
                     row("envoy", "envoy-proxy-bouncer", Pull::Ago(110.0)),
-                    row(
-                        "envoy@192.0.2.147@192.0.2.179",
-                        "envoy-proxy-bouncer",
-                        Pull::Ago(38.0 * M),
-                    ),
+                    Row {
+                        created_ago: 4.0 * D,
+                        ..row(
+                            "envoy@192.0.2.147@192.0.2.179",
+                            "envoy-proxy-bouncer",
+                            Pull::Ago(38.0 * M),
+                        )
+                    },
                     never("envoy@192.0.2.147@192.0.2.242", 20.0 * M),
                     row("caddy@2001:db8::15", "caddy-cs-bouncer", Pull::Ago(60.0)),
                     row(
@@ -381,11 +475,14 @@ fn catalogue() -> Vec<Scenario> {
                         "envoy-proxy-bouncer",
                         Pull::Ago(5.0 * D),
                     ),
-                    row(
-                        "envoy@192.0.2.147@192.0.2.179",
-                        "envoy-proxy-bouncer",
-                        Pull::Ago(38.0 * M),
-                    ),
+                    Row {
+                        created_ago: 4.0 * D,
+                        ..row(
+                            "envoy@192.0.2.147@192.0.2.179",
+                            "envoy-proxy-bouncer",
+                            Pull::Ago(38.0 * M),
+                        )
+                    },
                 ],
             )],
         )
@@ -404,16 +501,22 @@ fn catalogue() -> Vec<Scenario> {
                         "caddy-cs-bouncer",
                         Pull::Ago(3.0 * D + 2.0 * H),
                     ),
-                    row(
-                        "caddy-bouncer@192.0.2.3",
-                        "caddy-cs-bouncer",
-                        Pull::Ago(2.0 * D + 3.0 * H),
-                    ),
-                    row(
-                        "caddy-bouncer@192.0.2.2",
-                        "caddy-cs-bouncer",
-                        Pull::Ago(30.0),
-                    ),
+                    Row {
+                        created_ago: 3.0 * D,
+                        ..row(
+                            "caddy-bouncer@192.0.2.3",
+                            "caddy-cs-bouncer",
+                            Pull::Ago(2.0 * D + 3.0 * H),
+                        )
+                    },
+                    Row {
+                        created_ago: 2.0 * D,
+                        ..row(
+                            "caddy-bouncer@192.0.2.2",
+                            "caddy-cs-bouncer",
+                            Pull::Ago(30.0),
+                        )
+                    },
                     never("spare-key", 5.0 * D + 4.0 * H),
                 ],
             )],
@@ -495,7 +598,10 @@ fn catalogue() -> Vec<Scenario> {
                     "local",
                     vec![
                         pulled("nginx", 3.0 * D),
-                        pulled("nginx@192.0.2.10", 2.0 * D),
+                        Row {
+                            created_ago: 2.5 * D,
+                            ..pulled("nginx@192.0.2.10", 2.0 * D)
+                        },
                     ],
                 )
             }],
@@ -509,6 +615,7 @@ fn catalogue() -> Vec<Scenario> {
                 vec![
                     Row {
                         auth_type: "tls",
+                        created_ago: 24.0 * D,
                         ..row(
                             "edge-01.example.com@198.51.100.21",
                             "crowdsec-openresty-bouncer",
@@ -690,7 +797,11 @@ fn catalogue() -> Vec<Scenario> {
                 "local",
                 vec![
                     firewall("fw", 5.0 * D),
-                    firewall("fw@192.0.2.6", 2.0 * D),
+                    // created after fw's last pull: fw moved here, and stopped 2 d ago
+                    Row {
+                        created_ago: 4.0 * D,
+                        ..firewall("fw@192.0.2.6", 2.0 * D)
+                    },
                     fresh(),
                 ],
             )],
@@ -798,7 +909,16 @@ fn write_db(path: &Path, l: &Lapi, now: f64) {
             .expose()
             .to_owned();
         let created = sqlite_time(now - r.created_ago);
-        let ip = if r.kind.is_empty() { "" } else { "192.0.2.99" };
+        // A `name@<ip>` row carries that IP (dual-stack scenarios need both families), any other one 192.0.2.99.
+        let ip = if r.kind.is_empty() {
+            ""
+        } else {
+            r.name
+                .rsplit_once('@')
+                .map(|(_, t)| t)
+                .filter(|t| t.parse::<std::net::IpAddr>().is_ok())
+                .unwrap_or("192.0.2.99")
+        };
         let version = if r.kind.is_empty() { "" } else { "v1.0.0" };
         match l.schema {
             Schema::V17 => {
@@ -962,7 +1082,11 @@ fn settings(
         .iter()
         .map(|(name, path)| LapiSettings {
             name: name.clone(),
-            db: LapiDbLocation::Sqlite(path.clone()),
+            db: if path.extension().is_some_and(|e| e == "yaml") {
+                LapiDbLocation::FromCrowdsecConfig(path.clone())
+            } else {
+                LapiDbLocation::Sqlite(path.clone())
+            },
             cache_interval: Duration::ZERO,
             decisions_interval: Duration::ZERO,
             read_timeout: Duration::from_secs(5),
@@ -992,7 +1116,12 @@ fn config_file(
         configs.display()
     );
     for (name, path) in dbs {
-        writeln!(text, "  - name: {name}\n    db: {}", path.display()).unwrap();
+        let key = if path.extension().is_some_and(|e| e == "yaml") {
+            "crowdsec_config"
+        } else {
+            "db"
+        };
+        writeln!(text, "  - name: {name}\n    {key}: {}", path.display()).unwrap();
     }
     if let Some(f) = service_api {
         let key = dir.join("service-api.key");
@@ -1155,6 +1284,21 @@ fn expected_alerts(report: &Value) -> Vec<Value> {
                         out.push(json!({"labels": selector("ALERTS", &labels), "value": 1}));
                     }
                 }
+            }
+        }
+    }
+    // CrowdSecBouncersAutodeleteShort, per LAPI and auth type.
+    for l in report["lapis"].as_array().unwrap() {
+        for a in l["autodelete"].as_array().unwrap() {
+            if let Some(alert) = a["alert"].as_str() {
+                let labels = label_map(&[
+                    ("alertname", alert),
+                    ("alertstate", "firing"),
+                    ("severity", "warning"),
+                    ("lapi", l["name"].as_str().unwrap()),
+                    ("auth_type", a["auth_type"].as_str().unwrap()),
+                ]);
+                out.push(json!({"labels": selector("ALERTS", &labels), "value": 1}));
             }
         }
     }
@@ -1365,6 +1509,25 @@ fn exit_for(alerts: &[Value]) -> i32 {
 
 /// The verdict at `subject` (see [`Scenario::expect`]) in diagnose's report.
 fn verdict_at(report: &Value, subject: &str) -> Option<String> {
+    // `autodelete@lapi`: the alerts of its bouncers_autodelete entries, comma-separated.
+    if let Some(l) = subject.strip_prefix("autodelete@") {
+        let lapi = report["lapis"]
+            .as_array()?
+            .iter()
+            .find(|x| x["name"] == l)?;
+        let names: Vec<String> = lapi["autodelete"]
+            .as_array()?
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}:{}",
+                    a["auth_type"].as_str().unwrap_or(""),
+                    a["alert"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        return Some(names.join(","));
+    }
     // `cause:lapi/base`: the likely cause's check; `alerts@lapi/base`: the names of the alerts diagnose says fire
     // for that base, comma-separated.
     let (cause, target) = match subject.strip_prefix("cause:") {
@@ -1439,7 +1602,21 @@ fn prepare(s: &Scenario, dir: &Path) -> Prepared {
         .map(|l| {
             let path = dir.join(format!("{}.db", l.name));
             write_db(&path, l, now);
-            (l.name.to_owned(), path)
+            match l.autodelete {
+                None => (l.name.to_owned(), path),
+                Some(after) => {
+                    let config = dir.join(format!("{}.config.yaml", l.name));
+                    std::fs::write(
+                        &config,
+                        format!(
+                            "db_config:\n  type: sqlite\n  db_path: {}\n  flush:\n    bouncers_autodelete:\n      api_key: {after}\n",
+                            path.display()
+                        ),
+                    )
+                    .unwrap();
+                    (l.name.to_owned(), config)
+                }
+            }
         })
         .collect();
     let fake = (!s.integrations.is_empty())

@@ -317,3 +317,58 @@ fn pg_hba_demanding_tls_is_reason_tls() {
     );
     assert!(err.message.contains("does it require TLS"), "{err}");
 }
+
+/// Issue 19 #6: a read-only role with README's grant reads every table (bouncers, usage metrics, decisions); with
+/// the old grant (`bouncers, metrics`) the decisions source says `permission`, naming the table and the GRANT
+/// (main: "no `decisions` table: not a CrowdSec database", down forever); a table in another schema is named so.
+#[test]
+fn readmes_grant_covers_every_table_and_a_missing_one_says_permission() {
+    use crowdsec_bouncer_exporter::sources::lapi_decisions::LapiDecisionsSource;
+    use crowdsec_bouncer_exporter::sources::Source;
+    let pg = Postgres::start(ZONE);
+    pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let grant = readme
+        .split('`')
+        .find(|s| s.starts_with("GRANT SELECT ON "))
+        .expect("README's PostgreSQL section gives a GRANT")
+        .replace("<role>", "reader");
+    pg.admin_sql(
+        "postgres",
+        &format!("CREATE ROLE reader LOGIN PASSWORD '{PASSWORD}'"),
+    );
+    pg.admin_sql("crowdsec", &grant);
+    let reader = || {
+        LapiDbLocation::Server(
+            ServerDb::from_url(&pg.url("reader", PASSWORD_IN_URL, "crowdsec")).unwrap(),
+        )
+    };
+    let decisions = std::sync::Arc::new(LapiDecisionsSource::new(source(reader())));
+    assert!(block_on(decisions.read()).is_ok(), "{grant}");
+    assert!(read(&source(reader())).is_ok());
+
+    pg.admin_sql("crowdsec", "REVOKE SELECT ON decisions FROM reader");
+    let decisions = std::sync::Arc::new(LapiDecisionsSource::new(source(reader())));
+    let e = block_on(decisions.read()).unwrap_err();
+    assert_eq!(e.reason.as_str(), "permission", "{e}");
+    assert!(
+        e.message.contains("table public.decisions")
+            && e.message.contains(
+                "GRANT SELECT ON public.bouncers, public.metrics, public.decisions TO reader"
+            ),
+        "{e}"
+    );
+
+    pg.admin_sql(
+        "crowdsec",
+        "CREATE SCHEMA cs AUTHORIZATION crowdsec; ALTER TABLE bouncers SET SCHEMA cs; GRANT USAGE ON SCHEMA cs TO reader",
+    );
+    let e = read(&source(reader())).unwrap_err();
+    assert_eq!(e.reason.as_str(), "schema", "{e}");
+    assert!(
+        e.message.contains("table bouncers is in schema cs")
+            && e.message.contains("ALTER ROLE reader SET search_path = cs"),
+        "{e}"
+    );
+}

@@ -691,3 +691,62 @@ fn an_unreadable_wal_file_is_a_permission_error_not_stale_data() {
     assert_eq!(value(&samples, "crowdsec_bouncers", &[]), None);
     drop(writer);
 }
+
+/// Issue 19 #3: CrowdSec's documented move to another database (register again, edit `db_config`, restart; the old
+/// `crowdsec.db` stays). The next read follows the config and its `.local` instead of the frozen file (main kept
+/// reading it with `source_up 1`), and a config that no longer loads stops the reading of the old file.
+#[test]
+fn a_changed_crowdsec_config_is_followed_on_the_next_read() {
+    use crowdsec_bouncer_exporter::settings::LapiDbLocation;
+    use crowdsec_bouncer_exporter::sources::lapi_db::LapiDbSource;
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("crowdsec.db"), dir.path().join("moved.db"));
+    insert_plain_17(&db_1_7(&old), "frozen", ts(3));
+    insert_plain_17(&db_1_7(&new), "moved", ts(3));
+    let cfg = dir.path().join("config.yaml");
+    let local = dir.path().join("config.yaml.local");
+    let db_path =
+        |p: &std::path::Path| format!("db_config:\n  type: sqlite\n  db_path: {}\n", p.display());
+    std::fs::write(&cfg, db_path(&old)).unwrap();
+    let source = LapiDbSource::new(
+        LapiDbLocation::FromCrowdsecConfig(cfg.clone()),
+        Duration::from_millis(200),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let names = |s: &LapiDbSource| -> Vec<String> {
+        let snapshot = rt.block_on(s.read()).unwrap();
+        snapshot.bouncers.iter().map(|b| b.name.clone()).collect()
+    };
+    assert_eq!(names(&source), ["frozen"]);
+    std::fs::write(&local, db_path(&new)).unwrap();
+    assert_eq!(
+        names(&source),
+        ["moved"],
+        "the .local names the new database"
+    );
+    std::fs::remove_file(&local).unwrap();
+    assert_eq!(names(&source), ["frozen"]);
+    std::fs::write(&cfg, format!("# moved\n{}", db_path(&new))).unwrap();
+    assert_eq!(names(&source), ["moved"], "db_path edited in config.yaml");
+    // Issue 19 #1: the autodelete setting comes with the rows, and follows the config too.
+    std::fs::write(
+        &local,
+        "db_config:\n  flush:\n    bouncers_autodelete:\n      api_key: 2h\n",
+    )
+    .unwrap();
+    let snapshot = rt.block_on(source.read()).unwrap();
+    assert_eq!(snapshot.autodelete.len(), 1);
+    assert_eq!(
+        (
+            snapshot.autodelete[0].auth_type,
+            snapshot.autodelete[0].after
+        ),
+        ("api-key", Duration::from_secs(7200))
+    );
+    std::fs::write(&cfg, "db_config: [\n").unwrap();
+    let failure = rt.block_on(source.read()).unwrap_err();
+    assert_eq!(failure.reason.as_str(), "config", "{failure}");
+}

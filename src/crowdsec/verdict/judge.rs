@@ -62,6 +62,37 @@ fn usage_fresh(age: Option<f64>, t: &Thresholds) -> bool {
     age.is_some_and(|a| a <= secs(t.usage_metrics_freshness))
 }
 
+/// The address family of a row's `ip_address`: `Some(true)` IPv6, `Some(false)` IPv4, `None` unknown (empty).
+/// The rule file tells them apart the same way: an address with a `:` is IPv6.
+fn ipv6(b: &Bouncer) -> Option<bool> {
+    (!b.ip_address.is_empty()).then(|| b.ip_address.contains(':'))
+}
+
+/// Whether a row that pulled is no device of its own: its base has another row that pulled and
+/// * was created after this row's last pull: the key showed up from a new IP and LAPI (>= 1.6.4) created
+///   `<base>@<ip>` for it (crowdsecurity/crowdsec `pkg/apiserver/middlewares/v1/api_key.go`, `authPlain`, tag
+///   v1.7.8: a key whose (key, IP) pair has no row gets `CreateBouncer(base@ip, ..., autoCreated=true)`), so
+///   this row's device moved there (an IP change). Rows whose successor was created before their last pull
+///   pulled side by side: two devices sharing a key, each judged on its own.
+/// * has an address of the other family (IPv4 / IPv6) and pulled after it: a dual-stack host that alternates
+///   between its two addresses, which LAPI keeps as two rows (`SelectBouncerWithIP` finds the old row again when
+///   the host flips back), is one device; its stale address's row would otherwise page.
+///
+/// Unknown registration times (CrowdSec < 1.6 rewrites `created_at`) supersede nothing.
+fn replaced(b: &Bouncer, rows: &[&Bouncer]) -> bool {
+    let Some(ts) = b.last_pull_timestamp() else {
+        return false;
+    };
+    rows.iter().any(|s| {
+        let Some(sts) = s.last_pull_timestamp() else {
+            return false;
+        };
+        let successor = s.registered_at.is_some_and(|c| c > ts);
+        let other_family = matches!((ipv6(b), ipv6(s)), (Some(x), Some(y)) if x != y) && sts > ts;
+        successor || other_family
+    })
+}
+
 fn judge_base<'a>(
     lapi: &'a str,
     base: &'a str,
@@ -69,25 +100,43 @@ fn judge_base<'a>(
     now: UnixSeconds,
     t: &Thresholds,
 ) -> BaseJudgement<'a> {
-    let pull_age_seconds = rows
-        .iter()
-        .filter(|b| matches!(b.last_pull, LastPull::At(_)))
-        .filter_map(|b| b.age_seconds(now))
-        .min_by(f64::total_cmp);
     let usage_metrics_age_seconds = rows
         .iter()
         .filter_map(|b| b.last_usage_metrics.map(|ts| now - ts))
         .min_by(f64::total_cmp);
     let fresh = usage_fresh(usage_metrics_age_seconds, t);
+    let row_fresh = |b: &Bouncer| usage_fresh(b.last_usage_metrics.map(|ts| now - ts), t);
+    // The devices: rows that pulled and are not replaced by another row (see `replaced`).
+    let devices: Vec<(&Bouncer, f64)> = rows
+        .iter()
+        .filter(|b| matches!(b.last_pull, LastPull::At(_)) && !replaced(b, rows))
+        .filter_map(|b| b.age_seconds(now).map(|a| (*b, a)))
+        .collect();
+    // The base's judged age: its stalest device without fresh usage metrics (the rules'
+    // lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max), else its freshest pull.
+    let judged_age = devices
+        .iter()
+        .filter(|(b, _)| !row_fresh(b))
+        .map(|(_, a)| *a)
+        .max_by(f64::total_cmp);
+    let alive_by_usage = devices
+        .iter()
+        .any(|(b, a)| row_fresh(b) && *a > secs(t.early_warning));
+    let pull_age_seconds = judged_age.or_else(|| {
+        rows.iter()
+            .filter(|b| matches!(b.last_pull, LastPull::At(_)))
+            .filter_map(|b| b.age_seconds(now))
+            .min_by(f64::total_cmp)
+    });
     let firewall = rows.iter().any(|b| b.bouncer_type == FIREWALL_BOUNCER);
     let base_labels = [("lapi", lapi), ("bouncer_base", base)];
 
     let mut firing = Vec::new();
     let mut judged: Vec<RowJudgement<'a>> = Vec::with_capacity(rows.len());
-    let verdict = match pull_age_seconds {
-        Some(age) => {
-            let late = age > secs(t.early_warning) && !fresh;
-            let offline = age > secs(t.bouncer_offline) && !fresh;
+    let verdict = match (pull_age_seconds, judged_age) {
+        (Some(_), Some(age)) => {
+            let late = age > secs(t.early_warning);
+            let offline = age > secs(t.bouncer_offline);
             if offline {
                 firing.push(Firing::new(
                     if firewall {
@@ -106,14 +155,17 @@ fn judge_base<'a>(
                 BaseVerdict::Offline
             } else if late {
                 BaseVerdict::Late
-            } else if age > secs(t.early_warning) {
+            } else if alive_by_usage {
                 BaseVerdict::AliveByUsageMetrics
             } else {
                 BaseVerdict::Ok
             }
         }
-        None if fresh => BaseVerdict::AliveByUsageMetrics,
-        None => {
+        // Every device sends fresh usage metrics.
+        (Some(_), None) if alive_by_usage => BaseVerdict::AliveByUsageMetrics,
+        (Some(_), None) => BaseVerdict::Ok,
+        (None, _) if fresh => BaseVerdict::AliveByUsageMetrics,
+        (None, _) => {
             let mut known = false;
             let mut past = false;
             for b in rows
@@ -139,7 +191,6 @@ fn judge_base<'a>(
     };
     for b in rows {
         let age = b.age_seconds(now);
-        let row_fresh = usage_fresh(b.last_usage_metrics.map(|ts| now - ts), t);
         let (role, alert) = match b.last_pull {
             LastPull::Unreadable => (Role::Unreadable, None),
             LastPull::Never => {
@@ -149,22 +200,14 @@ fn judge_base<'a>(
                 .then_some(Alert::BouncerNeverPulled);
                 (Role::NeverPulled, alert)
             }
-            LastPull::At(_) => {
-                let superseded = match (age, pull_age_seconds) {
-                    (Some(a), Some(freshest)) => {
-                        a > secs(t.early_warning) && a > freshest && !row_fresh
-                    }
-                    _ => false,
-                };
-                (
-                    if superseded {
-                        Role::Superseded
-                    } else {
-                        Role::Current
-                    },
-                    None,
-                )
-            }
+            LastPull::At(_) => (
+                if replaced(b, rows) {
+                    Role::Superseded
+                } else {
+                    Role::Current
+                },
+                None,
+            ),
         };
         if let Some(a) = alert {
             firing.push(Firing::new(

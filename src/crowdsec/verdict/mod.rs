@@ -8,15 +8,18 @@
 //! shipped rules, and fails on any difference. Change a rule and this module together.
 //!
 //! The rules it mirrors, all ages in seconds and every comparison as in the rule file:
-//! * Rows are grouped per (LAPI, [`Bouncer::base_name`]). A base's pull age is the age of its freshest row that ever
-//!   pulled; its usage metrics are fresh when any of its rows pushed them at most `usage_metrics_freshness` ago.
-//! * A base that pulled: `age > bouncer_offline` is offline (critical), `age > early_warning` is late (warning),
-//!   unless its usage metrics are fresh (then alive by usage metrics: a live-mode bouncer on a quiet site).
+//! * Rows are grouped per (LAPI, [`Bouncer::base_name`]). A row that pulled is a device of its own unless another
+//!   row of its base that pulled was created after its last pull (an IP change: LAPI >= 1.6.4 created
+//!   `<base>@<ip>` for the new address) or has an address of the other family and pulled after it (a dual-stack
+//!   host flipping between IPv4 and IPv6): then it is a superseded registration (info, no alert). Rows that
+//!   pulled side by side (one key on two hosts) are separate devices.
+//! * A base's judged age is the age of its stalest device that sends no fresh usage metrics (a device whose own
+//!   rows pushed usage metrics at most `usage_metrics_freshness` ago is alive by usage metrics: a live-mode
+//!   bouncer on a quiet site). `age > bouncer_offline` is offline (critical), `age > early_warning` is late
+//!   (warning).
 //! * A base that never pulled: each row registered more than `never_pulled_grace` ago is past grace (warning, one
 //!   alert per row), unless the usage metrics are fresh. Where the registration time is unknown (CrowdSec 1.4
 //!   rewrites `created_at`), no age is exported and no alert can fire: the verdict says so.
-//! * A row older than `early_warning` while another row of its base pulled more recently is a superseded
-//!   registration (CrowdSec >= 1.6.4 creates `<name>@<ip>` when a key shows up from a new IP): info, no alert.
 //! * A LAPI is without an active bouncer when every row's age (pull, or registration for a never-pulled row) is over
 //!   `bouncer_offline` and no base sends fresh usage metrics; without bouncer when no row is registered.
 //! * A bouncer row enforces nothing when its newest usage report (pushed at most `usage_metrics_freshness` ago, so
@@ -223,8 +226,9 @@ pub(crate) enum BaseVerdict {
 pub(crate) enum Role {
     /// The row the base's verdict rests on (its freshest pull), or another row still pulling.
     Current,
-    /// Pulled, but longer ago than the early warning while another row of the base pulled since: an abandoned
-    /// registration (a new `name@ip` row replaced it). Info, never an alert.
+    /// Pulled, but another row of the base that pulled was created after its last pull (a new `name@ip` row
+    /// replaced it: an IP change), or has an address of the other family and pulled since (a dual-stack host).
+    /// Info, never an alert.
     Superseded,
     /// Never pulled.
     NeverPulled,
@@ -254,7 +258,8 @@ pub(crate) struct BaseJudgement<'a> {
     /// Every alert that fires for it (an offline base also keeps its pull-overdue warning, which Alertmanager
     /// inhibits; several never-pulled rows fire one alert each).
     pub firing: Vec<Firing>,
-    /// Age of its freshest pull, if any row pulled.
+    /// The age its alerts show, if any row pulled: its stalest device's without fresh usage metrics, else its
+    /// freshest pull.
     pub pull_age_seconds: Option<f64>,
     /// Age of its newest usage-metrics push, if any.
     pub usage_metrics_age_seconds: Option<f64>,
@@ -409,27 +414,102 @@ mod tests {
         );
     }
 
-    /// Issue 11 #6: `fw` pulled 3 d ago and `fw@192.0.2.2` 10 s ago: the base is fresh, the old row superseded.
+    fn registered(mut b: Bouncer, ago: f64) -> Bouncer {
+        b.registered_at = Some(NOW - ago);
+        b
+    }
+
+    fn at(mut b: Bouncer, ip: &str) -> Bouncer {
+        b.ip_address = ip.into();
+        b
+    }
+
+    fn roles<'a>(b: &'a BaseJudgement) -> Vec<(&'a str, Role)> {
+        b.rows
+            .iter()
+            .map(|r| (r.bouncer.name.as_str(), r.role))
+            .collect()
+    }
+
+    /// Issue 11 #6: `fw` pulled 3 d ago and `fw@192.0.2.2`, created 2 d ago (after that pull: an IP change),
+    /// 10 s ago: the base is fresh, the old row superseded.
     #[test]
-    fn a_new_name_at_ip_row_supersedes_the_old_one() {
-        let rows = [pulled("fw", 3.0 * D), pulled("fw@192.0.2.2", 10.0)];
+    fn a_name_at_ip_row_created_after_the_last_pull_supersedes_it() {
+        let rows = [
+            pulled("fw", 3.0 * D),
+            registered(pulled("fw@192.0.2.2", 10.0), 2.0 * D),
+        ];
         let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
         assert_eq!(j.bases.len(), 1);
         let b = &j.bases[0];
         assert_eq!((b.base, b.verdict, b.alert), ("fw", BaseVerdict::Ok, None));
-        let roles: Vec<_> = b
-            .rows
-            .iter()
-            .map(|r| (r.bouncer.name.as_str(), r.role))
-            .collect();
         assert_eq!(
-            roles,
+            roles(b),
             [("fw", Role::Superseded), ("fw@192.0.2.2", Role::Current)]
         );
-        // Two instances sharing one key, both pulling: neither is superseded.
-        let rows = [pulled("fw", 20.0), pulled("fw@192.0.2.2", 10.0)];
+    }
+
+    /// Issue 19 #4: `gw` pulled 2 d ago, its sibling `gw@198.51.100.9` was created 20 d ago and pulls now: two
+    /// hosts share the key and pulled side by side; `gw`'s host is offline (main called it superseded, silent).
+    #[test]
+    fn rows_that_pulled_side_by_side_are_devices_judged_on_their_own() {
+        let rows = [
+            registered(pulled("gw", 2.0 * D), 40.0 * D),
+            registered(pulled("gw@198.51.100.9", 10.0), 20.0 * D),
+        ];
         let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
-        assert!(j.bases[0].rows.iter().all(|r| r.role == Role::Current));
+        let b = &j.bases[0];
+        assert_eq!(
+            (b.verdict, b.alert, b.pull_age_seconds),
+            (
+                BaseVerdict::Offline,
+                Some(Alert::BouncerOffline),
+                Some(2.0 * D)
+            )
+        );
+        assert_eq!(
+            roles(b),
+            [("gw", Role::Current), ("gw@198.51.100.9", Role::Current)]
+        );
+        // The fresh device's usage metrics do not vouch for the other one.
+        let mut fresh = rows.clone();
+        fresh[1].last_usage_metrics = Some(NOW - 60.0);
+        let j = judge_lapi("local", &fresh, NOW, &Thresholds::default());
+        assert_eq!(j.bases[0].verdict, BaseVerdict::Offline);
+        // Its own usage metrics do: a live-mode bouncer on a quiet site.
+        fresh[0].last_usage_metrics = Some(NOW - 60.0);
+        let j = judge_lapi("local", &fresh, NOW, &Thresholds::default());
+        assert_eq!(j.bases[0].verdict, BaseVerdict::AliveByUsageMetrics);
+    }
+
+    /// A dual-stack host flipped back to IPv4 two days ago: LAPI found its IPv4 row again (SelectBouncerWithIP),
+    /// the IPv6 row `gw@2001:db8::9` (created after the IPv4 row's older pulls) went stale. One device: no page.
+    /// Two IPv4 rows in the same shape are two devices.
+    #[test]
+    fn a_dual_stack_host_flipping_families_is_one_device() {
+        let rows = [
+            at(registered(pulled("gw", 10.0), 40.0 * D), "192.0.2.9"),
+            at(
+                registered(pulled("gw@2001:db8::9", 2.0 * D), 20.0 * D),
+                "2001:db8::9",
+            ),
+        ];
+        let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
+        let b = &j.bases[0];
+        assert_eq!((b.verdict, b.alert), (BaseVerdict::Ok, None));
+        assert_eq!(
+            roles(b),
+            [("gw", Role::Current), ("gw@2001:db8::9", Role::Superseded)]
+        );
+        let rows = [
+            at(registered(pulled("gw", 10.0), 40.0 * D), "192.0.2.9"),
+            at(
+                registered(pulled("gw@198.51.100.9", 2.0 * D), 20.0 * D),
+                "198.51.100.9",
+            ),
+        ];
+        let j = judge_lapi("local", &rows, NOW, &Thresholds::default());
+        assert_eq!(j.bases[0].verdict, BaseVerdict::Offline);
     }
 
     /// Issue 11 #7: never pulled, created 20 min ago: in grace, nothing fires; past 24 h: the warning, per row.

@@ -69,6 +69,24 @@ pub enum LapiDbError {
     /// Reason `schema`.
     #[error("no `decisions` table: not a CrowdSec Local API database")]
     NoDecisionsTable,
+    /// Reason `permission`: a server database role without SELECT on a table the exporter reads.
+    #[error("permission denied: this database role may not read table {table}; run (as its owner): {grant}")]
+    NoPrivilege {
+        /// `schema.table`.
+        table: String,
+        /// The statement that gives every privilege the exporter needs.
+        grant: String,
+    },
+    /// Reason `schema`: the table exists, but in a schema the role does not look in.
+    #[error("table {table} is in schema {schema}, not in this role's search_path: {fix}")]
+    OtherSchema {
+        /// The table.
+        table: String,
+        /// Where it is.
+        schema: String,
+        /// The statement that makes the role look there.
+        fix: String,
+    },
     /// Reason `query`.
     #[error("query failed: {0}")]
     Query(String),
@@ -113,7 +131,10 @@ impl Failure for LapiDbError {
             LapiDbError::Open { .. } => Reason::Open,
             LapiDbError::Locked => Reason::Locked,
             LapiDbError::Corrupt(_) => Reason::Corrupt,
-            LapiDbError::NoBouncersTable | LapiDbError::NoDecisionsTable => Reason::Schema,
+            LapiDbError::NoBouncersTable
+            | LapiDbError::NoDecisionsTable
+            | LapiDbError::OtherSchema { .. } => Reason::Schema,
+            LapiDbError::NoPrivilege { .. } => Reason::Permission,
             LapiDbError::Query(_) => Reason::Query,
             LapiDbError::Busy => Reason::Timeout,
             LapiDbError::Connect { .. } => Reason::Connect,
@@ -134,6 +155,37 @@ pub struct LapiDbSource {
     location: LapiDbLocation,
     busy_timeout: std::time::Duration,
     resolved: std::sync::Mutex<Option<Resolved>>,
+    /// For a database found through CrowdSec's config: the config files' stamp and the database they named when
+    /// it was resolved, so that an edited `config.yaml` / `.local` (the documented move to another database, a new
+    /// `db_path`) is followed on the next read instead of reading the abandoned database forever.
+    followed: std::sync::Mutex<Option<(ConfigStamp, String)>>,
+    /// The `bouncers_autodelete` last logged (the first read logs it: start-up).
+    autodelete_logged: std::sync::Mutex<Option<Vec<crate::crowdsec::config::Autodelete>>>,
+}
+
+/// Modification time and length of CrowdSec's config and its `.local` (`None` when absent).
+type ConfigStamp = [Option<(std::time::SystemTime, u64)>; 2];
+
+fn config_stamp(config: &std::path::Path) -> ConfigStamp {
+    let stat = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()))
+    };
+    let mut local = config.as_os_str().to_owned();
+    local.push(".local");
+    [stat(config), stat(std::path::Path::new(&local))]
+}
+
+/// The database CrowdSec's config names, as the log may show it (no password).
+fn config_target(cfg: &crate::crowdsec::config::CrowdsecConfig) -> String {
+    match cfg.db.sqlite_path() {
+        Some(p) => format!("SQLite {}", p.display()),
+        None => match target::ServerDb::from_crowdsec(&cfg.db) {
+            Ok(t) => t.redacted(),
+            Err(e) => format!("unusable ({e})"),
+        },
+    }
 }
 
 /// A found database, ready to read.
@@ -239,17 +291,58 @@ impl LapiDbSource {
             location,
             busy_timeout,
             resolved: std::sync::Mutex::new(None),
+            followed: std::sync::Mutex::new(None),
+            autodelete_logged: std::sync::Mutex::new(None),
         }
     }
 
-    /// Finds the database. Kept once found; a broken CrowdSec config is retried on the next read, so the
-    /// exporter recovers when CrowdSec gets installed or fixed after it started.
+    /// Finds the database. Kept once found, except that a database found through CrowdSec's config is found
+    /// again when `config.yaml` or its `.local` changed (stat on every read, i.e. within one cache interval; the
+    /// change is logged); a broken CrowdSec config is retried on the next read, so the exporter recovers when
+    /// CrowdSec gets installed or fixed after it started.
     pub(crate) fn resolve(&self) -> Result<Resolved, ResolveError> {
         let mut slot = self
             .resolved
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(db) = slot.as_ref() {
+        if let (Some(db), LapiDbLocation::FromCrowdsecConfig(config)) =
+            (slot.as_ref(), &self.location)
+        {
+            let mut followed = self
+                .followed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let stamp = config_stamp(config);
+            match followed.as_ref() {
+                Some((seen, _)) if *seen == stamp => return Ok(db.clone()),
+                _ => {}
+            }
+            // The config changed: read it again; a database it no longer names is dropped.
+            let before = followed
+                .as_ref()
+                .map(|(_, t)| t.clone())
+                .unwrap_or_default();
+            match crate::crowdsec::config::load(config) {
+                Ok(cfg) if config_target(&cfg) == before => {
+                    *followed = Some((stamp, before));
+                    return Ok(db.clone());
+                }
+                Ok(cfg) => tracing::warn!(
+                    config = %config.display(),
+                    was = %before,
+                    now = %config_target(&cfg),
+                    "CrowdSec's config changed: reading the LAPI database it names now"
+                ),
+                Err(e) => tracing::warn!(
+                    config = %config.display(),
+                    was = %before,
+                    error = %e,
+                    "CrowdSec's config changed and cannot be read: the database it named is no longer read"
+                ),
+            }
+            *followed = None;
+            *slot = None;
+        } else if let Some(db) = slot.as_ref() {
             return Ok(db.clone());
         }
         let server = |t: target::ServerDb| -> Result<Resolved, ResolveError> {
@@ -267,8 +360,14 @@ impl LapiDbSource {
         };
         let path = match &self.location {
             LapiDbLocation::Sqlite(p) => p.clone(),
-            LapiDbLocation::FromCrowdsecConfig(cfg) => {
-                let cfg = crate::crowdsec::config::load(cfg)?;
+            LapiDbLocation::FromCrowdsecConfig(config) => {
+                let stamp = config_stamp(config);
+                let cfg = crate::crowdsec::config::load(config)?;
+                *self
+                    .followed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((stamp, config_target(&cfg)));
                 match cfg.db.sqlite_path() {
                     Some(p) => p.to_owned(),
                     None => {
@@ -302,7 +401,29 @@ impl LapiDbSource {
         &self,
     ) -> Result<crate::crowdsec::bouncers::BouncerSnapshot, crate::sources::SourceFailure> {
         let db = self.resolve().map_err(|e| e.to_failure())?;
-        db.read().await.map_err(|e| e.to_failure())
+        let mut snapshot = db.read().await.map_err(|e| e.to_failure())?;
+        if let LapiDbLocation::FromCrowdsecConfig(config) = &self.location {
+            // Read again (a small file, once per cache interval) so an edited setting shows without a restart.
+            if let Ok(cfg) = crate::crowdsec::config::load(config) {
+                snapshot.autodelete = cfg.bouncers_autodelete;
+            }
+            let mut logged = self
+                .autodelete_logged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if logged.as_ref() != Some(&snapshot.autodelete) {
+                for a in &snapshot.autodelete {
+                    tracing::warn!(
+                        config = %config.display(),
+                        auth_type = a.auth_type,
+                        after = %crate::values::time::human_duration(a.after.as_secs_f64()),
+                        "CrowdSec deletes bouncer rows of this auth_type whose last pull is this old (db_config.flush.bouncers_autodelete): a bouncer that stops loses its row, and shorter than the offline threshold (24 h by default) before it is called offline; only Prometheus remembers it (CrowdSecBouncerDeletedWhileLate)"
+                    );
+                }
+                *logged = Some(snapshot.autodelete.clone());
+            }
+        }
+        Ok(snapshot)
     }
 }
 

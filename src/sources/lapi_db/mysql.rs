@@ -65,6 +65,7 @@ impl TextConn for TextConnection<'_> {
     }
 
     const PARAM: &'static str = "?";
+    const TABLE_LOOKUP: Option<&'static str> = None;
 
     async fn first(&mut self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
         let row: Option<Row> = self

@@ -64,6 +64,11 @@ impl TextConn for Conn<'_> {
 
     const PARAM: &'static str = "$1";
 
+    // pg_class lists every table to every role, with or without privilege.
+    const TABLE_LOOKUP: Option<&'static str> = Some(
+        "SELECT quote_ident(n.nspname) || '|' || has_table_privilege(c.oid, 'SELECT')::text || '|' || (n.nspname = current_schema())::text || '|' || quote_ident(current_user) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 AND c.relkind IN ('r', 'p', 'v') ORDER BY n.nspname = current_schema() DESC LIMIT 1",
+    );
+
     async fn first(&mut self, sql: &str, param: &str) -> Result<Option<String>, LapiDbError> {
         let row = self
             .0

@@ -32,6 +32,10 @@ pub(crate) trait TextConn {
         -> impl Future<Output = Result<Vec<TextRow>, LapiDbError>> + Send;
     /// The placeholder of a statement's one bound parameter (`$1`, `?`).
     const PARAM: &'static str;
+    /// SQL finding a table information_schema does not show (it shows only tables the role may use), with its
+    /// name bound: one text `schema|may select|in the current schema|role`, identifiers quoted. `None` where the
+    /// server hides tables without privilege everywhere (MySQL/MariaDB).
+    const TABLE_LOOKUP: Option<&'static str>;
     /// The first column of the first row of `sql`, run with `param` bound (never spliced into the SQL).
     fn first(
         &mut self,
@@ -188,6 +192,37 @@ fn time(v: Option<String>) -> RawTime {
     }
 }
 
+/// Why a table information_schema does not show is missing: no privilege on it (reason `permission`, with the
+/// GRANT to run: every table the exporter reads), another schema (reason `schema`, naming it), else `absent`.
+async fn missing_table<C: TextConn>(c: &mut C, table: &str, absent: LapiDbError) -> LapiDbError {
+    let Some(sql) = C::TABLE_LOOKUP else {
+        return absent;
+    };
+    let Ok(Some(found)) = c.first(sql, table).await else {
+        return absent;
+    };
+    let p: Vec<&str> = found.splitn(4, '|').collect();
+    let [schema, may_select, current, role] = p[..] else {
+        return absent;
+    };
+    if current != "true" {
+        return LapiDbError::OtherSchema {
+            table: table.to_owned(),
+            schema: schema.to_owned(),
+            fix: format!("ALTER ROLE {role} SET search_path = {schema}"),
+        };
+    }
+    if may_select == "true" {
+        return absent;
+    }
+    LapiDbError::NoPrivilege {
+        table: format!("{schema}.{table}"),
+        grant: format!(
+            "GRANT SELECT ON {schema}.bouncers, {schema}.metrics, {schema}.decisions TO {role}"
+        ),
+    }
+}
+
 /// Reads every bouncer and the usage metrics added since the last read.
 pub(crate) async fn read_snapshot<C: TextConn>(
     c: &mut C,
@@ -195,7 +230,7 @@ pub(crate) async fn read_snapshot<C: TextConn>(
 ) -> Result<BouncerSnapshot, LapiDbError> {
     let cols = columns(c, "bouncers").await?;
     if cols.is_empty() {
-        return Err(LapiDbError::NoBouncersTable);
+        return Err(missing_table(c, "bouncers", LapiDbError::NoBouncersTable).await);
     }
     let nullable = cols.get("last_pull").copied().unwrap_or(false);
     let schema = Schema {
@@ -248,6 +283,7 @@ pub(crate) async fn read_snapshot<C: TextConn>(
         schema: schema.generation(),
         bad_rows,
         usage: usage.totals.clone(),
+        autodelete: Vec::new(),
     })
 }
 
@@ -330,7 +366,7 @@ pub async fn read_active_decisions<C: TextConn>(
     c: &mut C,
 ) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
     if columns(c, "decisions").await?.is_empty() {
-        return Err(LapiDbError::NoDecisionsTable);
+        return Err(missing_table(c, "decisions", LapiDbError::NoDecisionsTable).await);
     }
     let q = C::quote;
     let sql = format!(

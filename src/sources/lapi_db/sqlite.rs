@@ -107,6 +107,7 @@ impl SqliteDb {
             schema: schema.generation(),
             bad_rows,
             usage: usage.totals.clone(),
+            autodelete: Vec::new(),
         })
     }
 
