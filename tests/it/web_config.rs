@@ -863,8 +863,11 @@ async fn a_flood_of_bad_passwords_from_one_address_does_not_hold_back_a_scrape_f
         .unwrap();
     let bad_checked_first = done.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(r.status().as_u16(), 200);
+    // Queued behind the flood, the scrape would come after its 8 pending checks (20 on the old code). Beside it,
+    // only the flood's checks that run while the scrape's own check runs finish first: one or two on an idle
+    // machine, three seen in the whole suite on 2 busy cores; fewer than the 8 pending, whatever the load.
     assert!(
-        bad_checked_first <= 2,
+        bad_checked_first < 8,
         "{bad_checked_first} of the flood's checks ran before the scrape's"
     );
     let mut statuses = Vec::new();
