@@ -145,22 +145,41 @@ pub struct Autodelete {
 }
 
 /// A duration as CrowdSec parses `bouncers_autodelete` (`ParseDuration` of `pkg/database/utils.go`, v1.6, and
-/// go-cs-lib `cstime.ParseDurationWithDays` since): `<integer>d` is days, anything else Go's `time.ParseDuration`
-/// (decimal numbers with units `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`, e.g. `2h`, `1h30m`, `90m`). `None` when it
-/// does not parse (CrowdSec then refuses to start) or is negative.
+/// go-cs-lib `cstime.ParseDuration` since, crowdsecurity/go-cs-lib `cstime/cstime.go`): an optional sign, an
+/// optional `<integer>d` (days) first, then Go's `time.ParseDuration` (decimal numbers with units `ns`, `us`/`µs`,
+/// `ms`, `s`, `m`, `h`, e.g. `2h`, `1h30m`, `90m`). A negative duration is [`Duration::ZERO`]: CrowdSec's cutoff
+/// `now - duration` is then in the future and every row that pulled is deleted each minute, as with `0`.
+/// `None` when it does not parse (CrowdSec then refuses to start).
+///
+/// [`Duration::ZERO`]: std::time::Duration::ZERO
 pub(crate) fn parse_crowdsec_duration(text: &str) -> Option<std::time::Duration> {
     let t = text.trim();
-    if let Some(days) = t.strip_suffix('d') {
-        let days: u64 = days.parse().ok()?;
-        return Some(std::time::Duration::from_secs(days.checked_mul(86_400)?));
-    }
-    if t == "0" {
-        return Some(std::time::Duration::ZERO);
-    }
-    let mut rest = t.strip_prefix('+').unwrap_or(t);
-    if rest.is_empty() {
-        return None;
-    }
+    let (negative, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (days, rest) = match t.split_once('d') {
+        Some((days, rest)) => (Some(days.parse::<u64>().ok()?), rest),
+        None => (None, t),
+    };
+    let after = match (days, rest) {
+        (None, "") => return None,
+        (_, "") | (_, "0") => std::time::Duration::ZERO,
+        (_, rest) => go_duration(rest)?,
+    };
+    let after = after.checked_add(std::time::Duration::from_secs(
+        days.unwrap_or(0).checked_mul(86_400)?,
+    ))?;
+    Some(if negative {
+        std::time::Duration::ZERO
+    } else {
+        after
+    })
+}
+
+/// Go's `time.ParseDuration` without sign (the caller took it off).
+fn go_duration(text: &str) -> Option<std::time::Duration> {
+    let mut rest = text;
     let mut total = 0f64;
     while !rest.is_empty() {
         let n = rest
@@ -595,8 +614,18 @@ mod tests {
             ("0", Some(0.0)),
             ("2 h", None),
             ("h", None),
-            ("-1h", None),
             ("1.5d", None),
+            // A negative duration puts CrowdSec's cutoff (`now - duration`) in the future: every row that pulled is
+            // deleted each minute, as with `0` (Go's `time.ParseDuration` and go-cs-lib `cstime.ParseDuration`
+            // both accept the sign; crowdsecurity/go-cs-lib `cstime/cstime.go`).
+            ("-1h", Some(0.0)),
+            ("-2d", Some(0.0)),
+            // go-cs-lib `cstime.ParseDuration`: days first, then Go's units.
+            ("0d12h", Some(43_200.0)),
+            ("1d2h", Some(93_600.0)),
+            ("1h2d", None),
+            ("d", None),
+            ("-", None),
         ] {
             assert_eq!(
                 parse_crowdsec_duration(text).map(|d| d.as_secs_f64()),
