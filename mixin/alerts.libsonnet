@@ -65,24 +65,43 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerPullOverdue.md",
             },
           },
-          // A bouncer whose every row disappeared (cscli bouncers delete/prune, db_config.flush.bouncers_autodelete)
-          // while it was late: its base keeps its last pull time in Prometheus (last_over_time of the recording
-          // rule, which survives exporter restarts), and this pages 24 h after that pull, as the offline alert
-          // would have, unless a row of the base shows up again. Only while the LAPI is still read (crowdsec_bouncers
-          // present): an exporter or source outage is no deletion. Resolves by itself once the last sample is
-          // older than the range (2x the offline threshold).
+          // A device (a row that pulled, not superseded) whose row disappeared (cscli bouncers delete/prune,
+          // db_config.flush.bouncers_autodelete) while it was late: it keeps its last pull time in Prometheus
+          // (last_over_time of the recording rule, which survives exporter restarts), and this pages 24 h after that
+          // pull, as the offline alert would have. Per row, not per base: a dead host sharing its key with a live one
+          // is a device of its own. Silent when the row shows up again (re-registered under its name, pulling) or
+          // when a row of its base that pulled was created after its last pull (the device moved to a new IP, or
+          // came back under a new `<base>@<ip>` row); a row without a registration time (CrowdSec < 1.6) that pulled
+          // after it counts as one, so as not to page for a bouncer that came back. Only while the LAPI is still read (crowdsec_bouncers present):
+          // an exporter or source outage is no deletion. Resolves by itself once the last sample is older than the
+          // range (2x the offline threshold).
           {
             alert: "CrowdSecBouncerDeletedWhileLate",
             expr: |||
-              time() - last_over_time(lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max[%(w)ds])
+              time() - last_over_time(lapi_bouncer:crowdsec_bouncer_device_last_pull_timestamp_seconds:max[%(w)ds])
                 > on () group_left () crowdsec:bouncer_offline_threshold_seconds
-              and on (lapi, bouncer_base)
+              and on (lapi, bouncer)
                 (
-                  last_over_time(lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max[%(w)ds])
+                  last_over_time(lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max[%(w)ds])
                     > on () group_left () crowdsec:early_warning_threshold_seconds
                 )
-              unless on (lapi, bouncer_base)
-                lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max
+              unless on (lapi, bouncer)
+                lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max
+              unless on (lapi, bouncer)
+                (
+                  last_over_time(lapi_bouncer:crowdsec_bouncer_device_last_pull_timestamp_seconds:max[%(w)ds])
+                    < on (lapi, bouncer_base) group_left ()
+                      lapi_bouncer_base:crowdsec_bouncer_pulled_registered_timestamp_seconds:max
+                )
+              unless on (lapi, bouncer)
+                (
+                  last_over_time(lapi_bouncer:crowdsec_bouncer_device_last_pull_timestamp_seconds:max[%(w)ds])
+                    < on (lapi, bouncer_base) group_left ()
+                      max by (lapi, bouncer_base) (
+                          lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max
+                        unless on (lapi, bouncer) crowdsec_bouncer_registered_timestamp_seconds
+                      )
+                )
               and on (lapi)
                 max by (lapi) (crowdsec_bouncers)
             ||| % { w: c.deletedMemorySeconds },
@@ -90,7 +109,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
             labels: { severity: "critical" },
             annotations: {
               summary: "A CrowdSec bouncer whose registration was deleted while it was late has not pulled for longer than the offline threshold.",
-              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago; its rows were deleted (cscli bouncers delete/prune, or db_config.flush.bouncers_autodelete) while it was already late, so nothing proves it protects anything: with its key deleted it cannot even authenticate.",
+              description: "Bouncer {{ $labels.bouncer }} (base {{ $labels.bouncer_base }}) on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago; its row was deleted (cscli bouncers delete/prune, or db_config.flush.bouncers_autodelete) while it was already late, and no row of its base that pulled has been registered since: its key no longer authenticates, or, when other rows share it, a live host would have pulled again under a new <base>@<ip> row. Nothing proves it protects anything.",
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerDeletedWhileLate.md",
             },
           },

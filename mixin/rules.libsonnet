@@ -87,13 +87,13 @@
               )
             |||,
           },
-          // The age the offline and overdue alerts judge: the stalest device of the base (a row that pulled, not
-          // superseded) that sends no fresh usage metrics of its own. A device's fresh usage metrics vouch for it
-          // alone, never for another host sharing the key. Absent when every device sends fresh usage metrics.
+          // Each device's (a row that pulled, not superseded) pull age when it sends no fresh usage metrics of its
+          // own. A device's fresh usage metrics vouch for it alone, never for another host sharing the key. Kept per
+          // row so that a deleted device keeps its own clock (CrowdSecBouncerDeletedWhileLate).
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max",
+            record: "lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max",
             expr: |||
-              max by (lapi, bouncer_base) (
+              max by (lapi, bouncer, bouncer_base) (
                   (
                       min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
                     unless on (lapi, bouncer) (crowdsec_bouncer_pulled == 0)
@@ -103,6 +103,38 @@
                         time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds)
                           <= on () group_left () crowdsec:usage_metrics_freshness_seconds
                       )
+                  )
+                * on (lapi, bouncer) group_left (bouncer_base)
+                  max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+              )
+            |||,
+          },
+          // The age the offline and overdue alerts judge: the stalest device of the base without fresh usage metrics
+          // of its own. Absent when every device sends fresh usage metrics.
+          {
+            record: "lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max",
+            expr: "max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max)",
+          },
+          // Each device's last pull time (ip_address aggregated away: a row's address changes when it first pulls).
+          // The clock a deleted device keeps in Prometheus (last_over_time in CrowdSecBouncerDeletedWhileLate).
+          {
+            record: "lapi_bouncer:crowdsec_bouncer_device_last_pull_timestamp_seconds:max",
+            expr: |||
+              max by (lapi, bouncer, bouncer_base) (
+                  lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max
+                unless on (lapi, bouncer) lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded
+              )
+            |||,
+          },
+          // The newest registration time of a base's rows that pulled: a row created after a deleted device's last
+          // pull is where that device went (an IP change, or its host re-registered and pulls again).
+          {
+            record: "lapi_bouncer_base:crowdsec_bouncer_pulled_registered_timestamp_seconds:max",
+            expr: |||
+              max by (lapi, bouncer_base) (
+                  (
+                      max by (lapi, bouncer) (crowdsec_bouncer_registered_timestamp_seconds)
+                    and on (lapi, bouncer) crowdsec_bouncer_last_pull_timestamp_seconds
                   )
                 * on (lapi, bouncer) group_left (bouncer_base)
                   max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
