@@ -131,32 +131,14 @@ pub fn parse(
             }
             Ok(table) => serde_yaml_ng::to_value(table).map_err(|_| ParseError::Toml(0))?,
         };
-        return Ok((
-            Kind::Traefik,
-            match traefik::find(&root) {
-                Some((name, conf)) => traefik::parse_traefik(&name, conf),
-                None => Parsed {
-                    unjudged: Some("a Traefik dynamic configuration without a middleware of the CrowdSec bouncer plugin (no crowdsecLapi* key under http.middlewares.<name>.plugin.<plugin>): no bouncer to check".into()),
-                    ..Parsed::default()
-                },
-            },
-        ));
+        return Ok((Kind::Traefik, traefik::parse_file(&root)));
     }
     if kind.is_yaml() {
         let mut root = yaml(&text, "")?;
         // A Traefik dynamic configuration is no Go bouncer's file (issue 20 #6): the plugin's middleware is read,
         // and a file without it is skipped with the reason, never judged as a Go bouncer without api_url.
         if traefik::is_traefik(&root) || traefik::find(&root).is_some() {
-            return Ok((
-                Kind::Traefik,
-                match traefik::find(&root) {
-                    Some((name, conf)) => traefik::parse_traefik(&name, conf),
-                    None => Parsed {
-                        unjudged: Some("a Traefik dynamic configuration without a middleware of the CrowdSec bouncer plugin (no crowdsecLapi* key under http.middlewares.<name>.plugin.<plugin>): no bouncer to check".into()),
-                        ..Parsed::default()
-                    },
-                },
-            ));
+            return Ok((Kind::Traefik, traefik::parse_file(&root)));
         }
         if let Some(overlay) = overlay {
             let o = yaml(&as_text(overlay, OVERLAY)?, OVERLAY)?;

@@ -77,6 +77,18 @@ fn boolean(conf: &Value, key: &str) -> Option<bool> {
     }
 }
 
+/// A Traefik dynamic configuration (YAML or TOML, read into `root`): its plugin middleware, or, without one, no
+/// bouncer to judge (issue 20 #6: never a Go bouncer without api_url).
+pub(super) fn parse_file(root: &Value) -> Parsed {
+    match find(root) {
+        Some((name, conf)) => parse_traefik(&name, conf),
+        None => Parsed {
+            unjudged: Some("a Traefik dynamic configuration without a middleware of the CrowdSec bouncer plugin (no crowdsecLapi* key under http.middlewares.<name>.plugin.<plugin>): no bouncer to check".into()),
+            ..Parsed::default()
+        },
+    }
+}
+
 /// What the plugin reads from its middleware's settings `conf` (named `name`).
 pub(super) fn parse_traefik(name: &str, conf: &Value) -> Parsed {
     let mut p = Parsed {
