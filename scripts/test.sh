@@ -37,6 +37,9 @@ cargo clippy --all-targets --quiet -- -D warnings
 step "no import cycle among top-level modules (the layers of src/lib.rs)"
 scripts/module-cycles.sh
 
+step "no file name of src/ repeated across folders (mod.rs and two others allowed)"
+scripts/file-names.sh
+
 step "alert rules: promtool check/test rules, amtool check-config, lint"
 scripts/check-alerts.sh
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::crowdsec::config as crowdsec_config;
+use crate::crowdsec::config_yaml as crowdsec_config;
 use crate::scrape::{Cached, Scrape, Sources};
 use crate::settings::{CheckSettings, LapiDbLocation, LapiSettings, ServiceApiSettings, Settings};
 use crate::sources::bouncer_config::{self, BouncerConfigSource};
@@ -299,7 +299,7 @@ fn bouncer_config_cache(
     .named(name)
     .with_cscli_lapis(cscli.into_iter().map(|l| l.name.clone()).collect())
     // The log window covers at least the time between two check runs, so no line falls between them.
-    .with_host_checks(Some(crate::sources::host::HostChecks {
+    .with_host_checks(Some(crate::sources::host_probes::HostChecks {
         window: checks.interval.max(Duration::from_secs(15 * 60)),
         timeout: checks.timeout,
         ..Default::default()

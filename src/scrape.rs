@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::crowdsec::active_decisions::ActiveDecisions;
 use crate::crowdsec::bouncer_files::checks::FileReport;
 use crate::crowdsec::bouncers::BouncerSnapshot;
-use crate::crowdsec::decisions::ActiveDecisions;
 use crate::sources::bouncer_config::{BouncerConfigSource, ConfigSnapshot};
 use crate::sources::lapi_decisions::LapiDecisionsSource;
 use crate::sources::lapi_health::{LapiHealth, LapiHealthSource};

@@ -334,7 +334,7 @@ impl Cli {
 
 /// What start-up checks beyond [`Cli::settings`], before serving: every listen address parses, and the web config
 /// file reads, parses and its certificates load. The very functions start-up calls ([`crate::web::bind`] parses
-/// with [`crate::web::parse_listen_address`]; [`crate::web::reload::Live::load`] with [`crate::web::config::load`]).
+/// with [`crate::web::parse_listen_address`]; [`crate::web::reload::Live::load`] with [`crate::web::web_config::load`]).
 ///
 /// # Errors
 /// The first refused value, naming its origin.
@@ -344,7 +344,8 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError>
             .map_err(|e| cli.refuse("web.listen-address", e.to_string()))?;
     }
     if let Some(path) = &settings.web.config_file {
-        crate::web::config::load(path).map_err(|e| cli.refuse("web.config.file", e.to_string()))?;
+        crate::web::web_config::load(path)
+            .map_err(|e| cli.refuse("web.config.file", e.to_string()))?;
     }
     // CrowdSec's config may be absent (read again on every check), but one that is a FIFO or a device can never be
     // read: start-up would only log it, so --config.check says it.

@@ -168,13 +168,13 @@ impl Cli {
         let defaults =
             self.bouncers.config_dirs == [Path::new(crate::settings::DEFAULT_BOUNCERS_CONFIG_DIR)];
         let config_dirs = if defaults {
-            crate::crowdsec::config::default_bouncer_dirs(&self.lapi.crowdsec_config)
+            crate::crowdsec::config_yaml::default_bouncer_dirs(&self.lapi.crowdsec_config)
         } else {
             self.bouncers.config_dirs.clone()
         };
         // Neither folders nor files given: the packages' standard places outside CrowdSec's folders too.
         let config_files = if defaults && self.bouncers.config_files.is_empty() {
-            crate::crowdsec::config::default_bouncer_files(Path::new("/"))
+            crate::crowdsec::config_yaml::default_bouncer_files(Path::new("/"))
         } else {
             self.bouncers.config_files.clone()
         };

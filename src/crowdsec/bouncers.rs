@@ -161,10 +161,10 @@ pub struct BouncerSnapshot {
     pub bad_rows: usize,
     /// The bouncers' usage reports read since the exporter started (table `metrics`, CrowdSec 1.6.3+); `None`
     /// when the database has no such table or the source cannot read it (cscli).
-    pub usage: Option<crate::crowdsec::usage::UsageTotals>,
+    pub usage: Option<crate::crowdsec::usage_reports::UsageTotals>,
     /// `db_config.flush.bouncers_autodelete` of the CrowdSec config the database was found through; empty when
     /// unset or not known (database or cscli given directly).
-    pub autodelete: Vec<crate::crowdsec::config::Autodelete>,
+    pub autodelete: Vec<crate::crowdsec::config_yaml::Autodelete>,
 }
 
 /// Whether a bouncer of this type (the `type` it registers with, its User-Agent's name) can run in live mode, where

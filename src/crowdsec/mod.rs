@@ -4,12 +4,12 @@
 //! (offline, late, never pulled, superseded) that alerts, dashboards and `diagnose` share.
 //! Imports only from [`crate::values`].
 
+pub(crate) mod active_decisions;
+pub(crate) mod blocklist_integration;
 pub mod bouncer_files;
 pub mod bouncers;
-pub mod config;
-pub(crate) mod decisions;
-pub(crate) mod host;
-pub(crate) mod integration;
+pub mod config_yaml;
+pub(crate) mod host_evidence;
 pub(crate) mod rows;
-pub mod usage;
+pub mod usage_reports;
 pub(crate) mod verdict;

@@ -556,7 +556,7 @@ fn an_offline_integration_names_its_devices_file_and_the_consoles_fix() {
 /// (longer than the offline threshold) says nothing.
 #[test]
 fn a_short_bouncers_autodelete_is_a_warning() {
-    use crate::crowdsec::config::Autodelete;
+    use crate::crowdsec::config_yaml::Autodelete;
     let with = |after: u64| {
         let mut s = scrape(vec![], None);
         s.lapis[0] = report(

@@ -4,14 +4,14 @@
 
 mod bouncer;
 pub(crate) mod classic;
-mod config;
 mod decisions;
-mod exporter;
+mod exporter_health;
+mod file_checks;
 pub mod gzip;
 mod integration;
 mod lapi;
 mod usage;
-pub use exporter::{REVISION, VERSION};
+pub use exporter_health::{REVISION, VERSION};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -196,7 +196,7 @@ struct SecondKey {
     service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
     bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
     lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
-    lapi_decisions: Vec<Arc<SourceReport<crate::crowdsec::decisions::ActiveDecisions>>>,
+    lapi_decisions: Vec<Arc<SourceReport<crate::crowdsec::active_decisions::ActiveDecisions>>>,
     web_config: Option<crate::scrape::ReloadStatus>,
 }
 
@@ -426,10 +426,10 @@ impl Scrape {
         let encoder = &mut *encoder;
         bouncer::encode_ages(self, readings, encoder)?;
         integration::encode(self, encoder)?;
-        config::encode(self, encoder)?;
+        file_checks::encode(self, encoder)?;
         lapi::encode(self, encoder)?;
         decisions::encode(self, encoder)?;
-        exporter::encode(self, encoder)?;
+        exporter_health::encode(self, encoder)?;
         Ok(())
     }
 }
@@ -665,7 +665,7 @@ mod tests {
     /// re-encode (nor hold twice) the largest part of the exposition.
     #[test]
     fn the_usage_text_is_kept_until_a_report_changes_it() {
-        use crate::crowdsec::usage::UsageTotals;
+        use crate::crowdsec::usage_reports::UsageTotals;
         let report_of = |usage: &UsageTotals| {
             Arc::new(SourceReport {
                 kind: "lapi_db",

@@ -1,11 +1,11 @@
-//! What the bouncers' usage reports say (see [`crate::crowdsec::usage`]): `crowdsec_bouncer_processed_*_total`,
+//! What the bouncers' usage reports say (see [`crate::crowdsec::usage_reports`]): `crowdsec_bouncer_processed_*_total`,
 //! `crowdsec_bouncer_dropped_*_total`, `crowdsec_bouncer_active_decisions`, and the report parts skipped,
 //! `crowdsec_exporter_usage_*_total`. Only LAPIs whose database has a `metrics` table (CrowdSec 1.6.3+) have them.
 
 use prometheus_client::encoding::DescriptorEncoder;
 
 use super::{counters, gauges, Readings};
-use crate::crowdsec::usage::{Family, UsageTotals};
+use crate::crowdsec::usage_reports::{Family, UsageTotals};
 
 /// Every LAPI's usage totals, with its name.
 fn all(r: &Readings) -> Vec<(&str, &UsageTotals)> {

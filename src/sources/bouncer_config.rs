@@ -1,7 +1,7 @@
 //! Source `bouncer_config`: every bouncer configuration file, checked (see [`crate::crowdsec::bouncer_files::checks`]).
 //! Cached like any source, so the checks run at most once per `--bouncers.check-interval`. The key of a file is
 //! only ever hashed and compared in the LAPI database; the one request made per endpoint is `GET <api_url>/health`
-//! (a LAPI) or `HEAD /` of a Blocklist-as-a-Service host ([`endpoint::probe`]), which carry no key and so cannot
+//! (a LAPI) or `HEAD /` of a Blocklist-as-a-Service host ([`endpoint_probe::probe`]), which carry no key and so cannot
 //! move the `last_pull` this exporter watches.
 
 use std::collections::BTreeMap;
@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::crowdsec::bouncer_files::checks::{inspect, FileReport, Inspection, KeyLookup};
-use crate::crowdsec::bouncer_files::endpoint::{Endpoint, EndpointKind};
+use crate::crowdsec::bouncer_files::reachability::{Endpoint, EndpointKind};
 use crate::crowdsec::bouncer_files::{scan, MAX_FILES_PER_PASS};
-use crate::sources::host::{HostChecks, HostView};
+use crate::sources::host_probes::{HostChecks, HostView};
 use crate::sources::lapi_db::LapiDbSource;
-use crate::sources::{endpoint, lapi_health};
+use crate::sources::{endpoint_probe, lapi_health};
 use crate::sources::{Failure, Reason, SourceFailure};
 
 pub(crate) const SOURCE: &str = "bouncer_config";
@@ -119,7 +119,7 @@ impl BouncerConfigSource {
             if answers.insert(endpoint.clone(), None).is_none() {
                 let (client, timeout) = (client.clone(), self.timeout);
                 set.spawn(async move {
-                    let answer = endpoint::probe(&client, &endpoint, timeout).await;
+                    let answer = endpoint_probe::probe(&client, &endpoint, timeout).await;
                     (endpoint, answer)
                 });
             }
@@ -148,7 +148,7 @@ impl BouncerConfigSource {
 
     fn inspect_all(&self) -> (Vec<Inspection>, BTreeMap<&'static str, u64>) {
         let started = std::time::Instant::now();
-        let env = crate::crowdsec::config::process_env;
+        let env = crate::crowdsec::config_yaml::process_env;
         let dbs: Vec<_> = self
             .lapis
             .iter()

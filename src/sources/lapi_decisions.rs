@@ -1,12 +1,12 @@
 //! Source `lapi_decisions`: a LAPI's active decisions by origin, counted in its database (see
-//! [`crate::crowdsec::decisions`]). Its own source, with its own cache interval (`--lapi.decisions-interval`,
+//! [`crate::crowdsec::active_decisions`]). Its own source, with its own cache interval (`--lapi.decisions-interval`,
 //! default 60 s), because a community blocklist makes the table tens of thousands of rows: counting them on every
 //! bouncers read would cost each scrape. It uses its own handle on the database (own connection on a server), so
 //! neither read waits for the other. Absent for a LAPI read through cscli (no database).
 
 use std::sync::Arc;
 
-use crate::crowdsec::decisions::ActiveDecisions;
+use crate::crowdsec::active_decisions::ActiveDecisions;
 use crate::sources::lapi_db::LapiDbSource;
 use crate::sources::{Failure, Source, SourceFailure};
 

@@ -161,11 +161,12 @@ impl LapiHealthSource {
         if let Some(u) = &self.explicit {
             return Ok(u.clone());
         }
-        let cfg =
-            crate::crowdsec::config::load(&self.crowdsec_config).map_err(|e| SourceFailure {
+        let cfg = crate::crowdsec::config_yaml::load(&self.crowdsec_config).map_err(|e| {
+            SourceFailure {
                 reason: Reason::Config,
                 message: e.to_string(),
-            })?;
+            }
+        })?;
         let listen = cfg.lapi_listen_uri.ok_or_else(|| SourceFailure {
             reason: Reason::Config,
             message: format!(

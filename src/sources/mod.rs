@@ -5,8 +5,8 @@
 
 pub mod bouncer_config;
 pub mod cscli;
-pub mod endpoint;
-pub mod host;
+pub mod endpoint_probe;
+pub mod host_probes;
 pub mod lapi_db;
 pub mod lapi_decisions;
 pub(crate) mod lapi_health;

@@ -1,4 +1,4 @@
-//! HTTP, in exporter-toolkit's `web` shape: [`config`] (the `--web.config.file` YAML and its checks), [`tls`]
+//! HTTP, in exporter-toolkit's `web` shape: [`web_config`] (the `--web.config.file` YAML and its checks), [`server_tls`]
 //! (the server's rustls configuration), [`auth`] (basic auth, bcrypt, the verified-credentials cache), [`reload`]
 //! (the configuration re-read on change and on SIGHUP, applied per connection and handshake; [`policy`]: what a
 //! reload may not weaken), [`routes`] (`/`, the metrics,
@@ -18,14 +18,14 @@ use crate::metrics;
 use crate::scrape::Sources;
 
 pub(crate) mod auth;
-pub mod config;
 pub(crate) mod edge;
 pub(crate) mod policy;
 pub(crate) mod reload;
 pub(crate) mod routes;
-pub(crate) mod tls;
+pub(crate) mod server_tls;
+pub mod web_config;
 
-pub(crate) use config::WebConfigError;
+pub(crate) use web_config::WebConfigError;
 
 /// How often the web config file and the certificates it names are checked for changes.
 const WEB_CONFIG_CHECK_INTERVAL: Duration = Duration::from_secs(1);

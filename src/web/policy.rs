@@ -8,7 +8,7 @@
 //! refuses broken YAML: the running configuration stays (see [`super::reload`]). Turning TLS or authentication off
 //! takes a restart.
 
-use super::tls::{ClientAuth, TlsVersion};
+use super::server_tls::{ClientAuth, TlsVersion};
 
 /// The security-relevant part of a loaded web config, compared between the running and a reloaded file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

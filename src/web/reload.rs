@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::SystemTime;
 
-use super::config::{load, WebConfig, WebConfigError};
+use super::web_config::{load, WebConfig, WebConfigError};
 use crate::scrape::ReloadStatus;
 
 /// What identifies a version of a file: modification time, size and inode (a rename or symlink swap changes it).
@@ -340,7 +340,7 @@ mod tests {
         assert!(!live.reload_if_changed());
         assert_eq!(
             live.current().policy.tls.unwrap().min_version,
-            super::super::tls::TlsVersion::Tls13
+            super::super::server_tls::TlsVersion::Tls13
         );
     }
 

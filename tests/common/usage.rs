@@ -231,10 +231,10 @@ pub fn check_engine(
     read: &dyn Fn() -> crowdsec_bouncer_exporter::crowdsec::bouncers::BouncerSnapshot,
     exec: &dyn Fn(&str),
     at: &dyn Fn(i64) -> String,
-    sqlite: &crowdsec_bouncer_exporter::crowdsec::usage::UsageTotals,
+    sqlite: &crowdsec_bouncer_exporter::crowdsec::usage_reports::UsageTotals,
 ) {
-    use crowdsec_bouncer_exporter::crowdsec::usage::{CounterKey, Family};
-    let dropped_capi = |u: &crowdsec_bouncer_exporter::crowdsec::usage::UsageTotals| {
+    use crowdsec_bouncer_exporter::crowdsec::usage_reports::{CounterKey, Family};
+    let dropped_capi = |u: &crowdsec_bouncer_exporter::crowdsec::usage_reports::UsageTotals| {
         u.bouncers["fw"].counters[&CounterKey {
             family: Family::DroppedBytes,
             origin: "CAPI".into(),
@@ -280,7 +280,7 @@ pub fn check_engine(
 
 /// The fixture's starting point as the SQLite source reads it when the fixture is stored before its first read
 /// (the reference of the server engines).
-pub fn sqlite_totals() -> crowdsec_bouncer_exporter::crowdsec::usage::UsageTotals {
+pub fn sqlite_totals() -> crowdsec_bouncer_exporter::crowdsec::usage_reports::UsageTotals {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crowdsec.db");
     let conn = super::db_1_7(&path);

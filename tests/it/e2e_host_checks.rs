@@ -8,7 +8,7 @@
 //! and exits; the custom one keeps running and logs a 403 each pull: log 0, class auth); the LAPI stopped (class
 //! connect); and the exporter in its own PID namespace (`unshare --pid --mount-proc`), where no systemd runs:
 //! running is skipped with the why, never a guess. This machine has no systemd, so the unit evidence is proven by
-//! the parser's unit tests (src/crowdsec/host/systemd.rs) only.
+//! the parser's unit tests (src/crowdsec/host_evidence/systemd.rs) only.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! Check `endpoint_reachable`'s request ([`endpoint::probe`]) against local servers on 127.0.0.1: plain HTTP and
+//! Check `endpoint_reachable`'s request ([`endpoint_probe::probe`]) against local servers on 127.0.0.1: plain HTTP and
 //! TLS (rcgen certificates, tokio-rustls), a LAPI's `GET /health` and a Blocklist-as-a-Service host's `HEAD /`.
 //! Each failure names the layer that failed (dns, tcp, tls, http); no request carries a key or leaves the root.
 
@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::servers::Pki;
-use crowdsec_bouncer_exporter::crowdsec::bouncer_files::endpoint::{Endpoint, EndpointKind};
-use crowdsec_bouncer_exporter::sources::endpoint;
+use crowdsec_bouncer_exporter::crowdsec::bouncer_files::reachability::{Endpoint, EndpointKind};
+use crowdsec_bouncer_exporter::sources::endpoint_probe;
 use crowdsec_bouncer_exporter::values::pem::{self, Pem};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls;
@@ -139,7 +139,7 @@ async fn a_lapi_is_asked_health_over_http_and_each_failing_layer_is_named() {
         EndpointKind::Lapi,
         &format!("http://127.0.0.1:{}/", up.port),
     );
-    let ok = endpoint::probe(&c, &lapi, TIMEOUT).await.unwrap();
+    let ok = endpoint_probe::probe(&c, &lapi, TIMEOUT).await.unwrap();
     assert_eq!(
         ok,
         format!("GET http://127.0.0.1:{}/health answered 200", up.port)
@@ -158,7 +158,7 @@ async fn a_lapi_is_asked_health_over_http_and_each_failing_layer_is_named() {
 
     // Not a LAPI: HTTP answers, but 404.
     let other = server(Answer::Status(404), None).await;
-    let e = endpoint::probe(
+    let e = endpoint_probe::probe(
         &c,
         &at(
             EndpointKind::Lapi,
@@ -176,7 +176,7 @@ async fn a_lapi_is_asked_health_over_http_and_each_failing_layer_is_named() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let e = endpoint::probe(
+    let e = endpoint_probe::probe(
         &c,
         &at(EndpointKind::Lapi, &format!("http://127.0.0.1:{port}/")),
         TIMEOUT,
@@ -191,7 +191,7 @@ async fn a_lapi_is_asked_health_over_http_and_each_failing_layer_is_named() {
     // Accepts, never answers: http, within the timeout.
     let silent = server(Answer::Silent, None).await;
     let started = Instant::now();
-    let e = endpoint::probe(
+    let e = endpoint_probe::probe(
         &c,
         &at(
             EndpointKind::Lapi,
@@ -212,7 +212,7 @@ async fn a_lapi_is_asked_health_over_http_and_each_failing_layer_is_named() {
     assert!(started.elapsed() < 4 * TIMEOUT, "{:?}", started.elapsed());
 
     // A name that resolves nowhere (RFC 6761 reserves .invalid).
-    let e = endpoint::probe(
+    let e = endpoint_probe::probe(
         &c,
         &at(EndpointKind::Lapi, "http://lapi.nonexistent.invalid:8080/"),
         TIMEOUT,
@@ -229,13 +229,13 @@ async fn tls_failures_are_named_tls() {
     let url = format!("https://127.0.0.1:{}/", good.port);
     let trusted = client(Some(&pki.path("ca.pem")));
     assert!(
-        endpoint::probe(&trusted, &at(EndpointKind::Lapi, &url), TIMEOUT)
+        endpoint_probe::probe(&trusted, &at(EndpointKind::Lapi, &url), TIMEOUT)
             .await
             .is_ok()
     );
     // The exporter does not trust the issuer.
     let stranger = client(Some(&pki.path("other-ca.pem")));
-    let e = endpoint::probe(&stranger, &at(EndpointKind::Lapi, &url), TIMEOUT)
+    let e = endpoint_probe::probe(&stranger, &at(EndpointKind::Lapi, &url), TIMEOUT)
         .await
         .unwrap_err();
     assert!(
@@ -248,7 +248,7 @@ async fn tls_failures_are_named_tls() {
     assert!(e.to_lowercase().contains("certificate"), "{e}");
     // Expired.
     let expired = server(Answer::Status(200), Some((&pki, "expired"))).await;
-    let e = endpoint::probe(
+    let e = endpoint_probe::probe(
         &trusted,
         &at(
             EndpointKind::Lapi,
@@ -264,7 +264,7 @@ async fn tls_failures_are_named_tls() {
     );
     // TCP accepted, no handshake: tls (or the request after it), never "tcp".
     let silent = server(Answer::Silent, None).await;
-    let e = endpoint::probe(
+    let e = endpoint_probe::probe(
         &trusted,
         &at(
             EndpointKind::Lapi,
@@ -292,7 +292,7 @@ async fn a_private_ca_the_bouncer_trusts_is_trusted_by_the_probe() {
         trust,
         ..at(EndpointKind::Lapi, &url)
     };
-    let e = endpoint::probe(&system, &with(Trust::default()), TIMEOUT)
+    let e = endpoint_probe::probe(&system, &with(Trust::default()), TIMEOUT)
         .await
         .unwrap_err();
     assert!(e.starts_with("tls: "), "{e}");
@@ -300,7 +300,7 @@ async fn a_private_ca_the_bouncer_trusts_is_trusted_by_the_probe() {
         ca: Some(pki.path("ca.pem")),
         insecure: false,
     };
-    let ok = endpoint::probe(&system, &with(ca), TIMEOUT).await;
+    let ok = endpoint_probe::probe(&system, &with(ca), TIMEOUT).await;
     assert!(
         ok.as_deref().is_ok_and(|a| a.contains("answered 200")),
         "{ok:?}"
@@ -309,7 +309,7 @@ async fn a_private_ca_the_bouncer_trusts_is_trusted_by_the_probe() {
         ca: Some(pki.path("other-ca.pem")),
         insecure: false,
     };
-    let e = endpoint::probe(&system, &with(other), TIMEOUT)
+    let e = endpoint_probe::probe(&system, &with(other), TIMEOUT)
         .await
         .unwrap_err();
     assert!(e.starts_with("tls: the handshake"), "{e}");
@@ -317,14 +317,14 @@ async fn a_private_ca_the_bouncer_trusts_is_trusted_by_the_probe() {
         ca: None,
         insecure: true,
     };
-    assert!(endpoint::probe(&system, &with(insecure), TIMEOUT)
+    assert!(endpoint_probe::probe(&system, &with(insecure), TIMEOUT)
         .await
         .is_ok());
     let missing = Trust {
         ca: Some(pki.path("absent.pem")),
         insecure: false,
     };
-    let e = endpoint::probe(&system, &with(missing), TIMEOUT)
+    let e = endpoint_probe::probe(&system, &with(missing), TIMEOUT)
         .await
         .unwrap_err();
     assert!(e.starts_with("tls: cannot read the CA file "), "{e}");
@@ -341,7 +341,7 @@ async fn a_service_api_host_is_asked_head_of_its_root() {
         EndpointKind::ServiceApi,
         &format!("https://127.0.0.1:{}/", gateway.port),
     );
-    let ok = endpoint::probe(&c, &root, TIMEOUT).await.unwrap();
+    let ok = endpoint_probe::probe(&c, &root, TIMEOUT).await.unwrap();
     assert_eq!(
         ok,
         format!("HEAD https://127.0.0.1:{}/ answered 403", gateway.port)
@@ -351,7 +351,7 @@ async fn a_service_api_host_is_asked_head_of_its_root() {
     assert!(heads[0].starts_with("HEAD / HTTP/1.1\r\n"), "{heads:?}");
     assert!(!heads[0].contains("/v1"), "{heads:?}");
     let down = server(Answer::Status(503), Some((&pki, "server"))).await;
-    let e = endpoint::probe(
+    let e = endpoint_probe::probe(
         &c,
         &at(
             EndpointKind::ServiceApi,

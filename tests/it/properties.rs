@@ -247,7 +247,7 @@ proptest! {
         if let Some(o) = &overlay {
             std::fs::write(dir.path().join("config.yaml.local"), o).unwrap();
         }
-        match crowdsec_bouncer_exporter::crowdsec::config::load(&path) {
+        match crowdsec_bouncer_exporter::crowdsec::config_yaml::load(&path) {
             Ok(cfg) => assert_no_secret("config", &format!("{cfg:?}"), &secret)?,
             Err(e) => assert_no_secret("error", &format!("{e} {e:?}"), &secret)?,
         }

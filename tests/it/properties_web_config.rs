@@ -1,10 +1,10 @@
-//! Properties of the `--web.config.file` reader (`web::config::load`): no panic on any file; a secret planted where
+//! Properties of the `--web.config.file` reader (`web::web_config::load`): no panic on any file; a secret planted where
 //! the file holds one (an inline TLS key, a basic-auth bcrypt hash), well-formed or broken, never reaches the
 //! error text nor the loaded config's `Debug`.
 
 use proptest::prelude::*;
 
-use crowdsec_bouncer_exporter::web::config::load;
+use crowdsec_bouncer_exporter::web::web_config::load;
 
 fn secret() -> impl Strategy<Value = String> {
     "[A-Za-z0-9]{20}".prop_map(|s| format!("S3cr3t{s}"))

@@ -9,9 +9,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha512};
 
 use super::blaas::SERVICE_API_HOST;
+pub(crate) use super::offline_checks::LUA_SLASH_NOTE;
+use super::offline_checks::{check_auth, check_permissions, check_url, parse_fix, read_fix};
 use super::parse::parse;
-pub(crate) use super::rules::LUA_SLASH_NOTE;
-use super::rules::{check_auth, check_permissions, check_url, parse_fix, read_fix};
 use super::{read_capped, sibling, Kind, ReadError};
 use crate::values::secret::Secret;
 
@@ -203,7 +203,7 @@ pub struct Inspection {
     /// The URL to ask `/health`, when api_url passed and it is a LAPI.
     health_url: Option<reqwest::Url>,
     /// What the host checks (running, log) need from the file.
-    pub(super) host: super::host::HostHints,
+    pub(super) host: super::host_checks::HostHints,
     /// How the bouncer verifies the LAPI's certificate (endpoint_reachable verifies it the same way).
     pub(super) trust: super::Trust,
 }
@@ -342,7 +342,7 @@ pub(crate) fn inspect_at(
         None => checks.push(pass(Check::Parses, "parses")),
     }
     insp.report.api_url = parsed.api_url.clone();
-    insp.host = super::host::HostHints::from_parsed(&parsed);
+    insp.host = super::host_checks::HostHints::from_parsed(&parsed);
     if !parsed.enabled {
         // lua-cs-bouncer csmod.init returns "Disabled" before it looks at any other setting.
         let why = if kind == Kind::Traefik {
@@ -491,7 +491,7 @@ impl Inspection {
 mod tests {
     use super::super::blaas::integration_id;
     use super::*;
-    use crate::crowdsec::bouncer_files::rules::is_placeholder;
+    use crate::crowdsec::bouncer_files::offline_checks::is_placeholder;
 
     #[test]
     fn hash_matches_cscli() {

@@ -5,12 +5,12 @@
 mod blaas;
 pub(crate) use blaas::refresh_fix;
 pub mod checks;
-pub mod endpoint;
-pub(crate) mod host;
+pub(crate) mod client_cert;
+pub(crate) mod host_checks;
 pub mod link;
+mod offline_checks;
 pub mod parse;
-mod rules;
-pub(crate) mod tls;
+pub mod reachability;
 
 use std::path::{Path, PathBuf};
 

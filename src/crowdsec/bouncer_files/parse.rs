@@ -30,7 +30,7 @@ use self::apache::{is_apache, parse_apache};
 use self::haproxy::parse_haproxy;
 pub(crate) use self::traefik::key_accepted as traefik_key_accepted;
 use super::{Kind, Parsed, TlsFiles, Trust};
-use crate::crowdsec::config::{merge, strict_expand};
+use crate::crowdsec::config_yaml::{merge, strict_expand};
 use crate::values::secret::Secret;
 
 /// Why a bouncer's reader refuses its configuration file (its `parses` check fails). The `&'static str`

@@ -9,7 +9,7 @@
 //! (the key's row, the certificate CN's newest `CN@ip` row, else the `.id` file; [`FileReport::bouncer`]) and, when
 //! known, the same LAPI; a file whose key could not be compared exports no verdict and belongs to nobody, as in
 //! the alert rules. The offline and never-pulled alerts' descriptions list the very same checks (each
-//! `crowdsec_bouncer_config_check == 0` of those files): `tests/differential.rs` proves both agree.
+//! `crowdsec_bouncer_config_check == 0` of those files): `tests/it/differential.rs` proves both agree.
 
 use serde::Serialize;
 

@@ -5,7 +5,7 @@
 
 use super::{Alert, Firing, Thresholds};
 use crate::crowdsec::bouncers::Bouncer;
-use crate::crowdsec::usage::UsageTotals;
+use crate::crowdsec::usage_reports::UsageTotals;
 use crate::values::time::UnixSeconds;
 
 /// What the usage reports say of one bouncer row's enforcement.

@@ -35,8 +35,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::crowdsec::blocklist_integration::Integration;
 use crate::crowdsec::bouncers::{Bouncer, LastPull};
-use crate::crowdsec::integration::Integration;
 use crate::values::time::UnixSeconds;
 
 /// `crowdsec:bouncer_offline_threshold_seconds` in the rule file: the Console's "offline" after 24 h.

@@ -3,12 +3,12 @@
 //! upgraded databases keep old ones.
 
 pub(crate) mod access;
+pub(crate) mod db_tls;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod server;
 pub mod sqlite;
 pub mod target;
-pub(crate) mod tls;
 pub(crate) mod usage_cursor;
 
 use std::path::PathBuf;
@@ -160,7 +160,7 @@ pub struct LapiDbSource {
     /// `db_path`) is followed on the next read instead of reading the abandoned database forever.
     followed: std::sync::Mutex<Option<(ConfigStamp, String)>>,
     /// The `bouncers_autodelete` last logged (the first read logs it: start-up).
-    autodelete_logged: std::sync::Mutex<Option<Vec<crate::crowdsec::config::Autodelete>>>,
+    autodelete_logged: std::sync::Mutex<Option<Vec<crate::crowdsec::config_yaml::Autodelete>>>,
 }
 
 /// Modification time and length of CrowdSec's config and its `.local` (`None` when absent).
@@ -178,7 +178,7 @@ fn config_stamp(config: &std::path::Path) -> ConfigStamp {
 }
 
 /// The database CrowdSec's config names, as the log may show it (no password).
-fn config_target(cfg: &crate::crowdsec::config::CrowdsecConfig) -> String {
+fn config_target(cfg: &crate::crowdsec::config_yaml::CrowdsecConfig) -> String {
     match cfg.db.sqlite_path() {
         Some(p) => format!("SQLite {}", p.display()),
         None => match target::ServerDb::from_crowdsec(&cfg.db) {
@@ -220,7 +220,7 @@ impl Resolved {
     pub async fn active_decisions(
         &self,
         now: crate::values::time::UnixSeconds,
-    ) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
+    ) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
         match self {
             Resolved::Sqlite(db) => db.active_decisions(now).await,
             Resolved::Postgres(db) => db.active_decisions().await,
@@ -263,7 +263,7 @@ impl Resolved {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ResolveError {
     #[error(transparent)]
-    Config(#[from] crate::crowdsec::config::ConfigError),
+    Config(#[from] crate::crowdsec::config_yaml::ConfigError),
     #[error(
         "the LAPI database is {0}, which this exporter cannot read (yet): use the cscli source"
     )]
@@ -322,7 +322,7 @@ impl LapiDbSource {
                 .as_ref()
                 .map(|(_, t)| t.clone())
                 .unwrap_or_default();
-            match crate::crowdsec::config::load(config) {
+            match crate::crowdsec::config_yaml::load(config) {
                 Ok(cfg) if config_target(&cfg) == before => {
                     *followed = Some((stamp, before));
                     return Ok(db.clone());
@@ -362,7 +362,7 @@ impl LapiDbSource {
             LapiDbLocation::Sqlite(p) => p.clone(),
             LapiDbLocation::FromCrowdsecConfig(config) => {
                 let stamp = config_stamp(config);
-                let cfg = crate::crowdsec::config::load(config)?;
+                let cfg = crate::crowdsec::config_yaml::load(config)?;
                 *self
                     .followed
                     .lock()
@@ -404,7 +404,7 @@ impl LapiDbSource {
         let mut snapshot = db.read().await.map_err(|e| e.to_failure())?;
         if let LapiDbLocation::FromCrowdsecConfig(config) = &self.location {
             // Read again (a small file, once per cache interval) so an edited setting shows without a restart.
-            if let Ok(cfg) = crate::crowdsec::config::load(config) {
+            if let Ok(cfg) = crate::crowdsec::config_yaml::load(config) {
                 snapshot.autodelete = cfg.bouncers_autodelete;
             }
             let mut logged = self

@@ -8,7 +8,7 @@
 //! on any server not running in UTC. Ages then equal those of the SQLite source for the same rows.
 //!
 //! TLS (rustls, through mysql_async) as the Go driver's `tls=false|preferred|skip-verify|true` or libpq-like
-//! `sslmode` names (see [`super::tls`]); `preferred` falls back to clear only when the server offers no TLS.
+//! `sslmode` names (see [`super::db_tls`]); `preferred` falls back to clear only when the server offers no TLS.
 //! Unlike PostgreSQL, a given CA always means the host name is checked too (see `ssl_opts`).
 
 use std::sync::Arc;
@@ -18,11 +18,11 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 use tokio::sync::Mutex;
 
+use super::db_tls::{self, TlsMode, Verify};
 use super::server::{
     lookup, read_snapshot, with_session, Lookup, Session, TextConn, TextRow, Turn,
 };
 use super::target::ServerDb;
-use super::tls::{self, TlsMode, Verify};
 use super::LapiDbError;
 use crate::crowdsec::bouncers::BouncerSnapshot;
 
@@ -81,7 +81,7 @@ impl TextConn for TextConnection<'_> {
 
 /// mysql_async's TLS options for a mode other than `Disable`: only the given CA is trusted. Without one nothing is
 /// verified; the built-in roots stay then only because mysql_async cannot build its verifier from none.
-fn ssl_opts(mode: TlsMode, files: &tls::TlsFiles) -> mysql_async::SslOpts {
+fn ssl_opts(mode: TlsMode, files: &db_tls::TlsFiles) -> mysql_async::SslOpts {
     use mysql_async::{ClientIdentity, SslOpts};
     let path = |p: &std::path::PathBuf| p.clone().into();
     // mysql_async 0.37.1 cannot check the chain without the host name (its skip-domain test matches a rustls
@@ -156,7 +156,7 @@ impl MysqlDb {
     /// The active decisions, on the kept connection (waiting for a running read, bounded by the timeout).
     pub(crate) async fn active_decisions(
         &self,
-    ) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
+    ) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
         with_session(
             &self.state,
             Turn::Wait,
@@ -202,7 +202,7 @@ impl MysqlDb {
             message,
         };
         let mode = TlsMode::parse(t.sslmode.as_deref()).map_err(tls_failed)?;
-        tls::check(mode, &t.tls_files).map_err(tls_failed)?;
+        db_tls::check(mode, &t.tls_files).map_err(tls_failed)?;
         let opts = OptsBuilder::default()
             .ip_or_hostname(t.host.clone())
             .tcp_port(t.port)
@@ -225,7 +225,7 @@ impl MysqlDb {
         }
         .map_err(|e| {
             let text = e.to_string();
-            match tls::explain(&text) {
+            match db_tls::explain(&text) {
                 Some(why) if text.contains("not valid for name") && mode.verify(true) == Verify::Chain => {
                     tls_failed(format!("{why} (on MySQL/MariaDB a CA means the host name is checked too, whatever the mode): {text}"))
                 }

@@ -2,7 +2,7 @@
 //! `default_transaction_read_only` and a `statement_timeout`. `timestamptz` columns are read as
 //! `extract(epoch from ...)`, so the session time zone never matters.
 //!
-//! TLS (rustls) follows libpq's `sslmode` (see [`super::tls`]); `allow` is taken as `prefer`. Over a unix
+//! TLS (rustls) follows libpq's `sslmode` (see [`super::db_tls`]); `allow` is taken as `prefer`. Over a unix
 //! socket there is no TLS, as with libpq.
 
 use std::sync::Arc;
@@ -12,11 +12,11 @@ use tokio::sync::Mutex;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
+use super::db_tls::{self, TlsMode};
 use super::server::{
     lookup, read_snapshot, with_session, Lookup, Session, TextConn, TextRow, Turn,
 };
 use super::target::ServerDb;
-use super::tls::{self, TlsMode};
 use super::LapiDbError;
 use crate::crowdsec::bouncers::BouncerSnapshot;
 
@@ -112,7 +112,7 @@ impl PostgresDb {
     /// The active decisions, on the kept connection (waiting for a running read, bounded by the timeout).
     pub(crate) async fn active_decisions(
         &self,
-    ) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
+    ) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
         with_session(
             &self.state,
             Turn::Wait,
@@ -182,8 +182,8 @@ impl PostgresDb {
         });
         // With sslmode disable the connector is never used: a file-less one, so no file is read.
         let config = match mode {
-            TlsMode::Disable => tls::client_config(TlsMode::Require, &Default::default()),
-            m => tls::client_config(m, &t.tls_files),
+            TlsMode::Disable => db_tls::client_config(TlsMode::Require, &Default::default()),
+            m => db_tls::client_config(m, &t.tls_files),
         }
         .map_err(tls_failed)?;
         let (client, connection) = cfg
@@ -192,7 +192,7 @@ impl PostgresDb {
             .map_err(|e| {
                 let text = message(&e);
                 // A server that only accepts TLS answers a clear connection with a pg_hba refusal.
-                match tls::explain(&text) {
+                match db_tls::explain(&text) {
                     Some(why) if mode != TlsMode::Disable || text.contains("no encryption") => {
                         tls_failed(format!("{why}: {text}"))
                     }

@@ -9,7 +9,7 @@ pub(crate) use super::usage_cursor::UsageCursor;
 use super::usage_cursor::{self, Batch, Payload};
 use super::{interpret, LapiDbError, RawRow, Schema, BOUNCER_COLUMNS};
 use crate::crowdsec::bouncers::{BouncerSnapshot, RawTime};
-use crate::crowdsec::usage::MAX_PAYLOAD_BYTES;
+use crate::crowdsec::usage_reports::MAX_PAYLOAD_BYTES;
 use crate::values::time::parse_timestamp;
 
 /// One row of text values (`None` = SQL NULL).
@@ -361,10 +361,10 @@ async fn advance<C: TextConn>(
     Ok(())
 }
 
-/// The active decisions (see [`crate::crowdsec::decisions`]), counted by the server.
+/// The active decisions (see [`crate::crowdsec::active_decisions`]), counted by the server.
 pub async fn read_active_decisions<C: TextConn>(
     c: &mut C,
-) -> Result<crate::crowdsec::decisions::ActiveDecisions, LapiDbError> {
+) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
     if columns(c, "decisions").await?.is_empty() {
         return Err(missing_table(c, "decisions", LapiDbError::NoDecisionsTable).await);
     }
@@ -378,13 +378,13 @@ pub async fn read_active_decisions<C: TextConn>(
         sim = q("simulated"),
         now = C::NOW,
     );
-    let mut out = crate::crowdsec::decisions::ActiveDecisions::default();
+    let mut out = crate::crowdsec::active_decisions::ActiveDecisions::default();
     for mut r in c.rows(&sql).await? {
         let origin = text(&mut r, 0).unwrap_or_default();
         let scenario = text(&mut r, 1);
         let n = text(&mut r, 2).and_then(|v| v.parse().ok()).unwrap_or(0);
         out.add(
-            crate::crowdsec::decisions::origin_label(&origin, scenario.as_deref()),
+            crate::crowdsec::active_decisions::origin_label(&origin, scenario.as_deref()),
             n,
         );
     }

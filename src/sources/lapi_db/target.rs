@@ -50,7 +50,7 @@ pub struct ServerDb {
     /// PostgreSQL `sslmode` / MySQL `tls`: `disable`, `prefer`, `require`, `verify-ca`, `verify-full`...
     pub sslmode: Option<String>,
     /// CA, client certificate and key for TLS.
-    pub tls_files: super::tls::TlsFiles,
+    pub tls_files: super::db_tls::TlsFiles,
 }
 
 impl ServerDb {
@@ -106,7 +106,7 @@ impl ServerDb {
         };
         let mut sslmode = None;
         let mut socket = None;
-        let mut tls_files = super::tls::TlsFiles::default();
+        let mut tls_files = super::db_tls::TlsFiles::default();
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
                 "sslmode" | "tls" | "ssl-mode" => sslmode = Some(v.to_ascii_lowercase()),
@@ -125,7 +125,7 @@ impl ServerDb {
         }
         // What the connection would refuse on every read is refused now, at start-up and by --config.check.
         // (The TLS files are read at each connection, so one provisioned later is picked up: not checked here.)
-        super::tls::TlsMode::parse(sslmode.as_deref())?;
+        super::db_tls::TlsMode::parse(sslmode.as_deref())?;
         Ok(ServerDb {
             engine,
             port: url.port().unwrap_or(engine.default_port()),
@@ -141,14 +141,14 @@ impl ServerDb {
 
     /// From CrowdSec's `db_config`, as CrowdSec connects: `db_path`, when set, is the unix socket.
     pub(crate) fn from_crowdsec(
-        db: &crate::crowdsec::config::DbConfig,
+        db: &crate::crowdsec::config_yaml::DbConfig,
     ) -> Result<ServerDb, String> {
         let engine = match db.db_type.as_str() {
             "postgres" | "postgresql" | "pgx" => Engine::Postgres,
             "mysql" => Engine::Mysql,
             other => return Err(format!("db_config.type {other:?} is not a database server")),
         };
-        super::tls::TlsMode::parse(db.sslmode.as_deref())
+        super::db_tls::TlsMode::parse(db.sslmode.as_deref())
             .map_err(|e| format!("db_config.sslmode: {e}"))?;
         Ok(ServerDb {
             engine,
@@ -163,7 +163,7 @@ impl ServerDb {
             password: db.password.clone(),
             db_name: db.db_name.clone().unwrap_or_else(|| "crowdsec".to_owned()),
             sslmode: db.sslmode.clone().map(|s| s.to_ascii_lowercase()),
-            tls_files: super::tls::TlsFiles {
+            tls_files: super::db_tls::TlsFiles {
                 ca: db.ssl_ca_cert.clone(),
                 client_cert: db.ssl_client_cert.clone(),
                 client_key: db.ssl_client_key.clone(),

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crate::crowdsec::bouncers::RawTime;
-use crate::crowdsec::usage::UsageTotals;
+use crate::crowdsec::usage_reports::UsageTotals;
 use crate::values::time::UnixSeconds;
 
 /// Ids per `metrics` query: the server clients hold a whole answer in memory (5,000 rows of ~2 kB payloads).
@@ -38,7 +38,7 @@ const BASELINE_REPORTS: u8 = 16;
 pub(crate) enum Payload<'a> {
     /// The table has no `payload` column (older 1.6 databases): only the report's time is read.
     NoColumn,
-    /// Over [`crate::crowdsec::usage::MAX_PAYLOAD_BYTES`]: not sent by the server.
+    /// Over [`crate::crowdsec::usage_reports::MAX_PAYLOAD_BYTES`]: not sent by the server.
     TooLarge,
     /// The text.
     Text(&'a [u8]),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::crowdsec::bouncers::LastPull;
 use crate::values::time;
 
-pub(crate) use crate::crowdsec::integration::Integration;
+pub(crate) use crate::crowdsec::blocklist_integration::Integration;
 
 /// One page of `GET /integrations`.
 #[derive(Debug)]

@@ -3,13 +3,13 @@
 use std::sync::atomic::Ordering;
 
 use super::{text, time, SqliteDb};
+use crate::crowdsec::active_decisions::{origin_label, ActiveDecisions};
 use crate::crowdsec::bouncers::RawTime;
-use crate::crowdsec::decisions::{origin_label, ActiveDecisions};
 use crate::sources::lapi_db::LapiDbError;
 use crate::values::time::UnixSeconds;
 
 impl SqliteDb {
-    /// The active decisions (see [`crate::crowdsec::decisions`]) at `now`, off the async runtime.
+    /// The active decisions (see [`crate::crowdsec::active_decisions`]) at `now`, off the async runtime.
     ///
     /// # Errors
     /// `Busy` while another count runs, `NoDecisionsTable` (reason `schema`), and the open/query errors of a read.

@@ -1,5 +1,5 @@
 //! What the host says about a bouncer: its process, its systemd unit, its web server's configuration, its own
-//! log. Pure readers of text the `sources::host` module gathers (`/proc`, `systemctl show`, log tails, web server
+//! log. Pure readers of text the `sources::host_probes` module gathers (`/proc`, `systemctl show`, log tails, web server
 //! configuration files); nothing here reads the system.
 
 pub mod log;

@@ -5,7 +5,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use super::{gauges, Labels, Scrape};
 use crate::crowdsec::bouncer_files::checks::{Check, Status};
 use crate::crowdsec::bouncer_files::SKIP_REASONS;
-use crate::crowdsec::host::log::CLASSES;
+use crate::crowdsec::host_evidence::log::CLASSES;
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     let files = s.checked_files();

@@ -2,7 +2,7 @@
 //! `-c` file), systemd (`systemctl show`, `journalctl`, only where systemd runs: `/run/systemd/system` exists, as
 //! `sd_booted()` tests), and the end of the bouncers' log files. Everything is bounded: commands get a timeout
 //! and their output is capped, files are read from their last [`TAIL_BYTES`]. Nothing read here is logged or
-//! exported as text; `crowdsec::bouncer_files::host` judges it.
+//! exported as text; `crowdsec::bouncer_files::host_checks` judges it.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -14,14 +14,16 @@ mod io;
 use io::{read_tail, run, wildcard};
 
 use crate::crowdsec::bouncer_files::checks::Inspection;
-use crate::crowdsec::bouncer_files::host::{
+use crate::crowdsec::bouncer_files::host_checks::{
     module_evidence, running_evidence, units, LogEvidence, LogPlace, RunningEvidence, ServerWalk,
 };
 use crate::crowdsec::bouncer_files::Kind;
-use crate::crowdsec::host::log::{infer_offset, scan, TAIL_BYTES};
-use crate::crowdsec::host::process::{config_path, proc_hidepid, ProcView, ProcessInfo};
-use crate::crowdsec::host::systemd::{parse_show, UnitState, PROPERTIES};
-use crate::crowdsec::host::webserver::{self, crowdsec_lua_line, server_config, ConfFs, Server};
+use crate::crowdsec::host_evidence::log::{infer_offset, scan, TAIL_BYTES};
+use crate::crowdsec::host_evidence::process::{config_path, proc_hidepid, ProcView, ProcessInfo};
+use crate::crowdsec::host_evidence::systemd::{parse_show, UnitState, PROPERTIES};
+use crate::crowdsec::host_evidence::webserver::{
+    self, crowdsec_lua_line, server_config, ConfFs, Server,
+};
 
 /// How the host checks look.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! auth with bcrypt hashes, response headers), so an operator's existing file works as is.
 //!
 //! Parsed strictly (unknown keys are errors with their line), then checked whole (TLS files read, a rustls config
-//! built) so a bad file is refused before listening. Reload: [`super::reload`]; rules: [`super::tls`],
+//! built) so a bad file is refused before listening. Reload: [`super::reload`]; rules: [`super::server_tls`],
 //! [`super::auth`] (users), [`super::edge`] (response headers).
 //!
 //! Keys the toolkit knows but this exporter cannot honour are refused, not silently ignored (security settings):
@@ -17,7 +17,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use super::policy::{Policy, TlsPolicy};
-use super::tls::{ClientAuth, TlsSettings, TlsVersion};
+use super::server_tls::{ClientAuth, TlsSettings, TlsVersion};
 use crate::values::pem::Pem;
 use crate::values::secret::Secret;
 
@@ -237,7 +237,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         None | Some(Ok(None)) => (None, Vec::new(), None),
         Some(Err((key, message))) => return Err(invalid(key, message)),
         Some(Ok(Some(settings))) => {
-            let config = super::tls::build(&settings)
+            let config = super::server_tls::build(&settings)
                 .map_err(|e| invalid("tls_server_config", e.to_string()))?;
             let watched = [
                 Some(&settings.cert),

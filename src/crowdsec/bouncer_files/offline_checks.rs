@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::blaas::SERVICE_API_HOST;
 use super::checks::{fail, pass, warn, Check, CheckResult};
+use super::client_cert::read_cert;
 use super::parse::ParseError;
-use super::tls::read_cert;
 use super::{read_capped, Kind, Parsed, ReadError};
 use crate::values::secret::Secret;
 

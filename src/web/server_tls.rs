@@ -36,7 +36,7 @@ pub(crate) enum TlsVersion {
     Tls13,
 }
 
-/// The checked TLS part of the web config file (see [`super::config`]), ready for [`build`].
+/// The checked TLS part of the web config file (see [`super::web_config`]), ready for [`build`].
 #[derive(Debug, Clone)]
 pub(crate) struct TlsSettings {
     pub cert: Pem,

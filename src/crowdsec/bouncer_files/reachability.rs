@@ -1,6 +1,6 @@
 //! Check `endpoint_reachable`: which endpoint a file's bouncer talks to, and how its answer is recorded. The
 //! request itself (TCP, TLS, HTTP, never a key) is made by the `bouncer_config` source
-//! (`crate::sources::endpoint`); nothing here touches the network.
+//! (`crate::sources::endpoint_probe`); nothing here touches the network.
 
 use serde::Serialize;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::crowdsec::bouncer_files::endpoint::{Endpoint, EndpointKind};
+use crate::crowdsec::bouncer_files::reachability::{Endpoint, EndpointKind};
 use crate::sources::lapi_health::{client_trusting, health_url};
 
 /// Probes `endpoint` with `client` (built by [`crate::sources::lapi_health::client`]: timeouts, no redirects),

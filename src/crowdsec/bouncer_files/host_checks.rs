@@ -1,4 +1,4 @@
-//! The host checks of a file, `running` and `log` (issue 15): the evidence is gathered by `sources::host` and
+//! The host checks of a file, `running` and `log` (issue 15): the evidence is gathered by `sources::host_probes` and
 //! judged here. Evidence out of reach makes a [`Skipped`](super::checks::Skipped) with the why, never a failure.
 
 use std::path::{Path, PathBuf};
@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use super::checks::{fail, pass, skip, Check, Inspection};
 use super::{Kind, Parsed};
-use crate::crowdsec::host::go_program;
-use crate::crowdsec::host::log::LogScan;
-use crate::crowdsec::host::process::{ProcView, ProcessInfo};
-use crate::crowdsec::host::systemd::UnitState;
+use crate::crowdsec::host_evidence::go_program;
+use crate::crowdsec::host_evidence::log::LogScan;
+use crate::crowdsec::host_evidence::process::{ProcView, ProcessInfo};
+use crate::crowdsec::host_evidence::systemd::UnitState;
 use crate::values::secret::Secret;
 use crate::values::time::human_duration;
 
@@ -101,7 +101,7 @@ pub fn running_evidence(
 pub struct ServerWalk {
     pub process: ProcessInfo,
     pub conf: PathBuf,
-    pub walk: crate::crowdsec::host::webserver::Walk,
+    pub walk: crate::crowdsec::host_evidence::webserver::Walk,
 }
 
 /// The `running` evidence of a module bouncer: a web server whose configuration loads the module for the file;
@@ -274,7 +274,7 @@ impl Inspection {
                 format!(
                     "pid {} runs `{}`",
                     p.pid,
-                    crate::crowdsec::host::log::redact(&p.command(), &self.log_secrets())
+                    crate::crowdsec::host_evidence::log::redact(&p.command(), &self.log_secrets())
                 ),
             ),
             RunningEvidence::Unit { unit, state } if state.running() => {
@@ -380,7 +380,7 @@ impl Inspection {
 mod tests {
     use super::*;
     use crate::crowdsec::bouncer_files::checks::{inspect_at, Status};
-    use crate::crowdsec::host::systemd::parse_show;
+    use crate::crowdsec::host_evidence::systemd::parse_show;
     use std::collections::BTreeMap;
 
     fn inspection(text: &str, name: &str) -> (tempfile::TempDir, Inspection) {
@@ -451,7 +451,7 @@ mod tests {
 
     #[test]
     fn module_evidence_order() {
-        use crate::crowdsec::host::webserver::Walk;
+        use crate::crowdsec::host_evidence::webserver::Walk;
         let nginx = ProcessInfo {
             pid: 9,
             argv: vec!["nginx: master process /usr/sbin/nginx".into()],

@@ -528,7 +528,7 @@ access_by_lua_block {
 
     #[test]
     fn server_command_lines() {
-        use crate::crowdsec::host::process::ProcessInfo;
+        use crate::crowdsec::host_evidence::process::ProcessInfo;
         let p = |argv: &[&str]| ProcessInfo {
             pid: 1,
             argv: argv.iter().map(|s| s.to_string()).collect(),
