@@ -15,8 +15,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::crowdsec::active_decisions::ActiveDecisions;
 use crate::crowdsec::bouncer_files::checks::{Check, FileReport, Status as CheckStatus};
-use crate::crowdsec::bouncers::Bouncer;
+use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot};
 use crate::crowdsec::verdict::{
     self, Alert, BaseJudgement, BaseVerdict, Firing, IntegrationJudgement, IntegrationVerdict,
     LapiVerdict, Role, Severity,
@@ -24,6 +25,9 @@ use crate::crowdsec::verdict::{
 use crate::exporter::Exporter;
 use crate::scrape::Scrape;
 use crate::settings::{LogLevel, LogSettings, Settings, Thresholds};
+use crate::sources::bouncer_config::ConfigSnapshot;
+use crate::sources::lapi_health::LapiHealth;
+use crate::sources::service_api::IntegrationSnapshot;
 use crate::values::time::{self, human_duration};
 use report::{base_finding, base_report, integration_report, no_active_detail};
 
@@ -137,7 +141,7 @@ impl Findings {
 pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
     let mut findings = Findings(Vec::new());
     let files: Vec<FileReport> = s.checked_files();
-    if let Some(r) = s.bouncer_config.as_ref().filter(|r| !r.up) {
+    if let Some(r) = s.report::<ConfigSnapshot>().filter(|r| !r.up) {
         if let Some(e) = &r.last_error {
             findings.add(
                 Severity::Warning,
@@ -147,7 +151,7 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
         }
     }
     // A bounded pass (issue 23): say what was left out and why, as crowdsec_bouncer_config_files_skipped does.
-    if let Some(d) = s.bouncer_config.as_ref().and_then(|r| r.data.as_ref()) {
+    if let Some(d) = s.report::<ConfigSnapshot>().and_then(|r| r.data.as_ref()) {
         if !d.skipped.is_empty() {
             let why: Vec<String> = d
                 .skipped
@@ -174,9 +178,9 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
     let mut lapis = Vec::new();
     let mut offline_bouncers: Vec<(String, String)> = Vec::new();
     let mut any_source_up = false;
-    for r in &s.lapis {
+    for r in s.reports::<BouncerSnapshot>() {
         any_source_up |= r.up;
-        let health = s.lapi_health.iter().find(|h| h.name == r.name);
+        let health = s.reports::<LapiHealth>().find(|h| h.name == r.name);
         let (url, up, health_error) = match health.map(|h| (h, h.data.as_ref().filter(|_| h.up))) {
             Some((_, Some(d))) => (Some(d.url.clone()), Some(d.up), d.error.clone()),
             Some((h, None)) => (None, None, h.last_error.as_ref().map(|e| e.message.clone())),
@@ -258,8 +262,7 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             }
             // CrowdSecBouncerEnforcesNothing: the usage reports against the LAPI's active decisions.
             let lapi_active = s
-                .lapi_decisions
-                .iter()
+                .reports::<ActiveDecisions>()
                 .find(|d| d.name == r.name)
                 .and_then(|d| d.data.as_ref())
                 .map(|d| d.total());
@@ -341,7 +344,7 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 .collect(),
         });
     }
-    let integrations = s.service_api.as_ref().map(|r| {
+    let integrations = s.report::<IntegrationSnapshot>().map(|r| {
         any_source_up |= r.up;
         let error = (!r.up).then(|| {
             r.last_error

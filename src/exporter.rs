@@ -62,6 +62,44 @@ pub struct Unmonitored {
     pub why: String,
 }
 
+/// One kind of source on the exporter: builds its caches from the settings into the [`Assembly`], or records
+/// why it is absent. A source is registered by one line in [`REGISTRY`] (node_exporter's `registerCollector`).
+type Register = fn(&Settings, &mut Assembly) -> Result<(), StartError>;
+
+/// Every kind of source, in the order of the `crowdsec_exporter_source_*` series and of the status page.
+const REGISTRY: [Register; 5] = [
+    register_lapi_bouncers,
+    register_service_api,
+    register_bouncer_config,
+    register_lapi_health,
+    register_lapi_decisions,
+];
+
+/// What start-up assembles: every configured source behind its cache, and the ones left out.
+#[derive(Default)]
+struct Assembly {
+    sources: Sources,
+    unmonitored: Vec<Unmonitored>,
+}
+
+impl Assembly {
+    /// A source behind its cache, after the others.
+    fn watch<S: crate::sources::Source>(&mut self, cached: Cached<S>) {
+        self.sources.push(cached);
+    }
+
+    /// A source that is not configured: absent from the metrics, and why (logged now, and kept for `diagnose`).
+    fn absent(&mut self, source: &'static str, name: impl Into<String>, why: impl Into<String>) {
+        let u = Unmonitored {
+            source,
+            name: name.into(),
+            why: why.into(),
+        };
+        tracing::info!(source = u.source, name = %u.name, "{}", u.why);
+        self.unmonitored.push(u);
+    }
+}
+
 impl Exporter {
     /// Builds every configured source and logs, once, one line per source: what it watches and where that
     /// was found, or why it is not monitored and which setting would enable it.
@@ -69,89 +107,13 @@ impl Exporter {
     /// # Errors
     /// A source that cannot be built (an HTTP client that cannot be made): the exporter must not start.
     pub fn new(settings: &Settings) -> Result<Self, StartError> {
-        let lapis = settings.lapis.iter().map(lapi_cache).collect();
-        let lapi_decisions = settings.lapis.iter().filter_map(decisions_cache).collect();
-        let service_api = settings
-            .service_api
-            .as_ref()
-            .map(service_api_cache)
-            .transpose()?;
-        let mut unmonitored = Vec::new();
-        if settings.lapis.is_empty() {
-            unmonitored.push(Unmonitored {
-                source: "lapi_db",
-                name: String::new(),
-                why: "no LAPI configured (no CrowdSec config on this host, or `lapis: []` in --config.file): no LAPI \
-                      source, nothing reported down; give --lapi.db, --crowdsec.config or --lapi.cscli-command \
-                      (restart after installing CrowdSec)"
-                    .to_owned(),
-            });
-        }
-        match &settings.service_api {
-            Some(s) => tracing::info!(source = service_api::SOURCE, name = %service_api::source_name(&s.url),
-                url = %s.url, tags = %s.tags.join(","),
-                "watching Blocklist-as-a-Service integrations through the Service API"),
-            None => unmonitored.push(Unmonitored {
-                source: service_api::SOURCE,
-                name: String::new(),
-                why: format!(
-                    "no Service API key: Blocklist-as-a-Service integrations are not monitored; give \
-                     --service-api.key-file or {}",
-                    crate::settings::SERVICE_API_KEY_ENV
-                ),
-            }),
-        }
-        match &settings.checks {
-            Some(c) => {
-                let found = c.places();
-                tracing::info!(source = bouncer_config::SOURCE, paths = %found.join(", "),
-                    "checking bouncer configuration files (--bouncers.config-dir, --bouncers.config-file)");
-            }
-            None => unmonitored.push(Unmonitored {
-                source: bouncer_config::SOURCE,
-                name: String::new(),
-                why: "bouncer configuration checks are off".to_owned(),
-            }),
-        }
-        let mut lapi_health = Vec::new();
-        let checks = settings.checks.as_ref();
-        for p in checks.map(|c| plan(settings, c)).unwrap_or_default() {
-            match p {
-                Plan::Watch {
-                    lapi,
-                    found,
-                    source,
-                } => {
-                    tracing::info!(source = lapi_health::SOURCE, name = %lapi, found_in = %found,
-                        "watching LAPI reachability (GET /health)");
-                    let source = source.map_err(|why| StartError {
-                        source_label: lapi_health::SOURCE,
-                        name: lapi.clone(),
-                        why,
-                    })?;
-                    if let Some(checks) = checks {
-                        lapi_health.push(health_cache(&settings.lapis, checks, source));
-                    }
-                }
-                Plan::Skip { lapi, why } => unmonitored.push(Unmonitored {
-                    source: lapi_health::SOURCE,
-                    name: lapi,
-                    why,
-                }),
-            }
-        }
-        for u in &unmonitored {
-            tracing::info!(source = u.source, name = %u.name, "{}", u.why);
+        let mut assembly = Assembly::default();
+        for register in REGISTRY {
+            register(settings, &mut assembly)?;
         }
         Ok(Exporter {
-            sources: Sources {
-                lapis,
-                service_api,
-                bouncer_config: bouncer_config_cache(settings)?,
-                lapi_health,
-                lapi_decisions,
-            },
-            unmonitored,
+            sources: assembly.sources,
+            unmonitored: assembly.unmonitored,
         })
     }
 
@@ -193,6 +155,98 @@ fn sources(settings: &Settings) -> Result<Sources, web::ServerError> {
     Exporter::new(settings)
         .map(|e| e.sources)
         .map_err(|e| web::ServerError::Source(Box::new(e)))
+}
+
+/// Sources `lapi_db` and `cscli`: one per LAPI, its bouncers.
+fn register_lapi_bouncers(settings: &Settings, a: &mut Assembly) -> Result<(), StartError> {
+    for l in &settings.lapis {
+        a.watch(lapi_cache(l));
+    }
+    if settings.lapis.is_empty() {
+        a.absent(
+            "lapi_db",
+            "",
+            "no LAPI configured (no CrowdSec config on this host, or `lapis: []` in --config.file): no LAPI \
+             source, nothing reported down; give --lapi.db, --crowdsec.config or --lapi.cscli-command \
+             (restart after installing CrowdSec)",
+        );
+    }
+    Ok(())
+}
+
+/// Source `service_api`: Blocklist-as-a-Service integrations, with a Service API key.
+fn register_service_api(settings: &Settings, a: &mut Assembly) -> Result<(), StartError> {
+    match &settings.service_api {
+        Some(s) => {
+            tracing::info!(source = service_api::SOURCE, name = %service_api::source_name(&s.url),
+                url = %s.url, tags = %s.tags.join(","),
+                "watching Blocklist-as-a-Service integrations through the Service API");
+            a.watch(service_api_cache(s)?);
+        }
+        None => a.absent(
+            service_api::SOURCE,
+            "",
+            format!(
+                "no Service API key: Blocklist-as-a-Service integrations are not monitored; give \
+                 --service-api.key-file or {}",
+                crate::settings::SERVICE_API_KEY_ENV
+            ),
+        ),
+    }
+    Ok(())
+}
+
+/// Source `bouncer_config`: the bouncers' configuration files and their checks, when on.
+fn register_bouncer_config(settings: &Settings, a: &mut Assembly) -> Result<(), StartError> {
+    match &settings.checks {
+        Some(c) => {
+            let found = c.places();
+            tracing::info!(source = bouncer_config::SOURCE, paths = %found.join(", "),
+                "checking bouncer configuration files (--bouncers.config-dir, --bouncers.config-file)");
+            a.watch(bouncer_config_cache(settings, c)?);
+        }
+        None => a.absent(
+            bouncer_config::SOURCE,
+            "",
+            "bouncer configuration checks are off",
+        ),
+    }
+    Ok(())
+}
+
+/// Source `lapi_health`: `GET /health` of each LAPI whose URL is known (see [`plan`]), with the checks.
+fn register_lapi_health(settings: &Settings, a: &mut Assembly) -> Result<(), StartError> {
+    let Some(checks) = settings.checks.as_ref() else {
+        return Ok(());
+    };
+    for p in plan(settings, checks) {
+        match p {
+            Plan::Watch {
+                lapi,
+                found,
+                source,
+            } => {
+                tracing::info!(source = lapi_health::SOURCE, name = %lapi, found_in = %found,
+                    "watching LAPI reachability (GET /health)");
+                let source = source.map_err(|why| StartError {
+                    source_label: lapi_health::SOURCE,
+                    name: lapi.clone(),
+                    why,
+                })?;
+                a.watch(health_cache(&settings.lapis, checks, source));
+            }
+            Plan::Skip { lapi, why } => a.absent(lapi_health::SOURCE, lapi, why),
+        }
+    }
+    Ok(())
+}
+
+/// Source `lapi_decisions`: the active decisions of each LAPI read from a database.
+fn register_lapi_decisions(settings: &Settings, a: &mut Assembly) -> Result<(), StartError> {
+    for cached in settings.lapis.iter().filter_map(decisions_cache) {
+        a.watch(cached);
+    }
+    Ok(())
 }
 
 /// A LAPI's bouncers, from its database or through cscli. A cscli command gets 9/10 of the read timeout, so it is
@@ -265,14 +319,12 @@ fn service_api_cache(s: &ServiceApiSettings) -> Result<Cached<ServiceApiSource>,
     Ok(Cached::new(source, s.refresh_interval, s.timeout))
 }
 
-/// The bouncer configuration checks behind their cache, when on: their own read-only handle on each LAPI's
+/// The bouncer configuration checks behind their cache: their own read-only handle on each LAPI's
 /// database, named after the first LAPI.
 fn bouncer_config_cache(
     settings: &Settings,
-) -> Result<Option<Cached<BouncerConfigSource>>, StartError> {
-    let Some(checks) = settings.checks.as_ref() else {
-        return Ok(None);
-    };
+    checks: &CheckSettings,
+) -> Result<Cached<BouncerConfigSource>, StartError> {
     let (cscli, dbs): (Vec<_>, Vec<_>) = settings
         .lapis
         .iter()
@@ -304,11 +356,11 @@ fn bouncer_config_cache(
         timeout: checks.timeout,
         ..Default::default()
     }));
-    Ok(Some(Cached::new(
+    Ok(Cached::new(
         source,
         checks.interval,
         checks.timeout + Duration::from_secs(10),
-    )))
+    ))
 }
 
 /// A watched LAPI's `/health` behind its cache: checked at most every check interval, and no less often than its

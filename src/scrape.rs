@@ -6,20 +6,20 @@
 //! result serves the next scrape, so a slow database never piles up reads. The last good data is kept when a read
 //! fails: dashboards keep the bouncers, `crowdsec_exporter_source_up` says the data is stale and why.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::crowdsec::active_decisions::ActiveDecisions;
 use crate::crowdsec::bouncer_files::checks::FileReport;
 use crate::crowdsec::bouncers::BouncerSnapshot;
-use crate::sources::bouncer_config::{BouncerConfigSource, ConfigSnapshot};
-use crate::sources::lapi_decisions::LapiDecisionsSource;
-use crate::sources::lapi_health::{LapiHealth, LapiHealthSource};
-use crate::sources::service_api::{IntegrationSnapshot, ServiceApiSource};
-use crate::sources::{LapiBouncers, Reason, Source, SourceFailure};
+use crate::sources::bouncer_config::ConfigSnapshot;
+use crate::sources::service_api::IntegrationSnapshot;
+use crate::sources::{Reason, Source, SourceFailure};
 use crate::values::time::{self, UnixSeconds};
 
 /// What a scrape sees of one source.
@@ -77,6 +77,86 @@ impl<T> SourceReport<T> {
             errors: self.errors.clone(),
             reads: self.reads,
         }
+    }
+}
+
+impl<T> Clone for SourceReport<T> {
+    fn clone(&self) -> Self {
+        SourceReport {
+            kind: self.kind,
+            name: self.name.clone(),
+            lapi: self.lapi.clone(),
+            data: self.data.clone(),
+            up: self.up,
+            last_error: self.last_error.clone(),
+            last_duration_seconds: self.last_duration_seconds,
+            last_success: self.last_success,
+            errors: self.errors.clone(),
+            reads: self.reads,
+        }
+    }
+}
+
+/// What a report says of its source's health, whatever its data: what the self-health series
+/// (`crowdsec_exporter_source_*`), the status page and the per-second encoding key read, for every registered
+/// source alike (node_exporter's per-collector success and duration).
+#[derive(Debug, Clone, Copy)]
+pub struct Health<'a> {
+    /// `source` label.
+    pub kind: &'static str,
+    /// `name` label.
+    pub name: &'a str,
+    /// `lapi` label, `None` for a source bound to no single LAPI.
+    pub lapi: Option<&'a str>,
+    /// Whether the last read succeeded.
+    pub up: bool,
+    /// Why the last read failed, when it did.
+    pub last_error: Option<&'a SourceFailure>,
+    /// How long the last read took, in seconds.
+    pub last_duration_seconds: f64,
+    /// When the last successful read finished.
+    pub last_success: Option<UnixSeconds>,
+    /// Errors since start, by reason.
+    pub errors: &'a BTreeMap<Reason, u64>,
+    /// Reads finished since start.
+    pub reads: u64,
+}
+
+/// A [`SourceReport`] of any source: its [`Health`] read generically, its data reached by its snapshot type
+/// ([`Scrape::reports`]).
+pub trait AnyReport: std::fmt::Debug + Send + Sync + 'static {
+    /// The source's health, as every source reports it.
+    fn health(&self) -> Health<'_>;
+    /// The report itself, for [`Scrape::reports`] to find a source's data by its snapshot type.
+    fn as_any(&self) -> &dyn Any;
+    /// The same report with another read duration and last success (tests and benchmarks fix the clock).
+    fn with_times(&self, duration: f64, last_success: Option<UnixSeconds>) -> Arc<dyn AnyReport>;
+}
+
+impl<T: std::fmt::Debug + Send + Sync + 'static> AnyReport for SourceReport<T> {
+    fn health(&self) -> Health<'_> {
+        Health {
+            kind: self.kind,
+            name: &self.name,
+            lapi: self.lapi.as_deref(),
+            up: self.up,
+            last_error: self.last_error.as_ref(),
+            last_duration_seconds: self.last_duration_seconds,
+            last_success: self.last_success,
+            errors: &self.errors,
+            reads: self.reads,
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn with_times(&self, duration: f64, last_success: Option<UnixSeconds>) -> Arc<dyn AnyReport> {
+        let mut r = self.clone();
+        r.last_duration_seconds = duration;
+        r.last_success = last_success;
+        Arc::new(r)
     }
 }
 
@@ -233,16 +313,9 @@ impl<S: Source> Cached<S> {
 pub struct Scrape {
     /// The scrape's clock.
     pub now: UnixSeconds,
-    /// One report per LAPI; its `name` is the `lapi` label.
-    pub lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
-    /// The Service API's report, when that source is enabled.
-    pub service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
-    /// The bouncer configuration checks' report, when they are on.
-    pub bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
-    /// `/health` of each LAPI whose URL is known.
-    pub lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
-    /// Active decisions of each LAPI read from a database.
-    pub lapi_decisions: Vec<Arc<SourceReport<ActiveDecisions>>>,
+    /// One report per configured source, in registration order (see `crate::exporter`): the order of the
+    /// `crowdsec_exporter_source_*` series. A source's own data: [`Scrape::reports`].
+    pub reports: Vec<Arc<dyn AnyReport>>,
     /// The `--web.config.file`'s last (re)load, filled in by the web layer; `None` without a web config file.
     pub web_config: Option<ReloadStatus>,
 }
@@ -258,20 +331,55 @@ pub struct ReloadStatus {
 }
 
 impl Scrape {
+    /// A scrape at `now` of no source yet ([`Scrape::with`] adds them).
+    pub fn new(now: UnixSeconds) -> Scrape {
+        Scrape {
+            now,
+            reports: Vec::new(),
+            web_config: None,
+        }
+    }
+
+    /// This scrape with one more source's report, after the others.
+    #[must_use]
+    pub fn with<T: std::fmt::Debug + Send + Sync + 'static>(
+        mut self,
+        report: Arc<SourceReport<T>>,
+    ) -> Scrape {
+        self.reports.push(report);
+        self
+    }
+
+    /// The reports of the sources whose snapshot is a `T`, in registration order: one per LAPI for
+    /// [`BouncerSnapshot`] (its `name` is the `lapi` label), at most one for the Service API's
+    /// [`IntegrationSnapshot`], ...
+    pub fn reports<T: 'static>(&self) -> impl Iterator<Item = &SourceReport<T>> + '_ {
+        self.reports
+            .iter()
+            .filter_map(|r| r.as_any().downcast_ref::<SourceReport<T>>())
+    }
+
+    /// The first report whose snapshot is a `T` (a source configured at most once: `service_api`,
+    /// `bouncer_config`).
+    pub fn report<T: 'static>(&self) -> Option<&SourceReport<T>> {
+        self.reports::<T>().next()
+    }
+
     /// The checked files of this scrape, with the `integration` check added from the same scrape's Service API
     /// list (it is only known there) and each file linked to its LAPI's registrations. Stale data is served too,
     /// flagged by `crowdsec_exporter_source_up`.
     pub(crate) fn checked_files(&self) -> Vec<FileReport> {
-        let Some(data) = self.bouncer_config.as_ref().and_then(|r| r.data.clone()) else {
+        let Some(data) = self.report::<ConfigSnapshot>().and_then(|r| r.data.clone()) else {
             return Vec::new();
         };
-        let integrations = self.service_api.as_ref().and_then(|r| r.data.clone());
+        let integrations = self
+            .report::<IntegrationSnapshot>()
+            .and_then(|r| r.data.clone());
         let ids: Option<Vec<&str>> = integrations
             .as_ref()
             .map(|d| d.integrations.iter().map(|i| i.id.as_str()).collect());
         let snapshots: Vec<_> = self
-            .lapis
-            .iter()
+            .reports::<BouncerSnapshot>()
             .filter_map(|r| r.data.clone().map(|d| (r.name.clone(), d)))
             .collect();
         let lapis: Vec<crate::crowdsec::bouncer_files::link::Registrations<'_>> = snapshots
@@ -289,58 +397,57 @@ impl Scrape {
     }
 }
 
-/// Every configured source behind its cache, built once at start-up (see `crate::exporter`).
-pub(crate) struct Sources {
-    /// One per LAPI, in configuration order.
-    pub lapis: Vec<Cached<LapiBouncers>>,
-    /// The Service API, when a key is given.
-    pub service_api: Option<Cached<ServiceApiSource>>,
-    /// The bouncer configuration checks, when on.
-    pub bouncer_config: Option<Cached<BouncerConfigSource>>,
-    /// One per LAPI whose reachability is watched.
-    pub lapi_health: Vec<Cached<LapiHealthSource>>,
-    /// One per LAPI read from a database.
-    pub lapi_decisions: Vec<Cached<LapiDecisionsSource>>,
+/// A [`Cached`] source of any kind: what [`Sources`] holds, one per configured source.
+trait AnyCached: Send + Sync {
+    fn expire(&self);
+    fn get(
+        &self,
+        deadline: Duration,
+    ) -> Pin<Box<dyn Future<Output = Arc<dyn AnyReport>> + Send + '_>>;
 }
 
-async fn get_opt<S: Source>(
-    c: Option<&Cached<S>>,
-    deadline: Duration,
-) -> Option<Arc<SourceReport<S::Snapshot>>> {
-    match c {
-        Some(c) => Some(c.get(deadline).await),
-        None => None,
+impl<S: Source> AnyCached for Cached<S> {
+    fn expire(&self) {
+        Cached::expire(self);
+    }
+
+    fn get(
+        &self,
+        deadline: Duration,
+    ) -> Pin<Box<dyn Future<Output = Arc<dyn AnyReport>> + Send + '_>> {
+        Box::pin(async move {
+            let report: Arc<dyn AnyReport> = Cached::get(self, deadline).await;
+            report
+        })
     }
 }
 
+/// Every configured source behind its cache, built once at start-up (see `crate::exporter`), in registration
+/// order. Expiring and scraping iterate them all alike: a new source adds no code here.
+#[derive(Default)]
+pub(crate) struct Sources {
+    caches: Vec<Box<dyn AnyCached>>,
+}
+
 impl Sources {
+    /// Adds a source behind its cache, after the others.
+    pub(crate) fn push<S: Source>(&mut self, cached: Cached<S>) {
+        self.caches.push(Box::new(cached));
+    }
+
     /// SIGHUP: the next scrape reads every source anew (bouncer files, databases, the Service API) instead of
     /// serving a cached reading.
     pub(crate) fn expire(&self) {
-        self.lapis.iter().for_each(Cached::expire);
-        self.service_api.iter().for_each(Cached::expire);
-        self.bouncer_config.iter().for_each(Cached::expire);
-        self.lapi_health.iter().for_each(Cached::expire);
-        self.lapi_decisions.iter().for_each(Cached::expire);
+        self.caches.iter().for_each(|c| c.expire());
     }
 
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
     pub(crate) async fn scrape(&self, deadline: Duration) -> Scrape {
-        use futures_util::future::join_all;
-        let (lapis, service_api, bouncer_config, lapi_health, lapi_decisions) = tokio::join!(
-            join_all(self.lapis.iter().map(|c| c.get(deadline))),
-            get_opt(self.service_api.as_ref(), deadline),
-            get_opt(self.bouncer_config.as_ref(), deadline),
-            join_all(self.lapi_health.iter().map(|c| c.get(deadline))),
-            join_all(self.lapi_decisions.iter().map(|c| c.get(deadline))),
-        );
+        let reports =
+            futures_util::future::join_all(self.caches.iter().map(|c| c.get(deadline))).await;
         Scrape {
             now: time::now(),
-            lapis,
-            service_api,
-            bouncer_config,
-            lapi_health,
-            lapi_decisions,
+            reports,
             web_config: None,
         }
     }

@@ -30,34 +30,28 @@ fn report<T>(kind: &'static str, name: &str, data: T) -> Arc<SourceReport<T>> {
 }
 
 fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scrape {
-    Scrape {
-        now: NOW,
-        lapis: vec![report(
-            "lapi_db",
-            "local",
-            BouncerSnapshot {
-                bouncers,
-                schema: "1.7.1+",
-                bad_rows: 0,
-                usage: None,
-                autodelete: Vec::new(),
+    let s = Scrape::new(NOW).with(report(
+        "lapi_db",
+        "local",
+        BouncerSnapshot {
+            bouncers,
+            schema: "1.7.1+",
+            bad_rows: 0,
+            usage: None,
+            autodelete: Vec::new(),
+        },
+    ));
+    match integrations {
+        Some(integrations) => s.with(report(
+            "service_api",
+            "crowdsec",
+            IntegrationSnapshot {
+                integrations,
+                pages: 1,
+                unreadable: 0,
             },
-        )],
-        service_api: integrations.map(|integrations| {
-            report(
-                "service_api",
-                "crowdsec",
-                IntegrationSnapshot {
-                    integrations,
-                    pages: 1,
-                    unreadable: 0,
-                },
-            )
-        }),
-        bouncer_config: None,
-        lapi_health: vec![],
-        lapi_decisions: vec![],
-        web_config: None,
+        )),
+        None => s,
     }
 }
 
@@ -369,16 +363,15 @@ fn linked_file(path: &str, name: &str, checks: &[(Check, CheckStatus)]) -> FileR
     }
 }
 
-fn with_files(mut s: Scrape, files: Vec<FileReport>) -> Scrape {
-    s.bouncer_config = Some(report(
+fn with_files(s: Scrape, files: Vec<FileReport>) -> Scrape {
+    s.with(report(
         "bouncer_config",
         "local",
         crate::sources::bouncer_config::ConfigSnapshot {
             files,
             skipped: Default::default(),
         },
-    ));
-    s
+    ))
 }
 
 /// Issue 15: an offline bouncer whose unit stopped and whose LAPI is unreachable: "not running" is said first, in
@@ -559,7 +552,7 @@ fn a_short_bouncers_autodelete_is_a_warning() {
     use crate::crowdsec::config_yaml::Autodelete;
     let with = |after: u64| {
         let mut s = scrape(vec![], None);
-        s.lapis[0] = report(
+        s.reports[0] = report(
             "lapi_db",
             "local",
             BouncerSnapshot {

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::DescriptorEncoder;
 
 use super::{gauges, Scrape};
+use crate::crowdsec::active_decisions::ActiveDecisions;
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     // The last good count is served, as the bouncers are (crowdsec_exporter_source_up says when it is stale).
@@ -10,8 +11,7 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         enc,
         "crowdsec_lapi_active_decisions",
         "Active decisions in the LAPI's database (until later than now, not simulated), by origin (`lists:<list>` for a blocklist's, as the bouncers name them); no series when none is active. Counted at most every --lapi.decisions-interval.",
-        s.lapi_decisions
-            .iter()
+        s.reports::<ActiveDecisions>()
             .filter_map(|r| r.data.as_deref().map(|d| (r.name.as_str(), d)))
             .flat_map(|(lapi, d)| {
                 d.by_origin

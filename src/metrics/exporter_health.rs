@@ -4,55 +4,27 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
 use super::{counters, gauges, Labels, Scrape};
-use crate::scrape::SourceReport;
+use crate::scrape::Health;
 
 /// The build's version and git revision (set by build.rs).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The git revision the build came from (`CSBE_GIT_REVISION`, set by build.rs).
 pub const REVISION: &str = env!("CSBE_GIT_REVISION");
 
-/// What every source report has in common, whatever its data.
-struct Health<'a> {
-    kind: &'static str,
-    name: &'a str,
-    lapi: &'a str,
-    up: bool,
-    duration: f64,
-    last_success: Option<f64>,
-    errors: Vec<(&'static str, u64)>,
-    reads: u64,
-}
-
-fn health<T>(r: &SourceReport<T>) -> Health<'_> {
-    Health {
-        kind: r.kind,
-        name: &r.name,
-        lapi: r.lapi.as_deref().unwrap_or(""),
-        up: r.up,
-        duration: r.last_duration_seconds,
-        last_success: r.last_success,
-        errors: r.errors.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
-        reads: r.reads,
-    }
-}
-
 /// One label set for every source, so a family never mixes label names: `lapi` is empty for a source bound to
 /// no single LAPI (service_api, bouncer_config). `name` stays as it was (the LAPI's name for LAPI-bound sources)
 /// for this release, so existing queries keep working.
 fn key<'a>(h: &Health<'a>) -> Labels<'a> {
-    vec![("source", h.kind), ("name", h.name), ("lapi", h.lapi)]
+    vec![
+        ("source", h.kind),
+        ("name", h.name),
+        ("lapi", h.lapi.unwrap_or("")),
+    ]
 }
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-    let sources: Vec<Health<'_>> = s
-        .lapis
-        .iter()
-        .map(|r| health(r))
-        .chain(s.service_api.iter().map(|r| health(r)))
-        .chain(s.bouncer_config.iter().map(|r| health(r)))
-        .chain(s.lapi_health.iter().map(|r| health(r)))
-        .chain(s.lapi_decisions.iter().map(|r| health(r)))
-        .collect();
+    // Every registered source alike, in registration order.
+    let sources: Vec<Health<'_>> = s.reports.iter().map(|r| r.health()).collect();
 
     gauges(
         enc,
@@ -64,7 +36,7 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         enc,
         "crowdsec_exporter_source_duration_seconds",
         "Duration of the source's last read.",
-        sources.iter().map(|h| (key(h), h.duration)),
+        sources.iter().map(|h| (key(h), h.last_duration_seconds)),
     )?;
     gauges(
         enc,
@@ -81,7 +53,7 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         sources.iter().flat_map(|h| {
             h.errors.iter().map(move |(reason, n)| {
                 let mut l = key(h);
-                l.push(("reason", reason));
+                l.push(("reason", reason.as_str()));
                 (l, *n)
             })
         }),
@@ -155,15 +127,11 @@ mod tests {
     /// others, so one family has one label set and Alertmanager can route `CrowdSecExporterSourceDown` by `lapi`.
     #[test]
     fn every_source_series_carries_lapi_empty_when_bound_to_no_lapi() {
-        let scrape = Scrape {
-            now: 1_785_000_100.0,
-            lapis: vec![down("cscli", "edge", Some("edge"))],
-            service_api: Some(down("service_api", "api.crowdsec.net", None)),
-            bouncer_config: Some(down("bouncer_config", "edge", None)),
-            lapi_health: vec![down("lapi_health", "edge", Some("edge"))],
-            lapi_decisions: Vec::new(),
-            web_config: None,
-        };
+        let scrape = Scrape::new(1_785_000_100.0)
+            .with(down::<()>("cscli", "edge", Some("edge")))
+            .with(down::<()>("service_api", "api.crowdsec.net", None))
+            .with(down::<()>("bouncer_config", "edge", None))
+            .with(down::<()>("lapi_health", "edge", Some("edge")));
         let text = encode(scrape, Format::Classic);
         let series: Vec<&str> = text
             .lines()

@@ -6,6 +6,7 @@ use super::{gauges, Labels, Scrape};
 use crate::crowdsec::bouncer_files::checks::{Check, Status};
 use crate::crowdsec::bouncer_files::SKIP_REASONS;
 use crate::crowdsec::host_evidence::log::CLASSES;
+use crate::sources::bouncer_config::ConfigSnapshot;
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     let files = s.checked_files();
@@ -66,7 +67,7 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
             })
         }),
     )?;
-    let skipped = s.bouncer_config.as_ref().and_then(|r| r.data.clone());
+    let skipped = s.report::<ConfigSnapshot>().and_then(|r| r.data.clone());
     gauges(
         enc,
         "crowdsec_bouncer_config_files_skipped",

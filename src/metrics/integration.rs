@@ -3,7 +3,7 @@
 use prometheus_client::encoding::DescriptorEncoder;
 
 use super::{gauges, Labels, Scrape};
-use crate::sources::service_api::Integration;
+use crate::sources::service_api::{Integration, IntegrationSnapshot};
 
 fn key(i: &Integration) -> Labels<'_> {
     vec![
@@ -25,8 +25,7 @@ macro_rules! cached {
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     // The last good snapshot is served even when the source is down (crowdsec_exporter_source_up says so).
     let all: Vec<&Integration> = s
-        .service_api
-        .iter()
+        .reports::<IntegrationSnapshot>()
         .filter_map(|r| r.data.as_ref())
         .flat_map(|d| d.integrations.iter())
         .collect();

@@ -3,13 +3,13 @@
 use prometheus_client::encoding::DescriptorEncoder;
 
 use super::{gauges, Scrape};
+use crate::sources::lapi_health::LapiHealth;
 
 pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     // Only fresh answers: an old "up" must not hide a LAPI that stopped (the source's own failure is in
     // crowdsec_exporter_source_up).
     let answers: Vec<_> = s
-        .lapi_health
-        .iter()
+        .reports::<LapiHealth>()
         .filter(|r| r.up)
         .filter_map(|r| r.data.clone().map(|d| (r.name.as_str(), d)))
         .collect();

@@ -22,10 +22,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::crowdsec::bouncers::BouncerSnapshot;
-use crate::scrape::SourceReport;
-use crate::sources::bouncer_config::ConfigSnapshot;
-use crate::sources::lapi_health::LapiHealth;
-use crate::sources::service_api::IntegrationSnapshot;
+use crate::scrape::AnyReport;
 
 pub(crate) use crate::scrape::Scrape;
 
@@ -91,8 +88,7 @@ impl Readings {
     fn of(scrape: &Scrape) -> Readings {
         Readings {
             lapis: scrape
-                .lapis
-                .iter()
+                .reports::<BouncerSnapshot>()
                 .filter_map(|r| r.data.clone().map(|d| (r.name.clone(), d)))
                 .collect(),
         }
@@ -192,24 +188,16 @@ struct SecondBody {
 struct SecondKey {
     second: i64,
     format: Format,
-    lapis: Vec<Arc<SourceReport<BouncerSnapshot>>>,
-    service_api: Option<Arc<SourceReport<IntegrationSnapshot>>>,
-    bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
-    lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
-    lapi_decisions: Vec<Arc<SourceReport<crate::crowdsec::active_decisions::ActiveDecisions>>>,
+    reports: Vec<Arc<dyn AnyReport>>,
     web_config: Option<crate::scrape::ReloadStatus>,
 }
 
-fn same_arcs<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
-}
-
-fn same_arc<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        (None, None) => true,
-        _ => false,
-    }
+/// The same reports, by address (not by vtable: the same report may be seen through two of them).
+fn same_reports(a: &[Arc<dyn AnyReport>], b: &[Arc<dyn AnyReport>]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(a, b)| std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b)))
 }
 
 impl SecondKey {
@@ -217,11 +205,7 @@ impl SecondKey {
         SecondKey {
             second: s.now.floor() as i64,
             format,
-            lapis: s.lapis.clone(),
-            service_api: s.service_api.clone(),
-            bouncer_config: s.bouncer_config.clone(),
-            lapi_health: s.lapi_health.clone(),
-            lapi_decisions: s.lapi_decisions.clone(),
+            reports: s.reports.clone(),
             web_config: s.web_config,
         }
     }
@@ -229,11 +213,7 @@ impl SecondKey {
     fn same_as(&self, o: &SecondKey) -> bool {
         self.second == o.second
             && self.format == o.format
-            && same_arcs(&self.lapis, &o.lapis)
-            && same_arc(&self.service_api, &o.service_api)
-            && same_arc(&self.bouncer_config, &o.bouncer_config)
-            && same_arcs(&self.lapi_health, &o.lapi_health)
-            && same_arcs(&self.lapi_decisions, &o.lapi_decisions)
+            && same_reports(&self.reports, &o.reports)
             && self.web_config == o.web_config
     }
 }
@@ -483,6 +463,7 @@ fn counters<S: EncodeLabelSet>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scrape::SourceReport;
     use crate::values::time::UnixSeconds;
 
     #[test]
@@ -568,15 +549,7 @@ mod tests {
     }
 
     fn scrape(lapi: &Arc<SourceReport<BouncerSnapshot>>, now: UnixSeconds) -> Scrape {
-        Scrape {
-            now,
-            lapis: vec![lapi.clone()],
-            service_api: None,
-            bouncer_config: None,
-            lapi_health: Vec::new(),
-            lapi_decisions: Vec::new(),
-            web_config: None,
-        }
+        Scrape::new(now).with(lapi.clone())
     }
 
     const NOW: UnixSeconds = 1_785_000_000.0; // 2026-07-25T17:20:00Z, a whole second

@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// once per cache interval and publishes its last good [`Source::Snapshot`] with its health.
 pub trait Source: Send + Sync + 'static {
     /// What one good read returns.
-    type Snapshot: Send + Sync + 'static;
+    type Snapshot: std::fmt::Debug + Send + Sync + 'static;
 
     /// The `source` label: `lapi_db`, `cscli`, `service_api`, `bouncer_config`, `lapi_health`.
     fn source(&self) -> &'static str;

@@ -196,14 +196,15 @@ pub(crate) struct SourceStatus {
     pub message: String,
 }
 
-fn status<T>(r: &crate::scrape::SourceReport<T>) -> SourceStatus {
+fn status(r: &dyn crate::scrape::AnyReport) -> SourceStatus {
+    let r = r.health();
     let (reason, message) = match (&r.last_error, r.up) {
         (Some(e), false) => (e.reason.as_str(), e.message.clone()),
         _ => ("", String::new()),
     };
     SourceStatus {
         source: r.kind,
-        name: r.name.clone(),
+        name: r.name.to_owned(),
         state: if r.up {
             "up"
         } else if r.reads == 0 && r.last_error.is_none() {
@@ -219,13 +220,7 @@ fn status<T>(r: &crate::scrape::SourceReport<T>) -> SourceStatus {
 /// Every configured source of a scrape, in the order the metrics list them. A source that is not configured has no
 /// row (it is absent, not down).
 pub(crate) fn sources_status(s: &crate::metrics::Scrape) -> Vec<SourceStatus> {
-    s.lapis
-        .iter()
-        .map(|r| status(r))
-        .chain(s.service_api.iter().map(|r| status(r)))
-        .chain(s.bouncer_config.iter().map(|r| status(r)))
-        .chain(s.lapi_health.iter().map(|r| status(r)))
-        .collect()
+    s.reports.iter().map(|r| status(r.as_ref())).collect()
 }
 
 fn landing_page(telemetry_path: &str, sources: &[SourceStatus]) -> String {

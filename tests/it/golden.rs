@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{db_1_7, temp_path, ts, BASE_TS, FIXTURES};
 use crowdsec_bouncer_exporter::exporter::Exporter;
 use crowdsec_bouncer_exporter::metrics::{self, Format};
-use crowdsec_bouncer_exporter::scrape::{ReloadStatus, Scrape, SourceReport};
+use crowdsec_bouncer_exporter::scrape::{AnyReport, ReloadStatus, Scrape};
 use crowdsec_bouncer_exporter::settings::{LapiDbLocation, LapiSettings, Settings};
 
 /// The scrape's clock: one hour after [`BASE_TS`], a whole second plus a fraction, as a real clock gives.
@@ -179,19 +179,8 @@ fn database(path: &Path) {
 }
 
 /// What a source report says about time, fixed: the duration of the last read and when it succeeded.
-fn fixed<T>(r: &Arc<SourceReport<T>>) -> Arc<SourceReport<T>> {
-    Arc::new(SourceReport {
-        kind: r.kind,
-        name: r.name.clone(),
-        lapi: r.lapi.clone(),
-        data: r.data.clone(),
-        up: r.up,
-        last_error: r.last_error.clone(),
-        last_duration_seconds: 0.25,
-        last_success: r.last_success.map(|_| NOW - 1.0),
-        errors: r.errors.clone(),
-        reads: r.reads,
-    })
+fn fixed(r: &Arc<dyn AnyReport>) -> Arc<dyn AnyReport> {
+    r.with_times(0.25, r.health().last_success.map(|_| NOW - 1.0))
 }
 
 /// Two LAPIs: `local`, read from the database above, and `gone`, whose database file is missing (source down,
@@ -217,11 +206,7 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
     });
     Scrape {
         now: NOW,
-        lapis: s.lapis.iter().map(fixed).collect(),
-        service_api: s.service_api.as_ref().map(fixed),
-        bouncer_config: s.bouncer_config.as_ref().map(fixed),
-        lapi_health: s.lapi_health.iter().map(fixed).collect(),
-        lapi_decisions: s.lapi_decisions.iter().map(fixed).collect(),
+        reports: s.reports.iter().map(fixed).collect(),
         // A `--web.config.file` loaded a minute before the scrape, its last reload good.
         web_config: Some(ReloadStatus {
             successful: true,

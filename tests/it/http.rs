@@ -463,6 +463,11 @@ fn start_up_logs_one_line_per_source() {
         ],
         log_dir.path(),
     );
+    // The port opens before the sources are built (after the web config file is accepted): wait for the last
+    // start-up line (the active decisions', the last source registered) rather than read a half-written log.
+    common::real::wait_until("the start-up lines", Duration::from_secs(10), || {
+        exporter.proc.log_text().contains("source=lapi_decisions")
+    });
     let log = exporter.proc.log_text();
     let lines = |source: &str| {
         log.lines()

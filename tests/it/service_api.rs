@@ -632,7 +632,7 @@ fn the_key_never_leaks_into_metrics_errors_debug_or_logs() {
     ] {
         fake.set_mode(mode);
         let scrape = rt.block_on(exporter.scrape(Duration::from_secs(5)));
-        let report = scrape.service_api.clone().unwrap();
+        let report = scrape.report::<service_api::IntegrationSnapshot>().unwrap();
         if let Some(e) = &report.last_error {
             texts.push(e.to_string());
             texts.push(format!("{e:?}"));
