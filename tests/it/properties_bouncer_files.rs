@@ -232,7 +232,7 @@ fn files_at_the_cap_are_parsed_in_bounded_time() {
 
 /// Deeply nested YAML flow collections at the cap must be refused or parsed in bounded time too. serde_yaml_ng
 /// (libyaml's scanner) is quadratic in flow depth, measured in a debug build at 16/32/64/128 KiB of `{a: ` as
-/// 0.8/1.9/8.0/34.6 s, and 1 MiB of `[` as 85 s; it refuses nesting past 128 anyway, so src/yaml.rs refuses deeper
+/// 0.8/1.9/8.0/34.6 s, and 1 MiB of `[` as 85 s; it refuses nesting past 128 anyway, so src/values/yaml.rs refuses deeper
 /// text before parsing (same answer). Without that check this test runs for tens of minutes.
 #[test]
 fn deeply_nested_flow_yaml_at_the_cap_is_parsed_in_bounded_time() {

@@ -189,7 +189,7 @@ fn yaml(text: &str, which: &'static str) -> Result<Value, ParseError> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    // Before the parser, whose time is quadratic in nesting (src/yaml.rs).
+    // Before the parser, whose time is quadratic in nesting (`values::yaml`).
     if crate::values::yaml::too_deep(text) {
         return Err(ParseError::TooDeep(which));
     }
