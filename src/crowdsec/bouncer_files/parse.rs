@@ -1,7 +1,7 @@
 //! One parser per bouncer kind, each reading what that bouncer reads and no more. Every rule below comes from
 //! the bouncer's own code; the tests name the file and commit each was read in.
 //!
-//! - Go bouncers (firewall, custom, spoa; cloudflare, worker, mirror): YAML. `<file>.local` is merged over the
+//! - Go bouncers (firewall, custom, spoa; cloudflare, worker, mirror): YAML ([`go_yaml`]). `<file>.local` is merged over the
 //!   file first (go-cs-lib `csyaml`: maps deep-merged, sequences and scalars replaced, an explicit null or empty
 //!   value replaces, a type mismatch is an error; duplicate keys and tab indentation are YAML errors), then
 //!   `${VAR}`/`$VAR` are expanded with go-cs-lib `csstring.StrictExpand` from the bouncer's environment, which the
@@ -11,27 +11,27 @@
 //!   and value are trimmed of whitespace (CR included) but keep quotes and `# ...`; unknown keys (a BOM glued to
 //!   the first key makes it unknown) are ignored; the last duplicate wins; bad enum values fall back to their
 //!   default; no environment expansion; `<file>.local` is read the same way and overrides key by key
-//!   (lua-cs-bouncer >= 1.0.7).
+//!   (lua-cs-bouncer >= 1.0.7); see [`lua`].
 //! - haproxy (legacy Lua, cs-haproxy-bouncer): its own reader, not lua-cs-bouncer's: no trimming, a line without
 //!   `=` skipped, no `.local`, no URL (haproxy.cfg holds it); see [`haproxy`].
 //! - apache: `CrowdsecURL`, `CrowdsecAPIKey` directives (case-insensitive, as Apache's are).
-
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde_yaml_ng::Value;
 
 mod apache;
 mod caddy;
+mod go_yaml;
 mod haproxy;
+mod lua;
 mod traefik;
 
 use self::apache::{is_apache, parse_apache};
+use self::go_yaml::{parse_yaml, refine_yaml_kind, yaml};
 use self::haproxy::parse_haproxy;
+use self::lua::parse_lua;
 pub(crate) use self::traefik::key_accepted as traefik_key_accepted;
-use super::{Kind, Parsed, TlsFiles, Trust};
-use crate::crowdsec::config_yaml::{merge, strict_expand};
-use crate::values::secret::Secret;
+use super::{Kind, Parsed};
+use crate::crowdsec::config_yaml::merge;
 
 /// Why a bouncer's reader refuses its configuration file (its `parses` check fails). The `&'static str`
 /// fields name the file (main or `.local` overlay) and end with a space, or are empty.
@@ -185,304 +185,10 @@ fn as_text(bytes: &[u8], which: &'static str) -> Result<String, ParseError> {
     }
 }
 
-fn yaml(text: &str, which: &'static str) -> Result<Value, ParseError> {
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    // Before the parser, whose time is quadratic in nesting (`values::yaml`).
-    if crate::values::yaml::too_deep(text) {
-        return Err(ParseError::TooDeep(which));
-    }
-    serde_yaml_ng::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        // An alias bomb or nesting past the limit: no location, say what was refused.
-        if let Some(what) = crate::values::yaml::limit_refused(&e) {
-            return ParseError::Limit { file: which, what };
-        }
-        // serde's message may quote a value; only its category is used.
-        let message = e.to_string();
-        if message.contains("duplicate") {
-            return ParseError::Duplicate {
-                file: which,
-                line: if line > 0 {
-                    format!(" (line {line})")
-                } else {
-                    String::new()
-                },
-            };
-        }
-        if let Some(tab) = tab_indented_line(text).filter(|t| line == 0 || *t <= line) {
-            return ParseError::Tab {
-                file: which,
-                line: tab,
-            };
-        }
-        ParseError::Yaml {
-            file: which,
-            line,
-            column,
-        }
-    })
-}
-
-/// The first line whose indentation holds a TAB (YAML forbids it; the parser then fails at or after it).
-fn tab_indented_line(text: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let indent = &l[..l.len() - l.trim_start_matches([' ', '\t']).len()];
-            indent.contains('\t') && !l.trim().is_empty()
-        })
-        .map(|n| n + 1)
-}
-
-/// The keys tell the kind better than the file name (a renamed file still belongs to its bouncer).
-fn refine_yaml_kind(by_name: Kind, root: &Value) -> Kind {
-    if root.get("crowdsec_config").is_some() {
-        Kind::CrowdsecConfig
-    } else if root.get("crowdsec_lapi_url").is_some() || root.get("crowdsec_lapi_key").is_some() {
-        Kind::Cloudflare
-    } else if root.get("api_url").is_some() || root.get("api_key").is_some() {
-        Kind::Go
-    } else {
-        by_name
-    }
-}
-
-/// A setting's value as Go's YAML reader would fill a `string` field, expanded with StrictExpand; the names of
-/// the variables the exporter could not expand go to `undefined`.
-fn scalar(
-    v: Option<&Value>,
-    env: &dyn Fn(&str) -> Option<String>,
-    undefined: &mut Vec<String>,
-) -> Option<String> {
-    let raw = match v? {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => return None,
-    };
-    Some(strict_expand(&raw, env, |name| {
-        if !undefined.iter().any(|u| u == name) {
-            undefined.push(name.to_owned());
-        }
-    }))
-}
-
-fn parse_yaml(kind: Kind, root: &Value, env: &dyn Fn(&str) -> Option<String>) -> Parsed {
-    let (section, url, key) = match kind {
-        Kind::Cloudflare => (root, "crowdsec_lapi_url", "crowdsec_lapi_key"),
-        Kind::CrowdsecConfig => (
-            root.get("crowdsec_config").unwrap_or(&Value::Null),
-            "lapi_url",
-            "lapi_key",
-        ),
-        _ => (root, "api_url", "api_key"),
-    };
-    let insecure_key = if kind == Kind::Cloudflare {
-        "crowdsec_insecure_skip_verify"
-    } else {
-        "insecure_skip_verify"
-    };
-    let mut url_vars = Vec::new();
-    let mut key_vars = Vec::new();
-    let mut ignored = Vec::new();
-    let mut path = |name: &str| {
-        scalar(section.get(name), env, &mut ignored)
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-    };
-    let tls = TlsFiles {
-        cert: path("cert_path"),
-        key: path("key_path"),
-        ca: path("ca_cert_path"),
-    };
-    let trust = Trust {
-        ca: tls.ca.clone(),
-        insecure: scalar(section.get(insecure_key), env, &mut ignored).as_deref() == Some("true"),
-    };
-    Parsed {
-        api_url: scalar(section.get(url), env, &mut url_vars),
-        api_key: scalar(section.get(key), env, &mut key_vars).map(Secret::new),
-        // go-cs-bouncer refuses a file with neither key nor cert_path/key_path; with either path it loads the pair.
-        tls: (tls.cert.is_some() || tls.key.is_some()).then_some(tls),
-        url_undefined_vars: url_vars,
-        key_undefined_vars: key_vars,
-        // Logging settings sit at the top level of every Go bouncer's file (cs-firewall-bouncer pkg/cfg/logging.go).
-        log_mode: scalar(root.get("log_mode"), env, &mut ignored),
-        log_dir: scalar(root.get("log_dir"), env, &mut ignored),
-        trust,
-        ..Parsed::default()
-    }
-}
-
-/// Lua's `%s`: the C locale's isspace.
-fn lua_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r')
-}
-
-/// The settings one Lua file sets, each with the line it came from.
-#[derive(Default)]
-struct LuaFile {
-    values: BTreeMap<String, (String, usize)>,
-    stopped_at: Option<usize>,
-    unknown: Vec<(String, usize)>,
-    fallbacks: Vec<String>,
-}
-
-/// The keys the exporter reads, with their allowed values and default when the value is not allowed
-/// (lua-cs-bouncer config.lua `valid_truefalse_values` and the `MODE` list).
-fn lua_enum(key: &str) -> Option<(&'static [&'static str], &'static str)> {
-    const TRUE_FALSE: &[&str] = &["false", "true"];
-    match key {
-        "ENABLED" | "SSL_VERIFY" => Some((TRUE_FALSE, "true")),
-        "USE_TLS_AUTH"
-        | "ENABLE_INTERNAL"
-        | "ALWAYS_SEND_TO_APPSEC"
-        | "APPSEC_DROP_UNREADABLE_BODY" => Some((TRUE_FALSE, "false")),
-        "MODE" => Some((&["stream", "live"], "stream")),
-        "BOUNCING_ON_TYPE" => Some((&["ban", "captcha", "all"], "ban")),
-        "FALLBACK_REMEDIATION" => Some((&["captcha", "ban"], "ban")),
-        _ => None,
-    }
-}
-
-/// Every key lua-cs-bouncer accepts (config.lua `valid_params` and `valid_int_params`); others are ignored.
-const LUA_KEYS: &[&str] = &[
-    "ENABLED",
-    "ENABLE_INTERNAL",
-    "API_URL",
-    "API_KEY",
-    "BOUNCING_ON_TYPE",
-    "MODE",
-    "SECRET_KEY",
-    "SITE_KEY",
-    "BAN_TEMPLATE_PATH",
-    "CAPTCHA_TEMPLATE_PATH",
-    "REDIRECT_LOCATION",
-    "RET_CODE",
-    "CAPTCHA_RET_CODE",
-    "EXCLUDE_LOCATION",
-    "FALLBACK_REMEDIATION",
-    "CAPTCHA_PROVIDER",
-    "APPSEC_URL",
-    "APPSEC_FAILURE_ACTION",
-    "ALWAYS_SEND_TO_APPSEC",
-    "APPSEC_DROP_UNREADABLE_BODY",
-    "SSL_VERIFY",
-    "USE_TLS_AUTH",
-    "TLS_CLIENT_CERT",
-    "TLS_CLIENT_KEY",
-    "CACHE_EXPIRATION",
-    "CACHE_SIZE",
-    "REQUEST_TIMEOUT",
-    "UPDATE_FREQUENCY",
-    "CAPTCHA_EXPIRATION",
-    "APPSEC_CONNECT_TIMEOUT",
-    "APPSEC_SEND_TIMEOUT",
-    "APPSEC_PROCESS_TIMEOUT",
-    "STREAM_REQUEST_TIMEOUT",
-];
-
-/// `config.loadConfig` of lua-cs-bouncer, line by line (`io.lines` splits on `\n` only).
-fn lua_file(text: &str) -> LuaFile {
-    let mut f = LuaFile::default();
-    for (n, line) in text.split('\n').enumerate() {
-        // The comment test is on the raw line: `  # x` is not a comment.
-        if line.starts_with('#') || line.trim_matches(lua_space).is_empty() {
-            continue;
-        }
-        let Some(eq) = line.find('=') else {
-            f.stopped_at = Some(n + 1);
-            break;
-        };
-        let key = line[..eq].trim_matches(lua_space);
-        let mut value = line[eq + 1..].trim_matches(lua_space).to_owned();
-        if !LUA_KEYS.contains(&key) {
-            f.unknown.push((key.to_owned(), n + 1));
-            continue;
-        }
-        if let Some((allowed, default)) = lua_enum(key) {
-            if !allowed.contains(&value.as_str()) {
-                f.fallbacks.push(format!(
-                    "line {}: {key} is not one of {} (exactly, lower case), so the bouncer uses {default}",
-                    n + 1,
-                    allowed.join("/")
-                ));
-                value = default.to_owned();
-            }
-        }
-        f.values.insert(key.to_owned(), (value, n + 1));
-    }
-    f
-}
-
-fn parse_lua(text: &str, overlay: Option<&str>) -> Parsed {
-    let main = lua_file(text);
-    let local = overlay.map(lua_file);
-    let mut p = Parsed::default();
-    let mut values: BTreeMap<String, String> = main
-        .values
-        .iter()
-        .map(|(k, (v, _))| (k.clone(), v.clone()))
-        .collect();
-    if let Some(stop) = main.stopped_at {
-        p.stopped_at = Some(format!("line {stop}"));
-    }
-    let mut notes: Vec<String> = main.fallbacks.clone();
-    let bom_key = |f: &LuaFile, which: &str| {
-        f.unknown
-            .iter()
-            .find(|(k, line)| *line == 1 && k.starts_with('\u{feff}'))
-            .map(|(k, _)| {
-                format!(
-                    "{which}starts with a UTF-8 BOM glued to the first key, so the bouncer does not know {} and ignores that line",
-                    k.trim_start_matches('\u{feff}')
-                )
-            })
-    };
-    notes.extend(bom_key(&main, "the file "));
-    if let Some(local) = &local {
-        // lua-cs-bouncer >= 1.0.7 (crowdsec.lua csmod.init): every key the overlay sets replaces the file's.
-        for (k, (v, _)) in &local.values {
-            values.insert(k.clone(), v.clone());
-        }
-        if let Some(stop) = local.stopped_at {
-            let at = format!("line {stop} of the .local overlay");
-            p.stopped_at = Some(match p.stopped_at.take() {
-                Some(main_stop) => format!("{main_stop} (and {at})"),
-                None => at,
-            });
-        }
-        notes.extend(local.fallbacks.iter().map(|f| format!(".local {f}")));
-        notes.extend(bom_key(local, "the .local overlay "));
-        p.overlay_keys = local.values.keys().cloned().collect();
-    }
-    let get = |k: &str| values.get(k).cloned();
-    p.api_url = get("API_URL");
-    p.api_key = get("API_KEY").map(Secret::new);
-    p.enabled = get("ENABLED").is_none_or(|v| v == "true");
-    // lua-cs-bouncer: `ssl_verify` is the boolean SSL_VERIFY (default true) handed to resty.http.
-    p.trust.insecure = get("SSL_VERIFY").as_deref() == Some("false");
-    p.mode = Some(if get("MODE").as_deref() == Some("live") {
-        "live"
-    } else {
-        "stream"
-    });
-    if get("USE_TLS_AUTH").as_deref() == Some("true") {
-        let path = |k: &str| get(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-        p.tls = Some(TlsFiles {
-            cert: path("TLS_CLIENT_CERT"),
-            key: path("TLS_CLIENT_KEY"),
-            ca: None,
-        });
-    }
-    p.notes = notes;
-    p
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::secret::Secret;
 
     fn env(name: &str) -> Option<String> {
         (name == "KEY").then(|| "fromenv".to_owned())
