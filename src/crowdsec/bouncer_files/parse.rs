@@ -1,11 +1,12 @@
 //! One parser per bouncer kind, each reading what that bouncer reads and no more. Every rule below comes from
 //! the bouncer's own code; the tests name the file and commit each was read in.
 //!
-//! - Go bouncers (firewall, custom, spoa; cloudflare, worker, mirror): YAML ([`go_yaml`]). `<file>.local` is merged over the
-//!   file first (go-cs-lib `csyaml`: maps deep-merged, sequences and scalars replaced, an explicit null or empty
-//!   value replaces, a type mismatch is an error; duplicate keys and tab indentation are YAML errors), then
-//!   `${VAR}`/`$VAR` are expanded with go-cs-lib `csstring.StrictExpand` from the bouncer's environment, which the
-//!   exporter only sees when it shares it: a variable undefined here is reported, not judged.
+//! - Go bouncers (firewall, custom, spoa; cloudflare, worker, mirror): YAML ([`go_yaml`]). `<file>.local` is
+//!   merged over the file first (go-cs-lib `csyaml`: maps deep-merged, sequences and scalars replaced, an explicit
+//!   null or empty value replaces, a type mismatch is an error; duplicate keys and tab indentation are YAML
+//!   errors), then `${VAR}`/`$VAR` are expanded with go-cs-lib `csstring.StrictExpand` from the bouncer's
+//!   environment, which the exporter only sees when it shares it: a variable undefined here is reported, not
+//!   judged.
 //! - Lua (nginx, openresty; lua-cs-bouncer `lib/plugins/crowdsec/config.lua`): `KEY=VALUE`; a comment is a line
 //!   whose first byte is `#`; blank lines are skipped; the first other line without `=` ends the reading; key
 //!   and value are trimmed of whitespace (CR included) but keep quotes and `# ...`; unknown keys (a BOM glued to
