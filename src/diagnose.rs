@@ -52,10 +52,13 @@ pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let deadline = deadline(&settings);
     let scrape = match runtime.block_on(async {
         match Exporter::new(&settings) {
-            Ok(exporter) => Ok(exporter.scrape(deadline).await),
+            // Long enough for every source's own timeout.
+            Ok(exporter) => {
+                let deadline = exporter.longest_read() + Duration::from_secs(1);
+                Ok(exporter.scrape(deadline).await)
+            }
             Err(e) => Err(e),
         }
     }) {
@@ -92,27 +95,6 @@ pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::from(report.status.exit_code())
-}
-
-/// Long enough for every source's own timeout.
-fn deadline(s: &Settings) -> Duration {
-    let lapi = s
-        .lapis
-        .iter()
-        .map(|l| l.read_timeout)
-        .max()
-        .unwrap_or_default();
-    let sapi = s
-        .service_api
-        .as_ref()
-        .map(|a| a.timeout)
-        .unwrap_or_default();
-    let checks = s
-        .checks
-        .as_ref()
-        .map(|c| c.timeout + Duration::from_secs(10))
-        .unwrap_or_default();
-    lapi.max(sapi).max(checks) + Duration::from_secs(1)
 }
 
 fn ago(seconds: f64) -> String {

@@ -122,6 +122,11 @@ impl Exporter {
         &self.unmonitored
     }
 
+    /// The longest any source's read may take (`diagnose` waits that long, and a second more).
+    pub fn longest_read(&self) -> Duration {
+        self.sources.longest_read()
+    }
+
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
     pub async fn scrape(&self, deadline: Duration) -> Scrape {
         self.sources.scrape(deadline).await

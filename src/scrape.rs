@@ -400,6 +400,7 @@ impl Scrape {
 /// A [`Cached`] source of any kind: what [`Sources`] holds, one per configured source.
 trait AnyCached: Send + Sync {
     fn expire(&self);
+    fn read_timeout(&self) -> Duration;
     fn get(
         &self,
         deadline: Duration,
@@ -409,6 +410,10 @@ trait AnyCached: Send + Sync {
 impl<S: Source> AnyCached for Cached<S> {
     fn expire(&self) {
         Cached::expire(self);
+    }
+
+    fn read_timeout(&self) -> Duration {
+        self.read_timeout
     }
 
     fn get(
@@ -439,6 +444,15 @@ impl Sources {
     /// serving a cached reading.
     pub(crate) fn expire(&self) {
         self.caches.iter().for_each(|c| c.expire());
+    }
+
+    /// The longest any source's read may take: a scrape that waits this long gets every source's answer.
+    pub(crate) fn longest_read(&self) -> Duration {
+        self.caches
+            .iter()
+            .map(|c| c.read_timeout())
+            .max()
+            .unwrap_or_default()
     }
 
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
