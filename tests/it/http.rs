@@ -317,6 +317,11 @@ fn landing_page_shows_each_source_state_and_reason_as_the_metrics_do() {
     assert!(!page.contains("config <&>.yaml"), "{page}");
     // No Service API key given: that source is absent from the page, not down.
     assert!(!page.contains("service_api"), "{page}");
+    // Every registered source has its row, the active decisions' too (once forgotten there, issue 24).
+    assert!(
+        page.contains("<tr><td>lapi_decisions</td><td>edge-1</td>"),
+        "{page}"
+    );
 
     // CrowdSec appears: the next page says up, with no reason.
     let db = seeded_db(&dir);
