@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-mod decisions;
+mod decision_count;
 
 use super::usage_cursor::{self, Batch, Payload, UsageCursor};
 use super::{interpret_row, LapiDbError, RawRow, Schema};
