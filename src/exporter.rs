@@ -67,7 +67,7 @@ pub struct Unmonitored {
 type Register = fn(&Settings, &mut Assembly) -> Result<(), StartError>;
 
 /// Every kind of source, in the order of the `crowdsec_exporter_source_*` series and of the status page.
-const REGISTRY: [Register; 5] = [
+const REGISTRY: &[Register] = &[
     register_lapi_bouncers,
     register_service_api,
     register_bouncer_config,
