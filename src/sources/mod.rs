@@ -19,7 +19,9 @@ use std::sync::Arc;
 /// One place the exporter reads from. A [`crate::scrape::Cached`] built at start-up holds it, reads it at most
 /// once per cache interval and publishes its last good [`Source::Snapshot`] with its health.
 pub trait Source: Send + Sync + 'static {
-    /// What one good read returns.
+    /// What one good read returns: a type of this source's own, by which the metrics and `diagnose` find its
+    /// reports among every registered source's ([`crate::scrape::Scrape::reports`]); `lapi_db` and `cscli` share
+    /// theirs, being one source read two ways.
     type Snapshot: std::fmt::Debug + Send + Sync + 'static;
 
     /// The `source` label: `lapi_db`, `cscli`, `service_api`, `bouncer_config`, `lapi_health`.
