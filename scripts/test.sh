@@ -25,6 +25,9 @@ if ((${#missing[@]})); then
   exit 1
 fi
 
+step "no function over 120 lines outside tests"
+scripts/check-function-length.py
+
 step "real parts (Debian packages, extracted under target/parts)"
 scripts/fetch-parts.sh >/dev/null
 
