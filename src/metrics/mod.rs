@@ -505,17 +505,12 @@ mod tests {
 
     fn bouncer(name: &str, last_pull: LastPull) -> Bouncer {
         Bouncer {
-            name: name.into(),
             ip_address: "10.0.0.1".into(),
-            bouncer_type: "crowdsec-firewall-bouncer".into(),
             version: "v1".into(),
-            auth_type: "api-key".into(),
             os: "debian/12".into(),
-            auto_created: "false".into(),
-            revoked: "false".into(),
-            last_pull,
             registered_at: Some(1.0),
             last_usage_metrics: Some(2.0),
+            ..Bouncer::test_row(name, last_pull)
         }
     }
 

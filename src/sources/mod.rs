@@ -217,6 +217,11 @@ pub(crate) fn causes<'a>(
     std::iter::successors(e.source(), |c| c.source())
 }
 
+/// The innermost cause of an error (the error itself when it has none): the one line a probe's failure reports.
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    causes(e).last().unwrap_or(e).to_string()
+}
+
 /// An error and its causes, `a: b: c`: the one way sources write an error chain (reqwest's own text is only
 /// "builder error" or "error sending request", the reason is in the causes).
 pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
