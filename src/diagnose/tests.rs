@@ -15,17 +15,13 @@ const H: f64 = 3600.0;
 const D: f64 = 86_400.0;
 
 fn report<T>(kind: &'static str, name: &str, data: T) -> Arc<SourceReport<T>> {
+    let lapi = matches!(kind, "lapi_db" | "cscli" | "lapi_health").then_some(name);
     Arc::new(SourceReport {
-        kind,
-        name: name.to_owned(),
-        lapi: matches!(kind, "lapi_db" | "cscli" | "lapi_health").then(|| name.to_owned()),
         data: Some(Arc::new(data)),
         up: true,
-        last_error: None,
-        last_duration_seconds: 0.0,
         last_success: Some(NOW),
-        errors: BTreeMap::new(),
         reads: 1,
+        ..SourceReport::empty(kind, name, lapi)
     })
 }
 

@@ -549,16 +549,12 @@ mod tests {
             autodelete: Vec::new(),
         };
         Arc::new(SourceReport {
-            kind: "lapi_db",
-            name: "local".into(),
-            lapi: Some("local".into()),
             data: Some(Arc::new(snapshot)),
             up: true,
-            last_error: None,
             last_duration_seconds: 0.5,
             last_success: Some(1_785_000_000.0),
-            errors: Default::default(),
             reads: 1,
+            ..SourceReport::empty("lapi_db", "local", Some("local"))
         })
     }
 
@@ -663,9 +659,6 @@ mod tests {
         use crate::crowdsec::usage::UsageTotals;
         let report_of = |usage: &UsageTotals| {
             Arc::new(SourceReport {
-                kind: "lapi_db",
-                name: "local".into(),
-                lapi: Some("local".into()),
                 data: Some(Arc::new(BouncerSnapshot {
                     bouncers: vec![bouncer("fw-0", LastPull::At(NOW - 5.0))],
                     schema: "1.7.1+",
@@ -674,11 +667,10 @@ mod tests {
                     autodelete: Vec::new(),
                 })),
                 up: true,
-                last_error: None,
                 last_duration_seconds: 0.5,
                 last_success: Some(NOW),
-                errors: Default::default(),
                 reads: 1,
+                ..SourceReport::empty("lapi_db", "local", Some("local"))
             })
         };
         let payload = |v: u32| {

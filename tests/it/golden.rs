@@ -200,16 +200,11 @@ fn fixed<T>(r: &Arc<SourceReport<T>>) -> Arc<SourceReport<T>> {
 /// [`fixed`], with its `name` label and its data replaced.
 fn fixed_with<T>(r: &SourceReport<T>, name: String, data: Option<Arc<T>>) -> Arc<SourceReport<T>> {
     Arc::new(SourceReport {
-        kind: r.kind,
         name,
-        lapi: r.lapi.clone(),
         data,
-        up: r.up,
-        last_error: r.last_error.clone(),
         last_duration_seconds: 0.25,
         last_success: r.last_success.map(|_| NOW - 1.0),
-        errors: r.errors.clone(),
-        reads: r.reads,
+        ..r.clone()
     })
 }
 
