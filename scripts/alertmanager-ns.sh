@@ -22,6 +22,7 @@ if [[ $# -gt 0 && "$1" != -* ]]; then bin="$1"; shift; fi
 if [[ -f /usr/share/prometheus/alertmanager/default.tmpl ]]; then
   exec "$bin" "$@"
 fi
+# shellcheck disable=SC2016 # $1 and $@ are the inner shell's arguments
 exec unshare -m -- /bin/sh -c '
   mount -t overlay overlay -o "lowerdir=$1:/usr/share" /usr/share || exit 97
   shift; exec "$@"' sh "$ALERTMANAGER_SHARE_DIR" "$bin" "$@"

@@ -12,15 +12,14 @@
 #      and runbook_url = <RUNBOOK_BASE>/<AlertName>.md whose file exists in docs/runbooks/; no threshold literal in
 #      an alert expression (thresholds live in group CrowdSecBouncerThresholds); every alert has a unit test that
 #      expects it to fire and one that expects it silent; docs/runbooks/README.md links every runbook and every
-#      runbook belongs to an alert. YAML is read with PyYAML when it is installed, else with a small built-in
-#      reader of the YAML subset these files use (both are compared when PyYAML is there).
+#      runbook belongs to an alert. YAML is read with PyYAML (Debian's python3-yaml).
 #
 # promtool/amtool: $PROMTOOL_BIN/$AMTOOL_BIN if set, else target/parts/env.sh (written by scripts/fetch-parts.sh,
 # which this script runs when env.sh is missing, unless CHECK_ALERTS_NO_FETCH=1), else promtool/amtool on PATH.
 set -uo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$REPO_DIR"
+cd "$REPO_DIR" || exit 1
 
 log() { echo "check-alerts: $*" >&2; }
 
@@ -42,6 +41,7 @@ AMTOOL_BIN="${AMTOOL_BIN:-$(command -v amtool || true)}"
 [[ -n "$PROMTOOL_BIN" && -x "$PROMTOOL_BIN" ]] || { log "promtool not found (run scripts/fetch-parts.sh or set PROMTOOL_BIN)"; exit 1; }
 [[ -n "$AMTOOL_BIN" && -x "$AMTOOL_BIN" ]] || { log "amtool not found (run scripts/fetch-parts.sh or set AMTOOL_BIN)"; exit 1; }
 command -v python3 >/dev/null || { log "python3 not found"; exit 1; }
+python3 -c 'import yaml' 2>/dev/null || { log "PyYAML not found (apt-get install python3-yaml)"; exit 1; }
 if [[ -n "${PARTS_LD_LIBRARY_PATH:-}" ]]; then export LD_LIBRARY_PATH="$PARTS_LD_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
 
 shopt -s nullglob
@@ -96,7 +96,9 @@ step "alertmanager routing" routes
 # ---- 4: lint ------------------------------------------------------------------------------------------------------
 lint() {
   python3 - "${RULE_FILES[@]}" -- "${TEST_FILES[@]}" <<'PYEOF'
-import json, os, re, sys
+import os, re, sys
+
+import yaml  # Debian's python3-yaml (PyYAML)
 
 RUNBOOK_BASE = "https://github.com/crowdsec-bouncer-exporter/crowdsec-bouncer-exporter/blob/main/docs/runbooks/"
 RUNBOOK_DIR = "docs/runbooks"
@@ -104,254 +106,17 @@ NAME_RE = re.compile(r"^CrowdSec(?:[A-Z][a-z0-9]*)+$")
 SEVERITIES = {"critical", "warning", "info"}
 THRESHOLD_GROUP = "CrowdSecBouncerThresholds"
 
-# ---------- a small reader for the YAML subset these files use (block maps/lists, quoted and plain scalars,
-# ---------- | and > block scalars, flow [] and {}); used when PyYAML is missing, cross-checked when it is not.
-class MiniYamlError(Exception):
-    pass
-
-KEY_RE = re.compile(r"""^(?P<key>[A-Za-z0-9_.$/@-]+|'[^']*'|"[^"]*")[ \t]*:(?:[ \t]+|$)""")
-
-def _indent(s):
-    return len(s) - len(s.lstrip(" "))
-
-def _plain(s):
-    m = re.search(r"\s#", s)
-    if m:
-        s = s[: m.start()]
-    s = s.strip()
-    if s in ("", "~", "null"):
-        return None
-    if s in ("true", "false"):
-        return s == "true"
-    if re.fullmatch(r"[-+]?[0-9]+", s):
-        return int(s)
-    if re.fullmatch(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", s):
-        return float(s)
-    return s
-
-def _quoted(s, i):
-    q = s[i]
-    j = i + 1
-    out = []
-    while j < len(s):
-        c = s[j]
-        if q == "'" and c == "'":
-            if j + 1 < len(s) and s[j + 1] == "'":
-                out.append("'"); j += 2; continue
-            return "".join(out), j + 1
-        if q == '"' and c == "\\":
-            out.append(json.loads('"' + s[j:j + 2] + '"')); j += 2; continue
-        if q == '"' and c == '"':
-            return "".join(out), j + 1
-        out.append(c); j += 1
-    raise MiniYamlError("unterminated quoted scalar: " + s)
-
-def _flow(s, i):
-    while i < len(s) and s[i] == " ":
-        i += 1
-    c = s[i]
-    if c in "'\"":
-        return _quoted(s, i)
-    if c == "[":
-        out, i = [], i + 1
-        while True:
-            while s[i] == " ":
-                i += 1
-            if s[i] == "]":
-                return out, i + 1
-            v, i = _flow(s, i)
-            out.append(v)
-            while s[i] == " ":
-                i += 1
-            if s[i] == ",":
-                i += 1
-    if c == "{":
-        out, i = {}, i + 1
-        while True:
-            while s[i] == " ":
-                i += 1
-            if s[i] == "}":
-                return out, i + 1
-            if s[i] in "'\"":
-                k, i = _quoted(s, i)
-            else:
-                j = s.index(":", i)
-                k, i = s[i:j].strip(), j
-            i = s.index(":", i) + 1
-            v, i = _flow(s, i)
-            out[k] = v
-            while s[i] == " ":
-                i += 1
-            if s[i] == ",":
-                i += 1
-    j = i
-    while j < len(s) and s[j] not in ",]}":
-        j += 1
-    return _plain(s[i:j]), j
-
-def _scalar(s):
-    s = s.strip()
-    if s[:1] in ("[", "{", "'", '"'):
-        v, j = _flow(s, 0)
-        rest = s[j:].strip()
-        if rest and not rest.startswith("#"):
-            raise MiniYamlError("unexpected text after scalar: " + s)
-        return v
-    return _plain(s)
-
-class MiniYaml:
-    def __init__(self, text):
-        self.lines = text.split("\n")
-
-    def _next(self, i):
-        while i < len(self.lines):
-            t = self.lines[i].strip()
-            if t and not t.startswith("#") and t != "---":
-                return i
-            i += 1
-        return i
-
-    def parse(self):
-        i = self._next(0)
-        if i >= len(self.lines):
-            return None
-        v, i = self._node(i, _indent(self.lines[i]))
-        if self._next(i) < len(self.lines):
-            raise MiniYamlError("unparsed text at line %d" % (self._next(i) + 1))
-        return v
-
-    def _node(self, i, ind):
-        t = self.lines[i].strip()
-        if t == "-" or t.startswith("- "):
-            return self._seq(i, ind)
-        if KEY_RE.match(t):
-            return self._map(i, ind)
-        return _scalar(t), i + 1
-
-    def _seq(self, i, ind):
-        out = []
-        while True:
-            i = self._next(i)
-            if i >= len(self.lines):
-                return out, i
-            line = self.lines[i]
-            t = line.strip()
-            if _indent(line) != ind or not (t == "-" or t.startswith("- ")):
-                if _indent(line) > ind:
-                    raise MiniYamlError("bad indentation at line %d" % (i + 1))
-                return out, i
-            rest = t[1:]
-            if not rest.strip():
-                j = self._next(i + 1)
-                v, i = self._node(j, _indent(self.lines[j]))
-                out.append(v)
-                continue
-            col = ind + 1 + _indent(rest)
-            if KEY_RE.match(rest.strip()) or rest.strip().startswith("- "):
-                self.lines[i] = " " * col + rest.strip()
-                v, i = self._node(i, col)
-            else:
-                v, i = self._value(rest, i, ind)
-            out.append(v)
-
-    def _map(self, i, ind):
-        out = {}
-        while True:
-            i = self._next(i)
-            if i >= len(self.lines):
-                return out, i
-            line = self.lines[i]
-            if _indent(line) != ind or line.strip().startswith("- ") or line.strip() == "-":
-                if _indent(line) > ind:
-                    raise MiniYamlError("bad indentation at line %d" % (i + 1))
-                return out, i
-            t = line.strip()
-            m = KEY_RE.match(t)
-            if not m:
-                raise MiniYamlError("expected a key at line %d: %s" % (i + 1, t))
-            key = m.group("key")
-            if key[0] in "'\"":
-                key = _quoted(key, 0)[0]
-            v, i = self._value(t[m.end():], i, ind)
-            out[key] = v
-
-    def _value(self, rest, i, ind):
-        r = rest.strip()
-        if r == "" or r.startswith("#"):
-            j = self._next(i + 1)
-            if j < len(self.lines):
-                cl = self.lines[j]
-                ci = _indent(cl)
-                if ci > ind or (ci == ind and (cl.strip() == "-" or cl.strip().startswith("- "))):
-                    return self._node(j, ci)
-            return None, i + 1
-        m = re.fullmatch(r"([|>])([-+]?)(?:\s+#.*)?", r)
-        if m:
-            return self._block(i, ind, m.group(1), m.group(2))
-        return _scalar(r), i + 1
-
-    def _block(self, i, ind, style, chomp):
-        raw = []
-        j = i + 1
-        while j < len(self.lines):
-            l = self.lines[j]
-            if l.strip() and _indent(l) <= ind:
-                break
-            raw.append(l)
-            j += 1
-        while raw and not raw[-1].strip():
-            raw.pop()
-            j -= 1
-        body = [l for l in raw if l.strip()]
-        if not body:
-            return "", j
-        bi = _indent(body[0])
-        lines = [l[bi:] if l.strip() else "" for l in raw]
-        if style == "|":
-            text = "\n".join(lines)
-        else:
-            text, prev_blank = "", True
-            for l in lines:
-                if l == "":
-                    text += "\n"; prev_blank = True
-                elif l.startswith(" "):
-                    text += ("" if prev_blank else "\n") + l; prev_blank = True
-                else:
-                    text += ("" if prev_blank else " ") + l; prev_blank = False
-        if chomp == "-":
-            return text, j
-        return text + "\n", j
-
-def mini_load(text):
-    return MiniYaml(text).parse()
-
-try:
-    import yaml as _pyyaml
-except Exception:
-    _pyyaml = None
-if os.environ.get("CHECK_ALERTS_YAML") == "mini":
-    _pyyaml = None
-
 errors = []
 def err(msg):
     errors.append(msg)
 
 def load(path):
-    text = open(path, encoding="utf-8").read()
-    try:
-        mine = mini_load(text)
-    except Exception as e:
-        mine = e
-    if _pyyaml is None:
-        if isinstance(mine, Exception):
-            err("%s: cannot read with the built-in YAML reader: %s" % (path, mine))
+    with open(path, encoding="utf-8") as f:
+        try:
+            return yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            err("%s: not YAML: %s" % (path, e))
             return None
-        return mine
-    ref = _pyyaml.safe_load(text)
-    if mine != ref:
-        err("%s: the built-in YAML reader disagrees with PyYAML (%s); keep the file in the simple subset"
-            % (path, mine if isinstance(mine, Exception) else "different result"))
-    return ref
 
 argv = sys.argv[1:]
 sep = argv.index("--")
@@ -449,9 +214,8 @@ if os.path.isdir(RUNBOOK_DIR):
 
 for e in errors:
     print("lint: " + e)
-print("lint: %d alerts, %d test files, YAML via %s: %s"
-      % (len(alerts), len(test_files), "PyYAML (cross-checked)" if _pyyaml else "built-in reader",
-         "%d problem(s)" % len(errors) if errors else "clean"))
+print("lint: %d alerts, %d test files: %s"
+      % (len(alerts), len(test_files), "%d problem(s)" % len(errors) if errors else "clean"))
 sys.exit(1 if errors else 0)
 PYEOF
 }

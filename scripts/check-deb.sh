@@ -103,6 +103,7 @@ compgen -G "$root/usr/share/$pkg/dashboards/*.json" >/dev/null || die "no dashbo
 diff -r alerts/crowdsec-bouncers.rules.yml "$root/usr/share/$pkg/alerts/crowdsec-bouncers.rules.yml" >/dev/null \
   || die "the packaged rules differ from alerts/"
 for d in dashboards/*.json; do cmp -s "$d" "$root/usr/share/$pkg/$d" || die "packaged $d differs"; done
+# shellcheck disable=SC2016 # ${Conffiles} is dpkg-query's field, not a shell variable
 in_root dpkg-query -W -f='${Conffiles}\n' "$pkg" | grep -q "/etc/default/$pkg " || die "/etc/default/$pkg is not a conffile"
 grep -q '^ARGS=' "$root/etc/default/$pkg" || die "/etc/default/$pkg has no ARGS"
 [[ -L "$root/etc/systemd/system/multi-user.target.wants/$pkg.service" ]] || die "the service is not enabled"

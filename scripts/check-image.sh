@@ -100,6 +100,7 @@ EOF
 run_entrypoint() { # port: the image's entrypoint as the image's user, CrowdSec's folders mounted read-only
   local port="$1"
   # A private mount namespace: the bind mounts vanish with the process; exec keeps the PID the exporter's.
+  # shellcheck disable=SC2016 # $1 is the inner shell's argument
   unshare -m --propagation private -- /bin/sh -c '
     set -e
     mount --bind "$1/cs/data" "$1/rootfs/var/lib/crowdsec/data"

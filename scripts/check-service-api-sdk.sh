@@ -56,8 +56,7 @@ export PYTHONWARNINGS='ignore:Field name "next" in "Links" shadows an attribute:
 
 # One run per shape: total/pages given, and null (the spec allows both); several pages, then a single one.
 for case in "250 0" "250 1" "3 0" "0 1"; do
-    set -- $case
-    count="$1" null_totals="$2"
+    read -r count null_totals <<<"$case"
     FAKE_SERVICE_API_NULL_TOTALS="$null_totals" "$fake_bin" "$count" >"$tmp/port" &
     fake_pid=$!
     for _ in $(seq 100); do

@@ -131,7 +131,8 @@ fetch_and_extract() { # pkg...
   fi
   for p in "$@"; do
     for deb in "$DEBS_DIR/${p}"_*.deb; do
-      local stamp="$STAMP_DIR/$(basename "$deb").done"
+      local stamp
+      stamp="$STAMP_DIR/$(basename "$deb").done"
       if [[ ! -f "$stamp" ]]; then
         log "extracting $(basename "$deb")"
         dpkg -x "$deb" "$ROOT_DIR"   # files only: no maintainer script runs
@@ -160,7 +161,7 @@ missing_libs() { # prints sonames ldd cannot resolve
 if command -v ldd >/dev/null; then
   # A library found in one round can reveal its own missing dependencies: a few rounds.
   all_libs=()
-  for round in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     mapfile -t libs < <(missing_libs)
     ((${#libs[@]})) || break
     extra=()
@@ -182,8 +183,8 @@ fi
 
 # ---- env.sh -------------------------------------------------------------------------
 version_of() { # empty for a package this part set did not fetch
-  local deb; deb="$(ls "$DEBS_DIR/${1}"_*.deb 2>/dev/null | head -n1)"
-  [[ -z "$deb" ]] || dpkg-deb -f "$deb" Version
+  local debs=("$DEBS_DIR/${1}"_*.deb)
+  [[ ! -f "${debs[0]}" ]] || dpkg-deb -f "${debs[0]}" Version
 }
 AM_SHARE="$ROOT_DIR/usr/share"
 tmp="$ENV_FILE.tmp.$$"

@@ -72,7 +72,7 @@ for suite in "${suites[@]}"; do
     (cd "$debs" && apt-get "${apt_opts[@]}" download "${missing[@]/%//$suite}") >&2
   fi
   for deb in "$debs"/*.deb; do dpkg -x "$deb" "$dir/root"; done
-  ver() { dpkg-deb -f "$(ls "$debs/${1}"_*.deb | head -n1)" Version; }
+  ver() { local d=("$debs/${1}"_*.deb); dpkg-deb -f "${d[0]}" Version; }
   bin="$dir/root/usr/bin"
   for b in prometheus promtool prometheus-alertmanager amtool; do
     [[ -x "$bin/$b" ]] || { log "$suite: $bin/$b missing after extraction"; exit 1; }

@@ -5,7 +5,7 @@
 # there is a cycle or an upward edge.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
-edges=$(for f in $(find . -name '*.rs'); do
+edges=$(find . -name '*.rs' | while read -r f; do
   top=$(echo "$f" | sed 's|^\./||; s|/.*||; s|\.rs$||')
   { grep -v '^[[:space:]]*//' "$f" | grep -o 'crate::[a-z_]*' || true; } | sed 's/crate:://' | sort -u | while read -r t; do
     if [ -n "$t" ] && [ "$t" != "$top" ]; then echo "$top $t"; fi

@@ -53,11 +53,13 @@ CSCLI=("$CSCLI_BIN" -c "$DIR/config.yaml")
 t=$(wait_http "http://127.0.0.1:$LAPI_PORT/health" 15); ok "LAPI /health answered after ${t}s"
 [[ "$(curl -s "http://127.0.0.1:$LAPI_PORT/health")" == '{"status":"up"}' ]] && ok "/health body {\"status\":\"up\"}"
 
-"${CSCLI[@]}" bouncers add pulling -k pulling-key-0001 -o raw >/dev/null 2>>"$DIR/cscli.err"
-"${CSCLI[@]}" bouncers add never-pulled -k never-key-0002 -o raw >/dev/null 2>>"$DIR/cscli.err"
-"${CSCLI[@]}" bouncers add stale -k stale-key-0003 -o raw >/dev/null 2>>"$DIR/cscli.err"
-"${CSCLI[@]}" machines add tester -p tester-password-1 >/dev/null 2>>"$DIR/cscli.err"
-"${CSCLI[@]}" decisions add --ip 192.0.2.7 --duration 1h --reason smoke >/dev/null 2>>"$DIR/cscli.err"
+{
+  "${CSCLI[@]}" bouncers add pulling -k pulling-key-0001 -o raw >/dev/null
+  "${CSCLI[@]}" bouncers add never-pulled -k never-key-0002 -o raw >/dev/null
+  "${CSCLI[@]}" bouncers add stale -k stale-key-0003 -o raw >/dev/null
+  "${CSCLI[@]}" machines add tester -p tester-password-1 >/dev/null
+  "${CSCLI[@]}" decisions add --ip 192.0.2.7 --duration 1h --reason smoke >/dev/null
+} 2>>"$DIR/cscli.err"
 ok "3 bouncers, 1 machine, 1 decision added"
 
 cat > "$DIR/on-decision.sh" <<SH
@@ -70,7 +72,7 @@ start_bouncer() { # NAME KEY
     render "$SUPPORT/custom-bouncer.yaml.tmpl" "$DIR/$1.yaml"
   "$CUSTOM_BOUNCER_BIN" -c "$DIR/$1.yaml" >"$DIR/$1.out" 2>"$DIR/$1.err" & PIDS+=($!)
 }
-start_bouncer pulling pulling-key-0001; PULLING_PID=${PIDS[-1]}
+start_bouncer pulling pulling-key-0001
 start_bouncer stale stale-key-0003; STALE_PID=${PIDS[-1]}
 sleep 1
 p1=$(sql "select last_pull from bouncers where name='pulling'")

@@ -14,16 +14,24 @@ step() { printf '\n=== %s\n' "$*" >&2; }
 step "tools the suite needs"
 missing=()
 for tool in cargo rustfmt cargo-clippy python3 apt-get dpkg dpkg-deb ldd unshare chroot setsid jsonnet debootstrap \
-            lintian systemd-analyze podman; do
+            lintian systemd-analyze podman shellcheck; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=("python3-venv")
+python3 -c 'import yaml' 2>/dev/null || missing+=("python3-yaml")
 if ((${#missing[@]})); then
   echo "test.sh: missing: ${missing[*]}" >&2
-  echo "install: apt-get install -y util-linux python3-venv debootstrap lintian systemd podman jsonnet;" \
+  echo "install: apt-get install -y util-linux python3-venv python3-yaml debootstrap lintian systemd podman jsonnet shellcheck;" \
        "rustup component add clippy rustfmt (or run .ci/run as root, which does both)" >&2
   exit 1
 fi
+
+step "no function over 120 lines outside tests"
+scripts/check-function-length.py
+
+step "shellcheck: scripts/, examples/**/*.sh, .ci/run, the package's maintainer scripts"
+mapfile -t shell_scripts < <(find scripts examples -name '*.sh' | sort)
+shellcheck "${shell_scripts[@]}" .ci/run debian/postinst debian/postrm
 
 step "real parts (Debian packages, extracted under target/parts)"
 scripts/fetch-parts.sh >/dev/null

@@ -23,7 +23,7 @@ use crate::crowdsec::verdict::{
     LapiVerdict, Role, Severity,
 };
 use crate::exporter::Exporter;
-use crate::scrape::Scrape;
+use crate::scrape::{Scrape, SourceReport};
 use crate::settings::{LogLevel, LogSettings, Settings, Thresholds};
 use crate::sources::bouncer_config::ConfigSnapshot;
 use crate::sources::lapi_health::LapiHealth;
@@ -123,277 +123,26 @@ impl Findings {
 pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
     let mut findings = Findings(Vec::new());
     let files: Vec<FileReport> = s.checked_files();
-    if let Some(r) = s.report::<ConfigSnapshot>().filter(|r| !r.up) {
-        if let Some(e) = &r.last_error {
-            findings.add(
-                Severity::Warning,
-                Some("CrowdSecExporterSourceDown"),
-                format!("the configuration checks could not run: {}", e.message),
-            );
-        }
-    }
-    // A bounded pass (issue 23): say what was left out and why, as crowdsec_bouncer_config_files_skipped does.
-    if let Some(d) = s.report::<ConfigSnapshot>().and_then(|r| r.data.as_ref()) {
-        if !d.skipped.is_empty() {
-            let why: Vec<String> = d
-                .skipped
-                .iter()
-                .map(|(reason, n)| {
-                    let what = match *reason {
-                        "limit" => "past the 256 files checked per pass",
-                        "not_regular" => "FIFOs, sockets or devices, never opened",
-                        _ => "not reached within the pass's 5 s",
-                    };
-                    format!("{n} {what} ({reason})")
-                })
-                .collect();
-            findings.add(
-                Severity::Info,
-                None,
-                format!(
-                    "bouncer configuration files not checked: {}; is --bouncers.config-dir the bouncers' folder?",
-                    why.join(", ")
-                ),
-            );
-        }
-    }
-    let mut lapis = Vec::new();
+    config_pass_findings(s, &mut findings);
     let mut offline_bouncers: Vec<(String, String)> = Vec::new();
     let mut any_source_up = false;
+    let mut lapis = Vec::new();
     for r in s.reports::<BouncerSnapshot>() {
         any_source_up |= r.up;
-        let health = s.reports::<LapiHealth>().find(|h| h.name == r.name);
-        let (url, up, health_error) = match health.map(|h| (h, h.data.as_ref().filter(|_| h.up))) {
-            Some((_, Some(d))) => (Some(d.url.clone()), Some(d.up), d.error.clone()),
-            Some((h, None)) => (None, None, h.last_error.as_ref().map(|e| e.message.clone())),
-            None => (None, None, None),
-        };
-        if up == Some(false) {
-            findings.add(
-                Severity::Critical,
-                Some("CrowdSecLapiDown"),
-                format!(
-                    "LAPI {} does not answer at {}: {}",
-                    r.name,
-                    url.as_deref().unwrap_or("?"),
-                    health_error.as_deref().unwrap_or("")
-                ),
-            );
-        }
-        let database_error = (!r.up).then(|| {
-            r.last_error
-                .as_ref()
-                .map(|e| e.message.clone())
-                .unwrap_or_default()
-        });
-        if let Some(e) = &database_error {
-            findings.add(
-                Severity::Warning,
-                Some("CrowdSecExporterSourceDown"),
-                format!("the bouncers of LAPI {} cannot be read: {e}", r.name),
-            );
-        }
-        // CrowdSecBouncersAutodeleteShort: CrowdSec deletes a stopped bouncer's row before it reaches "offline".
-        for a in r.data.iter().flat_map(|d| &d.autodelete) {
-            if a.after <= t.bouncer_offline {
-                findings.add(
-                    Severity::Warning,
-                    Some("CrowdSecBouncersAutodeleteShort"),
-                    format!(
-                        "LAPI {}: CrowdSec deletes {} bouncer rows whose last pull is {} old (db_config.flush.bouncers_autodelete), no longer than the offline threshold ({}): a bouncer that stops loses its row before it is called offline; only Prometheus remembers it (CrowdSecBouncerDeletedWhileLate), diagnose cannot. Raise it above {} or remove it",
-                        r.name,
-                        a.auth_type,
-                        text::h(a.after.as_secs_f64()),
-                        text::h(t.bouncer_offline.as_secs_f64()),
-                        text::h(t.bouncer_offline.as_secs_f64()),
-                    ),
-                );
-            }
-        }
-        let judged = r
-            .data
-            .as_ref()
-            .map(|d| verdict::judge_lapi(&r.name, &d.bouncers, s.now, t));
-        let mut bouncers = Vec::new();
-        if let Some(j) = &judged {
-            for b in &j.bases {
-                if b.verdict == BaseVerdict::Offline {
-                    offline_bouncers.extend(
-                        b.rows
-                            .iter()
-                            .map(|row| (r.name.clone(), row.bouncer.name.clone())),
-                    );
-                }
-                let report = base_report(b, &files, t);
-                if let Some(finding) = base_finding(&report) {
-                    findings.0.push(finding);
-                }
-                for row in report.rows.iter().filter(|x| x.role == Role::Superseded) {
-                    findings.add(
-                        Severity::Info,
-                        None,
-                        format!(
-                            "bouncer {}: row {} is a superseded registration (last pull {})",
-                            report.name,
-                            row.name,
-                            row.last_pull_ago.as_deref().unwrap_or("?")
-                        ),
-                    );
-                }
-                bouncers.push(report);
-            }
-            // CrowdSecBouncerEnforcesNothing: the usage reports against the LAPI's active decisions.
-            let lapi_active = s
-                .reports::<ActiveDecisions>()
-                .find(|d| d.name == r.name)
-                .and_then(|d| d.data.as_ref())
-                .map(|d| d.total());
-            let usage = r.data.as_ref().and_then(|d| d.usage.as_ref());
-            for e in usage
-                .map(|u| {
-                    verdict::judge_enforcement(
-                        &r.name,
-                        &r.data.as_ref().expect("usage comes with data").bouncers,
-                        u,
-                        lapi_active,
-                        s.now,
-                        t,
-                    )
-                })
-                .unwrap_or_default()
-            {
-                let Some(firing) = e.firing else { continue };
-                findings.add(
-                    firing.severity,
-                    Some(firing.alert.name()),
-                    format!(
-                        "bouncer {} enforces nothing: its newest usage report ({} ago) counts 0 active decisions while LAPI {} has {}",
-                        e.bouncer.name,
-                        e.report_age_seconds.map(human_duration).unwrap_or_default(),
-                        r.name,
-                        lapi_active.unwrap_or_default()
-                    ),
-                );
-                if let Some(b) = bouncers
-                    .iter_mut()
-                    .find(|b: &&mut BaseReport| b.name == e.bouncer.base_name())
-                {
-                    b.alerts.push(firing);
-                    b.alerts.sort();
-                }
-            }
-            match j.verdict {
-                LapiVerdict::Ok => {}
-                LapiVerdict::NoBouncer => findings.add(
-                    j.severity,
-                    j.alert.map(Alert::name),
-                    format!(
-                        "no bouncer is registered on LAPI {}: nothing applies its decisions",
-                        r.name
-                    ),
-                ),
-                LapiVerdict::NoActiveBouncer => findings.add(
-                    j.severity,
-                    j.alert.map(Alert::name),
-                    format!(
-                        "no bouncer of LAPI {} is active: {}",
-                        r.name,
-                        no_active_detail(j)
-                    ),
-                ),
-            }
-        }
-        lapis.push(LapiReport {
-            name: r.name.clone(),
-            database_error,
-            url,
-            up,
-            health_error,
-            verdict: judged.as_ref().map(|j| j.verdict),
-            severity: judged.as_ref().map_or(Severity::None, |j| j.severity),
-            alert: judged.as_ref().and_then(|j| j.alert),
-            bouncers,
-            autodelete: r
-                .data
-                .iter()
-                .flat_map(|d| &d.autodelete)
-                .map(|a| report::AutodeleteReport {
-                    auth_type: a.auth_type,
-                    seconds: a.after.as_secs_f64(),
-                    alert: (a.after <= t.bouncer_offline)
-                        .then_some("CrowdSecBouncersAutodeleteShort"),
-                })
-                .collect(),
-        });
+        lapis.push(lapi_report(
+            r,
+            s,
+            t,
+            &files,
+            &mut findings,
+            &mut offline_bouncers,
+        ));
     }
     let integrations = s.report::<IntegrationSnapshot>().map(|r| {
         any_source_up |= r.up;
-        let error = (!r.up).then(|| {
-            r.last_error
-                .as_ref()
-                .map(|e| e.message.clone())
-                .unwrap_or_default()
-        });
-        if let Some(e) = &error {
-            findings.add(
-                Severity::Warning,
-                Some("CrowdSecExporterSourceDown"),
-                format!("the Service API cannot be read: {e}"),
-            );
-        }
-        let items: Vec<_> = r
-            .data
-            .iter()
-            .flat_map(|d| d.integrations.iter())
-            .map(|i| integration_report(&verdict::judge_integration(i, s.now, t), &files))
-            .collect();
-        for i in items.iter().filter(|i| i.severity > Severity::None) {
-            findings.add(
-                i.severity,
-                i.alert.map(Alert::name),
-                format!(
-                    "integration {} ({}): {}",
-                    i.name,
-                    i.id,
-                    text::integration_label(i.verdict)
-                ),
-            );
-        }
-        IntegrationsReport { error, items }
+        integrations_report(r, s, t, &files, &mut findings)
     });
-    for f in files.iter().filter(|f| !f.valid()) {
-        let failed: Vec<&str> = f
-            .checks
-            .iter()
-            // Host checks (running, log...) name causes, not faults of the file.
-            .filter(|c| c.status == CheckStatus::Fail && c.check.judges_file())
-            .map(|c| c.check.name())
-            .collect();
-        // As CrowdSecBouncerConfigInvalidAndOffline: its bouncer is offline by the offline rule.
-        let offline = f.bouncer.as_ref().is_some_and(|b| {
-            offline_bouncers
-                .iter()
-                .any(|(l, n)| n == b && f.lapi.as_deref().is_none_or(|fl| fl == l))
-        });
-        let (severity, alert, also) = if offline {
-            (
-                Severity::Critical,
-                "CrowdSecBouncerConfigInvalidAndOffline",
-                " and its bouncer is offline",
-            )
-        } else {
-            (Severity::Warning, "CrowdSecBouncerConfigInvalid", "")
-        };
-        findings.add(
-            severity,
-            Some(alert),
-            format!(
-                "configuration {} is invalid{also}: {}",
-                f.path.display(),
-                failed.join(", ")
-            ),
-        );
-    }
+    invalid_file_findings(&files, &offline_bouncers, &mut findings);
     let worst = findings
         .0
         .iter()
@@ -436,6 +185,331 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             })
             .collect(),
         looked_in: Vec::new(),
+    }
+}
+
+/// The configuration checks' own state: could not run, or a bounded pass left files out.
+fn config_pass_findings(s: &Scrape, findings: &mut Findings) {
+    if let Some(r) = s.report::<ConfigSnapshot>().filter(|r| !r.up) {
+        if let Some(e) = &r.last_error {
+            findings.add(
+                Severity::Warning,
+                Some("CrowdSecExporterSourceDown"),
+                format!("the configuration checks could not run: {}", e.message),
+            );
+        }
+    }
+    // A bounded pass (issue 23): say what was left out and why, as crowdsec_bouncer_config_files_skipped does.
+    if let Some(d) = s.report::<ConfigSnapshot>().and_then(|r| r.data.as_ref()) {
+        if !d.skipped.is_empty() {
+            let why: Vec<String> = d
+                .skipped
+                .iter()
+                .map(|(reason, n)| {
+                    let what = match *reason {
+                        "limit" => "past the 256 files checked per pass",
+                        "not_regular" => "FIFOs, sockets or devices, never opened",
+                        _ => "not reached within the pass's 5 s",
+                    };
+                    format!("{n} {what} ({reason})")
+                })
+                .collect();
+            findings.add(
+                Severity::Info,
+                None,
+                format!(
+                    "bouncer configuration files not checked: {}; is --bouncers.config-dir the bouncers' folder?",
+                    why.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// One LAPI: its health and database, its autodelete setting, its bases, their enforcement and its own verdict.
+/// The rows of its offline bases go to `offline_bouncers` (for CrowdSecBouncerConfigInvalidAndOffline).
+fn lapi_report(
+    r: &SourceReport<BouncerSnapshot>,
+    s: &Scrape,
+    t: &Thresholds,
+    files: &[FileReport],
+    findings: &mut Findings,
+    offline_bouncers: &mut Vec<(String, String)>,
+) -> LapiReport {
+    let health = s.reports::<LapiHealth>().find(|h| h.name == r.name);
+    let (url, up, health_error) = match health.map(|h| (h, h.data.as_ref().filter(|_| h.up))) {
+        Some((_, Some(d))) => (Some(d.url.clone()), Some(d.up), d.error.clone()),
+        Some((h, None)) => (None, None, h.last_error.as_ref().map(|e| e.message.clone())),
+        None => (None, None, None),
+    };
+    if up == Some(false) {
+        findings.add(
+            Severity::Critical,
+            Some("CrowdSecLapiDown"),
+            format!(
+                "LAPI {} does not answer at {}: {}",
+                r.name,
+                url.as_deref().unwrap_or("?"),
+                health_error.as_deref().unwrap_or("")
+            ),
+        );
+    }
+    let database_error = (!r.up).then(|| {
+        r.last_error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_default()
+    });
+    if let Some(e) = &database_error {
+        findings.add(
+            Severity::Warning,
+            Some("CrowdSecExporterSourceDown"),
+            format!("the bouncers of LAPI {} cannot be read: {e}", r.name),
+        );
+    }
+    autodelete_findings(r, t, findings);
+    let judged = r
+        .data
+        .as_ref()
+        .map(|d| verdict::judge_lapi(&r.name, &d.bouncers, s.now, t));
+    let mut bouncers = Vec::new();
+    if let Some(j) = &judged {
+        bouncers = base_reports(&r.name, j, files, t, findings, offline_bouncers);
+        enforcement_findings(r, s, t, &mut bouncers, findings);
+        lapi_verdict_finding(&r.name, j, findings);
+    }
+    LapiReport {
+        name: r.name.clone(),
+        database_error,
+        url,
+        up,
+        health_error,
+        verdict: judged.as_ref().map(|j| j.verdict),
+        severity: judged.as_ref().map_or(Severity::None, |j| j.severity),
+        alert: judged.as_ref().and_then(|j| j.alert),
+        bouncers,
+        autodelete: r
+            .data
+            .iter()
+            .flat_map(|d| &d.autodelete)
+            .map(|a| report::AutodeleteReport {
+                auth_type: a.auth_type,
+                seconds: a.after.as_secs_f64(),
+                alert: (a.after <= t.bouncer_offline).then_some("CrowdSecBouncersAutodeleteShort"),
+            })
+            .collect(),
+    }
+}
+
+/// CrowdSecBouncersAutodeleteShort: CrowdSec deletes a stopped bouncer's row before it reaches "offline".
+fn autodelete_findings(r: &SourceReport<BouncerSnapshot>, t: &Thresholds, findings: &mut Findings) {
+    for a in r.data.iter().flat_map(|d| &d.autodelete) {
+        if a.after <= t.bouncer_offline {
+            findings.add(
+                Severity::Warning,
+                Some("CrowdSecBouncersAutodeleteShort"),
+                format!(
+                    "LAPI {}: CrowdSec deletes {} bouncer rows whose last pull is {} old (db_config.flush.bouncers_autodelete), no longer than the offline threshold ({}): a bouncer that stops loses its row before it is called offline; only Prometheus remembers it (CrowdSecBouncerDeletedWhileLate), diagnose cannot. Raise it above {} or remove it",
+                    r.name,
+                    a.auth_type,
+                    text::h(a.after.as_secs_f64()),
+                    text::h(t.bouncer_offline.as_secs_f64()),
+                    text::h(t.bouncer_offline.as_secs_f64()),
+                ),
+            );
+        }
+    }
+}
+
+/// One report per base of a LAPI, with its finding and one per superseded row.
+fn base_reports(
+    lapi: &str,
+    j: &verdict::LapiJudgement<'_>,
+    files: &[FileReport],
+    t: &Thresholds,
+    findings: &mut Findings,
+    offline_bouncers: &mut Vec<(String, String)>,
+) -> Vec<BaseReport> {
+    let mut bouncers = Vec::new();
+    for b in &j.bases {
+        if b.verdict == BaseVerdict::Offline {
+            offline_bouncers.extend(
+                b.rows
+                    .iter()
+                    .map(|row| (lapi.to_string(), row.bouncer.name.clone())),
+            );
+        }
+        let report = base_report(b, files, t);
+        if let Some(finding) = base_finding(&report) {
+            findings.0.push(finding);
+        }
+        for row in report.rows.iter().filter(|x| x.role == Role::Superseded) {
+            findings.add(
+                Severity::Info,
+                None,
+                format!(
+                    "bouncer {}: row {} is a superseded registration (last pull {})",
+                    report.name,
+                    row.name,
+                    row.last_pull_ago.as_deref().unwrap_or("?")
+                ),
+            );
+        }
+        bouncers.push(report);
+    }
+    bouncers
+}
+
+/// CrowdSecBouncerEnforcesNothing: the usage reports against the LAPI's active decisions; the alert also goes to
+/// its base's report.
+fn enforcement_findings(
+    r: &SourceReport<BouncerSnapshot>,
+    s: &Scrape,
+    t: &Thresholds,
+    bouncers: &mut [BaseReport],
+    findings: &mut Findings,
+) {
+    let lapi_active = s
+        .reports::<ActiveDecisions>()
+        .find(|d| d.name == r.name)
+        .and_then(|d| d.data.as_ref())
+        .map(|d| d.total());
+    let usage = r.data.as_ref().and_then(|d| d.usage.as_ref());
+    for e in usage
+        .map(|u| {
+            verdict::judge_enforcement(
+                &r.name,
+                &r.data.as_ref().expect("usage comes with data").bouncers,
+                u,
+                lapi_active,
+                s.now,
+                t,
+            )
+        })
+        .unwrap_or_default()
+    {
+        let Some(firing) = e.firing else { continue };
+        findings.add(
+            firing.severity,
+            Some(firing.alert.name()),
+            format!(
+                "bouncer {} enforces nothing: its newest usage report ({} ago) counts 0 active decisions while LAPI {} has {}",
+                e.bouncer.name,
+                e.report_age_seconds.map(human_duration).unwrap_or_default(),
+                r.name,
+                lapi_active.unwrap_or_default()
+            ),
+        );
+        if let Some(b) = bouncers
+            .iter_mut()
+            .find(|b: &&mut BaseReport| b.name == e.bouncer.base_name())
+        {
+            b.alerts.push(firing);
+            b.alerts.sort();
+        }
+    }
+}
+
+/// The LAPI's own verdict: no bouncer, or none active.
+fn lapi_verdict_finding(lapi: &str, j: &verdict::LapiJudgement<'_>, findings: &mut Findings) {
+    match j.verdict {
+        LapiVerdict::Ok => {}
+        LapiVerdict::NoBouncer => findings.add(
+            j.severity,
+            j.alert.map(Alert::name),
+            format!("no bouncer is registered on LAPI {lapi}: nothing applies its decisions"),
+        ),
+        LapiVerdict::NoActiveBouncer => findings.add(
+            j.severity,
+            j.alert.map(Alert::name),
+            format!(
+                "no bouncer of LAPI {lapi} is active: {}",
+                no_active_detail(j)
+            ),
+        ),
+    }
+}
+
+/// The Service API's integrations, each judged, with a finding per one an alert fires for.
+fn integrations_report(
+    r: &SourceReport<IntegrationSnapshot>,
+    s: &Scrape,
+    t: &Thresholds,
+    files: &[FileReport],
+    findings: &mut Findings,
+) -> IntegrationsReport {
+    let error = (!r.up).then(|| {
+        r.last_error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_default()
+    });
+    if let Some(e) = &error {
+        findings.add(
+            Severity::Warning,
+            Some("CrowdSecExporterSourceDown"),
+            format!("the Service API cannot be read: {e}"),
+        );
+    }
+    let items: Vec<_> = r
+        .data
+        .iter()
+        .flat_map(|d| d.integrations.iter())
+        .map(|i| integration_report(&verdict::judge_integration(i, s.now, t), files))
+        .collect();
+    for i in items.iter().filter(|i| i.severity > Severity::None) {
+        findings.add(
+            i.severity,
+            i.alert.map(Alert::name),
+            format!(
+                "integration {} ({}): {}",
+                i.name,
+                i.id,
+                text::integration_label(i.verdict)
+            ),
+        );
+    }
+    IntegrationsReport { error, items }
+}
+
+/// CrowdSecBouncerConfigInvalid, or CrowdSecBouncerConfigInvalidAndOffline when its bouncer is offline by the
+/// offline rule.
+fn invalid_file_findings(
+    files: &[FileReport],
+    offline_bouncers: &[(String, String)],
+    findings: &mut Findings,
+) {
+    for f in files.iter().filter(|f| !f.valid()) {
+        let failed: Vec<&str> = f
+            .checks
+            .iter()
+            // Host checks (running, log...) name causes, not faults of the file.
+            .filter(|c| c.status == CheckStatus::Fail && c.check.judges_file())
+            .map(|c| c.check.name())
+            .collect();
+        let offline = f.bouncer.as_ref().is_some_and(|b| {
+            offline_bouncers
+                .iter()
+                .any(|(l, n)| n == b && f.lapi.as_deref().is_none_or(|fl| fl == l))
+        });
+        let (severity, alert, also) = if offline {
+            (
+                Severity::Critical,
+                "CrowdSecBouncerConfigInvalidAndOffline",
+                " and its bouncer is offline",
+            )
+        } else {
+            (Severity::Warning, "CrowdSecBouncerConfigInvalid", "")
+        };
+        findings.add(
+            severity,
+            Some(alert),
+            format!(
+                "configuration {} is invalid{also}: {}",
+                f.path.display(),
+                failed.join(", ")
+            ),
+        );
     }
 }
 

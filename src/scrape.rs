@@ -48,8 +48,11 @@ pub struct SourceReport<T> {
     pub reads: u64,
 }
 
+// Not derived: the snapshot `T`, behind its `Arc`, need not be `Clone`. The one place a report is copied field by
+// field; a new report is this copy with what changed (`SourceReport { up, ..prev.clone() }`).
 impl<T> SourceReport<T> {
-    fn empty(kind: &'static str, name: &str, lapi: Option<&str>) -> Self {
+    /// Before the first read: down, no data, no error yet.
+    pub(crate) fn empty(kind: &'static str, name: &str, lapi: Option<&str>) -> Self {
         SourceReport {
             kind,
             name: name.to_owned(),
@@ -66,16 +69,9 @@ impl<T> SourceReport<T> {
 
     fn with_failure(&self, failure: SourceFailure) -> Self {
         SourceReport {
-            kind: self.kind,
-            name: self.name.clone(),
-            lapi: self.lapi.clone(),
-            data: self.data.clone(),
             up: false,
             last_error: Some(failure),
-            last_duration_seconds: self.last_duration_seconds,
-            last_success: self.last_success,
-            errors: self.errors.clone(),
-            reads: self.reads,
+            ..self.clone()
         }
     }
 }
@@ -260,9 +256,6 @@ impl<S: Source> Cached<S> {
                         tracing::info!(source = prev.kind, name = %prev.name, after = %was, "source recovered");
                     }
                     SourceReport {
-                        kind: prev.kind,
-                        name: prev.name.clone(),
-                        lapi: prev.lapi.clone(),
                         data: Some(Arc::new(data)),
                         up: true,
                         last_error: None,
@@ -270,6 +263,7 @@ impl<S: Source> Cached<S> {
                         last_success: Some(time::now()),
                         errors,
                         reads: prev.reads + 1,
+                        ..(**prev).clone()
                     }
                 }
                 Err(failure) => {
@@ -284,16 +278,12 @@ impl<S: Source> Cached<S> {
                     }
                     *errors.entry(failure.reason).or_default() += 1;
                     SourceReport {
-                        kind: prev.kind,
-                        name: prev.name.clone(),
-                        lapi: prev.lapi.clone(),
-                        data: prev.data.clone(),
                         up: false,
                         last_error: Some(failure),
                         last_duration_seconds: duration,
-                        last_success: prev.last_success,
                         errors,
                         reads: prev.reads + 1,
+                        ..(**prev).clone()
                     }
                 }
             };

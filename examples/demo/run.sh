@@ -131,6 +131,7 @@ EOF
   chmod 0600 "$WORK/bouncers/crowdsec-firewall-bouncer.yaml"
 fi
 
+# shellcheck disable=SC2153 # CROWDSEC_BIN comes from target/parts/env.sh
 start crowdsec env LD_LIBRARY_PATH="$PARTS_LIBS" "$CROWDSEC_BIN" -no-cs -c "$WORK/config.yaml"
 CROWDSEC_PID=$!
 wait_http "http://127.0.0.1:$LAPI_PORT/health" 30 || { alive_or_die crowdsec "$CROWDSEC_PID"; die "LAPI not healthy"; }

@@ -31,6 +31,28 @@ pub struct Bouncer {
     pub last_usage_metrics: Option<UnixSeconds>,
 }
 
+#[cfg(test)]
+impl Bouncer {
+    /// The tests' one row builder: an API-key firewall bouncer `name` at 192.0.2.1, v0.0.31, not auto-created
+    /// nor revoked, with no registration time nor usage metrics; a test changes what it needs with
+    /// `Bouncer { field, ..Bouncer::test_row(name, last_pull) }`.
+    pub(crate) fn test_row(name: &str, last_pull: LastPull) -> Bouncer {
+        Bouncer {
+            name: name.into(),
+            ip_address: "192.0.2.1".into(),
+            bouncer_type: "crowdsec-firewall-bouncer".into(),
+            version: "v0.0.31".into(),
+            auth_type: "api-key".into(),
+            os: String::new(),
+            auto_created: "false".into(),
+            revoked: "false".into(),
+            last_pull,
+            registered_at: None,
+            last_usage_metrics: None,
+        }
+    }
+}
+
 /// When a bouncer last pulled decisions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LastPull {
@@ -206,17 +228,11 @@ mod tests {
 
     fn bouncer(name: &str) -> Bouncer {
         Bouncer {
-            name: name.into(),
             ip_address: String::new(),
             bouncer_type: String::new(),
             version: String::new(),
-            auth_type: "api-key".into(),
-            os: String::new(),
             auto_created: String::new(),
-            revoked: "false".into(),
-            last_pull: LastPull::Never,
-            registered_at: None,
-            last_usage_metrics: None,
+            ..Bouncer::test_row(name, LastPull::Never)
         }
     }
 

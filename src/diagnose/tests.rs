@@ -15,17 +15,13 @@ const H: f64 = 3600.0;
 const D: f64 = 86_400.0;
 
 fn report<T>(kind: &'static str, name: &str, data: T) -> Arc<SourceReport<T>> {
+    let lapi = matches!(kind, "lapi_db" | "cscli" | "lapi_health").then_some(name);
     Arc::new(SourceReport {
-        kind,
-        name: name.to_owned(),
-        lapi: matches!(kind, "lapi_db" | "cscli" | "lapi_health").then(|| name.to_owned()),
         data: Some(Arc::new(data)),
         up: true,
-        last_error: None,
-        last_duration_seconds: 0.0,
         last_success: Some(NOW),
-        errors: BTreeMap::new(),
         reads: 1,
+        ..SourceReport::empty(kind, name, lapi)
     })
 }
 
@@ -57,17 +53,9 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
 
 fn row(name: &str, last_pull: LastPull) -> Bouncer {
     Bouncer {
-        name: name.into(),
         ip_address: "192.0.2.2".into(),
-        bouncer_type: "crowdsec-firewall-bouncer".into(),
-        version: "v0.0.31".into(),
-        auth_type: "api-key".into(),
-        os: String::new(),
-        auto_created: "false".into(),
-        revoked: "false".into(),
-        last_pull,
         registered_at: Some(NOW - 30.0 * D),
-        last_usage_metrics: None,
+        ..Bouncer::test_row(name, last_pull)
     }
 }
 

@@ -1,6 +1,9 @@
 //! `diagnose`'s words: the text report for people, and the labels, notes and fixes of each verdict.
 
-use super::{key_compared, key_unmatched, BaseReport, IntegrationReport, Report, Status};
+use super::{
+    key_compared, key_unmatched, BaseReport, ConfigFile, IntegrationReport, LapiReport, Report,
+    Status,
+};
 use crate::crowdsec::bouncer_files::checks::Status as CheckStatus;
 use crate::crowdsec::verdict::{
     BaseJudgement, BaseVerdict, Cause, IntegrationJudgement, IntegrationVerdict, LapiVerdict, Role,
@@ -346,34 +349,7 @@ pub(crate) fn text(r: &Report, colour: bool) -> String {
         o.push('\n');
     }
     for l in &r.lapis {
-        o.push_str(&format!("\nLAPI {}", l.name));
-        match (l.up, &l.url) {
-            (Some(true), Some(u)) => o.push_str(&format!(" at {u}: {}\n", p.on(GOOD, "up"))),
-            (Some(false), Some(u)) => o.push_str(&format!(
-                " at {u}: {} ({})\n    try: start CrowdSec (`systemctl status crowdsec`) and check api.server.listen_uri\n",
-                p.on(BAD, "DOWN"),
-                l.health_error.as_deref().unwrap_or("")
-            )),
-            _ => o.push_str(&format!(
-                ": reachability unknown ({})\n",
-                l.health_error.as_deref().unwrap_or("no URL; give --lapi.url")
-            )),
-        }
-        if let Some(e) = &l.database_error {
-            o.push_str(&format!("    database: {}\n", p.on(BAD, e)));
-        }
-        if l.verdict == Some(LapiVerdict::NoActiveBouncer) {
-            o.push_str(&format!(
-                "    {}: every bouncer inactive for longer than the offline threshold\n",
-                p.severity(l.severity, "NO ACTIVE BOUNCER")
-            ));
-        }
-        if l.bouncers.is_empty() && l.database_error.is_none() {
-            o.push_str("    no bouncer registered\n");
-        }
-        for b in &l.bouncers {
-            base_text(&mut o, &p, b);
-        }
+        lapi_text(&mut o, &p, l);
     }
     if let Some(i) = &r.integrations {
         o.push_str("\nBlocklist integrations (Service API)\n");
@@ -392,53 +368,7 @@ pub(crate) fn text(r: &Report, colour: bool) -> String {
         o.push_str("    none found (see --bouncers.config-dir, --bouncers.config-file)\n");
     }
     for f in &r.config_files {
-        let verdict = match f.valid {
-            Some(false) => p.on(BAD, "INVALID"),
-            _ if !f.file.enabled => p.on(
-                WARN,
-                if f.file.kind == crate::crowdsec::bouncer_files::Kind::Traefik {
-                    "disabled (the plugin's middleware is not `enabled: true`)"
-                } else {
-                    "disabled (ENABLED=false in the file the bouncer reads)"
-                },
-            ),
-            Some(true) => p.on(GOOD, "valid"),
-            None => p.on(WARN, "no check failed, but its key could not be checked"),
-        };
-        // "none matched" only when the key was compared (as the alert's description).
-        let bouncer = match f.file.bouncer.as_deref() {
-            Some(b) => b.to_owned(),
-            None if key_unmatched(&f.file) => "none matched".to_owned(),
-            None if key_compared(&f.file) => "none".to_owned(),
-            None => "not linked (its key was not compared)".to_owned(),
-        };
-        o.push_str(&format!(
-            "  {}: {verdict} ({}), bouncer: {bouncer}\n",
-            f.file.path.display(),
-            f.file.kind.describe(),
-        ));
-        for c in f
-            .file
-            .checks
-            .iter()
-            .filter(|c| c.status != CheckStatus::Pass)
-        {
-            o.push_str(&format!(
-                "    {} {}: {}\n",
-                p.status(c.status),
-                c.check.name(),
-                c.detail
-            ));
-            if let Some(fix) = &c.fix {
-                o.push_str(&format!("      try: {fix}\n"));
-            }
-        }
-        for s in &f.file.skipped {
-            o.push_str(&format!("    skip {}: {}\n", s.check.name(), s.why));
-        }
-        for n in &f.file.notes {
-            o.push_str(&format!("    note: {n}\n"));
-        }
+        config_file_text(&mut o, &p, f);
     }
     o.push_str(&format!(
         "\nThresholds: offline after {}, late after {}, never-pulled grace {}, usage metrics fresh for {}, integrations offline after {} (config file `thresholds`; keep them equal to the rule file's recording rules)\n",
@@ -449,4 +379,87 @@ pub(crate) fn text(r: &Report, colour: bool) -> String {
         h(r.thresholds.integration_offline_threshold_seconds),
     ));
     o
+}
+
+/// One LAPI: reachability, database, its own verdict, then its bases.
+fn lapi_text(o: &mut String, p: &Paint, l: &LapiReport) {
+    o.push_str(&format!("\nLAPI {}", l.name));
+    match (l.up, &l.url) {
+        (Some(true), Some(u)) => o.push_str(&format!(" at {u}: {}\n", p.on(GOOD, "up"))),
+        (Some(false), Some(u)) => o.push_str(&format!(
+            " at {u}: {} ({})\n    try: start CrowdSec (`systemctl status crowdsec`) and check api.server.listen_uri\n",
+            p.on(BAD, "DOWN"),
+            l.health_error.as_deref().unwrap_or("")
+        )),
+        _ => o.push_str(&format!(
+            ": reachability unknown ({})\n",
+            l.health_error.as_deref().unwrap_or("no URL; give --lapi.url")
+        )),
+    }
+    if let Some(e) = &l.database_error {
+        o.push_str(&format!("    database: {}\n", p.on(BAD, e)));
+    }
+    if l.verdict == Some(LapiVerdict::NoActiveBouncer) {
+        o.push_str(&format!(
+            "    {}: every bouncer inactive for longer than the offline threshold\n",
+            p.severity(l.severity, "NO ACTIVE BOUNCER")
+        ));
+    }
+    if l.bouncers.is_empty() && l.database_error.is_none() {
+        o.push_str("    no bouncer registered\n");
+    }
+    for b in &l.bouncers {
+        base_text(o, p, b);
+    }
+}
+
+/// One bouncer configuration file: its verdict and bouncer, then every check that did not pass, skip and note.
+fn config_file_text(o: &mut String, p: &Paint, f: &ConfigFile) {
+    let verdict = match f.valid {
+        Some(false) => p.on(BAD, "INVALID"),
+        _ if !f.file.enabled => p.on(
+            WARN,
+            if f.file.kind == crate::crowdsec::bouncer_files::Kind::Traefik {
+                "disabled (the plugin's middleware is not `enabled: true`)"
+            } else {
+                "disabled (ENABLED=false in the file the bouncer reads)"
+            },
+        ),
+        Some(true) => p.on(GOOD, "valid"),
+        None => p.on(WARN, "no check failed, but its key could not be checked"),
+    };
+    // "none matched" only when the key was compared (as the alert's description).
+    let bouncer = match f.file.bouncer.as_deref() {
+        Some(b) => b.to_owned(),
+        None if key_unmatched(&f.file) => "none matched".to_owned(),
+        None if key_compared(&f.file) => "none".to_owned(),
+        None => "not linked (its key was not compared)".to_owned(),
+    };
+    o.push_str(&format!(
+        "  {}: {verdict} ({}), bouncer: {bouncer}\n",
+        f.file.path.display(),
+        f.file.kind.describe(),
+    ));
+    for c in f
+        .file
+        .checks
+        .iter()
+        .filter(|c| c.status != CheckStatus::Pass)
+    {
+        o.push_str(&format!(
+            "    {} {}: {}\n",
+            p.status(c.status),
+            c.check.name(),
+            c.detail
+        ));
+        if let Some(fix) = &c.fix {
+            o.push_str(&format!("      try: {fix}\n"));
+        }
+    }
+    for s in &f.file.skipped {
+        o.push_str(&format!("    skip {}: {}\n", s.check.name(), s.why));
+    }
+    for n in &f.file.notes {
+        o.push_str(&format!("    note: {n}\n"));
+    }
 }

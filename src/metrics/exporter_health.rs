@@ -110,16 +110,11 @@ mod tests {
 
     fn down<T>(kind: &'static str, name: &str, lapi: Option<&str>) -> Arc<SourceReport<T>> {
         Arc::new(SourceReport {
-            kind,
-            name: name.into(),
-            lapi: lapi.map(str::to_owned),
-            data: None,
-            up: false,
-            last_error: None,
             last_duration_seconds: 0.5,
             last_success: Some(1_785_000_000.0),
             errors: [(Reason::Timeout, 2)].into_iter().collect(),
             reads: 2,
+            ..SourceReport::empty(kind, name, lapi)
         })
     }
 

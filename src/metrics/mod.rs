@@ -486,17 +486,12 @@ mod tests {
 
     fn bouncer(name: &str, last_pull: LastPull) -> Bouncer {
         Bouncer {
-            name: name.into(),
             ip_address: "10.0.0.1".into(),
-            bouncer_type: "crowdsec-firewall-bouncer".into(),
             version: "v1".into(),
-            auth_type: "api-key".into(),
             os: "debian/12".into(),
-            auto_created: "false".into(),
-            revoked: "false".into(),
-            last_pull,
             registered_at: Some(1.0),
             last_usage_metrics: Some(2.0),
+            ..Bouncer::test_row(name, last_pull)
         }
     }
 
@@ -535,16 +530,12 @@ mod tests {
             autodelete: Vec::new(),
         };
         Arc::new(SourceReport {
-            kind: "lapi_db",
-            name: "local".into(),
-            lapi: Some("local".into()),
             data: Some(Arc::new(snapshot)),
             up: true,
-            last_error: None,
             last_duration_seconds: 0.5,
             last_success: Some(1_785_000_000.0),
-            errors: Default::default(),
             reads: 1,
+            ..SourceReport::empty("lapi_db", "local", Some("local"))
         })
     }
 
@@ -641,9 +632,6 @@ mod tests {
         use crate::crowdsec::usage_reports::UsageTotals;
         let report_of = |usage: &UsageTotals| {
             Arc::new(SourceReport {
-                kind: "lapi_db",
-                name: "local".into(),
-                lapi: Some("local".into()),
                 data: Some(Arc::new(BouncerSnapshot {
                     bouncers: vec![bouncer("fw-0", LastPull::At(NOW - 5.0))],
                     schema: "1.7.1+",
@@ -652,11 +640,10 @@ mod tests {
                     autodelete: Vec::new(),
                 })),
                 up: true,
-                last_error: None,
                 last_duration_seconds: 0.5,
                 last_success: Some(NOW),
-                errors: Default::default(),
                 reads: 1,
+                ..SourceReport::empty("lapi_db", "local", Some("local"))
             })
         };
         let payload = |v: u32| {

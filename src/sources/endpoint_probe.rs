@@ -10,6 +10,7 @@ use reqwest::Url;
 
 use crate::crowdsec::bouncer_files::reachability::{Endpoint, EndpointKind};
 use crate::sources::lapi_health::{client_trusting, health_url};
+use crate::sources::root_cause;
 
 /// Probes `endpoint` with `client` (built by [`crate::sources::lapi_health::client`]: timeouts, no redirects),
 /// or, when the bouncer's file trusts a CA of its own or skips verification, with a client that does the same;
@@ -139,8 +140,4 @@ fn host_port(url: &Url) -> String {
         url.host_str().unwrap_or_default(),
         url.port_or_known_default().unwrap_or(0)
     )
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    super::causes(e).last().unwrap_or(e).to_string()
 }

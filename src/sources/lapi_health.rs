@@ -8,15 +8,18 @@ use std::time::{Duration, Instant};
 use reqwest::Url;
 
 use crate::crowdsec::bouncer_files::Trust;
-use crate::sources::{Reason, SourceFailure};
+use crate::sources::{root_cause, Reason, SourceFailure};
 
 pub(crate) const SOURCE: &str = "lapi_health";
 
 /// One answer of `/health`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LapiHealth {
+    /// The URL asked: the LAPI's `/health`.
     pub url: String,
+    /// Whether it answered 200.
     pub up: bool,
+    /// How long the request took, in seconds.
     pub duration_seconds: f64,
     /// Why it is down, in operator words.
     pub error: Option<String>,
@@ -97,10 +100,6 @@ pub(crate) async fn check(client: &reqwest::Client, base: &Url) -> Result<(), St
         }
         Err(e) => Err(format!("request failed: {}", root_cause(&e))),
     }
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    super::causes(e).last().unwrap_or(e).to_string()
 }
 
 /// The URL a local client uses for `listen_uri` (`host:port`; an any-address means this host).

@@ -9,7 +9,7 @@ pub mod endpoint_probe;
 pub mod host_probes;
 pub mod lapi_db;
 pub mod lapi_decisions;
-pub(crate) mod lapi_health;
+pub mod lapi_health;
 pub(crate) mod process_group;
 pub mod service_api;
 
@@ -217,6 +217,11 @@ pub(crate) fn causes<'a>(
     e: &'a (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
     std::iter::successors(e.source(), |c| c.source())
+}
+
+/// The innermost cause of an error (the error itself when it has none): the one line a probe's failure reports.
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    causes(e).last().unwrap_or(e).to_string()
 }
 
 /// An error and its causes, `a: b: c`: the one way sources write an error chain (reqwest's own text is only

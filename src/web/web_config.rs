@@ -303,7 +303,7 @@ fn redact_strings(message: &str) -> String {
 }
 
 /// The TLS block, checked; `None` when it names no certificate nor client policy (the toolkit then serves HTTP).
-fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
+fn tls_settings(mut t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
     let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
     let nonempty_path =
         |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| !p.as_os_str().is_empty());
@@ -318,6 +318,55 @@ fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
     {
         return Ok(None);
     }
+    let (cert, key, client_ca) = tls_pems(&mut t, dir)?;
+    let client_auth = client_auth(&t, client_ca.is_some())?;
+    if t.client_allowed_sans
+        .as_ref()
+        .is_some_and(|s| !s.is_empty())
+    {
+        return Err((
+            "tls_server_config.client_allowed_sans",
+            "not supported by this exporter; restrict clients with a dedicated client_ca_file"
+                .into(),
+        ));
+    }
+    let min_version = tls_version(
+        "tls_server_config.min_version",
+        &t.min_version,
+        TlsVersion::Tls12,
+    )?;
+    let max_version = tls_version(
+        "tls_server_config.max_version",
+        &t.max_version,
+        TlsVersion::Tls13,
+    )?;
+    if min_version > max_version {
+        return Err((
+            "tls_server_config",
+            "min_version is above max_version".into(),
+        ));
+    }
+    let (cipher_suites, curves) = go_names(&mut t);
+    Ok(Some(TlsSettings {
+        cert,
+        key,
+        client_ca,
+        client_auth,
+        min_version,
+        max_version,
+        cipher_suites,
+        prefer_server_cipher_suites: t.prefer_server_cipher_suites.unwrap_or(true),
+        curves,
+    }))
+}
+
+/// The certificate, its key and the client CAs: each inline or a file (relative to the web config's folder), not
+/// both; the certificate and key are required.
+fn tls_pems(t: &mut RawTls, dir: &Path) -> Result<(Pem, Pem, Option<Pem>), Problem> {
+    let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let nonempty_path =
+        |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| !p.as_os_str().is_empty());
+    let key_inline = t.key.as_ref().is_some_and(|k| !k.0.is_empty());
     let file = |p: &PathBuf| Pem::File(dir.join(p));
     let cert = match (nonempty(&t.cert), nonempty_path(&t.cert_file)) {
         (true, true) => {
@@ -332,7 +381,7 @@ fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
     };
     let key = match (key_inline, nonempty_path(&t.key_file)) {
         (true, true) => return Err(("tls_server_config", "give key or key_file, not both".into())),
-        (true, false) => Pem::Inline(t.key.map(|k| k.0).unwrap_or_default()),
+        (true, false) => Pem::Inline(t.key.take().map(|k| k.0).unwrap_or_default()),
         (false, true) => file(t.key_file.as_ref().expect("checked")),
         (false, false) => return Err(("tls_server_config", "missing key_file (or key)".into())),
     };
@@ -349,6 +398,12 @@ fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
         (false, true) => Some(file(t.client_ca_file.as_ref().expect("checked"))),
         (false, false) => None,
     };
+    Ok((cert, key, client_ca))
+}
+
+/// `client_auth_type`, which needs client CAs exactly when it verifies certificates; the toolkit's two modes that
+/// accept unverified certificates are refused.
+fn client_auth(t: &RawTls, has_client_ca: bool) -> Result<ClientAuth, Problem> {
     let client_auth = match t.client_auth_type.as_deref().map(str::trim).unwrap_or("") {
         "" | "NoClientCert" => ClientAuth::None,
         "VerifyClientCertIfGiven" => ClientAuth::VerifyIfGiven,
@@ -358,7 +413,7 @@ fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
                 "tls_server_config.client_auth_type",
                 format!(
                     "{:?} accepts certificates nobody verified and is not supported; use RequireAndVerifyClientCert with client_ca_file",
-                    t.client_auth_type.unwrap_or_default()
+                    t.client_auth_type.clone().unwrap_or_default()
                 ),
             ))
         }
@@ -369,69 +424,50 @@ fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
             ))
         }
     };
-    match (client_auth, client_ca.is_some()) {
-        (ClientAuth::None, true) => {
-            return Err((
-                "tls_server_config",
-                "client CAs are configured without a client_auth_type (RequireAndVerifyClientCert?)".into(),
-            ))
-        }
-        (ClientAuth::VerifyIfGiven | ClientAuth::Require, false) => {
-            return Err((
-                "tls_server_config",
-                "client_auth_type verifies client certificates: client_ca_file (or client_ca) is required".into(),
-            ))
-        }
-        _ => {}
-    }
-    if t.client_allowed_sans
-        .as_ref()
-        .is_some_and(|s| !s.is_empty())
-    {
-        return Err((
-            "tls_server_config.client_allowed_sans",
-            "not supported by this exporter; restrict clients with a dedicated client_ca_file"
-                .into(),
-        ));
-    }
-    let version = |key: &'static str, v: &Option<String>, default: TlsVersion| {
-        match v.as_deref().map(str::trim).unwrap_or("") {
-            "" => Ok(default),
-            // rustls speaks TLS 1.2 and 1.3 only: an older floor is raised to 1.2 (stricter, never weaker).
-            "TLS10" | "TLS11" if key.ends_with("min_version") => {
-                tracing::warn!(
-                    key,
-                    "TLS 1.0 and 1.1 are not offered; the minimum is TLS 1.2"
-                );
-                Ok(TlsVersion::Tls12)
-            }
-            "TLS12" => Ok(TlsVersion::Tls12),
-            "TLS13" => Ok(TlsVersion::Tls13),
-            other => Err((
-                key,
-                format!("unsupported TLS version {other:?} (TLS12, TLS13)"),
-            )),
-        }
-    };
-    let min_version = version(
-        "tls_server_config.min_version",
-        &t.min_version,
-        TlsVersion::Tls12,
-    )?;
-    let max_version = version(
-        "tls_server_config.max_version",
-        &t.max_version,
-        TlsVersion::Tls13,
-    )?;
-    if min_version > max_version {
-        return Err((
+    match (client_auth, has_client_ca) {
+        (ClientAuth::None, true) => Err((
             "tls_server_config",
-            "min_version is above max_version".into(),
-        ));
+            "client CAs are configured without a client_auth_type (RequireAndVerifyClientCert?)".into(),
+        )),
+        (ClientAuth::VerifyIfGiven | ClientAuth::Require, false) => Err((
+            "tls_server_config",
+            "client_auth_type verifies client certificates: client_ca_file (or client_ca) is required".into(),
+        )),
+        _ => Ok(client_auth),
     }
-    // Go names the ChaCha suites with and without the _SHA256 suffix; rustls with it.
+}
+
+/// `min_version` or `max_version` (`key`), `default` when unset.
+fn tls_version(
+    key: &'static str,
+    v: &Option<String>,
+    default: TlsVersion,
+) -> Result<TlsVersion, Problem> {
+    match v.as_deref().map(str::trim).unwrap_or("") {
+        "" => Ok(default),
+        // rustls speaks TLS 1.2 and 1.3 only: an older floor is raised to 1.2 (stricter, never weaker).
+        "TLS10" | "TLS11" if key.ends_with("min_version") => {
+            tracing::warn!(
+                key,
+                "TLS 1.0 and 1.1 are not offered; the minimum is TLS 1.2"
+            );
+            Ok(TlsVersion::Tls12)
+        }
+        "TLS12" => Ok(TlsVersion::Tls12),
+        "TLS13" => Ok(TlsVersion::Tls13),
+        other => Err((
+            key,
+            format!("unsupported TLS version {other:?} (TLS12, TLS13)"),
+        )),
+    }
+}
+
+/// Go's cipher suite and curve names to rustls's: the ChaCha suites with their `_SHA256` suffix (Go names them with
+/// and without), the curves by their TLS group names.
+fn go_names(t: &mut RawTls) -> (Vec<String>, Vec<String>) {
     let cipher_suites = t
         .cipher_suites
+        .take()
         .unwrap_or_default()
         .into_iter()
         .map(|s| {
@@ -443,9 +479,9 @@ fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
             }
         })
         .collect();
-    // Go's curve names to the TLS group names rustls uses.
     let curves = t
         .curve_preferences
+        .take()
         .unwrap_or_default()
         .into_iter()
         .map(|c| match c.trim() {
@@ -455,17 +491,7 @@ fn tls_settings(t: RawTls, dir: &Path) -> Result<Option<TlsSettings>, Problem> {
             other => other.to_owned(),
         })
         .collect();
-    Ok(Some(TlsSettings {
-        cert,
-        key,
-        client_ca,
-        client_auth,
-        min_version,
-        max_version,
-        cipher_suites,
-        prefer_server_cipher_suites: t.prefer_server_cipher_suites.unwrap_or(true),
-        curves,
-    }))
+    (cipher_suites, curves)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Shared test helpers: fixture databases with CrowdSec's schemas, and a parser for the exposition text.
 #![allow(dead_code)]
 
+pub mod engine_cases;
 pub mod real;
 pub mod servers;
 pub mod usage;

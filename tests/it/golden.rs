@@ -9,11 +9,26 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use crate::fake_service_api::{self, FakeServiceApi};
 use common::{db_1_7, temp_path, ts, BASE_TS, FIXTURES};
+use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::{
+    Check, CheckResult, FileReport, Status,
+};
+use crowdsec_bouncer_exporter::crowdsec::bouncer_files::Kind;
 use crowdsec_bouncer_exporter::exporter::Exporter;
 use crowdsec_bouncer_exporter::metrics::{self, Format};
-use crowdsec_bouncer_exporter::scrape::{AnyReport, ReloadStatus, Scrape};
-use crowdsec_bouncer_exporter::settings::{LapiDbLocation, LapiSettings, Settings};
+use crowdsec_bouncer_exporter::scrape::{AnyReport, ReloadStatus, Scrape, SourceReport};
+use crowdsec_bouncer_exporter::settings::{
+    CheckSettings, LapiDbLocation, LapiSettings, ServiceApiSettings, Settings,
+};
+use crowdsec_bouncer_exporter::sources::bouncer_config::ConfigSnapshot;
+use crowdsec_bouncer_exporter::sources::lapi_health::LapiHealth;
+use crowdsec_bouncer_exporter::sources::service_api::{self, IntegrationSnapshot};
+use crowdsec_bouncer_exporter::values::secret::Secret;
 
 /// The scrape's clock: one hour after [`BASE_TS`], a whole second plus a fraction, as a real clock gives.
 const NOW: f64 = BASE_TS + 3600.0;
@@ -180,15 +195,150 @@ fn database(path: &Path) {
 
 /// What a source report says about time, fixed: the duration of the last read and when it succeeded.
 fn fixed(r: &Arc<dyn AnyReport>) -> Arc<dyn AnyReport> {
+    let any = r.as_any();
+    if let Some(api) = any.downcast_ref::<SourceReport<IntegrationSnapshot>>() {
+        // Named as the real Service API, not the fake's 127.0.0.1 address.
+        return fixed_with(api, "admin.api.crowdsec.net".to_owned(), api.data.clone());
+    }
+    if let Some(c) = any.downcast_ref::<SourceReport<ConfigSnapshot>>() {
+        return fixed_with(c, c.name.clone(), Some(Arc::new(config_snapshot())));
+    }
+    if let Some(h) = any.downcast_ref::<SourceReport<LapiHealth>>() {
+        // The request's duration, fixed as the sources' are.
+        let data = h.data.as_ref().map(|d| {
+            let mut d = (**d).clone();
+            d.duration_seconds = 0.005;
+            Arc::new(d)
+        });
+        return fixed_with(h, h.name.clone(), data);
+    }
     r.with_times(0.25, r.health().last_success.map(|_| NOW - 1.0))
 }
 
-/// Two LAPIs: `local`, read from the database above, and `gone`, whose database file is missing (source down,
-/// reason `missing_file`).
+/// [`fixed`], with its `name` label and its data replaced.
+fn fixed_with<T>(r: &SourceReport<T>, name: String, data: Option<Arc<T>>) -> Arc<SourceReport<T>> {
+    Arc::new(SourceReport {
+        name,
+        data,
+        last_duration_seconds: 0.25,
+        last_success: r.last_success.map(|_| NOW - 1.0),
+        ..r.clone()
+    })
+}
+
+/// A LAPI's `/health`: 200 to every request, for as long as the test process runs.
+fn lapi_health_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = conn.read(&mut request);
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK",
+            );
+        }
+    });
+    format!("http://{addr}/")
+}
+
+const SERVICE_KEY: &str = "golden-service-key";
+
+/// Two Blocklist-as-a-Service integrations: a firewall one that pulled 10 minutes before [`NOW`], and a
+/// remediation-component one that never pulled and serves zero items (no blocklist).
+fn integrations() -> Vec<serde_json::Value> {
+    let rfc3339 = |offset: i64| ts(offset).replacen(' ', "T", 1);
+    let mut fw = fake_service_api::integration(1, "paloalto-edge", true);
+    fw["created_at"] = serde_json::json!(rfc3339(-86_400));
+    fw["last_pull"] = serde_json::json!(rfc3339(3000));
+    let mut rc = fake_service_api::integration(2, "nginx-blaas", false);
+    rc["created_at"] = serde_json::json!(rfc3339(-7200));
+    rc["last_pull"] = serde_json::Value::Null;
+    rc["blocklists"] = serde_json::json!([]);
+    rc["stats"] = serde_json::json!({"count": 0});
+    vec![fw, rc]
+}
+
+/// The bouncer configuration checks' snapshot, written out rather than read (the file checks, the host's
+/// processes and the endpoint probes have their own tests): a firewall bouncer's file with every kind of check
+/// (a warning, a failed host check) and the errors of its log, a Blocklist-as-a-Service device's file with a bad key
+/// (its `integration` check comes from the Service API's integrations), and a FIFO left unread.
+fn config_snapshot() -> ConfigSnapshot {
+    let check = |check: Check, status: Status| CheckResult {
+        check,
+        status,
+        detail: String::new(),
+        fix: None,
+    };
+    let file = |path: &str, kind: Kind, api_url: &str, bouncer: Option<&str>| FileReport {
+        path: PathBuf::from(path),
+        kind,
+        api_url: Some(api_url.to_owned()),
+        bouncer: bouncer.map(str::to_owned),
+        lapi: bouncer.map(|_| "local".to_owned()),
+        enabled: true,
+        mode: None,
+        tls_cn: None,
+        id_name: None,
+        checks: Vec::new(),
+        skipped: Vec::new(),
+        notes: Vec::new(),
+        log_errors: BTreeMap::new(),
+    };
+    let mut fw = file(
+        "/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml",
+        Kind::Go,
+        "http://127.0.0.1:8080/",
+        Some("fw"),
+    );
+    fw.checks = vec![
+        check(Check::Readable, Status::Pass),
+        check(Check::Parses, Status::Pass),
+        check(Check::ApiUrl, Status::Pass),
+        check(Check::ApiKey, Status::Pass),
+        check(Check::KeyRegistered, Status::Pass),
+        check(Check::EndpointReachable, Status::Pass),
+        check(Check::LapiReachable, Status::Pass),
+        check(Check::Permissions, Status::Warn),
+        check(Check::Running, Status::Pass),
+        check(Check::Log, Status::Fail),
+    ];
+    fw.log_errors = BTreeMap::from([("auth", 3), ("connect", 1)]);
+    let mut blaas = file(
+        "/etc/crowdsec/bouncers/crowdsec-blaas.yaml",
+        Kind::Go,
+        &format!("https://admin.api.crowdsec.net/v1/integrations/{:024x}", 2),
+        None,
+    );
+    blaas.checks = vec![
+        check(Check::Readable, Status::Pass),
+        check(Check::Parses, Status::Pass),
+        check(Check::ApiKey, Status::Fail),
+    ];
+    ConfigSnapshot {
+        files: vec![fw, blaas],
+        skipped: BTreeMap::from([("not_regular", 1)]),
+    }
+}
+
+/// Two LAPIs: `local`, read from the database above through CrowdSec's config (with `bouncers_autodelete`) and
+/// answering `/health`, and `gone`, whose database file is missing (source down, reason `missing_file`); the
+/// Service API (the fake, named as the real one) and the bouncer configuration checks ([`config_snapshot`]).
 fn scrape(dir: &tempfile::TempDir) -> Scrape {
     let path = temp_path(dir, "crowdsec.db");
     database(&path);
-    let mut settings = Settings::single_lapi("local", LapiDbLocation::Sqlite(path));
+    let config = temp_path(dir, "config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "db_config:\n  type: sqlite\n  db_path: {}\n  flush:\n    bouncers_autodelete:\n      api_key: 2h\n      cert: 48h\n",
+            path.display()
+        ),
+    )
+    .unwrap();
+    let mut settings =
+        Settings::single_lapi("local", LapiDbLocation::FromCrowdsecConfig(config.clone()));
+    settings.lapis[0].url = Some(lapi_health_server().parse().unwrap());
     settings.lapis.push(LapiSettings {
         name: "gone".to_owned(),
         db: LapiDbLocation::Sqlite(temp_path(dir, "missing.db")),
@@ -197,6 +347,24 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
         read_timeout: Duration::from_secs(5),
         url: None,
     });
+    let bouncers = temp_path(dir, "bouncers");
+    std::fs::create_dir_all(&bouncers).unwrap();
+    settings.checks = Some(CheckSettings {
+        config_dirs: vec![bouncers],
+        config_files: vec![],
+        lapi_url: None,
+        crowdsec_config: config,
+        interval: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    });
+    let fake = FakeServiceApi::start(SERVICE_KEY, integrations());
+    settings.service_api = Some(ServiceApiSettings {
+        url: service_api::parse_base_url(&fake.base_url()).unwrap(),
+        key: Secret::new(SERVICE_KEY),
+        tags: vec![],
+        refresh_interval: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = rt.block_on(async {
         Exporter::new(&settings)
@@ -204,6 +372,14 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
             .scrape(Duration::from_secs(10))
             .await
     });
+    let service_api = s
+        .report::<IntegrationSnapshot>()
+        .expect("the Service API source");
+    assert!(
+        service_api.up,
+        "the fake Service API is read: {service_api:?}"
+    );
+    assert!(s.report::<ConfigSnapshot>().is_some(), "the checks source");
     Scrape {
         now: NOW,
         reports: s.reports.iter().map(fixed).collect(),
@@ -263,4 +439,93 @@ fn a_fixed_database_and_clock_give_the_golden_exposition() {
     check("metrics.txt", &classic);
     let openmetrics = without_build(&metrics::encode(scrape(&b), Format::OpenMetrics));
     check("metrics.openmetrics.txt", &openmetrics);
+}
+
+/// The families a metrics table of the documentation lists: README.md and docs/*.md, any table headed
+/// `| metric | labels | meaning |`. A cell's `{a,b}` expands, and a name `..._x` is the cell's first name with its
+/// last two `_` words replaced by `x` (`crowdsec_exporter_usage_reports_total`, `..._items_skipped_total`).
+fn documented_families() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = vec![root.join("README.md")];
+    let mut more: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    more.sort();
+    docs.extend(more);
+    let mut out = Vec::new();
+    for doc in docs {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let mut in_table = false;
+        for line in text.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if cells.len() > 3 && cells[1] == "metric" && cells[2] == "labels" {
+                in_table = true;
+                continue;
+            }
+            if !line.starts_with('|') {
+                in_table = false;
+            }
+            if !in_table || cells.len() < 2 {
+                continue;
+            }
+            let names: Vec<&str> = cells[1]
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|n| n.starts_with("crowdsec_") || n.starts_with("..._"))
+                .collect();
+            let Some(first) = names.first().copied() else {
+                continue;
+            };
+            for name in names {
+                let name = match name.strip_prefix("..._") {
+                    Some(rest) => {
+                        let words: Vec<&str> = first.split('_').collect();
+                        format!("{}_{rest}", words[..words.len() - 2].join("_"))
+                    }
+                    None => name.to_owned(),
+                };
+                match (name.find('{'), name.find('}')) {
+                    (Some(a), Some(b)) => out.extend(
+                        name[a + 1..b]
+                            .split(',')
+                            .map(|alt| format!("{}{alt}{}", &name[..a], &name[b + 1..])),
+                    ),
+                    _ => out.push(name),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The metric names of an exposition's samples.
+fn sample_names(text: &str) -> std::collections::BTreeSet<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(['{', ' ']).next().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_golden_exposition_pins_every_documented_family() {
+    let documented = documented_families();
+    assert!(
+        documented.len() >= 35,
+        "the metrics table was not found or is short: {documented:?}"
+    );
+    for file in ["metrics.txt", "metrics.openmetrics.txt"] {
+        let text = std::fs::read_to_string(Path::new(FIXTURES).join("golden").join(file)).unwrap();
+        let samples = sample_names(&text);
+        let missing: Vec<&String> = documented
+            .iter()
+            .filter(|f| !samples.contains(f.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{file} pins no sample of {missing:?}: add them to the golden scrape"
+        );
+    }
 }

@@ -1,42 +1,21 @@
 //! The PostgreSQL source against a real PostgreSQL 15 (Debian's package), with CrowdSec 1.4.6 and 1.7.x tables,
-//! in a server whose time zone is not UTC: the same rows give the same bouncers as the SQLite source.
+//! in a server whose time zone is not UTC: the same rows give the same bouncers as the SQLite source. The test
+//! bodies MariaDB shares are in [`engine_cases`]; this file says how PostgreSQL differs and has the tests only it
+//! needs (two LAPIs, pg_hba.conf, README's grant).
 
 use crate::common;
 
-use std::time::Duration;
-
+use common::engine_cases::{self, read, source, url_location, EngineCase};
 use common::real::ExporterProc;
-use common::servers::{assert_config_key_lookup, assert_same_bouncers, block_on, Postgres};
+use common::servers::{block_on, Pg, Postgres};
 use common::*;
-use crowdsec_bouncer_exporter::crowdsec::bouncers::{BouncerSnapshot, LastPull};
 use crowdsec_bouncer_exporter::settings::LapiDbLocation;
-use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
 use crowdsec_bouncer_exporter::sources::lapi_db::target::ServerDb;
-use crowdsec_bouncer_exporter::sources::lapi_db::LapiDbSource;
-use crowdsec_bouncer_exporter::sources::SourceFailure;
 
 const PASSWORD: &str = "Cs-db-p@ss/word";
 const PASSWORD_IN_URL: &str = "Cs-db-p%40ss%2Fword";
 /// Not UTC, and not a whole hour: +05:30 (POSIX sign is inverted).
 const ZONE: &str = "XYZ-05:30";
-
-fn source(location: LapiDbLocation) -> LapiDbSource {
-    LapiDbSource::new(location, Duration::from_secs(3))
-}
-
-fn read(src: &LapiDbSource) -> Result<BouncerSnapshot, SourceFailure> {
-    block_on(src.read())
-}
-
-fn url_location(pg: &Postgres, db: &str, extra: &str) -> LapiDbLocation {
-    LapiDbLocation::Server(
-        ServerDb::from_url(&format!(
-            "{}{extra}",
-            pg.url("crowdsec", PASSWORD_IN_URL, db)
-        ))
-        .unwrap(),
-    )
-}
 
 /// The same statements run on SQLite and PostgreSQL (text times with an explicit +00:00 offset).
 const ROWS_1_7: &[&str] = &[
@@ -49,127 +28,76 @@ const ROWS_1_7: &[&str] = &[
     "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('LP', 'fw', '2024-01-02 04:00:00+00:00', '{}')",
 ];
 
+impl EngineCase for Pg {
+    const ZONE: &'static str = ZONE;
+    const PASSWORD: &'static str = PASSWORD;
+    const PASSWORD_IN_URL: &'static str = PASSWORD_IN_URL;
+    const ROWS_1_7: &'static [&'static str] = ROWS_1_7;
+    const FW_LAST_PULL: f64 = 1_704_164_645.123_456;
+    const NGINX_LAST_USAGE: f64 = 1_704_165_300.75;
+    const UTC_SUFFIX: &'static str = "+00:00";
+    const WRONG_PASSWORD: &'static str = "password authentication failed";
+    const TLS_QUERY: &'static str = "?sslmode=require";
+    const NO_TLS: &'static str = "does not support TLS";
+
+    fn create_crowdsec_db(server: &Postgres, db: &str, schema_file: &str) {
+        server.create_crowdsec_db(db, "crowdsec", Self::PASSWORD, schema_file);
+    }
+
+    fn write(server: &Postgres, db: &str, statements: &[&str]) {
+        for sql in statements {
+            server.admin_sql(db, sql);
+        }
+    }
+
+    /// Written through a session in yet another zone: timestamptz stores the instant.
+    fn write_rows_1_7(server: &Postgres) {
+        server.admin_sql(
+            "crowdsec",
+            &format!(
+                "SET TIME ZONE INTERVAL '-07:00' HOUR TO MINUTE; {};",
+                ROWS_1_7.join(";")
+            ),
+        );
+    }
+
+    fn db_config(port: u16) -> String {
+        format!(
+            "db_config:\n  type: pgx\n  host: 127.0.0.1\n  port: {port}\n  user: crowdsec\n  password: \"{PASSWORD}\"\n  db_name: crowdsec\n  sslmode: disable\n"
+        )
+    }
+
+    fn create_empty_db(server: &Postgres, name: &str) {
+        server.admin_sql(
+            "postgres",
+            &format!("CREATE DATABASE {name} OWNER crowdsec"),
+        );
+    }
+
+    fn at(offset: i64) -> String {
+        format!("'{}'", ts(offset))
+    }
+}
+
 #[test]
 fn crowdsec_1_7_on_postgres_gives_the_same_bouncers_as_sqlite() {
-    let pg = Postgres::start(ZONE);
-    pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
-    // Written through a session in yet another zone: timestamptz stores the instant.
-    pg.admin_sql(
-        "crowdsec",
-        &format!(
-            "SET TIME ZONE INTERVAL '-07:00' HOUR TO MINUTE; {};",
-            ROWS_1_7.join(";")
-        ),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite_path = dir.path().join("crowdsec.db");
-    let conn = db_1_7(&sqlite_path);
-    for sql in ROWS_1_7 {
-        conn.execute(sql, []).unwrap();
-    }
-    let from_sqlite = SqliteDb::new(&sqlite_path, Duration::from_secs(2))
-        .read_blocking()
-        .unwrap();
-
-    let src = source(url_location(&pg, "crowdsec", ""));
-    let from_pg = read(&src).unwrap();
-    assert_same_bouncers(&from_sqlite, &from_pg);
-    assert_eq!(from_pg.schema, "1.7.1+");
-    let nginx = from_pg.bouncers.iter().find(|b| b.name == "nginx").unwrap();
-    assert_eq!(nginx.last_usage_metrics, Some(1_704_165_300.75));
-    assert_eq!(nginx.os, "ubuntu/24.04");
-    let never = from_pg.bouncers.iter().find(|b| b.name == "never").unwrap();
-    assert_eq!(never.last_pull, LastPull::Never);
-    assert_eq!(never.registered_at, Some(1_704_106_800.0));
-
-    // New usage metrics are picked up by the next read (incremental cursor).
-    let push = "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', 'nginx', '2024-01-02 05:00:00+00:00', '{}')";
-    pg.admin_sql("crowdsec", push);
-    conn.execute(push, []).unwrap();
-    let from_sqlite = SqliteDb::new(&sqlite_path, Duration::from_secs(2))
-        .read_blocking()
-        .unwrap();
-    let again = read(&src).unwrap();
-    let nginx = again.bouncers.iter().find(|b| b.name == "nginx").unwrap();
-    assert_eq!(nginx.last_usage_metrics, Some(1_704_171_600.0));
-
-    // Found through CrowdSec's config, password from it.
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "db_config:\n  type: pgx\n  host: 127.0.0.1\n  port: {}\n  user: crowdsec\n  password: \"{PASSWORD}\"\n  db_name: crowdsec\n  sslmode: disable\n",
-            pg.port
-        ),
-    )
-    .unwrap();
-    let via_config = read(&source(LapiDbLocation::FromCrowdsecConfig(cfg))).unwrap();
-    assert_same_bouncers(&from_sqlite, &via_config);
+    engine_cases::same_bouncers_as_sqlite::<Pg>();
 }
 
 #[test]
 fn crowdsec_1_4_6_on_postgres_and_connection_failures() {
-    let pg = Postgres::start(ZONE);
-    pg.create_crowdsec_db("cs146", "crowdsec", PASSWORD, "schema-1.4.6.sql");
-    pg.admin_sql(
-        "cs146",
-        "INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, type, version, until, last_pull, auth_type) VALUES \
-         ('2024-01-02 03:04:05+00:00', '2024-01-02 03:04:05+00:00', 'never', 'h1', false, '', NULL, NULL, '2024-01-02 03:04:05+00:00', '2024-01-02 03:04:05+00:00', 'api-key'), \
-         ('2024-01-02 03:04:05+00:00', '2024-01-02 03:04:05+00:00', 'custom', 'h2', false, '127.0.0.1', 'crowdsec-custom-bouncer', '-', '2024-01-02 03:04:05+00:00', '2024-01-02 04:00:00+00:00', 'api-key')",
-    );
-    let snap = read(&source(url_location(&pg, "cs146", ""))).unwrap();
-    assert_eq!(snap.schema, "1.4");
-    let never = snap.bouncers.iter().find(|b| b.name == "never").unwrap();
-    assert_eq!(
-        never.last_pull,
-        LastPull::Never,
-        "1.4.6: type empty = never pulled"
-    );
-    assert_eq!(never.registered_at, None);
-    let custom = snap.bouncers.iter().find(|b| b.name == "custom").unwrap();
-    assert_eq!(custom.last_pull, LastPull::At(1_704_168_000.0));
+    engine_cases::crowdsec_1_4_6_and_connection_failures::<Pg>();
+}
 
-    // Bad password (`unauthorized`), unknown database, TLS demanded (`tls`), nothing listening (`connect`), never
-    // the password.
-    let wrong = LapiDbLocation::Server(
-        ServerDb::from_url(&pg.url("crowdsec", "hunter2-wrong", "cs146")).unwrap(),
-    );
-    let closed = LapiDbLocation::Server(
-        ServerDb::from_url(&format!(
-            "postgres://crowdsec:hunter2-wrong@127.0.0.1:{}/cs146",
-            common::real::free_port()
-        ))
-        .unwrap(),
-    );
-    for (location, want) in [
-        (wrong, "password authentication failed"),
-        (url_location(&pg, "nope", ""), "nope"),
-        (
-            url_location(&pg, "cs146", "?sslmode=require"),
-            "does not support TLS",
-        ),
-        (closed, "connect"),
-    ] {
-        let err = read(&source(location)).unwrap_err();
-        // TLS demanded of a server without it: reason `tls` (tests/it/lapi_db_tls.rs has the TLS cases).
-        // A wrong password: reason `unauthorized` (issue 23 row 8; before, `connect`).
-        let reason = if want.contains("TLS") {
-            "tls"
-        } else if want == "password authentication failed" {
-            "unauthorized"
-        } else {
-            "connect"
-        };
-        assert_eq!(err.reason, reason, "{err}");
-        assert!(err.message.contains(want), "{err}");
-        assert!(!err.message.contains("hunter2"), "{err}");
-        assert!(!err.message.contains("p@ss"), "{err}");
-    }
+#[test]
+fn config_checks_look_keys_up_in_postgres() {
+    engine_cases::config_checks_look_keys_up::<Pg>();
+}
 
-    // A database without CrowdSec's tables.
-    pg.admin_sql("postgres", "CREATE DATABASE empty OWNER crowdsec");
-    let err = read(&source(url_location(&pg, "empty", ""))).unwrap_err();
-    assert_eq!(err.reason, "schema", "{err}");
+/// Issue 14 on PostgreSQL (`payload` is `text`).
+#[test]
+fn usage_reports_and_active_decisions_on_postgres() {
+    engine_cases::usage_reports_and_active_decisions::<Pg>();
 }
 
 #[test]
@@ -249,50 +177,6 @@ fn one_exporter_two_lapis_sqlite_and_postgres() {
     );
     let log = exporter.proc.log_text();
     assert!(!log.contains(PASSWORD), "the password reached the log");
-}
-
-#[test]
-fn config_checks_look_keys_up_in_postgres() {
-    let pg = Postgres::start(ZONE);
-    pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
-    assert_config_key_lookup(&pg.url("crowdsec", PASSWORD_IN_URL, "crowdsec"), |hash| {
-        pg.admin_sql(
-            "crowdsec",
-            &format!("INSERT INTO bouncers (created_at, updated_at, name, api_key, revoked, ip_address, auth_type, auto_created) VALUES (now(), now(), 'keyed', '{hash}', false, '', 'api-key', false)"),
-        )
-    });
-}
-
-/// Issue 14 on PostgreSQL (`payload` is `text`): the usage fixture gives SQLite's totals, a new report counts once,
-/// flushes and broken payloads change nothing; the active decisions are counted by the server.
-#[test]
-fn usage_reports_and_active_decisions_on_postgres() {
-    use crowdsec_bouncer_exporter::sources::lapi_decisions::LapiDecisionsSource;
-    use crowdsec_bouncer_exporter::sources::Source;
-    let pg = Postgres::start(ZONE);
-    pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
-    let at = |o: i64| format!("'{}'", ts(o));
-    for sql in usage::statements(&at, "'2099-01-01 00:00:00+00:00'") {
-        pg.admin_sql("crowdsec", &sql);
-    }
-    let decisions = std::sync::Arc::new(LapiDecisionsSource::new(source(url_location(
-        &pg, "crowdsec", "",
-    ))));
-    let active = block_on(decisions.read()).unwrap();
-    assert_eq!(
-        active.by_origin.into_iter().collect::<Vec<_>>(),
-        vec![
-            ("CAPI".to_owned(), 1),
-            ("lists:firehol_voipbl".to_owned(), 2)
-        ]
-    );
-    let src = source(url_location(&pg, "crowdsec", ""));
-    usage::check_engine(
-        &|| read(&src).unwrap(),
-        &|sql| pg.admin_sql("crowdsec", sql),
-        &at,
-        &usage::sqlite_totals(),
-    );
 }
 
 /// Issue 23 row 8: a `pg_hba.conf` that demands TLS the usual way (`hostnossl ... reject`) refuses a clear

@@ -12,7 +12,7 @@ use super::blaas::SERVICE_API_HOST;
 pub(crate) use super::offline_checks::LUA_SLASH_NOTE;
 use super::offline_checks::{check_auth, check_permissions, check_url, parse_fix, read_fix};
 use super::parse::parse;
-use super::{read_capped, sibling, Kind, ReadError};
+use super::{read_capped, sibling, Kind, Parsed, ReadError};
 use crate::values::secret::Secret;
 
 /// One check of a bouncer configuration file: the `check` label of `crowdsec_bouncer_config_check`.
@@ -258,56 +258,16 @@ pub(crate) fn inspect_at(
     now: i64,
 ) -> Inspection {
     let kind = Kind::from_path(path);
-    let mut insp = Inspection {
-        report: FileReport {
-            path: path.to_owned(),
-            kind,
-            api_url: None,
-            bouncer: None,
-            lapi: None,
-            enabled: true,
-            mode: None,
-            tls_cn: None,
-            id_name: None,
-            checks: Vec::new(),
-            skipped: Vec::new(),
-            notes: Vec::new(),
-            log_errors: Default::default(),
-        },
-        key: None,
-        health_url: None,
-        host: Default::default(),
-        trust: Default::default(),
-    };
+    let mut insp = Inspection::empty(path, kind);
     insp.report.id_name = read_capped(&sibling(path, ".id"))
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty() && s.len() <= 256);
     let checks = &mut insp.report.checks;
-    let main = match read_capped(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            checks.push(fail(Check::Readable, format!("the file {e}"), read_fix(&e)));
-            return insp;
-        }
-    };
     let overlay_path = sibling(path, ".local");
-    let overlay = if kind.reads_overlay() {
-        match read_capped(&overlay_path) {
-            Ok(b) => Some(b),
-            Err(ReadError::Missing) => None,
-            Err(e) => {
-                checks.push(fail(
-                    Check::Readable,
-                    format!("its overlay {} {e}", overlay_path.display()),
-                    read_fix(&e),
-                ));
-                return insp;
-            }
-        }
-    } else {
-        None
+    let Some((main, overlay)) = read_with_overlay(path, kind, &overlay_path, checks) else {
+        return insp;
     };
     checks.push(pass(Check::Readable, "readable"));
     let (kind, parsed) = match parse(kind, &main, overlay.as_deref(), env) {
@@ -343,33 +303,7 @@ pub(crate) fn inspect_at(
     }
     insp.report.api_url = parsed.api_url.clone();
     insp.host = super::host_checks::HostHints::from_parsed(&parsed);
-    if !parsed.enabled {
-        // lua-cs-bouncer csmod.init returns "Disabled" before it looks at any other setting.
-        let why = if kind == Kind::Traefik {
-            // crowdsec-bouncer-traefik-plugin bouncer.go: `if !bouncer.enabled` passes every request on.
-            "enabled is not true (the plugin's default is false): the middleware lets every request through and asks no LAPI"
-        } else {
-            "ENABLED=false: the bouncer is disabled and reads no other setting"
-        };
-        insp.report.skipped.push(skip(Check::ApiUrl, why));
-        insp.report.skipped.push(skip(Check::ApiKey, why));
-        return insp;
-    }
-    if kind == Kind::LuaHaproxy {
-        // cs-haproxy-bouncer lib/crowdsec.lua (031e1e3) asks `"http://" ..
-        // core.backends["crowdsec"].servers["crowdsec"]:get_addr()`: an API_URL line is read and never used.
-        insp.report.skipped.push(skip(
-            Check::ApiUrl,
-            "the haproxy bouncer takes its LAPI address from haproxy.cfg (server `crowdsec` of `backend crowdsec`), not from API_URL: nothing in this file to check or probe",
-        ));
-    }
-    if kind == Kind::Traefik && parsed.mode == Some("alone") {
-        // crowdsec-bouncer-traefik-plugin bouncer.go: `alone` pulls the community blocklist from CAPI with
-        // crowdsecCapiMachineId/Password; no LAPI, no LAPI key.
-        let why = "crowdsecMode alone: the plugin pulls CAPI's community blocklist with its machine credentials, no LAPI and no LAPI key";
-        insp.report.skipped.push(skip(Check::ApiUrl, why));
-        insp.report.skipped.push(skip(Check::ApiKey, why));
-        insp.report.skipped.push(skip(Check::KeyRegistered, why));
+    if skipped_by_mode(kind, &parsed, &mut insp.report.skipped) {
         return insp;
     }
     insp.health_url = check_url(kind, &parsed, checks);
@@ -397,6 +331,102 @@ pub(crate) fn inspect_at(
         &mut insp.report.checks,
     );
     insp
+}
+
+impl Inspection {
+    /// Nothing checked yet: `path`'s report with its kind guessed from its name.
+    fn empty(path: &Path, kind: Kind) -> Inspection {
+        Inspection {
+            report: FileReport {
+                path: path.to_owned(),
+                kind,
+                api_url: None,
+                bouncer: None,
+                lapi: None,
+                enabled: true,
+                mode: None,
+                tls_cn: None,
+                id_name: None,
+                checks: Vec::new(),
+                skipped: Vec::new(),
+                notes: Vec::new(),
+                log_errors: Default::default(),
+            },
+            key: None,
+            health_url: None,
+            host: Default::default(),
+            trust: Default::default(),
+        }
+    }
+}
+
+/// The file and, for a kind that reads one, its `.local` overlay (absent is fine); a failure is a `Readable` fail
+/// in `checks` and `None`.
+fn read_with_overlay(
+    path: &Path,
+    kind: Kind,
+    overlay_path: &Path,
+    checks: &mut Vec<CheckResult>,
+) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let main = match read_capped(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            checks.push(fail(Check::Readable, format!("the file {e}"), read_fix(&e)));
+            return None;
+        }
+    };
+    let overlay = if kind.reads_overlay() {
+        match read_capped(overlay_path) {
+            Ok(b) => Some(b),
+            Err(ReadError::Missing) => None,
+            Err(e) => {
+                checks.push(fail(
+                    Check::Readable,
+                    format!("its overlay {} {e}", overlay_path.display()),
+                    read_fix(&e),
+                ));
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+    Some((main, overlay))
+}
+
+/// Settings after which the bouncer reads no LAPI address or key (disabled, the traefik plugin's `alone` mode),
+/// and the haproxy bouncer's unused API_URL: their skips go to `skipped`; `true` when nothing is left to check.
+fn skipped_by_mode(kind: Kind, parsed: &Parsed, skipped: &mut Vec<Skipped>) -> bool {
+    if !parsed.enabled {
+        // lua-cs-bouncer csmod.init returns "Disabled" before it looks at any other setting.
+        let why = if kind == Kind::Traefik {
+            // crowdsec-bouncer-traefik-plugin bouncer.go: `if !bouncer.enabled` passes every request on.
+            "enabled is not true (the plugin's default is false): the middleware lets every request through and asks no LAPI"
+        } else {
+            "ENABLED=false: the bouncer is disabled and reads no other setting"
+        };
+        skipped.push(skip(Check::ApiUrl, why));
+        skipped.push(skip(Check::ApiKey, why));
+        return true;
+    }
+    if kind == Kind::LuaHaproxy {
+        // cs-haproxy-bouncer lib/crowdsec.lua (031e1e3) asks `"http://" ..
+        // core.backends["crowdsec"].servers["crowdsec"]:get_addr()`: an API_URL line is read and never used.
+        skipped.push(skip(
+            Check::ApiUrl,
+            "the haproxy bouncer takes its LAPI address from haproxy.cfg (server `crowdsec` of `backend crowdsec`), not from API_URL: nothing in this file to check or probe",
+        ));
+    }
+    if kind == Kind::Traefik && parsed.mode == Some("alone") {
+        // crowdsec-bouncer-traefik-plugin bouncer.go: `alone` pulls the community blocklist from CAPI with
+        // crowdsecCapiMachineId/Password; no LAPI, no LAPI key.
+        let why = "crowdsecMode alone: the plugin pulls CAPI's community blocklist with its machine credentials, no LAPI and no LAPI key";
+        skipped.push(skip(Check::ApiUrl, why));
+        skipped.push(skip(Check::ApiKey, why));
+        skipped.push(skip(Check::KeyRegistered, why));
+        return true;
+    }
+    false
 }
 
 impl Inspection {

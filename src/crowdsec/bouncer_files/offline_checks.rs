@@ -228,22 +228,8 @@ pub(super) fn check_auth(
     } else {
         format!("register the bouncer with `cscli bouncers add <name>` on the LAPI host, put the key it prints in {key_name}, then restart the bouncer")
     };
-    let lua = matches!(kind, Kind::Lua | Kind::LuaHaproxy);
     if raw.is_empty() {
-        let detail = if kind.is_yaml() {
-            // go-cs-bouncer StreamBouncer.Init: "config does not contain LAPI key or certificate".
-            format!("{key_name} is empty or null (after the .local overlay) and no certificate is set: the bouncer refuses to start")
-        } else if kind == Kind::Caddy {
-            // caddy-crowdsec-bouncer crowdsec.go Validate (f1e77b2d).
-            "api_key is not set: Caddy refuses the configuration (\"crowdsec API key must not be empty\")".to_owned()
-        } else if kind == Kind::Traefik {
-            // crowdsec-bouncer-traefik-plugin ValidateParams (9b8d6b93): "cannot be all empty".
-            "crowdsecLapiKey is empty and no client certificate is set (crowdsecLapiTlsCertificateBouncerFile and ...KeyFile): the plugin refuses to load the middleware".to_owned()
-        } else if kind == Kind::LuaHaproxy {
-            "API_KEY is not set: the haproxy bouncer reads only a line `API_KEY=<key>` exactly (no space around `=`, from the first column)".to_owned()
-        } else {
-            format!("{key_name} is not set")
-        };
+        let detail = missing_key_detail(kind, key_name);
         checks.push(fail(Check::ApiKey, detail, register));
         return auth;
     }
@@ -266,6 +252,42 @@ pub(super) fn check_auth(
         .as_ref()
         .map(Secret::expose)
         .unwrap_or_default();
+    if let Some((detail, fix)) = key_fault(kind, key_name, raw, sent, &register) {
+        checks.push(fail(Check::ApiKey, detail, fix));
+        return auth;
+    }
+    checks.push(pass(Check::ApiKey, format!("{key_name} set")));
+    auth.key_usable = true;
+    auth
+}
+
+/// What an empty key does to each kind of bouncer.
+fn missing_key_detail(kind: Kind, key_name: &str) -> String {
+    if kind.is_yaml() {
+        // go-cs-bouncer StreamBouncer.Init: "config does not contain LAPI key or certificate".
+        format!("{key_name} is empty or null (after the .local overlay) and no certificate is set: the bouncer refuses to start")
+    } else if kind == Kind::Caddy {
+        // caddy-crowdsec-bouncer crowdsec.go Validate (f1e77b2d).
+        "api_key is not set: Caddy refuses the configuration (\"crowdsec API key must not be empty\")".to_owned()
+    } else if kind == Kind::Traefik {
+        // crowdsec-bouncer-traefik-plugin ValidateParams (9b8d6b93): "cannot be all empty".
+        "crowdsecLapiKey is empty and no client certificate is set (crowdsecLapiTlsCertificateBouncerFile and ...KeyFile): the plugin refuses to load the middleware".to_owned()
+    } else if kind == Kind::LuaHaproxy {
+        "API_KEY is not set: the haproxy bouncer reads only a line `API_KEY=<key>` exactly (no space around `=`, from the first column)".to_owned()
+    } else {
+        format!("{key_name} is not set")
+    }
+}
+
+/// A key written so the bouncer sends something the LAPI refuses, or no key at all (an installer placeholder, an
+/// unexpanded variable): what is wrong and the fix; `raw` is trimmed, `sent` as the bouncer reads it.
+fn key_fault(
+    kind: Kind,
+    key_name: &str,
+    raw: &str,
+    sent: &str,
+    register: &str,
+) -> Option<(String, String)> {
     if kind == Kind::LuaHaproxy && sent != raw {
         // cs-haproxy-bouncer config.lua (031e1e3) trims nothing: the header X-Api-Key carries the CR or spaces.
         let what = if sent.ends_with('\r') {
@@ -273,56 +295,42 @@ pub(super) fn check_auth(
         } else {
             "has spaces around it"
         };
-        checks.push(fail(
-            Check::ApiKey,
+        return Some((
             format!("API_KEY {what}: the haproxy bouncer trims nothing and sends them as part of the key, so the LAPI refuses it (403)"),
-            "write `API_KEY=<key>` with nothing around the key and Unix line ends (`sed -i 's/\\r$//' <file>`), then reload haproxy",
+            "write `API_KEY=<key>` with nothing around the key and Unix line ends (`sed -i 's/\\r$//' <file>`), then reload haproxy".into(),
         ));
-        return auth;
     }
     if kind == Kind::Traefik && !super::parse::traefik_key_accepted(raw) {
-        checks.push(fail(
-            Check::ApiKey,
-            "crowdsecLapiKey holds a character the plugin refuses (validateParamsAPIKey allows letters, digits and ` !#$%&'*+,-./^_`|~=`): the middleware fails to load",
+        return Some((
+            "crowdsecLapiKey holds a character the plugin refuses (validateParamsAPIKey allows letters, digits and ` !#$%&'*+,-./^_`|~=`): the middleware fails to load".into(),
             format!("write the key itself, unquoted inside the YAML string; {register}"),
         ));
-        return auth;
     }
     if raw.starts_with('<') && raw.ends_with('>') {
-        checks.push(fail(
-            Check::ApiKey,
+        return Some((
             format!("{key_name} is the installer's placeholder {raw}: no key was generated at install time (cscli missing or failed)"),
-            register,
+            register.into(),
         ));
-        return auth;
     }
-    if lua && raw.contains('$') {
-        checks.push(fail(
-            Check::ApiKey,
+    if matches!(kind, Kind::Lua | Kind::LuaHaproxy) && raw.contains('$') {
+        return Some((
             format!("{key_name} holds an unexpanded variable: the nginx/openresty bouncer does not expand environment variables, so the templating step did not run"),
             format!("write the key itself in {key_name}, or run the templating (envsubst) that was meant to fill it"),
         ));
-        return auth;
     }
-    if lua && lua_literal_junk(raw) {
-        checks.push(fail(
-            Check::ApiKey,
+    if matches!(kind, Kind::Lua | Kind::LuaHaproxy) && lua_literal_junk(raw) {
+        return Some((
             format!("{key_name} holds quotes or an inline `# comment`: the Lua bouncer sends them literally as part of the key, so LAPI answers 403"),
             format!("write {key_name}=<the key> alone on its line: no quotes, comments on their own line starting with `#`"),
         ));
-        return auth;
     }
     if is_placeholder(raw) {
-        checks.push(fail(
-            Check::ApiKey,
+        return Some((
             format!("{key_name} is a placeholder, not a key: the installer could not register the bouncer"),
-            register,
+            register.into(),
         ));
-        return auth;
     }
-    checks.push(pass(Check::ApiKey, format!("{key_name} set")));
-    auth.key_usable = true;
-    auth
+    None
 }
 
 /// Client-certificate files: the certificate and its key must be readable by the bouncer; the certificate's

@@ -205,17 +205,8 @@ mod tests {
 
     fn row(name: &str, last_pull: LastPull) -> Bouncer {
         Bouncer {
-            name: name.into(),
-            ip_address: "192.0.2.1".into(),
-            bouncer_type: "crowdsec-firewall-bouncer".into(),
-            version: "v0.0.31".into(),
-            auth_type: "api-key".into(),
-            os: String::new(),
-            auto_created: "false".into(),
-            revoked: "false".into(),
-            last_pull,
             registered_at: Some(NOW - 30.0 * D),
-            last_usage_metrics: None,
+            ..Bouncer::test_row(name, last_pull)
         }
     }
 

@@ -61,17 +61,11 @@ mod tests {
 
     fn row(name: &str, report_ago: f64) -> Bouncer {
         Bouncer {
-            name: name.into(),
             ip_address: String::new(),
-            bouncer_type: "crowdsec-firewall-bouncer".into(),
             version: String::new(),
-            auth_type: "api-key".into(),
-            os: String::new(),
             auto_created: String::new(),
-            revoked: "false".into(),
-            last_pull: LastPull::At(NOW - 10.0),
-            registered_at: None,
             last_usage_metrics: Some(NOW - report_ago),
+            ..Bouncer::test_row(name, LastPull::At(NOW - 10.0))
         }
     }
 

@@ -132,7 +132,6 @@ fn judge_base<'a>(
     let base_labels = [("lapi", lapi), ("bouncer_base", base)];
 
     let mut firing = Vec::new();
-    let mut judged: Vec<RowJudgement<'a>> = Vec::with_capacity(rows.len());
     let verdict = match (pull_age_seconds, judged_age) {
         (Some(_), Some(age)) => {
             let late = age > secs(t.early_warning);
@@ -165,39 +164,80 @@ fn judge_base<'a>(
         (Some(_), None) if alive_by_usage => BaseVerdict::AliveByUsageMetrics,
         (Some(_), None) => BaseVerdict::Ok,
         (None, _) if fresh => BaseVerdict::AliveByUsageMetrics,
-        (None, _) => {
-            let mut known = false;
-            let mut past = false;
-            for b in rows
-                .iter()
-                .filter(|b| matches!(b.last_pull, LastPull::Never))
-            {
-                if let Some(age) = b.age_seconds(now) {
-                    known = true;
-                    past |= age > secs(t.never_pulled_grace);
-                }
-            }
-            match (
-                rows.iter().any(|b| b.last_pull == LastPull::Never),
-                past,
-                known,
-            ) {
-                (false, _, _) => BaseVerdict::Unknown,
-                (true, true, _) => BaseVerdict::NeverPulled,
-                (true, false, true) => BaseVerdict::NeverPulledInGrace,
-                (true, false, false) => BaseVerdict::NeverPulledAgeUnknown,
-            }
-        }
+        (None, _) => never_pulled_verdict(rows, now, t),
     };
+    let judged = judge_rows(
+        lapi,
+        base,
+        rows,
+        pull_age_seconds.is_none() && !fresh,
+        now,
+        t,
+        &mut firing,
+    );
+    firing.sort();
+    let alert = firing
+        .iter()
+        .map(|f| f.alert)
+        .max_by_key(|a| (a.severity(), std::cmp::Reverse(*a)));
+    BaseJudgement {
+        lapi,
+        base,
+        verdict,
+        severity: alert.map_or(Severity::None, Alert::severity),
+        alert,
+        firing,
+        pull_age_seconds,
+        usage_metrics_age_seconds,
+        rows: judged,
+    }
+}
+
+/// A base no row of which pulled: never pulled (past its grace, in it, or of unknown age), or unknown (unreadable
+/// rows only).
+fn never_pulled_verdict(rows: &[&Bouncer], now: UnixSeconds, t: &Thresholds) -> BaseVerdict {
+    let mut known = false;
+    let mut past = false;
+    for b in rows
+        .iter()
+        .filter(|b| matches!(b.last_pull, LastPull::Never))
+    {
+        if let Some(age) = b.age_seconds(now) {
+            known = true;
+            past |= age > secs(t.never_pulled_grace);
+        }
+    }
+    match (
+        rows.iter().any(|b| b.last_pull == LastPull::Never),
+        past,
+        known,
+    ) {
+        (false, _, _) => BaseVerdict::Unknown,
+        (true, true, _) => BaseVerdict::NeverPulled,
+        (true, false, true) => BaseVerdict::NeverPulledInGrace,
+        (true, false, false) => BaseVerdict::NeverPulledAgeUnknown,
+    }
+}
+
+/// Each row's role, and CrowdSecBouncerNeverPulled for a never-pulled row past its grace when its base is `unheard`
+/// (no row pulled, no fresh usage metrics); the row alerts go to `firing`.
+fn judge_rows<'a>(
+    lapi: &'a str,
+    base: &'a str,
+    rows: &[&'a Bouncer],
+    unheard: bool,
+    now: UnixSeconds,
+    t: &Thresholds,
+    firing: &mut Vec<Firing>,
+) -> Vec<RowJudgement<'a>> {
+    let mut judged: Vec<RowJudgement<'a>> = Vec::with_capacity(rows.len());
     for b in rows {
         let age = b.age_seconds(now);
         let (role, alert) = match b.last_pull {
             LastPull::Unreadable => (Role::Unreadable, None),
             LastPull::Never => {
-                let alert = (pull_age_seconds.is_none()
-                    && !fresh
-                    && age.is_some_and(|a| a > secs(t.never_pulled_grace)))
-                .then_some(Alert::BouncerNeverPulled);
+                let alert = (unheard && age.is_some_and(|a| a > secs(t.never_pulled_grace)))
+                    .then_some(Alert::BouncerNeverPulled);
                 (Role::NeverPulled, alert)
             }
             LastPull::At(_) => (
@@ -222,22 +262,7 @@ fn judge_base<'a>(
             alert,
         });
     }
-    firing.sort();
-    let alert = firing
-        .iter()
-        .map(|f| f.alert)
-        .max_by_key(|a| (a.severity(), std::cmp::Reverse(*a)));
-    BaseJudgement {
-        lapi,
-        base,
-        verdict,
-        severity: alert.map_or(Severity::None, Alert::severity),
-        alert,
-        firing,
-        pull_age_seconds,
-        usage_metrics_age_seconds,
-        rows: judged,
-    }
+    judged
 }
 
 /// Judges one Blocklist integration at `now`.

@@ -214,31 +214,46 @@ impl ServerDb {
     }
 }
 
+/// A part of the database URL, %-decoded; a `%` not followed by two hex digits is refused (the crate passes it
+/// through as it is, a typo then reaching the server as a wrong password).
 fn percent_decode(s: &str) -> Result<String, String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b
+    let malformed = b.iter().enumerate().any(|(i, &c)| {
+        c == b'%'
+            && !b
                 .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or("bad %-escape in the database URL")?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if malformed {
+        return Err("bad %-escape in the database URL".to_owned());
     }
-    String::from_utf8(out).map_err(|_| "the database URL is not UTF-8 once decoded".to_owned())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| "the database URL is not UTF-8 once decoded".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn percent_escapes_decode_and_a_malformed_one_is_refused() {
+        assert_eq!(percent_decode("p%40ss%2Fw%C3%A9").unwrap(), "p@ss/wé");
+        assert_eq!(percent_decode("plain").unwrap(), "plain");
+        for bad in ["%", "a%4", "%zz", "%4%41", "x%"] {
+            assert_eq!(
+                percent_decode(bad).unwrap_err(),
+                "bad %-escape in the database URL",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            percent_decode("%FF").unwrap_err(),
+            "the database URL is not UTF-8 once decoded"
+        );
+    }
 
     #[test]
     fn urls_parse_and_never_show_the_password() {
