@@ -24,6 +24,7 @@ mod endpoint_reachable;
 mod examples;
 mod golden;
 mod http;
+mod landing_page;
 mod lapi_db_mariadb;
 mod lapi_db_postgres;
 mod lapi_db_sqlite;
