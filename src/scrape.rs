@@ -245,6 +245,9 @@ pub struct Scrape {
     pub lapi_decisions: Vec<Arc<SourceReport<ActiveDecisions>>>,
     /// The `--web.config.file`'s last (re)load, filled in by the web layer; `None` without a web config file.
     pub web_config: Option<ReloadStatus>,
+    /// The exporter's own process (`process_*`), read by the web layer for each scrape of `/metrics`; `None`
+    /// elsewhere (`diagnose`, the landing page).
+    pub process: Option<crate::sources::own_process::ProcessStats>,
 }
 
 /// The outcome of the last load of the web config file (start, a change, SIGHUP), as Prometheus'
@@ -342,6 +345,7 @@ impl Sources {
             lapi_health,
             lapi_decisions,
             web_config: None,
+            process: None,
         }
     }
 }

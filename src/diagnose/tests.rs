@@ -58,6 +58,7 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
         lapi_health: vec![],
         lapi_decisions: vec![],
         web_config: None,
+        process: None,
     }
 }
 

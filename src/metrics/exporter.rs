@@ -163,6 +163,7 @@ mod tests {
             lapi_health: vec![down("lapi_health", "edge", Some("edge"))],
             lapi_decisions: Vec::new(),
             web_config: None,
+            process: None,
         };
         let text = encode(scrape, Format::Classic);
         let series: Vec<&str> = text

@@ -10,6 +10,7 @@ mod exporter;
 pub mod gzip;
 mod integration;
 mod lapi;
+mod process;
 mod usage;
 pub use exporter::{REVISION, VERSION};
 
@@ -198,6 +199,7 @@ struct SecondKey {
     lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
     lapi_decisions: Vec<Arc<SourceReport<crate::crowdsec::decisions::ActiveDecisions>>>,
     web_config: Option<crate::scrape::ReloadStatus>,
+    // Not the process figures: scrapes of one second share the first one's (their granularity is the second too).
 }
 
 fn same_arcs<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
@@ -430,6 +432,7 @@ impl Scrape {
         lapi::encode(self, encoder)?;
         decisions::encode(self, encoder)?;
         exporter::encode(self, encoder)?;
+        process::encode(self, encoder)?;
         Ok(())
     }
 }
@@ -576,6 +579,7 @@ mod tests {
             lapi_health: Vec::new(),
             lapi_decisions: Vec::new(),
             web_config: None,
+            process: None,
         }
     }
 

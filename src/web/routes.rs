@@ -73,6 +73,8 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Ch
     let gzip = metrics::gzip::accepted(header("accept-encoding"));
     let mut scrape = state.sources.scrape(deadline).await;
     scrape.web_config = state.web_config.status();
+    // As client_golang's process collector, read at each scrape (a few small /proc files).
+    scrape.process = Some(crate::sources::own_process::ProcessStats::read());
     // Shared with the scrapes of the same second: the response holds references, not its own copy.
     let exposition = state.renderer.shared(scrape, format).await;
     let chunks: VecDeque<Bytes> = if gzip {

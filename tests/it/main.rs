@@ -30,6 +30,7 @@ mod lapi_db_postgres;
 mod lapi_db_sqlite;
 mod lapi_db_tls;
 mod nonblocking_files;
+mod process_metrics;
 mod properties;
 mod properties_bouncer_files;
 mod properties_web_config;
