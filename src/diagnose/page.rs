@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::web::landing::{IntegrationsOverview, Judge, Judged, LapiOverview, Overview};
+use crate::web::landing::{
+    capped, IntegrationsOverview, Judge, Judged, LapiOverview, Overview, MAX_ROWS,
+};
 
 use super::*;
 
@@ -82,12 +84,14 @@ fn lapi(l: &LapiReport) -> LapiOverview {
             l.health_error.as_deref().unwrap_or("")
         ));
     }
+    let (bouncers, left_out) = capped(l.bouncers.iter().map(bouncer).collect(), MAX_ROWS);
     LapiOverview {
         name: l.name.clone(),
         verdict: l.verdict.as_ref().map(json_name).unwrap_or_default(),
         severity: l.severity.as_str().to_owned(),
         notes,
-        bouncers: l.bouncers.iter().map(bouncer).collect(),
+        bouncers,
+        left_out,
     }
 }
 

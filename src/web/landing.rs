@@ -39,6 +39,8 @@ pub(crate) struct LapiOverview {
     /// Health and database errors, in words (empty when none).
     pub notes: Vec<String>,
     pub bouncers: Vec<Judged>,
+    /// Bouncers without an alert left out of `bouncers` ([`MAX_ROWS`]).
+    pub left_out: usize,
 }
 
 /// The Service API's integrations.
@@ -46,6 +48,39 @@ pub(crate) struct LapiOverview {
 pub(crate) struct IntegrationsOverview {
     pub error: Option<String>,
     pub items: Vec<Judged>,
+}
+
+/// At most this many bouncer rows per LAPI: at 10,000 bouncers the whole list would be megabytes of HTML
+/// nobody reads; those with an alert come first, and a line says how many quiet ones were left out.
+pub(crate) const MAX_ROWS: usize = 1000;
+
+/// `rows` cut to `max`: every row with an alert (severity other than `none`) first kept, then the quiet ones, in
+/// their order; and how many were left out.
+pub(crate) fn capped(rows: Vec<Judged>, max: usize) -> (Vec<Judged>, usize) {
+    if rows.len() <= max {
+        return (rows, 0);
+    }
+    let loud = rows.iter().filter(|j| j.severity != "none").count();
+    let mut quiet_room = max.saturating_sub(loud);
+    let mut loud_room = max;
+    let total = rows.len();
+    let kept: Vec<Judged> = rows
+        .into_iter()
+        .filter(|j| {
+            if j.severity != "none" && loud_room > 0 {
+                loud_room -= 1;
+                true
+            } else if j.severity == "none" && quiet_room > 0 {
+                quiet_room -= 1;
+                loud_room = loud_room.saturating_sub(1);
+                true
+            } else {
+                false
+            }
+        })
+        .collect();
+    let left_out = total - kept.len();
+    (kept, left_out)
 }
 
 /// One judged bouncer base or integration.
@@ -206,6 +241,12 @@ fn overview_html(o: &mut String, v: &Overview) {
                 &l.bouncers,
             );
         }
+        if l.left_out > 0 {
+            o.push_str(&format!(
+                "<p class=\"left-out\">{} more bouncers with no alert are not listed: see <code>diagnose</code> or the metrics.</p>\n",
+                l.left_out
+            ));
+        }
     }
     if let Some(i) = &v.integrations {
         o.push_str("<h2>Integrations (Service API)</h2>\n");
@@ -311,6 +352,7 @@ mod tests {
                 severity: "none".into(),
                 notes: vec!["LAPI does not answer: <b>".into()],
                 bouncers: vec![judged("fw'<img>", "offline")],
+                left_out: 2,
             }],
             integrations: Some(IntegrationsOverview {
                 error: None,
@@ -330,6 +372,27 @@ mod tests {
         assert!(html.contains("data-integration=\"abc&amp;\" data-verdict=\"never_pulled\""));
         assert!(html.contains("no process &quot;x&quot; runs"));
         assert!(html.contains("data-status=\"critical\""));
+        assert!(html.contains("2 more bouncers with no alert are not listed"));
+    }
+
+    /// Past the cap, every row with an alert stays (in order) and quiet rows fill what is left.
+    #[test]
+    fn a_long_list_keeps_the_rows_with_an_alert() {
+        let row = |n: usize, severity: &str| Judged {
+            name: format!("b{n}"),
+            severity: severity.into(),
+            ..Judged::default()
+        };
+        let rows: Vec<Judged> = (0..10)
+            .map(|n| row(n, if n % 4 == 3 { "critical" } else { "none" }))
+            .collect();
+        let (kept, left_out) = capped(rows.clone(), 4);
+        let names: Vec<&str> = kept.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!((names, left_out), (vec!["b0", "b1", "b3", "b7"], 6));
+        assert_eq!(capped(rows.clone(), 10).1, 0);
+        // More alerts than room: only alerts, the first ones.
+        let (kept, left_out) = capped(rows, 1);
+        assert_eq!((kept[0].name.as_str(), left_out), ("b3", 9));
     }
 
     #[test]
