@@ -121,8 +121,11 @@ fn elements_with(dom: &str, attr: &str) -> Vec<(BTreeMap<String, String>, Vec<St
 
 fn chromium(args: &[&str], url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("chromium")
+    // A browser that hangs must not hold the suite: coreutils' timeout ends it (and its children, by group).
+    let out = Command::new("timeout")
         .args([
+            "120",
+            "chromium",
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
