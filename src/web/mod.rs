@@ -6,7 +6,8 @@
 //! shutdown on SIGTERM/SIGINT; SIGHUP reloads the web config ([`reload`]) and the process keeps running.
 //!
 //! Layer 6: it imports only from the layers below (the cached sources, the metrics, the values). What it serves
-//! ([`Options`], and the [`Sources`] to scrape) is built by the top layer from the settings.
+//! ([`Options`], the [`Sources`] to scrape, and the landing page's [`landing::Judge`]: `diagnose`'s verdicts) is
+//! built by the top layer from the settings.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
