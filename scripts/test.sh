@@ -14,14 +14,14 @@ step() { printf '\n=== %s\n' "$*" >&2; }
 step "tools the suite needs"
 missing=()
 for tool in cargo rustfmt cargo-clippy python3 apt-get dpkg dpkg-deb ldd unshare chroot setsid jsonnet debootstrap \
-            lintian systemd-analyze podman shellcheck; do
+            lintian systemd-analyze podman shellcheck chromium; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=("python3-venv")
 python3 -c 'import yaml' 2>/dev/null || missing+=("python3-yaml")
 if ((${#missing[@]})); then
   echo "test.sh: missing: ${missing[*]}" >&2
-  echo "install: apt-get install -y util-linux python3-venv python3-yaml debootstrap lintian systemd podman jsonnet shellcheck;" \
+  echo "install: apt-get install -y util-linux python3-venv python3-yaml debootstrap lintian systemd podman jsonnet shellcheck chromium;" \
        "rustup component add clippy rustfmt (or run .ci/run as root, which does both)" >&2
   exit 1
 fi

@@ -8,6 +8,7 @@
 //! source could be read, bad flags, output failed). Ages are judged at this instant: an alert fires once its `for:`
 //! (5 to 30 minutes) has passed too.
 
+mod page;
 mod report;
 mod text;
 
@@ -31,6 +32,7 @@ use crate::sources::service_api::IntegrationSnapshot;
 use crate::values::time::{self, human_duration};
 use report::{base_finding, base_report, integration_report, no_active_detail};
 
+pub(crate) use page::judge;
 pub(crate) use report::*;
 pub(crate) use text::text;
 

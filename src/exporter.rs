@@ -137,9 +137,13 @@ impl Exporter {
 ///
 /// # Errors
 /// As [`web::serve`]: a listen address, the web config file, or a source that cannot start ([`StartError`]).
-pub(crate) async fn serve(settings: Settings) -> Result<(), web::ServerError> {
+/// `judge` is what the landing page says of the bouncers (the top layer's verdicts: `diagnose`'s report).
+pub(crate) async fn serve(
+    settings: Settings,
+    judge: Option<web::landing::Judge>,
+) -> Result<(), web::ServerError> {
     let options = settings.web.clone();
-    web::serve(options, move || sources(&settings)).await
+    web::serve(options, move || sources(&settings), judge).await
 }
 
 /// As [`serve`], on already bound listeners, until `shutdown` completes (tests pass their own).
@@ -148,11 +152,19 @@ pub(crate) async fn serve(settings: Settings) -> Result<(), web::ServerError> {
 /// As [`web::serve_listeners`]: the web config file, or a source that cannot start ([`StartError`]).
 pub async fn serve_listeners(
     settings: Settings,
+    judge: Option<web::landing::Judge>,
     listeners: Vec<tokio::net::TcpListener>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), web::ServerError> {
     let options = settings.web.clone();
-    web::serve_listeners(options, move || sources(&settings), listeners, shutdown).await
+    web::serve_listeners(
+        options,
+        move || sources(&settings),
+        judge,
+        listeners,
+        shutdown,
+    )
+    .await
 }
 
 /// The sources the web layer scrapes, built (and logged) once, after the web config file was accepted.

@@ -308,6 +308,9 @@ pub struct Scrape {
     pub reports: Vec<Arc<dyn AnyReport>>,
     /// The `--web.config.file`'s last (re)load, filled in by the web layer; `None` without a web config file.
     pub web_config: Option<ReloadStatus>,
+    /// The exporter's own process (`process_*`), read by the web layer for each scrape of `/metrics`; `None`
+    /// elsewhere (`diagnose`, the landing page).
+    pub process: Option<crate::sources::own_process::ProcessStats>,
 }
 
 /// The outcome of the last load of the web config file (start, a change, SIGHUP), as Prometheus'
@@ -327,6 +330,7 @@ impl Scrape {
             now,
             reports: Vec::new(),
             web_config: None,
+            process: None,
         }
     }
 
@@ -453,6 +457,7 @@ impl Sources {
             now: time::now(),
             reports,
             web_config: None,
+            process: None,
         }
     }
 }

@@ -430,7 +430,8 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = match runtime.block_on(crate::exporter::serve(settings)) {
+    let judge = crate::diagnose::judge(settings.thresholds);
+    let code = match runtime.block_on(crate::exporter::serve(settings, Some(judge))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "exporter stopped");
@@ -441,6 +442,20 @@ pub fn run() -> ExitCode {
     // mount): SIGTERM must end the process all the same.
     runtime.shutdown_timeout(SHUTDOWN_BLOCKING_WAIT);
     code
+}
+
+/// The exporter as `run` serves it (the landing page judged as `diagnose` judges), on already bound listeners,
+/// until `shutdown` completes: what the tests start in process.
+///
+/// # Errors
+/// As [`crate::exporter::serve_listeners`].
+pub async fn serve_listeners(
+    settings: crate::settings::Settings,
+    listeners: Vec<tokio::net::TcpListener>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), crate::web::ServerError> {
+    let judge = crate::diagnose::judge(settings.thresholds);
+    crate::exporter::serve_listeners(settings, Some(judge), listeners, shutdown).await
 }
 
 /// How long shutdown waits for blocking work still running (bcrypt checks are bounded by

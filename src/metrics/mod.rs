@@ -10,6 +10,7 @@ mod file_checks;
 pub mod gzip;
 mod integration;
 mod lapi;
+mod process;
 mod usage;
 pub use exporter_health::{REVISION, VERSION};
 
@@ -190,6 +191,7 @@ struct SecondKey {
     format: Format,
     reports: Vec<Arc<dyn AnyReport>>,
     web_config: Option<crate::scrape::ReloadStatus>,
+    // Not the process figures: scrapes of one second share the first one's (their granularity is the second too).
 }
 
 /// The same reports, by address (not by vtable: the same report may be seen through two of them).
@@ -410,6 +412,7 @@ impl Scrape {
         lapi::encode(self, encoder)?;
         decisions::encode(self, encoder)?;
         exporter_health::encode(self, encoder)?;
+        process::encode(self, encoder)?;
         Ok(())
     }
 }

@@ -1,12 +1,13 @@
 //! HTTP, in exporter-toolkit's `web` shape: [`web_config`] (the `--web.config.file` YAML and its checks), [`server_tls`]
 //! (the server's rustls configuration), [`auth`] (basic auth, bcrypt, the verified-credentials cache), [`reload`]
 //! (the configuration re-read on change and on SIGHUP, applied per connection and handshake; [`policy`]: what a
-//! reload may not weaken), [`routes`] (`/`, the metrics,
+//! reload may not weaken), [`routes`] (`/` ([`landing`]), the metrics,
 //! `/-/healthy`, 404/405) and [`edge`] (HTTP-edge hardening). This module binds and serves, with a graceful
 //! shutdown on SIGTERM/SIGINT; SIGHUP reloads the web config ([`reload`]) and the process keeps running.
 //!
 //! Layer 6: it imports only from the layers below (the cached sources, the metrics, the values). What it serves
-//! ([`Options`], and the [`Sources`] to scrape) is built by the top layer from the settings.
+//! ([`Options`], the [`Sources`] to scrape, and the landing page's [`landing::Judge`]: `diagnose`'s verdicts) is
+//! built by the top layer from the settings.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::scrape::Sources;
 
 pub(crate) mod auth;
 pub(crate) mod edge;
+pub mod landing;
 pub(crate) mod policy;
 pub(crate) mod reload;
 pub(crate) mod routes;
@@ -72,6 +74,8 @@ struct State {
     web: Options,
     web_config: Arc<reload::Live>,
     auth: auth::Auth,
+    /// What the landing page says of the bouncers (the top layer's verdicts); `None`: sources only.
+    judge: Option<landing::Judge>,
 }
 
 /// Binds every listen address, then serves until SIGTERM or SIGINT (see [`serve_listeners`]).
@@ -81,6 +85,7 @@ struct State {
 pub(crate) async fn serve(
     options: Options,
     sources: impl FnOnce() -> Result<Sources, ServerError>,
+    judge: Option<landing::Judge>,
 ) -> Result<(), ServerError> {
     // SIGHUP must not end the process once the port is open (a reload is expected): handled from here on, and
     // serve_listeners takes its own stream.
@@ -89,7 +94,7 @@ pub(crate) async fn serve(
     for address in &options.listen_addresses {
         listeners.push(bind(address).await?);
     }
-    serve_listeners(options, sources, listeners, shutdown_signal()).await
+    serve_listeners(options, sources, judge, listeners, shutdown_signal()).await
 }
 
 /// Serves on already bound listeners until `shutdown` completes (tests pass their own). The web config file is
@@ -102,6 +107,7 @@ pub(crate) async fn serve(
 pub(crate) async fn serve_listeners(
     options: Options,
     sources: impl FnOnce() -> Result<Sources, ServerError>,
+    judge: Option<landing::Judge>,
     listeners: Vec<TcpListener>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServerError> {
@@ -117,6 +123,7 @@ pub(crate) async fn serve_listeners(
         web: options,
         web_config: web_config.clone(),
         auth: auth::Auth::default(),
+        judge,
     });
     // Also installs the SIGHUP handler, with or without a web config file: reload the web config, read every
     // source anew at the next scrape, keep running.

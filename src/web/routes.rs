@@ -1,4 +1,4 @@
-//! The routes, as the toolkit's exporters have them: the landing page at `/`, the metrics at the telemetry path,
+//! The routes, as the toolkit's exporters have them: the landing page at `/` ([`super::landing`]), the metrics at the telemetry path,
 //! `/-/healthy` (and `/-/ready`), `404` for other paths and `405` (with `Allow`) for other methods than GET/HEAD.
 
 use std::collections::VecDeque;
@@ -39,7 +39,7 @@ pub(super) async fn handle(
             text(
                 StatusCode::OK,
                 "text/html; charset=utf-8",
-                landing_page(&state.web.telemetry_path, &sources_status(&scrape)),
+                super::landing::page(&state.web.telemetry_path, &scrape, state.judge.as_ref()),
             )
         } else {
             text(
@@ -73,6 +73,8 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Ch
     let gzip = metrics::gzip::accepted(header("accept-encoding"));
     let mut scrape = state.sources.scrape(deadline).await;
     scrape.web_config = state.web_config.status();
+    // As client_golang's process collector, read at each scrape (a few small /proc files).
+    scrape.process = Some(crate::sources::own_process::ProcessStats::read());
     // Shared with the scrapes of the same second: the response holds references, not its own copy.
     let exposition = state.renderer.shared(scrape, format).await;
     let chunks: VecDeque<Bytes> = if gzip {
@@ -178,88 +180,4 @@ fn method_not_allowed() -> Response<Chunks> {
     r.headers_mut()
         .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
     r
-}
-
-/// One row of the landing page's source table: what `crowdsec_exporter_source_up` and
-/// `crowdsec_exporter_source_errors_total` say, in words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SourceStatus {
-    /// `source` label: `lapi_db`, `cscli`, `service_api`, `bouncer_config`, `lapi_health`.
-    pub source: &'static str,
-    /// `name` label.
-    pub name: String,
-    /// `up`, `down` (last read failed; last good data still served) or `not read yet`.
-    pub state: &'static str,
-    /// The last failure's metric reason (`permission`, `open`, `timeout`, ...), empty when up.
-    pub reason: &'static str,
-    /// The last failure's message (never holds a secret: see `sources::SourceFailure`), empty when up.
-    pub message: String,
-}
-
-fn status(r: &dyn crate::scrape::AnyReport) -> SourceStatus {
-    let r = r.health();
-    let (reason, message) = match (&r.last_error, r.up) {
-        (Some(e), false) => (e.reason.as_str(), e.message.clone()),
-        _ => ("", String::new()),
-    };
-    SourceStatus {
-        source: r.kind,
-        name: r.name.to_owned(),
-        state: if r.up {
-            "up"
-        } else if r.reads == 0 && r.last_error.is_none() {
-            "not read yet"
-        } else {
-            "down"
-        },
-        reason,
-        message,
-    }
-}
-
-/// Every configured source of a scrape, in the order the metrics list them. A source that is not configured has no
-/// row (it is absent, not down).
-pub(crate) fn sources_status(s: &crate::metrics::Scrape) -> Vec<SourceStatus> {
-    s.reports.iter().map(|r| status(r.as_ref())).collect()
-}
-
-fn landing_page(telemetry_path: &str, sources: &[SourceStatus]) -> String {
-    let path = html_escape(telemetry_path);
-    let mut rows = String::new();
-    for s in sources {
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
-            s.source,
-            html_escape(&s.name),
-            s.state.replace(' ', "-"),
-            s.state,
-            s.reason,
-            html_escape(&s.message)
-        ));
-    }
-    let table = if sources.is_empty() {
-        "<p>No source is configured.</p>\n".to_owned()
-    } else {
-        format!(
-            "<table>\n<tr><th>source</th><th>name</th><th>state</th><th>reason</th><th>message</th></tr>\n{rows}</table>\n"
-        )
-    };
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>CrowdSec Bouncer Exporter</title>\n\
-         <style>td,th{{text-align:left;padding:2px 8px}} .down{{color:#b00;font-weight:bold}} .up{{color:#070}}</style></head>\n<body>\n\
-         <h1>CrowdSec Bouncer Exporter</h1>\n\
-         <p>When did each CrowdSec bouncer last pull decisions. Version {} (revision {}).</p>\n\
-         <ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li></ul>\n\
-         <h2>Sources</h2>\n{table}\
-         </body></html>\n",
-        crate::metrics::VERSION,
-        crate::metrics::REVISION
-    )
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -218,7 +218,7 @@ pub fn start_in_process(settings: crowdsec_bouncer_exporter::settings::Settings)
                 .await
                 .unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            crowdsec_bouncer_exporter::exporter::serve_listeners(settings, vec![listener], async {
+            crowdsec_bouncer_exporter::cli::serve_listeners(settings, vec![listener], async {
                 let _ = rx.await;
             })
             .await

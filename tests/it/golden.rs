@@ -27,6 +27,7 @@ use crowdsec_bouncer_exporter::settings::{
 };
 use crowdsec_bouncer_exporter::sources::bouncer_config::ConfigSnapshot;
 use crowdsec_bouncer_exporter::sources::lapi_health::LapiHealth;
+use crowdsec_bouncer_exporter::sources::own_process::ProcessStats;
 use crowdsec_bouncer_exporter::sources::service_api::{self, IntegrationSnapshot};
 use crowdsec_bouncer_exporter::values::secret::Secret;
 
@@ -387,6 +388,16 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
         web_config: Some(ReloadStatus {
             successful: true,
             last_success: NOW - 60.0,
+        }),
+        // The exporter's own process, fixed (read from /proc at each real scrape).
+        process: Some(ProcessStats {
+            cpu_seconds: Some(12.34),
+            resident_memory_bytes: Some(18_874_368.0),
+            virtual_memory_bytes: Some(1_207_959_552.0),
+            start_time_seconds: Some(NOW - 86_400.0 + 0.5),
+            open_fds: Some(11.0),
+            max_fds: Some(1024.0),
+            virtual_memory_max_bytes: Some(u64::MAX as f64),
         }),
     }
 }

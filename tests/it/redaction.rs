@@ -1,6 +1,6 @@
 //! Issue 23 rows 2 and 3: a key or a URL password written where no secret is expected. Every text the tool prints
-//! (diagnose's text and JSON, the logs in both formats, the exposition in both formats, start-up errors) is
-//! searched for it. Before, diagnose printed `FAIL api_url: api_url "<key>" is not an absolute URL` and
+//! (diagnose's text and JSON, the logs in both formats, the exposition in both formats, the landing page, start-up
+//! errors) is searched for it. Before, diagnose printed `FAIL api_url: api_url "<key>" is not an absolute URL` and
 //! `FAIL lapi_reachable: http://u:SECRET@127.0.0.1:1/: tcp: ...`.
 
 use std::path::Path;
@@ -80,6 +80,11 @@ fn every_output(dir: &Path, bouncer_dir: &str) -> Vec<(String, String)> {
             &[("Accept", "application/openmetrics-text")],
         );
         outputs.push(("openmetrics".into(), om));
+        // The landing page (issue 25 #9): diagnose's problems and causes, the sources' messages.
+        let (status, _, page) = common::http(exporter.addr, "GET", "/", &[]);
+        assert_eq!(status, 200);
+        assert!(page.contains("<h2>Bouncers</h2>"), "{page}");
+        outputs.push((format!("landing page ({format} run)"), page));
         outputs.push((format!("log {format}"), exporter.proc.log_text()));
     }
     outputs
