@@ -43,6 +43,9 @@ scripts/check-alerts.sh
 step "Service API fake against the official Python SDK"
 scripts/check-service-api-sdk.sh
 
+step "documentation: every relative link of the Markdown files leads to a file and heading"
+python3 scripts/check-links.py
+
 step "examples and dashboards: generated copies, promtool/amtool configs, systemd unit"; scripts/check-examples.sh
 
 step "cargo test (unit, fixtures, HTTP, Service API fake, end-to-end with the real CrowdSec)"

@@ -158,7 +158,7 @@ pub struct WebArgs {
     pub max_scrape_wait: String,
 
     /// exporter-toolkit web configuration file: TLS (incl. client certificates), basic auth, response headers.
-    /// Re-read when it or a certificate changes. See README.md for the supported keys.
+    /// Re-read when it or a certificate changes. See docs/configuration.md for the supported keys.
     #[arg(
         id = "web.config.file",
         value_name = "PATH",
@@ -258,7 +258,7 @@ pub struct BouncersArgs {
 #[command(next_help_heading = "Config file")]
 pub struct ConfigArgs {
     /// YAML config file: several LAPIs, the Service API, web and log settings, bouncer checks, diagnose thresholds
-    /// (see README). A key in the file wins over its flag or environment variable.
+    /// (see docs/configuration.md). A key in the file wins over its flag or environment variable.
     #[arg(
         id = "config.file",
         value_name = "PATH",

@@ -173,13 +173,6 @@ fn generated_kubernetes_files_match_alerts_and_dashboards() {
             "ConfigMap entry {name} differs from dashboards/{name}: run scripts/gen-examples.py"
         );
     }
-
-    let am = std::fs::read_to_string(repo().join("examples/alertmanager.yml")).unwrap();
-    let original = std::fs::read_to_string(repo().join("alerts/alertmanager.example.yml")).unwrap();
-    assert!(
-        am.ends_with(&original),
-        "examples/alertmanager.yml: run scripts/gen-examples.py"
-    );
 }
 
 #[test]
@@ -357,5 +350,75 @@ fn systemd_unit_is_hardened() {
     assert!(
         !directives.iter().any(|d| d.starts_with("ReadWritePaths")),
         "the exporter writes nowhere"
+    );
+}
+
+/// Issue 25: README's first screen is the way to a firing alert: its Prometheus configuration (the scrape job and
+/// the package's rule folder) passes the real promtool with the rules the package ships there, and README stays
+/// short (reference lives in docs/).
+#[test]
+fn readmes_first_screen_prometheus_config_passes_promtool() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; move reference to docs/"
+    );
+    let block = readme
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("README has a yaml block");
+    let first_screen = &readme[..readme.find("## What it watches").expect("README section")];
+    assert!(
+        first_screen.contains(block),
+        "the Prometheus configuration is on README's first screen"
+    );
+    for want in [
+        "apt install",
+        "systemctl reload prometheus",
+        "ALERTS",
+        "/alerts",
+    ] {
+        assert!(
+            first_screen.contains(want),
+            "README's first screen lacks {want}"
+        );
+    }
+    let config: Value = serde_yaml_ng::from_str(block).unwrap();
+    assert_eq!(
+        config["scrape_configs"][0]["job_name"],
+        "crowdsec-bouncer-exporter"
+    );
+    let packaged = "/usr/share/crowdsec-bouncer-exporter/alerts/";
+    let rules = config["rule_files"][0].as_str().unwrap();
+    assert!(rules.starts_with(packaged), "{rules}");
+    // The package puts alerts/*.rules.yml there (Cargo.toml's [package.metadata.deb] assets).
+    let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains(&format!(
+            "[\"alerts/*.rules.yml\", \"{}\", \"644\"]",
+            packaged.trim_start_matches('/')
+        )),
+        "Cargo.toml no longer ships alerts/*.rules.yml to {packaged}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let here = block.replace(packaged, &format!("{}/alerts/", repo().display()));
+    let file = dir.path().join("prometheus.yml");
+    std::fs::write(&file, here).unwrap();
+    let out = std::process::Command::new(crate::common::real::part("promtool"))
+        .args(["check", "config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool check config: {text}");
+    assert!(
+        text.contains("crowdsec-bouncers.rules.yml") && text.contains("SUCCESS"),
+        "promtool found no rules: {text}"
     );
 }
