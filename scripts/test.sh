@@ -13,14 +13,14 @@ step() { printf '\n=== %s\n' "$*" >&2; }
 # installs them all; this line says what to install by hand.
 step "tools the suite needs"
 missing=()
-for tool in cargo rustfmt cargo-clippy python3 apt-get dpkg dpkg-deb ldd unshare chroot setsid jsonnet debootstrap \
+for tool in cargo rustfmt cargo-clippy python3 apt-get dpkg dpkg-deb ldd unshare chroot setsid setfacl jsonnet debootstrap \
             lintian systemd-analyze podman; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=("python3-venv")
 if ((${#missing[@]})); then
   echo "test.sh: missing: ${missing[*]}" >&2
-  echo "install: apt-get install -y util-linux python3-venv debootstrap lintian systemd podman jsonnet;" \
+  echo "install: apt-get install -y util-linux acl python3-venv debootstrap lintian systemd podman jsonnet;" \
        "rustup component add clippy rustfmt (or run .ci/run as root, which does both)" >&2
   exit 1
 fi

@@ -333,8 +333,7 @@ fn systemd_unit_is_hardened() {
         .filter(|l| !l.starts_with('#') && l.contains('='))
         .collect();
     for want in [
-        "DynamicUser=yes",
-        "SupplementaryGroups=crowdsec",
+        "User=crowdsec-bouncer-exporter",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "ReadOnlyPaths=/etc/crowdsec /var/lib/crowdsec/data",
@@ -350,6 +349,16 @@ fn systemd_unit_is_hardened() {
     assert!(
         !directives.iter().any(|d| d.starts_with("ReadWritePaths")),
         "the exporter writes nowhere"
+    );
+    // Issue 25: no `crowdsec` group to create; the install notes give the package's ACL step, word for word.
+    assert!(!directives
+        .iter()
+        .any(|d| d.starts_with("SupplementaryGroups=crowdsec") || *d == "Group=crowdsec"));
+    let step = "setfacl -m u:crowdsec-bouncer-exporter:x,d:u:crowdsec-bouncer-exporter:r /var/lib/crowdsec/data && \
+                setfacl -m u:crowdsec-bouncer-exporter:r /var/lib/crowdsec/data/crowdsec.db*";
+    assert!(
+        unit.contains(&format!("#   {step}\n")),
+        "the unit's install notes lack the step"
     );
 }
 
