@@ -431,3 +431,51 @@ fn readmes_first_screen_prometheus_config_passes_promtool() {
         "promtool found no rules: {text}"
     );
 }
+
+/// Issue 25 #3: the release workflow runs on tags, builds both architectures with the scripts CI runs (Debian's
+/// cross linker for arm64) and publishes the files README's "Releases" names, with their checksums.
+#[test]
+fn release_workflow_builds_what_readme_promises() {
+    let text = std::fs::read_to_string(repo().join(".github/workflows/release.yml")).unwrap();
+    let wf: Value = serde_yaml_ng::from_str(&text).unwrap();
+    // serde_yaml_ng reads the key `on` as a string (YAML 1.2), not as a boolean.
+    assert_eq!(wf["on"]["push"]["tags"][0], "v*");
+    let targets: Vec<&str> = wf["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| i["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]
+    );
+    for want in [
+        ".ci/run",
+        "scripts/package-deb.sh",
+        "scripts/check-deb.sh",
+        "scripts/check-image.sh",
+        "gcc-aarch64-linux-gnu",
+        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER: aarch64-linux-gnu-gcc",
+        "sha256sum -- * >SHA256SUMS",
+    ] {
+        assert!(text.contains(want), "release.yml lacks {want}");
+    }
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    for file in [
+        "crowdsec-bouncer-exporter_<version>-1_<arch>.deb",
+        "crowdsec-bouncer-exporter-<version>-<arch>.tar.gz",
+        "crowdsec-bouncer-exporter-image-<version>-<arch>.tar",
+        "SHA256SUMS",
+    ] {
+        assert!(readme.contains(file), "README's Releases lacks {file}");
+        assert!(text.contains(file), "release.yml does not describe {file}");
+    }
+    // The names the jobs write follow those patterns.
+    for made in [
+        "crowdsec-bouncer-exporter-$v-${{ matrix.arch }}",
+        "crowdsec-bouncer-exporter-image-$v-${{ matrix.arch }}.tar",
+    ] {
+        assert!(text.contains(made), "release.yml does not write {made}");
+    }
+}
