@@ -13,6 +13,14 @@
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 ARG BINARY=target/release/crowdsec-bouncer-exporter
+# The release's version (Cargo.toml's; .github/workflows/release.yml and scripts/check-image.sh pass it).
+ARG VERSION=dev
+# OCI annotations (checked by scripts/check-image.sh against Cargo.toml).
+LABEL org.opencontainers.image.title="crowdsec-bouncer-exporter" \
+      org.opencontainers.image.description="Prometheus exporter that tells, within one scrape, that a CrowdSec bouncer stopped pulling decisions, and why" \
+      org.opencontainers.image.source="https://github.com/crowdsec-bouncer-exporter/crowdsec-bouncer-exporter" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT"
 # CA certificates for the Service API (HTTPS); the LAPI's database TLS trusts only the CA it is given.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \

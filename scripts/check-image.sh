@@ -3,7 +3,8 @@
 #
 #   1. podman build of ./Dockerfile exactly as shipped, on a local Debian 12 base (a debootstrap root imported with
 #      `podman import`: no registry is reachable here), with the release binary built outside (node_exporter style);
-#   2. the image's own config (User, Entrypoint) is read with `podman image inspect`;
+#   2. the image's own config (User, Entrypoint) and its OCI labels (source, version, licenses, description: Cargo.toml's
+#      repository, version, license, description) are read with `podman image inspect`;
 #   3. running a container is refused in this sandbox (crun cannot setrlimit), so the image's filesystem is exported
 #      and its entrypoint runs there with chroot, as the image's user, with a real CrowdSec 1.4.6 database and config
 #      bind-mounted READ-ONLY where CrowdSec keeps them (/var/lib/crowdsec/data, /etc/crowdsec);
@@ -41,7 +42,8 @@ fi
 log "podman build (Dockerfile as shipped; BASE=$base, BINARY=$binary)"
 start=$SECONDS
 # chroot isolation: RUN steps without an OCI runtime, which this sandbox refuses.
-podman build --isolation=chroot --build-arg "BASE=$base" --build-arg "BINARY=$binary" -t "$image" . \
+version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
+podman build --isolation=chroot --build-arg "BASE=$base" --build-arg "BINARY=$binary" --build-arg "VERSION=$version" -t "$image" . \
   >target/check-image-build.log 2>&1 || { tail -n 30 target/check-image-build.log >&2; die "podman build failed"; }
 log "image built in $((SECONDS - start)) s"
 
@@ -49,6 +51,14 @@ user="$(podman image inspect --format '{{.Config.User}}' "$image")"
 entrypoint="$(podman image inspect --format '{{json .Config.Entrypoint}}' "$image")"
 [[ "$user" == "65534:65534" ]] || die "image user is '$user', README and the Dockerfile say 65534:65534"
 [[ "$entrypoint" == '["/usr/bin/crowdsec-bouncer-exporter"]' ]] || die "unexpected entrypoint $entrypoint"
+# OCI labels (issue 25): what registries and scanners show, equal to Cargo.toml's.
+label() { podman image inspect --format "{{index .Labels \"org.opencontainers.image.$1\"}}" "$image"; }
+cargo_field() { sed -n "s/^$1 = \"\(.*\)\"\$/\1/p" Cargo.toml | head -n1; }
+[[ "$(label source)" == "$(cargo_field repository)" ]] || die "label source '$(label source)', Cargo.toml: $(cargo_field repository)"
+[[ "$(label version)" == "$version" ]] || die "label version '$(label version)', Cargo.toml: $version"
+[[ "$(label licenses)" == "$(cargo_field license)" ]] || die "label licenses '$(label licenses)', Cargo.toml: $(cargo_field license)"
+[[ "$(label description)" == "$(cargo_field description)" ]] || die "label description '$(label description)' is not Cargo.toml's"
+log "OCI labels: source $(label source), version $(label version), licenses $(label licenses)"
 
 work="$(mktemp -d)"
 pid=""

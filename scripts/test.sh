@@ -13,7 +13,7 @@ step() { printf '\n=== %s\n' "$*" >&2; }
 # installs them all; this line says what to install by hand.
 step "tools the suite needs"
 missing=()
-for tool in cargo rustfmt cargo-clippy python3 apt-get dpkg dpkg-deb ldd unshare chroot setsid jsonnet debootstrap \
+for tool in cargo rustfmt cargo-clippy python3 apt-get dpkg dpkg-deb ldd unshare chroot setsid setfacl jsonnet debootstrap \
             lintian systemd-analyze podman shellcheck chromium; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
@@ -21,7 +21,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=("python3-venv")
 python3 -c 'import yaml' 2>/dev/null || missing+=("python3-yaml")
 if ((${#missing[@]})); then
   echo "test.sh: missing: ${missing[*]}" >&2
-  echo "install: apt-get install -y util-linux python3-venv python3-yaml debootstrap lintian systemd podman jsonnet shellcheck chromium;" \
+  echo "install: apt-get install -y util-linux acl python3-venv python3-yaml debootstrap lintian systemd podman jsonnet shellcheck chromium;" \
        "rustup component add clippy rustfmt (or run .ci/run as root, which does both)" >&2
   exit 1
 fi
@@ -53,6 +53,9 @@ scripts/check-alerts.sh
 
 step "Service API fake against the official Python SDK"
 scripts/check-service-api-sdk.sh
+
+step "documentation: every relative link of the Markdown files leads to a file and heading"
+python3 scripts/check-links.py
 
 step "examples and dashboards: generated copies, promtool/amtool configs, systemd unit"; scripts/check-examples.sh
 

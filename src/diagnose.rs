@@ -36,12 +36,32 @@ pub(crate) use page::judge;
 pub(crate) use report::*;
 pub(crate) use text::text;
 
+/// What to try when a LAPI's bouncers cannot be read, by the reason: no CrowdSec where the exporter looked (the
+/// commonest first run: diagnose on a machine without CrowdSec), or a permission (the one step is in the message).
+fn database_fix(reason: crate::sources::Reason) -> Option<String> {
+    use crate::sources::Reason;
+    match reason {
+        Reason::Config | Reason::MissingFile => Some(
+            "run it where CrowdSec's Local API runs, or say where its data is: --crowdsec.config <CrowdSec's \
+             config.yaml>, --lapi.db <its database file or URL>, or --lapi.cscli-command (docs/configuration.md)"
+                .to_owned(),
+        ),
+        Reason::Permission => Some(
+            "run the Fix above as root, then restart the exporter (docs/install.md, \"Permissions: one step at \
+             most\")"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
 /// Runs the diagnosis and prints it. Errors of the tool itself go to stderr with exit status 2.
 pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
-    // Only warnings on stderr: stdout is the report.
+    // Only errors on stderr: stdout is the report, which says every failed read and what to try (a source's
+    // warnings before it only repeated it, issue 25); --log.level debug shows every read.
     let level = match settings.log.level {
         LogLevel::Debug => LogLevel::Debug,
-        _ => LogLevel::Warn,
+        _ => LogLevel::Error,
     };
     crate::logging::init(LogSettings {
         level,
@@ -262,6 +282,9 @@ fn lapi_report(
             .map(|e| e.message.clone())
             .unwrap_or_default()
     });
+    let database_fix = (!r.up)
+        .then(|| r.last_error.as_ref().and_then(|e| database_fix(e.reason)))
+        .flatten();
     if let Some(e) = &database_error {
         findings.add(
             Severity::Warning,
@@ -283,6 +306,7 @@ fn lapi_report(
     LapiReport {
         name: r.name.clone(),
         database_error,
+        database_fix,
         url,
         up,
         health_error,

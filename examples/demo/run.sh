@@ -105,11 +105,14 @@ cscli() { # its start-up notices go to cscli.log; on failure they are shown
 mkdir -p "$WORK/data"
 cp "$REPO_DIR/tests/support/profiles.yaml" "$WORK/profiles.yaml"
 render lapi-config.yaml.tmpl "$WORK/config.yaml"
-render custom-bouncer.yaml.tmpl "$WORK/custom-bouncer.yaml"
 cscli bouncers add demo-custom-bouncer -k "$BOUNCER_KEY" >/dev/null
-# The folder of bouncer configuration files the exporter checks (--bouncers.config-dir).
+# The folder of bouncer configuration files the exporter checks (--bouncers.config-dir). The live bouncer is started
+# with its file there, as on a host (/etc/crowdsec/bouncers/): check `running` looks for a process whose `-c` names
+# the checked file, so a copy would make the first `diagnose` say FAIL running for a bouncer that runs (issue 25).
 mkdir -p "$WORK/bouncers"
-install -m 0600 "$WORK/custom-bouncer.yaml" "$WORK/bouncers/crowdsec-custom-bouncer.yaml"
+BOUNCER_CONFIG="$WORK/bouncers/crowdsec-custom-bouncer.yaml"
+render custom-bouncer.yaml.tmpl "$BOUNCER_CONFIG"
+chmod 0600 "$BOUNCER_CONFIG"
 if [[ "${DEMO_SAMPLES:-1}" == 1 ]]; then
   for name in demo-late-firewall demo-offline-nginx demo-never-started; do
     cscli bouncers add "$name" >/dev/null
@@ -136,7 +139,7 @@ start crowdsec env LD_LIBRARY_PATH="$PARTS_LIBS" "$CROWDSEC_BIN" -no-cs -c "$WOR
 CROWDSEC_PID=$!
 wait_http "http://127.0.0.1:$LAPI_PORT/health" 30 || { alive_or_die crowdsec "$CROWDSEC_PID"; die "LAPI not healthy"; }
 # Only after /health answers: started earlier, the custom bouncer never retries (REAL_PARTS.md).
-start custom-bouncer "$CUSTOM_BOUNCER_BIN" -c "$WORK/custom-bouncer.yaml"
+start custom-bouncer "$CUSTOM_BOUNCER_BIN" -c "$BOUNCER_CONFIG"
 BOUNCER_PID=$!
 
 # ---- exporter + Prometheus ------------------------------------------------------------------------------------------
@@ -169,6 +172,7 @@ CrowdSec bouncer exporter demo is running (logs in $WORK):
   alert rules         http://127.0.0.1:$PROM_PORT/alerts  (offline/late fire after their 'for:' of 10 min)
   CrowdSec LAPI       http://127.0.0.1:$LAPI_PORT/health
   bouncers            $CSCLI_BIN -c $WORK/config.yaml bouncers list
+  diagnose            $EXPORTER_BIN --crowdsec.config $WORK/config.yaml --bouncers.config-dir $WORK/bouncers diagnose
   Grafana             import dashboards/crowdsec-bouncers.json with a Prometheus datasource at http://127.0.0.1:$PROM_PORT
 Stop with Ctrl-C.
 EOF

@@ -102,7 +102,7 @@ pub struct LapiArgs {
 
     /// Read the bouncers from this command's output instead of the database, e.g. `docker exec crowdsec cscli
     /// bouncers list -o json` (split into words like a shell would, but run without one; default command:
-    /// `cscli bouncers list -o json`). It is killed when --lapi.timeout runs out.
+    /// `cscli bouncers list -o json`). It is killed, with every process it started, after 9/10 of --lapi.timeout.
     #[arg(id = "lapi.cscli-command",
         value_name = "COMMAND", long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND, global = true)]
     pub cscli_command: Option<String>,
@@ -158,7 +158,7 @@ pub struct WebArgs {
     pub max_scrape_wait: String,
 
     /// exporter-toolkit web configuration file: TLS (incl. client certificates), basic auth, response headers.
-    /// Re-read when it or a certificate changes. See README.md for the supported keys.
+    /// Re-read when it or a certificate changes. See docs/configuration.md for the supported keys.
     #[arg(
         id = "web.config.file",
         value_name = "PATH",
@@ -258,7 +258,7 @@ pub struct BouncersArgs {
 #[command(next_help_heading = "Config file")]
 pub struct ConfigArgs {
     /// YAML config file: several LAPIs, the Service API, web and log settings, bouncer checks, diagnose thresholds
-    /// (see README). A key in the file wins over its flag or environment variable.
+    /// (see docs/configuration.md). A key in the file wins over its flag or environment variable.
     #[arg(
         id = "config.file",
         value_name = "PATH",
@@ -278,7 +278,8 @@ pub struct ConfigArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Run every source and check once and say what is wrong and what to try; flags may come before or after
-    /// `diagnose`. Exit status: 0 all fine, 1 something critical, 2 the tool could not run.
+    /// `diagnose`. Exit status: 0 nothing above info, 1 something critical, 3 warnings only, 2 the tool could not
+    /// run.
     Diagnose {
         /// `text` for people (colour on a terminal), `json` for scripts.
         #[arg(long, value_enum, default_value = "text")]

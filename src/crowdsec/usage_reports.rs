@@ -16,7 +16,7 @@
 //!   window count once; items are grouped by `origin` and summed over `ip_type`; the `remediation` label is not
 //!   read (cscli sums over it); display trims `_gauge` only.
 //!
-//! How the exporter differs (README, "Remediation metrics"): its counters are the sum of the reports received since
+//! How the exporter differs (docs/metrics.md, "Remediation metrics"): its counters are the sum of the reports received since
 //! the exporter started (stored ones only start the series at 0: [`UsageTotals::add_baseline`]), so they never go
 //! down when CrowdSec flushes rows and a restart adds no stored week again;
 //! they keep `remediation` as a label; the active-decisions gauge comes from the newest report alone; other items

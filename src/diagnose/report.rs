@@ -79,6 +79,9 @@ pub(crate) struct Finding {
 pub(crate) struct LapiReport {
     pub name: String,
     pub database_error: Option<String>,
+    /// What to try about `database_error`, when the reason says (no CrowdSec here, a permission).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_fix: Option<String>,
     pub url: Option<String>,
     /// `None` when the URL is unknown.
     pub up: Option<bool>,

@@ -261,7 +261,10 @@ fn a_new_integration_is_in_grace_and_never_said_to_have_stopped() {
     assert_eq!(it["created_ago"], "1h 0m ago");
     let t = text(&r, false);
     assert!(!t.contains("stopped pulling"), "{t}");
-    assert!(t.contains("never pulled, created 1h 0m ago"), "{t}");
+    assert!(
+        t.contains("never pulled yet (in grace), created 1h 0m ago"),
+        "{t}"
+    );
     let r = build(&scrape(
         vec![row("fw", LastPull::At(NOW - 10.0))],
         Some(vec![integration(LastPull::Never, 2.0 * D)]),
@@ -567,4 +570,66 @@ fn a_short_bouncers_autodelete_is_a_warning() {
     );
     let r = with(48 * 3600);
     assert_eq!(r.status.exit_code(), 0, "{:?}", r.findings);
+}
+
+/// Issue 25: "never pulled" is said once (it read "never pulled (registration time unknown), never pulled", and a
+/// never-pulled row "never pulled, never pulled").
+#[test]
+fn never_pulled_is_said_once() {
+    let mut b = row("old14", LastPull::Never);
+    b.bouncer_type.clear();
+    b.registered_at = None;
+    let mut other = row("old14@192.0.2.1", LastPull::Never);
+    other.registered_at = None;
+    let t = text(&build(&scrape(vec![b, other], None)), false);
+    assert!(
+        t.contains("  bouncer old14: never pulled (registration time unknown), from"),
+        "{t}"
+    );
+    assert!(!t.contains("never pulled, never pulled"), "{t}");
+    assert!(!t.contains("unknown), never pulled"), "{t}");
+    let r = build(&scrape(
+        vec![row("fw", LastPull::At(NOW - 10.0))],
+        Some(vec![integration(LastPull::Never, 2.0 * D)]),
+    ));
+    let t = text(&r, false);
+    assert!(!t.contains("never pulled, never pulled"), "{t}");
+    assert!(
+        t.contains("NEVER PULLED [CrowdSecIntegrationNeverPulled], created 2d 0h ago"),
+        "{t}"
+    );
+}
+
+/// Issue 25: diagnose where there is no CrowdSec (or the exporter may not read its database) says what to try.
+#[test]
+fn an_unreadable_lapi_says_what_to_try() {
+    use crate::sources::{Reason, SourceFailure};
+    let down = |reason: Reason, message: &str| {
+        let s = Scrape::new(NOW).with(Arc::new(SourceReport::<BouncerSnapshot> {
+            up: false,
+            data: None,
+            last_error: Some(SourceFailure {
+                reason,
+                message: message.to_owned(),
+            }),
+            reads: 1,
+            ..SourceReport::empty("lapi_db", "local", Some("local"))
+        }));
+        text(&build(&s), false)
+    };
+    let t = down(
+        Reason::Config,
+        "cannot read CrowdSec config /etc/crowdsec/config.yaml: file not found",
+    );
+    assert!(
+        t.contains("\n    try: run it where CrowdSec's Local API runs, or say where its data is: --crowdsec.config"),
+        "{t}"
+    );
+    let t = down(
+        Reason::Permission,
+        "permission denied reading /x: ... Fix, as root: setfacl ...",
+    );
+    assert!(t.contains("\n    try: run the Fix above as root"), "{t}");
+    let t = down(Reason::Corrupt, "database disk image is malformed");
+    assert!(!t.contains("try: run"), "{t}");
 }

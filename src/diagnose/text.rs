@@ -230,14 +230,17 @@ fn alert_suffix(alert: Option<crate::crowdsec::verdict::Alert>) -> String {
 }
 
 fn base_text(o: &mut String, p: &Paint, b: &BaseReport) {
+    let label = base_label(b.verdict);
+    // "never pulled" once: a never-pulled verdict already says it (issue 25).
     let last = match (&b.last_pull_ago, &b.last_pull) {
-        (Some(ago), Some(at)) => format!("last pull {ago} ({at})"),
-        _ => "never pulled".to_owned(),
+        (Some(ago), Some(at)) => format!(", last pull {ago} ({at})"),
+        _ if label.to_lowercase().starts_with("never pulled") => String::new(),
+        _ => ", never pulled".to_owned(),
     };
     o.push_str(&format!(
-        "  bouncer {}: {}{}, {last}",
+        "  bouncer {}: {}{}{last}",
         b.name,
-        p.severity(b.severity, base_label(b.verdict)),
+        p.severity(b.severity, label),
         alert_suffix(b.alert)
     ));
     if let Some(u) = &b.usage_metrics_ago {
@@ -267,12 +270,13 @@ fn base_text(o: &mut String, p: &Paint, b: &BaseReport) {
                 (None, None) => "never pulled".to_owned(),
             };
             let role = match r.role {
-                Role::Current => "current",
-                Role::Superseded => "superseded",
-                Role::NeverPulled => "never pulled",
-                Role::Unreadable => "unreadable",
+                Role::Current => "current, ",
+                Role::Superseded => "superseded, ",
+                // `when` says it.
+                Role::NeverPulled => "",
+                Role::Unreadable => "unreadable, ",
             };
-            o.push_str(&format!("    row {}: {role}, {when}", r.name));
+            o.push_str(&format!("    row {}: {role}{when}", r.name));
             if !r.ip_address.is_empty() {
                 o.push_str(&format!(", from {}", r.ip_address));
             }
@@ -292,16 +296,23 @@ fn base_text(o: &mut String, p: &Paint, b: &BaseReport) {
 }
 
 fn integration_text(o: &mut String, p: &Paint, it: &IntegrationReport) {
+    let label = integration_label(it.verdict);
+    let never = if label.to_lowercase().starts_with("never pulled") {
+        ""
+    } else {
+        "never pulled, "
+    };
     let last = match (&it.last_pull_ago, &it.created_ago) {
-        (Some(a), _) => format!("last pull {a}"),
-        (None, Some(c)) => format!("never pulled, created {c}"),
-        (None, None) => "never pulled".to_owned(),
+        (Some(a), _) => format!(", last pull {a}"),
+        (None, Some(c)) => format!(", {never}created {c}"),
+        (None, None) if never.is_empty() => String::new(),
+        (None, None) => ", never pulled".to_owned(),
     };
     o.push_str(&format!(
-        "  integration {} ({}): {}{}, {last}\n",
+        "  integration {} ({}): {}{}{last}\n",
         it.name,
         it.id,
-        p.severity(it.severity, integration_label(it.verdict)),
+        p.severity(it.severity, label),
         alert_suffix(it.alert)
     ));
     if !it.config_files.is_empty() {
@@ -398,6 +409,9 @@ fn lapi_text(o: &mut String, p: &Paint, l: &LapiReport) {
     }
     if let Some(e) = &l.database_error {
         o.push_str(&format!("    database: {}\n", p.on(BAD, e)));
+        if let Some(fix) = &l.database_fix {
+            o.push_str(&format!("    try: {fix}\n"));
+        }
     }
     if l.verdict == Some(LapiVerdict::NoActiveBouncer) {
         o.push_str(&format!(

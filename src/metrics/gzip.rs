@@ -23,7 +23,7 @@ pub struct Deflated {
 
 impl Deflated {
     /// Compresses `text` at the fastest level (as promhttp's `gzip.BestSpeed`): the exposition is repetitive
-    /// enough that level 1 gets it to about a tenth (see the README's Performance section).
+    /// enough that level 1 gets it to about a tenth (see docs/how-it-works.md, Performance).
     pub fn of(text: &[u8]) -> Deflated {
         let mut crc = flate2::Crc::new();
         crc.update(text);

@@ -430,3 +430,71 @@ fn the_bouncer_folder_follows_crowdsecs_config_dir() {
         );
     }
 }
+
+/// Issue 25 #8: `--help` says what the code and the documentation say: diagnose's four exit statuses (README), and
+/// when a cscli command is killed (9/10 of --lapi.timeout: exporter.rs gives CscliSource that timeout).
+#[test]
+fn help_agrees_with_the_documentation() {
+    let out = run(&["diagnose", "--help"], &[]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let statuses =
+        "0 nothing above info, 1 something critical, 3 warnings only, 2 the tool could not run";
+    assert!(help.contains(statuses), "{help}");
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        readme.contains(&format!("Exit status: {statuses}")),
+        "README"
+    );
+
+    let out = run(&["--help"], &[]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("It is killed, with every process it started, after 9/10 of --lapi.timeout"),
+        "{help}"
+    );
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
+    )
+    .unwrap()
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ");
+    assert!(
+        doc.contains("It is killed after 9/10 of `--lapi.timeout`"),
+        "docs/configuration.md"
+    );
+}
+
+/// Issue 25 #8: diagnose on a machine without CrowdSec: the report alone (the sources' logfmt warnings used to come
+/// before it), with what to try; exit 2, no source could be read.
+#[test]
+fn diagnose_without_crowdsec_prints_the_report_and_what_to_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("crowdsec/config.yaml");
+    let out = run(
+        &[
+            "diagnose",
+            "--crowdsec.config",
+            config.to_str().unwrap(),
+            "--bouncers.config-dir",
+            dir.path().join("bouncers").to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.trim().is_empty(), "diagnose logged: {stderr}");
+    assert!(
+        stdout
+            .contains("    try: run it where CrowdSec's Local API runs, or say where its data is"),
+        "{stdout}"
+    );
+}

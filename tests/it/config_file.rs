@@ -462,13 +462,15 @@ fn diagnose_uses_the_files_thresholds() {
 }
 
 #[test]
-fn the_readme_example_is_a_valid_file() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+fn the_documented_example_is_a_valid_file() {
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
+    )
+    .unwrap();
     let section = &readme[readme.find("## Config file").unwrap()..];
     let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
     let yaml = &section[start..start + section[start..].find("```").unwrap()];
-    let path = Path::new("README.md");
+    let path = Path::new("docs/configuration.md");
     let file = crowdsec_bouncer_exporter::config_file::parse(path, yaml).unwrap();
     assert_eq!(file.thresholds(path).unwrap(), Thresholds::default());
     file.check_bouncers(path).unwrap();

@@ -660,13 +660,13 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
     }
     assert!(checked > 100, "only {checked} queries checked");
 
-    // README's "Example queries" run too.
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    // docs/metrics.md's "Example queries" run too.
+    let readme = std::fs::read_to_string(repo().join("docs/metrics.md")).unwrap();
     let block = readme
         .split("```promql\n")
         .nth(1)
         .and_then(|b| b.split("```").next())
-        .expect("README has a promql block");
+        .expect("docs/metrics.md has a promql block");
     let examples: Vec<&str> = block
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -676,7 +676,7 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
         for name in metric_names(q) {
             assert!(
                 served.contains(&name),
-                "README query uses {name}, not served"
+                "docs/metrics.md query uses {name}, not served"
             );
         }
         instant(prom, q);
@@ -688,7 +688,7 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
         )
         .len(),
         1,
-        "the README's never-pulled query finds never-bouncer"
+        "docs/metrics.md's never-pulled query finds never-bouncer"
     );
 
     let get = |dash: &str, panel: &str, ref_id: &str, set: &str| -> Vec<Value> {

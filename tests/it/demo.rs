@@ -202,6 +202,48 @@ fn demo_serves_every_state_to_prometheus_and_ctrl_c_stops_everything() {
         1.0
     );
     assert_eq!(value("crowdsec_bouncer_config_valid{bouncer=\"\"}"), 0.0);
+    // Issue 25 #4: the `diagnose` the demo prints, run as printed: the live bouncer's file passes `running` (the demo
+    // checked a copy of the file the bouncer was started with, so its first diagnose said FAIL running).
+    let line = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("diagnose "))
+        .expect("the demo prints a diagnose command");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.last(), Some(&"diagnose"), "{line}");
+    let out = Command::new(words[0])
+        .args(&words[1..])
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let file = report["config_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/crowdsec-custom-bouncer.yaml"))
+        })
+        .unwrap_or_else(|| panic!("no custom bouncer file in {report:#}"));
+    let running = file["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "running")
+        .unwrap_or_else(|| panic!("no running check: {file:#}"));
+    assert_eq!(
+        running["status"].as_str().unwrap().to_lowercase(),
+        "pass",
+        "{file:#}"
+    );
+    assert_eq!(file["valid"], true, "{file:#}");
     assert_eq!(value("crowdsec_lapi_up{lapi=\"demo\"}"), 1.0);
     // The shipped rules are loaded.
     let (status, _, rules) = http(prom, "GET", "/api/v1/rules", &[]);

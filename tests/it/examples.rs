@@ -173,13 +173,6 @@ fn generated_kubernetes_files_match_alerts_and_dashboards() {
             "ConfigMap entry {name} differs from dashboards/{name}: run scripts/gen-examples.py"
         );
     }
-
-    let am = std::fs::read_to_string(repo().join("examples/alertmanager.yml")).unwrap();
-    let original = std::fs::read_to_string(repo().join("alerts/alertmanager.example.yml")).unwrap();
-    assert!(
-        am.ends_with(&original),
-        "examples/alertmanager.yml: run scripts/gen-examples.py"
-    );
 }
 
 #[test]
@@ -340,8 +333,7 @@ fn systemd_unit_is_hardened() {
         .filter(|l| !l.starts_with('#') && l.contains('='))
         .collect();
     for want in [
-        "DynamicUser=yes",
-        "SupplementaryGroups=crowdsec",
+        "User=crowdsec-bouncer-exporter",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "ReadOnlyPaths=/etc/crowdsec /var/lib/crowdsec/data",
@@ -358,4 +350,132 @@ fn systemd_unit_is_hardened() {
         !directives.iter().any(|d| d.starts_with("ReadWritePaths")),
         "the exporter writes nowhere"
     );
+    // Issue 25: no `crowdsec` group to create; the install notes give the package's ACL step, word for word.
+    assert!(!directives
+        .iter()
+        .any(|d| d.starts_with("SupplementaryGroups=crowdsec") || *d == "Group=crowdsec"));
+    let step = "setfacl -m u:crowdsec-bouncer-exporter:x,d:u:crowdsec-bouncer-exporter:r /var/lib/crowdsec/data && \
+                setfacl -m u:crowdsec-bouncer-exporter:r /var/lib/crowdsec/data/crowdsec.db*";
+    assert!(
+        unit.contains(&format!("#   {step}\n")),
+        "the unit's install notes lack the step"
+    );
+}
+
+/// Issue 25: README's first screen is the way to a firing alert: its Prometheus configuration (the scrape job and
+/// the package's rule folder) passes the real promtool with the rules the package ships there, and README stays
+/// short (reference lives in docs/).
+#[test]
+fn readmes_first_screen_prometheus_config_passes_promtool() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; move reference to docs/"
+    );
+    let block = readme
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("README has a yaml block");
+    let first_screen = &readme[..readme.find("## What it watches").expect("README section")];
+    assert!(
+        first_screen.contains(block),
+        "the Prometheus configuration is on README's first screen"
+    );
+    for want in [
+        "apt install",
+        "systemctl reload prometheus",
+        "ALERTS",
+        "/alerts",
+    ] {
+        assert!(
+            first_screen.contains(want),
+            "README's first screen lacks {want}"
+        );
+    }
+    let config: Value = serde_yaml_ng::from_str(block).unwrap();
+    assert_eq!(
+        config["scrape_configs"][0]["job_name"],
+        "crowdsec-bouncer-exporter"
+    );
+    let packaged = "/usr/share/crowdsec-bouncer-exporter/alerts/";
+    let rules = config["rule_files"][0].as_str().unwrap();
+    assert!(rules.starts_with(packaged), "{rules}");
+    // The package puts alerts/*.rules.yml there (Cargo.toml's [package.metadata.deb] assets).
+    let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains(&format!(
+            "[\"alerts/*.rules.yml\", \"{}\", \"644\"]",
+            packaged.trim_start_matches('/')
+        )),
+        "Cargo.toml no longer ships alerts/*.rules.yml to {packaged}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let here = block.replace(packaged, &format!("{}/alerts/", repo().display()));
+    let file = dir.path().join("prometheus.yml");
+    std::fs::write(&file, here).unwrap();
+    let out = std::process::Command::new(crate::common::real::part("promtool"))
+        .args(["check", "config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool check config: {text}");
+    assert!(
+        text.contains("crowdsec-bouncers.rules.yml") && text.contains("SUCCESS"),
+        "promtool found no rules: {text}"
+    );
+}
+
+/// Issue 25 #3: the release workflow runs on tags, builds both architectures with the scripts CI runs (Debian's
+/// cross linker for arm64) and publishes the files README's "Releases" names, with their checksums.
+#[test]
+fn release_workflow_builds_what_readme_promises() {
+    let text = std::fs::read_to_string(repo().join(".github/workflows/release.yml")).unwrap();
+    let wf: Value = serde_yaml_ng::from_str(&text).unwrap();
+    // serde_yaml_ng reads the key `on` as a string (YAML 1.2), not as a boolean.
+    assert_eq!(wf["on"]["push"]["tags"][0], "v*");
+    let targets: Vec<&str> = wf["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| i["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]
+    );
+    for want in [
+        ".ci/run",
+        "scripts/package-deb.sh",
+        "scripts/check-deb.sh",
+        "scripts/check-image.sh",
+        "gcc-aarch64-linux-gnu",
+        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER: aarch64-linux-gnu-gcc",
+        "sha256sum -- * >SHA256SUMS",
+    ] {
+        assert!(text.contains(want), "release.yml lacks {want}");
+    }
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    for file in [
+        "crowdsec-bouncer-exporter_<version>-1_<arch>.deb",
+        "crowdsec-bouncer-exporter-<version>-<arch>.tar.gz",
+        "crowdsec-bouncer-exporter-image-<version>-<arch>.tar",
+        "SHA256SUMS",
+    ] {
+        assert!(readme.contains(file), "README's Releases lacks {file}");
+        assert!(text.contains(file), "release.yml does not describe {file}");
+    }
+    // The names the jobs write follow those patterns.
+    for made in [
+        "crowdsec-bouncer-exporter-$v-${{ matrix.arch }}",
+        "crowdsec-bouncer-exporter-image-$v-${{ matrix.arch }}.tar",
+    ] {
+        assert!(text.contains(made), "release.yml does not write {made}");
+    }
 }

@@ -540,3 +540,60 @@ fn the_golden_exposition_pins_every_documented_family() {
         );
     }
 }
+
+/// Issue 25 #8: every family the exporter can serve has a row in docs/metrics.md's table (crowdsec_bouncer_config_enabled
+/// had none). Families: each name given to the encoder in src/metrics/ (a metric is born in the file of its prefix),
+/// and each `# TYPE` of the golden expositions (the usage families are named by a format string); a counter's row
+/// names it with `_total`. A row may group names as `prefix_{a,b}_suffix`.
+#[test]
+fn every_served_family_has_a_row_in_docs_metrics() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut families = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(root.join("src/metrics")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for piece in text.split('"').skip(1).step_by(2) {
+            let is_name = (piece.starts_with("crowdsec_") || piece.starts_with("process_"))
+                && !piece.ends_with('_')
+                && piece
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if is_name {
+                families.insert(piece.to_owned());
+            }
+        }
+    }
+    for f in ["metrics.txt", "metrics.openmetrics.txt"] {
+        let text = std::fs::read_to_string(Path::new(FIXTURES).join("golden").join(f)).unwrap();
+        for l in text.lines() {
+            if let Some(name) = l.strip_prefix("# TYPE ").and_then(|r| r.split(' ').next()) {
+                families.insert(name.to_owned());
+            }
+        }
+    }
+    assert!(families.len() >= 35, "{families:?}");
+    let doc = std::fs::read_to_string(root.join("docs/metrics.md")).unwrap();
+    let mut rows = std::collections::BTreeSet::new();
+    for l in doc.lines().filter(|l| l.starts_with("| `")) {
+        let first = l.split(" | ").next().unwrap();
+        for name in first.split('`').skip(1).step_by(2) {
+            match (name.find('{'), name.find('}')) {
+                (Some(a), Some(b)) => {
+                    for alt in name[a + 1..b].split(',') {
+                        rows.insert(format!("{}{alt}{}", &name[..a], &name[b + 1..]));
+                    }
+                }
+                _ => {
+                    rows.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    let missing: Vec<&String> = families
+        .iter()
+        .filter(|f| !rows.contains(*f) && !rows.contains(&format!("{f}_total")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no row in docs/metrics.md for {missing:?}"
+    );
+}

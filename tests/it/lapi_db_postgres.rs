@@ -202,7 +202,7 @@ fn pg_hba_demanding_tls_is_reason_tls() {
     assert!(err.message.contains("does it require TLS"), "{err}");
 }
 
-/// Issue 19 #6: a read-only role with README's grant reads every table (bouncers, usage metrics, decisions); with
+/// Issue 19 #6: a read-only role with docs/configuration.md's grant reads every table (bouncers, usage metrics, decisions); with
 /// the old grant (`bouncers, metrics`) the decisions source says `permission`, naming the table and the GRANT
 /// (main: "no `decisions` table: not a CrowdSec database", down forever); a table in another schema is named so.
 #[test]
@@ -211,12 +211,15 @@ fn readmes_grant_covers_every_table_and_a_missing_one_says_permission() {
     use crowdsec_bouncer_exporter::sources::Source;
     let pg = Postgres::start(ZONE);
     pg.create_crowdsec_db("crowdsec", "crowdsec", PASSWORD, "schema-1.7.sql");
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
     let grant = readme
         .split('`')
         .find(|s| s.starts_with("GRANT SELECT ON "))
-        .expect("README's PostgreSQL section gives a GRANT")
+        .expect("docs/configuration.md's PostgreSQL section gives a GRANT")
         .replace("<role>", "reader");
     pg.admin_sql(
         "postgres",

@@ -638,28 +638,102 @@ fn a_0640_database_the_exporter_cannot_read_is_a_permission_error_with_the_fix()
         "permission denied reading",
         "owner root, group adm, mode 0640",
         "user nobody",
-        "add the exporter's user to the group `adm`",
-        "usermod -aG adm nobody",
-        "or run the exporter as `root`",
+        "Fix, as root: setfacl -m u:nobody:x,d:u:nobody:r ",
     ] {
         assert!(log.contains(want), "{want:?} missing in:\n{log}");
     }
     assert!(!log.contains("immutable"), "{log}");
     assert!(!log.contains("unable to open database file"), "{log}");
+    assert!(
+        !log.contains("usermod") && !log.contains("run the exporter as"),
+        "{log}"
+    );
+}
 
-    // The fix the message gives: the exporter's user in the file's group.
-    let (samples, log) = scrape_as_nobody(&db, Some("4"));
+/// Issue 25: a stock CrowdSec host (database 0640 root:root in a 0750 root folder, no `crowdsec` group). The log
+/// gives one step; run word for word, as root, it lets the exporter's user read the database, and the -wal/-shm
+/// files SQLite creates afterwards (the default ACL), without changing the files' owner, group or mode.
+#[test]
+fn the_logged_step_makes_a_stock_database_readable_with_its_later_wal() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let db = data.join("crowdsec.db");
+    insert_plain_17(&db_1_7(&db), "fw", ts(1));
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let modes = |p: &std::path::Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.uid(), m.gid(), m.mode() & 0o7777)
+    };
+    let before = (modes(&data), modes(&db));
+
+    let (samples, log) = scrape_as_nobody(&db, None);
+    let up = &[("source", "lapi_db")];
+    assert_eq!(
+        value(&samples, "crowdsec_exporter_source_up", up),
+        Some(0.0),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "the folder {} (owner root, group root, mode 0750)",
+            data.display()
+        )),
+        "{log}"
+    );
+    // The logfmt line quotes the message: the step is between "Fix, as root: " and " then restart".
+    let step = log
+        .split("Fix, as root: ")
+        .nth(1)
+        .and_then(|s| s.split(" then restart").next())
+        .unwrap_or_else(|| panic!("no step in:\n{log}"))
+        .replace("\\\"", "\"");
+    assert_eq!(
+        step,
+        format!(
+            "setfacl -m u:nobody:x,d:u:nobody:r {} && setfacl -m u:nobody:r {}*",
+            data.display(),
+            db.display()
+        )
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &step])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{step}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // CrowdSec running after the step: its -wal/-shm files are new, and hold the only copy of the second row.
+    let writer = rusqlite::Connection::open(&db).unwrap();
+    writer
+        .query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
+    writer.execute_batch("PRAGMA wal_autocheckpoint=0").unwrap();
+    insert_plain_17(&writer, "wal-only", ts(2));
+    assert!(data.join("crowdsec.db-wal").exists());
+    let (samples, log) = scrape_as_nobody(&db, None);
     assert_eq!(
         value(&samples, "crowdsec_exporter_source_up", up),
         Some(1.0),
         "{log}"
     );
-    assert_eq!(value(&samples, "crowdsec_bouncers", &[]), Some(1.0));
-
-    // 0600: the group cannot help; the message says so.
-    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let (_, log) = scrape_as_nobody(&db, Some("4"));
-    assert!(log.contains("its group cannot read it"), "{log}");
+    assert_eq!(
+        value(&samples, "crowdsec_bouncers", &[]),
+        Some(2.0),
+        "{log}"
+    );
+    assert_eq!(
+        (modes(&data), modes(&db)),
+        before,
+        "CrowdSec's owner, group or mode changed"
+    );
+    drop(writer);
 }
 
 /// A readable database whose live -wal file is not readable: `permission` naming the -wal file, not a silent

@@ -14,7 +14,7 @@ use crate::values::secret::Secret;
 pub(super) fn read_fix(e: &ReadError) -> String {
     match e {
         ReadError::Missing => "the file (or the target of its symlink) is gone: reinstall the bouncer's package or point --bouncers.config-file at the right file".into(),
-        ReadError::Permission => "let the exporter read it: run it as root or add its user to the file's group (chmod 640, chgrp)".into(),
+        ReadError::Permission => "let the exporter's user read it, as root: `setfacl -m u:<exporter user>:r <file>` (the package's user: crowdsec-bouncer-exporter; docs/install.md, \"Permissions: one step at most\"); the file's owner, group and mode stay as they are".into(),
         ReadError::Directory | ReadError::NotFile(_) => "this is not a configuration file: move it out of the bouncers' folder".into(),
         ReadError::TooLarge(_) => "this is not a bouncer configuration (a stray log or dump?): move it out of the bouncers' folder".into(),
         ReadError::Io(_) => "check the file and its symlinks (`ls -lL`, `readlink -f`): a symlink loop or a broken disk stops the bouncer too".into(),

@@ -8,12 +8,15 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Who may read `path` and how to let the exporter do so, e.g. `owner root, group crowdsec, mode 0640; the
-/// exporter (user exporter, groups exporter) cannot read it. Fix: add the exporter's user to the group ...`.
-/// `path` is the file that could not be opened; when a folder on the way is the obstacle, that folder is named.
+/// Who may read `path` and the one step that lets the exporter do so, e.g. `owner root, group root, mode 0640; the
+/// exporter (user crowdsec-bouncer-exporter, groups crowdsec-bouncer-exporter) cannot read it. Fix, as root: setfacl
+/// ... && setfacl ..., then restart the exporter (docs/install.md, "Permissions: one step at most")`.
+/// `path` is the file that could not be opened; when a folder above the file's own is the obstacle, that folder is
+/// named and given search permission first. CrowdSec's own owner, group and modes stay as they are (issue 25).
 pub(crate) fn permission_hint(path: &Path) -> String {
     let (me, user) = process_user();
     let user = user.unwrap_or_else(|| "<exporter user>".to_owned());
+    let step = step_command(&user, path);
     // A folder on the way without search permission: name the first one that stops us.
     if std::fs::metadata(path)
         .err()
@@ -35,35 +38,52 @@ pub(crate) fn permission_hint(path: &Path) -> String {
             .find(|w| std::fs::metadata(w[0]).is_ok() && denied(w[1]))
             .map(|w| w[0]);
         return match blocking.and_then(|d| std::fs::metadata(d).ok().map(|m| (d, m))) {
-            Some((dir, m)) => format!(
-                "the folder {} ({}) does not let {me} through: give it search permission for the exporter's user \
-                 (e.g. chmod o+x, or add the exporter's user to the group `{}`)",
+            // The database's own folder: the step gives it search permission.
+            Some((dir, m)) if Some(dir) == path.parent() => format!(
+                "the folder {} ({}) does not let {me} through. {}",
                 dir.display(),
                 describe(&m),
-                group_name(m.gid()),
+                fix(&step)
             ),
-            None => format!("a folder on the way does not let {me} through: the exporter's user needs search (x) permission on every folder up to the file"),
+            Some((dir, m)) => format!(
+                "the folder {} ({}) does not let {me} through. {}",
+                dir.display(),
+                describe(&m),
+                fix(&format!("setfacl -m u:{user}:x {} && {step}", dir.display()))
+            ),
+            None => format!(
+                "a folder on the way does not let {me} through: the exporter's user needs search (x) permission on \
+                 every folder up to the file. {}",
+                fix(&step)
+            ),
         };
     }
     let Ok(m) = std::fs::metadata(path) else {
-        return format!("{me} cannot read it");
+        return format!("{me} cannot read it. {}", fix(&step));
     };
-    let owner = user_name(m.uid());
-    let group = group_name(m.gid());
-    let mode = m.mode() & 0o777;
-    let fix = if mode & 0o040 != 0 {
-        format!(
-            "add the exporter's user to the group `{group}` (e.g. `usermod -aG {group} {user}` or \
-             SupplementaryGroups={group} in its systemd unit, then restart the exporter), or run the exporter as \
-             `{owner}`, the file's owner"
-        )
-    } else {
-        format!(
-            "its group cannot read it: run the exporter as `{owner}`, the file's owner, or make it group-readable \
-             (`chmod g+r`, CrowdSec's own mode is 0640) and add the exporter's user to the group `{group}`"
-        )
-    };
-    format!("{}; {me} cannot read it. Fix: {fix}", describe(&m))
+    format!("{}; {me} cannot read it. {}", describe(&m), fix(&step))
+}
+
+/// The one step, word for word as the Debian package prints it (debian/postinst, `step_command`) and
+/// docs/install.md gives it: read for `user` on the database and its -wal/-shm files, search on their folder, and a
+/// default ACL on the folder so the -wal/-shm files CrowdSec creates later inherit the read entry.
+pub(crate) fn step_command(user: &str, db: &Path) -> String {
+    let dir = db
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    format!(
+        "setfacl -m u:{user}:x,d:u:{user}:r {} && setfacl -m u:{user}:r {}*",
+        dir.display(),
+        db.display()
+    )
+}
+
+fn fix(step: &str) -> String {
+    format!(
+        "Fix, as root: {step} then restart the exporter (docs/install.md, \"Permissions: one step at most\"; \
+         CrowdSec's own owner, group and modes stay as they are)"
+    )
 }
 
 /// `owner root, group crowdsec, mode 0640`.
@@ -76,11 +96,19 @@ fn describe(m: &std::fs::Metadata) -> String {
     )
 }
 
-/// `the exporter (user nobody, groups nogroup)` and the user's name, or `the exporter` when /proc cannot tell.
+/// `the exporter (user nobody, groups nogroup)` and the user's name.
 fn process_user() -> (String, Option<String>) {
     let unknown = || ("the exporter".to_owned(), None);
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return unknown();
+        // No /proc (a chroot, a hardened mount): the effective ids from the kernel, without the supplementary
+        // groups, so the step still names the user.
+        let uid = rustix::process::geteuid().as_raw();
+        let gid = rustix::process::getegid().as_raw();
+        let user = user_name(uid);
+        return (
+            format!("the exporter (user {user}, group {})", group_name(gid)),
+            Some(user),
+        );
     };
     let field = |name: &str| -> Vec<u32> {
         status
@@ -155,12 +183,43 @@ mod tests {
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
         let hint = permission_hint(&f);
         assert!(hint.contains("mode 0640"), "{hint}");
+        let (_, user) = process_user();
+        let step = step_command(&user.unwrap(), &f);
         assert!(
-            hint.contains("add the exporter's user to the group"),
+            hint.contains(&format!("Fix, as root: {step} then restart")),
             "{hint}"
         );
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let hint = permission_hint(&f);
-        assert!(hint.contains("its group cannot read it"), "{hint}");
+        assert!(
+            !hint.contains("usermod") && !hint.contains("run the exporter as"),
+            "{hint}"
+        );
+    }
+
+    /// The step is the one debian/postinst prints and docs/install.md gives, for the package's user and CrowdSec's
+    /// default database.
+    #[test]
+    fn the_step_is_the_packages_and_the_docs() {
+        let step = step_command(
+            "crowdsec-bouncer-exporter",
+            Path::new("/var/lib/crowdsec/data/crowdsec.db"),
+        );
+        assert_eq!(
+            step,
+            "setfacl -m u:crowdsec-bouncer-exporter:x,d:u:crowdsec-bouncer-exporter:r /var/lib/crowdsec/data && \
+             setfacl -m u:crowdsec-bouncer-exporter:r /var/lib/crowdsec/data/crowdsec.db*"
+        );
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let install = std::fs::read_to_string(root.join("docs/install.md")).unwrap();
+        assert!(
+            install.contains(&format!("```sh\n{step}\n```")),
+            "docs/install.md"
+        );
+        let postinst = std::fs::read_to_string(root.join("debian/postinst")).unwrap();
+        assert!(
+            postinst.contains(
+                r#"echo "setfacl -m u:$USER_NAME:x,d:u:$USER_NAME:r $(dirname "$1") && setfacl -m u:$USER_NAME:r $1*""#
+            ),
+            "debian/postinst prints another step"
+        );
     }
 }
