@@ -158,9 +158,9 @@ for d in dashboards/*.json; do cmp -s "$d" "$root/usr/share/$pkg/$d" || die "pac
 in_root dpkg-query -W -f='${Conffiles}\n' "$pkg" | grep -q "/etc/default/$pkg " || die "/etc/default/$pkg is not a conffile"
 grep -q '^ARGS=' "$root/etc/default/$pkg" || die "/etc/default/$pkg has no ARGS"
 # Every documentation file /etc/default and the unit name is shipped (issue 25: README.md.gz was named, README.md shipped).
-for f in $(grep -ho "/usr/share/doc/$pkg/[A-Za-z0-9_./-]*[A-Za-z0-9]" "$root/etc/default/$pkg" "$root$unit" | sort -u); do
+while read -r f; do
   [[ -e "$root$f" ]] || die "/etc/default/$pkg or the unit names $f, which the package does not ship"
-done
+done < <(grep -ho "/usr/share/doc/$pkg/[A-Za-z0-9_./-]*[A-Za-z0-9]" "$root/etc/default/$pkg" "$root$unit" | sort -u)
 [[ -L "$root/etc/systemd/system/multi-user.target.wants/$pkg.service" ]] || die "the service is not enabled"
 if command -v systemd-analyze >/dev/null; then
   # verify resolves ExecStart on this host: point it at the root's binary, everything else as installed.
@@ -211,6 +211,7 @@ grep -qxF 'crowdsec_exporter_source_up{source="lapi_db",name="local",lapi="local
   || { cat "$work/exporter.log" >&2; die "lapi_db is not down before the step"; }
 stop_service
 logged="$(grep -o 'Fix, as root: .* then restart' "$work/exporter.log" | head -n1 | sed 's/^Fix, as root: //; s/ then restart$//')"
+# shellcheck disable=SC2016 # a Python program: its backquotes are Markdown's, not the shell's.
 documented="$(python3 -c 'import re,sys; print(re.search(r"```sh\n(setfacl [^\n]*)\n```", open(sys.argv[1]).read()).group(1))' docs/install.md)"
 [[ "$printed" == "$logged" && "$printed" == "$documented" ]] \
   || die "the step differs: package '$printed', exporter's log '$logged', docs/install.md '$documented'"
