@@ -7,7 +7,7 @@
 pub mod bouncer_files;
 pub mod bouncers;
 pub mod config;
-pub(crate) mod decisions;
+pub mod decisions;
 pub(crate) mod host;
 pub(crate) mod integration;
 pub(crate) mod rows;
