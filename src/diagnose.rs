@@ -228,6 +228,38 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             .data
             .as_ref()
             .map(|d| verdict::judge_lapi(&r.name, &d.bouncers, s.now, t));
+        // The LAPI's active decisions (source lapi_decisions): enforcement and self-bans.
+        let decisions = s
+            .lapi_decisions
+            .iter()
+            .find(|d| d.name == r.name)
+            .and_then(|d| d.data.as_deref());
+        // CrowdSecSecurityEngineSelfBan: one finding per (target, origin, scenario).
+        let self_bans = decisions
+            .map(|d| verdict::judge_self_bans(&r.name, d))
+            .unwrap_or_default();
+        for f in &self_bans {
+            let n = decisions
+                .and_then(|d| {
+                    d.self_bans.iter().find(|((t, o, sc), _)| {
+                        t.as_str() == f.labels["target"]
+                            && *o == f.labels["origin"]
+                            && *sc == f.labels["scenario"]
+                    })
+                })
+                .map_or(0, |(_, n)| *n);
+            findings.add(
+                f.severity,
+                Some(f.alert.name()),
+                format!(
+                    "LAPI {} bans itself: {n} active ban(s) of origin {}, scenario {:?} cover {}; `cscli decisions list` on the LAPI host, then delete them and whitelist the address",
+                    r.name,
+                    f.labels["origin"],
+                    f.labels["scenario"],
+                    text::self_ban_target(&f.labels["target"]),
+                ),
+            );
+        }
         let mut bouncers = Vec::new();
         if let Some(j) = &judged {
             for b in &j.bases {
@@ -238,7 +270,13 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                             .map(|row| (r.name.clone(), row.bouncer.name.clone())),
                     );
                 }
-                let report = base_report(b, &files, t);
+                let mut report = base_report(b, &files, t);
+                if let Some(c) =
+                    decisions.and_then(|d| verdict::self_ban_cause(b, &d.banned_bouncers))
+                {
+                    report.causes.retain(|c| c.check != "unknown");
+                    report.causes.insert(0, c);
+                }
                 if let Some(finding) = base_finding(&report) {
                     findings.0.push(finding);
                 }
@@ -256,13 +294,9 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 }
                 bouncers.push(report);
             }
-            // CrowdSecBouncerEnforcesNothing: the usage reports against the LAPI's active decisions.
-            let lapi_active = s
-                .lapi_decisions
-                .iter()
-                .find(|d| d.name == r.name)
-                .and_then(|d| d.data.as_ref())
-                .map(|d| d.total());
+            // CrowdSecBouncerEnforcesNothing, CrowdSecBouncerEnforcesPartially: the usage reports against the
+            // LAPI's active IP decisions.
+            let lapi_active = decisions;
             let usage = r.data.as_ref().and_then(|d| d.usage.as_ref());
             for e in usage
                 .map(|u| {
@@ -278,17 +312,26 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                 .unwrap_or_default()
             {
                 let Some(firing) = e.firing else { continue };
-                findings.add(
-                    firing.severity,
-                    Some(firing.alert.name()),
+                let what = if firing.alert == Alert::BouncerEnforcesPartially {
                     format!(
-                        "bouncer {} enforces nothing: its newest usage report ({} ago) counts 0 active decisions while LAPI {} has {}",
+                        "bouncer {} enforces partially: its newest usage report ({} ago) counts {} active decisions while LAPI {} has {} IP decisions of the origins it reports (alert below {} of them)",
+                        e.bouncer.name,
+                        e.report_age_seconds.map(human_duration).unwrap_or_default(),
+                        e.active_decisions.unwrap_or_default(),
+                        r.name,
+                        e.lapi_ip_decisions.unwrap_or_default(),
+                        t.partial_enforcement_ratio,
+                    )
+                } else {
+                    format!(
+                        "bouncer {} enforces nothing: its newest usage report ({} ago) counts 0 active decisions while LAPI {} has {} IP decisions",
                         e.bouncer.name,
                         e.report_age_seconds.map(human_duration).unwrap_or_default(),
                         r.name,
-                        lapi_active.unwrap_or_default()
-                    ),
-                );
+                        lapi_active.map(|d| d.ip_total()).unwrap_or_default()
+                    )
+                };
+                findings.add(firing.severity, Some(firing.alert.name()), what);
                 if let Some(b) = bouncers
                     .iter_mut()
                     .find(|b: &&mut BaseReport| b.name == e.bouncer.base_name())
@@ -339,6 +382,7 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
                         .then_some("CrowdSecBouncersAutodeleteShort"),
                 })
                 .collect(),
+            self_bans,
         });
     }
     let integrations = s.service_api.as_ref().map(|r| {
