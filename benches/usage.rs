@@ -206,7 +206,7 @@ fn main() {
     timed("read with nothing new", || db.read_blocking().unwrap());
 
     let active = timed("active decisions", || {
-        db.active_decisions_blocking(now as f64).unwrap()
+        db.active_decisions_blocking(now as f64, &[]).unwrap()
     });
     println!(
         "  {} active decisions by origin: {:?}",

@@ -9,6 +9,9 @@
 // The failing checks and log errors of the device's files on the exporter host, for an integration alert (issue 20
 // #5): the files whose URL names the integration (crowdsec_bouncer_config_integration).
 local integrationCauses = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (instance, path) crowdsec_bouncer_config_integration{integration_id=%q}" $labels.integration_id | query | sortByLabel "check" }} Failing checks of its device\'s configuration files on the exporter host:{{ range . }} {{ .Labels.check }} ({{ .Labels.path }}){{ end }}{{ with printf "crowdsec_bouncer_log_errors > 0 and on (instance, path) crowdsec_bouncer_config_integration{integration_id=%q}" $labels.integration_id | query | sortByLabel "class" }}; errors in its log:{{ range . }} {{ .Labels.class }} ({{ .Labels.path }}){{ end }}{{ end }}; `crowdsec-bouncer-exporter diagnose` names the likely cause first.{{ end }}';
+// The self-ban cause of an offline or never-pulled bouncer (issue 21): active bans on its LAPI covering one of its rows'
+// ip_address (crowdsec_lapi_self_ban_bouncer_decisions); diagnose ranks it first.
+local selfBanCause = '{{ with printf "crowdsec_lapi_self_ban_bouncer_decisions > 0 and on (lapi, bouncer) crowdsec_bouncer_info{lapi=%q,bouncer_base=%q}" $labels.lapi $labels.bouncer_base | query | sortByLabel "bouncer" }} Its LAPI holds active bans covering the address of its rows:{{ range . }} {{ .Labels.bouncer }} ({{ .Value }}){{ end }}, so it cannot reach the LAPI (CrowdSecSecurityEngineSelfBan).{{ end }}';
 local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (instance, path) (crowdsec_bouncer_config_valid and on (bouncer) crowdsec_bouncer_info{lapi=%q,bouncer_base=%q})" $labels.lapi $labels.bouncer_base | query | sortByLabel "check" }} Failing checks of its configuration files on the exporter host:{{ range . }} {{ .Labels.check }} ({{ .Labels.path }}){{ end }}; `crowdsec-bouncer-exporter diagnose` names the likely cause first.{{ end }}';
 {
   prometheusAlerts+:: {
@@ -29,7 +32,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
             labels: { severity: "critical" },
             annotations: {
               summary: "A CrowdSec bouncer has stopped pulling decisions from its LAPI.",
-              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}) and sends no fresh usage metrics: it is not applying new decisions. Where hosts share its key (rows `name@ip` that pulled side by side), this is its stalest host; `crowdsec-bouncer-exporter diagnose` lists the rows." + causes,
+              description: "Bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}) and sends no fresh usage metrics: it is not applying new decisions. Where hosts share its key (rows `name@ip` that pulled side by side), this is its stalest host; `crowdsec-bouncer-exporter diagnose` lists the rows." + selfBanCause + causes,
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerOffline.md",
             },
           },
@@ -45,7 +48,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
             labels: { severity: "critical" },
             annotations: {
               summary: "A CrowdSec firewall bouncer has stopped pulling decisions from its LAPI.",
-              description: "Firewall bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}): the host firewall no longer receives new bans." + causes,
+              description: "Firewall bouncer {{ $labels.bouncer_base }} on LAPI {{ $labels.lapi }} last pulled decisions {{ $value | humanizeDuration }} ago (threshold {{ with query \"crowdsec:bouncer_offline_threshold_seconds\" }}{{ . | first | value | humanizeDuration }}{{ end }}): the host firewall no longer receives new bans." + selfBanCause + causes,
               runbook_url: c.runbookUrlBase + "CrowdSecFirewallBouncerOffline.md",
             },
           },
@@ -178,7 +181,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
             labels: { severity: "warning" },
             annotations: {
               summary: "A registered CrowdSec bouncer has never pulled decisions.",
-              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} was registered {{ $value | humanizeDuration }} ago and has never pulled decisions: it was never started, or it uses another API URL or key." + causes,
+              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} was registered {{ $value | humanizeDuration }} ago and has never pulled decisions: it was never started, or it uses another API URL or key." + selfBanCause + causes,
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerNeverPulled.md",
             },
           },
@@ -229,6 +232,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           // The LAPI-side twin of the Console's "Firewall Integration Pulling Zero IPs": a bouncer alive by its usage
           // reports (the newest one is fresh) whose newest report counts no active decision while its LAPI has some.
           // A bouncer that never reported active_decisions has no crowdsec_bouncer_active_decisions series: no alert.
+          // The LAPI side counts the decisions a firewall enforces (scope Ip/Range), not Country/AS ones (issue 21 #3).
           {
             alert: "CrowdSecBouncerEnforcesNothing",
             expr: |||
@@ -241,14 +245,64 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
                     <= on () group_left () crowdsec:usage_metrics_freshness_seconds
                 )
               and on (lapi)
-                (sum by (lapi) (max by (lapi, origin) (crowdsec_lapi_active_decisions)) > 0)
+                (sum by (lapi) (max by (lapi, origin) (crowdsec_lapi_active_ip_decisions)) > 0)
             |||,
             'for': "1h",
             labels: { severity: "warning" },
             annotations: {
               summary: "A CrowdSec bouncer is alive but enforces no decision while its LAPI has some.",
-              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} reports 0 active decisions in its usage reports for at least 1h, while the LAPI has {{ with printf \"sum(max by (origin) (crowdsec_lapi_active_decisions{lapi=%q}))\" $labels.lapi | query }}{{ . | first | value }}{{ else }}some{{ end }}: it pulls (or reports) but blocks nothing (origins filtered out, a failing firewall backend, or a key of another LAPI).",
+              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} reports 0 active decisions in its usage reports for at least 1h, while the LAPI has {{ with printf \"sum(max by (origin) (crowdsec_lapi_active_ip_decisions{lapi=%q}))\" $labels.lapi | query }}{{ . | first | value }}{{ else }}some{{ end }} IP decisions (scope Ip or Range): it pulls (or reports) but blocks nothing (origins filtered out, a failing firewall backend, or a key of another LAPI).",
               runbook_url: c.runbookUrlBase + "CrowdSecBouncerEnforcesNothing.md",
+            },
+          },
+          // Issue 21 #3: alive by its usage reports, it holds some decisions but fewer than partialEnforcementRatio of
+          // its LAPI's IP decisions of the origins its newest report names (the origins it pulls: one its configuration
+          // filters out is not counted against it). 0 held is CrowdSecBouncerEnforcesNothing. The value is what it holds.
+          {
+            alert: "CrowdSecBouncerEnforcesPartially",
+            expr: |||
+              (
+                sum by (lapi, bouncer) (
+                  max by (lapi, bouncer, origin, ip_type) (crowdsec_bouncer_active_decisions)
+                ) > 0
+              )
+              < on (lapi, bouncer)
+                (
+                  sum by (lapi, bouncer) (
+                      max by (lapi, bouncer, origin) (crowdsec_bouncer_active_decisions) * 0
+                    + on (lapi, origin) group_left ()
+                      max by (lapi, origin) (crowdsec_lapi_active_ip_decisions)
+                  )
+                  * on () group_left () crowdsec:partial_enforcement_ratio
+                )
+              and on (lapi, bouncer)
+                (
+                  time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds)
+                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+                )
+            |||,
+            'for': "1h",
+            labels: { severity: "warning" },
+            annotations: {
+              summary: "A CrowdSec bouncer enforces far fewer decisions than its LAPI holds for the origins it pulls.",
+              description: "Bouncer {{ $labels.bouncer }} on LAPI {{ $labels.lapi }} holds {{ $value }} active decisions in its newest usage report for at least 1h, while the LAPI has {{ with printf \"sum(max by (origin) (crowdsec_lapi_active_ip_decisions{lapi=%q}) and on (origin) max by (origin) (crowdsec_bouncer_active_decisions{lapi=%q,bouncer=%q}))\" $labels.lapi $labels.lapi $labels.bouncer | query }}{{ . | first | value }}{{ else }}more{{ end }} IP decisions (scope Ip or Range, distinct values) of the origins it reports (alert below {{ with query \"crowdsec:partial_enforcement_ratio\" }}{{ . | first | value }}{{ end }} of them): a full firewall set (ipset maxelem, nftables), decisions dropped by its filters, or a stale stream.",
+              runbook_url: c.runbookUrlBase + "CrowdSecBouncerEnforcesPartially.md",
+            },
+          },
+          // Issue 21 #1, the Console's "Security Engine Self-Report" (crowdsec-docs unversioned/troubleshooting/
+          // issue_se_self_report.md): an active, non-simulated ban on loopback, the LAPI host, a registered bouncer's
+          // or machine's address. One alert per target, origin and scenario (counts only, never the address).
+          {
+            alert: "CrowdSecSecurityEngineSelfBan",
+            expr: |||
+              max by (lapi, target, origin, scenario) (crowdsec_lapi_self_ban_decisions) > 0
+            |||,
+            'for': "5m",
+            labels: { severity: "critical" },
+            annotations: {
+              summary: "A CrowdSec LAPI holds an active ban on the stack itself (loopback, its host, a bouncer or a machine).",
+              description: "LAPI {{ $labels.lapi }} holds {{ $value }} active ban(s) from origin {{ $labels.origin }}, scenario {{ $labels.scenario }}, on {{ if eq $labels.target \"loopback\" }}a loopback address (127.0.0.0/8 or ::1): its own host and local bouncers{{ else if eq $labels.target \"lapi_host\" }}an address of the LAPI's own host{{ else if eq $labels.target \"bouncer\" }}the address of registered bouncers{{ with printf \"crowdsec_lapi_self_ban_bouncer_decisions{lapi=%q} > 0\" $labels.lapi | query | sortByLabel \"bouncer\" }}{{ range . }} {{ .Labels.bouncer }}{{ end }}{{ end }}, which can no longer reach it{{ else }}a registered machine's address: that log processor can no longer reach it{{ end }}. Remediation components may drop the LAPI's own traffic. `cscli decisions list` on the LAPI host shows it; delete it and whitelist the address.",
+              runbook_url: c.runbookUrlBase + "CrowdSecSecurityEngineSelfBan.md",
             },
           },
         ],

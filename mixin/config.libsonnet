@@ -7,6 +7,10 @@
     earlyWarningThresholdSeconds: 3600,  // "late": no pull for more than 1 h (warning)
     neverPulledGraceSeconds: 86400,  // registered (or created) but never pulled for more than 24 h (warning)
     usageMetricsFreshnessSeconds: 3600,  // usage metrics newer than this: the bouncer is alive
+    // CrowdSecBouncerEnforcesPartially: a bouncer whose newest usage report holds fewer than this share of its LAPI's
+    // IP decisions (scope Ip/Range, distinct values) of the origins it reports. Half: the LAPI side is an upper
+    // bound (a value held by two origins counts under each); docs/decisions.md.
+    partialEnforcementRatio: 0.5,
     // Blocklist-as-a-Service integrations; null follows bouncerOfflineThresholdSeconds (a Community device pulls
     // exactly once a day, so some raise it).
     integrationOfflineThresholdSeconds: null,

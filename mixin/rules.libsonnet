@@ -23,6 +23,8 @@
           { record: 'crowdsec:never_pulled_grace_seconds', expr: 'vector(%d)' % c.neverPulledGraceSeconds },
           // 1 h: bouncers push usage metrics every ~15 min
           { record: 'crowdsec:usage_metrics_freshness_seconds', expr: 'vector(%d)' % c.usageMetricsFreshnessSeconds },
+          // 0.5: a bouncer holding less than half of its LAPI's IP decisions (of the origins it reports)
+          { record: 'crowdsec:partial_enforcement_ratio', expr: 'vector(%s)' % c.partialEnforcementRatio },
         ],
       },
       // Per (lapi, bouncer_base) aggregates the alerts share. `max by`/`min by` also merge the copies that two exporter

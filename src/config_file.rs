@@ -167,6 +167,9 @@ pub struct ThresholdsSection {
     /// Unset: follows `bouncer_offline_threshold`, as the recording rule does.
     #[serde(default, deserialize_with = "duration")]
     pub integration_offline_threshold: Option<Duration>,
+    /// Recording rule `crowdsec:partial_enforcement_ratio` (mixin `partialEnforcementRatio`), in (0, 1].
+    #[serde(default)]
+    pub partial_enforcement_ratio: Option<f64>,
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -266,6 +269,9 @@ impl ConfigFile {
                 .usage_metrics_freshness
                 .unwrap_or(t.usage_metrics_freshness);
             t.integration_offline = section.integration_offline_threshold;
+            t.partial_enforcement_ratio = section
+                .partial_enforcement_ratio
+                .unwrap_or(t.partial_enforcement_ratio);
         }
         let invalid = |message: String| ConfigFileError::Invalid {
             path: path.to_owned(),
@@ -287,6 +293,12 @@ impl ConfigFile {
             if d.is_some_and(|d| d.is_zero()) {
                 return Err(invalid(format!("thresholds: {name} must be above 0")));
             }
+        }
+        if !(t.partial_enforcement_ratio > 0.0 && t.partial_enforcement_ratio <= 1.0) {
+            return Err(invalid(format!(
+                "thresholds: partial_enforcement_ratio must be in (0, 1], not {}",
+                t.partial_enforcement_ratio
+            )));
         }
         Ok(t)
     }

@@ -297,10 +297,16 @@ fn lapi_report(
         .data
         .as_ref()
         .map(|d| verdict::judge_lapi(&r.name, &d.bouncers, s.now, t));
+    // The LAPI's active decisions (source lapi_decisions): enforcement and self-bans.
+    let decisions = s
+        .reports::<ActiveDecisions>()
+        .find(|d| d.name == r.name)
+        .and_then(|d| d.data.as_deref());
+    let self_bans = self_ban_findings(&r.name, decisions, findings);
     let mut bouncers = Vec::new();
     if let Some(j) = &judged {
-        bouncers = base_reports(&r.name, j, files, t, findings, offline_bouncers);
-        enforcement_findings(r, s, t, &mut bouncers, findings);
+        bouncers = base_reports(&r.name, j, decisions, files, t, findings, offline_bouncers);
+        enforcement_findings(r, s, decisions, t, &mut bouncers, findings);
         lapi_verdict_finding(&r.name, j, findings);
     }
     LapiReport {
@@ -314,6 +320,7 @@ fn lapi_report(
         severity: judged.as_ref().map_or(Severity::None, |j| j.severity),
         alert: judged.as_ref().and_then(|j| j.alert),
         bouncers,
+        self_bans,
         autodelete: r
             .data
             .iter()
@@ -348,9 +355,43 @@ fn autodelete_findings(r: &SourceReport<BouncerSnapshot>, t: &Thresholds, findin
 }
 
 /// One report per base of a LAPI, with its finding and one per superseded row.
+/// CrowdSecSecurityEngineSelfBan: one finding per (target, origin, scenario).
+fn self_ban_findings(
+    lapi: &str,
+    decisions: Option<&ActiveDecisions>,
+    findings: &mut Findings,
+) -> Vec<Firing> {
+    let self_bans = decisions
+        .map(|d| verdict::judge_self_bans(lapi, d))
+        .unwrap_or_default();
+    for f in &self_bans {
+        let n = decisions
+            .and_then(|d| {
+                d.self_bans.iter().find(|((t, o, sc), _)| {
+                    t.as_str() == f.labels["target"]
+                        && *o == f.labels["origin"]
+                        && *sc == f.labels["scenario"]
+                })
+            })
+            .map_or(0, |(_, n)| *n);
+        findings.add(
+            f.severity,
+            Some(f.alert.name()),
+            format!(
+                "LAPI {lapi} bans itself: {n} active ban(s) of origin {}, scenario {:?} cover {}; `cscli decisions list` on the LAPI host, then delete them and whitelist the address",
+                f.labels["origin"],
+                f.labels["scenario"],
+                text::self_ban_target(&f.labels["target"]),
+            ),
+        );
+    }
+    self_bans
+}
+
 fn base_reports(
     lapi: &str,
     j: &verdict::LapiJudgement<'_>,
+    decisions: Option<&ActiveDecisions>,
     files: &[FileReport],
     t: &Thresholds,
     findings: &mut Findings,
@@ -365,7 +406,11 @@ fn base_reports(
                     .map(|row| (lapi.to_string(), row.bouncer.name.clone())),
             );
         }
-        let report = base_report(b, files, t);
+        let mut report = base_report(b, files, t);
+        if let Some(c) = decisions.and_then(|d| verdict::self_ban_cause(b, &d.banned_bouncers)) {
+            report.causes.retain(|c| c.check != "unknown");
+            report.causes.insert(0, c);
+        }
         if let Some(finding) = base_finding(&report) {
             findings.0.push(finding);
         }
@@ -386,20 +431,16 @@ fn base_reports(
     bouncers
 }
 
-/// CrowdSecBouncerEnforcesNothing: the usage reports against the LAPI's active decisions; the alert also goes to
-/// its base's report.
+/// CrowdSecBouncerEnforcesNothing, CrowdSecBouncerEnforcesPartially: the usage reports against the LAPI's active IP
+/// decisions; the alert also goes to its base's report.
 fn enforcement_findings(
     r: &SourceReport<BouncerSnapshot>,
     s: &Scrape,
+    lapi_active: Option<&ActiveDecisions>,
     t: &Thresholds,
     bouncers: &mut [BaseReport],
     findings: &mut Findings,
 ) {
-    let lapi_active = s
-        .reports::<ActiveDecisions>()
-        .find(|d| d.name == r.name)
-        .and_then(|d| d.data.as_ref())
-        .map(|d| d.total());
     let usage = r.data.as_ref().and_then(|d| d.usage.as_ref());
     for e in usage
         .map(|u| {
@@ -415,17 +456,26 @@ fn enforcement_findings(
         .unwrap_or_default()
     {
         let Some(firing) = e.firing else { continue };
-        findings.add(
-            firing.severity,
-            Some(firing.alert.name()),
+        let what = if firing.alert == Alert::BouncerEnforcesPartially {
             format!(
-                "bouncer {} enforces nothing: its newest usage report ({} ago) counts 0 active decisions while LAPI {} has {}",
+                "bouncer {} enforces partially: its newest usage report ({} ago) counts {} active decisions while LAPI {} has {} IP decisions of the origins it reports (alert below {} of them)",
+                e.bouncer.name,
+                e.report_age_seconds.map(human_duration).unwrap_or_default(),
+                e.active_decisions.unwrap_or_default(),
+                r.name,
+                e.lapi_ip_decisions.unwrap_or_default(),
+                t.partial_enforcement_ratio,
+            )
+        } else {
+            format!(
+                "bouncer {} enforces nothing: its newest usage report ({} ago) counts 0 active decisions while LAPI {} has {} IP decisions",
                 e.bouncer.name,
                 e.report_age_seconds.map(human_duration).unwrap_or_default(),
                 r.name,
-                lapi_active.unwrap_or_default()
-            ),
-        );
+                lapi_active.map(|d| d.ip_total()).unwrap_or_default()
+            )
+        };
+        findings.add(firing.severity, Some(firing.alert.name()), what);
         if let Some(b) = bouncers
             .iter_mut()
             .find(|b: &&mut BaseReport| b.name == e.bouncer.base_name())

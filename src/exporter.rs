@@ -295,7 +295,7 @@ fn decisions_cache(l: &LapiSettings) -> Option<Cached<LapiDecisionsSource>> {
     tracing::info!(source = lapi_decisions::SOURCE, name = %l.name,
         interval = ?l.decisions_interval, "counting the LAPI's active decisions in its database");
     Some(Cached::new(
-        LapiDecisionsSource::new(db),
+        LapiDecisionsSource::new(db).with_url(l.url.clone()),
         l.decisions_interval,
         l.read_timeout,
     ))

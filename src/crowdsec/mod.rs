@@ -4,7 +4,7 @@
 //! (offline, late, never pulled, superseded) that alerts, dashboards and `diagnose` share.
 //! Imports only from [`crate::values`].
 
-pub(crate) mod active_decisions;
+pub mod active_decisions;
 pub(crate) mod blocklist_integration;
 pub mod bouncer_files;
 pub mod bouncers;

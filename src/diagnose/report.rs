@@ -94,6 +94,8 @@ pub(crate) struct LapiReport {
     pub bouncers: Vec<BaseReport>,
     /// CrowdSec's `db_config.flush.bouncers_autodelete`, when the database was found through its config.
     pub autodelete: Vec<AutodeleteReport>,
+    /// CrowdSecSecurityEngineSelfBan, one per (target, origin, scenario) with an active ban on the stack itself.
+    pub self_bans: Vec<Firing>,
 }
 
 /// One `bouncers_autodelete` entry and the alert it fires (CrowdSecBouncersAutodeleteShort when no longer than the

@@ -29,6 +29,17 @@ pub(super) fn base_label(v: BaseVerdict) -> &'static str {
     }
 }
 
+/// What a self-ban `target` label covers, in words.
+pub(super) fn self_ban_target(target: &str) -> &'static str {
+    match target {
+        "loopback" => "loopback (127.0.0.0/8 or ::1): the LAPI's own host and its local bouncers",
+        "lapi_host" => "an address of the LAPI's host",
+        "bouncer" => "a registered bouncer's address: that bouncer cannot reach its LAPI",
+        "machine" => "a registered machine's address: that log processor cannot reach its LAPI",
+        _ => "an address of the stack",
+    }
+}
+
 pub(super) fn integration_label(v: IntegrationVerdict) -> &'static str {
     match v {
         IntegrationVerdict::Ok => "ok",

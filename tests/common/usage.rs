@@ -299,3 +299,57 @@ pub fn sqlite_totals() -> crowdsec_bouncer_exporter::crowdsec::usage_reports::Us
     .usage
     .unwrap()
 }
+
+/// Issue 21: self-bans and IP decisions for any engine, after [`statements`] (whose bouncers `fw` and `nginx` are at
+/// 10.0.0.2): a machine at 10.0.0.3 (the `machines` table reduced to what the exporter reads, unless it exists),
+/// a ban on 127.0.0.1 (loopback), a range over both bouncers and the machine, and what is no self-ban: a country,
+/// a simulated ban on ::1, a captcha on a bouncer's address. `far` is a time literal far in the future.
+pub fn self_ban_statements(at: &dyn Fn(i64) -> String, far: &str) -> Vec<String> {
+    let mut out = vec![
+        "CREATE TABLE IF NOT EXISTS machines (id integer, machine_id varchar(255), ip_address varchar(255))"
+            .to_owned(),
+        "INSERT INTO machines (machine_id, ip_address) VALUES ('m1', '10.0.0.3')".to_owned(),
+    ];
+    for (scenario, origin, simulated, kind, scope, value) in [
+        (
+            "crowdsecurity/http-probing",
+            "crowdsec",
+            "false",
+            "ban",
+            "Ip",
+            "127.0.0.1",
+        ),
+        ("manual", "cscli", "false", "ban", "Range", "10.0.0.0/24"),
+        ("manual", "cscli", "false", "ban", "Country", "FR"),
+        ("manual", "cscli", "true", "ban", "Ip", "::1"),
+        ("manual", "cscli", "false", "captcha", "Ip", "10.0.0.2"),
+    ] {
+        out.push(format!(
+            "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES ({t}, {t}, {far}, '{scenario}', '{kind}', '{scope}', '{value}', '{origin}', {simulated})",
+            t = at(0)
+        ));
+    }
+    out
+}
+
+/// What SQLite gives for [`statements`] and [`self_ban_statements`]: the reference the server engines must equal.
+pub fn sqlite_decisions() -> crowdsec_bouncer_exporter::crowdsec::active_decisions::ActiveDecisions
+{
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crowdsec.db");
+    let conn = super::db_1_7(&path);
+    let at = |o| format!("'{}'", super::ts(o));
+    let far = "'2099-01-01 00:00:00+00:00'";
+    for sql in statements(&at, far)
+        .into_iter()
+        .chain(self_ban_statements(&at, far))
+    {
+        conn.execute(&sql, []).unwrap();
+    }
+    crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb::new(
+        &path,
+        std::time::Duration::from_secs(2),
+    )
+    .active_decisions_blocking(crowdsec_bouncer_exporter::values::time::now(), &[])
+    .unwrap()
+}

@@ -101,6 +101,8 @@ struct Lapi {
     usage: Vec<(&'static str, f64, Option<u64>)>,
     /// One active decision per origin given (a blocklist's as `lists`).
     decisions: Vec<&'static str>,
+    /// Active bans (scope, value, origin) besides those (issue 21's self-bans).
+    bans: Vec<(&'static str, &'static str, &'static str)>,
     /// `db_config.flush.bouncers_autodelete.api_key`: the LAPI is then found through a CrowdSec config.yaml.
     autodelete: Option<&'static str>,
 }
@@ -113,6 +115,7 @@ fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
         metrics: vec![],
         usage: vec![],
         decisions: vec![],
+        bans: vec![],
         autodelete: None,
     }
 }
@@ -780,6 +783,35 @@ fn catalogue() -> Vec<Scenario> {
             }],
         )
         .expect(&[("alerts@local/fw", "")]),
+        // Issue 21 #3: fw holds 1 of the LAPI's 4 CAPI IP decisions (below half), nginx all 4.
+        scenario(
+            "a firewall bouncer enforces partially",
+            vec![Lapi {
+                usage: vec![("fw", 10.0 * M, Some(1)), ("nginx", 10.0 * M, Some(4))],
+                decisions: vec!["CAPI", "CAPI", "CAPI", "CAPI"],
+                ..lapi("local", vec![firewall("fw", 10.0), pulled("nginx", 30.0)])
+            }],
+        )
+        .expect(&[
+            ("alerts@local/fw", "CrowdSecBouncerEnforcesPartially"),
+            ("alerts@local/nginx", ""),
+        ]),
+        // Issue 21 #1: `cscli decisions add -i 127.0.0.1` and a scenario's range over the rows' address
+        // (192.0.2.99): two self-ban alerts; the offline bouncer's first cause is the ban.
+        scenario(
+            "the LAPI bans loopback and its bouncers",
+            vec![Lapi {
+                bans: vec![
+                    ("Ip", "127.0.0.1", "cscli"),
+                    ("Range", "192.0.2.0/24", "crowdsec"),
+                ],
+                ..lapi("local", vec![pulled("nginx", 2.0 * D), fresh()])
+            }],
+        )
+        .expect(&[
+            ("local/nginx", "offline"),
+            ("cause:local/nginx", "self_ban"),
+        ]),
         scenario(
             "two instances share a key",
             vec![lapi(
@@ -969,6 +1001,13 @@ fn write_db(path: &Path, l: &Lapi, now: f64) {
         conn.execute(
             "INSERT INTO metrics (generated_type, generated_by, received_at, payload) VALUES ('RC', ?1, ?2, ?3)",
             rusqlite::params![by, sqlite_time(now - ago), payload],
+        )
+        .unwrap();
+    }
+    for (scope, value, origin) in &l.bans {
+        conn.execute(
+            "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES (?1, ?1, ?2, 'crowdsecurity/http-probing', 'ban', ?3, ?4, ?5, 0)",
+            rusqlite::params![sqlite_time(now - H), sqlite_time(now + D), scope, value, origin],
         )
         .unwrap();
     }
@@ -1218,6 +1257,20 @@ fn input_series(samples: &[Sample], scraped_at: f64) -> Vec<Value> {
 }
 
 /// Every alert diagnose says fires, as promtool's ALERTS samples.
+/// One firing alert of diagnose's JSON as promtool's `ALERTS` sample.
+fn firing_alert(out: &mut Vec<Value>, f: &Value) {
+    let mut labels: BTreeMap<String, String> = f["labels"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    labels.insert("alertname".into(), f["alert"].as_str().unwrap().into());
+    labels.insert("alertstate".into(), "firing".into());
+    labels.insert("severity".into(), f["severity"].as_str().unwrap().into());
+    out.push(json!({"labels": selector("ALERTS", &labels), "value": 1}));
+}
+
 fn expected_alerts(report: &Value) -> Vec<Value> {
     let mut firing: Vec<&Value> = Vec::new();
     for l in report["lapis"].as_array().unwrap() {
@@ -1302,6 +1355,12 @@ fn expected_alerts(report: &Value) -> Vec<Value> {
             }
         }
     }
+    // CrowdSecSecurityEngineSelfBan, per (lapi, target, origin, scenario), as diagnose judges them.
+    for l in report["lapis"].as_array().unwrap() {
+        for f in l["self_bans"].as_array().unwrap() {
+            firing_alert(&mut out, f);
+        }
+    }
     // The LAPI-level alerts.
     for l in report["lapis"].as_array().unwrap() {
         if let Some(a) = l["alert"].as_str() {
@@ -1378,9 +1437,11 @@ fn expected_causes(report: &Value) -> Vec<Value> {
                 !causes.is_empty(),
                 "an {verdict} bouncer has at least `unknown`: {b}"
             );
+            // A ban on the bouncer's address (issue 21) has no file: the description names it from
+            // crowdsec_lapi_self_ban_bouncer_decisions (alerts/tests/self_ban.test.yml).
             let mut samples: Vec<(String, String)> = causes
                 .iter()
-                .filter(|c| c["check"] != "unknown")
+                .filter(|c| c["check"] != "unknown" && c["check"] != "self_ban")
                 .map(|c| {
                     (
                         c["path"].as_str().unwrap().to_owned(),

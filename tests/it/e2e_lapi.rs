@@ -234,3 +234,134 @@ fn real_lapi_and_bouncer() {
         .expect("exporter exits on SIGTERM");
     assert!(status.success(), "{status}");
 }
+
+/// Issue 21 #1 against the real CrowdSec 1.4.6: `cscli decisions add -i 127.0.0.1` (the Console's "Security Engine
+/// Self-Report", its own test case) and a range covering it are self-bans of target loopback, and of target
+/// bouncer and machine for the rows whose `ip_address` the LAPI recorded as 127.0.0.1 (`cscli bouncers list`,
+/// `cscli machines list` are the oracle); a ban elsewhere is not; deleting the ban ends it. Counts only: the banned
+/// address is in no series.
+#[test]
+fn self_bans_as_the_real_lapi_1_4_6_writes_them() {
+    let lapi = Lapi::start();
+    lapi.cscli(&["machines", "add", "-a", "--force"]);
+    lapi.add_bouncer("custom-pulling", PULLING_KEY);
+    let mut bouncer = lapi.custom_bouncer(PULLING_KEY);
+    wait_until(
+        "the custom bouncer's first pull",
+        Duration::from_secs(20),
+        || {
+            s(&cscli_row(&lapi.bouncers_json(), "custom-pulling")["type"])
+                == "crowdsec-custom-bouncer"
+        },
+    );
+    lapi.cscli(&["decisions", "add", "-i", "127.0.0.1", "-d", "1h"]);
+    lapi.cscli(&["decisions", "add", "-r", "127.0.0.0/8", "-d", "1h"]);
+    lapi.cscli(&["decisions", "add", "-i", "192.0.2.1", "-d", "1h"]);
+    lapi.cscli(&[
+        "decisions",
+        "add",
+        "-i",
+        "127.0.0.2",
+        "-d",
+        "1h",
+        "-t",
+        "captcha",
+    ]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&lapi.cscli(&["decisions", "list", "-o", "json"])).unwrap();
+    let decisions: Vec<&serde_json::Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["decisions"].as_array().unwrap())
+        .collect();
+    assert_eq!(decisions.len(), 4, "cscli's own view: {listed}");
+    let scenario = s(&decisions
+        .iter()
+        .find(|d| d["value"] == "127.0.0.1")
+        .unwrap()["scenario"]);
+    assert!(scenario.starts_with("manual 'ban' from"), "{scenario}");
+    let bouncer_ip = s(&cscli_row(&lapi.bouncers_json(), "custom-pulling")["ip_address"]);
+    let machines: serde_json::Value =
+        serde_json::from_str(&lapi.cscli(&["machines", "list", "-o", "json"])).unwrap();
+    let machines_on_loopback = machines
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            s(&m["ipAddress"]).starts_with("127.") || s(&m["ip_address"]).starts_with("127.")
+        })
+        .count();
+    assert_eq!(bouncer_ip, "127.0.0.1", "the bouncer pulls over loopback");
+
+    let config = lapi.config.display().to_string();
+    let exporter = ExporterProc::start(
+        &[
+            "--crowdsec.config",
+            &config,
+            "--lapi.name",
+            "e2e",
+            "--lapi.cache-interval",
+            "0s",
+            "--lapi.decisions-interval",
+            "0s",
+        ],
+        lapi.dir.path(),
+    );
+    let samples = parse_samples(&exporter.metrics());
+    let ban = |target: &str| {
+        value(
+            &samples,
+            "crowdsec_lapi_self_ban_decisions",
+            &[
+                ("lapi", "e2e"),
+                ("target", target),
+                ("origin", "cscli"),
+                ("scenario", &scenario),
+            ],
+        )
+    };
+    // The /8 and its one address; the captcha is no ban, 192.0.2.1 is nobody's.
+    assert_eq!(ban("loopback"), Some(2.0));
+    assert_eq!(ban("bouncer"), Some(2.0));
+    assert_eq!(
+        ban("machine"),
+        (machines_on_loopback > 0).then_some(2.0),
+        "machines: {machines}"
+    );
+    assert_eq!(ban("lapi_host"), None, "the LAPI listens on loopback");
+    assert_eq!(
+        value(
+            &samples,
+            "crowdsec_lapi_self_ban_bouncer_decisions",
+            &[("lapi", "e2e"), ("bouncer", "custom-pulling")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "crowdsec_lapi_active_ip_decisions",
+            &[("lapi", "e2e"), ("origin", "cscli")]
+        ),
+        Some(4.0)
+    );
+    assert!(
+        samples
+            .iter()
+            .filter(|x| x.name.starts_with("crowdsec_lapi_self_ban"))
+            .all(|x| x.labels.values().all(|v| !v.contains("127.0.0."))),
+        "no banned address in a self-ban series"
+    );
+
+    lapi.cscli(&["decisions", "delete", "-i", "127.0.0.1"]);
+    lapi.cscli(&["decisions", "delete", "-r", "127.0.0.0/8"]);
+    let samples = parse_samples(&exporter.metrics());
+    assert!(
+        !samples
+            .iter()
+            .any(|x| x.name.starts_with("crowdsec_lapi_self_ban")),
+        "deleted: no self-ban left"
+    );
+    bouncer.kill();
+}

@@ -185,6 +185,21 @@ fn database(path: &Path) {
             "crowdsec",
             true,
         ),
+        // Issue 21: self-bans, on loopback and on bouncer nginx-live's address.
+        (
+            "2099-01-01 00:00:00+00:00",
+            "crowdsecurity/http-probing",
+            "127.0.0.1",
+            "crowdsec",
+            false,
+        ),
+        (
+            "2099-01-01 00:00:00+00:00",
+            "manual",
+            "10.0.0.3",
+            "cscli",
+            false,
+        ),
     ] {
         conn.execute(
             d,

@@ -824,3 +824,48 @@ fn a_changed_crowdsec_config_is_followed_on_the_next_read() {
     let failure = rt.block_on(source.read()).unwrap_err();
     assert_eq!(failure.reason.as_str(), "config", "{failure}");
 }
+
+/// Issue 21 #1 and #3 on SQLite, the reference PostgreSQL and MariaDB must equal (`usage::sqlite_decisions`): the
+/// loopback ban, the range over both bouncers (10.0.0.2) and the machine, and what is no self-ban (a country, a
+/// simulated ban, a captcha); the IP decisions as distinct values per origin.
+#[test]
+fn self_bans_and_ip_decisions() {
+    use crowdsec_bouncer_exporter::crowdsec::active_decisions::SelfBanTarget::*;
+    let got = usage::sqlite_decisions();
+    let pairs = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>()
+    };
+    let o = |s: &str| s.to_owned();
+    assert_eq!(
+        pairs(&got.by_origin),
+        [
+            (o("CAPI"), 1),
+            (o("crowdsec"), 1),
+            (o("cscli"), 3),
+            (o("lists:firehol_voipbl"), 2)
+        ]
+    );
+    // The blocklist's two decisions are on one value; the country is no IP decision.
+    assert_eq!(
+        pairs(&got.ip_by_origin),
+        [
+            (o("CAPI"), 1),
+            (o("crowdsec"), 1),
+            (o("cscli"), 2),
+            (o("lists:firehol_voipbl"), 1)
+        ]
+    );
+    assert_eq!(
+        got.self_bans.into_iter().collect::<Vec<_>>(),
+        [
+            (
+                (Loopback, o("crowdsec"), o("crowdsecurity/http-probing")),
+                1
+            ),
+            ((Bouncer, o("cscli"), o("manual")), 1),
+            ((Machine, o("cscli"), o("manual")), 1),
+        ]
+    );
+    assert_eq!(pairs(&got.banned_bouncers), [(o("fw"), 1), (o("nginx"), 1)]);
+    assert!(got.machines_read);
+}

@@ -284,7 +284,7 @@ fn active_decisions_as_the_real_lapi_1_4_6_writes_them() {
         .sum();
     assert_eq!(oracle, 2, "cscli's own view: {listed}");
     let got = SqliteDb::new(&lapi.db, std::time::Duration::from_secs(2))
-        .active_decisions_blocking(crowdsec_bouncer_exporter::values::time::now())
+        .active_decisions_blocking(crowdsec_bouncer_exporter::values::time::now(), &[])
         .unwrap();
     assert_eq!(
         got.by_origin.into_iter().collect::<Vec<_>>(),

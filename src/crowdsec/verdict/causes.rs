@@ -1,6 +1,7 @@
 //! The likely cause of an offline or never-pulled bouncer: the failing evidence of the configuration files that
 //! belong to it, in the order CrowdSec's troubleshooting pages walk them ("Remediation Component Offline",
-//! "Remediation Component Integration Offline"): a stopped process (`running`) > a key the LAPI refuses (`auth`
+//! "Remediation Component Integration Offline"), after a ban on its own address ([`super::self_ban_cause`], first:
+//! the LAPI's firewall drops its pulls whatever its files say): a stopped process (`running`) > a key the LAPI refuses (`auth`
 //! errors in the bouncer's log, or `key_registered`) > an endpoint it cannot reach (`endpoint_reachable`,
 //! `lapi_reachable`, `connect`/`tls` errors in its log) > an invalid file (any other check that judges the file,
 //! `config` errors in its log) > anything else exported as 0 (warnings) > unknown.
@@ -20,6 +21,8 @@ use crate::crowdsec::bouncer_files::checks::{Check, FileReport, Status};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CauseKind {
+    /// An active ban on its LAPI covers its row's address (`crowdsec_lapi_self_ban_bouncer_decisions`).
+    SelfBanned,
     /// The bouncer's process or unit does not run.
     Stopped,
     /// The LAPI refuses its key, or no registration holds it.

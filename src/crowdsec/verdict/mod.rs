@@ -25,7 +25,15 @@
 //! * A bouncer row enforces nothing when its newest usage report (pushed at most `usage_metrics_freshness` ago, so
 //!   it is alive) shows 0 active decisions while its LAPI has active decisions (the LAPI-side twin of the
 //!   Console's "Firewall Integration Pulling Zero IPs"; see [`judge_enforcement`]). Without a report that ever
-//!   had `active_decisions`, or without the LAPI's count, nothing is decided.
+//!   had `active_decisions`, or without the LAPI's count, nothing is decided. The LAPI's count is of its IP
+//!   decisions (scope `Ip`/`Range`, distinct values per origin): a firewall enforces no `Country` or `AS` decision.
+//! * A bouncer row enforces partially when its newest usage report is fresh, counts some active decisions, but
+//!   fewer than `partial_enforcement_ratio` times the LAPI's IP decisions of the origins that report names (see
+//!   [`judge_enforcement`]; warning).
+//! * A LAPI bans itself when an active, non-simulated ban covers loopback, its host, a registered bouncer's or
+//!   machine's address (the Console's "Security Engine Self-Report"; critical, one alert per target, origin and
+//!   scenario, [`judge_self_bans`]); a bouncer row whose address is banned has that as its first cause when it is
+//!   offline or never pulled ([`self_ban_cause`]).
 //! * An integration that pulled is offline after `integration_offline`; one that never pulled is past grace
 //!   `never_pulled_grace` after its creation; a firewall integration that pulled with `stats.count == 0` pulls zero
 //!   IPs; one with no blocklist serves nothing.
@@ -47,6 +55,10 @@ pub(crate) const EARLY_WARNING_THRESHOLD: Duration = Duration::from_secs(3600);
 pub(crate) const NEVER_PULLED_GRACE: Duration = Duration::from_secs(86_400);
 /// `crowdsec:usage_metrics_freshness_seconds`: bouncers push usage metrics every ~15 min.
 pub(crate) const USAGE_METRICS_FRESHNESS: Duration = Duration::from_secs(3600);
+/// `crowdsec:partial_enforcement_ratio`: a bouncer holding less than half of its LAPI's IP decisions of the
+/// origins it reports enforces partially. Half, not 90 %, because the LAPI side is an upper bound (a value held by
+/// two origins counts under each; docs/decisions.md).
+pub(crate) const PARTIAL_ENFORCEMENT_RATIO: f64 = 0.5;
 
 /// The thresholds of the rule file's group `CrowdSecBouncerThresholds`, by the same names (config file section
 /// `thresholds`). Defaults are the rule file's `vector(...)` values (a test compares them).
@@ -63,6 +75,9 @@ pub struct Thresholds {
     /// An integration that has not pulled for longer than this is offline; `None`: `bouncer_offline`, as the rule
     /// file's `crowdsec:integration_offline_threshold_seconds` follows the bouncer one by default.
     pub integration_offline: Option<Duration>,
+    /// A bouncer whose newest report holds fewer than this share of its LAPI's IP decisions (of the origins it
+    /// reports) enforces partially.
+    pub partial_enforcement_ratio: f64,
 }
 
 impl Default for Thresholds {
@@ -73,6 +88,7 @@ impl Default for Thresholds {
             never_pulled_grace: NEVER_PULLED_GRACE,
             usage_metrics_freshness: USAGE_METRICS_FRESHNESS,
             integration_offline: None,
+            partial_enforcement_ratio: PARTIAL_ENFORCEMENT_RATIO,
         }
     }
 }
@@ -119,11 +135,13 @@ pub(crate) enum Alert {
     FirewallIntegrationPullingZeroIps,
     IntegrationNoBlocklist,
     BouncerEnforcesNothing,
+    BouncerEnforcesPartially,
+    SecurityEngineSelfBan,
 }
 
 impl Alert {
     #[cfg(test)] // the tests' list: every alert has a rule with its name and severity
-    pub(crate) const ALL: [Alert; 12] = [
+    pub(crate) const ALL: [Alert; 14] = [
         Alert::BouncerOffline,
         Alert::FirewallBouncerOffline,
         Alert::BouncerPullOverdue,
@@ -136,6 +154,8 @@ impl Alert {
         Alert::FirewallIntegrationPullingZeroIps,
         Alert::IntegrationNoBlocklist,
         Alert::BouncerEnforcesNothing,
+        Alert::BouncerEnforcesPartially,
+        Alert::SecurityEngineSelfBan,
     ];
 
     /// The `alert:` name in the rule file (and its runbook, docs/runbooks/<name>.md).
@@ -155,6 +175,8 @@ impl Alert {
             Alert::FirewallIntegrationPullingZeroIps => "CrowdSecFirewallIntegrationPullingZeroIps",
             Alert::IntegrationNoBlocklist => "CrowdSecIntegrationNoBlocklist",
             Alert::BouncerEnforcesNothing => "CrowdSecBouncerEnforcesNothing",
+            Alert::BouncerEnforcesPartially => "CrowdSecBouncerEnforcesPartially",
+            Alert::SecurityEngineSelfBan => "CrowdSecSecurityEngineSelfBan",
         }
     }
 
@@ -165,12 +187,14 @@ impl Alert {
             | Alert::FirewallBouncerOffline
             | Alert::SecurityEngineNoActiveBouncer
             | Alert::RemediationComponentIntegrationOffline
-            | Alert::FirewallIntegrationOffline => Severity::Critical,
+            | Alert::FirewallIntegrationOffline
+            | Alert::SecurityEngineSelfBan => Severity::Critical,
             Alert::BouncerPullOverdue
             | Alert::BouncerNeverPulled
             | Alert::IntegrationNeverPulled
             | Alert::FirewallIntegrationPullingZeroIps
-            | Alert::BouncerEnforcesNothing => Severity::Warning,
+            | Alert::BouncerEnforcesNothing
+            | Alert::BouncerEnforcesPartially => Severity::Warning,
             Alert::SecurityEngineNoBouncer | Alert::IntegrationNoBlocklist => Severity::Info,
         }
     }
@@ -317,10 +341,12 @@ pub(crate) struct IntegrationJudgement<'a> {
 pub mod causes;
 mod enforcement;
 mod judge;
+mod self_ban;
 
 pub(crate) use causes::{causes, Cause};
 pub(crate) use enforcement::judge_enforcement;
 pub(crate) use judge::{judge_integration, judge_lapi};
+pub(crate) use self_ban::{judge_self_bans, self_ban_cause};
 
 #[cfg(test)]
 mod tests {
@@ -602,6 +628,7 @@ mod tests {
             never_pulled_grace: Duration::from_secs(300),
             usage_metrics_freshness: Duration::from_secs(60),
             integration_offline: Some(Duration::from_secs(7 * 86_400)),
+            partial_enforcement_ratio: 0.9,
         };
         let v = |rows: &[Bouncer]| judge_lapi("l", rows, NOW, &t).bases[0].verdict;
         assert_eq!(v(&[pulled("a", 700.0)]), BaseVerdict::Late);
@@ -747,6 +774,10 @@ mod tests {
                 "{record}"
             );
         }
+        assert_eq!(
+            vector("crowdsec:partial_enforcement_ratio"),
+            format!("vector({})", t.partial_enforcement_ratio)
+        );
         assert_eq!(
             vector("crowdsec:integration_offline_threshold_seconds"),
             "crowdsec:bouncer_offline_threshold_seconds",

@@ -216,15 +216,17 @@ impl Resolved {
         }
     }
 
-    /// The active decisions at `now` (the server engines use the server's clock).
+    /// The active decisions at `now` (the server engines use the server's clock), with the self-bans against the
+    /// registered bouncers' and machines' addresses, loopback and `lapi_host`.
     pub async fn active_decisions(
         &self,
         now: crate::values::time::UnixSeconds,
+        lapi_host: Vec<std::net::IpAddr>,
     ) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
         match self {
-            Resolved::Sqlite(db) => db.active_decisions(now).await,
-            Resolved::Postgres(db) => db.active_decisions().await,
-            Resolved::Mysql(db) => db.active_decisions().await,
+            Resolved::Sqlite(db) => db.active_decisions(now, lapi_host).await,
+            Resolved::Postgres(db) => db.active_decisions(&lapi_host).await,
+            Resolved::Mysql(db) => db.active_decisions(&lapi_host).await,
         }
     }
 

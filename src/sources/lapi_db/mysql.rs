@@ -156,6 +156,7 @@ impl MysqlDb {
     /// The active decisions, on the kept connection (waiting for a running read, bounded by the timeout).
     pub(crate) async fn active_decisions(
         &self,
+        lapi_host: &[std::net::IpAddr],
     ) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
         with_session(
             &self.state,
@@ -167,7 +168,7 @@ impl MysqlDb {
                     state.conn = Some(self.connect().await?);
                 }
                 let conn = state.conn.as_mut().expect("just connected");
-                super::server::read_active_decisions(&mut TextConnection(conn)).await
+                super::server::read_active_decisions(&mut TextConnection(conn), lapi_host).await
             },
         )
         .await

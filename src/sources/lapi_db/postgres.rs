@@ -112,6 +112,7 @@ impl PostgresDb {
     /// The active decisions, on the kept connection (waiting for a running read, bounded by the timeout).
     pub(crate) async fn active_decisions(
         &self,
+        lapi_host: &[std::net::IpAddr],
     ) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
         with_session(
             &self.state,
@@ -120,7 +121,7 @@ impl PostgresDb {
             &self.target,
             async |state| {
                 let client = self.connected(&mut state.conn).await?;
-                super::server::read_active_decisions(&mut Conn(client)).await
+                super::server::read_active_decisions(&mut Conn(client), lapi_host).await
             },
         )
         .await

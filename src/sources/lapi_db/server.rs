@@ -361,33 +361,94 @@ async fn advance<C: TextConn>(
     Ok(())
 }
 
-/// The active decisions (see [`crate::crowdsec::active_decisions`]), counted by the server.
+/// The active decisions (see [`crate::crowdsec::active_decisions`]): counted by the server (every decision, and the
+/// distinct values of the `Ip`/`Range` ones, per origin); the active bans of those scopes read to find the
+/// self-bans against the bouncers' and machines' addresses and `lapi_host`.
 pub async fn read_active_decisions<C: TextConn>(
     c: &mut C,
+    lapi_host: &[std::net::IpAddr],
 ) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
+    use crate::crowdsec::active_decisions::{
+        origin_label, ActiveDecisions, OwnAddresses, SelfBanCheck,
+    };
     if columns(c, "decisions").await?.is_empty() {
         return Err(missing_table(c, "decisions", LapiDbError::NoDecisionsTable).await);
     }
     let q = C::quote;
-    let sql = format!(
-        "SELECT {o}, CASE WHEN {o} = 'lists' THEN {s} END, count(*) FROM {d} WHERE {u} > {now} AND {sim} = false GROUP BY 1, 2 ORDER BY 1, 2",
-        o = q("origin"),
-        s = q("scenario"),
-        d = q("decisions"),
+    let active = format!(
+        "{u} > {now} AND {sim} = false",
         u = q("until"),
         sim = q("simulated"),
         now = C::NOW,
     );
-    let mut out = crate::crowdsec::active_decisions::ActiveDecisions::default();
+    let sql = format!(
+        "SELECT {o}, CASE WHEN {o} = 'lists' THEN {s} END, count(*), count(DISTINCT CASE WHEN lower({sc}) IN ('ip', 'range') THEN {v} END) FROM {d} WHERE {active} GROUP BY 1, 2 ORDER BY 1, 2",
+        o = q("origin"),
+        s = q("scenario"),
+        sc = q("scope"),
+        v = q("value"),
+        d = q("decisions"),
+    );
+    let mut out = ActiveDecisions::default();
     for mut r in c.rows(&sql).await? {
         let origin = text(&mut r, 0).unwrap_or_default();
         let scenario = text(&mut r, 1);
         let n = text(&mut r, 2).and_then(|v| v.parse().ok()).unwrap_or(0);
-        out.add(
-            crate::crowdsec::active_decisions::origin_label(&origin, scenario.as_deref()),
-            n,
+        let ips: u64 = text(&mut r, 3).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let label = origin_label(&origin, scenario.as_deref());
+        if ips > 0 {
+            out.add_ip(label.clone(), ips);
+        }
+        out.add(label, n);
+    }
+    let mut own = OwnAddresses {
+        lapi_host: lapi_host.to_vec(),
+        ..Default::default()
+    };
+    for mut r in c
+        .rows(&format!(
+            "SELECT {}, {} FROM {}",
+            q("name"),
+            q("ip_address"),
+            q("bouncers")
+        ))
+        .await?
+    {
+        own.add_bouncer(
+            &text(&mut r, 0).unwrap_or_default(),
+            &text(&mut r, 1).unwrap_or_default(),
         );
     }
+    // The machines' addresses when the role may read them (README's grant names bouncers, metrics, decisions):
+    // otherwise target `machine` is not judged, and nothing fails.
+    if !columns(c, "machines").await?.is_empty() {
+        let sql = format!("SELECT {} FROM {}", q("ip_address"), q("machines"));
+        if let Ok(rows) = c.rows(&sql).await {
+            own.machines = Some(Vec::new());
+            for mut r in rows {
+                own.add_machine(&text(&mut r, 0).unwrap_or_default());
+            }
+        }
+    }
+    let check = SelfBanCheck::new(&own);
+    let sql = format!(
+        "SELECT {o}, {s}, {sc}, {v} FROM {d} WHERE {active} AND lower({t}) = 'ban' AND lower({sc}) IN ('ip', 'range')",
+        o = q("origin"),
+        s = q("scenario"),
+        sc = q("scope"),
+        v = q("value"),
+        t = q("type"),
+        d = q("decisions"),
+    );
+    for mut r in c.rows(&sql).await? {
+        let origin = text(&mut r, 0).unwrap_or_default();
+        let scenario = text(&mut r, 1).unwrap_or_default();
+        let scope = text(&mut r, 2).unwrap_or_default();
+        let value = text(&mut r, 3).unwrap_or_default();
+        let label = origin_label(&origin, Some(&scenario));
+        check.check(&mut out, "ban", &scope, &value, &label, &scenario);
+    }
+    check.finish(&mut out);
     Ok(out)
 }
 
