@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
 
+#[path = "support/db.rs"]
+mod db;
+
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -30,33 +33,6 @@ fn status_kb(field: &str) -> u64 {
 /// Resets the peak RSS to the current RSS (Linux >= 4.0).
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// A firewall bouncer's report: processed bytes/packets per ip_type, dropped bytes/packets for four origins, active
-/// decisions for three (the shape of cs-firewall-bouncer's pkg/metrics/metrics.go), about 2 kB.
-fn payload(ts: i64, k: i64) -> String {
-    let mut items = Vec::new();
-    for ip in ["ipv4", "ipv6"] {
-        items.push(format!(
-            r#"{{"name":"processed","unit":"byte","value":{},"labels":{{"ip_type":"{ip}"}}}}"#,
-            100_000 + k
-        ));
-        items.push(format!(
-            r#"{{"name":"processed","unit":"packet","value":{},"labels":{{"ip_type":"{ip}"}}}}"#,
-            1_000 + k
-        ));
-    }
-    for origin in ["CAPI", "cscli", "crowdsec", "lists:firehol_voipbl"] {
-        items.push(format!(r#"{{"name":"dropped","unit":"byte","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, 300 + k % 7));
-        items.push(format!(r#"{{"name":"dropped","unit":"packet","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, 3 + k % 5));
-    }
-    for origin in ["CAPI", "cscli", "lists:firehol_voipbl"] {
-        items.push(format!(r#"{{"name":"active_decisions","unit":"ip","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, 15_000 + k % 11));
-    }
-    format!(
-        r#"{{"type":"crowdsec-firewall-bouncer","metrics":[{{"meta":{{"utc_now_timestamp":{ts},"window_size_seconds":900}},"items":[{}]}}]}}"#,
-        items.join(",")
-    )
 }
 
 fn sqlite_time(ts: i64) -> String {
@@ -97,18 +73,7 @@ fn main() {
     let start = now - days * 86_400;
 
     let generating = Instant::now();
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let schema = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/schema-1.7.sql"
-    ))
-    .unwrap();
-    for line in schema
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("--"))
-    {
-        conn.execute_batch(line).unwrap();
-    }
+    let conn = db::create_db(&path);
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; BEGIN")
         .unwrap();
     {
@@ -127,8 +92,12 @@ fn main() {
             let ts = start + k * 900;
             let at = sqlite_time(ts);
             for i in 0..bouncers {
-                m.execute(rusqlite::params![format!("fw-{i}"), at, payload(ts, k + i)])
-                    .unwrap();
+                m.execute(rusqlite::params![
+                    format!("fw-{i}"),
+                    at,
+                    db::firewall_report(ts, k + i)
+                ])
+                .unwrap();
             }
         }
         let mut d = conn.prepare("INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES (?1, ?1, ?2, ?3, 'ban', 'Ip', ?4, ?5, 0)").unwrap();
@@ -211,7 +180,7 @@ fn main() {
             m.execute(rusqlite::params![
                 format!("fw-{i}"),
                 sqlite_time(now),
-                payload(now, i)
+                db::firewall_report(now, i)
             ])
             .unwrap();
         }
