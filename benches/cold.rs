@@ -14,13 +14,9 @@ use crowdsec_bouncer_exporter::settings::{LapiDbLocation, LogLevel, Settings};
 
 #[path = "support/db.rs"]
 mod db;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+#[path = "support/figures.rs"]
+mod figures;
+use figures::env_or;
 
 /// CPU time (user + system) of this process, every thread, in seconds.
 fn cpu() -> f64 {

@@ -13,27 +13,9 @@ use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
 
 #[path = "support/db.rs"]
 mod db;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Resets the peak RSS to the current RSS (Linux >= 4.0).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
+#[path = "support/figures.rs"]
+mod figures;
+use figures::{env_or, reset_peak, status_kb};
 
 fn sqlite_time(ts: i64) -> String {
     crowdsec_bouncer_exporter::values::time::format_rfc3339(ts as f64)

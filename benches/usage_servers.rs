@@ -19,31 +19,17 @@ use crowdsec_bouncer_exporter::sources::lapi_db::LapiDbSource;
 mod common;
 #[path = "support/db.rs"]
 mod db;
+#[path = "support/figures.rs"]
+mod figures;
+use figures::{env_or, reset_peak, status_kb};
 
 use common::servers::{block_on, Mariadb, Postgres};
 use db::Number;
 
 const PASSWORD: &str = "bench-pass";
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    // Resets the peak RSS to the current RSS (Linux >= 4.0).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    reset_peak();
     let start = Instant::now();
     let out = f();
     println!(
