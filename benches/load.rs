@@ -157,6 +157,11 @@ fn main() {
         r.text().await.unwrap()
     });
     let reads_before = reads_total(&first).expect("crowdsec_exporter_source_reads_total");
+    // Issue 22's "peak RSS, 10,000 bouncers, one scrape": the start, the first reading and its encoding.
+    println!(
+        "exporter peak RSS (VmHWM) after its first scrape: {:.1} MB",
+        status_kb(pid, "VmHWM").unwrap_or(0) as f64 / 1024.0
+    );
     let wire = rt.block_on(async {
         let r = raw_client
             .get(&url)

@@ -11,30 +11,11 @@ use std::time::{Duration, Instant};
 
 use crowdsec_bouncer_exporter::sources::lapi_db::sqlite::SqliteDb;
 
-/// The firewall bouncer's report the other benches store (benches/support/db.rs).
 #[path = "support/db.rs"]
 mod db;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Resets the peak RSS to the current RSS (Linux >= 4.0).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
+#[path = "support/figures.rs"]
+mod figures;
+use figures::{env_or, reset_peak, status_kb};
 
 fn sqlite_time(ts: i64) -> String {
     crowdsec_bouncer_exporter::values::time::format_rfc3339(ts as f64)
@@ -74,18 +55,7 @@ fn main() {
     let start = now - days * 86_400;
 
     let generating = Instant::now();
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let schema = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/schema-1.7.sql"
-    ))
-    .unwrap();
-    for line in schema
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("--"))
-    {
-        conn.execute_batch(line).unwrap();
-    }
+    let conn = db::create_db(&path);
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; BEGIN")
         .unwrap();
     {

@@ -1,43 +1,16 @@
 //! The benches' fixture: a CrowdSec database of many bouncers, written as CrowdSec 1.7 would.
+#![allow(dead_code)]
 
 use std::path::Path;
 
 /// A CrowdSec 1.7 SQLite database with `bouncers` bouncers, a tenth with a week of usage pushes (benches/scrape.rs).
-#[allow(dead_code)]
 pub fn generate(path: &Path, bouncers: usize) {
     generate_with(path, bouncers, false)
 }
 
-/// A firewall bouncer's usage report as cs-firewall-bouncer sends it (pkg/metrics/metrics.go): processed
-/// bytes/packets, dropped bytes/packets for four origins, active decisions for three: 13 series per bouncer.
-pub fn firewall_report(ts: i64, k: i64) -> String {
-    let mut items = Vec::new();
-    for ip in ["ipv4", "ipv6"] {
-        items.push(format!(
-            r#"{{"name":"processed","unit":"byte","value":{},"labels":{{"ip_type":"{ip}"}}}}"#,
-            100_000 + k
-        ));
-        items.push(format!(
-            r#"{{"name":"processed","unit":"packet","value":{},"labels":{{"ip_type":"{ip}"}}}}"#,
-            1_000 + k
-        ));
-    }
-    for origin in ["CAPI", "cscli", "crowdsec", "lists:firehol_voipbl"] {
-        items.push(format!(r#"{{"name":"dropped","unit":"byte","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, 300 + k % 7));
-        items.push(format!(r#"{{"name":"dropped","unit":"packet","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, 3 + k % 5));
-    }
-    for origin in ["CAPI", "cscli", "lists:firehol_voipbl"] {
-        items.push(format!(r#"{{"name":"active_decisions","unit":"ip","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, 15_000 + k % 11));
-    }
-    format!(
-        r#"{{"type":"crowdsec-firewall-bouncer","metrics":[{{"meta":{{"utc_now_timestamp":{ts},"window_size_seconds":900}},"items":[{}]}}]}}"#,
-        items.join(",")
-    )
-}
-
-/// As [`generate`]; with `reporting`, every bouncer also has one stored firewall report (issue 22's "10,000
-/// reporting bouncers": 13 remediation series each).
-pub fn generate_with(path: &Path, bouncers: usize, reporting: bool) {
+/// A new SQLite database at `path` with CrowdSec 1.7's tables (tests/fixtures/schema-1.7.sql, one statement a line,
+/// as the tests' `common::db_1_7` runs it).
+pub fn create_db(path: &Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).unwrap();
     let schema = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -50,6 +23,62 @@ pub fn generate_with(path: &Path, bouncers: usize, reporting: bool) {
     {
         conn.execute_batch(line).unwrap();
     }
+    conn
+}
+
+/// A firewall bouncer's usage report as cs-firewall-bouncer sends it (pkg/metrics/metrics.go): processed
+/// bytes/packets, dropped bytes/packets for four origins, active decisions for three: 13 series per bouncer, about
+/// 2 kB.
+pub fn firewall_report(ts: i64, k: i64) -> String {
+    firewall_report_shape(&|what| match what {
+        Number::Time => ts.to_string(),
+        Number::Processed(base) => (base + k).to_string(),
+        Number::Modulo(base, m) => (base + k % m).to_string(),
+    })
+}
+
+/// A number of [`firewall_report`] as a function of its `ts` and `k`.
+pub enum Number {
+    /// `ts`.
+    Time,
+    /// `base + k`.
+    Processed(i64),
+    /// `base + k % m`.
+    Modulo(i64, i64),
+}
+
+/// The report's text with each number written by `number` (its digits, or for the servers' benches a piece of SQL
+/// that computes it from the row, so a server fills millions of rows in one statement).
+pub fn firewall_report_shape(number: &dyn Fn(Number) -> String) -> String {
+    let mut items = Vec::new();
+    for ip in ["ipv4", "ipv6"] {
+        items.push(format!(
+            r#"{{"name":"processed","unit":"byte","value":{},"labels":{{"ip_type":"{ip}"}}}}"#,
+            number(Number::Processed(100_000))
+        ));
+        items.push(format!(
+            r#"{{"name":"processed","unit":"packet","value":{},"labels":{{"ip_type":"{ip}"}}}}"#,
+            number(Number::Processed(1_000))
+        ));
+    }
+    for origin in ["CAPI", "cscli", "crowdsec", "lists:firehol_voipbl"] {
+        items.push(format!(r#"{{"name":"dropped","unit":"byte","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, number(Number::Modulo(300, 7))));
+        items.push(format!(r#"{{"name":"dropped","unit":"packet","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, number(Number::Modulo(3, 5))));
+    }
+    for origin in ["CAPI", "cscli", "lists:firehol_voipbl"] {
+        items.push(format!(r#"{{"name":"active_decisions","unit":"ip","value":{},"labels":{{"ip_type":"ipv4","origin":"{origin}"}}}}"#, number(Number::Modulo(15_000, 11))));
+    }
+    format!(
+        r#"{{"type":"crowdsec-firewall-bouncer","metrics":[{{"meta":{{"utc_now_timestamp":{},"window_size_seconds":900}},"items":[{}]}}]}}"#,
+        number(Number::Time),
+        items.join(",")
+    )
+}
+
+/// As [`generate`]; with `reporting`, every bouncer also has one stored firewall report (issue 22's "10,000
+/// reporting bouncers": 13 remediation series each).
+pub fn generate_with(path: &Path, bouncers: usize, reporting: bool) {
+    let conn = create_db(path);
     conn.execute_batch("PRAGMA journal_mode=WAL; BEGIN")
         .unwrap();
     {

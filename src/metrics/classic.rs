@@ -4,42 +4,52 @@
 
 /// Converts OpenMetrics text as prometheus-client writes it into the Prometheus text format 0.0.4.
 pub(crate) fn from_openmetrics(om: &str) -> String {
-    let mut out = String::with_capacity(om.len());
-    let lines: Vec<&str> = om.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        i += 1;
+    // The classic text is a few bytes longer per counter family (`_total` in HELP and TYPE): without the slack, a
+    // text of megabytes would be grown to twice its size for them.
+    let mut out = String::with_capacity(om.len() + om.len() / 64 + 256);
+    append_from_openmetrics(om, &mut out);
+    out
+}
+
+/// As [`from_openmetrics`], appending to `out` (the usage families are converted one family at a time, so no
+/// second copy of the whole text exists).
+pub(crate) fn append_from_openmetrics(om: &str, out: &mut String) {
+    let mut lines = om.lines().peekable();
+    while let Some(line) = lines.next() {
         if line == "# EOF" || line.starts_with("# UNIT ") {
             continue;
         }
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
             let kind = lines
-                .get(i)
+                .peek()
                 .and_then(|l| l.strip_prefix("# TYPE "))
                 .and_then(|t| t.split_once(' '))
                 .filter(|(n, _)| *n == name)
                 .map(|(_, k)| k);
-            let sample_name = match kind {
-                Some("counter") => format!("{name}_total"),
-                _ => name.to_owned(),
+            let total = if kind == Some("counter") {
+                "_total"
+            } else {
+                ""
             };
-            out.push_str(&format!("# HELP {sample_name} {}\n", escape_help(help)));
+            for piece in ["# HELP ", name, total, " ", &escape_help(help), "\n"] {
+                out.push_str(piece);
+            }
             if let Some(kind) = kind {
                 let kind = match kind {
                     "counter" | "gauge" | "histogram" | "summary" => kind,
                     _ => "untyped",
                 };
-                out.push_str(&format!("# TYPE {sample_name} {kind}\n"));
-                i += 1;
+                for piece in ["# TYPE ", name, total, " ", kind, "\n"] {
+                    out.push_str(piece);
+                }
+                lines.next();
             }
             continue;
         }
         out.push_str(line);
         out.push('\n');
     }
-    out
 }
 
 /// The classic format escapes `\` and newlines in HELP; OpenMetrics text from prometheus-client has none of

@@ -24,10 +24,20 @@ const HELP: [(Family, &str); 6] = [
     (Family::DroppedRequests, "Requests the bouncer blocked, by origin and remediation, summed from its usage reports received since the exporter started."),
 ];
 
-pub(super) fn encode(r: &Readings, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+/// How many parts [`encode`] writes the usage families in: one per counter family, the active decisions, the
+/// exporter's own counts.
+pub(super) const PARTS: usize = HELP.len() + 2;
+
+/// Part `part` (< [`PARTS`]) of the usage families, so a caller may convert or copy the text a family at a time
+/// (at 10,000 reporting bouncers the whole text is 13 MB, a family at most a third of it).
+pub(super) fn encode(
+    r: &Readings,
+    part: usize,
+    enc: &mut DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
     let all = all(r);
-    for (family, help) in HELP {
-        counters(
+    if let Some(&(family, help)) = HELP.get(part) {
+        return counters(
             enc,
             family.metric(),
             help,
@@ -47,9 +57,10 @@ pub(super) fn encode(r: &Readings, enc: &mut DescriptorEncoder) -> Result<(), st
                         })
                 })
             }),
-        )?;
+        );
     }
-    gauges(
+    if part == HELP.len() {
+        return gauges(
         enc,
         "crowdsec_bouncer_active_decisions",
         "Decisions the bouncer enforces, by origin and ip_type, from its newest usage report (`active_decisions`); one series with empty labels and value 0 when that report had none; absent for a bouncer that never reported them.",
@@ -74,7 +85,8 @@ pub(super) fn encode(r: &Readings, enc: &mut DescriptorEncoder) -> Result<(), st
                 })
             })
         }),
-    )?;
+        );
+    }
     counters(
         enc,
         "crowdsec_exporter_usage_reports",

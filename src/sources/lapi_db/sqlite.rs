@@ -94,14 +94,19 @@ impl SqliteDb {
         let schema = bouncers_schema(&conn)
             .map_err(|e| self.classify(e))?
             .ok_or(LapiDbError::NoBouncersTable)?;
-        let registered = bouncer_names(&conn).map_err(|e| self.classify(e))?;
-        let registered: HashSet<&str> = registered.iter().map(String::as_str).collect();
+        // The rows first, with no usage map yet: their names are the registered ones the usage backlog is read
+        // for (no second scan of the table for them), and each row's newest report is filled in after.
+        let (mut bouncers, bad_rows) =
+            read_bouncers(&conn, &schema, &HashMap::new()).map_err(|e| self.classify(e))?;
+        let registered: HashSet<&str> = bouncers.iter().map(|b| b.name.as_str()).collect();
         let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
         advance(&mut usage, &conn, &registered, self.usage_budget).map_err(|e| self.classify(e))?;
         // Forget deleted bouncers, so the maps never outgrow the table.
         usage.retain(&registered);
-        let (bouncers, bad_rows) =
-            read_bouncers(&conn, &schema, &usage.newest).map_err(|e| self.classify(e))?;
+        drop(registered);
+        for b in &mut bouncers {
+            b.last_usage_metrics = usage.newest.get(&b.name).copied();
+        }
         Ok(BouncerSnapshot {
             bouncers,
             schema: schema.generation(),
@@ -269,14 +274,6 @@ fn bouncers_schema(conn: &Connection) -> rusqlite::Result<Option<Schema>> {
         columns,
         last_pull_nullable,
     }))
-}
-
-/// Every registered name (the backlog is read until each has a report).
-fn bouncer_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    conn.prepare("SELECT name FROM bouncers")?
-        .query_map([], |r| Ok(text(r.get_ref(0)?)))?
-        .filter_map(|r| r.transpose())
-        .collect()
 }
 
 /// Reads the `metrics` rows (CrowdSec 1.6.3+) this read takes: the new ones (counted), then the backlog, within
