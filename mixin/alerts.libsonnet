@@ -20,8 +20,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           {
             alert: "CrowdSecBouncerOffline",
             expr: |||
-              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
-                > on () group_left () crowdsec:bouncer_offline_threshold_seconds
+              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:offline
               unless on (lapi, bouncer_base)
                 crowdsec_bouncer_info{bouncer_type="crowdsec-firewall-bouncer"}
             |||,
@@ -36,8 +35,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           {
             alert: "CrowdSecFirewallBouncerOffline",
             expr: |||
-              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
-                > on () group_left () crowdsec:bouncer_offline_threshold_seconds
+              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:offline
               and on (lapi, bouncer_base)
                 crowdsec_bouncer_info{bouncer_type="crowdsec-firewall-bouncer"}
             |||,
@@ -53,10 +51,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           // for the same (lapi, bouncer_base) fires (alerts/alertmanager.example.yml).
           {
             alert: "CrowdSecBouncerPullOverdue",
-            expr: |||
-              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
-                > on () group_left () crowdsec:early_warning_threshold_seconds
-            |||,
+            expr: "lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:late",
             'for': "10m",
             labels: { severity: "warning" },
             annotations: {
@@ -157,23 +152,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           // the exporter cannot tell a never-pulled bouncer, so this alert cannot fire there.
           {
             alert: "CrowdSecBouncerNeverPulled",
-            expr: |||
-              (
-                  min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
-                and on (lapi, bouncer)
-                  (max by (lapi, bouncer) (crowdsec_bouncer_pulled) == 0)
-              )
-              * on (lapi, bouncer) group_left (bouncer_base)
-                max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
-                > on () group_left () crowdsec:never_pulled_grace_seconds
-              unless on (lapi, bouncer_base)
-                lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
-              unless on (lapi, bouncer_base)
-                (
-                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
-                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
-                )
-            |||,
+            expr: "lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:never_pulled",
             'for': "10m",
             labels: { severity: "warning" },
             annotations: {
@@ -191,10 +170,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
               min by (lapi) (crowdsec_bouncer_last_pull_age_seconds)
                 > on () group_left () crowdsec:bouncer_offline_threshold_seconds
               unless on (lapi)
-                (
-                  lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
-                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
-                )
+                lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:fresh
             |||,
             'for': "10m",
             labels: { severity: "critical" },
@@ -236,10 +212,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
                 max by (lapi, bouncer, origin, ip_type) (crowdsec_bouncer_active_decisions)
               ) == 0
               and on (lapi, bouncer)
-                (
-                  time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds)
-                    <= on () group_left () crowdsec:usage_metrics_freshness_seconds
-                )
+                lapi_bouncer:crowdsec_bouncer_usage_metrics_age_seconds:fresh
               and on (lapi)
                 (sum by (lapi) (max by (lapi, origin) (crowdsec_lapi_active_decisions)) > 0)
             |||,
@@ -382,10 +355,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
                     lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
                       > on () group_left () crowdsec:bouncer_offline_threshold_seconds
                   unless on (lapi, bouncer_base)
-                    (
-                      lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
-                        <= on () group_left () crowdsec:usage_metrics_freshness_seconds
-                    )
+                    lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:fresh
                 )
                 * on (lapi, bouncer_base) group_right ()
                   max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)

@@ -1,7 +1,7 @@
 // Grafana dashboards: overview (every bouncer and integration, exporter health) and one bouncer's detail.
 // Transcribed from the Python generator that wrote them before (scripts/gen-examples.py); same panels, queries,
-// ids and grid positions. The dashboards read the thresholds from the rules' recording rules; the `or vector(N)`
-// default (from _config) applies where the rules are not loaded.
+// ids and grid positions. The dashboards read the states and the thresholds from the rules' recording rules and
+// hold no threshold (scripts/check-mixin.sh): they need the rule file loaded (docs/monitoring-mixin.md).
 {
   local c = $._config,
   local RUNBOOKS = c.runbookUrlBase,
@@ -13,69 +13,25 @@
   local FB = FL + ',bouncer=~"$bouncer"',
   local KEY = 'job, instance, lapi, bouncer',
 
-  local EARLY = 'scalar(crowdsec:early_warning_threshold_seconds or vector(%d))' % c.earlyWarningThresholdSeconds,
-  local OFFLINE = 'scalar(crowdsec:bouncer_offline_threshold_seconds or vector(%d))' % c.bouncerOfflineThresholdSeconds,
-  local FRESH = 'scalar(crowdsec:usage_metrics_freshness_seconds or vector(%d))' % c.usageMetricsFreshnessSeconds,
-  local earlyLine = 'crowdsec:early_warning_threshold_seconds or vector(%d)' % c.earlyWarningThresholdSeconds,
-  local offlineLine = 'crowdsec:bouncer_offline_threshold_seconds or vector(%d)' % c.bouncerOfflineThresholdSeconds,
-  local freshLine = 'crowdsec:usage_metrics_freshness_seconds or vector(%d)' % c.usageMetricsFreshnessSeconds,
+  // Threshold lines: the rules' own constants (no default here: the dashboards need the rules loaded).
+  local earlyLine = 'crowdsec:early_warning_threshold_seconds',
+  local offlineLine = 'crowdsec:bouncer_offline_threshold_seconds',
+  local freshLine = 'crowdsec:usage_metrics_freshness_seconds',
 
   local age(f=FB) = 'crowdsec_bouncer_last_pull_age_seconds{%s}' % f,
   local pulled(f=FB, v=1) = '(crowdsec_bouncer_pulled{%s} == %d)' % [f, v],
-  local branch(value, expr, runbook='') = 'label_replace(%s + 0 * %s, "runbook", "%s", "", "")' % [value, expr, runbook],
 
-  local GRACE = 'scalar(crowdsec:never_pulled_grace_seconds or vector(%d))' % c.neverPulledGraceSeconds,
-  local BKEY = 'job, instance, lapi, bouncer_base',
-
-  // The state column: the verdict of src/crowdsec/verdict (one judgement with the alert rules, README "How each
-  // state is decided"), in PromQL, per registered row. A bouncer base (the rows of one bouncer: its name and its
-  // `<name>@<ip>` rows) is judged on ALL its rows, whatever the $bouncer filter. A row that pulled is superseded when
-  // another row of its base that pulled was created after its last pull (an IP change), or has the other address
-  // family and pulled after it (a dual-stack host); the other rows that pulled are devices. The base's age is its
-  // stalest device without fresh usage metrics of its own. Then each row shows:
-  //   0 ok, 1 late, 2 offline, 4 alive by usage metrics: the verdict of its base (rows that pulled and are current);
-  //   5 superseded;
-  //   3 never pulled past the grace (CrowdSecBouncerNeverPulled fires for this row);
-  //   6 never pulled, no alert: in grace, another row of its base pulls, or no registration time (CrowdSec 1.4).
-  // Label `runbook` names the page of the alert the state leads to. Thresholds compare as in the rules (`>`, `<=`).
+  // The state column: each registered row's state as the rules judge it, recording rule
+  // lapi_bouncer:crowdsec_bouncer_state:code (rules.libsonnet: 0 ok, 1 late, 2 offline, 3 never pulled past the
+  // grace, 4 idle but alive, 5 superseded, 6 never pulled without alert; label `runbook` names the page of the alert
+  // the state leads to). The rules judge a base on all its rows, whatever the $bouncer filter; the dashboards only
+  // pick the rows of the selected exporters (job, instance) and bouncers. No threshold here (check-mixin.sh).
   // tests/it/differential.rs checks this expression against `diagnose` on every scenario of its catalogue.
-  local INFO_ALL = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FL],
-  local ROWS = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FB],
-  local PULLED_AGE_ALL = '(crowdsec_bouncer_last_pull_age_seconds{%s} unless on (%s) (crowdsec_bouncer_pulled{%s} == 0))' % [FL, KEY, FL],
-  local TS(sel='') = '(crowdsec_bouncer_last_pull_timestamp_seconds{%s} * on (%s) group_left (bouncer_base) max by (%s, bouncer_base) (crowdsec_bouncer_info{%s%s}))' % [FL, KEY, KEY, FL, sel],
-  local V4 = ',ip_address!="",ip_address!~".*:.*"',
-  local V6 = ',ip_address=~".*:.*"',
-  local REG_MAX = 'max by (%s) ((crowdsec_bouncer_registered_timestamp_seconds{%s} and on (%s) crowdsec_bouncer_last_pull_timestamp_seconds{%s}) * on (%s) group_left (bouncer_base) %s)' % [BKEY, FL, KEY, FL, KEY, INFO_ALL],
-  local SUPERSEDED_ALL = '((%s < on (%s) group_left () %s) or (%s < on (%s) group_left () max by (%s) (%s)) or (%s < on (%s) group_left () max by (%s) (%s)))' % [TS(), BKEY, REG_MAX, TS(V4), BKEY, BKEY, TS(V6), TS(V6), BKEY, BKEY, TS(V4)],
-  local ROW_FRESH_ALL = '(time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s} <= %s)' % [FL, FRESH],
-  local DEVICES_ALL = '(%s unless on (%s) %s)' % [PULLED_AGE_ALL, KEY, SUPERSEDED_ALL],
-  local BASE_PULLED = 'min by (%s) (%s * on (%s) group_left (bouncer_base) %s)' % [BKEY, PULLED_AGE_ALL, KEY, INFO_ALL],
-  local BASE_AGE = 'max by (%s) ((%s unless on (%s) %s) * on (%s) group_left (bouncer_base) %s)' % [BKEY, DEVICES_ALL, KEY, ROW_FRESH_ALL, KEY, INFO_ALL],
-  local BASE_ALIVE = 'max by (%s) (((%s > %s) and on (%s) %s) * on (%s) group_left (bouncer_base) %s)' % [BKEY, DEVICES_ALL, EARLY, KEY, ROW_FRESH_ALL, KEY, INFO_ALL],
-  local BASE_FRESH = '(min by (%s) ((time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s}) * on (%s) group_left (bouncer_base) %s) <= %s)' % [BKEY, FL, KEY, INFO_ALL, FRESH],
-  local BASE_FIREWALL = 'max by (%s) (crowdsec_bouncer_info{%s,bouncer_type="crowdsec-firewall-bouncer"})' % [BKEY, FL],
-  local BASE_LATE = '(%s > %s)' % [BASE_AGE, EARLY],
-  local BASE_OFFLINE = '(%s > %s)' % [BASE_AGE, OFFLINE],
-  local BASE_STATE =
-    '(\n'
-    + '      %s\n' % branch(0, '(%s unless on (%s) %s unless on (%s) %s)' % [BASE_PULLED, BKEY, BASE_LATE, BKEY, BASE_ALIVE])
-    + '    or %s\n' % branch(1, '(%s <= %s)' % [BASE_LATE, OFFLINE], 'CrowdSecBouncerPullOverdue')
-    + '    or %s\n' % branch(2, '(%s unless on (%s) %s)' % [BASE_OFFLINE, BKEY, BASE_FIREWALL], 'CrowdSecBouncerOffline')
-    + '    or %s\n' % branch(2, '(%s and on (%s) %s)' % [BASE_OFFLINE, BKEY, BASE_FIREWALL], 'CrowdSecFirewallBouncerOffline')
-    + '    or %s\n' % branch(4, '(%s unless on (%s) %s)' % [BASE_ALIVE, BKEY, BASE_LATE])
-    + '  )',
-  local ROW_PULLED = '(%s unless on (%s) %s) * on (%s) group_left (bouncer_base) %s' % [age(), KEY, pulled(v=0), KEY, ROWS],
-  local SUPERSEDED = '((%s) and on (%s) %s)' % [ROW_PULLED, KEY, SUPERSEDED_ALL],
-  local NEVER = '(%s * on (%s) group_left (bouncer_base) %s)' % [pulled(v=0), KEY, ROWS],
-  local PAST_GRACE = '(%s > %s)' % [age(), GRACE],
-  local NEVER_PAST = '(%s and on (%s) %s unless on (%s) %s)' % [NEVER, KEY, PAST_GRACE, BKEY, BASE_PULLED],
   local STATE =
     'max by (%s, runbook) (\n' % KEY
-    + '    (0 * ((%s) unless on (%s) %s) + on (%s) group_left (runbook) %s)\n' % [ROW_PULLED, KEY, SUPERSEDED, BKEY, BASE_STATE]
-    + '  or %s\n' % branch(5, SUPERSEDED)
-    + '  or %s\n' % branch(4, '(%s and on (%s) %s)' % [NEVER, BKEY, BASE_FRESH])
-    + '  or %s\n' % branch(3, '(%s unless on (%s) %s)' % [NEVER_PAST, BKEY, BASE_FRESH], 'CrowdSecBouncerNeverPulled')
-    + '  or %s\n' % branch(6, '(%s unless on (%s) %s unless on (%s) %s)' % [NEVER, BKEY, BASE_FRESH, KEY, NEVER_PAST])
+    + '    0 * max by (%s) (crowdsec_bouncer_info{%s})\n' % [KEY, FB]
+    + '  + on (lapi, bouncer) group_left (runbook)\n'
+    + '    lapi_bouncer:crowdsec_bouncer_state:code{lapi=~"$lapi",bouncer=~"$bouncer"}\n'
     + ')',
   local stateCount(values) = 'count(' + std.join(' or ', ['(%s) == %d' % [STATE, v] for v in values]) + ')',
 

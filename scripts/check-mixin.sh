@@ -6,6 +6,9 @@
 #      (which follows it by default), holds for a scenario 13 h stale and does not with the defaults. promtool
 #      evaluates each alert's own expression (promql_expr_test, recording rules loaded) on the same input series;
 #      the list of alerts comes from the generated rules, so an alert added later is covered or fails this check.
+#      An alert "uses" a threshold when it reads it or a recording rule that does (the states of rules.libsonnet);
+#   3. no dashboard query holds a threshold literal, and the 12 h build has the very same dashboard queries: the
+#      dashboards read the states and thresholds from the recording rules (docs/monitoring-mixin.md).
 # Needs jsonnet, python3, promtool (target/parts/env.sh, scripts/fetch-parts.sh, or $PROMTOOL_BIN).
 set -euo pipefail
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +31,46 @@ build "$work/override" '{ bouncerOfflineThresholdSeconds: 43200 }'
 grep -qx '      - expr: "vector(43200)"' "$work/override/alerts/crowdsec-bouncers.rules.yml" \
   || { log "the override did not reach the threshold recording rule"; exit 1; }
 
+# The dashboards read the states from the recording rules (lapi_bouncer:crowdsec_bouncer_state:code) and the
+# threshold lines from group CrowdSecBouncerThresholds: no query holds a threshold (a number of 3+ digits, or a
+# duration in hours/days), and a build with other thresholds has the very same queries.
+python3 - "$work" <<'EOF'
+import glob, json, os, re, sys
+work = sys.argv[1]
+literal = re.compile(r"(?<![\w.:\"$])\d{3,}(?![\w\"])|\b\d+[hd]\b")
+def queries(d):
+    out = []
+    def walk(v, at):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k in ("expr", "definition") and isinstance(x, str):
+                    out.append((at + "." + k, x))
+                elif k == "query" and isinstance(x, str) and at.startswith("templating"):
+                    out.append((at + "." + k, x))
+                else:
+                    walk(x, at + "." + k)
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, "%s[%d]" % (at, i))
+    for k in ("panels", "templating"):
+        walk(d.get(k), k)
+    return out
+bad, n = [], 0
+for f in sorted(glob.glob("dashboards/*.json")):
+    got = queries(json.load(open(f)))
+    n += len(got)
+    for at, q in got:
+        for m in literal.finditer(q):
+            bad.append("%s %s: threshold literal %r in %s" % (f, at, m.group(0), q))
+    other = queries(json.load(open(os.path.join(work, "override", f))))
+    if other != got:
+        bad.append("%s: its queries change with bouncerOfflineThresholdSeconds" % f)
+assert n > 50, n
+if bad:
+    sys.exit("check-mixin: " + "\ncheck-mixin: ".join(bad))
+print("check-mixin: %d dashboard queries, none holds a threshold" % n, file=sys.stderr)
+EOF
+
 # One scenario where every threshold-bound alert can hold: two bouncers (one firewall) whose last pull is 13 h old,
 # the other one's config invalid, and two integrations (remediation component, firewall) 13 h without a pull.
 python3 - "$work" <<'EOF'
@@ -37,8 +80,22 @@ rules = subprocess.run(["jsonnet", "-J", "mixin", "-e",
                         "local m = import 'mixin.libsonnet'; m.prometheusAlerts.groups"],
                        check=True, capture_output=True, text=True).stdout
 alerts = [r for g in json.loads(rules) for r in g["rules"]]
-uses = re.compile(r"crowdsec:(bouncer|integration)_offline_threshold_seconds")
-moved = [a for a in alerts if uses.search(a["expr"])]
+records = subprocess.run(["jsonnet", "-J", "mixin", "-e",
+                          "local m = import 'mixin.libsonnet'; m.prometheusRules.groups"],
+                         check=True, capture_output=True, text=True).stdout
+records = [r for g in json.loads(records) for r in g["rules"]]
+# An alert uses the offline threshold when its expression reads it, or reads a recording rule that does (the states
+# of rules.libsonnet, e.g. ...:offline): the names that depend on it, to a fixed point.
+names = {"crowdsec:bouncer_offline_threshold_seconds", "crowdsec:integration_offline_threshold_seconds"}
+def reads(expr, names):
+    return any(re.search(r"(?<![\w:])" + re.escape(n) + r"(?![\w:])", expr) for n in names)
+grown = True
+while grown:
+    grown = False
+    for r in records:
+        if r["record"] not in names and reads(r["expr"], names):
+            names.add(r["record"]); grown = True
+moved = [a for a in alerts if reads(a["expr"], names)]
 assert len(moved) >= 5, [a["alert"] for a in moved]
 age = "46800x30"  # 13 h: above 12 h, below 24 h
 iid_rc, iid_fw = "a" * 24, "b" * 24
