@@ -29,11 +29,11 @@
       // replicas scraping the same LAPI would produce. Prometheus runs groups concurrently, so an alert may see these one
       // evaluation interval late (the unit tests pin the order with group_eval_order).
       {
-        name: "CrowdSecBouncerAggregates",
+        name: 'CrowdSecBouncerAggregates',
         rules: [
           // Every row that pulled, with its base: its last pull age.
           {
-            record: "lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:pulled",
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:pulled',
             expr: |||
               (
                   min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
@@ -46,12 +46,12 @@
           },
           // Age of the freshest row of a bouncer base that ever pulled.
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min",
-            expr: "min by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:pulled)",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min',
+            expr: 'min by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:pulled)',
           },
           // Last pull time of every row that pulled, with its base and address (ip_address tells IPv4 from IPv6).
           {
-            record: "lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max",
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max',
             expr: |||
               max by (lapi, bouncer) (crowdsec_bouncer_last_pull_timestamp_seconds)
               * on (lapi, bouncer) group_left (bouncer_base, ip_address)
@@ -66,7 +66,7 @@
           // it: a dual-stack host flipping between its addresses keeps two rows (LAPI finds the old one again by
           // key and IP). Without registration times (CrowdSec < 1.6) only the second case applies.
           {
-            record: "lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded",
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded',
             expr: |||
               max by (lapi, bouncer, bouncer_base) (
                   lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max
@@ -94,7 +94,7 @@
           // crowdsec:usage_metrics_freshness_seconds (value: their age). A row's fresh metrics vouch for it alone,
           // never for another host sharing the key.
           {
-            record: "lapi_bouncer:crowdsec_bouncer_usage_metrics_age_seconds:fresh",
+            record: 'lapi_bouncer:crowdsec_bouncer_usage_metrics_age_seconds:fresh',
             expr: |||
               time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds)
                 <= on () group_left () crowdsec:usage_metrics_freshness_seconds
@@ -102,7 +102,7 @@
           },
           // STATE "current" of a row: it pulled and is not superseded (a device), with its base.
           {
-            record: "lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:current",
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:current',
             expr: |||
               lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:pulled
               unless on (lapi, bouncer) lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded
@@ -111,7 +111,7 @@
           // Each device's pull age when it sends no fresh usage metrics of its own. Kept per row so that a deleted
           // device keeps its own clock (CrowdSecBouncerDeletedWhileLate).
           {
-            record: "lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max",
+            record: 'lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max',
             expr: |||
               max by (lapi, bouncer, bouncer_base) (
                   lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:current
@@ -122,13 +122,13 @@
           // The age the offline and overdue alerts judge: the stalest device of the base without fresh usage metrics
           // of its own. Absent when every device sends fresh usage metrics.
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max",
-            expr: "max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max)",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max',
+            expr: 'max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max)',
           },
           // Each device's last pull time (ip_address aggregated away: a row's address changes when it first pulls).
           // The clock a deleted device keeps in Prometheus (last_over_time in CrowdSecBouncerDeletedWhileLate).
           {
-            record: "lapi_bouncer:crowdsec_bouncer_device_last_pull_timestamp_seconds:max",
+            record: 'lapi_bouncer:crowdsec_bouncer_device_last_pull_timestamp_seconds:max',
             expr: |||
               max by (lapi, bouncer, bouncer_base) (
                   lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max
@@ -139,7 +139,7 @@
           // The newest registration time of a base's rows that pulled: a row created after a deleted device's last
           // pull is where that device went (an IP change, or its host re-registered and pulls again).
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_pulled_registered_timestamp_seconds:max",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_pulled_registered_timestamp_seconds:max',
             expr: |||
               max by (lapi, bouncer_base) (
                   (
@@ -154,12 +154,12 @@
           // The base's last pull time: the clock a deleted registration keeps in Prometheus (last_over_time in the
           // deletion alerts), across exporter restarts.
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max",
-            expr: "max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max)",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max',
+            expr: 'max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max)',
           },
           // Age of the newest usage-metrics push of any row of a bouncer base.
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min',
             expr: |||
               min by (lapi, bouncer_base) (
                   (time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds))
@@ -174,7 +174,7 @@
           //
           // STATE "alive by usage metrics" of a base: its newest usage-metrics push is fresh (value: its age).
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:fresh",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:fresh',
             expr: |||
               lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
                 <= on () group_left () crowdsec:usage_metrics_freshness_seconds
@@ -183,7 +183,7 @@
           // STATE "late" of a base (CrowdSecBouncerPullOverdue): its judged age is past the early warning. Includes
           // "offline" (the warning keeps firing; Alertmanager inhibits it under the critical alert).
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:late",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:late',
             expr: |||
               lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
                 > on () group_left () crowdsec:early_warning_threshold_seconds
@@ -191,7 +191,7 @@
           },
           // STATE "offline" of a base (CrowdSecBouncerOffline, CrowdSecFirewallBouncerOffline).
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:offline",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:offline',
             expr: |||
               lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
                 > on () group_left () crowdsec:bouncer_offline_threshold_seconds
@@ -200,7 +200,7 @@
           // STATE "idle but alive" of a base: a device past the early warning that sends fresh usage metrics of its
           // own (a live-mode bouncer on a site without traffic pulls only on requests). Value: its pull age.
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:alive_by_usage_metrics",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:alive_by_usage_metrics',
             expr: |||
               max by (lapi, bouncer_base) (
                   lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:current
@@ -214,7 +214,7 @@
           // pulled, no row of its base pulled (it would work under another name@ip) and its base sends no fresh usage
           // metrics. Value: its age since registration. On CrowdSec < 1.6 (no registration time) it cannot hold.
           {
-            record: "lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:never_pulled",
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:never_pulled',
             expr: |||
               (
                   min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
@@ -238,7 +238,7 @@
           //   6 never pulled, no alert: in grace, another row of its base pulls, or no registration time (CrowdSec 1.4).
           // Composed from the states above only: no threshold here.
           {
-            record: "lapi_bouncer:crowdsec_bouncer_state:code",
+            record: 'lapi_bouncer:crowdsec_bouncer_state:code',
             expr: |||
               max by (lapi, bouncer, bouncer_base, runbook) (
                   (
@@ -317,4 +317,3 @@
     ],
   },
 }
-

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The monitoring mixin (mixin/) is the source of alerts/ and dashboards/, and its thresholds move the alerts:
+#   0. jsonnetfmt --test on every file of mixin/ (Debian's jsonnet package ships jsonnetfmt);
 #   1. scripts/gen-mixin.sh --check: the committed files are exactly what the mixin generates;
 #   2. the mixin built with bouncerOfflineThresholdSeconds: 43200 (12 h) instead of 86400: EVERY alert whose
 #      expression reads crowdsec:bouncer_offline_threshold_seconds, or crowdsec:integration_offline_threshold_seconds
@@ -14,6 +15,15 @@ set -euo pipefail
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_DIR"
 log() { echo "check-mixin: $*" >&2; }
+command -v jsonnetfmt >/dev/null || { log "needs jsonnetfmt (apt-get install jsonnet)"; exit 1; }
+unformatted=()
+for f in mixin/*.libsonnet mixin/*.jsonnet; do
+  jsonnetfmt --test "$f" || unformatted+=("$f")
+done
+if ((${#unformatted[@]})); then
+  log "not formatted (run: jsonnetfmt -i mixin/*.libsonnet mixin/*.jsonnet): ${unformatted[*]}"
+  exit 1
+fi
 scripts/gen-mixin.sh --check
 if [[ -z "${PROMTOOL_BIN:-}" ]]; then
   scripts/fetch-parts.sh >/dev/null
