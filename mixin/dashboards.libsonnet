@@ -8,7 +8,8 @@
   local DS = { type: 'prometheus', uid: '${datasource}' },
 
   // Label filters. `lapi` and `bouncer` use regex matchers: "All" is `.*`, which also matches series without them.
-  local F = 'job=~"$job",instance=~"$instance"',
+  // Every query starts with the exporter's selector (_config.exporterSelector), then the variables.
+  local F = c.exporterSelector + ',job=~"$job",instance=~"$instance"',
   local FL = F + ',lapi=~"$lapi"',
   local FB = FL + ',bouncer=~"$bouncer"',
   local KEY = 'job, instance, lapi, bouncer',
@@ -185,8 +186,8 @@
         refresh: 1,
         regex: '',
       },
-      variableQuery('job', 'Job', 'label_values(crowdsec_exporter_build_info, job)'),
-      variableQuery('instance', 'Instance', 'label_values(crowdsec_exporter_build_info{job=~"$job"}, instance)'),
+      variableQuery('job', 'Job', 'label_values(crowdsec_exporter_build_info{%s}, job)' % c.exporterSelector),
+      variableQuery('instance', 'Instance', 'label_values(crowdsec_exporter_build_info{%s,job=~"$job"}, instance)' % c.exporterSelector),
       variableQuery('lapi', 'LAPI', 'label_values(crowdsec_bouncer_info{%s}, lapi)' % F),
       variableQuery('bouncer',
                     'Bouncer',

@@ -38,6 +38,50 @@ build() { # dir config
 }
 build "$work/default" '{}'
 build "$work/override" '{ bouncerOfflineThresholdSeconds: 43200 }'
+build "$work/selector" '{ exporterSelector: "job=\"other\"" }'
+
+# Every expression of the rules and every dashboard query is scoped by _config.exporterSelector: each raw series of
+# the exporter (crowdsec_*, and Prometheus' up and scrape_duration_seconds of its target) starts with the selector,
+# and a build with another selector holds no trace of the default one.
+python3 - "$work" <<'EOF'
+import glob, json, os, re, sys
+work = sys.argv[1]
+def exprs(root):
+    out = []
+    rules = __import__("yaml").safe_load(open(os.path.join(root, "alerts/crowdsec-bouncers.rules.yml")))
+    for g in rules["groups"]:
+        for r in g["rules"]:
+            out.append((r.get("alert") or r.get("record"), r["expr"]))
+    for f in sorted(glob.glob(os.path.join(root, "dashboards/*.json"))):
+        d = json.load(open(f))
+        def walk(v, at):
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    if k == "expr" or (k == "query" and isinstance(x, str)):
+                        out.append((os.path.basename(f) + " " + at, x))
+                    else:
+                        walk(x, at + "." + k)
+            elif isinstance(v, list):
+                for i, x in enumerate(v):
+                    walk(x, "%s[%d]" % (at, i))
+        walk(d["panels"], "panels")
+        walk(d["templating"], "templating")
+    return out
+raw = re.compile(r"(?<![\w:])(crowdsec_\w+|up|scrape_duration_seconds)(?![\w:(])(\{[^}]*\})?")
+bad, n = [], 0
+for sel, root in (('job="crowdsec-bouncer-exporter"', os.path.join(work, "default")), ('job="other"', os.path.join(work, "selector"))):
+    for where, e in exprs(root):
+        for m in raw.finditer(e):
+            n += 1
+            if not (m.group(2) or "").startswith("{" + sel):
+                bad.append("%s: %s not scoped by %s in %s" % (where, m.group(0), sel, e))
+        if sel == 'job="other"' and "crowdsec-bouncer-exporter" in e:
+            bad.append("%s: the default selector is written in: %s" % (where, e))
+if bad:
+    sys.exit("check-mixin: " + "\ncheck-mixin: ".join(bad[:20]))
+assert n > 200, n
+print("check-mixin: %d series selectors in the rules and dashboards, every one scoped by exporterSelector" % n, file=sys.stderr)
+EOF
 grep -qx '      - expr: "vector(43200)"' "$work/override/alerts/crowdsec-bouncers.rules.yml" \
   || { log "the override did not reach the threshold recording rule"; exit 1; }
 
@@ -132,6 +176,8 @@ series = [
     # bouncers_autodelete of about 14 h: shorter than the default 24 h (fires), longer than 12 h (silent).
     ('crowdsec_lapi_bouncers_autodelete_seconds{lapi="l",auth_type="api-key"}', "50000x30"),
 ]
+# The exporter's scrape job, as the rules' selector (_config.exporterSelector) requires.
+series = [(s.replace("{", '{job="crowdsec-bouncer-exporter",', 1), v) for s, v in series]
 # Alerts that fire when the threshold is LONGER than a setting: they fire by default and not with the override.
 inverse = {"CrowdSecBouncersAutodeleteShort"}
 for variant, fires in (("override", True), ("default", False)):
