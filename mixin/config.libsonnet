@@ -39,7 +39,9 @@
     exporterSelector: 'job="crowdsec-bouncer-exporter"',
     // Runbook pages: runbookUrlBase + <AlertName> + '.md'.
     runbookUrlBase: 'https://github.com/crowdsec-bouncer-exporter/crowdsec-bouncer-exporter/blob/main/docs/runbooks/',
-    // Grafana: tags and refresh of the dashboards.
+    // Grafana: where it serves the dashboards (the alerts' dashboard_url annotation, links.libsonnet), and their
+    // tags and refresh. Set grafanaUrl to your Grafana's external URL.
+    grafanaUrl: 'http://localhost:3000',
     dashboardTags: ['crowdsec', 'bouncer', 'crowdsec-bouncer-exporter'],
     dashboardRefresh: '1m',
   },

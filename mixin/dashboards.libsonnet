@@ -1,81 +1,38 @@
 // Grafana dashboards: overview (every bouncer and integration, exporter health) and one bouncer's detail.
 // Transcribed from the Python generator that wrote them before (scripts/gen-examples.py); same panels, queries,
-// ids and grid positions. The dashboards read the thresholds from the rules' recording rules; the `or vector(N)`
-// default (from _config) applies where the rules are not loaded.
+// ids and grid positions. The dashboards read the states and the thresholds from the rules' recording rules and
+// hold no threshold (scripts/check-mixin.sh): they need the rule file loaded (docs/monitoring-mixin.md).
 {
   local c = $._config,
   local RUNBOOKS = c.runbookUrlBase,
   local DS = { type: 'prometheus', uid: '${datasource}' },
 
   // Label filters. `lapi` and `bouncer` use regex matchers: "All" is `.*`, which also matches series without them.
-  local F = 'job=~"$job",instance=~"$instance"',
+  // Every query starts with the exporter's selector (_config.exporterSelector), then the variables.
+  local F = c.exporterSelector + ',job=~"$job",instance=~"$instance"',
   local FL = F + ',lapi=~"$lapi"',
   local FB = FL + ',bouncer=~"$bouncer"',
   local KEY = 'job, instance, lapi, bouncer',
 
-  local EARLY = 'scalar(crowdsec:early_warning_threshold_seconds or vector(%d))' % c.earlyWarningThresholdSeconds,
-  local OFFLINE = 'scalar(crowdsec:bouncer_offline_threshold_seconds or vector(%d))' % c.bouncerOfflineThresholdSeconds,
-  local FRESH = 'scalar(crowdsec:usage_metrics_freshness_seconds or vector(%d))' % c.usageMetricsFreshnessSeconds,
-  local earlyLine = 'crowdsec:early_warning_threshold_seconds or vector(%d)' % c.earlyWarningThresholdSeconds,
-  local offlineLine = 'crowdsec:bouncer_offline_threshold_seconds or vector(%d)' % c.bouncerOfflineThresholdSeconds,
-  local freshLine = 'crowdsec:usage_metrics_freshness_seconds or vector(%d)' % c.usageMetricsFreshnessSeconds,
+  // Threshold lines: the rules' own constants (no default here: the dashboards need the rules loaded).
+  local earlyLine = 'crowdsec:early_warning_threshold_seconds',
+  local offlineLine = 'crowdsec:bouncer_offline_threshold_seconds',
+  local freshLine = 'crowdsec:usage_metrics_freshness_seconds',
 
   local age(f=FB) = 'crowdsec_bouncer_last_pull_age_seconds{%s}' % f,
   local pulled(f=FB, v=1) = '(crowdsec_bouncer_pulled{%s} == %d)' % [f, v],
-  local branch(value, expr, runbook='') = 'label_replace(%s + 0 * %s, "runbook", "%s", "", "")' % [value, expr, runbook],
 
-  local GRACE = 'scalar(crowdsec:never_pulled_grace_seconds or vector(%d))' % c.neverPulledGraceSeconds,
-  local BKEY = 'job, instance, lapi, bouncer_base',
-
-  // The state column: the verdict of src/crowdsec/verdict (one judgement with the alert rules, README "How each
-  // state is decided"), in PromQL, per registered row. A bouncer base (the rows of one bouncer: its name and its
-  // `<name>@<ip>` rows) is judged on ALL its rows, whatever the $bouncer filter. A row that pulled is superseded when
-  // another row of its base that pulled was created after its last pull (an IP change), or has the other address
-  // family and pulled after it (a dual-stack host); the other rows that pulled are devices. The base's age is its
-  // stalest device without fresh usage metrics of its own. Then each row shows:
-  //   0 ok, 1 late, 2 offline, 4 alive by usage metrics: the verdict of its base (rows that pulled and are current);
-  //   5 superseded;
-  //   3 never pulled past the grace (CrowdSecBouncerNeverPulled fires for this row);
-  //   6 never pulled, no alert: in grace, another row of its base pulls, or no registration time (CrowdSec 1.4).
-  // Label `runbook` names the page of the alert the state leads to. Thresholds compare as in the rules (`>`, `<=`).
+  // The state column: each registered row's state as the rules judge it, recording rule
+  // lapi_bouncer:crowdsec_bouncer_state:code (rules.libsonnet: 0 ok, 1 late, 2 offline, 3 never pulled past the
+  // grace, 4 idle but alive, 5 superseded, 6 never pulled without alert; label `runbook` names the page of the alert
+  // the state leads to). The rules judge a base on all its rows, whatever the $bouncer filter; the dashboards only
+  // pick the rows of the selected exporters (job, instance) and bouncers. No threshold here (check-mixin.sh).
   // tests/it/differential.rs checks this expression against `diagnose` on every scenario of its catalogue.
-  local INFO_ALL = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FL],
-  local ROWS = 'max by (%s, bouncer_base) (crowdsec_bouncer_info{%s})' % [KEY, FB],
-  local PULLED_AGE_ALL = '(crowdsec_bouncer_last_pull_age_seconds{%s} unless on (%s) (crowdsec_bouncer_pulled{%s} == 0))' % [FL, KEY, FL],
-  local TS(sel='') = '(crowdsec_bouncer_last_pull_timestamp_seconds{%s} * on (%s) group_left (bouncer_base) max by (%s, bouncer_base) (crowdsec_bouncer_info{%s%s}))' % [FL, KEY, KEY, FL, sel],
-  local V4 = ',ip_address!="",ip_address!~".*:.*"',
-  local V6 = ',ip_address=~".*:.*"',
-  local REG_MAX = 'max by (%s) ((crowdsec_bouncer_registered_timestamp_seconds{%s} and on (%s) crowdsec_bouncer_last_pull_timestamp_seconds{%s}) * on (%s) group_left (bouncer_base) %s)' % [BKEY, FL, KEY, FL, KEY, INFO_ALL],
-  local SUPERSEDED_ALL = '((%s < on (%s) group_left () %s) or (%s < on (%s) group_left () max by (%s) (%s)) or (%s < on (%s) group_left () max by (%s) (%s)))' % [TS(), BKEY, REG_MAX, TS(V4), BKEY, BKEY, TS(V6), TS(V6), BKEY, BKEY, TS(V4)],
-  local ROW_FRESH_ALL = '(time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s} <= %s)' % [FL, FRESH],
-  local DEVICES_ALL = '(%s unless on (%s) %s)' % [PULLED_AGE_ALL, KEY, SUPERSEDED_ALL],
-  local BASE_PULLED = 'min by (%s) (%s * on (%s) group_left (bouncer_base) %s)' % [BKEY, PULLED_AGE_ALL, KEY, INFO_ALL],
-  local BASE_AGE = 'max by (%s) ((%s unless on (%s) %s) * on (%s) group_left (bouncer_base) %s)' % [BKEY, DEVICES_ALL, KEY, ROW_FRESH_ALL, KEY, INFO_ALL],
-  local BASE_ALIVE = 'max by (%s) (((%s > %s) and on (%s) %s) * on (%s) group_left (bouncer_base) %s)' % [BKEY, DEVICES_ALL, EARLY, KEY, ROW_FRESH_ALL, KEY, INFO_ALL],
-  local BASE_FRESH = '(min by (%s) ((time() - crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s}) * on (%s) group_left (bouncer_base) %s) <= %s)' % [BKEY, FL, KEY, INFO_ALL, FRESH],
-  local BASE_FIREWALL = 'max by (%s) (crowdsec_bouncer_info{%s,bouncer_type="crowdsec-firewall-bouncer"})' % [BKEY, FL],
-  local BASE_LATE = '(%s > %s)' % [BASE_AGE, EARLY],
-  local BASE_OFFLINE = '(%s > %s)' % [BASE_AGE, OFFLINE],
-  local BASE_STATE =
-    '(\n'
-    + '      %s\n' % branch(0, '(%s unless on (%s) %s unless on (%s) %s)' % [BASE_PULLED, BKEY, BASE_LATE, BKEY, BASE_ALIVE])
-    + '    or %s\n' % branch(1, '(%s <= %s)' % [BASE_LATE, OFFLINE], 'CrowdSecBouncerPullOverdue')
-    + '    or %s\n' % branch(2, '(%s unless on (%s) %s)' % [BASE_OFFLINE, BKEY, BASE_FIREWALL], 'CrowdSecBouncerOffline')
-    + '    or %s\n' % branch(2, '(%s and on (%s) %s)' % [BASE_OFFLINE, BKEY, BASE_FIREWALL], 'CrowdSecFirewallBouncerOffline')
-    + '    or %s\n' % branch(4, '(%s unless on (%s) %s)' % [BASE_ALIVE, BKEY, BASE_LATE])
-    + '  )',
-  local ROW_PULLED = '(%s unless on (%s) %s) * on (%s) group_left (bouncer_base) %s' % [age(), KEY, pulled(v=0), KEY, ROWS],
-  local SUPERSEDED = '((%s) and on (%s) %s)' % [ROW_PULLED, KEY, SUPERSEDED_ALL],
-  local NEVER = '(%s * on (%s) group_left (bouncer_base) %s)' % [pulled(v=0), KEY, ROWS],
-  local PAST_GRACE = '(%s > %s)' % [age(), GRACE],
-  local NEVER_PAST = '(%s and on (%s) %s unless on (%s) %s)' % [NEVER, KEY, PAST_GRACE, BKEY, BASE_PULLED],
   local STATE =
     'max by (%s, runbook) (\n' % KEY
-    + '    (0 * ((%s) unless on (%s) %s) + on (%s) group_left (runbook) %s)\n' % [ROW_PULLED, KEY, SUPERSEDED, BKEY, BASE_STATE]
-    + '  or %s\n' % branch(5, SUPERSEDED)
-    + '  or %s\n' % branch(4, '(%s and on (%s) %s)' % [NEVER, BKEY, BASE_FRESH])
-    + '  or %s\n' % branch(3, '(%s unless on (%s) %s)' % [NEVER_PAST, BKEY, BASE_FRESH], 'CrowdSecBouncerNeverPulled')
-    + '  or %s\n' % branch(6, '(%s unless on (%s) %s unless on (%s) %s)' % [NEVER, BKEY, BASE_FRESH, KEY, NEVER_PAST])
+    + '    0 * max by (%s) (crowdsec_bouncer_info{%s})\n' % [KEY, FB]
+    + '  + on (lapi, bouncer) group_left (runbook)\n'
+    + '    lapi_bouncer:crowdsec_bouncer_state:code{lapi=~"$lapi",bouncer=~"$bouncer"}\n'
     + ')',
   local stateCount(values) = 'count(' + std.join(' or ', ['(%s) == %d' % [STATE, v] for v in values]) + ')',
 
@@ -229,11 +186,14 @@
         refresh: 1,
         regex: '',
       },
-      variableQuery('job', 'Job', 'label_values(crowdsec_exporter_build_info, job)'),
-      variableQuery('instance', 'Instance', 'label_values(crowdsec_exporter_build_info{job=~"$job"}, instance)'),
+      variableQuery('job', 'Job', 'label_values(crowdsec_exporter_build_info{%s}, job)' % c.exporterSelector),
+      variableQuery('instance', 'Instance', 'label_values(crowdsec_exporter_build_info{%s,job=~"$job"}, instance)' % c.exporterSelector),
       variableQuery('lapi', 'LAPI', 'label_values(crowdsec_bouncer_info{%s}, lapi)' % F),
-      variableQuery('bouncer', 'Bouncer', 'label_values(crowdsec_bouncer_info{%s}, bouncer)' % FL,
-                    multi=!singleBouncer, includeAll=!singleBouncer),
+      variableQuery('bouncer',
+                    'Bouncer',
+                    'label_values(crowdsec_bouncer_info{%s}, bouncer)' % FL,
+                    multi=!singleBouncer,
+                    includeAll=!singleBouncer),
     ],
   },
 
@@ -283,27 +243,45 @@
     "Every CrowdSec bouncer and Blocklist-as-a-Service integration: last pull, state, configuration files, LAPI health and the exporter's health (crowdsec-bouncer-exporter).",
     [
       row('Bouncers (LAPI)', 0),
-      stat('Registered', [0, 1, 4, 4], 'count(crowdsec_bouncer_info{%s})' % FB,
-           'Registered bouncer rows (as `cscli bouncers list`).', color='blue'),
-      stat('OK', [4, 1, 4, 4], stateCount([0, 4]),
+      stat('Registered',
+           [0, 1, 4, 4],
+           'count(crowdsec_bouncer_info{%s})' % FB,
+           'Registered bouncer rows (as `cscli bouncers list`).',
+           color='blue'),
+      stat('OK',
+           [4, 1, 4, 4],
+           stateCount([0, 4]),
            'Pulled within the early-warning threshold (crowdsec:early_warning_threshold_seconds, default 1 h), or idle but alive: usage metrics fresher than crowdsec:usage_metrics_freshness_seconds (a live-mode bouncer on a site without traffic pulls only on requests).'),
-      stat('Late', [8, 1, 4, 4], stateCount([1]),
-           'Last pull older than the early-warning threshold (default 1 h), younger than the offline one (24 h).', color='orange'),
-      stat('Offline', [12, 1, 4, 4], stateCount([2]),
-           "Last pull beyond crowdsec:bouncer_offline_threshold_seconds (default 24 h, the Console's 'offline').", color='red'),
-      stat('Never pulled', [16, 1, 4, 4], stateCount([3, 6]),
-           'Registered rows that never pulled decisions: past the grace (crowdsec:never_pulled_grace_seconds, default 24 h, an alert fires) or not (in grace, another row of the bouncer pulls, or CrowdSec 1.4 keeps no registration time).', color='purple'),
-      stat('Integrations', [20, 1, 4, 4], 'count(crowdsec_integration_info{%s})' % F,
-           'Blocklist-as-a-Service integrations (only with a Service API key).', color='blue'),
+      stat('Late',
+           [8, 1, 4, 4],
+           stateCount([1]),
+           'Last pull older than the early-warning threshold (default 1 h), younger than the offline one (24 h).',
+           color='orange'),
+      stat('Offline',
+           [12, 1, 4, 4],
+           stateCount([2]),
+           "Last pull beyond crowdsec:bouncer_offline_threshold_seconds (default 24 h, the Console's 'offline').",
+           color='red'),
+      stat('Never pulled',
+           [16, 1, 4, 4],
+           stateCount([3, 6]),
+           'Registered rows that never pulled decisions: past the grace (crowdsec:never_pulled_grace_seconds, default 24 h, an alert fires) or not (in grace, another row of the bouncer pulls, or CrowdSec 1.4 keeps no registration time).',
+           color='purple'),
+      stat('Integrations',
+           [20, 1, 4, 4],
+           'count(crowdsec_integration_info{%s})' % F,
+           'Blocklist-as-a-Service integrations (only with a Service API key).',
+           color='blue'),
       table(
-        'Bouncers', [0, 5, 24, 10],
+        'Bouncers',
+        [0, 5, 24, 10],
         [
           target('max by (%s, bouncer_type, version, auth_type, ip_address) (crowdsec_bouncer_info{%s})' % [KEY, FB], 'A', instant=true, table=true),
           target('max by (%s) (%s)' % [KEY, age()], 'B', instant=true, table=true),
           target(STATE, 'C', instant=true, table=true),
           target('min by (job, instance, bouncer) (crowdsec_bouncer_config_valid{%s,bouncer=~"$bouncer",bouncer!=""})' % F, 'D', instant=true, table=true),
         ],
-        'One row per registered bouncer. State follows the alert rules\' thresholds; the age colours are their defaults (orange from 1 h, red from 24 h). Config: its configuration file passes the exporter\'s checks (empty: no file found in --bouncers.config-dir). The bouncer name opens its detail dashboard; runbook opens the runbook of its alert.',
+        "One row per registered bouncer. State follows the alert rules' thresholds; the age colours are their defaults (orange from 1 h, red from 24 h). Config: its configuration file passes the exporter's checks (empty: no file found in --bouncers.config-dir). The bouncer name opens its detail dashboard; runbook opens the runbook of its alert.",
         ['Time', 'Value #A', 'job'],
         { 'Value #B': 'Last pull age', 'Value #C': 'State', 'Value #D': 'Config', bouncer_type: 'type' },
         [
@@ -315,7 +293,8 @@
         ],
       ),
       timeseries(
-        'Last pull age', [0, 15, 24, 9],
+        'Last pull age',
+        [0, 15, 24, 9],
         [
           target('max by (lapi, bouncer) (%s and on (%s) %s)' % [age(), KEY, pulled()], 'A', legend='{{lapi}} / {{bouncer}}'),
           target(earlyLine, 'B', legend='late threshold'),
@@ -327,14 +306,21 @@
       ),
 
       row('LAPI and bouncer configuration files', 24),
-      stat('LAPI health', [0, 25, 4, 8], 'max by (lapi) (crowdsec_lapi_up{%s})' % FL,
+      stat('LAPI health',
+           [0, 25, 4, 8],
+           'max by (lapi) (crowdsec_lapi_up{%s})' % FL,
            'The LAPI answers GET /health (asked by the exporter, no key sent). Down: no bouncer can pull.',
-           color=null, noValue='not checked', mappings=UP_MAPPINGS, legend='{{lapi}}'),
-      timeseries('LAPI /health duration', [4, 25, 8, 8],
+           color=null,
+           noValue='not checked',
+           mappings=UP_MAPPINGS,
+           legend='{{lapi}}'),
+      timeseries('LAPI /health duration',
+                 [4, 25, 8, 8],
                  [target('max by (lapi) (crowdsec_lapi_health_duration_seconds{%s})' % FL, 'A', legend='{{lapi}}')],
                  "Duration of the exporter's GET /health on each LAPI."),
       table(
-        'Bouncer configuration files', [12, 25, 12, 8],
+        'Bouncer configuration files',
+        [12, 25, 12, 8],
         [
           target('min by (job, instance, path, bouncer) (crowdsec_bouncer_config_valid{%s,bouncer=~"$bouncer"})' % F, 'A', instant=true, table=true),
           // The file's own checks: the host evidence (running, log, endpoint_reachable) names causes of an outage,
@@ -349,7 +335,8 @@
 
       row('Blocklist-as-a-Service integrations', 33),
       table(
-        'Integrations by last pull', [0, 34, 16, 8],
+        'Integrations by last pull',
+        [0, 34, 16, 8],
         [
           target('max by (job, instance, integration_id, integration, entity_type, output_format) (crowdsec_integration_info{%s})' % F, 'A', instant=true, table=true),
           target('max by (job, instance, integration_id, integration) (crowdsec_integration_last_pull_age_seconds{%s})' % F, 'B', instant=true, table=true),
@@ -368,23 +355,31 @@
           ]),
         ],
       ),
-      timeseries('Blocklist items', [16, 34, 8, 8],
+      timeseries('Blocklist items',
+                 [16, 34, 8, 8],
                  [target('max by (integration) (crowdsec_integration_blocklist_items{%s})' % F, 'A', legend='{{integration}}')],
-                 'Items each integration serves its devices.', unit='none'),
+                 'Items each integration serves its devices.',
+                 unit='none'),
 
-      row('Remediation (bouncers\' usage reports, CrowdSec 1.6.3+)', 42),
-      timeseries('Dropped bytes by origin and remediation', [0, 43, 8, 8],
+      row("Remediation (bouncers' usage reports, CrowdSec 1.6.3+)", 42),
+      timeseries('Dropped bytes by origin and remediation',
+                 [0, 43, 8, 8],
                  [target(DROPPED('bytes', FB), 'A', legend='{{origin}} {{remediation}}')],
                  "Bytes the bouncers dropped per second, from their usage reports (firewall bouncer), by the decision's origin (CAPI = community blocklist, cscli = manual, crowdsec = this engine, lists:<name> = a blocklist) and remediation.",
                  unit='Bps'),
-      timeseries('Dropped packets by origin and remediation', [8, 43, 8, 8],
+      timeseries('Dropped packets by origin and remediation',
+                 [8, 43, 8, 8],
                  [target(DROPPED('packets', FB), 'A', legend='{{origin}} {{remediation}}')],
-                 'Packets the bouncers dropped per second, from their usage reports (firewall bouncer).', unit='pps'),
-      timeseries('Blocked requests by origin and remediation', [16, 43, 8, 8],
+                 'Packets the bouncers dropped per second, from their usage reports (firewall bouncer).',
+                 unit='pps'),
+      timeseries('Blocked requests by origin and remediation',
+                 [16, 43, 8, 8],
                  [target(DROPPED('requests', FB), 'A', legend='{{origin}} {{remediation}}')],
-                 'Requests the bouncers blocked per second (ban, captcha, ...), from their usage reports (nginx/openresty and other web bouncers).', unit='reqps'),
+                 'Requests the bouncers blocked per second (ban, captcha, ...), from their usage reports (nginx/openresty and other web bouncers).',
+                 unit='reqps'),
       table(
-        'Active decisions per bouncer against the LAPI', [0, 51, 24, 8],
+        'Active decisions per bouncer against the LAPI',
+        [0, 51, 24, 8],
         [
           target(BOUNCER_ACTIVE(FB), 'A', instant=true, table=true),
           target('%s * 0 + on (lapi) group_left () %s' % [BOUNCER_ACTIVE(FB), LAPI_ACTIVE(FL)], 'B', instant=true, table=true),
@@ -399,18 +394,33 @@
       ),
 
       row('Exporter', 59),
-      stat('Exporter up', [0, 60, 4, 6], 'up{%s}' % F, 'Prometheus reaches the exporter (up).',
-           color=null, noValue='no target', mappings=UP_MAPPINGS, legend='{{instance}}'),
-      stat('Sources', [4, 60, 8, 6], 'max by (instance, source, name) (crowdsec_exporter_source_up{%s})' % F,
+      stat('Exporter up',
+           [0, 60, 4, 6],
+           'up{%s}' % F,
+           'Prometheus reaches the exporter (up).',
+           color=null,
+           noValue='no target',
+           mappings=UP_MAPPINGS,
+           legend='{{instance}}'),
+      stat('Sources',
+           [4, 60, 8, 6],
+           'max by (instance, source, name) (crowdsec_exporter_source_up{%s})' % F,
            "1 if the source's last read succeeded (lapi_db: the LAPI database, lapi_decisions: its active decisions, service_api: the Service API). On failure the last good data is still served.",
-           color=null, noValue='no source', mappings=UP_MAPPINGS, legend='{{source}} {{name}}'),
-      timeseries('Source read duration', [12, 60, 12, 6],
+           color=null,
+           noValue='no source',
+           mappings=UP_MAPPINGS,
+           legend='{{source}} {{name}}'),
+      timeseries('Source read duration',
+                 [12, 60, 12, 6],
                  [target('max by (instance, source, name) (crowdsec_exporter_source_duration_seconds{%s})' % F, 'A', legend='{{source}} {{name}}')],
                  "Duration of each source's last read."),
-      timeseries('Source errors', [0, 66, 12, 6],
+      timeseries('Source errors',
+                 [0, 66, 12, 6],
                  [target('sum by (source, name, reason) (increase(crowdsec_exporter_source_errors_total{%s}[$__rate_interval]))' % F, 'A', legend='{{source}} {{name}}: {{reason}}')],
-                 'Failed reads by reason (missing_file, permission, locked, unauthorized, timeout, ...).', unit='none'),
-      timeseries('Scrape duration', [12, 66, 12, 6],
+                 'Failed reads by reason (missing_file, permission, locked, unauthorized, timeout, ...).',
+                 unit='none'),
+      timeseries('Scrape duration',
+                 [12, 66, 12, 6],
                  [target('scrape_duration_seconds{%s}' % F, 'A', legend='{{instance}}')],
                  "How long Prometheus' scrape of the exporter took."),
     ],
@@ -422,24 +432,44 @@
     'CrowdSec bouncer detail',
     'One CrowdSec bouncer: state, pull history, registration rows, usage-metrics liveness, configuration checks (crowdsec-bouncer-exporter).',
     [
-      stat('State', [0, 0, 6, 5], STATE, 'ok / late / offline / never pulled / idle but alive (fresh usage metrics) / superseded registration, as the alert rules judge it (README: How it reads).',
-           color=null, noValue='unknown', mappings=STATE_MAPPINGS),
-      stat('Last pull', [6, 0, 6, 5], 'max(%s)' % age(),
-           'Seconds since the last pull (since registration when it never pulled, CrowdSec 1.6+).', color=null, noValue='unknown', unit='s'),
-      stat('Usage metrics', [12, 0, 6, 5], 'time() - max(crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s})' % FB,
+      stat('State',
+           [0, 0, 6, 5],
+           STATE,
+           'ok / late / offline / never pulled / idle but alive (fresh usage metrics) / superseded registration, as the alert rules judge it (README: How it reads).',
+           color=null,
+           noValue='unknown',
+           mappings=STATE_MAPPINGS),
+      stat('Last pull',
+           [6, 0, 6, 5],
+           'max(%s)' % age(),
+           'Seconds since the last pull (since registration when it never pulled, CrowdSec 1.6+).',
+           color=null,
+           noValue='unknown',
+           unit='s'),
+      stat('Usage metrics',
+           [12, 0, 6, 5],
+           'time() - max(crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s})' % FB,
            'Age of the newest usage-metrics push (CrowdSec 1.6.3+, about every 15 min). A live-mode bouncer on an idle site pulls only on traffic; fresh usage metrics show it is alive.',
-           color=null, noValue='none sent', unit='s'),
-      stat('Registered rows of this bouncer', [18, 0, 6, 5],
+           color=null,
+           noValue='none sent',
+           unit='s'),
+      stat('Registered rows of this bouncer',
+           [18, 0, 6, 5],
            'count(crowdsec_bouncer_info{%s} and on (job, instance, lapi, bouncer_base) crowdsec_bouncer_info{%s})' % [FL, FB],
-           "Rows sharing its name before '@<ip>' (CrowdSec adds one per new IP from 1.6.4).", color='blue'),
+           "Rows sharing its name before '@<ip>' (CrowdSec adds one per new IP from 1.6.4).",
+           color='blue'),
       table(
-        'Registration', [0, 5, 24, 4],
+        'Registration',
+        [0, 5, 24, 4],
         [target('max by (lapi, bouncer, bouncer_base, bouncer_type, version, auth_type, ip_address, os, auto_created, revoked) (crowdsec_bouncer_info{%s})' % FB, 'A', instant=true, table=true)],
         'crowdsec_bouncer_info: what the LAPI database holds for this bouncer.',
-        ['Time', 'Value'], { bouncer_type: 'type' }, [],
+        ['Time', 'Value'],
+        { bouncer_type: 'type' },
+        [],
       ),
       timeseries(
-        'Last pull age', [0, 9, 24, 9],
+        'Last pull age',
+        [0, 9, 24, 9],
         [
           target('max by (bouncer) (%s)' % age(), 'A', legend='{{bouncer}}'),
           target(earlyLine, 'B', legend='late threshold'),
@@ -450,13 +480,17 @@
         overrides=[thresholdLine('late threshold', 'orange'), thresholdLine('offline threshold', 'red')],
       ),
       table(
-        'Rows of the same bouncer', [0, 18, 12, 7],
+        'Rows of the same bouncer',
+        [0, 18, 12, 7],
         [target('max by (lapi, bouncer) (%s) * on (lapi, bouncer) group_left (bouncer_base) (max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info{%s}) and on (lapi, bouncer_base) crowdsec_bouncer_info{%s})' % [age(FL), FL, FB], 'A', instant=true, table=true)],
         'Every row of its bouncer_base (name@ip duplicates): the alerts only count the freshest.',
-        ['Time'], { Value: 'Last pull age' }, [colouredAge('Last pull age')],
+        ['Time'],
+        { Value: 'Last pull age' },
+        [colouredAge('Last pull age')],
       ),
       timeseries(
-        'Usage metrics age', [12, 18, 12, 7],
+        'Usage metrics age',
+        [12, 18, 12, 7],
         [
           target('time() - max by (bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds{%s})' % FB, 'A', legend='{{bouncer}}'),
           target(freshLine, 'B', legend='freshness threshold'),
@@ -465,26 +499,42 @@
         overrides=[thresholdLine('freshness threshold', 'orange')],
       ),
       table(
-        'Configuration checks', [0, 25, 16, 8],
+        'Configuration checks',
+        [0, 25, 16, 8],
         [target('max by (path, check) (crowdsec_bouncer_config_check{%s} and on (job, instance, path) crowdsec_bouncer_config_valid{%s,bouncer=~"$bouncer"})' % [F, F], 'A', instant=true, table=true)],
         'The checks of the configuration file whose key belongs to this bouncer (a warning counts as 0). `crowdsec-bouncer-exporter diagnose` prints the fix for each failed one.',
-        ['Time'], { Value: 'Result' },
+        ['Time'],
+        { Value: 'Result' },
         [byName('Result', [
           { id: 'mappings', value: valueMap([['fail', 'red'], ['pass', 'green']]) },
           { id: 'custom.cellOptions', value: { type: 'color-text' } },
           { id: 'links', value: [configRunbookLink] },
         ])],
       ),
-      stat('LAPI health', [16, 25, 8, 8], 'max by (lapi) (crowdsec_lapi_up{%s})' % FL,
-           'Its LAPI answers GET /health.', color=null, noValue='not checked', mappings=UP_MAPPINGS, legend='{{lapi}}'),
-      stat('Active decisions', [0, 33, 6, 5], 'sum(max by (origin, ip_type) (crowdsec_bouncer_active_decisions{%s}))' % FB,
-           "Decisions this bouncer enforces, from its newest usage report (active_decisions). 0 while its LAPI has some: it blocks nothing (alert CrowdSecBouncerEnforcesNothing).",
-           color=null, noValue='not reported', mappings=null),
-      stat('LAPI active decisions', [6, 33, 6, 5], 'sum(max by (origin) (crowdsec_lapi_active_decisions{%s}))' % FL,
+      stat('LAPI health',
+           [16, 25, 8, 8],
+           'max by (lapi) (crowdsec_lapi_up{%s})' % FL,
+           'Its LAPI answers GET /health.',
+           color=null,
+           noValue='not checked',
+           mappings=UP_MAPPINGS,
+           legend='{{lapi}}'),
+      stat('Active decisions',
+           [0, 33, 6, 5],
+           'sum(max by (origin, ip_type) (crowdsec_bouncer_active_decisions{%s}))' % FB,
+           'Decisions this bouncer enforces, from its newest usage report (active_decisions). 0 while its LAPI has some: it blocks nothing (alert CrowdSecBouncerEnforcesNothing).',
+           color=null,
+           noValue='not reported',
+           mappings=null),
+      stat('LAPI active decisions',
+           [6, 33, 6, 5],
+           'sum(max by (origin) (crowdsec_lapi_active_decisions{%s}))' % FL,
            'Active decisions in its LAPI (until later than now, not simulated), counted every --lapi.decisions-interval.',
-           color='blue', noValue='none'),
+           color='blue',
+           noValue='none'),
       timeseries(
-        'Active decisions by origin: bouncer against LAPI', [12, 33, 12, 8],
+        'Active decisions by origin: bouncer against LAPI',
+        [12, 33, 12, 8],
         [
           target('sum by (origin) (max by (origin, ip_type) (crowdsec_bouncer_active_decisions{%s}))' % FB, 'A', legend='bouncer {{origin}}'),
           target('max by (origin) (crowdsec_lapi_active_decisions{%s})' % FL, 'B', legend='LAPI {{origin}}'),
@@ -493,7 +543,8 @@
         unit='none',
       ),
       timeseries(
-        'Dropped by origin and remediation', [0, 38, 12, 8],
+        'Dropped by origin and remediation',
+        [0, 38, 12, 8],
         [
           target('sum by (origin, remediation) (max by (origin, remediation) (rate(crowdsec_bouncer_dropped_packets_total{%s}[$__rate_interval])))' % FB, 'A', legend='packets {{origin}} {{remediation}}'),
           target('sum by (origin, remediation) (max by (origin, remediation) (rate(crowdsec_bouncer_dropped_requests_total{%s}[$__rate_interval])))' % FB, 'B', legend='requests {{origin}} {{remediation}}'),
@@ -502,7 +553,8 @@
         unit='none',
       ),
       timeseries(
-        'Processed and dropped traffic', [12, 41, 12, 8],
+        'Processed and dropped traffic',
+        [12, 41, 12, 8],
         [
           target('sum(max by (origin, remediation) (rate(crowdsec_bouncer_processed_bytes_total{%s}[$__rate_interval])))' % FB, 'A', legend='processed bytes'),
           target('sum(max by (origin, remediation) (rate(crowdsec_bouncer_dropped_bytes_total{%s}[$__rate_interval])))' % FB, 'B', legend='dropped bytes'),

@@ -7,4 +7,6 @@
 (import 'rules.libsonnet') +
 (import 'alerts.libsonnet') +
 (import 'restart.libsonnet') +
+(import 'selector.libsonnet') +
+(import 'links.libsonnet') +
 (import 'dashboards.libsonnet')

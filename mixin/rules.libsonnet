@@ -31,26 +31,29 @@
       // replicas scraping the same LAPI would produce. Prometheus runs groups concurrently, so an alert may see these one
       // evaluation interval late (the unit tests pin the order with group_eval_order).
       {
-        name: "CrowdSecBouncerAggregates",
+        name: 'CrowdSecBouncerAggregates',
         rules: [
+          // Every row that pulled, with its base: its last pull age.
+          {
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:pulled',
+            expr: |||
+              (
+                  min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
+                unless on (lapi, bouncer)
+                  (crowdsec_bouncer_pulled == 0)
+              )
+              * on (lapi, bouncer) group_left (bouncer_base)
+                max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+            |||,
+          },
           // Age of the freshest row of a bouncer base that ever pulled.
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min",
-            expr: |||
-              min by (lapi, bouncer_base) (
-                  (
-                      min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
-                    unless on (lapi, bouncer)
-                      (crowdsec_bouncer_pulled == 0)
-                  )
-                * on (lapi, bouncer) group_left (bouncer_base)
-                  max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
-              )
-            |||,
+            record: 'lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min',
+            expr: 'min by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:pulled)',
           },
           // Last pull time of every row that pulled, with its base and address (ip_address tells IPv4 from IPv6).
           {
-            record: "lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max",
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max',
             expr: |||
               max by (lapi, bouncer) (crowdsec_bouncer_last_pull_timestamp_seconds)
               * on (lapi, bouncer) group_left (bouncer_base, ip_address)
@@ -65,7 +68,7 @@
           // it: a dual-stack host flipping between its addresses keeps two rows (LAPI finds the old one again by
           // key and IP). Without registration times (CrowdSec < 1.6) only the second case applies.
           {
-            record: "lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded",
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded',
             expr: |||
               max by (lapi, bouncer, bouncer_base) (
                   lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max
@@ -89,38 +92,45 @@
               )
             |||,
           },
-          // Each device's (a row that pulled, not superseded) pull age when it sends no fresh usage metrics of its
-          // own. A device's fresh usage metrics vouch for it alone, never for another host sharing the key. Kept per
-          // row so that a deleted device keeps its own clock (CrowdSecBouncerDeletedWhileLate).
+          // STATE "alive by usage metrics" of a row: its own usage metrics are fresher than
+          // crowdsec:usage_metrics_freshness_seconds (value: their age). A row's fresh metrics vouch for it alone,
+          // never for another host sharing the key.
           {
-            record: "lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max",
+            record: 'lapi_bouncer:crowdsec_bouncer_usage_metrics_age_seconds:fresh',
+            expr: |||
+              time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds)
+                <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+            |||,
+          },
+          // STATE "current" of a row: it pulled and is not superseded (a device), with its base.
+          {
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:current',
+            expr: |||
+              lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:pulled
+              unless on (lapi, bouncer) lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded
+            |||,
+          },
+          // Each device's pull age when it sends no fresh usage metrics of its own. Kept per row so that a deleted
+          // device keeps its own clock (CrowdSecBouncerDeletedWhileLate).
+          {
+            record: 'lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max',
             expr: |||
               max by (lapi, bouncer, bouncer_base) (
-                  (
-                      min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
-                    unless on (lapi, bouncer) (crowdsec_bouncer_pulled == 0)
-                    unless on (lapi, bouncer) lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded
-                    unless on (lapi, bouncer)
-                      (
-                        time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds)
-                          <= on () group_left () crowdsec:usage_metrics_freshness_seconds
-                      )
-                  )
-                * on (lapi, bouncer) group_left (bouncer_base)
-                  max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+                  lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:current
+                unless on (lapi, bouncer) lapi_bouncer:crowdsec_bouncer_usage_metrics_age_seconds:fresh
               )
             |||,
           },
           // The age the offline and overdue alerts judge: the stalest device of the base without fresh usage metrics
           // of its own. Absent when every device sends fresh usage metrics.
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max",
-            expr: "max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max)",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max',
+            expr: 'max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_device_last_pull_age_seconds:max)',
           },
           // Each device's last pull time (ip_address aggregated away: a row's address changes when it first pulls).
           // The clock a deleted device keeps in Prometheus (last_over_time in CrowdSecBouncerDeletedWhileLate).
           {
-            record: "lapi_bouncer:crowdsec_bouncer_device_last_pull_timestamp_seconds:max",
+            record: 'lapi_bouncer:crowdsec_bouncer_device_last_pull_timestamp_seconds:max',
             expr: |||
               max by (lapi, bouncer, bouncer_base) (
                   lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max
@@ -131,7 +141,7 @@
           // The newest registration time of a base's rows that pulled: a row created after a deleted device's last
           // pull is where that device went (an IP change, or its host re-registered and pulls again).
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_pulled_registered_timestamp_seconds:max",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_pulled_registered_timestamp_seconds:max',
             expr: |||
               max by (lapi, bouncer_base) (
                   (
@@ -146,17 +156,161 @@
           // The base's last pull time: the clock a deleted registration keeps in Prometheus (last_over_time in the
           // deletion alerts), across exporter restarts.
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max",
-            expr: "max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max)",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_last_pull_timestamp_seconds:max',
+            expr: 'max by (lapi, bouncer_base) (lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:max)',
           },
           // Age of the newest usage-metrics push of any row of a bouncer base.
           {
-            record: "lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min",
+            record: 'lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min',
             expr: |||
               min by (lapi, bouncer_base) (
                   (time() - max by (lapi, bouncer) (crowdsec_bouncer_last_usage_metrics_timestamp_seconds))
                 * on (lapi, bouncer) group_left (bouncer_base)
                   max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+              )
+            |||,
+          },
+          // ---- The states: each judged here once, read by the alerts (alerts.libsonnet) and by the dashboards'
+          // state column (lapi_bouncer:crowdsec_bouncer_state:code). The Rust twin, src/crowdsec/verdict (diagnose),
+          // is held to them by tests/it/differential.rs. Values are ages, so an alert's $value is the age it judges.
+          //
+          // STATE "alive by usage metrics" of a base: its newest usage-metrics push is fresh (value: its age).
+          {
+            record: 'lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:fresh',
+            expr: |||
+              lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:min
+                <= on () group_left () crowdsec:usage_metrics_freshness_seconds
+            |||,
+          },
+          // STATE "late" of a base (CrowdSecBouncerPullOverdue): its judged age is past the early warning. Includes
+          // "offline" (the warning keeps firing; Alertmanager inhibits it under the critical alert).
+          {
+            record: 'lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:late',
+            expr: |||
+              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
+                > on () group_left () crowdsec:early_warning_threshold_seconds
+            |||,
+          },
+          // STATE "offline" of a base (CrowdSecBouncerOffline, CrowdSecFirewallBouncerOffline).
+          {
+            record: 'lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:offline',
+            expr: |||
+              lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:max
+                > on () group_left () crowdsec:bouncer_offline_threshold_seconds
+            |||,
+          },
+          // STATE "idle but alive" of a base: a device past the early warning that sends fresh usage metrics of its
+          // own (a live-mode bouncer on a site without traffic pulls only on requests). Value: its pull age.
+          {
+            record: 'lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:alive_by_usage_metrics',
+            expr: |||
+              max by (lapi, bouncer_base) (
+                  lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:current
+                    > on () group_left () crowdsec:early_warning_threshold_seconds
+                and on (lapi, bouncer)
+                  lapi_bouncer:crowdsec_bouncer_usage_metrics_age_seconds:fresh
+              )
+            |||,
+          },
+          // STATE "never pulled" of a row (CrowdSecBouncerNeverPulled): registered longer than the grace ago, never
+          // pulled, no row of its base pulled (it would work under another name@ip) and its base sends no fresh usage
+          // metrics. Value: its age since registration. On CrowdSec < 1.6 (no registration time) it cannot hold.
+          {
+            record: 'lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:never_pulled',
+            expr: |||
+              (
+                  min by (lapi, bouncer) (crowdsec_bouncer_last_pull_age_seconds)
+                and on (lapi, bouncer)
+                  (max by (lapi, bouncer) (crowdsec_bouncer_pulled) == 0)
+              )
+              * on (lapi, bouncer) group_left (bouncer_base)
+                max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+                > on () group_left () crowdsec:never_pulled_grace_seconds
+              unless on (lapi, bouncer_base)
+                lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+              unless on (lapi, bouncer_base)
+                lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:fresh
+            |||,
+          },
+          // Each registered row's state, as the dashboards show it (value = code, `runbook` = the alert it leads to):
+          //   0 ok, 1 late, 2 offline, 4 idle but alive: the state of its base (rows that pulled and are current);
+          //   5 superseded (a row that pulled and was replaced by a newer row of its base);
+          //   3 never pulled past the grace (CrowdSecBouncerNeverPulled fires for this row);
+          //   4 never pulled, its base alive by usage metrics;
+          //   6 never pulled, no alert: in grace, another row of its base pulls, or no registration time (CrowdSec 1.4).
+          // Composed from the states above only: no threshold here.
+          {
+            record: 'lapi_bouncer:crowdsec_bouncer_state:code',
+            expr: |||
+              max by (lapi, bouncer, bouncer_base, runbook) (
+                  (
+                      0 * lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:current
+                    + on (lapi, bouncer_base) group_left (runbook)
+                      (
+                          label_replace(
+                            0 * lapi_bouncer_base:crowdsec_bouncer_last_pull_age_seconds:min
+                            unless on (lapi, bouncer_base) lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:late
+                            unless on (lapi, bouncer_base) lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:alive_by_usage_metrics,
+                            "runbook", "", "", ""
+                          )
+                        or
+                          label_replace(
+                            1 + 0 * lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:late
+                            unless on (lapi, bouncer_base) lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:offline,
+                            "runbook", "CrowdSecBouncerPullOverdue", "", ""
+                          )
+                        or
+                          label_replace(
+                            2 + 0 * lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:offline
+                            unless on (lapi, bouncer_base) crowdsec_bouncer_info{bouncer_type="crowdsec-firewall-bouncer"},
+                            "runbook", "CrowdSecBouncerOffline", "", ""
+                          )
+                        or
+                          label_replace(
+                            2 + 0 * lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:offline
+                            and on (lapi, bouncer_base) crowdsec_bouncer_info{bouncer_type="crowdsec-firewall-bouncer"},
+                            "runbook", "CrowdSecFirewallBouncerOffline", "", ""
+                          )
+                        or
+                          label_replace(
+                            4 + 0 * lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:alive_by_usage_metrics
+                            unless on (lapi, bouncer_base) lapi_bouncer_base:crowdsec_bouncer_device_last_pull_age_seconds:late,
+                            "runbook", "", "", ""
+                          )
+                      )
+                  )
+                or
+                  label_replace(
+                    5 + 0 * lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:pulled
+                    and on (lapi, bouncer) lapi_bouncer:crowdsec_bouncer_last_pull_timestamp_seconds:superseded,
+                    "runbook", "", "", ""
+                  )
+                or
+                  label_replace(
+                    3 + 0 * lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:never_pulled,
+                    "runbook", "CrowdSecBouncerNeverPulled", "", ""
+                  )
+                or
+                  label_replace(
+                    4 + 0 * (
+                        (max by (lapi, bouncer) (crowdsec_bouncer_pulled) == 0)
+                      * on (lapi, bouncer) group_left (bouncer_base)
+                        max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+                    )
+                    and on (lapi, bouncer_base) lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:fresh,
+                    "runbook", "", "", ""
+                  )
+                or
+                  label_replace(
+                    6 + 0 * (
+                        (max by (lapi, bouncer) (crowdsec_bouncer_pulled) == 0)
+                      * on (lapi, bouncer) group_left (bouncer_base)
+                        max by (lapi, bouncer, bouncer_base) (crowdsec_bouncer_info)
+                    )
+                    unless on (lapi, bouncer_base) lapi_bouncer_base:crowdsec_bouncer_usage_metrics_age_seconds:fresh
+                    unless on (lapi, bouncer) lapi_bouncer:crowdsec_bouncer_last_pull_age_seconds:never_pulled,
+                    "runbook", "", "", ""
+                  )
               )
             |||,
           },

@@ -9,7 +9,8 @@
 #   3. amtool check-config alerts/alertmanager.example.yml, plus routing checks (amtool config routes test)
 #   4. a lint of the rule files (python3, no dependency): names prefixed CrowdSec in CamelCase; every alert has
 #      `for:`, label severity (critical|warning|info), a static summary ending with '.', a templated description
-#      and runbook_url = <RUNBOOK_BASE>/<AlertName>.md whose file exists in docs/runbooks/; no threshold literal in
+#      and runbook_url = <RUNBOOK_BASE>/<AlertName>.md whose file exists in docs/runbooks/, a dashboard_url to one
+#      of the dashboards; no threshold literal in
 #      an alert expression (thresholds live in group CrowdSecBouncerThresholds); every alert has a unit test that
 #      expects it to fire and one that expects it silent; docs/runbooks/README.md links every runbook and every
 #      runbook belongs to an alert. YAML is read with PyYAML (Debian's python3-yaml).
@@ -167,6 +168,8 @@ for rf in rule_files:
                 err(where + ": runbook_url must be %s%s.md, got %r" % (RUNBOOK_BASE, name, url))
             elif not os.path.isfile(os.path.join(RUNBOOK_DIR, name + ".md")):
                 err(where + ": runbook %s/%s.md does not exist" % (RUNBOOK_DIR, name))
+            if "/d/crowdsec-bouncer" not in str(ann.get("dashboard_url", "")):
+                err(where + ": annotation dashboard_url must link a dashboard of dashboards/ (mixin/links.libsonnet)")
             expr = str(r.get("expr", ""))
             if re.search(r"(?<![\w.:\"])\d{3,}(?![\w\"])|\b\d+[hd]\b", expr):
                 err(where + ": threshold literal in expr; use the records of group " + THRESHOLD_GROUP)

@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
 # The monitoring mixin (mixin/) is the source of alerts/ and dashboards/, and its thresholds move the alerts:
+#   0. jsonnetfmt --test on every file of mixin/ (Debian's jsonnet package ships jsonnetfmt);
 #   1. scripts/gen-mixin.sh --check: the committed files are exactly what the mixin generates;
 #   2. the mixin built with bouncerOfflineThresholdSeconds: 43200 (12 h) instead of 86400: EVERY alert whose
 #      expression reads crowdsec:bouncer_offline_threshold_seconds, or crowdsec:integration_offline_threshold_seconds
 #      (which follows it by default), holds for a scenario 13 h stale and does not with the defaults. promtool
 #      evaluates each alert's own expression (promql_expr_test, recording rules loaded) on the same input series;
 #      the list of alerts comes from the generated rules, so an alert added later is covered or fails this check.
+#      An alert "uses" a threshold when it reads it or a recording rule that does (the states of rules.libsonnet);
+#   3. no dashboard query holds a threshold literal, and the 12 h build has the very same dashboard queries: the
+#      dashboards read the states and thresholds from the recording rules (docs/monitoring-mixin.md);
+#   4. every rule and dashboard series selector is scoped by _config.exporterSelector;
+#   5. every dashboard rate()/increase() across a 3-minute exporter restart with a counter reset: no false spike
+#      (CHECK_MIXIN_RESTART_VALUES, default 0+10x16, is what the counters do after it: 5000+10x16, a backlog counted
+#      again, fails the check).
 # Needs jsonnet, python3, promtool (target/parts/env.sh, scripts/fetch-parts.sh, or $PROMTOOL_BIN).
 set -euo pipefail
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_DIR"
 log() { echo "check-mixin: $*" >&2; }
+command -v jsonnetfmt >/dev/null || { log "needs jsonnetfmt (apt-get install jsonnet)"; exit 1; }
+unformatted=()
+for f in mixin/*.libsonnet mixin/*.jsonnet; do
+  jsonnetfmt --test "$f" || unformatted+=("$f")
+done
+if ((${#unformatted[@]})); then
+  log "not formatted (run: jsonnetfmt -i mixin/*.libsonnet mixin/*.jsonnet): ${unformatted[*]}"
+  exit 1
+fi
 scripts/gen-mixin.sh --check
 if [[ -z "${PROMTOOL_BIN:-}" ]]; then
   scripts/fetch-parts.sh >/dev/null
@@ -25,8 +42,92 @@ build() { # dir config
 }
 build "$work/default" '{}'
 build "$work/override" '{ bouncerOfflineThresholdSeconds: 43200 }'
+build "$work/selector" '{ exporterSelector: "job=\"other\"" }'
+
+# Every expression of the rules and every dashboard query is scoped by _config.exporterSelector: each raw series of
+# the exporter (crowdsec_*, and Prometheus' up and scrape_duration_seconds of its target) starts with the selector,
+# and a build with another selector holds no trace of the default one.
+python3 - "$work" <<'EOF'
+import glob, json, os, re, sys
+work = sys.argv[1]
+def exprs(root):
+    out = []
+    rules = __import__("yaml").safe_load(open(os.path.join(root, "alerts/crowdsec-bouncers.rules.yml")))
+    for g in rules["groups"]:
+        for r in g["rules"]:
+            out.append((r.get("alert") or r.get("record"), r["expr"]))
+    for f in sorted(glob.glob(os.path.join(root, "dashboards/*.json"))):
+        d = json.load(open(f))
+        def walk(v, at):
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    if k == "expr" or (k == "query" and isinstance(x, str)):
+                        out.append((os.path.basename(f) + " " + at, x))
+                    else:
+                        walk(x, at + "." + k)
+            elif isinstance(v, list):
+                for i, x in enumerate(v):
+                    walk(x, "%s[%d]" % (at, i))
+        walk(d["panels"], "panels")
+        walk(d["templating"], "templating")
+    return out
+raw = re.compile(r"(?<![\w:])(crowdsec_\w+|up|scrape_duration_seconds)(?![\w:(])(\{[^}]*\})?")
+bad, n = [], 0
+for sel, root in (('job="crowdsec-bouncer-exporter"', os.path.join(work, "default")), ('job="other"', os.path.join(work, "selector"))):
+    for where, e in exprs(root):
+        for m in raw.finditer(e):
+            n += 1
+            if not (m.group(2) or "").startswith("{" + sel):
+                bad.append("%s: %s not scoped by %s in %s" % (where, m.group(0), sel, e))
+        if sel == 'job="other"' and "crowdsec-bouncer-exporter" in e:
+            bad.append("%s: the default selector is written in: %s" % (where, e))
+if bad:
+    sys.exit("check-mixin: " + "\ncheck-mixin: ".join(bad[:20]))
+assert n > 200, n
+print("check-mixin: %d series selectors in the rules and dashboards, every one scoped by exporterSelector" % n, file=sys.stderr)
+EOF
 grep -qx '      - expr: "vector(43200)"' "$work/override/alerts/crowdsec-bouncers.rules.yml" \
   || { log "the override did not reach the threshold recording rule"; exit 1; }
+
+# The dashboards read the states from the recording rules (lapi_bouncer:crowdsec_bouncer_state:code) and the
+# threshold lines from group CrowdSecBouncerThresholds: no query holds a threshold (a number of 3+ digits, or a
+# duration in hours/days), and a build with other thresholds has the very same queries.
+python3 - "$work" <<'EOF'
+import glob, json, os, re, sys
+work = sys.argv[1]
+literal = re.compile(r"(?<![\w.:\"$])\d{3,}(?![\w\"])|\b\d+[hd]\b")
+def queries(d):
+    out = []
+    def walk(v, at):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k in ("expr", "definition") and isinstance(x, str):
+                    out.append((at + "." + k, x))
+                elif k == "query" and isinstance(x, str) and at.startswith("templating"):
+                    out.append((at + "." + k, x))
+                else:
+                    walk(x, at + "." + k)
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, "%s[%d]" % (at, i))
+    for k in ("panels", "templating"):
+        walk(d.get(k), k)
+    return out
+bad, n = [], 0
+for f in sorted(glob.glob("dashboards/*.json")):
+    got = queries(json.load(open(f)))
+    n += len(got)
+    for at, q in got:
+        for m in literal.finditer(q):
+            bad.append("%s %s: threshold literal %r in %s" % (f, at, m.group(0), q))
+    other = queries(json.load(open(os.path.join(work, "override", f))))
+    if other != got:
+        bad.append("%s: its queries change with bouncerOfflineThresholdSeconds" % f)
+assert n > 50, n
+if bad:
+    sys.exit("check-mixin: " + "\ncheck-mixin: ".join(bad))
+print("check-mixin: %d dashboard queries, none holds a threshold" % n, file=sys.stderr)
+EOF
 
 # One scenario where every threshold-bound alert can hold: two bouncers (one firewall) whose last pull is 13 h old,
 # the other one's config invalid, and two integrations (remediation component, firewall) 13 h without a pull.
@@ -37,8 +138,22 @@ rules = subprocess.run(["jsonnet", "-J", "mixin", "-e",
                         "local m = import 'mixin.libsonnet'; m.prometheusAlerts.groups"],
                        check=True, capture_output=True, text=True).stdout
 alerts = [r for g in json.loads(rules) for r in g["rules"]]
-uses = re.compile(r"crowdsec:(bouncer|integration)_offline_threshold_seconds")
-moved = [a for a in alerts if uses.search(a["expr"])]
+records = subprocess.run(["jsonnet", "-J", "mixin", "-e",
+                          "local m = import 'mixin.libsonnet'; m.prometheusRules.groups"],
+                         check=True, capture_output=True, text=True).stdout
+records = [r for g in json.loads(records) for r in g["rules"]]
+# An alert uses the offline threshold when its expression reads it, or reads a recording rule that does (the states
+# of rules.libsonnet, e.g. ...:offline): the names that depend on it, to a fixed point.
+names = {"crowdsec:bouncer_offline_threshold_seconds", "crowdsec:integration_offline_threshold_seconds"}
+def reads(expr, names):
+    return any(re.search(r"(?<![\w:])" + re.escape(n) + r"(?![\w:])", expr) for n in names)
+grown = True
+while grown:
+    grown = False
+    for r in records:
+        if r["record"] not in names and reads(r["expr"], names):
+            names.add(r["record"]); grown = True
+moved = [a for a in alerts if reads(a["expr"], names)]
 assert len(moved) >= 5, [a["alert"] for a in moved]
 age = "46800x30"  # 13 h: above 12 h, below 24 h
 iid_rc, iid_fw = "a" * 24, "b" * 24
@@ -65,6 +180,8 @@ series = [
     # bouncers_autodelete of about 14 h: shorter than the default 24 h (fires), longer than 12 h (silent).
     ('crowdsec_lapi_bouncers_autodelete_seconds{lapi="l",auth_type="api-key"}', "50000x30"),
 ]
+# The exporter's scrape job, as the rules' selector (_config.exporterSelector) requires.
+series = [(s.replace("{", '{job="crowdsec-bouncer-exporter",', 1), v) for s, v in series]
 # Alerts that fire when the threshold is LONGER than a setting: they fire by default and not with the override.
 inverse = {"CrowdSecBouncersAutodeleteShort"}
 for variant, fires in (("override", True), ("default", False)):
@@ -87,6 +204,38 @@ for variant, fires in (("override", True), ("default", False)):
     open(f"{work}/{variant}.test.yml", "w").write(json.dumps(test, indent=1))
 print(" ".join(a["alert"] for a in moved))
 EOF
+# The dashboards' rates across an exporter restart (issue 22): every rate()/increase() query, variables at All and
+# $__rate_interval at Grafana's 4 scrape intervals, on counters that grow 10 a minute, vanish at 70m for 3 minutes
+# (staleness) and start again from 0 (a counter reset), evaluated by promtool (Prometheus' own engine): the rate never
+# exceeds 1.25x the truth over the 30 minutes around the restart (no false spike), and the query has data after it.
+python3 - "$work" "${CHECK_MIXIN_RESTART_VALUES:-0+10x16}" <<'EOF'
+import glob, json, re, sys
+work, after = sys.argv[1], sys.argv[2]
+L = 'job="crowdsec-bouncer-exporter",instance="exporter:10423",lapi="local",bouncer="web",origin="crowdsec",remediation="ban",ip_type="ipv4",source="lapi_db",name="local",reason="timeout"'
+vals = {"$job": ".*", "$instance": ".*", "$lapi": ".*", "$bouncer": ".*", "$__rate_interval": "4m"}
+tests, counters = [], set()
+for f in sorted(glob.glob("dashboards/*.json")):
+    for p in json.load(open(f))["panels"]:
+        for t in p.get("targets", []):
+            q = t["expr"]
+            if "rate(" not in q and "increase(" not in q:
+                continue
+            for k, v in vals.items():
+                q = q.replace(k, v)
+            counters.update(re.findall(r"crowdsec_\w+_total", q))
+            bound = 50 if "increase(" in q else 1.25 * 10 / 60
+            tests.append({"expr": "count(max_over_time((%s)[30m:1m]) > %g)" % (q, bound), "eval_time": "89m", "exp_samples": []})
+            tests.append({"expr": "count((%s) > 0)" % q, "eval_time": "80m", "exp_samples": [{"labels": "{}", "value": 1}]})
+assert len(tests) >= 16, len(tests)
+series = [{"series": "%s{%s}" % (c, L), "values": "1000+10x69 stale _x2 " + after} for c in sorted(counters)]
+test = {"rule_files": [], "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": tests}]}
+open(work + "/rates.test.yml", "w").write(json.dumps(test, indent=1))
+print("check-mixin: %d rate/increase queries over %d counters across a restart" % (len(tests) // 2, len(counters)), file=sys.stderr)
+EOF
+"$PROMTOOL_BIN" test rules "$work/rates.test.yml" >"$work/rates.out" 2>&1 \
+  || { cat "$work/rates.out" >&2; log "a dashboard rate spikes (or has no data) across an exporter restart"; exit 1; }
+
 "$PROMTOOL_BIN" test rules "$work/override.test.yml" >"$work/override.out" 2>&1 \
   || { cat "$work/override.out" >&2; log "an alert using the offline threshold does not follow bouncerOfflineThresholdSeconds=43200"; exit 1; }
 "$PROMTOOL_BIN" test rules "$work/default.test.yml" >"$work/default.out" 2>&1 \

@@ -2,7 +2,8 @@
 //!   1. the exporter's REAL exposition (SQLite databases with CrowdSec's schemas, the fake Service API, the exporter
 //!      served in process), turned into promtool input series whose ages grow 60 s per minute up to the evaluation
 //!      time (timestamps shifted to promtool's clock), evaluated by the real promtool with the SHIPPED rule file:
-//!      the firing `ALERTS` and the dashboards' state column (their very expression, read from dashboards/);
+//!      the firing `ALERTS` and the dashboards' state column (their very expression, read from dashboards/, which
+//!      reads the rules' per-row state, `lapi_bouncer:crowdsec_bouncer_state:code`);
 //!   2. `diagnose --output json` (the real binary) on the same databases and Service API.
 //!
 //! The promtool expectations are DERIVED from diagnose's JSON (every alert it says fires, with its labels and
@@ -1544,6 +1545,12 @@ fn state_expression() -> String {
     let overview = find(&board("crowdsec-bouncers.json"), "Bouncers", "C");
     let detail = find(&board("crowdsec-bouncer-detail.json"), "State", "A");
     assert_eq!(overview, detail, "both dashboards show the same state");
+    // The dashboards read the state the rules record (issue 24: judged once): this test then holds the recording
+    // rules of the shipped rule file, not a copy of the judgement in the dashboards, to diagnose.
+    assert!(
+        overview.contains("lapi_bouncer:crowdsec_bouncer_state:code"),
+        "the state column reads the recording rule: {overview}"
+    );
     ["$job", "$instance", "$lapi", "$bouncer"]
         .iter()
         .fold(overview, |e, v| e.replace(v, ".*"))
