@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The monitoring mixin (mixin/) is the source of alerts/ and dashboards/, and its thresholds move the alerts:
 #   1. scripts/gen-mixin.sh --check: the committed files are exactly what the mixin generates;
-#   2. the mixin built with bouncerOfflineThresholdSeconds: 43200 (12 h) instead of 86400: EVERY alert whose
-#      expression reads crowdsec:bouncer_offline_threshold_seconds, or crowdsec:integration_offline_threshold_seconds
-#      (which follows it by default), holds for a scenario 13 h stale and does not with the defaults. promtool
+#   2. the mixin built with bouncerOfflineThresholdSeconds and logProcessorOfflineThresholdSeconds 43200 (12 h)
+#      instead of 86400: EVERY alert whose expression reads crowdsec:bouncer_offline_threshold_seconds,
+#      crowdsec:integration_offline_threshold_seconds (which follows it by default, through each integration's
+#      integration:crowdsec_integration_offline_threshold_seconds) or crowdsec:log_processor_offline_threshold_seconds
+#      holds for a scenario 13 h stale and does not with the defaults. promtool
 #      evaluates each alert's own expression (promql_expr_test, recording rules loaded) on the same input series;
 #      the list of alerts comes from the generated rules, so an alert added later is covered or fails this check.
 # Needs jsonnet, python3, promtool (target/parts/env.sh, scripts/fetch-parts.sh, or $PROMTOOL_BIN).
@@ -24,7 +26,7 @@ build() { # dir config
   jsonnet -J mixin -S -m "$1" --tla-code "config=$2" mixin/build.jsonnet >/dev/null
 }
 build "$work/default" '{}'
-build "$work/override" '{ bouncerOfflineThresholdSeconds: 43200 }'
+build "$work/override" '{ bouncerOfflineThresholdSeconds: 43200, logProcessorOfflineThresholdSeconds: 43200 }'
 grep -qx '      - expr: "vector(43200)"' "$work/override/alerts/crowdsec-bouncers.rules.yml" \
   || { log "the override did not reach the threshold recording rule"; exit 1; }
 
@@ -37,9 +39,10 @@ rules = subprocess.run(["jsonnet", "-J", "mixin", "-e",
                         "local m = import 'mixin.libsonnet'; m.prometheusAlerts.groups"],
                        check=True, capture_output=True, text=True).stdout
 alerts = [r for g in json.loads(rules) for r in g["rules"]]
-uses = re.compile(r"crowdsec:(bouncer|integration)_offline_threshold_seconds")
+uses = re.compile(r"crowdsec:(bouncer|integration|log_processor)_offline_threshold_seconds"
+                  r"|integration:crowdsec_integration_offline_threshold_seconds")
 moved = [a for a in alerts if uses.search(a["expr"])]
-assert len(moved) >= 5, [a["alert"] for a in moved]
+assert len(moved) >= 6, [a["alert"] for a in moved]
 age = "46800x30"  # 13 h: above 12 h, below 24 h
 iid_rc, iid_fw = "a" * 24, "b" * 24
 series = [
@@ -62,6 +65,8 @@ series = [
     ('crowdsec_bouncer_pulled{lapi="l",bouncer="gone"}', "1x5 stale"),
     ('crowdsec_bouncer_last_pull_age_seconds{lapi="l",bouncer="gone"}', "46800+60x5 stale"),
     ('crowdsec_bouncer_last_pull_timestamp_seconds{lapi="l",bouncer="gone"}', "-46800x5 stale"),
+    # A log processor whose last heartbeat is 13 h old (logProcessorOfflineThresholdSeconds moved with it).
+    ('crowdsec_machine_last_heartbeat_age_seconds{lapi="l",machine="agent"}', age),
     # bouncers_autodelete of about 14 h: shorter than the default 24 h (fires), longer than 12 h (silent).
     ('crowdsec_lapi_bouncers_autodelete_seconds{lapi="l",auth_type="api-key"}', "50000x30"),
 ]
@@ -72,7 +77,8 @@ for variant, fires in (("override", True), ("default", False)):
         "rule_files": [f"{work}/{variant}/alerts/crowdsec-bouncers.rules.yml"],
         "evaluation_interval": "1m",
         # Aggregates read the threshold group's output: evaluate in file order, as the shipped tests do.
-        "group_eval_order": ["CrowdSecBouncerThresholds", "CrowdSecBouncerAggregates"],
+        "group_eval_order": ["CrowdSecBouncerThresholds", "CrowdSecBouncerAggregates",
+                             "CrowdSecIntegrationAggregates"],
         "tests": [{
             "interval": "1m",
             "input_series": [{"series": s, "values": v} for s, v in series],

@@ -15,6 +15,7 @@ use crate::sources::cscli::{self, CscliSource};
 use crate::sources::lapi_db::{self, LapiDbSource};
 use crate::sources::lapi_decisions::{self, LapiDecisionsSource};
 use crate::sources::lapi_health::{self, url_from_listen_uri, LapiHealthSource};
+use crate::sources::lapi_machines::{self, LapiMachinesSource};
 use crate::sources::service_api::{self, ServiceApiSource};
 use crate::sources::LapiBouncers;
 use crate::web;
@@ -71,6 +72,7 @@ impl Exporter {
     pub fn new(settings: &Settings) -> Result<Self, StartError> {
         let lapis = settings.lapis.iter().map(lapi_cache).collect();
         let lapi_decisions = settings.lapis.iter().filter_map(decisions_cache).collect();
+        let lapi_machines = settings.lapis.iter().filter_map(machines_cache).collect();
         let service_api = settings
             .service_api
             .as_ref()
@@ -150,6 +152,7 @@ impl Exporter {
                 bouncer_config: bouncer_config_cache(settings)?,
                 lapi_health,
                 lapi_decisions,
+                lapi_machines,
             },
             unmonitored,
         })
@@ -226,6 +229,24 @@ fn decisions_cache(l: &LapiSettings) -> Option<Cached<LapiDecisionsSource>> {
     Some(Cached::new(
         LapiDecisionsSource::new(db),
         l.decisions_interval,
+        l.read_timeout,
+    ))
+}
+
+/// A LAPI's log processors (table `machines`) on a database handle of their own, with the bouncers' cache
+/// interval; none for a LAPI read through cscli (no database).
+fn machines_cache(l: &LapiSettings) -> Option<Cached<LapiMachinesSource>> {
+    if matches!(l.db, LapiDbLocation::Cscli(_)) {
+        tracing::info!(source = lapi_machines::SOURCE, name = %l.name,
+            "log processors are not read: the LAPI is read through cscli, not its database");
+        return None;
+    }
+    let db = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
+    tracing::info!(source = lapi_machines::SOURCE, name = %l.name,
+        "reading the LAPI's log processors (table machines) in its database");
+    Some(Cached::new(
+        LapiMachinesSource::new(db),
+        l.cache_interval,
         l.read_timeout,
     ))
 }

@@ -18,6 +18,7 @@ use crate::crowdsec::decisions::ActiveDecisions;
 use crate::sources::bouncer_config::{BouncerConfigSource, ConfigSnapshot};
 use crate::sources::lapi_decisions::LapiDecisionsSource;
 use crate::sources::lapi_health::{LapiHealth, LapiHealthSource};
+use crate::sources::lapi_machines::LapiMachinesSource;
 use crate::sources::service_api::{IntegrationSnapshot, ServiceApiSource};
 use crate::sources::{LapiBouncers, Reason, Source, SourceFailure};
 use crate::values::time::{self, UnixSeconds};
@@ -243,6 +244,8 @@ pub struct Scrape {
     pub lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
     /// Active decisions of each LAPI read from a database.
     pub lapi_decisions: Vec<Arc<SourceReport<ActiveDecisions>>>,
+    /// Log processors (table `machines`) of each LAPI read from a database.
+    pub lapi_machines: Vec<Arc<SourceReport<crate::crowdsec::machines::MachineSnapshot>>>,
     /// The `--web.config.file`'s last (re)load, filled in by the web layer; `None` without a web config file.
     pub web_config: Option<ReloadStatus>,
 }
@@ -301,6 +304,8 @@ pub(crate) struct Sources {
     pub lapi_health: Vec<Cached<LapiHealthSource>>,
     /// One per LAPI read from a database.
     pub lapi_decisions: Vec<Cached<LapiDecisionsSource>>,
+    /// One per LAPI read from a database: its log processors.
+    pub lapi_machines: Vec<Cached<LapiMachinesSource>>,
 }
 
 async fn get_opt<S: Source>(
@@ -322,17 +327,19 @@ impl Sources {
         self.bouncer_config.iter().for_each(Cached::expire);
         self.lapi_health.iter().for_each(Cached::expire);
         self.lapi_decisions.iter().for_each(Cached::expire);
+        self.lapi_machines.iter().for_each(Cached::expire);
     }
 
     /// Reads (or takes from cache) every source, concurrently, waiting at most `deadline`.
     pub(crate) async fn scrape(&self, deadline: Duration) -> Scrape {
         use futures_util::future::join_all;
-        let (lapis, service_api, bouncer_config, lapi_health, lapi_decisions) = tokio::join!(
+        let (lapis, service_api, bouncer_config, lapi_health, lapi_decisions, lapi_machines) = tokio::join!(
             join_all(self.lapis.iter().map(|c| c.get(deadline))),
             get_opt(self.service_api.as_ref(), deadline),
             get_opt(self.bouncer_config.as_ref(), deadline),
             join_all(self.lapi_health.iter().map(|c| c.get(deadline))),
             join_all(self.lapi_decisions.iter().map(|c| c.get(deadline))),
+            join_all(self.lapi_machines.iter().map(|c| c.get(deadline))),
         );
         Scrape {
             now: time::now(),
@@ -341,6 +348,7 @@ impl Sources {
             bouncer_config,
             lapi_health,
             lapi_decisions,
+            lapi_machines,
             web_config: None,
         }
     }

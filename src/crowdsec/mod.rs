@@ -10,6 +10,7 @@ pub mod config;
 pub(crate) mod decisions;
 pub(crate) mod host;
 pub(crate) mod integration;
+pub mod machines;
 pub(crate) mod rows;
 pub mod usage;
 pub(crate) mod verdict;

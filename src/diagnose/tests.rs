@@ -51,12 +51,14 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
                     integrations,
                     pages: 1,
                     unreadable: 0,
+                    subscription_type: None,
                 },
             )
         }),
         bouncer_config: None,
         lapi_health: vec![],
         lapi_decisions: vec![],
+        lapi_machines: Vec::new(),
         web_config: None,
     }
 }

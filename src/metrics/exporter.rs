@@ -52,6 +52,7 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
         .chain(s.bouncer_config.iter().map(|r| health(r)))
         .chain(s.lapi_health.iter().map(|r| health(r)))
         .chain(s.lapi_decisions.iter().map(|r| health(r)))
+        .chain(s.lapi_machines.iter().map(|r| health(r)))
         .collect();
 
     gauges(
@@ -162,6 +163,7 @@ mod tests {
             bouncer_config: Some(down("bouncer_config", "edge", None)),
             lapi_health: vec![down("lapi_health", "edge", Some("edge"))],
             lapi_decisions: Vec::new(),
+            lapi_machines: Vec::new(),
             web_config: None,
         };
         let text = encode(scrape, Format::Classic);

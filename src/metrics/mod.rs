@@ -10,6 +10,7 @@ mod exporter;
 pub mod gzip;
 mod integration;
 mod lapi;
+mod machine;
 mod usage;
 pub use exporter::{REVISION, VERSION};
 
@@ -197,6 +198,7 @@ struct SecondKey {
     bouncer_config: Option<Arc<SourceReport<ConfigSnapshot>>>,
     lapi_health: Vec<Arc<SourceReport<LapiHealth>>>,
     lapi_decisions: Vec<Arc<SourceReport<crate::crowdsec::decisions::ActiveDecisions>>>,
+    lapi_machines: Vec<Arc<SourceReport<crate::crowdsec::machines::MachineSnapshot>>>,
     web_config: Option<crate::scrape::ReloadStatus>,
 }
 
@@ -222,6 +224,7 @@ impl SecondKey {
             bouncer_config: s.bouncer_config.clone(),
             lapi_health: s.lapi_health.clone(),
             lapi_decisions: s.lapi_decisions.clone(),
+            lapi_machines: s.lapi_machines.clone(),
             web_config: s.web_config,
         }
     }
@@ -234,6 +237,7 @@ impl SecondKey {
             && same_arc(&self.bouncer_config, &o.bouncer_config)
             && same_arcs(&self.lapi_health, &o.lapi_health)
             && same_arcs(&self.lapi_decisions, &o.lapi_decisions)
+            && same_arcs(&self.lapi_machines, &o.lapi_machines)
             && self.web_config == o.web_config
     }
 }
@@ -429,6 +433,7 @@ impl Scrape {
         config::encode(self, encoder)?;
         lapi::encode(self, encoder)?;
         decisions::encode(self, encoder)?;
+        machine::encode(self, encoder)?;
         exporter::encode(self, encoder)?;
         Ok(())
     }
@@ -575,6 +580,7 @@ mod tests {
             bouncer_config: None,
             lapi_health: Vec::new(),
             lapi_decisions: Vec::new(),
+            lapi_machines: Vec::new(),
             web_config: None,
         }
     }

@@ -10,6 +10,7 @@ pub mod host;
 pub mod lapi_db;
 pub mod lapi_decisions;
 pub(crate) mod lapi_health;
+pub mod lapi_machines;
 pub(crate) mod process_group;
 pub mod service_api;
 

@@ -222,6 +222,7 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
         bouncer_config: s.bouncer_config.as_ref().map(fixed),
         lapi_health: s.lapi_health.iter().map(fixed).collect(),
         lapi_decisions: s.lapi_decisions.iter().map(fixed).collect(),
+        lapi_machines: s.lapi_machines.iter().map(fixed).collect(),
         // A `--web.config.file` loaded a minute before the scrape, its last reload good.
         web_config: Some(ReloadStatus {
             successful: true,
