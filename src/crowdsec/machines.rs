@@ -4,8 +4,9 @@
 //! What the table holds (crowdsecurity/crowdsec `pkg/database/ent/schema/machine.go`, read at commit
 //! 081304815e977581ab91bc51c27eec6226008574; the 1.4.6 table as Debian's 1.4.6 creates it is in
 //! `tests/fixtures/real-1.4.6/schema.sql`): `machine_id` (unique), `ip_address`, `version`, `is_validated`,
-//! `auth_type`, `last_push` (alerts pushed; defaults to the creation time), `last_heartbeat` (NULL until the first
-//! `GET /v1/heartbeat`). An agent pings `/v1/heartbeat` every minute (`pkg/apiclient/heartbeat.go`,
+//! `auth_type`, `last_push` (alerts pushed; defaults to the creation time), `last_heartbeat` (`GET /v1/heartbeat`;
+//! NULL in the schema until the first one, but Debian's 1.4.6 `cscli machines add` writes the registration time
+//! there, so it counts only for a machine that logged in: one with a `version`). An agent pings `/v1/heartbeat` every minute (`pkg/apiclient/heartbeat.go`,
 //! `StartHeartBeat`: `time.Sleep(1 * time.Minute)`, commit 0ca59ef006048b204facfac1065c2be3ea846db1); CrowdSec 1.8
 //! exports the same time as `cs_machines_last_heartbeat_timestamp{machine}`.
 //!
@@ -98,13 +99,17 @@ pub(crate) fn interpret_machines(rows: Vec<RawMachine>) -> MachineSnapshot {
         .into_iter()
         .map(|r| {
             let mut bad = false;
+            // CrowdSec 1.4.6's `cscli machines add` writes last_heartbeat (and last_push) at registration (seen on
+            // Debian's 1.4.6, tests/it/lapi_machines.rs); a machine that never logged in has no version (the agent's
+            // login writes it), so its last_heartbeat is the registration, not a heartbeat.
+            let logged_in = r.version.as_deref().is_some_and(|v| !v.is_empty());
             let m = Machine {
                 name: r.machine_id.unwrap_or_default(),
                 ip_address: r.ip_address.unwrap_or_default(),
                 version: r.version.unwrap_or_default(),
                 auth_type: r.auth_type.unwrap_or_default(),
                 validated: r.is_validated.map(|b| b.to_string()).unwrap_or_default(),
-                last_heartbeat: time(r.last_heartbeat, &mut bad),
+                last_heartbeat: time(r.last_heartbeat, &mut bad).filter(|_| logged_in),
                 last_push: time(r.last_push, &mut bad),
             };
             if bad {
@@ -124,6 +129,7 @@ mod tests {
     fn raw(id: &str, hb: RawTime) -> RawMachine {
         RawMachine {
             machine_id: Some(id.into()),
+            version: Some("v1.7.2".into()),
             is_validated: Some(true),
             last_heartbeat: Some(hb),
             last_push: Some(RawTime::At(1000.0)),
@@ -145,5 +151,12 @@ mod tests {
         assert_eq!(hb, vec![Some(5000.0), None, None, None]);
         assert_eq!(s.machines[0].validated, "true");
         assert_eq!(s.machines[0].last_push, Some(1000.0));
+        // Registered by `cscli machines add` on 1.4.6, never logged in: last_heartbeat is the registration.
+        let mut added = raw("e", RawTime::At(5000.0));
+        added.version = None;
+        assert_eq!(
+            interpret_machines(vec![added]).machines[0].last_heartbeat,
+            None
+        );
     }
 }

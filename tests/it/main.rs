@@ -28,6 +28,7 @@ mod lapi_db_mariadb;
 mod lapi_db_postgres;
 mod lapi_db_sqlite;
 mod lapi_db_tls;
+mod lapi_machines;
 mod nonblocking_files;
 mod properties;
 mod properties_bouncer_files;

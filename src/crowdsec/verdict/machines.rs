@@ -69,6 +69,7 @@ mod tests {
     fn raw(id: &str, hb: RawTime) -> RawMachine {
         RawMachine {
             machine_id: Some(id.into()),
+            version: Some("v1.4.6".into()),
             last_heartbeat: Some(hb),
             ..Default::default()
         }
