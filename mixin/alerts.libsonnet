@@ -291,13 +291,14 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
               )
               * on (integration_id) group_left (output_format)
                 max by (integration_id, output_format) (crowdsec_integration_info{entity_type="remediation_component_integration"})
-                > on () group_left () crowdsec:integration_offline_threshold_seconds
+                > on (integration_id) group_left ()
+                  integration:crowdsec_integration_offline_threshold_seconds
             |||,
             'for': '10m',
             labels: { severity: 'critical' },
             annotations: {
               summary: 'A CrowdSec remediation component integration has stopped pulling its blocklists.',
-              description: 'Remediation component integration {{ $labels.integration }} (id {{ $labels.integration_id }}) last pulled from the CrowdSec Service API {{ $value | humanizeDuration }} ago (threshold {{ with query "crowdsec:integration_offline_threshold_seconds" }}{{ . | first | value | humanizeDuration }}{{ end }}).' + integrationCauses,
+              description: "Remediation component integration {{ $labels.integration }} (id {{ $labels.integration_id }}) last pulled from the CrowdSec Service API {{ $value | humanizeDuration }} ago (threshold {{ with printf \"integration:crowdsec_integration_offline_threshold_seconds{integration_id=%q}\" $labels.integration_id | query }}{{ . | first | value | humanizeDuration }}{{ end }}{{ with printf \"crowdsec_integration_subscription_info{integration_id=%q,tier=\\\"community\\\"}\" $labels.integration_id | query }}, the Community tier\'s: one pull per 24 h plus a margin{{ end }})." + integrationCauses,
               runbook_url: c.runbookUrlBase + 'CrowdSecRemediationComponentIntegrationOffline.md',
             },
           },
@@ -311,13 +312,14 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
               )
               * on (integration_id) group_left (output_format)
                 max by (integration_id, output_format) (crowdsec_integration_info{entity_type="firewall_integration"})
-                > on () group_left () crowdsec:integration_offline_threshold_seconds
+                > on (integration_id) group_left ()
+                  integration:crowdsec_integration_offline_threshold_seconds
             |||,
             'for': '10m',
             labels: { severity: 'critical' },
             annotations: {
               summary: 'A CrowdSec firewall integration has stopped pulling its blocklists.',
-              description: 'Firewall integration {{ $labels.integration }} (id {{ $labels.integration_id }}, format {{ $labels.output_format }}) last pulled from the CrowdSec Service API {{ $value | humanizeDuration }} ago (threshold {{ with query "crowdsec:integration_offline_threshold_seconds" }}{{ . | first | value | humanizeDuration }}{{ end }}).',
+              description: "Firewall integration {{ $labels.integration }} (id {{ $labels.integration_id }}, format {{ $labels.output_format }}) last pulled from the CrowdSec Service API {{ $value | humanizeDuration }} ago (threshold {{ with printf \"integration:crowdsec_integration_offline_threshold_seconds{integration_id=%q}\" $labels.integration_id | query }}{{ . | first | value | humanizeDuration }}{{ end }}{{ with printf \"crowdsec_integration_subscription_info{integration_id=%q,tier=\\\"community\\\"}\" $labels.integration_id | query }}, the Community tier\'s: one pull per 24 h plus a margin{{ end }}).",
               runbook_url: c.runbookUrlBase + 'CrowdSecFirewallIntegrationOffline.md',
             },
           },
@@ -375,6 +377,26 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
               summary: 'A CrowdSec blocklist integration subscribes to no blocklist.',
               description: 'Integration {{ $labels.integration }} (id {{ $labels.integration_id }}) subscribes to no blocklist in the CrowdSec Service API, so it serves nothing; {{ $pulled := 1.0 }}{{ with printf "max(crowdsec_integration_pulled{integration_id=%q})" $labels.integration_id | query }}{{ $pulled = . | first | value }}{{ end }}{{ if eq $pulled 0.0 }}it was created {{ $value | humanizeDuration }} ago and never pulled{{ else }}its last pull was {{ $value | humanizeDuration }} ago{{ end }}.',
               runbook_url: c.runbookUrlBase + 'CrowdSecIntegrationNoBlocklist.md',
+            },
+          },
+        ],
+      },
+      // Log processors (table machines, source lapi_machines): the Console's "Log Processor Offline".
+      {
+        name: 'CrowdSecLogProcessors',
+        rules: [
+          {
+            alert: 'CrowdSecLogProcessorOffline',
+            expr: |||
+              max by (lapi, machine) (crowdsec_machine_last_heartbeat_age_seconds)
+                > on () group_left () crowdsec:log_processor_offline_threshold_seconds
+            |||,
+            'for': '10m',
+            labels: { severity: 'critical' },
+            annotations: {
+              summary: 'A CrowdSec log processor has stopped checking in with its LAPI.',
+              description: 'Log processor {{ $labels.machine }} of LAPI {{ $labels.lapi }} sent its last heartbeat {{ $value | humanizeDuration }} ago (threshold {{ with query "crowdsec:log_processor_offline_threshold_seconds" }}{{ . | first | value | humanizeDuration }}{{ end }}; a running agent sends one a minute): the logs it reads are no longer analysed, so no new decision comes from them.{{ with printf "crowdsec_machine_info{lapi=%q,machine=%q,validated=\\"false\\"}" $labels.lapi $labels.machine | query }} It is not validated: `cscli machines validate` on the LAPI host.{{ end }} `crowdsec-bouncer-exporter diagnose` lists the log processors.',
+              runbook_url: c.runbookUrlBase + 'CrowdSecLogProcessorOffline.md',
             },
           },
         ],

@@ -16,6 +16,9 @@ function(config={})
     # every alert that uses it. Defaults follow the CrowdSec Console:
     #   crowdsec:bouncer_offline_threshold_seconds      86400  "offline" = no pull for more than 24 h (critical)
     #   crowdsec:integration_offline_threshold_seconds  = the bouncer one unless you replace it with its own vector(N)
+    #   crowdsec:community_integration_offline_threshold_seconds = the integration one + 21600 (6 h margin) for the
+    #                                                    integrations of a Community-tier organisation (1 pull / 24 h)
+    #   crowdsec:log_processor_offline_threshold_seconds 86400  log processor (machine) without heartbeat for 24 h
     #   crowdsec:early_warning_threshold_seconds         3600  no pull for more than 1 h (warning)
     #   crowdsec:never_pulled_grace_seconds             86400  registered but never pulled for more than 24 h (warning)
     #   crowdsec:usage_metrics_freshness_seconds         3600  usage metrics newer than this = the bouncer is alive

@@ -14,6 +14,18 @@
     // Blocklist-as-a-Service integrations; null follows bouncerOfflineThresholdSeconds (a Community device pulls
     // exactly once a day, so some raise it).
     integrationOfflineThresholdSeconds: null,
+    // Integrations of a Community-tier organisation (Service API GET /info subscription_type "community" or "free",
+    // exported as crowdsec_integration_subscription_info{tier="community"}): their devices may pull at most once per
+    // 24 h (crowdsec-docs u/integrations/intro, "Refresh frequency": Community, minimum allowed interval 24 hours,
+    // HTTP 429 sooner), so a device set to that minimum sits on the 24 h threshold and the alert would fire on one
+    // 10 minutes late. They get the integration threshold plus this margin: 6 h (a quarter of the interval) absorbs
+    // a late cron run, a reboot or a pull refused for coming early and retried on a later run, while a device that
+    // missed a whole day (48 h) still fires. null: integration threshold + margin; a number replaces both.
+    communityIntegrationMarginSeconds: 6 * 3600,
+    communityIntegrationOfflineThresholdSeconds: null,
+    // Log processors (table machines, source lapi_machines): the Console's "Log Processor Offline", no heartbeat
+    // for more than 24 h (crowdsec-docs unversioned/troubleshooting/issue_lp_offline.md). Agents send one a minute.
+    logProcessorOfflineThresholdSeconds: 86400,
     // Deleted registrations: how long CrowdSecBouncerRegistrationDeleted (info) shows after every row of a bouncer
     // disappeared, and how long Prometheus remembers a deleted bouncer's last pull for
     // CrowdSecBouncerDeletedWhileLate (range of last_over_time; must exceed bouncerOfflineThresholdSeconds).

@@ -17,6 +17,15 @@
             then 'crowdsec:bouncer_offline_threshold_seconds'
             else 'vector(%d)' % c.integrationOfflineThresholdSeconds,
           },
+          // Community tier: the integration threshold plus a margin (config.libsonnet says why)
+          {
+            record: 'crowdsec:community_integration_offline_threshold_seconds',
+            expr: if c.communityIntegrationOfflineThresholdSeconds == null
+            then 'crowdsec:integration_offline_threshold_seconds + %d' % c.communityIntegrationMarginSeconds
+            else 'vector(%d)' % c.communityIntegrationOfflineThresholdSeconds,
+          },
+          // 24 h: log processor offline (no heartbeat)
+          { record: 'crowdsec:log_processor_offline_threshold_seconds', expr: 'vector(%d)' % c.logProcessorOfflineThresholdSeconds },
           // 1 h: bouncer pull overdue
           { record: 'crowdsec:early_warning_threshold_seconds', expr: 'vector(%d)' % c.earlyWarningThresholdSeconds },
           // 24 h after registration/creation
@@ -25,6 +34,27 @@
           { record: 'crowdsec:usage_metrics_freshness_seconds', expr: 'vector(%d)' % c.usageMetricsFreshnessSeconds },
           // 0.5: a bouncer holding less than half of its LAPI's IP decisions (of the origins it reports)
           { record: 'crowdsec:partial_enforcement_ratio', expr: 'vector(%s)' % c.partialEnforcementRatio },
+        ],
+      },
+      // Each integration's offline threshold: the Community one where its organisation is on the Community tier,
+      // else the plain one (also while /info never answered: no crowdsec_integration_subscription_info).
+      {
+        name: 'CrowdSecIntegrationAggregates',
+        rules: [
+          {
+            record: 'integration:crowdsec_integration_offline_threshold_seconds',
+            expr: |||
+              (
+                  max by (integration_id) (crowdsec_integration_subscription_info{tier="community"}) * 0
+                + on () group_left () crowdsec:community_integration_offline_threshold_seconds
+              )
+              or
+              (
+                  max by (integration_id) (crowdsec_integration_info) * 0
+                + on () group_left () crowdsec:integration_offline_threshold_seconds
+              )
+            |||,
+          },
         ],
       },
       // Per (lapi, bouncer_base) aggregates the alerts share. `max by`/`min by` also merge the copies that two exporter

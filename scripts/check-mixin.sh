@@ -2,9 +2,11 @@
 # The monitoring mixin (mixin/) is the source of alerts/ and dashboards/, and its thresholds move the alerts:
 #   0. jsonnetfmt --test on every file of mixin/ (Debian's jsonnet package ships jsonnetfmt);
 #   1. scripts/gen-mixin.sh --check: the committed files are exactly what the mixin generates;
-#   2. the mixin built with bouncerOfflineThresholdSeconds: 43200 (12 h) instead of 86400: EVERY alert whose
-#      expression reads crowdsec:bouncer_offline_threshold_seconds, or crowdsec:integration_offline_threshold_seconds
-#      (which follows it by default), holds for a scenario 13 h stale and does not with the defaults. promtool
+#   2. the mixin built with bouncerOfflineThresholdSeconds and logProcessorOfflineThresholdSeconds 43200 (12 h)
+#      instead of 86400: EVERY alert whose expression reads crowdsec:bouncer_offline_threshold_seconds,
+#      crowdsec:integration_offline_threshold_seconds (which follows it by default, through each integration's
+#      integration:crowdsec_integration_offline_threshold_seconds) or crowdsec:log_processor_offline_threshold_seconds
+#      holds for a scenario 13 h stale and does not with the defaults. promtool
 #      evaluates each alert's own expression (promql_expr_test, recording rules loaded) on the same input series;
 #      the list of alerts comes from the generated rules, so an alert added later is covered or fails this check.
 #      An alert "uses" a threshold when it reads it or a recording rule that does (the states of rules.libsonnet);
@@ -41,7 +43,7 @@ build() { # dir config
   jsonnet -J mixin -S -m "$1" --tla-code "config=$2" mixin/build.jsonnet >/dev/null
 }
 build "$work/default" '{}'
-build "$work/override" '{ bouncerOfflineThresholdSeconds: 43200 }'
+build "$work/override" '{ bouncerOfflineThresholdSeconds: 43200, logProcessorOfflineThresholdSeconds: 43200 }'
 build "$work/selector" '{ exporterSelector: "job=\"other\"" }'
 
 # Every expression of the rules and every dashboard query is scoped by _config.exporterSelector: each raw series of
@@ -144,7 +146,8 @@ records = subprocess.run(["jsonnet", "-J", "mixin", "-e",
 records = [r for g in json.loads(records) for r in g["rules"]]
 # An alert uses the offline threshold when its expression reads it, or reads a recording rule that does (the states
 # of rules.libsonnet, e.g. ...:offline): the names that depend on it, to a fixed point.
-names = {"crowdsec:bouncer_offline_threshold_seconds", "crowdsec:integration_offline_threshold_seconds"}
+names = {"crowdsec:bouncer_offline_threshold_seconds", "crowdsec:integration_offline_threshold_seconds",
+         "crowdsec:log_processor_offline_threshold_seconds"}
 def reads(expr, names):
     return any(re.search(r"(?<![\w:])" + re.escape(n) + r"(?![\w:])", expr) for n in names)
 grown = True
@@ -154,7 +157,7 @@ while grown:
         if r["record"] not in names and reads(r["expr"], names):
             names.add(r["record"]); grown = True
 moved = [a for a in alerts if reads(a["expr"], names)]
-assert len(moved) >= 5, [a["alert"] for a in moved]
+assert len(moved) >= 6, [a["alert"] for a in moved]
 age = "46800x30"  # 13 h: above 12 h, below 24 h
 iid_rc, iid_fw = "a" * 24, "b" * 24
 series = [
@@ -177,6 +180,8 @@ series = [
     ('crowdsec_bouncer_pulled{lapi="l",bouncer="gone"}', "1x5 stale"),
     ('crowdsec_bouncer_last_pull_age_seconds{lapi="l",bouncer="gone"}', "46800+60x5 stale"),
     ('crowdsec_bouncer_last_pull_timestamp_seconds{lapi="l",bouncer="gone"}', "-46800x5 stale"),
+    # A log processor whose last heartbeat is 13 h old (logProcessorOfflineThresholdSeconds moved with it).
+    ('crowdsec_machine_last_heartbeat_age_seconds{lapi="l",machine="agent"}', age),
     # bouncers_autodelete of about 14 h: shorter than the default 24 h (fires), longer than 12 h (silent).
     ('crowdsec_lapi_bouncers_autodelete_seconds{lapi="l",auth_type="api-key"}', "50000x30"),
 ]
@@ -189,7 +194,8 @@ for variant, fires in (("override", True), ("default", False)):
         "rule_files": [f"{work}/{variant}/alerts/crowdsec-bouncers.rules.yml"],
         "evaluation_interval": "1m",
         # Aggregates read the threshold group's output: evaluate in file order, as the shipped tests do.
-        "group_eval_order": ["CrowdSecBouncerThresholds", "CrowdSecBouncerAggregates"],
+        "group_eval_order": ["CrowdSecBouncerThresholds", "CrowdSecBouncerAggregates",
+                             "CrowdSecIntegrationAggregates"],
         "tests": [{
             "interval": "1m",
             "input_series": [{"series": s, "values": v} for s, v in series],

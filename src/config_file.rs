@@ -170,6 +170,13 @@ pub struct ThresholdsSection {
     /// Recording rule `crowdsec:partial_enforcement_ratio` (mixin `partialEnforcementRatio`), in (0, 1].
     #[serde(default)]
     pub partial_enforcement_ratio: Option<f64>,
+    /// Recording rule `crowdsec:community_integration_offline_threshold_seconds`; unset: the integration threshold
+    /// plus 6 h.
+    #[serde(default, deserialize_with = "duration")]
+    pub community_integration_offline_threshold: Option<Duration>,
+    /// Recording rule `crowdsec:log_processor_offline_threshold_seconds`.
+    #[serde(default, deserialize_with = "duration")]
+    pub log_processor_offline_threshold: Option<Duration>,
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -272,6 +279,10 @@ impl ConfigFile {
             t.partial_enforcement_ratio = section
                 .partial_enforcement_ratio
                 .unwrap_or(t.partial_enforcement_ratio);
+            t.community_integration_offline = section.community_integration_offline_threshold;
+            t.log_processor_offline = section
+                .log_processor_offline_threshold
+                .unwrap_or(t.log_processor_offline);
         }
         let invalid = |message: String| ConfigFileError::Invalid {
             path: path.to_owned(),
@@ -289,6 +300,14 @@ impl ConfigFile {
             ("never_pulled_grace", Some(t.never_pulled_grace)),
             ("usage_metrics_freshness", Some(t.usage_metrics_freshness)),
             ("integration_offline_threshold", t.integration_offline),
+            (
+                "community_integration_offline_threshold",
+                t.community_integration_offline,
+            ),
+            (
+                "log_processor_offline_threshold",
+                Some(t.log_processor_offline),
+            ),
         ] {
             if d.is_some_and(|d| d.is_zero()) {
                 return Err(invalid(format!("thresholds: {name} must be above 0")));

@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::crowdsec::active_decisions::ActiveDecisions;
 use crate::crowdsec::bouncer_files::checks::{Check, FileReport, Status as CheckStatus};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot};
+use crate::crowdsec::machines::MachineSnapshot;
 use crate::crowdsec::verdict::{
     self, Alert, BaseJudgement, BaseVerdict, Firing, IntegrationJudgement, IntegrationVerdict,
     LapiVerdict, Role, Severity,
@@ -189,6 +190,10 @@ pub(crate) fn build_with(s: &Scrape, t: &Thresholds) -> Report {
             never_pulled_grace_seconds: t.never_pulled_grace.as_secs_f64(),
             usage_metrics_freshness_seconds: t.usage_metrics_freshness.as_secs_f64(),
             integration_offline_threshold_seconds: t.integration_offline().as_secs_f64(),
+            community_integration_offline_threshold_seconds: t
+                .integration_offline_for(verdict::Tier::Community)
+                .as_secs_f64(),
+            log_processor_offline_threshold_seconds: t.log_processor_offline.as_secs_f64(),
         },
         problems: findings
             .0
@@ -303,6 +308,7 @@ fn lapi_report(
         .find(|d| d.name == r.name)
         .and_then(|d| d.data.as_deref());
     let self_bans = self_ban_findings(&r.name, decisions, findings);
+    let (machines, machines_error) = machine_reports(s, &r.name, t, findings);
     let mut bouncers = Vec::new();
     if let Some(j) = &judged {
         bouncers = base_reports(&r.name, j, decisions, files, t, findings, offline_bouncers);
@@ -321,6 +327,8 @@ fn lapi_report(
         alert: judged.as_ref().and_then(|j| j.alert),
         bouncers,
         self_bans,
+        machines,
+        machines_error,
         autodelete: r
             .data
             .iter()
@@ -527,11 +535,14 @@ fn integrations_report(
             format!("the Service API cannot be read: {e}"),
         );
     }
+    let tier = crate::crowdsec::blocklist_integration::tier_of(
+        r.data.as_ref().and_then(|d| d.subscription_type.as_deref()),
+    );
     let items: Vec<_> = r
         .data
         .iter()
         .flat_map(|d| d.integrations.iter())
-        .map(|i| integration_report(&verdict::judge_integration(i, s.now, t), files))
+        .map(|i| integration_report(&verdict::judge_integration(i, s.now, t, tier), files))
         .collect();
     for i in items.iter().filter(|i| i.severity > Severity::None) {
         findings.add(
@@ -591,3 +602,74 @@ fn invalid_file_findings(
 
 #[cfg(test)]
 mod tests;
+
+/// The log processors of LAPI `lapi` (source `lapi_machines`) and their findings: offline (the alert), never sent
+/// a heartbeat or not validated (info).
+fn machine_reports(
+    s: &Scrape,
+    lapi: &str,
+    t: &Thresholds,
+    findings: &mut Findings,
+) -> (Vec<report::MachineReport>, Option<String>) {
+    let Some(r) = s.reports::<MachineSnapshot>().find(|r| r.name == lapi) else {
+        return (Vec::new(), None);
+    };
+    let error = (!r.up).then(|| {
+        r.last_error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_default()
+    });
+    let mut out = Vec::new();
+    for m in r.data.iter().flat_map(|d| d.machines.iter()) {
+        let v = verdict::judge_machine(m, s.now, t.log_processor_offline);
+        let alerts: Vec<_> = verdict::machine_firing(lapi, m, s.now, t.log_processor_offline)
+            .into_iter()
+            .collect();
+        let ago = |ts: Option<f64>| ts.map(|ts| human_duration(s.now - ts));
+        match v {
+            verdict::MachineVerdict::Offline { age } => findings.add(
+                Severity::Critical,
+                Some(verdict::Alert::LogProcessorOffline.name()),
+                format!(
+                    "log processor {} of LAPI {} sent its last heartbeat {} ago (offline after {}): the logs it reads are no longer analysed; on its host: `systemctl status crowdsec`, and check that it reaches the LAPI{}",
+                    m.name,
+                    lapi,
+                    human_duration(age),
+                    human_duration(t.log_processor_offline.as_secs_f64()),
+                    if m.validated == "false" { "; it is not validated: `cscli machines validate` on the LAPI host" } else { "" }
+                ),
+            ),
+            verdict::MachineVerdict::NeverHeartbeat => findings.add(
+                Severity::Info,
+                None,
+                format!(
+                    "machine {} of LAPI {} never sent a heartbeat: the credentials cscli uses, or a log processor that never started (not judged)",
+                    m.name, lapi
+                ),
+            ),
+            verdict::MachineVerdict::Ok { .. } if m.validated == "false" => findings.add(
+                Severity::Info,
+                None,
+                format!(
+                    "log processor {} of LAPI {} is not validated: `cscli machines validate {}` on the LAPI host",
+                    m.name, lapi, m.name
+                ),
+            ),
+            verdict::MachineVerdict::Ok { .. } => {}
+        }
+        out.push(report::MachineReport {
+            name: m.name.clone(),
+            verdict: v.as_str(),
+            severity: alerts.first().map_or(Severity::None, |f| f.severity),
+            alerts,
+            last_heartbeat: m.last_heartbeat.map(time::format_rfc3339),
+            last_heartbeat_ago: ago(m.last_heartbeat),
+            last_push_ago: ago(m.last_push),
+            version: m.version.clone(),
+            ip_address: m.ip_address.clone(),
+            validated: m.validated.clone(),
+        });
+    }
+    (out, error)
+}

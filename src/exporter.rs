@@ -15,6 +15,7 @@ use crate::sources::cscli::{self, CscliSource};
 use crate::sources::lapi_db::{self, LapiDbSource};
 use crate::sources::lapi_decisions::{self, LapiDecisionsSource};
 use crate::sources::lapi_health::{self, url_from_listen_uri, LapiHealthSource};
+use crate::sources::lapi_machines::{self, LapiMachinesSource};
 use crate::sources::service_api::{self, ServiceApiSource};
 use crate::sources::LapiBouncers;
 use crate::web;
@@ -73,6 +74,7 @@ const REGISTRY: &[Register] = &[
     register_bouncer_config,
     register_lapi_health,
     register_lapi_decisions,
+    register_lapi_machines,
 ];
 
 /// What start-up assembles: every configured source behind its cache, and the ones left out.
@@ -266,6 +268,14 @@ fn register_lapi_decisions(settings: &Settings, a: &mut Assembly) -> Result<(), 
     Ok(())
 }
 
+/// Source `lapi_machines`: each LAPI's log processors (table `machines`), read from its database.
+fn register_lapi_machines(settings: &Settings, a: &mut Assembly) -> Result<(), StartError> {
+    for cached in settings.lapis.iter().filter_map(machines_cache) {
+        a.watch(cached);
+    }
+    Ok(())
+}
+
 /// A LAPI's bouncers, from its database or through cscli. A cscli command gets 9/10 of the read timeout, so it is
 /// killed (and its failure reported as such) before the cache gives up on it; a database gets half, as its busy
 /// timeout.
@@ -297,6 +307,24 @@ fn decisions_cache(l: &LapiSettings) -> Option<Cached<LapiDecisionsSource>> {
     Some(Cached::new(
         LapiDecisionsSource::new(db).with_url(l.url.clone()),
         l.decisions_interval,
+        l.read_timeout,
+    ))
+}
+
+/// A LAPI's log processors (table `machines`) on a database handle of their own, with the bouncers' cache
+/// interval; none for a LAPI read through cscli (no database).
+fn machines_cache(l: &LapiSettings) -> Option<Cached<LapiMachinesSource>> {
+    if matches!(l.db, LapiDbLocation::Cscli(_)) {
+        tracing::info!(source = lapi_machines::SOURCE, name = %l.name,
+            "log processors are not read: the LAPI is read through cscli, not its database");
+        return None;
+    }
+    let db = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
+    tracing::info!(source = lapi_machines::SOURCE, name = %l.name,
+        "reading the LAPI's log processors (table machines) in its database");
+    Some(Cached::new(
+        LapiMachinesSource::new(db),
+        l.cache_interval,
         l.read_timeout,
     ))
 }

@@ -10,6 +10,7 @@ pub mod bouncer_files;
 pub mod bouncers;
 pub mod config_yaml;
 pub(crate) mod host_evidence;
+pub mod machines;
 pub(crate) mod rows;
 pub mod usage_reports;
 pub(crate) mod verdict;

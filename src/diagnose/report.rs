@@ -64,6 +64,9 @@ pub(crate) struct ThresholdsReport {
     pub never_pulled_grace_seconds: f64,
     pub usage_metrics_freshness_seconds: f64,
     pub integration_offline_threshold_seconds: f64,
+    /// For the integrations of a Community-tier organisation.
+    pub community_integration_offline_threshold_seconds: f64,
+    pub log_processor_offline_threshold_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,6 +99,26 @@ pub(crate) struct LapiReport {
     pub autodelete: Vec<AutodeleteReport>,
     /// CrowdSecSecurityEngineSelfBan, one per (target, origin, scenario) with an active ban on the stack itself.
     pub self_bans: Vec<Firing>,
+    /// Its log processors (table `machines`); empty when not read (cscli, or the read failed: `machines_error`).
+    pub machines: Vec<MachineReport>,
+    pub machines_error: Option<String>,
+}
+
+/// One log processor (a row of `machines`) and its verdict (`ok`, `offline`, `never_heartbeat`).
+#[derive(Debug, Serialize)]
+pub(crate) struct MachineReport {
+    pub name: String,
+    pub verdict: &'static str,
+    pub severity: Severity,
+    /// The alerts that fire for it (CrowdSecLogProcessorOffline), with their labels.
+    pub alerts: Vec<Firing>,
+    pub last_heartbeat: Option<String>,
+    pub last_heartbeat_ago: Option<String>,
+    pub last_push_ago: Option<String>,
+    pub version: String,
+    pub ip_address: String,
+    /// `true`/`false`, empty when unknown.
+    pub validated: String,
 }
 
 /// One `bouncers_autodelete` entry and the alert it fires (CrowdSecBouncersAutodeleteShort when no longer than the

@@ -45,6 +45,7 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
                 integrations,
                 pages: 1,
                 unreadable: 0,
+                subscription_type: None,
             },
         )),
         None => s,

@@ -393,12 +393,14 @@ pub(crate) fn text(r: &Report, colour: bool) -> String {
         config_file_text(&mut o, &p, f);
     }
     o.push_str(&format!(
-        "\nThresholds: offline after {}, late after {}, never-pulled grace {}, usage metrics fresh for {}, integrations offline after {} (config file `thresholds`; keep them equal to the rule file's recording rules)\n",
+        "\nThresholds: offline after {}, late after {}, never-pulled grace {}, usage metrics fresh for {}, integrations offline after {} ({} for a Community-tier organisation), log processors offline after {} (config file `thresholds`; keep them equal to the rule file's recording rules)\n",
         h(r.thresholds.bouncer_offline_threshold_seconds),
         h(r.thresholds.early_warning_threshold_seconds),
         h(r.thresholds.never_pulled_grace_seconds),
         h(r.thresholds.usage_metrics_freshness_seconds),
         h(r.thresholds.integration_offline_threshold_seconds),
+        h(r.thresholds.community_integration_offline_threshold_seconds),
+        h(r.thresholds.log_processor_offline_threshold_seconds),
     ));
     o
 }
@@ -435,6 +437,33 @@ fn lapi_text(o: &mut String, p: &Paint, l: &LapiReport) {
     }
     for b in &l.bouncers {
         base_text(o, p, b);
+    }
+    machines_text(o, p, l);
+}
+
+/// The LAPI's log processors (table `machines`): offline, no heartbeat yet, or ok.
+fn machines_text(o: &mut String, p: &Paint, l: &LapiReport) {
+    if let Some(e) = &l.machines_error {
+        o.push_str(&format!("    log processors: {}\n", p.on(BAD, e)));
+    }
+    for m in &l.machines {
+        let state = match m.verdict {
+            "offline" => p.severity(m.severity, "OFFLINE"),
+            "never_heartbeat" => "no heartbeat yet".to_owned(),
+            _ => p.on(GOOD, "ok"),
+        };
+        o.push_str(&format!(
+            "    log processor {}: {state}, last heartbeat {}{}\n",
+            m.name,
+            m.last_heartbeat_ago
+                .as_deref()
+                .map_or("never".to_owned(), |a| format!("{a} ago")),
+            if m.validated == "false" {
+                ", not validated"
+            } else {
+                ""
+            }
+        ));
     }
 }
 

@@ -49,6 +49,28 @@ pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std:
             (labels, 1.0)
         }),
     )?;
+    // The organisation's tier, per integration so that a rule can pick each integration's threshold by joining on
+    // integration_id (replicas, or exporters watching other organisations, stay apart). Absent before `/info`
+    // ever answered.
+    let subscription = s
+        .reports::<IntegrationSnapshot>()
+        .filter_map(|r| r.data.as_ref())
+        .filter_map(|d| d.subscription_type.as_deref().map(|st| (st, d)))
+        .flat_map(|(st, d)| d.integrations.iter().map(move |i| (st, i)));
+    gauges(
+        enc,
+        "crowdsec_integration_subscription_info",
+        cached!("The tier of the organisation that owns the integration, value 1: subscription_type as GET /info gives it, tier community (its devices may pull once per 24 h) or other."),
+        subscription.map(|(st, i)| {
+            let labels: Labels<'_> = vec![
+                ("integration_id", i.id.as_str()),
+                ("integration", i.name.as_str()),
+                ("subscription_type", st),
+                ("tier", crate::crowdsec::blocklist_integration::tier_label(Some(st))),
+            ];
+            (labels, 1.0)
+        }),
+    )?;
     gauges(
         enc,
         "crowdsec_integration_last_pull_timestamp_seconds",

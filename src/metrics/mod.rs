@@ -10,6 +10,7 @@ mod file_checks;
 pub mod gzip;
 mod integration;
 mod lapi;
+mod machine;
 mod process;
 mod usage;
 pub use exporter_health::{REVISION, VERSION};
@@ -426,6 +427,7 @@ impl Scrape {
         file_checks::encode(self, encoder)?;
         lapi::encode(self, encoder)?;
         decisions::encode(self, encoder)?;
+        machine::encode(self, encoder)?;
         exporter_health::encode(self, encoder)?;
         process::encode(self, encoder)?;
         Ok(())

@@ -105,6 +105,8 @@ pub struct State {
     pub gzip: bool,
     pub mode: Mode,
     pub seen: Vec<Seen>,
+    /// `subscription_type` of `GET /v1/info` (`InfoResponse`, a plain string in the spec).
+    pub subscription_type: String,
 }
 
 /// A running fake; stops when dropped.
@@ -136,6 +138,7 @@ impl FakeServiceApi {
             gzip: true,
             mode: Mode::Normal,
             seen: Vec::new(),
+            subscription_type: "ENTERPRISE".to_owned(),
         }));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -195,7 +198,16 @@ impl FakeServiceApi {
         self.state.lock().unwrap().mode = mode;
     }
 
+    /// The requests received, but `GET /v1/info` (the tier, asked after each list): the list's own calls.
     pub fn seen(&self) -> Vec<Seen> {
+        self.all_seen()
+            .into_iter()
+            .filter(|r| r.target != format!("{BASE_PATH}/info"))
+            .collect()
+    }
+
+    /// Every request received.
+    pub fn all_seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
     }
 }
@@ -217,10 +229,15 @@ async fn answer(req: Request<Incoming>, state: &Mutex<State>) -> Response<Body> 
         api_key: header(&req, "x-api-key"),
         accept_encoding: header(&req, "accept-encoding"),
     };
-    let (key, mode, gzip) = {
+    let (key, mode, gzip, subscription_type) = {
         let mut s = state.lock().unwrap();
         s.seen.push(seen.clone());
-        (s.key.clone(), s.mode.clone(), s.gzip)
+        (
+            s.key.clone(),
+            s.mode.clone(),
+            s.gzip,
+            s.subscription_type.clone(),
+        )
     };
     let gzip = gzip
         && seen
@@ -238,7 +255,7 @@ async fn answer(req: Request<Incoming>, state: &Mutex<State>) -> Response<Body> 
     if path == format!("{BASE_PATH}/info") {
         return json_response(
             200,
-            &json!({"organization_id": "fake-org", "subscription_type": "ENTERPRISE", "api_key_name": "fake"}),
+            &json!({"organization_id": "fake-org", "subscription_type": subscription_type, "api_key_name": "fake"}),
             gzip,
         );
     }

@@ -415,6 +415,18 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
     // The real LAPI: one live custom bouncer and one row in each other state.
     let lapi = Lapi::start();
     lapi.add_bouncer("ok-bouncer", LIVE_KEY);
+    // Log processors (issue 21 #2): one beating, one silent for two days and not validated; written as the real
+    // LAPI writes them (1.4.6 text times), behind its back.
+    for (id, ago, valid) in [("agent-ok", "-30 seconds", 1), ("agent-gone", "-2 days", 0)] {
+        lapi.sql()
+            .execute(
+                "INSERT INTO machines (created_at, updated_at, last_push, last_heartbeat, machine_id, password, ip_address, version, is_validated, auth_type) \
+                 VALUES (strftime('%Y-%m-%d %H:%M:%f+00:00','now','-10 days'), strftime('%Y-%m-%d %H:%M:%f+00:00','now'), \
+                 strftime('%Y-%m-%d %H:%M:%f+00:00','now','-3 days'), strftime('%Y-%m-%d %H:%M:%f+00:00','now',?2), ?1, 'x', '127.0.0.1', 'v1.4.6', ?3, 'password')",
+                rusqlite::params![id, ago, valid],
+            )
+            .unwrap();
+    }
     for name in [
         "late-bouncer",
         "offline-bouncer",

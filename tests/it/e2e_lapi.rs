@@ -221,7 +221,7 @@ fn real_lapi_and_bouncer() {
         value(
             &s2,
             "crowdsec_exporter_source_errors_total",
-            &[("reason", "missing_file")]
+            &[("source", "lapi_db"), ("reason", "missing_file")]
         ),
         Some(1.0)
     );

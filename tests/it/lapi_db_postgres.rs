@@ -242,7 +242,7 @@ fn readmes_grant_covers_every_table_and_a_missing_one_says_permission() {
     assert!(
         e.message.contains("table public.decisions")
             && e.message.contains(
-                "GRANT SELECT ON public.bouncers, public.metrics, public.decisions TO reader"
+                "GRANT SELECT ON public.bouncers, public.metrics, public.decisions, public.machines TO reader"
             ),
         "{e}"
     );

@@ -29,6 +29,7 @@ mod lapi_db_mariadb;
 mod lapi_db_postgres;
 mod lapi_db_sqlite;
 mod lapi_db_tls;
+mod lapi_machines;
 mod nonblocking_files;
 mod process_metrics;
 mod properties;

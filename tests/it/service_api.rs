@@ -136,14 +136,17 @@ fn count(s: &[Sample], name: &str) -> usize {
     s.iter().filter(|x| x.name == name).count()
 }
 
-/// The exporter called nothing but the list (never an integration's content or stream endpoint), always with the
-/// key.
+/// The exporter called nothing but the list and `/info` (never an integration's content or stream endpoint),
+/// always with the key.
 fn assert_only_list_requests(fake: &FakeServiceApi) {
-    let seen = fake.seen();
+    let seen = fake.all_seen();
     assert!(!seen.is_empty());
     for r in &seen {
         assert_eq!(r.method, "GET", "{r:?}");
-        assert!(r.target.starts_with("/v1/integrations?"), "{r:?}");
+        assert!(
+            r.target.starts_with("/v1/integrations?") || r.target == "/v1/info",
+            "{r:?}"
+        );
         assert!(
             !r.target.contains("/content") && !r.target.contains("decisions"),
             "{r:?}"
@@ -348,6 +351,44 @@ fn an_empty_organisation_is_up_with_no_integration_series() {
     assert_eq!(up(&s), Some(1.0));
     assert!(!body.contains("crowdsec_integration_"), "{body}");
     assert_only_list_requests(&fake);
+}
+
+/// Issue 21 #4: the organisation's tier from `GET /info`, per integration; `community` (any case) is the Community
+/// tier, another subscription is `other`; a later `/info` failure keeps the last answer.
+#[test]
+fn the_tier_comes_from_info_and_is_kept_when_info_fails() {
+    let fake = FakeServiceApi::start(KEY, sample_integrations(3));
+    fake.state.lock().unwrap().subscription_type = "COMMUNITY".to_owned();
+    let srv = start_on(&fake);
+    let (_, s) = scrape(&srv);
+    let tier = |s: &[Sample], n: u32, tier: &str, st: &str| {
+        let (k, id) = by_id(n);
+        value(
+            s,
+            "crowdsec_integration_subscription_info",
+            &[(k, &id), ("tier", tier), ("subscription_type", st)],
+        )
+    };
+    assert_eq!(count(&s, "crowdsec_integration_subscription_info"), 3);
+    assert_eq!(tier(&s, 1, "community", "COMMUNITY"), Some(1.0));
+    assert!(fake.all_seen().iter().any(|r| r.target == "/v1/info"));
+    assert_only_list_requests(&fake);
+
+    fake.state.lock().unwrap().subscription_type = "enterprise".to_owned();
+    let (_, s) = scrape(&srv);
+    assert_eq!(tier(&s, 1, "other", "enterprise"), Some(1.0));
+
+    // /info refused from now on (a key without its scope): the last tier stays, the source stays up.
+    fake.state.lock().unwrap().subscription_type = "community".to_owned();
+    let _ = scrape(&srv);
+    fake.state.lock().unwrap().key = "another-key-only-for-the-list".to_owned();
+    let (_, s) = scrape(&srv);
+    assert_eq!(up(&s), Some(0.0), "the key is refused for the list too");
+    assert_eq!(
+        tier(&s, 1, "community", "community"),
+        Some(1.0),
+        "last good snapshot"
+    );
 }
 
 // ---- failures: a state, the last good snapshot kept ----

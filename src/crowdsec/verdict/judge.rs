@@ -270,6 +270,7 @@ pub(crate) fn judge_integration<'a>(
     i: &'a Integration,
     now: UnixSeconds,
     t: &Thresholds,
+    tier: Tier,
 ) -> IntegrationJudgement<'a> {
     let age = i.age_seconds(now);
     let id = [
@@ -279,7 +280,7 @@ pub(crate) fn judge_integration<'a>(
     let mut firing = Vec::new();
     let mut verdict = match i.last_pull {
         LastPull::Unreadable => IntegrationVerdict::Unknown,
-        LastPull::At(_) if age.is_some_and(|a| a > secs(t.integration_offline())) => {
+        LastPull::At(_) if age.is_some_and(|a| a > secs(t.integration_offline_for(tier))) => {
             let alert = match i.entity_type.as_str() {
                 FIREWALL_INTEGRATION => Some(Alert::FirewallIntegrationOffline),
                 RC_INTEGRATION => Some(Alert::RemediationComponentIntegrationOffline),

@@ -53,6 +53,25 @@ pub(crate) const BOUNCER_OFFLINE_THRESHOLD: Duration = Duration::from_secs(86_40
 pub(crate) const EARLY_WARNING_THRESHOLD: Duration = Duration::from_secs(3600);
 /// `crowdsec:never_pulled_grace_seconds`: a registration may stay unused for 24 h.
 pub(crate) const NEVER_PULLED_GRACE: Duration = Duration::from_secs(86_400);
+/// Added to the integration threshold for a Community-tier organisation, whose devices may pull at most once per
+/// 24 h (crowdsec-docs `u/integrations/intro`, "Refresh frequency": Community, minimum allowed interval 24 hours,
+/// HTTP 429 when pulled sooner): a device set to that minimum shows an age of 24 h plus its own scheduling delay
+/// before each pull, so the plain 24 h threshold fires on one a few minutes late. 6 h (a quarter of the interval)
+/// absorbs a late cron run, a reboot, or a pull refused with 429 for coming minutes early and retried on the next
+/// hourly run, while a device that missed a whole day (48 h) still fires, a day earlier than the next pull would
+/// show. The rule file's `crowdsec:community_integration_offline_threshold_seconds` adds the same margin.
+pub(crate) const COMMUNITY_INTEGRATION_MARGIN: Duration = Duration::from_secs(6 * 3600);
+
+/// The Blocklist-as-a-Service tier of the organisation that owns an integration, from the Service API's
+/// `GET /info` `subscription_type` (see [`crate::crowdsec::blocklist_integration::tier_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// One pull per 24 h at most.
+    Community,
+    /// Any other subscription, or unknown: the plain integration threshold.
+    Other,
+}
+
 /// `crowdsec:usage_metrics_freshness_seconds`: bouncers push usage metrics every ~15 min.
 pub(crate) const USAGE_METRICS_FRESHNESS: Duration = Duration::from_secs(3600);
 /// `crowdsec:partial_enforcement_ratio`: a bouncer holding less than half of its LAPI's IP decisions of the
@@ -78,6 +97,11 @@ pub struct Thresholds {
     /// A bouncer whose newest report holds fewer than this share of its LAPI's IP decisions (of the origins it
     /// reports) enforces partially.
     pub partial_enforcement_ratio: f64,
+    /// A log processor whose last heartbeat is older than this is offline (the Console's 24 h).
+    pub log_processor_offline: Duration,
+    /// The integration threshold of a Community-tier organisation; `None`: `integration_offline` plus
+    /// [`COMMUNITY_INTEGRATION_MARGIN`], as the rule file's `crowdsec:community_integration_offline_threshold_seconds`.
+    pub community_integration_offline: Option<Duration>,
 }
 
 impl Default for Thresholds {
@@ -89,6 +113,8 @@ impl Default for Thresholds {
             usage_metrics_freshness: USAGE_METRICS_FRESHNESS,
             integration_offline: None,
             partial_enforcement_ratio: PARTIAL_ENFORCEMENT_RATIO,
+            log_processor_offline: log_processors::LOG_PROCESSOR_OFFLINE_THRESHOLD,
+            community_integration_offline: None,
         }
     }
 }
@@ -96,6 +122,16 @@ impl Default for Thresholds {
 impl Thresholds {
     pub(crate) fn integration_offline(&self) -> Duration {
         self.integration_offline.unwrap_or(self.bouncer_offline)
+    }
+
+    /// The offline threshold of an integration of an organisation on `tier` (see [`Tier`]).
+    pub(crate) fn integration_offline_for(&self, tier: Tier) -> Duration {
+        match tier {
+            Tier::Community => self
+                .community_integration_offline
+                .unwrap_or(self.integration_offline() + COMMUNITY_INTEGRATION_MARGIN),
+            Tier::Other => self.integration_offline(),
+        }
     }
 }
 
@@ -137,11 +173,12 @@ pub(crate) enum Alert {
     BouncerEnforcesNothing,
     BouncerEnforcesPartially,
     SecurityEngineSelfBan,
+    LogProcessorOffline,
 }
 
 impl Alert {
     #[cfg(test)] // the tests' list: every alert has a rule with its name and severity
-    pub(crate) const ALL: [Alert; 14] = [
+    pub(crate) const ALL: [Alert; 15] = [
         Alert::BouncerOffline,
         Alert::FirewallBouncerOffline,
         Alert::BouncerPullOverdue,
@@ -156,6 +193,7 @@ impl Alert {
         Alert::BouncerEnforcesNothing,
         Alert::BouncerEnforcesPartially,
         Alert::SecurityEngineSelfBan,
+        Alert::LogProcessorOffline,
     ];
 
     /// The `alert:` name in the rule file (and its runbook, docs/runbooks/<name>.md).
@@ -177,6 +215,7 @@ impl Alert {
             Alert::BouncerEnforcesNothing => "CrowdSecBouncerEnforcesNothing",
             Alert::BouncerEnforcesPartially => "CrowdSecBouncerEnforcesPartially",
             Alert::SecurityEngineSelfBan => "CrowdSecSecurityEngineSelfBan",
+            Alert::LogProcessorOffline => "CrowdSecLogProcessorOffline",
         }
     }
 
@@ -188,7 +227,8 @@ impl Alert {
             | Alert::SecurityEngineNoActiveBouncer
             | Alert::RemediationComponentIntegrationOffline
             | Alert::FirewallIntegrationOffline
-            | Alert::SecurityEngineSelfBan => Severity::Critical,
+            | Alert::SecurityEngineSelfBan
+            | Alert::LogProcessorOffline => Severity::Critical,
             Alert::BouncerPullOverdue
             | Alert::BouncerNeverPulled
             | Alert::IntegrationNeverPulled
@@ -341,11 +381,13 @@ pub(crate) struct IntegrationJudgement<'a> {
 pub mod causes;
 mod enforcement;
 mod judge;
+pub(crate) mod log_processors;
 mod self_ban;
 
 pub(crate) use causes::{causes, Cause};
 pub(crate) use enforcement::judge_enforcement;
 pub(crate) use judge::{judge_integration, judge_lapi};
+pub(crate) use log_processors::{judge_machine, machine_firing, MachineVerdict};
 pub(crate) use self_ban::{judge_self_bans, self_ban_cause};
 
 #[cfg(test)]
@@ -629,6 +671,8 @@ mod tests {
             usage_metrics_freshness: Duration::from_secs(60),
             integration_offline: Some(Duration::from_secs(7 * 86_400)),
             partial_enforcement_ratio: 0.9,
+            log_processor_offline: Duration::from_secs(900),
+            community_integration_offline: None,
         };
         let v = |rows: &[Bouncer]| judge_lapi("l", rows, NOW, &t).bases[0].verdict;
         assert_eq!(v(&[pulled("a", 700.0)]), BaseVerdict::Late);
@@ -639,13 +683,49 @@ mod tests {
         assert_eq!(v(&[b]), BaseVerdict::Offline);
         let i = integration("fw", FIREWALL_INTEGRATION, LastPull::At(NOW - 3.0 * D));
         assert_eq!(
-            judge_integration(&i, NOW, &t).verdict,
+            judge_integration(&i, NOW, &t, Tier::Other).verdict,
             IntegrationVerdict::Ok
         );
         assert_eq!(t.integration_offline(), Duration::from_secs(7 * 86_400));
         assert_eq!(
             Thresholds::default().integration_offline(),
             BOUNCER_OFFLINE_THRESHOLD
+        );
+    }
+
+    /// Issue 21 #4: a Community-tier device pulling once a day, 10 min late, is not offline; one that missed a
+    /// whole day is; the margin follows a raised integration threshold; an explicit threshold replaces it.
+    #[test]
+    fn a_community_integration_gets_the_margin() {
+        let t = Thresholds::default();
+        let late = integration("fw", FIREWALL_INTEGRATION, LastPull::At(NOW - D - 600.0));
+        let v = |i: &Integration, t: &Thresholds, tier| judge_integration(i, NOW, t, tier).verdict;
+        assert_eq!(v(&late, &t, Tier::Other), IntegrationVerdict::Offline);
+        assert_eq!(v(&late, &t, Tier::Community), IntegrationVerdict::Ok);
+        let edge = integration("fw", FIREWALL_INTEGRATION, LastPull::At(NOW - D - 6.0 * H));
+        assert_eq!(v(&edge, &t, Tier::Community), IntegrationVerdict::Ok);
+        let missed = integration(
+            "fw",
+            FIREWALL_INTEGRATION,
+            LastPull::At(NOW - D - 6.0 * H - 1.0),
+        );
+        assert_eq!(v(&missed, &t, Tier::Community), IntegrationVerdict::Offline);
+        let raised = Thresholds {
+            integration_offline: Some(Duration::from_secs(2 * 86_400)),
+            ..Thresholds::default()
+        };
+        assert_eq!(
+            raised.integration_offline_for(Tier::Community),
+            Duration::from_secs(2 * 86_400 + 6 * 3600)
+        );
+        let explicit = Thresholds {
+            community_integration_offline: Some(Duration::from_secs(25 * 3600)),
+            ..Thresholds::default()
+        };
+        assert_eq!(v(&late, &explicit, Tier::Community), IntegrationVerdict::Ok);
+        assert_eq!(
+            v(&edge, &explicit, Tier::Community),
+            IntegrationVerdict::Offline
         );
     }
 
@@ -667,7 +747,7 @@ mod tests {
     fn integrations() {
         let t = Thresholds::default();
         let j = |i: &Integration| {
-            let j = judge_integration(i, NOW, &t);
+            let j = judge_integration(i, NOW, &t, Tier::Other);
             (j.verdict, j.severity, j.alert)
         };
         let fresh = integration("fw-edge", FIREWALL_INTEGRATION, LastPull::At(NOW - 268.0));
@@ -720,7 +800,7 @@ mod tests {
         );
         let mut both = stale.clone();
         both.blocklists = Some(0);
-        let jb = judge_integration(&both, NOW, &t);
+        let jb = judge_integration(&both, NOW, &t, Tier::Other);
         assert_eq!(jb.verdict, IntegrationVerdict::Offline);
         assert_eq!(jb.firing.len(), 2);
         let unread = integration("x", RC_INTEGRATION, LastPull::Unreadable);
@@ -767,6 +847,10 @@ mod tests {
                 "crowdsec:usage_metrics_freshness_seconds",
                 t.usage_metrics_freshness,
             ),
+            (
+                "crowdsec:log_processor_offline_threshold_seconds",
+                t.log_processor_offline,
+            ),
         ] {
             assert_eq!(
                 vector(record),
@@ -784,6 +868,15 @@ mod tests {
             "the integration threshold follows the bouncer one (integration_offline: None)"
         );
         assert_eq!(t.integration_offline, None);
+        assert_eq!(
+            vector("crowdsec:community_integration_offline_threshold_seconds"),
+            format!(
+                "crowdsec:integration_offline_threshold_seconds + {}",
+                COMMUNITY_INTEGRATION_MARGIN.as_secs()
+            ),
+            "the Community threshold is the integration one plus the margin (community_integration_offline: None)"
+        );
+        assert_eq!(t.community_integration_offline, None);
         for a in Alert::ALL {
             let sev = field("alert", a.name(), &|r| {
                 r["labels"]["severity"].as_str().unwrap().to_owned()

@@ -69,6 +69,12 @@ pub enum LapiDbError {
     /// Reason `schema`.
     #[error("no `decisions` table: not a CrowdSec Local API database")]
     NoDecisionsTable,
+    /// Reason `schema`: no `machines` table (CrowdSec < 1.0 or not a LAPI database).
+    #[error("no `machines` table: not a CrowdSec Local API database")]
+    NoMachinesTable,
+    /// Reason `schema`: the `machines` table lacks a column the log-processor judgement needs.
+    #[error("the `machines` table has no `{0}` column: a CrowdSec older than 1.4, or a schema this exporter does not know")]
+    NoMachinesColumn(&'static str),
     /// Reason `permission`: a server database role without SELECT on a table the exporter reads.
     #[error("permission denied: this database role may not read table {table}; run (as its owner): {grant}")]
     NoPrivilege {
@@ -133,6 +139,8 @@ impl Failure for LapiDbError {
             LapiDbError::Corrupt(_) => Reason::Corrupt,
             LapiDbError::NoBouncersTable
             | LapiDbError::NoDecisionsTable
+            | LapiDbError::NoMachinesTable
+            | LapiDbError::NoMachinesColumn(_)
             | LapiDbError::OtherSchema { .. } => Reason::Schema,
             LapiDbError::NoPrivilege { .. } => Reason::Permission,
             LapiDbError::Query(_) => Reason::Query,
@@ -227,6 +235,17 @@ impl Resolved {
             Resolved::Sqlite(db) => db.active_decisions(now, lapi_host).await,
             Resolved::Postgres(db) => db.active_decisions(&lapi_host).await,
             Resolved::Mysql(db) => db.active_decisions(&lapi_host).await,
+        }
+    }
+
+    /// The log processors (table `machines`, see [`crate::crowdsec::machines`]).
+    pub async fn machines(
+        &self,
+    ) -> Result<crate::crowdsec::machines::MachineSnapshot, LapiDbError> {
+        match self {
+            Resolved::Sqlite(db) => db.machines().await,
+            Resolved::Postgres(db) => db.machines().await,
+            Resolved::Mysql(db) => db.machines().await,
         }
     }
 

@@ -174,6 +174,26 @@ impl MysqlDb {
         .await
     }
 
+    /// The log processors (table `machines`) on the kept connection, bounded by the timeout.
+    pub(crate) async fn machines(
+        &self,
+    ) -> Result<crate::crowdsec::machines::MachineSnapshot, LapiDbError> {
+        with_session(
+            &self.state,
+            Turn::Wait,
+            self.timeout,
+            &self.target,
+            async |state| {
+                if state.conn.is_none() {
+                    state.conn = Some(self.connect().await?);
+                }
+                let conn = state.conn.as_mut().expect("just connected");
+                super::server::read_machines(&mut TextConnection(conn)).await
+            },
+        )
+        .await
+    }
+
     /// One key lookup ([`Lookup`]) on the kept connection, waiting for a running read, bounded by the timeout.
     pub(crate) async fn lookup(&self, what: Lookup<'_>) -> Result<Option<String>, LapiDbError> {
         with_session(

@@ -127,6 +127,23 @@ impl PostgresDb {
         .await
     }
 
+    /// The log processors (table `machines`) on the kept connection, bounded by the timeout.
+    pub(crate) async fn machines(
+        &self,
+    ) -> Result<crate::crowdsec::machines::MachineSnapshot, LapiDbError> {
+        with_session(
+            &self.state,
+            Turn::Wait,
+            self.timeout,
+            &self.target,
+            async |state| {
+                let client = self.connected(&mut state.conn).await?;
+                super::server::read_machines(&mut Conn(client)).await
+            },
+        )
+        .await
+    }
+
     /// One key lookup ([`Lookup`]) on the kept connection, waiting for a running read, bounded by the timeout.
     pub(crate) async fn lookup(&self, what: Lookup<'_>) -> Result<Option<String>, LapiDbError> {
         with_session(

@@ -218,7 +218,7 @@ async fn missing_table<C: TextConn>(c: &mut C, table: &str, absent: LapiDbError)
     LapiDbError::NoPrivilege {
         table: format!("{schema}.{table}"),
         grant: format!(
-            "GRANT SELECT ON {schema}.bouncers, {schema}.metrics, {schema}.decisions TO {role}"
+            "GRANT SELECT ON {schema}.bouncers, {schema}.metrics, {schema}.decisions, {schema}.machines TO {role}"
         ),
     }
 }
@@ -450,6 +450,54 @@ pub async fn read_active_decisions<C: TextConn>(
     }
     check.finish(&mut out);
     Ok(out)
+}
+
+/// The log processors (table `machines`, see [`crate::crowdsec::machines`]); times computed by the server.
+pub async fn read_machines<C: TextConn>(
+    c: &mut C,
+) -> Result<crate::crowdsec::machines::MachineSnapshot, LapiDbError> {
+    use crate::crowdsec::machines::{
+        interpret_machines, RawMachine, MACHINE_COLUMNS, REQUIRED_MACHINE_COLUMNS,
+    };
+    let cols = columns(c, "machines").await?;
+    if cols.is_empty() {
+        return Err(missing_table(c, "machines", LapiDbError::NoMachinesTable).await);
+    }
+    if let Some(col) = REQUIRED_MACHINE_COLUMNS
+        .iter()
+        .find(|col| !cols.contains_key(**col))
+    {
+        return Err(LapiDbError::NoMachinesColumn(col));
+    }
+    let list = MACHINE_COLUMNS
+        .iter()
+        .map(|col| match *col {
+            _ if !cols.contains_key(*col) => "NULL".to_owned(),
+            "last_heartbeat" | "last_push" => C::epoch(col),
+            _ => C::quote(col),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {list} FROM {} ORDER BY {}",
+        C::quote("machines"),
+        C::quote("id")
+    );
+    let rows = c
+        .rows(&sql)
+        .await?
+        .into_iter()
+        .map(|mut r| RawMachine {
+            machine_id: text(&mut r, 0),
+            ip_address: text(&mut r, 1),
+            version: text(&mut r, 2),
+            auth_type: text(&mut r, 3),
+            is_validated: boolean(text(&mut r, 4)),
+            last_heartbeat: Some(time(text(&mut r, 5))),
+            last_push: Some(time(text(&mut r, 6))),
+        })
+        .collect();
+    Ok(interpret_machines(rows))
 }
 
 #[cfg(test)]

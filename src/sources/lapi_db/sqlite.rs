@@ -15,6 +15,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 mod decision_count;
+mod machine_rows;
 
 use super::usage_cursor::{self, Batch, Payload, UsageCursor};
 use super::{interpret_row, LapiDbError, RawRow, Schema};

@@ -27,6 +27,8 @@ pub(crate) const DEFAULT_URL: &str = "https://admin.api.crowdsec.net/v1";
 pub(crate) const PAGE_SIZE: u32 = 100;
 /// Cap on the bytes of one read, all pages together, counted after gzip decompression.
 pub const MAX_TOTAL_BYTES: usize = 16 * 1024 * 1024;
+/// Cap on the bytes of `GET /info` (three short strings).
+const MAX_INFO_BYTES: usize = 64 * 1024;
 /// More pages than this is a loop (100 000 integrations).
 pub const MAX_PAGES: usize = 1000;
 /// Longest wait honoured from a `Retry-After`, and longest backoff.
@@ -42,6 +44,9 @@ pub struct IntegrationSnapshot {
     pub pages: usize,
     /// Integrations with an unreadable timestamp (their time series are left out).
     pub unreadable: usize,
+    /// The organisation's `subscription_type` (`GET /info`), the tier its devices' pull limit follows; `None` when
+    /// `/info` never answered (the last answer is kept across failed calls).
+    pub subscription_type: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +191,8 @@ pub(crate) struct ServiceApiSource {
     tags: Vec<String>,
     refresh: Duration,
     throttle: Mutex<Throttle>,
+    /// The last `subscription_type` `/info` gave.
+    subscription: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for ServiceApiSource {
@@ -228,6 +235,7 @@ impl ServiceApiSource {
             tags,
             refresh,
             throttle: Mutex::new(Throttle::default()),
+            subscription: Mutex::new(None),
         })
     }
 
@@ -310,6 +318,7 @@ impl ServiceApiSource {
                 }
             }
             let Some(next) = page.next else {
+                snapshot.subscription_type = self.subscription_type().await;
                 return Ok(snapshot);
             };
             url = self.resolve_next(&next)?;
@@ -321,6 +330,62 @@ impl ServiceApiSource {
                 )));
             }
         }
+    }
+
+    /// The organisation's `subscription_type` from `GET /info` (`InfoResponse`: `organization_id`,
+    /// `subscription_type`, `api_key_name`, all strings; crowdsec-service-api `models.py`). One small call per read,
+    /// after the list; it never fails the read: on any error the last value is kept (a tier that flipped to
+    /// unknown on a transient error would move a Community integration's threshold), and a 429 here does not
+    /// throttle the list.
+    async fn subscription_type(&self) -> Option<String> {
+        let mut url = self.base.clone();
+        url.set_path(&format!("{}/info", self.base.path()));
+        let fresh = self.get_info(&url).await;
+        let mut kept = self
+            .subscription
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match fresh {
+            Ok(v) => *kept = Some(v),
+            Err(why) => {
+                tracing::debug!(
+                    source = SOURCE,
+                    why,
+                    "GET /info failed: the tier is kept as it was"
+                );
+            }
+        }
+        kept.clone()
+    }
+
+    async fn get_info(&self, url: &Url) -> Result<String, &'static str> {
+        #[derive(serde::Deserialize)]
+        struct Info {
+            subscription_type: String,
+        }
+        let mut key =
+            HeaderValue::from_str(self.key.expose()).map_err(|_| "key not a header value")?;
+        key.set_sensitive(true);
+        let mut response = self
+            .client
+            .get(url.clone())
+            .header("x-api-key", key)
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|_| "request failed")?;
+        if !response.status().is_success() {
+            return Err("status not 2xx");
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|_| "body cut")? {
+            if body.len() + chunk.len() > MAX_INFO_BYTES {
+                return Err("answer too large");
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let info: Info = serde_json::from_slice(&body).map_err(|_| "not an InfoResponse")?;
+        Ok(info.subscription_type.chars().take(64).collect())
     }
 
     /// `links.next` is host-relative (`/v1/integrations?page=2&size=100`); it must stay on the API's origin.
