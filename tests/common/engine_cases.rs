@@ -225,10 +225,17 @@ pub fn usage_reports_and_active_decisions<E: EngineCase>() {
     statements.extend(usage::self_ban_statements(&E::at, &far));
     let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
     E::write(&server, "crowdsec", &statements);
-    let decisions = std::sync::Arc::new(LapiDecisionsSource::new(source(url_location(
-        &server, "crowdsec", "",
-    ))));
-    let active = block_on(decisions.clone().read()).unwrap();
+    // A new source per read: a pooled server connection belongs to the runtime of its read.
+    let read_decisions = || {
+        block_on(
+            std::sync::Arc::new(LapiDecisionsSource::new(source(url_location(
+                &server, "crowdsec", "",
+            ))))
+            .read(),
+        )
+        .unwrap()
+    };
+    let mut active = read_decisions();
     if !active.machines_read {
         // PostgreSQL: the `machines` table was created by the admin, so the role may not read it: target `machine`
         // is left unjudged, and nothing fails. Then granted, it is judged.
@@ -243,9 +250,9 @@ pub fn usage_reports_and_active_decisions<E: EngineCase>() {
             "crowdsec",
             &["GRANT SELECT ON machines TO crowdsec"],
         );
+        active = read_decisions();
     }
     // Issue 21: the counts, IP decisions and self-bans SQLite gives (lapi_db_sqlite::self_bans_and_ip_decisions).
-    let active = block_on(decisions.read()).unwrap();
     assert_eq!(active, usage::sqlite_decisions());
     let src = source(url_location(&server, "crowdsec", ""));
     usage::check_engine(

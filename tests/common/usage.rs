@@ -301,15 +301,15 @@ pub fn sqlite_totals() -> crowdsec_bouncer_exporter::crowdsec::usage_reports::Us
 }
 
 /// Issue 21: self-bans and IP decisions for any engine, after [`statements`] (whose bouncers `fw` and `nginx` are at
-/// 10.0.0.2): a machine at 10.0.0.3 (the `machines` table reduced to what the exporter reads, unless it exists),
+/// 10.0.0.2): a machine at 10.0.0.3,
 /// a ban on 127.0.0.1 (loopback), a range over both bouncers and the machine, and what is no self-ban: a country,
 /// a simulated ban on ::1, a captcha on a bouncer's address. `far` is a time literal far in the future.
 pub fn self_ban_statements(at: &dyn Fn(i64) -> String, far: &str) -> Vec<String> {
-    let mut out = vec![
-        "CREATE TABLE IF NOT EXISTS machines (id integer, machine_id varchar(255), ip_address varchar(255))"
-            .to_owned(),
-        "INSERT INTO machines (machine_id, ip_address) VALUES ('m1', '10.0.0.3')".to_owned(),
-    ];
+    // The schemas' own `machines` table (CrowdSec's ent schema): its NOT NULL columns given.
+    let mut out = vec![format!(
+        "INSERT INTO machines (created_at, updated_at, machine_id, password, ip_address, is_validated, auth_type) VALUES ({t}, {t}, 'm1', 'not-a-hash', '10.0.0.3', true, 'password')",
+        t = at(0)
+    )];
     for (scenario, origin, simulated, kind, scope, value) in [
         (
             "crowdsecurity/http-probing",

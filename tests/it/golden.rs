@@ -206,7 +206,13 @@ fn database(path: &Path) {
             rusqlite::params![ts(0), until, scenario, value, origin, simulated],
         )
         .unwrap();
-    }
+    } // Issue 21 #2: a log processor that logged in (it has a version), its last heartbeat two minutes before the
+      // database's clock and its last alert push ten.
+    conn.execute(
+        "INSERT INTO machines (created_at, updated_at, last_push, last_heartbeat, machine_id, password, ip_address, version, is_validated, auth_type) VALUES (?1, ?1, ?2, ?3, 'agent-1', 'not-a-hash', '10.0.0.9', 'v1.7.0-debian', true, 'password')",
+        rusqlite::params![ts(-86_400), ts(-600), ts(-120)],
+    )
+    .unwrap();
 }
 
 /// What a source report says about time, fixed: the duration of the last read and when it succeeded.
