@@ -106,6 +106,8 @@ struct Lapi {
     bans: Vec<(&'static str, &'static str, &'static str)>,
     /// `db_config.flush.bouncers_autodelete.api_key`: the LAPI is then found through a CrowdSec config.yaml.
     autodelete: Option<&'static str>,
+    /// Log processors (table `machines`, issue 21 #2): (machine_id, last heartbeat ago).
+    machines: Vec<(&'static str, f64)>,
 }
 
 fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
@@ -118,6 +120,7 @@ fn lapi(name: &'static str, rows: Vec<Row>) -> Lapi {
         decisions: vec![],
         bans: vec![],
         autodelete: None,
+        machines: vec![],
     }
 }
 
@@ -145,8 +148,10 @@ struct Scenario {
     name: &'static str,
     lapis: Vec<Lapi>,
     integrations: Vec<Int>,
+    /// `subscription_type` of the Service API's `GET /v1/info` (the organisation's tier, issue 21 #4).
+    subscription_type: &'static str,
     /// Verdicts the issue or the field cases require: `lapi/base`, `lapi/row@name` (role), `lapi:` (the LAPI),
-    /// `integration:name`.
+    /// `integration:name`, `machine:lapi/name` (a log processor).
     expect: Vec<(&'static str, &'static str)>,
     /// Bouncer configuration files checked by both the exporter and diagnose (issue 15's causes).
     files: Vec<ConfFile>,
@@ -215,6 +220,7 @@ fn scenario(name: &'static str, lapis: Vec<Lapi>) -> Scenario {
         name,
         lapis,
         integrations: vec![],
+        subscription_type: "ENTERPRISE",
         expect: vec![],
         files: vec![],
     }
@@ -231,6 +237,10 @@ impl Scenario {
     }
     fn files(mut self, f: Vec<ConfFile>) -> Self {
         self.files = f;
+        self
+    }
+    fn subscription_type(mut self, t: &'static str) -> Self {
+        self.subscription_type = t;
         self
     }
 }
@@ -813,6 +823,42 @@ fn catalogue() -> Vec<Scenario> {
             ("local/nginx", "offline"),
             ("cause:local/nginx", "self_ban"),
         ]),
+        // Issue 21 #2: a log processor silent for 25 h (the Console's "Log Processor Offline" after 24 h) and one
+        // beating a minute ago; the bouncer side is healthy.
+        scenario(
+            "a log processor offline, one fresh",
+            vec![Lapi {
+                machines: vec![("web-1", 25.0 * H), ("web-2", M)],
+                ..lapi("local", vec![fresh()])
+            }],
+        )
+        .expect(&[
+            ("machine:local/web-1", "offline"),
+            ("machine:local/web-2", "ok"),
+            ("local:", "ok"),
+        ]),
+        // Issue 21 #4: a Community-tier organisation's device pulls once per 24 h; 10 min late it is within the
+        // margin (24 h + 6 h), silent. `late-cron`, 40 min late, is silent only by the margin (the next scenario's
+        // twin fires): the rules read the tier.
+        scenario(
+            "a Community-tier integration 10 min past 24 h",
+            vec![lapi("local", vec![fresh()])],
+        )
+        .integrations(vec![
+            int("daily", true, Pull::Ago(24.0 * H + 10.0 * M)),
+            int("late-cron", false, Pull::Ago(24.0 * H + 40.0 * M)),
+        ])
+        .subscription_type("COMMUNITY")
+        .expect(&[("integration:daily", "ok"), ("integration:late-cron", "ok")]),
+        // The same device of another tier is offline past 24 h. 40 min past, not 10: the input series' ages grow
+        // over the 60 evaluation minutes and the alert has `for: 10m`, so ages stay 30 min clear of the threshold.
+        scenario(
+            "a non-Community integration past 24 h",
+            vec![lapi("local", vec![fresh()])],
+        )
+        .integrations(vec![int("daily", true, Pull::Ago(24.0 * H + 40.0 * M))])
+        .subscription_type("ENTERPRISE")
+        .expect(&[("integration:daily", "offline")]),
         scenario(
             "two instances share a key",
             vec![lapi(
@@ -1009,6 +1055,14 @@ fn write_db(path: &Path, l: &Lapi, now: f64) {
         conn.execute(
             "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES (?1, ?1, ?2, 'crowdsecurity/http-probing', 'ban', ?3, ?4, ?5, 0)",
             rusqlite::params![sqlite_time(now - H), sqlite_time(now + D), scope, value, origin],
+        )
+        .unwrap();
+    }
+    for (n, (id, ago)) in l.machines.iter().enumerate() {
+        let beat = sqlite_time(now - ago);
+        conn.execute(
+            "INSERT INTO machines (created_at, updated_at, last_push, last_heartbeat, machine_id, password, ip_address, version, is_validated, auth_type) VALUES (?1, ?1, ?2, ?2, ?3, 'bcrypt-hash', ?4, 'v1.7.2', 1, 'password')",
+            rusqlite::params![sqlite_time(now - 40.0 * D), beat, id, format!("198.51.100.{}", 50 + n)],
         )
         .unwrap();
     }
@@ -1362,6 +1416,14 @@ fn expected_alerts(report: &Value) -> Vec<Value> {
             firing_alert(&mut out, f);
         }
     }
+    // CrowdSecLogProcessorOffline, per (lapi, machine), from diagnose's lapis[].machines.
+    for l in report["lapis"].as_array().unwrap() {
+        for m in l["machines"].as_array().unwrap() {
+            for f in m["alerts"].as_array().unwrap() {
+                firing_alert(&mut out, f);
+            }
+        }
+    }
     // The LAPI-level alerts.
     for l in report["lapis"].as_array().unwrap() {
         if let Some(a) = l["alert"].as_str() {
@@ -1621,6 +1683,21 @@ fn verdict_at(report: &Value, subject: &str) -> Option<String> {
             .collect();
         return Some(names.join(","));
     }
+    // `machine:lapi/name`: a log processor's verdict.
+    if let Some((l, name)) = subject
+        .strip_prefix("machine:")
+        .and_then(|s| s.split_once('/'))
+    {
+        let lapi = report["lapis"]
+            .as_array()?
+            .iter()
+            .find(|x| x["name"] == l)?;
+        return lapi["machines"]
+            .as_array()?
+            .iter()
+            .find(|m| m["name"] == name)
+            .map(|m| m["verdict"].as_str().unwrap().to_owned());
+    }
     if let Some(name) = subject.strip_prefix("integration:") {
         return report["integrations"]["items"]
             .as_array()?
@@ -1689,6 +1766,9 @@ fn prepare(s: &Scenario, dir: &Path) -> Prepared {
         .collect();
     let fake = (!s.integrations.is_empty())
         .then(|| FakeServiceApi::start(SERVICE_KEY, integrations_json(&s.integrations, now)));
+    if let Some(f) = &fake {
+        f.state.lock().unwrap().subscription_type = s.subscription_type.to_owned();
+    }
     let _bouncers = write_files(s, &dir.join("bouncers"));
     let exporter = start_in_process(settings(&dbs, fake.as_ref(), &dir.join("bouncers")));
     let scraped_at = self::now();
@@ -1756,6 +1836,14 @@ fn summary(report: &Value) -> String {
                 b["verdict"],
                 b["severity"],
                 rows.join(", ")
+            )
+            .unwrap();
+        }
+        for m in l["machines"].as_array().unwrap() {
+            writeln!(
+                o,
+                "      machine {}: {} {}",
+                m["name"], m["verdict"], m["severity"]
             )
             .unwrap();
         }
