@@ -236,6 +236,13 @@
   local DROPPED(unit, f) = 'sum by (origin, remediation) (max by (lapi, bouncer, origin, remediation) (rate(crowdsec_bouncer_dropped_%s_total{%s}[$__rate_interval])))' % [unit, f],
   local BOUNCER_ACTIVE(f) = 'sum by (lapi, bouncer) (max by (lapi, bouncer, origin, ip_type) (crowdsec_bouncer_active_decisions{%s}))' % f,
   local LAPI_ACTIVE(f) = 'sum by (lapi) (max by (lapi, origin) (crowdsec_lapi_active_decisions{%s}))' % f,
+  // Partial enforcement (issue 21 #3), as CrowdSecBouncerEnforcesPartially counts: the LAPI's IP decisions (scope
+  // Ip/Range, distinct values) of the origins the bouncer's newest report names, and the rules' ratio.
+  local LAPI_IP_OF_ORIGINS(fb, fl) = 'sum by (lapi, bouncer) (max by (lapi, bouncer, origin) (crowdsec_bouncer_active_decisions{%s}) * 0 + on (lapi, origin) group_left () max by (lapi, origin) (crowdsec_lapi_active_ip_decisions{%s}))' % [fb, fl],
+  // `held` is the bouncer side: all of them (a column), or those holding some (the alert's: 0 is EnforcesNothing).
+  local BELOW_RATIO(op, held=BOUNCER_ACTIVE(FB)) = '(%s) %s on (lapi, bouncer) (%s * on () group_left () crowdsec:partial_enforcement_ratio)' % [held, op, LAPI_IP_OF_ORIGINS(FB, FL)],
+  local SELF_BANS = 'max by (job, instance, lapi, target, origin, scenario) (crowdsec_lapi_self_ban_decisions{%s})' % FL,
+  local BANNED_BOUNCERS = 'max by (job, instance, lapi, bouncer) (crowdsec_lapi_self_ban_bouncer_decisions{%s}) > 0' % FB,
   local DETAIL_URL = '/d/crowdsec-bouncer-detail/crowdsec-bouncer-detail?${datasource:queryparam}&${job:queryparam}'
                      + '&${instance:queryparam}&var-lapi=${__data.fields.lapi}&var-bouncer=${__value.raw}',
   local overview = dashboard(
@@ -459,6 +466,62 @@
             { id: 'custom.cellOptions', value: { type: 'color-background' } },
           ]),
           byName('Last alert push', [{ id: 'unit', value: 's' }]),
+        ],
+      ),
+
+      // Issue 21 #1 and #3: bans on the stack itself, and bouncers that hold only part of their LAPI's decisions.
+      row('Self-bans and partial enforcement (LAPI decisions)', 85),
+      stat('Self-bans',
+           [0, 86, 4, 4],
+           'sum(%s)' % SELF_BANS,
+           "Active, non-simulated bans on the stack's own addresses (loopback, the LAPI host, a bouncer's or a machine's address): the Console's 'Security Engine Self-Report' (alert CrowdSecSecurityEngineSelfBan).",
+           color='red'),
+      stat('Bouncers cut off by a ban',
+           [4, 86, 4, 4],
+           'count(%s)' % BANNED_BOUNCERS,
+           "Bouncer rows whose ip_address an active ban of their LAPI covers: they can no longer reach it (a cause of 'offline').",
+           color='red'),
+      stat('Enforcing partially',
+           [8, 86, 4, 4],
+           'count(%s)' % BELOW_RATIO('<', BOUNCER_ACTIVE(FB) + ' > 0'),
+           "Bouncers whose newest usage report holds fewer active decisions than crowdsec:partial_enforcement_ratio of their LAPI's IP decisions of the origins they report (alert CrowdSecBouncerEnforcesPartially, after 1 h, on bouncers with fresh usage metrics; 0 held is CrowdSecBouncerEnforcesNothing).",
+           color='orange'),
+      table(
+        'Self-bans by target, origin and scenario',
+        [12, 86, 12, 8],
+        [target(SELF_BANS, 'A', instant=true, table=true)],
+        'Active bans on the stack itself, counts only (never the addresses): target loopback (127.0.0.0/8, ::1), lapi_host, bouncer or machine. `cscli decisions list` on the LAPI host shows them; delete them and whitelist the address.',
+        ['Time', 'job'],
+        { Value: 'Bans' },
+        [],
+      ),
+      table(
+        'Bouncers banned by their LAPI',
+        [0, 90, 12, 4],
+        [target(BANNED_BOUNCERS, 'A', instant=true, table=true)],
+        'Each bouncer row whose address an active ban covers (crowdsec_lapi_self_ban_bouncer_decisions): it cannot pull, and its offline alert names the ban as the cause.',
+        ['Time', 'job'],
+        { Value: 'Bans' },
+        [],
+      ),
+      table(
+        'Partial enforcement per bouncer',
+        [0, 94, 24, 8],
+        [
+          target(BOUNCER_ACTIVE(FB), 'A', instant=true, table=true),
+          target(LAPI_IP_OF_ORIGINS(FB, FL), 'B', instant=true, table=true),
+          target('%s / on (lapi, bouncer) %s' % [BOUNCER_ACTIVE(FB), LAPI_IP_OF_ORIGINS(FB, FL)], 'C', instant=true, table=true),
+          target(BELOW_RATIO('< bool'), 'D', instant=true, table=true),
+        ],
+        "Decisions each bouncer holds (its newest usage report's active_decisions) against its LAPI's IP decisions (scope Ip/Range, distinct values) of the origins that report names; an upper bound, as a value held by two origins counts under each (docs/decisions.md). Below ratio: fewer than crowdsec:partial_enforcement_ratio of them (alert CrowdSecBouncerEnforcesPartially once it lasts 1 h with fresh usage metrics).",
+        ['Time'],
+        { 'Value #A': 'Bouncer active decisions', 'Value #B': 'LAPI IP decisions of its origins', 'Value #C': 'Share', 'Value #D': 'Below ratio' },
+        [
+          byName('Share', [{ id: 'unit', value: 'percentunit' }]),
+          byName('Below ratio', [
+            { id: 'mappings', value: valueMap([['no', 'green'], ['yes', 'orange']]) },
+            { id: 'custom.cellOptions', value: { type: 'color-text' } },
+          ]),
         ],
       ),
     ],

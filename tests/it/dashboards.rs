@@ -302,7 +302,7 @@ fn backdate(lapi: &Lapi, name: &str, bouncer_type: &str, ago: &str) {
 }
 
 /// A CrowdSec 1.7 database with one bouncer that pushed usage metrics a minute ago (every remediation family, so
-/// every remediation panel has data), and active decisions of two origins.
+/// every remediation panel has data), active decisions of two origins, and bans on the stack itself.
 fn db_with_usage_metrics(dir: &Path) -> PathBuf {
     let path = dir.join("crowdsec-1.7.db");
     let conn = db_1_7(&path);
@@ -342,6 +342,22 @@ fn db_with_usage_metrics(dir: &Path) -> PathBuf {
              (strftime('%Y-%m-%d %H:%M:%f+00:00','now'), strftime('%Y-%m-%d %H:%M:%f+00:00','now'), \
              strftime('%Y-%m-%d %H:%M:%f+00:00','now','+1 days'), ?1, 'ban', 'Ip', '192.0.2.7', ?2)",
             [scenario, origin],
+        )
+        .unwrap();
+    }
+    // Issue 21 #3: six more CAPI IP decisions (7 in all): nginx-live's 3 are below half, it enforces partially.
+    // Issue 21 #1: bans on the stack itself, on loopback and on nginx-live's address (the self-ban panels).
+    let mut bans: Vec<(String, &str, &str)> = (10..16)
+        .map(|n| (format!("192.0.2.{n}"), "CAPI", "http:scan"))
+        .collect();
+    bans.push(("127.0.0.1".into(), "cscli", "manual"));
+    bans.push(("10.0.0.2".into(), "crowdsec", "crowdsecurity/http-probing"));
+    for (value, origin, scenario) in &bans {
+        conn.execute(
+            "INSERT INTO decisions (created_at, updated_at, until, scenario, type, scope, value, origin, simulated) VALUES \
+             (strftime('%Y-%m-%d %H:%M:%f+00:00','now'), strftime('%Y-%m-%d %H:%M:%f+00:00','now'), \
+             strftime('%Y-%m-%d %H:%M:%f+00:00','now','+1 days'), ?1, 'ban', 'Ip', ?2, ?3, 0)",
+            rusqlite::params![scenario, value, origin],
         )
         .unwrap();
     }
@@ -769,6 +785,38 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
         }
     }
     assert_eq!(get(OV, "Bouncers", "A", "real LAPI").len(), 5);
+    // Issue 21: the 1.7 fixture's two bans on the stack (loopback, nginx-live's address) and nginx-live holding 3
+    // of its LAPI's 7 CAPI IP decisions (below half).
+    let one = |panel: &str, r: &str, set: &str| -> f64 {
+        let got = get(OV, panel, r, set);
+        assert_eq!(got.len(), 1, "{panel} {r} {set}: {got:?}");
+        value_of(&got[0])
+    };
+    assert_eq!(one("Self-bans", "A", "nginx-live (1.7)"), 2.0);
+    assert_eq!(
+        get(
+            OV,
+            "Self-bans by target, origin and scenario",
+            "A",
+            "nginx-live (1.7)"
+        )
+        .len(),
+        2
+    );
+    assert_eq!(
+        one("Bouncers cut off by a ban", "A", "nginx-live (1.7)"),
+        1.0
+    );
+    assert_eq!(one("Enforcing partially", "A", "all"), 1.0);
+    assert_eq!(
+        one("Partial enforcement per bouncer", "B", "nginx-live (1.7)"),
+        7.0
+    );
+    assert_eq!(
+        one("Partial enforcement per bouncer", "D", "nginx-live (1.7)"),
+        1.0
+    );
+    assert!(get(OV, "Self-bans", "A", "real LAPI").is_empty());
     assert_eq!(
         get(OV, "Bouncers", "B", "real LAPI").len(),
         4,
