@@ -536,7 +536,7 @@
       stat('State',
            [0, 0, 6, 5],
            STATE,
-           'ok / late / offline / never pulled / idle but alive (fresh usage metrics) / superseded registration, as the alert rules judge it (README: How it reads).',
+           'ok / late / offline / never pulled / idle but alive (fresh usage metrics) / superseded registration, as the alert rules judge it (docs/how-it-works.md, How each state is decided).',
            color=null,
            noValue='unknown',
            mappings=STATE_MAPPINGS),
