@@ -158,26 +158,23 @@ impl MysqlDb {
         &self,
         lapi_host: &[std::net::IpAddr],
     ) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
-        with_session(
-            &self.state,
-            Turn::Wait,
-            self.timeout,
-            &self.target,
-            async |state| {
-                if state.conn.is_none() {
-                    state.conn = Some(self.connect().await?);
-                }
-                let conn = state.conn.as_mut().expect("just connected");
-                super::server::read_active_decisions(&mut TextConnection(conn), lapi_host).await
-            },
-        )
-        .await
+        self.on_kept_connection(async |c| super::server::read_active_decisions(c, lapi_host).await)
+            .await
     }
 
     /// The log processors (table `machines`) on the kept connection, bounded by the timeout.
     pub(crate) async fn machines(
         &self,
     ) -> Result<crate::crowdsec::machines::MachineSnapshot, LapiDbError> {
+        self.on_kept_connection(async |c| super::server::read_machines(c).await)
+            .await
+    }
+
+    /// `read` on the kept connection (made if there is none), after a running read, bounded by the timeout.
+    async fn on_kept_connection<T>(
+        &self,
+        read: impl AsyncFnOnce(&mut TextConnection<'_>) -> Result<T, LapiDbError>,
+    ) -> Result<T, LapiDbError> {
         with_session(
             &self.state,
             Turn::Wait,
@@ -188,7 +185,7 @@ impl MysqlDb {
                     state.conn = Some(self.connect().await?);
                 }
                 let conn = state.conn.as_mut().expect("just connected");
-                super::server::read_machines(&mut TextConnection(conn)).await
+                read(&mut TextConnection(conn)).await
             },
         )
         .await

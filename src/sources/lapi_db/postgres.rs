@@ -114,23 +114,23 @@ impl PostgresDb {
         &self,
         lapi_host: &[std::net::IpAddr],
     ) -> Result<crate::crowdsec::active_decisions::ActiveDecisions, LapiDbError> {
-        with_session(
-            &self.state,
-            Turn::Wait,
-            self.timeout,
-            &self.target,
-            async |state| {
-                let client = self.connected(&mut state.conn).await?;
-                super::server::read_active_decisions(&mut Conn(client), lapi_host).await
-            },
-        )
-        .await
+        self.on_kept_connection(async |c| super::server::read_active_decisions(c, lapi_host).await)
+            .await
     }
 
     /// The log processors (table `machines`) on the kept connection, bounded by the timeout.
     pub(crate) async fn machines(
         &self,
     ) -> Result<crate::crowdsec::machines::MachineSnapshot, LapiDbError> {
+        self.on_kept_connection(async |c| super::server::read_machines(c).await)
+            .await
+    }
+
+    /// `read` on the kept connection (made if there is none), after a running read, bounded by the timeout.
+    async fn on_kept_connection<T>(
+        &self,
+        read: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, LapiDbError>,
+    ) -> Result<T, LapiDbError> {
         with_session(
             &self.state,
             Turn::Wait,
@@ -138,7 +138,7 @@ impl PostgresDb {
             &self.target,
             async |state| {
                 let client = self.connected(&mut state.conn).await?;
-                super::server::read_machines(&mut Conn(client)).await
+                read(&mut Conn(client)).await
             },
         )
         .await
