@@ -250,10 +250,7 @@ impl HostView {
             let fs = RootFs {
                 root: self.through_root(p.pid, Path::new("/")),
             };
-            let walk = match server {
-                Server::Nginx => webserver::nginx(&conf, &dir, &fs, target),
-                Server::Apache => webserver::apache(&conf, &dir, &fs, target),
-            };
+            let walk = webserver::walk(server, &conf, &dir, &fs, target);
             out.push(ServerWalk {
                 process: p.clone(),
                 conf,

@@ -1,7 +1,8 @@
 //! Whether a web server's configuration loads the CrowdSec module for a bouncer file, read the way the server
-//! reads it: from its main file through every `include` (nginx) or `Include`/`IncludeOptional` (apache), globs
-//! expanded in sorted order, relative paths against the server's prefix / ServerRoot. Bounded: at most
-//! [`MAX_FILES`] files, [`MAX_DEPTH`] levels of includes. The reading itself is the caller's ([`ConfFs`]).
+//! reads it: from its main file through every include, globs expanded in sorted order, relative paths against the
+//! server's prefix / ServerRoot. One walker ([`walk`]) for both servers; what differs is data ([`Syntax`]) and the
+//! judgement of "loads" ([`Server::loads`]). Bounded: at most [`MAX_FILES`] files, [`MAX_DEPTH`] levels of
+//! includes. The reading itself is the caller's ([`ConfFs`]).
 //!
 //! What "loads the module for this file" means, from the bouncers' own files:
 //! - nginx/openresty: cs-nginx-bouncer b1c37a9a `nginx/crowdsec_nginx.conf` (installed in
@@ -12,6 +13,8 @@
 //!   directives) included in the configuration.
 
 use std::path::{Path, PathBuf};
+
+use super::process::ProcessInfo;
 
 pub const MAX_FILES: usize = 256;
 pub const MAX_DEPTH: usize = 16;
@@ -37,17 +40,164 @@ pub struct Walk {
     pub error_logs: Vec<PathBuf>,
 }
 
-fn is_glob(p: &Path) -> bool {
-    p.to_string_lossy().contains(['*', '?', '['])
+/// The web servers a module bouncer runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Nginx,
+    Apache,
 }
 
-fn absolute(base: &Path, p: &str) -> PathBuf {
-    let p = Path::new(p);
-    if p.is_absolute() {
-        p.to_owned()
-    } else {
-        base.join(p)
+/// A directive of the effective configuration: its name, its arguments, the file that holds it.
+struct Directive {
+    name: String,
+    args: Vec<String>,
+    file: PathBuf,
+}
+
+/// How a server writes its configuration.
+struct Syntax {
+    /// A file's directives as `(name, arguments)`, in order.
+    directives: fn(&str) -> Vec<(String, Vec<String>)>,
+    /// The directives that include files (first argument: a path or a glob, relative to the base folder).
+    include: &'static [&'static str],
+    /// The directive that names the error log (first argument).
+    error_log: &'static str,
+    /// A relative error log is relative to the base folder (apache's ServerRoot). nginx's is relative to its
+    /// prefix (`-p`), not to the configuration's folder: not followed rather than guessed (`stderr`, `syslog:`,
+    /// `memory:` are no file either).
+    relative_error_log: bool,
+}
+
+const NGINX: Syntax = Syntax {
+    directives: nginx_directives,
+    include: &["include"],
+    error_log: "error_log",
+    relative_error_log: false,
+};
+
+/// Apache's names are lowercased (apache ignores their case).
+const APACHE: Syntax = Syntax {
+    directives: apache_directives,
+    include: &["include", "includeoptional"],
+    error_log: "errorlog",
+    relative_error_log: true,
+};
+
+impl Server {
+    fn syntax(self) -> &'static Syntax {
+        match self {
+            Server::Nginx => &NGINX,
+            Server::Apache => &APACHE,
+        }
     }
+
+    /// Where the effective configuration (`directives`, from `files`) loads the module for `target`.
+    /// - nginx: the first directive (a `*_by_lua*` one, or one naming `crowdsec`) with the file in an argument.
+    /// - apache: the (last) `LoadModule crowdsec_module`, and the file itself among those read.
+    fn loads(self, directives: &[Directive], files: &[PathBuf], target: &Path) -> Option<String> {
+        match self {
+            Server::Nginx => {
+                let target = target.to_string_lossy();
+                let names = |d: &Directive, s: &str| d.args.iter().any(|a| a.contains(s));
+                let d = directives
+                    .iter()
+                    .filter(|d| d.name != NGINX.error_log)
+                    .find(|d| {
+                        !target.is_empty()
+                            && names(d, &target)
+                            && (d.name.contains("lua") || names(d, "crowdsec"))
+                    })?;
+                Some(format!("{} in {}", d.name, d.file.display()))
+            }
+            Server::Apache => {
+                let module = directives.iter().rev().find(|d| {
+                    d.name == "loadmodule" && d.args.first().is_some_and(|a| a == "crowdsec_module")
+                })?;
+                files.iter().any(|f| f == target).then(|| {
+                    format!(
+                        "LoadModule crowdsec_module in {}; {} included",
+                        module.file.display(),
+                        target.display()
+                    )
+                })
+            }
+        }
+    }
+}
+
+/// Walks `server`'s configuration from `main`; relative paths resolve against `base` (nginx: the main file's
+/// folder, as `ngx_conf_full_name` with the configuration prefix; apache: ServerRoot). `target` is the bouncer
+/// file.
+pub fn walk(server: Server, main: &Path, base: &Path, fs: &dyn ConfFs, target: &Path) -> Walk {
+    let syntax = server.syntax();
+    let mut walk = Walk::default();
+    let mut directives = Vec::new();
+    follow(syntax, main, base, fs, &mut walk, &mut directives, 0);
+    walk.loads = server.loads(&directives, &walk.files, target);
+    walk.error_logs = directives
+        .iter()
+        .filter(|d| d.name == syntax.error_log)
+        .filter_map(|d| d.args.first())
+        .filter(|p| syntax.relative_error_log || p.starts_with('/'))
+        .map(|p| base.join(p))
+        .collect();
+    walk
+}
+
+/// Reads `file` into `walk` and its directives into `out`, following includes in place.
+fn follow(
+    syntax: &Syntax,
+    file: &Path,
+    base: &Path,
+    fs: &dyn ConfFs,
+    walk: &mut Walk,
+    out: &mut Vec<Directive>,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH || walk.files.len() >= MAX_FILES {
+        return;
+    }
+    let Some(text) = fs.read(file) else {
+        walk.unreadable.push(file.to_owned());
+        return;
+    };
+    walk.files.push(file.to_owned());
+    for (name, args) in (syntax.directives)(&text) {
+        if !syntax.include.contains(&name.as_str()) {
+            out.push(Directive {
+                name,
+                args,
+                file: file.to_owned(),
+            });
+        } else if let Some(pattern) = args.first() {
+            let pattern = base.join(pattern);
+            let files = if pattern.to_string_lossy().contains(['*', '?', '[']) {
+                fs.glob(&pattern)
+            } else {
+                vec![pattern]
+            };
+            for f in files {
+                follow(syntax, &f, base, fs, walk, out, depth + 1);
+            }
+        }
+    }
+}
+
+/// nginx directives: words up to `;` or `{` (a block's contents are directives too); `}` ends a block.
+fn nginx_directives(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    for t in nginx_tokens(text) {
+        match t.as_str() {
+            ";" | "{" if !words.is_empty() => {
+                let name = words.remove(0);
+                out.push((name, std::mem::take(&mut words)));
+            }
+            ";" | "{" | "}" => words.clear(),
+            _ => words.push(t),
+        }
+    }
+    out
 }
 
 /// nginx tokens: words (quotes removed, `\` escapes kept as nginx keeps them), `;`, `{`, `}`; `#` starts a
@@ -58,219 +208,104 @@ fn nginx_tokens(text: &str) -> Vec<String> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '#' {
-            while i < b.len() && b[i] != '\n' {
-                i += 1;
+        i = match c {
+            c if c.is_whitespace() => i + 1,
+            '#' => line_end(&b, i),
+            ';' | '}' => {
+                out.push(c.to_string());
+                i + 1
             }
-        } else if c == ';' || c == '}' {
-            out.push(c.to_string());
-            i += 1;
-        } else if c == '{' {
-            // Lua block: raw text up to the matching brace, skipping Lua strings and comments.
-            if out.last().is_some_and(|t| t.ends_with("_by_lua_block")) {
-                let mut depth = 1;
-                let start = i + 1;
-                i += 1;
-                while i < b.len() && depth > 0 {
-                    match b[i] {
-                        '{' => depth += 1,
-                        '}' => depth -= 1,
-                        q @ ('"' | '\'') => {
-                            i += 1;
-                            while i < b.len() && b[i] != q {
-                                if b[i] == '\\' {
-                                    i += 1;
-                                }
-                                i += 1;
-                            }
-                        }
-                        '-' if b.get(i + 1) == Some(&'-') => {
-                            while i < b.len() && b[i] != '\n' {
-                                i += 1;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
+            '{' if out.last().is_some_and(|t| t.ends_with("_by_lua_block")) => {
+                let (code, next) = lua_block(&b, i);
                 // The code is the directive's argument, then the (empty) block.
-                out.push(b[start..i.saturating_sub(1).max(start)].iter().collect());
+                out.extend([code, "{".into(), "}".into()]);
+                next
+            }
+            '{' => {
                 out.push("{".into());
-                out.push("}".into());
-            } else {
-                out.push("{".into());
-                i += 1;
+                i + 1
             }
-        } else if c == '"' || c == '\'' {
-            let mut s = String::new();
-            i += 1;
-            while i < b.len() && b[i] != c {
-                if b[i] == '\\' && i + 1 < b.len() {
-                    s.push(b[i]);
-                    i += 1;
-                }
-                s.push(b[i]);
-                i += 1;
+            '"' | '\'' => {
+                let (word, close) = take_until(&b, i + 1, |ch| ch == c);
+                out.push(word);
+                close + 1
             }
-            i += 1;
-            out.push(s);
-        } else {
-            let mut s = String::new();
-            while i < b.len() && !b[i].is_whitespace() && !matches!(b[i], ';' | '{' | '}') {
-                if b[i] == '\\' && i + 1 < b.len() {
-                    s.push(b[i]);
-                    i += 1;
-                }
-                s.push(b[i]);
-                i += 1;
+            _ => {
+                let (word, end) = take_until(&b, i, |ch| {
+                    ch.is_whitespace() || matches!(ch, ';' | '{' | '}')
+                });
+                out.push(word);
+                end
             }
-            out.push(s);
-        }
+        };
     }
     out
 }
 
-/// Walks an nginx configuration from `main`; relative includes resolve against `conf_dir` (nginx's
-/// `ngx_conf_full_name` with the configuration prefix: the folder of the main file). `target` is the bouncer file.
-pub fn nginx(main: &Path, conf_dir: &Path, fs: &dyn ConfFs, target: &Path) -> Walk {
-    let mut walk = Walk::default();
-    nginx_file(main, conf_dir, fs, &target.to_string_lossy(), &mut walk, 0);
-    walk
-}
-
-fn nginx_file(
-    file: &Path,
-    conf_dir: &Path,
-    fs: &dyn ConfFs,
-    target: &str,
-    walk: &mut Walk,
-    depth: usize,
-) {
-    if depth > MAX_DEPTH || walk.files.len() >= MAX_FILES {
-        return;
-    }
-    let Some(text) = fs.read(file) else {
-        walk.unreadable.push(file.to_owned());
-        return;
-    };
-    walk.files.push(file.to_owned());
-    let tokens = nginx_tokens(&text);
-    // Directives: words up to `;` or `{`.
-    let mut directive: Vec<String> = Vec::new();
-    for t in tokens {
-        match t.as_str() {
-            ";" | "{" => {
-                if let Some((name, args)) = directive.split_first() {
-                    if name == "include" {
-                        if let Some(pat) = args.first() {
-                            let pat = absolute(conf_dir, pat);
-                            let files = if is_glob(&pat) {
-                                fs.glob(&pat)
-                            } else {
-                                vec![pat]
-                            };
-                            for f in files {
-                                nginx_file(&f, conf_dir, fs, target, walk, depth + 1);
-                            }
-                        }
-                    } else if name == "error_log" {
-                        // A relative error_log is relative to the prefix (`-p`), not to the configuration's
-                        // folder: not followed rather than guessed. `stderr`, `syslog:`, `memory:` are no file.
-                        if let Some(p) = args.first().filter(|p| p.starts_with('/')) {
-                            walk.error_logs.push(PathBuf::from(p));
-                        }
-                    } else if walk.loads.is_none()
-                        && !target.is_empty()
-                        && args.iter().any(|a| a.contains(target))
-                        && (name.contains("lua") || args.iter().any(|a| a.contains("crowdsec")))
-                    {
-                        walk.loads = Some(format!("{name} in {}", file.display()));
-                    }
-                }
-                directive.clear();
-            }
-            "}" => directive.clear(),
-            _ => directive.push(t),
+/// The characters from `i` up to the first `stop` (a `\` escapes the next character and is kept), and the index
+/// of that stop (or the end).
+fn take_until(b: &[char], mut i: usize, stop: impl Fn(char) -> bool) -> (String, usize) {
+    let mut s = String::new();
+    while i < b.len() && !stop(b[i]) {
+        if b[i] == '\\' && i + 1 < b.len() {
+            s.push(b[i]);
+            i += 1;
         }
+        s.push(b[i]);
+        i += 1;
     }
+    (s, i)
 }
 
-/// Walks an apache configuration from `main`; relative paths resolve against `server_root`.
-pub fn apache(main: &Path, server_root: &Path, fs: &dyn ConfFs, target: &Path) -> Walk {
-    let mut walk = Walk::default();
-    let mut module = None;
-    let mut included = None;
-    apache_file(
-        main,
-        server_root,
-        fs,
-        target,
-        &mut walk,
-        &mut module,
-        &mut included,
-        0,
-    );
-    if let (Some(m), Some(i)) = (module, included) {
-        walk.loads = Some(format!("{m}; {i}"));
+/// The index of the end of the line at `i`.
+fn line_end(b: &[char], mut i: usize) -> usize {
+    while i < b.len() && b[i] != '\n' {
+        i += 1;
     }
-    walk
+    i
 }
 
-#[allow(clippy::too_many_arguments)]
-fn apache_file(
-    file: &Path,
-    root: &Path,
-    fs: &dyn ConfFs,
-    target: &Path,
-    walk: &mut Walk,
-    module: &mut Option<String>,
-    included: &mut Option<String>,
-    depth: usize,
-) {
-    if depth > MAX_DEPTH || walk.files.len() >= MAX_FILES {
-        return;
-    }
-    let Some(text) = fs.read(file) else {
-        walk.unreadable.push(file.to_owned());
-        return;
-    };
-    walk.files.push(file.to_owned());
-    if file == target {
-        *included = Some(format!("{} included", target.display()));
-    }
-    // Lines joined at a trailing backslash; `#` comments only at a line's start.
-    let joined = text.replace("\\\n", " ");
-    for line in joined.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let name = words.next().unwrap_or("").to_ascii_lowercase();
-        let args: Vec<&str> = words.map(|w| w.trim_matches('"')).collect();
-        match name.as_str() {
-            "include" | "includeoptional" => {
-                if let Some(p) = args.first() {
-                    let p = absolute(root, p);
-                    let files = if is_glob(&p) { fs.glob(&p) } else { vec![p] };
-                    for f in files {
-                        apache_file(&f, root, fs, target, walk, module, included, depth + 1);
-                    }
+/// The raw Lua code of a block whose `{` is at `open`, up to the matching `}` (braces in Lua strings and `--`
+/// comments skipped), and the index after that brace.
+fn lua_block(b: &[char], open: usize) -> (String, usize) {
+    let mut depth = 1;
+    let mut i = open + 1;
+    while i < b.len() && depth > 0 {
+        match b[i] {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            q @ ('"' | '\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == '\\' { 2 } else { 1 };
                 }
             }
-            "loadmodule" if args.first() == Some(&"crowdsec_module") => {
-                *module = Some(format!("LoadModule crowdsec_module in {}", file.display()));
-            }
-            "errorlog" => {
-                if let Some(p) = args.first() {
-                    walk.error_logs.push(absolute(root, p));
-                }
-            }
+            '-' if b.get(i + 1) == Some(&'-') => i = line_end(b, i),
             _ => {}
         }
+        i += 1;
     }
+    // Unterminated, the code runs to the end (a `\` as the last character must not reach past it).
+    let end = i.saturating_sub(1).max(open + 1).min(b.len());
+    (b[open + 1..end].iter().collect(), i)
+}
+
+/// Apache directives: one a line (a trailing `\` joins the next), `#` comments only at a line's start; names
+/// lowercased, quotes trimmed from arguments.
+fn apache_directives(text: &str) -> Vec<(String, Vec<String>)> {
+    text.replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next().unwrap_or("").to_ascii_lowercase();
+            (
+                name,
+                words.map(|w| w.trim_matches('"').to_owned()).collect(),
+            )
+        })
+        .collect()
 }
 
 /// A line of a web server's error log written by the CrowdSec Lua module: nginx prefixes `ngx.log` lines with
@@ -290,13 +325,6 @@ pub fn crowdsec_lua_line(line: &str) -> bool {
     line.contains("[Crowdsec]") || FILES.iter().any(|f| line.contains(f))
 }
 
-/// The web servers a module bouncer runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Server {
-    Nginx,
-    Apache,
-}
-
 /// Where a web server process reads its configuration: `(main file, folder relative paths resolve against)`.
 /// `None` when the process is not a master/parent process of `server`.
 /// - nginx/openresty: `-c FILE` (relative to `-p PREFIX`), else the compiled-in path (Debian:
@@ -304,67 +332,46 @@ pub enum Server {
 ///   the main file's folder. The master rewrites its title to `nginx: master process <original command line>`.
 /// - apache2/httpd: `-f FILE` (relative to `-d SERVERROOT`), else Debian's `/etc/apache2/apache2.conf` or
 ///   `/etc/httpd/conf/httpd.conf` (RHEL); includes resolve against ServerRoot.
-pub fn server_config(
-    p: &super::process::ProcessInfo,
-    server: Server,
-) -> Option<(PathBuf, PathBuf)> {
-    let program = p.program();
-    let first = p.argv.first().map(String::as_str).unwrap_or("");
-    let words: Vec<String> = if let Some(rest) = first.split_once("master process ").map(|(_, r)| r)
-    {
-        rest.split_whitespace().skip(1).map(str::to_owned).collect()
-    } else {
-        p.argv.iter().skip(1).cloned().collect()
+pub fn server_config(p: &ProcessInfo, server: Server) -> Option<(PathBuf, PathBuf)> {
+    let title = p.argv.first().map(String::as_str).unwrap_or("");
+    let words: Vec<&str> = match title.split_once("master process ") {
+        Some((_, command)) => command.split_whitespace().skip(1).collect(),
+        None => p.argv.iter().skip(1).map(String::as_str).collect(),
     };
+    // The argument after a flag; joining a relative path to an absolute one keeps the absolute one.
     let flag = |f: &str| {
-        words
-            .iter()
-            .position(|w| w == f)
-            .and_then(|i| words.get(i + 1))
-            .map(PathBuf::from)
+        let i = words.iter().position(|w| *w == f)?;
+        words.get(i + 1).map(PathBuf::from)
     };
-    match server {
-        Server::Nginx => {
-            if !matches!(program, "nginx" | "openresty")
-                || first.contains("worker process")
-                || first.contains("cache ")
-            {
+    match (server, p.program()) {
+        (Server::Nginx, program @ ("nginx" | "openresty")) => {
+            if title.contains("worker process") || title.contains("cache ") {
                 return None;
             }
-            let default = if program == "openresty" || first.contains("/openresty/") {
-                "/usr/local/openresty/nginx/conf/nginx.conf"
-            } else {
-                "/etc/nginx/nginx.conf"
-            };
-            let conf = match (flag("-c"), flag("-p")) {
-                (Some(c), Some(prefix)) if c.is_relative() => prefix.join(c),
-                (Some(c), _) => c,
-                (None, _) => PathBuf::from(default),
+            let conf = match flag("-c") {
+                Some(c) => match flag("-p") {
+                    Some(prefix) => prefix.join(c),
+                    None => c,
+                },
+                None if program == "openresty" || title.contains("/openresty/") => {
+                    "/usr/local/openresty/nginx/conf/nginx.conf".into()
+                }
+                None => "/etc/nginx/nginx.conf".into(),
             };
             let dir = conf.parent().map(Path::to_owned).unwrap_or_default();
             Some((conf, dir))
         }
-        Server::Apache => {
-            if !matches!(program, "apache2" | "httpd") {
-                return None;
-            }
-            let rhel = program == "httpd";
-            let root = flag("-d")
-                .unwrap_or_else(|| PathBuf::from(if rhel { "/etc/httpd" } else { "/etc/apache2" }));
-            let conf = flag("-f").unwrap_or_else(|| {
-                PathBuf::from(if rhel {
-                    "conf/httpd.conf"
-                } else {
-                    "apache2.conf"
-                })
-            });
-            let conf = if conf.is_relative() {
-                root.join(conf)
+        (Server::Apache, program @ ("apache2" | "httpd")) => {
+            let (root, conf) = if program == "httpd" {
+                ("/etc/httpd", "conf/httpd.conf")
             } else {
-                conf
+                ("/etc/apache2", "apache2.conf")
             };
+            let root = flag("-d").unwrap_or_else(|| root.into());
+            let conf = root.join(flag("-f").unwrap_or_else(|| conf.into()));
             Some((conf, root))
         }
+        _ => None,
     }
 }
 
@@ -431,7 +438,8 @@ access_by_lua_block {
             ("/etc/nginx/conf.d/crowdsec_nginx.conf", CROWDSEC_NGINX),
             ("/etc/nginx/sites-enabled/default", "server { listen 80; }"),
         ]);
-        let w = nginx(
+        let w = walk(
+            Server::Nginx,
             Path::new("/etc/nginx/nginx.conf"),
             Path::new("/etc/nginx"),
             &with,
@@ -454,7 +462,8 @@ access_by_lua_block {
             ("/etc/nginx/nginx.conf", commented.as_str()),
             ("/etc/nginx/conf.d/crowdsec_nginx.conf", CROWDSEC_NGINX),
         ]);
-        let w = nginx(
+        let w = walk(
+            Server::Nginx,
             Path::new("/etc/nginx/nginx.conf"),
             Path::new("/etc/nginx"),
             &without,
@@ -463,7 +472,8 @@ access_by_lua_block {
         assert_eq!(w.loads, None);
         assert_eq!(w.unreadable, vec![PathBuf::from("/etc/nginx/mime.types")]);
         // Another bouncer file's module does not count for this file.
-        let w = nginx(
+        let w = walk(
+            Server::Nginx,
             Path::new("/etc/nginx/nginx.conf"),
             Path::new("/etc/nginx"),
             &with,
@@ -478,7 +488,8 @@ access_by_lua_block {
             ),
             ("/p/conf/crowdsec.conf", CROWDSEC_NGINX),
         ]);
-        let w = nginx(
+        let w = walk(
+            Server::Nginx,
             Path::new("/p/conf/nginx.conf"),
             Path::new("/p/conf"),
             &rel,
@@ -497,7 +508,8 @@ access_by_lua_block {
             ("/etc/apache2/conf-enabled/crowdsec.conf", "Include /etc/crowdsec/bouncers/crowdsec-apache2-bouncer.conf\n"),
             (target, "CrowdsecURL http://127.0.0.1:8080\nCrowdsecAPIKey k\n"),
         ];
-        let w = apache(
+        let w = walk(
+            Server::Apache,
             Path::new("/etc/apache2/apache2.conf"),
             Path::new("/etc/apache2"),
             &fs(&files),
@@ -510,14 +522,16 @@ access_by_lua_block {
             "{w:?}"
         );
         // Module without the file, or the file without the module: not loaded.
-        let w = apache(
+        let w = walk(
+            Server::Apache,
             Path::new("/etc/apache2/apache2.conf"),
             Path::new("/etc/apache2"),
             &fs(&files[..3]),
             Path::new(target),
         );
         assert_eq!(w.loads, None);
-        let w = apache(
+        let w = walk(
+            Server::Apache,
             Path::new("/etc/apache2/apache2.conf"),
             Path::new("/etc/apache2"),
             &fs(&[files[0], files[2], files[3]]),
@@ -573,6 +587,23 @@ access_by_lua_block {
             Some(("/tmp/a/httpd.conf".into(), "/tmp/a".into()))
         );
         assert_eq!(server_config(&apache, Server::Nginx), None);
+    }
+
+    #[test]
+    fn an_unterminated_lua_block_ends_with_the_file() {
+        // A `\` escaping past the end of an unclosed Lua string once sliced beyond the text.
+        let w = walk(
+            Server::Nginx,
+            Path::new("/n.conf"),
+            Path::new("/"),
+            &fs(&[("/n.conf", "init_by_lua_block { cs.init(\"/t.conf\\")]),
+            Path::new("/t.conf"),
+        );
+        assert_eq!(w.files.len(), 1);
+        assert_eq!(
+            nginx_tokens("a_by_lua_block { x }"),
+            ["a_by_lua_block", " x ", "{", "}"]
+        );
     }
 
     #[test]
