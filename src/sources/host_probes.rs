@@ -15,9 +15,9 @@ use io::{read_tail, run, wildcard};
 
 use crate::crowdsec::bouncer_files::checks::Inspection;
 use crate::crowdsec::bouncer_files::host_checks::{
-    module_evidence, running_evidence, units, LogEvidence, LogPlace, RunningEvidence, ServerWalk,
+    module_evidence, running_evidence, units, LogEvidence, LogPlace, OnHost, RunningEvidence,
+    ServerWalk,
 };
-use crate::crowdsec::bouncer_files::Kind;
 use crate::crowdsec::host_evidence::log::{infer_offset, scan, TAIL_BYTES};
 use crate::crowdsec::host_evidence::process::{config_path, proc_hidepid, ProcView, ProcessInfo};
 use crate::crowdsec::host_evidence::systemd::{parse_show, UnitState, PROPERTIES};
@@ -162,63 +162,44 @@ impl HostView {
         }
     }
 
-    /// Runs the `running` and `log` checks of one file.
+    /// Runs the `running` and `log` checks of one file: gathers what the host shows of its bouncer (a process
+    /// naming the file, its unit's state, its web server's configuration, its log) and lets
+    /// `bouncer_files::host_checks` judge it.
     pub fn check(&self, insp: &mut Inspection) {
         let path = insp.report.path.clone();
-        let kind = insp.report.kind;
+        let host = OnHost::of(insp.report.kind);
         let found = self.find(&path).cloned();
         let program = found.as_ref().map(|p| p.program().to_owned());
-        let units = units(kind, &path);
-        let mut error_log = None;
-        if let Some((server, servers)) = module_server(kind) {
-            let walks = self.server_walks(server, &path);
-            error_log = walks.iter().find(|w| w.walk.loads.is_some()).and_then(|w| {
-                w.walk
-                    .error_logs
-                    .first()
-                    .map(|l| self.through_root(w.process.pid, l))
-            });
-            let unit = units.iter().find_map(|u| {
-                self.unit_state(u)
-                    .filter(UnitState::exists)
-                    .map(|s| (u.clone(), s))
-            });
-            insp.running(module_evidence(
-                servers,
-                &walks,
-                unit,
-                &self.view,
-                &self.why_no_unit(&units),
-            ));
-        } else if kind.is_module() {
-            // haproxy's Lua bouncer: `lua-load .../crowdsec.lua` in haproxy.cfg is not read yet; a missing `-c`
-            // process would be no evidence for a module.
-            let why = if kind == Kind::Caddy {
-                "not checked: the Caddy bouncer runs inside Caddy, whose processes and adapted configuration the exporter does not read yet"
-            } else if kind == Kind::Traefik {
-                "not checked: the Traefik plugin runs inside Traefik, whose static configuration (experimental.plugins) the exporter does not read yet"
-            } else {
-                "not checked: the haproxy Lua bouncer runs inside haproxy, whose configuration (lua-load of crowdsec.lua) the exporter does not read yet"
-            };
-            insp.running(RunningEvidence::Unknown(why.into()));
-        } else {
-            let unit = units.iter().find_map(|u| {
-                self.unit_state(u)
-                    .filter(UnitState::exists)
-                    .map(|s| (u.clone(), s))
-            });
-            insp.running(running_evidence(
-                found,
-                unit,
-                &self.view,
-                &self.why_no_unit(&units),
-            ));
-        }
+        let walks = match host.server {
+            Some((server, _)) => self.server_walks(server, &path),
+            None => Vec::new(),
+        };
+        let units = units(insp.report.kind, &path);
+        let unit = || {
+            units.iter().find_map(|u| {
+                let state = self.unit_state(u).filter(UnitState::exists)?;
+                Some((u.clone(), state))
+            })
+        };
+        let why_no_unit = self.why_no_unit(&units);
+        insp.running(match (host.running_unread, host.server) {
+            (Some(why), _) => RunningEvidence::Unknown(why.into()),
+            (None, Some((_, servers))) => {
+                module_evidence(servers, &walks, unit(), &self.view, &why_no_unit)
+            }
+            (None, None) => running_evidence(found, unit(), &self.view, &why_no_unit),
+        });
+        // A module bouncer logs into the first error log of the configuration that loads it.
+        let error_log = walks.iter().find(|w| w.walk.loads.is_some()).and_then(|w| {
+            let log = w.walk.error_logs.first()?;
+            Some(self.through_root(w.process.pid, log))
+        });
+        let secrets = insp.log_secrets();
         let evidence = match insp.log_place(program.as_deref(), error_log.as_deref()) {
             LogPlace::Unknown(why) => LogEvidence::Unknown(why),
-            LogPlace::File(file) => self.log_file(&file, &insp.log_secrets(), false),
-            LogPlace::ErrorLog(file) => self.log_file(&file, &insp.log_secrets(), true),
-            LogPlace::Journal(unit) => self.journal(&unit, &insp.log_secrets()),
+            LogPlace::File(file) => self.log_file(&file, &secrets, false),
+            LogPlace::ErrorLog(file) => self.log_file(&file, &secrets, true),
+            LogPlace::Journal(unit) => self.journal(&unit, &secrets),
         };
         insp.log(evidence);
     }
@@ -334,15 +315,6 @@ fn system_journal_readable() -> bool {
                 crate::values::file::open_regular(&machine.path().join("system.journal")).is_ok()
             })
     })
-}
-
-/// The web server a module bouncer runs in, and how to name it.
-fn module_server(kind: Kind) -> Option<(Server, &'static str)> {
-    match kind {
-        Kind::Lua => Some((Server::Nginx, "nginx or openresty")),
-        Kind::Apache => Some((Server::Apache, "apache2 or httpd")),
-        _ => None,
-    }
 }
 
 /// Reads a web server's configuration as the server sees it: under `root` (`/proc/<pid>/root`, or `/`).

@@ -10,6 +10,7 @@ use crate::crowdsec::host_evidence::go_program;
 use crate::crowdsec::host_evidence::log::LogScan;
 use crate::crowdsec::host_evidence::process::{ProcView, ProcessInfo};
 use crate::crowdsec::host_evidence::systemd::UnitState;
+use crate::crowdsec::host_evidence::webserver::Server;
 use crate::values::secret::Secret;
 use crate::values::time::human_duration;
 
@@ -162,18 +163,84 @@ pub fn module_evidence(
     }
 }
 
-/// The systemd units that run a file's bouncer: the Go bouncer's package unit (`<program>.service`), or the web
-/// servers that load a module bouncer.
+/// How a kind of bouncer shows on the host, one row per kind: what runs it, what the exporter reads of it.
+#[derive(Debug, Clone, Copy)]
+pub struct OnHost {
+    /// The bouncer is its own program, named by its package as its file is (`/usr/bin/<name>`, `<name>.service`,
+    /// `<name>.log`: [`go_program`]); else a module of a host program.
+    pub own_program: bool,
+    /// The systemd units of its host program.
+    pub units: &'static [&'static str],
+    /// The web server it runs in, and how to name it: its configuration tells whether it loads the module.
+    pub server: Option<(Server, &'static str)>,
+    /// Why `running` is not checked (a host program whose configuration the exporter does not read yet).
+    pub running_unread: Option<&'static str>,
+    /// Why `log` is not checked (a host program whose log the exporter does not classify yet).
+    pub log_unread: Option<&'static str>,
+}
+
+const GO: OnHost = OnHost {
+    own_program: true,
+    units: &[],
+    server: None,
+    running_unread: None,
+    log_unread: None,
+};
+
+impl OnHost {
+    pub fn of(kind: Kind) -> OnHost {
+        let module = OnHost {
+            own_program: false,
+            ..GO
+        };
+        match kind {
+            Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => GO,
+            Kind::Lua => OnHost {
+                units: &["nginx.service", "openresty.service"],
+                server: Some((Server::Nginx, "nginx or openresty")),
+                ..module
+            },
+            Kind::Apache => OnHost {
+                units: &["apache2.service", "httpd.service"],
+                server: Some((Server::Apache, "apache2 or httpd")),
+                // mod_crowdsec's lines and apache's `[Mon Nov 30 ...]` times are not read: no count rather than a
+                // clean log nobody read.
+                log_unread: Some("not checked: the apache bouncer (mod_crowdsec) logs into apache's error log, whose lines the exporter does not classify yet"),
+                ..module
+            },
+            // `lua-load .../crowdsec.lua` in haproxy.cfg is not read yet; a missing `-c` process would be no
+            // evidence for a module.
+            Kind::LuaHaproxy => OnHost {
+                units: &["haproxy.service"],
+                running_unread: Some("not checked: the haproxy Lua bouncer runs inside haproxy, whose configuration (lua-load of crowdsec.lua) the exporter does not read yet"),
+                ..module
+            },
+            Kind::Traefik => OnHost {
+                units: &["traefik.service"],
+                running_unread: Some("not checked: the Traefik plugin runs inside Traefik, whose static configuration (experimental.plugins) the exporter does not read yet"),
+                log_unread: Some("not checked: the Traefik plugin logs into Traefik's log (its logFilePath, or Traefik's standard output), which the exporter does not read yet"),
+                ..module
+            },
+            Kind::Caddy => OnHost {
+                units: &["caddy.service"],
+                running_unread: Some("not checked: the Caddy bouncer runs inside Caddy, whose processes and adapted configuration the exporter does not read yet"),
+                log_unread: Some("not checked: the Caddy bouncer logs into Caddy's log (its `log` option, or the journal of caddy.service), which the exporter does not classify yet"),
+                ..module
+            },
+        }
+    }
+}
+
+/// The systemd units that run a file's bouncer: the Go bouncer's package unit (`<program>.service`), or its host
+/// program's.
 pub fn units(kind: Kind, path: &Path) -> Vec<String> {
-    match kind {
-        Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => go_program(path)
+    let host = OnHost::of(kind);
+    if host.own_program {
+        go_program(path)
             .map(|p| vec![format!("{p}.service")])
-            .unwrap_or_default(),
-        Kind::Lua => vec!["nginx.service".into(), "openresty.service".into()],
-        Kind::Apache => vec!["apache2.service".into(), "httpd.service".into()],
-        Kind::LuaHaproxy => vec!["haproxy.service".into()],
-        Kind::Traefik => vec!["traefik.service".into()],
-        Kind::Caddy => vec!["caddy.service".into()],
+            .unwrap_or_default()
+    } else {
+        host.units.iter().map(|u| u.to_string()).collect()
     }
 }
 
@@ -197,10 +264,10 @@ impl Inspection {
 
     /// The bouncer program behind the file when its name is a package's (`crowdsec-firewall-bouncer`).
     pub fn program(&self) -> Option<&'static str> {
-        match self.report.kind {
-            Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => go_program(&self.report.path),
-            _ => None,
-        }
+        OnHost::of(self.report.kind)
+            .own_program
+            .then(|| go_program(&self.report.path))
+            .flatten()
     }
 
     /// Where the bouncer logs. `program` is the running process's program name when one was found (a renamed
@@ -211,24 +278,11 @@ impl Inspection {
     /// A module bouncer logs into its web server's `error_log` (`error_log`: the first one of the configuration
     /// that loads it).
     pub fn log_place(&self, program: Option<&str>, error_log: Option<&Path>) -> LogPlace {
-        if self.report.kind == Kind::Apache {
-            // mod_crowdsec's lines and apache's `[Mon Nov 30 ...]` times are not read: no count rather than a
-            // clean log nobody read.
-            return LogPlace::Unknown(
-                "not checked: the apache bouncer (mod_crowdsec) logs into apache's error log, whose lines the exporter does not classify yet".into(),
-            );
+        let host = OnHost::of(self.report.kind);
+        if let Some(why) = host.log_unread {
+            return LogPlace::Unknown(why.into());
         }
-        if self.report.kind == Kind::Traefik {
-            return LogPlace::Unknown(
-                "not checked: the Traefik plugin logs into Traefik's log (its logFilePath, or Traefik's standard output), which the exporter does not read yet".into(),
-            );
-        }
-        if self.report.kind == Kind::Caddy {
-            return LogPlace::Unknown(
-                "not checked: the Caddy bouncer logs into Caddy's log (its `log` option, or the journal of caddy.service), which the exporter does not classify yet".into(),
-            );
-        }
-        if self.report.kind.is_module() {
+        if !host.own_program {
             return match error_log {
                 Some(p) => LogPlace::ErrorLog(p.to_owned()),
                 None => LogPlace::Unknown(
@@ -396,6 +450,34 @@ mod tests {
         host_pid_namespace: true,
         hidden: false,
     };
+
+    /// The table's rows agree with themselves: a program of its own has no host program's units, and a web
+    /// server whose configuration is read is no unread one.
+    #[test]
+    fn one_row_per_kind() {
+        use Kind::*;
+        for kind in [
+            Go,
+            Cloudflare,
+            CrowdsecConfig,
+            Lua,
+            LuaHaproxy,
+            Apache,
+            Traefik,
+            Caddy,
+        ] {
+            let host = OnHost::of(kind);
+            assert_eq!(host.own_program, host.units.is_empty(), "{kind:?}");
+            assert!(
+                host.server.is_none() || host.running_unread.is_none(),
+                "{kind:?}"
+            );
+        }
+        let go = Path::new("/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml");
+        assert_eq!(units(Go, go), ["crowdsec-firewall-bouncer.service"]);
+        assert_eq!(units(Go, Path::new("mine.yaml")), Vec::<String>::new());
+        assert_eq!(units(Lua, go), ["nginx.service", "openresty.service"]);
+    }
 
     #[test]
     fn evidence_order() {

@@ -101,11 +101,6 @@ impl Kind {
         }
     }
 
-    /// A module of a web server (nginx/openresty, apache, haproxy Lua) rather than a program of its own.
-    pub fn is_module(self) -> bool {
-        !self.is_yaml()
-    }
-
     fn is_yaml(self) -> bool {
         matches!(self, Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig)
     }
