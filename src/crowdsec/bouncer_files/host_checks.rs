@@ -89,10 +89,23 @@ pub fn running_evidence(
     if let Some((unit, state)) = unit.filter(|(_, s)| s.exists()) {
         return RunningEvidence::Unit { unit, state };
     }
+    unseen(view, "no process names this file", why_no_unit, |seen| {
+        RunningEvidence::NoProcess { seen }
+    })
+}
+
+/// Nothing found: proof of absence (`absent`, with the number of processes seen) when the exporter sees every
+/// process of the host, else no evidence, with why (`nothing`: what was not found).
+fn unseen(
+    view: &ProcView,
+    nothing: &str,
+    why_no_unit: &str,
+    absent: impl FnOnce(usize) -> RunningEvidence,
+) -> RunningEvidence {
     match view.incomplete() {
-        None => RunningEvidence::NoProcess { seen: view.count },
+        None => absent(view.count),
         Some(why) => RunningEvidence::Unknown(format!(
-            "not checked: no process names this file, but {why}; and {why_no_unit}"
+            "not checked: {nothing}, but {why}; and {why_no_unit}"
         )),
     }
 }
@@ -152,15 +165,10 @@ pub fn module_evidence(
     if let Some((unit, state)) = unit.filter(|(_, s)| s.exists() && !s.running()) {
         return RunningEvidence::Unit { unit, state };
     }
-    match view.incomplete() {
-        None => RunningEvidence::NoServer {
-            servers,
-            seen: view.count,
-        },
-        Some(why) => RunningEvidence::Unknown(format!(
-            "not checked: no {servers} process is visible, but {why}; and {why_no_unit}"
-        )),
-    }
+    let nothing = format!("no {servers} process is visible");
+    unseen(view, &nothing, why_no_unit, |seen| {
+        RunningEvidence::NoServer { servers, seen }
+    })
 }
 
 /// How a kind of bouncer shows on the host, one row per kind: what runs it, what the exporter reads of it.
@@ -317,11 +325,6 @@ impl Inspection {
     /// Records the `running` check from its evidence.
     pub fn running(&mut self, evidence: RunningEvidence) {
         let path = self.report.path.display().to_string();
-        // Issue 20 #7: with no known program, name none (never "systemctl start the bouncer").
-        let start = match self.program() {
-            Some(program) => format!("start it (`systemctl start {program}`, or `{program} -c {path}` under your service manager)"),
-            None => format!("start the bouncer program that reads this file (its service, or `<program> -c {path}` under your service manager)"),
-        };
         let result = match evidence {
             RunningEvidence::Process(p) => pass(
                 Check::Running,
@@ -345,7 +348,7 @@ impl Inspection {
             RunningEvidence::NoProcess { seen } => fail(
                 Check::Running,
                 format!("not running: none of the {seen} processes on this host runs with `-c {path}`"),
-                format!("{start}; its log says why it stopped"),
+                format!("{}; its log says why it stopped", self.start_fix()),
             ),
             RunningEvidence::ModuleLoaded { server, pid, conf, via } => pass(
                 Check::Running,
@@ -370,6 +373,16 @@ impl Inspection {
             }
         };
         self.report.checks.push(result);
+    }
+
+    /// How to start the bouncer. Issue 20 #7: with no known program, name none (never "systemctl start the
+    /// bouncer").
+    fn start_fix(&self) -> String {
+        let path = self.report.path.display();
+        match self.program() {
+            Some(program) => format!("start it (`systemctl start {program}`, or `{program} -c {path}` under your service manager)"),
+            None => format!("start the bouncer program that reads this file (its service, or `<program> -c {path}` under your service manager)"),
+        }
     }
 
     /// Records the `log` check and the error counts by class.
@@ -404,6 +417,14 @@ impl Inspection {
         if let Some(last) = &scan.last {
             detail.push_str(&format!("; last: {last}"));
         }
+        let fixes: Vec<String> = scan.counts.keys().map(|c| self.log_fix(c)).collect();
+        self.report
+            .checks
+            .push(fail(Check::Log, detail, fixes.join("; ")));
+    }
+
+    /// What to do about errors of `class` in the log.
+    fn log_fix(&self, class: &str) -> String {
         let (url_key, key_key) = self.report.kind.url_key();
         let url = self
             .report
@@ -411,22 +432,15 @@ impl Inspection {
             .clone()
             .unwrap_or_else(|| format!("<{url_key}>"));
         let blaas = self.report.is_blaas();
-        let fixes: Vec<String> = scan
-            .counts
-            .keys()
-            .map(|class| match *class {
-                // Issue 20 #5: a Blocklist-as-a-Service device's key is the Console's, not a LAPI's.
-                "auth" if blaas => format!("auth: {}", super::refresh_fix(key_key)),
-                "connect" if blaas => "connect: the bouncer cannot reach admin.api.crowdsec.net: allow outbound HTTPS (443) from this host (firewall, proxy, DNS) and test with `curl -I https://admin.api.crowdsec.net/`".to_owned(),
-                "auth" => format!("auth: the LAPI refuses the key (403): `cscli bouncers list` on the LAPI host; if the bouncer was deleted or re-registered, `cscli bouncers add <name>`, put the new key in {key_key}, restart the bouncer"),
-                "tls" => format!("tls: the certificate of {url} is not trusted or the client certificate is refused: check ca_cert_path / cert_path / key_path, `openssl s_client -connect <host>:<port>`"),
-                "connect" => format!("connect: the bouncer cannot reach {url}: `systemctl status crowdsec` on the LAPI host, `curl -s {url}health` from this host, firewall or proxy in between"),
-                _ => "config: the bouncer cannot use its file: test it with `<bouncer> -c <file> -t` and fix what it names".to_owned(),
-            })
-            .collect();
-        self.report
-            .checks
-            .push(fail(Check::Log, detail, fixes.join("; ")));
+        match class {
+            // Issue 20 #5: a Blocklist-as-a-Service device's key is the Console's, not a LAPI's.
+            "auth" if blaas => format!("auth: {}", super::refresh_fix(key_key)),
+            "connect" if blaas => "connect: the bouncer cannot reach admin.api.crowdsec.net: allow outbound HTTPS (443) from this host (firewall, proxy, DNS) and test with `curl -I https://admin.api.crowdsec.net/`".to_owned(),
+            "auth" => format!("auth: the LAPI refuses the key (403): `cscli bouncers list` on the LAPI host; if the bouncer was deleted or re-registered, `cscli bouncers add <name>`, put the new key in {key_key}, restart the bouncer"),
+            "tls" => format!("tls: the certificate of {url} is not trusted or the client certificate is refused: check ca_cert_path / cert_path / key_path, `openssl s_client -connect <host>:<port>`"),
+            "connect" => format!("connect: the bouncer cannot reach {url}: `systemctl status crowdsec` on the LAPI host, `curl -s {url}health` from this host, firewall or proxy in between"),
+            _ => "config: the bouncer cannot use its file: test it with `<bouncer> -c <file> -t` and fix what it names".to_owned(),
+        }
     }
 }
 

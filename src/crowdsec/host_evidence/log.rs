@@ -21,8 +21,58 @@ use std::collections::BTreeMap;
 
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
+/// The error classes and the words that mark them (lowercase), in the order a line is tried.
+const PATTERNS: [(&str, &[&str]); 4] = [
+    (
+        "auth",
+        &[
+            "access forbidden",
+            "'403'",
+            "'401'",
+            "error 403",
+            "error 401",
+            "status 403",
+            "status 401",
+            "403 forbidden",
+            "401 unauthorized",
+            "unauthorized",
+        ],
+    ),
+    ("tls", &["x509:", "tls:", "certificate", "handshake"]),
+    (
+        "connect",
+        &[
+            "connection refused",
+            "no such host",
+            "could not be resolved",
+            "i/o timeout",
+            "timeout",
+            "timed out",
+            "deadline exceeded",
+            "no route to host",
+            "network is unreachable",
+            "connection reset",
+        ],
+    ),
+    (
+        "config",
+        &[
+            "invalid configuration",
+            "unable to load configuration",
+            "unable to read config",
+            "unable to configure bouncer",
+            "unable to unmarshal",
+            "config does not contain",
+            "configuration file is required",
+            "unable to parse lapi update interval",
+            "unsupported configuration",
+            "unsupported value",
+        ],
+    ),
+];
+
 /// The `class` label values, in the order a line is tried.
-pub const CLASSES: [&str; 4] = ["auth", "tls", "connect", "config"];
+pub const CLASSES: [&str; 4] = [PATTERNS[0].0, PATTERNS[1].0, PATTERNS[2].0, PATTERNS[3].0];
 
 /// At most this many bytes of a log's end are read (a busy web server's error log can be gigabytes).
 pub const TAIL_BYTES: u64 = 256 * 1024;
@@ -37,51 +87,10 @@ pub fn classify(line: &str) -> Option<&'static str> {
         return None;
     }
     let l = line.to_ascii_lowercase();
-    let any = |pats: &[&str]| pats.iter().any(|p| l.contains(p));
-    if any(&[
-        "access forbidden",
-        "'403'",
-        "'401'",
-        "error 403",
-        "error 401",
-        "status 403",
-        "status 401",
-        "403 forbidden",
-        "401 unauthorized",
-        "unauthorized",
-    ]) {
-        Some("auth")
-    } else if any(&["x509:", "tls:", "certificate", "handshake"]) {
-        Some("tls")
-    } else if any(&[
-        "connection refused",
-        "no such host",
-        "could not be resolved",
-        "i/o timeout",
-        "timeout",
-        "timed out",
-        "deadline exceeded",
-        "no route to host",
-        "network is unreachable",
-        "connection reset",
-    ]) {
-        Some("connect")
-    } else if any(&[
-        "invalid configuration",
-        "unable to load configuration",
-        "unable to read config",
-        "unable to configure bouncer",
-        "unable to unmarshal",
-        "config does not contain",
-        "configuration file is required",
-        "unable to parse lapi update interval",
-        "unsupported configuration",
-        "unsupported value",
-    ]) {
-        Some("config")
-    } else {
-        None
-    }
+    let (class, _) = PATTERNS
+        .iter()
+        .find(|(_, words)| words.iter().any(|w| l.contains(w)))?;
+    Some(class)
 }
 
 /// logrus `level=` and nginx `[level]`: only errors and warnings count; a line without a level (a journal line
