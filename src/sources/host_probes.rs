@@ -69,30 +69,12 @@ impl HostView {
         let mut processes = Vec::new();
         let mut count = 0;
         for entry in std::fs::read_dir(proc).into_iter().flatten().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
                 continue;
             };
             count += 1;
-            let dir = entry.path();
-            let Ok(bytes) = crate::values::file::read_prefix(&dir.join("cmdline"), CMDLINE_BYTES)
-            else {
-                continue;
-            };
-            // Kernel threads have an empty command line.
-            if bytes.is_empty() {
-                continue;
-            }
-            let argv = bytes
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            let cwd = std::fs::read_link(dir.join("cwd")).ok();
-            processes.push(ProcessInfo { pid, argv, cwd });
+            processes.extend(process(&entry.path(), pid));
         }
         let comm2 = std::fs::read_to_string(proc.join("2/stat")).unwrap_or_default();
         let mountinfo = std::fs::read_to_string(proc.join("self/mountinfo")).unwrap_or_default();
@@ -114,6 +96,11 @@ impl HostView {
         }
     }
 
+    /// `/proc/<pid>/root`: the process's own root (a container's).
+    fn root_of(&self, pid: u32) -> PathBuf {
+        self.cfg.proc_root.join(pid.to_string()).join("root")
+    }
+
     /// The first process whose `-c` names `file`: the same file seen through the process's own root
     /// (`/proc/<pid>/root`, containers included) when that is readable, else the same path once canonical.
     pub fn find(&self, file: &Path) -> Option<&ProcessInfo> {
@@ -123,12 +110,7 @@ impl HostView {
             let Some(path) = config_path(p) else {
                 return false;
             };
-            let through_root = self
-                .cfg
-                .proc_root
-                .join(p.pid.to_string())
-                .join("root")
-                .join(path.strip_prefix("/").unwrap_or(&path));
+            let through_root = under(&self.root_of(p.pid), &path);
             if let (Some(want), Ok(m)) = (want, std::fs::metadata(&through_root)) {
                 return (m.dev(), m.ino()) == want;
             }
@@ -207,9 +189,9 @@ impl HostView {
     /// A path as process `pid` sees it: through `/proc/<pid>/root` when that is readable (a container's files),
     /// else as it is.
     fn through_root(&self, pid: u32, path: &Path) -> PathBuf {
-        let root = self.cfg.proc_root.join(pid.to_string()).join("root");
+        let root = self.root_of(pid);
         if path.is_absolute() && std::fs::read_dir(&root).is_ok() {
-            root.join(path.strip_prefix("/").unwrap_or(path))
+            under(&root, path)
         } else {
             path.to_owned()
         }
@@ -317,20 +299,35 @@ fn system_journal_readable() -> bool {
     })
 }
 
+/// One process from its `/proc/<pid>` folder; `None` when its command line cannot be read or is empty (a
+/// kernel thread).
+fn process(dir: &Path, pid: u32) -> Option<ProcessInfo> {
+    let bytes = crate::values::file::read_prefix(&dir.join("cmdline"), CMDLINE_BYTES).ok()?;
+    if bytes.is_empty() {
+        return None;
+    }
+    let argv = bytes
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let cwd = std::fs::read_link(dir.join("cwd")).ok();
+    Some(ProcessInfo { pid, argv, cwd })
+}
+
+/// `path` under `root` (an absolute path made relative to it).
+fn under(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
 /// Reads a web server's configuration as the server sees it: under `root` (`/proc/<pid>/root`, or `/`).
 struct RootFs {
     root: PathBuf,
 }
 
-impl RootFs {
-    fn real(&self, p: &Path) -> PathBuf {
-        self.root.join(p.strip_prefix("/").unwrap_or(p))
-    }
-}
-
 impl ConfFs for RootFs {
     fn read(&self, path: &Path) -> Option<String> {
-        let bytes = crate::crowdsec::bouncer_files::read_capped(&self.real(path)).ok()?;
+        let bytes = crate::crowdsec::bouncer_files::read_capped(&under(&self.root, path)).ok()?;
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -341,7 +338,7 @@ impl ConfFs for RootFs {
             return Vec::new();
         };
         let name = name.to_string_lossy();
-        let mut out: Vec<PathBuf> = std::fs::read_dir(self.real(dir))
+        let mut out: Vec<PathBuf> = std::fs::read_dir(under(&self.root, dir))
             .into_iter()
             .flatten()
             .flatten()
