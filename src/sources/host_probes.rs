@@ -1,8 +1,10 @@
 //! The host evidence of the `bouncer_config` source's `running` and `log` checks: `/proc` (processes and their
 //! `-c` file), systemd (`systemctl show`, `journalctl`, only where systemd runs: `/run/systemd/system` exists, as
 //! `sd_booted()` tests), and the end of the bouncers' log files. Everything is bounded: commands get a timeout
-//! and their output is capped, files are read from their last [`TAIL_BYTES`]. Nothing read here is logged or
-//! exported as text; `crowdsec::bouncer_files::host_checks` judges it.
+//! and their output is capped, files are read from their last `TAIL_BYTES`. Nothing read here is logged or
+//! exported as text; `crowdsec::bouncer_files::host_checks` judges it. [`HostView`] is one look at /proc shared
+//! by every file; [`HostView::check`] gathers one file's facts (what `host_checks::OnHost` says to read) and hands
+//! them to the judges. The readers of what is gathered are `crowdsec::host_evidence`'s.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

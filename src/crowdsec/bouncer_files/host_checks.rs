@@ -1,5 +1,8 @@
 //! The host checks of a file, `running` and `log` (issue 15): the evidence is gathered by `sources::host_probes` and
 //! judged here. Evidence out of reach makes a [`Skipped`](super::checks::Skipped) with the why, never a failure.
+//! Holds: [`OnHost`] (per bouncer kind: its own program or a host program, what is read of it), the evidence
+//! order ([`running_evidence`], [`module_evidence`]), where a bouncer logs ([`Inspection::log_place`], from the Go
+//! bouncers' logging code it cites) and the checks' texts and fixes ([`Inspection::running`], [`Inspection::log`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
