@@ -58,20 +58,11 @@ pub enum RunningEvidence {
     Unit { unit: String, state: UnitState },
     /// Every process of the host was seen and none names the file.
     NoProcess { seen: usize },
-    /// A web server process loads the CrowdSec module for this file (`via`: where its configuration does).
-    ModuleLoaded {
-        server: String,
-        pid: u32,
-        conf: PathBuf,
-        via: String,
-    },
-    /// Web servers run, and none of their configurations (as on disk now) loads the module for this file.
-    ModuleNotLoaded {
-        server: String,
-        pid: u32,
-        conf: PathBuf,
-        files: usize,
-    },
+    /// A web server process loads the CrowdSec module for this file (`walk.loads`: where its configuration does).
+    ModuleLoaded(ServerWalk),
+    /// Web servers run, and none of their configurations (as on disk now) loads the module for this file: the
+    /// first one.
+    ModuleNotLoaded(ServerWalk),
     /// No web server process of the module's kind, and the exporter sees every process.
     NoServer { servers: &'static str, seen: usize },
     /// No evidence reachable: why.
@@ -114,7 +105,7 @@ fn unseen(
 }
 
 /// One web server process and what its configuration says.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerWalk {
     pub process: ProcessInfo,
     pub conf: PathBuf,
@@ -132,12 +123,7 @@ pub fn module_evidence(
     why_no_unit: &str,
 ) -> RunningEvidence {
     if let Some(w) = walks.iter().find(|w| w.walk.loads.is_some()) {
-        return RunningEvidence::ModuleLoaded {
-            server: w.process.program().to_owned(),
-            pid: w.process.pid,
-            conf: w.conf.clone(),
-            via: w.walk.loads.clone().unwrap_or_default(),
-        };
+        return RunningEvidence::ModuleLoaded(w.clone());
     }
     if !walks.is_empty() {
         if let Some(w) = walks
@@ -157,13 +143,7 @@ pub fn module_evidence(
                 w.process.pid
             ));
         }
-        let w = &walks[0];
-        return RunningEvidence::ModuleNotLoaded {
-            server: w.process.program().to_owned(),
-            pid: w.process.pid,
-            conf: w.conf.clone(),
-            files: w.walk.files.len(),
-        };
+        return RunningEvidence::ModuleNotLoaded(walks[0].clone());
     }
     if let Some((unit, state)) = unit.filter(|(_, s)| s.exists() && !s.running()) {
         return RunningEvidence::Unit { unit, state };
@@ -353,16 +333,16 @@ impl Inspection {
                 format!("not running: none of the {seen} processes on this host runs with `-c {path}`"),
                 format!("{}; its log says why it stopped", self.start_fix()),
             ),
-            RunningEvidence::ModuleLoaded { server, pid, conf, via } => pass(
+            RunningEvidence::ModuleLoaded(ServerWalk { process, conf, walk }) => pass(
                 Check::Running,
-                format!("{server} (pid {pid}, {}) loads the CrowdSec module for this file: {via}", conf.display()),
+                format!("{} (pid {}, {}) loads the CrowdSec module for this file: {}", process.program(), process.pid, conf.display(), walk.loads.unwrap_or_default()),
             ),
-            RunningEvidence::ModuleNotLoaded { server, pid, conf, files } => fail(
+            RunningEvidence::ModuleNotLoaded(ServerWalk { process, conf, walk }) => fail(
                 Check::Running,
-                format!("module not loaded: {server} runs (pid {pid}), but its configuration ({} and the {} files it includes, as they are on disk now) does not load the CrowdSec module with this file", conf.display(), files.saturating_sub(1)),
-                match server.as_str() {
-                    "apache2" | "httpd" => format!("enable the module (`a2enmod crowdsec` or `LoadModule crowdsec_module ...`) and `Include {path}`; then `apachectl configtest && systemctl reload {server}`"),
-                    _ => format!("include the bouncer's nginx file (cs-nginx-bouncer installs /etc/nginx/conf.d/crowdsec_nginx.conf, whose init_by_lua_block calls cs.init(\"{path}\")) in the http block; then `{server} -t && systemctl reload {server}`"),
+                format!("module not loaded: {} runs (pid {}), but its configuration ({} and the {} files it includes, as they are on disk now) does not load the CrowdSec module with this file", process.program(), process.pid, conf.display(), walk.files.len().saturating_sub(1)),
+                match process.program() {
+                    server @ ("apache2" | "httpd") => format!("enable the module (`a2enmod crowdsec` or `LoadModule crowdsec_module ...`) and `Include {path}`; then `apachectl configtest && systemctl reload {server}`"),
+                    server => format!("include the bouncer's nginx file (cs-nginx-bouncer installs /etc/nginx/conf.d/crowdsec_nginx.conf, whose init_by_lua_block calls cs.init(\"{path}\")) in the http block; then `{server} -t && systemctl reload {server}`"),
                 },
             ),
             RunningEvidence::NoServer { servers, seen } => fail(
@@ -571,11 +551,11 @@ mod tests {
         };
         assert!(matches!(
             m(&[walk(Some("init_by_lua_block in x"), &[])], None, &FULL),
-            RunningEvidence::ModuleLoaded { pid: 9, .. }
+            RunningEvidence::ModuleLoaded(w) if w.process.pid == 9
         ));
         assert!(matches!(
             m(&[walk(None, &[])], None, &FULL),
-            RunningEvidence::ModuleNotLoaded { pid: 9, .. }
+            RunningEvidence::ModuleNotLoaded(w) if w.process.pid == 9
         ));
         // An include it could not read: the module may be there; no verdict.
         let RunningEvidence::Unknown(why) = m(
@@ -649,6 +629,56 @@ mod tests {
         let r = insp.finish();
         assert!(r.check(Check::Running).is_none());
         assert_eq!(r.skipped(Check::Running).unwrap().why, "not checked: x");
+    }
+
+    #[test]
+    fn module_results() {
+        use crate::crowdsec::host_evidence::webserver::Walk;
+        let (_d, mut insp) = inspection(
+            "API_URL=http://x\nAPI_KEY=k\n",
+            "crowdsec-nginx-bouncer.conf",
+        );
+        let path = insp.report.path.display().to_string();
+        let server = |argv0: &str, loads: Option<&str>| ServerWalk {
+            process: ProcessInfo {
+                pid: 9,
+                argv: vec![argv0.into()],
+                cwd: None,
+            },
+            conf: "/etc/nginx/nginx.conf".into(),
+            walk: Walk {
+                files: vec!["a".into(), "b".into(), "c".into()],
+                loads: loads.map(str::to_owned),
+                ..Walk::default()
+            },
+        };
+        let nginx = "nginx: master process /usr/sbin/nginx";
+        insp.report.checks.clear();
+        insp.running(RunningEvidence::ModuleLoaded(server(
+            nginx,
+            Some("init_by_lua_block in x"),
+        )));
+        insp.running(RunningEvidence::ModuleNotLoaded(server(nginx, None)));
+        insp.running(RunningEvidence::ModuleNotLoaded(server(
+            "/usr/sbin/apache2",
+            None,
+        )));
+        let texts: Vec<_> = insp
+            .report
+            .checks
+            .iter()
+            .map(|c| (c.detail.clone(), c.fix.clone()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("nginx (pid 9, /etc/nginx/nginx.conf) loads the CrowdSec module for this file: init_by_lua_block in x".to_owned(), None),
+                ("module not loaded: nginx runs (pid 9), but its configuration (/etc/nginx/nginx.conf and the 2 files it includes, as they are on disk now) does not load the CrowdSec module with this file".to_owned(),
+                 Some(format!("include the bouncer's nginx file (cs-nginx-bouncer installs /etc/nginx/conf.d/crowdsec_nginx.conf, whose init_by_lua_block calls cs.init(\"{path}\")) in the http block; then `nginx -t && systemctl reload nginx`"))),
+                ("module not loaded: apache2 runs (pid 9), but its configuration (/etc/nginx/nginx.conf and the 2 files it includes, as they are on disk now) does not load the CrowdSec module with this file".to_owned(),
+                 Some(format!("enable the module (`a2enmod crowdsec` or `LoadModule crowdsec_module ...`) and `Include {path}`; then `apachectl configtest && systemctl reload apache2`"))),
+            ]
+        );
     }
 
     /// Issue 20 #5: a Blocklist-as-a-Service device's refused key is the Console's to refresh, not the LAPI's.
