@@ -125,25 +125,18 @@ pub fn module_evidence(
     if let Some(w) = walks.iter().find(|w| w.walk.loads.is_some()) {
         return RunningEvidence::ModuleLoaded(w.clone());
     }
-    if !walks.is_empty() {
-        if let Some(w) = walks
-            .iter()
-            .find(|w| !w.walk.unreadable.is_empty() || w.walk.files.is_empty())
-        {
-            let missing = w
-                .walk
-                .unreadable
-                .first()
-                .unwrap_or(&w.conf)
-                .display()
-                .to_string();
-            return RunningEvidence::Unknown(format!(
-                "not checked: {} (pid {}) runs, but the exporter cannot read its configuration file {missing}, so whether it loads the CrowdSec module is unknown",
-                w.process.program(),
-                w.process.pid
-            ));
-        }
-        return RunningEvidence::ModuleNotLoaded(walks[0].clone());
+    // A configuration not read whole may load it in what was not read.
+    let partial = |w: &&ServerWalk| !w.walk.unreadable.is_empty() || w.walk.files.is_empty();
+    if let Some(w) = walks.iter().find(partial) {
+        let missing = w.walk.unreadable.first().unwrap_or(&w.conf).display();
+        return RunningEvidence::Unknown(format!(
+            "not checked: {} (pid {}) runs, but the exporter cannot read its configuration file {missing}, so whether it loads the CrowdSec module is unknown",
+            w.process.program(),
+            w.process.pid
+        ));
+    }
+    if let Some(w) = walks.first() {
+        return RunningEvidence::ModuleNotLoaded(w.clone());
     }
     if let Some((unit, state)) = unit.filter(|(_, s)| s.exists() && !s.running()) {
         return RunningEvidence::Unit { unit, state };
