@@ -54,10 +54,13 @@ struct Directive {
     file: PathBuf,
 }
 
+/// A file's directives as `(name, arguments)`, in order.
+type FileDirectives = Vec<(String, Vec<String>)>;
+
 /// How a server writes its configuration.
 struct Syntax {
-    /// A file's directives as `(name, arguments)`, in order.
-    directives: fn(&str) -> Vec<(String, Vec<String>)>,
+    /// A file's directives.
+    directives: fn(&str) -> FileDirectives,
     /// The directives that include files (first argument: a path or a glob, relative to the base folder).
     include: &'static [&'static str],
     /// The directive that names the error log (first argument).
@@ -184,7 +187,7 @@ fn follow(
 }
 
 /// nginx directives: words up to `;` or `{` (a block's contents are directives too); `}` ends a block.
-fn nginx_directives(text: &str) -> Vec<(String, Vec<String>)> {
+fn nginx_directives(text: &str) -> FileDirectives {
     let mut out = Vec::new();
     let mut words: Vec<String> = Vec::new();
     for t in nginx_tokens(text) {
@@ -292,7 +295,7 @@ fn lua_block(b: &[char], open: usize) -> (String, usize) {
 
 /// Apache directives: one a line (a trailing `\` joins the next), `#` comments only at a line's start; names
 /// lowercased, quotes trimmed from arguments.
-fn apache_directives(text: &str) -> Vec<(String, Vec<String>)> {
+fn apache_directives(text: &str) -> FileDirectives {
     text.replace("\\\n", " ")
         .lines()
         .map(str::trim)
