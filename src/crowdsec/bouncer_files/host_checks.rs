@@ -274,11 +274,9 @@ impl Inspection {
                 ),
             };
         }
-        let program = self.program().map(str::to_owned).or_else(|| {
-            program
-                .filter(|p| p.starts_with("crowdsec-"))
-                .map(str::to_owned)
-        });
+        let program = self
+            .program()
+            .or(program.filter(|p| p.starts_with("crowdsec-")));
         match self.host.log_mode.as_deref().map(str::trim) {
             Some("file") => {
                 let dir = self.host.log_dir.as_deref().filter(|d| !d.is_empty()).unwrap_or("/var/log/");

@@ -411,6 +411,16 @@ mod tests {
             .collect())
     }
 
+    fn walk_at(server: Server, main: &str, base: &str, fs: &Mem, target: &str) -> Walk {
+        walk(
+            server,
+            Path::new(main),
+            Path::new(base),
+            fs,
+            Path::new(target),
+        )
+    }
+
     const TARGET: &str = "/etc/crowdsec/bouncers/crowdsec-nginx-bouncer.conf";
 
     // cs-nginx-bouncer b1c37a9a nginx/crowdsec_nginx.conf, abridged.
@@ -441,12 +451,12 @@ access_by_lua_block {
             ("/etc/nginx/conf.d/crowdsec_nginx.conf", CROWDSEC_NGINX),
             ("/etc/nginx/sites-enabled/default", "server { listen 80; }"),
         ]);
-        let w = walk(
+        let w = walk_at(
             Server::Nginx,
-            Path::new("/etc/nginx/nginx.conf"),
-            Path::new("/etc/nginx"),
+            "/etc/nginx/nginx.conf",
+            "/etc/nginx",
             &with,
-            Path::new(TARGET),
+            TARGET,
         );
         assert_eq!(
             w.loads.as_deref(),
@@ -465,22 +475,22 @@ access_by_lua_block {
             ("/etc/nginx/nginx.conf", commented.as_str()),
             ("/etc/nginx/conf.d/crowdsec_nginx.conf", CROWDSEC_NGINX),
         ]);
-        let w = walk(
+        let w = walk_at(
             Server::Nginx,
-            Path::new("/etc/nginx/nginx.conf"),
-            Path::new("/etc/nginx"),
+            "/etc/nginx/nginx.conf",
+            "/etc/nginx",
             &without,
-            Path::new(TARGET),
+            TARGET,
         );
         assert_eq!(w.loads, None);
         assert_eq!(w.unreadable, vec![PathBuf::from("/etc/nginx/mime.types")]);
         // Another bouncer file's module does not count for this file.
-        let w = walk(
+        let w = walk_at(
             Server::Nginx,
-            Path::new("/etc/nginx/nginx.conf"),
-            Path::new("/etc/nginx"),
+            "/etc/nginx/nginx.conf",
+            "/etc/nginx",
             &with,
-            Path::new("/other.conf"),
+            "/other.conf",
         );
         assert_eq!(w.loads, None);
         // Relative includes resolve against the main file's folder; a self-include stops at the depth bound.
@@ -491,13 +501,7 @@ access_by_lua_block {
             ),
             ("/p/conf/crowdsec.conf", CROWDSEC_NGINX),
         ]);
-        let w = walk(
-            Server::Nginx,
-            Path::new("/p/conf/nginx.conf"),
-            Path::new("/p/conf"),
-            &rel,
-            Path::new(TARGET),
-        );
+        let w = walk_at(Server::Nginx, "/p/conf/nginx.conf", "/p/conf", &rel, TARGET);
         assert!(w.loads.is_some());
         assert!(w.files.len() <= MAX_FILES);
     }
@@ -511,12 +515,12 @@ access_by_lua_block {
             ("/etc/apache2/conf-enabled/crowdsec.conf", "Include /etc/crowdsec/bouncers/crowdsec-apache2-bouncer.conf\n"),
             (target, "CrowdsecURL http://127.0.0.1:8080\nCrowdsecAPIKey k\n"),
         ];
-        let w = walk(
+        let w = walk_at(
             Server::Apache,
-            Path::new("/etc/apache2/apache2.conf"),
-            Path::new("/etc/apache2"),
+            "/etc/apache2/apache2.conf",
+            "/etc/apache2",
             &fs(&files),
-            Path::new(target),
+            target,
         );
         assert!(
             w.loads.as_deref().unwrap().starts_with(
@@ -525,20 +529,20 @@ access_by_lua_block {
             "{w:?}"
         );
         // Module without the file, or the file without the module: not loaded.
-        let w = walk(
+        let w = walk_at(
             Server::Apache,
-            Path::new("/etc/apache2/apache2.conf"),
-            Path::new("/etc/apache2"),
+            "/etc/apache2/apache2.conf",
+            "/etc/apache2",
             &fs(&files[..3]),
-            Path::new(target),
+            target,
         );
         assert_eq!(w.loads, None);
-        let w = walk(
+        let w = walk_at(
             Server::Apache,
-            Path::new("/etc/apache2/apache2.conf"),
-            Path::new("/etc/apache2"),
+            "/etc/apache2/apache2.conf",
+            "/etc/apache2",
             &fs(&[files[0], files[2], files[3]]),
-            Path::new(target),
+            target,
         );
         assert_eq!(w.loads, None);
     }
@@ -595,12 +599,12 @@ access_by_lua_block {
     #[test]
     fn an_unterminated_lua_block_ends_with_the_file() {
         // A `\` escaping past the end of an unclosed Lua string once sliced beyond the text.
-        let w = walk(
+        let w = walk_at(
             Server::Nginx,
-            Path::new("/n.conf"),
-            Path::new("/"),
+            "/n.conf",
+            "/",
             &fs(&[("/n.conf", "init_by_lua_block { cs.init(\"/t.conf\\")]),
-            Path::new("/t.conf"),
+            "/t.conf",
         );
         assert_eq!(w.files.len(), 1);
         assert_eq!(
