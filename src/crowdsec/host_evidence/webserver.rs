@@ -421,6 +421,28 @@ mod tests {
         )
     }
 
+    /// Debian's nginx: /etc/nginx/nginx.conf, includes relative to /etc/nginx.
+    fn debian_nginx(fs: &Mem, target: &str) -> Walk {
+        walk_at(
+            Server::Nginx,
+            "/etc/nginx/nginx.conf",
+            "/etc/nginx",
+            fs,
+            target,
+        )
+    }
+
+    /// Debian's apache: /etc/apache2/apache2.conf, ServerRoot /etc/apache2.
+    fn debian_apache(fs: &Mem, target: &str) -> Walk {
+        walk_at(
+            Server::Apache,
+            "/etc/apache2/apache2.conf",
+            "/etc/apache2",
+            fs,
+            target,
+        )
+    }
+
     const TARGET: &str = "/etc/crowdsec/bouncers/crowdsec-nginx-bouncer.conf";
 
     // cs-nginx-bouncer b1c37a9a nginx/crowdsec_nginx.conf, abridged.
@@ -451,13 +473,7 @@ access_by_lua_block {
             ("/etc/nginx/conf.d/crowdsec_nginx.conf", CROWDSEC_NGINX),
             ("/etc/nginx/sites-enabled/default", "server { listen 80; }"),
         ]);
-        let w = walk_at(
-            Server::Nginx,
-            "/etc/nginx/nginx.conf",
-            "/etc/nginx",
-            &with,
-            TARGET,
-        );
+        let w = debian_nginx(&with, TARGET);
         assert_eq!(
             w.loads.as_deref(),
             Some("init_by_lua_block in /etc/nginx/conf.d/crowdsec_nginx.conf")
@@ -475,23 +491,11 @@ access_by_lua_block {
             ("/etc/nginx/nginx.conf", commented.as_str()),
             ("/etc/nginx/conf.d/crowdsec_nginx.conf", CROWDSEC_NGINX),
         ]);
-        let w = walk_at(
-            Server::Nginx,
-            "/etc/nginx/nginx.conf",
-            "/etc/nginx",
-            &without,
-            TARGET,
-        );
+        let w = debian_nginx(&without, TARGET);
         assert_eq!(w.loads, None);
         assert_eq!(w.unreadable, vec![PathBuf::from("/etc/nginx/mime.types")]);
         // Another bouncer file's module does not count for this file.
-        let w = walk_at(
-            Server::Nginx,
-            "/etc/nginx/nginx.conf",
-            "/etc/nginx",
-            &with,
-            "/other.conf",
-        );
+        let w = debian_nginx(&with, "/other.conf");
         assert_eq!(w.loads, None);
         // Relative includes resolve against the main file's folder; a self-include stops at the depth bound.
         let rel = fs(&[
@@ -515,13 +519,7 @@ access_by_lua_block {
             ("/etc/apache2/conf-enabled/crowdsec.conf", "Include /etc/crowdsec/bouncers/crowdsec-apache2-bouncer.conf\n"),
             (target, "CrowdsecURL http://127.0.0.1:8080\nCrowdsecAPIKey k\n"),
         ];
-        let w = walk_at(
-            Server::Apache,
-            "/etc/apache2/apache2.conf",
-            "/etc/apache2",
-            &fs(&files),
-            target,
-        );
+        let w = debian_apache(&fs(&files), target);
         assert!(
             w.loads.as_deref().unwrap().starts_with(
                 "LoadModule crowdsec_module in /etc/apache2/mods-enabled/crowdsec.load"
@@ -529,21 +527,9 @@ access_by_lua_block {
             "{w:?}"
         );
         // Module without the file, or the file without the module: not loaded.
-        let w = walk_at(
-            Server::Apache,
-            "/etc/apache2/apache2.conf",
-            "/etc/apache2",
-            &fs(&files[..3]),
-            target,
-        );
+        let w = debian_apache(&fs(&files[..3]), target);
         assert_eq!(w.loads, None);
-        let w = walk_at(
-            Server::Apache,
-            "/etc/apache2/apache2.conf",
-            "/etc/apache2",
-            &fs(&[files[0], files[2], files[3]]),
-            target,
-        );
+        let w = debian_apache(&fs(&[files[0], files[2], files[3]]), target);
         assert_eq!(w.loads, None);
     }
 
