@@ -105,7 +105,7 @@ impl HostView {
 
     /// The first process whose `-c` names `file`: the same file seen through the process's own root
     /// (`/proc/<pid>/root`, containers included) when that is readable, else the same path once canonical.
-    pub fn find(&self, file: &Path) -> Option<&ProcessInfo> {
+    fn find(&self, file: &Path) -> Option<&ProcessInfo> {
         let want = std::fs::metadata(file).ok().map(|m| (m.dev(), m.ino()));
         let canonical = std::fs::canonicalize(file).ok();
         self.processes.iter().find(|p| {

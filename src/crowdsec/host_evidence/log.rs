@@ -82,7 +82,7 @@ const EXCERPT_CHARS: usize = 240;
 
 /// The error class of one log line, or `None` when it is no error of a known class (an info line, an error of
 /// another kind).
-pub fn classify(line: &str) -> Option<&'static str> {
+fn classify(line: &str) -> Option<&'static str> {
     if !error_level(line) {
         return None;
     }
@@ -128,7 +128,7 @@ fn nginx_time(line: &str) -> Option<UnixSeconds> {
 
 /// A line's time: `(seconds, naive)`, where naive means written in the bouncer's local time without an offset
 /// (read here as if UTC).
-pub fn line_time(line: &str) -> Option<(UnixSeconds, bool)> {
+fn line_time(line: &str) -> Option<(UnixSeconds, bool)> {
     if let Some(rest) = line.split("time=\"").nth(1) {
         let text = rest.split('"').next()?;
         // Old logrus format `02-01-2006 15:04:05`.

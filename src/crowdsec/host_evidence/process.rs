@@ -37,7 +37,7 @@ impl ProcessInfo {
 
 /// The value of Go's `-c` flag in `argv` (`-c F`, `-c=F`, `--c F`, `--c=F`), read the way Go's `flag` package
 /// reads it: flags end at `--` or at the first argument that is not a flag; the bouncers' other flags are booleans.
-pub fn config_arg(argv: &[String]) -> Option<&str> {
+fn config_arg(argv: &[String]) -> Option<&str> {
     let mut args = argv.iter().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--" || !arg.starts_with('-') || arg == "-" {

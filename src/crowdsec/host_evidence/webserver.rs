@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use super::process::ProcessInfo;
 
-pub const MAX_FILES: usize = 256;
-pub const MAX_DEPTH: usize = 16;
+const MAX_FILES: usize = 256;
+const MAX_DEPTH: usize = 16;
 
 /// The file reads a walk needs.
 pub trait ConfFs {
