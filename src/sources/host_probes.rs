@@ -155,7 +155,7 @@ impl HostView {
         let found = self.find(&path).cloned();
         let program = found.as_ref().map(|p| p.program().to_owned());
         let walks = match host.server {
-            Some((server, _)) => self.server_walks(server, &path),
+            Some(server) => self.server_walks(server, &path),
             None => Vec::new(),
         };
         let units = units(insp.report.kind, &path);
@@ -168,8 +168,8 @@ impl HostView {
         let why_no_unit = self.why_no_unit(&units);
         insp.running(match (host.running_unread, host.server) {
             (Some(why), _) => RunningEvidence::Unknown(why.into()),
-            (None, Some((_, servers))) => {
-                module_evidence(servers, &walks, unit(), &self.view, &why_no_unit)
+            (None, Some(server)) => {
+                module_evidence(server, &walks, unit(), &self.view, &why_no_unit)
             }
             (None, None) => running_evidence(found, unit(), &self.view, &why_no_unit),
         });

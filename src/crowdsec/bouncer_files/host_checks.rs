@@ -116,7 +116,7 @@ pub struct ServerWalk {
 /// else one that runs without it (when its configuration could be read whole); else its unit's state; else,
 /// seeing every process, no web server; else nothing, with why.
 pub fn module_evidence(
-    servers: &'static str,
+    server: Server,
     walks: &[ServerWalk],
     unit: Option<(String, UnitState)>,
     view: &ProcView,
@@ -141,6 +141,7 @@ pub fn module_evidence(
     if let Some((unit, state)) = unit.filter(|(_, s)| s.exists() && !s.running()) {
         return RunningEvidence::Unit { unit, state };
     }
+    let servers = server.names();
     let nothing = format!("no {servers} process is visible");
     unseen(view, &nothing, why_no_unit, |seen| {
         RunningEvidence::NoServer { servers, seen }
@@ -155,8 +156,8 @@ pub struct OnHost {
     pub own_program: bool,
     /// The systemd units of its host program.
     pub units: &'static [&'static str],
-    /// The web server it runs in, and how to name it: its configuration tells whether it loads the module.
-    pub server: Option<(Server, &'static str)>,
+    /// The web server it runs in: its configuration tells whether it loads the module.
+    pub server: Option<Server>,
     /// Why `running` is not checked (a host program whose configuration the exporter does not read yet).
     pub running_unread: Option<&'static str>,
     /// Why `log` is not checked (a host program whose log the exporter does not classify yet).
@@ -181,12 +182,12 @@ impl OnHost {
             Kind::Go | Kind::Cloudflare | Kind::CrowdsecConfig => GO,
             Kind::Lua => OnHost {
                 units: &["nginx.service", "openresty.service"],
-                server: Some((Server::Nginx, "nginx or openresty")),
+                server: Some(Server::Nginx),
                 ..module
             },
             Kind::Apache => OnHost {
                 units: &["apache2.service", "httpd.service"],
-                server: Some((Server::Apache, "apache2 or httpd")),
+                server: Some(Server::Apache),
                 // mod_crowdsec's lines and apache's `[Mon Nov 30 ...]` times are not read: no count rather than a
                 // clean log nobody read.
                 log_unread: Some("not checked: the apache bouncer (mod_crowdsec) logs into apache's error log, whose lines the exporter does not classify yet"),
@@ -538,7 +539,7 @@ mod tests {
             },
         };
         let m = |walks: &[ServerWalk], unit, view: &ProcView| {
-            module_evidence("nginx or openresty", walks, unit, view, "no systemd")
+            module_evidence(Server::Nginx, walks, unit, view, "no systemd")
         };
         assert!(matches!(
             m(&[walk(Some("init_by_lua_block in x"), &[])], None, &FULL),

@@ -87,6 +87,14 @@ const APACHE: Syntax = Syntax {
 };
 
 impl Server {
+    /// Its programs, as messages name them.
+    pub fn names(self) -> &'static str {
+        match self {
+            Server::Nginx => "nginx or openresty",
+            Server::Apache => "apache2 or httpd",
+        }
+    }
+
     fn syntax(self) -> &'static Syntax {
         match self {
             Server::Nginx => &NGINX,
