@@ -607,6 +607,44 @@ access_by_lua_block {
         );
     }
 
+    /// Pieces that steer the tokenizers: blocks, strings, escapes, comments, includes.
+    const PIECES: &[&str] = &[
+        "init_by_lua_block",
+        "include",
+        "Include",
+        "x.conf",
+        "error_log",
+        "LoadModule",
+        "crowdsec_module",
+        "/c/x.conf",
+        "{",
+        "}",
+        ";",
+        "\"",
+        "'",
+        "\\",
+        "#",
+        "--",
+        " ",
+        "\n",
+        "\\\n",
+        "a",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, failure_persistence: None, ..Default::default() })]
+        /// Any configuration made of those pieces is walked without a panic and within bounds.
+        #[test]
+        fn any_configuration_is_walked(pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..30)) {
+            let text = pieces.concat();
+            let mem = fs(&[("/c/main.conf", text.as_str()), ("/c/x.conf", text.as_str())]);
+            for server in [Server::Nginx, Server::Apache] {
+                let w = walk_at(server, "/c/main.conf", "/c", &mem, "/c/x.conf");
+                proptest::prop_assert!(!w.files.is_empty() && w.files.len() <= MAX_FILES);
+            }
+        }
+    }
+
     #[test]
     fn lua_module_lines() {
         assert!(crowdsec_lua_line("2026/11/30 10:58:35 [error] 12#12: *3 [lua] stream.lua:228: stream_query_process(): HTTP error while request to Local API '403'"));
