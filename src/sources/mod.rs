@@ -11,6 +11,7 @@ pub mod lapi_db;
 pub mod lapi_decisions;
 pub mod lapi_health;
 pub mod lapi_machines;
+pub mod lapi_table;
 pub mod own_process;
 pub(crate) mod process_group;
 pub mod service_api;

@@ -317,6 +317,12 @@ impl LapiDbSource {
         }
     }
 
+    /// [`LapiDbSource::resolve`], its error as the source's failure: what a source reading another table of the
+    /// database starts with (`sources::lapi_table`).
+    pub(crate) fn found(&self) -> Result<Resolved, crate::sources::SourceFailure> {
+        self.resolve().map_err(|e| e.to_failure())
+    }
+
     /// Finds the database. Kept once found, except that a database found through CrowdSec's config is found
     /// again when `config.yaml` or its `.local` changed (stat on every read, i.e. within one cache interval; the
     /// change is logged); a broken CrowdSec config is retried on the next read, so the exporter recovers when
