@@ -41,7 +41,7 @@ pub enum ConfigFileError {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
-    /// The file's text, kept to find the line of a key whose value is refused after parsing ([`ConfigFile::line_of`]).
+    /// The file's text, kept to find the line of a key whose value is refused after parsing ([`crate::values::yaml::line_of`]).
     #[serde(skip)]
     pub text: String,
     /// Listen addresses, telemetry path, scrape wait (`--web.*`).
@@ -55,7 +55,7 @@ pub struct ConfigFile {
     pub lapis: Option<Vec<LapiSection>>,
     /// The Service API source (`--service-api.*`).
     #[serde(default)]
-    pub service_api: Option<ServiceApiSection>,
+    pub service_api: Option<crate::sources::service_api::ServiceApiSection>,
     /// Bouncer configuration checks (`--bouncers.*`).
     #[serde(default)]
     pub bouncers: Option<BouncersSection>,
@@ -114,22 +114,6 @@ pub struct LapiSection {
     /// Bounds one read; default `--lapi.timeout`.
     #[serde(default, deserialize_with = "duration")]
     pub timeout: Option<Duration>,
-}
-
-/// `service_api:` (`--service-api.*`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceApiSection {
-    /// File holding the key (or CROWDSEC_SERVICE_API_KEY); never the key itself.
-    pub key_file: Option<PathBuf>,
-    /// `--service-api.url`.
-    pub url: Option<String>,
-    /// `--service-api.tag`: only integrations with any of these tags.
-    pub tags: Option<Vec<String>>,
-    /// Raw texts, parsed by the same functions as their flags' (errors name the key and its line).
-    pub refresh_interval: Option<String>,
-    /// (See `refresh_interval`.)
-    pub timeout: Option<String>,
 }
 
 /// The configuration checks; each key replaces its `--bouncers.*` flag (lists included, not merged).
@@ -224,40 +208,6 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
 }
 
 impl ConfigFile {
-    /// The 1-based line of the key at `keys` (e.g. `["web", "telemetry_path"]`), for block-style YAML: each key is
-    /// looked for below its parent, more indented. `None` when not found (flow style, or not set).
-    pub(crate) fn line_of(&self, keys: &[&str]) -> Option<usize> {
-        let mut parent_indent: Option<usize> = None;
-        let mut found = None;
-        let mut lines = self.text.lines().enumerate();
-        for key in keys {
-            found = None;
-            for (n, line) in lines.by_ref() {
-                let body = line.trim_start();
-                if body.is_empty() || body.starts_with('#') {
-                    continue;
-                }
-                let indent = line.len() - body.len();
-                if parent_indent.is_some_and(|p| indent <= p) {
-                    return None;
-                }
-                if parent_indent.is_none() && indent > 0 {
-                    continue;
-                }
-                let is_key = body
-                    .strip_prefix(key)
-                    .is_some_and(|rest| rest.trim_start().starts_with(':'));
-                if is_key {
-                    found = Some(n + 1);
-                    parent_indent = Some(indent);
-                    break;
-                }
-            }
-            found?;
-        }
-        found
-    }
-
     /// `diagnose`'s thresholds: the file's, else the rule file's defaults, checked (every one above zero, the early
     /// warning below the offline threshold).
     ///
@@ -598,23 +548,5 @@ mod tests {
             .unwrap()
             .lapis
             .is_none());
-    }
-
-    #[test]
-    fn line_of_finds_a_key_below_its_section() {
-        let file = parse(
-            Path::new("c.yaml"),
-            "# top\nlog:\n  level: info\nweb:\n\n  # listen\n  listen_addresses: [':1']\n  telemetry_path: /m\nservice_api:\n  url: x\n",
-        )
-        .unwrap();
-        assert_eq!(file.line_of(&["web", "telemetry_path"]), Some(8));
-        assert_eq!(file.line_of(&["web", "listen_addresses"]), Some(7));
-        assert_eq!(file.line_of(&["service_api", "url"]), Some(10));
-        assert_eq!(file.line_of(&["web"]), Some(4));
-        // Not under its section: not found, rather than another section's line.
-        assert_eq!(file.line_of(&["log", "telemetry_path"]), None);
-        assert_eq!(file.line_of(&["web", "url"]), None);
-        let flow = parse(Path::new("c.yaml"), "web: {telemetry_path: /m}\n").unwrap();
-        assert_eq!(flow.line_of(&["web", "telemetry_path"]), None);
     }
 }

@@ -15,85 +15,13 @@ pub(crate) const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
 pub(crate) const DEFAULT_LAPI_TIMEOUT: &str = "5s";
 /// Active decisions are counted at most this often (a community blocklist is tens of thousands of rows).
 pub(crate) const DEFAULT_LAPI_DECISIONS_INTERVAL: &str = "60s";
-pub(crate) const DEFAULT_SERVICE_API_REFRESH_INTERVAL: &str = "5m";
-pub(crate) const DEFAULT_SERVICE_API_TIMEOUT: &str = "30s";
 pub(crate) const DEFAULT_BOUNCERS_CONFIG_DIR: &str = "/etc/crowdsec/bouncers";
 pub(crate) const DEFAULT_BOUNCERS_CHECK_INTERVAL: &str = "30s";
 pub(crate) const DEFAULT_LOG_LEVEL: &str = "info";
 pub(crate) const DEFAULT_LOG_FORMAT: &str = "logfmt";
 
-/// Where a setting's value came from, as a user would look for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    /// A command-line flag (or its default), e.g. `--lapi.url`.
-    Flag(String),
-    /// The flag's environment variable, e.g. `CROWDSEC_EXPORTER_LAPI_URL`.
-    Env(String),
-    /// A key of the `--config.file` YAML file, e.g. `web.telemetry_path`, with its 1-based line when found.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The key's 1-based line, when found.
-        line: Option<usize>,
-        /// The key, dotted, e.g. `web.telemetry_path`.
-        key: String,
-    },
-    /// Several values together (e.g. "the Service API key"), said in the message.
-    Combined,
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Origin::Flag(flag) => f.write_str(flag),
-            Origin::Env(var) => f.write_str(var),
-            Origin::File {
-                path,
-                line: Some(line),
-                key,
-            } => write!(f, "{}:{line} {key}", path.display()),
-            Origin::File {
-                path,
-                line: None,
-                key,
-            } => write!(f, "{} {key}", path.display()),
-            Origin::Combined => Ok(()),
-        }
-    }
-}
-
-/// A refused setting: its origin (`--flag`, `ENV_VAR` or `file:line key`) and why. Never holds a secret's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingsError {
-    /// Where the refused value came from.
-    pub origin: Origin,
-    /// Why it is refused, in operator words.
-    pub message: String,
-}
-
-impl std::fmt::Display for SettingsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.origin {
-            Origin::Combined => f.write_str(&self.message),
-            origin => write!(f, "{origin}: {}", self.message),
-        }
-    }
-}
-
-impl std::error::Error for SettingsError {}
-
-impl SettingsError {
-    /// An error about several settings at once, each named in `message`.
-    pub(crate) fn combined(message: impl Into<String>) -> Self {
-        SettingsError {
-            origin: Origin::Combined,
-            message: message.into(),
-        }
-    }
-}
-
-/// The environment variable that holds the Service API key (the alternative to `--service-api.key-file`).
-pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
+/// Where a setting's value came from, and a refused one: defined with the settings groups (layer `values`).
+pub use crate::values::settings_group::{Origin, SettingsError};
 
 /// Everything the exporter runs with, from the flags, the environment and `--config.file`, checked.
 #[derive(Debug, Clone)]
@@ -199,20 +127,8 @@ pub struct LapiSettings {
     pub url: Option<reqwest::Url>,
 }
 
-/// Source `service_api`: the CrowdSec Service API's integrations list.
-#[derive(Debug, Clone)]
-pub struct ServiceApiSettings {
-    /// Base URL, checked by [`crate::sources::service_api::parse_base_url`], e.g. `https://admin.api.crowdsec.net/v1`.
-    pub url: reqwest::Url,
-    /// Sent as `x-api-key`; `Debug` prints `<redacted>`.
-    pub key: crate::values::secret::Secret,
-    /// Only integrations with any of these tags (none = all).
-    pub tags: Vec<String>,
-    /// A reading serves scrapes for this long (the API is rate-limited and its data coarse).
-    pub refresh_interval: Duration,
-    /// One read, all pages, may take this long.
-    pub timeout: Duration,
-}
+/// Source `service_api`'s settings group, defined with the source.
+pub use crate::sources::service_api::{ServiceApiSettings, SERVICE_API_KEY_ENV};
 
 /// Where a LAPI's database is: the `lapi_db`/`cscli` sources' own config.
 pub use crate::sources::lapi_db::LapiDbLocation;

@@ -14,14 +14,11 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::settings::{self as defaults, LogFormat, LogLevel, Origin, Settings, SettingsError};
-use crate::sources::service_api;
+use crate::sources::service_api::ServiceApiArgs;
 
 mod resolve;
 #[cfg(test)]
 mod tests;
-
-/// Environment variable holding the Service API key (there is deliberately no flag for the key itself).
-pub(crate) const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
 
 /// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
 pub(crate) const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
@@ -184,49 +181,6 @@ pub struct LogArgs {
     pub format: LogFormat,
 }
 
-/// The CrowdSec Service API (Blocklist-as-a-Service integrations).
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Service API")]
-pub struct ServiceApiArgs {
-    /// File holding a CrowdSec Service API key (Console > Settings > Service API Keys, scope "Blocklists
-    /// Integrations: read"); enables the Blocklist-as-a-Service source. The key may instead come from the
-    /// environment variable CROWDSEC_SERVICE_API_KEY, never from a flag (it would show in `ps`).
-    #[arg(
-        id = "service-api.key-file",
-        value_name = "PATH",
-        long = "service-api.key-file",
-        env = "CROWDSEC_EXPORTER_SERVICE_API_KEY_FILE",
-        global = true
-    )]
-    pub key_file: Option<PathBuf>,
-
-    /// Base URL of the CrowdSec Service API.
-    #[arg(id = "service-api.url",
-        value_name = "URL", long = "service-api.url", env = "CROWDSEC_EXPORTER_SERVICE_API_URL", default_value = service_api::DEFAULT_URL, global = true)]
-    pub url: String,
-
-    /// Only integrations with this tag (repeatable; any of them matches).
-    #[arg(
-        id = "service-api.tag",
-        value_name = "TAG",
-        long = "service-api.tag",
-        env = "CROWDSEC_EXPORTER_SERVICE_API_TAG",
-        value_delimiter = ',',
-        global = true
-    )]
-    pub tags: Vec<String>,
-
-    /// How long one Service API reading serves scrapes (the API is rate-limited and its data coarse).
-    #[arg(id = "service-api.refresh-interval",
-        value_name = "DURATION", long = "service-api.refresh-interval", env = "CROWDSEC_EXPORTER_SERVICE_API_REFRESH_INTERVAL", default_value = defaults::DEFAULT_SERVICE_API_REFRESH_INTERVAL, global = true)]
-    pub refresh_interval: String,
-
-    /// Longest one Service API read (every page) may take.
-    #[arg(id = "service-api.timeout",
-        value_name = "DURATION", long = "service-api.timeout", env = "CROWDSEC_EXPORTER_SERVICE_API_TIMEOUT", default_value = defaults::DEFAULT_SERVICE_API_TIMEOUT, global = true)]
-    pub timeout: String,
-}
-
 /// Bouncer configuration checks (and the LAPI /health they ask).
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Bouncer checks")]
@@ -316,18 +270,10 @@ impl Cli {
         Ok(cli)
     }
 
-    /// Where the value of `--<flag>` came from.
-    pub(crate) fn origin(&self, flag: &str) -> Origin {
-        self.origins
-            .get(flag)
-            .cloned()
-            .unwrap_or_else(|| Origin::Flag(format!("--{flag}")))
-    }
-
     /// A refusal of the value of `--<flag>`, naming where that value came from.
     pub(crate) fn refuse(&self, flag: &str, message: impl Into<String>) -> SettingsError {
         SettingsError {
-            origin: self.origin(flag),
+            origin: crate::values::settings_group::origin(&self.origins, flag),
             message: message.into(),
         }
     }

@@ -4,24 +4,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Cli, LAPI_DB_PASSWORD_ENV, SERVICE_API_KEY_ENV};
+use super::{Cli, LAPI_DB_PASSWORD_ENV};
 use crate::settings::{
-    CheckSettings, LapiDbLocation, LapiSettings, LogSettings, Origin, ServiceApiSettings, Settings,
-    SettingsError, WebSettings,
+    CheckSettings, LapiDbLocation, LapiSettings, LogSettings, Origin, Settings, SettingsError,
+    WebSettings,
 };
 use crate::sources::lapi_db::target::ServerDb;
-use crate::sources::service_api;
-use crate::values::secret::Secret;
-
-/// Bounds of a duration setting.
-enum AtLeast {
-    /// More than zero.
-    NonZero,
-    /// At least one second (a source read more often would hammer what it reads).
-    OneSecond,
-    /// Zero allowed (no cache).
-    Any,
-}
+use crate::sources::service_api::{ServiceApi, SERVICE_API_KEY_ENV};
+use crate::values::settings_group::{AtLeast, Resolver, SectionKeys, SettingsGroup};
 
 impl Cli {
     /// The settings, from flags, environment and `--config.file`.
@@ -98,7 +88,9 @@ impl Cli {
             },
             (None, None) => LapiDbLocation::FromCrowdsecConfig(self.lapi.crowdsec_config.clone()),
         };
-        let service_api = self.service_api_settings(key_env)?;
+        let env = environment(key_env);
+        let resolver = Resolver::new(&self.origins, &env);
+        let service_api = ServiceApi::resolve(&self.service_api, &resolver)?;
         Ok(Settings {
             web: WebSettings {
                 listen_addresses: self.web.listen_addresses.clone(),
@@ -140,14 +132,7 @@ impl Cli {
 
     /// A duration setting, parsed as every duration is ([`crate::values::duration::parse`]) and bounded.
     fn duration(&self, flag: &str, text: &str, bound: AtLeast) -> Result<Duration, SettingsError> {
-        let d = crate::values::duration::parse(text).map_err(|e| self.refuse(flag, e))?;
-        match bound {
-            AtLeast::NonZero if d.is_zero() => Err(self.refuse(flag, "must be more than 0")),
-            AtLeast::OneSecond if d < Duration::from_secs(1) => {
-                Err(self.refuse(flag, "must be at least 1s"))
-            }
-            _ => Ok(d),
-        }
+        Resolver::new(&self.origins, &|_| None).duration(flag, text, bound)
     }
 
     /// The `bouncer_config` and `lapi_health` sources.
@@ -203,70 +188,61 @@ impl Cli {
         merged.config.file = None;
         // Each key the file sets replaces its flag's value and becomes that value's origin.
         let mut origins = Vec::new();
-        let mut from_file = |flag: &str, keys: &[&str]| {
-            origins.push((
-                flag.to_owned(),
-                Origin::File {
-                    path: path.to_owned(),
-                    line: file.line_of(keys),
-                    key: keys.join("."),
-                },
-            ));
-        };
         if let Some(web) = &file.web {
-            if let Some(v) = &web.listen_addresses {
-                from_file("web.listen-address", &["web", "listen_addresses"]);
-                merged.web.listen_addresses = v.clone();
-            }
-            if let Some(v) = &web.telemetry_path {
-                from_file("web.telemetry-path", &["web", "telemetry_path"]);
-                merged.web.telemetry_path = v.clone();
-            }
-            if let Some(v) = &web.max_scrape_wait {
-                from_file("web.max-scrape-wait", &["web", "max_scrape_wait"]);
-                merged.web.max_scrape_wait = v.clone();
-            }
+            let mut keys = SectionKeys::new(path, &file.text, "web", &mut origins);
+            let w = &mut merged.web;
+            keys.set(
+                "web.listen-address",
+                "listen_addresses",
+                web.listen_addresses.as_ref(),
+                &mut w.listen_addresses,
+            );
+            keys.set(
+                "web.telemetry-path",
+                "telemetry_path",
+                web.telemetry_path.as_ref(),
+                &mut w.telemetry_path,
+            );
+            keys.set(
+                "web.max-scrape-wait",
+                "max_scrape_wait",
+                web.max_scrape_wait.as_ref(),
+                &mut w.max_scrape_wait,
+            );
         }
         if let Some(log) = &file.log {
             merged.log.level = log.level.unwrap_or(merged.log.level);
             merged.log.format = log.format.unwrap_or(merged.log.format);
         }
-        if let Some(sa) = &file.service_api {
-            if let Some(v) = &sa.key_file {
-                from_file("service-api.key-file", &["service_api", "key_file"]);
-                merged.service_api.key_file = Some(v.clone());
-            }
-            if let Some(v) = &sa.url {
-                from_file("service-api.url", &["service_api", "url"]);
-                merged.service_api.url = v.clone();
-            }
-            if let Some(v) = &sa.tags {
-                merged.service_api.tags = v.clone();
-            }
-            if let Some(v) = &sa.refresh_interval {
-                from_file(
-                    "service-api.refresh-interval",
-                    &["service_api", "refresh_interval"],
-                );
-                merged.service_api.refresh_interval = v.clone();
-            }
-            if let Some(v) = &sa.timeout {
-                from_file("service-api.timeout", &["service_api", "timeout"]);
-                merged.service_api.timeout = v.clone();
-            }
-        }
+        merge::<ServiceApi>(
+            &mut merged.service_api,
+            &file.service_api,
+            path,
+            &file.text,
+            &mut origins,
+        );
         file.check_bouncers(path).map_err(file_error)?;
         if let Some(b) = &file.bouncers {
-            if let Some(v) = &b.config_dirs {
-                merged.bouncers.config_dirs = v.clone();
-            }
-            if let Some(v) = &b.config_files {
-                merged.bouncers.config_files = v.clone();
-            }
-            if let Some(v) = &b.check_interval {
-                from_file("bouncers.check-interval", &["bouncers", "check_interval"]);
-                merged.bouncers.check_interval = v.clone();
-            }
+            let mut keys = SectionKeys::new(path, &file.text, "bouncers", &mut origins);
+            let m = &mut merged.bouncers;
+            keys.set(
+                "bouncers.config-dir",
+                "config_dirs",
+                b.config_dirs.as_ref(),
+                &mut m.config_dirs,
+            );
+            keys.set(
+                "bouncers.config-file",
+                "config_files",
+                b.config_files.as_ref(),
+                &mut m.config_files,
+            );
+            keys.set(
+                "bouncers.check-interval",
+                "check_interval",
+                b.check_interval.as_ref(),
+                &mut m.check_interval,
+            );
         }
         merged.origins.extend(origins);
         let thresholds = file.thresholds(path).map_err(file_error)?;
@@ -304,70 +280,33 @@ impl Cli {
         settings.thresholds = thresholds;
         Ok(settings)
     }
+}
 
-    /// The `service_api` source, when a key is given. Messages name the file, never the key.
-    fn service_api_settings(
-        &self,
-        key_env: Option<String>,
-    ) -> Result<Option<ServiceApiSettings>, SettingsError> {
-        // An empty variable (`CROWDSEC_SERVICE_API_KEY=` in a unit or compose file) means "not set".
-        let key_env = key_env.filter(|k| !k.trim().is_empty());
-        let key = match (&self.service_api.key_file, key_env) {
-            (Some(_), Some(_)) => {
-                return Err(SettingsError::combined(format!(
-                    "give the Service API key either with --service-api.key-file or with {SERVICE_API_KEY_ENV}, not both"
-                )))
-            }
-            (None, None) => return Ok(None),
-            (None, Some(k)) => Secret::new(k.trim()),
-            (Some(path), None) => {
-                let refuse = |m: String| self.refuse("service-api.key-file", m);
-                let text = crate::values::file::read_text(path, crate::values::file::SECRET_FILE_BYTES)
-                    .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
-                let key = text.trim_end_matches(['\n', '\r']).trim();
-                if key.is_empty() {
-                    return Err(refuse(format!("{} is empty", path.display())));
-                }
-                Secret::new(key)
-            }
-        };
-        crate::values::secret::remember(&key);
-        if reqwest::header::HeaderValue::from_str(key.expose()).is_err() {
-            return Err(SettingsError::combined(
-                "the Service API key holds characters an HTTP header cannot carry (is it the right file?)",
-            ));
+/// The environment as the settings read it, but CROWDSEC_SERVICE_API_KEY's value is `key_env` (tests give theirs).
+fn environment(key_env: Option<String>) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        if name == SERVICE_API_KEY_ENV {
+            key_env.clone()
+        } else {
+            std::env::var(name).ok()
         }
-        // parse_base_url's messages start with the flag's name; the origin says it (it may be the file's key).
-        let url = service_api::parse_base_url(&self.service_api.url).map_err(|e| {
-            let e = e
-                .strip_prefix("--service-api.url ")
-                .unwrap_or(&e)
-                .to_owned();
-            self.refuse("service-api.url", e)
-        })?;
-        let refresh_interval = self.duration(
-            "service-api.refresh-interval",
-            &self.service_api.refresh_interval,
-            AtLeast::OneSecond,
-        )?;
-        let timeout = self.duration(
-            "service-api.timeout",
-            &self.service_api.timeout,
-            AtLeast::NonZero,
-        )?;
-        let tags: Vec<String> = self
-            .service_api
-            .tags
-            .iter()
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
-        Ok(Some(ServiceApiSettings {
-            url,
-            key,
-            tags,
-            refresh_interval,
-            timeout,
-        }))
+    }
+}
+
+/// Group `G`'s config-file section, when the file has it, over its flags' texts `args`: each key it sets becomes
+/// its value's origin (pushed on `origins`).
+fn merge<G: SettingsGroup>(
+    args: &mut G::Args,
+    section: &Option<G::Section>,
+    path: &Path,
+    text: &str,
+    origins: &mut Vec<(String, Origin)>,
+) {
+    if let Some(section) = section {
+        G::merge(
+            args,
+            section,
+            &mut SectionKeys::new(path, text, G::SECTION, origins),
+        );
     }
 }

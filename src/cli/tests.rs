@@ -365,9 +365,9 @@ fn clap_defaults_are_the_settings_constants() {
     let sa = s.service_api.unwrap();
     assert_eq!(
         sa.refresh_interval,
-        d(crate::settings::DEFAULT_SERVICE_API_REFRESH_INTERVAL)
+        d(crate::sources::service_api::DEFAULT_REFRESH_INTERVAL)
     );
-    assert_eq!(sa.timeout, d(crate::settings::DEFAULT_SERVICE_API_TIMEOUT));
+    assert_eq!(sa.timeout, d(crate::sources::service_api::DEFAULT_TIMEOUT));
     assert_eq!(
         s.checks.unwrap().interval,
         d(crate::settings::DEFAULT_BOUNCERS_CHECK_INTERVAL)
