@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::settings::{LapiDbLocation, LapiSettings, Thresholds};
 use crate::sources::lapi_db::target::ServerDb;
@@ -58,7 +58,7 @@ pub struct ConfigFile {
     pub service_api: Option<crate::sources::service_api::ServiceApiSection>,
     /// Bouncer configuration checks (`--bouncers.*`).
     #[serde(default)]
-    pub bouncers: Option<BouncersSection>,
+    pub bouncers: Option<crate::sources::bouncer_checks_settings::BouncersSection>,
     /// When `diagnose` calls a bouncer late or offline (no flag: the file only).
     #[serde(default)]
     pub thresholds: Option<ThresholdsSection>,
@@ -106,28 +106,13 @@ pub struct LapiSection {
     /// (See `db_password_file`.)
     pub db_password_env: Option<String>,
     /// How long a reading serves scrapes; default `--lapi.cache-interval`.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub cache_interval: Option<Duration>,
     /// How often active decisions are counted; default `--lapi.decisions-interval`.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub decisions_interval: Option<Duration>,
     /// Bounds one read; default `--lapi.timeout`.
-    #[serde(default, deserialize_with = "duration")]
-    pub timeout: Option<Duration>,
-}
-
-/// The configuration checks; each key replaces its `--bouncers.*` flag (lists included, not merged).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BouncersSection {
-    /// `--bouncers.config-dir`: folders whose bouncer configuration files are found and checked.
-    pub config_dirs: Option<Vec<PathBuf>>,
-    /// `--bouncers.config-file`: single files to check.
-    pub config_files: Option<Vec<PathBuf>>,
-    /// Raw text, parsed by `--bouncers.check-interval`'s parser (errors name this key and its line).
-    pub check_interval: Option<String>,
-    /// Bounds each LAPI `/health` request; default: the check interval, at most 5 s.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub timeout: Option<Duration>,
 }
 
@@ -137,37 +122,38 @@ pub struct BouncersSection {
 #[serde(deny_unknown_fields)]
 pub struct ThresholdsSection {
     /// `offline` is the name of releases before the verdicts issue.
-    #[serde(default, deserialize_with = "duration", alias = "offline")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::duration::deserialize",
+        alias = "offline"
+    )]
     pub bouncer_offline_threshold: Option<Duration>,
     /// `late` is the name of releases before the verdicts issue.
-    #[serde(default, deserialize_with = "duration", alias = "late")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::duration::deserialize",
+        alias = "late"
+    )]
     pub early_warning_threshold: Option<Duration>,
     /// Recording rule `crowdsec:never_pulled_grace_seconds`.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub never_pulled_grace: Option<Duration>,
     /// Recording rule `crowdsec:usage_metrics_freshness_seconds`.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub usage_metrics_freshness: Option<Duration>,
     /// Unset: follows `bouncer_offline_threshold`, as the recording rule does.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub integration_offline_threshold: Option<Duration>,
     /// Recording rule `crowdsec:partial_enforcement_ratio` (mixin `partialEnforcementRatio`), in (0, 1].
     #[serde(default)]
     pub partial_enforcement_ratio: Option<f64>,
     /// Recording rule `crowdsec:community_integration_offline_threshold_seconds`; unset: the integration threshold
     /// plus 6 h.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub community_integration_offline_threshold: Option<Duration>,
     /// Recording rule `crowdsec:log_processor_offline_threshold_seconds`.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub log_processor_offline_threshold: Option<Duration>,
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let text = String::deserialize(d)?;
-    crate::values::duration::parse(&text)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
 }
 
 /// Reads and checks the file's syntax and keys.
@@ -272,22 +258,18 @@ impl ConfigFile {
         Ok(t)
     }
 
-    /// Checks the values of the `bouncers` section that flags would have checked.
+    /// Checks the values of the `bouncers` section that flags would have checked (as merging it does).
     ///
     /// # Errors
-    /// [`ConfigFileError::Invalid`] naming the key and its line for a value its flag would refuse.
+    /// [`ConfigFileError::Invalid`] naming the key for a value its flag would refuse.
     pub fn check_bouncers(&self, path: &Path) -> Result<(), ConfigFileError> {
         let Some(b) = &self.bouncers else {
             return Ok(());
         };
-        let invalid = |message: &str| ConfigFileError::Invalid {
+        b.check().map_err(|message| ConfigFileError::Invalid {
             path: path.to_owned(),
-            message: message.to_owned(),
-        };
-        if b.timeout.is_some_and(|t| t.is_zero()) {
-            return Err(invalid("bouncers.timeout must be more than 0"));
-        }
-        Ok(())
+            message,
+        })
     }
 
     /// The LAPIs the file lists, checked; `None` when it has no `lapis` key.
@@ -356,7 +338,10 @@ impl ConfigFile {
             };
             let url = match &l.url {
                 None => None,
-                Some(u) => Some(lapi_url(u).map_err(|e| invalid(format!("{at}: url: {e}")))?),
+                Some(u) => Some(
+                    crate::values::http_url::parse(u)
+                        .map_err(|e| invalid(format!("{at}: url: {e}")))?,
+                ),
             };
             let read_timeout = l.timeout.unwrap_or(default_timeout);
             if read_timeout.is_zero() {
@@ -373,18 +358,6 @@ impl ConfigFile {
         }
         Ok(Some(out))
     }
-}
-
-/// A LAPI's URL: http or https, with a host; credentials in it are refused (they would be logged).
-pub(crate) fn lapi_url(text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err("must be an http:// or https:// URL with a host".to_owned());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not hold credentials".to_owned());
-    }
-    Ok(url)
 }
 
 #[cfg(test)]

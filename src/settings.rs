@@ -1,6 +1,5 @@
 //! Settings, independent of where they come from (flags and env today; a YAML file can fill the same structs).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Default listen address, every interface. Port 10423: above 10000, used by no exporter in Prometheus' port list
@@ -15,8 +14,6 @@ pub(crate) const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
 pub(crate) const DEFAULT_LAPI_TIMEOUT: &str = "5s";
 /// Active decisions are counted at most this often (a community blocklist is tens of thousands of rows).
 pub(crate) const DEFAULT_LAPI_DECISIONS_INTERVAL: &str = "60s";
-pub(crate) const DEFAULT_BOUNCERS_CONFIG_DIR: &str = "/etc/crowdsec/bouncers";
-pub(crate) const DEFAULT_BOUNCERS_CHECK_INTERVAL: &str = "30s";
 pub(crate) const DEFAULT_LOG_LEVEL: &str = "info";
 pub(crate) const DEFAULT_LOG_FORMAT: &str = "logfmt";
 
@@ -71,41 +68,8 @@ impl Settings {
     }
 }
 
-/// Sources `bouncer_config` and `lapi_health`.
-#[derive(Debug, Clone)]
-pub struct CheckSettings {
-    /// Folders holding bouncer configuration files.
-    pub config_dirs: Vec<PathBuf>,
-    /// Configuration files checked besides the folders' ones.
-    pub config_files: Vec<PathBuf>,
-    /// The LAPI's URL; `None`: CrowdSec's `api.server.listen_uri`.
-    pub lapi_url: Option<reqwest::Url>,
-    /// CrowdSec's config, where `listen_uri` is read.
-    pub crowdsec_config: PathBuf,
-    /// The checks run at most this often.
-    pub interval: Duration,
-    /// Bounds each `/health` request.
-    pub timeout: Duration,
-}
-
-impl CheckSettings {
-    /// Where bouncer files are looked for, as start-up and `diagnose` say it: each folder (`(missing: skipped)`
-    /// when it is not one), then each file.
-    pub fn places(&self) -> Vec<String> {
-        self.config_dirs
-            .iter()
-            .map(|d| {
-                let state = if d.is_dir() {
-                    ""
-                } else {
-                    " (missing: skipped)"
-                };
-                format!("{}{state}", d.display())
-            })
-            .chain(self.config_files.iter().map(|f| f.display().to_string()))
-            .collect()
-    }
-}
+/// Sources `bouncer_config` and `lapi_health`'s settings group, defined with them.
+pub use crate::sources::bouncer_checks_settings::CheckSettings;
 
 /// The web layer's options ([`crate::web::Options`]), built here from the `--web.*` flags and config-file keys.
 pub use crate::web::Options as WebSettings;

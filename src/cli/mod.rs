@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::settings::{self as defaults, LogFormat, LogLevel, Origin, Settings, SettingsError};
+use crate::sources::bouncer_checks_settings::BouncersArgs;
 use crate::sources::service_api::ServiceApiArgs;
 
 mod resolve;
@@ -179,32 +180,6 @@ pub struct LogArgs {
     #[arg(id = "log.format",
         value_name = "FORMAT", long = "log.format", env = "CROWDSEC_EXPORTER_LOG_FORMAT", value_enum, default_value = defaults::DEFAULT_LOG_FORMAT, global = true)]
     pub format: LogFormat,
-}
-
-/// Bouncer configuration checks (and the LAPI /health they ask).
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Bouncer checks")]
-pub struct BouncersArgs {
-    /// Folder of bouncer configuration files to check (repeatable; a missing folder is skipped).
-    #[arg(id = "bouncers.config-dir",
-        value_name = "DIR", long = "bouncers.config-dir", env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_DIR", value_delimiter = ',', default_value = defaults::DEFAULT_BOUNCERS_CONFIG_DIR, global = true)]
-    pub config_dirs: Vec<PathBuf>,
-
-    /// A bouncer configuration file to check besides the folders' (repeatable).
-    #[arg(
-        id = "bouncers.config-file",
-        value_name = "PATH",
-        long = "bouncers.config-file",
-        env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_FILE",
-        value_delimiter = ',',
-        global = true
-    )]
-    pub config_files: Vec<PathBuf>,
-
-    /// How often the bouncer configuration checks run at most (they read files and ask LAPI's /health).
-    #[arg(id = "bouncers.check-interval",
-        value_name = "DURATION", long = "bouncers.check-interval", env = "CROWDSEC_EXPORTER_BOUNCERS_CHECK_INTERVAL", default_value = defaults::DEFAULT_BOUNCERS_CHECK_INTERVAL, global = true)]
-    pub check_interval: String,
 }
 
 /// The YAML config file (which also holds `diagnose`'s thresholds, which have no flag).

@@ -5,10 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{Cli, LAPI_DB_PASSWORD_ENV};
+use crate::config_file::ConfigFileError;
 use crate::settings::{
-    CheckSettings, LapiDbLocation, LapiSettings, LogSettings, Origin, Settings, SettingsError,
-    WebSettings,
+    LapiDbLocation, LapiSettings, LogSettings, Origin, Settings, SettingsError, WebSettings,
 };
+use crate::sources::bouncer_checks_settings::{BouncerChecks, FromLapi};
 use crate::sources::lapi_db::target::ServerDb;
 use crate::sources::service_api::{ServiceApi, SERVICE_API_KEY_ENV};
 use crate::values::settings_group::{AtLeast, Resolver, SectionKeys, SettingsGroup};
@@ -90,7 +91,7 @@ impl Cli {
         };
         let env = environment(key_env);
         let resolver = Resolver::new(&self.origins, &env);
-        let service_api = ServiceApi::resolve(&self.service_api, &resolver)?;
+        let service_api = ServiceApi::resolve(&self.service_api, (), &resolver)?;
         Ok(Settings {
             web: WebSettings {
                 listen_addresses: self.web.listen_addresses.clone(),
@@ -115,7 +116,14 @@ impl Cli {
                 format: self.log.format,
             },
             service_api,
-            checks: Some(self.check_settings()?),
+            checks: Some(BouncerChecks::resolve(
+                &self.bouncers,
+                FromLapi {
+                    crowdsec_config: &self.lapi.crowdsec_config,
+                    url: self.lapi.url.as_deref(),
+                },
+                &resolver,
+            )?),
             thresholds: crate::settings::Thresholds::default(),
         })
     }
@@ -135,51 +143,13 @@ impl Cli {
         Resolver::new(&self.origins, &|_| None).duration(flag, text, bound)
     }
 
-    /// The `bouncer_config` and `lapi_health` sources.
-    fn check_settings(&self) -> Result<CheckSettings, SettingsError> {
-        let lapi_url = match &self.lapi.url {
-            None => None,
-            // The same check as a config file's `lapis[].url`: http(s), a host, no credentials.
-            Some(text) => {
-                Some(crate::config_file::lapi_url(text).map_err(|e| self.refuse("lapi.url", e))?)
-            }
-        };
-        let interval = self.duration(
-            "bouncers.check-interval",
-            &self.bouncers.check_interval,
-            AtLeast::OneSecond,
-        )?;
-        // Issue 20 #4: left at its default, the folder follows CrowdSec's config (FreeBSD, OPNsense, pfSense).
-        let defaults =
-            self.bouncers.config_dirs == [Path::new(crate::settings::DEFAULT_BOUNCERS_CONFIG_DIR)];
-        let config_dirs = if defaults {
-            crate::crowdsec::config_yaml::default_bouncer_dirs(&self.lapi.crowdsec_config)
-        } else {
-            self.bouncers.config_dirs.clone()
-        };
-        // Neither folders nor files given: the packages' standard places outside CrowdSec's folders too.
-        let config_files = if defaults && self.bouncers.config_files.is_empty() {
-            crate::crowdsec::config_yaml::default_bouncer_files(Path::new("/"))
-        } else {
-            self.bouncers.config_files.clone()
-        };
-        Ok(CheckSettings {
-            config_dirs,
-            config_files,
-            lapi_url,
-            crowdsec_config: self.lapi.crowdsec_config.clone(),
-            interval,
-            timeout: interval.min(Duration::from_secs(5)),
-        })
-    }
-
     /// Settings from `--config.file`: its keys over the flags' values, its `lapis` instead of the flags' LAPI.
     fn settings_from_file(
         &self,
         path: &Path,
         key_env: Option<String>,
     ) -> Result<Settings, SettingsError> {
-        let file_error = |e: crate::config_file::ConfigFileError| SettingsError {
+        let file_error = |e: ConfigFileError| SettingsError {
             origin: Origin::Combined,
             message: e.to_string(),
         };
@@ -187,64 +157,39 @@ impl Cli {
         let mut merged = self.clone();
         merged.config.file = None;
         // Each key the file sets replaces its flag's value and becomes that value's origin.
-        let mut origins = Vec::new();
+        let mut over = FileMerge {
+            path,
+            text: &file.text,
+            origins: Vec::new(),
+        };
         if let Some(web) = &file.web {
-            let mut keys = SectionKeys::new(path, &file.text, "web", &mut origins);
-            let w = &mut merged.web;
+            let (w, mut keys) = (&mut merged.web, over.section("web"));
             keys.set(
+                &mut w.listen_addresses,
                 "web.listen-address",
                 "listen_addresses",
-                web.listen_addresses.as_ref(),
-                &mut w.listen_addresses,
+                &web.listen_addresses,
             );
             keys.set(
+                &mut w.telemetry_path,
                 "web.telemetry-path",
                 "telemetry_path",
-                web.telemetry_path.as_ref(),
-                &mut w.telemetry_path,
+                &web.telemetry_path,
             );
             keys.set(
+                &mut w.max_scrape_wait,
                 "web.max-scrape-wait",
                 "max_scrape_wait",
-                web.max_scrape_wait.as_ref(),
-                &mut w.max_scrape_wait,
+                &web.max_scrape_wait,
             );
         }
         if let Some(log) = &file.log {
             merged.log.level = log.level.unwrap_or(merged.log.level);
             merged.log.format = log.format.unwrap_or(merged.log.format);
         }
-        merge::<ServiceApi>(
-            &mut merged.service_api,
-            &file.service_api,
-            path,
-            &file.text,
-            &mut origins,
-        );
-        file.check_bouncers(path).map_err(file_error)?;
-        if let Some(b) = &file.bouncers {
-            let mut keys = SectionKeys::new(path, &file.text, "bouncers", &mut origins);
-            let m = &mut merged.bouncers;
-            keys.set(
-                "bouncers.config-dir",
-                "config_dirs",
-                b.config_dirs.as_ref(),
-                &mut m.config_dirs,
-            );
-            keys.set(
-                "bouncers.config-file",
-                "config_files",
-                b.config_files.as_ref(),
-                &mut m.config_files,
-            );
-            keys.set(
-                "bouncers.check-interval",
-                "check_interval",
-                b.check_interval.as_ref(),
-                &mut m.check_interval,
-            );
-        }
-        merged.origins.extend(origins);
+        over.group::<ServiceApi>(&mut merged.service_api, &file.service_api)?;
+        over.group::<BouncerChecks>(&mut merged.bouncers, &file.bouncers)?;
+        merged.origins.extend(over.origins);
         let thresholds = file.thresholds(path).map_err(file_error)?;
         // The flags' (or their environment's) values are the defaults of each `lapis` entry.
         let default_cache_interval = self.duration(
@@ -271,12 +216,6 @@ impl Cli {
         if let Some(lapis) = lapis {
             settings.lapis = lapis;
         }
-        if let (Some(checks), Some(t)) = (
-            settings.checks.as_mut(),
-            file.bouncers.as_ref().and_then(|b| b.timeout),
-        ) {
-            checks.timeout = t;
-        }
         settings.thresholds = thresholds;
         Ok(settings)
     }
@@ -293,20 +232,31 @@ fn environment(key_env: Option<String>) -> impl Fn(&str) -> Option<String> {
     }
 }
 
-/// Group `G`'s config-file section, when the file has it, over its flags' texts `args`: each key it sets becomes
-/// its value's origin (pushed on `origins`).
-fn merge<G: SettingsGroup>(
-    args: &mut G::Args,
-    section: &Option<G::Section>,
-    path: &Path,
-    text: &str,
-    origins: &mut Vec<(String, Origin)>,
-) {
-    if let Some(section) = section {
-        G::merge(
-            args,
-            section,
-            &mut SectionKeys::new(path, text, G::SECTION, origins),
-        );
+/// The config file being merged over the flags: the origins of the values its keys set.
+struct FileMerge<'a> {
+    path: &'a Path,
+    text: &'a str,
+    origins: Vec<(String, Origin)>,
+}
+
+impl FileMerge<'_> {
+    /// The keys of section `name`.
+    fn section(&mut self, name: &'static str) -> SectionKeys<'_> {
+        SectionKeys::new(self.path, self.text, name, &mut self.origins)
+    }
+
+    /// Group `G`'s section, when the file has it, over the group's flags' texts `args`.
+    fn group<G: SettingsGroup>(
+        &mut self,
+        args: &mut G::Args,
+        section: &Option<G::Section>,
+    ) -> Result<(), SettingsError> {
+        let Some(section) = section else {
+            return Ok(());
+        };
+        G::merge(args, section, &mut self.section(G::SECTION)).map_err(|message| {
+            let path = self.path.to_owned();
+            SettingsError::combined(ConfigFileError::Invalid { path, message }.to_string())
+        })
     }
 }

@@ -370,7 +370,7 @@ fn clap_defaults_are_the_settings_constants() {
     assert_eq!(sa.timeout, d(crate::sources::service_api::DEFAULT_TIMEOUT));
     assert_eq!(
         s.checks.unwrap().interval,
-        d(crate::settings::DEFAULT_BOUNCERS_CHECK_INTERVAL)
+        d(crate::sources::bouncer_checks_settings::DEFAULT_CHECK_INTERVAL)
     );
 }
 

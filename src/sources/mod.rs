@@ -3,6 +3,7 @@
 //! Sources import only from [`crate::values`] and [`crate::crowdsec`]; each takes its own config (built by the
 //! top layer from the settings), never the settings themselves.
 
+pub mod bouncer_checks_settings;
 pub mod bouncer_config;
 pub mod cscli;
 pub mod endpoint_probe;

@@ -4,6 +4,7 @@
 
 pub(crate) mod duration;
 pub mod file;
+pub(crate) mod http_url;
 pub mod pem;
 pub mod secret;
 pub mod settings_group;

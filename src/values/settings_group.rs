@@ -17,19 +17,33 @@ pub trait SettingsGroup {
     type Args: clap::Args;
     /// The config-file section, every key optional (`#[serde(deny_unknown_fields)]`, so a typo is an error).
     type Section;
+    /// What the group takes from the groups resolved before it (`()`: nothing).
+    type Needs<'a>;
     /// What the group resolves to.
     type Settings;
     /// The section's key in the config file.
     const SECTION: &'static str;
 
     /// Each key `section` sets replaces its flag's text (record it with [`SectionKeys::set`]).
-    fn merge(args: &mut Self::Args, section: &Self::Section, keys: &mut SectionKeys<'_>);
+    ///
+    /// # Errors
+    /// A value of a key no flag holds (the file's only) that is refused: why, naming the key (the caller names the
+    /// file).
+    fn merge(
+        args: &mut Self::Args,
+        section: &Self::Section,
+        keys: &mut SectionKeys<'_>,
+    ) -> Result<(), String>;
 
     /// The settings from the flags' texts (the config file's merged in), checked.
     ///
     /// # Errors
     /// The first refused value, naming its origin ([`Resolver::refuse`]).
-    fn resolve(args: &Self::Args, r: &Resolver<'_>) -> Result<Self::Settings, SettingsError>;
+    fn resolve(
+        args: &Self::Args,
+        needs: Self::Needs<'_>,
+        r: &Resolver<'_>,
+    ) -> Result<Self::Settings, SettingsError>;
 }
 
 /// What a group resolves with: where each value came from, and the environment.
@@ -127,13 +141,13 @@ impl<'a> SectionKeys<'a> {
         }
     }
 
-    /// When the section sets `key` (`value`), it replaces the text of `--<flag>` (`to`).
+    /// When the section sets `key` (to `value`), that value replaces the text of `--<flag>` (`to`).
     pub fn set<T: Clone + Into<U>, U>(
         &mut self,
+        to: &mut U,
         flag: &str,
         key: &str,
-        value: Option<&T>,
-        to: &mut U,
+        value: &Option<T>,
     ) {
         let Some(value) = value else { return };
         let keys = [self.section, key];

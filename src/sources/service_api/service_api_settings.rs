@@ -99,44 +99,41 @@ impl SettingsGroup for ServiceApi {
     type Settings = Option<ServiceApiSettings>;
     const SECTION: &'static str = "service_api";
 
-    fn merge(args: &mut ServiceApiArgs, section: &ServiceApiSection, keys: &mut SectionKeys<'_>) {
-        let key_file = section.key_file.as_ref();
+    type Needs<'a> = ();
+
+    fn merge(
+        args: &mut ServiceApiArgs,
+        section: &ServiceApiSection,
+        keys: &mut SectionKeys<'_>,
+    ) -> Result<(), String> {
+        let s = section;
         keys.set(
+            &mut args.key_file,
             "service-api.key-file",
             "key_file",
-            key_file,
-            &mut args.key_file,
+            &s.key_file,
         );
+        keys.set(&mut args.url, "service-api.url", "url", &s.url);
+        keys.set(&mut args.tags, "service-api.tag", "tags", &s.tags);
         keys.set(
-            "service-api.url",
-            "url",
-            section.url.as_ref(),
-            &mut args.url,
-        );
-        keys.set(
-            "service-api.tag",
-            "tags",
-            section.tags.as_ref(),
-            &mut args.tags,
-        );
-        let refresh_interval = section.refresh_interval.as_ref();
-        keys.set(
+            &mut args.refresh_interval,
             "service-api.refresh-interval",
             "refresh_interval",
-            refresh_interval,
-            &mut args.refresh_interval,
+            &s.refresh_interval,
         );
         keys.set(
+            &mut args.timeout,
             "service-api.timeout",
             "timeout",
-            section.timeout.as_ref(),
-            &mut args.timeout,
+            &s.timeout,
         );
+        Ok(())
     }
 
     /// Messages name the key's file, never the key.
     fn resolve(
         args: &ServiceApiArgs,
+        (): (),
         r: &Resolver<'_>,
     ) -> Result<Option<ServiceApiSettings>, SettingsError> {
         let Some(key) = key(args, r)? else {
