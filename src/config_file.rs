@@ -6,14 +6,12 @@
 //! `--lapi.cache-interval` and `--lapi.timeout` still serve as the defaults of each entry). Unknown keys are
 //! errors, reported with their line and column, so a typo never silently falls back to a default.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::settings::{LapiDbLocation, LapiSettings, Thresholds};
-use crate::sources::lapi_db::target::ServerDb;
+use crate::settings::{LapiSettings, Thresholds};
 
 /// Why `--config.file` cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +50,7 @@ pub struct ConfigFile {
     pub log: Option<LogSection>,
     /// Several LAPIs; replaces the one the `--lapi.*` flags describe.
     #[serde(default)]
-    pub lapis: Option<Vec<LapiSection>>,
+    pub lapis: Option<Vec<crate::sources::lapi_db::lapi_settings::LapiSection>>,
     /// The Service API source (`--service-api.*`).
     #[serde(default)]
     pub service_api: Option<crate::sources::service_api::ServiceApiSection>,
@@ -84,36 +82,6 @@ pub struct LogSection {
     pub level: Option<crate::settings::LogLevel>,
     /// `--log.format`.
     pub format: Option<crate::settings::LogFormat>,
-}
-
-/// One Local API. Exactly one of `db`, `crowdsec_config` and `cscli_command` says where its bouncers are.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LapiSection {
-    /// The `lapi` label.
-    pub name: String,
-    /// Where the LAPI serves, e.g. `http://127.0.0.1:8080/`.
-    pub url: Option<String>,
-    /// The LAPI's SQLite database file, or a `postgres://` / `mysql://` URL.
-    pub db: Option<String>,
-    /// CrowdSec's config file, through which the database is found.
-    pub crowdsec_config: Option<PathBuf>,
-    /// A `cscli bouncers list -o json` command line (run without a shell).
-    pub cscli_command: Option<String>,
-    /// The password of a `postgres://` or `mysql://` `db`, when not in the URL: a file, or the name of an
-    /// environment variable.
-    pub db_password_file: Option<PathBuf>,
-    /// (See `db_password_file`.)
-    pub db_password_env: Option<String>,
-    /// How long a reading serves scrapes; default `--lapi.cache-interval`.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub cache_interval: Option<Duration>,
-    /// How often active decisions are counted; default `--lapi.decisions-interval`.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub decisions_interval: Option<Duration>,
-    /// Bounds one read; default `--lapi.timeout`.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub timeout: Option<Duration>,
 }
 
 /// `diagnose`'s thresholds, named as the rule file's recording rules (`crowdsec:<name>_seconds`), given as
@@ -288,81 +256,24 @@ impl ConfigFile {
         let Some(lapis) = &self.lapis else {
             return Ok(None);
         };
-        let invalid = |message: String| ConfigFileError::Invalid {
+        crate::sources::lapi_db::lapi_settings::from_file(
+            lapis,
+            default_cache_interval,
+            default_decisions_interval,
+            default_timeout,
+        )
+        .map(Some)
+        .map_err(|message| ConfigFileError::Invalid {
             path: path.to_owned(),
             message,
-        };
-        // `lapis: []`: no LAPI at all (a host with Blocklist-as-a-Service integrations only).
-        let mut names = HashSet::new();
-        let mut out = Vec::with_capacity(lapis.len());
-        for (i, l) in lapis.iter().enumerate() {
-            let at = format!("lapis[{i}] ({:?})", l.name);
-            if l.name.trim().is_empty() {
-                return Err(invalid(format!("lapis[{i}]: `name` must not be empty")));
-            }
-            if !names.insert(l.name.as_str()) {
-                return Err(invalid(format!("{at}: the name is used twice")));
-            }
-            let db = match (&l.db, &l.crowdsec_config, &l.cscli_command) {
-                (Some(db), None, None) if ServerDb::is_url(db) => LapiDbLocation::Server(
-                    ServerDb::from_url(db)
-                        .and_then(|t| {
-                            let env = match &l.db_password_env {
-                                Some(var) => Some(std::env::var(var).map_err(|_| {
-                                    format!("db_password_env: the variable {var} is not set")
-                                })?),
-                                None => None,
-                            };
-                            t.with_password(l.db_password_file.as_deref(), env)
-                        })
-                        .map_err(|e| invalid(format!("{at}: db: {e}")))?,
-                ),
-                (Some(_), None, None)
-                    if l.db_password_file.is_some() || l.db_password_env.is_some() =>
-                {
-                    return Err(invalid(format!(
-                        "{at}: db_password_file/db_password_env need a postgres:// or mysql:// `db`"
-                    )))
-                }
-                (Some(db), None, None) => LapiDbLocation::Sqlite(db.into()),
-                (None, Some(cfg), None) => LapiDbLocation::FromCrowdsecConfig(cfg.clone()),
-                (None, None, Some(cmd)) => LapiDbLocation::Cscli(
-                    crate::sources::cscli::split_command(cmd)
-                        .map_err(|e| invalid(format!("{at}: cscli_command: {e}")))?,
-                ),
-                _ => {
-                    return Err(invalid(format!(
-                        "{at}: give exactly one of `db`, `crowdsec_config` and `cscli_command`"
-                    )))
-                }
-            };
-            let url = match &l.url {
-                None => None,
-                Some(u) => Some(
-                    crate::values::http_url::parse(u)
-                        .map_err(|e| invalid(format!("{at}: url: {e}")))?,
-                ),
-            };
-            let read_timeout = l.timeout.unwrap_or(default_timeout);
-            if read_timeout.is_zero() {
-                return Err(invalid(format!("{at}: timeout must be more than 0")));
-            }
-            out.push(LapiSettings {
-                name: l.name.clone(),
-                db,
-                cache_interval: l.cache_interval.unwrap_or(default_cache_interval),
-                decisions_interval: l.decisions_interval.unwrap_or(default_decisions_interval),
-                read_timeout,
-                url,
-            });
-        }
-        Ok(Some(out))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::LapiDbLocation;
 
     fn err(text: &str) -> String {
         parse(Path::new("c.yaml"), text).unwrap_err().to_string()

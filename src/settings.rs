@@ -8,12 +8,6 @@ pub(crate) const DEFAULT_LISTEN_ADDRESS: &str = ":10423";
 /// Defaults of the flags, as clap takes them (texts, parsed by the same function as a given value).
 pub(crate) const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
 pub(crate) const DEFAULT_MAX_SCRAPE_WAIT: &str = "10s";
-pub(crate) const DEFAULT_CROWDSEC_CONFIG: &str = "/etc/crowdsec/config.yaml";
-pub(crate) const DEFAULT_LAPI_NAME: &str = "local";
-pub(crate) const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
-pub(crate) const DEFAULT_LAPI_TIMEOUT: &str = "5s";
-/// Active decisions are counted at most this often (a community blocklist is tens of thousands of rows).
-pub(crate) const DEFAULT_LAPI_DECISIONS_INTERVAL: &str = "60s";
 pub(crate) const DEFAULT_LOG_LEVEL: &str = "info";
 pub(crate) const DEFAULT_LOG_FORMAT: &str = "logfmt";
 
@@ -74,22 +68,8 @@ pub use crate::sources::bouncer_checks_settings::CheckSettings;
 /// The web layer's options ([`crate::web::Options`]), built here from the `--web.*` flags and config-file keys.
 pub use crate::web::Options as WebSettings;
 
-/// One LAPI and where its bouncers are read.
-#[derive(Debug, Clone)]
-pub struct LapiSettings {
-    /// The `lapi` label.
-    pub name: String,
-    /// Where its bouncers are read.
-    pub db: LapiDbLocation,
-    /// A reading serves scrapes for this long.
-    pub cache_interval: Duration,
-    /// A count of the active decisions serves scrapes for this long (source `lapi_decisions`).
-    pub decisions_interval: Duration,
-    /// One database read may take this long.
-    pub read_timeout: Duration,
-    /// Where the LAPI serves (from the config file), when known.
-    pub url: Option<reqwest::Url>,
-}
+/// The LAPIs' settings group, defined with the sources that read them.
+pub use crate::sources::lapi_db::lapi_settings::LapiSettings;
 
 /// Source `service_api`'s settings group, defined with the source.
 pub use crate::sources::service_api::{ServiceApiSettings, SERVICE_API_KEY_ENV};

@@ -15,14 +15,12 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::settings::{self as defaults, LogFormat, LogLevel, Origin, Settings, SettingsError};
 use crate::sources::bouncer_checks_settings::BouncersArgs;
+use crate::sources::lapi_db::lapi_settings::LapiArgs;
 use crate::sources::service_api::ServiceApiArgs;
 
 mod resolve;
 #[cfg(test)]
 mod tests;
-
-/// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
-pub(crate) const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -66,74 +64,6 @@ pub struct Cli {
     /// `diagnose`, or none to serve.
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-/// The Local API(s): where the bouncers are read.
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "LAPI")]
-pub struct LapiArgs {
-    /// CrowdSec's config file; the LAPI database is found through it (and its `.local` overlay).
-    #[arg(id = "crowdsec.config",
-        value_name = "PATH", long = "crowdsec.config", env = "CROWDSEC_EXPORTER_CROWDSEC_CONFIG", default_value = defaults::DEFAULT_CROWDSEC_CONFIG, global = true)]
-    pub crowdsec_config: PathBuf,
-
-    /// SQLite database of the LAPI, or a `postgres://` / `mysql://` URL, overriding the one CrowdSec's config names.
-    #[arg(
-        id = "lapi.db",
-        value_name = "PATH|URL",
-        long = "lapi.db",
-        env = "CROWDSEC_EXPORTER_LAPI_DB",
-        global = true
-    )]
-    pub db: Option<PathBuf>,
-
-    /// File holding the password of a `postgres://` or `mysql://` --lapi.db (instead of putting it in the URL);
-    /// the password may also come from the environment variable CROWDSEC_EXPORTER_LAPI_DB_PASSWORD.
-    #[arg(
-        id = "lapi.db-password-file",
-        value_name = "PATH",
-        long = "lapi.db-password-file",
-        env = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD_FILE",
-        global = true
-    )]
-    pub db_password_file: Option<PathBuf>,
-
-    /// Read the bouncers from this command's output instead of the database, e.g. `docker exec crowdsec cscli
-    /// bouncers list -o json` (split into words like a shell would, but run without one; default command:
-    /// `cscli bouncers list -o json`). It is killed, with every process it started, after 9/10 of --lapi.timeout.
-    #[arg(id = "lapi.cscli-command",
-        value_name = "COMMAND", long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND, global = true)]
-    pub cscli_command: Option<String>,
-
-    /// Name of this LAPI: the `lapi` label of every series.
-    #[arg(id = "lapi.name",
-        value_name = "NAME", long = "lapi.name", env = "CROWDSEC_EXPORTER_LAPI_NAME", default_value = defaults::DEFAULT_LAPI_NAME, global = true)]
-    pub name: String,
-
-    /// URL of the LAPI, for its /health; default: from api.server.listen_uri of CrowdSec's config.
-    #[arg(
-        id = "lapi.url",
-        value_name = "URL",
-        long = "lapi.url",
-        env = "CROWDSEC_EXPORTER_LAPI_URL",
-        global = true
-    )]
-    pub url: Option<String>,
-
-    /// How long one database reading serves scrapes (concurrent scrapes share one read).
-    #[arg(id = "lapi.cache-interval",
-        value_name = "DURATION", long = "lapi.cache-interval", env = "CROWDSEC_EXPORTER_LAPI_CACHE_INTERVAL", default_value = defaults::DEFAULT_LAPI_CACHE_INTERVAL, global = true)]
-    pub cache_interval: String,
-
-    /// How long one count of the LAPI's active decisions serves scrapes (crowdsec_lapi_active_decisions).
-    #[arg(id = "lapi.decisions-interval",
-        value_name = "DURATION", long = "lapi.decisions-interval", env = "CROWDSEC_EXPORTER_LAPI_DECISIONS_INTERVAL", default_value = defaults::DEFAULT_LAPI_DECISIONS_INTERVAL, global = true)]
-    pub decisions_interval: String,
-
-    /// Longest a database read may take; SQLite waits up to half of it for a lock.
-    #[arg(id = "lapi.timeout",
-        value_name = "DURATION", long = "lapi.timeout", env = "CROWDSEC_EXPORTER_LAPI_TIMEOUT", default_value = defaults::DEFAULT_LAPI_TIMEOUT, global = true)]
-    pub timeout: String,
 }
 
 /// HTTP: where and how metrics are served.

@@ -2,15 +2,12 @@
 //! naming where the refused value came from.
 
 use std::path::Path;
-use std::time::Duration;
 
-use super::{Cli, LAPI_DB_PASSWORD_ENV};
+use super::Cli;
 use crate::config_file::ConfigFileError;
-use crate::settings::{
-    LapiDbLocation, LapiSettings, LogSettings, Origin, Settings, SettingsError, WebSettings,
-};
+use crate::settings::{LogSettings, Origin, Settings, SettingsError, WebSettings};
 use crate::sources::bouncer_checks_settings::{BouncerChecks, FromLapi};
-use crate::sources::lapi_db::target::ServerDb;
+use crate::sources::lapi_db::lapi_settings::{self, Lapis};
 use crate::sources::service_api::{ServiceApi, SERVICE_API_KEY_ENV};
 use crate::values::settings_group::{AtLeast, Resolver, SectionKeys, SettingsGroup};
 
@@ -45,53 +42,23 @@ impl Cli {
             crate::web::parse_listen_address(address)
                 .map_err(|e| self.refuse("web.listen-address", e.to_string()))?;
         }
-        if self.lapi.name.is_empty() {
-            return Err(self.refuse("lapi.name", "must not be empty"));
-        }
-        let read_timeout = self.duration("lapi.timeout", &self.lapi.timeout, AtLeast::NonZero)?;
-        let cache_interval = self.duration(
-            "lapi.cache-interval",
-            &self.lapi.cache_interval,
-            AtLeast::Any,
-        )?;
-        let decisions_interval = self.duration(
-            "lapi.decisions-interval",
-            &self.lapi.decisions_interval,
-            AtLeast::Any,
-        )?;
-        let max_scrape_wait = self.duration(
+        let env = environment(key_env);
+        let resolver = Resolver::new(&self.origins, &env);
+        let max_scrape_wait = resolver.duration(
             "web.max-scrape-wait",
             &self.web.max_scrape_wait,
             AtLeast::Any,
         )?;
-        let db = match (&self.lapi.db, &self.lapi.cscli_command) {
-            (Some(_), Some(_)) => {
-                return Err(SettingsError::combined(
-                    "give either --lapi.db or --lapi.cscli-command, not both",
-                ))
-            }
-            (None, Some(command)) => LapiDbLocation::Cscli(
-                crate::sources::cscli::split_command(command)
-                    .map_err(|e| self.refuse("lapi.cscli-command", e.to_string()))?,
-            ),
-            (Some(path), None) => match path.to_str() {
-                Some(url) if ServerDb::is_url(url) => LapiDbLocation::Server(
-                    ServerDb::from_url(url)
-                        .and_then(|t| {
-                            t.with_password(
-                                self.lapi.db_password_file.as_deref(),
-                                std::env::var(LAPI_DB_PASSWORD_ENV).ok(),
-                            )
-                        })
-                        .map_err(|e| self.refuse("lapi.db", e.to_string()))?,
-                ),
-                _ => LapiDbLocation::Sqlite(path.clone()),
-            },
-            (None, None) => LapiDbLocation::FromCrowdsecConfig(self.lapi.crowdsec_config.clone()),
-        };
-        let env = environment(key_env);
-        let resolver = Resolver::new(&self.origins, &env);
+        let mut lapis = Lapis::resolve(&self.lapi, (), &resolver)?;
         let service_api = ServiceApi::resolve(&self.service_api, (), &resolver)?;
+        if service_api.is_some() && lapi_settings::blocklists_only(&self.lapi, &lapis) {
+            lapis.clear();
+        }
+        let lapi = FromLapi {
+            crowdsec_config: &self.lapi.crowdsec_config,
+            url: self.lapi.url.as_deref(),
+        };
+        let checks = BouncerChecks::resolve(&self.bouncers, lapi, &resolver)?;
         Ok(Settings {
             web: WebSettings {
                 listen_addresses: self.web.listen_addresses.clone(),
@@ -99,48 +66,15 @@ impl Cli {
                 max_scrape_wait,
                 config_file: self.web.config_file.clone(),
             },
-            lapis: if service_api.is_some() && self.no_lapi_here(&db) {
-                vec![]
-            } else {
-                vec![LapiSettings {
-                    name: self.lapi.name.clone(),
-                    db,
-                    cache_interval,
-                    decisions_interval,
-                    read_timeout,
-                    url: None,
-                }]
-            },
+            lapis,
             log: LogSettings {
                 level: self.log.level,
                 format: self.log.format,
             },
             service_api,
-            checks: Some(BouncerChecks::resolve(
-                &self.bouncers,
-                FromLapi {
-                    crowdsec_config: &self.lapi.crowdsec_config,
-                    url: self.lapi.url.as_deref(),
-                },
-                &resolver,
-            )?),
+            checks: Some(checks),
             thresholds: crate::settings::Thresholds::default(),
         })
-    }
-
-    /// With a Service API key given, a host with Blocklist-as-a-Service only: no LAPI flag given and the default
-    /// CrowdSec config certainly absent (`try_exists` says no; an unreadable directory keeps the LAPI, reported
-    /// down with its reason). Then there is no LAPI source rather than one down forever.
-    fn no_lapi_here(&self, db: &LapiDbLocation) -> bool {
-        matches!(db, LapiDbLocation::FromCrowdsecConfig(p)
-            if p == std::path::Path::new(crate::settings::DEFAULT_CROWDSEC_CONFIG)
-                && matches!(p.try_exists(), Ok(false)))
-            && self.lapi.url.is_none()
-    }
-
-    /// A duration setting, parsed as every duration is ([`crate::values::duration::parse`]) and bounded.
-    fn duration(&self, flag: &str, text: &str, bound: AtLeast) -> Result<Duration, SettingsError> {
-        Resolver::new(&self.origins, &|_| None).duration(flag, text, bound)
     }
 
     /// Settings from `--config.file`: its keys over the flags' values, its `lapis` instead of the flags' LAPI.
@@ -187,35 +121,12 @@ impl Cli {
             merged.log.level = log.level.unwrap_or(merged.log.level);
             merged.log.format = log.format.unwrap_or(merged.log.format);
         }
+        over.group::<Lapis>(&mut merged.lapi, &file.lapis)?;
         over.group::<ServiceApi>(&mut merged.service_api, &file.service_api)?;
         over.group::<BouncerChecks>(&mut merged.bouncers, &file.bouncers)?;
         merged.origins.extend(over.origins);
         let thresholds = file.thresholds(path).map_err(file_error)?;
-        // The flags' (or their environment's) values are the defaults of each `lapis` entry.
-        let default_cache_interval = self.duration(
-            "lapi.cache-interval",
-            &self.lapi.cache_interval,
-            AtLeast::Any,
-        )?;
-        let default_timeout =
-            self.duration("lapi.timeout", &self.lapi.timeout, AtLeast::NonZero)?;
-        let default_decisions_interval = self.duration(
-            "lapi.decisions-interval",
-            &self.lapi.decisions_interval,
-            AtLeast::Any,
-        )?;
-        let lapis = file
-            .lapi_settings(
-                path,
-                default_cache_interval,
-                default_decisions_interval,
-                default_timeout,
-            )
-            .map_err(file_error)?;
         let mut settings = merged.settings_with_key_env(key_env)?;
-        if let Some(lapis) = lapis {
-            settings.lapis = lapis;
-        }
         settings.thresholds = thresholds;
         Ok(settings)
     }
@@ -254,9 +165,7 @@ impl FileMerge<'_> {
         let Some(section) = section else {
             return Ok(());
         };
-        G::merge(args, section, &mut self.section(G::SECTION)).map_err(|message| {
-            let path = self.path.to_owned();
-            SettingsError::combined(ConfigFileError::Invalid { path, message }.to_string())
-        })
+        G::merge(args, section, &mut self.section(G::SECTION))
+            .map_err(|message| SettingsError::in_file(self.path, message))
     }
 }

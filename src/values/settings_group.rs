@@ -141,6 +141,11 @@ impl<'a> SectionKeys<'a> {
         }
     }
 
+    /// The config file.
+    pub fn path(&self) -> &Path {
+        self.path
+    }
+
     /// When the section sets `key` (to `value`), that value replaces the text of `--<flag>` (`to`).
     pub fn set<T: Clone + Into<U>, U>(
         &mut self,
@@ -224,6 +229,11 @@ impl std::fmt::Display for SettingsError {
 impl std::error::Error for SettingsError {}
 
 impl SettingsError {
+    /// An error in the config file at `path`, the key named in `message` (as the file's own checks word it).
+    pub fn in_file(path: &Path, message: impl std::fmt::Display) -> Self {
+        SettingsError::combined(format!("config file {}: {message}", path.display()))
+    }
+
     /// An error about several settings at once, each named in `message`.
     pub fn combined(message: impl Into<String>) -> Self {
         SettingsError {

@@ -4,6 +4,7 @@
 
 pub(crate) mod access;
 pub(crate) mod db_tls;
+pub mod lapi_settings;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod server;
