@@ -6,14 +6,12 @@
 //! `--lapi.cache-interval` and `--lapi.timeout` still serve as the defaults of each entry). Unknown keys are
 //! errors, reported with their line and column, so a typo never silently falls back to a default.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use crate::settings::{LapiDbLocation, LapiSettings, Thresholds};
-use crate::sources::lapi_db::target::ServerDb;
+use crate::settings::{LapiSettings, Thresholds};
 
 /// Why `--config.file` cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +39,7 @@ pub enum ConfigFileError {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
-    /// The file's text, kept to find the line of a key whose value is refused after parsing ([`ConfigFile::line_of`]).
+    /// The file's text, kept to find the line of a key whose value is refused after parsing ([`crate::values::yaml::line_of`]).
     #[serde(skip)]
     pub text: String,
     /// Listen addresses, telemetry path, scrape wait (`--web.*`).
@@ -52,13 +50,13 @@ pub struct ConfigFile {
     pub log: Option<LogSection>,
     /// Several LAPIs; replaces the one the `--lapi.*` flags describe.
     #[serde(default)]
-    pub lapis: Option<Vec<LapiSection>>,
+    pub lapis: Option<Vec<crate::sources::lapi_db::lapi_settings::LapiSection>>,
     /// The Service API source (`--service-api.*`).
     #[serde(default)]
-    pub service_api: Option<ServiceApiSection>,
+    pub service_api: Option<crate::sources::service_api::ServiceApiSection>,
     /// Bouncer configuration checks (`--bouncers.*`).
     #[serde(default)]
-    pub bouncers: Option<BouncersSection>,
+    pub bouncers: Option<crate::sources::bouncer_checks_settings::BouncersSection>,
     /// When `diagnose` calls a bouncer late or offline (no flag: the file only).
     #[serde(default)]
     pub thresholds: Option<ThresholdsSection>,
@@ -86,104 +84,44 @@ pub struct LogSection {
     pub format: Option<crate::settings::LogFormat>,
 }
 
-/// One Local API. Exactly one of `db`, `crowdsec_config` and `cscli_command` says where its bouncers are.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LapiSection {
-    /// The `lapi` label.
-    pub name: String,
-    /// Where the LAPI serves, e.g. `http://127.0.0.1:8080/`.
-    pub url: Option<String>,
-    /// The LAPI's SQLite database file, or a `postgres://` / `mysql://` URL.
-    pub db: Option<String>,
-    /// CrowdSec's config file, through which the database is found.
-    pub crowdsec_config: Option<PathBuf>,
-    /// A `cscli bouncers list -o json` command line (run without a shell).
-    pub cscli_command: Option<String>,
-    /// The password of a `postgres://` or `mysql://` `db`, when not in the URL: a file, or the name of an
-    /// environment variable.
-    pub db_password_file: Option<PathBuf>,
-    /// (See `db_password_file`.)
-    pub db_password_env: Option<String>,
-    /// How long a reading serves scrapes; default `--lapi.cache-interval`.
-    #[serde(default, deserialize_with = "duration")]
-    pub cache_interval: Option<Duration>,
-    /// How often active decisions are counted; default `--lapi.decisions-interval`.
-    #[serde(default, deserialize_with = "duration")]
-    pub decisions_interval: Option<Duration>,
-    /// Bounds one read; default `--lapi.timeout`.
-    #[serde(default, deserialize_with = "duration")]
-    pub timeout: Option<Duration>,
-}
-
-/// `service_api:` (`--service-api.*`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceApiSection {
-    /// File holding the key (or CROWDSEC_SERVICE_API_KEY); never the key itself.
-    pub key_file: Option<PathBuf>,
-    /// `--service-api.url`.
-    pub url: Option<String>,
-    /// `--service-api.tag`: only integrations with any of these tags.
-    pub tags: Option<Vec<String>>,
-    /// Raw texts, parsed by the same functions as their flags' (errors name the key and its line).
-    pub refresh_interval: Option<String>,
-    /// (See `refresh_interval`.)
-    pub timeout: Option<String>,
-}
-
-/// The configuration checks; each key replaces its `--bouncers.*` flag (lists included, not merged).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BouncersSection {
-    /// `--bouncers.config-dir`: folders whose bouncer configuration files are found and checked.
-    pub config_dirs: Option<Vec<PathBuf>>,
-    /// `--bouncers.config-file`: single files to check.
-    pub config_files: Option<Vec<PathBuf>>,
-    /// Raw text, parsed by `--bouncers.check-interval`'s parser (errors name this key and its line).
-    pub check_interval: Option<String>,
-    /// Bounds each LAPI `/health` request; default: the check interval, at most 5 s.
-    #[serde(default, deserialize_with = "duration")]
-    pub timeout: Option<Duration>,
-}
-
 /// `diagnose`'s thresholds, named as the rule file's recording rules (`crowdsec:<name>_seconds`), given as
 /// durations. The alerts and dashboards read the recording rules: set both alike.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdsSection {
     /// `offline` is the name of releases before the verdicts issue.
-    #[serde(default, deserialize_with = "duration", alias = "offline")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::duration::deserialize",
+        alias = "offline"
+    )]
     pub bouncer_offline_threshold: Option<Duration>,
     /// `late` is the name of releases before the verdicts issue.
-    #[serde(default, deserialize_with = "duration", alias = "late")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::duration::deserialize",
+        alias = "late"
+    )]
     pub early_warning_threshold: Option<Duration>,
     /// Recording rule `crowdsec:never_pulled_grace_seconds`.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub never_pulled_grace: Option<Duration>,
     /// Recording rule `crowdsec:usage_metrics_freshness_seconds`.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub usage_metrics_freshness: Option<Duration>,
     /// Unset: follows `bouncer_offline_threshold`, as the recording rule does.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub integration_offline_threshold: Option<Duration>,
     /// Recording rule `crowdsec:partial_enforcement_ratio` (mixin `partialEnforcementRatio`), in (0, 1].
     #[serde(default)]
     pub partial_enforcement_ratio: Option<f64>,
     /// Recording rule `crowdsec:community_integration_offline_threshold_seconds`; unset: the integration threshold
     /// plus 6 h.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub community_integration_offline_threshold: Option<Duration>,
     /// Recording rule `crowdsec:log_processor_offline_threshold_seconds`.
-    #[serde(default, deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
     pub log_processor_offline_threshold: Option<Duration>,
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let text = String::deserialize(d)?;
-    crate::values::duration::parse(&text)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
 }
 
 /// Reads and checks the file's syntax and keys.
@@ -224,40 +162,6 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
 }
 
 impl ConfigFile {
-    /// The 1-based line of the key at `keys` (e.g. `["web", "telemetry_path"]`), for block-style YAML: each key is
-    /// looked for below its parent, more indented. `None` when not found (flow style, or not set).
-    pub(crate) fn line_of(&self, keys: &[&str]) -> Option<usize> {
-        let mut parent_indent: Option<usize> = None;
-        let mut found = None;
-        let mut lines = self.text.lines().enumerate();
-        for key in keys {
-            found = None;
-            for (n, line) in lines.by_ref() {
-                let body = line.trim_start();
-                if body.is_empty() || body.starts_with('#') {
-                    continue;
-                }
-                let indent = line.len() - body.len();
-                if parent_indent.is_some_and(|p| indent <= p) {
-                    return None;
-                }
-                if parent_indent.is_none() && indent > 0 {
-                    continue;
-                }
-                let is_key = body
-                    .strip_prefix(key)
-                    .is_some_and(|rest| rest.trim_start().starts_with(':'));
-                if is_key {
-                    found = Some(n + 1);
-                    parent_indent = Some(indent);
-                    break;
-                }
-            }
-            found?;
-        }
-        found
-    }
-
     /// `diagnose`'s thresholds: the file's, else the rule file's defaults, checked (every one above zero, the early
     /// warning below the offline threshold).
     ///
@@ -322,22 +226,18 @@ impl ConfigFile {
         Ok(t)
     }
 
-    /// Checks the values of the `bouncers` section that flags would have checked.
+    /// Checks the values of the `bouncers` section that flags would have checked (as merging it does).
     ///
     /// # Errors
-    /// [`ConfigFileError::Invalid`] naming the key and its line for a value its flag would refuse.
+    /// [`ConfigFileError::Invalid`] naming the key for a value its flag would refuse.
     pub fn check_bouncers(&self, path: &Path) -> Result<(), ConfigFileError> {
         let Some(b) = &self.bouncers else {
             return Ok(());
         };
-        let invalid = |message: &str| ConfigFileError::Invalid {
+        b.check().map_err(|message| ConfigFileError::Invalid {
             path: path.to_owned(),
-            message: message.to_owned(),
-        };
-        if b.timeout.is_some_and(|t| t.is_zero()) {
-            return Err(invalid("bouncers.timeout must be more than 0"));
-        }
-        Ok(())
+            message,
+        })
     }
 
     /// The LAPIs the file lists, checked; `None` when it has no `lapis` key.
@@ -356,90 +256,24 @@ impl ConfigFile {
         let Some(lapis) = &self.lapis else {
             return Ok(None);
         };
-        let invalid = |message: String| ConfigFileError::Invalid {
+        crate::sources::lapi_db::lapi_settings::from_file(
+            lapis,
+            default_cache_interval,
+            default_decisions_interval,
+            default_timeout,
+        )
+        .map(Some)
+        .map_err(|message| ConfigFileError::Invalid {
             path: path.to_owned(),
             message,
-        };
-        // `lapis: []`: no LAPI at all (a host with Blocklist-as-a-Service integrations only).
-        let mut names = HashSet::new();
-        let mut out = Vec::with_capacity(lapis.len());
-        for (i, l) in lapis.iter().enumerate() {
-            let at = format!("lapis[{i}] ({:?})", l.name);
-            if l.name.trim().is_empty() {
-                return Err(invalid(format!("lapis[{i}]: `name` must not be empty")));
-            }
-            if !names.insert(l.name.as_str()) {
-                return Err(invalid(format!("{at}: the name is used twice")));
-            }
-            let db = match (&l.db, &l.crowdsec_config, &l.cscli_command) {
-                (Some(db), None, None) if ServerDb::is_url(db) => LapiDbLocation::Server(
-                    ServerDb::from_url(db)
-                        .and_then(|t| {
-                            let env = match &l.db_password_env {
-                                Some(var) => Some(std::env::var(var).map_err(|_| {
-                                    format!("db_password_env: the variable {var} is not set")
-                                })?),
-                                None => None,
-                            };
-                            t.with_password(l.db_password_file.as_deref(), env)
-                        })
-                        .map_err(|e| invalid(format!("{at}: db: {e}")))?,
-                ),
-                (Some(_), None, None)
-                    if l.db_password_file.is_some() || l.db_password_env.is_some() =>
-                {
-                    return Err(invalid(format!(
-                        "{at}: db_password_file/db_password_env need a postgres:// or mysql:// `db`"
-                    )))
-                }
-                (Some(db), None, None) => LapiDbLocation::Sqlite(db.into()),
-                (None, Some(cfg), None) => LapiDbLocation::FromCrowdsecConfig(cfg.clone()),
-                (None, None, Some(cmd)) => LapiDbLocation::Cscli(
-                    crate::sources::cscli::split_command(cmd)
-                        .map_err(|e| invalid(format!("{at}: cscli_command: {e}")))?,
-                ),
-                _ => {
-                    return Err(invalid(format!(
-                        "{at}: give exactly one of `db`, `crowdsec_config` and `cscli_command`"
-                    )))
-                }
-            };
-            let url = match &l.url {
-                None => None,
-                Some(u) => Some(lapi_url(u).map_err(|e| invalid(format!("{at}: url: {e}")))?),
-            };
-            let read_timeout = l.timeout.unwrap_or(default_timeout);
-            if read_timeout.is_zero() {
-                return Err(invalid(format!("{at}: timeout must be more than 0")));
-            }
-            out.push(LapiSettings {
-                name: l.name.clone(),
-                db,
-                cache_interval: l.cache_interval.unwrap_or(default_cache_interval),
-                decisions_interval: l.decisions_interval.unwrap_or(default_decisions_interval),
-                read_timeout,
-                url,
-            });
-        }
-        Ok(Some(out))
+        })
     }
-}
-
-/// A LAPI's URL: http or https, with a host; credentials in it are refused (they would be logged).
-pub(crate) fn lapi_url(text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err("must be an http:// or https:// URL with a host".to_owned());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not hold credentials".to_owned());
-    }
-    Ok(url)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::LapiDbLocation;
 
     fn err(text: &str) -> String {
         parse(Path::new("c.yaml"), text).unwrap_err().to_string()
@@ -598,23 +432,5 @@ mod tests {
             .unwrap()
             .lapis
             .is_none());
-    }
-
-    #[test]
-    fn line_of_finds_a_key_below_its_section() {
-        let file = parse(
-            Path::new("c.yaml"),
-            "# top\nlog:\n  level: info\nweb:\n\n  # listen\n  listen_addresses: [':1']\n  telemetry_path: /m\nservice_api:\n  url: x\n",
-        )
-        .unwrap();
-        assert_eq!(file.line_of(&["web", "telemetry_path"]), Some(8));
-        assert_eq!(file.line_of(&["web", "listen_addresses"]), Some(7));
-        assert_eq!(file.line_of(&["service_api", "url"]), Some(10));
-        assert_eq!(file.line_of(&["web"]), Some(4));
-        // Not under its section: not found, rather than another section's line.
-        assert_eq!(file.line_of(&["log", "telemetry_path"]), None);
-        assert_eq!(file.line_of(&["web", "url"]), None);
-        let flow = parse(Path::new("c.yaml"), "web: {telemetry_path: /m}\n").unwrap();
-        assert_eq!(flow.line_of(&["web", "telemetry_path"]), None);
     }
 }

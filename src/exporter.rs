@@ -286,47 +286,51 @@ fn lapi_cache(l: &LapiSettings) -> Cached<LapiBouncers> {
             "watching the LAPI's bouncers through the output of a cscli command (--lapi.cscli-command)");
         LapiBouncers::Cscli(CscliSource::new(argv.clone(), l.read_timeout * 9 / 10).named(&l.name))
     } else {
-        let source = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
+        let source = db_handle(l);
         log_lapi_db(&l.name, &l.db, &source);
         LapiBouncers::Db(Box::new(source))
     };
     Cached::new(source, l.cache_interval, l.read_timeout)
 }
 
-/// A LAPI's active decisions behind their own cache (`--lapi.decisions-interval`), on a database handle of their
-/// own; none for a LAPI read through cscli (no database to count in).
+/// A LAPI's active decisions behind their own cache (`--lapi.decisions-interval`).
 fn decisions_cache(l: &LapiSettings) -> Option<Cached<LapiDecisionsSource>> {
-    if matches!(l.db, LapiDbLocation::Cscli(_)) {
-        tracing::info!(source = lapi_decisions::SOURCE, name = %l.name,
-            "active decisions are not counted: the LAPI is read through cscli, not its database");
-        return None;
-    }
-    let db = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
+    let db = table_db(
+        l,
+        lapi_decisions::SOURCE,
+        "active decisions are not counted",
+    )?;
     tracing::info!(source = lapi_decisions::SOURCE, name = %l.name,
         interval = ?l.decisions_interval, "counting the LAPI's active decisions in its database");
-    Some(Cached::new(
-        LapiDecisionsSource::new(db).with_url(l.url.clone()),
-        l.decisions_interval,
-        l.read_timeout,
-    ))
+    let source = LapiDecisionsSource::new(db).with_url(l.url.clone());
+    Some(Cached::new(source, l.decisions_interval, l.read_timeout))
 }
 
-/// A LAPI's log processors (table `machines`) on a database handle of their own, with the bouncers' cache
-/// interval; none for a LAPI read through cscli (no database).
+/// A LAPI's log processors (table `machines`), with the bouncers' cache interval.
 fn machines_cache(l: &LapiSettings) -> Option<Cached<LapiMachinesSource>> {
-    if matches!(l.db, LapiDbLocation::Cscli(_)) {
-        tracing::info!(source = lapi_machines::SOURCE, name = %l.name,
-            "log processors are not read: the LAPI is read through cscli, not its database");
-        return None;
-    }
-    let db = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
+    let db = table_db(l, lapi_machines::SOURCE, "log processors are not read")?;
     tracing::info!(source = lapi_machines::SOURCE, name = %l.name,
         "reading the LAPI's log processors (table machines) in its database");
-    Some(Cached::new(
-        LapiMachinesSource::new(db),
-        l.cache_interval,
-        l.read_timeout,
-    ))
+    let source = LapiMachinesSource::new(db);
+    Some(Cached::new(source, l.cache_interval, l.read_timeout))
+}
+
+/// The database handle of a source reading one more table of a LAPI's database (`sources::lapi_table`): a handle of
+/// its own, so neither read waits for the other. None for a LAPI read through cscli (no database to read), which the
+/// start-up line says, beginning with `not_read`.
+fn table_db(l: &LapiSettings, source: &'static str, not_read: &str) -> Option<LapiDbSource> {
+    if matches!(l.db, LapiDbLocation::Cscli(_)) {
+        tracing::info!(source, name = %l.name,
+            "{not_read}: the LAPI is read through cscli, not its database");
+        return None;
+    }
+    Some(db_handle(l))
+}
+
+/// A handle of its own on a LAPI's database, named after the LAPI; SQLite waits up to half the read timeout for a
+/// lock.
+fn db_handle(l: &LapiSettings) -> LapiDbSource {
+    LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name)
 }
 
 /// The start-up line of a database source: where its database is and how it was found. Finding it through
@@ -376,10 +380,7 @@ fn bouncer_config_cache(
         .partition(|l| matches!(l.db, LapiDbLocation::Cscli(_)));
     let lapis = dbs
         .into_iter()
-        .map(|l| {
-            let db = LapiDbSource::new(l.db.clone(), l.read_timeout / 2).named(&l.name);
-            (l.name.clone(), Arc::new(db))
-        })
+        .map(|l| (l.name.clone(), Arc::new(db_handle(l))))
         .collect();
     let name = settings.lapis.first().map_or("local", |l| l.name.as_str());
     let source = BouncerConfigSource::new(

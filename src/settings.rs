@@ -1,6 +1,5 @@
 //! Settings, independent of where they come from (flags and env today; a YAML file can fill the same structs).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Default listen address, every interface. Port 10423: above 10000, used by no exporter in Prometheus' port list
@@ -9,91 +8,11 @@ pub(crate) const DEFAULT_LISTEN_ADDRESS: &str = ":10423";
 /// Defaults of the flags, as clap takes them (texts, parsed by the same function as a given value).
 pub(crate) const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
 pub(crate) const DEFAULT_MAX_SCRAPE_WAIT: &str = "10s";
-pub(crate) const DEFAULT_CROWDSEC_CONFIG: &str = "/etc/crowdsec/config.yaml";
-pub(crate) const DEFAULT_LAPI_NAME: &str = "local";
-pub(crate) const DEFAULT_LAPI_CACHE_INTERVAL: &str = "5s";
-pub(crate) const DEFAULT_LAPI_TIMEOUT: &str = "5s";
-/// Active decisions are counted at most this often (a community blocklist is tens of thousands of rows).
-pub(crate) const DEFAULT_LAPI_DECISIONS_INTERVAL: &str = "60s";
-pub(crate) const DEFAULT_SERVICE_API_REFRESH_INTERVAL: &str = "5m";
-pub(crate) const DEFAULT_SERVICE_API_TIMEOUT: &str = "30s";
-pub(crate) const DEFAULT_BOUNCERS_CONFIG_DIR: &str = "/etc/crowdsec/bouncers";
-pub(crate) const DEFAULT_BOUNCERS_CHECK_INTERVAL: &str = "30s";
 pub(crate) const DEFAULT_LOG_LEVEL: &str = "info";
 pub(crate) const DEFAULT_LOG_FORMAT: &str = "logfmt";
 
-/// Where a setting's value came from, as a user would look for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    /// A command-line flag (or its default), e.g. `--lapi.url`.
-    Flag(String),
-    /// The flag's environment variable, e.g. `CROWDSEC_EXPORTER_LAPI_URL`.
-    Env(String),
-    /// A key of the `--config.file` YAML file, e.g. `web.telemetry_path`, with its 1-based line when found.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The key's 1-based line, when found.
-        line: Option<usize>,
-        /// The key, dotted, e.g. `web.telemetry_path`.
-        key: String,
-    },
-    /// Several values together (e.g. "the Service API key"), said in the message.
-    Combined,
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Origin::Flag(flag) => f.write_str(flag),
-            Origin::Env(var) => f.write_str(var),
-            Origin::File {
-                path,
-                line: Some(line),
-                key,
-            } => write!(f, "{}:{line} {key}", path.display()),
-            Origin::File {
-                path,
-                line: None,
-                key,
-            } => write!(f, "{} {key}", path.display()),
-            Origin::Combined => Ok(()),
-        }
-    }
-}
-
-/// A refused setting: its origin (`--flag`, `ENV_VAR` or `file:line key`) and why. Never holds a secret's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingsError {
-    /// Where the refused value came from.
-    pub origin: Origin,
-    /// Why it is refused, in operator words.
-    pub message: String,
-}
-
-impl std::fmt::Display for SettingsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.origin {
-            Origin::Combined => f.write_str(&self.message),
-            origin => write!(f, "{origin}: {}", self.message),
-        }
-    }
-}
-
-impl std::error::Error for SettingsError {}
-
-impl SettingsError {
-    /// An error about several settings at once, each named in `message`.
-    pub(crate) fn combined(message: impl Into<String>) -> Self {
-        SettingsError {
-            origin: Origin::Combined,
-            message: message.into(),
-        }
-    }
-}
-
-/// The environment variable that holds the Service API key (the alternative to `--service-api.key-file`).
-pub const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
+/// Where a setting's value came from, and a refused one: defined with the settings groups (layer `values`).
+pub use crate::values::settings_group::{Origin, SettingsError};
 
 /// Everything the exporter runs with, from the flags, the environment and `--config.file`, checked.
 #[derive(Debug, Clone)]
@@ -143,76 +62,17 @@ impl Settings {
     }
 }
 
-/// Sources `bouncer_config` and `lapi_health`.
-#[derive(Debug, Clone)]
-pub struct CheckSettings {
-    /// Folders holding bouncer configuration files.
-    pub config_dirs: Vec<PathBuf>,
-    /// Configuration files checked besides the folders' ones.
-    pub config_files: Vec<PathBuf>,
-    /// The LAPI's URL; `None`: CrowdSec's `api.server.listen_uri`.
-    pub lapi_url: Option<reqwest::Url>,
-    /// CrowdSec's config, where `listen_uri` is read.
-    pub crowdsec_config: PathBuf,
-    /// The checks run at most this often.
-    pub interval: Duration,
-    /// Bounds each `/health` request.
-    pub timeout: Duration,
-}
-
-impl CheckSettings {
-    /// Where bouncer files are looked for, as start-up and `diagnose` say it: each folder (`(missing: skipped)`
-    /// when it is not one), then each file.
-    pub fn places(&self) -> Vec<String> {
-        self.config_dirs
-            .iter()
-            .map(|d| {
-                let state = if d.is_dir() {
-                    ""
-                } else {
-                    " (missing: skipped)"
-                };
-                format!("{}{state}", d.display())
-            })
-            .chain(self.config_files.iter().map(|f| f.display().to_string()))
-            .collect()
-    }
-}
+/// Sources `bouncer_config` and `lapi_health`'s settings group, defined with them.
+pub use crate::sources::bouncer_checks_settings::CheckSettings;
 
 /// The web layer's options ([`crate::web::Options`]), built here from the `--web.*` flags and config-file keys.
 pub use crate::web::Options as WebSettings;
 
-/// One LAPI and where its bouncers are read.
-#[derive(Debug, Clone)]
-pub struct LapiSettings {
-    /// The `lapi` label.
-    pub name: String,
-    /// Where its bouncers are read.
-    pub db: LapiDbLocation,
-    /// A reading serves scrapes for this long.
-    pub cache_interval: Duration,
-    /// A count of the active decisions serves scrapes for this long (source `lapi_decisions`).
-    pub decisions_interval: Duration,
-    /// One database read may take this long.
-    pub read_timeout: Duration,
-    /// Where the LAPI serves (from the config file), when known.
-    pub url: Option<reqwest::Url>,
-}
+/// The LAPIs' settings group, defined with the sources that read them.
+pub use crate::sources::lapi_db::lapi_settings::LapiSettings;
 
-/// Source `service_api`: the CrowdSec Service API's integrations list.
-#[derive(Debug, Clone)]
-pub struct ServiceApiSettings {
-    /// Base URL, checked by [`crate::sources::service_api::parse_base_url`], e.g. `https://admin.api.crowdsec.net/v1`.
-    pub url: reqwest::Url,
-    /// Sent as `x-api-key`; `Debug` prints `<redacted>`.
-    pub key: crate::values::secret::Secret,
-    /// Only integrations with any of these tags (none = all).
-    pub tags: Vec<String>,
-    /// A reading serves scrapes for this long (the API is rate-limited and its data coarse).
-    pub refresh_interval: Duration,
-    /// One read, all pages, may take this long.
-    pub timeout: Duration,
-}
+/// Source `service_api`'s settings group, defined with the source.
+pub use crate::sources::service_api::{ServiceApiSettings, SERVICE_API_KEY_ENV};
 
 /// Where a LAPI's database is: the `lapi_db`/`cscli` sources' own config.
 pub use crate::sources::lapi_db::LapiDbLocation;

@@ -14,17 +14,13 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::settings::{self as defaults, LogFormat, LogLevel, Origin, Settings, SettingsError};
-use crate::sources::service_api;
+use crate::sources::bouncer_checks_settings::BouncersArgs;
+use crate::sources::lapi_db::lapi_settings::LapiArgs;
+use crate::sources::service_api::ServiceApiArgs;
 
 mod resolve;
 #[cfg(test)]
 mod tests;
-
-/// Environment variable holding the Service API key (there is deliberately no flag for the key itself).
-pub(crate) const SERVICE_API_KEY_ENV: &str = "CROWDSEC_SERVICE_API_KEY";
-
-/// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
-pub(crate) const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -68,74 +64,6 @@ pub struct Cli {
     /// `diagnose`, or none to serve.
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-/// The Local API(s): where the bouncers are read.
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "LAPI")]
-pub struct LapiArgs {
-    /// CrowdSec's config file; the LAPI database is found through it (and its `.local` overlay).
-    #[arg(id = "crowdsec.config",
-        value_name = "PATH", long = "crowdsec.config", env = "CROWDSEC_EXPORTER_CROWDSEC_CONFIG", default_value = defaults::DEFAULT_CROWDSEC_CONFIG, global = true)]
-    pub crowdsec_config: PathBuf,
-
-    /// SQLite database of the LAPI, or a `postgres://` / `mysql://` URL, overriding the one CrowdSec's config names.
-    #[arg(
-        id = "lapi.db",
-        value_name = "PATH|URL",
-        long = "lapi.db",
-        env = "CROWDSEC_EXPORTER_LAPI_DB",
-        global = true
-    )]
-    pub db: Option<PathBuf>,
-
-    /// File holding the password of a `postgres://` or `mysql://` --lapi.db (instead of putting it in the URL);
-    /// the password may also come from the environment variable CROWDSEC_EXPORTER_LAPI_DB_PASSWORD.
-    #[arg(
-        id = "lapi.db-password-file",
-        value_name = "PATH",
-        long = "lapi.db-password-file",
-        env = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD_FILE",
-        global = true
-    )]
-    pub db_password_file: Option<PathBuf>,
-
-    /// Read the bouncers from this command's output instead of the database, e.g. `docker exec crowdsec cscli
-    /// bouncers list -o json` (split into words like a shell would, but run without one; default command:
-    /// `cscli bouncers list -o json`). It is killed, with every process it started, after 9/10 of --lapi.timeout.
-    #[arg(id = "lapi.cscli-command",
-        value_name = "COMMAND", long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND, global = true)]
-    pub cscli_command: Option<String>,
-
-    /// Name of this LAPI: the `lapi` label of every series.
-    #[arg(id = "lapi.name",
-        value_name = "NAME", long = "lapi.name", env = "CROWDSEC_EXPORTER_LAPI_NAME", default_value = defaults::DEFAULT_LAPI_NAME, global = true)]
-    pub name: String,
-
-    /// URL of the LAPI, for its /health; default: from api.server.listen_uri of CrowdSec's config.
-    #[arg(
-        id = "lapi.url",
-        value_name = "URL",
-        long = "lapi.url",
-        env = "CROWDSEC_EXPORTER_LAPI_URL",
-        global = true
-    )]
-    pub url: Option<String>,
-
-    /// How long one database reading serves scrapes (concurrent scrapes share one read).
-    #[arg(id = "lapi.cache-interval",
-        value_name = "DURATION", long = "lapi.cache-interval", env = "CROWDSEC_EXPORTER_LAPI_CACHE_INTERVAL", default_value = defaults::DEFAULT_LAPI_CACHE_INTERVAL, global = true)]
-    pub cache_interval: String,
-
-    /// How long one count of the LAPI's active decisions serves scrapes (crowdsec_lapi_active_decisions).
-    #[arg(id = "lapi.decisions-interval",
-        value_name = "DURATION", long = "lapi.decisions-interval", env = "CROWDSEC_EXPORTER_LAPI_DECISIONS_INTERVAL", default_value = defaults::DEFAULT_LAPI_DECISIONS_INTERVAL, global = true)]
-    pub decisions_interval: String,
-
-    /// Longest a database read may take; SQLite waits up to half of it for a lock.
-    #[arg(id = "lapi.timeout",
-        value_name = "DURATION", long = "lapi.timeout", env = "CROWDSEC_EXPORTER_LAPI_TIMEOUT", default_value = defaults::DEFAULT_LAPI_TIMEOUT, global = true)]
-    pub timeout: String,
 }
 
 /// HTTP: where and how metrics are served.
@@ -182,75 +110,6 @@ pub struct LogArgs {
     #[arg(id = "log.format",
         value_name = "FORMAT", long = "log.format", env = "CROWDSEC_EXPORTER_LOG_FORMAT", value_enum, default_value = defaults::DEFAULT_LOG_FORMAT, global = true)]
     pub format: LogFormat,
-}
-
-/// The CrowdSec Service API (Blocklist-as-a-Service integrations).
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Service API")]
-pub struct ServiceApiArgs {
-    /// File holding a CrowdSec Service API key (Console > Settings > Service API Keys, scope "Blocklists
-    /// Integrations: read"); enables the Blocklist-as-a-Service source. The key may instead come from the
-    /// environment variable CROWDSEC_SERVICE_API_KEY, never from a flag (it would show in `ps`).
-    #[arg(
-        id = "service-api.key-file",
-        value_name = "PATH",
-        long = "service-api.key-file",
-        env = "CROWDSEC_EXPORTER_SERVICE_API_KEY_FILE",
-        global = true
-    )]
-    pub key_file: Option<PathBuf>,
-
-    /// Base URL of the CrowdSec Service API.
-    #[arg(id = "service-api.url",
-        value_name = "URL", long = "service-api.url", env = "CROWDSEC_EXPORTER_SERVICE_API_URL", default_value = service_api::DEFAULT_URL, global = true)]
-    pub url: String,
-
-    /// Only integrations with this tag (repeatable; any of them matches).
-    #[arg(
-        id = "service-api.tag",
-        value_name = "TAG",
-        long = "service-api.tag",
-        env = "CROWDSEC_EXPORTER_SERVICE_API_TAG",
-        value_delimiter = ',',
-        global = true
-    )]
-    pub tags: Vec<String>,
-
-    /// How long one Service API reading serves scrapes (the API is rate-limited and its data coarse).
-    #[arg(id = "service-api.refresh-interval",
-        value_name = "DURATION", long = "service-api.refresh-interval", env = "CROWDSEC_EXPORTER_SERVICE_API_REFRESH_INTERVAL", default_value = defaults::DEFAULT_SERVICE_API_REFRESH_INTERVAL, global = true)]
-    pub refresh_interval: String,
-
-    /// Longest one Service API read (every page) may take.
-    #[arg(id = "service-api.timeout",
-        value_name = "DURATION", long = "service-api.timeout", env = "CROWDSEC_EXPORTER_SERVICE_API_TIMEOUT", default_value = defaults::DEFAULT_SERVICE_API_TIMEOUT, global = true)]
-    pub timeout: String,
-}
-
-/// Bouncer configuration checks (and the LAPI /health they ask).
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Bouncer checks")]
-pub struct BouncersArgs {
-    /// Folder of bouncer configuration files to check (repeatable; a missing folder is skipped).
-    #[arg(id = "bouncers.config-dir",
-        value_name = "DIR", long = "bouncers.config-dir", env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_DIR", value_delimiter = ',', default_value = defaults::DEFAULT_BOUNCERS_CONFIG_DIR, global = true)]
-    pub config_dirs: Vec<PathBuf>,
-
-    /// A bouncer configuration file to check besides the folders' (repeatable).
-    #[arg(
-        id = "bouncers.config-file",
-        value_name = "PATH",
-        long = "bouncers.config-file",
-        env = "CROWDSEC_EXPORTER_BOUNCERS_CONFIG_FILE",
-        value_delimiter = ',',
-        global = true
-    )]
-    pub config_files: Vec<PathBuf>,
-
-    /// How often the bouncer configuration checks run at most (they read files and ask LAPI's /health).
-    #[arg(id = "bouncers.check-interval",
-        value_name = "DURATION", long = "bouncers.check-interval", env = "CROWDSEC_EXPORTER_BOUNCERS_CHECK_INTERVAL", default_value = defaults::DEFAULT_BOUNCERS_CHECK_INTERVAL, global = true)]
-    pub check_interval: String,
 }
 
 /// The YAML config file (which also holds `diagnose`'s thresholds, which have no flag).
@@ -316,18 +175,10 @@ impl Cli {
         Ok(cli)
     }
 
-    /// Where the value of `--<flag>` came from.
-    pub(crate) fn origin(&self, flag: &str) -> Origin {
-        self.origins
-            .get(flag)
-            .cloned()
-            .unwrap_or_else(|| Origin::Flag(format!("--{flag}")))
-    }
-
     /// A refusal of the value of `--<flag>`, naming where that value came from.
     pub(crate) fn refuse(&self, flag: &str, message: impl Into<String>) -> SettingsError {
         SettingsError {
-            origin: self.origin(flag),
+            origin: crate::values::settings_group::origin(&self.origins, flag),
             message: message.into(),
         }
     }

@@ -2,26 +2,14 @@
 //! naming where the refused value came from.
 
 use std::path::Path;
-use std::time::Duration;
 
-use super::{Cli, LAPI_DB_PASSWORD_ENV, SERVICE_API_KEY_ENV};
-use crate::settings::{
-    CheckSettings, LapiDbLocation, LapiSettings, LogSettings, Origin, ServiceApiSettings, Settings,
-    SettingsError, WebSettings,
-};
-use crate::sources::lapi_db::target::ServerDb;
-use crate::sources::service_api;
-use crate::values::secret::Secret;
-
-/// Bounds of a duration setting.
-enum AtLeast {
-    /// More than zero.
-    NonZero,
-    /// At least one second (a source read more often would hammer what it reads).
-    OneSecond,
-    /// Zero allowed (no cache).
-    Any,
-}
+use super::Cli;
+use crate::config_file::ConfigFileError;
+use crate::settings::{LogSettings, Origin, Settings, SettingsError, WebSettings};
+use crate::sources::bouncer_checks_settings::{BouncerChecks, FromLapi};
+use crate::sources::lapi_db::lapi_settings::{self, Lapis};
+use crate::sources::service_api::{ServiceApi, SERVICE_API_KEY_ENV};
+use crate::values::settings_group::{AtLeast, Resolver, SectionKeys, SettingsGroup};
 
 impl Cli {
     /// The settings, from flags, environment and `--config.file`.
@@ -54,51 +42,23 @@ impl Cli {
             crate::web::parse_listen_address(address)
                 .map_err(|e| self.refuse("web.listen-address", e.to_string()))?;
         }
-        if self.lapi.name.is_empty() {
-            return Err(self.refuse("lapi.name", "must not be empty"));
-        }
-        let read_timeout = self.duration("lapi.timeout", &self.lapi.timeout, AtLeast::NonZero)?;
-        let cache_interval = self.duration(
-            "lapi.cache-interval",
-            &self.lapi.cache_interval,
-            AtLeast::Any,
-        )?;
-        let decisions_interval = self.duration(
-            "lapi.decisions-interval",
-            &self.lapi.decisions_interval,
-            AtLeast::Any,
-        )?;
-        let max_scrape_wait = self.duration(
+        let env = environment(key_env);
+        let resolver = Resolver::new(&self.origins, &env);
+        let max_scrape_wait = resolver.duration(
             "web.max-scrape-wait",
             &self.web.max_scrape_wait,
             AtLeast::Any,
         )?;
-        let db = match (&self.lapi.db, &self.lapi.cscli_command) {
-            (Some(_), Some(_)) => {
-                return Err(SettingsError::combined(
-                    "give either --lapi.db or --lapi.cscli-command, not both",
-                ))
-            }
-            (None, Some(command)) => LapiDbLocation::Cscli(
-                crate::sources::cscli::split_command(command)
-                    .map_err(|e| self.refuse("lapi.cscli-command", e.to_string()))?,
-            ),
-            (Some(path), None) => match path.to_str() {
-                Some(url) if ServerDb::is_url(url) => LapiDbLocation::Server(
-                    ServerDb::from_url(url)
-                        .and_then(|t| {
-                            t.with_password(
-                                self.lapi.db_password_file.as_deref(),
-                                std::env::var(LAPI_DB_PASSWORD_ENV).ok(),
-                            )
-                        })
-                        .map_err(|e| self.refuse("lapi.db", e.to_string()))?,
-                ),
-                _ => LapiDbLocation::Sqlite(path.clone()),
-            },
-            (None, None) => LapiDbLocation::FromCrowdsecConfig(self.lapi.crowdsec_config.clone()),
+        let mut lapis = Lapis::resolve(&self.lapi, (), &resolver)?;
+        let service_api = ServiceApi::resolve(&self.service_api, (), &resolver)?;
+        if service_api.is_some() && lapi_settings::blocklists_only(&self.lapi, &lapis) {
+            lapis.clear();
+        }
+        let lapi = FromLapi {
+            crowdsec_config: &self.lapi.crowdsec_config,
+            url: self.lapi.url.as_deref(),
         };
-        let service_api = self.service_api_settings(key_env)?;
+        let checks = BouncerChecks::resolve(&self.bouncers, lapi, &resolver)?;
         Ok(Settings {
             web: WebSettings {
                 listen_addresses: self.web.listen_addresses.clone(),
@@ -106,85 +66,14 @@ impl Cli {
                 max_scrape_wait,
                 config_file: self.web.config_file.clone(),
             },
-            lapis: if service_api.is_some() && self.no_lapi_here(&db) {
-                vec![]
-            } else {
-                vec![LapiSettings {
-                    name: self.lapi.name.clone(),
-                    db,
-                    cache_interval,
-                    decisions_interval,
-                    read_timeout,
-                    url: None,
-                }]
-            },
+            lapis,
             log: LogSettings {
                 level: self.log.level,
                 format: self.log.format,
             },
             service_api,
-            checks: Some(self.check_settings()?),
+            checks: Some(checks),
             thresholds: crate::settings::Thresholds::default(),
-        })
-    }
-
-    /// With a Service API key given, a host with Blocklist-as-a-Service only: no LAPI flag given and the default
-    /// CrowdSec config certainly absent (`try_exists` says no; an unreadable directory keeps the LAPI, reported
-    /// down with its reason). Then there is no LAPI source rather than one down forever.
-    fn no_lapi_here(&self, db: &LapiDbLocation) -> bool {
-        matches!(db, LapiDbLocation::FromCrowdsecConfig(p)
-            if p == std::path::Path::new(crate::settings::DEFAULT_CROWDSEC_CONFIG)
-                && matches!(p.try_exists(), Ok(false)))
-            && self.lapi.url.is_none()
-    }
-
-    /// A duration setting, parsed as every duration is ([`crate::values::duration::parse`]) and bounded.
-    fn duration(&self, flag: &str, text: &str, bound: AtLeast) -> Result<Duration, SettingsError> {
-        let d = crate::values::duration::parse(text).map_err(|e| self.refuse(flag, e))?;
-        match bound {
-            AtLeast::NonZero if d.is_zero() => Err(self.refuse(flag, "must be more than 0")),
-            AtLeast::OneSecond if d < Duration::from_secs(1) => {
-                Err(self.refuse(flag, "must be at least 1s"))
-            }
-            _ => Ok(d),
-        }
-    }
-
-    /// The `bouncer_config` and `lapi_health` sources.
-    fn check_settings(&self) -> Result<CheckSettings, SettingsError> {
-        let lapi_url = match &self.lapi.url {
-            None => None,
-            // The same check as a config file's `lapis[].url`: http(s), a host, no credentials.
-            Some(text) => {
-                Some(crate::config_file::lapi_url(text).map_err(|e| self.refuse("lapi.url", e))?)
-            }
-        };
-        let interval = self.duration(
-            "bouncers.check-interval",
-            &self.bouncers.check_interval,
-            AtLeast::OneSecond,
-        )?;
-        // Issue 20 #4: left at its default, the folder follows CrowdSec's config (FreeBSD, OPNsense, pfSense).
-        let defaults =
-            self.bouncers.config_dirs == [Path::new(crate::settings::DEFAULT_BOUNCERS_CONFIG_DIR)];
-        let config_dirs = if defaults {
-            crate::crowdsec::config_yaml::default_bouncer_dirs(&self.lapi.crowdsec_config)
-        } else {
-            self.bouncers.config_dirs.clone()
-        };
-        // Neither folders nor files given: the packages' standard places outside CrowdSec's folders too.
-        let config_files = if defaults && self.bouncers.config_files.is_empty() {
-            crate::crowdsec::config_yaml::default_bouncer_files(Path::new("/"))
-        } else {
-            self.bouncers.config_files.clone()
-        };
-        Ok(CheckSettings {
-            config_dirs,
-            config_files,
-            lapi_url,
-            crowdsec_config: self.lapi.crowdsec_config.clone(),
-            interval,
-            timeout: interval.min(Duration::from_secs(5)),
         })
     }
 
@@ -194,7 +83,7 @@ impl Cli {
         path: &Path,
         key_env: Option<String>,
     ) -> Result<Settings, SettingsError> {
-        let file_error = |e: crate::config_file::ConfigFileError| SettingsError {
+        let file_error = |e: ConfigFileError| SettingsError {
             origin: Origin::Combined,
             message: e.to_string(),
         };
@@ -202,172 +91,81 @@ impl Cli {
         let mut merged = self.clone();
         merged.config.file = None;
         // Each key the file sets replaces its flag's value and becomes that value's origin.
-        let mut origins = Vec::new();
-        let mut from_file = |flag: &str, keys: &[&str]| {
-            origins.push((
-                flag.to_owned(),
-                Origin::File {
-                    path: path.to_owned(),
-                    line: file.line_of(keys),
-                    key: keys.join("."),
-                },
-            ));
+        let mut over = FileMerge {
+            path,
+            text: &file.text,
+            origins: Vec::new(),
         };
         if let Some(web) = &file.web {
-            if let Some(v) = &web.listen_addresses {
-                from_file("web.listen-address", &["web", "listen_addresses"]);
-                merged.web.listen_addresses = v.clone();
-            }
-            if let Some(v) = &web.telemetry_path {
-                from_file("web.telemetry-path", &["web", "telemetry_path"]);
-                merged.web.telemetry_path = v.clone();
-            }
-            if let Some(v) = &web.max_scrape_wait {
-                from_file("web.max-scrape-wait", &["web", "max_scrape_wait"]);
-                merged.web.max_scrape_wait = v.clone();
-            }
+            let (w, mut keys) = (&mut merged.web, over.section("web"));
+            keys.set(
+                &mut w.listen_addresses,
+                "web.listen-address",
+                "listen_addresses",
+                &web.listen_addresses,
+            );
+            keys.set(
+                &mut w.telemetry_path,
+                "web.telemetry-path",
+                "telemetry_path",
+                &web.telemetry_path,
+            );
+            keys.set(
+                &mut w.max_scrape_wait,
+                "web.max-scrape-wait",
+                "max_scrape_wait",
+                &web.max_scrape_wait,
+            );
         }
         if let Some(log) = &file.log {
             merged.log.level = log.level.unwrap_or(merged.log.level);
             merged.log.format = log.format.unwrap_or(merged.log.format);
         }
-        if let Some(sa) = &file.service_api {
-            if let Some(v) = &sa.key_file {
-                from_file("service-api.key-file", &["service_api", "key_file"]);
-                merged.service_api.key_file = Some(v.clone());
-            }
-            if let Some(v) = &sa.url {
-                from_file("service-api.url", &["service_api", "url"]);
-                merged.service_api.url = v.clone();
-            }
-            if let Some(v) = &sa.tags {
-                merged.service_api.tags = v.clone();
-            }
-            if let Some(v) = &sa.refresh_interval {
-                from_file(
-                    "service-api.refresh-interval",
-                    &["service_api", "refresh_interval"],
-                );
-                merged.service_api.refresh_interval = v.clone();
-            }
-            if let Some(v) = &sa.timeout {
-                from_file("service-api.timeout", &["service_api", "timeout"]);
-                merged.service_api.timeout = v.clone();
-            }
-        }
-        file.check_bouncers(path).map_err(file_error)?;
-        if let Some(b) = &file.bouncers {
-            if let Some(v) = &b.config_dirs {
-                merged.bouncers.config_dirs = v.clone();
-            }
-            if let Some(v) = &b.config_files {
-                merged.bouncers.config_files = v.clone();
-            }
-            if let Some(v) = &b.check_interval {
-                from_file("bouncers.check-interval", &["bouncers", "check_interval"]);
-                merged.bouncers.check_interval = v.clone();
-            }
-        }
-        merged.origins.extend(origins);
+        over.group::<Lapis>(&mut merged.lapi, &file.lapis)?;
+        over.group::<ServiceApi>(&mut merged.service_api, &file.service_api)?;
+        over.group::<BouncerChecks>(&mut merged.bouncers, &file.bouncers)?;
+        merged.origins.extend(over.origins);
         let thresholds = file.thresholds(path).map_err(file_error)?;
-        // The flags' (or their environment's) values are the defaults of each `lapis` entry.
-        let default_cache_interval = self.duration(
-            "lapi.cache-interval",
-            &self.lapi.cache_interval,
-            AtLeast::Any,
-        )?;
-        let default_timeout =
-            self.duration("lapi.timeout", &self.lapi.timeout, AtLeast::NonZero)?;
-        let default_decisions_interval = self.duration(
-            "lapi.decisions-interval",
-            &self.lapi.decisions_interval,
-            AtLeast::Any,
-        )?;
-        let lapis = file
-            .lapi_settings(
-                path,
-                default_cache_interval,
-                default_decisions_interval,
-                default_timeout,
-            )
-            .map_err(file_error)?;
         let mut settings = merged.settings_with_key_env(key_env)?;
-        if let Some(lapis) = lapis {
-            settings.lapis = lapis;
-        }
-        if let (Some(checks), Some(t)) = (
-            settings.checks.as_mut(),
-            file.bouncers.as_ref().and_then(|b| b.timeout),
-        ) {
-            checks.timeout = t;
-        }
         settings.thresholds = thresholds;
         Ok(settings)
     }
+}
 
-    /// The `service_api` source, when a key is given. Messages name the file, never the key.
-    fn service_api_settings(
-        &self,
-        key_env: Option<String>,
-    ) -> Result<Option<ServiceApiSettings>, SettingsError> {
-        // An empty variable (`CROWDSEC_SERVICE_API_KEY=` in a unit or compose file) means "not set".
-        let key_env = key_env.filter(|k| !k.trim().is_empty());
-        let key = match (&self.service_api.key_file, key_env) {
-            (Some(_), Some(_)) => {
-                return Err(SettingsError::combined(format!(
-                    "give the Service API key either with --service-api.key-file or with {SERVICE_API_KEY_ENV}, not both"
-                )))
-            }
-            (None, None) => return Ok(None),
-            (None, Some(k)) => Secret::new(k.trim()),
-            (Some(path), None) => {
-                let refuse = |m: String| self.refuse("service-api.key-file", m);
-                let text = crate::values::file::read_text(path, crate::values::file::SECRET_FILE_BYTES)
-                    .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
-                let key = text.trim_end_matches(['\n', '\r']).trim();
-                if key.is_empty() {
-                    return Err(refuse(format!("{} is empty", path.display())));
-                }
-                Secret::new(key)
-            }
-        };
-        crate::values::secret::remember(&key);
-        if reqwest::header::HeaderValue::from_str(key.expose()).is_err() {
-            return Err(SettingsError::combined(
-                "the Service API key holds characters an HTTP header cannot carry (is it the right file?)",
-            ));
+/// The environment as the settings read it, but CROWDSEC_SERVICE_API_KEY's value is `key_env` (tests give theirs).
+fn environment(key_env: Option<String>) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        if name == SERVICE_API_KEY_ENV {
+            key_env.clone()
+        } else {
+            std::env::var(name).ok()
         }
-        // parse_base_url's messages start with the flag's name; the origin says it (it may be the file's key).
-        let url = service_api::parse_base_url(&self.service_api.url).map_err(|e| {
-            let e = e
-                .strip_prefix("--service-api.url ")
-                .unwrap_or(&e)
-                .to_owned();
-            self.refuse("service-api.url", e)
-        })?;
-        let refresh_interval = self.duration(
-            "service-api.refresh-interval",
-            &self.service_api.refresh_interval,
-            AtLeast::OneSecond,
-        )?;
-        let timeout = self.duration(
-            "service-api.timeout",
-            &self.service_api.timeout,
-            AtLeast::NonZero,
-        )?;
-        let tags: Vec<String> = self
-            .service_api
-            .tags
-            .iter()
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
-        Ok(Some(ServiceApiSettings {
-            url,
-            key,
-            tags,
-            refresh_interval,
-            timeout,
-        }))
+    }
+}
+
+/// The config file being merged over the flags: the origins of the values its keys set.
+struct FileMerge<'a> {
+    path: &'a Path,
+    text: &'a str,
+    origins: Vec<(String, Origin)>,
+}
+
+impl FileMerge<'_> {
+    /// The keys of section `name`.
+    fn section(&mut self, name: &'static str) -> SectionKeys<'_> {
+        SectionKeys::new(self.path, self.text, name, &mut self.origins)
+    }
+
+    /// Group `G`'s section, when the file has it, over the group's flags' texts `args`.
+    fn group<G: SettingsGroup>(
+        &mut self,
+        args: &mut G::Args,
+        section: &Option<G::Section>,
+    ) -> Result<(), SettingsError> {
+        let Some(section) = section else {
+            return Ok(());
+        };
+        G::merge(args, section, &mut self.section(G::SECTION))
+            .map_err(|message| SettingsError::in_file(self.path, message))
     }
 }

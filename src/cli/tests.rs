@@ -356,21 +356,21 @@ fn clap_defaults_are_the_settings_constants() {
     );
     assert_eq!(
         s.lapis[0].read_timeout,
-        d(crate::settings::DEFAULT_LAPI_TIMEOUT)
+        d(crate::sources::lapi_db::lapi_settings::DEFAULT_TIMEOUT)
     );
     assert_eq!(
         s.lapis[0].cache_interval,
-        d(crate::settings::DEFAULT_LAPI_CACHE_INTERVAL)
+        d(crate::sources::lapi_db::lapi_settings::DEFAULT_CACHE_INTERVAL)
     );
     let sa = s.service_api.unwrap();
     assert_eq!(
         sa.refresh_interval,
-        d(crate::settings::DEFAULT_SERVICE_API_REFRESH_INTERVAL)
+        d(crate::sources::service_api::DEFAULT_REFRESH_INTERVAL)
     );
-    assert_eq!(sa.timeout, d(crate::settings::DEFAULT_SERVICE_API_TIMEOUT));
+    assert_eq!(sa.timeout, d(crate::sources::service_api::DEFAULT_TIMEOUT));
     assert_eq!(
         s.checks.unwrap().interval,
-        d(crate::settings::DEFAULT_BOUNCERS_CHECK_INTERVAL)
+        d(crate::sources::bouncer_checks_settings::DEFAULT_CHECK_INTERVAL)
     );
 }
 
@@ -378,7 +378,8 @@ fn clap_defaults_are_the_settings_constants() {
 /// no LAPI source, instead of one down forever. Without the key, or with the config present, the LAPI stays.
 #[test]
 fn a_blocklist_only_host_has_no_lapi() {
-    let default = std::path::Path::new(crate::settings::DEFAULT_CROWDSEC_CONFIG);
+    let default =
+        std::path::Path::new(crate::sources::lapi_db::lapi_settings::DEFAULT_CROWDSEC_CONFIG);
     let cli = Cli::try_parse_from(["x"]).unwrap();
     let with_key = cli.settings_with_key_env(Some("k".into())).unwrap();
     assert!(with_key.service_api.is_some());

@@ -8,32 +8,33 @@
 //! are its URL's host (from CrowdSec's config, `api.server.listen_uri`), an IP literal as is, a name resolved at
 //! each read (bounded by a 2 s timeout; a failed lookup leaves only loopback and the registered addresses).
 
-use std::sync::Arc;
-
 use crate::crowdsec::active_decisions::ActiveDecisions;
 use crate::sources::lapi_db::LapiDbSource;
-use crate::sources::{Failure, Source, SourceFailure};
+use crate::sources::lapi_table::{Table, TableSource};
+use crate::sources::{Failure, SourceFailure};
 
 /// The `source` label.
 pub const SOURCE: &str = "lapi_decisions";
 
 /// Source `lapi_decisions`: a LAPI's active decisions by origin, on its own database handle and interval.
+pub type LapiDecisionsSource = TableSource<Decisions>;
+
+/// Table `decisions`, and where the LAPI serves (its host's addresses are self-ban targets).
 #[derive(Debug)]
-pub struct LapiDecisionsSource {
-    db: LapiDbSource,
+pub struct Decisions {
     url: Option<reqwest::Url>,
 }
 
 impl LapiDecisionsSource {
     /// `db` is a database source of its own (named after the LAPI).
     pub fn new(db: LapiDbSource) -> Self {
-        LapiDecisionsSource { db, url: None }
+        TableSource::reading(db, Decisions { url: None })
     }
 
     /// Where the LAPI serves, when known: its host's addresses are self-ban targets.
     #[must_use]
     pub fn with_url(mut self, url: Option<reqwest::Url>) -> Self {
-        self.url = url;
+        self.table.url = url;
         self
     }
 }
@@ -66,19 +67,11 @@ pub async fn host_addresses(url: Option<&reqwest::Url>) -> Vec<std::net::IpAddr>
     ips
 }
 
-impl Source for LapiDecisionsSource {
+impl Table for Decisions {
+    const SOURCE: &'static str = SOURCE;
     type Snapshot = ActiveDecisions;
-    fn source(&self) -> &'static str {
-        SOURCE
-    }
-    fn name(&self) -> &str {
-        Source::name(&self.db)
-    }
-    fn lapi(&self) -> Option<&str> {
-        Some(Source::name(&self.db))
-    }
-    async fn read(self: Arc<Self>) -> Result<ActiveDecisions, SourceFailure> {
-        let db = self.db.resolve().map_err(|e| e.to_failure())?;
+    async fn read(&self, db: &LapiDbSource) -> Result<ActiveDecisions, SourceFailure> {
+        let db = db.found()?;
         let lapi_host = host_addresses(self.url.as_ref()).await;
         db.active_decisions(crate::values::time::now(), lapi_host)
             .await

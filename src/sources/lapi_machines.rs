@@ -3,41 +3,32 @@
 //! read waits for the other. Absent for a LAPI read through cscli (no database). A database whose role may not read
 //! `machines` makes this source `permission`, never the bouncers' source: the two are independent.
 
-use std::sync::Arc;
-
 use crate::crowdsec::machines::MachineSnapshot;
 use crate::sources::lapi_db::LapiDbSource;
-use crate::sources::{Failure, Source, SourceFailure};
+use crate::sources::lapi_table::{Table, TableSource};
+use crate::sources::{Failure, SourceFailure};
 
 /// The `source` label.
 pub const SOURCE: &str = "lapi_machines";
 
 /// Source `lapi_machines`: a LAPI's log processors.
+pub type LapiMachinesSource = TableSource<Machines>;
+
+/// Table `machines`.
 #[derive(Debug)]
-pub struct LapiMachinesSource {
-    db: LapiDbSource,
-}
+pub struct Machines;
 
 impl LapiMachinesSource {
     /// `db` is a database source of its own (named after the LAPI).
     pub fn new(db: LapiDbSource) -> Self {
-        LapiMachinesSource { db }
+        TableSource::reading(db, Machines)
     }
 }
 
-impl Source for LapiMachinesSource {
+impl Table for Machines {
+    const SOURCE: &'static str = SOURCE;
     type Snapshot = MachineSnapshot;
-    fn source(&self) -> &'static str {
-        SOURCE
-    }
-    fn name(&self) -> &str {
-        Source::name(&self.db)
-    }
-    fn lapi(&self) -> Option<&str> {
-        Some(Source::name(&self.db))
-    }
-    async fn read(self: Arc<Self>) -> Result<MachineSnapshot, SourceFailure> {
-        let db = self.db.resolve().map_err(|e| e.to_failure())?;
-        db.machines().await.map_err(|e| e.to_failure())
+    async fn read(&self, db: &LapiDbSource) -> Result<MachineSnapshot, SourceFailure> {
+        db.found()?.machines().await.map_err(|e| e.to_failure())
     }
 }

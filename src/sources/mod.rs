@@ -3,6 +3,7 @@
 //! Sources import only from [`crate::values`] and [`crate::crowdsec`]; each takes its own config (built by the
 //! top layer from the settings), never the settings themselves.
 
+pub mod bouncer_checks_settings;
 pub mod bouncer_config;
 pub mod cscli;
 pub mod endpoint_probe;
@@ -11,6 +12,7 @@ pub mod lapi_db;
 pub mod lapi_decisions;
 pub mod lapi_health;
 pub mod lapi_machines;
+pub mod lapi_table;
 pub mod own_process;
 pub(crate) mod process_group;
 pub mod service_api;

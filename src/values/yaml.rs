@@ -1,4 +1,5 @@
-//! Bounds on YAML read from outside (bouncer files, CrowdSec's config, the web config file).
+//! Bounds on YAML read from outside (bouncer files, CrowdSec's config, the web config file), and where a key stands
+//! in a file (to name the line of a value refused after parsing).
 //!
 //! serde_yaml_ng's scanner (unsafe-libyaml) takes time quadratic in flow nesting (`[`, `{`): measured in a debug
 //! build, 128 KiB of `{a: ` took 35 s and 1 MiB of `[` 85 s (tests/it/properties_bouncer_files.rs). It refuses nesting
@@ -13,6 +14,40 @@ pub(crate) const MAX_FLOW_DEPTH: usize = 128;
 
 /// Largest configuration file read (bytes). Configuration files are a few KB; more is not one.
 pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The 1-based line of the key at `keys` (e.g. `["web", "telemetry_path"]`) in `text`, for block-style YAML: each
+/// key is looked for below its parent, more indented. `None` when not found (flow style, or not set).
+pub(crate) fn line_of(text: &str, keys: &[&str]) -> Option<usize> {
+    let mut parent_indent: Option<usize> = None;
+    let mut found = None;
+    let mut lines = text.lines().enumerate();
+    for key in keys {
+        found = None;
+        for (n, line) in lines.by_ref() {
+            let body = line.trim_start();
+            if body.is_empty() || body.starts_with('#') {
+                continue;
+            }
+            let indent = line.len() - body.len();
+            if parent_indent.is_some_and(|p| indent <= p) {
+                return None;
+            }
+            if parent_indent.is_none() && indent > 0 {
+                continue;
+            }
+            let is_key = body
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'));
+            if is_key {
+                found = Some(n + 1);
+                parent_indent = Some(indent);
+                break;
+            }
+        }
+        found?;
+    }
+    found
+}
 
 /// `true` when `[`/`{` nest deeper than [`MAX_FLOW_DEPTH`] outside quotes and comments.
 pub(crate) fn too_deep(text: &str) -> bool {
@@ -131,5 +166,19 @@ mod tests {
         assert!(!too_deep(&deep("[]", 10_000)), "siblings are not depth");
         // `#` glued to a value is not a comment in YAML.
         assert!(too_deep(&format!("k: a#{}\n", deep("[", 200))));
+    }
+
+    #[test]
+    fn line_of_finds_a_key_below_its_section() {
+        let text = "# top\nlog:\n  level: info\nweb:\n\n  # listen\n  listen_addresses: [':1']\n  telemetry_path: /m\nservice_api:\n  url: x\n";
+        assert_eq!(line_of(text, &["web", "telemetry_path"]), Some(8));
+        assert_eq!(line_of(text, &["web", "listen_addresses"]), Some(7));
+        assert_eq!(line_of(text, &["service_api", "url"]), Some(10));
+        assert_eq!(line_of(text, &["web"]), Some(4));
+        // Not under its section: not found, rather than another section's line.
+        assert_eq!(line_of(text, &["log", "telemetry_path"]), None);
+        assert_eq!(line_of(text, &["web", "url"]), None);
+        let flow = "web: {telemetry_path: /m}\n";
+        assert_eq!(line_of(flow, &["web", "telemetry_path"]), None);
     }
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod access;
 pub(crate) mod db_tls;
+pub mod lapi_settings;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
 pub(crate) mod server;
@@ -315,6 +316,12 @@ impl LapiDbSource {
             followed: std::sync::Mutex::new(None),
             autodelete_logged: std::sync::Mutex::new(None),
         }
+    }
+
+    /// [`LapiDbSource::resolve`], its error as the source's failure: what a source reading another table of the
+    /// database starts with (`sources::lapi_table`).
+    pub(crate) fn found(&self) -> Result<Resolved, crate::sources::SourceFailure> {
+        self.resolve().map_err(|e| e.to_failure())
     }
 
     /// Finds the database. Kept once found, except that a database found through CrowdSec's config is found

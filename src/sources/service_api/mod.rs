@@ -6,6 +6,7 @@
 //! statuses and typed causes, redirects are not followed, and a `next` link to another origin is refused.
 
 pub mod model;
+mod service_api_settings;
 
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
@@ -19,6 +20,11 @@ use crate::values::secret::Secret;
 use crate::values::time;
 
 pub(crate) use model::Integration;
+pub use service_api_settings::{
+    ServiceApi, ServiceApiArgs, ServiceApiSection, ServiceApiSettings, SERVICE_API_KEY_ENV,
+};
+#[cfg(test)]
+pub(crate) use service_api_settings::{DEFAULT_REFRESH_INTERVAL, DEFAULT_TIMEOUT};
 
 pub(crate) const SOURCE: &str = "service_api";
 /// Default base URL.

@@ -1,0 +1,331 @@
+//! The LAPI settings group, shared by the sources that read a LAPI (`lapi_db` or `cscli` for its bouncers,
+//! `lapi_decisions`, `lapi_machines`, `lapi_health`): the `--lapi.*` flags (with `--crowdsec.config`), the config
+//! file's `lapis:` list (which replaces the one LAPI the flags describe, the flags' durations serving as each entry's
+//! defaults), and [`LapiSettings`].
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::sources::lapi_db::target::ServerDb;
+use crate::sources::lapi_db::LapiDbLocation;
+use crate::values::settings_group::{AtLeast, Resolver, SectionKeys, SettingsError, SettingsGroup};
+
+/// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
+pub const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
+/// `--crowdsec.config`'s default.
+pub const DEFAULT_CROWDSEC_CONFIG: &str = "/etc/crowdsec/config.yaml";
+/// `--lapi.name`'s default.
+pub(crate) const DEFAULT_NAME: &str = "local";
+/// `--lapi.cache-interval`'s default.
+pub(crate) const DEFAULT_CACHE_INTERVAL: &str = "5s";
+/// `--lapi.timeout`'s default.
+pub(crate) const DEFAULT_TIMEOUT: &str = "5s";
+/// Active decisions are counted at most this often (a community blocklist is tens of thousands of rows).
+pub(crate) const DEFAULT_DECISIONS_INTERVAL: &str = "60s";
+
+/// The settings group of the LAPIs.
+pub struct Lapis;
+
+/// The Local API(s): where the bouncers are read.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "LAPI")]
+pub struct LapiArgs {
+    /// CrowdSec's config file; the LAPI database is found through it (and its `.local` overlay).
+    #[arg(id = "crowdsec.config",
+        value_name = "PATH", long = "crowdsec.config", env = "CROWDSEC_EXPORTER_CROWDSEC_CONFIG", default_value = DEFAULT_CROWDSEC_CONFIG, global = true)]
+    pub crowdsec_config: PathBuf,
+
+    /// SQLite database of the LAPI, or a `postgres://` / `mysql://` URL, overriding the one CrowdSec's config names.
+    #[arg(
+        id = "lapi.db",
+        value_name = "PATH|URL",
+        long = "lapi.db",
+        env = "CROWDSEC_EXPORTER_LAPI_DB",
+        global = true
+    )]
+    pub db: Option<PathBuf>,
+
+    /// File holding the password of a `postgres://` or `mysql://` --lapi.db (instead of putting it in the URL);
+    /// the password may also come from the environment variable CROWDSEC_EXPORTER_LAPI_DB_PASSWORD.
+    #[arg(
+        id = "lapi.db-password-file",
+        value_name = "PATH",
+        long = "lapi.db-password-file",
+        env = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD_FILE",
+        global = true
+    )]
+    pub db_password_file: Option<PathBuf>,
+
+    /// Read the bouncers from this command's output instead of the database, e.g. `docker exec crowdsec cscli
+    /// bouncers list -o json` (split into words like a shell would, but run without one; default command:
+    /// `cscli bouncers list -o json`). It is killed, with every process it started, after 9/10 of --lapi.timeout.
+    #[arg(id = "lapi.cscli-command",
+        value_name = "COMMAND", long = "lapi.cscli-command", env = "CROWDSEC_EXPORTER_LAPI_CSCLI_COMMAND", num_args = 0..=1, default_missing_value = crate::sources::cscli::DEFAULT_COMMAND, global = true)]
+    pub cscli_command: Option<String>,
+
+    /// Name of this LAPI: the `lapi` label of every series.
+    #[arg(id = "lapi.name",
+        value_name = "NAME", long = "lapi.name", env = "CROWDSEC_EXPORTER_LAPI_NAME", default_value = DEFAULT_NAME, global = true)]
+    pub name: String,
+
+    /// URL of the LAPI, for its /health; default: from api.server.listen_uri of CrowdSec's config.
+    #[arg(
+        id = "lapi.url",
+        value_name = "URL",
+        long = "lapi.url",
+        env = "CROWDSEC_EXPORTER_LAPI_URL",
+        global = true
+    )]
+    pub url: Option<String>,
+
+    /// How long one database reading serves scrapes (concurrent scrapes share one read).
+    #[arg(id = "lapi.cache-interval",
+        value_name = "DURATION", long = "lapi.cache-interval", env = "CROWDSEC_EXPORTER_LAPI_CACHE_INTERVAL", default_value = DEFAULT_CACHE_INTERVAL, global = true)]
+    pub cache_interval: String,
+
+    /// How long one count of the LAPI's active decisions serves scrapes (crowdsec_lapi_active_decisions).
+    #[arg(id = "lapi.decisions-interval",
+        value_name = "DURATION", long = "lapi.decisions-interval", env = "CROWDSEC_EXPORTER_LAPI_DECISIONS_INTERVAL", default_value = DEFAULT_DECISIONS_INTERVAL, global = true)]
+    pub decisions_interval: String,
+
+    /// Longest a database read may take; SQLite waits up to half of it for a lock.
+    #[arg(id = "lapi.timeout",
+        value_name = "DURATION", long = "lapi.timeout", env = "CROWDSEC_EXPORTER_LAPI_TIMEOUT", default_value = DEFAULT_TIMEOUT, global = true)]
+    pub timeout: String,
+
+    /// The config file's `lapis`, when it has the key: they replace the one LAPI of these flags.
+    #[arg(skip)]
+    pub file: Option<FileLapis>,
+}
+
+/// The config file's `lapis`, kept by the merge for the resolve.
+#[derive(Debug, Clone)]
+pub struct FileLapis {
+    /// The config file (its errors name it).
+    path: PathBuf,
+    /// Its entries.
+    lapis: Vec<LapiSection>,
+}
+
+/// One Local API. Exactly one of `db`, `crowdsec_config` and `cscli_command` says where its bouncers are.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LapiSection {
+    /// The `lapi` label.
+    pub name: String,
+    /// Where the LAPI serves, e.g. `http://127.0.0.1:8080/`.
+    pub url: Option<String>,
+    /// The LAPI's SQLite database file, or a `postgres://` / `mysql://` URL.
+    pub db: Option<String>,
+    /// CrowdSec's config file, through which the database is found.
+    pub crowdsec_config: Option<PathBuf>,
+    /// A `cscli bouncers list -o json` command line (run without a shell).
+    pub cscli_command: Option<String>,
+    /// The password of a `postgres://` or `mysql://` `db`, when not in the URL: a file, or the name of an
+    /// environment variable.
+    pub db_password_file: Option<PathBuf>,
+    /// (See `db_password_file`.)
+    pub db_password_env: Option<String>,
+    /// How long a reading serves scrapes; default `--lapi.cache-interval`.
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
+    pub cache_interval: Option<Duration>,
+    /// How often active decisions are counted; default `--lapi.decisions-interval`.
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
+    pub decisions_interval: Option<Duration>,
+    /// Bounds one read; default `--lapi.timeout`.
+    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
+    pub timeout: Option<Duration>,
+}
+
+/// One LAPI and where its bouncers are read.
+#[derive(Debug, Clone)]
+pub struct LapiSettings {
+    /// The `lapi` label.
+    pub name: String,
+    /// Where its bouncers are read.
+    pub db: LapiDbLocation,
+    /// A reading serves scrapes for this long.
+    pub cache_interval: Duration,
+    /// A count of the active decisions serves scrapes for this long (source `lapi_decisions`).
+    pub decisions_interval: Duration,
+    /// One database read may take this long.
+    pub read_timeout: Duration,
+    /// Where the LAPI serves (from the config file), when known.
+    pub url: Option<reqwest::Url>,
+}
+
+impl SettingsGroup for Lapis {
+    type Args = LapiArgs;
+    type Section = Vec<LapiSection>;
+    type Needs<'a> = ();
+    type Settings = Vec<LapiSettings>;
+    const SECTION: &'static str = "lapis";
+
+    fn merge(
+        args: &mut LapiArgs,
+        section: &Vec<LapiSection>,
+        keys: &mut SectionKeys<'_>,
+    ) -> Result<(), String> {
+        args.file = Some(FileLapis {
+            path: keys.path().to_owned(),
+            lapis: section.clone(),
+        });
+        Ok(())
+    }
+
+    /// The flags' LAPI, checked even when the file's `lapis` replace it.
+    fn resolve(
+        args: &LapiArgs,
+        (): (),
+        r: &Resolver<'_>,
+    ) -> Result<Vec<LapiSettings>, SettingsError> {
+        if args.name.is_empty() {
+            return Err(r.refuse("lapi.name", "must not be empty"));
+        }
+        let read_timeout = r.duration("lapi.timeout", &args.timeout, AtLeast::NonZero)?;
+        let cache_interval =
+            r.duration("lapi.cache-interval", &args.cache_interval, AtLeast::Any)?;
+        let decisions_interval = r.duration(
+            "lapi.decisions-interval",
+            &args.decisions_interval,
+            AtLeast::Any,
+        )?;
+        let db = flag_db(args, r)?;
+        if let Some(file) = &args.file {
+            return from_file(
+                &file.lapis,
+                cache_interval,
+                decisions_interval,
+                read_timeout,
+            )
+            .map_err(|m| SettingsError::in_file(&file.path, m));
+        }
+        Ok(vec![LapiSettings {
+            name: args.name.clone(),
+            db,
+            cache_interval,
+            decisions_interval,
+            read_timeout,
+            url: None,
+        }])
+    }
+}
+
+/// Where the flags' LAPI is read: `--lapi.db`, `--lapi.cscli-command` (not both), else CrowdSec's config.
+fn flag_db(args: &LapiArgs, r: &Resolver<'_>) -> Result<LapiDbLocation, SettingsError> {
+    let db = match (&args.db, &args.cscli_command) {
+        (Some(_), Some(_)) => {
+            return Err(SettingsError::combined(
+                "give either --lapi.db or --lapi.cscli-command, not both",
+            ))
+        }
+        (None, Some(command)) => LapiDbLocation::Cscli(
+            crate::sources::cscli::split_command(command)
+                .map_err(|e| r.refuse("lapi.cscli-command", e.to_string()))?,
+        ),
+        (Some(path), None) => match path.to_str() {
+            Some(url) if ServerDb::is_url(url) => LapiDbLocation::Server(
+                ServerDb::from_url(url)
+                    .and_then(|t| {
+                        t.with_password(
+                            args.db_password_file.as_deref(),
+                            r.env(LAPI_DB_PASSWORD_ENV),
+                        )
+                    })
+                    .map_err(|e| r.refuse("lapi.db", e.to_string()))?,
+            ),
+            _ => LapiDbLocation::Sqlite(path.clone()),
+        },
+        (None, None) => LapiDbLocation::FromCrowdsecConfig(args.crowdsec_config.clone()),
+    };
+    Ok(db)
+}
+
+/// With a Service API key given, a host with Blocklist-as-a-Service only: no `lapis` in the file, no LAPI flag given
+/// and the default CrowdSec config certainly absent (`try_exists` says no; an unreadable directory keeps the LAPI,
+/// reported down with its reason). Then there is no LAPI source rather than one down forever.
+pub fn blocklists_only(args: &LapiArgs, lapis: &[LapiSettings]) -> bool {
+    args.file.is_none()
+        && args.url.is_none()
+        && matches!(lapis, [l] if matches!(&l.db, LapiDbLocation::FromCrowdsecConfig(p)
+            if p == std::path::Path::new(DEFAULT_CROWDSEC_CONFIG) && matches!(p.try_exists(), Ok(false))))
+}
+
+/// The LAPIs a config file lists, checked, each duration defaulting to the flags'.
+///
+/// # Errors
+/// Naming the entry: an empty or duplicate name, not exactly one of `db`/`crowdsec_config`/`cscli_command`, a
+/// password option without a server `db` or naming an unset variable, a URL or command the flags would refuse, a
+/// timeout of 0.
+pub fn from_file(
+    lapis: &[LapiSection],
+    default_cache_interval: Duration,
+    default_decisions_interval: Duration,
+    default_timeout: Duration,
+) -> Result<Vec<LapiSettings>, String> {
+    // `lapis: []`: no LAPI at all (a host with Blocklist-as-a-Service integrations only).
+    let mut names = HashSet::new();
+    let mut out = Vec::with_capacity(lapis.len());
+    for (i, l) in lapis.iter().enumerate() {
+        let at = format!("lapis[{i}] ({:?})", l.name);
+        if l.name.trim().is_empty() {
+            return Err(format!("lapis[{i}]: `name` must not be empty"));
+        }
+        if !names.insert(l.name.as_str()) {
+            return Err(format!("{at}: the name is used twice"));
+        }
+        let db = match (&l.db, &l.crowdsec_config, &l.cscli_command) {
+            (Some(db), None, None) if ServerDb::is_url(db) => LapiDbLocation::Server(
+                ServerDb::from_url(db)
+                    .and_then(|t| {
+                        let env = match &l.db_password_env {
+                            Some(var) => Some(std::env::var(var).map_err(|_| {
+                                format!("db_password_env: the variable {var} is not set")
+                            })?),
+                            None => None,
+                        };
+                        t.with_password(l.db_password_file.as_deref(), env)
+                    })
+                    .map_err(|e| format!("{at}: db: {e}"))?,
+            ),
+            (Some(_), None, None)
+                if l.db_password_file.is_some() || l.db_password_env.is_some() =>
+            {
+                return Err(format!(
+                    "{at}: db_password_file/db_password_env need a postgres:// or mysql:// `db`"
+                ))
+            }
+            (Some(db), None, None) => LapiDbLocation::Sqlite(db.into()),
+            (None, Some(cfg), None) => LapiDbLocation::FromCrowdsecConfig(cfg.clone()),
+            (None, None, Some(cmd)) => LapiDbLocation::Cscli(
+                crate::sources::cscli::split_command(cmd)
+                    .map_err(|e| format!("{at}: cscli_command: {e}"))?,
+            ),
+            _ => {
+                return Err(format!(
+                    "{at}: give exactly one of `db`, `crowdsec_config` and `cscli_command`"
+                ))
+            }
+        };
+        let url = match &l.url {
+            None => None,
+            Some(u) => {
+                Some(crate::values::http_url::parse(u).map_err(|e| format!("{at}: url: {e}"))?)
+            }
+        };
+        let read_timeout = l.timeout.unwrap_or(default_timeout);
+        if read_timeout.is_zero() {
+            return Err(format!("{at}: timeout must be more than 0"));
+        }
+        out.push(LapiSettings {
+            name: l.name.clone(),
+            db,
+            cache_interval: l.cache_interval.unwrap_or(default_cache_interval),
+            decisions_interval: l.decisions_interval.unwrap_or(default_decisions_interval),
+            read_timeout,
+            url,
+        });
+    }
+    Ok(out)
+}
