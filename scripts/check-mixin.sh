@@ -10,8 +10,10 @@
 #      evaluates each alert's own expression (promql_expr_test, recording rules loaded) on the same input series;
 #      the list of alerts comes from the generated rules, so an alert added later is covered or fails this check.
 #      An alert "uses" a threshold when it reads it or a recording rule that does (the states of rules.libsonnet);
-#   3. no dashboard query holds a threshold literal, and the 12 h build has the very same dashboard queries: the
-#      dashboards read the states and thresholds from the recording rules (docs/monitoring-mixin.md);
+#   3. no dashboard query holds a threshold literal, and the 12 h build and a build with every threshold of _config
+#      moved (the integrations' own, their Community margin and the grace included) have the very same dashboard
+#      queries: the dashboards read the bouncer and integration states and the thresholds from the recording rules
+#      (docs/monitoring-mixin.md);
 #   4. every rule and dashboard series selector is scoped by _config.exporterSelector;
 #   5. every dashboard rate()/increase() across a 3-minute exporter restart with a counter reset: no false spike
 #      (CHECK_MIXIN_RESTART_VALUES, default 0+10x16, is what the counters do after it: 5000+10x16, a backlog counted
@@ -45,6 +47,11 @@ build() { # dir config
 build "$work/default" '{}'
 build "$work/override" '{ bouncerOfflineThresholdSeconds: 43200, logProcessorOfflineThresholdSeconds: 43200 }'
 build "$work/selector" '{ exporterSelector: "job=\"other\"" }'
+# Every threshold of _config moved, the integrations' included (their own, the Community margin, the grace).
+build "$work/thresholds" '{ bouncerOfflineThresholdSeconds: 43200, earlyWarningThresholdSeconds: 1800,
+  neverPulledGraceSeconds: 7200, usageMetricsFreshnessSeconds: 1800, partialEnforcementRatio: 0.25,
+  integrationOfflineThresholdSeconds: 50000, communityIntegrationMarginSeconds: 7200,
+  logProcessorOfflineThresholdSeconds: 43200 }'
 
 # Every expression of the rules and every dashboard query is scoped by _config.exporterSelector: each raw series of
 # the exporter (crowdsec_*, and Prometheus' up and scrape_duration_seconds of its target) starts with the selector,
@@ -91,9 +98,10 @@ EOF
 grep -qx '      - expr: "vector(43200)"' "$work/override/alerts/crowdsec-bouncers.rules.yml" \
   || { log "the override did not reach the threshold recording rule"; exit 1; }
 
-# The dashboards read the states from the recording rules (lapi_bouncer:crowdsec_bouncer_state:code) and the
-# threshold lines from group CrowdSecBouncerThresholds: no query holds a threshold (a number of 3+ digits, or a
-# duration in hours/days), and a build with other thresholds has the very same queries.
+# The dashboards read the states from the recording rules (lapi_bouncer:crowdsec_bouncer_state:code,
+# integration:crowdsec_integration_state:code) and the threshold lines from group CrowdSecBouncerThresholds: no query
+# holds a threshold (a number of 3+ digits, or a duration in hours/days), and builds with other thresholds have the
+# very same queries.
 python3 - "$work" <<'EOF'
 import glob, json, os, re, sys
 work = sys.argv[1]
@@ -122,9 +130,10 @@ for f in sorted(glob.glob("dashboards/*.json")):
     for at, q in got:
         for m in literal.finditer(q):
             bad.append("%s %s: threshold literal %r in %s" % (f, at, m.group(0), q))
-    other = queries(json.load(open(os.path.join(work, "override", f))))
-    if other != got:
-        bad.append("%s: its queries change with bouncerOfflineThresholdSeconds" % f)
+    for variant in ("override", "thresholds"):
+        other = queries(json.load(open(os.path.join(work, variant, f))))
+        if other != got:
+            bad.append("%s: its queries change with the thresholds of build %s" % (f, variant))
 assert n > 50, n
 if bad:
     sys.exit("check-mixin: " + "\ncheck-mixin: ".join(bad))

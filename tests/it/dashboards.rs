@@ -830,6 +830,28 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
         get(OV, "Integrations by last pull", "C", "real LAPI").len(),
         3
     );
+    // The integrations' state column, from the rules (integration:crowdsec_integration_state:code): the fake
+    // Service API's integrations were created in 2024; two never pulled, the third last pulled in 2024.
+    let integration_states: BTreeMap<String, (f64, String)> =
+        get(OV, "Integrations by last pull", "F", "real LAPI")
+            .iter()
+            .map(|s| {
+                let m = &s["metric"];
+                (
+                    m["integration"].as_str().unwrap().to_owned(),
+                    (value_of(s), m["runbook"].as_str().unwrap_or("").to_owned()),
+                )
+            })
+            .collect();
+    let want: BTreeMap<String, (f64, String)> = [
+        ("integration-000", 3.0, "CrowdSecIntegrationNeverPulled"),
+        ("integration-001", 3.0, "CrowdSecIntegrationNeverPulled"),
+        ("integration-002", 2.0, "CrowdSecFirewallIntegrationOffline"),
+    ]
+    .into_iter()
+    .map(|(i, v, r)| (i.to_owned(), (v, r.to_owned())))
+    .collect();
+    assert_eq!(integration_states, want);
     // The threshold lines come from the loaded recording rules.
     assert_eq!(value_of(&get(OV, "Last pull age", "B", "all")[0]), 3600.0);
     assert_eq!(value_of(&get(OV, "Last pull age", "C", "all")[0]), 86400.0);
