@@ -277,22 +277,17 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           },
         ],
       },
-      // Blocklist-as-a-Service integrations, read from the CrowdSec Service API (source service_api).
+      // Blocklist-as-a-Service integrations, read from the CrowdSec Service API (source service_api). Each reads its
+      // state from a recording rule of group CrowdSecIntegrationAggregates (rules.libsonnet): judged once.
       {
         name: 'CrowdSecIntegrations',
         rules: [
           {
             alert: 'CrowdSecRemediationComponentIntegrationOffline',
             expr: |||
-              (
-                  min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
-                unless on (integration_id)
-                  (crowdsec_integration_pulled == 0)
+              max by (integration_id, integration, output_format) (
+                integration:crowdsec_integration_last_pull_age_seconds:offline{entity_type="remediation_component_integration"}
               )
-              * on (integration_id) group_left (output_format)
-                max by (integration_id, output_format) (crowdsec_integration_info{entity_type="remediation_component_integration"})
-                > on (integration_id) group_left ()
-                  integration:crowdsec_integration_offline_threshold_seconds
             |||,
             'for': '10m',
             labels: { severity: 'critical' },
@@ -305,15 +300,9 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           {
             alert: 'CrowdSecFirewallIntegrationOffline',
             expr: |||
-              (
-                  min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
-                unless on (integration_id)
-                  (crowdsec_integration_pulled == 0)
+              max by (integration_id, integration, output_format) (
+                integration:crowdsec_integration_last_pull_age_seconds:offline{entity_type="firewall_integration"}
               )
-              * on (integration_id) group_left (output_format)
-                max by (integration_id, output_format) (crowdsec_integration_info{entity_type="firewall_integration"})
-                > on (integration_id) group_left ()
-                  integration:crowdsec_integration_offline_threshold_seconds
             |||,
             'for': '10m',
             labels: { severity: 'critical' },
@@ -325,16 +314,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           },
           {
             alert: 'CrowdSecIntegrationNeverPulled',
-            expr: |||
-              (
-                  min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
-                and on (integration_id)
-                  (max by (integration_id) (crowdsec_integration_pulled) == 0)
-              )
-              * on (integration_id) group_left (entity_type, output_format)
-                max by (integration_id, entity_type, output_format) (crowdsec_integration_info)
-                > on () group_left () crowdsec:never_pulled_grace_seconds
-            |||,
+            expr: 'integration:crowdsec_integration_last_pull_age_seconds:never_pulled',
             'for': '10m',
             labels: { severity: 'warning' },
             annotations: {
@@ -347,13 +327,9 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           {
             alert: 'CrowdSecFirewallIntegrationPullingZeroIps',
             expr: |||
-              min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
-              unless on (integration_id)
-                (crowdsec_integration_pulled == 0)
-              and on (integration_id)
-                (max by (integration_id) (crowdsec_integration_blocklist_items) == 0)
-              and on (integration_id)
-                crowdsec_integration_info{entity_type="firewall_integration"}
+              max by (integration_id, integration) (
+                integration:crowdsec_integration_last_pull_age_seconds:pulling_zero_ips
+              )
             |||,
             'for': '15m',
             labels: { severity: 'warning' },
@@ -366,11 +342,7 @@ local causes = '{{ with printf "crowdsec_bouncer_config_check == 0 and on (insta
           // The value is the age of the last pull (of the creation when it never pulled).
           {
             alert: 'CrowdSecIntegrationNoBlocklist',
-            expr: |||
-              min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
-              and on (integration_id)
-                (max by (integration_id) (crowdsec_integration_blocklists) == 0)
-            |||,
+            expr: 'integration:crowdsec_integration_last_pull_age_seconds:no_blocklist',
             'for': '30m',
             labels: { severity: 'info' },
             annotations: {

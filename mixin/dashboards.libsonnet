@@ -35,6 +35,15 @@
     + '  + on (lapi, bouncer) group_left (runbook)\n'
     + '    lapi_bouncer:crowdsec_bouncer_state:code{lapi=~"$lapi",bouncer=~"$bouncer"}\n'
     + ')',
+  // The integrations' state column: recording rule integration:crowdsec_integration_state:code (rules.libsonnet:
+  // 0 ok, 2 offline, 3 never pulled past the grace, 6 never pulled in the grace, 7 pulling zero IPs, 8 no blocklist;
+  // `runbook` names the page of its alert), on the integrations of the selected exporters. No threshold here.
+  local INTEGRATION_STATE =
+    'max by (job, instance, integration_id, integration, runbook) (\n'
+    + '    0 * max by (job, instance, integration_id, integration) (crowdsec_integration_info{%s})\n' % F
+    + '  + on (integration_id) group_left (runbook)\n'
+    + '    integration:crowdsec_integration_state:code\n'
+    + ')',
   local stateCount(values) = 'count(' + std.join(' or ', ['(%s) == %d' % [STATE, v] for v in values]) + ')',
 
   local valueMap(pairs) = [{
@@ -44,7 +53,7 @@
       for i in std.range(0, std.length(pairs) - 1)
     },
   }],
-  local STATE_MAPPINGS = valueMap([['ok', 'green'], ['late', 'orange'], ['offline', 'red'], ['never pulled', 'purple'], ['idle, alive', 'blue'], ['superseded', 'text'], ['never pulled, no alert', 'light-purple']]),
+  local STATE_MAPPINGS = valueMap([['ok', 'green'], ['late', 'orange'], ['offline', 'red'], ['never pulled', 'purple'], ['idle, alive', 'blue'], ['superseded', 'text'], ['never pulled, no alert', 'light-purple'], ['pulling zero IPs', 'orange'], ['no blocklist', 'light-blue']]),
   local UP_MAPPINGS = valueMap([['down', 'red'], ['up', 'green']]),
   local CONFIG_MAPPINGS = valueMap([['invalid', 'red'], ['valid', 'green']]),
   // Static colours of an age: the thresholds' defaults. The State column follows the rules themselves.
@@ -351,12 +360,15 @@
           target('max by (job, instance, integration_id, integration) (crowdsec_integration_blocklist_items{%s})' % F, 'C', instant=true, table=true),
           target('max by (job, instance, integration_id, integration) (crowdsec_integration_blocklists{%s})' % F, 'D', instant=true, table=true),
           target('max by (job, instance, integration_id, integration) (crowdsec_integration_pulled{%s})' % F, 'E', instant=true, table=true),
+          target(INTEGRATION_STATE, 'F', instant=true, table=true),
         ],
-        "From the CrowdSec Service API (exporter flag --service-api.key-file). 0 items = the Console's 'Pulling Zero IPs'. Age since the last pull (since creation when never pulled).",
+        "From the CrowdSec Service API (exporter flag --service-api.key-file). State follows the alert rules (their recording rule integration:crowdsec_integration_state:code, the Community tier's threshold included): ok, offline, never pulled (past the grace or not), pulling zero IPs (the Console's 'Firewall Integration Pulling Zero IPs'), no blocklist; runbook opens the runbook of its alert. Age since the last pull (since creation when never pulled); its colours are the bouncer thresholds' defaults.",
         ['Time', 'Value #A', 'job'],
-        { 'Value #B': 'Last pull age', 'Value #C': 'Blocklist items', 'Value #D': 'Blocklists', 'Value #E': 'Pulled' },
+        { 'Value #B': 'Last pull age', 'Value #C': 'Blocklist items', 'Value #D': 'Blocklists', 'Value #E': 'Pulled', 'Value #F': 'State' },
         [
           colouredAge('Last pull age'),
+          stateColumn('State'),
+          runbookColumn('runbook'),
           byName('Pulled', [
             { id: 'mappings', value: valueMap([['never', 'purple'], ['yes', 'green']]) },
             { id: 'custom.cellOptions', value: { type: 'color-text' } },

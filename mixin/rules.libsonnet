@@ -37,7 +37,8 @@
         ],
       },
       // Each integration's offline threshold: the Community one where its organisation is on the Community tier,
-      // else the plain one (also while /info never answered: no crowdsec_integration_subscription_info).
+      // else the plain one (also while /info never answered: no crowdsec_integration_subscription_info); then each
+      // integration state, recorded once (issue 24), which the integration alerts and the overview dashboard read.
       {
         name: 'CrowdSecIntegrationAggregates',
         rules: [
@@ -52,6 +53,132 @@
               (
                   max by (integration_id) (crowdsec_integration_info) * 0
                 + on () group_left () crowdsec:integration_offline_threshold_seconds
+              )
+            |||,
+          },
+          // Every integration that pulled, with its entity type and output format: its last pull age.
+          {
+            record: 'integration:crowdsec_integration_last_pull_age_seconds:pulled',
+            expr: |||
+              (
+                  min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
+                unless on (integration_id)
+                  (crowdsec_integration_pulled == 0)
+              )
+              * on (integration_id) group_left (entity_type, output_format)
+                max by (integration_id, entity_type, output_format) (crowdsec_integration_info)
+            |||,
+          },
+          // STATE "offline" of an integration (CrowdSecFirewallIntegrationOffline,
+          // CrowdSecRemediationComponentIntegrationOffline): it pulled, longer ago than its own threshold (the
+          // Community one on that tier). Value: its last pull age.
+          {
+            record: 'integration:crowdsec_integration_last_pull_age_seconds:offline',
+            expr: |||
+              integration:crowdsec_integration_last_pull_age_seconds:pulled
+                > on (integration_id) group_left ()
+                  integration:crowdsec_integration_offline_threshold_seconds
+            |||,
+          },
+          // STATE "never pulled" of an integration (CrowdSecIntegrationNeverPulled): created longer than the grace
+          // ago and no device pulled it. Value: its age since creation.
+          {
+            record: 'integration:crowdsec_integration_last_pull_age_seconds:never_pulled',
+            expr: |||
+              (
+                  min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
+                and on (integration_id)
+                  (max by (integration_id) (crowdsec_integration_pulled) == 0)
+              )
+              * on (integration_id) group_left (entity_type, output_format)
+                max by (integration_id, entity_type, output_format) (crowdsec_integration_info)
+                > on () group_left () crowdsec:never_pulled_grace_seconds
+            |||,
+          },
+          // STATE "pulling zero IPs" of a firewall integration (the Console's "Firewall Integration Pulling Zero
+          // IPs", CrowdSecFirewallIntegrationPullingZeroIps): it pulled and its blocklists hold no item (Service API
+          // stats.count = 0). Value: its last pull age.
+          {
+            record: 'integration:crowdsec_integration_last_pull_age_seconds:pulling_zero_ips',
+            expr: |||
+              integration:crowdsec_integration_last_pull_age_seconds:pulled{entity_type="firewall_integration"}
+              and on (integration_id)
+                (max by (integration_id) (crowdsec_integration_blocklist_items) == 0)
+            |||,
+          },
+          // STATE "no blocklist" of an integration (CrowdSecIntegrationNoBlocklist): it subscribes to no blocklist.
+          // Value: its last pull age (since creation when it never pulled).
+          {
+            record: 'integration:crowdsec_integration_last_pull_age_seconds:no_blocklist',
+            expr: |||
+              min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
+              and on (integration_id)
+                (max by (integration_id) (crowdsec_integration_blocklists) == 0)
+            |||,
+          },
+          // Each integration's state, as the overview dashboard shows it (value = code, `runbook` = the alert it
+          // leads to), in diagnose's order (src/crowdsec/verdict/judge.rs judge_integration): offline and never
+          // pulled first, then pulling zero IPs (over no blocklist), then no blocklist:
+          //   0 ok; 2 offline; 3 never pulled past the grace; 6 never pulled, in the grace (no alert);
+          //   7 pulling zero IPs; 8 no blocklist (the codes 1, 4, 5 are bouncer states, the dashboards share one mapping).
+          // An offline integration of an entity type CrowdSec does not document has no alert (runbook empty).
+          // Composed from the states above only: no threshold here.
+          {
+            record: 'integration:crowdsec_integration_state:code',
+            expr: |||
+              max by (integration_id, integration, runbook) (
+                  label_replace(
+                    2 + 0 * integration:crowdsec_integration_last_pull_age_seconds:offline{entity_type="firewall_integration"},
+                    "runbook", "CrowdSecFirewallIntegrationOffline", "", ""
+                  )
+                or
+                  label_replace(
+                    2 + 0 * integration:crowdsec_integration_last_pull_age_seconds:offline{entity_type="remediation_component_integration"},
+                    "runbook", "CrowdSecRemediationComponentIntegrationOffline", "", ""
+                  )
+                or
+                  label_replace(
+                    2 + 0 * integration:crowdsec_integration_last_pull_age_seconds:offline{entity_type!~"firewall_integration|remediation_component_integration"},
+                    "runbook", "", "", ""
+                  )
+                or
+                  label_replace(
+                    3 + 0 * integration:crowdsec_integration_last_pull_age_seconds:never_pulled,
+                    "runbook", "CrowdSecIntegrationNeverPulled", "", ""
+                  )
+                or
+                  label_replace(
+                    7 + 0 * integration:crowdsec_integration_last_pull_age_seconds:pulling_zero_ips
+                    unless on (integration_id) integration:crowdsec_integration_last_pull_age_seconds:offline,
+                    "runbook", "CrowdSecFirewallIntegrationPullingZeroIps", "", ""
+                  )
+                or
+                  label_replace(
+                    8 + 0 * integration:crowdsec_integration_last_pull_age_seconds:no_blocklist
+                    unless on (integration_id) integration:crowdsec_integration_last_pull_age_seconds:offline
+                    unless on (integration_id) integration:crowdsec_integration_last_pull_age_seconds:never_pulled
+                    unless on (integration_id) integration:crowdsec_integration_last_pull_age_seconds:pulling_zero_ips,
+                    "runbook", "CrowdSecIntegrationNoBlocklist", "", ""
+                  )
+                or
+                  label_replace(
+                    6 + 0 * (
+                        min by (integration_id, integration) (crowdsec_integration_last_pull_age_seconds)
+                      and on (integration_id)
+                        (max by (integration_id) (crowdsec_integration_pulled) == 0)
+                    )
+                    unless on (integration_id) integration:crowdsec_integration_last_pull_age_seconds:never_pulled
+                    unless on (integration_id) integration:crowdsec_integration_last_pull_age_seconds:no_blocklist,
+                    "runbook", "", "", ""
+                  )
+                or
+                  label_replace(
+                    0 * integration:crowdsec_integration_last_pull_age_seconds:pulled
+                    unless on (integration_id) integration:crowdsec_integration_last_pull_age_seconds:offline
+                    unless on (integration_id) integration:crowdsec_integration_last_pull_age_seconds:pulling_zero_ips
+                    unless on (integration_id) integration:crowdsec_integration_last_pull_age_seconds:no_blocklist,
+                    "runbook", "", "", ""
+                  )
               )
             |||,
           },

@@ -10,9 +10,12 @@
 #      evaluates each alert's own expression (promql_expr_test, recording rules loaded) on the same input series;
 #      the list of alerts comes from the generated rules, so an alert added later is covered or fails this check.
 #      An alert "uses" a threshold when it reads it or a recording rule that does (the states of rules.libsonnet);
-#   3. no dashboard query holds a threshold literal, and the 12 h build has the very same dashboard queries: the
-#      dashboards read the states and thresholds from the recording rules (docs/monitoring-mixin.md);
-#   4. every rule and dashboard series selector is scoped by _config.exporterSelector;
+#   3. no dashboard query holds a threshold literal, and the 12 h build and a build with every threshold of _config
+#      moved (the integrations' own, their Community margin and the grace included) have the very same dashboard
+#      queries: the dashboards read the bouncer and integration states and the thresholds from the recording rules
+#      (docs/monitoring-mixin.md);
+#   4. every series selector of the rules, of the queries in their annotation templates and of the dashboards is
+#      scoped by _config.exporterSelector;
 #   5. every dashboard rate()/increase() across a 3-minute exporter restart with a counter reset: no false spike
 #      (CHECK_MIXIN_RESTART_VALUES, default 0+10x16, is what the counters do after it: 5000+10x16, a backlog counted
 #      again, fails the check).
@@ -45,10 +48,16 @@ build() { # dir config
 build "$work/default" '{}'
 build "$work/override" '{ bouncerOfflineThresholdSeconds: 43200, logProcessorOfflineThresholdSeconds: 43200 }'
 build "$work/selector" '{ exporterSelector: "job=\"other\"" }'
+# Every threshold of _config moved, the integrations' included (their own, the Community margin, the grace).
+build "$work/thresholds" '{ bouncerOfflineThresholdSeconds: 43200, earlyWarningThresholdSeconds: 1800,
+  neverPulledGraceSeconds: 7200, usageMetricsFreshnessSeconds: 1800, partialEnforcementRatio: 0.25,
+  integrationOfflineThresholdSeconds: 50000, communityIntegrationMarginSeconds: 7200,
+  logProcessorOfflineThresholdSeconds: 43200 }'
 
-# Every expression of the rules and every dashboard query is scoped by _config.exporterSelector: each raw series of
-# the exporter (crowdsec_*, and Prometheus' up and scrape_duration_seconds of its target) starts with the selector,
-# and a build with another selector holds no trace of the default one.
+# Every expression of the rules, every query of the alerts' annotation templates ({{ with query "..." }}, printf
+# formats piped to query) and every dashboard query is scoped by _config.exporterSelector: each raw series of the
+# exporter (crowdsec_*, and Prometheus' up and scrape_duration_seconds of its target) starts with the selector, and a
+# build with another selector holds no trace of the default one.
 python3 - "$work" <<'EOF'
 import glob, json, os, re, sys
 work = sys.argv[1]
@@ -58,6 +67,13 @@ def exprs(root):
     for g in rules["groups"]:
         for r in g["rules"]:
             out.append((r.get("alert") or r.get("record"), r["expr"]))
+            # The queries of the annotation templates: every string literal inside an action {{ ... }}, unescaped as
+            # Go reads it (a raw `...` literal as it is), e.g. {{ with printf "max(crowdsec_bouncers{lapi=%q})" ... }}.
+            for k, text in (r.get("annotations") or {}).items():
+                for a in re.finditer(r"\{\{(.*?)\}\}", text, re.S):
+                    for m in re.finditer(r'"((?:[^"\\]|\\.)*)"|`([^`]*)`', a.group(1)):
+                        q = re.sub(r"\\(.)", r"\1", m.group(1)) if m.group(1) is not None else m.group(2)
+                        out.append(("%s annotation %s" % (r["alert"], k), q))
     for f in sorted(glob.glob(os.path.join(root, "dashboards/*.json"))):
         d = json.load(open(f))
         def walk(v, at):
@@ -86,14 +102,17 @@ for sel, root in (('job="crowdsec-bouncer-exporter"', os.path.join(work, "defaul
 if bad:
     sys.exit("check-mixin: " + "\ncheck-mixin: ".join(bad[:20]))
 assert n > 200, n
-print("check-mixin: %d series selectors in the rules and dashboards, every one scoped by exporterSelector" % n, file=sys.stderr)
+m = sum(1 for where, e in exprs(os.path.join(work, "default")) if " annotation " in where for _ in raw.finditer(e))
+assert m > 20, m
+print("check-mixin: %d series selectors in the rules, their annotation queries (%d) and the dashboards, every one scoped by exporterSelector" % (n, m), file=sys.stderr)
 EOF
 grep -qx '      - expr: "vector(43200)"' "$work/override/alerts/crowdsec-bouncers.rules.yml" \
   || { log "the override did not reach the threshold recording rule"; exit 1; }
 
-# The dashboards read the states from the recording rules (lapi_bouncer:crowdsec_bouncer_state:code) and the
-# threshold lines from group CrowdSecBouncerThresholds: no query holds a threshold (a number of 3+ digits, or a
-# duration in hours/days), and a build with other thresholds has the very same queries.
+# The dashboards read the states from the recording rules (lapi_bouncer:crowdsec_bouncer_state:code,
+# integration:crowdsec_integration_state:code) and the threshold lines from group CrowdSecBouncerThresholds: no query
+# holds a threshold (a number of 3+ digits, or a duration in hours/days), and builds with other thresholds have the
+# very same queries.
 python3 - "$work" <<'EOF'
 import glob, json, os, re, sys
 work = sys.argv[1]
@@ -122,9 +141,10 @@ for f in sorted(glob.glob("dashboards/*.json")):
     for at, q in got:
         for m in literal.finditer(q):
             bad.append("%s %s: threshold literal %r in %s" % (f, at, m.group(0), q))
-    other = queries(json.load(open(os.path.join(work, "override", f))))
-    if other != got:
-        bad.append("%s: its queries change with bouncerOfflineThresholdSeconds" % f)
+    for variant in ("override", "thresholds"):
+        other = queries(json.load(open(os.path.join(work, variant, f))))
+        if other != got:
+            bad.append("%s: its queries change with the thresholds of build %s" % (f, variant))
 assert n > 50, n
 if bad:
     sys.exit("check-mixin: " + "\ncheck-mixin: ".join(bad))

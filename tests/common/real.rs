@@ -54,6 +54,29 @@ pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Asserts that the real `promtool check metrics` (Prometheus' exposition linter, of the version the tests run)
+/// accepts `exposition` and has nothing to say about it: exit status 0 and no line on stdout or stderr.
+pub fn assert_promtool_check_metrics_clean(exposition: &str) {
+    let mut promtool = Command::new(part("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), exposition.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool check metrics: {report}\n{exposition}"
+    );
+}
+
 /// A child process killed when dropped.
 pub struct Proc {
     pub child: Child,

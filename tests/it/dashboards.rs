@@ -753,37 +753,46 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
     // nginx-live (1.7) last pulled 30 h ago but sent usage metrics a minute ago: idle but alive, as for the alerts.
     assert_eq!(single(OV, "Offline", "all"), 2.0);
     assert_eq!(single(OV, "OK", "all"), 2.0);
-    // The table's state column, with the runbook of each state's alert.
-    let states: BTreeMap<String, (f64, String)> = get(OV, "Bouncers", "C", "real LAPI")
-        .iter()
-        .map(|s| {
-            let m = &s["metric"];
-            (
-                m["bouncer"].as_str().unwrap().to_owned(),
-                (value_of(s), m["runbook"].as_str().unwrap_or("").to_owned()),
-            )
-        })
-        .collect();
-    let want: BTreeMap<String, (f64, String)> = [
-        ("ok-bouncer", 0.0, ""),
-        ("late-bouncer", 1.0, "CrowdSecBouncerPullOverdue"),
-        ("offline-bouncer", 2.0, "CrowdSecBouncerOffline"),
-        ("offline-firewall", 2.0, "CrowdSecFirewallBouncerOffline"),
-        // CrowdSec 1.4.6 keeps no registration time: never pulled, and no alert can fire (6, as diagnose says).
-        ("never-bouncer", 6.0, ""),
-    ]
-    .into_iter()
-    .map(|(b, v, r)| (b.to_owned(), (v, r.to_owned())))
-    .collect();
-    assert_eq!(states, want);
-    for (_, runbook) in want.values() {
-        if !runbook.is_empty() {
-            assert!(
-                repo().join(format!("docs/runbooks/{runbook}.md")).is_file(),
-                "{runbook}"
-            );
+    // A table's state column, with the runbook of each state's alert, and what it must show: by `key` (the
+    // bouncer, the integration), (code, runbook).
+    let assert_states = |panel: &str, ref_id: &str, key: &str, want: &[(&str, f64, &str)]| {
+        let got: BTreeMap<String, (f64, String)> = get(OV, panel, ref_id, "real LAPI")
+            .iter()
+            .map(|s| {
+                let m = &s["metric"];
+                (
+                    m[key].as_str().unwrap().to_owned(),
+                    (value_of(s), m["runbook"].as_str().unwrap_or("").to_owned()),
+                )
+            })
+            .collect();
+        let want: BTreeMap<String, (f64, String)> = want
+            .iter()
+            .map(|(k, v, r)| ((*k).to_owned(), (*v, (*r).to_owned())))
+            .collect();
+        assert_eq!(got, want, "{panel} / {ref_id}");
+        for (_, runbook) in want.values() {
+            if !runbook.is_empty() {
+                assert!(
+                    repo().join(format!("docs/runbooks/{runbook}.md")).is_file(),
+                    "{runbook}"
+                );
+            }
         }
-    }
+    };
+    assert_states(
+        "Bouncers",
+        "C",
+        "bouncer",
+        &[
+            ("ok-bouncer", 0.0, ""),
+            ("late-bouncer", 1.0, "CrowdSecBouncerPullOverdue"),
+            ("offline-bouncer", 2.0, "CrowdSecBouncerOffline"),
+            ("offline-firewall", 2.0, "CrowdSecFirewallBouncerOffline"),
+            // CrowdSec 1.4.6 keeps no registration time: never pulled, and no alert can fire (6, as diagnose says).
+            ("never-bouncer", 6.0, ""),
+        ],
+    );
     assert_eq!(get(OV, "Bouncers", "A", "real LAPI").len(), 5);
     // Issue 21: the 1.7 fixture's two bans on the stack (loopback, nginx-live's address) and nginx-live holding 3
     // of its LAPI's 7 CAPI IP decisions (below half).
@@ -829,6 +838,18 @@ fn every_dashboard_query_runs_against_real_prometheus_and_crowdsec() {
     assert_eq!(
         get(OV, "Integrations by last pull", "C", "real LAPI").len(),
         3
+    );
+    // The integrations' state column, from the rules (integration:crowdsec_integration_state:code): the fake
+    // Service API's integrations were created in 2024; two never pulled, the third last pulled in 2024.
+    assert_states(
+        "Integrations by last pull",
+        "F",
+        "integration",
+        &[
+            ("integration-000", 3.0, "CrowdSecIntegrationNeverPulled"),
+            ("integration-001", 3.0, "CrowdSecIntegrationNeverPulled"),
+            ("integration-002", 2.0, "CrowdSecFirewallIntegrationOffline"),
+        ],
     );
     // The threshold lines come from the loaded recording rules.
     assert_eq!(value_of(&get(OV, "Last pull age", "B", "all")[0]), 3600.0);

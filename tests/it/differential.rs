@@ -1562,50 +1562,107 @@ fn expected_states(report: &Value) -> Vec<Value> {
                     ("current", "offline") => (2, b["alert"].as_str().unwrap()),
                     other => panic!("row role/verdict {other:?} has no state"),
                 };
-                let labels: BTreeMap<String, String> = [
-                    ("job", JOB),
-                    ("instance", INSTANCE),
-                    ("lapi", l["name"].as_str().unwrap()),
-                    ("bouncer", r["name"].as_str().unwrap()),
-                    ("runbook", runbook),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-                out.push(json!({"labels": selector("", &labels), "value": code}));
+                out.push(state_sample(
+                    &[
+                        ("lapi", l["name"].as_str().unwrap()),
+                        ("bouncer", r["name"].as_str().unwrap()),
+                        ("runbook", runbook),
+                    ],
+                    code,
+                ));
             }
         }
     }
     out
 }
 
+/// A state column's sample: the exporter's job and instance, `labels`, the state code.
+fn state_sample(labels: &[(&str, &str)], code: i32) -> Value {
+    let labels: BTreeMap<String, String> = [("job", JOB), ("instance", INSTANCE)]
+        .iter()
+        .chain(labels)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    json!({"labels": selector("", &labels), "value": code})
+}
+
+/// The overview's integration state column (recording rule `integration:crowdsec_integration_state:code`) as
+/// diagnose's integration verdicts say it: 0 ok, 2 offline, 3 never pulled, 6 never pulled in the grace, 7 pulling
+/// zero IPs, 8 no blocklist, `runbook` the alert of that state. An integration whose age is unknown has no state.
+fn expected_integration_states(report: &Value) -> Vec<Value> {
+    let Some(items) = report["integrations"]["items"].as_array() else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for i in items {
+        let (code, runbook) = match (
+            i["verdict"].as_str().unwrap(),
+            i["entity_type"].as_str().unwrap(),
+        ) {
+            ("ok", _) => (0, ""),
+            ("offline", "firewall_integration") => (2, "CrowdSecFirewallIntegrationOffline"),
+            ("offline", "remediation_component_integration") => {
+                (2, "CrowdSecRemediationComponentIntegrationOffline")
+            }
+            ("offline", _) => (2, ""),
+            ("never_pulled", _) => (3, "CrowdSecIntegrationNeverPulled"),
+            ("never_pulled_in_grace", _) => (6, ""),
+            ("pulling_zero_ips", _) => (7, "CrowdSecFirewallIntegrationPullingZeroIps"),
+            ("no_blocklist", _) => (8, "CrowdSecIntegrationNoBlocklist"),
+            _ => continue,
+        };
+        out.push(state_sample(
+            &[
+                ("integration_id", i["id"].as_str().unwrap()),
+                ("integration", i["name"].as_str().unwrap()),
+                ("runbook", runbook),
+            ],
+            code,
+        ));
+    }
+    out
+}
+
+/// A panel's query as the dashboard holds it.
+fn panel_expr(file: &str, title: &str, ref_id: &str) -> String {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let d: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.join("dashboards").join(file)).unwrap())
+            .unwrap();
+    d["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == title)
+        .and_then(|p| {
+            p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["refId"] == ref_id)
+        })
+        .unwrap_or_else(|| panic!("no panel {title} / {ref_id}"))["expr"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The overview's integration state column, template variables set to "All"; it reads the recording rule.
+fn integration_state_expression() -> String {
+    let e = panel_expr("crowdsec-bouncers.json", "Integrations by last pull", "F");
+    assert!(
+        e.contains("integration:crowdsec_integration_state:code"),
+        "the integration state column reads the recording rule: {e}"
+    );
+    ["$job", "$instance"]
+        .iter()
+        .fold(e, |e, v| e.replace(v, ".*"))
+}
+
 /// The state column's expression as the dashboards hold it, template variables set to "All".
 fn state_expression() -> String {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let board = |file: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(repo.join("dashboards").join(file)).unwrap())
-            .unwrap()
-    };
-    let find = |d: &Value, title: &str, ref_id: &str| -> String {
-        d["panels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["title"] == title)
-            .and_then(|p| {
-                p["targets"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|t| t["refId"] == ref_id)
-            })
-            .unwrap_or_else(|| panic!("no panel {title} / {ref_id}"))["expr"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let overview = find(&board("crowdsec-bouncers.json"), "Bouncers", "C");
-    let detail = find(&board("crowdsec-bouncer-detail.json"), "State", "A");
+    let overview = panel_expr("crowdsec-bouncers.json", "Bouncers", "C");
+    let detail = panel_expr("crowdsec-bouncer-detail.json", "State", "A");
     assert_eq!(overview, detail, "both dashboards show the same state");
     // The dashboards read the state the rules record (issue 24: judged once): this test then holds the recording
     // rules of the shipped rule file, not a copy of the judgement in the dashboards, to diagnose.
@@ -1794,6 +1851,8 @@ fn prepare(s: &Scenario, dir: &Path) -> Prepared {
     let mut exprs = vec![
         json!({"expr": "ALERTS{alertstate=\"firing\"}", "eval_time": format!("{EVAL_MINUTES}m"), "exp_samples": alerts}),
         json!({"expr": state_expression(), "eval_time": format!("{EVAL_MINUTES}m"), "exp_samples": states}),
+        json!({"expr": integration_state_expression(), "eval_time": format!("{EVAL_MINUTES}m"),
+               "exp_samples": expected_integration_states(&report)}),
     ];
     exprs.extend(expected_causes(&report));
     let test = json!({
@@ -1868,7 +1927,8 @@ fn test_file(prepared: &[Prepared]) -> Value {
         "rule_files": [rules.display().to_string()],
         "evaluation_interval": "1m",
         "group_eval_order": [
-            "CrowdSecBouncerThresholds", "CrowdSecBouncerAggregates", "CrowdSecBouncers",
+            "CrowdSecBouncerThresholds", "CrowdSecIntegrationAggregates", "CrowdSecBouncerAggregates",
+            "CrowdSecBouncers",
             "CrowdSecIntegrations", "CrowdSecBouncerConfig", "CrowdSecExporter",
         ],
         "tests": prepared.iter().map(|p| p.test.clone()).collect::<Vec<_>>(),

@@ -271,24 +271,7 @@ fn running_and_log_from_the_real_bouncers() {
     }
     // promtool's linter accepts the exposition with the new family.
     assert!(metrics_text.contains("crowdsec_bouncer_log_errors{"));
-    let mut promtool = Command::new(part("promtool"))
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), metrics_text.as_bytes()).unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics: {report}"
-    );
+    assert_promtool_check_metrics_clean(&metrics_text);
 
     // 4. The LAPI stopped (keys valid again): class connect in both logs.
     for (name, key) in [("fw", FW_KEY), ("custom", CU_KEY)] {

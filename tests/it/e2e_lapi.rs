@@ -154,24 +154,7 @@ fn real_lapi_and_bouncer() {
 
     // promtool's linter accepts the live output.
     let body = exporter.metrics();
-    let mut promtool = std::process::Command::new(part("promtool"))
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), body.as_bytes()).unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics: {report}\n{body}"
-    );
+    assert_promtool_check_metrics_clean(&body);
 
     // Stop the bouncer and make it 25 h stale, as an outage would: cscli and the exporter agree.
     bouncer.kill();

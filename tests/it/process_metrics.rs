@@ -7,7 +7,7 @@ use crate::common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::real::{free_port, part, wait_until, Proc};
+use common::real::{assert_promtool_check_metrics_clean, free_port, wait_until, Proc};
 use common::{http, parse_samples, value};
 
 fn scrape(addr: std::net::SocketAddr, accept: &[(&str, &str)]) -> String {
@@ -96,23 +96,6 @@ fn the_binary_reports_its_own_process_as_client_golang() {
     assert!(om.contains("\nprocess_max_fds 1234\n"), "{om}");
 
     // promtool's linter accepts the exposition with them.
-    let mut promtool = Command::new(part("promtool"))
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), body.as_bytes()).unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics: {report}\n{body}"
-    );
+    assert_promtool_check_metrics_clean(&body);
     exporter.kill();
 }

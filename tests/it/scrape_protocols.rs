@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::real::{free_port, part, wait_until, Proc};
+use common::real::{assert_promtool_check_metrics_clean, free_port, part, wait_until, Proc};
 use common::*;
 use crowdsec_bouncer_exporter::settings::{LapiDbLocation, Settings};
 
@@ -74,21 +74,7 @@ fn every_scrape_protocol_of_this_prometheus_reads_the_same_series() {
 
     // promtool check metrics of the same version accepts the classic text.
     let (_, _, classic) = http(exporter.addr, "GET", "/metrics", &[]);
-    let mut promtool = Command::new(part("promtool"))
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(promtool.stdin.as_mut().unwrap(), classic.as_bytes()).unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    let report =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics: {report}"
-    );
+    assert_promtool_check_metrics_clean(&classic);
 
     let version = prometheus_version();
     // scrape_protocols exists from Prometheus 2.49 on; before, the default Accept is the only one.
