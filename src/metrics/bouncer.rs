@@ -1,10 +1,9 @@
 //! `crowdsec_bouncer_*` and `crowdsec_bouncers`: one LAPI's registered bouncers.
 
-use prometheus_client::encoding::DescriptorEncoder;
-
 use std::sync::Arc;
 
-use super::{gauges, Readings, Scrape};
+use super::gauge_text::Gauges;
+use super::{Readings, Scrape};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot};
 
 // Fixed-size label sets: no allocation per sample (there are tens of thousands).
@@ -32,14 +31,10 @@ macro_rules! cached {
 }
 
 /// The families that change only with a new reading (encoded once per reading, see `Renderer`).
-pub(super) fn encode_readings(
-    r: &Readings,
-    enc: &mut DescriptorEncoder,
-) -> Result<(), std::fmt::Error> {
+pub(super) fn encode_readings(r: &Readings, enc: &mut impl Gauges) -> Result<(), std::fmt::Error> {
     let all = all(&r.lapis);
 
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_info",
         cached!("A bouncer (remediation component) registered in the LAPI, value 1; empty labels where the CrowdSec version has no such column."),
         all.iter().map(|(lapi, b)| {
@@ -58,35 +53,30 @@ pub(super) fn encode_readings(
             (labels, 1.0)
         }),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_last_pull_timestamp_seconds",
         cached!("Unix time of the bouncer's last decisions pull; absent when it never pulled."),
         all.iter()
             .filter_map(|(lapi, b)| b.last_pull_timestamp().map(|ts| (key(lapi, b), ts))),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_registered_timestamp_seconds",
         cached!("Unix time the bouncer's row was created (created_at; CrowdSec 1.6+ only, 1.4 rewrites it on every update): a name@ip row created after another row's last pull supersedes it."),
         all.iter()
             .filter_map(|(lapi, b)| b.registered_at.map(|ts| (key(lapi, b), ts))),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_pulled",
         cached!("1 if the bouncer ever pulled decisions, 0 if it never did."),
         all.iter()
             .filter_map(|(lapi, b)| b.last_pull.pulled().map(|v| (key(lapi, b), v))),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_last_usage_metrics_timestamp_seconds",
         cached!("Unix time of the bouncer's newest usage-metrics push (CrowdSec 1.6.3+, kept 7 days): liveness of live-mode bouncers on idle sites."),
         all.iter().filter_map(|(lapi, b)| b.last_usage_metrics.map(|ts| (key(lapi, b), ts))),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_lapi_bouncers_autodelete_seconds",
         "CrowdSec's db_config.flush.bouncers_autodelete for rows of this auth_type (api-key, tls): rows whose last pull is at least this old are deleted every minute, so a dying bouncer's row vanishes. Read from the CrowdSec config the database was found through (with .local and env expansion); absent when unset.",
         r.lapis.iter().flat_map(|(lapi, d)| {
@@ -98,13 +88,12 @@ pub(super) fn encode_readings(
             })
         }),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncers",
         cached!("Number of bouncers registered in the LAPI."),
         r.lapis
             .iter()
-            .map(|(lapi, d)| (vec![("lapi", lapi.as_str())], d.bouncers.len() as f64)),
+            .map(|(lapi, d)| ([("lapi", lapi.as_str())], d.bouncers.len() as f64)),
     )?;
     Ok(())
 }
@@ -113,14 +102,52 @@ pub(super) fn encode_readings(
 pub(super) fn encode_ages(
     s: &Scrape,
     r: &Readings,
-    enc: &mut DescriptorEncoder,
+    enc: &mut impl Gauges,
 ) -> Result<(), std::fmt::Error> {
     let all = all(&r.lapis);
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_last_pull_age_seconds",
         cached!("Seconds since the bouncer's last decisions pull, at scrape time; for a never-pulled bouncer, since its registration (CrowdSec 1.6+ only)."),
         all.iter().filter_map(|(lapi, b)| b.age_seconds(s.now).map(|age| (key(lapi, b), age))),
     )?;
     Ok(())
+}
+
+/// Bytes the per-reading families of `r` take, about (escapes aside; a timestamp counted at its longest): the text's
+/// capacity, so it is neither grown by doubling (copies of megabytes at 10,000 bouncers) nor kept much larger
+/// than it is.
+pub(super) fn readings_len(r: &Readings) -> usize {
+    all(&r.lapis)
+        .iter()
+        .map(|(lapi, b)| {
+            // `{lapi="…",bouncer="…"} ` and the newline, then the name of each family the row is in and its value.
+            let key = 21 + lapi.len() + b.name.len();
+            let info = 150
+                + lapi.len()
+                + b.name.len()
+                + b.base_name().len()
+                + b.bouncer_type.len()
+                + b.version.len()
+                + b.auth_type.len()
+                + b.ip_address.len()
+                + b.os.len()
+                + b.auto_created.len()
+                + b.revoked.len();
+            let ts = 24;
+            info + usize::from(b.last_pull_timestamp().is_some()) * (key + 45 + ts)
+                + usize::from(b.registered_at.is_some()) * (key + 46 + ts)
+                + usize::from(b.last_pull.pulled().is_some()) * (key + 24)
+                + usize::from(b.last_usage_metrics.is_some()) * (key + 54 + ts)
+        })
+        .sum::<usize>()
+        + 4096
+}
+
+/// Bytes the time-dependent bouncer family takes, about (see [`readings_len`]).
+pub(super) fn ages_len(r: &Readings) -> usize {
+    all(&r.lapis)
+        .iter()
+        .map(|(lapi, b)| 21 + 38 + 24 + lapi.len() + b.name.len())
+        .sum::<usize>()
+        + 1024
 }
