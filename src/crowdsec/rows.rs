@@ -83,7 +83,10 @@ pub(crate) struct RawRow {
 }
 
 fn bool_label(v: Option<bool>) -> String {
-    v.map(|b| b.to_string()).unwrap_or_default()
+    // Not `to_string`: the formatting machinery, twice per row (issue 22's cold scrape).
+    v.map_or_else(String::new, |b| {
+        String::from(if b { "true" } else { "false" })
+    })
 }
 
 /// Turns engine rows into bouncers; `usage` maps bouncer names to their newest usage-metrics push.
@@ -129,7 +132,13 @@ pub(crate) fn interpret_row(
     ) {
         (n, v) if n.is_empty() && v.is_empty() => String::new(),
         (n, v) if v.is_empty() => n,
-        (n, v) => format!("{n}/{v}"),
+        // The name's own buffer grown, rather than a third string per row.
+        (mut n, v) => {
+            n.reserve_exact(1 + v.len());
+            n.push('/');
+            n.push_str(&v);
+            n
+        }
     };
     let bouncer = Bouncer {
         last_usage_metrics: usage.get(&name).copied(),

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,8 @@ pub struct SqliteDb {
     usage: Arc<Mutex<UsageCursor>>,
     /// Time a read may spend on usage reports after its first batch.
     usage_budget: Duration,
+    /// Rows of the previous read: the next read's room, so 10,000 rows are not moved by doubling (issue 22).
+    rows_seen: Arc<AtomicUsize>,
 }
 
 impl SqliteDb {
@@ -44,6 +46,7 @@ impl SqliteDb {
             running: Arc::new(AtomicBool::new(false)),
             usage: Arc::new(Mutex::new(UsageCursor::default())),
             usage_budget: usage_cursor::BUDGET,
+            rows_seen: Arc::default(),
         }
     }
 
@@ -97,8 +100,11 @@ impl SqliteDb {
             .ok_or(LapiDbError::NoBouncersTable)?;
         // The rows first, with no usage map yet: their names are the registered ones the usage backlog is read
         // for (no second scan of the table for them), and each row's newest report is filled in after.
+        let room = self.rows_seen.load(Ordering::Relaxed);
         let (mut bouncers, bad_rows) =
-            read_bouncers(&conn, &schema, &HashMap::new()).map_err(|e| self.classify(e))?;
+            read_bouncers(&conn, &schema, &HashMap::new(), room + room / 64)
+                .map_err(|e| self.classify(e))?;
+        self.rows_seen.store(bouncers.len(), Ordering::Relaxed);
         let registered: HashSet<&str> = bouncers.iter().map(|b| b.name.as_str()).collect();
         let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
         advance(&mut usage, &conn, &registered, self.usage_budget).map_err(|e| self.classify(e))?;
@@ -340,11 +346,12 @@ fn read_bouncers(
     conn: &Connection,
     schema: &Schema,
     usage: &HashMap<String, UnixSeconds>,
+    room: usize,
 ) -> rusqlite::Result<(Vec<Bouncer>, usize)> {
     let sql = format!("SELECT {} FROM bouncers ORDER BY id", schema.select_list());
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(room);
     let mut bad = 0;
     while let Some(r) = rows.next()? {
         let row = RawRow {
