@@ -82,6 +82,19 @@ pub(crate) struct RawRow {
     pub auto_created: Option<bool>,
 }
 
+/// The `os` label of a row: `osname/osversion`, the name alone without a version, empty without either. A source
+/// may put it in [`RawRow::osname`] itself (no version then): one string per row rather than three.
+pub(crate) fn os_label(name: &str, version: &str) -> String {
+    if version.is_empty() {
+        return name.to_owned();
+    }
+    let mut os = String::with_capacity(name.len() + 1 + version.len());
+    os.push_str(name);
+    os.push('/');
+    os.push_str(version);
+    os
+}
+
 fn bool_label(v: Option<bool>) -> String {
     // Not `to_string`: the formatting machinery, twice per row (issue 22's cold scrape).
     v.map_or_else(String::new, |b| {
@@ -126,19 +139,9 @@ pub(crate) fn interpret_row(
         RawTime::At(ts) if schema.registration_trustworthy() => Some(ts),
         _ => None,
     };
-    let os = match (
-        row.osname.unwrap_or_default(),
-        row.osversion.unwrap_or_default(),
-    ) {
-        (n, v) if n.is_empty() && v.is_empty() => String::new(),
-        (n, v) if v.is_empty() => n,
-        // The name's own buffer grown, rather than a third string per row.
-        (mut n, v) => {
-            n.reserve_exact(1 + v.len());
-            n.push('/');
-            n.push_str(&v);
-            n
-        }
+    let os = match (row.osname, row.osversion.as_deref()) {
+        (n, None | Some("")) => n.unwrap_or_default(),
+        (n, Some(v)) => os_label(n.as_deref().unwrap_or_default(), v),
     };
     let bouncer = Bouncer {
         last_usage_metrics: usage.get(&name).copied(),

@@ -124,8 +124,7 @@ pub(super) fn readings_len(r: &Readings) -> usize {
             let key = 21 + lapi.len() + b.name.len();
             let info = 150
                 + lapi.len()
-                + b.name.len()
-                + b.base_name().len()
+                + 2 * b.name.len() // and the base name, at most as long
                 + b.bouncer_type.len()
                 + b.version.len()
                 + b.auth_type.len()

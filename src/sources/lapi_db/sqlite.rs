@@ -18,7 +18,7 @@ mod decision_count;
 mod machine_rows;
 
 use super::usage_cursor::{self, Batch, Payload, UsageCursor};
-use super::{interpret_row, LapiDbError, RawRow, Schema};
+use super::{interpret_row, os_label, LapiDbError, RawRow, Schema};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
@@ -363,8 +363,9 @@ fn read_bouncers(
             revoked: boolean(r.get_ref(5)?),
             last_pull: Some(time(r.get_ref(6)?)),
             created_at: Some(time(r.get_ref(7)?)),
-            osname: text(r.get_ref(8)?),
-            osversion: text(r.get_ref(9)?),
+            // The `os` label made here from SQLite's buffers: one string, not two and their join.
+            osname: Some(os_label(&text_ref(r.get_ref(8)?), &text_ref(r.get_ref(9)?))),
+            osversion: None,
             auto_created: boolean(r.get_ref(10)?),
         };
         let (bouncer, unreadable) = interpret_row(schema, row, usage);
@@ -377,9 +378,23 @@ fn read_bouncers(
 fn text(v: ValueRef<'_>) -> Option<String> {
     match v {
         ValueRef::Null => None,
-        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        // UTF-8 checked first (the fast path of valid text, what CrowdSec writes), lossy only when it is not.
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(match std::str::from_utf8(t) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        }),
         ValueRef::Integer(i) => Some(i.to_string()),
         ValueRef::Real(f) => Some(f.to_string()),
+    }
+}
+
+/// As [`text`], borrowed from SQLite's buffer when it can be (empty for NULL).
+fn text_ref(v: ValueRef<'_>) -> std::borrow::Cow<'_, str> {
+    match v {
+        ValueRef::Null => "".into(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t),
+        ValueRef::Integer(i) => i.to_string().into(),
+        ValueRef::Real(f) => f.to_string().into(),
     }
 }
 
