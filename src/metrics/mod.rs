@@ -587,10 +587,28 @@ mod tests {
                 autodelete: Vec::new(),
             })
         };
+        // Under a plain LAPI name: a clean row, then rows with one hostile value each (every label in turn).
+        let mut one_field = vec![Bouncer::test_row("clean", LastPull::At(1.5))];
+        for field in 0..8 {
+            let mut b = Bouncer::test_row(&format!("f{field}"), LastPull::At(2.5));
+            let value = "a\"b\\c\nd".to_owned();
+            match field {
+                0 => b.name = format!("n{value}@10.0.0.1"),
+                1 => b.ip_address = value,
+                2 => b.bouncer_type = value,
+                3 => b.version = value,
+                4 => b.auth_type = value,
+                5 => b.os = value,
+                6 => b.auto_created = value,
+                _ => b.revoked = value,
+            }
+            one_field.push(b);
+        }
         let readings = Readings {
             lapis: vec![
                 ("local \"lapi\"\n".into(), snapshot(bouncers)),
                 ("empty".into(), snapshot(Vec::new())),
+                ("plain".into(), snapshot(one_field)),
             ],
         };
         let scrape = Scrape::new(1_795_000_100.25);
