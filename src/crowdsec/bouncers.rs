@@ -93,7 +93,9 @@ impl Bouncer {
 /// non-empty prefix is kept, because an empty `bouncer_base` label would vanish in Prometheus.
 pub(crate) fn base_bouncer_name(name: &str) -> &str {
     let mut base = name;
-    while let Some((head, tail)) = base.rsplit_once('@') {
+    // A byte search, not `rsplit_once('@')`: its generic searcher was 1 % of a cold scrape (issue 22).
+    while let Some(at) = base.bytes().rposition(|b| b == b'@') {
+        let (head, tail) = (&base[..at], &base[at + 1..]);
         if head.is_empty() || !is_go_netip_addr(tail) {
             break;
         }

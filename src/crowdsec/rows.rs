@@ -82,8 +82,24 @@ pub(crate) struct RawRow {
     pub auto_created: Option<bool>,
 }
 
+/// The `os` label of a row: `osname/osversion`, the name alone without a version, empty without either. A source
+/// may put it in [`RawRow::osname`] itself (no version then): one string per row rather than three.
+pub(crate) fn os_label(name: &str, version: &str) -> String {
+    if version.is_empty() {
+        return name.to_owned();
+    }
+    let mut os = String::with_capacity(name.len() + 1 + version.len());
+    os.push_str(name);
+    os.push('/');
+    os.push_str(version);
+    os
+}
+
 fn bool_label(v: Option<bool>) -> String {
-    v.map(|b| b.to_string()).unwrap_or_default()
+    // Not `to_string`: the formatting machinery, twice per row (issue 22's cold scrape).
+    v.map_or_else(String::new, |b| {
+        String::from(if b { "true" } else { "false" })
+    })
 }
 
 /// Turns engine rows into bouncers; `usage` maps bouncer names to their newest usage-metrics push.
@@ -123,13 +139,9 @@ pub(crate) fn interpret_row(
         RawTime::At(ts) if schema.registration_trustworthy() => Some(ts),
         _ => None,
     };
-    let os = match (
-        row.osname.unwrap_or_default(),
-        row.osversion.unwrap_or_default(),
-    ) {
-        (n, v) if n.is_empty() && v.is_empty() => String::new(),
-        (n, v) if v.is_empty() => n,
-        (n, v) => format!("{n}/{v}"),
+    let os = match (row.osname, row.osversion.as_deref()) {
+        (n, None | Some("")) => n.unwrap_or_default(),
+        (n, Some(v)) => os_label(n.as_deref().unwrap_or_default(), v),
     };
     let bouncer = Bouncer {
         last_usage_metrics: usage.get(&name).copied(),

@@ -1,10 +1,9 @@
 //! `crowdsec_bouncer_*` and `crowdsec_bouncers`: one LAPI's registered bouncers.
 
-use prometheus_client::encoding::DescriptorEncoder;
-
 use std::sync::Arc;
 
-use super::{gauges, Readings, Scrape};
+use super::gauge_text::{needs_escape, Gauges};
+use super::{Readings, Scrape};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot};
 
 // Fixed-size label sets: no allocation per sample (there are tens of thousands).
@@ -21,6 +20,24 @@ fn all(lapis: &[(String, Arc<BouncerSnapshot>)]) -> Vec<(&str, &Bouncer)> {
         .collect()
 }
 
+/// Whether none of the row's label values (nor its LAPI's name) needs an escape: checked once per row, so its
+/// five families are written without a scan of each value each time (issue 22).
+fn clean(lapi: &str, b: &Bouncer) -> bool {
+    [
+        lapi,
+        &b.name, // the base name is a prefix of it
+        &b.bouncer_type,
+        &b.version,
+        &b.auth_type,
+        &b.ip_address,
+        &b.os,
+        &b.auto_created,
+        &b.revoked,
+    ]
+    .iter()
+    .all(|v| !needs_escape(v))
+}
+
 /// A per-bouncer HELP text, static, ending with where the value comes from and how old it may be.
 macro_rules! cached {
     ($help:literal) => {
@@ -32,17 +49,16 @@ macro_rules! cached {
 }
 
 /// The families that change only with a new reading (encoded once per reading, see `Renderer`).
-pub(super) fn encode_readings(
-    r: &Readings,
-    enc: &mut DescriptorEncoder,
-) -> Result<(), std::fmt::Error> {
-    let all = all(&r.lapis);
+pub(super) fn encode_readings(r: &Readings, enc: &mut impl Gauges) -> Result<(), std::fmt::Error> {
+    let all: Vec<(&str, &Bouncer, bool)> = all(&r.lapis)
+        .into_iter()
+        .map(|(lapi, b)| (lapi, b, clean(lapi, b)))
+        .collect();
 
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_info",
         cached!("A bouncer (remediation component) registered in the LAPI, value 1; empty labels where the CrowdSec version has no such column."),
-        all.iter().map(|(lapi, b)| {
+        all.iter().map(|(lapi, b, clean)| {
             let labels = [
                 ("lapi", *lapi),
                 ("bouncer", b.name.as_str()),
@@ -55,38 +71,36 @@ pub(super) fn encode_readings(
                 ("auto_created", b.auto_created.as_str()),
                 ("revoked", b.revoked.as_str()),
             ];
-            (labels, 1.0)
+            (labels, 1.0, *clean)
         }),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_last_pull_timestamp_seconds",
         cached!("Unix time of the bouncer's last decisions pull; absent when it never pulled."),
-        all.iter()
-            .filter_map(|(lapi, b)| b.last_pull_timestamp().map(|ts| (key(lapi, b), ts))),
+        all.iter().filter_map(|(lapi, b, clean)| {
+            b.last_pull_timestamp().map(|ts| (key(lapi, b), ts, *clean))
+        }),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_registered_timestamp_seconds",
         cached!("Unix time the bouncer's row was created (created_at; CrowdSec 1.6+ only, 1.4 rewrites it on every update): a name@ip row created after another row's last pull supersedes it."),
         all.iter()
-            .filter_map(|(lapi, b)| b.registered_at.map(|ts| (key(lapi, b), ts))),
+            .filter_map(|(lapi, b, clean)| b.registered_at.map(|ts| (key(lapi, b), ts, *clean))),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_pulled",
         cached!("1 if the bouncer ever pulled decisions, 0 if it never did."),
         all.iter()
-            .filter_map(|(lapi, b)| b.last_pull.pulled().map(|v| (key(lapi, b), v))),
+            .filter_map(|(lapi, b, clean)| b.last_pull.pulled().map(|v| (key(lapi, b), v, *clean))),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_last_usage_metrics_timestamp_seconds",
         cached!("Unix time of the bouncer's newest usage-metrics push (CrowdSec 1.6.3+, kept 7 days): liveness of live-mode bouncers on idle sites."),
-        all.iter().filter_map(|(lapi, b)| b.last_usage_metrics.map(|ts| (key(lapi, b), ts))),
+        all.iter().filter_map(|(lapi, b, clean)| {
+            b.last_usage_metrics.map(|ts| (key(lapi, b), ts, *clean))
+        }),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_lapi_bouncers_autodelete_seconds",
         "CrowdSec's db_config.flush.bouncers_autodelete for rows of this auth_type (api-key, tls): rows whose last pull is at least this old are deleted every minute, so a dying bouncer's row vanishes. Read from the CrowdSec config the database was found through (with .local and env expansion); absent when unset.",
         r.lapis.iter().flat_map(|(lapi, d)| {
@@ -94,17 +108,17 @@ pub(super) fn encode_readings(
                 (
                     [("lapi", lapi.as_str()), ("auth_type", a.auth_type)],
                     a.after.as_secs_f64(),
+                    false,
                 )
             })
         }),
     )?;
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncers",
         cached!("Number of bouncers registered in the LAPI."),
         r.lapis
             .iter()
-            .map(|(lapi, d)| (vec![("lapi", lapi.as_str())], d.bouncers.len() as f64)),
+            .map(|(lapi, d)| ([("lapi", lapi.as_str())], d.bouncers.len() as f64, false)),
     )?;
     Ok(())
 }
@@ -113,14 +127,53 @@ pub(super) fn encode_readings(
 pub(super) fn encode_ages(
     s: &Scrape,
     r: &Readings,
-    enc: &mut DescriptorEncoder,
+    enc: &mut impl Gauges,
 ) -> Result<(), std::fmt::Error> {
     let all = all(&r.lapis);
-    gauges(
-        enc,
+    enc.gauges(
         "crowdsec_bouncer_last_pull_age_seconds",
         cached!("Seconds since the bouncer's last decisions pull, at scrape time; for a never-pulled bouncer, since its registration (CrowdSec 1.6+ only)."),
-        all.iter().filter_map(|(lapi, b)| b.age_seconds(s.now).map(|age| (key(lapi, b), age))),
+        // Two values a row: scanned as they are written rather than the whole row checked first.
+        all.iter()
+            .filter_map(|(lapi, b)| b.age_seconds(s.now).map(|age| (key(lapi, b), age, false))),
     )?;
     Ok(())
+}
+
+/// Bytes the per-reading families of `r` take, about (escapes aside; a timestamp counted at its longest): the text's
+/// capacity, so it is neither grown by doubling (copies of megabytes at 10,000 bouncers) nor kept much larger
+/// than it is.
+pub(super) fn readings_len(r: &Readings) -> usize {
+    all(&r.lapis)
+        .iter()
+        .map(|(lapi, b)| {
+            // `{lapi="…",bouncer="…"} ` and the newline, then the name of each family the row is in and its value.
+            let key = 21 + lapi.len() + b.name.len();
+            let info = 150
+                + lapi.len()
+                + 2 * b.name.len() // and the base name, at most as long
+                + b.bouncer_type.len()
+                + b.version.len()
+                + b.auth_type.len()
+                + b.ip_address.len()
+                + b.os.len()
+                + b.auto_created.len()
+                + b.revoked.len();
+            let ts = 24;
+            info + usize::from(b.last_pull_timestamp().is_some()) * (key + 45 + ts)
+                + usize::from(b.registered_at.is_some()) * (key + 46 + ts)
+                + usize::from(b.last_pull.pulled().is_some()) * (key + 24)
+                + usize::from(b.last_usage_metrics.is_some()) * (key + 54 + ts)
+        })
+        .sum::<usize>()
+        + 4096
+}
+
+/// Bytes the time-dependent bouncer family takes, about (see [`readings_len`]).
+pub(super) fn ages_len(r: &Readings) -> usize {
+    all(&r.lapis)
+        .iter()
+        .map(|(lapi, b)| 21 + 38 + 24 + lapi.len() + b.name.len())
+        .sum::<usize>()
+        + 1024
 }

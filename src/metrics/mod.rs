@@ -7,6 +7,7 @@ pub(crate) mod classic;
 mod decisions;
 mod exporter_health;
 mod file_checks;
+mod gauge_text;
 pub mod gzip;
 mod integration;
 mod lapi;
@@ -25,6 +26,7 @@ use prometheus_client::registry::Registry;
 
 use crate::crowdsec::bouncers::BouncerSnapshot;
 use crate::scrape::AnyReport;
+use gauge_text::GaugeText;
 
 pub(crate) use crate::scrape::Scrape;
 
@@ -119,9 +121,20 @@ impl Readings {
     }
 }
 
-impl Collector for Readings {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        bouncer::encode_readings(self, &mut encoder)
+/// The per-reading families' text: written directly ([`gauge_text`]), not through prometheus-client (the largest
+/// part of a cold scrape's CPU at 10,000 bouncers, issue 22), then through the output boundary's redaction.
+fn readings_text(readings: &Readings) -> String {
+    let mut out = String::with_capacity(bouncer::readings_len(readings));
+    // Writing to a String cannot fail.
+    let _ = bouncer::encode_readings(readings, &mut GaugeText { out: &mut out });
+    fit(&mut out);
+    crate::values::secret::redact_label_values(out)
+}
+
+/// A text kept for a reading does not keep the room its estimate overshot by (an escaped value may grow it).
+fn fit(text: &mut String) {
+    if text.capacity() > text.len() + text.len() / 8 {
+        text.shrink_to_fit();
     }
 }
 
@@ -153,16 +166,16 @@ fn encode_usage(readings: &Readings, format: Format, capacity: usize) -> String 
     out
 }
 
-/// What a scrape encodes besides the readings' families: everything that depends on the scrape's time.
+/// What a scrape encodes through prometheus-client besides the readings' families: everything that depends on the
+/// scrape's time but the bouncers' ages.
 #[derive(Debug)]
 struct Live {
     scrape: Scrape,
-    readings: Readings,
 }
 
 impl Collector for Live {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        self.scrape.encode(&mut encoder, &self.readings)
+        self.scrape.encode(&mut encoder)
     }
 }
 
@@ -309,13 +322,12 @@ impl Renderer {
             // exposition at 10,000 reporting bouncers) are kept while no report arrived: a reading every cache
             // interval then re-encodes only the bouncer rows.
             let previous = slot.take();
-            let size_hint = previous.as_ref().map_or(0, |r| r.text.text.len());
             let usage_len = previous.as_ref().map_or(0, |r| r.usage_len);
             let usage = match previous {
                 Some(p) if p.readings.same_usage_as(readings) => p.usage,
                 _ => [None, None],
             };
-            let text = encode_collector(readings.clone(), size_hint + size_hint / 16);
+            let text = readings_text(readings);
             *slot = Some(RenderedReadings {
                 readings: readings.clone(),
                 text: Part::new(text),
@@ -335,7 +347,11 @@ impl Renderer {
     /// The time-dependent text of `scrape`.
     fn live(&self, scrape: Scrape, readings: Readings, format: Format) -> String {
         self.live_renders.fetch_add(1, Ordering::Relaxed);
-        let mut live = encode_collector(Live { scrape, readings }, 0);
+        // The bouncers' ages first, written directly as the per-reading families are ([`readings_text`]), then the
+        // rest through prometheus-client.
+        let mut live = String::with_capacity(bouncer::ages_len(&readings) + 16 * 1024);
+        let _ = bouncer::encode_ages(&scrape, &readings, &mut GaugeText { out: &mut live });
+        let mut live = encode_collector_into(Live { scrape }, live);
         match format {
             Format::OpenMetrics => live.push_str("# EOF\n"),
             Format::Classic => live = classic::from_openmetrics(&live),
@@ -398,13 +414,9 @@ impl Part {
     }
 }
 
-/// The output boundary of the exposition: label values pass [`crate::values::secret::redact`] (a `url` label never
-/// shows userinfo, no label shows a key read from a file).
-fn encode_collector(collector: impl Collector, capacity: usize) -> String {
-    encode_collector_into(collector, String::with_capacity(capacity))
-}
-
-/// As [`encode_collector`], appending to `out`.
+/// `collector` encoded and appended to `out`, then the output boundary of the exposition: label values pass
+/// [`crate::values::secret::redact`] (a `url` label never shows userinfo, no label shows a key read from a file).
+/// The directly written families ([`readings_text`], the bouncers' ages) pass the same redaction.
 fn encode_collector_into(collector: impl Collector, mut out: String) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(collector));
@@ -416,13 +428,8 @@ fn encode_collector_into(collector: impl Collector, mut out: String) -> String {
 }
 
 impl Scrape {
-    fn encode(
-        &self,
-        encoder: &mut DescriptorEncoder,
-        readings: &Readings,
-    ) -> Result<(), std::fmt::Error> {
-        let encoder = &mut *encoder;
-        bouncer::encode_ages(self, readings, encoder)?;
+    fn encode(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        // After the bouncers' ages, which `Renderer::live` writes itself.
         integration::encode(self, encoder)?;
         file_checks::encode(self, encoder)?;
         lapi::encode(self, encoder)?;
@@ -528,9 +535,97 @@ mod tests {
         let readings = Readings {
             lapis: vec![("local".into(), Arc::new(snapshot))],
         };
-        let text = encode_collector(readings, 0);
+        let text = readings_text(&readings);
         assert!(text.contains("crowdsec_bouncer_info{"), "{text}");
         assert_eq!(classic::from_openmetrics(&text), text);
+    }
+
+    /// The bouncer families written directly are those prometheus-client writes, byte for byte, whatever the rows
+    /// hold (the escaping of every label value, fractional and odd values).
+    #[test]
+    fn bouncer_families_are_written_as_prometheus_client_writes_them() {
+        #[derive(Debug)]
+        struct Reference(Scrape, Readings);
+        impl Collector for Reference {
+            fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+                bouncer::encode_readings(&self.1, &mut encoder)?;
+                bouncer::encode_ages(&self.0, &self.1, &mut encoder)
+            }
+        }
+        let nasty = [
+            "",
+            "a\\b",
+            "q\"uote",
+            "new\nline",
+            "\\\"\n",
+            "ü \u{1F600}\t\r",
+            "x@10.0.0.1",
+        ];
+        let mut bouncers = Vec::new();
+        for (i, v) in nasty.iter().enumerate() {
+            let ts = 1_795_000_000.0 + i as f64 * 0.123_456_7;
+            let last_pull = [LastPull::At(ts), LastPull::Never, LastPull::Unreadable][i % 3];
+            bouncers.push(Bouncer {
+                ip_address: (*v).into(),
+                bouncer_type: nasty[(i + 1) % nasty.len()].into(),
+                version: nasty[(i + 2) % nasty.len()].into(),
+                auth_type: nasty[(i + 3) % nasty.len()].into(),
+                os: nasty[(i + 4) % nasty.len()].into(),
+                auto_created: nasty[(i + 5) % nasty.len()].into(),
+                revoked: nasty[(i + 6) % nasty.len()].into(),
+                registered_at: (i % 2 == 0).then_some(ts - 1000.5),
+                last_usage_metrics: (i % 3 != 2).then_some(ts + 1.0 / 3.0),
+                ..Bouncer::test_row(&format!("{v}@192.0.2.{i}"), last_pull)
+            });
+        }
+        let snapshot = |bouncers: Vec<Bouncer>| {
+            Arc::new(BouncerSnapshot {
+                bouncers,
+                schema: "1.7.1+",
+                bad_rows: 0,
+                usage: None,
+                autodelete: Vec::new(),
+            })
+        };
+        // Under a plain LAPI name: a clean row, then rows with one hostile value each (every label in turn).
+        let mut one_field = vec![Bouncer::test_row("clean", LastPull::At(1.5))];
+        for field in 0..8 {
+            let mut b = Bouncer::test_row(&format!("f{field}"), LastPull::At(2.5));
+            let value = "a\"b\\c\nd".to_owned();
+            match field {
+                0 => b.name = format!("n{value}@10.0.0.1"),
+                1 => b.ip_address = value,
+                2 => b.bouncer_type = value,
+                3 => b.version = value,
+                4 => b.auth_type = value,
+                5 => b.os = value,
+                6 => b.auto_created = value,
+                _ => b.revoked = value,
+            }
+            one_field.push(b);
+        }
+        let readings = Readings {
+            lapis: vec![
+                ("local \"lapi\"\n".into(), snapshot(bouncers)),
+                ("empty".into(), snapshot(Vec::new())),
+                ("plain".into(), snapshot(one_field)),
+            ],
+        };
+        let scrape = Scrape::new(1_795_000_100.25);
+        let mut direct = String::new();
+        let mut to = GaugeText { out: &mut direct };
+        bouncer::encode_readings(&readings, &mut to).unwrap();
+        bouncer::encode_ages(&scrape, &readings, &mut to).unwrap();
+        let reference = encode_collector_into(Reference(scrape, readings.clone()), String::new());
+        assert!(
+            direct.contains("bouncer=\"q\\\"uote@192.0.2.2\""),
+            "{direct}"
+        );
+        assert_eq!(direct, reference);
+        // The capacity estimate covers the text (it is not grown by doubling) and is not far above it.
+        let len = readings_text(&readings).len();
+        assert!(bouncer::readings_len(&readings) >= len - len / 8);
+        assert!(bouncer::readings_len(&readings) <= 2 * len + 4096);
     }
 
     /// A LAPI report as the cache hands it out: one `Arc` per reading, the same to every scraper until the next.

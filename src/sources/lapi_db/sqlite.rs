@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ mod decision_count;
 mod machine_rows;
 
 use super::usage_cursor::{self, Batch, Payload, UsageCursor};
-use super::{interpret_row, LapiDbError, RawRow, Schema};
+use super::{interpret_row, os_label, LapiDbError, RawRow, Schema};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
@@ -33,6 +33,8 @@ pub struct SqliteDb {
     usage: Arc<Mutex<UsageCursor>>,
     /// Time a read may spend on usage reports after its first batch.
     usage_budget: Duration,
+    /// Rows of the previous read: the next read's room, so 10,000 rows are not moved by doubling (issue 22).
+    rows_seen: Arc<AtomicUsize>,
 }
 
 impl SqliteDb {
@@ -44,6 +46,7 @@ impl SqliteDb {
             running: Arc::new(AtomicBool::new(false)),
             usage: Arc::new(Mutex::new(UsageCursor::default())),
             usage_budget: usage_cursor::BUDGET,
+            rows_seen: Arc::default(),
         }
     }
 
@@ -97,8 +100,11 @@ impl SqliteDb {
             .ok_or(LapiDbError::NoBouncersTable)?;
         // The rows first, with no usage map yet: their names are the registered ones the usage backlog is read
         // for (no second scan of the table for them), and each row's newest report is filled in after.
+        let room = self.rows_seen.load(Ordering::Relaxed);
         let (mut bouncers, bad_rows) =
-            read_bouncers(&conn, &schema, &HashMap::new()).map_err(|e| self.classify(e))?;
+            read_bouncers(&conn, &schema, &HashMap::new(), room + room / 64)
+                .map_err(|e| self.classify(e))?;
+        self.rows_seen.store(bouncers.len(), Ordering::Relaxed);
         let registered: HashSet<&str> = bouncers.iter().map(|b| b.name.as_str()).collect();
         let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
         advance(&mut usage, &conn, &registered, self.usage_budget).map_err(|e| self.classify(e))?;
@@ -340,11 +346,12 @@ fn read_bouncers(
     conn: &Connection,
     schema: &Schema,
     usage: &HashMap<String, UnixSeconds>,
+    room: usize,
 ) -> rusqlite::Result<(Vec<Bouncer>, usize)> {
     let sql = format!("SELECT {} FROM bouncers ORDER BY id", schema.select_list());
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(room);
     let mut bad = 0;
     while let Some(r) = rows.next()? {
         let row = RawRow {
@@ -356,8 +363,9 @@ fn read_bouncers(
             revoked: boolean(r.get_ref(5)?),
             last_pull: Some(time(r.get_ref(6)?)),
             created_at: Some(time(r.get_ref(7)?)),
-            osname: text(r.get_ref(8)?),
-            osversion: text(r.get_ref(9)?),
+            // The `os` label made here from SQLite's buffers: one string, not two and their join.
+            osname: Some(os_label(&text_ref(r.get_ref(8)?), &text_ref(r.get_ref(9)?))),
+            osversion: None,
             auto_created: boolean(r.get_ref(10)?),
         };
         let (bouncer, unreadable) = interpret_row(schema, row, usage);
@@ -370,9 +378,23 @@ fn read_bouncers(
 fn text(v: ValueRef<'_>) -> Option<String> {
     match v {
         ValueRef::Null => None,
-        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        // UTF-8 checked first (the fast path of valid text, what CrowdSec writes), lossy only when it is not.
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(match std::str::from_utf8(t) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        }),
         ValueRef::Integer(i) => Some(i.to_string()),
         ValueRef::Real(f) => Some(f.to_string()),
+    }
+}
+
+/// As [`text`], borrowed from SQLite's buffer when it can be (empty for NULL).
+fn text_ref(v: ValueRef<'_>) -> std::borrow::Cow<'_, str> {
+    match v {
+        ValueRef::Null => "".into(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t),
+        ValueRef::Integer(i) => i.to_string().into(),
+        ValueRef::Real(f) => f.to_string().into(),
     }
 }
 
