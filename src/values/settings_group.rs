@@ -75,7 +75,7 @@ impl<'a> Resolver<'a> {
         (self.env)(name)
     }
 
-    /// A duration setting, parsed as every duration is ([`crate::values::duration::parse`]) and bounded.
+    /// A duration setting, parsed as every duration is (`values::duration::parse`) and bounded.
     ///
     /// # Errors
     /// Not a duration, or out of `bound`, naming the value's origin.
