@@ -1,7 +1,8 @@
 //! A settings group: the flags (with their environment variables), the config-file section and the checks of one
 //! concern, defined beside the code it configures (a source defines its own, see `sources::service_api`) and
-//! resolved into that code's settings. The top layer wires each group once: its flags flattened into the command
-//! line, its section a key of the config file, its resolved settings a field of `Settings`.
+//! resolved into that code's settings. The top layer wires each group with one line in each place: its flags
+//! flattened into the command line, its section a key of the config file, its settings a field of `Settings`, its
+//! merge and its resolve called by the one settings path.
 //!
 //! One settings path whatever a value's origin: the section's keys replace the flags' texts ([`SectionKeys`]), then
 //! [`SettingsGroup::resolve`] parses every text with one function and names the origin of a refused one
