@@ -39,7 +39,7 @@ pub enum ConfigFileError {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
-    /// The file's text, kept to find the line of a key whose value is refused after parsing ([`crate::values::yaml::line_of`]).
+    /// The file's text, kept to find the line of a key whose value is refused after parsing (`values::yaml::line_of`).
     #[serde(skip)]
     pub text: String,
     /// Listen addresses, telemetry path, scrape wait (`--web.*`).

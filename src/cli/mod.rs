@@ -1,9 +1,11 @@
 //! Command line: flags (each also from an environment variable, some also from `--config.file`) into
 //! [`Settings`], then run.
 //!
-//! One settings path: clap collects texts per concern (the argument groups below, all `global`, so they may come
-//! before or after `diagnose`); [`resolve`] parses each value with one function whatever its origin (flag,
-//! environment variable or config-file key) and names that origin when it refuses it ([`SettingsError`]).
+//! One settings path: clap collects texts per concern (argument groups, all `global`, so they may come before or
+//! after `diagnose`: web, log and config below, each source's settings group with its source, see
+//! `values::settings_group`); [`resolve`] merges each config-file section over its group's flags, then parses each
+//! value with one function whatever its origin (flag, environment variable or config-file key) and names that
+//! origin when it refuses it ([`SettingsError`]).
 //! `--config.check` runs start-up's own checks ([`check`]) and exits 1 on any failure.
 
 use std::collections::BTreeMap;

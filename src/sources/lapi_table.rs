@@ -15,7 +15,7 @@ pub trait Table: std::fmt::Debug + Send + Sync + 'static {
     const SOURCE: &'static str;
     /// What one good read returns (see [`Source::Snapshot`]).
     type Snapshot: std::fmt::Debug + Send + Sync + 'static;
-    /// Reads the table in the LAPI's database (found by [`LapiDbSource::found`]).
+    /// Reads the table in the LAPI's database (found by `LapiDbSource::found`).
     fn read(
         &self,
         db: &LapiDbSource,

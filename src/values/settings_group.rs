@@ -1,7 +1,8 @@
 //! A settings group: the flags (with their environment variables), the config-file section and the checks of one
 //! concern, defined beside the code it configures (a source defines its own, see `sources::service_api`) and
-//! resolved into that code's settings. The top layer wires each group once: its flags flattened into the command
-//! line, its section a key of the config file, its resolved settings a field of `Settings`.
+//! resolved into that code's settings. The top layer wires each group with one line in each place: its flags
+//! flattened into the command line, its section a key of the config file, its settings a field of `Settings`, its
+//! merge and its resolve called by the one settings path.
 //!
 //! One settings path whatever a value's origin: the section's keys replace the flags' texts ([`SectionKeys`]), then
 //! [`SettingsGroup::resolve`] parses every text with one function and names the origin of a refused one
@@ -75,7 +76,7 @@ impl<'a> Resolver<'a> {
         (self.env)(name)
     }
 
-    /// A duration setting, parsed as every duration is ([`crate::values::duration::parse`]) and bounded.
+    /// A duration setting, parsed as every duration is (`values::duration::parse`) and bounded.
     ///
     /// # Errors
     /// Not a duration, or out of `bound`, naming the value's origin.
@@ -240,5 +241,76 @@ impl SettingsError {
             origin: Origin::Combined,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_set_by_the_file_replaces_its_flag_and_is_named_as_its_origin() {
+        let text = "web:\n  url: x\nservice_api:\n  # the API\n  url: https://example.net/v1\n";
+        let mut origins = Vec::new();
+        let mut keys = SectionKeys::new(Path::new("c.yaml"), text, "service_api", &mut origins);
+        let (mut url, mut timeout) = ("default".to_owned(), "30s".to_owned());
+        keys.set(
+            &mut url,
+            "service-api.url",
+            "url",
+            &Some("https://example.net/v1".to_owned()),
+        );
+        keys.set(
+            &mut timeout,
+            "service-api.timeout",
+            "timeout",
+            &None::<String>,
+        );
+        assert_eq!(
+            (url.as_str(), timeout.as_str()),
+            ("https://example.net/v1", "30s")
+        );
+        let origins: BTreeMap<String, Origin> = origins.into_iter().collect();
+        let r = Resolver::new(&origins, &|_| None);
+        assert_eq!(
+            r.refuse("service-api.url", "bad").to_string(),
+            "c.yaml:5 service_api.url: bad"
+        );
+        assert_eq!(
+            r.refuse("service-api.timeout", "bad").to_string(),
+            "--service-api.timeout: bad"
+        );
+    }
+
+    #[test]
+    fn durations_are_bounded_and_refusals_name_their_origin() {
+        let origins = BTreeMap::from([(
+            "lapi.timeout".to_owned(),
+            Origin::Env("CROWDSEC_EXPORTER_LAPI_TIMEOUT".to_owned()),
+        )]);
+        let env = |name: &str| (name == "SET").then(|| "v".to_owned());
+        let r = Resolver::new(&origins, &env);
+        assert_eq!(r.env("SET").as_deref(), Some("v"));
+        assert_eq!(r.env("UNSET"), None);
+        let e = r
+            .duration("lapi.timeout", "0s", AtLeast::NonZero)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CROWDSEC_EXPORTER_LAPI_TIMEOUT: must be more than 0"
+        );
+        let e = r
+            .duration("x.interval", "500ms", AtLeast::OneSecond)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "--x.interval: must be at least 1s");
+        assert_eq!(
+            r.duration("x.cache", "0s", AtLeast::Any),
+            Ok(Duration::ZERO)
+        );
+        assert_eq!(
+            SettingsError::in_file(Path::new("c.yaml"), "bouncers.timeout must be more than 0")
+                .to_string(),
+            "config file c.yaml: bouncers.timeout must be more than 0"
+        );
     }
 }
