@@ -136,18 +136,17 @@ impl Collector for UsageReadings {
     }
 }
 
-/// The usage families of `readings` in `format`, encoded a family at a time into one reused buffer: besides the
-/// result only one family's OpenMetrics text exists (the whole text was encoded, then converted: two copies of
-/// 13 MB at 10,000 reporting bouncers, the process's peak).
+/// The usage families of `readings` in `format`, encoded a family at a time into the result, each converted
+/// there to the classic format ([`classic::convert_tail`]): no other copy of a family's text exists (the whole
+/// text was once encoded, then converted: two copies of 13 MB at 10,000 reporting bouncers, the process's peak;
+/// then a family at a time through a buffer of its own, 4 MB).
 fn encode_usage(readings: &Readings, format: Format, capacity: usize) -> String {
     let mut out = String::with_capacity(capacity);
-    let mut om = String::new();
     for part in 0..usage::PARTS {
-        om.clear();
-        om = encode_collector_into(UsageReadings(readings.clone(), part), om);
-        match format {
-            Format::OpenMetrics => out.push_str(&om),
-            Format::Classic => classic::append_from_openmetrics(&om, &mut out),
+        let start = out.len();
+        out = encode_collector_into(UsageReadings(readings.clone(), part), out);
+        if format == Format::Classic {
+            classic::convert_tail(&mut out, start);
         }
     }
     out
@@ -404,15 +403,23 @@ fn encode_collector(collector: impl Collector, capacity: usize) -> String {
     encode_collector_into(collector, String::with_capacity(capacity))
 }
 
-/// As [`encode_collector`], appending to `out`.
+/// As [`encode_collector`], appending to `out` (what it held is not redacted again).
 fn encode_collector_into(collector: impl Collector, mut out: String) -> String {
+    let start = out.len();
     let mut registry = Registry::default();
     registry.register_collector(Box::new(collector));
     // Writing to a String cannot fail; a collector error would be a bug, logged rather than a panic.
     if let Err(e) = prometheus_client::encoding::text::encode_registry(&mut out, &registry) {
         tracing::error!(error = %e, "encoding metrics failed");
     }
-    crate::values::secret::redact_label_values(out)
+    if start == 0 {
+        return crate::values::secret::redact_label_values(out);
+    }
+    if crate::values::secret::may_need_redaction(&out[start..]) {
+        let appended = out.split_off(start);
+        out.push_str(&crate::values::secret::redact_label_values(appended));
+    }
+    out
 }
 
 impl Scrape {
