@@ -230,6 +230,33 @@ impl<K: Ord> Series<K> {
         self.find(cmp).ok().map(|i| self.0[i].1)
     }
 
+    /// Sets the value of the series `cmp` finds (with `add`, adds to it), or inserts `key()` with it in order;
+    /// `false` when that would make more than [`MAX_SERIES_PER_BOUNCER`] series (nothing changed).
+    fn upsert(
+        &mut self,
+        cmp: impl Fn(&K) -> Ordering,
+        key: impl FnOnce() -> K,
+        value: u64,
+        add: bool,
+    ) -> bool {
+        match self.find(cmp) {
+            Ok(i) => {
+                let total = &mut self.0[i].1;
+                *total = if add {
+                    total.saturating_add(value)
+                } else {
+                    value
+                };
+                true
+            }
+            Err(_) if self.len() >= MAX_SERIES_PER_BOUNCER => false,
+            Err(i) => {
+                self.0.insert(i, (key(), value));
+                true
+            }
+        }
+    }
+
     /// Gives back the room of series no longer growing (called once a report is added).
     fn fit(&mut self) {
         if self.0.capacity() > self.0.len() {
@@ -273,6 +300,24 @@ impl BouncerUsage {
         self.active_decisions
             .as_ref()
             .map(|m| m.values().fold(0u64, |a, v| a.saturating_add(*v)))
+    }
+
+    /// Whether the window of `fingerprint` was counted already (a resend); else it is remembered (`count`: a
+    /// report received, the newest; else a backlog one, read newest first).
+    fn resent(&mut self, fingerprint: u64, count: bool) -> bool {
+        if self.recent.contains(&fingerprint) {
+            return true;
+        }
+        if count {
+            if self.recent.len() == RECENT_WINDOWS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(fingerprint);
+        } else if self.recent.len() < RECENT_WINDOWS {
+            // The backlog comes newest first: an older window goes before the ones known.
+            self.recent.push_front(fingerprint);
+        }
+        false
     }
 
     /// The counter of one series, if the bouncer has it.
@@ -471,18 +516,7 @@ impl UsageTotals {
             let mut hasher = std::hash::DefaultHasher::new();
             window.hash(&mut hasher);
             let fingerprint = hasher.finish();
-            let resent = usage.recent.contains(&fingerprint);
-            if !resent {
-                if count {
-                    if usage.recent.len() == RECENT_WINDOWS {
-                        usage.recent.pop_front();
-                    }
-                    usage.recent.push_back(fingerprint);
-                } else if usage.recent.len() < RECENT_WINDOWS {
-                    // The backlog comes newest first: an older window goes before the ones known.
-                    usage.recent.push_front(fingerprint);
-                }
-            }
+            let resent = usage.resent(fingerprint, count);
             let gauge_window = Some(wi) == newest_window && id >= usage.newest_id;
             if gauge_window {
                 active = Some(Series::default());
@@ -513,16 +547,12 @@ impl UsageTotals {
                 if name == "active_decisions" {
                     saw_active = true;
                     if let Some(map) = active.as_mut().filter(|_| gauge_window) {
-                        match map.find(|(o, ip)| (o.as_str(), ip.as_str()).cmp(&(origin, ip_type)))
-                        {
-                            // The latest item of a key wins, as cscli keeps the last value of a gauge.
-                            Ok(i) => map.0[i].1 = value,
-                            Err(_) if map.len() >= MAX_SERIES_PER_BOUNCER => {
-                                skipped.over_limit_items += 1;
-                            }
-                            Err(i) => map
-                                .0
-                                .insert(i, ((interned.get(origin), interned.get(ip_type)), value)),
+                        // The latest item of a key wins, as cscli keeps the last value of a gauge.
+                        let cmp =
+                            |(o, ip): &ActiveKey| (o.as_str(), ip.as_str()).cmp(&(origin, ip_type));
+                        let key = || (interned.get(origin), interned.get(ip_type));
+                        if !map.upsert(cmp, key, value, false) {
+                            skipped.over_limit_items += 1;
                         }
                     }
                     continue;
@@ -535,26 +565,20 @@ impl UsageTotals {
                     continue;
                 }
                 let value = if count { value } else { 0 };
-                let counters = &mut usage.counters;
-                match counters.find(|k| {
+                let cmp = |k: &CounterKey| {
                     (k.family, k.origin.as_str(), k.remediation.as_str()).cmp(&(
                         family,
                         origin,
                         remediation,
                     ))
-                }) {
-                    Ok(i) => counters.0[i].1 = counters.0[i].1.saturating_add(value),
-                    Err(_) if counters.len() >= MAX_SERIES_PER_BOUNCER => {
-                        skipped.over_limit_items += 1;
-                    }
-                    Err(i) => {
-                        let key = CounterKey {
-                            family,
-                            origin: interned.get(origin),
-                            remediation: interned.get(remediation),
-                        };
-                        counters.0.insert(i, (key, value));
-                    }
+                };
+                let key = || CounterKey {
+                    family,
+                    origin: interned.get(origin),
+                    remediation: interned.get(remediation),
+                };
+                if !usage.counters.upsert(cmp, key, value, true) {
+                    skipped.over_limit_items += 1;
                 }
             }
         }
