@@ -134,6 +134,8 @@ fn main() {
         reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
             .pool_max_idle_per_host(clients)
+            // Well below the exporter's 10 s: a connection idle in the pool longer may be closed by then (below).
+            .pool_idle_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(60))
             .gzip(gzip)
             .build()
@@ -234,7 +236,8 @@ fn main() {
     // connection idle for 10 s (hyper's header-read timeout also bounds the wait for a next request, from the
     // moment the last answer was written), and reqwest does not retry a request sent on a connection closed under
     // it: a burst over 10 s (a loaded machine) made the first sustained scrapes on them fail ("peer closed
-    // connection without sending TLS close_notify").
+    // connection without sending TLS close_notify"). So did a spare connection left idle in the pool for 10 s,
+    // hence the pool's idle timeout.
     let client = new_client();
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
