@@ -130,13 +130,18 @@ fn main() {
 
     let rt = crowdsec_bouncer_exporter::exporter::runtime().unwrap();
     let url = format!("https://127.0.0.1:{port}/metrics");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
-        .pool_max_idle_per_host(clients)
-        .timeout(Duration::from_secs(60))
-        .gzip(gzip)
-        .build()
-        .unwrap();
+    let new_client = || {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+            .pool_max_idle_per_host(clients)
+            // Well below the exporter's 10 s: a connection idle in the pool longer may be closed by then (below).
+            .pool_idle_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(60))
+            .gzip(gzip)
+            .build()
+            .unwrap()
+    };
+    let client = new_client();
     // What goes on the wire: a client that does not decompress, asking gzip as Prometheus does.
     let raw_client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
@@ -226,6 +231,14 @@ fn main() {
         burst_rss as f64 / 1024.0
     );
 
+    // The sustained phase opens its own connections. The burst's sat idle in the exporter while their answers were
+    // held (a gzip'd answer fits the socket buffers, so the exporter has sent it all): the exporter closes a
+    // connection idle for 10 s (hyper's header-read timeout also bounds the wait for a next request, from the
+    // moment the last answer was written), and reqwest does not retry a request sent on a connection closed under
+    // it: a burst over 10 s (a loaded machine) made the first sustained scrapes on them fail ("peer closed
+    // connection without sending TLS close_notify"). So did a spare connection left idle in the pool for 10 s,
+    // hence the pool's idle timeout.
+    let client = new_client();
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let bytes = Arc::new(AtomicU64::new(0));

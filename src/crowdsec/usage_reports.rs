@@ -23,7 +23,8 @@
 //! (`foo`, `*_gauge`) are dropped and counted, never turned into label sets.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -95,29 +96,198 @@ impl Family {
     }
 }
 
+/// A label value of the usage series (`origin`, `remediation`, `ip_type`): a few distinct values that every
+/// bouncer sends, so each is stored once per LAPI ([`UsageTotals`] interns them) and a series holds a shared
+/// reference to it (issue 22: two `String`s per series were 15 MB at 10,000 reporting bouncers). One pointer
+/// (`Arc<String>`, not the two words of `Arc<str>`): a series is 32 bytes. Compared, ordered and hashed as its text.
+#[derive(Clone)]
+pub struct Label(Arc<String>);
+
+impl Label {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Label {
+    /// A label of its own, not shared (tests; [`UsageTotals`] interns its labels).
+    fn from(s: &str) -> Label {
+        Label(Arc::new(s.to_owned()))
+    }
+}
+
+impl std::ops::Deref for Label {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Label {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for Label {
+    fn eq(&self, other: &Label) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Label {}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Label) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Label {
+    fn cmp(&self, other: &Label) -> Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+impl Hash for Label {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+    }
+}
+
+impl std::fmt::Debug for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// The label values of one LAPI's series, each stored once. Values no series uses any more (a deleted bouncer's,
+/// an origin no longer reported) are dropped by [`UsageTotals::retain`].
+#[derive(Debug, Default)]
+struct Interned(HashSet<Label>);
+
+impl Interned {
+    fn get(&mut self, value: &str) -> Label {
+        if let Some(l) = self.0.get(value) {
+            return l.clone();
+        }
+        let l = Label::from(value);
+        self.0.insert(l.clone());
+        l
+    }
+
+    /// Drops the values only this table holds.
+    fn prune(&mut self) {
+        self.0.retain(|l| Arc::strong_count(&l.0) > 1);
+    }
+}
+
+/// A bouncer's series and their values, sorted by key: a dozen per bouncer, so a sorted vector rather than a tree
+/// (a `BTreeMap` node holds room for 11 entries whatever their number).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series<K>(Vec<(K, u64)>);
+
+impl<K> Default for Series<K> {
+    fn default() -> Self {
+        Series(Vec::new())
+    }
+}
+
+impl<K: Ord> Series<K> {
+    /// Every series, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &u64)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    /// The values, in key order.
+    pub fn values(&self) -> impl Iterator<Item = &u64> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// How many series.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Where the series `cmp` finds is (`Ok`), or would go (`Err`); `cmp` orders a key against the one sought.
+    fn find(&self, cmp: impl Fn(&K) -> Ordering) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| cmp(k))
+    }
+
+    /// The value of the series `cmp` finds.
+    fn get_by(&self, cmp: impl Fn(&K) -> Ordering) -> Option<u64> {
+        self.find(cmp).ok().map(|i| self.0[i].1)
+    }
+
+    /// Sets the value of the series `cmp` finds (with `add`, adds to it), or inserts `key()` with it in order;
+    /// `false` when that would make more than [`MAX_SERIES_PER_BOUNCER`] series (nothing changed).
+    fn upsert(
+        &mut self,
+        cmp: impl Fn(&K) -> Ordering,
+        key: impl FnOnce() -> K,
+        value: u64,
+        add: bool,
+    ) -> bool {
+        match self.find(cmp) {
+            Ok(i) => {
+                let total = &mut self.0[i].1;
+                *total = if add {
+                    total.saturating_add(value)
+                } else {
+                    value
+                };
+                true
+            }
+            Err(_) if self.len() >= MAX_SERIES_PER_BOUNCER => false,
+            Err(i) => {
+                self.0.insert(i, (key(), value));
+                true
+            }
+        }
+    }
+
+    /// Gives back the room of series no longer growing (called once a report is added).
+    fn fit(&mut self) {
+        if self.0.capacity() > self.0.len() {
+            self.0.shrink_to_fit();
+        }
+    }
+}
+
 /// One counter series of a bouncer: empty `origin`/`remediation` where the bouncer sends no such label.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CounterKey {
     /// What was counted, in which unit.
     pub family: Family,
     /// The item's `origin` label (`CAPI`, `cscli`, `lists:<name>`...), or empty.
-    pub origin: String,
+    pub origin: Label,
     /// The item's `remediation` label (`ban`, `captcha`...), or empty.
-    pub remediation: String,
+    pub remediation: Label,
 }
 
 /// One active-decisions series: `origin` and `ip_type` as the bouncer sends them (empty when absent).
-pub type ActiveKey = (String, String);
+pub type ActiveKey = (Label, Label);
 
 /// What one bouncer's reports added up to.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BouncerUsage {
     /// Sum of every counted item, by series.
-    pub counters: BTreeMap<CounterKey, u64>,
+    pub counters: Series<CounterKey>,
     /// The newest report's `active_decisions`, by series; `None` while no report read had that item (such a
     /// bouncer does not report it: no evidence, no series). Empty when the newest report with items had none
     /// although an earlier one had: the bouncer enforces nothing.
-    pub active_decisions: Option<BTreeMap<ActiveKey, u64>>,
+    pub active_decisions: Option<Series<ActiveKey>>,
     /// Row id of the report the gauge comes from.
     newest_id: i64,
     /// Fingerprints of the last windows counted, to count a resent window once.
@@ -130,6 +300,35 @@ impl BouncerUsage {
         self.active_decisions
             .as_ref()
             .map(|m| m.values().fold(0u64, |a, v| a.saturating_add(*v)))
+    }
+
+    /// Whether the window of `fingerprint` was counted already (a resend); else it is remembered (`count`: a
+    /// report received, the newest; else a backlog one, read newest first).
+    fn resent(&mut self, fingerprint: u64, count: bool) -> bool {
+        if self.recent.contains(&fingerprint) {
+            return true;
+        }
+        if count {
+            if self.recent.len() == RECENT_WINDOWS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(fingerprint);
+        } else if self.recent.len() < RECENT_WINDOWS {
+            // The backlog comes newest first: an older window goes before the ones known.
+            self.recent.push_front(fingerprint);
+        }
+        false
+    }
+
+    /// The counter of one series, if the bouncer has it.
+    pub fn counter(&self, family: Family, origin: &str, remediation: &str) -> Option<u64> {
+        self.counters.get_by(|k| {
+            (k.family, k.origin.as_str(), k.remediation.as_str()).cmp(&(
+                family,
+                origin,
+                remediation,
+            ))
+        })
     }
 }
 
@@ -148,16 +347,40 @@ pub struct Skipped {
     pub over_limit_items: u64,
 }
 
-/// Every bouncer's usage of one LAPI, accumulated report by report. Cloning is cheap: bouncers are shared and
-/// copied only when a new report of theirs arrives.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Every bouncer's usage of one LAPI, accumulated report by report. Cloning is cheap: bouncers (and their names)
+/// are shared and copied only when a new report of theirs arrives.
+#[derive(Debug, Default)]
 pub struct UsageTotals {
     /// By the bouncer's registered name (`generated_by`).
-    pub bouncers: BTreeMap<String, Arc<BouncerUsage>>,
+    pub bouncers: BTreeMap<Arc<str>, Arc<BouncerUsage>>,
     /// Reports and items left out, by reason.
     pub skipped: Skipped,
     /// RC reports read (counted or skipped).
     pub reports: u64,
+    /// The label values of the series, each stored once.
+    labels: Interned,
+}
+
+impl Clone for UsageTotals {
+    /// A copy of the totals (a reading's snapshot); its label table starts empty, so that only the totals that
+    /// go on adding reports (the source's) hold it, and [`UsageTotals::retain`] sees which values are unused.
+    fn clone(&self) -> UsageTotals {
+        UsageTotals {
+            bouncers: self.bouncers.clone(),
+            skipped: self.skipped,
+            reports: self.reports,
+            labels: Interned::default(),
+        }
+    }
+}
+
+impl PartialEq for UsageTotals {
+    /// The same totals (the label table is a means of storage, not part of them).
+    fn eq(&self, other: &UsageTotals) -> bool {
+        self.bouncers == other.bouncers
+            && self.skipped == other.skipped
+            && self.reports == other.reports
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -260,8 +483,12 @@ impl UsageTotals {
     /// `count`: add the values (a report received since the start), or only create the series at 0.
     fn add_windows(&mut self, id: i64, bouncer: &str, parsed: Payload<'_>, count: bool) {
         let windows = parsed.metrics.unwrap_or_default();
-        let usage = Arc::make_mut(self.bouncers.entry(bouncer.to_owned()).or_default());
+        if !self.bouncers.contains_key(bouncer) {
+            self.bouncers.insert(Arc::from(bouncer), Arc::default());
+        }
+        let usage = Arc::make_mut(self.bouncers.get_mut(bouncer).expect("just inserted"));
         let skipped = &mut self.skipped;
+        let interned = &mut self.labels;
         // The newest window of the report that has items: the one the gauge is taken from.
         let newest_window = windows
             .iter()
@@ -270,7 +497,7 @@ impl UsageTotals {
             .filter_map(|(i, w)| Some((w.meta.as_ref()?.utc_now_timestamp?, i)))
             .max()
             .map(|(_, i)| i);
-        let mut active: Option<BTreeMap<ActiveKey, u64>> = None;
+        let mut active: Option<Series<ActiveKey>> = None;
         let mut saw_active = false;
         for (wi, window) in windows.iter().enumerate() {
             let Some(items) = window.items.as_deref() else {
@@ -289,21 +516,10 @@ impl UsageTotals {
             let mut hasher = std::hash::DefaultHasher::new();
             window.hash(&mut hasher);
             let fingerprint = hasher.finish();
-            let resent = usage.recent.contains(&fingerprint);
-            if !resent {
-                if count {
-                    if usage.recent.len() == RECENT_WINDOWS {
-                        usage.recent.pop_front();
-                    }
-                    usage.recent.push_back(fingerprint);
-                } else if usage.recent.len() < RECENT_WINDOWS {
-                    // The backlog comes newest first: an older window goes before the ones known.
-                    usage.recent.push_front(fingerprint);
-                }
-            }
+            let resent = usage.resent(fingerprint, count);
             let gauge_window = Some(wi) == newest_window && id >= usage.newest_id;
             if gauge_window {
-                active = Some(BTreeMap::new());
+                active = Some(Series::default());
             }
             for item in items {
                 let (Some(name), Some(unit), Some(value)) = (&item.name, &item.unit, item.value)
@@ -331,12 +547,12 @@ impl UsageTotals {
                 if name == "active_decisions" {
                     saw_active = true;
                     if let Some(map) = active.as_mut().filter(|_| gauge_window) {
-                        let key = (origin.to_owned(), ip_type.to_owned());
-                        if map.len() >= MAX_SERIES_PER_BOUNCER && !map.contains_key(&key) {
+                        // The latest item of a key wins, as cscli keeps the last value of a gauge.
+                        let cmp =
+                            |(o, ip): &ActiveKey| (o.as_str(), ip.as_str()).cmp(&(origin, ip_type));
+                        let key = || (interned.get(origin), interned.get(ip_type));
+                        if !map.upsert(cmp, key, value, false) {
                             skipped.over_limit_items += 1;
-                        } else {
-                            // The latest item of a key wins, as cscli keeps the last value of a gauge.
-                            map.insert(key, value);
                         }
                     }
                     continue;
@@ -348,26 +564,32 @@ impl UsageTotals {
                 if resent {
                     continue;
                 }
-                let key = CounterKey {
-                    family,
-                    origin: origin.to_owned(),
-                    remediation: remediation.to_owned(),
-                };
                 let value = if count { value } else { 0 };
-                let n = usage.counters.len();
-                match usage.counters.get_mut(&key) {
-                    Some(total) => *total = total.saturating_add(value),
-                    None if n >= MAX_SERIES_PER_BOUNCER => skipped.over_limit_items += 1,
-                    None => {
-                        usage.counters.insert(key, value);
-                    }
+                let cmp = |k: &CounterKey| {
+                    (k.family, k.origin.as_str(), k.remediation.as_str()).cmp(&(
+                        family,
+                        origin,
+                        remediation,
+                    ))
+                };
+                let key = || CounterKey {
+                    family,
+                    origin: interned.get(origin),
+                    remediation: interned.get(remediation),
+                };
+                if !usage.counters.upsert(cmp, key, value, true) {
+                    skipped.over_limit_items += 1;
                 }
             }
+        }
+        usage.counters.fit();
+        if let Some(active) = active.as_mut() {
+            active.fit();
         }
         if !count && active.is_none() && saw_active && usage.newest_id > id {
             // The backlog comes newest first: a newer report with items but no active decisions was read, and
             // this older one shows the bouncer reports them, so it enforces none (as in id order).
-            usage.active_decisions.get_or_insert_with(BTreeMap::new);
+            usage.active_decisions.get_or_insert_with(Series::default);
         }
         if let Some(active) = active {
             usage.newest_id = id;
@@ -393,8 +615,10 @@ impl UsageTotals {
     }
 
     /// Forgets the bouncers `keep` says are gone (deleted from the `bouncers` table), so memory follows the table.
+    /// Label values no series uses any more are dropped with them.
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.bouncers.retain(|name, _| keep(name));
+        self.labels.prune();
     }
 }
 
@@ -407,14 +631,7 @@ mod tests {
     }
 
     fn counter(t: &UsageTotals, b: &str, f: Family, origin: &str, rem: &str) -> Option<u64> {
-        t.bouncers[b]
-            .counters
-            .get(&CounterKey {
-                family: f,
-                origin: origin.into(),
-                remediation: rem.into(),
-            })
-            .copied()
+        t.bouncers[b].counter(f, origin, rem)
     }
 
     /// cscli's own example (crowdsec v1.7.8 test/bats/08_metrics_bouncer.bats, "rc usage metrics (good

@@ -49,7 +49,7 @@ pub(super) fn encode(
                         .map(move |(k, v)| {
                             let labels = [
                                 ("lapi", *lapi),
-                                ("bouncer", bouncer.as_str()),
+                                ("bouncer", &**bouncer),
                                 ("origin", k.origin.as_str()),
                                 ("remediation", k.remediation.as_str()),
                             ];
@@ -77,7 +77,7 @@ pub(super) fn encode(
                 series.into_iter().map(move |((origin, ip_type), v)| {
                     let labels = [
                         ("lapi", *lapi),
-                        ("bouncer", bouncer.as_str()),
+                        ("bouncer", &**bouncer),
                         ("origin", origin),
                         ("ip_type", ip_type),
                     ];

@@ -213,15 +213,20 @@ fn without_userinfo(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether [`redact_label_values`] may change `text` (a URL with userinfo, or a remembered secret, in it): when
+/// not, it gives `text` back as it is.
+pub fn may_need_redaction(text: &str) -> bool {
+    text.contains("://") && text.contains('@')
+        || matcher().as_ref().is_some_and(|m| m.is_match(text))
+}
+
 /// An exposition (Prometheus or OpenMetrics text) with [`redact`] applied to its label values only: names, help
 /// and syntax are never touched (`<redacted>` needs no escaping, so the text stays valid).
 pub fn redact_label_values(text: String) -> String {
-    let matcher = matcher();
-    let worth = text.contains("://") && text.contains('@')
-        || matcher.as_ref().is_some_and(|m| m.is_match(text.as_str()));
-    if !worth {
+    if !may_need_redaction(&text) {
         return text;
     }
+    let matcher = matcher();
     let matcher = matcher.as_deref();
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {

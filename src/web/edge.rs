@@ -19,6 +19,9 @@ use super::routes::{text, Chunks};
 use super::State;
 
 /// A client must complete its TLS handshake, and send its request headers, within this time (slow-client guard).
+/// hyper (1.12) also starts it when a kept-alive connection goes idle (its last answer written to the socket), so
+/// a connection idle this long is closed; a client then opens a new one (Go's, Prometheus', retries a GET that
+/// met such a close).
 pub(super) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Request headers larger than this are refused.
 const MAX_HEADER_BYTES: usize = 16 * 1024;

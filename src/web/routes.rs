@@ -76,7 +76,7 @@ async fn metrics_response(req: &Request<Incoming>, state: &State) -> Response<Ch
     // As client_golang's process collector, read at each scrape (a few small /proc files).
     scrape.process = Some(crate::sources::own_process::ProcessStats::read());
     // Shared with the scrapes of the same second: the response holds references, not its own copy.
-    let exposition = state.renderer.shared(scrape, format).await;
+    let exposition = state.renderer.shared(scrape, format, gzip).await;
     let chunks: VecDeque<Bytes> = if gzip {
         // Each part is compressed once and shared too (see metrics::gzip): one gzip member put together.
         let mut deflated = Vec::with_capacity(exposition.parts.len());

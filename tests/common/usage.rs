@@ -233,13 +233,11 @@ pub fn check_engine(
     at: &dyn Fn(i64) -> String,
     sqlite: &crowdsec_bouncer_exporter::crowdsec::usage_reports::UsageTotals,
 ) {
-    use crowdsec_bouncer_exporter::crowdsec::usage_reports::{CounterKey, Family};
+    use crowdsec_bouncer_exporter::crowdsec::usage_reports::Family;
     let dropped_capi = |u: &crowdsec_bouncer_exporter::crowdsec::usage_reports::UsageTotals| {
-        u.bouncers["fw"].counters[&CounterKey {
-            family: Family::DroppedBytes,
-            origin: "CAPI".into(),
-            remediation: String::new(),
-        }]
+        u.bouncers["fw"]
+            .counter(Family::DroppedBytes, "CAPI", "")
+            .expect("the series")
     };
     let first = read().usage.expect("a metrics table");
     assert_eq!(&first, sqlite, "the same starting point as from SQLite");

@@ -45,7 +45,7 @@ pub fn judge_enforcement<'a>(
 ) -> Vec<Enforcement<'a>> {
     rows.iter()
         .filter_map(|b| {
-            let u = usage.bouncers.get(&b.name)?;
+            let u = usage.bouncers.get(b.name.as_str())?;
             let active = u.active_total();
             let age = b.last_usage_metrics.map(|ts| now - ts);
             let fresh = age.is_some_and(|a| a <= t.usage_metrics_freshness.as_secs_f64());
