@@ -18,10 +18,11 @@ pub struct Bouncer {
     pub auth_type: String,
     /// `osname/osversion` (CrowdSec 1.6.3+), else empty.
     pub os: String,
-    /// `true`/`false` (CrowdSec 1.6.4+), else empty.
-    pub auto_created: String,
-    /// `true`/`false`; CrowdSec never sets it, but a hand-edited database may.
-    pub revoked: String,
+    /// `true`/`false` (CrowdSec 1.6.4+), else empty. Static: a boolean column's label needs no string of its own
+    /// per row (issue 22's cold scrape).
+    pub auto_created: &'static str,
+    /// `true`/`false`; CrowdSec never sets it, but a hand-edited database may. Empty when NULL.
+    pub revoked: &'static str,
     /// When it last pulled decisions.
     pub last_pull: LastPull,
     /// Registration time, only where CrowdSec keeps it unchanged (1.6.x+); `None` on 1.4.x, which rewrites
@@ -44,8 +45,8 @@ impl Bouncer {
             version: "v0.0.31".into(),
             auth_type: "api-key".into(),
             os: String::new(),
-            auto_created: "false".into(),
-            revoked: "false".into(),
+            auto_created: "false",
+            revoked: "false",
             last_pull,
             registered_at: None,
             last_usage_metrics: None,
@@ -233,7 +234,7 @@ mod tests {
             ip_address: String::new(),
             bouncer_type: String::new(),
             version: String::new(),
-            auto_created: String::new(),
+            auto_created: "",
             ..Bouncer::test_row(name, LastPull::Never)
         }
     }

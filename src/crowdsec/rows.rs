@@ -95,11 +95,13 @@ pub(crate) fn os_label(name: &str, version: &str) -> String {
     os
 }
 
-fn bool_label(v: Option<bool>) -> String {
-    // Not `to_string`: the formatting machinery, twice per row (issue 22's cold scrape).
-    v.map_or_else(String::new, |b| {
-        String::from(if b { "true" } else { "false" })
-    })
+fn bool_label(v: Option<bool>) -> &'static str {
+    // Static: no string made per row, twice (issue 22's cold scrape).
+    match v {
+        None => "",
+        Some(true) => "true",
+        Some(false) => "false",
+    }
 }
 
 /// Turns engine rows into bouncers; `usage` maps bouncer names to their newest usage-metrics push.

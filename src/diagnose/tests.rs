@@ -106,7 +106,7 @@ fn a_quiet_live_bouncer_with_fresh_usage_metrics_is_alive() {
 fn an_old_row_of_a_fresh_bouncer_is_a_superseded_registration() {
     let mut live = row("fw@192.0.2.11", LastPull::At(NOW - 10.0));
     live.registered_at = Some(NOW - 2.0 * D);
-    live.auto_created = "true".into();
+    live.auto_created = "true";
     let mut appsec = row("nginx-appsec", LastPull::Never);
     appsec.registered_at = Some(NOW - 3.0 * D);
     let r = build(&scrape(
@@ -171,7 +171,7 @@ fn superseded_rows_name_the_exact_safe_delete() {
     let fresh = |name: &str, auto: bool| {
         let mut b = row(name, LastPull::At(NOW - 10.0));
         b.registered_at = Some(NOW - D);
-        b.auto_created = auto.to_string();
+        b.auto_created = if auto { "true" } else { "false" };
         b
     };
     let mut tls_old = row("edge@198.51.100.21", LastPull::At(NOW - 25.0 * D));
@@ -184,7 +184,7 @@ fn superseded_rows_name_the_exact_safe_delete() {
         "{n}"
     );
     let mut child = row("fw@192.0.2.2", LastPull::At(NOW - 3.0 * D));
-    child.auto_created = "true".into();
+    child.auto_created = "true";
     let n = note_of(vec![child, fresh("fw@192.0.2.3", true)], "fw@192.0.2.2");
     assert!(
         n.contains("leave it: cscli refuses to delete an auto-created row alone"),

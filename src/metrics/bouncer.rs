@@ -31,8 +31,8 @@ fn clean(lapi: &str, b: &Bouncer) -> bool {
         &b.auth_type,
         &b.ip_address,
         &b.os,
-        &b.auto_created,
-        &b.revoked,
+        b.auto_created,
+        b.revoked,
     ]
     .iter()
     .all(|v| !needs_escape(v))
@@ -68,8 +68,8 @@ pub(super) fn encode_readings(r: &Readings, enc: &mut impl Gauges) -> Result<(),
                 ("auth_type", b.auth_type.as_str()),
                 ("ip_address", b.ip_address.as_str()),
                 ("os", b.os.as_str()),
-                ("auto_created", b.auto_created.as_str()),
-                ("revoked", b.revoked.as_str()),
+                ("auto_created", b.auto_created),
+                ("revoked", b.revoked),
             ];
             (labels, 1.0, *clean)
         }),

@@ -634,8 +634,8 @@ mod tests {
                 version: nasty[(i + 2) % nasty.len()].into(),
                 auth_type: nasty[(i + 3) % nasty.len()].into(),
                 os: nasty[(i + 4) % nasty.len()].into(),
-                auto_created: nasty[(i + 5) % nasty.len()].into(),
-                revoked: nasty[(i + 6) % nasty.len()].into(),
+                auto_created: nasty[(i + 5) % nasty.len()],
+                revoked: nasty[(i + 6) % nasty.len()],
                 registered_at: (i % 2 == 0).then_some(ts - 1000.5),
                 last_usage_metrics: (i % 3 != 2).then_some(ts + 1.0 / 3.0),
                 ..Bouncer::test_row(&format!("{v}@192.0.2.{i}"), last_pull)
@@ -654,7 +654,8 @@ mod tests {
         let mut one_field = vec![Bouncer::test_row("clean", LastPull::At(1.5))];
         for field in 0..8 {
             let mut b = Bouncer::test_row(&format!("f{field}"), LastPull::At(2.5));
-            let value = "a\"b\\c\nd".to_owned();
+            const HOSTILE: &str = "a\"b\\c\nd";
+            let value = HOSTILE.to_owned();
             match field {
                 0 => b.name = format!("n{value}@10.0.0.1"),
                 1 => b.ip_address = value,
@@ -662,8 +663,8 @@ mod tests {
                 3 => b.version = value,
                 4 => b.auth_type = value,
                 5 => b.os = value,
-                6 => b.auto_created = value,
-                _ => b.revoked = value,
+                6 => b.auto_created = HOSTILE,
+                _ => b.revoked = HOSTILE,
             }
             one_field.push(b);
         }

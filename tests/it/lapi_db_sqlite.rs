@@ -99,11 +99,7 @@ fn crowdsec_1_4_6_rows() {
         "1.4.6 rewrites created_at: not a registration time"
     );
     assert_eq!(
-        (
-            nginx.os.as_str(),
-            nginx.auto_created.as_str(),
-            nginx.revoked.as_str()
-        ),
+        (nginx.os.as_str(), nginx.auto_created, nginx.revoked),
         ("", "", "false")
     );
     let never = find(&snap, "never");
@@ -194,7 +190,7 @@ fn crowdsec_1_7_rows_with_usage_metrics_and_ip_duplicates() {
         "LP (machine) metrics are not a bouncer's"
     );
     let dup = find(&snap, "fw@10.0.0.2");
-    assert_eq!((dup.base_name(), dup.auto_created.as_str()), ("fw", "true"));
+    assert_eq!((dup.base_name(), dup.auto_created), ("fw", "true"));
     let never = find(&snap, "fresh-never");
     assert_eq!(never.last_pull, LastPull::Never);
     assert_eq!(never.registered_at, Some(BASE_TS - 3600.0));

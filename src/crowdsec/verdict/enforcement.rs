@@ -98,7 +98,7 @@ mod tests {
         Bouncer {
             ip_address: String::new(),
             version: String::new(),
-            auto_created: String::new(),
+            auto_created: "",
             last_usage_metrics: Some(NOW - report_ago),
             ..Bouncer::test_row(name, LastPull::At(NOW - 10.0))
         }
