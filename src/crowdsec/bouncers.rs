@@ -14,8 +14,8 @@ pub struct Bouncer {
     pub bouncer_type: String,
     /// From the User-Agent; empty before its first request.
     pub version: String,
-    /// `api-key` or `tls`.
-    pub auth_type: String,
+    /// `api-key` or `tls`: static when it is one of them (no string per row), owned for anything else.
+    pub auth_type: std::borrow::Cow<'static, str>,
     /// `osname/osversion` (CrowdSec 1.6.3+), else empty.
     pub os: String,
     /// `true`/`false` (CrowdSec 1.6.4+), else empty. Static: a boolean column's label needs no string of its own

@@ -73,7 +73,8 @@ pub(crate) struct RawRow {
     pub ip_address: Option<String>,
     pub bouncer_type: Option<String>,
     pub version: Option<String>,
-    pub auth_type: Option<String>,
+    /// Static for CrowdSec's two values, see [`auth_type`].
+    pub auth_type: Option<std::borrow::Cow<'static, str>>,
     pub revoked: Option<bool>,
     pub last_pull: Option<RawTime>,
     pub created_at: Option<RawTime>,
@@ -93,6 +94,15 @@ pub(crate) fn os_label(name: &str, version: &str) -> String {
     os.push('/');
     os.push_str(version);
     os
+}
+
+/// An `auth_type` column's value: CrowdSec's two as static strings (no string made per row), anything else owned.
+pub(crate) fn auth_type(v: &str) -> std::borrow::Cow<'static, str> {
+    match v {
+        "api-key" => "api-key".into(),
+        "tls" => "tls".into(),
+        other => other.to_owned().into(),
+    }
 }
 
 fn bool_label(v: Option<bool>) -> &'static str {

@@ -283,7 +283,7 @@ pub(super) fn base_report(b: &BaseJudgement, files: &[FileReport], t: &Threshold
             bouncer_type: r.bouncer.bouncer_type.clone(),
             version: r.bouncer.version.clone(),
             ip_address: r.bouncer.ip_address.clone(),
-            auth_type: r.bouncer.auth_type.clone(),
+            auth_type: r.bouncer.auth_type.to_string(),
             alert: r.alert,
             note: text::row_note(b, r),
         })

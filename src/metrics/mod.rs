@@ -661,7 +661,7 @@ mod tests {
                 1 => b.ip_address = value,
                 2 => b.bouncer_type = value,
                 3 => b.version = value,
-                4 => b.auth_type = value,
+                4 => b.auth_type = value.into(),
                 5 => b.os = value,
                 6 => b.auto_created = HOSTILE,
                 _ => b.revoked = HOSTILE,

@@ -110,7 +110,7 @@ fn crowdsec_1_4_6_rows() {
         "no trustworthy registration time on 1.4.6"
     );
     let tls = find(&snap, "tls-cn@127.0.0.1");
-    assert_eq!((tls.auth_type.as_str(), tls.base_name()), ("tls", "tls-cn"));
+    assert_eq!((&*tls.auth_type, tls.base_name()), ("tls", "tls-cn"));
     assert!(
         snap.bouncers.iter().all(|b| b.last_usage_metrics.is_none()),
         "1.4.6 has no metrics table"

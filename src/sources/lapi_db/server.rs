@@ -265,7 +265,7 @@ pub(crate) async fn read_snapshot<C: TextConn>(
             ip_address: text(&mut r, 1),
             bouncer_type: text(&mut r, 2),
             version: text(&mut r, 3),
-            auth_type: text(&mut r, 4),
+            auth_type: text(&mut r, 4).map(Into::into),
             revoked: boolean(text(&mut r, 5)),
             last_pull: Some(time(text(&mut r, 6))),
             created_at: Some(time(text(&mut r, 7))),

@@ -18,7 +18,7 @@ mod decision_count;
 mod machine_rows;
 
 use super::usage_cursor::{self, Batch, Payload, UsageCursor};
-use super::{interpret_row, os_label, LapiDbError, RawRow, Schema};
+use super::{auth_type, interpret_row, os_label, LapiDbError, RawRow, Schema};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
@@ -359,7 +359,10 @@ fn read_bouncers(
             ip_address: text(r.get_ref(1)?),
             bouncer_type: text(r.get_ref(2)?),
             version: text(r.get_ref(3)?),
-            auth_type: text(r.get_ref(4)?),
+            auth_type: match r.get_ref(4)? {
+                ValueRef::Null => None,
+                v => Some(auth_type(&text_ref(v))),
+            },
             revoked: boolean(r.get_ref(5)?),
             last_pull: Some(time(r.get_ref(6)?)),
             created_at: Some(time(r.get_ref(7)?)),
