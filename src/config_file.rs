@@ -338,6 +338,8 @@ mod tests {
                 "twice",
             ),
             ("lapis:\n  - name: ''\n    db: /a\n", "empty"),
+            // Field test of issue 24: an empty `db` was "settings are valid".
+            ("lapis:\n  - name: a\n    db: ''\n", "`db` is empty"),
             (
                 "lapis:\n  - name: a\n    db: /a\n    url: ftp://x/\n",
                 "url",

@@ -194,6 +194,43 @@ fn service_api_key_file_and_flags() {
 }
 
 #[test]
+fn a_bad_service_api_value_is_refused_without_a_key_too() {
+    // Seen in the field test of issue 24: `--service-api.timeout 1x` with no key was silently "Service API: off".
+    for (flag, value, why) in [
+        ("--service-api.timeout", "1x", "--service-api.timeout"),
+        (
+            "--service-api.refresh-interval",
+            "0s",
+            "--service-api.refresh-interval",
+        ),
+        (
+            "--service-api.url",
+            "ftp://admin.api.crowdsec.net/v1",
+            "--service-api.url",
+        ),
+    ] {
+        let e = Cli::try_parse_from(["x", flag, value])
+            .unwrap()
+            .settings_with_key_env(None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(why), "{flag} {value}: {e}");
+    }
+    // Good values without a key: the source is off, not an error.
+    let s = Cli::try_parse_from([
+        "x",
+        "--service-api.timeout",
+        "5s",
+        "--service-api.tag",
+        "prod",
+    ])
+    .unwrap()
+    .settings_with_key_env(None)
+    .unwrap();
+    assert!(s.service_api.is_none());
+}
+
+#[test]
 fn a_bad_key_or_url_refuses_to_start_without_printing_the_key() {
     let errors = [
         with_key_file(None, &[]).unwrap_err(),

@@ -136,9 +136,9 @@ impl SettingsGroup for ServiceApi {
         (): (),
         r: &Resolver<'_>,
     ) -> Result<Option<ServiceApiSettings>, SettingsError> {
-        let Some(key) = key(args, r)? else {
-            return Ok(None);
-        };
+        // Every value is checked even without a key: a bad one given for a source left off is still refused, not
+        // silently kept for the day a key is added.
+        let key = key(args, r)?;
         // parse_base_url's messages start with the flag's name; the origin says it (it may be the file's key).
         let url = super::parse_base_url(&args.url).map_err(|e| {
             let e = e
@@ -153,6 +153,9 @@ impl SettingsGroup for ServiceApi {
             AtLeast::OneSecond,
         )?;
         let timeout = r.duration("service-api.timeout", &args.timeout, AtLeast::NonZero)?;
+        let Some(key) = key else {
+            return Ok(None);
+        };
         let tags: Vec<String> = args
             .tags
             .iter()
