@@ -260,8 +260,8 @@ struct SecondBody {
 }
 
 /// What the time-dependent text is a function of: the source reports (by identity: a cache hands every scraper
-/// the same `Arc` until its next read, and the key holds them, so an address cannot be reused), the second, the
-/// and the format.
+/// the same `Arc` until its next read, and the key holds them, so an address cannot be reused), the second, the web
+/// config's reload status and the format.
 #[derive(Debug)]
 struct SecondKey {
     second: i64,

@@ -277,9 +277,11 @@ pub fn from_file(
         }
         let db = match (&l.db, &l.crowdsec_config, &l.cscli_command) {
             // `db: ""` read as the SQLite path "" started and failed at every read; refused as `--lapi.db ''` is.
-            (Some(db), _, _) if db.trim().is_empty() => return Err(format!(
-                "{at}: `db` is empty: give the LAPI's SQLite file or a postgres:// or mysql:// URL"
-            )),
+            (Some(db), _, _) if db.trim().is_empty() => {
+                return Err(format!(
+                    "{at}: `db` is empty: give a SQLite file or a database URL"
+                ));
+            }
             (Some(db), None, None) if ServerDb::is_url(db) => LapiDbLocation::Server(
                 ServerDb::from_url(db)
                     .and_then(|t| {
