@@ -282,3 +282,56 @@ impl Sections {
             .find_map(|(_, s)| (**s).as_any().downcast_ref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_kept_by_type_and_earlier_args_found_by_type() {
+        let mut groups = Groups::default();
+        assert_eq!(groups.get::<u32>(), None);
+        groups.set(Some(7_u32));
+        groups.push(Box::new("text".to_owned()));
+        assert_eq!(
+            (
+                groups.get::<u32>(),
+                groups.get::<String>().map(String::as_str)
+            ),
+            (Some(&7), Some("text"))
+        );
+        groups.set(Some(8_u32));
+        assert_eq!(groups.clone().get::<u32>(), Some(&8));
+        groups.set(None::<u32>);
+        assert_eq!(groups.get::<u32>(), None);
+
+        let (a, b) = (1_u8, "b".to_owned());
+        let mut earlier = Earlier::default();
+        earlier.add(&a);
+        earlier.add(&b);
+        assert_eq!(earlier.args::<String>().map(String::as_str), Some("b"));
+        assert_eq!(earlier.args::<u8>(), Some(&1));
+        assert_eq!(earlier.args::<u16>(), None);
+    }
+
+    #[test]
+    fn a_section_is_read_by_its_key_with_its_line() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct S {
+            url: String,
+        }
+        let text = "web: {}\ns:\n  url: x\nt: [1]\n";
+        let s: Option<S> = section_of(text, "s").unwrap();
+        assert_eq!(s.unwrap().url, "x");
+        assert!(section_of::<S>(text, "absent").unwrap().is_none());
+        assert!(section_of::<S>("# nothing\n", "s").unwrap().is_none());
+        let e = section_of::<S>("s:\n  ur: x\n", "s")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("s: unknown field `ur`") && e.contains("line 2"),
+            "{e}"
+        );
+    }
+}
