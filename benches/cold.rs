@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crowdsec_bouncer_exporter::metrics::{self, Format};
+use crowdsec_bouncer_exporter::metrics::Format;
 use crowdsec_bouncer_exporter::settings::{LapiDbLocation, LogLevel, Settings};
 
 #[path = "support/db.rs"]
@@ -82,7 +82,7 @@ fn main() {
     // put together into one string).
     let scrape = || {
         rt.block_on(async {
-            metrics::Renderer::default()
+            crowdsec_bouncer_exporter::exporter::renderer()
                 .render(
                     exporter.scrape(Duration::from_secs(30)).await,
                     Format::OpenMetrics,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crowdsec_bouncer_exporter::metrics::{self, Format};
+use crowdsec_bouncer_exporter::metrics::Format;
 use crowdsec_bouncer_exporter::settings::{LapiDbLocation, LogLevel, Settings};
 
 const BOUNCERS: usize = 10_000;
@@ -72,7 +72,7 @@ fn main() {
         let mut size = 0;
         for _ in 0..ROUNDS {
             let t = Instant::now();
-            let body = metrics::encode(
+            let body = crowdsec_bouncer_exporter::exporter::encode(
                 exporter.scrape(Duration::from_secs(10)).await,
                 Format::Classic,
             );
@@ -85,7 +85,7 @@ fn main() {
             Duration::from_secs(3600),
         ))
         .expect("the sources build");
-        let renderer = metrics::Renderer::default();
+        let renderer = crowdsec_bouncer_exporter::exporter::renderer();
         renderer.encode(
             exporter.scrape(Duration::from_secs(10)).await,
             Format::Classic,

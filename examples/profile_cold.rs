@@ -1,7 +1,7 @@
 //! Profiling aid (not shipped): cold scrapes of a database, for `valgrind --tool=callgrind`.
 use std::time::Duration;
 
-use crowdsec_bouncer_exporter::metrics::{Format, Renderer};
+use crowdsec_bouncer_exporter::metrics::Format;
 use crowdsec_bouncer_exporter::settings::{LapiDbLocation, LogLevel, Settings};
 
 fn main() {
@@ -19,7 +19,7 @@ fn main() {
         .unwrap();
     let exporter =
         crowdsec_bouncer_exporter::exporter::Exporter::new(&settings).expect("the sources build");
-    let renderer = Renderer::default();
+    let renderer = crowdsec_bouncer_exporter::exporter::renderer();
     rt.block_on(async {
         for _ in 0..5 {
             let e = renderer.render(

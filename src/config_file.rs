@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::settings::{LapiSettings, Thresholds};
+use crate::sources::bouncer_checks_settings::BouncersSection;
+use crate::values::dyn_group::Sections;
 
 /// Why `--config.file` cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +37,9 @@ pub enum ConfigFileError {
     },
 }
 
-/// The file, as written.
+/// The file, as written: the core's sections, and the registered settings groups' (read by their key, see
+/// [`parse`]).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// The file's text, kept to find the line of a key whose value is refused after parsing (`values::yaml::line_of`).
     #[serde(skip)]
@@ -51,16 +53,17 @@ pub struct ConfigFile {
     /// Several LAPIs; replaces the one the `--lapi.*` flags describe.
     #[serde(default)]
     pub lapis: Option<Vec<crate::sources::lapi_db::lapi_settings::LapiSection>>,
-    /// The Service API source (`--service-api.*`).
-    #[serde(default)]
-    pub service_api: Option<crate::sources::service_api::ServiceApiSection>,
-    /// Bouncer configuration checks (`--bouncers.*`).
-    #[serde(default)]
-    pub bouncers: Option<crate::sources::bouncer_checks_settings::BouncersSection>,
     /// When `diagnose` calls a bouncer late or offline (no flag: the file only).
     #[serde(default)]
     pub thresholds: Option<ThresholdsSection>,
+    /// The sections of the registered sources' settings groups (`service_api`, `bouncers`, ...), by group.
+    #[serde(skip)]
+    pub sections: Sections,
 }
+
+/// The core's top-level keys, before and after the registered settings groups' (in the order unknown-key errors
+/// list them).
+const CORE_KEYS: ([&str; 3], [&str; 1]) = (["web", "log", "lapis"], ["thresholds"]);
 
 /// `web:` (`--web.*`).
 #[derive(Debug, Default, Deserialize)]
@@ -137,28 +140,107 @@ pub(crate) fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
 
 /// Parses the file's text (`path` only names it in errors); an empty file is no settings.
 ///
+/// The text is read three ways, each error with its key's line: its top-level keys (each known, at most once), the
+/// core's sections, and each registered settings group's section (by its key). The error reported is the first in
+/// the text, as a single reading would report it.
+///
 /// # Errors
 /// [`ConfigFileError::Invalid`]: not YAML, an unknown key, or a value of the wrong type, with its line.
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
     if text.trim().is_empty() {
         return Ok(ConfigFile::default());
     }
-    serde_yaml_ng::from_str::<Option<ConfigFile>>(text)
-        .map(|file| ConfigFile {
-            text: text.to_owned(),
-            ..file.unwrap_or_default()
-        })
-        .map_err(|e| {
-            let mut message = e.to_string();
-            // serde_yaml_ng leaves out a position at line 1, column 1 (a first top-level key): say it anyway.
-            if let Some(at) = e.location().filter(|_| !message.contains(" line ")) {
-                message.push_str(&format!(" at line {} column {}", at.line(), at.column()));
+    let mut errors = Vec::new();
+    if let Err(e) = top_keys(text) {
+        errors.push(e);
+    }
+    let core = serde_yaml_ng::from_str::<Option<ConfigFile>>(text)
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let mut sections = Sections::default();
+    for group in crate::exporter::settings_groups() {
+        match group.section(text) {
+            Ok(Some(section)) => sections.insert(group, section),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    let first = errors
+        .into_iter()
+        .min_by_key(|e| e.location().map_or(usize::MAX, |at| at.index()));
+    if let Some(e) = first {
+        let mut message = e.to_string();
+        // serde_yaml_ng leaves out a position at line 1, column 1 (a first top-level key): say it anyway.
+        if let Some(at) = e.location().filter(|_| !message.contains(" line ")) {
+            message.push_str(&format!(" at line {} column {}", at.line(), at.column()));
+        }
+        return Err(ConfigFileError::Invalid {
+            path: path.to_owned(),
+            message,
+        });
+    }
+    Ok(ConfigFile {
+        text: text.to_owned(),
+        sections,
+        ..core.unwrap_or_default()
+    })
+}
+
+/// Every top-level key of the file is the core's or a registered settings group's, and appears once (serde's
+/// `deny_unknown_fields`, for a list of keys known at run time).
+fn top_keys(text: &str) -> Result<(), serde_yaml_ng::Error> {
+    use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+    static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        let groups = crate::exporter::settings_groups().map(|g| g.section_key());
+        let (before, after) = CORE_KEYS;
+        before.into_iter().chain(groups).chain(after).collect()
+    });
+    /// A key, checked against the known ones.
+    struct Key(&'static [&'static str]);
+    impl<'de> serde::de::DeserializeSeed<'de> for Key {
+        type Value = &'static str;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<&'static str, D::Error> {
+            d.deserialize_identifier(self)
+        }
+    }
+    impl Visitor<'_> for Key {
+        type Value = &'static str;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("field identifier")
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<&'static str, E> {
+            let known = self.0.iter().find(|k| **k == v);
+            known.copied().ok_or_else(|| E::unknown_field(v, self.0))
+        }
+    }
+    /// The file's top-level mapping (or nothing).
+    struct Top(&'static [&'static str]);
+    impl<'de> Visitor<'de> for Top {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("struct ConfigFile")
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_none<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = Vec::new();
+            while let Some(key) = map.next_key_seed(Key(self.0))? {
+                if seen.contains(&key) {
+                    return Err(A::Error::duplicate_field(key));
+                }
+                seen.push(key);
+                map.next_value::<IgnoredAny>()?;
             }
-            ConfigFileError::Invalid {
-                path: path.to_owned(),
-                message,
-            }
-        })
+            Ok(())
+        }
+    }
+    serde::Deserializer::deserialize_any(serde_yaml_ng::Deserializer::from_str(text), Top(keys))
 }
 
 impl ConfigFile {
@@ -231,7 +313,7 @@ impl ConfigFile {
     /// # Errors
     /// [`ConfigFileError::Invalid`] naming the key for a value its flag would refuse.
     pub fn check_bouncers(&self, path: &Path) -> Result<(), ConfigFileError> {
-        let Some(b) = &self.bouncers else {
+        let Some(b) = self.sections.get::<BouncersSection>() else {
             return Ok(());
         };
         b.check().map_err(|message| ConfigFileError::Invalid {
@@ -297,6 +379,23 @@ mod tests {
         assert!(e.contains("config_dir") && e.contains("line 2"), "{e}");
         let e = err("checks:\n  config_dirs: [/x]\n");
         assert!(e.contains("checks") && e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn a_group_section_is_read_by_its_key_and_the_first_error_in_the_text_is_reported() {
+        let file = parse(Path::new("c.yaml"), "bouncers:\n  config_dirs: [/x]\n").unwrap();
+        let section = file.sections.get::<BouncersSection>().unwrap();
+        assert_eq!(section.config_dirs.as_deref(), Some(&["/x".into()][..]));
+        // A group's section before an unknown key, and after it: the first in the text either way.
+        let e = err("service_api:\n  ur: x\nlogs: 1\n");
+        assert!(
+            e.starts_with("config file c.yaml: service_api: unknown field `ur`"),
+            "{e}"
+        );
+        let e = err("logs: 1\nservice_api:\n  ur: x\n");
+        assert!(e.contains("unknown field `logs`, expected one of `web`, `log`, `lapis`, `service_api`, `bouncers`, `thresholds` at line 1"), "{e}");
+        let e = err("service_api:\n  url: x\nservice_api:\n  url: y\n");
+        assert!(e.contains("duplicate field `service_api`"), "{e}");
     }
 
     #[test]

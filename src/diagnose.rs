@@ -96,8 +96,7 @@ pub(crate) fn run(settings: Settings, output: Output) -> ExitCode {
     };
     let mut report = build_with(&scrape, &settings.thresholds);
     report.looked_in = settings
-        .checks
-        .as_ref()
+        .group::<crate::settings::CheckSettings>()
         .map(crate::settings::CheckSettings::places)
         .unwrap_or_default();
     let mut out = std::io::stdout().lock();

@@ -8,16 +8,19 @@ use std::time::Duration;
 use reqwest::Url;
 
 use crate::crowdsec::config_yaml as crowdsec_config;
+use crate::metrics::{self, decisions, file_checks, integration, lapi, machine};
 use crate::scrape::{Cached, Scrape, Sources};
 use crate::settings::{CheckSettings, LapiDbLocation, LapiSettings, ServiceApiSettings, Settings};
+use crate::sources::bouncer_checks_settings::BouncerChecks;
 use crate::sources::bouncer_config::{self, BouncerConfigSource};
 use crate::sources::cscli::{self, CscliSource};
 use crate::sources::lapi_db::{self, LapiDbSource};
 use crate::sources::lapi_decisions::{self, LapiDecisionsSource};
 use crate::sources::lapi_health::{self, url_from_listen_uri, LapiHealthSource};
 use crate::sources::lapi_machines::{self, LapiMachinesSource};
-use crate::sources::service_api::{self, ServiceApiSource};
+use crate::sources::service_api::{self, ServiceApi, ServiceApiSource};
 use crate::sources::LapiBouncers;
+use crate::values::dyn_group::{group, DynGroup};
 use crate::web;
 
 /// The exporter's one async runtime, for serving, `diagnose` and the benchmarks (which measure what is served):
@@ -63,19 +66,65 @@ pub struct Unmonitored {
     pub why: String,
 }
 
-/// One kind of source on the exporter: builds its caches from the settings into the [`Assembly`], or records
-/// why it is absent. A source is registered by one line in [`REGISTRY`] (node_exporter's `registerCollector`).
+/// How one kind of source builds its caches from the settings into the [`Assembly`], or records why it is absent.
 type Register = fn(&Settings, &mut Assembly) -> Result<(), StartError>;
 
-/// Every kind of source, in the order of the `crowdsec_exporter_source_*` series and of the status page.
-const REGISTRY: &[Register] = &[
-    register_lapi_bouncers,
-    register_service_api,
-    register_bouncer_config,
-    register_lapi_health,
-    register_lapi_decisions,
-    register_lapi_machines,
+/// One kind of source on the exporter (node_exporter's `registerCollector`): built at start-up by `register`, its
+/// series written by `families`, its flags, config-file section and settings by its settings group, when it has one
+/// of its own. A source is added by one line in [`REGISTRY`].
+pub(crate) struct SourceKind {
+    register: Register,
+    families: Option<metrics::Families>,
+    settings: Option<&'static dyn DynGroup>,
+}
+
+/// A [`SourceKind`]: `register` builds it, `families` writes its series (`None`: the renderer writes them itself,
+/// as the bouncers'), `settings` is its settings group (`None`: none of its own, or shared with a source before it).
+const fn source(
+    register: Register,
+    families: Option<metrics::Families>,
+    settings: Option<&'static dyn DynGroup>,
+) -> SourceKind {
+    SourceKind {
+        register,
+        families,
+        settings,
+    }
+}
+
+/// Every kind of source, in the order of the `crowdsec_exporter_source_*` series, of the status page, of their
+/// families in the exposition, and of their settings groups' flags in `--help`. The LAPI settings group
+/// (`--lapi.*`, the file's `lapis`) is the core's, read by the command line itself.
+#[rustfmt::skip] // One source a line.
+const REGISTRY: &[SourceKind] = &[
+    source(register_lapi_bouncers, None, None),
+    source(register_service_api, Some(integration::encode), Some(group::<ServiceApi>())),
+    source(register_bouncer_config, Some(file_checks::encode), Some(group::<BouncerChecks>())),
+    source(register_lapi_health, Some(lapi::encode), None),
+    source(register_lapi_decisions, Some(decisions::encode), None),
+    source(register_lapi_machines, Some(machine::encode), None),
 ];
+
+/// The settings groups of the registered sources, in [`REGISTRY`]'s order (the command line's and the config
+/// file's).
+pub(crate) fn settings_groups() -> impl Iterator<Item = &'static dyn DynGroup> {
+    REGISTRY.iter().filter_map(|k| k.settings)
+}
+
+/// What scrapes are encoded with: the registered sources' families, in [`REGISTRY`]'s order.
+pub fn renderer() -> metrics::Renderer {
+    metrics::Renderer::new(
+        REGISTRY
+            .iter()
+            .filter_map(|k| k.families)
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// One scrape encoded with the registered sources' families, without reuse (tests, benchmarks, one-shot commands).
+pub fn encode(scrape: Scrape, format: metrics::Format) -> String {
+    renderer().encode(scrape, format)
+}
 
 /// What start-up assembles: every configured source behind its cache, and the ones left out.
 #[derive(Default)]
@@ -110,8 +159,8 @@ impl Exporter {
     /// A source that cannot be built (an HTTP client that cannot be made): the exporter must not start.
     pub fn new(settings: &Settings) -> Result<Self, StartError> {
         let mut assembly = Assembly::default();
-        for register in REGISTRY {
-            register(settings, &mut assembly)?;
+        for kind in REGISTRY {
+            (kind.register)(settings, &mut assembly)?;
         }
         Ok(Exporter {
             sources: assembly.sources,
@@ -145,7 +194,7 @@ pub(crate) async fn serve(
     judge: Option<web::landing::Judge>,
 ) -> Result<(), web::ServerError> {
     let options = settings.web.clone();
-    web::serve(options, move || sources(&settings), judge).await
+    web::serve(options, renderer(), move || sources(&settings), judge).await
 }
 
 /// As [`serve`], on already bound listeners, until `shutdown` completes (tests pass their own).
@@ -161,6 +210,7 @@ pub async fn serve_listeners(
     let options = settings.web.clone();
     web::serve_listeners(
         options,
+        renderer(),
         move || sources(&settings),
         judge,
         listeners,
@@ -195,7 +245,7 @@ fn register_lapi_bouncers(settings: &Settings, a: &mut Assembly) -> Result<(), S
 
 /// Source `service_api`: Blocklist-as-a-Service integrations, with a Service API key.
 fn register_service_api(settings: &Settings, a: &mut Assembly) -> Result<(), StartError> {
-    match &settings.service_api {
+    match settings.group::<ServiceApiSettings>() {
         Some(s) => {
             tracing::info!(source = service_api::SOURCE, name = %service_api::source_name(&s.url),
                 url = %s.url, tags = %s.tags.join(","),
@@ -217,7 +267,7 @@ fn register_service_api(settings: &Settings, a: &mut Assembly) -> Result<(), Sta
 
 /// Source `bouncer_config`: the bouncers' configuration files and their checks, when on.
 fn register_bouncer_config(settings: &Settings, a: &mut Assembly) -> Result<(), StartError> {
-    match &settings.checks {
+    match settings.group::<CheckSettings>() {
         Some(c) => {
             let found = c.places();
             tracing::info!(source = bouncer_config::SOURCE, paths = %found.join(", "),
@@ -235,7 +285,7 @@ fn register_bouncer_config(settings: &Settings, a: &mut Assembly) -> Result<(), 
 
 /// Source `lapi_health`: `GET /health` of each LAPI whose URL is known (see [`plan`]), with the checks.
 fn register_lapi_health(settings: &Settings, a: &mut Assembly) -> Result<(), StartError> {
-    let Some(checks) = settings.checks.as_ref() else {
+    let Some(checks) = settings.group::<CheckSettings>() else {
         return Ok(());
     };
     for p in plan(settings, checks) {

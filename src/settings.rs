@@ -23,10 +23,10 @@ pub struct Settings {
     pub lapis: Vec<LapiSettings>,
     /// Logging.
     pub log: LogSettings,
-    /// The Blocklist-as-a-Service source, enabled when a Service API key is given.
-    pub service_api: Option<ServiceApiSettings>,
-    /// Bouncer configuration checks and LAPI reachability (`None`: off).
-    pub checks: Option<CheckSettings>,
+    /// What the registered sources' settings groups resolved to, by type ([`Settings::group`]): e.g.
+    /// [`ServiceApiSettings`] (the Blocklist-as-a-Service source, when a Service API key is given) and
+    /// [`CheckSettings`] (the bouncer configuration checks and LAPI reachability); absent: those sources are off.
+    pub groups: Groups,
     /// The thresholds `diagnose` judges with: the rule file's defaults unless the config file's `thresholds` says
     /// otherwise (the alerts read theirs from the recording rules).
     pub thresholds: Thresholds,
@@ -55,12 +55,28 @@ impl Settings {
                 level: LogLevel::Warn,
                 format: LogFormat::Logfmt,
             },
-            service_api: None,
-            checks: None,
+            groups: Groups::default(),
             thresholds: Thresholds::default(),
         }
     }
+
+    /// The settings of type `T` of a registered settings group (e.g. [`ServiceApiSettings`]), when its sources are
+    /// on.
+    pub fn group<T: std::any::Any>(&self) -> Option<&T> {
+        self.groups.get::<T>()
+    }
+
+    /// Turns a group's sources on with `value` (`Some`) or off (`None`): what tests and benchmarks set.
+    pub fn set_group<T: std::any::Any + std::fmt::Debug + Clone + Send + Sync>(
+        &mut self,
+        value: Option<T>,
+    ) {
+        self.groups.set(value);
+    }
 }
+
+/// The settings of the registered sources' groups, by type.
+pub use crate::values::dyn_group::Groups;
 
 /// Sources `bouncer_config` and `lapi_health`'s settings group, defined with them.
 pub use crate::sources::bouncer_checks_settings::CheckSettings;

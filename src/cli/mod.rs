@@ -16,9 +16,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::settings::{self as defaults, LogFormat, LogLevel, Origin, Settings, SettingsError};
-use crate::sources::bouncer_checks_settings::BouncersArgs;
 use crate::sources::lapi_db::lapi_settings::LapiArgs;
-use crate::sources::service_api::ServiceApiArgs;
+use crate::values::dyn_group::{AnyValue, DynGroup};
 
 mod resolve;
 #[cfg(test)]
@@ -31,42 +30,91 @@ const LONG_VERSION: &str = concat!(
     ")"
 );
 
-/// The command line: flags by concern (clap groups, `global`, so they go before or after `diagnose`).
+/// The command line: flags by concern (clap groups, `global`, so they go before or after `diagnose`): the core's
+/// ([`CoreArgs`]), then each registered source's settings group's, then `--config.*` ([`Cli::command`], the order
+/// of `--help`). clap's `Parser` methods (`try_parse_from`, ...) parse all of them.
+#[derive(Debug, Clone)]
+pub struct Cli {
+    /// `--lapi.*`: the one LAPI of the command line.
+    pub lapi: LapiArgs,
+    /// `--web.*`: listen addresses, telemetry path, web config file.
+    pub web: WebArgs,
+    /// `--log.*`.
+    pub log: LogArgs,
+    /// The flags of the registered sources' settings groups (`--service-api.*`, `--bouncers.*`, ...).
+    pub groups: GroupArgs,
+    /// `--config.file`, `--config.check`.
+    pub config: ConfigArgs,
+    /// Where each value given by an environment variable or a config-file key came from, by flag name (without
+    /// `--`); a flag absent here came from the command line or its default.
+    pub origins: BTreeMap<String, Origin>,
+    /// `diagnose`, or none to serve.
+    pub command: Option<Command>,
+}
+
+/// The core of the command line: what [`Cli`] holds before the settings groups' flags.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "crowdsec-bouncer-exporter",
     version = LONG_VERSION,
     about = "Prometheus exporter: when did each CrowdSec bouncer last pull decisions, and why did it stop."
 )]
-pub struct Cli {
-    /// `--lapi.*`: the one LAPI of the command line.
+struct CoreArgs {
     #[command(flatten)]
-    pub lapi: LapiArgs,
-    /// `--web.*`: listen addresses, telemetry path, web config file.
+    lapi: LapiArgs,
     #[command(flatten)]
-    pub web: WebArgs,
-    /// `--log.*`.
+    web: WebArgs,
     #[command(flatten)]
-    pub log: LogArgs,
-    /// `--service-api.*`: the Blocklist-as-a-Service integrations source.
-    #[command(flatten)]
-    pub service_api: ServiceApiArgs,
-    /// `--bouncers.*`: the bouncer configuration checks.
-    #[command(flatten)]
-    pub bouncers: BouncersArgs,
-    /// `--config.file`, `--config.check`.
-    #[command(flatten)]
-    pub config: ConfigArgs,
-
-    /// Where each value given by an environment variable or a config-file key came from, by flag name (without
-    /// `--`); a flag absent here came from the command line or its default.
-    #[arg(skip)]
-    pub origins: BTreeMap<String, Origin>,
-
-    /// `diagnose`, or none to serve.
+    log: LogArgs,
     #[command(subcommand)]
-    pub command: Option<Command>,
+    command: Option<Command>,
 }
+
+/// The flags' texts of each registered settings group, in the registry's order (see `exporter::REGISTRY`).
+#[derive(Debug, Clone, Default)]
+pub struct GroupArgs(pub Vec<(&'static dyn DynGroup, Box<dyn AnyValue>)>);
+
+impl CommandFactory for Cli {
+    fn command() -> clap::Command {
+        let command = CoreArgs::command();
+        // A group's `augment_args` sets its doc comment as the command's description: keep the exporter's.
+        let about = command.get_about().cloned().unwrap_or_default();
+        let command = crate::exporter::settings_groups().fold(command, |c, g| g.augment(c));
+        <ConfigArgs as clap::Args>::augment_args(command).about(about)
+    }
+
+    fn command_for_update() -> clap::Command {
+        Cli::command()
+    }
+}
+
+impl FromArgMatches for Cli {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Cli, clap::Error> {
+        let core = CoreArgs::from_arg_matches(matches)?;
+        let mut groups = GroupArgs::default();
+        for g in crate::exporter::settings_groups() {
+            groups.0.push((g, g.args(matches)?));
+        }
+        Ok(Cli {
+            lapi: core.lapi,
+            web: core.web,
+            log: core.log,
+            groups,
+            config: ConfigArgs::from_arg_matches(matches)?,
+            origins: BTreeMap::new(),
+            command: core.command,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        let origins = std::mem::take(&mut self.origins);
+        *self = Cli::from_arg_matches(matches)?;
+        self.origins = origins;
+        Ok(())
+    }
+}
+
+impl Parser for Cli {}
 
 /// HTTP: where and how metrics are served.
 #[derive(Debug, Clone, clap::Args)]
@@ -204,7 +252,8 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError>
     // CrowdSec's config may be absent (read again on every check), but one that is a FIFO or a device can never be
     // read: start-up would only log it, so --config.check says it.
     let mut crowdsec = vec![cli.lapi.crowdsec_config.clone()];
-    crowdsec.extend(settings.checks.iter().map(|c| c.crowdsec_config.clone()));
+    let checks = settings.group::<crate::settings::CheckSettings>();
+    crowdsec.extend(checks.map(|c| c.crowdsec_config.clone()));
     use crate::values::file::FileError;
     for main in crowdsec {
         let local = crate::crowdsec::bouncer_files::sibling(&main, ".local");
@@ -259,7 +308,11 @@ pub fn run() -> ExitCode {
             println!(
                 "crowdsec-bouncer-exporter: settings are valid; LAPIs: {}; Service API: {}",
                 names.join(", "),
-                if s.service_api.is_some() { "on" } else { "off" }
+                if s.group::<crate::settings::ServiceApiSettings>().is_some() {
+                    "on"
+                } else {
+                    "off"
+                }
             );
             return ExitCode::SUCCESS;
         }

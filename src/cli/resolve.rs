@@ -6,9 +6,9 @@ use std::path::Path;
 use super::Cli;
 use crate::config_file::ConfigFileError;
 use crate::settings::{LogSettings, Origin, Settings, SettingsError, WebSettings};
-use crate::sources::bouncer_checks_settings::{BouncerChecks, FromLapi};
 use crate::sources::lapi_db::lapi_settings::{self, Lapis};
-use crate::sources::service_api::{ServiceApi, SERVICE_API_KEY_ENV};
+use crate::sources::service_api::{ServiceApiSettings, SERVICE_API_KEY_ENV};
+use crate::values::dyn_group::{AnyValue, DynGroup, Earlier, Groups, Sections};
 use crate::values::settings_group::{AtLeast, Resolver, SectionKeys, SettingsGroup};
 
 impl Cli {
@@ -49,16 +49,22 @@ impl Cli {
             &self.web.max_scrape_wait,
             AtLeast::Any,
         )?;
-        let mut lapis = Lapis::resolve(&self.lapi, (), &resolver)?;
-        let service_api = ServiceApi::resolve(&self.service_api, (), &resolver)?;
-        if service_api.is_some() && lapi_settings::blocklists_only(&self.lapi, &lapis) {
+        let mut lapis = Lapis::resolve(&self.lapi, (), &resolver)?.unwrap_or_default();
+        // Each registered group in turn, with what it needs from the LAPI group's and the groups' before it.
+        let mut earlier = Earlier::default();
+        earlier.add(&self.lapi);
+        let mut groups = Groups::default();
+        for (group, args) in &self.groups.0 {
+            if let Some(settings) = group.resolve(&**args, &earlier, &resolver)? {
+                groups.push(settings);
+            }
+            earlier.add((**args).as_any());
+        }
+        if groups.get::<ServiceApiSettings>().is_some()
+            && lapi_settings::blocklists_only(&self.lapi, &lapis)
+        {
             lapis.clear();
         }
-        let lapi = FromLapi {
-            crowdsec_config: &self.lapi.crowdsec_config,
-            url: self.lapi.url.as_deref(),
-        };
-        let checks = BouncerChecks::resolve(&self.bouncers, lapi, &resolver)?;
         Ok(Settings {
             web: WebSettings {
                 listen_addresses: self.web.listen_addresses.clone(),
@@ -71,8 +77,7 @@ impl Cli {
                 level: self.log.level,
                 format: self.log.format,
             },
-            service_api,
-            checks: Some(checks),
+            groups,
             thresholds: crate::settings::Thresholds::default(),
         })
     }
@@ -122,8 +127,9 @@ impl Cli {
             merged.log.format = log.format.unwrap_or(merged.log.format);
         }
         over.group::<Lapis>(&mut merged.lapi, &file.lapis)?;
-        over.group::<ServiceApi>(&mut merged.service_api, &file.service_api)?;
-        over.group::<BouncerChecks>(&mut merged.bouncers, &file.bouncers)?;
+        for (group, args) in &mut merged.groups.0 {
+            over.dyn_group(*group, &mut **args, &file.sections)?;
+        }
         merged.origins.extend(over.origins);
         let thresholds = file.thresholds(path).map_err(file_error)?;
         let mut settings = merged.settings_with_key_env(key_env)?;
@@ -166,6 +172,21 @@ impl FileMerge<'_> {
             return Ok(());
         };
         G::merge(args, section, &mut self.section(G::SECTION))
+            .map_err(|message| SettingsError::in_file(self.path, message))
+    }
+
+    /// A registered group's section, when the file has it, over the group's flags' texts `args`.
+    fn dyn_group(
+        &mut self,
+        group: &dyn DynGroup,
+        args: &mut dyn AnyValue,
+        sections: &Sections,
+    ) -> Result<(), SettingsError> {
+        let Some(section) = sections.of(group) else {
+            return Ok(());
+        };
+        group
+            .merge(args, section, &mut self.section(group.section_key()))
             .map_err(|message| SettingsError::in_file(self.path, message))
     }
 }

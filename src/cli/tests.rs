@@ -144,17 +144,20 @@ fn service_api_is_off_without_a_key_and_on_with_defaults() {
     assert!(cli
         .settings_with_key_env(None)
         .unwrap()
-        .service_api
+        .group::<crate::settings::ServiceApiSettings>()
+        .cloned()
         .is_none());
     assert!(cli
         .settings_with_key_env(Some(String::new()))
         .unwrap()
-        .service_api
+        .group::<crate::settings::ServiceApiSettings>()
+        .cloned()
         .is_none());
     let s = cli
         .settings_with_key_env(Some(KEY.to_owned()))
         .unwrap()
-        .service_api
+        .group::<crate::settings::ServiceApiSettings>()
+        .cloned()
         .unwrap();
     assert_eq!(s.key.expose(), KEY);
     assert_eq!(s.url.as_str(), "https://admin.api.crowdsec.net/v1");
@@ -182,7 +185,8 @@ fn service_api_key_file_and_flags() {
         ],
     )
     .unwrap()
-    .service_api
+    .group::<crate::settings::ServiceApiSettings>()
+    .cloned()
     .unwrap();
     assert_eq!(s.key.expose(), KEY, "trailing newline trimmed");
     assert_eq!(s.tags, ["prod", "edge", "dmz"]);
@@ -190,7 +194,14 @@ fn service_api_key_file_and_flags() {
     assert_eq!(s.timeout, Duration::from_secs(5));
     assert_eq!(s.url.as_str(), "http://127.0.0.1:9/v1");
     let crlf = with_key_file(Some(format!("{KEY}\r\n").as_bytes()), &[]).unwrap();
-    assert_eq!(crlf.service_api.unwrap().key.expose(), KEY);
+    assert_eq!(
+        crlf.group::<crate::settings::ServiceApiSettings>()
+            .cloned()
+            .unwrap()
+            .key
+            .expose(),
+        KEY
+    );
 }
 
 #[test]
@@ -227,7 +238,10 @@ fn a_bad_service_api_value_is_refused_without_a_key_too() {
     .unwrap()
     .settings_with_key_env(None)
     .unwrap();
-    assert!(s.service_api.is_none());
+    assert!(s
+        .group::<crate::settings::ServiceApiSettings>()
+        .cloned()
+        .is_none());
 }
 
 #[test]
@@ -284,7 +298,12 @@ fn lapi_url_refuses_credentials_as_the_files_url_does() {
         .settings()
         .unwrap();
     assert_eq!(
-        s.checks.unwrap().lapi_url.unwrap().as_str(),
+        s.group::<crate::settings::CheckSettings>()
+            .cloned()
+            .unwrap()
+            .lapi_url
+            .unwrap()
+            .as_str(),
         "http://127.0.0.1:8080/"
     );
 }
@@ -399,14 +418,20 @@ fn clap_defaults_are_the_settings_constants() {
         s.lapis[0].cache_interval,
         d(crate::sources::lapi_db::lapi_settings::DEFAULT_CACHE_INTERVAL)
     );
-    let sa = s.service_api.unwrap();
+    let sa = s
+        .group::<crate::settings::ServiceApiSettings>()
+        .cloned()
+        .unwrap();
     assert_eq!(
         sa.refresh_interval,
         d(crate::sources::service_api::DEFAULT_REFRESH_INTERVAL)
     );
     assert_eq!(sa.timeout, d(crate::sources::service_api::DEFAULT_TIMEOUT));
     assert_eq!(
-        s.checks.unwrap().interval,
+        s.group::<crate::settings::CheckSettings>()
+            .cloned()
+            .unwrap()
+            .interval,
         d(crate::sources::bouncer_checks_settings::DEFAULT_CHECK_INTERVAL)
     );
 }
@@ -419,7 +444,10 @@ fn a_blocklist_only_host_has_no_lapi() {
         std::path::Path::new(crate::sources::lapi_db::lapi_settings::DEFAULT_CROWDSEC_CONFIG);
     let cli = Cli::try_parse_from(["x"]).unwrap();
     let with_key = cli.settings_with_key_env(Some("k".into())).unwrap();
-    assert!(with_key.service_api.is_some());
+    assert!(with_key
+        .group::<crate::settings::ServiceApiSettings>()
+        .cloned()
+        .is_some());
     match default.try_exists() {
         Ok(false) => assert!(with_key.lapis.is_empty(), "{:?}", with_key.lapis),
         _ => assert_eq!(with_key.lapis.len(), 1),

@@ -7,7 +7,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use super::{gauges, Scrape};
 use crate::crowdsec::active_decisions::ActiveDecisions;
 
-pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+pub(crate) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     // The last good count is served, as the bouncers are (crowdsec_exporter_source_up says when it is stale).
     gauges(
         enc,

@@ -8,7 +8,7 @@ use crate::crowdsec::bouncer_files::SKIP_REASONS;
 use crate::crowdsec::host_evidence::log::CLASSES;
 use crate::sources::bouncer_config::ConfigSnapshot;
 
-pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+pub(crate) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     let files = s.checked_files();
     let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
     gauges(

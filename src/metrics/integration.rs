@@ -22,7 +22,7 @@ macro_rules! cached {
     };
 }
 
-pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+pub(crate) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     // The last good snapshot is served even when the source is down (crowdsec_exporter_source_up says so).
     let all: Vec<&Integration> = s
         .reports::<IntegrationSnapshot>()

@@ -5,7 +5,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use super::{gauges, Scrape};
 use crate::sources::lapi_health::LapiHealth;
 
-pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+pub(crate) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     // Only fresh answers: an old "up" must not hide a LAPI that stopped (the source's own failure is in
     // crowdsec_exporter_source_up).
     let answers: Vec<_> = s

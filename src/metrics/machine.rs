@@ -20,7 +20,7 @@ fn key<'a>(lapi: &'a str, m: &'a Machine) -> [(&'static str, &'a str); 2] {
     [("lapi", lapi), ("machine", m.name.as_str())]
 }
 
-pub(super) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+pub(crate) fn encode(s: &Scrape, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
     // The last good reading is served, as the bouncers are (crowdsec_exporter_source_up says when it is stale).
     let all: Vec<(&str, &Machine)> = s
         .reports::<MachineSnapshot>()

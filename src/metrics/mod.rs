@@ -4,14 +4,14 @@
 
 mod bouncer;
 pub(crate) mod classic;
-mod decisions;
+pub(crate) mod decisions;
 mod exporter_health;
-mod file_checks;
+pub(crate) mod file_checks;
 mod gauge_text;
 pub mod gzip;
-mod integration;
-mod lapi;
-mod machine;
+pub(crate) mod integration;
+pub(crate) mod lapi;
+pub(crate) mod machine;
 mod process;
 mod usage;
 pub use exporter_health::{REVISION, VERSION};
@@ -77,9 +77,24 @@ impl Format {
     }
 }
 
-/// Encodes one scrape without reuse (tests, one-shot commands).
-pub fn encode(scrape: Scrape, format: Format) -> String {
-    Renderer::default().encode(scrape, format)
+/// The families of one kind of source, written from its reports (`s.reports::<Snapshot>()`): what the top layer
+/// registers with the source ([`Renderer::new`] takes them in the order of the exposition).
+pub type Families = fn(&Scrape, &mut DescriptorEncoder) -> Result<(), std::fmt::Error>;
+
+/// Every source's families, in the top layer's order: for the tests of this layer, which have no registry.
+#[cfg(test)]
+pub(crate) const ALL_FAMILIES: &[Families] = &[
+    integration::encode,
+    file_checks::encode,
+    lapi::encode,
+    decisions::encode,
+    machine::encode,
+];
+
+/// Encodes one scrape without reuse, with every source's families (this layer's tests).
+#[cfg(test)]
+pub(crate) fn encode(scrape: Scrape, format: Format) -> String {
+    Renderer::new(ALL_FAMILIES).encode(scrape, format)
 }
 
 /// The LAPI readings of a scrape: what the families that change only with a new reading are encoded from.
@@ -170,11 +185,18 @@ fn encode_usage(readings: &Readings, format: Format, capacity: usize) -> String 
 #[derive(Debug)]
 struct Live {
     scrape: Scrape,
+    families: Arc<[Families]>,
 }
 
 impl Collector for Live {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        self.scrape.encode(&mut encoder)
+        // After the bouncers' ages, which `Renderer::live` writes itself: each source's families, then the
+        // exporter's own.
+        for families in self.families.iter() {
+            families(&self.scrape, &mut encoder)?;
+        }
+        exporter_health::encode(&self.scrape, &mut encoder)?;
+        process::encode(&self.scrape, &mut encoder)
     }
 }
 
@@ -182,8 +204,10 @@ impl Collector for Live {
 /// database reading, so its text is kept per reading and only time-dependent families are encoded per scrape; and
 /// concurrent scrapes of one second share that part too ([`Renderer::shared`]), so 100 scrapers in flight hold
 /// one copy of each text, not 100.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Renderer {
+    /// The sources' families, in the order of the exposition (the top layer's registry).
+    families: Arc<[Families]>,
     readings: std::sync::Mutex<Option<RenderedReadings>>,
     /// The last per-second body of each format (index: [`Format::slot`]).
     seconds: std::sync::Mutex<[Option<Arc<SecondBody>>; 2]>,
@@ -298,6 +322,16 @@ impl SecondKey {
 }
 
 impl Renderer {
+    /// A renderer writing `families` (each source kind's, in the order of the exposition) after the bouncers'.
+    pub fn new(families: impl Into<Arc<[Families]>>) -> Renderer {
+        Renderer {
+            families: families.into(),
+            readings: std::sync::Mutex::default(),
+            seconds: std::sync::Mutex::default(),
+            live_renders: AtomicU64::default(),
+        }
+    }
+
     /// The scrape as one string (tests, benchmarks, one-shot commands).
     pub fn encode(&self, scrape: Scrape, format: Format) -> String {
         self.render(scrape, format).text()
@@ -405,7 +439,8 @@ impl Renderer {
         // rest through prometheus-client.
         let mut live = String::with_capacity(bouncer::ages_len(&readings) + 16 * 1024);
         let _ = bouncer::encode_ages(&scrape, &readings, &mut GaugeText { out: &mut live });
-        let mut live = encode_collector_into(Live { scrape }, live);
+        let families = self.families.clone();
+        let mut live = encode_collector_into(Live { scrape, families }, live);
         match format {
             Format::OpenMetrics => live.push_str("# EOF\n"),
             Format::Classic => live = classic::from_openmetrics(&live),
@@ -488,20 +523,6 @@ fn encode_collector_into(collector: impl Collector, mut out: String) -> String {
         out.push_str(&crate::values::secret::redact_label_values(appended));
     }
     out
-}
-
-impl Scrape {
-    fn encode(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        // After the bouncers' ages, which `Renderer::live` writes itself.
-        integration::encode(self, encoder)?;
-        file_checks::encode(self, encoder)?;
-        lapi::encode(self, encoder)?;
-        decisions::encode(self, encoder)?;
-        machine::encode(self, encoder)?;
-        exporter_health::encode(self, encoder)?;
-        process::encode(self, encoder)?;
-        Ok(())
-    }
 }
 
 type Labels<'a> = Vec<(&'static str, &'a str)>;
@@ -727,7 +748,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_scrapes_of_one_second_share_one_encoding() {
         let lapi = report(1000);
-        let renderer = Arc::new(Renderer::default());
+        let renderer = Arc::new(Renderer::new(ALL_FAMILIES));
         let start = Arc::new(tokio::sync::Barrier::new(8));
         let tasks: Vec<_> = (0..8)
             .map(|i| {
@@ -755,7 +776,7 @@ mod tests {
             assert!((0..3).all(|i| Arc::ptr_eq(&b.parts[i].text, &bodies[0].parts[i].text)));
         }
         // What they share is the scrape at its whole second, byte for byte.
-        let alone = Renderer::default().encode(scrape(&lapi, NOW), Format::OpenMetrics);
+        let alone = Renderer::new(ALL_FAMILIES).encode(scrape(&lapi, NOW), Format::OpenMetrics);
         assert_eq!(bodies[0].text(), alone);
         assert!(
             alone.contains("crowdsec_bouncer_last_pull_age_seconds{lapi=\"local\",bouncer=\"fw-0\"} 84999999.75\n"),
@@ -794,7 +815,7 @@ mod tests {
             "a new report is never served an older text"
         );
         assert!(!Arc::ptr_eq(&fresh.parts[2].text, &next.parts[2].text));
-        let own = Renderer::default().render(scrape(&lapi, NOW + 0.5), Format::OpenMetrics);
+        let own = Renderer::new(ALL_FAMILIES).render(scrape(&lapi, NOW + 0.5), Format::OpenMetrics);
         assert!(
             own.parts[2]
                 .text
@@ -825,11 +846,11 @@ mod tests {
             })),
             ..SourceReport::empty("lapi_db", "local", Some("local"))
         });
-        let expected = Renderer::default().render(scrape(&lapi, NOW), Format::Classic);
+        let expected = Renderer::new(ALL_FAMILIES).render(scrape(&lapi, NOW), Format::Classic);
         assert!(expected.parts[1]
             .text
             .contains("crowdsec_bouncer_dropped_packets_total{"));
-        let renderer = Renderer::default();
+        let renderer = Renderer::new(ALL_FAMILIES);
         let first = renderer
             .shared(scrape(&lapi, NOW), Format::Classic, true)
             .await;
@@ -899,7 +920,7 @@ mod tests {
         };
         let mut usage = UsageTotals::default();
         usage.add_report(1, "fw-0", Some(payload(3).as_bytes()));
-        let renderer = Renderer::default();
+        let renderer = Renderer::new(ALL_FAMILIES);
         let first = renderer.render(scrape(&report_of(&usage), NOW), Format::OpenMetrics);
         assert!(first.parts[1].text.contains("crowdsec_bouncer_dropped_packets_total{lapi=\"local\",bouncer=\"fw-0\",origin=\"CAPI\",remediation=\"\"} 3\n"));
         // A new reading (new rows, new Arcs), no new report: the same usage text, not a copy.

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::values::dyn_group::{Earlier, FromEarlier};
 use crate::values::settings_group::{AtLeast, Resolver, SectionKeys, SettingsError, SettingsGroup};
 
 /// `--bouncers.config-dir`'s default.
@@ -47,7 +48,7 @@ pub struct BouncersArgs {
 }
 
 /// The configuration checks; each key replaces its `--bouncers.*` flag (lists included, not merged).
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BouncersSection {
     /// `--bouncers.config-dir`: folders whose bouncer configuration files are found and checked.
@@ -74,12 +75,22 @@ impl BouncersSection {
     }
 }
 
-/// What the checks take from the LAPI group.
+/// What the checks take from the LAPI group (its flags' texts, resolved before them).
 pub struct FromLapi<'a> {
     /// `--crowdsec.config`: where the default folders and `api.server.listen_uri` are found.
     pub crowdsec_config: &'a Path,
     /// `--lapi.url`'s text.
     pub url: Option<&'a str>,
+}
+
+impl<'a> FromEarlier<'a> for FromLapi<'a> {
+    fn from_earlier(earlier: &Earlier<'a>) -> Option<Self> {
+        let lapi = earlier.args::<crate::sources::lapi_db::lapi_settings::LapiArgs>()?;
+        Some(FromLapi {
+            crowdsec_config: &lapi.crowdsec_config,
+            url: lapi.url.as_deref(),
+        })
+    }
 }
 
 /// Sources `bouncer_config` and `lapi_health`.
@@ -158,7 +169,7 @@ impl SettingsGroup for BouncerChecks {
         args: &BouncersArgs,
         lapi: FromLapi<'_>,
         r: &Resolver<'_>,
-    ) -> Result<CheckSettings, SettingsError> {
+    ) -> Result<Option<CheckSettings>, SettingsError> {
         let lapi_url = match lapi.url {
             None => None,
             // The same check as a config file's `lapis[].url`: http(s), a host, no credentials.
@@ -184,13 +195,13 @@ impl SettingsGroup for BouncerChecks {
         } else {
             args.config_files.clone()
         };
-        Ok(CheckSettings {
+        Ok(Some(CheckSettings {
             config_dirs,
             config_files,
             lapi_url,
             crowdsec_config: lapi.crowdsec_config.to_owned(),
             interval,
             timeout: args.timeout.unwrap_or(interval.min(Duration::from_secs(5))),
-        })
+        }))
     }
 }

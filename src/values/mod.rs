@@ -3,6 +3,7 @@
 //! Imports nothing from the crate.
 
 pub(crate) mod duration;
+pub mod dyn_group;
 pub mod file;
 pub(crate) mod http_url;
 pub mod pem;

@@ -1,8 +1,9 @@
 //! A settings group: the flags (with their environment variables), the config-file section and the checks of one
 //! concern, defined beside the code it configures (a source defines its own, see `sources::service_api`) and
-//! resolved into that code's settings. The top layer wires each group with one line in each place: its flags
-//! flattened into the command line, its section a key of the config file, its settings a field of `Settings`, its
-//! merge and its resolve called by the one settings path.
+//! resolved into that code's settings. The top layer lists each group once, with its source (`exporter::REGISTRY`,
+//! through [`crate::values::dyn_group`]): its flags are added to the command line, its section read from the config
+//! file by its key, its merge and resolve called by the one settings path, and its settings kept by type
+//! (`Settings::group`).
 //!
 //! One settings path whatever a value's origin: the section's keys replace the flags' texts ([`SectionKeys`]), then
 //! [`SettingsGroup::resolve`] parses every text with one function and names the origin of a refused one
@@ -20,7 +21,7 @@ pub trait SettingsGroup {
     type Section;
     /// What the group takes from the groups resolved before it (`()`: nothing).
     type Needs<'a>;
-    /// What the group resolves to.
+    /// What the group resolves to, when its sources are on.
     type Settings;
     /// The section's key in the config file.
     const SECTION: &'static str;
@@ -36,7 +37,8 @@ pub trait SettingsGroup {
         keys: &mut SectionKeys<'_>,
     ) -> Result<(), String>;
 
-    /// The settings from the flags' texts (the config file's merged in), checked.
+    /// The settings from the flags' texts (the config file's merged in), checked; `None`: the group's sources are
+    /// off (absent, each saying which setting would enable it).
     ///
     /// # Errors
     /// The first refused value, naming its origin ([`Resolver::refuse`]).
@@ -44,7 +46,7 @@ pub trait SettingsGroup {
         args: &Self::Args,
         needs: Self::Needs<'_>,
         r: &Resolver<'_>,
-    ) -> Result<Self::Settings, SettingsError>;
+    ) -> Result<Option<Self::Settings>, SettingsError>;
 }
 
 /// What a group resolves with: where each value came from, and the environment.

@@ -84,6 +84,7 @@ struct State {
 /// See [`serve_listeners`]; also [`ServerError::Address`] or [`ServerError::Bind`] for a listen address.
 pub(crate) async fn serve(
     options: Options,
+    renderer: metrics::Renderer,
     sources: impl FnOnce() -> Result<Sources, ServerError>,
     judge: Option<landing::Judge>,
 ) -> Result<(), ServerError> {
@@ -94,7 +95,15 @@ pub(crate) async fn serve(
     for address in &options.listen_addresses {
         listeners.push(bind(address).await?);
     }
-    serve_listeners(options, sources, judge, listeners, shutdown_signal()).await
+    serve_listeners(
+        options,
+        renderer,
+        sources,
+        judge,
+        listeners,
+        shutdown_signal(),
+    )
+    .await
 }
 
 /// Serves on already bound listeners until `shutdown` completes (tests pass their own). The web config file is
@@ -106,6 +115,7 @@ pub(crate) async fn serve(
 /// ([`ServerError::Source`]).
 pub(crate) async fn serve_listeners(
     options: Options,
+    renderer: metrics::Renderer,
     sources: impl FnOnce() -> Result<Sources, ServerError>,
     judge: Option<landing::Judge>,
     listeners: Vec<TcpListener>,
@@ -119,7 +129,7 @@ pub(crate) async fn serve_listeners(
     });
     let state = Arc::new(State {
         sources: sources()?,
-        renderer: metrics::Renderer::default(),
+        renderer,
         web: options,
         web_config: web_config.clone(),
         auth: auth::Auth::default(),

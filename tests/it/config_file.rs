@@ -9,7 +9,9 @@ use std::time::Duration;
 use common::real::ExporterProc;
 use common::*;
 use crowdsec_bouncer_exporter::cli::Cli;
-use crowdsec_bouncer_exporter::settings::{LapiDbLocation, Thresholds};
+use crowdsec_bouncer_exporter::settings::{
+    CheckSettings, LapiDbLocation, ServiceApiSettings, Thresholds,
+};
 
 fn check(file: &Path) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"))
@@ -131,7 +133,8 @@ fn the_file_wins_over_flags_key_by_key() {
     let sa = parse_cli(&["x", "--config.file", file.to_str().unwrap()])
         .settings_with_key_env(None)
         .unwrap()
-        .service_api
+        .group::<ServiceApiSettings>()
+        .cloned()
         .unwrap();
     assert_eq!(sa.key.expose(), "sapi-key-0123");
     assert_eq!(sa.tags, ["prod"]);
@@ -279,7 +282,7 @@ fn bouncers_section_replaces_the_check_flags() {
     ])
     .settings_with_key_env(None)
     .unwrap();
-    let checks = s.checks.unwrap();
+    let checks = s.group::<CheckSettings>().cloned().unwrap();
     assert_eq!(
         checks.config_dirs,
         [Path::new("/file/dir")],
@@ -300,7 +303,8 @@ fn bouncers_section_replaces_the_check_flags() {
     let checks = parse_cli(&["x", "--config.file", file.to_str().unwrap()])
         .settings_with_key_env(None)
         .unwrap()
-        .checks
+        .group::<CheckSettings>()
+        .cloned()
         .unwrap();
     assert_eq!(checks.timeout.as_secs(), 2);
     // Left at its default, the folder follows CrowdSec's config (issue 20 #4), then the packages' places.

@@ -1164,14 +1164,14 @@ fn settings(
 ) -> Settings {
     let mut s = Settings::single_lapi("unused", LapiDbLocation::Sqlite(PathBuf::new()));
     // As diagnose's config file: the checks on, no CrowdSec config (so no lapi_health source).
-    s.checks = Some(CheckSettings {
+    s.set_group(Some(CheckSettings {
         config_dirs: vec![configs.to_owned()],
         config_files: vec![],
         lapi_url: None,
         crowdsec_config: configs.join("no-crowdsec-config.yaml"),
         interval: Duration::ZERO,
         timeout: Duration::from_secs(2),
-    });
+    }));
     s.lapis = dbs
         .iter()
         .map(|(name, path)| LapiSettings {
@@ -1187,13 +1187,13 @@ fn settings(
             url: None,
         })
         .collect();
-    s.service_api = service_api.map(|f| ServiceApiSettings {
+    s.set_group(service_api.map(|f| ServiceApiSettings {
         url: service_api::parse_base_url(&f.base_url()).unwrap(),
         key: Secret::new(SERVICE_KEY),
         tags: vec![],
         refresh_interval: Duration::ZERO,
         timeout: Duration::from_secs(5),
-    });
+    }));
     s
 }
 

@@ -19,7 +19,7 @@ use crowdsec_bouncer_exporter::crowdsec::bouncer_files::checks::{
     Check, CheckResult, FileReport, Status,
 };
 use crowdsec_bouncer_exporter::crowdsec::bouncer_files::Kind;
-use crowdsec_bouncer_exporter::exporter::Exporter;
+use crowdsec_bouncer_exporter::exporter::{self, Exporter};
 use crowdsec_bouncer_exporter::metrics::{self, Format};
 use crowdsec_bouncer_exporter::scrape::{AnyReport, ReloadStatus, Scrape, SourceReport};
 use crowdsec_bouncer_exporter::settings::{
@@ -371,22 +371,22 @@ fn scrape(dir: &tempfile::TempDir) -> Scrape {
     });
     let bouncers = temp_path(dir, "bouncers");
     std::fs::create_dir_all(&bouncers).unwrap();
-    settings.checks = Some(CheckSettings {
+    settings.set_group(Some(CheckSettings {
         config_dirs: vec![bouncers],
         config_files: vec![],
         lapi_url: None,
         crowdsec_config: config,
         interval: Duration::ZERO,
         timeout: Duration::from_secs(5),
-    });
+    }));
     let fake = FakeServiceApi::start(SERVICE_KEY, integrations());
-    settings.service_api = Some(ServiceApiSettings {
+    settings.set_group(Some(ServiceApiSettings {
         url: service_api::parse_base_url(&fake.base_url()).unwrap(),
         key: Secret::new(SERVICE_KEY),
         tags: vec![],
         refresh_interval: Duration::ZERO,
         timeout: Duration::from_secs(5),
-    });
+    }));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = rt.block_on(async {
         Exporter::new(&settings)
@@ -467,9 +467,9 @@ fn check(file: &str, got: &str) {
 #[test]
 fn a_fixed_database_and_clock_give_the_golden_exposition() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let classic = without_build(&metrics::encode(scrape(&a), Format::Classic));
+    let classic = without_build(&exporter::encode(scrape(&a), Format::Classic));
     check("metrics.txt", &classic);
-    let openmetrics = without_build(&metrics::encode(scrape(&b), Format::OpenMetrics));
+    let openmetrics = without_build(&exporter::encode(scrape(&b), Format::OpenMetrics));
     check("metrics.openmetrics.txt", &openmetrics);
 }
 

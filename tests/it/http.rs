@@ -343,14 +343,14 @@ fn landing_page_shows_each_source_state_and_reason_as_the_metrics_do() {
 fn with_checks(db: LapiDbLocation, crowdsec_config: std::path::PathBuf) -> Settings {
     let mut s = Settings::single_lapi("docker", db);
     s.web.max_scrape_wait = Duration::from_secs(5);
-    s.checks = Some(crowdsec_bouncer_exporter::settings::CheckSettings {
+    s.set_group(Some(crowdsec_bouncer_exporter::settings::CheckSettings {
         config_dirs: Vec::new(),
         config_files: Vec::new(),
         lapi_url: None,
         crowdsec_config,
         interval: Duration::from_secs(1),
         timeout: Duration::from_secs(1),
-    });
+    }));
     s
 }
 

@@ -52,7 +52,7 @@ impl Write for LogWriter {
 }
 
 fn settings(base: &str, refresh: Duration, timeout: Duration, tags: &[&str]) -> Settings {
-    Settings {
+    let mut s = Settings {
         web: WebSettings {
             listen_addresses: vec![],
             telemetry_path: "/metrics".into(),
@@ -66,16 +66,17 @@ fn settings(base: &str, refresh: Duration, timeout: Duration, tags: &[&str]) -> 
             level: LogLevel::Debug,
             format: LogFormat::Logfmt,
         },
-        service_api: Some(ServiceApiSettings {
-            url: service_api::parse_base_url(base).unwrap(),
-            key: Secret::new(KEY),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-            refresh_interval: refresh,
-            timeout,
-        }),
-        checks: None,
+        groups: Default::default(),
         thresholds: Default::default(),
-    }
+    };
+    s.set_group(Some(ServiceApiSettings {
+        url: service_api::parse_base_url(base).unwrap(),
+        key: Secret::new(KEY),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        refresh_interval: refresh,
+        timeout,
+    }));
+    s
 }
 
 type Running = InProcess;
@@ -684,7 +685,7 @@ fn the_key_never_leaks_into_metrics_errors_debug_or_logs() {
             crowdsec_bouncer_exporter::metrics::Format::OpenMetrics,
         ] {
             let scrape = rt.block_on(exporter.scrape(Duration::from_secs(5)));
-            texts.push(crowdsec_bouncer_exporter::metrics::encode(scrape, format));
+            texts.push(crowdsec_bouncer_exporter::exporter::encode(scrape, format));
         }
     }
     // Every read went out with the key, so there was something to leak.

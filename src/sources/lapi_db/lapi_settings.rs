@@ -179,7 +179,7 @@ impl SettingsGroup for Lapis {
         args: &LapiArgs,
         (): (),
         r: &Resolver<'_>,
-    ) -> Result<Vec<LapiSettings>, SettingsError> {
+    ) -> Result<Option<Vec<LapiSettings>>, SettingsError> {
         if args.name.is_empty() {
             return Err(r.refuse("lapi.name", "must not be empty"));
         }
@@ -199,16 +199,17 @@ impl SettingsGroup for Lapis {
                 decisions_interval,
                 read_timeout,
             )
+            .map(Some)
             .map_err(|m| SettingsError::in_file(&file.path, m));
         }
-        Ok(vec![LapiSettings {
+        Ok(Some(vec![LapiSettings {
             name: args.name.clone(),
             db,
             cache_interval,
             decisions_interval,
             read_timeout,
             url: None,
-        }])
+        }]))
     }
 }
 

@@ -62,7 +62,7 @@ pub struct ServiceApiArgs {
 }
 
 /// `service_api:` (`--service-api.*`).
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceApiSection {
     /// File holding the key (or CROWDSEC_SERVICE_API_KEY); never the key itself.
@@ -96,7 +96,7 @@ impl SettingsGroup for ServiceApi {
     type Args = ServiceApiArgs;
     type Section = ServiceApiSection;
     /// `None` without a key: the source is absent.
-    type Settings = Option<ServiceApiSettings>;
+    type Settings = ServiceApiSettings;
     const SECTION: &'static str = "service_api";
 
     type Needs<'a> = ();
