@@ -325,30 +325,32 @@ impl ConfigFile {
     /// The LAPIs the file lists, checked; `None` when it has no `lapis` key.
     ///
     /// # Errors
-    /// [`ConfigFileError::Invalid`] naming the key and its line: no LAPI listed, an empty or duplicate name, not
-    /// exactly one of `db`/`crowdsec_config`/`cscli_command`, a password option without a server `db` or naming
-    /// an unset variable, a URL or command the flags would refuse, a timeout of 0.
+    /// Naming the entry's key and its line (`file:line lapis[i].key`): no LAPI listed, an empty or duplicate name,
+    /// not exactly one of `db`/`crowdsec_config`/`cscli_command`, a password option without a server `db` or naming
+    /// an unset variable, a URL, command or duration the flags would refuse, a timeout of 0.
     pub fn lapi_settings(
         &self,
         path: &Path,
         default_cache_interval: Duration,
         default_decisions_interval: Duration,
         default_timeout: Duration,
-    ) -> Result<Option<Vec<LapiSettings>>, ConfigFileError> {
+    ) -> Result<Option<Vec<LapiSettings>>, crate::settings::SettingsError> {
         let Some(lapis) = &self.lapis else {
             return Ok(None);
         };
+        let env = |name: &str| std::env::var(name).ok();
         crate::sources::lapi_db::lapi_settings::from_file(
+            path,
+            &self.text,
             lapis,
-            default_cache_interval,
-            default_decisions_interval,
-            default_timeout,
+            [
+                default_cache_interval,
+                default_decisions_interval,
+                default_timeout,
+            ],
+            &env,
         )
         .map(Some)
-        .map_err(|message| ConfigFileError::Invalid {
-            path: path.to_owned(),
-            message,
-        })
     }
 }
 
@@ -368,9 +370,6 @@ mod tests {
         assert!(e.contains("line 6"), "{e}");
         let e = err("web:\n  listen_addresses: [':1']\nlogs:\n  level: info\n");
         assert!(e.contains("logs") && e.contains("line 3"), "{e}");
-        // A bad value is located at its entry.
-        let e = err("lapis:\n  - name: a\n    timeout: soon\n");
-        assert!(e.contains("lapis[0]") && e.contains("line 2"), "{e}");
         let e = err("log:\n  level: loud\n");
         assert!(e.contains("line 2"), "{e}");
         let e = err("thresholds:\n  late: 1h\n  ofline: 1d\n");
@@ -426,22 +425,32 @@ mod tests {
         assert_eq!(ok[1].decisions_interval, Duration::from_secs(300));
         assert_eq!(ok[1].read_timeout, Duration::from_secs(2));
         assert!(matches!(&ok[1].db, LapiDbLocation::Cscli(a) if a[0] == "docker"));
+        // Every refusal names the entry's key and its line (`file:line lapis[i].key`), as the other sections do.
         for (text, want) in [
-            ("lapis:\n  - name: a\n", "exactly one"),
+            (
+                "lapis:\n  - name: a\n",
+                "c.yaml:2 lapis[0]: give exactly one of `db`, `crowdsec_config` and `cscli_command`",
+            ),
             (
                 "lapis:\n  - name: a\n    db: /a\n    cscli_command: c\n",
-                "exactly one",
+                "c.yaml:2 lapis[0]: give exactly one of",
             ),
             (
                 "lapis:\n  - name: a\n    db: /a\n  - name: a\n    db: /b\n",
-                "twice",
+                "c.yaml:4 lapis[1].name: the name \"a\" is used twice",
             ),
-            ("lapis:\n  - name: ''\n    db: /a\n", "empty"),
+            (
+                "lapis:\n  - name: ''\n    db: /a\n",
+                "c.yaml:2 lapis[0].name: must not be empty",
+            ),
             // Field test of issue 24: an empty `db` was "settings are valid".
-            ("lapis:\n  - name: a\n    db: ''\n", "`db` is empty"),
+            (
+                "lapis:\n  - name: a\n    db: ''\n",
+                "c.yaml:3 lapis[0].db: is empty: give a SQLite file or a database URL",
+            ),
             (
                 "lapis:\n  - name: a\n    db: /a\n    url: ftp://x/\n",
-                "url",
+                "c.yaml:4 lapis[0].url: ",
             ),
             (
                 "lapis:\n  - name: a\n    db: /a\n    url: http://u:hunter2@x/\n",
@@ -449,10 +458,34 @@ mod tests {
             ),
             (
                 "lapis:\n  - name: a\n    db: /a\n    timeout: 0s\n",
-                "timeout",
+                "c.yaml:4 lapis[0].timeout: must be more than 0",
             ),
-            ("lapis:\n  - name: a\n    db: /a\n    db_password_file: /p\n", "postgres://"),
-            ("lapis:\n  - name: a\n    db: postgres://u@h/d\n    db_password_env: CSBE_TEST_UNSET_VAR\n", "not set"),
+            (
+                "lapis:\n  - name: a\n    db: /a\n    db_password_file: /p\n",
+                "c.yaml:4 lapis[0].db_password_file: a database password needs a postgres:// or mysql:// database URL",
+            ),
+            // Given with CrowdSec's config or cscli, a password was silently ignored.
+            (
+                "lapis:\n  - name: a\n    crowdsec_config: /etc/crowdsec/config.yaml\n    db_password_env: PW\n",
+                "c.yaml:4 lapis[0].db_password_env: a database password needs",
+            ),
+            (
+                "lapis:\n  - name: a\n    db: postgres://u@h/d\n    db_password_env: CSBE_TEST_UNSET_VAR\n",
+                "c.yaml:4 lapis[0].db_password_env: the variable CSBE_TEST_UNSET_VAR is not set",
+            ),
+            // The newcomer's: a duration error named the entry (`lapis[1]: invalid duration ... at line 6`), not its key.
+            (
+                "# exporter\nlapis:\n  - name: a\n    db: /a\n  - name: b\n    db: /b\n    timeout: soon\n",
+                "c.yaml:7 lapis[1].timeout: invalid duration \"soon\"",
+            ),
+            (
+                "lapis:\n  - name: a\n    db: /a\n    cache_interval: 5x\n",
+                "c.yaml:4 lapis[0].cache_interval: invalid duration \"5x\": units are",
+            ),
+            (
+                "lapis:\n  - {name: a, db: /a, decisions_interval: often}\n",
+                "c.yaml:2 lapis[0].decisions_interval: invalid duration \"often\"",
+            ),
         ] {
             let e = parse(Path::new("c.yaml"), text)
                 .unwrap()
@@ -464,7 +497,8 @@ mod tests {
                 )
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains(want), "{text}: {e}");
+            assert!(e.starts_with(want) || e.contains(want), "{text}: {e}");
+            assert!(e.starts_with("c.yaml:"), "{text}: {e}");
             assert!(!e.contains("hunter2"), "{e}");
         }
     }

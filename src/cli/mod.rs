@@ -237,10 +237,13 @@ impl Cli {
 /// What start-up checks beyond [`Cli::settings`], before serving: every listen address parses, and the web config
 /// file reads, parses and its certificates load. The very functions start-up calls ([`crate::web::bind`] parses
 /// with [`crate::web::parse_listen_address`]; [`crate::web::reload::Live::load`] with [`crate::web::web_config::load`]).
+/// CrowdSec's config (`--crowdsec.config`, each `lapis[i].crowdsec_config`) that is a folder, FIFO or device is
+/// refused (it can never be read); one that cannot be read now (missing: CrowdSec not installed yet) is what
+/// start-up accepts, the LAPI down until it can, so it is a warning.
 ///
 /// # Errors
-/// The first refused value, naming its origin.
-pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError> {
+/// The first refused value, naming its origin; else the warnings, each naming its origin.
+pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<Vec<String>, SettingsError> {
     for address in &settings.web.listen_addresses {
         crate::web::parse_listen_address(address)
             .map_err(|e| cli.refuse("web.listen-address", e.to_string()))?;
@@ -251,21 +254,69 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<(), SettingsError>
     }
     // CrowdSec's config may be absent (read again on every check), but one that is a FIFO or a device can never be
     // read: start-up would only log it, so --config.check says it.
-    let mut crowdsec = vec![cli.lapi.crowdsec_config.clone()];
+    let flag = || crate::values::settings_group::origin(&cli.origins, "crowdsec.config");
+    let mut crowdsec = vec![(cli.lapi.crowdsec_config.clone(), flag())];
     let checks = settings.group::<crate::settings::CheckSettings>();
-    crowdsec.extend(checks.map(|c| c.crowdsec_config.clone()));
+    crowdsec.extend(checks.map(|c| (c.crowdsec_config.clone(), flag())));
+    // The file's `lapis` replace the flags' LAPI: each entry's CrowdSec config, named by its key and line.
+    let file = cli.config.file.as_deref().and_then(|path| {
+        let file = crate::config_file::load(path).ok()?;
+        file.lapis.is_some().then_some((path, file.text))
+    });
+    let mut warnings = Vec::new();
+    for (i, lapi) in settings.lapis.iter().enumerate() {
+        let crate::settings::LapiDbLocation::FromCrowdsecConfig(main) = &lapi.db else {
+            continue;
+        };
+        let origin = match &file {
+            Some((path, text)) => crate::sources::lapi_db::lapi_settings::entry_origin(
+                path,
+                text,
+                i,
+                Some("crowdsec_config"),
+            ),
+            None => flag(),
+        };
+        crowdsec.push((main.clone(), origin.clone()));
+        if let Err(e) = crate::values::file::open_regular(main) {
+            warnings.push(format!(
+                "{origin}: {}: {e}: the LAPI {:?} is reported down until it can be read (start-up accepts it and tries again on every read)",
+                main.display(),
+                lapi.name
+            ));
+        }
+    }
     use crate::values::file::FileError;
-    for main in crowdsec {
+    for (main, origin) in crowdsec {
         let local = crate::crowdsec::bouncer_files::sibling(&main, ".local");
         for path in [main, local] {
             if let Err(e @ (FileError::NotFile(_) | FileError::Directory)) =
                 crate::values::file::open_regular(&path)
             {
-                return Err(cli.refuse("crowdsec.config", format!("{}: {e}", path.display())));
+                return Err(SettingsError {
+                    origin,
+                    message: format!("{}: {e}", path.display()),
+                });
             }
         }
     }
-    Ok(())
+    Ok(warnings)
+}
+
+/// What `--config.check` says of valid settings: the LAPIs (`none` when there is none: a host with
+/// Blocklist-as-a-Service integrations only) and whether the Service API is read.
+fn summary(s: &Settings) -> String {
+    let service_api = s.group::<crate::settings::ServiceApiSettings>().is_some();
+    let names: Vec<&str> = s.lapis.iter().map(|l| l.name.as_str()).collect();
+    let lapis = match (names.is_empty(), service_api) {
+        (false, _) => names.join(", "),
+        (true, true) => "none (blocklists only)".to_owned(),
+        (true, false) => "none".to_owned(),
+    };
+    format!(
+        "LAPIs: {lapis}; Service API: {}",
+        if service_api { "on" } else { "off" }
+    )
 }
 
 /// Entry point of the binary. Exit 0 on a clean shutdown, 1 when the exporter cannot run or `--config.check` finds
@@ -300,19 +351,20 @@ pub fn run() -> ExitCode {
     };
     let settings = match cli.settings() {
         Ok(s) if cli.config.check => {
-            if let Err(e) = check(&cli, &s) {
-                eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
-                return ExitCode::FAILURE;
-            }
-            let names: Vec<&str> = s.lapis.iter().map(|l| l.name.as_str()).collect();
-            println!(
-                "crowdsec-bouncer-exporter: settings are valid; LAPIs: {}; Service API: {}",
-                names.join(", "),
-                if s.group::<crate::settings::ServiceApiSettings>().is_some() {
-                    "on"
-                } else {
-                    "off"
+            match check(&cli, &s) {
+                Ok(warnings) => {
+                    for w in warnings {
+                        eprintln!("crowdsec-bouncer-exporter: warning: {}", redact(&w));
+                    }
                 }
+                Err(e) => {
+                    eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
+                    return ExitCode::FAILURE;
+                }
+            }
+            println!(
+                "crowdsec-bouncer-exporter: settings are valid; {}",
+                summary(&s)
             );
             return ExitCode::SUCCESS;
         }

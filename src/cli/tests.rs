@@ -118,6 +118,51 @@ fn cscli_command_flag() {
     }
 }
 
+/// The newcomer's: `--lapi.db /var/lib/crowdsec/data/crowdsec.db --lapi.db-password-file pw` was accepted (the
+/// password silently unused) while the file's `db_password_file` with a SQLite `db` was refused. Refused alike now,
+/// with the same words, naming the flag (or its variable); without `--lapi.db` too (CrowdSec's config, cscli).
+#[test]
+fn a_password_file_without_a_database_url_is_refused_as_the_files_is() {
+    for db in [
+        &["--lapi.db", "/var/lib/crowdsec/data/crowdsec.db"][..],
+        &["--lapi.cscli-command", "cscli bouncers list -o json"][..],
+        &[][..],
+    ] {
+        let mut args = vec!["x", "--lapi.db-password-file", "/etc/pw"];
+        args.extend_from_slice(db);
+        let e = Cli::try_parse_from(&args)
+            .unwrap()
+            .settings()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "--lapi.db-password-file: {}",
+                crate::sources::lapi_db::lapi_settings::PASSWORD_NEEDS_SERVER_DB
+            ),
+            "{args:?}"
+        );
+    }
+    let e = Cli::try_parse_with_origins(["x", "--lapi.db", "/var/lib/crowdsec/data/crowdsec.db"])
+        .map(|mut cli| {
+            cli.lapi.db_password_file = Some("/etc/pw".into());
+            cli.origins.insert(
+                "lapi.db-password-file".to_owned(),
+                Origin::Env("CROWDSEC_EXPORTER_LAPI_DB_PASSWORD_FILE".to_owned()),
+            );
+            cli
+        })
+        .unwrap()
+        .settings()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("CROWDSEC_EXPORTER_LAPI_DB_PASSWORD_FILE: a database password needs a postgres:// or mysql:// database URL"),
+        "{e}"
+    );
+}
+
 const KEY: &str = "sapi-TEST-key-0123456789";
 
 fn with_key_file(content: Option<&[u8]>, extra: &[&str]) -> Result<Settings, String> {

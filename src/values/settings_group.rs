@@ -149,6 +149,11 @@ impl<'a> SectionKeys<'a> {
         self.path
     }
 
+    /// The config file's text (to find the line of a key refused later).
+    pub fn text(&self) -> &str {
+        self.text
+    }
+
     /// When the section sets `key` (to `value`), that value replaces the text of `--<flag>` (`to`).
     pub fn set<T: Clone + Into<U>, U>(
         &mut self,

@@ -49,6 +49,67 @@ pub(crate) fn line_of(text: &str, keys: &[&str]) -> Option<usize> {
     found
 }
 
+/// The 1-based line of `key` in entry `index` of the top-level list `section` (e.g. `lapis`, 1, `timeout` for
+/// `lapis[1].timeout`), for block-style YAML; `key` `None`: the entry's own line (its `- `). `None` when not found
+/// (flow style, or not set).
+pub(crate) fn line_of_item(
+    text: &str,
+    section: &str,
+    index: usize,
+    key: Option<&str>,
+) -> Option<usize> {
+    let start = line_of(text, &[section])?;
+    // The entries: `- ` lines at the first such line's indent, until a line less indented ends the section.
+    let (mut item_indent, mut entry, mut key_column) =
+        (None::<usize>, None::<usize>, None::<usize>);
+    let mut found_entry = None;
+    for (n, line) in text.lines().enumerate().skip(start) {
+        let body = line.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - body.len();
+        if indent == 0 && !body.starts_with('-') {
+            break;
+        }
+        let item = body == "-" || body.starts_with("- ");
+        if item && item_indent.is_none() {
+            item_indent = Some(indent);
+        }
+        let item_indent = item_indent?;
+        if indent < item_indent {
+            break;
+        }
+        // The body after any `- ` of this entry, and its column.
+        let (body, column) = if item && indent == item_indent {
+            entry = Some(entry.map_or(0, |e| e + 1));
+            let after = body[1..].trim_start();
+            if entry == Some(index) {
+                found_entry = Some(n + 1);
+                key_column = None;
+            }
+            (after, line.len() - after.len())
+        } else {
+            (body, indent)
+        };
+        if entry != Some(index) || body.is_empty() {
+            continue;
+        }
+        let Some(key) = key else {
+            return found_entry;
+        };
+        let column_of_keys = *key_column.get_or_insert(column);
+        let is_key = column == column_of_keys
+            && body
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'));
+        if is_key {
+            return Some(n + 1);
+        }
+    }
+    key.map_or(found_entry, |_| None)
+}
+
 /// `true` when `[`/`{` nest deeper than [`MAX_FLOW_DEPTH`] outside quotes and comments.
 pub(crate) fn too_deep(text: &str) -> bool {
     let (mut depth, mut single, mut double, mut comment, mut escaped) =
@@ -128,6 +189,24 @@ pub(crate) fn read_capped(path: &Path) -> Result<String, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_key_is_found_at_its_line() {
+        let text = "# c\nweb:\n  timeout: 1s\nlapis:\n  - name: a\n    db: /a\n    # t\n    timeout: 2s\n  -\n    name: b\n    nested:\n      timeout: x\n    timeout: 3s\nbouncers:\n  timeout: 4s\n";
+        assert_eq!(line_of_item(text, "lapis", 0, Some("timeout")), Some(8));
+        assert_eq!(line_of_item(text, "lapis", 0, Some("name")), Some(5));
+        assert_eq!(line_of_item(text, "lapis", 0, None), Some(5));
+        assert_eq!(line_of_item(text, "lapis", 1, None), Some(9));
+        assert_eq!(line_of_item(text, "lapis", 1, Some("timeout")), Some(13));
+        assert_eq!(line_of_item(text, "lapis", 1, Some("db")), None);
+        assert_eq!(line_of_item(text, "lapis", 2, None), None);
+        assert_eq!(
+            line_of_item("lapis: [{name: a}]\n", "lapis", 0, Some("name")),
+            None
+        );
+        let flush = "lapis:\n- name: a\n  timeout: 1s\n- name: b\n  timeout: 2s\n";
+        assert_eq!(line_of_item(flush, "lapis", 1, Some("timeout")), Some(5));
+    }
 
     /// The "billion laughs" of issue 23 row 10: 9 aliases per level, 9 levels.
     pub(crate) fn alias_bomb() -> String {

@@ -486,3 +486,121 @@ fn the_documented_example_is_a_valid_file() {
         2
     );
 }
+
+/// The newcomer's: `lapis: - crowdsec_config: <folder>` (or a missing file) passed `--config.check` ("settings are
+/// valid"). Start-up accepts both (it logs that the database is not found yet and tries CrowdSec's config again on
+/// every read, the LAPI down meanwhile), so neither makes start-up fail. A folder can never be CrowdSec's config:
+/// `--config.check` refuses it (exit 1), as it already refused `--crowdsec.config <folder or FIFO>` (issue 23),
+/// naming `file:line lapis[i].crowdsec_config`. A missing file may be CrowdSec installed after the exporter, which
+/// start-up accepts: valid (exit 0), with a warning naming the key and saying the LAPI is down until it appears.
+#[test]
+fn config_check_refuses_a_folder_as_a_lapis_crowdsec_config_and_warns_of_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exporter.yaml");
+    let folder = dir.path().join("crowdsec");
+    std::fs::create_dir(&folder).unwrap();
+    let text = |config: &Path| {
+        format!(
+            "lapis:\n  - name: edge\n    db: /x.db\n  - name: cs\n    crowdsec_config: {}\n",
+            config.display()
+        )
+    };
+    std::fs::write(&file, text(&folder)).unwrap();
+    let (ok, stdout, stderr) = check(&file);
+    assert!(!ok, "{stdout}");
+    assert_eq!(
+        stderr,
+        format!(
+            "crowdsec-bouncer-exporter: {}:5 lapis[1].crowdsec_config: {}: is a directory, not a file\n",
+            file.display(),
+            folder.display()
+        )
+    );
+    let missing = folder.join("config.yaml");
+    std::fs::write(&file, text(&missing)).unwrap();
+    let (ok, stdout, stderr) = check(&file);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout,
+        "crowdsec-bouncer-exporter: settings are valid; LAPIs: edge, cs; Service API: off\n"
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "crowdsec-bouncer-exporter: warning: {}:5 lapis[1].crowdsec_config: {}: does not exist: the LAPI \"cs\" is reported down until it can be read (start-up accepts it and tries again on every read)\n",
+            file.display(),
+            missing.display()
+        )
+    );
+    // Once it appears, no warning.
+    std::fs::write(&missing, "db_config:\n  type: sqlite\n").unwrap();
+    let (ok, _, stderr) = check(&file);
+    assert!(ok && stderr.is_empty(), "{stderr}");
+}
+
+/// The newcomer's: a `lapis` duration refused at parse time named its entry (`lapis[1]: invalid duration "soon" at
+/// line 5 column 5`), not its key; now `file:line lapis[1].timeout`, as `web.max_scrape_wait` or
+/// `service_api.timeout` are named. Every refusal of a `lapis` value after parsing gives its line too.
+#[test]
+fn config_check_names_a_lapis_key_and_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    for (text, want) in [
+        (
+            "# exporter\nlapis:\n  - name: a\n    db: /a.db\n  - name: b\n    db: /b.db\n    timeout: soon\n",
+            "7 lapis[1].timeout: invalid duration \"soon\"",
+        ),
+        (
+            "lapis:\n  - name: a\n    db: /a.db\n    cache_interval: 1x\n",
+            "4 lapis[0].cache_interval: invalid duration \"1x\": units are ms, s, m, h, d, w",
+        ),
+        (
+            "lapis:\n  - name: a\n    db: /a.db\n    decisions_interval: ''\n",
+            "4 lapis[0].decisions_interval: empty duration",
+        ),
+        (
+            "lapis:\n  - name: a\n    db: /a.db\n    timeout: 0s\n",
+            "4 lapis[0].timeout: must be more than 0",
+        ),
+        (
+            "lapis:\n  - name: a\n    db: /var/lib/crowdsec/data/crowdsec.db\n    db_password_file: /etc/pw\n",
+            "4 lapis[0].db_password_file: a database password needs a postgres:// or mysql:// database URL (`db`, --lapi.db), not a SQLite file, CrowdSec's config or cscli",
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let (ok, _, stderr) = check(&file);
+        assert!(!ok, "{text}");
+        assert_eq!(
+            stderr,
+            format!("crowdsec-bouncer-exporter: {}:{want}\n", file.display()),
+            "{text}"
+        );
+    }
+}
+
+/// The newcomer's: with only a Service API key (no LAPI), `--config.check` printed `LAPIs: ;`.
+#[test]
+fn config_check_says_a_blocklists_only_host_has_no_lapi() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exporter.yaml");
+    std::fs::write(&file, "lapis: []\n").unwrap();
+    let run = |key: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"));
+        cmd.arg("--config.check").arg("--config.file").arg(&file);
+        cmd.env_remove("CROWDSEC_SERVICE_API_KEY");
+        if let Some(key) = key {
+            cmd.env("CROWDSEC_SERVICE_API_KEY", key);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        run(Some("sapi-TEST-key-0123456789")),
+        "crowdsec-bouncer-exporter: settings are valid; LAPIs: none (blocklists only); Service API: on\n"
+    );
+    assert_eq!(
+        run(None),
+        "crowdsec-bouncer-exporter: settings are valid; LAPIs: none; Service API: off\n"
+    );
+}

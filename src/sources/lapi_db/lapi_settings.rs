@@ -4,12 +4,14 @@
 //! defaults), and [`LapiSettings`].
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::sources::lapi_db::target::ServerDb;
 use crate::sources::lapi_db::LapiDbLocation;
-use crate::values::settings_group::{AtLeast, Resolver, SectionKeys, SettingsError, SettingsGroup};
+use crate::values::settings_group::{
+    AtLeast, Origin, Resolver, SectionKeys, SettingsError, SettingsGroup,
+};
 
 /// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
 pub const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
@@ -23,6 +25,10 @@ pub(crate) const DEFAULT_CACHE_INTERVAL: &str = "5s";
 pub(crate) const DEFAULT_TIMEOUT: &str = "5s";
 /// Active decisions are counted at most this often (a community blocklist is tens of thousands of rows).
 pub(crate) const DEFAULT_DECISIONS_INTERVAL: &str = "60s";
+/// Why a password option (`--lapi.db-password-file`, `db_password_file`, `db_password_env`) is refused without a
+/// database URL: it would be silently ignored.
+pub(crate) const PASSWORD_NEEDS_SERVER_DB: &str =
+    "a database password needs a postgres:// or mysql:// database URL (`db`, --lapi.db), not a SQLite file, CrowdSec's config or cscli";
 
 /// The settings group of the LAPIs.
 pub struct Lapis;
@@ -104,6 +110,8 @@ pub struct LapiArgs {
 pub struct FileLapis {
     /// The config file (its errors name it).
     path: PathBuf,
+    /// Its text (its errors give their line).
+    text: String,
     /// Its entries.
     lapis: Vec<LapiSection>,
 }
@@ -127,15 +135,13 @@ pub struct LapiSection {
     pub db_password_file: Option<PathBuf>,
     /// (See `db_password_file`.)
     pub db_password_env: Option<String>,
-    /// How long a reading serves scrapes; default `--lapi.cache-interval`.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub cache_interval: Option<Duration>,
-    /// How often active decisions are counted; default `--lapi.decisions-interval`.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub decisions_interval: Option<Duration>,
-    /// Bounds one read; default `--lapi.timeout`.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub timeout: Option<Duration>,
+    /// How long a reading serves scrapes; default `--lapi.cache-interval`. Raw text, parsed by the flag's parser
+    /// (errors name `lapis[i].cache_interval` and its line).
+    pub cache_interval: Option<String>,
+    /// How often active decisions are counted; default `--lapi.decisions-interval` (raw text, as `cache_interval`).
+    pub decisions_interval: Option<String>,
+    /// Bounds one read; default `--lapi.timeout` (raw text, as `cache_interval`).
+    pub timeout: Option<String>,
 }
 
 /// One LAPI and where its bouncers are read.
@@ -169,6 +175,7 @@ impl SettingsGroup for Lapis {
     ) -> Result<(), String> {
         args.file = Some(FileLapis {
             path: keys.path().to_owned(),
+            text: keys.text().to_owned(),
             lapis: section.clone(),
         });
         Ok(())
@@ -193,14 +200,15 @@ impl SettingsGroup for Lapis {
         )?;
         let db = flag_db(args, r)?;
         if let Some(file) = &args.file {
+            let env = |name: &str| r.env(name);
             return from_file(
+                &file.path,
+                &file.text,
                 &file.lapis,
-                cache_interval,
-                decisions_interval,
-                read_timeout,
+                [cache_interval, decisions_interval, read_timeout],
+                &env,
             )
-            .map(Some)
-            .map_err(|m| SettingsError::in_file(&file.path, m));
+            .map(Some);
         }
         Ok(Some(vec![LapiSettings {
             name: args.name.clone(),
@@ -240,6 +248,11 @@ fn flag_db(args: &LapiArgs, r: &Resolver<'_>) -> Result<LapiDbLocation, Settings
         },
         (None, None) => LapiDbLocation::FromCrowdsecConfig(args.crowdsec_config.clone()),
     };
+    // A password for a database it cannot go to would be silently ignored (the file's `db_password_file` with a
+    // SQLite `db` is refused alike).
+    if args.db_password_file.is_some() && !matches!(db, LapiDbLocation::Server(_)) {
+        return Err(r.refuse("lapi.db-password-file", PASSWORD_NEEDS_SERVER_DB));
+    }
     Ok(db)
 }
 
@@ -253,84 +266,137 @@ pub fn blocklists_only(args: &LapiArgs, lapis: &[LapiSettings]) -> bool {
             if p == std::path::Path::new(DEFAULT_CROWDSEC_CONFIG) && matches!(p.try_exists(), Ok(false))))
 }
 
-/// The LAPIs a config file lists, checked, each duration defaulting to the flags'.
+/// Where the value of `lapis[index].key` (`key` `None`: the entry itself) of the config file `path` (text `text`)
+/// is, as a refusal names it: `file:line lapis[1].timeout` (the entry's line when the key is not found there).
+pub fn entry_origin(path: &Path, text: &str, index: usize, key: Option<&str>) -> Origin {
+    use crate::values::yaml::line_of_item;
+    Origin::File {
+        path: path.to_owned(),
+        line: key
+            .and_then(|k| line_of_item(text, SECTION_KEY, index, Some(k)))
+            .or_else(|| line_of_item(text, SECTION_KEY, index, None)),
+        key: match key {
+            Some(k) => format!("{SECTION_KEY}[{index}].{k}"),
+            None => format!("{SECTION_KEY}[{index}]"),
+        },
+    }
+}
+
+/// The config file's key of the LAPIs.
+const SECTION_KEY: &str = <Lapis as SettingsGroup>::SECTION;
+
+/// The LAPIs a config file lists (`path`, whose text is `text`), checked, each duration defaulting to the flags'
+/// (`[cache_interval, decisions_interval, timeout]`); `env` reads the variables `db_password_env` names.
 ///
 /// # Errors
-/// Naming the entry: an empty or duplicate name, not exactly one of `db`/`crowdsec_config`/`cscli_command`, a
-/// password option without a server `db` or naming an unset variable, a URL or command the flags would refuse, a
-/// timeout of 0.
+/// Naming the entry's key and its line (`file:line lapis[i].key`): an empty or duplicate name, not exactly one of
+/// `db`/`crowdsec_config`/`cscli_command`, a password option without a server `db` or naming an unset variable, a
+/// URL, command or duration the flags would refuse, a timeout of 0.
 pub fn from_file(
+    path: &Path,
+    text: &str,
     lapis: &[LapiSection],
-    default_cache_interval: Duration,
-    default_decisions_interval: Duration,
-    default_timeout: Duration,
-) -> Result<Vec<LapiSettings>, String> {
+    defaults: [Duration; 3],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<LapiSettings>, SettingsError> {
     // `lapis: []`: no LAPI at all (a host with Blocklist-as-a-Service integrations only).
     let mut names = HashSet::new();
     let mut out = Vec::with_capacity(lapis.len());
     for (i, l) in lapis.iter().enumerate() {
-        let at = format!("lapis[{i}] ({:?})", l.name);
+        let refuse = |key: Option<&str>, message: String| SettingsError {
+            origin: entry_origin(path, text, i, key),
+            message,
+        };
         if l.name.trim().is_empty() {
-            return Err(format!("lapis[{i}]: `name` must not be empty"));
+            return Err(refuse(Some("name"), "must not be empty".to_owned()));
         }
         if !names.insert(l.name.as_str()) {
-            return Err(format!("{at}: the name is used twice"));
+            return Err(refuse(
+                Some("name"),
+                format!("the name {:?} is used twice", l.name),
+            ));
         }
+        let password_key = match (&l.db_password_file, &l.db_password_env) {
+            (Some(_), _) => Some("db_password_file"),
+            (None, Some(_)) => Some("db_password_env"),
+            (None, None) => None,
+        };
         let db = match (&l.db, &l.crowdsec_config, &l.cscli_command) {
             // `db: ""` read as the SQLite path "" started and failed at every read; refused as `--lapi.db ''` is.
             (Some(db), _, _) if db.trim().is_empty() => {
-                return Err(format!(
-                    "{at}: `db` is empty: give a SQLite file or a database URL"
+                return Err(refuse(
+                    Some("db"),
+                    "is empty: give a SQLite file or a database URL".to_owned(),
                 ));
             }
-            (Some(db), None, None) if ServerDb::is_url(db) => LapiDbLocation::Server(
-                ServerDb::from_url(db)
-                    .and_then(|t| {
-                        let env = match &l.db_password_env {
-                            Some(var) => Some(std::env::var(var).map_err(|_| {
-                                format!("db_password_env: the variable {var} is not set")
-                            })?),
-                            None => None,
-                        };
-                        t.with_password(l.db_password_file.as_deref(), env)
-                    })
-                    .map_err(|e| format!("{at}: db: {e}"))?,
-            ),
-            (Some(_), None, None)
-                if l.db_password_file.is_some() || l.db_password_env.is_some() =>
+            (Some(db), None, None) if ServerDb::is_url(db) => {
+                let password_env = match &l.db_password_env {
+                    Some(var) => Some(env(var).ok_or_else(|| {
+                        refuse(
+                            Some("db_password_env"),
+                            format!("the variable {var} is not set"),
+                        )
+                    })?),
+                    None => None,
+                };
+                LapiDbLocation::Server(
+                    ServerDb::from_url(db)
+                        .and_then(|t| t.with_password(l.db_password_file.as_deref(), password_env))
+                        .map_err(|e| refuse(Some("db"), e.to_string()))?,
+                )
+            }
+            (Some(_), None, None) | (None, Some(_), None) | (None, None, Some(_))
+                if password_key.is_some() =>
             {
-                return Err(format!(
-                    "{at}: db_password_file/db_password_env need a postgres:// or mysql:// `db`"
-                ))
+                return Err(refuse(password_key, PASSWORD_NEEDS_SERVER_DB.to_owned()));
             }
             (Some(db), None, None) => LapiDbLocation::Sqlite(db.into()),
             (None, Some(cfg), None) => LapiDbLocation::FromCrowdsecConfig(cfg.clone()),
             (None, None, Some(cmd)) => LapiDbLocation::Cscli(
                 crate::sources::cscli::split_command(cmd)
-                    .map_err(|e| format!("{at}: cscli_command: {e}"))?,
+                    .map_err(|e| refuse(Some("cscli_command"), e.to_string()))?,
             ),
             _ => {
-                return Err(format!(
-                    "{at}: give exactly one of `db`, `crowdsec_config` and `cscli_command`"
+                return Err(refuse(
+                    None,
+                    "give exactly one of `db`, `crowdsec_config` and `cscli_command`".to_owned(),
                 ))
             }
         };
         let url = match &l.url {
             None => None,
-            Some(u) => {
-                Some(crate::values::http_url::parse(u).map_err(|e| format!("{at}: url: {e}"))?)
+            Some(u) => Some(crate::values::http_url::parse(u).map_err(|e| refuse(Some("url"), e))?),
+        };
+        // Each duration parsed and bounded as its flag's is.
+        let duration = |key: &str, text: &Option<String>, default: Duration, bound: AtLeast| {
+            let Some(text) = text else {
+                return Ok(default);
+            };
+            let d = crate::values::duration::parse(text).map_err(|e| refuse(Some(key), e))?;
+            match bound {
+                AtLeast::NonZero if d.is_zero() => {
+                    Err(refuse(Some(key), "must be more than 0".to_owned()))
+                }
+                _ => Ok(d),
             }
         };
-        let read_timeout = l.timeout.unwrap_or(default_timeout);
-        if read_timeout.is_zero() {
-            return Err(format!("{at}: timeout must be more than 0"));
-        }
+        let [cache_interval, decisions_interval, timeout] = defaults;
         out.push(LapiSettings {
             name: l.name.clone(),
             db,
-            cache_interval: l.cache_interval.unwrap_or(default_cache_interval),
-            decisions_interval: l.decisions_interval.unwrap_or(default_decisions_interval),
-            read_timeout,
+            cache_interval: duration(
+                "cache_interval",
+                &l.cache_interval,
+                cache_interval,
+                AtLeast::Any,
+            )?,
+            decisions_interval: duration(
+                "decisions_interval",
+                &l.decisions_interval,
+                decisions_interval,
+                AtLeast::Any,
+            )?,
+            read_timeout: duration("timeout", &l.timeout, timeout, AtLeast::NonZero)?,
             url,
         });
     }
