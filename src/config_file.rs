@@ -248,9 +248,9 @@ impl ConfigFile {
     /// warning below the offline threshold).
     ///
     /// # Errors
-    /// [`ConfigFileError::Invalid`] naming the key and its line: a threshold not above zero, or the early warning
+    /// Naming the key and its line (`file:line thresholds.key`): a threshold not above zero, or the early warning
     /// not below the offline threshold.
-    pub fn thresholds(&self, path: &Path) -> Result<Thresholds, ConfigFileError> {
+    pub fn thresholds(&self, path: &Path) -> Result<Thresholds, crate::settings::SettingsError> {
         let mut t = Thresholds::default();
         if let Some(section) = &self.thresholds {
             t.bouncer_offline = section
@@ -270,17 +270,47 @@ impl ConfigFile {
                 .log_processor_offline_threshold
                 .unwrap_or(t.log_processor_offline);
         }
-        let invalid = |message: String| ConfigFileError::Invalid {
-            path: path.to_owned(),
-            message,
+        // The key as written (a name or its old alias), with its line; the first name when neither is written.
+        let refuse = |names: &[&str], message: String| {
+            let line =
+                |name: &&str| crate::values::yaml::line_of(&self.text, &["thresholds", name]);
+            let (name, line) = names
+                .iter()
+                .find_map(|n| line(n).map(|l| (*n, Some(l))))
+                .unwrap_or((names[0], None));
+            crate::settings::SettingsError {
+                origin: crate::settings::Origin::File {
+                    path: path.to_owned(),
+                    line,
+                    key: format!("thresholds.{name}"),
+                },
+                message,
+            }
         };
         let human = |d: Duration| crate::values::time::human_duration(d.as_secs_f64());
         if t.early_warning.is_zero() || t.bouncer_offline <= t.early_warning {
-            return Err(invalid(format!(
-                "thresholds: need 0 < late < offline (early_warning_threshold {}, bouncer_offline_threshold {})",
-                human(t.early_warning),
-                human(t.bouncer_offline)
-            )));
+            // The value that breaks the order: a zero early warning, else the one the file set (the offline
+            // threshold first: the early warning is compared with it).
+            let (late, offline) = (
+                ["early_warning_threshold", "late"],
+                ["bouncer_offline_threshold", "offline"],
+            );
+            let offline_set = offline
+                .iter()
+                .any(|n| crate::values::yaml::line_of(&self.text, &["thresholds", n]).is_some());
+            let names = if t.early_warning.is_zero() || !offline_set {
+                late
+            } else {
+                offline
+            };
+            return Err(refuse(
+                &names,
+                format!(
+                    "need 0 < late < offline (early_warning_threshold {}, bouncer_offline_threshold {})",
+                    human(t.early_warning),
+                    human(t.bouncer_offline)
+                ),
+            ));
         }
         for (name, d) in [
             ("never_pulled_grace", Some(t.never_pulled_grace)),
@@ -296,14 +326,14 @@ impl ConfigFile {
             ),
         ] {
             if d.is_some_and(|d| d.is_zero()) {
-                return Err(invalid(format!("thresholds: {name} must be above 0")));
+                return Err(refuse(&[name], "must be above 0".to_owned()));
             }
         }
         if !(t.partial_enforcement_ratio > 0.0 && t.partial_enforcement_ratio <= 1.0) {
-            return Err(invalid(format!(
-                "thresholds: partial_enforcement_ratio must be in (0, 1], not {}",
-                t.partial_enforcement_ratio
-            )));
+            return Err(refuse(
+                &["partial_enforcement_ratio"],
+                format!("must be in (0, 1], not {}", t.partial_enforcement_ratio),
+            ));
         }
         Ok(t)
     }
@@ -547,6 +577,28 @@ mod tests {
             "below the default late"
         );
         assert!(t("thresholds:\n  late: 1h\n  offline: 1h\n").is_err());
+        // The newcomer's: these refusals said `config file c.yaml: thresholds: ...`, no key's line.
+        let e = |text: &str| t(text).unwrap_err().to_string();
+        assert_eq!(
+            e("# diagnose\nthresholds:\n  late: 1h\n  offline: 1h\n"),
+            "c.yaml:4 thresholds.offline: need 0 < late < offline (early_warning_threshold 1h 0m, bouncer_offline_threshold 1h 0m)"
+        );
+        assert_eq!(
+            e("thresholds:\n  early_warning_threshold: 2d\n"),
+            "c.yaml:2 thresholds.early_warning_threshold: need 0 < late < offline (early_warning_threshold 2d 0h, bouncer_offline_threshold 1d 0h)"
+        );
+        assert_eq!(
+            e("thresholds:\n  bouncer_offline_threshold: 2h\n  late: 0s\n"),
+            "c.yaml:3 thresholds.late: need 0 < late < offline (early_warning_threshold 0s, bouncer_offline_threshold 2h 0m)"
+        );
+        assert_eq!(
+            e("thresholds:\n  usage_metrics_freshness: 0s\n"),
+            "c.yaml:2 thresholds.usage_metrics_freshness: must be above 0"
+        );
+        assert_eq!(
+            e("thresholds:\n  partial_enforcement_ratio: 1.5\n"),
+            "c.yaml:2 thresholds.partial_enforcement_ratio: must be in (0, 1], not 1.5"
+        );
     }
 
     #[test]

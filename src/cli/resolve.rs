@@ -131,7 +131,7 @@ impl Cli {
             over.dyn_group(*group, &mut **args, &file.sections)?;
         }
         merged.origins.extend(over.origins);
-        let thresholds = file.thresholds(path).map_err(file_error)?;
+        let thresholds = file.thresholds(path)?;
         let mut settings = merged.settings_with_key_env(key_env)?;
         settings.thresholds = thresholds;
         Ok(settings)

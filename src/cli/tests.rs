@@ -313,7 +313,26 @@ fn a_bad_key_or_url_refuses_to_start_without_printing_the_key() {
     ];
     assert!(errors[0].contains("cannot read"), "{}", errors[0]);
     assert!(errors[1].contains("is empty"), "{}", errors[1]);
-    assert!(errors[5].contains("not both"), "{}", errors[5]);
+    assert_eq!(
+        errors[5],
+        "give the Service API key either with --service-api.key-file or with CROWDSEC_SERVICE_API_KEY, not both"
+    );
+    // The newcomer's: given by the config file, the key file was named as the flag.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    std::fs::write(&file, "lapis: []\nservice_api:\n  key_file: /k\n").unwrap();
+    let e = Cli::try_parse_from(["x", "--config.file", file.to_str().unwrap()])
+        .unwrap()
+        .settings_with_key_env(Some(KEY.to_owned()))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        format!(
+            "give the Service API key either with {}:3 service_api.key_file or with CROWDSEC_SERVICE_API_KEY, not both",
+            file.display()
+        )
+    );
     for e in &errors {
         assert!(!e.contains(KEY), "{e}");
     }

@@ -141,7 +141,6 @@ impl SettingsGroup for BouncerChecks {
         section: &BouncersSection,
         keys: &mut SectionKeys<'_>,
     ) -> Result<(), String> {
-        section.check()?;
         let s = section;
         keys.set(
             &mut args.config_dirs,
@@ -161,7 +160,8 @@ impl SettingsGroup for BouncerChecks {
             "check_interval",
             &s.check_interval,
         );
-        args.timeout = s.timeout.or(args.timeout);
+        // No flag: recorded under its would-be name, so that its refusal names the key and its line.
+        keys.set(&mut args.timeout, "bouncers.timeout", "timeout", &s.timeout);
         Ok(())
     }
 
@@ -182,6 +182,9 @@ impl SettingsGroup for BouncerChecks {
             &args.check_interval,
             AtLeast::OneSecond,
         )?;
+        if args.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(r.refuse("bouncers.timeout", "must be more than 0"));
+        }
         // Issue 20 #4: left at its default, the folder follows CrowdSec's config (FreeBSD, OPNsense, pfSense).
         let defaults = args.config_dirs == [Path::new(DEFAULT_CONFIG_DIR)];
         let config_dirs = if defaults {

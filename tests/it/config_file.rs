@@ -540,9 +540,10 @@ fn config_check_refuses_a_folder_as_a_lapis_crowdsec_config_and_warns_of_a_missi
 
 /// The newcomer's: a `lapis` duration refused at parse time named its entry (`lapis[1]: invalid duration "soon" at
 /// line 5 column 5`), not its key; now `file:line lapis[1].timeout`, as `web.max_scrape_wait` or
-/// `service_api.timeout` are named. Every refusal of a `lapis` value after parsing gives its line too.
+/// `service_api.timeout` are named. Every refusal of a `lapis` value after parsing gives its line too, and so do
+/// those of `bouncers.timeout` and `thresholds` (they said `config file PATH: bouncers.timeout must be more than 0`).
 #[test]
-fn config_check_names_a_lapis_key_and_its_line() {
+fn config_check_names_the_key_and_line_of_a_value_refused_after_parsing() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.yml");
     for (text, want) in [
@@ -565,6 +566,14 @@ fn config_check_names_a_lapis_key_and_its_line() {
         (
             "lapis:\n  - name: a\n    db: /var/lib/crowdsec/data/crowdsec.db\n    db_password_file: /etc/pw\n",
             "4 lapis[0].db_password_file: a database password needs a postgres:// or mysql:// database URL (`db`, --lapi.db), not a SQLite file, CrowdSec's config or cscli",
+        ),
+        (
+            "lapis:\n  - name: a\n    db: /a.db\nbouncers:\n  timeout: 0s\n",
+            "5 bouncers.timeout: must be more than 0",
+        ),
+        (
+            "lapis:\n  - name: a\n    db: /a.db\nthresholds:\n  late: 2h\n  never_pulled_grace: 0s\n",
+            "6 thresholds.never_pulled_grace: must be above 0",
         ),
     ] {
         std::fs::write(&file, text).unwrap();

@@ -178,9 +178,11 @@ fn key(args: &ServiceApiArgs, r: &Resolver<'_>) -> Result<Option<Secret>, Settin
     let key_env = r.env(SERVICE_API_KEY_ENV).filter(|k| !k.trim().is_empty());
     let key = match (&args.key_file, key_env) {
         (Some(_), Some(_)) => {
+            // Named by its origin: `--service-api.key-file`, its variable or `file:line service_api.key_file`.
+            let file = r.refuse("service-api.key-file", "").origin;
             return Err(SettingsError::combined(format!(
-                "give the Service API key either with --service-api.key-file or with {SERVICE_API_KEY_ENV}, not both"
-            )))
+                "give the Service API key either with {file} or with {SERVICE_API_KEY_ENV}, not both"
+            )));
         }
         (None, None) => return Ok(None),
         (None, Some(k)) => Secret::new(k.trim()),
