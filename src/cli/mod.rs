@@ -6,7 +6,7 @@
 //! `values::settings_group`); [`resolve`] merges each config-file section over its group's flags, then parses each
 //! value with one function whatever its origin (flag, environment variable or config-file key) and names that
 //! origin when it refuses it ([`SettingsError`]).
-//! `--config.check` runs start-up's own checks ([`check`]) and exits 1 on any failure.
+//! `--config.check` runs start-up's own checks ([`check`]) and exits 1 on a refused setting, as start-up does.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -319,8 +319,10 @@ fn summary(s: &Settings) -> String {
     )
 }
 
-/// Entry point of the binary. Exit 0 on a clean shutdown, 1 when the exporter cannot run or `--config.check` finds
-/// an error, 2 on bad usage.
+/// Entry point of the binary. Exit 0 on a clean shutdown (or valid settings under `--config.check`), 1 when a
+/// setting is refused (serving or under `--config.check` alike: `promtool check config`'s 1) or the exporter cannot
+/// run, 2 on bad usage (clap's: an unknown flag, a missing value). `diagnose` has its own (2: could not run, a
+/// refused setting included).
 pub fn run() -> ExitCode {
     use crate::values::secret::redact;
     // A panic's message passes the one redaction too; the default hook (backtraces) when nothing is hidden.
@@ -335,17 +337,28 @@ pub fn run() -> ExitCode {
     crate::allocator::limit_arenas();
     let args: Vec<OsString> = std::env::args_os().collect();
     let config_check = args.iter().any(|a| a == "--config.check");
+    // A refused setting (flag, variable or file key): 1, serving or under --config.check; `diagnose` keeps its
+    // documented 2, "the tool could not run" (its 1 means something critical was found).
+    let diagnose = !config_check && args.iter().any(|a| a == "diagnose");
+    let refused = if diagnose {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    };
     let cli = match Cli::try_parse_with_origins(&args) {
         Ok(cli) => cli,
-        // Under --config.check a refused value is a finding (exit 1), as every other one.
         // clap quotes the refused value, which may be a URL with a password.
-        Err(e) if config_check && e.use_stderr() => {
-            eprint!("{}", redact(&e.render().to_string()));
-            return ExitCode::FAILURE;
-        }
         Err(e) if e.use_stderr() => {
             eprint!("{}", redact(&e.render().to_string()));
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            use clap::error::ErrorKind;
+            // A value clap refuses (`--log.level loud`) is a refused setting as every other; the command line
+            // itself wrong (an unknown flag, a missing value) is clap's usage error, 2.
+            return match e.kind() {
+                ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => {
+                    refused
+                }
+                _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
+            };
         }
         Err(e) => e.exit(),
     };
@@ -369,13 +382,9 @@ pub fn run() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(s) => s,
-        Err(e) if cli.config.check => {
-            eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
-            return ExitCode::FAILURE;
-        }
         Err(e) => {
             eprintln!("crowdsec-bouncer-exporter: {}", redact(&e.to_string()));
-            return ExitCode::from(2);
+            return refused;
         }
     };
     if let Some(Command::Diagnose { output }) = cli.command {

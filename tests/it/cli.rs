@@ -61,7 +61,7 @@ fn config_check_refuses_a_listen_address_start_up_cannot_bind() {
         "CROWDSEC_EXPORTER_WEB_LISTEN_ADDRESS",
         "\"foo\"",
     );
-    // And start-up refuses it too (bad settings: exit 2), with the same words.
+    // And start-up refuses it too (a refused setting: exit 1, as under --config.check), with the same words.
     let out = run(
         &[
             "--lapi.db",
@@ -71,7 +71,7 @@ fn config_check_refuses_a_listen_address_start_up_cannot_bind() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("--web.listen-address: invalid listen address \"foo\""));
 }
@@ -187,7 +187,7 @@ fn durations_are_refused_with_their_origin() {
         "--bouncers.check-interval",
         "at least 1s",
     );
-    // A value clap itself refuses is a finding of --config.check too (exit 1, not the usage error's 2).
+    // A value clap itself refuses is a refused setting too (exit 1, not the usage error's 2).
     let (code, stderr) = check(&["--log.level", "loud"], &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("--log.level"), "{stderr}");
@@ -497,4 +497,34 @@ fn diagnose_without_crowdsec_prints_the_report_and_what_to_try() {
             .contains("    try: run it where CrowdSec's Local API runs, or say where its data is"),
         "{stdout}"
     );
+}
+
+/// The newcomer's: a refused setting exited 1 under `--config.check` but 2 at start-up (while the docs promised 1 in
+/// one place, 2 in another). One convention now (docs/configuration.md, "Exit status"): a refused setting exits 1
+/// serving and under `--config.check` alike (`promtool check config`'s 1), whether clap refuses the value or the
+/// settings do; the command line itself wrong (an unknown flag) is clap's usage error, 2, in both modes; `diagnose`
+/// keeps its documented 2, "the tool could not run" (its 1 says something critical was found).
+#[test]
+fn a_refused_setting_exits_1_in_both_modes_and_a_usage_error_2() {
+    let db = ["--lapi.db", "/nonexistent/crowdsec.db"];
+    for (args, want) in [
+        (&["--lapi.timeout", "0s"][..], 1),
+        (&["--log.level", "loud"][..], 1),
+        (&["--config.check", "--lapi.timeout", "0s"][..], 1),
+        (&["--config.check", "--log.level", "loud"][..], 1),
+        (&["--no-such-flag"][..], 2),
+        (&["--config.check", "--no-such-flag"][..], 2),
+        (&["diagnose", "--lapi.timeout", "0s"][..], 2),
+        (&["diagnose", "--log.level", "loud"][..], 2),
+    ] {
+        let mut all = db.to_vec();
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--web.listen-address", "127.0.0.1:0"]);
+        let out = run(&all, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(want), "{all:?}: {stderr}");
+        assert!(!stderr.is_empty(), "{all:?}");
+    }
+    let (code, stderr) = check(&[], &[("CROWDSEC_EXPORTER_LAPI_TIMEOUT", "soon")]);
+    assert_eq!(code, Some(1), "{stderr}");
 }

@@ -478,12 +478,32 @@ fn the_documented_example_is_a_valid_file() {
     let file = crowdsec_bouncer_exporter::config_file::parse(path, yaml).unwrap();
     assert_eq!(file.thresholds(path).unwrap(), Thresholds::default());
     file.check_bouncers(path).unwrap();
+    // Its `pg` entry reads its password from the variable `db_password_env` names: given here, unset below.
+    let lapis = |env: &dyn Fn(&str) -> Option<String>| {
+        crowdsec_bouncer_exporter::sources::lapi_db::lapi_settings::from_file(
+            path,
+            &file.text,
+            file.lapis.as_deref().unwrap(),
+            [Duration::ZERO, Duration::ZERO, Duration::from_secs(5)],
+            env,
+        )
+    };
+    let set = |name: &str| (name == "LAPI_PG_PASSWORD").then(|| "example".to_owned());
+    let got = lapis(&set).unwrap();
+    let names: Vec<&str> = got.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["edge", "k8s", "pg"]);
+    let LapiDbLocation::Server(pg) = &got[2].db else {
+        panic!("{:?}", got[2].db)
+    };
+    assert_eq!(pg.password.as_ref().map(|p| p.expose()), Some("example"));
+    let line = yaml
+        .lines()
+        .position(|l| l.trim_start().starts_with("db_password_env:"))
+        .unwrap()
+        + 1;
     assert_eq!(
-        file.lapi_settings(path, Duration::ZERO, Duration::ZERO, Duration::from_secs(5))
-            .unwrap()
-            .unwrap()
-            .len(),
-        2
+        lapis(&|_| None).unwrap_err().to_string(),
+        format!("docs/configuration.md:{line} lapis[2].db_password_env: the variable LAPI_PG_PASSWORD is not set")
     );
 }
 

@@ -35,7 +35,7 @@ fn a_dsn_option_the_connection_would_refuse_is_refused_by_config_check() {
         assert!(stderr.contains(r#"unknown TLS mode "bogus""#), "{stderr}");
         // Start-up refuses it the same way instead of serving a source that always fails.
         let (code, _, stderr) = run(&["--lapi.db", dsn, "--web.listen-address", "127.0.0.1:0"]);
-        assert_eq!(code, Some(2), "{dsn}: {stderr}");
+        assert_eq!(code, Some(1), "{dsn}: {stderr}");
         assert!(stderr.contains("unknown TLS mode"), "{stderr}");
     }
     let file = dir.path().join("exporter.yml");
