@@ -314,15 +314,15 @@ pub fn parse_output(out: &[u8]) -> Result<BouncerSnapshot, (&'static str, usize,
     let raw = rows
         .into_iter()
         .map(|r| RawRow {
-            name: r.name,
-            ip_address: r.ip_address,
-            bouncer_type: r.bouncer_type,
-            version: r.version,
+            name: r.name.map(Into::into),
+            ip_address: r.ip_address.map(Into::into),
+            bouncer_type: r.bouncer_type.map(Into::into),
+            version: r.version.map(Into::into),
             auth_type: r.auth_type.map(Into::into),
             revoked: r.revoked,
             last_pull: Some(time(r.last_pull)),
             created_at: Some(time(r.created_at)),
-            osname: r.os.filter(|os| os != "?"),
+            osname: r.os.filter(|os| os != "?").map(Into::into),
             osversion: None,
             auto_created: r.auto_created,
         })
