@@ -83,17 +83,27 @@ impl RowText {
     }
 
     /// The columns.
+    #[inline]
     pub fn get(&self) -> BouncerText<'_> {
-        let t = &*self.text;
-        let [a, b, c, d] = self.ends;
-        // The ends were taken after whole pieces were written, so every slice is on a character boundary.
         BouncerText {
-            name: t.get(..a).unwrap_or_default(),
-            ip_address: t.get(a..b).unwrap_or_default(),
-            bouncer_type: t.get(b..c).unwrap_or_default(),
-            version: t.get(c..d).unwrap_or_default(),
-            os: t.get(d..).unwrap_or_default(),
+            name: self.piece(0),
+            ip_address: self.piece(1),
+            bouncer_type: self.piece(2),
+            version: self.piece(3),
+            os: self.piece(4),
         }
+    }
+
+    /// Column `i` in [`BouncerText`]'s order. The ends were taken after whole pieces were written, so every slice
+    /// is on a character boundary.
+    #[inline]
+    fn piece(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            i => self.ends.get(i - 1).copied().unwrap_or(0),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(self.text.len());
+        self.text.get(start..end).unwrap_or_default()
     }
 }
 
@@ -166,28 +176,33 @@ pub enum LastPull {
 
 impl Bouncer {
     /// Registered name, as `cscli bouncers list` shows it.
+    #[inline]
     pub fn name(&self) -> &str {
-        self.text.get().name
+        self.text.piece(0)
     }
 
     /// The IP of its last request, as the LAPI stored it; empty when unknown.
+    #[inline]
     pub fn ip_address(&self) -> &str {
-        self.text.get().ip_address
+        self.text.piece(1)
     }
 
     /// From the bouncer's User-Agent (`type/version`); empty before its first request.
+    #[inline]
     pub fn bouncer_type(&self) -> &str {
-        self.text.get().bouncer_type
+        self.text.piece(2)
     }
 
     /// From the User-Agent; empty before its first request.
+    #[inline]
     pub fn version(&self) -> &str {
-        self.text.get().version
+        self.text.piece(3)
     }
 
     /// `osname/osversion` (CrowdSec 1.6.3+), else empty.
+    #[inline]
     pub fn os(&self) -> &str {
-        self.text.get().os
+        self.text.piece(4)
     }
 
     /// The name without the `@<ip>` suffixes CrowdSec adds to auto-created rows (TLS bouncers, or 1.6.4+ a known

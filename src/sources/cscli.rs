@@ -6,7 +6,7 @@
 //! Both output shapes are read: 1.4.6 prints the raw rows (with the api_key hash, which is never deserialized,
 //! so it is never stored nor logged), 1.6.3+ prints `last_pull` null until the first pull, `os` and `auto_created`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
 use crate::crowdsec::bouncers::{BouncerSnapshot, RawTime};
-use crate::crowdsec::rows::{interpret, RawRow, Schema};
+use crate::crowdsec::rows::{interpret, NameMap, RawRow, Schema};
 use crate::sources::{Failure, Reason, SourceFailure};
 use crate::values::time::parse_timestamp;
 
@@ -327,7 +327,7 @@ pub fn parse_output(out: &[u8]) -> Result<BouncerSnapshot, (&'static str, usize,
             auto_created: r.auto_created,
         })
         .collect();
-    let (bouncers, bad_rows) = interpret(&schema, raw, &HashMap::new());
+    let (bouncers, bad_rows) = interpret(&schema, raw, &NameMap::default());
     Ok(BouncerSnapshot {
         bouncers,
         schema: schema.generation(),

@@ -7,7 +7,7 @@ use std::future::Future;
 
 pub(crate) use super::usage_cursor::UsageCursor;
 use super::usage_cursor::{self, Batch, Payload};
-use super::{interpret, LapiDbError, RawRow, Schema, BOUNCER_COLUMNS};
+use super::{interpret, LapiDbError, NameSet, RawRow, Schema, BOUNCER_COLUMNS};
 use crate::crowdsec::bouncers::{BouncerSnapshot, RawTime};
 use crate::crowdsec::usage_reports::MAX_PAYLOAD_BYTES;
 use crate::values::time::parse_timestamp;
@@ -274,7 +274,7 @@ pub(crate) async fn read_snapshot<C: TextConn>(
             auto_created: boolean(text(&mut r, 10)),
         })
         .collect();
-    let names: HashSet<&str> = rows.iter().filter_map(|r| r.name.as_deref()).collect();
+    let names: NameSet<'_> = rows.iter().filter_map(|r| r.name.as_deref()).collect();
     advance(c, usage, &names).await?;
     usage.retain(&names);
     let (bouncers, bad_rows) = interpret(&schema, rows, &usage.newest);
@@ -292,7 +292,7 @@ pub(crate) async fn read_snapshot<C: TextConn>(
 async fn advance<C: TextConn>(
     c: &mut C,
     usage: &mut UsageCursor,
-    registered: &HashSet<&str>,
+    registered: &NameSet<'_>,
 ) -> Result<(), LapiDbError> {
     let cols = columns(c, "metrics").await?;
     if !["id", "generated_type", "generated_by", "received_at"]

@@ -5,7 +5,7 @@
 //! mount, folder not writable), no writer is running and everything is checkpointed, so the file is opened with
 //! `immutable=1` instead, which needs neither.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,7 +18,7 @@ mod decision_count;
 mod machine_rows;
 
 use super::usage_cursor::{self, Batch, Payload, UsageCursor};
-use super::{auth_type, interpret_row, LapiDbError, RawRow, Schema};
+use super::{auth_type, interpret_row, LapiDbError, NameMap, NameSet, RawRow, Schema};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
@@ -102,10 +102,10 @@ impl SqliteDb {
         // for (no second scan of the table for them), and each row's newest report is filled in after.
         let room = self.rows_seen.load(Ordering::Relaxed);
         let (mut bouncers, bad_rows) =
-            read_bouncers(&conn, &schema, &HashMap::new(), room + room / 64)
+            read_bouncers(&conn, &schema, &NameMap::default(), room + room / 64)
                 .map_err(|e| self.classify(e))?;
         self.rows_seen.store(bouncers.len(), Ordering::Relaxed);
-        let registered: HashSet<&str> = bouncers.iter().map(Bouncer::name).collect();
+        let registered: NameSet<'_> = bouncers.iter().map(Bouncer::name).collect();
         let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
         advance(&mut usage, &conn, &registered, self.usage_budget).map_err(|e| self.classify(e))?;
         // Forget deleted bouncers, so the maps never outgrow the table.
@@ -288,7 +288,7 @@ fn bouncers_schema(conn: &Connection) -> rusqlite::Result<Option<Schema>> {
 fn advance(
     cursor: &mut UsageCursor,
     conn: &Connection,
-    registered: &HashSet<&str>,
+    registered: &NameSet<'_>,
     budget: Duration,
 ) -> rusqlite::Result<()> {
     let cols: HashSet<String> = conn
@@ -345,7 +345,7 @@ fn advance(
 fn read_bouncers(
     conn: &Connection,
     schema: &Schema,
-    usage: &HashMap<String, UnixSeconds>,
+    usage: &NameMap<UnixSeconds>,
     room: usize,
 ) -> rusqlite::Result<(Vec<Bouncer>, usize)> {
     let sql = format!("SELECT {} FROM bouncers ORDER BY id", schema.select_list());
