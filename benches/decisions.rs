@@ -98,10 +98,7 @@ fn main() {
         }
     );
     let rows: Vec<_> = (0..n).map(decision).collect();
-    let mut own = OwnAddresses {
-        lapi_host: vec!["198.51.100.7".parse().unwrap()],
-        ..Default::default()
-    };
+    let mut own = OwnAddresses::new(vec!["198.51.100.7".parse().unwrap()]);
     for b in 0..bouncers {
         own.add_bouncer(&format!("fw-{b}"), &format!("10.{}.{}.2", b / 256, b % 256));
     }

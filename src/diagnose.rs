@@ -410,7 +410,7 @@ fn base_reports(
             offline_bouncers.extend(
                 b.rows
                     .iter()
-                    .map(|row| (lapi.to_string(), row.bouncer.name.clone())),
+                    .map(|row| (lapi.to_string(), row.bouncer.name().to_owned())),
             );
         }
         let mut report = base_report(b, files, t);
@@ -466,7 +466,7 @@ fn enforcement_findings(
         let what = if firing.alert == Alert::BouncerEnforcesPartially {
             format!(
                 "bouncer {} enforces partially: its newest usage report ({} ago) counts {} active decisions while LAPI {} has {} IP decisions of the origins it reports (alert below {} of them)",
-                e.bouncer.name,
+                e.bouncer.name(),
                 e.report_age_seconds.map(human_duration).unwrap_or_default(),
                 e.active_decisions.unwrap_or_default(),
                 r.name,
@@ -476,7 +476,7 @@ fn enforcement_findings(
         } else {
             format!(
                 "bouncer {} enforces nothing: its newest usage report ({} ago) counts 0 active decisions while LAPI {} has {} IP decisions",
-                e.bouncer.name,
+                e.bouncer.name(),
                 e.report_age_seconds.map(human_duration).unwrap_or_default(),
                 r.name,
                 lapi_active.map(|d| d.ip_total()).unwrap_or_default()

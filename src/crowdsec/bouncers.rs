@@ -3,21 +3,15 @@
 
 use crate::values::time::UnixSeconds;
 
-/// One row of CrowdSec's `bouncers` table, interpreted.
+/// One row of CrowdSec's `bouncers` table, interpreted. Its text columns are read through [`Bouncer::name`],
+/// [`Bouncer::ip_address`], [`Bouncer::bouncer_type`], [`Bouncer::version`] and [`Bouncer::os`] (kept together in
+/// one [`RowText`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bouncer {
-    /// Registered name, as `cscli bouncers list` shows it.
-    pub name: String,
-    /// The IP of its last request, as the LAPI stored it; empty when unknown.
-    pub ip_address: String,
-    /// From the bouncer's User-Agent (`type/version`); empty before its first request.
-    pub bouncer_type: String,
-    /// From the User-Agent; empty before its first request.
-    pub version: String,
+    /// Name, IP address, type, version and os: see [`BouncerText`].
+    pub text: RowText,
     /// `api-key` or `tls`: static when it is one of them (no string per row), owned for anything else.
     pub auth_type: std::borrow::Cow<'static, str>,
-    /// `osname/osversion` (CrowdSec 1.6.3+), else empty.
-    pub os: String,
     /// `true`/`false` (CrowdSec 1.6.4+), else empty. Static: a boolean column's label needs no string of its own
     /// per row (issue 22's cold scrape).
     pub auto_created: &'static str,
@@ -32,24 +26,139 @@ pub struct Bouncer {
     pub last_usage_metrics: Option<UnixSeconds>,
 }
 
+/// The text columns of a bouncer row, borrowed: what a [`RowText`] is made from and what it gives back.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BouncerText<'a> {
+    /// Registered name, as `cscli bouncers list` shows it.
+    pub name: &'a str,
+    /// The IP of its last request, as the LAPI stored it; empty when unknown.
+    pub ip_address: &'a str,
+    /// From the bouncer's User-Agent (`type/version`); empty before its first request.
+    pub bouncer_type: &'a str,
+    /// From the User-Agent; empty before its first request.
+    pub version: &'a str,
+    /// `osname/osversion` (CrowdSec 1.6.3+), else empty.
+    pub os: &'a str,
+}
+
+/// A bouncer row's five text columns in one string, one after the other: one allocation per row rather than five
+/// (made for every row of every reading and freed with the previous reading: the allocator's share of issue 22's
+/// cold scrape). Made from a [`BouncerText`], read back with [`RowText::get`].
+#[derive(Clone, Default, PartialEq)]
+pub struct RowText {
+    text: Box<str>,
+    /// Where the name, the IP address, the type and the version end; the os runs to the end.
+    ends: [usize; 4],
+}
+
+impl RowText {
+    /// Packs the columns; the os label is written as `os_name/os_version`, `os_name` alone when the version is
+    /// empty (`t.os` is not used): a source reading the two columns makes no string for their join.
+    pub(crate) fn with_os_parts(t: BouncerText<'_>, os_name: &str, os_version: &str) -> RowText {
+        let os_len = if os_version.is_empty() {
+            os_name.len()
+        } else {
+            os_name.len() + 1 + os_version.len()
+        };
+        let len =
+            t.name.len() + t.ip_address.len() + t.bouncer_type.len() + t.version.len() + os_len;
+        let mut text = String::with_capacity(len);
+        let mut ends = [0; 4];
+        for (end, piece) in ends
+            .iter_mut()
+            .zip([t.name, t.ip_address, t.bouncer_type, t.version])
+        {
+            text.push_str(piece);
+            *end = text.len();
+        }
+        text.push_str(os_name);
+        if !os_version.is_empty() {
+            text.push('/');
+            text.push_str(os_version);
+        }
+        RowText {
+            text: text.into_boxed_str(),
+            ends,
+        }
+    }
+
+    /// The columns.
+    #[inline]
+    pub fn get(&self) -> BouncerText<'_> {
+        BouncerText {
+            name: self.piece(0),
+            ip_address: self.piece(1),
+            bouncer_type: self.piece(2),
+            version: self.piece(3),
+            os: self.piece(4),
+        }
+    }
+
+    /// Column `i` in [`BouncerText`]'s order. The ends were taken after whole pieces were written, so every slice
+    /// is on a character boundary.
+    #[inline]
+    fn piece(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            i => self.ends.get(i - 1).copied().unwrap_or(0),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(self.text.len());
+        self.text.get(start..end).unwrap_or_default()
+    }
+}
+
+impl From<BouncerText<'_>> for RowText {
+    fn from(t: BouncerText<'_>) -> RowText {
+        RowText::with_os_parts(t, t.os, "")
+    }
+}
+
+impl std::fmt::Debug for RowText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
 #[cfg(test)]
 impl Bouncer {
     /// The tests' one row builder: an API-key firewall bouncer `name` at 192.0.2.1, v0.0.31, not auto-created
     /// nor revoked, with no registration time nor usage metrics; a test changes what it needs with
-    /// `Bouncer { field, ..Bouncer::test_row(name, last_pull) }`.
+    /// `Bouncer { field, ..Bouncer::test_row(name, last_pull) }`, its text with [`Bouncer::with_text`].
     pub(crate) fn test_row(name: &str, last_pull: LastPull) -> Bouncer {
         Bouncer {
-            name: name.into(),
-            ip_address: "192.0.2.1".into(),
-            bouncer_type: "crowdsec-firewall-bouncer".into(),
-            version: "v0.0.31".into(),
+            text: BouncerText {
+                name,
+                ..BouncerText::test_row()
+            }
+            .into(),
             auth_type: "api-key".into(),
-            os: String::new(),
             auto_created: "false",
             revoked: "false",
             last_pull,
             registered_at: None,
             last_usage_metrics: None,
+        }
+    }
+
+    /// The row with its text columns changed by `change`.
+    pub(crate) fn with_text(mut self, change: impl FnOnce(&mut BouncerText<'_>)) -> Bouncer {
+        let mut t = self.text.get();
+        change(&mut t);
+        self.text = t.into();
+        self
+    }
+}
+
+#[cfg(test)]
+impl BouncerText<'static> {
+    /// [`Bouncer::test_row`]'s text: no name, an API-key firewall bouncer at 192.0.2.1, v0.0.31, no os.
+    pub(crate) fn test_row() -> BouncerText<'static> {
+        BouncerText {
+            name: "",
+            ip_address: "192.0.2.1",
+            bouncer_type: "crowdsec-firewall-bouncer",
+            version: "v0.0.31",
+            os: "",
         }
     }
 }
@@ -66,10 +175,40 @@ pub enum LastPull {
 }
 
 impl Bouncer {
+    /// Registered name, as `cscli bouncers list` shows it.
+    #[inline]
+    pub fn name(&self) -> &str {
+        self.text.piece(0)
+    }
+
+    /// The IP of its last request, as the LAPI stored it; empty when unknown.
+    #[inline]
+    pub fn ip_address(&self) -> &str {
+        self.text.piece(1)
+    }
+
+    /// From the bouncer's User-Agent (`type/version`); empty before its first request.
+    #[inline]
+    pub fn bouncer_type(&self) -> &str {
+        self.text.piece(2)
+    }
+
+    /// From the User-Agent; empty before its first request.
+    #[inline]
+    pub fn version(&self) -> &str {
+        self.text.piece(3)
+    }
+
+    /// `osname/osversion` (CrowdSec 1.6.3+), else empty.
+    #[inline]
+    pub fn os(&self) -> &str {
+        self.text.piece(4)
+    }
+
     /// The name without the `@<ip>` suffixes CrowdSec adds to auto-created rows (TLS bouncers, or 1.6.4+ a known
     /// key seen from a new IP), so that all rows of one bouncer can be grouped. See [`base_bouncer_name`].
     pub fn base_name(&self) -> &str {
-        base_bouncer_name(&self.name)
+        base_bouncer_name(self.name())
     }
 
     /// Unix time of the last pull, if it pulled and the value could be read.
@@ -231,12 +370,14 @@ mod tests {
 
     fn bouncer(name: &str) -> Bouncer {
         Bouncer {
-            ip_address: String::new(),
-            bouncer_type: String::new(),
-            version: String::new(),
             auto_created: "",
             ..Bouncer::test_row(name, LastPull::Never)
         }
+        .with_text(|t| {
+            t.ip_address = "";
+            t.bouncer_type = "";
+            t.version = "";
+        })
     }
 
     #[test]
@@ -269,6 +410,29 @@ mod tests {
         ] {
             assert_eq!(bouncer(name).base_name(), base, "{name:?}");
         }
+    }
+
+    #[test]
+    fn row_text_gives_back_each_column_and_joins_the_os() {
+        let t = BouncerText {
+            name: "fw@2001:db8::1",
+            ip_address: "2001:db8::1",
+            bouncer_type: "",
+            version: "v1 ünï\"\n",
+            os: "ignored",
+        };
+        let packed = RowText::with_os_parts(t, "debian", "12");
+        assert_eq!(
+            packed.get(),
+            BouncerText {
+                os: "debian/12",
+                ..t
+            }
+        );
+        assert_eq!(RowText::with_os_parts(t, "debian", "").get().os, "debian");
+        assert_eq!(RowText::with_os_parts(t, "", "12").get().os, "/12");
+        assert_eq!(RowText::from(t).get(), t);
+        assert_eq!(RowText::default().get(), BouncerText::default());
     }
 
     #[test]

@@ -2,10 +2,20 @@
 //! the columns read, what the columns present say about the CrowdSec version (schema detection), and one
 //! interpretation of a row into a [`Bouncer`]. Sources only fill [`RawRow`]s.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use crate::crowdsec::bouncers::{interpret_last_pull, Bouncer, RawTime};
+use crate::crowdsec::bouncers::{interpret_last_pull, Bouncer, BouncerText, RawTime, RowText};
 use crate::values::time::UnixSeconds;
+
+/// The hasher of the sets and maps keyed by bouncer name that a read builds or looks up per row (the registered
+/// names, each one's newest usage report): foldhash, seeded per map, rather than SipHash, which hashed 10,000 names
+/// twice per read (issue 22's cold scrape). Names are written by the LAPI's admins and its bouncers' keys.
+pub(crate) type NameHasher = foldhash::fast::RandomState;
+/// A set of bouncer names (see [`NameHasher`]).
+pub(crate) type NameSet<'a> = HashSet<&'a str, NameHasher>;
+/// A map keyed by bouncer name (see [`NameHasher`]).
+pub(crate) type NameMap<V> = HashMap<String, V, NameHasher>;
 
 /// Columns of `bouncers` the exporter reads; `api_key` is deliberately not among them.
 pub(crate) const BOUNCER_COLUMNS: [&str; 11] = [
@@ -66,38 +76,26 @@ impl Schema {
     }
 }
 
-/// One row as read by an engine, in [`BOUNCER_COLUMNS`] order, before interpretation.
+/// One row as read by an engine, in [`BOUNCER_COLUMNS`] order, before interpretation. Its text may be borrowed from
+/// the engine's buffers (SQLite): the bouncer's text is made of it in one string (see [`RowText`]).
 #[derive(Debug, Default)]
-pub(crate) struct RawRow {
-    pub name: Option<String>,
-    pub ip_address: Option<String>,
-    pub bouncer_type: Option<String>,
-    pub version: Option<String>,
+pub(crate) struct RawRow<'a> {
+    pub name: Option<Cow<'a, str>>,
+    pub ip_address: Option<Cow<'a, str>>,
+    pub bouncer_type: Option<Cow<'a, str>>,
+    pub version: Option<Cow<'a, str>>,
     /// Static for CrowdSec's two values, see [`auth_type`].
-    pub auth_type: Option<std::borrow::Cow<'static, str>>,
+    pub auth_type: Option<Cow<'static, str>>,
     pub revoked: Option<bool>,
     pub last_pull: Option<RawTime>,
     pub created_at: Option<RawTime>,
-    pub osname: Option<String>,
-    pub osversion: Option<String>,
+    pub osname: Option<Cow<'a, str>>,
+    pub osversion: Option<Cow<'a, str>>,
     pub auto_created: Option<bool>,
 }
 
-/// The `os` label of a row: `osname/osversion`, the name alone without a version, empty without either. A source
-/// may put it in [`RawRow::osname`] itself (no version then): one string per row rather than three.
-pub(crate) fn os_label(name: &str, version: &str) -> String {
-    if version.is_empty() {
-        return name.to_owned();
-    }
-    let mut os = String::with_capacity(name.len() + 1 + version.len());
-    os.push_str(name);
-    os.push('/');
-    os.push_str(version);
-    os
-}
-
 /// An `auth_type` column's value: CrowdSec's two as static strings (no string made per row), anything else owned.
-pub(crate) fn auth_type(v: &str) -> std::borrow::Cow<'static, str> {
+pub(crate) fn auth_type(v: &str) -> Cow<'static, str> {
     match v {
         "api-key" => "api-key".into(),
         "tls" => "tls".into(),
@@ -118,8 +116,8 @@ fn bool_label(v: Option<bool>) -> &'static str {
 /// Returns the bouncers and how many rows had an unreadable value.
 pub(crate) fn interpret(
     schema: &Schema,
-    rows: Vec<RawRow>,
-    usage: &HashMap<String, UnixSeconds>,
+    rows: Vec<RawRow<'_>>,
+    usage: &NameMap<UnixSeconds>,
 ) -> (Vec<Bouncer>, usize) {
     let mut bad = 0;
     let mut out = Vec::with_capacity(rows.len());
@@ -134,12 +132,12 @@ pub(crate) fn interpret(
 /// One row into a bouncer; `true` when a value could not be read.
 pub(crate) fn interpret_row(
     schema: &Schema,
-    row: RawRow,
-    usage: &HashMap<String, UnixSeconds>,
+    row: RawRow<'_>,
+    usage: &NameMap<UnixSeconds>,
 ) -> (Bouncer, bool) {
-    let name = row.name.unwrap_or_default();
-    let bouncer_type = row.bouncer_type.unwrap_or_default();
-    let last_pull = interpret_last_pull(row.last_pull.unwrap_or(RawTime::Null), &bouncer_type);
+    let name = row.name.as_deref().unwrap_or_default();
+    let bouncer_type = row.bouncer_type.as_deref().unwrap_or_default();
+    let last_pull = interpret_last_pull(row.last_pull.unwrap_or(RawTime::Null), bouncer_type);
     // Go's zero time in created_at: registration unknown.
     let created = row.created_at.unwrap_or(RawTime::Null).unset_if_go_zero();
     let unreadable = matches!(row.last_pull, Some(RawTime::Unparseable))
@@ -151,18 +149,23 @@ pub(crate) fn interpret_row(
         RawTime::At(ts) if schema.registration_trustworthy() => Some(ts),
         _ => None,
     };
-    let os = match (row.osname, row.osversion.as_deref()) {
-        (n, None | Some("")) => n.unwrap_or_default(),
-        (n, Some(v)) => os_label(n.as_deref().unwrap_or_default(), v),
-    };
+    // The os label is `osname/osversion`, the name alone without a version (see [`os_label`]): written into the
+    // row's one string, no string of its own.
+    let text = RowText::with_os_parts(
+        BouncerText {
+            name,
+            ip_address: row.ip_address.as_deref().unwrap_or_default(),
+            bouncer_type,
+            version: row.version.as_deref().unwrap_or_default(),
+            os: "",
+        },
+        row.osname.as_deref().unwrap_or_default(),
+        row.osversion.as_deref().unwrap_or_default(),
+    );
     let bouncer = Bouncer {
-        last_usage_metrics: usage.get(&name).copied(),
-        name,
-        ip_address: row.ip_address.unwrap_or_default(),
-        bouncer_type,
-        version: row.version.unwrap_or_default(),
+        last_usage_metrics: usage.get(name).copied(),
+        text,
         auth_type: row.auth_type.unwrap_or_default(),
-        os,
         auto_created: bool_label(row.auto_created),
         revoked: bool_label(row.revoked),
         last_pull,

@@ -245,7 +245,7 @@ fn config_files_of(b: &BaseJudgement, files: &[FileReport]) -> Vec<String> {
         .filter(|f| {
             f.bouncer
                 .as_deref()
-                .is_some_and(|n| b.rows.iter().any(|r| r.bouncer.name == n))
+                .is_some_and(|n| b.rows.iter().any(|r| r.bouncer.name() == n))
                 && f.lapi.as_deref().is_none_or(|l| l == b.lapi)
         })
         .map(|f| f.path.display().to_string())
@@ -269,7 +269,7 @@ pub(super) fn base_report(b: &BaseJudgement, files: &[FileReport], t: &Threshold
         .rows
         .iter()
         .map(|r| RowReport {
-            name: r.bouncer.name.clone(),
+            name: r.bouncer.name().to_owned(),
             role: r.role,
             last_pull: r.bouncer.last_pull_timestamp().map(time::format_rfc3339),
             last_pull_ago: r.bouncer.last_pull_timestamp().and(r.age_seconds).map(ago),
@@ -280,9 +280,9 @@ pub(super) fn base_report(b: &BaseJudgement, files: &[FileReport], t: &Threshold
                 .then_some(r.age_seconds)
                 .flatten()
                 .map(ago),
-            bouncer_type: r.bouncer.bouncer_type.clone(),
-            version: r.bouncer.version.clone(),
-            ip_address: r.bouncer.ip_address.clone(),
+            bouncer_type: r.bouncer.bouncer_type().to_owned(),
+            version: r.bouncer.version().to_owned(),
+            ip_address: r.bouncer.ip_address().to_owned(),
             auth_type: r.bouncer.auth_type.to_string(),
             alert: r.alert,
             note: text::row_note(b, r),
@@ -300,9 +300,13 @@ pub(super) fn base_report(b: &BaseJudgement, files: &[FileReport], t: &Threshold
             .map(time::format_rfc3339),
         last_pull_ago: b.pull_age_seconds.map(ago),
         usage_metrics_ago: b.usage_metrics_age_seconds.map(ago),
-        bouncer_type: current.map(|c| c.bouncer_type.clone()).unwrap_or_default(),
-        version: current.map(|c| c.version.clone()).unwrap_or_default(),
-        ip_address: current.map(|c| c.ip_address.clone()).unwrap_or_default(),
+        bouncer_type: current
+            .map(|c| c.bouncer_type().to_owned())
+            .unwrap_or_default(),
+        version: current.map(|c| c.version().to_owned()).unwrap_or_default(),
+        ip_address: current
+            .map(|c| c.ip_address().to_owned())
+            .unwrap_or_default(),
         fix: text::base_fix(b, &config_files, t),
         causes: verdict::causes(b, files),
         rows,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::*;
-use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, LastPull};
+use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, BouncerText, LastPull};
 use crate::scrape::SourceReport;
 use crate::sources::service_api::model::Integration;
 use crate::sources::service_api::IntegrationSnapshot;
@@ -54,10 +54,10 @@ fn scrape(bouncers: Vec<Bouncer>, integrations: Option<Vec<Integration>>) -> Scr
 
 fn row(name: &str, last_pull: LastPull) -> Bouncer {
     Bouncer {
-        ip_address: "192.0.2.2".into(),
         registered_at: Some(NOW - 30.0 * D),
         ..Bouncer::test_row(name, last_pull)
     }
+    .with_text(|t| t.ip_address = "192.0.2.2")
 }
 
 fn integration(last_pull: LastPull, created_ago: f64) -> Integration {
@@ -81,7 +81,7 @@ fn json(r: &Report) -> serde_json::Value {
 #[test]
 fn a_quiet_live_bouncer_with_fresh_usage_metrics_is_alive() {
     let mut b = row("nginx-proxy", LastPull::At(NOW - 26.0 * H));
-    b.bouncer_type = "crowdsec-openresty-bouncer".into();
+    b = b.with_text(|t| t.bouncer_type = "crowdsec-openresty-bouncer");
     b.last_usage_metrics = Some(NOW - 15.0 * MIN);
     let r = build(&scrape(vec![b], None));
     assert_eq!(r.status, Status::Ok);
@@ -208,7 +208,7 @@ fn superseded_rows_name_the_exact_safe_delete() {
 #[test]
 fn never_pulled_bouncers_get_the_alerts_grace() {
     let mut b = row("new", LastPull::Never);
-    b.bouncer_type.clear();
+    b = b.with_text(|t| t.bouncer_type = "");
     b.registered_at = Some(NOW - 20.0 * MIN);
     let r = build(&scrape(vec![b.clone()], None));
     assert_eq!(r.status, Status::Ok, "{:?}", r.problems);
@@ -461,7 +461,11 @@ fn causes_only_for_offline_or_never_pulled_bouncers() {
 fn the_live_mode_sentence_only_for_bouncers_with_a_live_mode() {
     let fix_of = |bouncer_type: &str| {
         let mut b = row("b", LastPull::At(NOW - 2.0 * D));
-        b.bouncer_type = bouncer_type.into();
+        b.text = BouncerText {
+            bouncer_type,
+            ..b.text.get()
+        }
+        .into();
         let j = json(&build(&scrape(vec![b], None)));
         let base = &j["lapis"][0]["bouncers"][0];
         assert_eq!(base["verdict"], "offline", "{bouncer_type}");
@@ -578,7 +582,7 @@ fn a_short_bouncers_autodelete_is_a_warning() {
 #[test]
 fn never_pulled_is_said_once() {
     let mut b = row("old14", LastPull::Never);
-    b.bouncer_type.clear();
+    b = b.with_text(|t| t.bouncer_type = "");
     b.registered_at = None;
     let mut other = row("old14@192.0.2.1", LastPull::Never);
     other.registered_at = None;

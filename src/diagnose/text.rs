@@ -75,7 +75,7 @@ pub(super) fn base_fix(
         BaseVerdict::Late | BaseVerdict::Offline => {
             // Issue 20 #8: the live-mode sentence only for a bouncer that has a live mode (or of unknown type).
             let stream_only = !b.rows.is_empty() && b.rows.iter().all(|r| {
-                crate::crowdsec::bouncers::has_live_mode(&r.bouncer.bouncer_type) == Some(false)
+                crate::crowdsec::bouncers::has_live_mode(r.bouncer.bouncer_type()) == Some(false)
             });
             let quiet = if b.usage_metrics_age_seconds.is_none() && !stream_only {
                 "; a live-mode bouncer (nginx/openresty/apache/traefik default) pulls only when its site gets traffic, and this one sends no usage metrics (CrowdSec >= 1.6.3 and recent bouncers do), so an idle site cannot be told from a dead bouncer"
@@ -133,7 +133,7 @@ pub(super) fn row_note(b: &BaseJudgement, r: &RowJudgement) -> Option<String> {
 /// row is refused ("delete parent bouncer instead"); any other row is deleted with every auto-created `<row>@...`
 /// row, which must then all be superseded too.
 fn superseded_advice(b: &BaseJudgement, r: &RowJudgement) -> String {
-    let name = &r.bouncer.name;
+    let name = r.bouncer.name();
     let command = format!("`cscli bouncers delete {}`", shell_word(name));
     if r.bouncer.auth_type == "tls" {
         return format!("safe to delete: {command}");
@@ -148,9 +148,9 @@ fn superseded_advice(b: &BaseJudgement, r: &RowJudgement) -> String {
         .filter(|o| {
             o.role != Role::Superseded
                 && o.bouncer.auto_created == "true"
-                && o.bouncer.name.starts_with(&prefix)
+                && o.bouncer.name().starts_with(&prefix)
         })
-        .map(|o| o.bouncer.name.as_str())
+        .map(|o| o.bouncer.name())
         .collect();
     if live.is_empty() {
         format!("safe to delete: {command}")

@@ -8,7 +8,7 @@ use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot};
 
 // Fixed-size label sets: no allocation per sample (there are tens of thousands).
 fn key<'a>(lapi: &'a str, b: &'a Bouncer) -> [(&'static str, &'a str); 2] {
-    [("lapi", lapi), ("bouncer", b.name.as_str())]
+    [("lapi", lapi), ("bouncer", b.name())]
 }
 
 /// Every LAPI's bouncers, with their LAPI's name. Stale data is served too, flagged by
@@ -23,14 +23,15 @@ fn all(lapis: &[(String, Arc<BouncerSnapshot>)]) -> Vec<(&str, &Bouncer)> {
 /// Whether none of the row's label values (nor its LAPI's name) needs an escape: checked once per row, so its
 /// five families are written without a scan of each value each time (issue 22).
 fn clean(lapi: &str, b: &Bouncer) -> bool {
+    let t = b.text.get();
     [
         lapi,
-        &b.name, // the base name is a prefix of it
-        &b.bouncer_type,
-        &b.version,
+        t.name, // the base name is a prefix of it
+        t.bouncer_type,
+        t.version,
         &b.auth_type,
-        &b.ip_address,
-        &b.os,
+        t.ip_address,
+        t.os,
         b.auto_created,
         b.revoked,
     ]
@@ -59,15 +60,16 @@ pub(super) fn encode_readings(r: &Readings, enc: &mut impl Gauges) -> Result<(),
         "crowdsec_bouncer_info",
         cached!("A bouncer (remediation component) registered in the LAPI, value 1; empty labels where the CrowdSec version has no such column."),
         all.iter().map(|(lapi, b, clean)| {
+            let t = b.text.get();
             let labels = [
                 ("lapi", *lapi),
-                ("bouncer", b.name.as_str()),
+                ("bouncer", t.name),
                 ("bouncer_base", b.base_name()),
-                ("bouncer_type", b.bouncer_type.as_str()),
-                ("version", b.version.as_str()),
+                ("bouncer_type", t.bouncer_type),
+                ("version", t.version),
                 ("auth_type", &*b.auth_type),
-                ("ip_address", b.ip_address.as_str()),
-                ("os", b.os.as_str()),
+                ("ip_address", t.ip_address),
+                ("os", t.os),
                 ("auto_created", b.auto_created),
                 ("revoked", b.revoked),
             ];
@@ -148,15 +150,16 @@ pub(super) fn readings_len(r: &Readings) -> usize {
         .iter()
         .map(|(lapi, b)| {
             // `{lapi="…",bouncer="…"} ` and the newline, then the name of each family the row is in and its value.
-            let key = 21 + lapi.len() + b.name.len();
+            let t = b.text.get();
+            let key = 21 + lapi.len() + t.name.len();
             let info = 150
                 + lapi.len()
-                + 2 * b.name.len() // and the base name, at most as long
-                + b.bouncer_type.len()
-                + b.version.len()
+                + 2 * t.name.len() // and the base name, at most as long
+                + t.bouncer_type.len()
+                + t.version.len()
                 + b.auth_type.len()
-                + b.ip_address.len()
-                + b.os.len()
+                + t.ip_address.len()
+                + t.os.len()
                 + b.auto_created.len()
                 + b.revoked.len();
             let ts = 24;
@@ -173,7 +176,7 @@ pub(super) fn readings_len(r: &Readings) -> usize {
 pub(super) fn ages_len(r: &Readings) -> usize {
     all(&r.lapis)
         .iter()
-        .map(|(lapi, b)| 21 + 38 + 24 + lapi.len() + b.name.len())
+        .map(|(lapi, b)| 21 + 38 + 24 + lapi.len() + b.name().len())
         .sum::<usize>()
         + 1024
 }

@@ -593,17 +593,19 @@ mod tests {
         assert_eq!(Format::negotiate(None), Format::Classic);
     }
 
-    use crate::crowdsec::bouncers::{Bouncer, LastPull};
+    use crate::crowdsec::bouncers::{Bouncer, BouncerText, LastPull};
 
     fn bouncer(name: &str, last_pull: LastPull) -> Bouncer {
         Bouncer {
-            ip_address: "10.0.0.1".into(),
-            version: "v1".into(),
-            os: "debian/12".into(),
             registered_at: Some(1.0),
             last_usage_metrics: Some(2.0),
             ..Bouncer::test_row(name, last_pull)
         }
+        .with_text(|t| {
+            t.ip_address = "10.0.0.1";
+            t.version = "v1";
+            t.os = "debian/12";
+        })
     }
 
     #[test]
@@ -649,17 +651,22 @@ mod tests {
         for (i, v) in nasty.iter().enumerate() {
             let ts = 1_795_000_000.0 + i as f64 * 0.123_456_7;
             let last_pull = [LastPull::At(ts), LastPull::Never, LastPull::Unreadable][i % 3];
+            let name = format!("{v}@192.0.2.{i}");
             bouncers.push(Bouncer {
-                ip_address: (*v).into(),
-                bouncer_type: nasty[(i + 1) % nasty.len()].into(),
-                version: nasty[(i + 2) % nasty.len()].into(),
+                text: BouncerText {
+                    name: &name,
+                    ip_address: v,
+                    bouncer_type: nasty[(i + 1) % nasty.len()],
+                    version: nasty[(i + 2) % nasty.len()],
+                    os: nasty[(i + 4) % nasty.len()],
+                }
+                .into(),
                 auth_type: nasty[(i + 3) % nasty.len()].into(),
-                os: nasty[(i + 4) % nasty.len()].into(),
                 auto_created: nasty[(i + 5) % nasty.len()],
                 revoked: nasty[(i + 6) % nasty.len()],
                 registered_at: (i % 2 == 0).then_some(ts - 1000.5),
                 last_usage_metrics: (i % 3 != 2).then_some(ts + 1.0 / 3.0),
-                ..Bouncer::test_row(&format!("{v}@192.0.2.{i}"), last_pull)
+                ..Bouncer::test_row(&name, last_pull)
             });
         }
         let snapshot = |bouncers: Vec<Bouncer>| {
@@ -676,17 +683,19 @@ mod tests {
         for field in 0..8 {
             let mut b = Bouncer::test_row(&format!("f{field}"), LastPull::At(2.5));
             const HOSTILE: &str = "a\"b\\c\nd";
-            let value = HOSTILE.to_owned();
+            let name = format!("n{HOSTILE}@10.0.0.1");
+            let mut t = b.text.get();
             match field {
-                0 => b.name = format!("n{value}@10.0.0.1"),
-                1 => b.ip_address = value,
-                2 => b.bouncer_type = value,
-                3 => b.version = value,
-                4 => b.auth_type = value.into(),
-                5 => b.os = value,
+                0 => t.name = &name,
+                1 => t.ip_address = HOSTILE,
+                2 => t.bouncer_type = HOSTILE,
+                3 => t.version = HOSTILE,
+                4 => b.auth_type = HOSTILE.into(),
+                5 => t.os = HOSTILE,
                 6 => b.auto_created = HOSTILE,
                 _ => b.revoked = HOSTILE,
             }
+            b.text = t.into();
             one_field.push(b);
         }
         let readings = Readings {

@@ -6,7 +6,7 @@
 //! Both output shapes are read: 1.4.6 prints the raw rows (with the api_key hash, which is never deserialized,
 //! so it is never stored nor logged), 1.6.3+ prints `last_pull` null until the first pull, `os` and `auto_created`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
 use crate::crowdsec::bouncers::{BouncerSnapshot, RawTime};
-use crate::crowdsec::rows::{interpret, RawRow, Schema};
+use crate::crowdsec::rows::{interpret, NameMap, RawRow, Schema};
 use crate::sources::{Failure, Reason, SourceFailure};
 use crate::values::time::parse_timestamp;
 
@@ -314,20 +314,20 @@ pub fn parse_output(out: &[u8]) -> Result<BouncerSnapshot, (&'static str, usize,
     let raw = rows
         .into_iter()
         .map(|r| RawRow {
-            name: r.name,
-            ip_address: r.ip_address,
-            bouncer_type: r.bouncer_type,
-            version: r.version,
+            name: r.name.map(Into::into),
+            ip_address: r.ip_address.map(Into::into),
+            bouncer_type: r.bouncer_type.map(Into::into),
+            version: r.version.map(Into::into),
             auth_type: r.auth_type.map(Into::into),
             revoked: r.revoked,
             last_pull: Some(time(r.last_pull)),
             created_at: Some(time(r.created_at)),
-            osname: r.os.filter(|os| os != "?"),
+            osname: r.os.filter(|os| os != "?").map(Into::into),
             osversion: None,
             auto_created: r.auto_created,
         })
         .collect();
-    let (bouncers, bad_rows) = interpret(&schema, raw, &HashMap::new());
+    let (bouncers, bad_rows) = interpret(&schema, raw, &NameMap::default());
     Ok(BouncerSnapshot {
         bouncers,
         schema: schema.generation(),

@@ -93,7 +93,11 @@ pub fn same_bouncers_as_sqlite<E: EngineCase>() {
     assert_same_bouncers(&from_sqlite, &from_server);
     assert_eq!(from_server.schema, "1.7.1+");
     let find = |s: &BouncerSnapshot, name: &str| {
-        s.bouncers.iter().find(|b| b.name == name).cloned().unwrap()
+        s.bouncers
+            .iter()
+            .find(|b| b.name() == name)
+            .cloned()
+            .unwrap()
     };
     let fw = find(&from_server, "fw");
     let LastPull::At(fw_pull) = fw.last_pull else {
@@ -103,10 +107,10 @@ pub fn same_bouncers_as_sqlite<E: EngineCase>() {
         (fw_pull - E::FW_LAST_PULL).abs() < 1e-6,
         "2024-01-02T03:04:05Z: {fw_pull}"
     );
-    assert_eq!(fw.os, "debian/12");
+    assert_eq!(fw.os(), "debian/12");
     let nginx = find(&from_server, "nginx");
     assert_eq!(nginx.last_usage_metrics, Some(E::NGINX_LAST_USAGE));
-    assert_eq!(nginx.os, "ubuntu/24.04");
+    assert_eq!(nginx.os(), "ubuntu/24.04");
     let never = find(&from_server, "never");
     assert_eq!(never.last_pull, LastPull::Never);
     assert_eq!(never.registered_at, Some(1_704_106_800.0));
@@ -153,14 +157,14 @@ pub fn crowdsec_1_4_6_and_connection_failures<E: EngineCase>() {
         snap.schema, "1.4",
         "`until` marks 1.4 even with a NULL-able last_pull"
     );
-    let never = snap.bouncers.iter().find(|b| b.name == "never").unwrap();
+    let never = snap.bouncers.iter().find(|b| b.name() == "never").unwrap();
     assert_eq!(
         never.last_pull,
         LastPull::Never,
         "1.4.6: type empty = never pulled"
     );
     assert_eq!(never.registered_at, None);
-    let custom = snap.bouncers.iter().find(|b| b.name == "custom").unwrap();
+    let custom = snap.bouncers.iter().find(|b| b.name() == "custom").unwrap();
     assert_eq!(custom.last_pull, LastPull::At(1_704_168_000.0));
 
     let wrong = LapiDbLocation::Server(

@@ -558,12 +558,17 @@ pub fn assert_same_bouncers(sqlite: &BouncerSnapshot, other: &BouncerSnapshot) {
             s.last_pull_timestamp(),
             o.last_pull_timestamp(),
             "last_pull",
-            &s.name,
+            s.name(),
         );
-        close(s.registered_at, o.registered_at, "registered_at", &s.name);
-        close(s.last_usage_metrics, o.last_usage_metrics, "usage", &s.name);
+        close(s.registered_at, o.registered_at, "registered_at", s.name());
+        close(
+            s.last_usage_metrics,
+            o.last_usage_metrics,
+            "usage",
+            s.name(),
+        );
         let now = 1_704_200_000.0;
-        close(s.age_seconds(now), o.age_seconds(now), "age", &s.name);
+        close(s.age_seconds(now), o.age_seconds(now), "age", s.name());
     }
 }
 

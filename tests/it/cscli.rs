@@ -40,7 +40,7 @@ fn find<'a>(
 ) -> &'a crowdsec_bouncer_exporter::crowdsec::bouncers::Bouncer {
     s.bouncers
         .iter()
-        .find(|b| b.name == name)
+        .find(|b| b.name() == name)
         .unwrap_or_else(|| panic!("{name} missing in {s:?}"))
 }
 
@@ -99,12 +99,12 @@ fn real_cscli_1_4_6_matches_the_database() {
     );
     assert_eq!(never.registered_at, None, "1.4.6 rewrites created_at");
     let stale = find(&snap, "stale");
-    assert_eq!(stale.bouncer_type, "crowdsec-custom-bouncer");
-    assert_eq!(stale.version, "-");
-    assert_eq!(stale.ip_address, "127.0.0.1");
+    assert_eq!(stale.bouncer_type(), "crowdsec-custom-bouncer");
+    assert_eq!(stale.version(), "-");
+    assert_eq!(stale.ip_address(), "127.0.0.1");
     assert_eq!(stale.auth_type, "api-key");
     assert_eq!(stale.revoked, "false");
-    assert_eq!(stale.os, "");
+    assert_eq!(stale.os(), "");
     assert_eq!(stale.auto_created, "");
     let now = crowdsec_bouncer_exporter::values::time::now();
     let age = stale.age_seconds(now).unwrap();
@@ -115,10 +115,10 @@ fn real_cscli_1_4_6_matches_the_database() {
         .read_blocking()
         .unwrap();
     for b in &db.bouncers {
-        let c = find(&snap, &b.name);
+        let c = find(&snap, b.name());
         match (b.last_pull, c.last_pull) {
-            (LastPull::At(x), LastPull::At(y)) => assert!((x - y).abs() < 1e-3, "{}", b.name),
-            (x, y) => assert_eq!(x, y, "{}", b.name),
+            (LastPull::At(x), LastPull::At(y)) => assert!((x - y).abs() < 1e-3, "{}", b.name()),
+            (x, y) => assert_eq!(x, y, "{}", b.name()),
         }
     }
     // The api_key hashes cscli prints are never kept.
@@ -141,11 +141,11 @@ fn recorded_1_7_output() {
         parse_timestamp("2025-11-10T14:02:11.401733052Z"),
         "1.6+: created_at is the registration time"
     );
-    assert_eq!(never.os, "", "`?` means unknown");
+    assert_eq!(never.os(), "", "`?` means unknown");
     assert_eq!(never.auto_created, "false");
     let fw = find(&snap, "cs-firewall-bouncer@1.2.3.4");
     assert_eq!(fw.base_name(), "cs-firewall-bouncer");
-    assert_eq!(fw.os, "debian/12");
+    assert_eq!(fw.os(), "debian/12");
     assert_eq!(fw.auto_created, "true");
     assert_eq!(
         fw.last_pull,
@@ -178,7 +178,7 @@ fn recorded_1_6_3_output_and_stderr_noise() {
     .unwrap();
     assert_eq!(snap.schema, "1.6.3+");
     let fw = find(&snap, "fw");
-    assert_eq!(fw.os, "linux/6.1");
+    assert_eq!(fw.os(), "linux/6.1");
     assert_eq!(fw.auto_created, "");
     assert_eq!(fw.last_pull, LastPull::At(1_725_271_200.5));
     let new = find(&snap, "new");

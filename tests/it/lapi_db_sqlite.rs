@@ -29,7 +29,7 @@ fn find<'a>(
 ) -> &'a crowdsec_bouncer_exporter::crowdsec::bouncers::Bouncer {
     s.bouncers
         .iter()
-        .find(|b| b.name == name)
+        .find(|b| b.name() == name)
         .unwrap_or_else(|| panic!("{name} missing"))
 }
 
@@ -91,15 +91,15 @@ fn crowdsec_1_4_6_rows() {
     assert_eq!(snap.bouncers.len(), 5);
     let nginx = find(&snap, "nginx");
     assert_eq!(nginx.last_pull, LastPull::At(BASE_TS + 100.0));
-    assert_eq!(nginx.bouncer_type, "crowdsec-nginx-bouncer");
-    assert_eq!(nginx.version, "v1.0.5");
-    assert_eq!(nginx.ip_address, "10.0.0.5");
+    assert_eq!(nginx.bouncer_type(), "crowdsec-nginx-bouncer");
+    assert_eq!(nginx.version(), "v1.0.5");
+    assert_eq!(nginx.ip_address(), "10.0.0.5");
     assert_eq!(
         nginx.registered_at, None,
         "1.4.6 rewrites created_at: not a registration time"
     );
     assert_eq!(
-        (nginx.os.as_str(), nginx.auto_created, nginx.revoked),
+        (nginx.os(), nginx.auto_created, nginx.revoked),
         ("", "", "false")
     );
     let never = find(&snap, "never");
@@ -119,7 +119,7 @@ fn crowdsec_1_4_6_rows() {
         find(&snap, "quo\"te\\back").last_pull,
         LastPull::At(BASE_TS + 10.0)
     );
-    assert_eq!(find(&snap, "pare-feu-été-防火墙").ip_address, "::1");
+    assert_eq!(find(&snap, "pare-feu-été-防火墙").ip_address(), "::1");
     assert_eq!(snap.bad_rows, 0);
 }
 
@@ -183,7 +183,7 @@ fn crowdsec_1_7_rows_with_usage_metrics_and_ip_duplicates() {
     assert_eq!(snap.schema, "1.7.1+");
     let fw = find(&snap, "fw");
     assert_eq!(fw.last_pull, LastPull::At(BASE_TS - 90_000.0));
-    assert_eq!(fw.os, "debian/12");
+    assert_eq!(fw.os(), "debian/12");
     assert_eq!(fw.auto_created, "false");
     assert_eq!(
         fw.last_usage_metrics, None,
@@ -788,7 +788,11 @@ fn a_changed_crowdsec_config_is_followed_on_the_next_read() {
         .unwrap();
     let names = |s: &LapiDbSource| -> Vec<String> {
         let snapshot = rt.block_on(s.read()).unwrap();
-        snapshot.bouncers.iter().map(|b| b.name.clone()).collect()
+        snapshot
+            .bouncers
+            .iter()
+            .map(|b| b.name().to_owned())
+            .collect()
     };
     assert_eq!(names(&source), ["frozen"]);
     std::fs::write(&local, db_path(&new)).unwrap();

@@ -32,7 +32,7 @@ fn url(base: &str, query: &str) -> LapiDbLocation {
 fn reads_fw(result: Result<BouncerSnapshot, SourceFailure>, case: &str) {
     let snap = result.unwrap_or_else(|e| panic!("{case}: {e}"));
     assert_eq!(snap.bouncers.len(), 1, "{case}");
-    assert_eq!(snap.bouncers[0].name, "fw", "{case}");
+    assert_eq!(snap.bouncers[0].name(), "fw", "{case}");
 }
 
 /// Fails with reason `tls`, the message naming `want`, never the password.

@@ -375,7 +375,7 @@ fn the_backlog_is_read_behind_the_rows_in_batches() {
         .bouncers
         .values()
         .all(|b| b.counters.values().all(|v| *v == 0)));
-    let fw = first.bouncers.iter().find(|b| b.name == "fw").unwrap();
+    let fw = first.bouncers.iter().find(|b| b.name() == "fw").unwrap();
     let newest = newest_report_of(&conn, "fw");
     assert!(
         fw.last_usage_metrics

@@ -13,7 +13,7 @@ pub(crate) type Registrations<'a> = (&'a str, &'a BouncerSnapshot);
 pub fn link(report: &mut FileReport, lapis: &[Registrations<'_>]) {
     link_tls(report, lapis);
     if let (Some(name), None) = (report.bouncer.as_deref(), report.lapi.as_deref()) {
-        if let Some((lapi, _)) = find(lapis, |b| b.name == name) {
+        if let Some((lapi, _)) = find(lapis, |b| b.name() == name) {
             report.lapi = Some(lapi.to_owned());
         }
     }
@@ -44,7 +44,7 @@ fn link_tls(report: &mut FileReport, lapis: &[Registrations<'_>]) {
         return;
     }
     if let Some((lapi, row)) = find(lapis, |b| b.auth_type == "tls" && b.base_name() == cn) {
-        report.bouncer = Some(row.name.clone());
+        report.bouncer = Some(row.name().to_owned());
         report.lapi = Some(lapi.to_owned());
     }
 }
@@ -89,11 +89,13 @@ fn trailing_slash(report: &mut FileReport, lapis: &[Registrations<'_>]) {
     let Some(name) = report.bouncer.as_deref() else {
         return;
     };
-    let Some((_, row)) = find(lapis, |b| b.name == name) else {
+    let Some((_, row)) = find(lapis, |b| b.name() == name) else {
         return;
     };
-    let (Some(since), Some(v)) = (strips_slash_since(&row.bouncer_type), version(&row.version))
-    else {
+    let (Some(since), Some(v)) = (
+        strips_slash_since(row.bouncer_type()),
+        version(row.version()),
+    ) else {
         return;
     };
     if v >= since {
@@ -106,7 +108,7 @@ fn trailing_slash(report: &mut FileReport, lapis: &[Registrations<'_>]) {
                 status: Status::Warn,
                 detail: format!(
                     "API_URL ends with `/` and {name:?} runs {} {}: before lua-cs-bouncer 1.0.6 (cs-nginx-bouncer < 1.1.1, cs-openresty-bouncer < 1.1.0) the bouncer requests `//v1/decisions` and gets nothing",
-                    row.bouncer_type, row.version
+                    row.bouncer_type(), row.version()
                 ),
                 fix: Some(
                     "remove the trailing slash from API_URL and reload nginx/openresty, or upgrade the bouncer"

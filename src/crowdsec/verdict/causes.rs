@@ -63,7 +63,7 @@ pub fn files_of<'f>(b: &BaseJudgement, files: &'f [FileReport]) -> Vec<&'f FileR
             f.verdict().is_some()
                 && f.bouncer
                     .as_deref()
-                    .is_some_and(|n| b.rows.iter().any(|r| r.bouncer.name == n))
+                    .is_some_and(|n| b.rows.iter().any(|r| r.bouncer.name() == n))
                 && f.lapi.as_deref().is_none_or(|l| l == b.lapi)
         })
         .collect()

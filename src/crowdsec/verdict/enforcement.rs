@@ -45,7 +45,7 @@ pub fn judge_enforcement<'a>(
 ) -> Vec<Enforcement<'a>> {
     rows.iter()
         .filter_map(|b| {
-            let u = usage.bouncers.get(b.name.as_str())?;
+            let u = usage.bouncers.get(b.name())?;
             let active = u.active_total();
             let age = b.last_usage_metrics.map(|ts| now - ts);
             let fresh = age.is_some_and(|a| a <= t.usage_metrics_freshness.as_secs_f64());
@@ -80,8 +80,7 @@ pub fn judge_enforcement<'a>(
                 active_decisions: active,
                 lapi_ip_decisions: lapi_held,
                 report_age_seconds: age,
-                firing: alert
-                    .map(|a| Firing::new(a, &[("lapi", lapi), ("bouncer", b.name.as_str())])),
+                firing: alert.map(|a| Firing::new(a, &[("lapi", lapi), ("bouncer", b.name())])),
             })
         })
         .collect()
@@ -96,12 +95,14 @@ mod tests {
 
     fn row(name: &str, report_ago: f64) -> Bouncer {
         Bouncer {
-            ip_address: String::new(),
-            version: String::new(),
             auto_created: "",
             last_usage_metrics: Some(NOW - report_ago),
             ..Bouncer::test_row(name, LastPull::At(NOW - 10.0))
         }
+        .with_text(|t| {
+            t.ip_address = "";
+            t.version = "";
+        })
     }
 
     fn usage(reports: &[(&str, &str)]) -> UsageTotals {
@@ -183,7 +184,7 @@ mod tests {
                     .as_ref()
                     .is_some_and(|f| f.alert == Alert::BouncerEnforcesPartially)
             })
-            .map(|e| e.bouncer.name.as_str())
+            .map(|e| e.bouncer.name())
             .collect();
         assert_eq!(
             partial,
@@ -192,7 +193,7 @@ mod tests {
         );
         assert_eq!(
             j.iter()
-                .find(|e| e.bouncer.name == "zero")
+                .find(|e| e.bouncer.name() == "zero")
                 .unwrap()
                 .firing
                 .as_ref()
@@ -222,7 +223,7 @@ mod tests {
     fn fired<'a>(e: &'a [Enforcement<'a>]) -> Vec<&'a str> {
         e.iter()
             .filter(|x| x.firing.is_some())
-            .map(|x| x.bouncer.name.as_str())
+            .map(|x| x.bouncer.name())
             .collect()
     }
 
@@ -250,7 +251,7 @@ mod tests {
         assert_eq!(fired(&j), ["zero", "edge"], "`<= freshness`, as the rule");
         assert_eq!(
             j.iter()
-                .find(|e| e.bouncer.name == "silent")
+                .find(|e| e.bouncer.name() == "silent")
                 .unwrap()
                 .active_decisions,
             None

@@ -65,7 +65,7 @@ fn usage_fresh(age: Option<f64>, t: &Thresholds) -> bool {
 /// The address family of a row's `ip_address`: `Some(true)` IPv6, `Some(false)` IPv4, `None` unknown (empty).
 /// The rule file tells them apart the same way: an address with a `:` is IPv6.
 fn ipv6(b: &Bouncer) -> Option<bool> {
-    (!b.ip_address.is_empty()).then(|| b.ip_address.contains(':'))
+    (!b.ip_address().is_empty()).then(|| b.ip_address().contains(':'))
 }
 
 /// Whether a row that pulled is no device of its own: its base has another row that pulled and
@@ -128,7 +128,7 @@ fn judge_base<'a>(
             .filter_map(|b| b.age_seconds(now))
             .min_by(f64::total_cmp)
     });
-    let firewall = rows.iter().any(|b| b.bouncer_type == FIREWALL_BOUNCER);
+    let firewall = rows.iter().any(|b| b.bouncer_type() == FIREWALL_BOUNCER);
     let base_labels = [("lapi", lapi), ("bouncer_base", base)];
 
     let mut firing = Vec::new();
@@ -252,7 +252,11 @@ fn judge_rows<'a>(
         if let Some(a) = alert {
             firing.push(Firing::new(
                 a,
-                &[("lapi", lapi), ("bouncer", &b.name), ("bouncer_base", base)],
+                &[
+                    ("lapi", lapi),
+                    ("bouncer", b.name()),
+                    ("bouncer_base", base),
+                ],
             ));
         }
         judged.push(RowJudgement {

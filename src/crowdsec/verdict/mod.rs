@@ -394,18 +394,24 @@ pub(crate) use self_ban::{judge_self_bans, self_ban_cause};
 mod tests {
     use super::judge::{FIREWALL_INTEGRATION, RC_INTEGRATION};
     use super::*;
+    use crate::crowdsec::bouncers::BouncerText;
 
     const NOW: f64 = 1_784_980_800.0; // 2026-07-25T12:00:00Z, the field cases' clock
     const H: f64 = 3600.0;
     const D: f64 = 86_400.0;
 
     fn row(name: &str, kind: &str, last_pull: LastPull) -> Bouncer {
-        Bouncer {
-            bouncer_type: kind.into(),
-            version: "v1".into(),
+        let mut b = Bouncer {
             registered_at: Some(NOW - 30.0 * D),
             ..Bouncer::test_row(name, last_pull)
+        };
+        b.text = BouncerText {
+            bouncer_type: kind,
+            version: "v1",
+            ..b.text.get()
         }
+        .into();
+        b
     }
 
     fn pulled(name: &str, ago: f64) -> Bouncer {
@@ -481,15 +487,16 @@ mod tests {
     }
 
     fn at(mut b: Bouncer, ip: &str) -> Bouncer {
-        b.ip_address = ip.into();
+        b.text = BouncerText {
+            ip_address: ip,
+            ..b.text.get()
+        }
+        .into();
         b
     }
 
     fn roles<'a>(b: &'a BaseJudgement) -> Vec<(&'a str, Role)> {
-        b.rows
-            .iter()
-            .map(|r| (r.bouncer.name.as_str(), r.role))
-            .collect()
+        b.rows.iter().map(|r| (r.bouncer.name(), r.role)).collect()
     }
 
     /// Issue 11 #6: `fw` pulled 3 d ago and `fw@192.0.2.2`, created 2 d ago (after that pull: an IP change),

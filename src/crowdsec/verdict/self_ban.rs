@@ -41,8 +41,8 @@ pub fn self_ban_cause(b: &BaseJudgement, banned: &BTreeMap<String, u64>) -> Opti
         .iter()
         .filter_map(|r| {
             banned
-                .get(&r.bouncer.name)
-                .map(|n| (r.bouncer.name.as_str(), r.bouncer.ip_address.as_str(), *n))
+                .get(r.bouncer.name())
+                .map(|n| (r.bouncer.name(), r.bouncer.ip_address(), *n))
         })
         .collect();
     if hit.is_empty() {
@@ -75,19 +75,22 @@ pub fn self_ban_cause(b: &BaseJudgement, banned: &BTreeMap<String, u64>) -> Opti
 mod tests {
     use super::*;
     use crate::crowdsec::active_decisions::{OwnAddresses, SelfBanCheck};
-    use crate::crowdsec::bouncers::{Bouncer, LastPull};
+    use crate::crowdsec::bouncers::{Bouncer, BouncerText, LastPull};
     use crate::crowdsec::verdict::{judge_lapi, Thresholds};
 
     const NOW: f64 = 1_784_980_800.0;
 
     fn row(name: &str, ip: &str, pulled_ago: f64) -> Bouncer {
         Bouncer {
-            name: name.into(),
-            ip_address: ip.into(),
-            bouncer_type: "crowdsec-firewall-bouncer".into(),
-            version: String::new(),
+            text: BouncerText {
+                name,
+                ip_address: ip,
+                bouncer_type: "crowdsec-firewall-bouncer",
+                version: "",
+                os: "",
+            }
+            .into(),
             auth_type: "api-key".into(),
-            os: String::new(),
             auto_created: "",
             revoked: "false",
             last_pull: LastPull::At(NOW - pulled_ago),
@@ -104,7 +107,7 @@ mod tests {
         ];
         let mut own = OwnAddresses::default();
         for r in &rows {
-            own.add_bouncer(&r.name, &r.ip_address);
+            own.add_bouncer(r.name(), r.ip_address());
         }
         let check = SelfBanCheck::new(&own);
         let mut d = ActiveDecisions::default();

@@ -155,7 +155,7 @@ impl Failure for LapiDbError {
 }
 
 pub(crate) use crate::crowdsec::rows::{
-    auth_type, interpret, interpret_row, os_label, RawRow, Schema, BOUNCER_COLUMNS,
+    auth_type, interpret, interpret_row, NameMap, NameSet, RawRow, Schema, BOUNCER_COLUMNS,
 };
 
 /// A LAPI's database, found once (explicitly, or through CrowdSec's config) and then read on demand.

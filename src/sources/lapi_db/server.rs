@@ -7,7 +7,7 @@ use std::future::Future;
 
 pub(crate) use super::usage_cursor::UsageCursor;
 use super::usage_cursor::{self, Batch, Payload};
-use super::{interpret, LapiDbError, RawRow, Schema, BOUNCER_COLUMNS};
+use super::{interpret, LapiDbError, NameSet, RawRow, Schema, BOUNCER_COLUMNS};
 use crate::crowdsec::bouncers::{BouncerSnapshot, RawTime};
 use crate::crowdsec::usage_reports::MAX_PAYLOAD_BYTES;
 use crate::values::time::parse_timestamp;
@@ -261,20 +261,20 @@ pub(crate) async fn read_snapshot<C: TextConn>(
         .await?
         .into_iter()
         .map(|mut r| RawRow {
-            name: text(&mut r, 0),
-            ip_address: text(&mut r, 1),
-            bouncer_type: text(&mut r, 2),
-            version: text(&mut r, 3),
+            name: text(&mut r, 0).map(Into::into),
+            ip_address: text(&mut r, 1).map(Into::into),
+            bouncer_type: text(&mut r, 2).map(Into::into),
+            version: text(&mut r, 3).map(Into::into),
             auth_type: text(&mut r, 4).map(Into::into),
             revoked: boolean(text(&mut r, 5)),
             last_pull: Some(time(text(&mut r, 6))),
             created_at: Some(time(text(&mut r, 7))),
-            osname: text(&mut r, 8),
-            osversion: text(&mut r, 9),
+            osname: text(&mut r, 8).map(Into::into),
+            osversion: text(&mut r, 9).map(Into::into),
             auto_created: boolean(text(&mut r, 10)),
         })
         .collect();
-    let names: HashSet<&str> = rows.iter().filter_map(|r| r.name.as_deref()).collect();
+    let names: NameSet<'_> = rows.iter().filter_map(|r| r.name.as_deref()).collect();
     advance(c, usage, &names).await?;
     usage.retain(&names);
     let (bouncers, bad_rows) = interpret(&schema, rows, &usage.newest);
@@ -292,7 +292,7 @@ pub(crate) async fn read_snapshot<C: TextConn>(
 async fn advance<C: TextConn>(
     c: &mut C,
     usage: &mut UsageCursor,
-    registered: &HashSet<&str>,
+    registered: &NameSet<'_>,
 ) -> Result<(), LapiDbError> {
     let cols = columns(c, "metrics").await?;
     if !["id", "generated_type", "generated_by", "received_at"]
@@ -401,10 +401,7 @@ pub async fn read_active_decisions<C: TextConn>(
         }
         out.add(label, n);
     }
-    let mut own = OwnAddresses {
-        lapi_host: lapi_host.to_vec(),
-        ..Default::default()
-    };
+    let mut own = OwnAddresses::new(lapi_host.to_vec());
     for mut r in c
         .rows(&format!(
             "SELECT {}, {} FROM {}",

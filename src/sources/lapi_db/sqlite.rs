@@ -5,7 +5,7 @@
 //! mount, folder not writable), no writer is running and everything is checkpointed, so the file is opened with
 //! `immutable=1` instead, which needs neither.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,7 +18,7 @@ mod decision_count;
 mod machine_rows;
 
 use super::usage_cursor::{self, Batch, Payload, UsageCursor};
-use super::{auth_type, interpret_row, os_label, LapiDbError, RawRow, Schema};
+use super::{auth_type, interpret_row, LapiDbError, NameMap, NameSet, RawRow, Schema};
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
@@ -102,17 +102,17 @@ impl SqliteDb {
         // for (no second scan of the table for them), and each row's newest report is filled in after.
         let room = self.rows_seen.load(Ordering::Relaxed);
         let (mut bouncers, bad_rows) =
-            read_bouncers(&conn, &schema, &HashMap::new(), room + room / 64)
+            read_bouncers(&conn, &schema, &NameMap::default(), room + room / 64)
                 .map_err(|e| self.classify(e))?;
         self.rows_seen.store(bouncers.len(), Ordering::Relaxed);
-        let registered: HashSet<&str> = bouncers.iter().map(|b| b.name.as_str()).collect();
+        let registered: NameSet<'_> = bouncers.iter().map(Bouncer::name).collect();
         let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
         advance(&mut usage, &conn, &registered, self.usage_budget).map_err(|e| self.classify(e))?;
         // Forget deleted bouncers, so the maps never outgrow the table.
         usage.retain(&registered);
         drop(registered);
         for b in &mut bouncers {
-            b.last_usage_metrics = usage.newest.get(&b.name).copied();
+            b.last_usage_metrics = usage.newest.get(b.name()).copied();
         }
         Ok(BouncerSnapshot {
             bouncers,
@@ -288,7 +288,7 @@ fn bouncers_schema(conn: &Connection) -> rusqlite::Result<Option<Schema>> {
 fn advance(
     cursor: &mut UsageCursor,
     conn: &Connection,
-    registered: &HashSet<&str>,
+    registered: &NameSet<'_>,
     budget: Duration,
 ) -> rusqlite::Result<()> {
     let cols: HashSet<String> = conn
@@ -345,7 +345,7 @@ fn advance(
 fn read_bouncers(
     conn: &Connection,
     schema: &Schema,
-    usage: &HashMap<String, UnixSeconds>,
+    usage: &NameMap<UnixSeconds>,
     room: usize,
 ) -> rusqlite::Result<(Vec<Bouncer>, usize)> {
     let sql = format!("SELECT {} FROM bouncers ORDER BY id", schema.select_list());
@@ -354,11 +354,12 @@ fn read_bouncers(
     let mut out = Vec::with_capacity(room);
     let mut bad = 0;
     while let Some(r) = rows.next()? {
+        // The text borrowed from SQLite's buffers: the bouncer's one string is made of it (issue 22).
         let row = RawRow {
-            name: text(r.get_ref(0)?),
-            ip_address: text(r.get_ref(1)?),
-            bouncer_type: text(r.get_ref(2)?),
-            version: text(r.get_ref(3)?),
+            name: text_cow(r.get_ref(0)?),
+            ip_address: text_cow(r.get_ref(1)?),
+            bouncer_type: text_cow(r.get_ref(2)?),
+            version: text_cow(r.get_ref(3)?),
             auth_type: match r.get_ref(4)? {
                 ValueRef::Null => None,
                 v => Some(auth_type(&text_ref(v))),
@@ -366,9 +367,8 @@ fn read_bouncers(
             revoked: boolean(r.get_ref(5)?),
             last_pull: Some(time(r.get_ref(6)?)),
             created_at: Some(time(r.get_ref(7)?)),
-            // The `os` label made here from SQLite's buffers: one string, not two and their join.
-            osname: Some(os_label(&text_ref(r.get_ref(8)?), &text_ref(r.get_ref(9)?))),
-            osversion: None,
+            osname: text_cow(r.get_ref(8)?),
+            osversion: text_cow(r.get_ref(9)?),
             auto_created: boolean(r.get_ref(10)?),
         };
         let (bouncer, unreadable) = interpret_row(schema, row, usage);
@@ -391,11 +391,23 @@ fn text(v: ValueRef<'_>) -> Option<String> {
     }
 }
 
+/// As [`text`], borrowed from SQLite's buffer when it can be.
+fn text_cow(v: ValueRef<'_>) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        ValueRef::Null => None,
+        v => Some(text_ref(v)),
+    }
+}
+
 /// As [`text`], borrowed from SQLite's buffer when it can be (empty for NULL).
 fn text_ref(v: ValueRef<'_>) -> std::borrow::Cow<'_, str> {
     match v {
         ValueRef::Null => "".into(),
-        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t),
+        // As in `text`: the UTF-8 check first, the lossy path only for invalid text.
+        ValueRef::Text(t) | ValueRef::Blob(t) => match std::str::from_utf8(t) {
+            Ok(s) => s.into(),
+            Err(_) => String::from_utf8_lossy(t),
+        },
         ValueRef::Integer(i) => i.to_string().into(),
         ValueRef::Real(f) => f.to_string().into(),
     }

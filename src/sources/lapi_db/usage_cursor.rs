@@ -14,10 +14,10 @@
 //!
 //! Ids only grow (AUTOINCREMENT, serial, auto_increment), so batches are id ranges, each its own short query.
 
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crate::crowdsec::bouncers::RawTime;
+use crate::crowdsec::rows::{NameMap, NameSet};
 use crate::crowdsec::usage_reports::UsageTotals;
 use crate::values::time::UnixSeconds;
 
@@ -67,9 +67,9 @@ pub(crate) struct UsageCursor {
     /// The newest id in the table at this read.
     high: i64,
     /// Backlog reports taken as a bouncer's starting point, up to [`BASELINE_REPORTS`].
-    baselined: HashMap<String, u8>,
+    baselined: NameMap<u8>,
     /// Newest usage report time per bouncer (forward and backlog).
-    pub newest: HashMap<String, UnixSeconds>,
+    pub newest: NameMap<UnixSeconds>,
     /// `None` while the database has no `metrics` table.
     pub totals: Option<UsageTotals>,
 }
@@ -130,7 +130,7 @@ impl UsageCursor {
 
     /// The next batch to read, or `None` when done for this read: forward rows first (they are counted), then the
     /// backlog while a registered bouncer has no report yet. `may_read`: within the read's budget (see [`BUDGET`]).
-    pub(crate) fn next(&mut self, may_read: bool, registered: &HashSet<&str>) -> Option<Batch> {
+    pub(crate) fn next(&mut self, may_read: bool, registered: &NameSet<'_>) -> Option<Batch> {
         if self.backlog_pending() && registered.iter().all(|n| self.newest.contains_key(*n)) {
             // Every registered bouncer has its newest report: older rows would change nothing.
             self.below = self.floor;
@@ -210,12 +210,12 @@ impl UsageCursor {
 
     /// Forgets the bouncers no longer registered, so the maps never outgrow the `bouncers` table; and the backlog's
     /// counts once it is read (10,000 names and their table at 10,000 bouncers: 1 MB).
-    pub(crate) fn retain(&mut self, names: &HashSet<&str>) {
+    pub(crate) fn retain(&mut self, names: &NameSet<'_>) {
         if self.newest.len() > names.len() {
             self.newest.retain(|k, _| names.contains(k.as_str()));
         }
         if !self.backlog_pending() {
-            self.baselined = HashMap::new();
+            self.baselined = NameMap::default();
         } else if self.baselined.len() > names.len() {
             self.baselined.retain(|k, _| names.contains(k.as_str()));
         }
@@ -229,7 +229,7 @@ impl UsageCursor {
 mod tests {
     use super::*;
 
-    fn registered(names: &[&'static str]) -> HashSet<&'static str> {
+    fn registered(names: &[&'static str]) -> NameSet<'static> {
         names.iter().copied().collect()
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{text, time, SqliteDb};
+use super::{text, text_ref, time, SqliteDb};
 use crate::crowdsec::active_decisions::{
     origin_label, ActiveDecisions, IpTally, OwnAddresses, SelfBanCheck,
 };
@@ -110,21 +110,18 @@ fn own_addresses(
     conn: &rusqlite::Connection,
     lapi_host: &[std::net::IpAddr],
 ) -> Result<OwnAddresses, rusqlite::Error> {
-    let mut own = OwnAddresses {
-        lapi_host: lapi_host.to_vec(),
-        ..Default::default()
-    };
+    let mut own = OwnAddresses::new(lapi_host.to_vec());
     let mut stmt = conn.prepare("SELECT name, ip_address FROM bouncers")?;
     let mut rows = stmt.query([])?;
+    // Borrowed from SQLite's buffers: no string per row (issue 22's cold scrape).
     while let Some(r) = rows.next()? {
-        let name = text(r.get_ref(0)?).unwrap_or_default();
-        own.add_bouncer(&name, &text(r.get_ref(1)?).unwrap_or_default());
+        own.add_bouncer(&text_ref(r.get_ref(0)?), &text_ref(r.get_ref(1)?));
     }
     if let Ok(mut stmt) = conn.prepare("SELECT ip_address FROM machines") {
         own.machines = Some(Vec::new());
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            own.add_machine(&text(r.get_ref(0)?).unwrap_or_default());
+            own.add_machine(&text_ref(r.get_ref(0)?));
         }
     }
     Ok(own)
