@@ -322,6 +322,15 @@ fn under(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
+pub use crate::crowdsec::host_evidence::webserver::{Server as WebServer, Walk};
+
+/// A web server configuration walked as it is on disk here (what [`HostView::check`] reads, without a process):
+/// the tests compare it with what the real servers say they include.
+pub fn walk_on_disk(server: Server, main: &Path, base: &Path, target: &Path) -> Walk {
+    let fs = RootFs { root: "/".into() };
+    webserver::walk(server, main, base, &fs, target)
+}
+
 /// Reads a web server's configuration as the server sees it: under `root` (`/proc/<pid>/root`, or `/`).
 struct RootFs {
     root: PathBuf,

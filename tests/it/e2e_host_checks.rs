@@ -548,3 +548,70 @@ fn module_bouncers_in_real_web_servers() {
     );
     apache.terminate(Duration::from_secs(5));
 }
+
+/// The files a walk read, each once, in the order first read (as `nginx -T` and apache's DUMP_INCLUDES list them).
+fn first_reads(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for f in files {
+        if !out.contains(f) {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+/// The real nginx as the oracle of the walker's tokenizer (src/crowdsec/host_evidence/webserver.rs
+/// `nginx_reads_words_as_ngx_conf_read_token`): `nginx -T` dumps every file it reads (`# configuration file
+/// <path>:`, each once), and the walk reads the same files in the same order, through quoted `;`/`{`/`}`, a
+/// quoted include path with `;`, unquoted ones with `#` and `}` (the walker once ended the word at `}` and lost
+/// that include), a commented-out include and a quoted glob.
+#[test]
+fn nginx_includes_as_nginx_dumps_them() {
+    use crowdsec_bouncer_exporter::sources::host_probes::{walk_on_disk, WebServer as Server};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("conf/conf.d")).unwrap();
+    let conf = d.join("conf/nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 16; }}\nhttp {{\n  log_format j escape=json '{{' '\"t\":\"$time_iso8601\"' '}}';\n  map $uri $semi {{ default \";\"; }}\n  include \"conf.d/a;b.conf\";\n  include conf.d/x#y.conf; include conf.d/x}}y.inc; # include conf.d/never.inc;\n  include 'conf.d/*.conf';\n}}\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    for (name, text) in [
+        ("a;b.conf", "map $uri $z { default \"}\"; }\n"),
+        ("x#y.conf", "add_header X \"{\";\n"),
+        ("c.conf", "access_log off;\n"),
+        ("x}y.inc", "access_log off;\n"),
+        ("never.inc", "access_log off;\n"),
+    ] {
+        std::fs::write(d.join("conf/conf.d").join(name), text).unwrap();
+    }
+    let out = Command::new(sbin("nginx"))
+        .arg("-T")
+        .arg("-p")
+        .arg(d)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-e")
+        .arg(d.join("error.log"))
+        .env("LD_LIBRARY_PATH", parts_lib())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dumped: Vec<PathBuf> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("# configuration file ")?.strip_suffix(':'))
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(dumped.len(), 5, "{stdout}");
+    let walk = walk_on_disk(Server::Nginx, &conf, &d.join("conf"), Path::new("/none"));
+    assert_eq!(first_reads(&walk.files), dumped);
+}

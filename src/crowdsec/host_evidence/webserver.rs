@@ -43,7 +43,9 @@ pub struct Walk {
 /// The web servers a module bouncer runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Server {
+    /// nginx or openresty.
     Nginx,
+    /// apache2 or httpd.
     Apache,
 }
 
@@ -194,58 +196,79 @@ fn follow(
     }
 }
 
-/// nginx directives: words up to `;` or `{` (a block's contents are directives too); `}` ends a block.
+/// nginx directives: words up to `;` or `{` (a block's contents are directives too); `}` ends a block. Only an
+/// unquoted `;`/`{`/`}` does: a quoted or escaped one is part of a word ([`nginx_tokens`]).
 fn nginx_directives(text: &str) -> FileDirectives {
     let mut out = Vec::new();
     let mut words: Vec<String> = Vec::new();
     for t in nginx_tokens(text) {
-        match t.as_str() {
-            ";" | "{" if !words.is_empty() => {
+        match t {
+            Token::Word(w) => words.push(w),
+            Token::End | Token::Open if !words.is_empty() => {
                 let name = words.remove(0);
                 out.push((name, std::mem::take(&mut words)));
             }
-            ";" | "{" | "}" => words.clear(),
-            _ => words.push(t),
+            Token::End | Token::Open | Token::Close => words.clear(),
         }
     }
     out
 }
 
-/// nginx tokens: words (quotes removed, `\` escapes kept as nginx keeps them), `;`, `{`, `}`; `#` starts a
-/// comment where a token may start. The body of a `*_by_lua_block` is one raw token (its Lua code).
-fn nginx_tokens(text: &str) -> Vec<String> {
+/// An nginx token: a word, or one of the three characters that shape directives.
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    /// `;`
+    End,
+    /// `{`
+    Open,
+    /// `}`
+    Close,
+}
+
+/// nginx tokens, as nginx 1.22 `src/core/ngx_conf_file.c` `ngx_conf_read_token` reads them:
+/// - where a token may start: whitespace is skipped; `;`, `{`, `}` are tokens; `#` starts a comment to the end
+///   of the line; `"` or `'` starts a quoted word; anything else (a `\` too) starts a word;
+/// - a quoted word runs to its closing quote (`;`, `{`, `}`, `#`, whitespace included); an unquoted one up to
+///   whitespace, `;` or `{` (a `}` or `#` inside it is part of it);
+/// - in both, `\` takes the next character into the word whatever it is; the word is then unescaped:
+///   `\"`, `\'`, `\\` lose their `\`, `\t`/`\r`/`\n` become the control character, any other `\x` stays.
+///
+/// nginx expands no `${VAR}` while reading (variables are the directives' own business, at run time, and
+/// `include` takes its argument as written). The body of a `*_by_lua_block` is one raw word (its Lua code), as
+/// lua-nginx-module reads it with its own tokenizer.
+fn nginx_tokens(text: &str) -> Vec<Token> {
     let b: Vec<char> = text.chars().collect();
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<Token> = Vec::new();
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
         i = match c {
-            c if c.is_whitespace() => i + 1,
+            c if nginx_space(c) => i + 1,
             '#' => line_end(&b, i),
             ';' | '}' => {
-                out.push(c.to_string());
+                out.push(if c == ';' { Token::End } else { Token::Close });
                 i + 1
             }
-            '{' if out.last().is_some_and(|t| t.ends_with("_by_lua_block")) => {
+            '{' if matches!(out.last(), Some(Token::Word(w)) if w.ends_with("_by_lua_block")) => {
                 let (code, next) = lua_block(&b, i);
                 // The code is the directive's argument, then the (empty) block.
-                out.extend([code, "{".into(), "}".into()]);
+                out.extend([Token::Word(code), Token::Open, Token::Close]);
                 next
             }
             '{' => {
-                out.push("{".into());
+                out.push(Token::Open);
                 i + 1
             }
             '"' | '\'' => {
                 let (word, close) = take_until(&b, i + 1, |ch| ch == c);
-                out.push(word);
+                out.push(Token::Word(unescape(&word)));
                 close + 1
             }
             _ => {
-                let (word, end) = take_until(&b, i, |ch| {
-                    ch.is_whitespace() || matches!(ch, ';' | '{' | '}')
-                });
-                out.push(word);
+                let (word, end) =
+                    take_until(&b, i, |ch| nginx_space(ch) || matches!(ch, ';' | '{'));
+                out.push(Token::Word(unescape(&word)));
                 end
             }
         };
@@ -253,8 +276,34 @@ fn nginx_tokens(text: &str) -> Vec<String> {
     out
 }
 
-/// The characters from `i` up to the first `stop` (a `\` escapes the next character and is kept), and the index
-/// of that stop (or the end).
+/// nginx's whitespace: space, tab, CR, LF (`ngx_conf_read_token`).
+fn nginx_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// A word's escapes resolved as `ngx_conf_read_token` resolves them.
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        match (c, next) {
+            ('\\', Some(e @ ('"' | '\'' | '\\'))) => out.push(e),
+            ('\\', Some('t')) => out.push('\t'),
+            ('\\', Some('r')) => out.push('\r'),
+            ('\\', Some('n')) => out.push('\n'),
+            _ => {
+                out.push(c);
+                continue;
+            }
+        }
+        chars.next();
+    }
+    out
+}
+
+/// The characters from `i` up to the first `stop` (a `\` takes the next character, whatever it is, and is kept
+/// for [`unescape`]), and the index of that stop (or the end).
 fn take_until(b: &[char], mut i: usize, stop: impl Fn(char) -> bool) -> (String, usize) {
     let mut s = String::new();
     while i < b.len() && !stop(b[i]) {
@@ -601,10 +650,71 @@ access_by_lua_block {
             "/t.conf",
         );
         assert_eq!(w.files.len(), 1);
+        let w = |s: &str| Token::Word(s.into());
         assert_eq!(
             nginx_tokens("a_by_lua_block { x }"),
-            ["a_by_lua_block", " x ", "{", "}"]
+            [w("a_by_lua_block"), w(" x "), Token::Open, Token::Close]
         );
+    }
+
+    /// nginx's tokenizer rules, from nginx 1.22 `src/core/ngx_conf_file.c` `ngx_conf_read_token`: a quoted `;`,
+    /// `{`, `}` (and an escaped `\;`) is part of a word, not the end of a directive or a block (`d_quoted`/
+    /// `s_quoted` end only at their quote; `quoted` takes any next character); an unquoted word ends at
+    /// whitespace, `;` or `{` but not `}`; `#` starts a comment only where a token may start; a word's `\"`,
+    /// `\'`, `\\` lose the `\`, `\t`/`\r`/`\n` become control characters, other escapes stay. The real nginx
+    /// agrees: tests/it/e2e_host_checks.rs `nginx_includes_as_nginx_dumps_them` compares with `nginx -T`.
+    #[test]
+    fn nginx_reads_words_as_ngx_conf_read_token() {
+        let d = |text: &str| nginx_directives(text);
+        let one = |name: &str, args: &[&str]| {
+            (
+                name.to_owned(),
+                args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        // A JSON log format: its quoted braces are words, the directive whole.
+        assert_eq!(
+            d("log_format j escape=json '{' '\"t\":\"$time_iso8601\"' '}'; include a.conf;"),
+            [
+                one(
+                    "log_format",
+                    &["j", "escape=json", "{", "\"t\":\"$time_iso8601\"", "}"]
+                ),
+                one("include", &["a.conf"])
+            ]
+        );
+        // Quoted and escaped `;`: one directive each (an escaped `;` keeps its `\`); `}` inside an unquoted word is part of it.
+        assert_eq!(
+            d("set $a \";\"; set $b a\\;b; set $c x}y; include b.conf;"),
+            [
+                one("set", &["$a", ";"]),
+                one("set", &["$b", "a\\;b"]),
+                one("set", &["$c", "x}y"]),
+                one("include", &["b.conf"])
+            ]
+        );
+        // `#` in a word or a quote is no comment; at a token's start it is.
+        assert_eq!(
+            d("add_header X a#b; add_header Y \"#\"; # include c.conf;\ninclude d.conf;"),
+            [
+                one("add_header", &["X", "a#b"]),
+                one("add_header", &["Y", "#"]),
+                one("include", &["d.conf"])
+            ]
+        );
+        // Escapes: `\"` `\\` lose their `\`, `\n` is a newline, `\d` stays.
+        assert_eq!(d(r#"x "a\"b\\c\nd\d";"#), [one("x", &["a\"b\\c\nd\\d"])]);
+        // Before: the quoted `}` cleared the words of a directive, so a quoted `*_by_lua` argument after it was lost.
+        let text = format!("init_by_lua '}}' 'cs.init(\"{TARGET}\")';");
+        assert_eq!(d(&text).len(), 1);
+        let w = walk_at(
+            Server::Nginx,
+            "/n.conf",
+            "/",
+            &fs(&[("/n.conf", text.as_str())]),
+            TARGET,
+        );
+        assert_eq!(w.loads.as_deref(), Some("init_by_lua in /n.conf"));
     }
 
     /// Pieces that steer the tokenizers: blocks, strings, escapes, comments, includes.
