@@ -567,7 +567,9 @@ fn first_reads(files: &[PathBuf]) -> Vec<PathBuf> {
 /// that include), a commented-out include and a quoted glob.
 #[test]
 fn nginx_includes_as_nginx_dumps_them() {
-    use crowdsec_bouncer_exporter::sources::host_probes::{walk_on_disk, WebServer as Server};
+    use crowdsec_bouncer_exporter::sources::host_probes::{
+        walk_on_disk, Start, WebServer as Server,
+    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir_all(d.join("conf/conf.d")).unwrap();
@@ -612,6 +614,101 @@ fn nginx_includes_as_nginx_dumps_them() {
         .map(PathBuf::from)
         .collect();
     assert_eq!(dumped.len(), 5, "{stdout}");
-    let walk = walk_on_disk(Server::Nginx, &conf, &d.join("conf"), Path::new("/none"));
+    let start = Start {
+        main: conf.clone(),
+        base: d.join("conf"),
+        ..Start::default()
+    };
+    let walk = walk_on_disk(Server::Nginx, &start, Path::new("/none"));
     assert_eq!(first_reads(&walk.files), dumped);
+}
+
+/// The real apache2 as the oracle of the walker's conditional sections and `${VAR}`
+/// (src/crowdsec/host_evidence/webserver.rs `apache_sections_as_apache_decides_them`,
+/// `apache_variables_as_ap_resolve_env`): `apache2 -t -D DUMP_INCLUDES` lists every file it includes, in order,
+/// and the walk reads the same files, for each set of `-D` defines and environment: `<IfModule>` by symbol and by
+/// source name, negated, of a built-in module and of one loaded before, nested `<IfDefine>`, `Define`d and
+/// environment variables, an undefined variable kept as written (nothing included).
+#[test]
+fn apache_includes_as_apache_dumps_them() {
+    use crowdsec_bouncer_exporter::sources::host_probes::{walk_on_disk, Env, Start, WebServer};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("inc")).unwrap();
+    for n in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+        std::fs::write(root.join(format!("inc/{n}.conf")), format!("# {n}\n")).unwrap();
+    }
+    let mods = sbin("apache2")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("lib/apache2/modules");
+    let conf = root.join("httpd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "ServerRoot {r}\nLoadModule mpm_event_module {m}/mod_mpm_event.so\nLoadModule authz_core_module {m}/mod_authz_core.so\nListen 127.0.0.1:{port}\nPidFile {r}/httpd.pid\nErrorLog {r}/error.log\nServerName localhost\n\
+<IfModule authz_core_module>\n  Include inc/a.conf\n</IfModule>\n<IfModule !authz_core_module>\n  Include inc/b.conf\n</IfModule>\n\
+<IfModule ssl_module>\n  Include inc/c.conf\n</IfModule>\n<IfModule mod_version.c>\n  Include inc/d.conf\n  <IfDefine FOO>\n    Include inc/e.conf\n  </IfDefine>\n\
+  <IfDefine !FOO>\n    Include inc/f.conf\n  </IfDefine>\n</IfModule>\nDefine BAR inc\nInclude ${{BAR}}/g.conf\nIncludeOptional ${{MYDIR}}/h.conf\n",
+            r = root.display(),
+            m = mods.display(),
+            port = free_port()
+        ),
+    )
+    .unwrap();
+    for (defines, env) in [
+        (vec![], vec![]),
+        (vec!["FOO"], vec![]),
+        (
+            vec![],
+            vec![("MYDIR", root.join("inc").display().to_string())],
+        ),
+    ] {
+        let mut cmd = Command::new(sbin("apache2"));
+        cmd.arg("-d")
+            .arg(root)
+            .arg("-f")
+            .arg(&conf)
+            .args(["-t", "-D", "DUMP_INCLUDES"]);
+        for d in &defines {
+            cmd.args(["-D", d]);
+        }
+        let env: Vec<(String, String)> = env.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+        cmd.env_clear()
+            .env("LD_LIBRARY_PATH", parts_lib())
+            .envs(env.iter().cloned());
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // `  (*) /main.conf`, then `    (<line>) /included.conf` for each include.
+        let dumped: Vec<PathBuf> = stdout
+            .lines()
+            .filter_map(|l| {
+                Some(PathBuf::from(
+                    l.trim().strip_prefix('(')?.split_once(") ")?.1,
+                ))
+            })
+            .collect();
+        let mut vars = env.clone();
+        vars.push(("LD_LIBRARY_PATH".into(), parts_lib()));
+        let start = Start {
+            main: conf.clone(),
+            base: root.to_owned(),
+            defines: defines.iter().map(|d| d.to_string()).collect(),
+            debian_apache2: true,
+            env: Env {
+                vars,
+                complete: true,
+            },
+        };
+        let walk = walk_on_disk(WebServer::Apache, &start, Path::new("/none"));
+        assert_eq!(walk.files, dumped, "-D {defines:?}, env {env:?}: {stdout}");
+        assert!(walk.undecided.is_empty(), "{walk:?}");
+    }
 }

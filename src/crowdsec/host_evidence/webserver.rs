@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use super::process::ProcessInfo;
 
+pub mod apache;
+
 const MAX_FILES: usize = 256;
 const MAX_DEPTH: usize = 16;
 
@@ -38,6 +40,34 @@ pub struct Walk {
     pub loads: Option<String>,
     /// nginx `error_log` paths (first argument), apache `ErrorLog`, in order met.
     pub error_logs: Vec<PathBuf>,
+    /// The conditions the answer depends on and the walker could not decide (apache `<IfModule foo.c> in
+    /// /etc/apache2/x.conf`); `loads` is `None` then, and means "unknown", not "not loaded".
+    pub undecided: Vec<String>,
+}
+
+/// How a web server process was started: where its configuration is, and (apache) what its reading depends on
+/// beyond the files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Start {
+    /// The main configuration file.
+    pub main: PathBuf,
+    /// The folder relative paths resolve against.
+    pub base: PathBuf,
+    /// apache: the `-D NAME` of its command line (`<IfDefine NAME>`).
+    pub defines: Vec<String>,
+    /// apache: the program is Debian's `apache2`, whose built-in modules are known ([`apache::DEBIAN_BUILTIN`]).
+    pub debian_apache2: bool,
+    /// apache: its environment, for `${VAR}`.
+    pub env: Env,
+}
+
+/// A process's environment as far as it is known.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Env {
+    /// `NAME=value`, in order.
+    pub vars: Vec<(String, String)>,
+    /// `vars` is the whole environment (`/proc/<pid>/environ`); else a variable not in it may still be set.
+    pub complete: bool,
 }
 
 /// The web servers a module bouncer runs in.
@@ -49,11 +79,14 @@ pub enum Server {
     Apache,
 }
 
-/// A directive of the effective configuration: its name, its arguments, the file that holds it.
+/// A directive of the effective configuration: its name, its arguments, the file that holds it, whether it
+/// counts for sure (apache: not inside a section the walker could not decide).
+#[derive(Clone)]
 struct Directive {
     name: String,
     args: Vec<String>,
     file: PathBuf,
+    sure: bool,
 }
 
 /// A file's directives as `(name, arguments)`, in order.
@@ -67,6 +100,8 @@ struct Syntax {
     include: &'static [&'static str],
     /// The directive that names the error log (first argument).
     error_log: &'static str,
+    /// apache's conditional sections, `LoadModule`, `Define` and `${VAR}` ([`apache`]).
+    conditional: bool,
     /// A relative error log is relative to the base folder (apache's ServerRoot). nginx's is relative to its
     /// prefix (`-p`), not to the configuration's folder: not followed rather than guessed (`stderr`, `syslog:`,
     /// `memory:` are no file either).
@@ -77,6 +112,7 @@ const NGINX: Syntax = Syntax {
     directives: nginx_directives,
     include: &["include"],
     error_log: "error_log",
+    conditional: false,
     relative_error_log: false,
 };
 
@@ -85,6 +121,7 @@ const APACHE: Syntax = Syntax {
     directives: apache_directives,
     include: &["include", "includeoptional"],
     error_log: "errorlog",
+    conditional: true,
     relative_error_log: true,
 };
 
@@ -138,60 +175,128 @@ impl Server {
     }
 }
 
-/// Walks `server`'s configuration from `main`; relative paths resolve against `base` (nginx: the main file's
-/// folder, as `ngx_conf_full_name` with the configuration prefix; apache: ServerRoot). `target` is the bouncer
-/// file.
-pub fn walk(server: Server, main: &Path, base: &Path, fs: &dyn ConfFs, target: &Path) -> Walk {
+/// Walks `server`'s configuration as `start` says it was started: from its main file, relative paths against its
+/// base folder (nginx: the main file's folder, as `ngx_conf_full_name` with the configuration prefix; apache:
+/// ServerRoot). `target` is the bouncer file.
+///
+/// apache's conditional sections are read as apache reads them ([`apache`]): a section apache skips is not
+/// read; one the walker cannot decide is read as "maybe", and the answer holds only if it does not depend on it:
+/// loaded when the sure part loads the module, not loaded when even the maybe parts do not; else no answer and
+/// [`Walk::undecided`] says why.
+pub fn walk(server: Server, start: &Start, fs: &dyn ConfFs, target: &Path) -> Walk {
     let syntax = server.syntax();
-    let mut walk = Walk::default();
-    let mut directives = Vec::new();
-    follow(syntax, main, base, fs, &mut walk, &mut directives, 0);
-    walk.loads = server.loads(&directives, &walk.files, target);
-    walk.error_logs = directives
+    let mut r = Reader::new(syntax, start, fs);
+    r.follow(&start.main, 0);
+    let Reader {
+        mut walk,
+        directives,
+        unsure_files,
+        ..
+    } = r;
+    let sure: Vec<Directive> = directives.iter().filter(|d| d.sure).cloned().collect();
+    let sure_files: Vec<PathBuf> = walk
+        .files
+        .iter()
+        .filter(|f| !unsure_files.contains(f))
+        .cloned()
+        .collect();
+    walk.loads = server.loads(&sure, &sure_files, target);
+    if walk.loads.is_some() || server.loads(&directives, &walk.files, target).is_none() {
+        walk.undecided.clear();
+    }
+    walk.error_logs = sure
         .iter()
         .filter(|d| d.name == syntax.error_log)
         .filter_map(|d| d.args.first())
         .filter(|p| syntax.relative_error_log || p.starts_with('/'))
-        .map(|p| base.join(p))
+        // An unresolved `${VAR}`: not a path the server writes to.
+        .filter(|p| !p.contains("${"))
+        .map(|p| start.base.join(p))
         .collect();
     walk
 }
 
-/// Reads `file` into `walk` and its directives into `out`, following includes in place.
-fn follow(
-    syntax: &Syntax,
-    file: &Path,
-    base: &Path,
-    fs: &dyn ConfFs,
-    walk: &mut Walk,
-    out: &mut Vec<Directive>,
-    depth: usize,
-) {
-    if depth > MAX_DEPTH || walk.files.len() >= MAX_FILES {
-        return;
+/// A walk under way: what is read so far, and (apache) the state its conditions depend on.
+struct Reader<'a> {
+    syntax: &'static Syntax,
+    start: &'a Start,
+    fs: &'a dyn ConfFs,
+    walk: Walk,
+    directives: Vec<Directive>,
+    /// Files read inside a section the walker could not decide.
+    unsure_files: Vec<PathBuf>,
+    /// apache: the sections open, innermost last, and what it knows of modules, defines and variables.
+    state: apache::State,
+}
+
+impl<'a> Reader<'a> {
+    fn new(syntax: &'static Syntax, start: &'a Start, fs: &'a dyn ConfFs) -> Self {
+        Reader {
+            syntax,
+            start,
+            fs,
+            walk: Walk::default(),
+            directives: Vec::new(),
+            unsure_files: Vec::new(),
+            state: apache::State::new(start),
+        }
     }
-    let Some(text) = fs.read(file) else {
-        walk.unreadable.push(file.to_owned());
-        return;
-    };
-    walk.files.push(file.to_owned());
-    for (name, args) in (syntax.directives)(&text) {
-        if !syntax.include.contains(&name.as_str()) {
-            out.push(Directive {
+
+    /// Reads `file` and its directives, following includes in place.
+    fn follow(&mut self, file: &Path, depth: usize) {
+        if depth > MAX_DEPTH || self.walk.files.len() >= MAX_FILES {
+            return;
+        }
+        let Some(text) = self.fs.read(file) else {
+            self.walk.unreadable.push(file.to_owned());
+            return;
+        };
+        self.walk.files.push(file.to_owned());
+        if !self.state.sure() {
+            self.unsure_files.push(file.to_owned());
+        }
+        // apache refuses a section left open at a file's end; what is open is closed with the file.
+        let open = self.state.depth();
+        for (name, args) in (self.syntax.directives)(&text) {
+            self.directive(name, args, file, depth);
+        }
+        self.state.close_to(open);
+    }
+
+    fn directive(&mut self, name: String, args: Vec<String>, file: &Path, depth: usize) {
+        let (name, args) = if self.syntax.conditional {
+            match self.state.read(name, args, file, &mut self.walk.undecided) {
+                Some(d) => d,
+                None => return,
+            }
+        } else {
+            (name, args)
+        };
+        if !self.syntax.include.contains(&name.as_str()) {
+            self.directives.push(Directive {
                 name,
                 args,
                 file: file.to_owned(),
+                sure: self.state.sure(),
             });
-        } else if let Some(pattern) = args.first() {
-            let pattern = base.join(pattern);
-            let files = if pattern.to_string_lossy().contains(['*', '?', '[']) {
-                fs.glob(&pattern)
-            } else {
-                vec![pattern]
-            };
-            for f in files {
-                follow(syntax, &f, base, fs, walk, out, depth + 1);
-            }
+            return;
+        }
+        let Some(pattern) = args.first() else {
+            return;
+        };
+        if self.syntax.conditional && pattern.contains("${") && !self.start.env.complete {
+            // A variable the walker cannot resolve: what the server includes there is unknown.
+            self.walk.unreadable.push(pattern.into());
+            return;
+        }
+        let pattern = self.start.base.join(pattern);
+        let files = if pattern.to_string_lossy().contains(['*', '?', '[']) {
+            self.fs.glob(&pattern)
+        } else {
+            vec![pattern]
+        };
+        for f in files {
+            self.follow(&f, depth + 1);
         }
     }
 }
@@ -385,14 +490,15 @@ pub fn crowdsec_lua_line(line: &str) -> bool {
     line.contains("[Crowdsec]") || FILES.iter().any(|f| line.contains(f))
 }
 
-/// Where a web server process reads its configuration: `(main file, folder relative paths resolve against)`.
-/// `None` when the process is not a master/parent process of `server`.
+/// How a web server process was started ([`Start`]), from its command line; `None` when the process is not a
+/// master/parent process of `server`. Its environment is the caller's to add ([`Start::env`]).
 /// - nginx/openresty: `-c FILE` (relative to `-p PREFIX`), else the compiled-in path (Debian:
 ///   `/etc/nginx/nginx.conf`; OpenResty: `/usr/local/openresty/nginx/conf/nginx.conf`); includes resolve against
 ///   the main file's folder. The master rewrites its title to `nginx: master process <original command line>`.
 /// - apache2/httpd: `-f FILE` (relative to `-d SERVERROOT`), else Debian's `/etc/apache2/apache2.conf` or
-///   `/etc/httpd/conf/httpd.conf` (RHEL); includes resolve against ServerRoot.
-pub fn server_config(p: &ProcessInfo, server: Server) -> Option<(PathBuf, PathBuf)> {
+///   `/etc/httpd/conf/httpd.conf` (RHEL); includes resolve against ServerRoot; `-D NAME` or `-DNAME` define
+///   NAME (apache's `apr_getopt` takes both).
+pub fn server_config(p: &ProcessInfo, server: Server) -> Option<Start> {
     let title = p.argv.first().map(String::as_str).unwrap_or("");
     let words: Vec<&str> = match title.split_once("master process ") {
         Some((_, command)) => command.split_whitespace().skip(1).collect(),
@@ -419,7 +525,11 @@ pub fn server_config(p: &ProcessInfo, server: Server) -> Option<(PathBuf, PathBu
                 None => "/etc/nginx/nginx.conf".into(),
             };
             let dir = conf.parent().map(Path::to_owned).unwrap_or_default();
-            Some((conf, dir))
+            Some(Start {
+                main: conf,
+                base: dir,
+                ..Start::default()
+            })
         }
         (Server::Apache, program @ ("apache2" | "httpd")) => {
             let (root, conf) = if program == "httpd" {
@@ -429,7 +539,21 @@ pub fn server_config(p: &ProcessInfo, server: Server) -> Option<(PathBuf, PathBu
             };
             let root = flag("-d").unwrap_or_else(|| root.into());
             let conf = root.join(flag("-f").unwrap_or_else(|| conf.into()));
-            Some((conf, root))
+            let defines =
+                words
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, w)| match w.strip_prefix("-D")? {
+                        "" => words.get(i + 1).map(|d| d.to_string()),
+                        d => Some(d.to_owned()),
+                    });
+            Some(Start {
+                main: conf,
+                base: root,
+                defines: defines.collect(),
+                debian_apache2: program == "apache2",
+                env: Env::default(),
+            })
         }
         _ => None,
     }
@@ -469,13 +593,13 @@ mod tests {
     }
 
     fn walk_at(server: Server, main: &str, base: &str, fs: &Mem, target: &str) -> Walk {
-        walk(
-            server,
-            Path::new(main),
-            Path::new(base),
-            fs,
-            Path::new(target),
-        )
+        let start = Start {
+            main: main.into(),
+            base: base.into(),
+            debian_apache2: true,
+            ..Start::default()
+        };
+        walk(server, &start, fs, Path::new(target))
     }
 
     /// Debian's nginx: /etc/nginx/nginx.conf, includes relative to /etc/nginx.
@@ -590,6 +714,200 @@ access_by_lua_block {
         assert_eq!(w.loads, None);
     }
 
+    /// apache's conditional sections, as apache/httpd 2.4 `server/core.c` decides them while reading
+    /// (`start_ifmod` with `find_module`: a module's source name or symbol, built in or loaded by a `LoadModule`
+    /// read before; `start_ifdefine` with `ap_exists_config_define`: `-D` and `Define`; a failed condition's
+    /// section skipped by `ap_soak_end_container`, its includes not followed). The real apache2 agrees:
+    /// tests/it/e2e_host_checks.rs `apache_includes_as_apache_dumps_them` compares with `apache2 -t -D
+    /// DUMP_INCLUDES`.
+    #[test]
+    fn apache_sections_as_apache_decides_them() {
+        let target = "/etc/crowdsec/bouncers/crowdsec-apache2-bouncer.conf";
+        let load = "LoadModule crowdsec_module /usr/lib/apache2/modules/mod_crowdsec.so\n";
+        let main = |body: &str| format!("{load}{body}");
+        let with = |body: &str, defines: &[&str]| {
+            let text = main(body);
+            let files = fs(&[
+                ("/etc/apache2/apache2.conf", text.as_str()),
+                (target, "CrowdsecURL http://x\n"),
+            ]);
+            let start = Start {
+                main: "/etc/apache2/apache2.conf".into(),
+                base: "/etc/apache2".into(),
+                defines: defines.iter().map(|d| d.to_string()).collect(),
+                debian_apache2: true,
+                ..Start::default()
+            };
+            walk(Server::Apache, &start, &files, Path::new(target))
+        };
+        let inc = format!("Include {target}\n");
+        let loaded = |w: &Walk| w.loads.is_some();
+        // Before: every section was read, so a skipped include counted.
+        assert!(loaded(&with(
+            &format!("<IfModule crowdsec_module>\n{inc}</IfModule>\n"),
+            &[]
+        )));
+        assert!(!loaded(&with(
+            &format!("<IfModule !crowdsec_module>\n{inc}</IfModule>\n"),
+            &[]
+        )));
+        assert!(!loaded(&with(
+            &format!("<IfModule ssl_module>\n{inc}</IfModule>\n"),
+            &[]
+        )));
+        // Built in (Debian's `apache2 -l`), by source name or symbol; nested sections all count.
+        let nested = format!(
+            "<IfModule mod_version.c>\n<IfModule unixd_module>\n{inc}</IfModule>\n</IfModule>\n"
+        );
+        assert!(loaded(&with(&nested, &[])));
+        // A module loaded after the section does not count (LoadModule runs as it is read).
+        let late = fs(&[
+            ("/etc/apache2/apache2.conf", "<IfModule crowdsec_module>\nInclude /b.conf\n</IfModule>\nLoadModule crowdsec_module /m.so\n"),
+            ("/b.conf", ""),
+        ]);
+        assert_eq!(
+            walk_at(
+                Server::Apache,
+                "/etc/apache2/apache2.conf",
+                "/etc/apache2",
+                &late,
+                "/b.conf"
+            )
+            .files
+            .len(),
+            1
+        );
+        // IfDefine: `-D` from the command line, `Define` before, `UnDefine`.
+        let ifdef = format!("<IfDefine CS>\n{inc}</IfDefine>\n");
+        assert!(!loaded(&with(&ifdef, &[])));
+        assert!(loaded(&with(&ifdef, &["CS"])));
+        assert!(loaded(&with(&format!("Define CS\n{ifdef}"), &[])));
+        assert!(!loaded(&with(&format!("UnDefine CS\n{ifdef}"), &["CS"])));
+        assert!(loaded(&with(
+            &format!("<IfDefine !CS>\n{inc}</IfDefine>\n"),
+            &[]
+        )));
+        // A source name not built in, once a module was loaded, is in that module's .so: unknown, not a guess;
+        // the walk says on what the answer depends.
+        let w = with(&format!("<IfModule mod_foo.c>\n{inc}</IfModule>\n"), &[]);
+        assert!(!loaded(&w));
+        assert_eq!(
+            w.undecided,
+            ["<IfModule mod_foo.c> in /etc/apache2/apache2.conf"]
+        );
+        // ... and when the answer does not depend on it, no doubt is reported.
+        let w = with(
+            &format!("<IfModule mod_foo.c>\nServerName x\n</IfModule>\n{inc}"),
+            &[],
+        );
+        assert!(loaded(&w) && w.undecided.is_empty(), "{w:?}");
+        let w = with("<IfModule mod_foo.c>\nServerName x\n</IfModule>\n", &[]);
+        assert!(!loaded(&w) && w.undecided.is_empty(), "{w:?}");
+        // A section left open at a file's end closes with it.
+        let files = fs(&[
+            (
+                "/etc/apache2/apache2.conf",
+                "Include /open.conf\nInclude /b.conf\n",
+            ),
+            ("/open.conf", "<IfModule ssl_module>\n"),
+            ("/b.conf", ""),
+        ]);
+        assert_eq!(
+            walk_at(
+                Server::Apache,
+                "/etc/apache2/apache2.conf",
+                "/etc/apache2",
+                &files,
+                "/b.conf"
+            )
+            .files
+            .len(),
+            3
+        );
+    }
+
+    /// `${VAR}` as apache/httpd 2.4 `server/core.c` `ap_resolve_env` resolves it (each line as it is read): a
+    /// `Define`d value first, then the process's environment; undefined, it stays as written (apache warns
+    /// AH00111). With only part of the environment known (Debian's envvars), an include through an unknown
+    /// variable is unknown, not skipped.
+    #[test]
+    fn apache_variables_as_ap_resolve_env() {
+        let files = fs(&[
+            ("/etc/apache2/apache2.conf", "Define D /d\nInclude ${D}/a.conf\nIncludeOptional ${E}/b.conf\nErrorLog ${APACHE_LOG_DIR}/error.log\n"),
+            ("/d/a.conf", ""),
+            ("/e/b.conf", ""),
+        ]);
+        let env = |vars: &[(&str, &str)], complete| Env {
+            vars: vars
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            complete,
+        };
+        let start = |env: Env| Start {
+            main: "/etc/apache2/apache2.conf".into(),
+            base: "/etc/apache2".into(),
+            debian_apache2: true,
+            env,
+            ..Start::default()
+        };
+        let w = walk(
+            Server::Apache,
+            &start(env(
+                &[("E", "/e"), ("APACHE_LOG_DIR", "/var/log/apache2")],
+                true,
+            )),
+            &files,
+            Path::new("/x"),
+        );
+        assert_eq!(
+            w.files,
+            [
+                PathBuf::from("/etc/apache2/apache2.conf"),
+                "/d/a.conf".into(),
+                "/e/b.conf".into()
+            ]
+        );
+        assert_eq!(w.error_logs, [PathBuf::from("/var/log/apache2/error.log")]);
+        // The whole environment known and E not in it: `${E}/b.conf` as written, which is no file.
+        let w = walk(
+            Server::Apache,
+            &start(env(&[], true)),
+            &files,
+            Path::new("/x"),
+        );
+        assert_eq!(w.unreadable, [PathBuf::from("/etc/apache2/${E}/b.conf")]);
+        assert!(w.error_logs.is_empty());
+        // Only part of it known: unknown.
+        let w = walk(
+            Server::Apache,
+            &start(env(&[], false)),
+            &files,
+            Path::new("/x"),
+        );
+        assert_eq!(w.unreadable, [PathBuf::from("${E}/b.conf")]);
+        // Debian's envvars (bookworm's, abridged), as apache2ctl sources it for /etc/apache2 and /etc/apache2-two.
+        let envvars = "unset HOME\nif [ \"${APACHE_CONFDIR##/etc/apache2-}\" != \"${APACHE_CONFDIR}\" ] ; then\n\tSUFFIX=\"-${APACHE_CONFDIR##/etc/apache2-}\"\nelse\n\tSUFFIX=\nfi\nexport APACHE_RUN_USER=www-data\nexport APACHE_PID_FILE=/var/run/apache2$SUFFIX/apache2.pid\nexport APACHE_LOG_DIR=/var/log/apache2$SUFFIX\nexport LANG=C\nexport LANG\nexport X=\"$(hostname)\"\n";
+        let vars = apache::debian_envvars(envvars, Path::new("/etc/apache2"));
+        let get = |vars: &[(String, String)], n: &str| {
+            vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            get(&vars, "APACHE_LOG_DIR").as_deref(),
+            Some("/var/log/apache2")
+        );
+        assert_eq!(
+            get(&vars, "APACHE_CONFDIR").as_deref(),
+            Some("/etc/apache2")
+        );
+        assert_eq!(get(&vars, "X"), None);
+        let two = apache::debian_envvars(envvars, Path::new("/etc/apache2-two"));
+        assert_eq!(
+            get(&two, "APACHE_PID_FILE").as_deref(),
+            Some("/var/run/apache2-two/apache2.pid")
+        );
+    }
+
     #[test]
     fn server_command_lines() {
         use crate::crowdsec::host_evidence::process::ProcessInfo;
@@ -601,26 +919,26 @@ access_by_lua_block {
         // Seen here: Debian 12's nginx 1.22 master after it rewrote its title.
         let master = p(&["nginx: master process /usr/sbin/nginx -p /tmp/n -c /tmp/n/nginx.conf -e /tmp/n/error.log"]);
         assert_eq!(
-            server_config(&master, Server::Nginx),
+            server_config(&master, Server::Nginx).map(|s| (s.main, s.base)),
             Some(("/tmp/n/nginx.conf".into(), "/tmp/n".into()))
         );
         assert_eq!(
-            server_config(&p(&["nginx: worker process"]), Server::Nginx),
+            server_config(&p(&["nginx: worker process"]), Server::Nginx).map(|s| (s.main, s.base)),
             None
         );
         let debian = p(&["nginx: master process /usr/sbin/nginx -g daemon on; master_process on;"]);
         assert_eq!(
-            server_config(&debian, Server::Nginx),
+            server_config(&debian, Server::Nginx).map(|s| (s.main, s.base)),
             Some(("/etc/nginx/nginx.conf".into(), "/etc/nginx".into()))
         );
         let relative = p(&["/usr/sbin/nginx", "-p", "/srv/n", "-c", "conf/nginx.conf"]);
         assert_eq!(
-            server_config(&relative, Server::Nginx),
+            server_config(&relative, Server::Nginx).map(|s| (s.main, s.base)),
             Some(("/srv/n/conf/nginx.conf".into(), "/srv/n/conf".into()))
         );
         let apache = p(&["/usr/sbin/apache2", "-k", "start"]);
         assert_eq!(
-            server_config(&apache, Server::Apache),
+            server_config(&apache, Server::Apache).map(|s| (s.main, s.base)),
             Some(("/etc/apache2/apache2.conf".into(), "/etc/apache2".into()))
         );
         let own = p(&[
@@ -633,10 +951,13 @@ access_by_lua_block {
             "start",
         ]);
         assert_eq!(
-            server_config(&own, Server::Apache),
+            server_config(&own, Server::Apache).map(|s| (s.main, s.base)),
             Some(("/tmp/a/httpd.conf".into(), "/tmp/a".into()))
         );
-        assert_eq!(server_config(&apache, Server::Nginx), None);
+        assert_eq!(
+            server_config(&apache, Server::Nginx).map(|s| (s.main, s.base)),
+            None
+        );
     }
 
     #[test]
