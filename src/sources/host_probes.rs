@@ -411,6 +411,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn environ_entries() {
+        let vars = environ_vars(b"APACHE_CONFDIR=/etc/apache2\0A=b=c\0NOEQUALS\0\0");
+        let want = [("APACHE_CONFDIR", "/etc/apache2"), ("A", "b=c")]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()));
+        assert_eq!(vars, want);
+    }
+
+    #[test]
     fn tail_starts_at_a_line() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("x.log");

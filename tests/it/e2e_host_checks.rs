@@ -398,7 +398,8 @@ fn running_of(
 /// cs-nginx-bouncer b1c37a9a nginx/crowdsec_nginx.conf), `running` is 1. The CrowdSec Lua library itself is not
 /// in Debian (it needs lua-resty-http, which Debian does not ship), so the block loads it with `pcall`: what is
 /// proven is the process and configuration reading, not that the library works. Debian's apache2 runs without
-/// the module (running 0); with it, apache would refuse to start, since no mod_crowdsec exists here.
+/// the module (running 0), its conf-enabled folder included through `${CS_CONF_DIR}` of its environment; with the
+/// module, apache would refuse to start, since no mod_crowdsec exists here.
 #[test]
 fn module_bouncers_in_real_web_servers() {
     let dir = tempfile::tempdir().unwrap();
@@ -512,7 +513,7 @@ fn module_bouncers_in_real_web_servers() {
     std::fs::write(
         aroot.join("httpd.conf"),
         format!(
-            "ServerRoot {r}\nLoadModule mpm_event_module {m}/mod_mpm_event.so\nLoadModule authz_core_module {m}/mod_authz_core.so\nListen 127.0.0.1:{aport}\nPidFile {r}/httpd.pid\nErrorLog {r}/error.log\nServerName localhost\nDocumentRoot {r}\nUser nobody\nGroup nogroup\nIncludeOptional conf-enabled/*.conf\n",
+            "ServerRoot {r}\nLoadModule mpm_event_module {m}/mod_mpm_event.so\nLoadModule authz_core_module {m}/mod_authz_core.so\nListen 127.0.0.1:{aport}\nPidFile {r}/httpd.pid\nErrorLog {r}/error.log\nServerName localhost\nDocumentRoot {r}\nUser nobody\nGroup nogroup\nIncludeOptional ${{CS_CONF_DIR}}/*.conf\n",
             r = aroot.display(),
             m = amods.display()
         ),
@@ -533,7 +534,8 @@ fn module_bouncers_in_real_web_servers() {
                 &aroot.join("httpd.conf").display().to_string(),
                 "-DFOREGROUND",
             ])
-            .env("LD_LIBRARY_PATH", &lib),
+            .env("LD_LIBRARY_PATH", &lib)
+            .env("CS_CONF_DIR", aroot.join("conf-enabled")),
         d.join("apache.out"),
     );
     wait_until("apache to listen", Duration::from_secs(10), || {
@@ -546,6 +548,9 @@ fn module_bouncers_in_real_web_servers() {
         detail.starts_with("module not loaded: apache2 runs"),
         "{detail}"
     );
+    // Its include through `${CS_CONF_DIR}` resolved from the process's environment (/proc/<pid>/environ): the
+    // one file there was read (unresolved, the answer would be "not checked").
+    assert!(detail.contains("and the 1 files it includes"), "{detail}");
     apache.terminate(Duration::from_secs(5));
 }
 

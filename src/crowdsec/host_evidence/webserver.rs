@@ -2,7 +2,10 @@
 //! reads it: from its main file through every include, globs expanded in sorted order, relative paths against the
 //! server's prefix / ServerRoot. One walker ([`walk`]) for both servers; what differs is data ([`Syntax`]) and the
 //! judgement of "loads" ([`Server::loads`]). Bounded: at most [`MAX_FILES`] files, [`MAX_DEPTH`] levels of
-//! includes. The reading itself is the caller's ([`ConfFs`]).
+//! includes. The reading itself is the caller's ([`ConfFs`]). The servers' own parsers are the specification:
+//! nginx's words as `ngx_conf_read_token` reads them ([`nginx_tokens`]); apache's conditional sections and
+//! `${VAR}` as `server/core.c` decides them ([`apache`]). Tests compare the files read with what the real
+//! servers say they include (`nginx -T`, `apache2 -t -D DUMP_INCLUDES`, tests/it/e2e_host_checks.rs).
 //!
 //! What "loads the module for this file" means, from the bouncers' own files:
 //! - nginx/openresty: cs-nginx-bouncer b1c37a9a `nginx/crowdsec_nginx.conf` (installed in
@@ -1060,6 +1063,14 @@ access_by_lua_block {
         "\n",
         "\\\n",
         "a",
+        "<IfModule !crowdsec_module>",
+        "<IfModule foo.c>",
+        "</IfModule>",
+        "<IfDefine A>",
+        "</IfDefine>",
+        "Define A ${A}/",
+        "${",
+        "$",
     ];
 
     proptest::proptest! {
@@ -1072,6 +1083,8 @@ access_by_lua_block {
             for server in [Server::Nginx, Server::Apache] {
                 let w = walk_at(server, "/c/main.conf", "/c", &mem, "/c/x.conf");
                 proptest::prop_assert!(!w.files.is_empty() && w.files.len() <= MAX_FILES);
+                // A doubt is reported only when there is no answer.
+                proptest::prop_assert!(w.undecided.is_empty() || w.loads.is_none());
             }
         }
     }
