@@ -633,14 +633,14 @@ fn nginx_includes_as_nginx_dumps_them() {
 /// `apache_variables_as_ap_resolve_env`): `apache2 -t -D DUMP_INCLUDES` lists every file it includes, in order,
 /// and the walk reads the same files, for each set of `-D` defines and environment: `<IfModule>` by symbol and by
 /// source name, negated, of a built-in module and of one loaded before, nested `<IfDefine>`, `Define`d and
-/// environment variables, an undefined variable kept as written (nothing included).
+/// environment variables, an undefined variable kept as written (nothing included), a quoted path with a space.
 #[test]
 fn apache_includes_as_apache_dumps_them() {
     use crowdsec_bouncer_exporter::sources::host_probes::{walk_on_disk, Env, Start, WebServer};
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("inc")).unwrap();
-    for n in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+    for n in ["a", "b", "c", "d", "e", "f", "g", "h", "sp ace"] {
         std::fs::write(root.join(format!("inc/{n}.conf")), format!("# {n}\n")).unwrap();
     }
     let mods = sbin("apache2")
@@ -656,7 +656,7 @@ fn apache_includes_as_apache_dumps_them() {
             "ServerRoot {r}\nLoadModule mpm_event_module {m}/mod_mpm_event.so\nLoadModule authz_core_module {m}/mod_authz_core.so\nListen 127.0.0.1:{port}\nPidFile {r}/httpd.pid\nErrorLog {r}/error.log\nServerName localhost\n\
 <IfModule authz_core_module>\n  Include inc/a.conf\n</IfModule>\n<IfModule !authz_core_module>\n  Include inc/b.conf\n</IfModule>\n\
 <IfModule ssl_module>\n  Include inc/c.conf\n</IfModule>\n<IfModule mod_version.c>\n  Include inc/d.conf\n  <IfDefine FOO>\n    Include inc/e.conf\n  </IfDefine>\n\
-  <IfDefine !FOO>\n    Include inc/f.conf\n  </IfDefine>\n</IfModule>\nDefine BAR inc\nInclude ${{BAR}}/g.conf\nIncludeOptional ${{MYDIR}}/h.conf\n",
+  <IfDefine !FOO>\n    Include inc/f.conf\n  </IfDefine>\n</IfModule>\nDefine BAR inc\nInclude ${{BAR}}/g.conf\nIncludeOptional ${{MYDIR}}/h.conf\nInclude \"inc/sp ace.conf\"\n",
             r = root.display(),
             m = mods.display(),
             port = free_port()

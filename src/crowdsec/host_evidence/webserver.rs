@@ -459,21 +459,56 @@ fn lua_block(b: &[char], open: usize) -> (String, usize) {
 }
 
 /// Apache directives: one a line (a trailing `\` joins the next), `#` comments only at a line's start; names
-/// lowercased, quotes trimmed from arguments.
+/// lowercased; words as [`apache_words`] splits them.
 fn apache_directives(text: &str) -> FileDirectives {
     text.replace("\\\n", " ")
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(|line| {
-            let mut words = line.split_whitespace();
-            let name = words.next().unwrap_or("").to_ascii_lowercase();
-            (
-                name,
-                words.map(|w| w.trim_matches('"').to_owned()).collect(),
-            )
+            let mut words = apache_words(line).into_iter();
+            let name = words.next().unwrap_or_default().to_ascii_lowercase();
+            (name, words.collect())
         })
         .collect()
+}
+
+/// A line's words as apache/httpd 2.4 `server/util.c` `ap_getword_conf` takes them: a word starting with `"` or
+/// `'` runs to the same quote (a `\` before that quote or a `\` skips it), else up to whitespace; then
+/// `substring_conf` drops the `\` of `\\` (and, in a quoted word, of `\<quote>`).
+fn apache_words(line: &str) -> Vec<String> {
+    let b: Vec<char> = line.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let quote = Some(b[i]).filter(|c| matches!(c, '"' | '\''));
+        let start = if quote.is_some() { i + 1 } else { i };
+        let mut end = start;
+        while end < b.len() && quote.map_or(!b[end].is_whitespace(), |q| b[end] != q) {
+            let escaped = b[end] == '\\'
+                && quote.is_some()
+                && matches!(b.get(end + 1), Some(&c) if c == '\\' || Some(c) == quote);
+            end += if escaped { 2 } else { 1 };
+        }
+        let end = end.min(b.len());
+        let mut word = String::new();
+        let mut j = start;
+        while j < end {
+            let unescape =
+                b[j] == '\\' && j + 1 < end && (b[j + 1] == '\\' || Some(b[j + 1]) == quote);
+            j += usize::from(unescape);
+            word.push(b[j]);
+            j += 1;
+        }
+        out.push(word);
+        // Past the closing quote.
+        i = end + usize::from(quote.is_some());
+    }
+    out
 }
 
 /// A line of a web server's error log written by the CrowdSec Lua module: nginx prefixes `ngx.log` lines with
@@ -826,6 +861,32 @@ access_by_lua_block {
             .files
             .len(),
             3
+        );
+    }
+
+    /// apache's words, from apache/httpd 2.4 `server/util.c` `ap_getword_conf` and `substring_conf`: quotes keep
+    /// spaces; `\"` in a `"` word and `\\` anywhere lose their `\`; before, quotes were trimmed from whitespace-
+    /// split words, so a quoted path with a space was two words.
+    #[test]
+    fn apache_words_as_ap_getword_conf() {
+        assert_eq!(
+            apache_words(r#"Include "/etc/my conf/x.conf" 'a b' c\\d "e\"f" g\h"#),
+            [
+                "Include",
+                "/etc/my conf/x.conf",
+                "a b",
+                "c\\d",
+                "e\"f",
+                "g\\h"
+            ]
+        );
+        assert_eq!(
+            apache_words("<IfModule !ssl_module>"),
+            ["<IfModule", "!ssl_module>"]
+        );
+        assert_eq!(
+            apache_words("x \"unterminated \\"),
+            ["x", "unterminated \\"]
         );
     }
 
