@@ -24,7 +24,7 @@ use crate::crowdsec::host_evidence::log::{infer_offset, scan, TAIL_BYTES};
 use crate::crowdsec::host_evidence::process::{config_path, proc_hidepid, ProcView, ProcessInfo};
 use crate::crowdsec::host_evidence::systemd::{parse_show, UnitState, PROPERTIES};
 use crate::crowdsec::host_evidence::webserver::{
-    self, apache, crowdsec_lua_line, server_config, ConfFs, Server,
+    self, apache_sections, crowdsec_lua_line, server_config, ConfFs, Server,
 };
 
 /// How the host checks look.
@@ -245,7 +245,9 @@ impl HostView {
             }
         }
         let vars = match fs.read(&start.base.join("envvars")) {
-            Some(text) if start.debian_apache2 => apache::debian_envvars(&text, &start.base),
+            Some(text) if start.debian_apache2 => {
+                apache_sections::debian_envvars(&text, &start.base)
+            }
             _ => Vec::new(),
         };
         Env {

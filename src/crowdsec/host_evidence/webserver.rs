@@ -4,7 +4,7 @@
 //! judgement of "loads" ([`Server::loads`]). Bounded: at most [`MAX_FILES`] files, [`MAX_DEPTH`] levels of
 //! includes. The reading itself is the caller's ([`ConfFs`]). The servers' own parsers are the specification:
 //! nginx's words as `ngx_conf_read_token` reads them ([`nginx_tokens`]); apache's conditional sections and
-//! `${VAR}` as `server/core.c` decides them ([`apache`]). Tests compare the files read with what the real
+//! `${VAR}` as `server/core.c` decides them ([`apache_sections`]). Tests compare the files read with what the real
 //! servers say they include (`nginx -T`, `apache2 -t -D DUMP_INCLUDES`, tests/it/e2e_host_checks.rs).
 //!
 //! What "loads the module for this file" means, from the bouncers' own files:
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use super::process::ProcessInfo;
 
-pub mod apache;
+pub mod apache_sections;
 
 const MAX_FILES: usize = 256;
 const MAX_DEPTH: usize = 16;
@@ -58,7 +58,7 @@ pub struct Start {
     pub base: PathBuf,
     /// apache: the `-D NAME` of its command line (`<IfDefine NAME>`).
     pub defines: Vec<String>,
-    /// apache: the program is Debian's `apache2`, whose built-in modules are known ([`apache::DEBIAN_BUILTIN`]).
+    /// apache: the program is Debian's `apache2`, whose built-in modules are known ([`apache_sections::DEBIAN_BUILTIN`]).
     pub debian_apache2: bool,
     /// apache: its environment, for `${VAR}`.
     pub env: Env,
@@ -103,7 +103,7 @@ struct Syntax {
     include: &'static [&'static str],
     /// The directive that names the error log (first argument).
     error_log: &'static str,
-    /// apache's conditional sections, `LoadModule`, `Define` and `${VAR}` ([`apache`]).
+    /// apache's conditional sections, `LoadModule`, `Define` and `${VAR}` ([`apache_sections`]).
     conditional: bool,
     /// A relative error log is relative to the base folder (apache's ServerRoot). nginx's is relative to its
     /// prefix (`-p`), not to the configuration's folder: not followed rather than guessed (`stderr`, `syslog:`,
@@ -182,7 +182,7 @@ impl Server {
 /// base folder (nginx: the main file's folder, as `ngx_conf_full_name` with the configuration prefix; apache:
 /// ServerRoot). `target` is the bouncer file.
 ///
-/// apache's conditional sections are read as apache reads them ([`apache`]): a section apache skips is not
+/// apache's conditional sections are read as apache reads them ([`apache_sections`]): a section apache skips is not
 /// read; one the walker cannot decide is read as "maybe", and the answer holds only if it does not depend on it:
 /// loaded when the sure part loads the module, not loaded when even the maybe parts do not; else no answer and
 /// [`Walk::undecided`] says why.
@@ -229,7 +229,7 @@ struct Reader<'a> {
     /// Files read inside a section the walker could not decide.
     unsure_files: Vec<PathBuf>,
     /// apache: the sections open, innermost last, and what it knows of modules, defines and variables.
-    state: apache::State,
+    state: apache_sections::State,
 }
 
 impl<'a> Reader<'a> {
@@ -241,7 +241,7 @@ impl<'a> Reader<'a> {
             walk: Walk::default(),
             directives: Vec::new(),
             unsure_files: Vec::new(),
-            state: apache::State::new(start),
+            state: apache_sections::State::new(start),
         }
     }
 
@@ -952,7 +952,7 @@ access_by_lua_block {
         assert_eq!(w.unreadable, [PathBuf::from("${E}/b.conf")]);
         // Debian's envvars (bookworm's, abridged), as apache2ctl sources it for /etc/apache2 and /etc/apache2-two.
         let envvars = "unset HOME\nif [ \"${APACHE_CONFDIR##/etc/apache2-}\" != \"${APACHE_CONFDIR}\" ] ; then\n\tSUFFIX=\"-${APACHE_CONFDIR##/etc/apache2-}\"\nelse\n\tSUFFIX=\nfi\nexport APACHE_RUN_USER=www-data\nexport APACHE_PID_FILE=/var/run/apache2$SUFFIX/apache2.pid\nexport APACHE_LOG_DIR=/var/log/apache2$SUFFIX\nexport LANG=C\nexport LANG\nexport X=\"$(hostname)\"\n";
-        let vars = apache::debian_envvars(envvars, Path::new("/etc/apache2"));
+        let vars = apache_sections::debian_envvars(envvars, Path::new("/etc/apache2"));
         let get = |vars: &[(String, String)], n: &str| {
             vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
         };
@@ -965,7 +965,7 @@ access_by_lua_block {
             Some("/etc/apache2")
         );
         assert_eq!(get(&vars, "X"), None);
-        let two = apache::debian_envvars(envvars, Path::new("/etc/apache2-two"));
+        let two = apache_sections::debian_envvars(envvars, Path::new("/etc/apache2-two"));
         assert_eq!(
             get(&two, "APACHE_PID_FILE").as_deref(),
             Some("/var/run/apache2-two/apache2.pid")
