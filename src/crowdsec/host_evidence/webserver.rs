@@ -950,7 +950,8 @@ access_by_lua_block {
             Path::new("/x"),
         );
         assert_eq!(w.unreadable, [PathBuf::from("${E}/b.conf")]);
-        // Debian's envvars (bookworm's, abridged), as apache2ctl sources it for /etc/apache2 and /etc/apache2-two.
+        // Debian 12's /etc/apache2/envvars (apache2 2.4.71-1~deb12u1, abridged: its if/SUFFIX and export lines as
+        // shipped, one command substitution added), as apache2ctl sources it for /etc/apache2 and /etc/apache2-two.
         let envvars = "unset HOME\nif [ \"${APACHE_CONFDIR##/etc/apache2-}\" != \"${APACHE_CONFDIR}\" ] ; then\n\tSUFFIX=\"-${APACHE_CONFDIR##/etc/apache2-}\"\nelse\n\tSUFFIX=\nfi\nexport APACHE_RUN_USER=www-data\nexport APACHE_PID_FILE=/var/run/apache2$SUFFIX/apache2.pid\nexport APACHE_LOG_DIR=/var/log/apache2$SUFFIX\nexport LANG=C\nexport LANG\nexport X=\"$(hostname)\"\n";
         let vars = apache_sections::debian_envvars(envvars, Path::new("/etc/apache2"));
         let get = |vars: &[(String, String)], n: &str| {
@@ -970,6 +971,21 @@ access_by_lua_block {
             get(&two, "APACHE_PID_FILE").as_deref(),
             Some("/var/run/apache2-two/apache2.pid")
         );
+        // Debian's apache2.conf line, through envvars only (the process's environment unreadable): its error log.
+        let debian = fs(&[(
+            "/etc/apache2/apache2.conf",
+            "ErrorLog ${APACHE_LOG_DIR}/error.log\n",
+        )]);
+        let w = walk(
+            Server::Apache,
+            &start(Env {
+                vars,
+                complete: false,
+            }),
+            &debian,
+            Path::new("/x"),
+        );
+        assert_eq!(w.error_logs, [PathBuf::from("/var/log/apache2/error.log")]);
     }
 
     #[test]
