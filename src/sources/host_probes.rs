@@ -24,7 +24,7 @@ use crate::crowdsec::host_evidence::log::{infer_offset, scan, TAIL_BYTES};
 use crate::crowdsec::host_evidence::process::{config_path, proc_hidepid, ProcView, ProcessInfo};
 use crate::crowdsec::host_evidence::systemd::{parse_show, UnitState, PROPERTIES};
 use crate::crowdsec::host_evidence::webserver::{
-    self, crowdsec_lua_line, server_config, ConfFs, Server,
+    self, apache_sections, crowdsec_lua_line, server_config, ConfFs, Server,
 };
 
 /// How the host checks look.
@@ -61,6 +61,8 @@ pub struct HostView {
 
 /// At most this many bytes of one `/proc/<pid>/cmdline`.
 const CMDLINE_BYTES: u64 = 64 * 1024;
+/// `/proc/<pid>/environ` is read up to this; a longer one is not the whole environment.
+const ENVIRON_BYTES: u64 = 256 * 1024;
 /// At most this much output of one command (journalctl is also limited to its last lines).
 const COMMAND_BYTES: u64 = TAIL_BYTES;
 
@@ -204,9 +206,10 @@ impl HostView {
         let mut seen: Vec<PathBuf> = Vec::new();
         let mut out = Vec::new();
         for p in &self.processes {
-            let Some((conf, dir)) = server_config(p, server) else {
+            let Some(mut start) = server_config(p, server) else {
                 continue;
             };
+            let conf = start.main.clone();
             // apache's children repeat their parent's command line: one walk per configuration.
             if seen.contains(&conf) {
                 continue;
@@ -215,7 +218,10 @@ impl HostView {
             let fs = RootFs {
                 root: self.through_root(p.pid, Path::new("/")),
             };
-            let walk = webserver::walk(server, &conf, &dir, &fs, target);
+            if server == Server::Apache {
+                start.env = self.apache_env(p, &start, &fs);
+            }
+            let walk = webserver::walk(server, &start, &fs, target);
             out.push(ServerWalk {
                 process: p.clone(),
                 conf,
@@ -223,6 +229,31 @@ impl HostView {
             });
         }
         out
+    }
+
+    /// apache's environment, for `${VAR}`: `/proc/<pid>/environ` when readable (the whole of it), else the
+    /// variables Debian's `envvars` exports (apache2ctl sources it before it starts apache2; a unit's own
+    /// `Environment=` may add more, so not the whole).
+    fn apache_env(&self, p: &ProcessInfo, start: &Start, fs: &RootFs) -> Env {
+        let environ = self.cfg.proc_root.join(p.pid.to_string()).join("environ");
+        if let Ok(bytes) = crate::values::file::read_prefix(&environ, ENVIRON_BYTES) {
+            if !bytes.is_empty() {
+                return Env {
+                    vars: environ_vars(&bytes),
+                    complete: (bytes.len() as u64) < ENVIRON_BYTES,
+                };
+            }
+        }
+        let vars = match fs.read(&start.base.join("envvars")) {
+            Some(text) if start.debian_apache2 => {
+                apache_sections::debian_envvars(&text, &start.base)
+            }
+            _ => Vec::new(),
+        };
+        Env {
+            vars,
+            complete: false,
+        }
     }
 
     fn since(&self) -> f64 {
@@ -317,9 +348,30 @@ fn process(dir: &Path, pid: u32) -> Option<ProcessInfo> {
     Some(ProcessInfo { pid, argv, cwd })
 }
 
+/// `/proc/<pid>/environ`'s `NAME=value` entries (NUL-separated; lossy UTF-8).
+fn environ_vars(bytes: &[u8]) -> Vec<(String, String)> {
+    bytes
+        .split(|b| *b == 0)
+        .filter_map(|entry| {
+            let entry = String::from_utf8_lossy(entry);
+            let (name, value) = entry.split_once('=')?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
 /// `path` under `root` (an absolute path made relative to it).
 fn under(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+pub use crate::crowdsec::host_evidence::webserver::{Env, Server as WebServer, Start, Walk};
+
+/// A web server configuration walked as it is on disk here (what [`HostView::check`] reads, without a process):
+/// the tests compare it with what the real servers say they include.
+pub fn walk_on_disk(server: Server, start: &Start, target: &Path) -> Walk {
+    let fs = RootFs { root: "/".into() };
+    webserver::walk(server, start, &fs, target)
 }
 
 /// Reads a web server's configuration as the server sees it: under `root` (`/proc/<pid>/root`, or `/`).
@@ -359,6 +411,14 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+
+    #[test]
+    fn environ_entries() {
+        let vars = environ_vars(b"APACHE_CONFDIR=/etc/apache2\0A=b=c\0NOEQUALS\0\0");
+        let want = [("APACHE_CONFDIR", "/etc/apache2"), ("A", "b=c")]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()));
+        assert_eq!(vars, want);
+    }
 
     #[test]
     fn tail_starts_at_a_line() {

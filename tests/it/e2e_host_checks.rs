@@ -398,7 +398,8 @@ fn running_of(
 /// cs-nginx-bouncer b1c37a9a nginx/crowdsec_nginx.conf), `running` is 1. The CrowdSec Lua library itself is not
 /// in Debian (it needs lua-resty-http, which Debian does not ship), so the block loads it with `pcall`: what is
 /// proven is the process and configuration reading, not that the library works. Debian's apache2 runs without
-/// the module (running 0); with it, apache would refuse to start, since no mod_crowdsec exists here.
+/// the module (running 0), its conf-enabled folder included through `${CS_CONF_DIR}` of its environment; with the
+/// module, apache would refuse to start, since no mod_crowdsec exists here.
 #[test]
 fn module_bouncers_in_real_web_servers() {
     let dir = tempfile::tempdir().unwrap();
@@ -512,7 +513,7 @@ fn module_bouncers_in_real_web_servers() {
     std::fs::write(
         aroot.join("httpd.conf"),
         format!(
-            "ServerRoot {r}\nLoadModule mpm_event_module {m}/mod_mpm_event.so\nLoadModule authz_core_module {m}/mod_authz_core.so\nListen 127.0.0.1:{aport}\nPidFile {r}/httpd.pid\nErrorLog {r}/error.log\nServerName localhost\nDocumentRoot {r}\nUser nobody\nGroup nogroup\nIncludeOptional conf-enabled/*.conf\n",
+            "ServerRoot {r}\nLoadModule mpm_event_module {m}/mod_mpm_event.so\nLoadModule authz_core_module {m}/mod_authz_core.so\nListen 127.0.0.1:{aport}\nPidFile {r}/httpd.pid\nErrorLog {r}/error.log\nServerName localhost\nDocumentRoot {r}\nUser nobody\nGroup nogroup\nIncludeOptional ${{CS_CONF_DIR}}/*.conf\n",
             r = aroot.display(),
             m = amods.display()
         ),
@@ -533,7 +534,8 @@ fn module_bouncers_in_real_web_servers() {
                 &aroot.join("httpd.conf").display().to_string(),
                 "-DFOREGROUND",
             ])
-            .env("LD_LIBRARY_PATH", &lib),
+            .env("LD_LIBRARY_PATH", &lib)
+            .env("CS_CONF_DIR", aroot.join("conf-enabled")),
         d.join("apache.out"),
     );
     wait_until("apache to listen", Duration::from_secs(10), || {
@@ -546,5 +548,172 @@ fn module_bouncers_in_real_web_servers() {
         detail.starts_with("module not loaded: apache2 runs"),
         "{detail}"
     );
+    // Its include through `${CS_CONF_DIR}` resolved from the process's environment (/proc/<pid>/environ): the
+    // one file there was read (unresolved, the answer would be "not checked").
+    assert!(detail.contains("and the 1 files it includes"), "{detail}");
     apache.terminate(Duration::from_secs(5));
+}
+
+/// The files a walk read, each once, in the order first read (as `nginx -T` and apache's DUMP_INCLUDES list them).
+fn first_reads(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for f in files {
+        if !out.contains(f) {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+/// The real nginx as the oracle of the walker's tokenizer (src/crowdsec/host_evidence/webserver.rs
+/// `nginx_reads_words_as_ngx_conf_read_token`): `nginx -T` dumps every file it reads (`# configuration file
+/// <path>:`, each once), and the walk reads the same files in the same order, through quoted `;`/`{`/`}`, a
+/// quoted include path with `;`, unquoted ones with `#` and `}` (the walker once ended the word at `}` and lost
+/// that include), a commented-out include and a quoted glob.
+#[test]
+fn nginx_includes_as_nginx_dumps_them() {
+    use crowdsec_bouncer_exporter::sources::host_probes::{
+        walk_on_disk, Start, WebServer as Server,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("conf/conf.d")).unwrap();
+    let conf = d.join("conf/nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 16; }}\nhttp {{\n  log_format j escape=json '{{' '\"t\":\"$time_iso8601\"' '}}';\n  map $uri $semi {{ default \";\"; }}\n  include \"conf.d/a;b.conf\";\n  include conf.d/x#y.conf; include conf.d/x}}y.inc; # include conf.d/never.inc;\n  include 'conf.d/*.conf';\n}}\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    for (name, text) in [
+        ("a;b.conf", "map $uri $z { default \"}\"; }\n"),
+        ("x#y.conf", "add_header X \"{\";\n"),
+        ("c.conf", "access_log off;\n"),
+        ("x}y.inc", "access_log off;\n"),
+        ("never.inc", "access_log off;\n"),
+    ] {
+        std::fs::write(d.join("conf/conf.d").join(name), text).unwrap();
+    }
+    let out = Command::new(sbin("nginx"))
+        .arg("-T")
+        .arg("-p")
+        .arg(d)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-e")
+        .arg(d.join("error.log"))
+        .env("LD_LIBRARY_PATH", parts_lib())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dumped: Vec<PathBuf> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("# configuration file ")?.strip_suffix(':'))
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(dumped.len(), 5, "{stdout}");
+    let start = Start {
+        main: conf.clone(),
+        base: d.join("conf"),
+        ..Start::default()
+    };
+    let walk = walk_on_disk(Server::Nginx, &start, Path::new("/none"));
+    assert_eq!(first_reads(&walk.files), dumped);
+}
+
+/// The real apache2 as the oracle of the walker's conditional sections and `${VAR}`
+/// (src/crowdsec/host_evidence/webserver.rs `apache_sections_as_apache_decides_them`,
+/// `apache_variables_as_ap_resolve_env`): `apache2 -t -D DUMP_INCLUDES` lists every file it includes, in order,
+/// and the walk reads the same files, for each set of `-D` defines and environment: `<IfModule>` by symbol and by
+/// source name, negated, of a built-in module and of one loaded before, nested `<IfDefine>`, `Define`d and
+/// environment variables, an undefined variable kept as written (nothing included), a quoted path with a space.
+#[test]
+fn apache_includes_as_apache_dumps_them() {
+    use crowdsec_bouncer_exporter::sources::host_probes::{walk_on_disk, Env, Start, WebServer};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("inc")).unwrap();
+    for n in ["a", "b", "c", "d", "e", "f", "g", "h", "sp ace"] {
+        std::fs::write(root.join(format!("inc/{n}.conf")), format!("# {n}\n")).unwrap();
+    }
+    let mods = sbin("apache2")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("lib/apache2/modules");
+    let conf = root.join("httpd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "ServerRoot {r}\nLoadModule mpm_event_module {m}/mod_mpm_event.so\nLoadModule authz_core_module {m}/mod_authz_core.so\nListen 127.0.0.1:{port}\nPidFile {r}/httpd.pid\nErrorLog {r}/error.log\nServerName localhost\n\
+<IfModule authz_core_module>\n  Include inc/a.conf\n</IfModule>\n<IfModule !authz_core_module>\n  Include inc/b.conf\n</IfModule>\n\
+<IfModule ssl_module>\n  Include inc/c.conf\n</IfModule>\n<IfModule mod_version.c>\n  Include inc/d.conf\n  <IfDefine FOO>\n    Include inc/e.conf\n  </IfDefine>\n\
+  <IfDefine !FOO>\n    Include inc/f.conf\n  </IfDefine>\n</IfModule>\nDefine BAR inc\nInclude ${{BAR}}/g.conf\nIncludeOptional ${{MYDIR}}/h.conf\nInclude \"inc/sp ace.conf\"\n",
+            r = root.display(),
+            m = mods.display(),
+            port = free_port()
+        ),
+    )
+    .unwrap();
+    for (defines, env) in [
+        (vec![], vec![]),
+        (vec!["FOO"], vec![]),
+        (
+            vec![],
+            vec![("MYDIR", root.join("inc").display().to_string())],
+        ),
+    ] {
+        let mut cmd = Command::new(sbin("apache2"));
+        cmd.arg("-d")
+            .arg(root)
+            .arg("-f")
+            .arg(&conf)
+            .args(["-t", "-D", "DUMP_INCLUDES"]);
+        for d in &defines {
+            cmd.args(["-D", d]);
+        }
+        let env: Vec<(String, String)> = env.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+        cmd.env_clear()
+            .env("LD_LIBRARY_PATH", parts_lib())
+            .envs(env.iter().cloned());
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // `  (*) /main.conf`, then `    (<line>) /included.conf` for each include.
+        let dumped: Vec<PathBuf> = stdout
+            .lines()
+            .filter_map(|l| {
+                Some(PathBuf::from(
+                    l.trim().strip_prefix('(')?.split_once(") ")?.1,
+                ))
+            })
+            .collect();
+        let mut vars = env.clone();
+        vars.push(("LD_LIBRARY_PATH".into(), parts_lib()));
+        let start = Start {
+            main: conf.clone(),
+            base: root.to_owned(),
+            defines: defines.iter().map(|d| d.to_string()).collect(),
+            debian_apache2: true,
+            env: Env {
+                vars,
+                complete: true,
+            },
+        };
+        let walk = walk_on_disk(WebServer::Apache, &start, Path::new("/none"));
+        assert_eq!(walk.files, dumped, "-D {defines:?}, env {env:?}: {stdout}");
+        assert!(walk.undecided.is_empty(), "{walk:?}");
+    }
 }

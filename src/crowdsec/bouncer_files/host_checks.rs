@@ -135,6 +135,15 @@ pub fn module_evidence(
             w.process.pid
         ));
     }
+    // A configuration whose answer depends on a section the walker could not decide.
+    if let Some(w) = walks.iter().find(|w| !w.walk.undecided.is_empty()) {
+        return RunningEvidence::Unknown(format!(
+            "not checked: {} (pid {}) runs, but whether its configuration loads the CrowdSec module depends on {}, which the exporter cannot decide from the files",
+            w.process.program(),
+            w.process.pid,
+            w.walk.undecided.join(", ")
+        ));
+    }
     if let Some(w) = walks.first() {
         return RunningEvidence::ModuleNotLoaded(w.clone());
     }
@@ -536,6 +545,7 @@ mod tests {
                 unreadable: unreadable.iter().map(PathBuf::from).collect(),
                 loads: loads.map(str::to_owned),
                 error_logs: vec![],
+                undecided: vec![],
             },
         };
         let m = |walks: &[ServerWalk], unit, view: &ProcView| {
@@ -559,6 +569,16 @@ mod tests {
         };
         assert!(
             why.contains("/etc/nginx/conf.d/crowdsec_nginx.conf"),
+            "{why}"
+        );
+        // A section the walker could not decide, on which the answer depends: no verdict either.
+        let mut undecided = walk(None, &[]);
+        undecided.walk.undecided = vec!["<IfModule foo.c> in /etc/apache2/x.conf".into()];
+        let RunningEvidence::Unknown(why) = m(&[undecided], None, &FULL) else {
+            panic!()
+        };
+        assert!(
+            why.contains("<IfModule foo.c> in /etc/apache2/x.conf"),
             "{why}"
         );
         let failed = parse_show("LoadState=loaded\nActiveState=failed\nSubState=failed\n");
