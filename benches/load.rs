@@ -9,7 +9,8 @@
 //! Run: `cargo bench --bench load`. Knobs: CSBE_LOAD_CLIENTS (100), CSBE_LOAD_SECONDS (30), CSBE_LOAD_EXPORTER
 //! (the exporter binary to run, default this build's: to measure another revision's binary with the same client),
 //! CSBE_LOAD_REPORTING (1: every bouncer has a usage report, issue 22's "10,000 reporting bouncers"; 0: a tenth with
-//! empty ones), CSBE_LOAD_GZIP (1: the clients ask gzip, as Prometheus does; 0: plain text).
+//! empty ones), CSBE_LOAD_GZIP (1: the clients ask gzip, as Prometheus does; 0: plain text). Prints the exporter's CPU
+//! time per scrape of the sustained phase too (/proc/<pid>/stat).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,6 +42,15 @@ fn status_kb(pid: u32, field: &str) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// CPU time (user + system) the process `pid` used so far, in seconds.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's closing parenthesis: state (field 3), ..., utime (14), stime (15).
+    let mut fields = s.get(s.rfind(')')? + 1..)?.split_whitespace().skip(11);
+    let (user, system): (u64, u64) = (fields.next()?.parse().ok()?, fields.next()?.parse().ok()?);
+    Some((user + system) as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
 /// Server CA PEM; writes cert.pem, key.pem and web.yml (TLS + one bcrypt user) into `dir`.
@@ -257,6 +267,7 @@ fn main() {
         })
     };
     let deadline = Duration::from_secs(seconds);
+    let cpu_before = cpu_seconds(pid);
     let began = Instant::now();
     let latencies = rt.block_on(async {
         let mut tasks = Vec::new();
@@ -317,6 +328,9 @@ fn main() {
         all
     });
     let elapsed = began.elapsed();
+    let cpu = cpu_seconds(pid)
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let last = rt.block_on(async {
         client
             .get(&url)
@@ -347,6 +361,13 @@ fn main() {
         ok as f64 / elapsed.as_secs_f64(),
         bytes.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64() / 1048576.0
     );
+    if let Some(cpu) = cpu {
+        // The exporter's own CPU: what a scrape costs it, whatever the client (on the same machine) costs.
+        println!(
+            "exporter CPU during the load: {cpu:.1} s, {:.1} ms per scrape (database reads included)",
+            cpu * 1000.0 / ok.max(1) as f64
+        );
+    }
     println!(
         "latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         pct(0.5),

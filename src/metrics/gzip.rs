@@ -5,6 +5,9 @@
 //! the parts' DEFLATE bytes, an empty final block, and the trailer (CRC-32 of the parts combined, length). A
 //! DEFLATE stream may be cut into such pieces (RFC 1951: blocks are independent of how the input was fed; each
 //! part's back-references stay inside it), so 100 gzip scrapers share one compressed copy, as they share the text.
+//! Each part is compressed by an encoder of its own, so it inflates alone too ([`Inflate`]): a scraper without
+//! gzip is served the per-reading parts inflated a chunk at a time from the compressed copy, so the megabytes of
+//! per-reading text are not kept whole for it (issue 22: the plain-text scrapers' peak RSS).
 
 use std::io::Write;
 
@@ -19,6 +22,8 @@ pub struct Deflated {
     /// Raw DEFLATE, no final block, ending on a byte boundary.
     pub data: Vec<u8>,
     crc: flate2::Crc,
+    /// Length of the text.
+    len: usize,
 }
 
 impl Deflated {
@@ -39,7 +44,85 @@ impl Deflated {
                 Vec::new()
             }
         };
-        Deflated { data, crc }
+        Deflated {
+            data,
+            crc,
+            len: text.len(),
+        }
+    }
+
+    /// Length of the text it inflates to.
+    pub fn text_len(&self) -> usize {
+        self.len
+    }
+}
+
+/// The text of one [`Deflated`] part, inflated a chunk at a time: what a response body without gzip holds is the
+/// shared compressed part, a position in it, and (while the part is being read) a raw inflater (its 32 KiB
+/// window), not the text.
+pub struct Inflate {
+    part: std::sync::Arc<Deflated>,
+    inflater: Option<Box<flate2::Decompress>>,
+    /// Text bytes handed out so far.
+    out: usize,
+}
+
+impl Inflate {
+    /// The text of `part`, from its start; the inflater is made at the first chunk.
+    pub fn new(part: std::sync::Arc<Deflated>) -> Inflate {
+        Inflate {
+            part,
+            inflater: None,
+            out: 0,
+        }
+    }
+
+    /// Text bytes not handed out yet.
+    pub fn remaining(&self) -> usize {
+        self.part.len.saturating_sub(self.out)
+    }
+
+    /// The next at most `max` bytes of the text, `None` once it is all out. Inflating `max` bytes is the work
+    /// of one call (a few hundred microseconds for 64 KiB), so a body may call it inside a poll. A part that does
+    /// not inflate to its text (a bug: it was compressed here) ends early, logged: the response is cut short.
+    pub fn next_chunk(&mut self, max: usize) -> Option<Vec<u8>> {
+        let want = self.remaining().min(max);
+        if want == 0 {
+            self.inflater = None;
+            return None;
+        }
+        let d = self
+            .inflater
+            .get_or_insert_with(|| Box::new(flate2::Decompress::new(false)));
+        let mut chunk = vec![0; want];
+        let mut filled = 0;
+        while filled < want {
+            let (before_in, before_out) = (d.total_in(), d.total_out());
+            // `total_in` never exceeds the input given, so the slice is in range; a stalled inflater is the error.
+            let input = self
+                .part
+                .data
+                .get(usize::try_from(before_in).unwrap_or(usize::MAX)..)
+                .unwrap_or_default();
+            let status = d.decompress(input, &mut chunk[filled..], flate2::FlushDecompress::None);
+            filled += usize::try_from(d.total_out() - before_out).unwrap_or(0);
+            if status.is_err() || (d.total_in() == before_in && d.total_out() == before_out) {
+                tracing::error!(
+                    text_len = self.part.len,
+                    inflated = self.out + filled,
+                    "inflating a compressed part of the exposition failed"
+                );
+                self.out = self.part.len;
+                self.inflater = None;
+                chunk.truncate(filled);
+                return (!chunk.is_empty()).then_some(chunk);
+            }
+        }
+        self.out += filled;
+        if self.remaining() == 0 {
+            self.inflater = None;
+        }
+        Some(chunk)
     }
 }
 
@@ -97,6 +180,52 @@ mod tests {
             .unwrap();
         assert_eq!(out, parts.concat());
         assert!(gz.len() < parts.concat().len() / 10);
+    }
+
+    /// Each part inflates alone, in chunks of any size, to its text byte for byte (a plain scraper's body).
+    #[test]
+    fn each_part_inflates_alone_in_chunks() {
+        let texts = [
+            String::new(),
+            "x".to_owned(),
+            "crowdsec_bouncer_info{bouncer=\"a\\\"b\\n\"} 1\n".repeat(5000),
+            (0..200_000u32)
+                .map(|i| char::from(b'a' + (i * 7919 % 26) as u8))
+                .collect(),
+        ];
+        for text in &texts {
+            let part = std::sync::Arc::new(Deflated::of(text.as_bytes()));
+            assert_eq!(part.text_len(), text.len());
+            for max in [1, 7, 4096, 65536, usize::MAX] {
+                let mut inflate = Inflate::new(part.clone());
+                let mut out = Vec::new();
+                while let Some(chunk) = inflate.next_chunk(max) {
+                    assert!(!chunk.is_empty() && chunk.len() <= max);
+                    out.extend_from_slice(&chunk);
+                }
+                assert_eq!(out, text.as_bytes());
+                assert_eq!(inflate.remaining(), 0);
+                assert!(inflate.inflater.is_none(), "the window is freed at the end");
+            }
+        }
+    }
+
+    /// A part that does not inflate (it cannot happen: it was compressed here) ends, it does not loop.
+    #[test]
+    fn a_broken_part_ends_early() {
+        let mut part = Deflated::of("y".repeat(100_000).as_bytes());
+        part.data.truncate(part.data.len() / 2);
+        let mut inflate = Inflate::new(std::sync::Arc::new(part));
+        let mut n = 0;
+        while let Some(c) = inflate.next_chunk(4096) {
+            n += c.len();
+        }
+        assert!(n < 100_000);
+        let mut garbage = Deflated::of(b"z");
+        garbage.data = vec![0xff; 64];
+        let mut inflate = Inflate::new(std::sync::Arc::new(garbage));
+        assert!(inflate.next_chunk(4096).is_none_or(|c| c.len() <= 1));
+        assert!(inflate.next_chunk(4096).is_none());
     }
 
     #[test]

@@ -228,41 +228,31 @@ struct RenderedReadings {
     usage_len: usize,
 }
 
-/// A per-reading part as the renderer keeps it: its text is given up once compressed while only gzip scrapers
-/// asked for it (Prometheus always asks gzip), so what stays is the compressed form (at 10,000 reporting bouncers
-/// 13 MB of usage text against 0.7 MB gzip'd); a scraper without gzip has it encoded again, and from then on the
-/// texts are kept.
+/// A per-reading part as the renderer keeps it: its text is given up once compressed (at 10,000 reporting bouncers
+/// 13 MB of usage text against 0.7 MB gzip'd). Every scraper of the server is then served the compressed form:
+/// gzip scrapers as it is, the others inflated a chunk at a time into their response ([`gzip::Inflate`]), so no
+/// scraper keeps a per-reading text whole, and a new reading arriving while responses are in flight does not hold
+/// two texts (issue 22). Only [`Renderer::render`] (tests, one-shot commands) needs the text: it is encoded again.
 #[derive(Debug)]
 struct Kept {
     part: Part,
     /// The text was given up (the part's text is empty, its compressed form is set).
     dropped: bool,
-    /// A scrape without gzip took a text: keep them.
-    plain: bool,
 }
 
 impl Kept {
-    fn new(text: String, plain: bool) -> Kept {
+    fn new(text: String) -> Kept {
         Kept {
             part: Part::new(text),
             dropped: false,
-            plain,
         }
     }
 
-    /// The part for a scrape. For a gzip scrape its text may be empty (given up): it reads the compressed form
-    /// only. Without gzip, a text given up is encoded again (`encode`: the same bytes) and kept from then on.
-    fn serve(&mut self, gzip: bool, encode: impl FnOnce() -> String) -> Part {
-        if gzip {
-            if !self.plain && !self.dropped && self.part.deflated.initialized() {
-                self.part = Part {
-                    text: Arc::default(),
-                    deflated: self.part.deflated.clone(),
-                };
-                self.dropped = true;
-            }
-        } else {
-            self.plain = true;
+    /// The part for a scrape. `text`: the caller reads the text (else only the compressed form, whose text may be
+    /// empty, given up once compressed). A text given up is encoded again for a caller that reads it (`encode`:
+    /// the same bytes) and given up again once a scrape that does not finds it.
+    fn serve(&mut self, text: bool, encode: impl FnOnce() -> String) -> Part {
+        if text {
             if self.dropped {
                 self.part = Part {
                     text: Arc::new(encode()),
@@ -270,6 +260,12 @@ impl Kept {
                 };
                 self.dropped = false;
             }
+        } else if !self.dropped && self.part.deflated.initialized() {
+            self.part = Part {
+                text: Arc::default(),
+                deflated: self.part.deflated.clone(),
+            };
+            self.dropped = true;
         }
         self.part.clone()
     }
@@ -340,7 +336,7 @@ impl Renderer {
     /// The scrape in parts, so the (large) per-reading texts are shared, not copied into every response.
     pub fn render(&self, scrape: Scrape, format: Format) -> Exposition {
         let readings = Readings::of(&scrape);
-        let (fixed, usage) = self.fixed(&readings, format, false);
+        let (fixed, usage) = self.fixed(&readings, format, true);
         let live = Part::new(self.live(scrape, readings, format));
         Exposition {
             parts: [fixed, usage, live],
@@ -350,14 +346,10 @@ impl Renderer {
     /// As [`Renderer::render`], with ages at the scrape's whole second, and one text per second: scrapes of the
     /// same reports, second and format get the same `Arc`s (the first encodes, concurrent ones wait for it), so
     /// memory stays flat however many scrapes are in flight. Ages are thus up to a second below the scrape's
-    /// instant, the granularity of the exposition (timestamps keep their fraction). `gzip`: the scrape is served
-    /// the parts' compressed forms ([`Part::deflated`]) only, and a part's text may be left empty (see [`Kept`]).
-    pub(crate) async fn shared(
-        &self,
-        mut scrape: Scrape,
-        format: Format,
-        gzip: bool,
-    ) -> Exposition {
+    /// instant, the granularity of the exposition (timestamps keep their fraction). The per-reading parts
+    /// (`parts[..Exposition::PER_READING]`) are to be served from their compressed forms ([`Part::deflated`]):
+    /// their text may be left empty (see [`Kept`]).
+    pub(crate) async fn shared(&self, mut scrape: Scrape, format: Format) -> Exposition {
         scrape.now = scrape.now.floor();
         let key = SecondKey::of(&scrape, format);
         let body = {
@@ -378,7 +370,7 @@ impl Renderer {
             }
         };
         let readings = Readings::of(&scrape);
-        let (fixed, usage) = self.fixed(&readings, format, gzip);
+        let (fixed, usage) = self.fixed(&readings, format, false);
         let live = body
             .text
             .get_or_init(|| async { Part::new(self.live(scrape, readings, format)) })
@@ -397,8 +389,8 @@ impl Renderer {
     }
 
     /// The per-reading texts (the format-free part, and the usage families in `format`), encoded when the
-    /// readings changed.
-    fn fixed(&self, readings: &Readings, format: Format, gzip: bool) -> (Part, Part) {
+    /// readings changed. `text`: the caller reads the texts, not only their compressed forms ([`Kept::serve`]).
+    fn fixed(&self, readings: &Readings, format: Format, text: bool) -> (Part, Part) {
         let mut slot = self
             .readings
             .lock()
@@ -409,7 +401,6 @@ impl Renderer {
             // interval then re-encodes only the bouncer rows.
             let previous = slot.take();
             let usage_len = previous.as_ref().map_or(0, |r| r.usage_len);
-            let plain = previous.as_ref().is_some_and(|r| r.text.plain);
             let usage = match previous {
                 Some(p) if p.readings.same_usage_as(readings) => p.usage,
                 _ => [None, None],
@@ -417,7 +408,7 @@ impl Renderer {
             let text = readings_text(readings);
             *slot = Some(RenderedReadings {
                 readings: readings.clone(),
-                text: Kept::new(text, plain),
+                text: Kept::new(text),
                 usage,
                 usage_len,
             });
@@ -425,10 +416,10 @@ impl Renderer {
         let r = slot.as_mut().expect("just filled");
         let usage_hint = r.usage_len;
         let usage = r.usage[format.slot()]
-            .get_or_insert_with(|| Kept::new(encode_usage(readings, format, usage_hint), !gzip))
-            .serve(gzip, || encode_usage(readings, format, usage_hint));
+            .get_or_insert_with(|| Kept::new(encode_usage(readings, format, usage_hint)))
+            .serve(text, || encode_usage(readings, format, usage_hint));
         r.usage_len = r.usage_len.max(usage.text.len() + usage.text.len() / 16);
-        let text = r.text.serve(gzip, || readings_text(readings));
+        let text = r.text.serve(text, || readings_text(readings));
         (text, usage)
     }
 
@@ -459,6 +450,10 @@ pub struct Exposition {
 }
 
 impl Exposition {
+    /// How many of [`Exposition::parts`], first, are kept per reading: from [`Renderer::shared`], their text may
+    /// be empty (given up once compressed), so they are served from [`Part::deflated`].
+    pub const PER_READING: usize = 2;
+
     /// The whole text (tests, benchmarks, one-shot commands).
     pub fn text(&self) -> String {
         let mut out = String::with_capacity(self.parts.iter().map(|p| p.text.len()).sum());
@@ -768,7 +763,7 @@ mod tests {
                 );
                 tokio::spawn(async move {
                     start.wait().await;
-                    renderer.shared(scrape, Format::OpenMetrics, false).await
+                    renderer.shared(scrape, Format::OpenMetrics).await
                 })
             })
             .collect();
@@ -794,21 +789,21 @@ mod tests {
 
         // Another second, another format, or a new reading: a new encoding each, with its own values.
         let next = renderer
-            .shared(scrape(&lapi, NOW + 1.0), Format::OpenMetrics, false)
+            .shared(scrape(&lapi, NOW + 1.0), Format::OpenMetrics)
             .await;
         assert_eq!(renderer.live_renders(), 2);
         assert!(next.parts[2]
             .text
             .contains("bouncer=\"fw-0\"} 85000000.75\n"));
         let classic = renderer
-            .shared(scrape(&lapi, NOW + 1.5), Format::Classic, false)
+            .shared(scrape(&lapi, NOW + 1.5), Format::Classic)
             .await;
         assert_eq!(renderer.live_renders(), 3);
         assert!(
             !classic.parts[2].text.contains("# EOF") && next.parts[2].text.ends_with("# EOF\n")
         );
         let again = renderer
-            .shared(scrape(&lapi, NOW + 1.9), Format::OpenMetrics, false)
+            .shared(scrape(&lapi, NOW + 1.9), Format::OpenMetrics)
             .await;
         assert!(
             Arc::ptr_eq(&again.parts[2].text, &next.parts[2].text),
@@ -816,7 +811,7 @@ mod tests {
         );
         let reread = report(1000);
         let fresh = renderer
-            .shared(scrape(&reread, NOW + 1.2), Format::OpenMetrics, false)
+            .shared(scrape(&reread, NOW + 1.2), Format::OpenMetrics)
             .await;
         assert_eq!(
             renderer.live_renders(),
@@ -833,71 +828,70 @@ mod tests {
         );
     }
 
-    /// Issue 22: gzip scrapers leave the per-reading texts compressed only (the usage text is 13 MB at 10,000
-    /// reporting bouncers, 0.7 MB gzip'd); a scraper without gzip gets the same bytes, encoded again, and from then
-    /// on the texts are kept.
+    /// All of a compressed part's text, as a plain scraper's body gets it (inflated in chunks).
+    fn inflated(d: &Arc<gzip::Deflated>) -> String {
+        let mut inflate = gzip::Inflate::new(d.clone());
+        let mut out = Vec::new();
+        while let Some(c) = inflate.next_chunk(4096) {
+            out.extend_from_slice(&c);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Issue 22: the per-reading texts are kept compressed only (the usage text is 13 MB at 10,000 reporting
+    /// bouncers, 0.7 MB gzip'd), whatever the scrapers ask: a scraper without gzip is served them inflated from
+    /// the compressed form, so no plain copy is kept, neither before nor after a new reading; `render` (tests,
+    /// one-shot commands) gets the same bytes, encoded again.
     #[tokio::test]
-    async fn gzip_scrapes_keep_the_compressed_texts_only() {
+    async fn scrapes_keep_the_compressed_texts_only() {
         use crate::crowdsec::usage_reports::UsageTotals;
-        let mut usage = UsageTotals::default();
-        usage.add_report(
-            1,
-            "fw-0",
-            Some(br#"{"metrics":[{"meta":{"utc_now_timestamp":3},"items":[{"name":"dropped","unit":"packet","value":3,"labels":{"origin":"CAPI"}}]}]}"#),
-        );
-        let lapi = Arc::new(SourceReport {
-            data: Some(Arc::new(BouncerSnapshot {
-                bouncers: vec![bouncer("fw-0", LastPull::At(NOW - 5.0))],
-                schema: "1.7.1+",
-                bad_rows: 0,
-                usage: Some(usage),
-                autodelete: Vec::new(),
-            })),
-            ..SourceReport::empty("lapi_db", "local", Some("local"))
-        });
-        let expected = Renderer::new(ALL_FAMILIES).render(scrape(&lapi, NOW), Format::Classic);
-        assert!(expected.parts[1]
-            .text
-            .contains("crowdsec_bouncer_dropped_packets_total{"));
-        let renderer = Renderer::new(ALL_FAMILIES);
-        let first = renderer
-            .shared(scrape(&lapi, NOW), Format::Classic, true)
-            .await;
-        assert!(
-            first.parts[1]
-                .text
-                .contains("crowdsec_bouncer_dropped_packets_total{"),
-            "the first one compresses it"
-        );
-        let mut deflated = Vec::new();
-        for p in &first.parts {
-            deflated.push(p.deflated().await);
-        }
-        let next = renderer
-            .shared(scrape(&lapi, NOW), Format::Classic, true)
-            .await;
-        assert!(
-            next.parts[0].text.is_empty() && next.parts[1].text.is_empty(),
-            "given up once compressed"
-        );
-        for (p, d) in next.parts[..2].iter().zip(&deflated) {
-            assert!(
-                Arc::ptr_eq(&p.deflated().await, d),
-                "the same compressed form"
+        let lapi_with = |value: u32| {
+            let mut usage = UsageTotals::default();
+            usage.add_report(
+                1,
+                "fw-0",
+                Some(format!(r#"{{"metrics":[{{"meta":{{"utc_now_timestamp":3}},"items":[{{"name":"dropped","unit":"packet","value":{value},"labels":{{"origin":"CAPI"}}}}]}}]}}"#).as_bytes()),
             );
+            Arc::new(SourceReport {
+                data: Some(Arc::new(BouncerSnapshot {
+                    bouncers: vec![bouncer("fw-0", LastPull::At(NOW - 5.0))],
+                    schema: "1.7.1+",
+                    bad_rows: 0,
+                    usage: Some(usage),
+                    autodelete: Vec::new(),
+                })),
+                ..SourceReport::empty("lapi_db", "local", Some("local"))
+            })
+        };
+        let renderer = Renderer::new(ALL_FAMILIES);
+        for (value, lapi) in [(3, lapi_with(3)), (4, lapi_with(4))] {
+            let expected = Renderer::new(ALL_FAMILIES).render(scrape(&lapi, NOW), Format::Classic);
+            assert!(expected.parts[1]
+                .text
+                .contains(&format!("crowdsec_bouncer_dropped_packets_total{{lapi=\"local\",bouncer=\"fw-0\",origin=\"CAPI\",remediation=\"\"}} {value}\n")));
+            // A new reading: its first scrape has the texts, to compress them.
+            let first = renderer.shared(scrape(&lapi, NOW), Format::Classic).await;
+            assert_eq!(*first.parts[1].text, *expected.parts[1].text);
+            let mut deflated = Vec::new();
+            for p in &first.parts[..Exposition::PER_READING] {
+                deflated.push(p.deflated().await);
+            }
+            drop(first);
+            let next = renderer.shared(scrape(&lapi, NOW), Format::Classic).await;
+            for (i, d) in deflated.iter().enumerate() {
+                assert!(next.parts[i].text.is_empty(), "given up once compressed");
+                assert!(
+                    Arc::ptr_eq(&next.parts[i].deflated().await, d),
+                    "the same compressed form"
+                );
+                assert_eq!(inflated(d), *expected.parts[i].text, "the same bytes");
+            }
+            // A one-shot render reads the text: encoded again, the same bytes; given up again by the next scrape.
+            let rendered = renderer.render(scrape(&lapi, NOW), Format::Classic);
+            assert_eq!(rendered.text(), expected.text());
+            let after = renderer.shared(scrape(&lapi, NOW), Format::Classic).await;
+            assert!(after.parts[0].text.is_empty() && after.parts[1].text.is_empty());
         }
-        let plain = renderer
-            .shared(scrape(&lapi, NOW), Format::Classic, false)
-            .await;
-        assert_eq!(*plain.parts[0].text, *expected.parts[0].text);
-        assert_eq!(*plain.parts[1].text, *expected.parts[1].text);
-        let after = renderer
-            .shared(scrape(&lapi, NOW), Format::Classic, true)
-            .await;
-        assert!(
-            Arc::ptr_eq(&after.parts[1].text, &plain.parts[1].text),
-            "kept once a plain scraper asked"
-        );
     }
 
     /// Issue 22: the usage (remediation) families were encoded for every scrape second; they are now encoded once
