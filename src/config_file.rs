@@ -32,7 +32,7 @@ pub enum ConfigFileError {
     Invalid {
         /// The file.
         path: PathBuf,
-        /// serde_yaml_ng's message: the key and its line, never a value.
+        /// serde_yaml_ng's message, through `values::yaml::redact_values`: the key and its line, never a value.
         message: String,
     },
 }
@@ -170,7 +170,8 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
         .into_iter()
         .min_by_key(|e| e.location().map_or(usize::MAX, |at| at.index()));
     if let Some(e) = first {
-        let mut message = e.to_string();
+        // Never a value of the file: it may be a secret (a key file passed as the config file).
+        let mut message = crate::values::yaml::redact_values(&e.to_string());
         // serde_yaml_ng leaves out a position at line 1, column 1 (a first top-level key): say it anyway.
         if let Some(at) = e.location().filter(|_| !message.contains(" line ")) {
             message.push_str(&format!(" at line {} column {}", at.line(), at.column()));

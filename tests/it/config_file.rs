@@ -636,3 +636,37 @@ fn config_check_says_a_blocklists_only_host_has_no_lapi() {
         "crowdsec-bouncer-exporter: settings are valid; LAPIs: none; Service API: off\n"
     );
 }
+
+/// Security (S1): a config-file parse error quoted the value as written, so the Service API key file passed as
+/// `--config.file` by mistake (its content `K3YSECRETxyz123`) was printed as `invalid type: string
+/// "K3YSECRETxyz123", expected struct ConfigFile`. Values are never shown; the line and column are.
+#[test]
+fn a_parse_error_never_shows_a_value_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sapi.key");
+    for (text, want) in [
+        (
+            "K3YSECRETxyz123",
+            "invalid type: a string (value not shown), expected a map of sections (the file's top level) at line 1 column 1",
+        ),
+        (
+            "service_api: K3YSECRETxyz123\n",
+            "service_api: invalid type: a string (value not shown), expected a map (section service_api) at line 1 column 14",
+        ),
+        (
+            "bouncers: K3YSECRETxyz123\n",
+            "expected a map (section bouncers)",
+        ),
+        ("log:\n  level: K3YSECRETxyz123\n", "line 2"),
+        ("service_api:\n  K3YSECRETxyz123: 1\n", "line 2"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let (ok, stdout, stderr) = check(&file);
+        assert!(!ok, "{text}");
+        assert!(stderr.contains(want), "{text}: {stderr}");
+        assert!(
+            !stderr.contains("K3YSECRETxyz123") && !stdout.contains("K3YSECRETxyz123"),
+            "{text}: {stderr}"
+        );
+    }
+}
