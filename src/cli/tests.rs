@@ -442,6 +442,41 @@ fn listen_addresses_are_parsed_as_start_up_binds_them() {
     }
 }
 
+/// The newcomer's (W3): duplicates passed the check, then start-up exited 1 "Address already in use".
+#[test]
+fn listen_addresses_start_up_cannot_all_bind_are_refused() {
+    for (addresses, why) in [
+        (&[":19001", ":19001"][..], "\":19001\" is listed twice"),
+        (
+            &[":19002", "0.0.0.0:19002"][..],
+            "\":19002\" and \"0.0.0.0:19002\" overlap",
+        ),
+        (&["127.0.0.1:19003", "0.0.0.0:19003"][..], "overlap"),
+        (&["[::]:19004", "localhost:19004"][..], "overlap"),
+    ] {
+        let mut args = vec!["x"];
+        for a in addresses {
+            args.extend(["--web.listen-address", a]);
+        }
+        let e = Cli::try_parse_from(args).unwrap().settings().unwrap_err();
+        assert_eq!(e.origin, Origin::Flag("--web.listen-address".into()), "{e}");
+        assert!(e.message.contains(why), "{addresses:?}: {e}");
+    }
+    for fine in [
+        &["127.0.0.1:19005", "[::1]:19005"][..],
+        &["0.0.0.0:19006", "[::1]:19006"][..],
+        &[":0", ":0"][..],
+        &["127.0.0.1:19007", "127.0.0.1:19008"][..],
+    ] {
+        let fine: Vec<String> = fine.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            crate::web::colliding_listen_addresses(&fine),
+            None,
+            "{fine:?}"
+        );
+    }
+}
+
 #[test]
 fn flags_work_before_and_after_diagnose() {
     let before =

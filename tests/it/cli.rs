@@ -528,3 +528,41 @@ fn a_refused_setting_exits_1_in_both_modes_and_a_usage_error_2() {
     let (code, stderr) = check(&[], &[("CROWDSEC_EXPORTER_LAPI_TIMEOUT", "soon")]);
     assert_eq!(code, Some(1), "{stderr}");
 }
+
+/// The newcomer's (W1, W3): `web.listen_addresses: []` passed the check and start-up exited 0 at once, serving
+/// nothing (a clean exit to a supervisor); a duplicate passed the check, then start-up exited 1 "Address already in
+/// use". Both refused in both modes, exit 1, naming the file's key and line.
+#[test]
+fn no_listen_address_or_a_colliding_one_is_refused_in_both_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, why) in [
+        (
+            "web:\n  listen_addresses: []\n",
+            "at least one listen address is needed",
+        ),
+        (
+            "web:\n  listen_addresses: [\":19001\", \":19001\"]\n",
+            "\":19001\" is listed twice",
+        ),
+        (
+            "web:\n  listen_addresses: [\":19002\", \"0.0.0.0:19002\"]\n",
+            "\":19002\" and \"0.0.0.0:19002\" overlap",
+        ),
+    ] {
+        let file = write(dir.path(), "w.yaml", text);
+        let origin = format!("{file}:2 web.listen_addresses");
+        refused(&["--config.file", &file], &[], &origin, why);
+        let out = run(
+            &[
+                "--lapi.db",
+                "/nonexistent/crowdsec.db",
+                "--config.file",
+                &file,
+            ],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {stderr}");
+        assert!(stderr.contains(why), "{text}: {stderr}");
+    }
+}
