@@ -351,8 +351,10 @@ pub fn run() -> ExitCode {
         Err(e) if e.use_stderr() => {
             eprint!("{}", redact(&e.render().to_string()));
             use clap::error::ErrorKind;
-            // A value clap refuses (`--log.level loud`) is a refused setting as every other; the command line
-            // itself wrong (an unknown flag, a missing value) is clap's usage error, 2.
+            // A value clap refuses (`--log.level loud`) is a refused setting as every other, and so is a missing or
+            // empty one (`--lapi.timeout` last, `--bouncers.config-dir=`, an empty variable: clap's InvalidValue):
+            // the variable case cannot be told from the flag's, and a setting refused by its origin is 1 wherever it
+            // comes from. The command line itself wrong (an unknown flag or subcommand) is clap's usage error, 2.
             return match e.kind() {
                 ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => {
                     refused

@@ -512,6 +512,12 @@ fn a_refused_setting_exits_1_in_both_modes_and_a_usage_error_2() {
         (&["--log.level", "loud"][..], 1),
         (&["--config.check", "--lapi.timeout", "0s"][..], 1),
         (&["--config.check", "--log.level", "loud"][..], 1),
+        // The newcomer's (E1): the docs said a missing value was a usage error (2); it is a refused setting (1),
+        // the same as an empty variable, which clap cannot tell from it.
+        (&["--lapi.timeout"][..], 1),
+        (&["--bouncers.config-dir="][..], 1),
+        (&["--config.check", "--lapi.timeout"][..], 1),
+        (&["stray"][..], 2),
         (&["--no-such-flag"][..], 2),
         (&["--config.check", "--no-such-flag"][..], 2),
         (&["diagnose", "--lapi.timeout", "0s"][..], 2),
@@ -527,6 +533,12 @@ fn a_refused_setting_exits_1_in_both_modes_and_a_usage_error_2() {
     }
     let (code, stderr) = check(&[], &[("CROWDSEC_EXPORTER_LAPI_TIMEOUT", "soon")]);
     assert_eq!(code, Some(1), "{stderr}");
+    let (code, stderr) = check(&[], &[("CROWDSEC_EXPORTER_BOUNCERS_CONFIG_DIR", "")]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("a value is required for '--bouncers.config-dir"),
+        "{stderr}"
+    );
 }
 
 /// The newcomer's (W1, W3): `web.listen_addresses: []` passed the check and start-up exited 0 at once, serving
