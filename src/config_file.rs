@@ -479,6 +479,19 @@ mod tests {
                 "lapis:\n  - name: a\n    db: ''\n",
                 "c.yaml:3 lapis[0].db: is empty: give a SQLite file or a database URL",
             ),
+            // The newcomer's (R1): an unknown scheme was read as a SQLite file of that name.
+            (
+                "lapis:\n  - name: a\n    db: sqlite:///tmp/crowdsec.db\n",
+                "c.yaml:3 lapis[0].db: unknown database URL scheme \"sqlite://\": give postgres:// (or postgresql://), mysql:// (or mariadb://), or a SQLite file's path; for SQLite give the database file's path",
+            ),
+            (
+                "lapis:\n  - name: a\n    db: pgx://u:hunter2@h/db\n",
+                "c.yaml:3 lapis[0].db: unknown database URL scheme \"pgx://\"",
+            ),
+            (
+                "lapis:\n  - name: a\n    db: ftp://x\n",
+                "c.yaml:3 lapis[0].db: unknown database URL scheme \"ftp://\"",
+            ),
             (
                 "lapis:\n  - name: a\n    db: /a\n    url: ftp://x/\n",
                 "c.yaml:4 lapis[0].url: ",

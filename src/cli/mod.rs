@@ -244,6 +244,7 @@ impl Cli {
 /// # Errors
 /// The first refused value, naming its origin; else the warnings, each naming its origin.
 pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<Vec<String>, SettingsError> {
+    use crate::values::file::FileError;
     for address in &settings.web.listen_addresses {
         crate::web::parse_listen_address(address)
             .map_err(|e| cli.refuse("web.listen-address", e.to_string()))?;
@@ -265,6 +266,26 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<Vec<String>, Setti
     });
     let mut warnings = Vec::new();
     for (i, lapi) in settings.lapis.iter().enumerate() {
+        // A SQLite `db` that is a folder, FIFO or device can never be read (a missing one is what start-up accepts).
+        if let crate::settings::LapiDbLocation::Sqlite(db) = &lapi.db {
+            if let Err(e @ (FileError::NotFile(_) | FileError::Directory)) =
+                crate::values::file::open_regular(db)
+            {
+                let origin = match &file {
+                    Some((path, text)) => crate::sources::lapi_db::lapi_settings::entry_origin(
+                        path,
+                        text,
+                        i,
+                        Some("db"),
+                    ),
+                    None => crate::values::settings_group::origin(&cli.origins, "lapi.db"),
+                };
+                return Err(SettingsError {
+                    origin,
+                    message: format!("{}: {e}: not a SQLite database file", db.display()),
+                });
+            }
+        }
         let crate::settings::LapiDbLocation::FromCrowdsecConfig(main) = &lapi.db else {
             continue;
         };
@@ -286,7 +307,6 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<Vec<String>, Setti
             ));
         }
     }
-    use crate::values::file::FileError;
     for (main, origin) in crowdsec {
         let local = crate::crowdsec::bouncer_files::sibling(&main, ".local");
         for path in [main, local] {

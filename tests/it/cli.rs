@@ -578,3 +578,52 @@ fn no_listen_address_or_a_colliding_one_is_refused_in_both_modes() {
         assert!(stderr.contains(why), "{text}: {stderr}");
     }
 }
+
+/// The newcomer's (R1): `--lapi.db sqlite:///path`, `pgx://...`, `ftp://x` were read as a SQLite file of that name
+/// (`database="SQLite sqlite:///tmp/..."`), and a folder passed the check. Refused in both modes, naming the origin.
+#[test]
+fn a_database_url_of_another_scheme_or_a_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    for (db, why) in [
+        (
+            "sqlite:///tmp/crowdsec.db",
+            "--lapi.db: unknown database URL scheme \"sqlite://\": give postgres:// (or postgresql://), mysql:// (or mariadb://), or a SQLite file's path; for SQLite give the database file's path, not a URL",
+        ),
+        ("pgx://u:Pgx5ecretPw@h/db", "--lapi.db: unknown database URL scheme \"pgx://\""),
+        ("ftp://x", "--lapi.db: unknown database URL scheme \"ftp://\""),
+    ] {
+        for check in [true, false] {
+            let mut args = vec!["--lapi.db", db, "--web.listen-address", "127.0.0.1:0"];
+            if check {
+                args.push("--config.check");
+            }
+            let out = run(&args, &[]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{db}: {stderr}");
+            assert!(stderr.contains(why), "{db}: {stderr}");
+            assert!(!stderr.contains("Pgx5ecretPw"), "{stderr}");
+        }
+    }
+    let out = run(&["--config.check", "--lapi.db", folder], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "--lapi.db: {folder}: is a directory, not a file: not a SQLite database file"
+        )),
+        "{stderr}"
+    );
+    let file = write(
+        dir.path(),
+        "e.yaml",
+        &format!("lapis:\n  - name: a\n    db: {folder}\n"),
+    );
+    let out = run(&["--config.check", "--config.file", &file], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:3 lapis[0].db: {folder}: is a directory")),
+        "{stderr}"
+    );
+}
