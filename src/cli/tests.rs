@@ -163,6 +163,30 @@ fn a_password_file_without_a_database_url_is_refused_as_the_files_is() {
     );
 }
 
+/// The newcomer's (M6): beside a config file's `lapis`, `--lapi.db-password-file` was refused with the SQLite
+/// reason ("needs a postgres:// or mysql:// database URL"); the reason is that the flag is unused.
+#[test]
+fn a_password_file_flag_beside_the_files_lapis_is_refused_as_unused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    std::fs::write(&file, "lapis:\n  - name: a\n    db: postgres://u@h/d\n").unwrap();
+    let e = Cli::try_parse_from([
+        "x",
+        "--config.file",
+        file.to_str().unwrap(),
+        "--lapi.db-password-file",
+        "/etc/pw",
+    ])
+    .unwrap()
+    .settings()
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "--lapi.db-password-file: unused: the config file's `lapis` replace the LAPI of the --lapi.* flags; give the entry's `db_password_file` (or `db_password_env`) instead"
+    );
+}
+
 const KEY: &str = "sapi-TEST-key-0123456789";
 
 fn with_key_file(content: Option<&[u8]>, extra: &[&str]) -> Result<Settings, String> {

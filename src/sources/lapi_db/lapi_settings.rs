@@ -13,6 +13,9 @@ use crate::values::settings_group::{
     AtLeast, Origin, Resolver, SectionKeys, SettingsError, SettingsGroup,
 };
 
+/// Why `--lapi.db-password-file` is refused beside a config file's `lapis`.
+pub(crate) const PASSWORD_UNUSED_WITH_LAPIS: &str = "unused: the config file's `lapis` replace the LAPI of the --lapi.* flags; give the entry's `db_password_file` (or `db_password_env`) instead";
+
 /// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
 pub const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
 /// `--crowdsec.config`'s default.
@@ -223,6 +226,11 @@ impl SettingsGroup for Lapis {
 
 /// Where the flags' LAPI is read: `--lapi.db`, `--lapi.cscli-command` (not both), else CrowdSec's config.
 fn flag_db(args: &LapiArgs, r: &Resolver<'_>) -> Result<LapiDbLocation, SettingsError> {
+    // The file's `lapis` replace the flags' LAPI: its password file would be unused (it was refused with the SQLite
+    // reason, the flags' LAPI being CrowdSec's config by default).
+    if args.file.is_some() && args.db_password_file.is_some() {
+        return Err(r.refuse("lapi.db-password-file", PASSWORD_UNUSED_WITH_LAPIS));
+    }
     let db = match (&args.db, &args.cscli_command) {
         (Some(_), Some(_)) => {
             return Err(SettingsError::combined(
