@@ -228,6 +228,8 @@ pub(crate) fn redact_values(message: &str) -> String {
                 out.push_str(replacement);
                 if shown {
                     out.push_str(&format!(" `{value}`"));
+                } else if replacement == "unknown variant" {
+                    out.push_str(" (value not shown: it does not read as a word)");
                 } else {
                     out.push_str(" (name not shown: it does not read as a key name)");
                 }
@@ -367,7 +369,11 @@ mod tests {
         );
         assert_eq!(
             redact_values("log.level: unknown variant `K3YSECRETxyz123`, expected one of `info`"),
-            "log.level: unknown variant (name not shown: it does not read as a key name), expected one of `info`"
+            "log.level: unknown variant (value not shown: it does not read as a word), expected one of `info`"
+        );
+        assert_eq!(
+            redact_values("log.level: unknown variant `loud`, expected one of `info`"),
+            "log.level: unknown variant `loud`, expected one of `info`"
         );
         assert_eq!(
             redact_values("service_api: unknown field `sk_live_0123`, expected `url`"),
