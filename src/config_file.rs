@@ -32,7 +32,7 @@ pub enum ConfigFileError {
     Invalid {
         /// The file.
         path: PathBuf,
-        /// serde_yaml_ng's message: the key and its line, never a value.
+        /// serde_yaml_ng's message, through `values::yaml::redact_values`: the key and its line, never a value.
         message: String,
     },
 }
@@ -88,43 +88,37 @@ pub struct LogSection {
 }
 
 /// `diagnose`'s thresholds, named as the rule file's recording rules (`crowdsec:<name>_seconds`), given as
-/// durations. The alerts and dashboards read the recording rules: set both alike.
+/// durations. The alerts and dashboards read the recording rules: set both alike. Durations are kept as written and
+/// parsed by [`ConfigFile::thresholds`], so that an error names `file:line thresholds.key` (read while parsing the
+/// YAML, it named the section's first line).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdsSection {
     /// `offline` is the name of releases before the verdicts issue.
-    #[serde(
-        default,
-        deserialize_with = "crate::values::duration::deserialize",
-        alias = "offline"
-    )]
-    pub bouncer_offline_threshold: Option<Duration>,
+    #[serde(default, alias = "offline")]
+    pub bouncer_offline_threshold: Option<String>,
     /// `late` is the name of releases before the verdicts issue.
-    #[serde(
-        default,
-        deserialize_with = "crate::values::duration::deserialize",
-        alias = "late"
-    )]
-    pub early_warning_threshold: Option<Duration>,
+    #[serde(default, alias = "late")]
+    pub early_warning_threshold: Option<String>,
     /// Recording rule `crowdsec:never_pulled_grace_seconds`.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub never_pulled_grace: Option<Duration>,
+    #[serde(default)]
+    pub never_pulled_grace: Option<String>,
     /// Recording rule `crowdsec:usage_metrics_freshness_seconds`.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub usage_metrics_freshness: Option<Duration>,
+    #[serde(default)]
+    pub usage_metrics_freshness: Option<String>,
     /// Unset: follows `bouncer_offline_threshold`, as the recording rule does.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub integration_offline_threshold: Option<Duration>,
+    #[serde(default)]
+    pub integration_offline_threshold: Option<String>,
     /// Recording rule `crowdsec:partial_enforcement_ratio` (mixin `partialEnforcementRatio`), in (0, 1].
     #[serde(default)]
     pub partial_enforcement_ratio: Option<f64>,
     /// Recording rule `crowdsec:community_integration_offline_threshold_seconds`; unset: the integration threshold
     /// plus 6 h.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub community_integration_offline_threshold: Option<Duration>,
+    #[serde(default)]
+    pub community_integration_offline_threshold: Option<String>,
     /// Recording rule `crowdsec:log_processor_offline_threshold_seconds`.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub log_processor_offline_threshold: Option<Duration>,
+    #[serde(default)]
+    pub log_processor_offline_threshold: Option<String>,
 }
 
 /// Reads and checks the file's syntax and keys.
@@ -170,7 +164,8 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
         .into_iter()
         .min_by_key(|e| e.location().map_or(usize::MAX, |at| at.index()));
     if let Some(e) = first {
-        let mut message = e.to_string();
+        // Never a value of the file: it may be a secret (a key file passed as the config file).
+        let mut message = crate::values::yaml::redact_values(&e.to_string());
         // serde_yaml_ng leaves out a position at line 1, column 1 (a first top-level key): say it anyway.
         if let Some(at) = e.location().filter(|_| !message.contains(" line ")) {
             message.push_str(&format!(" at line {} column {}", at.line(), at.column()));
@@ -252,24 +247,6 @@ impl ConfigFile {
     /// not below the offline threshold.
     pub fn thresholds(&self, path: &Path) -> Result<Thresholds, crate::settings::SettingsError> {
         let mut t = Thresholds::default();
-        if let Some(section) = &self.thresholds {
-            t.bouncer_offline = section
-                .bouncer_offline_threshold
-                .unwrap_or(t.bouncer_offline);
-            t.early_warning = section.early_warning_threshold.unwrap_or(t.early_warning);
-            t.never_pulled_grace = section.never_pulled_grace.unwrap_or(t.never_pulled_grace);
-            t.usage_metrics_freshness = section
-                .usage_metrics_freshness
-                .unwrap_or(t.usage_metrics_freshness);
-            t.integration_offline = section.integration_offline_threshold;
-            t.partial_enforcement_ratio = section
-                .partial_enforcement_ratio
-                .unwrap_or(t.partial_enforcement_ratio);
-            t.community_integration_offline = section.community_integration_offline_threshold;
-            t.log_processor_offline = section
-                .log_processor_offline_threshold
-                .unwrap_or(t.log_processor_offline);
-        }
         // The key as written (a name or its old alias), with its line; the first name when neither is written.
         let refuse = |names: &[&str], message: String| {
             let line =
@@ -287,6 +264,43 @@ impl ConfigFile {
                 message,
             }
         };
+        if let Some(section) = &self.thresholds {
+            // Each duration as written, parsed here with its key's line.
+            let d = |names: &[&str], text: &Option<String>| -> Result<Option<Duration>, _> {
+                text.as_deref()
+                    .map(|text| crate::values::duration::parse(text).map_err(|e| refuse(names, e)))
+                    .transpose()
+            };
+            let offline = ["bouncer_offline_threshold", "offline"];
+            let late = ["early_warning_threshold", "late"];
+            t.bouncer_offline =
+                d(&offline, &section.bouncer_offline_threshold)?.unwrap_or(t.bouncer_offline);
+            t.early_warning =
+                d(&late, &section.early_warning_threshold)?.unwrap_or(t.early_warning);
+            t.never_pulled_grace = d(&["never_pulled_grace"], &section.never_pulled_grace)?
+                .unwrap_or(t.never_pulled_grace);
+            t.usage_metrics_freshness = d(
+                &["usage_metrics_freshness"],
+                &section.usage_metrics_freshness,
+            )?
+            .unwrap_or(t.usage_metrics_freshness);
+            t.integration_offline = d(
+                &["integration_offline_threshold"],
+                &section.integration_offline_threshold,
+            )?;
+            t.partial_enforcement_ratio = section
+                .partial_enforcement_ratio
+                .unwrap_or(t.partial_enforcement_ratio);
+            t.community_integration_offline = d(
+                &["community_integration_offline_threshold"],
+                &section.community_integration_offline_threshold,
+            )?;
+            t.log_processor_offline = d(
+                &["log_processor_offline_threshold"],
+                &section.log_processor_offline_threshold,
+            )?
+            .unwrap_or(t.log_processor_offline);
+        }
         let human = |d: Duration| crate::values::time::human_duration(d.as_secs_f64());
         if t.early_warning.is_zero() || t.bouncer_offline <= t.early_warning {
             // The value that breaks the order: a zero early warning, else the one the file set (the offline
@@ -478,6 +492,19 @@ mod tests {
                 "lapis:\n  - name: a\n    db: ''\n",
                 "c.yaml:3 lapis[0].db: is empty: give a SQLite file or a database URL",
             ),
+            // The newcomer's (R1): an unknown scheme was read as a SQLite file of that name.
+            (
+                "lapis:\n  - name: a\n    db: sqlite:///tmp/crowdsec.db\n",
+                "c.yaml:3 lapis[0].db: unknown database URL scheme \"sqlite://\": give postgres:// (or postgresql://), mysql:// (or mariadb://), or a SQLite file's path; for SQLite give the database file's path",
+            ),
+            (
+                "lapis:\n  - name: a\n    db: pgx://u:hunter2@h/db\n",
+                "c.yaml:3 lapis[0].db: unknown database URL scheme \"pgx://\"",
+            ),
+            (
+                "lapis:\n  - name: a\n    db: ftp://x\n",
+                "c.yaml:3 lapis[0].db: unknown database URL scheme \"ftp://\"",
+            ),
             (
                 "lapis:\n  - name: a\n    db: /a\n    url: ftp://x/\n",
                 "c.yaml:4 lapis[0].url: ",
@@ -590,6 +617,15 @@ mod tests {
         assert_eq!(
             e("thresholds:\n  bouncer_offline_threshold: 2h\n  late: 0s\n"),
             "c.yaml:3 thresholds.late: need 0 < late < offline (early_warning_threshold 0s, bouncer_offline_threshold 2h 0m)"
+        );
+        // The newcomer's (M1): a duration that does not parse named the section's first line.
+        assert_eq!(
+            e("thresholds:\n  late: 10m\n  integration_offline_threshold: xyz\n"),
+            "c.yaml:3 thresholds.integration_offline_threshold: invalid duration \"xyz\""
+        );
+        assert_eq!(
+            t("thresholds:\n  late: ~\n").unwrap(),
+            Thresholds::default()
         );
         assert_eq!(
             e("thresholds:\n  usage_metrics_freshness: 0s\n"),

@@ -244,6 +244,7 @@ impl Cli {
 /// # Errors
 /// The first refused value, naming its origin; else the warnings, each naming its origin.
 pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<Vec<String>, SettingsError> {
+    use crate::values::file::FileError;
     for address in &settings.web.listen_addresses {
         crate::web::parse_listen_address(address)
             .map_err(|e| cli.refuse("web.listen-address", e.to_string()))?;
@@ -265,6 +266,26 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<Vec<String>, Setti
     });
     let mut warnings = Vec::new();
     for (i, lapi) in settings.lapis.iter().enumerate() {
+        // A SQLite `db` that is a folder, FIFO or device can never be read (a missing one is what start-up accepts).
+        if let crate::settings::LapiDbLocation::Sqlite(db) = &lapi.db {
+            if let Err(e @ (FileError::NotFile(_) | FileError::Directory)) =
+                crate::values::file::open_regular(db)
+            {
+                let origin = match &file {
+                    Some((path, text)) => crate::sources::lapi_db::lapi_settings::entry_origin(
+                        path,
+                        text,
+                        i,
+                        Some("db"),
+                    ),
+                    None => crate::values::settings_group::origin(&cli.origins, "lapi.db"),
+                };
+                return Err(SettingsError {
+                    origin,
+                    message: format!("{}: {e}: not a SQLite database file", db.display()),
+                });
+            }
+        }
         let crate::settings::LapiDbLocation::FromCrowdsecConfig(main) = &lapi.db else {
             continue;
         };
@@ -286,7 +307,6 @@ pub(crate) fn check(cli: &Cli, settings: &Settings) -> Result<Vec<String>, Setti
             ));
         }
     }
-    use crate::values::file::FileError;
     for (main, origin) in crowdsec {
         let local = crate::crowdsec::bouncer_files::sibling(&main, ".local");
         for path in [main, local] {
@@ -351,8 +371,10 @@ pub fn run() -> ExitCode {
         Err(e) if e.use_stderr() => {
             eprint!("{}", redact(&e.render().to_string()));
             use clap::error::ErrorKind;
-            // A value clap refuses (`--log.level loud`) is a refused setting as every other; the command line
-            // itself wrong (an unknown flag, a missing value) is clap's usage error, 2.
+            // A value clap refuses (`--log.level loud`) is a refused setting as every other, and so is a missing or
+            // empty one (`--lapi.timeout` last, `--bouncers.config-dir=`, an empty variable: clap's InvalidValue):
+            // the variable case cannot be told from the flag's, and a setting refused by its origin is 1 wherever it
+            // comes from. The command line itself wrong (an unknown flag or subcommand) is clap's usage error, 2.
             return match e.kind() {
                 ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => {
                     refused

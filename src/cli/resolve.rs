@@ -42,6 +42,26 @@ impl Cli {
             crate::web::parse_listen_address(address)
                 .map_err(|e| self.refuse("web.listen-address", e.to_string()))?;
         }
+        // No address: start-up served nothing and exited 0, a clean exit to a supervisor.
+        if self.web.listen_addresses.is_empty() {
+            return Err(self.refuse(
+                "web.listen-address",
+                "at least one listen address is needed (the exporter serves nothing without one)",
+            ));
+        }
+        if let Some((first, second)) =
+            crate::web::colliding_listen_addresses(&self.web.listen_addresses)
+        {
+            let why = if first == second {
+                format!("{first:?} is listed twice")
+            } else {
+                format!("{first:?} and {second:?} overlap (one listens on every interface, on the same port)")
+            };
+            return Err(self.refuse(
+                "web.listen-address",
+                format!("{why}: start-up could not bind both (address already in use)"),
+            ));
+        }
         let env = environment(key_env);
         let resolver = Resolver::new(&self.origins, &env);
         let max_scrape_wait = resolver.duration(

@@ -163,6 +163,30 @@ fn a_password_file_without_a_database_url_is_refused_as_the_files_is() {
     );
 }
 
+/// The newcomer's (M6): beside a config file's `lapis`, `--lapi.db-password-file` was refused with the SQLite
+/// reason ("needs a postgres:// or mysql:// database URL"); the reason is that the flag is unused.
+#[test]
+fn a_password_file_flag_beside_the_files_lapis_is_refused_as_unused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    std::fs::write(&file, "lapis:\n  - name: a\n    db: postgres://u@h/d\n").unwrap();
+    let e = Cli::try_parse_from([
+        "x",
+        "--config.file",
+        file.to_str().unwrap(),
+        "--lapi.db-password-file",
+        "/etc/pw",
+    ])
+    .unwrap()
+    .settings()
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "--lapi.db-password-file: unused: the config file's `lapis` replace the LAPI of the --lapi.* flags; give the entry's `db_password_file` (or `db_password_env`) instead"
+    );
+}
+
 const KEY: &str = "sapi-TEST-key-0123456789";
 
 fn with_key_file(content: Option<&[u8]>, extra: &[&str]) -> Result<Settings, String> {
@@ -439,6 +463,41 @@ fn listen_addresses_are_parsed_as_start_up_binds_them() {
             .unwrap_err();
         assert_eq!(e.origin, Origin::Flag("--web.listen-address".into()), "{e}");
         assert!(e.message.contains("invalid listen address"), "{bad}: {e}");
+    }
+}
+
+/// The newcomer's (W3): duplicates passed the check, then start-up exited 1 "Address already in use".
+#[test]
+fn listen_addresses_start_up_cannot_all_bind_are_refused() {
+    for (addresses, why) in [
+        (&[":19001", ":19001"][..], "\":19001\" is listed twice"),
+        (
+            &[":19002", "0.0.0.0:19002"][..],
+            "\":19002\" and \"0.0.0.0:19002\" overlap",
+        ),
+        (&["127.0.0.1:19003", "0.0.0.0:19003"][..], "overlap"),
+        (&["[::]:19004", "localhost:19004"][..], "overlap"),
+    ] {
+        let mut args = vec!["x"];
+        for a in addresses {
+            args.extend(["--web.listen-address", a]);
+        }
+        let e = Cli::try_parse_from(args).unwrap().settings().unwrap_err();
+        assert_eq!(e.origin, Origin::Flag("--web.listen-address".into()), "{e}");
+        assert!(e.message.contains(why), "{addresses:?}: {e}");
+    }
+    for fine in [
+        &["127.0.0.1:19005", "[::1]:19005"][..],
+        &["0.0.0.0:19006", "[::1]:19006"][..],
+        &[":0", ":0"][..],
+        &["127.0.0.1:19007", "127.0.0.1:19008"][..],
+    ] {
+        let fine: Vec<String> = fine.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            crate::web::colliding_listen_addresses(&fine),
+            None,
+            "{fine:?}"
+        );
     }
 }
 

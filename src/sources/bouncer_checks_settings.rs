@@ -42,9 +42,10 @@ pub struct BouncersArgs {
         value_name = "DURATION", long = "bouncers.check-interval", env = "CROWDSEC_EXPORTER_BOUNCERS_CHECK_INTERVAL", default_value = DEFAULT_CHECK_INTERVAL, global = true)]
     pub check_interval: String,
 
-    /// The config file's `bouncers.timeout` (no flag).
+    /// The config file's `bouncers.timeout` (no flag), as written: parsed when resolved, so that its error names
+    /// the key and its line.
     #[arg(skip)]
-    pub timeout: Option<Duration>,
+    pub timeout: Option<String>,
 }
 
 /// The configuration checks; each key replaces its `--bouncers.*` flag (lists included, not merged).
@@ -57,9 +58,9 @@ pub struct BouncersSection {
     pub config_files: Option<Vec<PathBuf>>,
     /// Raw text, parsed by `--bouncers.check-interval`'s parser (errors name this key and its line).
     pub check_interval: Option<String>,
-    /// Bounds each LAPI `/health` request; default: the check interval, at most 5 s.
-    #[serde(default, deserialize_with = "crate::values::duration::deserialize")]
-    pub timeout: Option<Duration>,
+    /// Bounds each LAPI `/health` request; default: the check interval, at most 5 s. Raw text, parsed when
+    /// resolved (an error names `file:line bouncers.timeout`, not the section's first line).
+    pub timeout: Option<String>,
 }
 
 impl BouncersSection {
@@ -68,8 +69,14 @@ impl BouncersSection {
     /// # Errors
     /// Why, naming the key (the caller names the file).
     pub fn check(&self) -> Result<(), String> {
-        if self.timeout.is_some_and(|t| t.is_zero()) {
-            return Err("bouncers.timeout must be more than 0".to_owned());
+        if let Some(text) = &self.timeout {
+            match crate::values::duration::parse(text) {
+                Err(e) => return Err(format!("bouncers.timeout: {e}")),
+                Ok(t) if t.is_zero() => {
+                    return Err("bouncers.timeout must be more than 0".to_owned())
+                }
+                Ok(_) => {}
+            }
         }
         Ok(())
     }
@@ -182,9 +189,10 @@ impl SettingsGroup for BouncerChecks {
             &args.check_interval,
             AtLeast::OneSecond,
         )?;
-        if args.timeout.is_some_and(|t| t.is_zero()) {
-            return Err(r.refuse("bouncers.timeout", "must be more than 0"));
-        }
+        let timeout = match &args.timeout {
+            None => None,
+            Some(text) => Some(r.duration("bouncers.timeout", text, AtLeast::NonZero)?),
+        };
         // Issue 20 #4: left at its default, the folder follows CrowdSec's config (FreeBSD, OPNsense, pfSense).
         let defaults = args.config_dirs == [Path::new(DEFAULT_CONFIG_DIR)];
         let config_dirs = if defaults {
@@ -204,7 +212,7 @@ impl SettingsGroup for BouncerChecks {
             lapi_url,
             crowdsec_config: lapi.crowdsec_config.to_owned(),
             interval,
-            timeout: args.timeout.unwrap_or(interval.min(Duration::from_secs(5))),
+            timeout: timeout.unwrap_or(interval.min(Duration::from_secs(5))),
         }))
     }
 }

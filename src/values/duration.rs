@@ -2,15 +2,6 @@
 
 use std::time::Duration;
 
-/// A config-file key holding a duration (`deserialize_with`): parsed by [`parse`], its error placed by serde at the
-/// key's line.
-pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Duration>, D::Error> {
-    let text = <String as serde::Deserialize>::deserialize(d)?;
-    parse(&text).map(Some).map_err(serde::de::Error::custom)
-}
-
 /// Parses a Prometheus-style duration; a bare number is seconds.
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();

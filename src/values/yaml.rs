@@ -161,6 +161,108 @@ pub(crate) fn limit_refused(e: &serde_yaml_ng::Error) -> Option<&'static str> {
     }
 }
 
+/// A serde_yaml_ng message about the exporter's config file, without any value written in the file: serde quotes
+/// a refused scalar (`invalid type: string "K3Y..."`), so a key file passed as `--config.file`, or a secret pasted
+/// under the wrong key, would be echoed. Rewritten: a string, number or character value becomes `a string (value
+/// not shown)` (`an integer`, `a number`, `a character`); an unknown key or variant is named only when it reads as
+/// a key name (at most 40 lowercase ASCII letters, `_` and `-`: no digit, no capital, as no key of the file has),
+/// else `(name not shown)`, since a pasted secret can stand where a key does; a Rust type (`expected struct
+/// BouncersSection`) reads as the section (`expected a map (section bouncers)`). Line and column are kept.
+pub(crate) fn redact_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    // (what serde writes before the value, how the value is quoted, what replaces both)
+    const VALUES: [(&str, char, &str); 8] = [
+        ("string \"", '"', "a string (value not shown)"),
+        ("integer `", '`', "an integer (value not shown)"),
+        ("floating point `", '`', "a number (value not shown)"),
+        ("character `", '`', "a character (value not shown)"),
+        ("unknown field `", '`', "unknown field"),
+        ("unknown variant `", '`', "unknown variant"),
+        ("duplicate field `", '`', "duplicate field"),
+        ("expected struct ", ' ', "expected"),
+    ];
+    loop {
+        let next = VALUES
+            .iter()
+            .filter_map(|v| rest.find(v.0).map(|i| (i, v)))
+            .min_by_key(|(i, _)| *i);
+        let Some((i, &(prefix, quote, replacement))) = next else {
+            break;
+        };
+        out.push_str(&rest[..i]);
+        let value_start = i + prefix.len();
+        let quoted = &rest[value_start..];
+        // The value's end: its closing quote (a `"` not escaped), or for a type name the first non-identifier.
+        let mut escaped = false;
+        let end = quoted
+            .char_indices()
+            .find(|&(_, c)| {
+                if quote == ' ' {
+                    return !(c.is_ascii_alphanumeric() || c == '_');
+                }
+                let closing = c == quote && !escaped;
+                escaped = quote == '"' && c == '\\' && !escaped;
+                closing
+            })
+            .map_or(quoted.len(), |(j, _)| j);
+        let value = &quoted[..end];
+        let after = if quote == ' ' {
+            end
+        } else {
+            (end + 1).min(quoted.len())
+        };
+        rest = &quoted[after..];
+        match prefix {
+            "expected struct " => {
+                out.push_str(replacement);
+                out.push(' ');
+                out.push_str(&section_of_type(value));
+            }
+            _ if replacement.starts_with("unknown") || replacement.starts_with("duplicate") => {
+                let shown = !value.is_empty()
+                    && value.len() <= 40
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-');
+                out.push_str(replacement);
+                if shown {
+                    out.push_str(&format!(" `{value}`"));
+                } else if replacement == "unknown variant" {
+                    out.push_str(" (value not shown: it does not read as a word)");
+                } else {
+                    out.push_str(" (name not shown: it does not read as a key name)");
+                }
+            }
+            _ => out.push_str(replacement),
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A config-file type of serde's messages, as the user wrote it: `ConfigFile` the file's top level,
+/// `BouncersSection` the section `bouncers`.
+fn section_of_type(name: &str) -> String {
+    match name {
+        "ConfigFile" => "a map of sections (the file's top level)".to_owned(),
+        "LapiSection" => "a map (an entry of lapis)".to_owned(),
+        _ => match name.strip_suffix("Section") {
+            Some(camel) if !camel.is_empty() => {
+                let mut snake = String::new();
+                for (n, c) in camel.chars().enumerate() {
+                    if c.is_ascii_uppercase() && n > 0 {
+                        snake.push('_');
+                    }
+                    snake.push(c.to_ascii_lowercase());
+                }
+                format!("a map (section {snake})")
+            }
+            _ => "a map".to_owned(),
+        },
+    }
+}
+
 /// Why [`read_capped`] gave no text.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadError {
@@ -245,6 +347,42 @@ mod tests {
         assert!(!too_deep(&deep("[]", 10_000)), "siblings are not depth");
         // `#` glued to a value is not a comment in YAML.
         assert!(too_deep(&format!("k: a#{}\n", deep("[", 200))));
+    }
+
+    #[test]
+    fn values_are_not_shown_in_messages() {
+        assert_eq!(
+            redact_values("invalid type: string \"K3YSECRETxyz123\", expected struct ConfigFile at line 1 column 1"),
+            "invalid type: a string (value not shown), expected a map of sections (the file's top level) at line 1 column 1"
+        );
+        assert_eq!(
+            redact_values("service_api: invalid type: string \"a\\\"b, c\", expected struct ServiceApiSection at line 1 column 14"),
+            "service_api: invalid type: a string (value not shown), expected a map (section service_api) at line 1 column 14"
+        );
+        assert_eq!(
+            redact_values("bouncers: invalid type: integer `123456`, expected struct BouncersSection"),
+            "bouncers: invalid type: an integer (value not shown), expected a map (section bouncers)"
+        );
+        assert_eq!(
+            redact_values("lapis[0]: unknown field `cach_interval`, expected one of `name`, `url` at line 6 column 5"),
+            "lapis[0]: unknown field `cach_interval`, expected one of `name`, `url` at line 6 column 5"
+        );
+        assert_eq!(
+            redact_values("log.level: unknown variant `K3YSECRETxyz123`, expected one of `info`"),
+            "log.level: unknown variant (value not shown: it does not read as a word), expected one of `info`"
+        );
+        assert_eq!(
+            redact_values("log.level: unknown variant `loud`, expected one of `info`"),
+            "log.level: unknown variant `loud`, expected one of `info`"
+        );
+        assert_eq!(
+            redact_values("service_api: unknown field `sk_live_0123`, expected `url`"),
+            "service_api: unknown field (name not shown: it does not read as a key name), expected `url`"
+        );
+        assert_eq!(
+            redact_values("invalid value: string \"x"),
+            "invalid value: a string (value not shown)"
+        );
     }
 
     #[test]

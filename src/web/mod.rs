@@ -248,6 +248,54 @@ pub(crate) fn parse_listen_address(address: &str) -> Result<ListenAddress, Serve
     }
 }
 
+/// Two of `addresses` that start-up could not both bind, and why: the same address twice, or a port on every
+/// interface (`:p`, `0.0.0.0:p`, `[::]:p`) beside another address on that port (Linux refuses the second bind,
+/// "Address already in use"; `:p` binds IPv6 and IPv4). `0.0.0.0:p` beside an IPv6 address of port p is allowed
+/// (different families); port 0 (any free port) never collides. Addresses that do not parse are left to
+/// [`parse_listen_address`].
+pub(crate) fn colliding_listen_addresses(addresses: &[String]) -> Option<(String, String)> {
+    use std::net::IpAddr;
+    // (port, the IP when a literal, every interface, IPv4 only)
+    let parsed = |a: &str| -> Option<(u16, Option<IpAddr>, bool, bool)> {
+        match parse_listen_address(a).ok()? {
+            ListenAddress::Every(port) => Some((port, None, true, false)),
+            ListenAddress::Host(h) => match h.parse::<SocketAddr>() {
+                Ok(s) => Some((
+                    s.port(),
+                    Some(s.ip()),
+                    s.ip().is_unspecified(),
+                    s.ip() == IpAddr::from([0u8; 4]),
+                )),
+                Err(_) => Some((h.rsplit_once(':')?.1.parse().ok()?, None, false, false)),
+            },
+        }
+    };
+    for (i, a) in addresses.iter().enumerate() {
+        for b in &addresses[..i] {
+            let (Some(pa), Some(pb)) = (parsed(a), parsed(b)) else {
+                continue;
+            };
+            if pa.0 != pb.0 || pa.0 == 0 {
+                continue;
+            }
+            if a == b {
+                return Some((b.clone(), a.clone()));
+            }
+            let same_ip = pa.1.is_some() && pa.1 == pb.1;
+            let v4_any_beside_v6 =
+                |x: &(u16, Option<IpAddr>, bool, bool), y: &(u16, Option<IpAddr>, bool, bool)| {
+                    x.3 && matches!(y.1, Some(IpAddr::V6(_)))
+                };
+            let wildcard =
+                (pa.2 || pb.2) && !v4_any_beside_v6(&pa, &pb) && !v4_any_beside_v6(&pb, &pa);
+            if same_ip || wildcard {
+                return Some((b.clone(), a.clone()));
+            }
+        }
+    }
+    None
+}
+
 /// Binds `host:port`, `:port` (every interface, IPv6 and IPv4 when possible) or `[v6]:port`.
 ///
 /// # Errors

@@ -512,6 +512,12 @@ fn a_refused_setting_exits_1_in_both_modes_and_a_usage_error_2() {
         (&["--log.level", "loud"][..], 1),
         (&["--config.check", "--lapi.timeout", "0s"][..], 1),
         (&["--config.check", "--log.level", "loud"][..], 1),
+        // The newcomer's (E1): the docs said a missing value was a usage error (2); it is a refused setting (1),
+        // the same as an empty variable, which clap cannot tell from it.
+        (&["--lapi.timeout"][..], 1),
+        (&["--bouncers.config-dir="][..], 1),
+        (&["--config.check", "--lapi.timeout"][..], 1),
+        (&["stray"][..], 2),
         (&["--no-such-flag"][..], 2),
         (&["--config.check", "--no-such-flag"][..], 2),
         (&["diagnose", "--lapi.timeout", "0s"][..], 2),
@@ -527,4 +533,97 @@ fn a_refused_setting_exits_1_in_both_modes_and_a_usage_error_2() {
     }
     let (code, stderr) = check(&[], &[("CROWDSEC_EXPORTER_LAPI_TIMEOUT", "soon")]);
     assert_eq!(code, Some(1), "{stderr}");
+    let (code, stderr) = check(&[], &[("CROWDSEC_EXPORTER_BOUNCERS_CONFIG_DIR", "")]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("a value is required for '--bouncers.config-dir"),
+        "{stderr}"
+    );
+}
+
+/// The newcomer's (W1, W3): `web.listen_addresses: []` passed the check and start-up exited 0 at once, serving
+/// nothing (a clean exit to a supervisor); a duplicate passed the check, then start-up exited 1 "Address already in
+/// use". Both refused in both modes, exit 1, naming the file's key and line.
+#[test]
+fn no_listen_address_or_a_colliding_one_is_refused_in_both_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, why) in [
+        (
+            "web:\n  listen_addresses: []\n",
+            "at least one listen address is needed",
+        ),
+        (
+            "web:\n  listen_addresses: [\":19001\", \":19001\"]\n",
+            "\":19001\" is listed twice",
+        ),
+        (
+            "web:\n  listen_addresses: [\":19002\", \"0.0.0.0:19002\"]\n",
+            "\":19002\" and \"0.0.0.0:19002\" overlap",
+        ),
+    ] {
+        let file = write(dir.path(), "w.yaml", text);
+        let origin = format!("{file}:2 web.listen_addresses");
+        refused(&["--config.file", &file], &[], &origin, why);
+        let out = run(
+            &[
+                "--lapi.db",
+                "/nonexistent/crowdsec.db",
+                "--config.file",
+                &file,
+            ],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {stderr}");
+        assert!(stderr.contains(why), "{text}: {stderr}");
+    }
+}
+
+/// The newcomer's (R1): `--lapi.db sqlite:///path`, `pgx://...`, `ftp://x` were read as a SQLite file of that name
+/// (`database="SQLite sqlite:///tmp/..."`), and a folder passed the check. Refused in both modes, naming the origin.
+#[test]
+fn a_database_url_of_another_scheme_or_a_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    for (db, why) in [
+        (
+            "sqlite:///tmp/crowdsec.db",
+            "--lapi.db: unknown database URL scheme \"sqlite://\": give postgres:// (or postgresql://), mysql:// (or mariadb://), or a SQLite file's path; for SQLite give the database file's path, not a URL",
+        ),
+        ("pgx://u:Pgx5ecretPw@h/db", "--lapi.db: unknown database URL scheme \"pgx://\""),
+        ("ftp://x", "--lapi.db: unknown database URL scheme \"ftp://\""),
+    ] {
+        for check in [true, false] {
+            let mut args = vec!["--lapi.db", db, "--web.listen-address", "127.0.0.1:0"];
+            if check {
+                args.push("--config.check");
+            }
+            let out = run(&args, &[]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{db}: {stderr}");
+            assert!(stderr.contains(why), "{db}: {stderr}");
+            assert!(!stderr.contains("Pgx5ecretPw"), "{stderr}");
+        }
+    }
+    let out = run(&["--config.check", "--lapi.db", folder], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "--lapi.db: {folder}: is a directory, not a file: not a SQLite database file"
+        )),
+        "{stderr}"
+    );
+    let file = write(
+        dir.path(),
+        "e.yaml",
+        &format!("lapis:\n  - name: a\n    db: {folder}\n"),
+    );
+    let out = run(&["--config.check", "--config.file", &file], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:3 lapis[0].db: {folder}: is a directory")),
+        "{stderr}"
+    );
 }

@@ -237,7 +237,10 @@ fn config_check_validates_the_bouncers_and_thresholds_sections() {
             ["ofline", "line 3"],
         ),
         ("checks:\n  config_dirs: [/x]\n", ["checks", "line 1"]),
-        ("thresholds:\n  late: soon\n", ["invalid duration", "line 2"]),
+        (
+            "thresholds:\n  late: soon\n",
+            ["invalid duration", "exporter.yaml:2 thresholds.late"],
+        ),
         (
             "thresholds:\n  late: 2d\n",
             ["thresholds", "late < offline"],
@@ -635,4 +638,84 @@ fn config_check_says_a_blocklists_only_host_has_no_lapi() {
         run(None),
         "crowdsec-bouncer-exporter: settings are valid; LAPIs: none; Service API: off\n"
     );
+}
+
+/// Security (S1): a config-file parse error quoted the value as written, so the Service API key file passed as
+/// `--config.file` by mistake (its content `K3YSECRETxyz123`) was printed as `invalid type: string
+/// "K3YSECRETxyz123", expected struct ConfigFile`. Values are never shown; the line and column are.
+#[test]
+fn a_parse_error_never_shows_a_value_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sapi.key");
+    for (text, want) in [
+        (
+            "K3YSECRETxyz123",
+            "invalid type: a string (value not shown), expected a map of sections (the file's top level) at line 1 column 1",
+        ),
+        (
+            "service_api: K3YSECRETxyz123\n",
+            "service_api: invalid type: a string (value not shown), expected a map (section service_api) at line 1 column 14",
+        ),
+        (
+            "bouncers: K3YSECRETxyz123\n",
+            "expected a map (section bouncers)",
+        ),
+        ("log:\n  level: K3YSECRETxyz123\n", "line 2"),
+        ("service_api:\n  K3YSECRETxyz123: 1\n", "line 2"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let (ok, stdout, stderr) = check(&file);
+        assert!(!ok, "{text}");
+        assert!(stderr.contains(want), "{text}: {stderr}");
+        assert!(
+            !stderr.contains("K3YSECRETxyz123") && !stdout.contains("K3YSECRETxyz123"),
+            "{text}: {stderr}"
+        );
+    }
+}
+
+/// The newcomer's (M1): `bouncers.timeout` and every `thresholds.*` duration were parsed while reading the YAML, so
+/// the error named the section's first line (`config file b3.yaml: bouncers: invalid duration "xyz" at line 2 column
+/// 3`); now `file:line section.key`, as `lapis[i].timeout`. `~` is unset, as everywhere else.
+#[test]
+fn a_duration_of_bouncers_or_thresholds_is_refused_with_its_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b3.yaml");
+    let shown = file.display().to_string();
+    for (text, want) in [
+        (
+            "bouncers:\n  config_dirs: [/x]\n  timeout: xyz\n",
+            format!("crowdsec-bouncer-exporter: {shown}:3 bouncers.timeout: invalid duration \"xyz\""),
+        ),
+        (
+            "# diagnose\nthresholds:\n  late: 10m\n  never_pulled_grace: soon\n",
+            format!("crowdsec-bouncer-exporter: {shown}:4 thresholds.never_pulled_grace: invalid duration \"soon\""),
+        ),
+        (
+            "thresholds:\n  offline: 1x\n",
+            format!("crowdsec-bouncer-exporter: {shown}:2 thresholds.offline: invalid duration \"1x\": units are"),
+        ),
+        (
+            "thresholds:\n  log_processor_offline_threshold: often\n",
+            format!("crowdsec-bouncer-exporter: {shown}:2 thresholds.log_processor_offline_threshold: invalid duration"),
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_crowdsec-bouncer-exporter"))
+            .args(["--config.check", "--lapi.db", "/nonexistent/crowdsec.db", "--config.file"])
+            .arg(&file)
+            .env_remove("CROWDSEC_SERVICE_API_KEY")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {stderr}");
+        assert!(stderr.starts_with(&want), "{text}: {stderr}");
+    }
+    std::fs::write(
+        &file,
+        "lapis:\n  - name: a\n    db: /a.db\nbouncers:\n  timeout: ~\nthresholds:\n  late: ~\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = check(&file);
+    assert!(ok, "`~` is unset: {stderr}");
 }

@@ -13,6 +13,9 @@ use crate::values::settings_group::{
     AtLeast, Origin, Resolver, SectionKeys, SettingsError, SettingsGroup,
 };
 
+/// Why `--lapi.db-password-file` is refused beside a config file's `lapis`.
+pub(crate) const PASSWORD_UNUSED_WITH_LAPIS: &str = "unused: the config file's `lapis` replace the LAPI of the --lapi.* flags; give the entry's `db_password_file` (or `db_password_env`) instead";
+
 /// Environment variable holding the password of a `postgres://` or `mysql://` --lapi.db.
 pub const LAPI_DB_PASSWORD_ENV: &str = "CROWDSEC_EXPORTER_LAPI_DB_PASSWORD";
 /// `--crowdsec.config`'s default.
@@ -223,6 +226,11 @@ impl SettingsGroup for Lapis {
 
 /// Where the flags' LAPI is read: `--lapi.db`, `--lapi.cscli-command` (not both), else CrowdSec's config.
 fn flag_db(args: &LapiArgs, r: &Resolver<'_>) -> Result<LapiDbLocation, SettingsError> {
+    // The file's `lapis` replace the flags' LAPI: its password file would be unused (it was refused with the SQLite
+    // reason, the flags' LAPI being CrowdSec's config by default).
+    if args.file.is_some() && args.db_password_file.is_some() {
+        return Err(r.refuse("lapi.db-password-file", PASSWORD_UNUSED_WITH_LAPIS));
+    }
     let db = match (&args.db, &args.cscli_command) {
         (Some(_), Some(_)) => {
             return Err(SettingsError::combined(
@@ -244,6 +252,9 @@ fn flag_db(args: &LapiArgs, r: &Resolver<'_>) -> Result<LapiDbLocation, Settings
                     })
                     .map_err(|e| r.refuse("lapi.db", e.to_string()))?,
             ),
+            Some(db) if unknown_scheme(db).is_some() => {
+                return Err(r.refuse("lapi.db", unknown_scheme(db).unwrap_or_default()))
+            }
             _ => LapiDbLocation::Sqlite(path.clone()),
         },
         (None, None) => LapiDbLocation::FromCrowdsecConfig(args.crowdsec_config.clone()),
@@ -254,6 +265,30 @@ fn flag_db(args: &LapiArgs, r: &Resolver<'_>) -> Result<LapiDbLocation, Settings
         return Err(r.refuse("lapi.db-password-file", PASSWORD_NEEDS_SERVER_DB));
     }
     Ok(db)
+}
+
+/// Why a `db` written as a URL (`scheme://`) of a scheme other than PostgreSQL's or MySQL's is refused: it was taken
+/// as a SQLite file of that name (`sqlite:///var/lib/...` read the file `sqlite:`). `None` for an accepted URL or a
+/// path. Only the scheme is quoted (the rest may hold a password).
+pub(crate) fn unknown_scheme(db: &str) -> Option<String> {
+    let text = db.trim_start();
+    let (scheme, _) = text.split_once("://")?;
+    let scheme_like = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_like || ServerDb::is_url(text) {
+        return None;
+    }
+    let lower = scheme.to_ascii_lowercase();
+    let hint = if lower.starts_with("sqlite") || lower == "file" {
+        "; for SQLite give the database file's path, not a URL (e.g. /var/lib/crowdsec/data/crowdsec.db)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "unknown database URL scheme \"{scheme}://\": give postgres:// (or postgresql://), mysql:// (or mariadb://), or a SQLite file's path{hint}"
+    ))
 }
 
 /// With a Service API key given, a host with Blocklist-as-a-Service only: no `lapis` in the file, no LAPI flag given
@@ -328,6 +363,10 @@ pub fn from_file(
                     Some("db"),
                     "is empty: give a SQLite file or a database URL".to_owned(),
                 ));
+            }
+            // `sqlite:///x`, `pgx://...` were taken as a SQLite file of that name.
+            (Some(db), None, None) if unknown_scheme(db).is_some() => {
+                return Err(refuse(Some("db"), unknown_scheme(db).unwrap_or_default()));
             }
             (Some(db), None, None) if ServerDb::is_url(db) => {
                 let password_env = match &l.db_password_env {
