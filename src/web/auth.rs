@@ -451,9 +451,12 @@ mod tests {
                 .await,
             Outcome::Allowed
         );
+        // The flooding client's checks run one after another on the other slot: the one running when the right
+        // password arrived, and those finishing while its own check runs (one, or two when this thread is starved
+        // on a loaded 2-core machine, where `<= 2` failed 1 run in 3). Queued in front of it, all 8 finished first.
         let finished_first = done.load(std::sync::atomic::Ordering::SeqCst);
         assert!(
-            finished_first <= 2,
+            finished_first <= 3,
             "{finished_first} bad checks of the flooding client ran before the other client's"
         );
         let mut outcomes = Vec::new();
