@@ -55,7 +55,7 @@ impl Cli {
             let why = if first == second {
                 format!("{first:?} is listed twice")
             } else {
-                format!("{first:?} and {second:?} overlap (one listens on every interface, on the same port)")
+                format!("{first:?} and {second:?} overlap (the same address, or one listens on every interface, on the same port)")
             };
             return Err(self.refuse(
                 "web.listen-address",

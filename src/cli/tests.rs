@@ -477,6 +477,14 @@ fn listen_addresses_start_up_cannot_all_bind_are_refused() {
         ),
         (&["127.0.0.1:19003", "0.0.0.0:19003"][..], "overlap"),
         (&["[::]:19004", "localhost:19004"][..], "overlap"),
+        // A tester's: `[::]` takes IPv4 too (bindv6only 0), the same IPv4 address mapped, a host name's case.
+        (&["[::]:19009", "0.0.0.0:19009"][..], "overlap"),
+        (&["0.0.0.0:19010", "[::]:19010"][..], "overlap"),
+        (
+            &["[::ffff:127.0.0.1]:19011", "127.0.0.1:19011"][..],
+            "overlap",
+        ),
+        (&["LOCALHOST:19012", "localhost:19012"][..], "overlap"),
     ] {
         let mut args = vec!["x"];
         for a in addresses {

@@ -147,8 +147,11 @@ pub fn accepted(header: Option<&str>) -> bool {
             let coding = params.next().unwrap_or_default();
             (coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip"))
                 && !params.any(|p| {
-                    p.strip_prefix("q=")
-                        .is_some_and(|q| q.trim().parse::<f64>().is_ok_and(|q| q <= 0.0))
+                    // RFC 9110 12.4.2: the weight's name is case-insensitive (`Q=0`); spaces around `=` tolerated.
+                    p.split_once('=').is_some_and(|(name, q)| {
+                        name.trim().eq_ignore_ascii_case("q")
+                            && q.trim().parse::<f64>().is_ok_and(|q| q <= 0.0)
+                    })
                 })
         })
     })
@@ -234,6 +237,10 @@ mod tests {
         assert!(accepted(Some("deflate, gzip;q=1.0, *;q=0.5")));
         assert!(accepted(Some("br, GZIP")));
         assert!(!accepted(Some("gzip;q=0")));
+        // A tester's: the weight's name in capitals and spaces around `=` were served gzip.
+        assert!(!accepted(Some("gzip;Q=0")));
+        assert!(!accepted(Some("gzip; q = 0")));
+        assert!(accepted(Some("gzip; Q=0.5")));
         assert!(!accepted(Some("identity")));
         assert!(!accepted(Some("*")));
         assert!(!accepted(None));

@@ -2,8 +2,26 @@
 
 use std::time::Duration;
 
+/// The longest duration taken: Prometheus' own bound (its durations are int64 nanoseconds, about 292 years;
+/// `model.ParseDuration` refuses longer). Longer ones overflowed the deadlines made from them (`Instant + d`).
+const MAX: Duration = Duration::from_nanos(i64::MAX as u64);
+
 /// Parses a Prometheus-style duration; a bare number is seconds.
+///
+/// # Errors
+/// A text that is not a duration, or one over about 292 years (Prometheus' bound).
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+    let d = parse_unbounded(text)?;
+    if d > MAX {
+        return Err(format!(
+            "invalid duration {:?}: longer than Prometheus' longest (about 292 years)",
+            text.trim()
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_unbounded(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.is_empty() {
         return Err("empty duration".to_owned());
@@ -55,7 +73,22 @@ mod tests {
         assert_eq!(parse("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse("2.5"), Ok(Duration::from_millis(2500)));
-        for bad in ["", "5x", "s", "-1s", "1e400", "--"] {
+        // A tester's 1000d is taken (the SQLite wait it bounds is capped where it is set); 99999999999d (273
+        // million years) overflowed a deadline.
+        assert_eq!(parse("1000d"), Ok(Duration::from_secs(86_400_000)));
+        assert_eq!(parse("292y").map_err(|e| e.contains("units")), Err(true));
+        assert!(parse("106000d").is_ok());
+        for bad in [
+            "",
+            "5x",
+            "s",
+            "-1s",
+            "1e400",
+            "--",
+            "99999999999d",
+            "107000d",
+            "1e12",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -69,6 +69,30 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     matcher: None,
 });
 
+/// A secret's file path as a message shows it: as given when it reads as a path (it holds a `/` or a `.`), else
+/// not at all. The likeliest mistake in a `key_file`/`db_password_file` setting is the secret itself pasted there
+/// (a tester's `--service-api.key-file Xk9pQ2...` printed the key in "cannot read Xk9pQ2...").
+pub fn shown_path(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    if text.contains(['/', '.']) {
+        text.into_owned()
+    } else {
+        "(the value given, not shown: it does not read as a path; is it the secret itself?)"
+            .to_owned()
+    }
+}
+
+/// Whether `name` reads as the name of an environment variable holding a secret (`A-Z`, `0-9`, `_`, not
+/// starting with a digit), so a message may show it; anything else may be the secret pasted in its place.
+pub fn reads_as_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// Adds `secret` to what [`redact`] hides, for the life of the process. Call it for every secret read from a
 /// file, a flag or the environment (never for a password a client sent: that would let clients grow the set).
 pub fn remember(secret: &Secret) {
@@ -340,5 +364,31 @@ mod tests {
             redact_label_values(text),
             "# HELP x crowdsec_label_secret\nx{url=\"http://<redacted>@h/\",k=\"a,<redacted>\"} 1\ny 2\n"
         );
+    }
+
+    /// A tester's secrets given where a path or a variable's name belongs were printed in the refusal.
+    #[test]
+    fn a_path_or_a_name_that_may_be_the_secret_is_not_shown() {
+        for secret in [
+            "Xk9pQ2wE7rT5yU3iO1pA8sD6fG4hJ2kL",
+            "hunter2pass",
+            "S3cr3tV@lue",
+        ] {
+            assert!(!shown_path(std::path::Path::new(secret)).contains(secret));
+        }
+        for path in ["/etc/crowdsec-exporter/sapi.key", "sapi.key", "./pw"] {
+            assert_eq!(shown_path(std::path::Path::new(path)), path);
+        }
+        for (name, shown) in [
+            ("LAPI_PG_PASSWORD", true),
+            ("CSBE_1", true),
+            ("S3cr3tV@lue", false),
+            ("S3cr3tPW", false),
+            ("hunter2pass", false),
+            ("1ABC", false),
+            ("", false),
+        ] {
+            assert_eq!(reads_as_variable_name(name), shown, "{name:?}");
+        }
     }
 }

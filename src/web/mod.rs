@@ -248,47 +248,78 @@ pub(crate) fn parse_listen_address(address: &str) -> Result<ListenAddress, Serve
     }
 }
 
-/// Two of `addresses` that start-up could not both bind, and why: the same address twice, or a port on every
-/// interface (`:p`, `0.0.0.0:p`, `[::]:p`) beside another address on that port (Linux refuses the second bind,
-/// "Address already in use"; `:p` binds IPv6 and IPv4). `0.0.0.0:p` beside an IPv6 address of port p is allowed
-/// (different families); port 0 (any free port) never collides. Addresses that do not parse are left to
-/// [`parse_listen_address`].
+/// Two of `addresses` that start-up could not both bind, and why: the same address twice (host names compared
+/// without case, an IPv4-mapped IPv6 address as its IPv4 one), or a port on every interface (`:p`, `0.0.0.0:p`,
+/// `[::]:p`) beside another address on that port (Linux refuses the second bind, "Address already in use"; `:p`
+/// and `[::]:p` bind IPv6 and IPv4, `net.ipv6.bindv6only` being 0 by default). `0.0.0.0:p` beside a specific IPv6
+/// address of port p is allowed (different families); port 0 (any free port) never collides. Addresses that do not
+/// parse are left to [`parse_listen_address`].
 pub(crate) fn colliding_listen_addresses(addresses: &[String]) -> Option<(String, String)> {
     use std::net::IpAddr;
-    // (port, the IP when a literal, every interface, IPv4 only)
-    let parsed = |a: &str| -> Option<(u16, Option<IpAddr>, bool, bool)> {
+    /// A listen address as binding sees it.
+    struct Bound {
+        port: u16,
+        /// The IP when a literal (IPv4-mapped IPv6 as IPv4), else the host name in lower case.
+        ip: Option<IpAddr>,
+        host: Option<String>,
+        /// On every interface, IPv6 and IPv4 (`:p`, `[::]:p`).
+        every_family: bool,
+        /// `0.0.0.0:p`: every IPv4 interface.
+        every_v4: bool,
+    }
+    let parsed = |a: &str| -> Option<Bound> {
         match parse_listen_address(a).ok()? {
-            ListenAddress::Every(port) => Some((port, None, true, false)),
+            ListenAddress::Every(port) => Some(Bound {
+                port,
+                ip: None,
+                host: None,
+                every_family: true,
+                every_v4: false,
+            }),
             ListenAddress::Host(h) => match h.parse::<SocketAddr>() {
-                Ok(s) => Some((
-                    s.port(),
-                    Some(s.ip()),
-                    s.ip().is_unspecified(),
-                    s.ip() == IpAddr::from([0u8; 4]),
-                )),
-                Err(_) => Some((h.rsplit_once(':')?.1.parse().ok()?, None, false, false)),
+                Ok(s) => {
+                    let ip = match s.ip() {
+                        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+                        v4 => v4,
+                    };
+                    Some(Bound {
+                        port: s.port(),
+                        ip: Some(ip),
+                        host: None,
+                        every_family: ip.is_unspecified() && ip.is_ipv6(),
+                        every_v4: ip.is_unspecified() && ip.is_ipv4(),
+                    })
+                }
+                Err(_) => {
+                    let (host, port) = h.rsplit_once(':')?;
+                    Some(Bound {
+                        port: port.parse().ok()?,
+                        ip: None,
+                        host: Some(host.to_ascii_lowercase()),
+                        every_family: false,
+                        every_v4: false,
+                    })
+                }
             },
         }
     };
+    let specific_v6 = |x: &Bound| matches!(x.ip, Some(IpAddr::V6(v6)) if !v6.is_unspecified());
     for (i, a) in addresses.iter().enumerate() {
         for b in &addresses[..i] {
             let (Some(pa), Some(pb)) = (parsed(a), parsed(b)) else {
                 continue;
             };
-            if pa.0 != pb.0 || pa.0 == 0 {
+            if pa.port != pb.port || pa.port == 0 {
                 continue;
             }
-            if a == b {
-                return Some((b.clone(), a.clone()));
-            }
-            let same_ip = pa.1.is_some() && pa.1 == pb.1;
-            let v4_any_beside_v6 =
-                |x: &(u16, Option<IpAddr>, bool, bool), y: &(u16, Option<IpAddr>, bool, bool)| {
-                    x.3 && matches!(y.1, Some(IpAddr::V6(_)))
-                };
-            let wildcard =
-                (pa.2 || pb.2) && !v4_any_beside_v6(&pa, &pb) && !v4_any_beside_v6(&pb, &pa);
-            if same_ip || wildcard {
+            let same = a == b
+                || (pa.ip.is_some() && pa.ip == pb.ip)
+                || (pa.host.is_some() && pa.host == pb.host);
+            let wildcard = pa.every_family
+                || pb.every_family
+                || (pa.every_v4 && !specific_v6(&pb))
+                || (pb.every_v4 && !specific_v6(&pa));
+            if same || wildcard {
                 return Some((b.clone(), a.clone()));
             }
         }

@@ -674,6 +674,37 @@ fn a_parse_error_never_shows_a_value_of_the_file() {
     }
 }
 
+/// A second newcomer's: a secret given where its file's path or its variable's name belongs was printed in the
+/// refusal ("the variable S3cr3tV@lue is not set", "cannot read Xk9pQ2...: does not exist").
+#[test]
+fn a_secret_given_as_a_path_or_a_variable_name_is_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exporter.yaml");
+    for (text, secret) in [
+        (
+            "lapis: [{name: a, db: \"postgres://u@h/d\", db_password_env: \"S3cr3tV@lue\"}]\n",
+            "S3cr3tV@lue",
+        ),
+        (
+            "lapis: [{name: a, db: \"postgres://u@h/d\", db_password_file: \"hunter2pass\"}]\n",
+            "hunter2pass",
+        ),
+        (
+            "service_api: {key_file: Xk9pQ2wE7rT5yU3iO1pA8sD6fG4hJ2kL}\n",
+            "Xk9pQ2wE7rT5yU3iO1pA8sD6fG4hJ2kL",
+        ),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let (ok, stdout, stderr) = check(&file);
+        assert!(!ok, "{text}");
+        assert!(stderr.contains("not shown"), "{text}: {stderr}");
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "{text}: {stderr}"
+        );
+    }
+}
+
 /// The newcomer's (M1): `bouncers.timeout` and every `thresholds.*` duration were parsed while reading the YAML, so
 /// the error named the section's first line (`config file b3.yaml: bouncers: invalid duration "xyz" at line 2 column
 /// 3`); now `file:line section.key`, as `lapis[i].timeout`. `~` is unset, as everywhere else.

@@ -307,6 +307,20 @@ fn a_locked_database_is_reported_after_the_busy_timeout() {
     assert_eq!(read(&path).bouncers.len(), 0);
 }
 
+/// A tester's `--lapi.timeout 1000d` passed `--config.check`, then every read panicked in rusqlite ("too big":
+/// SQLite's busy timeout is an i32 of milliseconds, 24.8 days): the wait is capped where it is set.
+#[test]
+fn a_timeout_longer_than_sqlite_can_wait_reads_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "crowdsec.db");
+    let conn = db_1_7(&path);
+    insert_plain_17(&conn, "ok", ts(1));
+    let snap = SqliteDb::new(&path, Duration::from_secs(1000 * 86_400))
+        .read_blocking()
+        .unwrap();
+    assert_eq!(find(&snap, "ok").last_pull, LastPull::At(BASE_TS + 1.0));
+}
+
 #[test]
 fn wal_database_reads_the_wal_while_crowdsec_writes_and_after_it_stops() {
     let dir = tempfile::tempdir().unwrap();

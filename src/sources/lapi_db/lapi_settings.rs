@@ -373,7 +373,14 @@ pub fn from_file(
                     Some(var) => Some(env(var).ok_or_else(|| {
                         refuse(
                             Some("db_password_env"),
-                            format!("the variable {var} is not set"),
+                            if crate::values::secret::reads_as_variable_name(var) {
+                                format!("the variable {var} is not set")
+                            } else {
+                                // It may be the password itself, given where its variable's name belongs.
+                                "no variable of the name given is set, and it does not read as a variable name \
+                                 (A-Z, 0-9, _; not shown: is it the password itself?)"
+                                    .to_owned()
+                            },
                         )
                     })?),
                     None => None,

@@ -380,11 +380,11 @@ impl LapiDbSource {
             match t.engine {
                 target::Engine::Postgres => Ok(Resolved::Postgres(postgres::PostgresDb::new(
                     t,
-                    self.busy_timeout * 9 / 5,
+                    self.busy_timeout.saturating_mul(9) / 5,
                 ))),
                 target::Engine::Mysql => Ok(Resolved::Mysql(mysql::MysqlDb::new(
                     t,
-                    self.busy_timeout * 9 / 5,
+                    self.busy_timeout.saturating_mul(9) / 5,
                 ))),
             }
         };

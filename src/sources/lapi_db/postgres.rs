@@ -176,7 +176,8 @@ impl PostgresDb {
             .connect_timeout(self.timeout)
             .options(format!(
                 "-c default_transaction_read_only=on -c statement_timeout={}",
-                self.timeout.as_millis().max(1)
+                // PostgreSQL's setting is an int of milliseconds: a longer timeout is the longest it takes.
+                self.timeout.as_millis().clamp(1, i32::MAX as u128)
             ));
         if let Some(p) = &t.password {
             cfg.password(p.expose());

@@ -22,6 +22,9 @@ use super::{auth_type, interpret_row, LapiDbError, NameMap, NameSet, RawRow, Sch
 use crate::crowdsec::bouncers::{Bouncer, BouncerSnapshot, RawTime};
 use crate::values::time::{parse_timestamp, UnixSeconds};
 
+/// The longest wait SQLite's `busy_timeout` can take: `i32::MAX` milliseconds.
+const MAX_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
 /// A CrowdSec SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteDb {
@@ -198,7 +201,9 @@ impl SqliteDb {
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(uri, flags).map_err(|e| self.classify(e))?;
-        conn.busy_timeout(self.busy_timeout)
+        // SQLite takes an i32 of milliseconds (24.8 days) and rusqlite panics above it ("too big"): a longer
+        // `--lapi.timeout` (a user's 1000d) waits that long, the same for any read.
+        conn.busy_timeout(self.busy_timeout.min(MAX_BUSY_TIMEOUT))
             .map_err(|e| self.classify(e))?;
         // Opening is lazy: touch the schema now so WAL and format problems surface here.
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))

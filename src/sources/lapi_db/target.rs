@@ -194,7 +194,7 @@ impl ServerDb {
                 .map_err(|e| {
                     format!(
                         "cannot read the database password file {}: {e}",
-                        path.display(),
+                        crate::values::secret::shown_path(path),
                     )
                 })?;
             self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r'])))

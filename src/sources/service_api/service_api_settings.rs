@@ -189,7 +189,10 @@ fn key(args: &ServiceApiArgs, r: &Resolver<'_>) -> Result<Option<Secret>, Settin
         (Some(path), None) => {
             let refuse = |m: String| r.refuse("service-api.key-file", m);
             let text = crate::values::file::read_text(path, crate::values::file::SECRET_FILE_BYTES)
-                .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
+                .map_err(|e| {
+                    let path = crate::values::secret::shown_path(path);
+                    refuse(format!("cannot read {path}: {e}"))
+                })?;
             let key = text.trim_end_matches(['\n', '\r']).trim();
             if key.is_empty() {
                 return Err(refuse(format!("{} is empty", path.display())));
