@@ -320,6 +320,18 @@ pub fn entry_origin(path: &Path, text: &str, index: usize, key: Option<&str>) ->
 /// The config file's key of the LAPIs.
 const SECTION_KEY: &str = <Lapis as SettingsGroup>::SECTION;
 
+/// Why `db_password_env`'s variable `var` gave no password: its name, unless it may be the password itself given
+/// where the name belongs (a tester's `db_password_env: S3cr3tV@lue` was printed).
+fn unset(var: &str) -> String {
+    if crate::values::secret::reads_as_variable_name(var) {
+        format!("the variable {var} is not set")
+    } else {
+        "no variable of the name given is set, and it does not read as a variable name (A-Z, 0-9, _; not \
+         shown: is it the password itself?)"
+            .to_owned()
+    }
+}
+
 /// The LAPIs a config file lists (`path`, whose text is `text`), checked, each duration defaulting to the flags'
 /// (`[cache_interval, decisions_interval, timeout]`); `env` reads the variables `db_password_env` names.
 ///
@@ -370,19 +382,9 @@ pub fn from_file(
             }
             (Some(db), None, None) if ServerDb::is_url(db) => {
                 let password_env = match &l.db_password_env {
-                    Some(var) => Some(env(var).ok_or_else(|| {
-                        refuse(
-                            Some("db_password_env"),
-                            if crate::values::secret::reads_as_variable_name(var) {
-                                format!("the variable {var} is not set")
-                            } else {
-                                // It may be the password itself, given where its variable's name belongs.
-                                "no variable of the name given is set, and it does not read as a variable name \
-                                 (A-Z, 0-9, _; not shown: is it the password itself?)"
-                                    .to_owned()
-                            },
-                        )
-                    })?),
+                    Some(var) => {
+                        Some(env(var).ok_or_else(|| refuse(Some("db_password_env"), unset(var)))?)
+                    }
                     None => None,
                 };
                 LapiDbLocation::Server(
