@@ -38,6 +38,13 @@ impl Cli {
                 format!("{telemetry_path:?} must start with / and not be /"),
             ));
         }
+        // A tester's `/-/healthy` served the whole exposition to every liveness probe.
+        if matches!(telemetry_path.as_str(), "/-/healthy" | "/-/ready") {
+            return Err(self.refuse(
+                "web.telemetry-path",
+                format!("{telemetry_path:?} is the health endpoint's path: give another"),
+            ));
+        }
         for address in &self.web.listen_addresses {
             crate::web::parse_listen_address(address)
                 .map_err(|e| self.refuse("web.listen-address", e.to_string()))?;

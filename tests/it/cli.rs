@@ -213,6 +213,18 @@ fn a_config_file_key_is_named_with_its_file_and_line_not_the_flag() {
         &format!("{file}:4 web.telemetry_path"),
         "must start with /",
     );
+    // A tester's: the health endpoint's path as the metrics' served the whole exposition to liveness probes.
+    let file = write(
+        dir.path(),
+        "exporter.yaml",
+        "web:\n  listen_addresses: ['127.0.0.1:1']\n  telemetry_path: /-/healthy\n",
+    );
+    refused(
+        &["--config.file", &file],
+        &[],
+        &format!("{file}:3 web.telemetry_path"),
+        "is the health endpoint's path",
+    );
     let file = write(
         dir.path(),
         "exporter.yaml",

@@ -58,6 +58,8 @@ impl ServerDb {
     pub(crate) fn redacted(&self) -> String {
         let at = match &self.socket {
             Some(s) => format!("unix:{}", s.display()),
+            // An IPv6 address in brackets, as in the URL (`[::1]:3306`, not `::1:3306`).
+            None if self.host.contains(':') => format!("[{}]:{}", self.host, self.port),
             None => format!("{}:{}", self.host, self.port),
         };
         format!(
@@ -208,9 +210,14 @@ impl ServerDb {
 
     /// Whether the URL-like text names a database server rather than a SQLite file.
     pub(crate) fn is_url(text: &str) -> bool {
+        // A URL's scheme is case-insensitive (RFC 3986 3.1): a tester's `POSTGRES://` was refused as unknown.
+        let text = text.trim_start();
         ["postgres://", "postgresql://", "mysql://", "mariadb://"]
             .iter()
-            .any(|p| text.trim_start().starts_with(p))
+            .any(|p| {
+                text.get(..p.len())
+                    .is_some_and(|h| h.eq_ignore_ascii_case(p))
+            })
     }
 }
 
@@ -275,6 +282,14 @@ mod tests {
             (Engine::Mysql, "::1", 3306)
         );
         assert!(m.password.is_none());
+        assert_eq!(m.redacted(), "mysql://u@[::1]:3306/crowdsec");
+        // A scheme is case-insensitive (RFC 3986 3.1); a tester's `POSTGRES://` was refused as unknown.
+        assert!(ServerDb::is_url("POSTGRES://u@h/d") && ServerDb::is_url(" MariaDB://u@h/d"));
+        assert!(!ServerDb::is_url("pgx://u@h/d") && !ServerDb::is_url("post"));
+        assert_eq!(
+            ServerDb::from_url("POSTGRES://u@h/d").unwrap().engine,
+            Engine::Postgres
+        );
         let tls = ServerDb::from_url(
             "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem&sslcert=/c.pem&sslkey=/c.key",
         )
