@@ -803,18 +803,7 @@ access_by_lua_block {
             ("/etc/apache2/apache2.conf", "<IfModule crowdsec_module>\nInclude /b.conf\n</IfModule>\nLoadModule crowdsec_module /m.so\n"),
             ("/b.conf", ""),
         ]);
-        assert_eq!(
-            walk_at(
-                Server::Apache,
-                "/etc/apache2/apache2.conf",
-                "/etc/apache2",
-                &late,
-                "/b.conf"
-            )
-            .files
-            .len(),
-            1
-        );
+        assert_eq!(debian_apache(&late, "/b.conf").files.len(), 1);
         // IfDefine: `-D` from the command line, `Define` before, `UnDefine`.
         let ifdef = format!("<IfDefine CS>\n{inc}</IfDefine>\n");
         assert!(!loaded(&with(&ifdef, &[])));
@@ -850,18 +839,7 @@ access_by_lua_block {
             ("/open.conf", "<IfModule ssl_module>\n"),
             ("/b.conf", ""),
         ]);
-        assert_eq!(
-            walk_at(
-                Server::Apache,
-                "/etc/apache2/apache2.conf",
-                "/etc/apache2",
-                &files,
-                "/b.conf"
-            )
-            .files
-            .len(),
-            3
-        );
+        assert_eq!(debian_apache(&files, "/b.conf").files.len(), 3);
     }
 
     /// apache's words, from apache/httpd 2.4 `server/util.c` `ap_getword_conf` and `substring_conf`: quotes keep
